@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything Atrium needs to build, test and benchmark on Debian 12.
+# Idempotent: packages already present are skipped by apt; safe to run again.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.74-dev libboost-system1.74-dev
+  libssl-dev libsodium-dev libsqlite3-dev sqlite3
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  clang-19 libclang-rt-19-dev
+  python3 python3-pytest curl procps
+)
+BENCH_PKGS=(nginx-light wrk)
+
+missing=()
+for p in "${PKGS[@]}" ${ATRIUM_BENCH:+"${BENCH_PKGS[@]}"}; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,300 @@
+#include "app/app.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "audit/audit.hpp"
+#include "audit/routes.hpp"
+#include "core/config.hpp"
+#include "core/crypto.hpp"
+#include "db/sqlite/sqlite_database.hpp"
+#include "http/server.hpp"
+#include "identity/auth.hpp"
+#include "identity/routes.hpp"
+#include "identity/store.hpp"
+#include "obs/metrics.hpp"
+#include "projects/projects.hpp"
+#include "projects/routes.hpp"
+
+namespace atrium::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "atrium: %s\n", msg.c_str());
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
+// Reads the instance secret, creating it (32 random bytes, mode 0600, atomically) on first start.
+Result<std::string> load_or_create_secret(const fs::path& dir) {
+  fs::path path = dir / "secret.key";
+  if (fs::exists(path)) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return invalid("cannot read " + path.string());
+    std::string s(64, '\0');
+    std::size_t n = std::fread(s.data(), 1, s.size(), f);
+    std::fclose(f);
+    if (n != 32) return invalid(path.string() + " is damaged (expected 32 bytes); restore it from backup");
+    s.resize(n);
+    return s;
+  }
+  std::string secret = crypto::random_bytes(32);
+  fs::path tmp = dir / "secret.key.tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || ::write(fd, secret.data(), secret.size()) != 32 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    return invalid("cannot write " + tmp.string());
+  }
+  ::close(fd);
+  fs::rename(tmp, path);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return secret;
+}
+
+Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::Metrics* metrics) {
+  fs::path dir(c.data_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return invalid("server.data_dir: cannot create " + c.data_dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  db::DbStats stats;
+  if (metrics) stats.observe_query = [metrics](double s) { metrics->observe_db(s); };
+  auto db = TRY(db::SqliteDatabase::open({.path = (dir / "atrium.db").string(),
+                                          .synchronous = c.sqlite_synchronous,
+                                          .busy_timeout_ms = c.busy_timeout_ms,
+                                          .max_connections = c.worker_threads + 4},
+                                         std::move(stats)));
+  TRY_STATUS(db->migrate("http", http::Api::migrations()));
+  TRY_STATUS(db->migrate("audit", audit::migrations()));
+  TRY_STATUS(db->migrate("identity", identity::migrations()));
+  TRY_STATUS(db->migrate("projects", projects::migrations()));
+  return db;
+}
+
+// First start: create the instance admin, with ATRIUM_ADMIN_PASSWORD or a generated password
+// that is printed once.
+Status bootstrap_admin(db::Database& db, const Clock& clock) {
+  auto env = environment_map();
+  std::string password;
+  bool generated = false;
+  if (auto it = env.find("ATRIUM_ADMIN_PASSWORD"); it != env.end() && !it->second.empty()) {
+    password = it->second;
+    TRY_STATUS(identity::check_password("admin", password));
+  }
+  bool created = false;
+  TRY_STATUS(db.write_tx([&](db::Tx& tx) -> Status {
+    if (TRY(identity::any_user(tx))) return {};
+    if (password.empty()) {
+      password = crypto::base64url(crypto::random_bytes(15));
+      generated = true;
+    }
+    Actor system{.username = "system", .request_id = "bootstrap"};
+    auto u = TRY(identity::create_user(tx, system, "admin", crypto::hash_password(password), "", "Administrator",
+                                       clock.now_ms()));
+    TRY_STATUS(identity::make_instance_admin(tx, system, u.id, clock.now_ms()));
+    created = true;
+    return {};
+  }));
+  if (created && generated)
+    std::printf("atrium: created the instance admin 'admin' with the one-time password: %s\n"
+                "atrium: (shown only now; sign in and change it with `atrium login` / POST /api/v1/auth/password)\n",
+                password.c_str());
+  else if (created)
+    std::printf("atrium: created the instance admin 'admin' (password from ATRIUM_ADMIN_PASSWORD)\n");
+  std::fflush(stdout);
+  return {};
+}
+
+void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics, std::shared_ptr<std::atomic<bool>> draining) {
+  using http::Access;
+  using http::Context;
+  using http::Response;
+  api.add({"GET", "/healthz", Access::open(), {"Liveness: the process answers", "ops", nullptr, {{"type", "object"}}},
+           [](Context&) -> Result<Response> { return Response::json(200, {{"status", "ok"}}); }, http::TxMode::kNone});
+  api.add({"GET", "/readyz", Access::open(),
+           {"Readiness: the database answers and the server is not draining", "ops", nullptr, {{"type", "object"}}},
+           [&db, draining](Context&) -> Result<Response> {
+             if (draining->load())
+               return fail(ErrorCode::kUnavailable, "draining", "the server is shutting down");
+             auto st = db.read_tx([](db::Tx& tx) -> Status {
+               TRY(tx.query("SELECT 1"));
+               return {};
+             });
+             if (!st) return fail(ErrorCode::kUnavailable, "database-unavailable", st.error().detail);
+             return Response::json(200, {{"status", "ready"}});
+           },
+           http::TxMode::kNone});
+  api.add({"GET", "/metrics", Access::open(), {"Prometheus metrics", "ops"},
+           [&metrics](Context&) -> Result<Response> {
+             return Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+           },
+           http::TxMode::kNone});
+  api.add({"GET", "/api/v1/openapi.json", Access::open(), {"This API's OpenAPI 3.1 document", "ops", nullptr, {{"type", "object"}}},
+           [&api](Context&) -> Result<Response> { return Response::json(200, api.openapi()); }, http::TxMode::kNone});
+}
+
+void setup_logging(const Config& c) {
+  auto err = spdlog::stderr_logger_mt("atrium");
+  spdlog::set_default_logger(err);
+  spdlog::set_level(spdlog::level::from_str(c.log_level));
+}
+
+std::shared_ptr<spdlog::logger> access_logger(const Config& c) {
+  if (c.access_log.empty()) return nullptr;
+  std::shared_ptr<spdlog::logger> l;
+  try {
+    l = c.access_log == "-" ? spdlog::stdout_logger_mt("access")
+                            : spdlog::basic_logger_mt("access", c.access_log);
+  } catch (const std::exception& e) {
+    die(std::string("log.access_log: ") + e.what());
+  }
+  l->set_pattern("%v");
+  l->flush_on(spdlog::level::info);
+  return l;
+}
+
+struct ServerFlags {
+  std::string config, listen, data_dir;
+};
+
+Result<Config> config_from(const ServerFlags& f) {
+  std::map<std::string, std::string> flags;
+  if (!f.listen.empty()) flags["server.listen"] = f.listen;
+  if (!f.data_dir.empty()) flags["server.data_dir"] = f.data_dir;
+  auto env = environment_map();
+  std::string file = f.config;
+  if (file.empty())
+    if (auto it = env.find("ATRIUM_CONFIG"); it != env.end()) file = it->second;
+  return load_config(file, env, flags);
+}
+
+int run_server(const ServerFlags& flags) {
+  crypto::init();
+  auto cfg = config_from(flags);
+  if (!cfg) die(cfg.error().detail);
+  Config c = *cfg;
+  setup_logging(c);
+  auto colon = c.listen.rfind(':');
+  std::string host = c.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(c.listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) die("server.listen: bad port in '" + c.listen + "'");
+
+  static SystemClock clock;
+  obs::Metrics metrics;
+  auto db = open_database(c, &metrics);
+  if (!db) die(db.error().detail);
+  auto secret = load_or_create_secret(c.data_dir);
+  if (!secret) die(secret.error().detail);
+  if (auto st = bootstrap_admin(**db, clock); !st) die("creating the first admin: " + st.error().detail);
+
+  auto settings = identity::AuthSettings::from(c, *secret);
+  identity::IdentityGate gate(clock, settings);
+  identity::LoginLimiter limiter(c.login_ip_per_minute);
+  http::Api api(**db, gate, clock, &metrics);
+  auto draining = std::make_shared<std::atomic<bool>>(false);
+  add_ops_routes(api, **db, metrics, draining);
+  identity::RouteDeps deps{settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
+                           nullptr};
+  identity::add_auth_routes(api, deps);
+  identity::add_org_routes(api, deps);
+  projects::add_routes(api);
+  audit::add_routes(api);
+
+  http::ServerSettings ss;
+  ss.host = host;
+  ss.port = static_cast<unsigned short>(port);
+  ss.io_threads = c.io_threads;
+  ss.worker_threads = c.worker_threads;
+  ss.max_header_bytes = c.max_header_bytes;
+  ss.max_body_bytes = c.max_body_bytes;
+  ss.header_timeout_s = c.header_timeout_s;
+  ss.request_timeout_s = c.request_timeout_s;
+  ss.idle_timeout_s = c.idle_timeout_s;
+  ss.shutdown_grace_s = c.shutdown_grace_s;
+  ss.max_connections = c.max_connections;
+  ss.tls_cert = c.tls_cert;
+  ss.tls_key = c.tls_key;
+  ss.access_log = access_logger(c);
+  ss.on_drain = [draining] { draining->store(true); };
+  http::Server server(ss, api, metrics);
+  auto bound = server.start();
+  if (!bound) die(bound.error().detail);
+  std::printf("atrium: listening on %s://%s:%u\n", c.tls_cert.empty() ? "http" : "https",
+              host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), *bound);
+  std::fflush(stdout);
+  spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", *bound, c.data_dir,
+               c.io_threads, c.worker_threads);
+  server.wait();
+  spdlog::info("atrium server stopped");
+  return 0;
+}
+
+int audit_verify(const ServerFlags& flags, bool json) {
+  crypto::init();
+  auto cfg = config_from(flags);
+  if (!cfg) die(cfg.error().detail);
+  if (!fs::exists(fs::path(cfg->data_dir) / "atrium.db")) die("no database in " + cfg->data_dir);
+  auto db = open_database(*cfg, nullptr);
+  if (!db) die(db.error().detail);
+  auto v = (*db)->read([](db::Tx& tx) { return audit::verify(tx); });
+  if (!v) die(v.error().detail);
+  if (json) {
+    nlohmann::json j = {{"ok", v->ok}, {"checked", v->checked}, {"first_broken", nullptr}};
+    if (!v->ok) j["first_broken"] = {{"seq", *v->first_broken_seq}, {"reason", v->reason}};
+    std::cout << j.dump() << "\n";
+  } else if (v->ok) {
+    std::cout << "audit chain OK: " << v->checked << " events verified\n";
+  } else {
+    std::cout << "audit chain BROKEN at event " << *v->first_broken_seq << ": " << v->reason << " (" << v->checked
+              << " events before it verified)\n";
+  }
+  return v->ok ? 0 : 1;
+}
+
+}  // namespace
+
+void add_commands(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<ServerFlags>();
+  auto* server = app.add_subcommand("server", "Run the Atrium server");
+  server->add_option("--config", flags->config, "TOML config file (also ATRIUM_CONFIG)");
+  server->add_option("--listen", flags->listen, "host:port to listen on (overrides config and ATRIUM_LISTEN)");
+  server->add_option("--data-dir", flags->data_dir, "data directory (overrides config and ATRIUM_DATA_DIR)");
+  server->callback([flags, &exit_code] { exit_code = run_server(*flags); });
+
+  auto* admin = app.add_subcommand("admin", "Administer a data directory directly (run on the server host)");
+  admin->require_subcommand(1);
+  auto* audit_cmd = admin->add_subcommand("audit", "The audit trail");
+  audit_cmd->require_subcommand(1);
+  auto* verify = audit_cmd->add_subcommand("verify", "Check the audit hash chain; exit 1 at the first broken link");
+  auto vflags = std::make_shared<ServerFlags>();
+  auto json = std::make_shared<bool>(false);
+  verify->add_option("--config", vflags->config, "TOML config file");
+  verify->add_option("--data-dir", vflags->data_dir, "data directory (default from config, else ./var)");
+  verify->add_flag("--json", *json, "print the result as JSON");
+  verify->callback([vflags, json, &exit_code] { exit_code = audit_verify(*vflags, *json); });
+}
+
+}  // namespace atrium::app

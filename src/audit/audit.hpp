@@ -1,0 +1,51 @@
+// The audit trail: every mutation records an event in the same transaction as the change.
+// Events are hash-chained (each holds the hash of the previous one) so tampering is detectable.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/actor.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "db/database.hpp"
+
+namespace atrium::audit {
+
+struct Event {
+  std::string org_id;       // the tenant the change belongs to, "" for instance-level
+  std::string action;       // <kind>.<verb>, e.g. project.create
+  std::string target_kind;  // project, org, user, ...
+  std::string target_id;
+  nlohmann::json summary = nlohmann::json::object();  // what changed (never secrets)
+};
+
+struct Filter {
+  std::string actor_id;
+  std::vector<std::string> org_ids;  // empty = any (instance admins); otherwise restricted to these
+  bool restrict_orgs = false;
+  std::string action;       // exact, or prefix when it ends with '*'
+  std::string target_id;
+  std::optional<Millis> since, until;
+  std::int64_t after_seq = 0;
+  int limit = 100;
+};
+
+struct VerifyResult {
+  bool ok = true;
+  std::int64_t checked = 0;
+  std::optional<std::int64_t> first_broken_seq;
+  std::string reason;
+};
+
+std::vector<db::Migration> migrations();
+
+Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now);
+// Events in seq order as JSON objects (the API shape).
+Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f);
+Result<VerifyResult> verify(db::Tx& tx);
+
+}  // namespace atrium::audit

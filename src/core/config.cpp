@@ -1,0 +1,179 @@
+#include "core/config.hpp"
+
+#include <charconv>
+#include <functional>
+#include <thread>
+
+#include <toml.hpp>
+
+extern char** environ;
+
+namespace atrium {
+namespace {
+
+struct Field {
+  ConfigKey key;
+  std::function<Status(Config&, const std::string&)> set;  // from text (env, flags)
+};
+
+Status parse_int(const std::string& name, const std::string& v, std::int64_t lo, std::int64_t hi,
+                 std::int64_t& out) {
+  std::int64_t x = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size())
+    return invalid(name + ": '" + v + "' is not an integer");
+  if (x < lo || x > hi)
+    return invalid(name + ": " + v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  out = x;
+  return {};
+}
+
+template <typename T>
+Field int_field(std::string name, std::string help, T Config::*member, std::int64_t lo, std::int64_t hi) {
+  return Field{{name, "integer", std::move(help)},
+               [=](Config& c, const std::string& v) -> Status {
+                 std::int64_t x;
+                 TRY_STATUS(parse_int(name, v, lo, hi, x));
+                 c.*member = static_cast<T>(x);
+                 return {};
+               }};
+}
+
+Field str_field(std::string name, std::string help, std::string Config::*member,
+                std::vector<std::string> allowed = {}) {
+  return Field{{name, "string", std::move(help)},
+               [=](Config& c, const std::string& v) -> Status {
+                 if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+                   std::string list;
+                   for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+                   return invalid(name + ": '" + v + "' is not one of " + list);
+                 }
+                 c.*member = v;
+                 return {};
+               }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> f = {
+      str_field("server.listen", "address:port to listen on (port 0 picks a free port)", &Config::listen),
+      str_field("server.data_dir", "directory for the database and secrets", &Config::data_dir),
+      str_field("server.public_url", "external base URL used in links", &Config::public_url),
+      int_field("server.io_threads", "HTTP I/O threads (0 = cores)", &Config::io_threads, 0, 256),
+      int_field("server.worker_threads", "blocking worker threads (0 = 2 x cores)", &Config::worker_threads, 0, 1024),
+      str_field("server.tls_cert", "PEM certificate chain; enables HTTPS with tls_key", &Config::tls_cert),
+      str_field("server.tls_key", "PEM private key", &Config::tls_key),
+      int_field("limits.max_header_bytes", "largest request header", &Config::max_header_bytes, 1024, 1 << 20),
+      int_field("limits.max_body_bytes", "largest API request body", &Config::max_body_bytes, 1024, std::int64_t{1} << 32),
+      int_field("limits.header_timeout_s", "seconds for a request header to arrive", &Config::header_timeout_s, 1, 3600),
+      int_field("limits.request_timeout_s", "seconds for a whole request to arrive", &Config::request_timeout_s, 1, 86400),
+      int_field("limits.idle_timeout_s", "keep-alive idle seconds", &Config::idle_timeout_s, 1, 86400),
+      int_field("limits.shutdown_grace_s", "seconds in-flight requests get on SIGTERM", &Config::shutdown_grace_s, 0, 3600),
+      int_field("limits.max_connections", "open connections at most", &Config::max_connections, 1, 1000000),
+      int_field("auth.session_ttl_hours", "absolute session lifetime", &Config::session_ttl_hours, 1, 24 * 90),
+      int_field("auth.session_idle_minutes", "session idle timeout", &Config::session_idle_minutes, 1, 60 * 24 * 30),
+      int_field("auth.login_max_failures", "failed logins before lockout", &Config::login_max_failures, 1, 1000),
+      int_field("auth.login_lockout_base_s", "first lockout; doubles after", &Config::login_lockout_base_s, 1, 3600),
+      int_field("auth.login_ip_per_minute", "login attempts per client IP per minute", &Config::login_ip_per_minute, 1, 100000),
+      int_field("auth.invite_ttl_hours_max", "longest invitation lifetime", &Config::invite_ttl_hours_max, 1, 24 * 365),
+      str_field("database.sqlite_synchronous", "SQLite synchronous mode", &Config::sqlite_synchronous, {"full", "normal"}),
+      int_field("database.busy_timeout_ms", "SQLite busy timeout", &Config::busy_timeout_ms, 0, 600000),
+      str_field("log.level", "log level", &Config::log_level, {"trace", "debug", "info", "warn", "error"}),
+      str_field("log.access_log", "access log path, - for stdout, empty for none", &Config::access_log),
+  };
+  return f;
+}
+
+const Field* find_field(const std::string& name) {
+  for (auto& f : fields())
+    if (f.key.name == name) return &f;
+  return nullptr;
+}
+
+Status apply_toml(Config& c, const std::string& file) {
+  toml::value root;
+  try {
+    root = toml::parse(file);
+  } catch (const std::exception& e) {
+    return invalid("config file " + file + ": " + e.what());
+  }
+  if (!root.is_table()) return invalid("config file " + file + ": not a table");
+  for (auto& [section, table] : root.as_table()) {
+    if (!table.is_table())
+      return invalid("config file " + file + ": '" + section + "' must be a [section]");
+    for (auto& [key, value] : table.as_table()) {
+      std::string name = section + "." + key;
+      const Field* f = find_field(name);
+      if (!f) return invalid("config file " + file + ": unknown key '" + name + "'");
+      std::string text;
+      if (f->key.type == "integer") {
+        if (!value.is_integer()) return invalid("config file " + file + ": " + name + " must be an integer");
+        text = std::to_string(value.as_integer());
+      } else {
+        if (!value.is_string()) return invalid("config file " + file + ": " + name + " must be a string");
+        text = value.as_string().str;
+      }
+      if (auto st = f->set(c, text); !st)
+        return invalid("config file " + file + ": " + st.error().detail);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = [] {
+    std::vector<ConfigKey> k;
+    for (auto& f : fields()) k.push_back(f.key);
+    return k;
+  }();
+  return keys;
+}
+
+Result<Config> load_config(const std::string& file, const std::map<std::string, std::string>& env,
+                           const std::map<std::string, std::string>& flags) {
+  Config c;
+  if (!file.empty()) TRY_STATUS(apply_toml(c, file));
+  // ATRIUM_SECTION_KEY, plus the short forms ATRIUM_LISTEN and ATRIUM_DATA_DIR.
+  for (auto& [var, value] : env) {
+    if (var.rfind("ATRIUM_", 0) != 0) continue;
+    std::string rest = var.substr(7);
+    if (rest == "ADMIN_PASSWORD" || rest == "CONFIG" || rest == "SERVER_URL" || rest == "TOKEN" ||
+        rest == "CONFIG_DIR")
+      continue;  // not server settings
+    if (rest == "LISTEN") rest = "SERVER_LISTEN";
+    if (rest == "DATA_DIR") rest = "SERVER_DATA_DIR";
+    const Field* match = nullptr;
+    for (auto& f : fields()) {
+      std::string want;
+      for (char ch : f.key.name) want += ch == '.' ? '_' : static_cast<char>(std::toupper(ch));
+      if (want == rest) match = &f;
+    }
+    if (!match) return invalid("environment: unknown setting " + var);
+    if (auto st = match->set(c, value); !st) return invalid("environment " + var + ": " + st.error().detail);
+  }
+  for (auto& [name, value] : flags) {
+    const Field* f = find_field(name);
+    if (!f) return invalid("unknown setting " + name);
+    TRY_STATUS(f->set(c, value));
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return invalid("server.tls_cert and server.tls_key must be set together");
+  if (c.listen.rfind(':') == std::string::npos) return invalid("server.listen: expected host:port, got '" + c.listen + "'");
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (c.io_threads == 0) c.io_threads = static_cast<int>(cores);
+  if (c.worker_threads == 0) c.worker_threads = std::max(4, static_cast<int>(2 * cores));
+  return c;
+}
+
+std::map<std::string, std::string> environment_map() {
+  std::map<std::string, std::string> m;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) m[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return m;
+}
+
+}  // namespace atrium

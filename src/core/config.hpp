@@ -1,0 +1,62 @@
+// Server configuration: a TOML file, overridden by ATRIUM_* environment variables, overridden by
+// flags. Unknown keys and bad values are errors that stop startup with a message naming the key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace atrium {
+
+struct Config {
+  // [server]
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./var";
+  std::string public_url;         // base URL used in links (invites); default http://<listen>
+  int io_threads = 0;             // 0 = number of cores
+  int worker_threads = 0;         // blocking pool (database, filesystem); 0 = 2 x cores, >= 4
+  std::string tls_cert;           // PEM files; both set = HTTPS
+  std::string tls_key;
+  // [limits]
+  std::int64_t max_header_bytes = 16 * 1024;
+  std::int64_t max_body_bytes = 1 * 1024 * 1024;
+  int header_timeout_s = 10;      // a request's header must arrive within this (slowloris)
+  int request_timeout_s = 60;     // the whole request (header + body) must arrive within this
+  int idle_timeout_s = 75;        // keep-alive connection idle time
+  int shutdown_grace_s = 20;      // SIGTERM: in-flight requests get this long
+  int max_connections = 10000;
+  // [auth]
+  int session_ttl_hours = 12;
+  int session_idle_minutes = 120;
+  int login_max_failures = 5;     // before the account locks
+  int login_lockout_base_s = 30;  // doubles with every further failure, capped at 1 h
+  int login_ip_per_minute = 30;   // login attempts per client IP per minute
+  int invite_ttl_hours_max = 24 * 30;
+  // [database]
+  std::string sqlite_synchronous = "full";  // full | normal
+  int busy_timeout_ms = 5000;
+  // [log]
+  std::string log_level = "info";  // trace|debug|info|warn|error
+  std::string access_log = "-";    // path, "-" = stdout, "" = off
+};
+
+// Every settable key, as "section.key", with its type and one-line help (for the example file
+// and for error messages).
+struct ConfigKey {
+  std::string name;
+  std::string type;  // string | integer | boolean
+  std::string help;
+};
+const std::vector<ConfigKey>& config_keys();
+
+// Builds the config. `file` may be empty (no file). `env` is the process environment as a map
+// (only ATRIUM_* entries are read). `flags` are "section.key" -> value from the command line.
+Result<Config> load_config(const std::string& file, const std::map<std::string, std::string>& env,
+                           const std::map<std::string, std::string>& flags);
+
+std::map<std::string, std::string> environment_map();
+
+}  // namespace atrium

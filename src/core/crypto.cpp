@@ -1,0 +1,102 @@
+#include "core/crypto.hpp"
+
+#include <sodium.h>
+
+#include <stdexcept>
+
+namespace atrium::crypto {
+
+namespace {
+// Interactive limits: ~50-100 ms per hash on these machines, 64 MiB.
+constexpr unsigned long long kOpsLimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+constexpr std::size_t kMemLimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+}  // namespace
+
+void init() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+std::string random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  randombytes_buf(out.data(), n);
+  return out;
+}
+
+std::string sha256(std::string_view data) {
+  std::string out(crypto_hash_sha256_BYTES, '\0');
+  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()),
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  return out;
+}
+
+std::string sha256_hex(std::string_view data) { return hex(sha256(data)); }
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  std::string out(crypto_auth_hmacsha256_BYTES, '\0');
+  crypto_auth_hmacsha256_final(&st, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string hex(std::string_view raw) {
+  std::string out(raw.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  out.pop_back();
+  return out;
+}
+
+std::string base64url(std::string_view raw) {
+  const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  std::string out(sodium_base64_ENCODED_LEN(raw.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                    raw.size(), variant);
+  out.resize(out.size() - 1);
+  return out;
+}
+
+static std::optional<std::string> decode64(std::string_view text, int variant) {
+  std::string out(text.size(), '\0');
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                        text.size(), nullptr, &len, &end, variant) != 0 ||
+      end != text.data() + text.size())
+    return std::nullopt;
+  out.resize(len);
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode64(text, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+std::optional<std::string> base64_decode(std::string_view text) {
+  return decode64(text, sodium_base64_VARIANT_ORIGINAL);
+}
+
+std::string hash_password(std::string_view password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), kOpsLimit, kMemLimit,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0)
+    throw std::runtime_error("out of memory while hashing a password");
+  return out;
+}
+
+bool verify_password(std::string_view hash, std::string_view password) {
+  std::string h(hash);  // needs NUL termination
+  return crypto_pwhash_str_verify(h.c_str(), password.data(), password.size()) == 0;
+}
+
+bool password_needs_rehash(std::string_view hash) {
+  std::string h(hash);
+  return crypto_pwhash_str_needs_rehash(h.c_str(), kOpsLimit, kMemLimit) != 0;
+}
+
+}  // namespace atrium::crypto

@@ -1,0 +1,31 @@
+// Small wrappers over libsodium: randomness, SHA-256, HMAC, encodings, constant-time compare.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace atrium::crypto {
+
+// Must be called once before any other function (idempotent).
+void init();
+
+std::string random_bytes(std::size_t n);
+std::string sha256(std::string_view data);  // raw 32 bytes
+std::string sha256_hex(std::string_view data);
+std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+std::string hex(std::string_view raw);
+std::string base64url(std::string_view raw);  // no padding
+std::optional<std::string> base64url_decode(std::string_view text);
+std::optional<std::string> base64_decode(std::string_view text);  // standard alphabet, padded
+
+// Password hashing: argon2id in libsodium's self-describing string format.
+std::string hash_password(std::string_view password);
+bool verify_password(std::string_view hash, std::string_view password);
+// True when the hash was made with weaker parameters than the current ones.
+bool password_needs_rehash(std::string_view hash);
+
+}  // namespace atrium::crypto

@@ -1,0 +1,154 @@
+// The API layer: a route table where every route names its access rule, and a dispatcher that
+// runs each request on a worker thread inside one database transaction: authenticate -> CSRF ->
+// token scope -> idempotency -> handler (which must call Context::authorize on its target) ->
+// commit. The OpenAPI document is generated from the same table.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/actor.hpp"
+#include "core/clock.hpp"
+#include "db/database.hpp"
+#include "http/gate.hpp"
+#include "http/json_body.hpp"
+#include "http/message.hpp"
+
+namespace atrium::obs {
+class Metrics;
+}
+
+namespace atrium::http {
+
+enum class AccessKind { kPublic, kAuthenticated, kPermission };
+
+// How a route is guarded. There is no default: a route cannot be added without one.
+struct Access {
+  AccessKind kind;
+  Permission perm;
+  static Access open() { return {AccessKind::kPublic, {}}; }
+  // Any signed-in user; the handler acts on the caller's own objects only.
+  static Access signed_in() { return {AccessKind::kAuthenticated, {}}; }
+  // resource:verb; the handler must call ctx.authorize(target) or ctx.filtered().
+  static Access require(std::string resource, std::string verb) {
+    return {AccessKind::kPermission, {std::move(resource), std::move(verb)}};
+  }
+};
+
+enum class TxMode {
+  kAuto,  // read transaction for GET/HEAD, write transaction for unsafe methods
+  kNone,  // the handler opens its own transactions (slow work such as password hashing)
+};
+
+struct RouteDoc {
+  std::string summary;
+  std::string tag;
+  nlohmann::json request = nullptr;   // JSON Schema of the body, null = no body
+  nlohmann::json response = nullptr;  // JSON Schema of a success body, null = none
+  int success = 200;
+  std::vector<std::string> query;     // documented query parameters
+  bool idempotent_post = false;       // accepts Idempotency-Key
+};
+
+class Context;
+using Handler = std::function<Result<Response>(Context&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;  // /api/v1/projects/{id}
+  Access access;
+  RouteDoc doc;
+  Handler handler;
+  TxMode tx = TxMode::kAuto;
+  std::vector<std::string> segments;  // split pattern (filled by Api::add)
+};
+
+struct Page {
+  int limit = 50;
+  std::string after;  // decoded cursor (an id or sort key), "" = from the start
+};
+
+class Context {
+ public:
+  Context(const Request& req, const Route& route, std::vector<std::pair<std::string, std::string>> params,
+          Gatekeeper& gate, db::Database& db, const Clock& clock)
+      : req(req), route(route), params_(std::move(params)), gate_(gate), db_(db), clock_(clock) {}
+
+  const Request& req;
+  const Route& route;
+  std::optional<Principal> principal;
+  db::Tx* tx = nullptr;  // the request's transaction (TxMode::kAuto)
+
+  const std::string& param(std::string_view name) const;
+  const Principal& who() const { return *principal; }
+  db::Tx& t() const { return *tx; }
+  db::Database& db() const { return db_; }
+  const Clock& clock() const { return clock_; }
+  Millis now() const { return clock_.now_ms(); }
+  Actor actor() const;
+
+  // The policy check for this route's permission (or another) on a target: 404 when the caller
+  // may not see it, 403 when it may see but not do.
+  Status authorize(const Target& target);
+  Status authorize(const Permission& perm, const Target& target);
+  bool allowed(const Permission& perm, const Target& target) const;
+  // Declares that the handler filters what it returns by the principal (lists).
+  void filtered() { checked_ = true; }
+  bool checked() const { return checked_; }
+
+  Result<JsonBody> json() const { return JsonBody::parse(req); }
+  Result<Page> page(int max_limit = 200) const;
+  // 428 without If-Match, 412 when it names another version.
+  Status check_if_match(std::string_view current_etag) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> params_;
+  Gatekeeper& gate_;
+  db::Database& db_;
+  const Clock& clock_;
+  bool checked_ = false;
+};
+
+// A list response: {"items": [...], "next": "<cursor>"|null}.
+nlohmann::json page_json(nlohmann::json items, const std::optional<std::string>& next_key);
+std::string etag_of(std::int64_t version);
+
+struct ApiSettings {
+  std::string csrf_header = "x-csrf-token";
+};
+
+class Api {
+ public:
+  Api(db::Database& db, Gatekeeper& gate, const Clock& clock, obs::Metrics* metrics, ApiSettings s = {});
+
+  // Adds a route; aborts at startup on a malformed pattern or a duplicate.
+  void add(Route r);
+  // Runs on a worker thread. Never throws.
+  Response handle(Request& req);
+  // The route pattern a request matched (for metrics labels); "" if none.
+  std::string match_pattern(const Request& req) const;
+  const std::vector<Route>& routes() const { return routes_; }
+  nlohmann::json openapi() const;
+
+  static std::vector<db::Migration> migrations();
+
+ private:
+  const Route* match(const Request& req, std::vector<std::pair<std::string, std::string>>& params,
+                     std::vector<std::string>& allowed) const;
+  Result<Response> run(const Route& route, Context& ctx);
+
+  db::Database& db_;
+  Gatekeeper& gate_;
+  const Clock& clock_;
+  obs::Metrics* metrics_;
+  ApiSettings settings_;
+  std::vector<Route> routes_;
+};
+
+}  // namespace atrium::http

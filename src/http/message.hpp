@@ -1,0 +1,56 @@
+// Beast-free request and response types: what routes and services see of HTTP.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace atrium::http {
+
+struct Request {
+  std::string method;  // upper case: GET, POST, ...
+  std::string target;  // as sent: /api/v1/projects?limit=2
+  std::string path;    // percent-decoded path, no query
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string remote_ip;
+  std::string request_id;
+  bool tls = false;
+
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+  std::optional<std::string_view> query_param(std::string_view name) const;
+  std::optional<std::string> cookie(std::string_view name) const;
+  bool is_unsafe() const { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static Response json(int status, const nlohmann::json& body);
+  static Response no_content();
+  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  // RFC 9457 problem document.
+  static Response problem(const Error& e, std::string_view request_id);
+  Response& header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+// Splits "a=1&b=x%20y" into decoded pairs. Fails on bad percent-encoding or invalid UTF-8.
+Result<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q);
+// Percent-decodes a path; '+' is literal. Fails on bad escapes, NUL, or invalid UTF-8.
+Result<std::string> percent_decode(std::string_view s, bool plus_is_space);
+std::string percent_encode(std::string_view s);
+
+}  // namespace atrium::http

@@ -1,0 +1,422 @@
+#include <utility>  // must precede Asio with g++ 12 + Boost 1.74 coroutines
+
+#include "http/server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/crypto.hpp"
+#include "obs/metrics.hpp"
+
+namespace atrium::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// One live connection, as the shutdown logic sees it.
+struct Conn {
+  asio::strand<asio::io_context::executor_type> strand;
+  std::atomic<bool> busy{false};
+  std::function<void()> cancel;  // runs on the strand
+  explicit Conn(asio::strand<asio::io_context::executor_type> s) : strand(std::move(s)) {}
+};
+
+bool good_request_id(std::string_view v) {
+  if (v.empty() || v.size() > 128) return false;
+  for (char c : v)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+  return true;
+}
+
+std::string json_escape(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerSettings settings;
+  Api& api;
+  obs::Metrics& metrics;
+  asio::io_context io;
+  asio::thread_pool workers;
+  tcp::acceptor acceptor{io};
+  std::unique_ptr<asio::ssl::context> ssl;
+  asio::signal_set signals{io};
+  std::vector<std::thread> threads;
+  std::atomic<bool> draining{false};
+  std::mutex conns_mu;
+  std::unordered_set<std::shared_ptr<Conn>> conns;  // GUARDED_BY(conns_mu)
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;  // GUARDED_BY(done_mu)
+  std::string rid_prefix;
+  std::atomic<std::uint64_t> rid_counter{0};
+
+  Impl(ServerSettings s, Api& a, obs::Metrics& m)
+      : settings(std::move(s)), api(a), metrics(m), io(std::max(1, settings.io_threads)),
+        workers(static_cast<std::size_t>(std::max(1, settings.worker_threads))) {
+    rid_prefix = crypto::hex(crypto::random_bytes(4));
+  }
+
+  std::string new_request_id() {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(++rid_counter));
+    return rid_prefix + buf;
+  }
+
+  // Runs Api::handle on the worker pool and resumes the coroutine on its own executor.
+  awaitable<Response> dispatch(Request& req) {
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
+        [this, &req](auto handler) {
+          auto ex = asio::get_associated_executor(handler);
+          asio::post(workers, [this, &req, h = std::move(handler), ex]() mutable {
+            Response r = api.handle(req);
+            asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
+          });
+        },
+        use_awaitable);
+  }
+
+  Response server_problem(int status, std::string type, std::string detail, const std::string& rid) {
+    nlohmann::json j = {{"type", "urn:atrium:problem:" + type}, {"title", type},         {"status", status},
+                        {"detail", detail},                     {"instance", "urn:atrium:request:" + rid},
+                        {"request_id", rid}};
+    Response r = Response::json(status, j);
+    r.content_type = "application/problem+json";
+    return r;
+  }
+
+  template <typename Stream>
+  awaitable<void> write_response(Stream& stream, const Response& r, unsigned version, bool keep_alive, bool head,
+                                 const std::string& rid) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+    if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res.insert(k, v);
+    res.set("X-Request-Id", rid);
+    if (r.status >= 400 || r.content_type.starts_with("application/json"))
+      res.set(bhttp::field::cache_control, "no-store");
+    res.keep_alive(keep_alive);
+    if (head) {
+      res.content_length(r.body.size());
+      bhttp::response_serializer<bhttp::string_body> sr{res};
+      sr.split(true);
+      co_await bhttp::async_write_header(stream, sr, use_awaitable);
+    } else {
+      res.body() = r.body;
+      res.prepare_payload();
+      co_await bhttp::async_write(stream, res, use_awaitable);
+    }
+  }
+
+  void log_access(const Request& req, int status, double seconds, std::size_t bytes, const std::string& route) {
+    if (!settings.access_log) return;
+    auto ua = req.header("user-agent");
+    settings.access_log->info(
+        "{{\"time\":{},\"request_id\":{},\"remote\":{},\"method\":{},\"path\":{},\"route\":{},\"status\":{},"
+        "\"bytes\":{},\"duration_ms\":{:.3f},\"user_agent\":{}}}",
+        json_escape(format_rfc3339(SystemClock().now_ms())), json_escape(req.request_id), json_escape(req.remote_ip),
+        json_escape(req.method), json_escape(req.path), json_escape(route), status, bytes, seconds * 1000,
+        json_escape(ua ? *ua : ""));
+  }
+
+  template <typename Stream>
+  awaitable<void> session(Stream& stream, std::shared_ptr<Conn> conn, std::string remote_ip, bool tls) {
+    beast::flat_buffer buffer;
+    auto& lowest = beast::get_lowest_layer(stream);
+    for (;;) {
+      if (draining) break;
+      // Wait for the first byte of the next request (idle timeout), then give the whole header
+      // a short deadline: a client that trickles bytes (slowloris) is cut off.
+      beast::error_code ec;
+      if (buffer.size() == 0) {
+        lowest.expires_after(std::chrono::seconds(settings.idle_timeout_s));
+        std::size_t n = co_await stream.async_read_some(buffer.prepare(4096),
+                                                        asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        buffer.commit(n);
+      }
+      conn->busy = true;
+      auto t0 = std::chrono::steady_clock::now();
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
+      parser.body_limit(static_cast<std::uint64_t>(settings.max_body_bytes));
+      lowest.expires_after(std::chrono::seconds(settings.header_timeout_s));
+      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      std::string rid = new_request_id();
+      if (ec) {
+        if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+            ec == asio::error::eof || ec == asio::error::connection_reset)
+          break;
+        int status = ec == bhttp::error::header_limit ? 431 : 400;
+        Response r = server_problem(status, status == 431 ? "header-too-large" : "bad-request",
+                                    status == 431 ? "the request header is larger than " +
+                                                        std::to_string(settings.max_header_bytes) + " bytes"
+                                                  : "malformed HTTP request: " + ec.message(),
+                                    rid);
+        co_await write_response(stream, r, 11, false, false, rid);
+        break;
+      }
+      auto& hdr = parser.get();
+      if (auto it = hdr.find("x-request-id"); it != hdr.end() && good_request_id(it->value()))
+        rid = std::string(it->value());
+      // Refuse an oversized body before reading it.
+      if (parser.content_length() && *parser.content_length() > static_cast<std::uint64_t>(settings.max_body_bytes)) {
+        Response r = server_problem(413, "body-too-large",
+                                    "the request body is larger than " + std::to_string(settings.max_body_bytes) +
+                                        " bytes",
+                                    rid);
+        co_await write_response(stream, r, hdr.version(), false, false, rid);
+        break;
+      }
+      if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, hdr.version()};
+        co_await bhttp::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+      }
+      lowest.expires_after(std::chrono::seconds(settings.request_timeout_s));
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == bhttp::error::body_limit) {
+          Response r = server_problem(413, "body-too-large",
+                                      "the request body is larger than " + std::to_string(settings.max_body_bytes) +
+                                          " bytes",
+                                      rid);
+          co_await write_response(stream, r, hdr.version(), false, false, rid);
+        } else if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream && ec != asio::error::eof) {
+          Response r = server_problem(400, "bad-request", "malformed HTTP request body: " + ec.message(), rid);
+          co_await write_response(stream, r, hdr.version(), false, false, rid);
+        }
+        break;
+      }
+      auto msg = parser.release();
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.remote_ip = remote_ip;
+      req.request_id = rid;
+      req.tls = tls;
+      req.headers.reserve(16);
+      for (auto& f : msg) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      req.body = std::move(msg.body());
+      Response resp;
+      std::string route;
+      bool bad_target = req.target.empty() || req.target[0] != '/';
+      auto qpos = req.target.find('?');
+      auto path = bad_target ? Result<std::string>(invalid("bad target"))
+                             : percent_decode(std::string_view(req.target).substr(0, qpos), false);
+      auto query = qpos == std::string::npos ? Result<std::vector<std::pair<std::string, std::string>>>{}
+                                             : parse_query(std::string_view(req.target).substr(qpos + 1));
+      if (!path || !query) {
+        resp = server_problem(400, "bad-url",
+                              bad_target ? std::string("the request target must be an absolute path")
+                                         : (!path ? path.error().detail : query.error().detail),
+                              rid);
+      } else {
+        req.path = std::move(*path);
+        req.query = std::move(*query);
+        route = api.match_pattern(req);
+        resp = co_await dispatch(req);
+      }
+      bool keep = msg.keep_alive() && !draining;
+      co_await write_response(stream, resp, msg.version(), keep, req.method == "HEAD", rid);
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      metrics.observe_request(route.empty() ? "unmatched" : route, req.method, resp.status, secs);
+      log_access(req, resp.status, secs, resp.body.size(), route);
+      conn->busy = false;
+      if (!keep) break;
+    }
+  }
+
+  awaitable<void> run_plain(tcp::socket sock, std::shared_ptr<Conn> conn) {
+    std::string ip = remote_of(sock);
+    beast::tcp_stream stream(std::move(sock));
+    conn->cancel = [&stream] { stream.socket().close(); };
+    try {
+      co_await session(stream, conn, ip, false);
+    } catch (const std::exception& e) {
+      spdlog::debug("connection from {} ended: {}", ip, e.what());
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn->cancel = nullptr;
+  }
+
+  awaitable<void> run_tls(tcp::socket sock, std::shared_ptr<Conn> conn) {
+    std::string ip = remote_of(sock);
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *ssl);
+    conn->cancel = [&stream] { beast::get_lowest_layer(stream).socket().close(); };
+    try {
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(settings.header_timeout_s));
+      co_await stream.async_handshake(asio::ssl::stream_base::server, use_awaitable);
+      co_await session(stream, conn, ip, true);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      beast::error_code ec;
+      co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+    } catch (const std::exception& e) {
+      spdlog::debug("TLS connection from {} ended: {}", ip, e.what());
+    }
+    conn->cancel = nullptr;
+  }
+
+  static std::string remote_of(tcp::socket& s) {
+    beast::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    return ec ? std::string("unknown") : ep.address().to_string();
+  }
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      beast::error_code ec;
+      auto strand = asio::make_strand(io);
+      tcp::socket sock(strand);
+      co_await acceptor.async_accept(sock, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (!acceptor.is_open() || draining) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      sock.set_option(tcp::no_delay(true), ec);
+      auto conn = std::make_shared<Conn>(strand);
+      {
+        std::lock_guard lock(conns_mu);
+        if (static_cast<int>(conns.size()) >= settings.max_connections) {
+          sock.close(ec);  // over the limit: refuse at once
+          continue;
+        }
+        conns.insert(conn);
+      }
+      metrics.connection_opened();
+      auto on_done = [this, conn](std::exception_ptr) {
+        metrics.connection_closed();
+        std::lock_guard lock(conns_mu);
+        conns.erase(conn);
+      };
+      if (ssl)
+        asio::co_spawn(strand, run_tls(std::move(sock), conn), on_done);
+      else
+        asio::co_spawn(strand, run_plain(std::move(sock), conn), on_done);
+    }
+  }
+
+  void begin_shutdown() {
+    if (draining.exchange(true)) return;
+    spdlog::info("shutting down: no new connections, finishing in-flight requests");
+    if (settings.on_drain) settings.on_drain();
+    asio::post(io, [this] {
+      beast::error_code ec;
+      acceptor.close(ec);
+      signals.cancel(ec);
+    });
+    close_idle();
+    std::thread([this] {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.shutdown_grace_s);
+      for (;;) {
+        {
+          std::lock_guard lock(conns_mu);
+          if (conns.empty()) break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          spdlog::warn("shutdown grace period over; closing remaining connections");
+          break;
+        }
+        close_idle();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      io.stop();
+      workers.join();
+      std::lock_guard lock(done_mu);
+      done = true;
+      done_cv.notify_all();
+    }).detach();
+  }
+
+  void close_idle() {
+    std::lock_guard lock(conns_mu);
+    for (auto& c : conns)
+      if (!c->busy)
+        asio::post(c->strand, [c] {
+          if (!c->busy && c->cancel) c->cancel();
+        });
+  }
+};
+
+Server::Server(ServerSettings settings, Api& api, obs::Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(settings), api, metrics)) {}
+
+Server::~Server() {
+  if (!impl_->threads.empty()) {
+    impl_->io.stop();
+    for (auto& t : impl_->threads)
+      if (t.joinable()) t.join();
+  }
+}
+
+Result<unsigned short> Server::start() {
+  auto& s = impl_->settings;
+  if (!s.tls_cert.empty()) {
+    impl_->ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    beast::error_code ec;
+    impl_->ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                            asio::ssl::context::no_tlsv1_1);
+    impl_->ssl->use_certificate_chain_file(s.tls_cert, ec);
+    if (ec) return invalid("server.tls_cert: cannot load " + s.tls_cert + ": " + ec.message());
+    impl_->ssl->use_private_key_file(s.tls_key, asio::ssl::context::pem, ec);
+    if (ec) return invalid("server.tls_key: cannot load " + s.tls_key + ": " + ec.message());
+  }
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(s.host, ec);
+  if (ec) return invalid("server.listen: bad address '" + s.host + "'");
+  tcp::endpoint ep(addr, s.port);
+  auto& acc = impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ErrorCode::kUnavailable, "listen", "cannot listen on " + s.host + ":" + std::to_string(s.port) + ": " + ec.message());
+  unsigned short port = acc.local_endpoint().port();
+  impl_->signals.add(SIGTERM);
+  impl_->signals.add(SIGINT);
+  impl_->signals.async_wait([this](const beast::error_code& e, int) {
+    if (!e) impl_->begin_shutdown();
+  });
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  for (int i = 0; i < std::max(1, s.io_threads); ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+  return port;
+}
+
+void Server::stop() { impl_->begin_shutdown(); }
+
+void Server::wait() {
+  {
+    std::unique_lock lock(impl_->done_mu);
+    impl_->done_cv.wait(lock, [this] { return impl_->done; });
+  }
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace atrium::http

@@ -1,0 +1,56 @@
+// The HTTP/1.1 server: Boost.Beast on C++20 coroutines, N I/O threads, a worker pool for the
+// blocking request handling, limits (header size, body size, header/request/idle timeouts,
+// connection count), request ids, optional TLS, graceful shutdown.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/error.hpp"
+#include "http/api.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace atrium::http {
+
+struct ServerSettings {
+  std::string host = "127.0.0.1";
+  unsigned short port = 8080;
+  int io_threads = 1;
+  int worker_threads = 4;
+  std::int64_t max_header_bytes = 16 * 1024;
+  std::int64_t max_body_bytes = 1024 * 1024;
+  int header_timeout_s = 10;
+  int request_timeout_s = 60;
+  int idle_timeout_s = 75;
+  int shutdown_grace_s = 20;
+  int max_connections = 10000;
+  std::string tls_cert;
+  std::string tls_key;
+  std::shared_ptr<spdlog::logger> access_log;  // JSON lines; null = off
+  std::function<void()> on_drain;              // called once when shutdown begins
+};
+
+class Server {
+ public:
+  Server(ServerSettings settings, Api& api, obs::Metrics& metrics);
+  ~Server();
+
+  // Binds and starts accepting; returns the bound port (useful with port 0).
+  Result<unsigned short> start();
+  // Blocks until SIGTERM/SIGINT (or stop()), then drains: no new connections, in-flight
+  // requests finish (up to shutdown_grace_s), idle keep-alive connections close.
+  void wait();
+  // Starts the graceful shutdown from any thread.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace atrium::http

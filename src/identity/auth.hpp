@@ -1,0 +1,110 @@
+// Credentials: sessions (browser cookie + CSRF token), API tokens (bearer, hashed, scoped),
+// login throttling, and the Gatekeeper that turns a request's credentials into a Principal.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "http/gate.hpp"
+#include "identity/store.hpp"
+
+namespace atrium::identity {
+
+struct AuthSettings {
+  Millis session_ttl_ms = 12LL * 3600 * 1000;
+  Millis session_idle_ms = 2LL * 3600 * 1000;
+  int login_max_failures = 5;
+  Millis lockout_base_ms = 30'000;
+  int login_ip_per_minute = 30;
+  Millis invite_ttl_max_ms = 30LL * 24 * 3600 * 1000;
+  std::string public_url;
+  std::string secret;  // instance HMAC key (invitations)
+  static AuthSettings from(const Config& c, std::string secret);
+};
+
+inline constexpr const char* kSessionCookie = "atrium_session";
+inline constexpr const char* kCsrfCookie = "atrium_csrf";
+inline constexpr const char* kTokenPrefix = "atr_";
+
+struct NewSession {
+  std::string id, secret, csrf;
+  Millis expires = 0;
+};
+struct NewToken {
+  std::string id, secret;
+  nlohmann::json json;
+};
+
+// ---- sessions
+Result<NewSession> create_session(db::Tx& tx, const Actor& actor, const User& u, const std::string& user_agent,
+                                  const AuthSettings& s, Millis now);
+Result<nlohmann::json> list_sessions(db::Tx& tx, const std::string& user_id, const std::string& current_id,
+                                     const std::string& after, int limit, Millis now);
+Result<nlohmann::json> get_session_json(db::Tx& tx, const std::string& id, const std::string& current_id);
+Status revoke_session(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
+Status revoke_other_sessions(db::Tx& tx, const std::string& user_id, const std::string& keep_id, Millis now);
+Result<std::optional<std::string>> session_owner(db::Tx& tx, const std::string& id);
+
+// ---- tokens
+Result<std::vector<http::Grant>> parse_scopes(const std::vector<std::string>& scopes);
+Result<NewToken> create_token(db::Tx& tx, const Actor& actor, const std::string& user_id, const std::string& name,
+                              const std::vector<std::string>& scopes, std::optional<Millis> expires, Millis now);
+Result<nlohmann::json> list_tokens(db::Tx& tx, const std::string& user_id, const std::string& after, int limit);
+Result<std::optional<nlohmann::json>> get_token_json(db::Tx& tx, const std::string& id);
+Status revoke_token(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
+
+// ---- login throttling: per client IP (memory) and per account (database, survives restarts)
+class LoginLimiter {
+ public:
+  explicit LoginLimiter(int per_minute) : per_minute_(per_minute) {}
+  // Returns seconds to wait, 0 when the attempt may go ahead.
+  std::int64_t check_ip(const std::string& ip, Millis now);
+
+ private:
+  struct Bucket {
+    double tokens;
+    Millis at;
+  };
+  int per_minute_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
+};
+// Seconds the account stays locked after `failures` consecutive failures (0 = not locked).
+Millis lockout_ms(std::int64_t failures, const AuthSettings& s);
+Status record_login_failure(db::Tx& tx, const Actor& actor, const User& u, const AuthSettings& s, Millis now);
+Status record_login_success(db::Tx& tx, const User& u);
+Status set_password(db::Tx& tx, const Actor& actor, const User& u, const std::string& new_hash, Millis now);
+
+class IdentityGate final : public http::Gatekeeper {
+ public:
+  IdentityGate(const Clock& clock, AuthSettings s) : clock_(clock), settings_(std::move(s)) {}
+  Result<std::optional<http::Principal>> authenticate(db::Tx& tx, const http::Request& req) override;
+  http::Decision decide(const http::Principal& who, const http::Permission& perm,
+                        const http::Target& target) const override;
+  bool token_allows(const http::Principal& who, const http::Permission& perm) const override;
+  void flush_pending(db::Database& db) override;
+
+ private:
+  Result<std::optional<http::Principal>> by_token(db::Tx& tx, std::string_view secret);
+  Result<std::optional<http::Principal>> by_session(db::Tx& tx, std::string_view secret);
+  void touch(std::unordered_map<std::string, Millis>& last, std::map<std::string, Millis>& pending,
+             const std::string& id, Millis now);
+
+  const Clock& clock_;
+  AuthSettings settings_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Millis> token_touched_;    // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Millis> session_touched_;  // GUARDED_BY(mu_)
+  std::map<std::string, Millis> pending_tokens_;             // GUARDED_BY(mu_)
+  std::map<std::string, Millis> pending_sessions_;           // GUARDED_BY(mu_)
+  std::atomic<bool> has_pending_{false};
+};
+
+}  // namespace atrium::identity

@@ -1,0 +1,472 @@
+#include "identity/orgs.hpp"
+
+#include "core/crypto.hpp"
+#include "core/ids.hpp"
+#include "identity/policy.hpp"
+
+namespace atrium::identity {
+namespace {
+
+std::string etag(std::int64_t v) { return "\"v" + std::to_string(v) + "\""; }
+
+template <typename F>
+nlohmann::json items_of(const db::Rows& rows, F f) {
+  nlohmann::json items = nlohmann::json::array();
+  for (auto& r : rows) items.push_back(f(r));
+  return items;
+}
+
+std::string role_name(const std::string& role_id, const std::string& custom_name) {
+  if (const auto* b = find_builtin(role_id)) return b->name;
+  return custom_name;
+}
+
+Status stale() {
+  return fail(ErrorCode::kPreconditionFailed, "etag-mismatch", "the object changed meanwhile; fetch it again and retry");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- orgs
+
+Result<Org> create_org(db::Tx& tx, const Actor& actor, const std::string& slug, const std::string& name, Millis now) {
+  Org o{new_id("org", now), slug, name, now, 1};
+  auto ins = tx.exec("INSERT INTO orgs (id, slug, name, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)",
+                     {o.id, slug, name, now, now});
+  if (!ins) {
+    if (ins.error().code == ErrorCode::kAlreadyExists)
+      return fail(ErrorCode::kAlreadyExists, "slug-taken", "an organisation with slug '" + slug + "' exists");
+    return std::unexpected(ins.error());
+  }
+  TRY_STATUS(audit::record(tx, actor, {o.id, "org.create", "org", o.id, {{"slug", slug}, {"name", name}}}, now));
+  return o;
+}
+
+Result<nlohmann::json> list_orgs(db::Tx& tx, bool all, const std::string& user_id, const std::string& after, int limit) {
+  auto rows = all ? TRY(tx.query("SELECT id, slug, name, created_ms, version FROM orgs WHERE id > ? ORDER BY id LIMIT ?",
+                                 {after, std::int64_t{limit}}))
+                  : TRY(tx.query("SELECT o.id, o.slug, o.name, o.created_ms, o.version FROM orgs o "
+                                 "JOIN org_members m ON m.org_id = o.id AND m.user_id = ? WHERE o.id > ? "
+                                 "ORDER BY o.id LIMIT ?",
+                                 {user_id, after, std::int64_t{limit}}));
+  return items_of(rows, [](const db::Row& r) { return Org{r.str(0), r.str(1), r.str(2), r.i64(3), r.i64(4)}.json(); });
+}
+
+Result<Org> update_org(db::Tx& tx, const Actor& actor, const Org& org, const std::string& name, Millis now) {
+  auto n = TRY(tx.exec("UPDATE orgs SET name = ?, updated_ms = ?, version = version + 1 WHERE id = ? AND version = ?",
+                       {name, now, org.id, org.version}));
+  if (n == 0) return std::unexpected(stale().error());
+  TRY_STATUS(audit::record(tx, actor, {org.id, "org.update", "org", org.id, {{"name", name}}}, now));
+  Org o = org;
+  o.name = name;
+  o.version++;
+  return o;
+}
+
+Status delete_org(db::Tx& tx, const Actor& actor, const Org& org, Millis now) {
+  TRY(tx.exec("DELETE FROM group_members WHERE group_id IN (SELECT id FROM org_groups WHERE org_id = ?)", {org.id}));
+  TRY(tx.exec("DELETE FROM org_groups WHERE org_id = ?", {org.id}));
+  TRY(tx.exec("DELETE FROM org_members WHERE org_id = ?", {org.id}));
+  TRY(tx.exec("DELETE FROM roles WHERE org_id = ?", {org.id}));
+  TRY(tx.exec("DELETE FROM invitations WHERE org_id = ?", {org.id}));
+  TRY(tx.exec("DELETE FROM quotas WHERE org_id = ?", {org.id}));
+  auto n = TRY(tx.exec("DELETE FROM orgs WHERE id = ? AND version = ?", {org.id, org.version}));
+  if (n == 0) return stale();
+  return audit::record(tx, actor, {org.id, "org.delete", "org", org.id, {{"slug", org.slug}}}, now);
+}
+
+// ---------------------------------------------------------------- members
+
+nlohmann::json Member::json() const {
+  return {{"user_id", user_id}, {"username", username}, {"role", role}, {"role_id", role_id}, {"etag", etag(version)}};
+}
+
+static Member member_from(const db::Row& r) {
+  return Member{r.str(0), r.str(1), r.str(2), role_name(r.str(2), r.str(3)), r.i64(4)};
+}
+
+constexpr const char* kMemberSelect =
+    "SELECT m.user_id, u.username, m.role_id, r.name, m.version FROM org_members m JOIN users u ON u.id = m.user_id "
+    "LEFT JOIN roles r ON r.id = m.role_id ";
+
+Result<nlohmann::json> list_members(db::Tx& tx, const std::string& org_id, const std::string& after, int limit) {
+  auto rows = TRY(tx.query(std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id > ? ORDER BY m.user_id LIMIT ?",
+                           {org_id, after, std::int64_t{limit}}));
+  return items_of(rows, [](const db::Row& r) { return member_from(r).json(); });
+}
+
+Result<std::optional<Member>> get_member(db::Tx& tx, const std::string& org_id, const std::string& user_id) {
+  auto row = TRY(tx.query_one(std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id = ?", {org_id, user_id}));
+  if (!row) return std::optional<Member>{};
+  return std::optional<Member>{member_from(*row)};
+}
+
+// The last org-admin of an org cannot be removed or demoted: someone must be able to administer it.
+static Status keep_an_admin(db::Tx& tx, const std::string& org_id, const Member& m) {
+  if (m.role_id != "role_org-admin") return {};
+  auto row = TRY(tx.query_one("SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role_id = 'role_org-admin'", {org_id}));
+  if (row && row->i64(0) <= 1)
+    return fail(ErrorCode::kFailedPrecondition, "last-org-admin",
+                "this is the organisation's last org-admin; make someone else org-admin first");
+  return {};
+}
+
+Status set_member_role(db::Tx& tx, const Actor& actor, const std::string& org_id, const Member& m,
+                       const std::string& role_id, Millis now) {
+  if (role_id != "role_org-admin") TRY_STATUS(keep_an_admin(tx, org_id, m));
+  auto n = TRY(tx.exec("UPDATE org_members SET role_id = ?, version = version + 1 WHERE org_id = ? AND user_id = ? AND version = ?",
+                       {role_id, org_id, m.user_id, m.version}));
+  if (n == 0) return stale();
+  return audit::record(tx, actor, {org_id, "org.member.update", "user", m.user_id, {{"role", role_id}, {"was", m.role_id}}},
+                       now);
+}
+
+Status remove_member(db::Tx& tx, const Actor& actor, const std::string& org_id, const Member& m, Millis now) {
+  TRY_STATUS(keep_an_admin(tx, org_id, m));
+  TRY(tx.exec("DELETE FROM group_members WHERE user_id = ? AND group_id IN (SELECT id FROM org_groups WHERE org_id = ?)",
+              {m.user_id, org_id}));
+  auto n = TRY(tx.exec("DELETE FROM org_members WHERE org_id = ? AND user_id = ? AND version = ?",
+                       {org_id, m.user_id, m.version}));
+  if (n == 0) return stale();
+  return audit::record(tx, actor, {org_id, "org.member.remove", "user", m.user_id, {{"role", m.role_id}}}, now);
+}
+
+// ---------------------------------------------------------------- groups
+
+nlohmann::json Group::json() const {
+  return {{"id", id}, {"org_id", org_id}, {"slug", slug}, {"name", name}, {"created_at", format_rfc3339(created)},
+          {"etag", etag(version)}};
+}
+
+static Group group_from(const db::Row& r) {
+  return Group{r.str(0), r.str(1), r.str(2), r.str(3), r.i64(4), r.i64(5)};
+}
+
+Result<Group> create_group(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& slug,
+                           const std::string& name, Millis now) {
+  Group g{new_id("grp", now), org_id, slug, name, now, 1};
+  auto ins = tx.exec("INSERT INTO org_groups (id, org_id, slug, name, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                     {g.id, org_id, slug, name, now, now});
+  if (!ins) {
+    if (ins.error().code == ErrorCode::kAlreadyExists)
+      return fail(ErrorCode::kAlreadyExists, "slug-taken", "a group with slug '" + slug + "' exists in this organisation");
+    return std::unexpected(ins.error());
+  }
+  TRY_STATUS(audit::record(tx, actor, {org_id, "group.create", "group", g.id, {{"slug", slug}, {"name", name}}}, now));
+  return g;
+}
+
+Result<nlohmann::json> list_groups(db::Tx& tx, const std::string& org_id, const std::string& after, int limit) {
+  auto rows = TRY(tx.query("SELECT id, org_id, slug, name, created_ms, version FROM org_groups WHERE org_id = ? AND id > ? "
+                           "ORDER BY id LIMIT ?",
+                           {org_id, after, std::int64_t{limit}}));
+  return items_of(rows, [](const db::Row& r) { return group_from(r).json(); });
+}
+
+Result<std::optional<Group>> get_group(db::Tx& tx, const std::string& id) {
+  auto row = TRY(tx.query_one("SELECT id, org_id, slug, name, created_ms, version FROM org_groups WHERE id = ?", {id}));
+  if (!row) return std::optional<Group>{};
+  return std::optional<Group>{group_from(*row)};
+}
+
+Result<Group> update_group(db::Tx& tx, const Actor& actor, const Group& g, const std::string& name, Millis now) {
+  auto n = TRY(tx.exec("UPDATE org_groups SET name = ?, updated_ms = ?, version = version + 1 WHERE id = ? AND version = ?",
+                       {name, now, g.id, g.version}));
+  if (n == 0) return std::unexpected(stale().error());
+  TRY_STATUS(audit::record(tx, actor, {g.org_id, "group.update", "group", g.id, {{"name", name}}}, now));
+  Group out = g;
+  out.name = name;
+  out.version++;
+  return out;
+}
+
+Status delete_group(db::Tx& tx, const Actor& actor, const Group& g, Millis now) {
+  TRY(tx.exec("DELETE FROM group_members WHERE group_id = ?", {g.id}));
+  TRY(tx.exec("DELETE FROM quotas WHERE subject_kind = 'group' AND subject_id = ?", {g.id}));
+  auto n = TRY(tx.exec("DELETE FROM org_groups WHERE id = ? AND version = ?", {g.id, g.version}));
+  if (n == 0) return stale();
+  return audit::record(tx, actor, {g.org_id, "group.delete", "group", g.id, {{"slug", g.slug}}}, now);
+}
+
+Status add_group_member(db::Tx& tx, const Actor& actor, const Group& g, const std::string& user_id, Millis now) {
+  auto in_org = TRY(org_role_of(tx, g.org_id, user_id));
+  if (!in_org)
+    return fail(Error(ErrorCode::kInvalidArgument, "not-org-member", "the user must be a member of the group's organisation")
+                    .with("field", "user_id"));
+  auto ins = tx.exec("INSERT INTO group_members (group_id, user_id, created_ms) VALUES (?, ?, ?)", {g.id, user_id, now});
+  if (!ins) {
+    if (ins.error().code == ErrorCode::kAlreadyExists)
+      return fail(ErrorCode::kAlreadyExists, "already-member", "the user is already in this group");
+    return std::unexpected(ins.error());
+  }
+  return audit::record(tx, actor, {g.org_id, "group.member.add", "user", user_id, {{"group_id", g.id}}}, now);
+}
+
+Result<nlohmann::json> list_group_members(db::Tx& tx, const std::string& group_id, const std::string& after, int limit) {
+  auto rows = TRY(tx.query("SELECT gm.user_id, u.username, gm.version FROM group_members gm JOIN users u ON u.id = gm.user_id "
+                           "WHERE gm.group_id = ? AND gm.user_id > ? ORDER BY gm.user_id LIMIT ?",
+                           {group_id, after, std::int64_t{limit}}));
+  return items_of(rows, [](const db::Row& r) {
+    return nlohmann::json{{"user_id", r.str(0)}, {"username", r.str(1)}, {"etag", etag(r.i64(2))}};
+  });
+}
+
+Result<std::optional<std::int64_t>> group_member_version(db::Tx& tx, const std::string& group_id, const std::string& user_id) {
+  auto row = TRY(tx.query_one("SELECT version FROM group_members WHERE group_id = ? AND user_id = ?", {group_id, user_id}));
+  if (!row) return std::optional<std::int64_t>{};
+  return std::optional<std::int64_t>{row->i64(0)};
+}
+
+Status remove_group_member(db::Tx& tx, const Actor& actor, const Group& g, const std::string& user_id, Millis now) {
+  TRY(tx.exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", {g.id, user_id}));
+  return audit::record(tx, actor, {g.org_id, "group.member.remove", "user", user_id, {{"group_id", g.id}}}, now);
+}
+
+// ---------------------------------------------------------------- roles
+
+nlohmann::json Role::json() const {
+  return {{"id", id},
+          {"org_id", org_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(org_id)},
+          {"name", name},
+          {"description", description},
+          {"permissions", permissions},
+          {"builtin", builtin},
+          {"etag", etag(version)}};
+}
+
+static Role role_from(const db::Row& r) {
+  Role role{r.str(0), r.str(1), r.str(2), r.str(3), {}, false, r.i64(5)};
+  auto perms = nlohmann::json::parse(r.str(4), nullptr, false);
+  if (perms.is_array())
+    for (auto& p : perms)
+      if (p.is_string()) role.permissions.push_back(p.get<std::string>());
+  return role;
+}
+
+static Role builtin_role(const BuiltinRole& b) { return Role{b.id, "", b.name, b.description, b.permissions, true, 1}; }
+
+Result<std::vector<Role>> list_roles(db::Tx& tx, const std::string& org_id) {
+  std::vector<Role> out;
+  for (auto& b : builtin_roles())
+    if (!b.instance) out.push_back(builtin_role(b));
+  auto rows = TRY(tx.query("SELECT id, org_id, name, description, permissions, version FROM roles WHERE org_id = ? ORDER BY id",
+                           {org_id}));
+  for (auto& r : rows) out.push_back(role_from(r));
+  return out;
+}
+
+Result<std::optional<Role>> get_role(db::Tx& tx, const std::string& id) {
+  if (const auto* b = find_builtin(id); b && b->id == id) return std::optional<Role>{builtin_role(*b)};
+  auto row = TRY(tx.query_one("SELECT id, org_id, name, description, permissions, version FROM roles WHERE id = ?", {id}));
+  if (!row) return std::optional<Role>{};
+  return std::optional<Role>{role_from(*row)};
+}
+
+static Status check_perms(const std::vector<std::string>& perms) {
+  if (perms.empty()) return invalid("permissions must not be empty");
+  for (auto& p : perms) {
+    auto g = TRY(parse_grant(p, true));
+    if (g.scope == "all" || g.scope == "*")
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
+                        "permission '" + p + "': an organisation's role can reach at most scope 'org'")
+                      .with("field", "permissions"));
+  }
+  return {};
+}
+
+Result<Role> create_role(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& name,
+                         const std::string& description, const std::vector<std::string>& perms, Millis now) {
+  if (find_builtin(name)) return fail(ErrorCode::kAlreadyExists, "name-taken", "'" + name + "' is a built-in role");
+  TRY_STATUS(check_perms(perms));
+  Role r{new_id("rol", now), org_id, name, description, perms, false, 1};
+  nlohmann::json pj = perms;
+  auto ins = tx.exec("INSERT INTO roles (id, org_id, name, description, permissions, created_ms, updated_ms) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     {r.id, org_id, name, description, pj.dump(), now, now});
+  if (!ins) {
+    if (ins.error().code == ErrorCode::kAlreadyExists)
+      return fail(ErrorCode::kAlreadyExists, "name-taken", "a role named '" + name + "' exists in this organisation");
+    return std::unexpected(ins.error());
+  }
+  TRY_STATUS(audit::record(tx, actor, {org_id, "role.create", "role", r.id, {{"name", name}, {"permissions", pj}}}, now));
+  return r;
+}
+
+Result<Role> update_role(db::Tx& tx, const Actor& actor, const Role& r, const std::optional<std::string>& description,
+                         const std::optional<std::vector<std::string>>& perms, Millis now) {
+  Role n = r;
+  if (description) n.description = *description;
+  if (perms) {
+    TRY_STATUS(check_perms(*perms));
+    n.permissions = *perms;
+  }
+  nlohmann::json pj = n.permissions;
+  auto c = TRY(tx.exec("UPDATE roles SET description = ?, permissions = ?, updated_ms = ?, version = version + 1 "
+                       "WHERE id = ? AND version = ?",
+                       {n.description, pj.dump(), now, r.id, r.version}));
+  if (c == 0) return std::unexpected(stale().error());
+  TRY_STATUS(audit::record(tx, actor, {r.org_id, "role.update", "role", r.id, {{"permissions", pj}}}, now));
+  n.version++;
+  return n;
+}
+
+Status delete_role(db::Tx& tx, const Actor& actor, const Role& r, Millis now) {
+  auto used = TRY(tx.query_one("SELECT COUNT(*) FROM org_members WHERE role_id = ?", {r.id}));
+  auto invited = TRY(tx.query_one(
+      "SELECT COUNT(*) FROM invitations WHERE role_id = ? AND used_ms IS NULL AND revoked_ms IS NULL AND expires_ms > ?",
+      {r.id, now}));
+  if ((used && used->i64(0) > 0) || (invited && invited->i64(0) > 0))
+    return fail(ErrorCode::kFailedPrecondition, "role-in-use",
+                "members or open invitations still have this role; give them another role first");
+  auto n = TRY(tx.exec("DELETE FROM roles WHERE id = ? AND version = ?", {r.id, r.version}));
+  if (n == 0) return stale();
+  return audit::record(tx, actor, {r.org_id, "role.delete", "role", r.id, {{"name", r.name}}}, now);
+}
+
+// ---------------------------------------------------------------- invitations
+
+static nlohmann::json invitation_json(const db::Row& r, Millis now) {
+  std::string state = !r.is_null(7) ? "revoked" : !r.is_null(6) ? "used" : r.i64(5) <= now ? "expired" : "open";
+  return {{"id", r.str(0)},
+          {"org_id", r.str(1)},
+          {"role_id", r.str(2)},
+          {"role", role_name(r.str(2), r.str(9))},
+          {"email", r.str(3)},
+          {"created_at", format_rfc3339(r.i64(4))},
+          {"expires_at", format_rfc3339(r.i64(5))},
+          {"state", state},
+          {"created_by", r.str(10)},
+          {"etag", etag(r.i64(8))}};
+}
+
+constexpr const char* kInvSelect =
+    "SELECT i.id, i.org_id, i.role_id, i.email, i.created_ms, i.expires_ms, i.used_ms, i.revoked_ms, i.version, r.name, "
+    "i.created_by FROM invitations i LEFT JOIN roles r ON r.id = i.role_id ";
+
+Result<NewInvitation> create_invitation(db::Tx& tx, const Actor& actor, const std::string& secret,
+                                        const std::string& org_id, const std::string& role_id, const std::string& email,
+                                        Millis expires, Millis now) {
+  std::string id = new_id("inv", now);
+  std::string nonce = crypto::base64url(crypto::random_bytes(24));
+  std::string body = id + "." + nonce;
+  std::string token = body + "." + crypto::base64url(crypto::hmac_sha256(secret, body));
+  TRY(tx.exec("INSERT INTO invitations (id, org_id, role_id, email, nonce_hash, created_by, created_ms, expires_ms) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+              {id, org_id, role_id, email, crypto::sha256_hex(nonce), actor.user_id, now, expires}));
+  TRY_STATUS(audit::record(tx, actor,
+                           {org_id, "invitation.create", "invitation", id,
+                            {{"role", role_id}, {"email", email}, {"expires_at", format_rfc3339(expires)}}},
+                           now));
+  auto row = TRY(tx.query_one(std::string(kInvSelect) + "WHERE i.id = ?", {id}));
+  return NewInvitation{token, invitation_json(*row, now)};
+}
+
+Result<nlohmann::json> list_invitations(db::Tx& tx, const std::string& org_id, const std::string& after, int limit, Millis now) {
+  auto rows = TRY(tx.query(std::string(kInvSelect) + "WHERE i.org_id = ? AND i.id > ? ORDER BY i.id LIMIT ?",
+                           {org_id, after, std::int64_t{limit}}));
+  return items_of(rows, [now](const db::Row& r) { return invitation_json(r, now); });
+}
+
+Result<std::optional<nlohmann::json>> get_invitation(db::Tx& tx, const std::string& id, Millis now) {
+  auto row = TRY(tx.query_one(std::string(kInvSelect) + "WHERE i.id = ?", {id}));
+  if (!row) return std::optional<nlohmann::json>{};
+  return std::optional<nlohmann::json>{invitation_json(*row, now)};
+}
+
+Status revoke_invitation(db::Tx& tx, const Actor& actor, const std::string& id, const std::string& org_id, Millis now) {
+  TRY(tx.exec("UPDATE invitations SET revoked_ms = ?, version = version + 1 WHERE id = ? AND revoked_ms IS NULL", {now, id}));
+  return audit::record(tx, actor, {org_id, "invitation.revoke", "invitation", id, {}}, now);
+}
+
+Result<std::pair<std::string, std::string>> consume_invitation(db::Tx& tx, const std::string& secret,
+                                                               const std::string& token, const std::string& user_id,
+                                                               Millis now) {
+  auto bad = [] {
+    return fail(Error(ErrorCode::kInvalidArgument, "invitation-invalid",
+                      "this invitation is not valid: it may be used, expired, revoked or mistyped")
+                    .with("field", "token"));
+  };
+  auto d2 = token.rfind('.');
+  if (d2 == std::string::npos || token.size() > 256) return bad();
+  std::string body = token.substr(0, d2);
+  auto mac = crypto::base64url_decode(std::string_view(token).substr(d2 + 1));
+  if (!mac || !crypto::constant_time_equal(*mac, crypto::hmac_sha256(secret, body))) return bad();
+  auto d1 = body.find('.');
+  if (d1 == std::string::npos) return bad();
+  std::string id = body.substr(0, d1), nonce = body.substr(d1 + 1);
+  auto row = TRY(tx.query_one("SELECT org_id, role_id, nonce_hash FROM invitations WHERE id = ? AND used_ms IS NULL AND "
+                              "revoked_ms IS NULL AND expires_ms > ?",
+                              {id, now}));
+  if (!row || !crypto::constant_time_equal(row->str(2), crypto::sha256_hex(nonce))) return bad();
+  // Consume exactly once, even under concurrent use of the same link.
+  auto n = TRY(tx.exec("UPDATE invitations SET used_ms = ?, used_by = ?, version = version + 1 WHERE id = ? AND used_ms IS NULL",
+                       {now, user_id, id}));
+  if (n == 0) return bad();
+  return std::pair{row->str(0), row->str(1)};
+}
+
+// ---------------------------------------------------------------- quotas
+
+static nlohmann::json limit_json(const db::Row* r, std::size_t i) {
+  if (!r || r->is_null(i)) return nullptr;
+  return r->i64(i);
+}
+
+static Result<nlohmann::json> quota_json(db::Tx& tx, const std::string& org_id, const std::string& kind,
+                                         const std::string& subject, const db::Row* r, const UsageFn& usage) {
+  nlohmann::json usage_j = usage ? TRY(usage(tx, org_id, kind, subject))
+                                 : nlohmann::json{{"storage_bytes", 0}, {"cpu_hours", 0}, {"concurrent_jobs", 0},
+                                                  {"concurrent_envs", 0}};
+  return nlohmann::json{{"org_id", org_id},
+                        {"kind", kind},
+                        {"subject_id", subject},
+                        {"limits",
+                         {{"storage_bytes", limit_json(r, 0)},
+                          {"cpu_hours", limit_json(r, 1)},
+                          {"cpu_period_days", limit_json(r, 2)},
+                          {"concurrent_jobs", limit_json(r, 3)},
+                          {"concurrent_envs", limit_json(r, 4)}}},
+                        {"usage", usage_j},
+                        {"etag", r ? etag(r->i64(5)) : std::string("\"v0\"")}};
+}
+
+constexpr const char* kQuotaCols = "storage_bytes, cpu_hours, cpu_period_days, concurrent_jobs, concurrent_envs, version";
+
+Result<nlohmann::json> get_quota(db::Tx& tx, const std::string& org_id, const std::string& kind,
+                                 const std::string& subject_id, const UsageFn& usage) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kQuotaCols +
+                                  " FROM quotas WHERE org_id = ? AND subject_kind = ? AND subject_id = ?",
+                              {org_id, kind, subject_id}));
+  return quota_json(tx, org_id, kind, subject_id, row ? &*row : nullptr, usage);
+}
+
+Result<nlohmann::json> list_quotas(db::Tx& tx, const std::string& org_id, const UsageFn& usage) {
+  auto rows = TRY(tx.query(std::string("SELECT ") + kQuotaCols +
+                               ", subject_kind, subject_id FROM quotas WHERE org_id = ? ORDER BY subject_kind, subject_id",
+                           {org_id}));
+  nlohmann::json items = nlohmann::json::array();
+  bool has_org = false;
+  for (auto& r : rows) {
+    has_org = has_org || r.str(6) == "org";
+    items.push_back(TRY(quota_json(tx, org_id, r.str(6), r.str(7), &r, usage)));
+  }
+  if (!has_org) items.insert(items.begin(), TRY(quota_json(tx, org_id, "org", org_id, nullptr, usage)));
+  return items;
+}
+
+Result<nlohmann::json> put_quota(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& kind,
+                                 const std::string& subject_id, const QuotaLimits& l, Millis now, const UsageFn& usage) {
+  TRY(tx.exec("INSERT INTO quotas (org_id, subject_kind, subject_id, storage_bytes, cpu_hours, cpu_period_days, "
+              "concurrent_jobs, concurrent_envs, updated_ms, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+              "ON CONFLICT (org_id, subject_kind, subject_id) DO UPDATE SET storage_bytes = excluded.storage_bytes, "
+              "cpu_hours = excluded.cpu_hours, cpu_period_days = excluded.cpu_period_days, "
+              "concurrent_jobs = excluded.concurrent_jobs, concurrent_envs = excluded.concurrent_envs, "
+              "updated_ms = excluded.updated_ms, version = quotas.version + 1",
+              {org_id, kind, subject_id, db::opt(l.storage_bytes), db::opt(l.cpu_hours), db::opt(l.cpu_period_days),
+               db::opt(l.concurrent_jobs), db::opt(l.concurrent_envs), now}));
+  auto j = TRY(get_quota(tx, org_id, kind, subject_id, usage));
+  TRY_STATUS(audit::record(tx, actor, {org_id, "quota.set", kind, subject_id, j["limits"]}, now));
+  return j;
+}
+
+}  // namespace atrium::identity

@@ -1,0 +1,20 @@
+// atrium: one binary. `atrium server` runs the platform; the other subcommands are the client.
+#include <CLI/CLI.hpp>
+
+#include "app/app.hpp"
+#include "cli/cli.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Atrium: a self-hosted research computing platform", "atrium"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "atrium 0.1.0");
+  int exit_code = 0;
+  atrium::app::add_commands(app, exit_code);  // server, admin
+  atrium::cli::add_commands(app, exit_code);  // login, whoami, org, group, user, role, project, token, invite, audit
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

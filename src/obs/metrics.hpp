@@ -1,0 +1,48 @@
+// Prometheus metrics: request counts and latency by route and status, database time, open
+// connections, process RSS and CPU. Rendered in the text exposition format.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace atrium::obs {
+
+class Histogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1.0,  5.0};
+  void observe(double v);
+  void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::array<std::uint64_t, kBounds.size() + 1> counts_{};
+  double sum_ = 0;
+  std::uint64_t count_ = 0;
+};
+
+class Metrics {
+ public:
+  void observe_request(const std::string& route, const std::string& method, int status, double seconds);
+  void observe_db(double seconds);
+  void connection_opened() { ++open_connections_; ++accepted_connections_; }
+  void connection_closed() { --open_connections_; }
+  std::int64_t open_connections() const { return open_connections_.load(); }
+  std::string render() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;  // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, Histogram> latency_;            // GUARDED_BY(mu_)
+  Histogram db_;                                                                 // GUARDED_BY(mu_)
+  std::atomic<std::int64_t> open_connections_{0};
+  std::atomic<std::int64_t> accepted_connections_{0};
+};
+
+// Escapes a Prometheus label value.
+std::string label_escape(const std::string& v);
+
+}  // namespace atrium::obs
