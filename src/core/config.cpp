@@ -134,15 +134,18 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
                            const std::map<std::string, std::string>& flags) {
   Config c;
   if (!file.empty()) TRY_STATUS(apply_toml(c, file));
-  // ATRIUM_SECTION_KEY, plus the short forms ATRIUM_LISTEN and ATRIUM_DATA_DIR.
+  // ATRIUM_SECTION_KEY, plus the short forms ATRIUM_LISTEN and ATRIUM_DATA_DIR. Variables under
+  // a settings section must name a real key (a typo stops startup); other ATRIUM_* variables
+  // belong to the client and tools (ATRIUM_TOKEN, ATRIUM_SERVER_URL, ATRIUM_ADMIN_PASSWORD...).
   for (auto& [var, value] : env) {
     if (var.rfind("ATRIUM_", 0) != 0) continue;
     std::string rest = var.substr(7);
-    if (rest == "ADMIN_PASSWORD" || rest == "CONFIG" || rest == "SERVER_URL" || rest == "TOKEN" ||
-        rest == "CONFIG_DIR")
-      continue;  // not server settings
     if (rest == "LISTEN") rest = "SERVER_LISTEN";
     if (rest == "DATA_DIR") rest = "SERVER_DATA_DIR";
+    bool in_section = false;
+    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_"})
+      in_section = in_section || rest.rfind(sec, 0) == 0;
+    if (!in_section || rest == "SERVER_URL") continue;
     const Field* match = nullptr;
     for (auto& f : fields()) {
       std::string want;

@@ -110,9 +110,10 @@ TEST_F(CoreTest, ConfigLayersAndErrors) {
   EXPECT_EQ(c->listen, "127.0.0.1:0");
   EXPECT_EQ(c->max_body_bytes, 4096);
   EXPECT_EQ(c->data_dir, "/tmp/x");
-  auto bad = load_config("", {{"ATRIUM_NOPE", "1"}}, {});
+  auto bad = load_config("", {{"ATRIUM_LIMITS_NOPE", "1"}}, {});
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().detail.find("ATRIUM_NOPE"), std::string::npos);
+  EXPECT_NE(bad.error().detail.find("ATRIUM_LIMITS_NOPE"), std::string::npos);
+  EXPECT_TRUE(load_config("", {{"ATRIUM_TOKEN", "x"}, {"ATRIUM_BIN", "/x"}}, {}));  // client/tool variables
   auto range = load_config("", {}, {{"limits.idle_timeout_s", "0"}});
   ASSERT_FALSE(range);
   auto word = load_config("", {}, {{"log.level", "loud"}});
