@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int rc = app.exit(e);  // prints help/version or the usage error
+    return rc == 0 ? 0 : 2;
   }
   return exit_code;
 }

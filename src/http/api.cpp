@@ -199,13 +199,6 @@ const Route* Api::match(const Request& req, std::vector<std::pair<std::string, s
   return best;
 }
 
-std::string Api::match_pattern(const Request& req) const {
-  std::vector<std::pair<std::string, std::string>> params;
-  std::vector<std::string> allowed;
-  const Route* r = match(req, params, allowed);
-  return r ? r->pattern : std::string();
-}
-
 Result<Response> Api::run(const Route& route, Context& ctx) {
   const Request& req = ctx.req;
   if (route.access.kind != AccessKind::kPublic && !ctx.principal)
@@ -265,18 +258,22 @@ Result<Response> Api::run(const Route& route, Context& ctx) {
     for (auto& [k, v] : resp.headers) hs.push_back({k, v});
     TRY(ctx.tx->exec("DELETE FROM idempotency_keys WHERE created_ms <= ?", {ctx.now() - kIdempotencyTtlMs}));
     TRY(ctx.tx->exec(
-        "INSERT OR REPLACE INTO idempotency_keys (user_id, key, method, path, request_hash, status, content_type, "
-        "headers, body, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO idempotency_keys (user_id, key, method, path, request_hash, status, content_type, "
+        "headers, body, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET "
+        "method = excluded.method, path = excluded.path, request_hash = excluded.request_hash, status = excluded.status, "
+        "content_type = excluded.content_type, headers = excluded.headers, body = excluded.body, "
+        "created_ms = excluded.created_ms",
         {owner, *idem_key, req.method, req.path, req_hash, std::int64_t{resp.status}, resp.content_type, hs.dump(),
          resp.body, ctx.now()}));
   }
   return resp;
 }
 
-Response Api::handle(Request& req) {
+Response Api::handle(Request& req, std::string* pattern) {
   std::vector<std::pair<std::string, std::string>> params;
   std::vector<std::string> allowed;
   const Route* route = match(req, params, allowed);
+  if (pattern) *pattern = route ? route->pattern : std::string();
   if (!route) {
     if (!allowed.empty()) {
       std::string allow;

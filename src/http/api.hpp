@@ -129,10 +129,9 @@ class Api {
 
   // Adds a route; aborts at startup on a malformed pattern or a duplicate.
   void add(Route r);
-  // Runs on a worker thread. Never throws.
-  Response handle(Request& req);
-  // The route pattern a request matched (for metrics labels); "" if none.
-  std::string match_pattern(const Request& req) const;
+  // Runs on a worker thread. Never throws. `pattern` receives the matched route pattern (for
+  // metrics and the access log), "" when none matched.
+  Response handle(Request& req, std::string* pattern = nullptr);
   const std::vector<Route>& routes() const { return routes_; }
   nlohmann::json openapi() const;
 

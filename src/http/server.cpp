@@ -83,12 +83,12 @@ struct Server::Impl {
   }
 
   // Runs Api::handle on the worker pool and resumes the coroutine on its own executor.
-  awaitable<Response> dispatch(Request& req) {
+  awaitable<Response> dispatch(Request& req, std::string& pattern) {
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
-        [this, &req](auto handler) {
+        [this, &req, &pattern](auto handler) {
           auto ex = asio::get_associated_executor(handler);
-          asio::post(workers, [this, &req, h = std::move(handler), ex]() mutable {
-            Response r = api.handle(req);
+          asio::post(workers, [this, &req, &pattern, h = std::move(handler), ex]() mutable {
+            Response r = api.handle(req, &pattern);
             asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
           });
         },
@@ -236,8 +236,7 @@ struct Server::Impl {
       } else {
         req.path = std::move(*path);
         req.query = std::move(*query);
-        route = api.match_pattern(req);
-        resp = co_await dispatch(req);
+        resp = co_await dispatch(req, route);
       }
       bool keep = msg.keep_alive() && !draining;
       co_await write_response(stream, resp, msg.version(), keep, req.method == "HEAD", rid);

@@ -144,7 +144,7 @@ Result<bool> any_user(db::Tx& tx) {
 }
 
 Status make_instance_admin(db::Tx& tx, const Actor& actor, const std::string& user_id, Millis now) {
-  TRY(tx.exec("INSERT OR IGNORE INTO instance_admins (user_id, created_ms) VALUES (?, ?)", {user_id, now}));
+  TRY(tx.exec("INSERT INTO instance_admins (user_id, created_ms) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING", {user_id, now}));
   return audit::record(tx, actor, {"", "user.grant_admin", "user", user_id, {}}, now);
 }
 

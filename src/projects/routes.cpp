@@ -190,6 +190,10 @@ void add_routes(http::Api& api) {
              auto p = TRY(load(ctx));
              auto page = TRY(ctx.page());
              auto items = TRY(list_members(ctx.t(), p.id, page.after, page.limit));
+             for (auto& it : items) {
+               auto u = TRY(identity::find_user(ctx.t(), it["user_id"].get<std::string>()));
+               it["username"] = u ? json(u->username) : json(nullptr);
+             }
              std::optional<std::string> next;
              if (static_cast<int>(items.size()) == page.limit) next = items.back()["user_id"].get<std::string>();
              return Response::json(200, http::page_json(items, next));

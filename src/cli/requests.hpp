@@ -1,0 +1,150 @@
+// Pure mapping from CLI arguments to API calls (method, path, query, body), kept free of I/O so
+// every command's request shape is unit-tested. Ids passed in here are already resolved.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace atrium::cli {
+
+using Query = std::vector<std::pair<std::string, std::string>>;
+
+struct ApiCall {
+  std::string method = "GET";
+  std::string path;  // /api/v1/..., segments already percent-encoded
+  Query query;
+  std::optional<nlohmann::json> body;
+
+  std::string target() const;  // path?query
+};
+
+// RFC 3986 unreserved characters stay, everything else is %XX.
+std::string percent_encode(std::string_view s);
+std::string encode_query(const Query& q);
+// "/api/v1/" + each segment percent-encoded, joined by '/'.
+std::string api_path(std::initializer_list<std::string_view> segments);
+
+// Errors from argument validation carry this type; the CLI exits 2 for them.
+inline constexpr std::string_view kUsageErrorType = "usage";
+std::unexpected<Error> usage_error(std::string detail);
+
+// USER and ORG arguments: an id ("usr_...", "org_...") or a username / slug.
+bool is_user_id(std::string_view arg);
+bool is_org_id(std::string_view arg);
+// {"user_id": ...} for an id, {"username": ...} for a name.
+nlohmann::json user_ref(std::string_view arg);
+// An ETag as If-Match wants it: quoted ("v3"), weak tags kept as they are.
+std::string quote_etag(std::string_view etag);
+
+// --limit / --after / --all on list commands.
+struct PageArgs {
+  std::optional<int> limit;
+  std::string after;
+  bool all = false;
+};
+[[nodiscard]] Status add_page(ApiCall& call, const PageArgs& page);
+
+// ---- orgs, groups, roles, users ----
+[[nodiscard]] Result<ApiCall> org_create(std::string_view slug, std::string_view name);
+[[nodiscard]] Result<ApiCall> org_update(std::string_view org_id, std::string_view name);
+[[nodiscard]] Result<ApiCall> org_member_add(std::string_view org_id, std::string_view user, std::string_view role);
+[[nodiscard]] Result<ApiCall> org_member_set(std::string_view org_id, std::string_view user_id, std::string_view role);
+[[nodiscard]] Result<ApiCall> group_create(std::string_view org_id, std::string_view slug, std::string_view name);
+[[nodiscard]] Result<ApiCall> group_add_member(std::string_view group_id, std::string_view user);
+
+struct RoleCreateArgs {
+  std::string name;
+  std::vector<std::string> permissions;
+  std::optional<std::string> description;
+};
+[[nodiscard]] Result<ApiCall> role_create(std::string_view org_id, const RoleCreateArgs& a);
+// resource:verb:scope with '*' wildcards, checked against the documented vocabulary.
+[[nodiscard]] Status check_permission(std::string_view perm);
+
+struct UserCreateArgs {
+  std::string username;
+  std::string password;
+  std::optional<std::string> email;
+  std::optional<std::string> display_name;
+};
+[[nodiscard]] Result<ApiCall> user_create(const UserCreateArgs& a);
+[[nodiscard]] Result<ApiCall> user_set_disabled(std::string_view user_id, bool disabled);
+
+// ---- projects ----
+struct ProjectListArgs {
+  std::optional<std::string> org_id;
+  std::optional<std::string> search;
+  bool archived = false;  // list archived projects instead of active ones
+};
+[[nodiscard]] Result<ApiCall> project_list(const ProjectListArgs& a);
+
+[[nodiscard]] Status check_visibility(std::string_view v);
+struct ProjectCreateArgs {
+  std::string slug;
+  std::string name;
+  std::optional<std::string> description;
+  std::vector<std::string> tags;
+  std::optional<std::string> visibility;
+};
+[[nodiscard]] Result<ApiCall> project_create(std::string_view org_id, const ProjectCreateArgs& a);
+
+struct ProjectUpdateArgs {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> tags;  // replaces the tag set; empty clears it
+  std::optional<std::string> visibility;
+};
+[[nodiscard]] Result<ApiCall> project_update(std::string_view project_id, const ProjectUpdateArgs& a);
+[[nodiscard]] Result<ApiCall> project_set_archived(std::string_view project_id, bool archived);
+[[nodiscard]] Result<ApiCall> project_member_add(std::string_view project_id, std::string_view user,
+                                                 std::string_view role);
+
+// ---- tokens, invitations ----
+struct TokenCreateArgs {
+  std::string name;
+  std::vector<std::string> scopes;
+  std::optional<int> expires_in_days;
+};
+[[nodiscard]] Result<ApiCall> token_create(const TokenCreateArgs& a);
+
+struct InviteCreateArgs {
+  std::string role;
+  std::optional<std::string> email;
+  std::optional<int> expires_in_hours;
+};
+[[nodiscard]] Result<ApiCall> invite_create(std::string_view org_id, const InviteCreateArgs& a);
+
+struct InviteAcceptArgs {
+  std::string token;
+  std::string username;
+  std::string password;
+  std::optional<std::string> email;
+  std::optional<std::string> display_name;
+};
+[[nodiscard]] Result<ApiCall> invite_accept(const InviteAcceptArgs& a);
+
+// ---- auth ----
+[[nodiscard]] ApiCall login_call(std::string_view username, std::string_view password);
+// "cli@<hostname>" for the API token that `atrium login` mints.
+std::string cli_token_name(std::string_view hostname);
+
+// ---- audit ----
+struct AuditFilters {
+  std::optional<std::string> actor;
+  std::optional<std::string> org_id;
+  std::optional<std::string> action;
+  std::optional<std::string> target;
+  std::optional<std::string> since;  // RFC 3339, a date, or a duration ago
+  std::optional<std::string> until;
+};
+[[nodiscard]] Result<ApiCall> audit_events(const AuditFilters& f, Millis now);
+
+}  // namespace atrium::cli

@@ -1,0 +1,215 @@
+#include "cli/table.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace atrium::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// Length of the UTF-8 sequence starting at s[i], or 0 when it is invalid.
+std::size_t utf8_len(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  if (n == 2 && c < 0xC2) return 0;  // overlong
+  if (n == 3) {
+    auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return 0;  // overlong, surrogates
+  }
+  if (n == 4) {
+    auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xF0 && c1 < 0x90) || c > 0xF4 || (c == 0xF4 && c1 >= 0x90)) return 0;
+  }
+  return n;
+}
+
+bool looks_like_rfc3339(std::string_view s) {
+  return s.size() >= 20 && s.size() <= 35 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' &&
+         s[16] == ':';
+}
+
+std::string cut(const std::string& s, std::size_t max_width) {
+  if (max_width == 0 || display_width(s) <= max_width) return s;
+  std::string out;
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < s.size() && width + 1 < max_width;) {
+    std::size_t n = utf8_len(s, i);
+    if (n == 0) n = 1;
+    out.append(s, i, n);
+    i += n;
+    ++width;
+  }
+  return out + "…";
+}
+
+std::string pad(const std::string& s, std::size_t width) {
+  std::size_t w = display_width(s);
+  return w >= width ? s : s + std::string(width - w, ' ');
+}
+
+}  // namespace
+
+std::string sanitize(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_len(s, i);
+    if (n == 0) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    auto c = static_cast<unsigned char>(s[i]);
+    bool control = (n == 1 && (c < 0x20 || c == 0x7F)) || (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0);
+    if (control) {
+      out += '?';
+    } else {
+      out.append(s, i, n);
+    }
+    i += n;
+  }
+  return out;
+}
+
+std::size_t display_width(std::string_view s) {
+  std::size_t w = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_len(s, i);
+    i += n == 0 ? 1 : n;
+    ++w;
+  }
+  return w;
+}
+
+std::string format_cell(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "-";
+    case json::value_t::boolean: return v.get<bool>() ? "yes" : "no";
+    case json::value_t::string: {
+      std::string s = v.get<std::string>();
+      if (looks_like_rfc3339(s)) {
+        // 2026-11-25T19:16:09.123Z -> 2026-11-25T19:16:09Z
+        auto dot = s.find('.', 19);
+        if (dot == 19) {
+          auto end = s.find_first_not_of("0123456789", dot + 1);
+          s.erase(dot, (end == std::string::npos ? s.size() : end) - dot);
+        }
+      }
+      return sanitize(s);
+    }
+    case json::value_t::array: {
+      std::string out;
+      for (const auto& e : v) {
+        if (!out.empty()) out += ",";
+        out += e.is_string() ? sanitize(e.get<std::string>()) : format_cell(e);
+      }
+      return out.empty() ? "-" : out;
+    }
+    case json::value_t::object:
+      return sanitize(v.dump(-1, ' ', false, json::error_handler_t::replace));
+    default:
+      return v.dump();
+  }
+}
+
+const json& field_at(const json& obj, std::string_view dotted_key) {
+  static const json kNull;
+  const json* cur = &obj;
+  while (true) {
+    if (!cur->is_object()) return kNull;
+    auto dot = dotted_key.find('.');
+    auto it = cur->find(std::string(dotted_key.substr(0, dot)));
+    if (it == cur->end()) return kNull;
+    cur = &*it;
+    if (dot == std::string_view::npos) return *cur;
+    dotted_key.remove_prefix(dot + 1);
+  }
+}
+
+std::string render_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(headers.size(), 0);
+  for (std::size_t c = 0; c < headers.size(); ++c) widths[c] = display_width(headers[c]);
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c)
+      widths[c] = std::max(widths[c], display_width(row[c]));
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t c = 0; c < headers.size(); ++c) {
+      const std::string& cell = c < cells.size() ? cells[c] : std::string{};
+      if (c + 1 == headers.size()) {
+        out += cell;  // no trailing padding
+      } else {
+        out += pad(cell, widths[c]) + "  ";
+      }
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(headers);
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+std::string render_table(const std::vector<Column>& columns, const std::vector<json>& items) {
+  std::vector<std::string> headers;
+  for (const auto& c : columns) headers.push_back(c.header);
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(items.size());
+  for (const auto& item : items) {
+    std::vector<std::string> row;
+    for (const auto& c : columns) {
+      std::string cell = cut(format_cell(field_at(item, c.key)), c.max_width);
+      row.push_back(cell.empty() ? "-" : std::move(cell));  // keep columns visible to eyes and awk
+    }
+    rows.push_back(std::move(row));
+  }
+  return render_table(headers, rows);
+}
+
+std::string render_object(const json& obj) {
+  if (!obj.is_object()) return format_cell(obj) + "\n";
+  std::size_t width = 0;
+  for (auto it = obj.begin(); it != obj.end(); ++it) width = std::max(width, display_width(sanitize(it.key())));
+  std::string out;
+  for (auto it = obj.begin(); it != obj.end(); ++it)
+    out += pad(sanitize(it.key()) + ":", width + 1) + " " + format_cell(it.value()) + "\n";
+  return out;
+}
+
+const std::vector<Column>& columns_for(std::string_view kind) {
+  static const std::map<std::string, std::vector<Column>, std::less<>> kColumns{
+      {"org", {{"ID", "id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"CREATED", "created_at"}}},
+      {"my-org", {{"ID", "id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"ROLE", "role"}}},
+      {"group", {{"ID", "id"}, {"ORG", "org_id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"CREATED", "created_at"}}},
+      {"user",
+       {{"ID", "id"}, {"USERNAME", "username"}, {"NAME", "display_name", 30}, {"EMAIL", "email", 40},
+        {"DISABLED", "disabled"}}},
+      {"role",
+       {{"ID", "id"}, {"NAME", "name"}, {"BUILTIN", "builtin"}, {"PERMISSIONS", "permissions", 60},
+        {"DESCRIPTION", "description", 40}}},
+      {"project",
+       {{"ID", "id"}, {"ORG", "org_id"}, {"SLUG", "slug"}, {"NAME", "name", 30}, {"VISIBILITY", "visibility"},
+        {"ARCHIVED", "archived"}, {"MY ROLE", "my_role"}, {"TAGS", "tags", 30}}},
+      {"token",
+       {{"ID", "id"}, {"NAME", "name", 30}, {"SCOPES", "scopes", 30}, {"CREATED", "created_at"},
+        {"EXPIRES", "expires_at"}, {"LAST USED", "last_used_at"}, {"REVOKED", "revoked"}}},
+      {"invitation",
+       {{"ID", "id"}, {"ROLE", "role"}, {"EMAIL", "email", 40}, {"STATE", "state"}, {"EXPIRES", "expires_at"}}},
+      {"member", {{"USER ID", "user_id"}, {"USERNAME", "username"}, {"ROLE", "role"}}},
+      {"group-member", {{"USER ID", "user_id"}, {"USERNAME", "username"}}},
+      {"project-member", {{"USER ID", "user_id"}, {"ROLE", "role"}, {"ADDED", "added_at"}}},
+      {"audit",
+       {{"SEQ", "seq"}, {"TIME", "time"}, {"ACTOR", "actor"}, {"ACTION", "action"}, {"TARGET", "target_id"},
+        {"ORG", "org_id"}, {"SUMMARY", "summary", 60}}},
+  };
+  static const std::vector<Column> kDefault{{"ID", "id"}, {"NAME", "name", 40}};
+  auto it = kColumns.find(kind);
+  return it == kColumns.end() ? kDefault : it->second;
+}
+
+}  // namespace atrium::cli
