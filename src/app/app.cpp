@@ -212,6 +212,7 @@ int run_server(const ServerFlags& flags) {
 
   auto settings = identity::AuthSettings::from(c, *secret);
   identity::IdentityGate gate(clock, settings);
+  (*db)->set_commit_listener([&gate] { gate.invalidate(); });
   identity::LoginLimiter limiter(c.login_ip_per_minute);
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);

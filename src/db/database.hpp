@@ -72,6 +72,9 @@ class Database {
   virtual Status read_tx(const std::function<Status(Tx&)>& fn) = 0;
   // Applies each module's pending migrations in one transaction per migration.
   virtual Status migrate(std::string_view module, const std::vector<Migration>& migrations) = 0;
+  // Called after every committed write transaction (caches use it to drop what may be stale).
+  // Set once at startup, before concurrent use.
+  void set_commit_listener(std::function<void()> f) { commit_listener_ = std::move(f); }
 
   template <typename F>
   auto write(F&& f) -> decltype(f(std::declval<Tx&>())) {
@@ -97,6 +100,9 @@ class Database {
     if (!st) return std::unexpected(st.error());
     return std::move(*out);
   }
+
+ protected:
+  std::function<void()> commit_listener_;
 };
 
 }  // namespace atrium::db

@@ -10,6 +10,8 @@ namespace atrium::identity {
 
 namespace {
 constexpr Millis kTouchEveryMs = 60'000;  // last-used/last-seen precision; avoids a write per request
+constexpr Millis kPrincipalCacheMs = 2'000;
+constexpr std::size_t kPrincipalCacheMax = 10'000;
 
 nlohmann::json ms_or_null(const std::optional<std::int64_t>& v) {
   return v ? nlohmann::json(format_rfc3339(*v)) : nlohmann::json(nullptr);
@@ -226,10 +228,24 @@ Result<std::optional<http::Principal>> IdentityGate::by_token(db::Tx& tx, std::s
   };
   if (!secret.starts_with(kTokenPrefix) || secret.size() > 128) return unauth();
   Millis now = clock_.now_ms();
+  std::string hash = crypto::sha256_hex(secret);
+  std::uint64_t gen = generation_.load();
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = cache_.find(hash); it != cache_.end()) {
+      const Cached& c = it->second;
+      if (c.generation == gen && now - c.fetched < kPrincipalCacheMs && (!c.token_expires || *c.token_expires > now)) {
+        http::Principal p = c.principal;
+        touch(token_touched_, pending_tokens_, p.token_id, now);
+        return std::optional<http::Principal>{std::move(p)};
+      }
+      cache_.erase(it);
+    }
+  }
   auto row = TRY(tx.query_one(
       "SELECT t.id, t.scopes, t.expires_ms, t.revoked_ms, u.id, u.disabled FROM tokens t JOIN users u ON u.id = t.user_id "
       "WHERE t.secret_hash = ?",
-      {crypto::sha256_hex(secret)}));
+      {hash}));
   if (!row || !row->is_null(3) || (!row->is_null(2) && row->i64(2) <= now) || row->i64(5) != 0) return unauth();
   auto user = TRY(get_user(tx, row->str(4)));
   auto p = TRY(load_principal(tx, user));
@@ -239,6 +255,11 @@ Result<std::optional<http::Principal>> IdentityGate::by_token(db::Tx& tx, std::s
     for (auto& s : scopes)
       if (s.is_string())
         if (auto g = parse_grant(s.get<std::string>(), false)) p.token_scopes.push_back(*g);
+  {
+    std::lock_guard lock(cache_mu_);
+    if (cache_.size() >= kPrincipalCacheMax) cache_.clear();
+    cache_[hash] = Cached{p, gen, now, row->opt_i64(2)};
+  }
   touch(token_touched_, pending_tokens_, p.token_id, now);
   return std::optional<http::Principal>{std::move(p)};
 }

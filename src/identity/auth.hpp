@@ -90,6 +90,8 @@ class IdentityGate final : public http::Gatekeeper {
                         const http::Target& target) const override;
   bool token_allows(const http::Principal& who, const http::Permission& perm) const override;
   void flush_pending(db::Database& db) override;
+  // Drops cached principals; called after every committed write (see Database::set_commit_listener).
+  void invalidate() { ++generation_; }
 
  private:
   Result<std::optional<http::Principal>> by_token(db::Tx& tx, std::string_view secret);
@@ -105,6 +107,19 @@ class IdentityGate final : public http::Gatekeeper {
   std::map<std::string, Millis> pending_tokens_;             // GUARDED_BY(mu_)
   std::map<std::string, Millis> pending_sessions_;           // GUARDED_BY(mu_)
   std::atomic<bool> has_pending_{false};
+
+  // Principals of recently seen tokens. An entry is used only while no write has committed since
+  // it was read (generation) and for at most kPrincipalCacheMs, which bounds staleness when
+  // several replicas share one database.
+  struct Cached {
+    http::Principal principal;
+    std::uint64_t generation;
+    Millis fetched;
+    std::optional<Millis> token_expires;
+  };
+  std::atomic<std::uint64_t> generation_{0};
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_), keyed by token hash
 };
 
 }  // namespace atrium::identity

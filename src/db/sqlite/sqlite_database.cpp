@@ -26,6 +26,9 @@ class SqliteDatabase::Conn final : public Tx {
     return {};
   }
 
+  // Transaction control through cached statements (no SQL parsing per request).
+  Status control(std::string_view sql) { return run(sql, {}, nullptr); }
+
   Result<Rows> query(std::string_view sql, const Params& params) override {
     Rows rows;
     TRY_STATUS(run(sql, params, &rows));
@@ -156,23 +159,27 @@ Status SqliteDatabase::run_tx(bool write, const std::function<Status(Tx&)>& fn) 
   auto conn = TRY(acquire());
   std::unique_lock<std::mutex> wlock(write_mu_, std::defer_lock);
   if (write) wlock.lock();
-  TRY_STATUS(conn->exec_script(write ? "BEGIN IMMEDIATE" : "BEGIN"));
+  TRY_STATUS(conn->control(write ? "BEGIN IMMEDIATE" : "BEGIN"));
   Status st;
   try {
     st = fn(*conn);
   } catch (const std::exception& e) {
     st = internal(std::string("unexpected exception in transaction: ") + e.what());
   }
+  bool committed = false;
   if (st) {
-    auto c = conn->exec_script("COMMIT");
+    auto c = conn->control("COMMIT");
     if (!c) {
-      (void)conn->exec_script("ROLLBACK");
+      (void)conn->control("ROLLBACK");
       st = c;
+    } else {
+      committed = true;
     }
   } else {
-    (void)conn->exec_script("ROLLBACK");
+    (void)conn->control("ROLLBACK");
   }
   release(std::move(conn));
+  if (committed && write && commit_listener_) commit_listener_();
   return st;
 }
 
