@@ -63,7 +63,7 @@ Result<Filter> filter_from(Context& ctx, int max_limit) {
 
 void add_routes(http::Api& api) {
   const std::vector<std::string> filters = {"actor", "org", "action", "target", "since", "until", "limit", "after"};
-  nlohmann::json event_list = {{"type", "object"}, {"properties", {{"items", {{"type", "array"}}}, {"next", {{"type", {"string", "null"}}}}}}};
+  const nlohmann::json& event_list = http::list_schema();
 
   api.add({"GET", "/api/v1/audit/events", http::Access::require("audit", "read"),
            {"List audit events (filters: actor, org, action (prefix with *), target, since, until)", "audit",
@@ -71,9 +71,7 @@ void add_routes(http::Api& api) {
            [](Context& ctx) -> Result<Response> {
              auto f = TRY(filter_from(ctx, 1000));
              auto events = TRY(list(ctx.t(), f));
-             std::optional<std::string> next;
-             if (static_cast<int>(events.size()) == f.limit) next = std::to_string(events.back()["seq"].get<std::int64_t>());
-             return Response::json(200, http::page_json(events, next));
+             return http::paged(nlohmann::json(std::move(events)), f.limit, "seq");
            }});
 
   api.add({"GET", "/api/v1/audit/export", http::Access::require("audit", "read"),

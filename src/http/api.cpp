@@ -129,6 +129,32 @@ nlohmann::json page_json(nlohmann::json items, const std::optional<std::string>&
 
 std::string etag_of(std::int64_t version) { return "\"v" + std::to_string(version) + "\""; }
 
+Response paged(nlohmann::json items, int limit, const char* key) {
+  std::optional<std::string> next;
+  if (static_cast<int>(items.size()) == limit && !items.empty()) {
+    const auto& v = items.back()[key];
+    next = v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  return Response::json(200, page_json(std::move(items), next));
+}
+
+Response with_etag(Response r, const nlohmann::json& obj) {
+  if (auto it = obj.find("etag"); it != obj.end() && it->is_string()) r.header("ETag", it->get<std::string>());
+  return r;
+}
+
+const nlohmann::json& object_schema() {
+  static const nlohmann::json j = {{"type", "object"}};
+  return j;
+}
+
+const nlohmann::json& list_schema() {
+  static const nlohmann::json j = {
+      {"type", "object"},
+      {"properties", {{"items", {{"type", "array"}}}, {"next", {{"type", {"string", "null"}}}}}}};
+  return j;
+}
+
 // ---------------------------------------------------------------- Api
 
 Api::Api(db::Database& db, Gatekeeper& gate, const Clock& clock, obs::Metrics* metrics, ApiSettings s)

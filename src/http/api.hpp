@@ -117,7 +117,14 @@ class Context {
 
 // A list response: {"items": [...], "next": "<cursor>"|null}.
 nlohmann::json page_json(nlohmann::json items, const std::optional<std::string>& next_key);
+// A full page (items.size() == limit) gets a cursor made of the last item's `key` field.
+Response paged(nlohmann::json items, int limit, const char* key);
 std::string etag_of(std::int64_t version);
+// Copies the object's "etag" field into the ETag header.
+Response with_etag(Response r, const nlohmann::json& obj);
+// JSON Schemas shared by the route docs.
+const nlohmann::json& object_schema();
+const nlohmann::json& list_schema();
 
 struct ApiSettings {
   std::string csrf_header = "x-csrf-token";

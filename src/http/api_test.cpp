@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "core/crypto.hpp"
-#include "db/sqlite/sqlite_database.hpp"
+#include "db/testing.hpp"
 #include "http/api.hpp"
 
 namespace atrium::http {
@@ -46,11 +46,7 @@ class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::init();
-    auto dir = std::filesystem::path(::testing::TempDir()) /
-               ("atrium_api_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    db_ = std::move(*db::SqliteDatabase::open({.path = (dir / "a.db").string()}));
+    db_ = db::open_test_db();
     ASSERT_TRUE(db_->migrate("http", Api::migrations()));
     ASSERT_TRUE(db_->migrate("t", {{1, "t", "CREATE TABLE things (id INTEGER PRIMARY KEY, org TEXT, name TEXT)"}}));
     api_ = std::make_unique<Api>(*db_, gate_, clock_, nullptr);

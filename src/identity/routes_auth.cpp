@@ -12,10 +12,10 @@ using http::Response;
 using http::Target;
 using nlohmann::json;
 
-const json kObj = {{"type", "object"}};
-json list_schema() {
-  return {{"type", "object"}, {"properties", {{"items", {{"type", "array"}}}, {"next", {{"type", {"string", "null"}}}}}}};
-}
+const json& kObj = http::object_schema();
+using http::list_schema;
+using http::paged;
+using http::with_etag;
 
 std::string cookie(const char* name, const std::string& value, Millis max_age_ms, bool http_only, bool secure) {
   std::string c = std::string(name) + "=" + value + "; Path=/; SameSite=Lax; Max-Age=" + std::to_string(max_age_ms / 1000);
@@ -24,10 +24,6 @@ std::string cookie(const char* name, const std::string& value, Millis max_age_ms
   return c;
 }
 
-Response with_etag(Response r, const json& obj) {
-  if (obj.contains("etag")) r.header("ETag", obj["etag"].get<std::string>());
-  return r;
-}
 
 // A dummy hash so that a login for an unknown user costs as much as one for a known user.
 const std::string& dummy_hash() {
@@ -135,9 +131,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
              auto page = TRY(ctx.page());
              auto items = TRY(list_sessions(ctx.t(), ctx.who().user_id, ctx.who().session_id, page.after, page.limit,
                                             ctx.now()));
-             std::optional<std::string> next;
-             if (static_cast<int>(items.size()) == page.limit) next = items.back()["id"].get<std::string>();
-             return Response::json(200, http::page_json(items, next));
+             return http::paged(std::move(items), page.limit, "id");
            }});
 
   api.add({"DELETE", "/api/v1/auth/sessions/{id}", Access::require("sessions", "delete"),
@@ -226,9 +220,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
              TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
              auto page = TRY(ctx.page());
              auto items = TRY(list_tokens(ctx.t(), ctx.who().user_id, page.after, page.limit));
-             std::optional<std::string> next;
-             if (static_cast<int>(items.size()) == page.limit) next = items.back()["id"].get<std::string>();
-             return Response::json(200, http::page_json(items, next));
+             return http::paged(std::move(items), page.limit, "id");
            }});
 
   api.add({"GET", "/api/v1/tokens/{id}", Access::require("tokens", "read"), {"Show an API token", "tokens", nullptr, kObj},
@@ -292,9 +284,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
                if (!b.org_id.empty() && ctx.allowed({"users", "read"}, Target{.org_id = b.org_id}))
                  orgs.push_back(b.org_id);
              auto items = TRY(list_users(ctx.t(), all, orgs, ctx.who().user_id, page.after, page.limit));
-             std::optional<std::string> next;
-             if (static_cast<int>(items.size()) == page.limit) next = items.back()["id"].get<std::string>();
-             return Response::json(200, http::page_json(items, next));
+             return http::paged(std::move(items), page.limit, "id");
            }});
 
   api.add({"GET", "/api/v1/users/{id}", Access::require("users", "read"), {"Show a user", "users", nullptr, kObj},

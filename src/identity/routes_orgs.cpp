@@ -12,11 +12,11 @@ using http::Response;
 using http::Target;
 using nlohmann::json;
 
-const json kObj = {{"type", "object"}};
+const json& kObj = http::object_schema();
+using http::list_schema;
+using http::paged;
+using http::with_etag;
 const http::Permission kOrgRead{"orgs", "read"};
-json list_schema() {
-  return {{"type", "object"}, {"properties", {{"items", {{"type", "array"}}}, {"next", {{"type", {"string", "null"}}}}}}};
-}
 json obj(std::initializer_list<std::pair<const char*, const char*>> props, std::vector<std::string> required = {}) {
   json p = json::object();
   for (auto& [k, t] : props) p[k] = {{"type", t}};
@@ -25,16 +25,7 @@ json obj(std::initializer_list<std::pair<const char*, const char*>> props, std::
   return j;
 }
 
-Response with_etag(Response r, const json& o) {
-  if (o.contains("etag")) r.header("ETag", o["etag"].get<std::string>());
-  return r;
-}
 
-Response paged(json items, int limit, const char* key) {
-  std::optional<std::string> next;
-  if (static_cast<int>(items.size()) == limit && !items.empty()) next = items.back()[key].get<std::string>();
-  return Response::json(200, http::page_json(std::move(items), next));
-}
 
 Result<std::string> slug_field(const http::JsonBody& b, const char* key) {
   auto s = TRY(b.str(key, 64));

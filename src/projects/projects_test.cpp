@@ -4,7 +4,7 @@
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
-#include "db/sqlite/sqlite_database.hpp"
+#include "db/testing.hpp"
 #include "projects/projects.hpp"
 
 namespace atrium::projects {
@@ -21,11 +21,7 @@ class ProjectsDb : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::init();
-    auto dir = std::filesystem::path(::testing::TempDir()) /
-               ("atrium_prj_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    db_ = std::move(*db::SqliteDatabase::open({.path = (dir / "p.db").string()}));
+    db_ = db::open_test_db();
     ASSERT_TRUE(db_->migrate("audit", audit::migrations()));
     ASSERT_TRUE(db_->migrate("projects", migrations()));
   }

@@ -15,7 +15,9 @@ using http::Response;
 using http::Target;
 using nlohmann::json;
 
-const json kObj = {{"type", "object"}};
+const json& kObj = http::object_schema();
+using http::list_schema;
+using http::paged;
 
 Response with_etag(Response r, const Project& p) {
   r.header("ETag", p.etag());
@@ -97,8 +99,7 @@ void add_routes(http::Api& api) {
 
   api.add({"GET", "/api/v1/projects", Access::require("projects", "read"),
            {"List or search the projects I can see", "projects", nullptr,
-            {{"type", "object"}, {"properties", {{"items", {{"type", "array"}}}, {"next", {{"type", {"string", "null"}}}}}}},
-            200, {"q", "org", "archived", "limit", "after"}},
+            list_schema(), 200, {"q", "org", "archived", "limit", "after"}},
            [](Context& ctx) -> Result<Response> {
              ctx.filtered();
              auto page = TRY(ctx.page());
@@ -131,9 +132,7 @@ void add_routes(http::Api& api) {
              auto items = TRY(list(ctx.t(), v, q));
              json arr = json::array();
              for (auto& p : items) arr.push_back(p.json());
-             std::optional<std::string> next;
-             if (static_cast<int>(items.size()) == q.limit) next = items.back().id;
-             return Response::json(200, http::page_json(arr, next));
+             return paged(std::move(arr), q.limit, "id");
            }});
 
   api.add({"GET", "/api/v1/projects/{id}", Access::require("projects", "read"), {"Show a project", "projects", nullptr, kObj},
@@ -194,9 +193,7 @@ void add_routes(http::Api& api) {
                auto u = TRY(identity::find_user(ctx.t(), it["user_id"].get<std::string>()));
                it["username"] = u ? json(u->username) : json(nullptr);
              }
-             std::optional<std::string> next;
-             if (static_cast<int>(items.size()) == page.limit) next = items.back()["user_id"].get<std::string>();
-             return Response::json(200, http::page_json(items, next));
+             return http::paged(std::move(items), page.limit, "user_id");
            }});
 
   api.add({"POST", "/api/v1/projects/{id}/members", Access::require("projects", "admin"),

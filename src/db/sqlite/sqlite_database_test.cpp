@@ -2,22 +2,14 @@
 
 #include <filesystem>
 
-#include "db/sqlite/sqlite_database.hpp"
+#include "db/testing.hpp"
 
 namespace atrium::db {
 namespace {
 
-std::unique_ptr<SqliteDatabase> open_temp(const std::string& name) {
-  auto dir = std::filesystem::path(::testing::TempDir()) / ("atrium_db_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto db = SqliteDatabase::open({.path = (dir / "t.db").string()});
-  EXPECT_TRUE(db);
-  return std::move(*db);
-}
 
 TEST(SqliteDatabase, MigratesOnceAndCommits) {
-  auto db = open_temp("migrate");
+  auto db = open_test_db();
   std::vector<Migration> m = {{1, "t", "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"}};
   ASSERT_TRUE(db->migrate("test", m));
   ASSERT_TRUE(db->migrate("test", m));  // idempotent
@@ -31,7 +23,7 @@ TEST(SqliteDatabase, MigratesOnceAndCommits) {
 }
 
 TEST(SqliteDatabase, FailureRollsBack) {
-  auto db = open_temp("rollback");
+  auto db = open_test_db();
   ASSERT_TRUE(db->migrate("test", {{1, "t", "CREATE TABLE t (name TEXT UNIQUE)"}}));
   auto st = db->write_tx([](Tx& tx) -> Status {
     TRY(tx.exec("INSERT INTO t VALUES ('x')"));
@@ -43,7 +35,7 @@ TEST(SqliteDatabase, FailureRollsBack) {
 }
 
 TEST(SqliteDatabase, UniqueViolationIsAlreadyExists) {
-  auto db = open_temp("unique");
+  auto db = open_test_db();
   ASSERT_TRUE(db->migrate("test", {{1, "t", "CREATE TABLE t (name TEXT UNIQUE)"}}));
   ASSERT_TRUE(db->write([](Tx& tx) { return tx.exec("INSERT INTO t VALUES ('x')"); }));
   auto again = db->write([](Tx& tx) { return tx.exec("INSERT INTO t VALUES ('x')"); });
@@ -52,7 +44,7 @@ TEST(SqliteDatabase, UniqueViolationIsAlreadyExists) {
 }
 
 TEST(SqliteDatabase, BadMigrationStopsWithError) {
-  auto db = open_temp("badmig");
+  auto db = open_test_db();
   auto st = db->migrate("test", {{1, "broken", "CREATE TABLEX nope"}});
   EXPECT_FALSE(st);
 }
