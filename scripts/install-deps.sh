@@ -10,7 +10,7 @@ PKGS=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-19 libclang-rt-19-dev
-  python3 python3-pytest curl procps
+  python3 python3-pytest curl procps openssl
 )
 BENCH_PKGS=(nginx-light wrk)
 
