@@ -217,7 +217,9 @@ int run_server(const ServerFlags& flags) {
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_ops_routes(api, **db, metrics, draining);
-  identity::RouteDeps deps{settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
+  identity::RouteDeps deps{settings, limiter,
+                           [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
+                           [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); },
                            nullptr};
   identity::add_auth_routes(api, deps);
   identity::add_org_routes(api, deps);

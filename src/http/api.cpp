@@ -282,6 +282,14 @@ Result<Response> Api::run(const Route& route, Context& ctx) {
     std::string owner = ctx.principal ? ctx.principal->user_id : std::string("anonymous");
     nlohmann::json hs = nlohmann::json::array();
     for (auto& [k, v] : resp.headers) hs.push_back({k, v});
+    std::string stored = resp.body;
+    if (!route.doc.secret_fields.empty()) {
+      auto body = nlohmann::json::parse(resp.body, nullptr, false);
+      if (!body.is_object()) return internal("a route with secret fields answered a non-object");
+      for (auto& f : route.doc.secret_fields)
+        if (body.contains(f)) body[f] = nullptr;
+      stored = body.dump();
+    }
     TRY(ctx.tx->exec("DELETE FROM idempotency_keys WHERE created_ms <= ?", {ctx.now() - kIdempotencyTtlMs}));
     TRY(ctx.tx->exec(
         "INSERT INTO idempotency_keys (user_id, key, method, path, request_hash, status, content_type, "
@@ -290,7 +298,7 @@ Result<Response> Api::run(const Route& route, Context& ctx) {
         "content_type = excluded.content_type, headers = excluded.headers, body = excluded.body, "
         "created_ms = excluded.created_ms",
         {owner, *idem_key, req.method, req.path, req_hash, std::int64_t{resp.status}, resp.content_type, hs.dump(),
-         resp.body, ctx.now()}));
+         stored, ctx.now()}));
   }
   return resp;
 }

@@ -54,6 +54,9 @@ struct RouteDoc {
   int success = 200;
   std::vector<std::string> query;     // documented query parameters
   bool idempotent_post = false;       // accepts Idempotency-Key
+  // Fields of the success body that hold a secret shown once: never stored for idempotent
+  // replay (a replay answers them as null).
+  std::vector<std::string> secret_fields = {};
 };
 
 class Context;

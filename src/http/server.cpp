@@ -45,6 +45,15 @@ bool good_request_id(std::string_view v) {
   return true;
 }
 
+// Metric labels must stay a small set: any other method a client invents counts as "other".
+const std::string& metric_method(const std::string& m) {
+  static const std::string kKnown[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  static const std::string kOther = "other";
+  for (auto& k : kKnown)
+    if (m == k) return k;
+  return kOther;
+}
+
 std::string json_escape(std::string_view s) {
   return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -165,27 +174,23 @@ struct Server::Impl {
         if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
             ec == asio::error::eof || ec == asio::error::connection_reset)
           break;
-        int status = ec == bhttp::error::header_limit ? 431 : 400;
-        Response r = server_problem(status, status == 431 ? "header-too-large" : "bad-request",
-                                    status == 431 ? "the request header is larger than " +
-                                                        std::to_string(settings.max_header_bytes) + " bytes"
-                                                  : "malformed HTTP request: " + ec.message(),
-                                    rid);
+        Response r;
+        if (ec == bhttp::error::header_limit)
+          r = server_problem(431, "header-too-large",
+                             "the request header is larger than " + std::to_string(settings.max_header_bytes) + " bytes",
+                             rid);
+        else if (ec == bhttp::error::body_limit)  // a Content-Length over the limit is refused with the header
+          r = server_problem(413, "body-too-large",
+                             "the request body is larger than " + std::to_string(settings.max_body_bytes) + " bytes",
+                             rid);
+        else
+          r = server_problem(400, "bad-request", "malformed HTTP request: " + ec.message(), rid);
         co_await write_response(stream, r, 11, false, false, rid);
         break;
       }
       auto& hdr = parser.get();
       if (auto it = hdr.find("x-request-id"); it != hdr.end() && good_request_id(it->value()))
         rid = std::string(it->value());
-      // Refuse an oversized body before reading it.
-      if (parser.content_length() && *parser.content_length() > static_cast<std::uint64_t>(settings.max_body_bytes)) {
-        Response r = server_problem(413, "body-too-large",
-                                    "the request body is larger than " + std::to_string(settings.max_body_bytes) +
-                                        " bytes",
-                                    rid);
-        co_await write_response(stream, r, hdr.version(), false, false, rid);
-        break;
-      }
       if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, hdr.version()};
         co_await bhttp::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
@@ -241,7 +246,7 @@ struct Server::Impl {
       bool keep = msg.keep_alive() && !draining;
       co_await write_response(stream, resp, msg.version(), keep, req.method == "HEAD", rid);
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      metrics.observe_request(route.empty() ? "unmatched" : route, req.method, resp.status, secs);
+      metrics.observe_request(route.empty() ? "unmatched" : route, metric_method(req.method), resp.status, secs);
       log_access(req, resp.status, secs, resp.body.size(), route);
       conn->busy = false;
       if (!keep) break;

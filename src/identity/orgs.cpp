@@ -262,7 +262,7 @@ Result<std::optional<Role>> get_role(db::Tx& tx, const std::string& id) {
   return std::optional<Role>{role_from(*row)};
 }
 
-static Status check_perms(const std::vector<std::string>& perms) {
+Status check_role_permissions(const std::vector<std::string>& perms) {
   if (perms.empty()) return invalid("permissions must not be empty");
   for (auto& p : perms) {
     auto g = TRY(parse_grant(p, true));
@@ -277,7 +277,7 @@ static Status check_perms(const std::vector<std::string>& perms) {
 Result<Role> create_role(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& name,
                          const std::string& description, const std::vector<std::string>& perms, Millis now) {
   if (find_builtin(name)) return fail(ErrorCode::kAlreadyExists, "name-taken", "'" + name + "' is a built-in role");
-  TRY_STATUS(check_perms(perms));
+  TRY_STATUS(check_role_permissions(perms));
   Role r{new_id("rol", now), org_id, name, description, perms, false, 1};
   nlohmann::json pj = perms;
   auto ins = tx.exec("INSERT INTO roles (id, org_id, name, description, permissions, created_ms, updated_ms) "
@@ -297,7 +297,7 @@ Result<Role> update_role(db::Tx& tx, const Actor& actor, const Role& r, const st
   Role n = r;
   if (description) n.description = *description;
   if (perms) {
-    TRY_STATUS(check_perms(*perms));
+    TRY_STATUS(check_role_permissions(*perms));
     n.permissions = *perms;
   }
   nlohmann::json pj = n.permissions;

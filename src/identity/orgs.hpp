@@ -56,6 +56,8 @@ struct Role {
   std::int64_t version = 1;
   nlohmann::json json() const;
 };
+// Each permission well-formed and at most org-wide (400 otherwise).
+Status check_role_permissions(const std::vector<std::string>& perms);
 Result<std::vector<Role>> list_roles(db::Tx& tx, const std::string& org_id);
 Result<std::optional<Role>> get_role(db::Tx& tx, const std::string& id);
 Result<Role> create_role(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& name,

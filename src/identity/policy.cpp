@@ -41,7 +41,8 @@ bool rbac_allows(const http::Principal& who, const http::Permission& perm, const
       if (part_matches(g.resource, perm.resource) && part_matches(g.verb, perm.verb) &&
           scope_covers(g.scope, b.org_id, who, t))
         return true;
-  if (!t.project_role.empty())
+  // A project role counts only while its holder is in the project's org: leaving the org ends it.
+  if (!t.project_role.empty() && who.is_member_of(t.org_id))
     for (const auto& g : project_role_grants(t.project_role))
       if (part_matches(g.resource, perm.resource) && part_matches(g.verb, perm.verb)) return true;
   return visibility_read(who, perm, t) || self_service(who, perm, t);
@@ -50,12 +51,16 @@ bool rbac_allows(const http::Principal& who, const http::Permission& perm, const
 // A token's scopes narrow: the scope part is checked against the target like a role's.
 bool token_covers(const http::Principal& who, const http::Permission& perm, const http::Target& t) {
   if (!who.via_token()) return true;
+  // The caller's own org-less objects (tokens, sessions, profile) are within every narrower scope;
+  // instance-level objects (no org, no owner) only within "all".
+  bool own_object = t.org_id.empty() && !t.owner_id.empty() && t.owner_id == who.user_id;
   for (const auto& g : who.token_scopes) {
     if (!part_matches(g.resource, perm.resource) || !part_matches(g.verb, perm.verb)) continue;
     if (g.scope == "*" || g.scope == "all") return true;
-    if (g.scope == "org" && (t.org_id.empty() || who.is_member_of(t.org_id))) return true;
+    if (own_object) return true;
+    if (g.scope == "org" && !t.org_id.empty() && who.is_member_of(t.org_id)) return true;
     if (g.scope == "group" && !t.group_id.empty() && in(who.group_ids, t.group_id)) return true;
-    if (g.scope == "own" && t.owner_id == who.user_id) return true;
+    if (g.scope == "own" && !t.owner_id.empty() && t.owner_id == who.user_id) return true;
   }
   return false;
 }
@@ -132,6 +137,29 @@ http::Decision decide(const http::Principal& who, const http::Permission& perm, 
   http::Permission read{perm.resource, "read"};
   if (perm.verb == "read") return can ? http::Decision::kForbidden : http::Decision::kHidden;
   return rbac_allows(who, read, t) ? http::Decision::kForbidden : http::Decision::kHidden;
+}
+
+bool grant_covers(const http::Grant& outer, const http::Grant& inner) {
+  auto part = [](const std::string& o, const std::string& i) { return o == "*" || o == i; };
+  auto scope = [](const std::string& o, const std::string& i) {
+    if (o == "*" || o == i) return true;
+    if (o == "all") return i != "*";
+    if (o == "org") return i == "group" || i == "own";
+    return false;
+  };
+  return part(outer.resource, inner.resource) && part(outer.verb, inner.verb) && scope(outer.scope, inner.scope);
+}
+
+bool holds_all(const http::Principal& who, const std::string& org_id, const std::vector<http::Grant>& grants) {
+  if (who.is_instance_admin()) return true;
+  for (const auto& g : grants) {
+    bool held = false;
+    for (const auto& b : who.bindings)
+      if (b.org_id == org_id)
+        for (const auto& mine : b.grants) held = held || grant_covers(mine, g);
+    if (!held) return false;
+  }
+  return true;
 }
 
 bool token_allows(const http::Principal& who, const http::Permission& perm) {

@@ -35,6 +35,12 @@ const BuiltinRole* find_builtin(std::string_view name_or_id);
 std::vector<http::Grant> project_role_grants(std::string_view role);
 
 http::Decision decide(const http::Principal& who, const http::Permission& perm, const http::Target& target);
+
+// Grant `outer` covers `inner`: each part equal or wider (* > all > org > group, own).
+bool grant_covers(const http::Grant& outer, const http::Grant& inner);
+// Whether `who` holds every grant in `grants` within org `org_id` (instance admins hold all).
+// Nobody can hand out, through a role, a permission they do not have themselves.
+bool holds_all(const http::Principal& who, const std::string& org_id, const std::vector<http::Grant>& grants);
 bool token_allows(const http::Principal& who, const http::Permission& perm);
 
 }  // namespace atrium::identity

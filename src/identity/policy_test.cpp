@@ -77,6 +77,10 @@ TEST(Policy, ProjectRolesAndVisibility) {
   priv.project_role = "owner";
   EXPECT_EQ(decide(member, {"projects", "delete"}, priv), Decision::kAllow);
 
+  // A project role outside the caller's orgs (they left the org) grants nothing.
+  http::Target elsewhere{.org_id = "org_b", .owner_id = "usr_me", .project_role = "owner", .visibility = "private"};
+  EXPECT_EQ(decide(member, {"projects", "read"}, elsewhere), Decision::kHidden);
+
   http::Target org_vis{.org_id = "org_a", .visibility = "org"};
   EXPECT_EQ(decide(member, {"projects", "read"}, org_vis), Decision::kAllow);
   EXPECT_EQ(decide(member, {"projects", "write"}, org_vis), Decision::kForbidden);
@@ -125,6 +129,31 @@ TEST(Policy, SelfServiceAndGroupScope) {
   EXPECT_EQ(decide(lead, {"projects", "write"}, {.org_id = "org_a", .group_id = "grp_2"}), Decision::kHidden);
 }
 
+TEST(Policy, NobodyGrantsWhatTheyDoNotHold) {
+  auto org_admin = with_role("org-admin");
+  auto as_grants = [](std::vector<std::string> v) {
+    std::vector<http::Grant> out;
+    for (auto& s : v) out.push_back(*parse_grant(s, true));
+    return out;
+  };
+  EXPECT_TRUE(holds_all(org_admin, "org_a", as_grants(find_builtin("org-admin")->permissions)));
+  EXPECT_TRUE(holds_all(org_admin, "org_a", as_grants({"projects:read:group", "members:write:own"})));
+  EXPECT_FALSE(holds_all(org_admin, "org_a", as_grants({"orgs:delete:org"})));
+  EXPECT_FALSE(holds_all(org_admin, "org_b", as_grants({"projects:read:org"})));
+  http::Principal inviter;
+  inviter.bindings.push_back({"org_a", "inviter", as_grants({"members:create:org", "invitations:create:org"})});
+  EXPECT_FALSE(holds_all(inviter, "org_a", as_grants(find_builtin("org-admin")->permissions)));
+  EXPECT_TRUE(holds_all(with_role("admin"), "org_z", as_grants({"orgs:delete:org"})));
+}
+
+TEST(Policy, OrgScopedTokensStayInsideOrgs) {
+  auto admin = with_role("admin");
+  admin.token_id = "tok";
+  admin.token_scopes = {*parse_grant("*:*:org", true)};
+  EXPECT_EQ(decide(admin, {"orgs", "create"}, {}), Decision::kForbidden);
+  EXPECT_EQ(decide(admin, {"tokens", "create"}, {.owner_id = "usr_me"}), Decision::kAllow);
+}
+
 TEST(Policy, GrantParsing) {
   EXPECT_TRUE(parse_grant("projects:read:org", true));
   EXPECT_TRUE(parse_grant("*:*:*", true));
@@ -137,6 +166,8 @@ TEST(Policy, GrantParsing) {
   EXPECT_TRUE(grant_covers(*parse_grant("projects:*", false), *parse_grant("projects:read:org", true)));
   EXPECT_FALSE(grant_covers(*parse_grant("projects:read", false), *parse_grant("projects:write", false)));
   EXPECT_FALSE(grant_covers(*parse_grant("projects:read:own", true), *parse_grant("projects:read:*", true)));
+  EXPECT_TRUE(grant_covers(*parse_grant("projects:read:org", true), *parse_grant("projects:read:own", true)));
+  EXPECT_FALSE(grant_covers(*parse_grant("projects:read:group", true), *parse_grant("projects:read:org", true)));
 }
 
 }  // namespace

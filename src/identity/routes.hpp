@@ -15,14 +15,12 @@ struct RouteDeps {
   LoginLimiter& limiter;
   // Projects of an org (an org with projects cannot be deleted); provided by projects/.
   std::function<Result<std::int64_t>(db::Tx&, const std::string& org_id)> org_project_count;
+  // Projects of a group (a group that projects belong to cannot be deleted); provided by projects/.
+  std::function<Result<std::int64_t>(db::Tx&, const std::string& group_id)> group_project_count;
   UsageFn usage;  // quota usage; provided by compute and data when they exist
 };
 
 void add_auth_routes(http::Api& api, RouteDeps deps);
 void add_org_routes(http::Api& api, RouteDeps deps);
-
-// Grant `outer` covers `inner` (each part equal, or outer's is *): a token can only mint
-// tokens narrower than itself.
-bool grant_covers(const http::Grant& outer, const http::Grant& inner);
 
 }  // namespace atrium::identity

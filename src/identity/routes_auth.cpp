@@ -33,12 +33,6 @@ const std::string& dummy_hash() {
 
 }  // namespace
 
-bool grant_covers(const http::Grant& outer, const http::Grant& inner) {
-  auto part = [](const std::string& o, const std::string& i) { return o == "*" || o == i; };
-  return part(outer.resource, inner.resource) && part(outer.verb, inner.verb) &&
-         (outer.scope == "*" || outer.scope == inner.scope || (outer.scope == "all" && inner.scope != "*"));
-}
-
 void add_auth_routes(http::Api& api, RouteDeps deps) {
   const AuthSettings& settings = deps.settings;
   LoginLimiter& limiter = deps.limiter;
@@ -180,7 +174,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
             {{"type", "object"}, {"required", {"name"}},
              {"properties", {{"name", {{"type", "string"}}}, {"scopes", {{"type", "array"}, {"items", {{"type", "string"}}}}},
                              {"expires_in_days", {{"type", "integer"}}}}}},
-            kObj, 201, {}, true},
+            kObj, 201, {}, true, {"token"}},
            [](Context& ctx) -> Result<Response> {
              TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
              auto body = TRY(ctx.json());
@@ -306,6 +300,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
              auto u = TRY(find_user(ctx.t(), ctx.param("id")));
              if (!u) return not_found("user");
              auto orgs = TRY(user_org_ids(ctx.t(), u->id));
+             TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));  // strangers get 404 before any 4xx
              auto body = TRY(ctx.json());
              TRY_STATUS(body.only({"display_name", "email", "disabled"}));
              auto display = TRY(body.opt_str("display_name", 200));
@@ -314,12 +309,9 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
              if (display) TRY_STATUS(check_display_text("display_name", *display, 200, true));
              if (email) TRY_STATUS(check_display_text("email", *email, 254, true));
              if (disabled) {
-               TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));  // hides foreign users first
                TRY_STATUS(ctx.authorize({"users", "admin"}, Target{}));
                if (u->id == ctx.who().user_id && *disabled)
                  return fail(ErrorCode::kFailedPrecondition, "self-disable", "you cannot disable your own account");
-             } else {
-               TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));
              }
              TRY_STATUS(ctx.check_if_match(u->json()["etag"].get<std::string>()));
              auto n = TRY(update_user(ctx.t(), ctx.actor(), *u, display, email, disabled, ctx.now()));

@@ -96,6 +96,36 @@ Result<Role> role_of(Context& ctx) {
   return *r;
 }
 
+// Nobody hands out, through a role, a permission they do not hold (nor, with a token, one
+// outside the token's scopes).
+Status may_grant(Context& ctx, const std::string& org_id, const std::vector<std::string>& perms) {
+  for (const auto& p : perms) {
+    auto g = TRY(parse_grant(p, true));
+    bool ok = holds_all(ctx.who(), org_id, {g});
+    if (ok && ctx.who().via_token()) {
+      bool scoped = false;
+      for (const auto& s : ctx.who().token_scopes) scoped = scoped || grant_covers(s, g);
+      ok = scoped;
+    }
+    if (!ok)
+      return fail(Error(ErrorCode::kPermissionDenied, "cannot-grant",
+                        "you cannot grant '" + p + "': you do not hold it yourself")
+                      .with("permission", p));
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> role_permissions(db::Tx& tx, const std::string& role_id) {
+  if (const auto* b = find_builtin(role_id)) return b->permissions;
+  auto r = TRY(get_role(tx, role_id));
+  if (!r) return not_found("role");
+  return r->permissions;
+}
+
+Status may_grant_role(Context& ctx, const std::string& org_id, const std::string& role_id) {
+  return may_grant(ctx, org_id, TRY(role_permissions(ctx.t(), role_id)));
+}
+
 Result<std::optional<std::int64_t>> opt_limit(const http::JsonBody& b, const char* key) {
   return b.opt_integer(key, 0, std::numeric_limits<std::int64_t>::max() / 2);
 }
@@ -174,6 +204,7 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              TRY_STATUS(b.only({"user_id", "username", "role"}));
              auto u = TRY(user_from_body(ctx.t(), b));
              auto role_id = TRY(resolve_role(ctx.t(), o.id, TRY(b.str("role", 100))));
+             TRY_STATUS(may_grant_role(ctx, o.id, role_id));
              TRY_STATUS(add_org_member(ctx.t(), ctx.actor(), o.id, u.id, role_id, ctx.now()));
              auto m = TRY(get_member(ctx.t(), o.id, u.id));
              return with_etag(Response::json(201, m->json()), m->json());
@@ -189,6 +220,8 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"role"}));
              auto role_id = TRY(resolve_role(ctx.t(), o.id, TRY(b.str("role", 100))));
+             TRY_STATUS(may_grant_role(ctx, o.id, role_id));
+             TRY_STATUS(may_grant_role(ctx, o.id, m->role_id));  // nor demote someone above you
              TRY_STATUS(ctx.check_if_match(m->json()["etag"].get<std::string>()));
              TRY_STATUS(set_member_role(ctx.t(), ctx.actor(), o.id, *m, role_id, ctx.now()));
              auto n = TRY(get_member(ctx.t(), o.id, m->user_id));
@@ -202,6 +235,7 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              auto u = TRY(find_user(ctx.t(), ctx.param("user")));
              auto m = u ? TRY(get_member(ctx.t(), o.id, u->id)) : std::nullopt;
              if (!m) return not_found("member");
+             if (m->user_id != ctx.who().user_id) TRY_STATUS(may_grant_role(ctx, o.id, m->role_id));
              TRY_STATUS(ctx.check_if_match(m->json()["etag"].get<std::string>()));
              TRY_STATUS(remove_member(ctx.t(), ctx.actor(), o.id, *m, ctx.now()));
              return Response::no_content();
@@ -246,10 +280,14 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              return with_etag(Response::json(200, n.json()), n.json());
            }});
 
-  api.add({"DELETE", "/api/v1/groups/{id}", Access::require("groups", "delete"), {"Delete a group", "groups", nullptr, nullptr, 204},
-           [](Context& ctx) -> Result<Response> {
+  api.add({"DELETE", "/api/v1/groups/{id}", Access::require("groups", "delete"),
+           {"Delete a group that no project belongs to", "groups", nullptr, nullptr, 204},
+           [deps](Context& ctx) -> Result<Response> {
              auto g = TRY(group_of(ctx));
              TRY_STATUS(ctx.check_if_match(g.json()["etag"].get<std::string>()));
+             if (deps.group_project_count && TRY(deps.group_project_count(ctx.t(), g.id)) > 0)
+               return fail(ErrorCode::kFailedPrecondition, "group-in-use",
+                           "projects belong to this group; move them to another group (or none) first");
              TRY_STATUS(delete_group(ctx.t(), ctx.actor(), g, ctx.now()));
              return Response::no_content();
            }});
@@ -311,6 +349,8 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              auto desc = TRY(name_field(b, "description", false));
              auto perms = TRY(b.opt_str_list("permissions", 100, 100));
              if (!perms) return fail(Error(ErrorCode::kInvalidArgument, "missing-field", "field 'permissions' is required").with("field", "permissions"));
+             TRY_STATUS(check_role_permissions(*perms));  // a malformed or too wide permission is a 400 first
+             TRY_STATUS(may_grant(ctx, o.id, *perms));
              auto r = TRY(create_role(ctx.t(), ctx.actor(), o.id, name, desc, *perms, ctx.now()));
              return with_etag(Response::json(201, r.json()), r.json());
            }});
@@ -334,6 +374,10 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              auto desc = TRY(b.opt_str("description", 200));
              if (desc) TRY_STATUS(check_display_text("description", *desc, 200, true));
              auto perms = TRY(b.opt_str_list("permissions", 100, 100));
+             if (perms) {
+               TRY_STATUS(check_role_permissions(*perms));
+               TRY_STATUS(may_grant(ctx, r.org_id, *perms));
+             }
              TRY_STATUS(ctx.check_if_match(r.json()["etag"].get<std::string>()));
              auto n = TRY(update_role(ctx.t(), ctx.actor(), r, desc, perms, ctx.now()));
              return with_etag(Response::json(200, n.json()), n.json());
@@ -362,14 +406,13 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
             {{"type", "object"}, {"required", {"role"}},
              {"properties", {{"role", {{"type", "string"}}}, {"email", {{"type", "string"}}},
                              {"expires_in_hours", {{"type", "integer"}}}}}},
-            kObj, 201, {}, true},
+            kObj, 201, {}, true, {"token", "url"}},
            [settings = &deps.settings](Context& ctx) -> Result<Response> {
              auto o = TRY(org_of(ctx));
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"role", "email", "expires_in_hours"}));
              auto role_id = TRY(resolve_role(ctx.t(), o.id, TRY(b.str("role", 100))));
-             if (role_id == "role_org-admin")
-               TRY_STATUS(ctx.authorize({"members", "admin"}, Target{.org_id = o.id}));  // only org-admins mint admins
+             TRY_STATUS(may_grant_role(ctx, o.id, role_id));
              auto email = TRY(b.opt_str("email", 254)).value_or("");
              TRY_STATUS(check_display_text("email", email, 254, true));
              auto hours = TRY(b.opt_integer("expires_in_hours", 1, settings->invite_ttl_max_ms / 3600000)).value_or(72);

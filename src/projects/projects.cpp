@@ -202,6 +202,11 @@ Result<std::int64_t> count_in_org(db::Tx& tx, const std::string& org_id) {
   return row ? row->i64(0) : 0;
 }
 
+Result<std::int64_t> count_in_group(db::Tx& tx, const std::string& group_id) {
+  auto row = TRY(tx.query_one("SELECT COUNT(*) FROM projects WHERE group_id = ?", {group_id}));
+  return row ? row->i64(0) : 0;
+}
+
 Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQuery& q) {
   std::string sql = std::string("SELECT ") + kCols + ", m.role FROM projects p " +
                     "LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = ? WHERE p.id > ?";
@@ -216,8 +221,13 @@ Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQue
     params.emplace_back(fq);
   }
   if (!v.all) {
-    sql += " AND (p.visibility = 'instance' OR m.role IS NOT NULL";
-    if (!v.member_orgs.empty()) { sql += " OR (p.visibility = 'org' AND p.org_id IN "; add_in(sql, params, v.member_orgs); sql += ")"; }
+    sql += " AND (p.visibility = 'instance'";
+    if (!v.member_orgs.empty()) {
+      // Project membership and org visibility count only inside the caller's orgs.
+      sql += " OR ((m.role IS NOT NULL OR p.visibility = 'org') AND p.org_id IN ";
+      add_in(sql, params, v.member_orgs);
+      sql += ")";
+    }
     if (!v.read_orgs.empty()) { sql += " OR p.org_id IN "; add_in(sql, params, v.read_orgs); }
     if (!v.read_groups.empty()) { sql += " OR p.group_id IN "; add_in(sql, params, v.read_groups); }
     sql += ")";

@@ -42,6 +42,7 @@ Result<std::optional<Project>> get(db::Tx& tx, const std::string& id);
 Result<Project> update(db::Tx& tx, const Actor& actor, const Project& p, const Changes& c, Millis now);
 Status remove(db::Tx& tx, const Actor& actor, const Project& p, Millis now);
 Result<std::int64_t> count_in_org(db::Tx& tx, const std::string& org_id);
+Result<std::int64_t> count_in_group(db::Tx& tx, const std::string& group_id);
 // The target a policy check needs for this project and caller.
 http::Target target_of(const Project& p);
 Result<std::string> role_of(db::Tx& tx, const std::string& project_id, const std::string& user_id);

@@ -57,6 +57,8 @@ TEST_F(ProjectsDb, SearchIsScopedToWhatTheCallerMaySee) {
   EXPECT_EQ(slugs(ann, "circulation"), (std::vector<std::string>{"ocean"}));
   EXPECT_EQ(slugs(ann, "tag-coast"), (std::vector<std::string>{"coast"}));
   EXPECT_TRUE(slugs(ann, "survey").empty());  // exists, but not visible to ann
+  Visibility ann_left{.user_id = "usr_ann"};  // ann left org_a: her project roles there no longer count
+  EXPECT_EQ(slugs(ann_left, "ocean"), (std::vector<std::string>{"open"}));
 }
 
 TEST_F(ProjectsDb, UpdateReindexesAndChecksVersion) {
@@ -65,7 +67,7 @@ TEST_F(ProjectsDb, UpdateReindexesAndChecksVersion) {
   c.description = std::string("glacier melt");
   auto n = *db_->write([&](db::Tx& tx) { return update(tx, Actor{.user_id = "usr_ann"}, p, c, 2000); });
   EXPECT_EQ(n.version, 2);
-  Visibility ann{.user_id = "usr_ann"};
+  Visibility ann{.member_orgs = {"org_a"}, .user_id = "usr_ann"};
   EXPECT_EQ(slugs(ann, "glacier"), (std::vector<std::string>{"alpha"}));
   EXPECT_TRUE(slugs(ann, "first").empty());
   auto stale = db_->write([&](db::Tx& tx) { return update(tx, Actor{.user_id = "usr_ann"}, p, c, 3000); });

@@ -280,8 +280,8 @@ void serve(bhttp::request<bhttp::string_body>&& msg, int n) {
   req.path = std::move(*path);
   req.query = std::move(*query);
   try {
-    (void)g_harness->api->match_pattern(req);
-    ahttp::Response r = g_harness->api->handle(req);
+    std::string pattern;
+    ahttp::Response r = g_harness->api->handle(req, &pattern);
     check_response(r);
     if (g_verbose)
       std::fprintf(stderr, "%s %s -> %d %s\n", req.method.c_str(), req.target.c_str(), r.status, r.body.c_str());

@@ -1,0 +1,370 @@
+"""Tenant isolation: every route of the OpenAPI document, aimed at org B's objects by users of org A.
+
+SWEEP below names, for every METHOD + path the server documents, how to fill its path parameters
+with org B's objects, which body to send, and what an org-A caller must get:
+  * 404 for anything in org B (never 403: that would confirm it exists),
+  * 401/403 for instance-level routes (creating orgs or users, verifying the audit chain),
+  * 2xx only where the route acts on the caller's own things (ALLOWED_2XX says why), and then the
+    answer must not contain org B's objects.
+Before and after each call, org B's state is snapshotted through the admin: nothing may change.
+A route in openapi.json that SWEEP does not know fails test_sweep_knows_every_route: add it here.
+"""
+import pytest
+
+from conftest import Browser, USER_PASSWORD, is_problem, list_all
+
+CALLERS = ("member", "org-admin")  # of org A
+
+
+class V:
+    """One way to call a route: path parameter fillers, body, expectation per caller."""
+
+    def __init__(self, expect, body=None, params=None, query="", name="", check=None):
+        self.expect = expect if isinstance(expect, dict) else {c: expect for c in CALLERS}
+        self.body = body
+        self.params = params or {}
+        self.query = query
+        self.name = name
+        self.check = check  # (ctx, resp) -> None, for 2xx answers
+
+
+# Path parameter fillers: ctx -> value. ctx is the Sweep object below.
+B_ORG = lambda c: c.b.id                       # noqa: E731
+B_GROUP = lambda c: c.b.group["id"]            # noqa: E731
+B_ROLE = lambda c: c.b.role["id"]              # noqa: E731
+B_INV = lambda c: c.b.invitation["id"]         # noqa: E731
+B_PROJECT = lambda c: c.b.project["id"]        # noqa: E731  private, owned by B's org-admin
+B_ORG_PROJECT = lambda c: c.b.org_project["id"]  # noqa: E731  visibility org, owned by B's member
+B_USER = lambda c: c.b.users["member"].id      # noqa: E731  a B-only user (in B's group too)
+B_OWNER = lambda c: c.b.users["org-admin"].id  # noqa: E731  owner of B's private project
+B_TOKEN = lambda c: c.b_token_id               # noqa: E731
+B_SESSION = lambda c: c.b_browser.session_id   # noqa: E731
+A_ORG = lambda c: c.a.id                       # noqa: E731
+
+
+def no_b_ids(field="id"):
+    def check(c, r):
+        ids = {x[field] for x in r.json["items"]}
+        assert not ids & c.b_ids, (ids & c.b_ids, r)
+    return check
+
+
+def no_b_events(c, r):
+    items = r.json["items"] if r.content_type == "application/json" else []
+    assert all(e["org_id"] != c.b.id for e in items), r
+
+
+def no_b_in_ndjson(c, r):
+    assert c.b.id not in r.text
+
+
+def empty_items(c, r):
+    assert r.json["items"] == [], r
+
+
+# Routes that may answer 2xx to an org-A caller, and why that is not a leak.
+ALLOWED_2XX = {
+    ("GET", "/healthz"): "public liveness probe",
+    ("GET", "/readyz"): "public readiness probe",
+    ("GET", "/metrics"): "public Prometheus metrics (route patterns only, no ids)",
+    ("GET", "/api/v1/openapi.json"): "public API description",
+    ("GET", "/api/v1/auth/session"): "the caller's own identity",
+    ("GET", "/api/v1/auth/sessions"): "the caller's own sessions",
+    ("GET", "/api/v1/me"): "the caller's own profile",
+    ("POST", "/api/v1/tokens"): "mints a token for the caller itself",
+    ("GET", "/api/v1/tokens"): "the caller's own tokens",
+    ("GET", "/api/v1/users"): "users sharing an org with the caller (checked: no B-only user)",
+    ("GET", "/api/v1/orgs"): "the caller's own orgs (checked: not B)",
+    ("GET", "/api/v1/projects"): "projects visible to the caller (checked: none of B's)",
+    ("GET", "/api/v1/audit/events"): "an org-admin's own org's events (checked: none of B's)",
+    ("GET", "/api/v1/audit/export"): "an org-admin's own org's events (checked: none of B's)",
+}
+
+SWEEP = {
+    ("GET", "/healthz"): [V(200)],
+    ("GET", "/readyz"): [V(200)],
+    ("GET", "/metrics"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("GET", "/api/v1/openapi.json"): [V(200)],
+    # public, no tenant: a failed sign-in with an unknown name
+    ("POST", "/api/v1/auth/login"): [V(401, body={"username": "nobody-at-all", "password": "wrong-password-1"})],
+    ("POST", "/api/v1/auth/logout"): [V(400)],  # a bearer token has no session to end
+    ("GET", "/api/v1/auth/session"): [V(200, check=lambda c, r: r.json["user"]["id"] == c.caller_id)],
+    ("GET", "/api/v1/auth/sessions"): [V(200, check=no_b_ids())],
+    ("DELETE", "/api/v1/auth/sessions/{id}"): [V(404, params={"id": B_SESSION})],
+    ("POST", "/api/v1/auth/password"): [V(400, body={"current_password": "not-my-password",
+                                                      "new_password": "whatever-password-1"})],
+    ("GET", "/api/v1/me"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("POST", "/api/v1/tokens"): [V(201, body={"name": "sweep"})],
+    ("GET", "/api/v1/tokens"): [V(200, check=no_b_ids())],
+    ("GET", "/api/v1/tokens/{id}"): [V(404, params={"id": B_TOKEN})],
+    ("DELETE", "/api/v1/tokens/{id}"): [V(404, params={"id": B_TOKEN})],
+    ("POST", "/api/v1/users"): [V(403, body={"username": "sweep-user", "password": "sweep-password-1"})],
+    ("GET", "/api/v1/users"): [V(200, check=no_b_ids())],
+    ("GET", "/api/v1/users/{id}"): [V(404, params={"id": B_USER})],
+    ("PATCH", "/api/v1/users/{id}"): [V(404, params={"id": B_USER}, body={"display_name": "pwned"}),
+                                      V(404, params={"id": B_USER}, body={"disabled": True}, name="disable")],
+    ("POST", "/api/v1/orgs"): [V(403, body={"slug": "sweep-org", "name": "Sweep"})],
+    ("GET", "/api/v1/orgs"): [V(200, check=no_b_ids())],
+    ("GET", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG}),
+                                    V(404, params={"org": lambda c: c.b.slug}, name="slug")],
+    ("PATCH", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG}, body={"name": "pwned"})],
+    ("DELETE", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG})],
+    ("GET", "/api/v1/orgs/{org}/members"): [V(404, params={"org": B_ORG})],
+    ("POST", "/api/v1/orgs/{org}/members"): [
+        V(404, params={"org": B_ORG}, body={"user_id": "$caller", "role": "org-admin"})],
+    ("PATCH", "/api/v1/orgs/{org}/members/{user}"): [
+        V(404, params={"org": B_ORG, "user": B_USER}, body={"role": "org-admin"})],
+    ("DELETE", "/api/v1/orgs/{org}/members/{user}"): [V(404, params={"org": B_ORG, "user": B_USER})],
+    ("GET", "/api/v1/orgs/{org}/groups"): [V(404, params={"org": B_ORG})],
+    ("POST", "/api/v1/orgs/{org}/groups"): [V(404, params={"org": B_ORG}, body={"slug": "sweep", "name": "S"})],
+    ("GET", "/api/v1/groups/{id}"): [V(404, params={"id": B_GROUP})],
+    ("PATCH", "/api/v1/groups/{id}"): [V(404, params={"id": B_GROUP}, body={"name": "pwned"})],
+    ("DELETE", "/api/v1/groups/{id}"): [V(404, params={"id": B_GROUP})],
+    ("GET", "/api/v1/groups/{id}/members"): [V(404, params={"id": B_GROUP})],
+    ("POST", "/api/v1/groups/{id}/members"): [V(404, params={"id": B_GROUP}, body={"user_id": "$caller"})],
+    ("DELETE", "/api/v1/groups/{id}/members/{user}"): [V(404, params={"id": B_GROUP, "user": B_USER})],
+    ("GET", "/api/v1/orgs/{org}/roles"): [V(404, params={"org": B_ORG})],
+    ("POST", "/api/v1/orgs/{org}/roles"): [
+        V(404, params={"org": B_ORG}, body={"name": "sweep", "permissions": ["orgs:read:org"]})],
+    ("GET", "/api/v1/roles/{id}"): [V(404, params={"id": B_ROLE})],
+    ("PATCH", "/api/v1/roles/{id}"): [V(404, params={"id": B_ROLE}, body={"permissions": ["members:*:org"]})],
+    ("DELETE", "/api/v1/roles/{id}"): [V(404, params={"id": B_ROLE})],
+    ("GET", "/api/v1/orgs/{org}/invitations"): [V(404, params={"org": B_ORG})],
+    ("POST", "/api/v1/orgs/{org}/invitations"): [V(404, params={"org": B_ORG}, body={"role": "org-admin"}),
+                                                 V(404, params={"org": B_ORG}, body={"role": "viewer"}, name="viewer")],
+    ("DELETE", "/api/v1/invitations/{id}"): [V(404, params={"id": B_INV})],
+    # public: only the holder of a valid token may register; a guessed one is refused
+    ("POST", "/api/v1/invitations/accept"): [
+        V(400, body={"token": "inv_01ZZZZZZZZZZZZZZZZZZZZZZZZ.bm9uY2U.bWFj", "username": "sweep-accept",
+                     "password": "sweep-password-1"})],
+    ("GET", "/api/v1/orgs/{org}/quotas"): [V(404, params={"org": B_ORG})],
+    ("GET", "/api/v1/orgs/{org}/quotas/{kind}/{subject}"): [
+        V(404, params={"org": B_ORG, "kind": lambda c: "org", "subject": B_ORG}, name="org"),
+        V(404, params={"org": B_ORG, "kind": lambda c: "group", "subject": B_GROUP}, name="group"),
+        V(404, params={"org": B_ORG, "kind": lambda c: "user", "subject": B_USER}, name="user"),
+        V(404, params={"org": A_ORG, "kind": lambda c: "group", "subject": B_GROUP}, name="own-org-foreign-group"),
+        V(404, params={"org": A_ORG, "kind": lambda c: "user", "subject": B_USER}, name="own-org-foreign-user"),
+        V(404, params={"org": A_ORG, "kind": lambda c: "org", "subject": B_ORG}, name="own-org-foreign-org")],
+    ("PUT", "/api/v1/orgs/{org}/quotas/{kind}/{subject}"): [
+        V(404, params={"org": B_ORG, "kind": lambda c: "org", "subject": B_ORG}, body={"cpu_hours": 1}, name="org"),
+        V(404, params={"org": B_ORG, "kind": lambda c: "group", "subject": B_GROUP}, body={"cpu_hours": 1},
+          name="group"),
+        V(404, params={"org": B_ORG, "kind": lambda c: "user", "subject": B_USER}, body={"cpu_hours": 1},
+          name="user"),
+        V(404, params={"org": A_ORG, "kind": lambda c: "group", "subject": B_GROUP}, body={"cpu_hours": 1},
+          name="own-org-foreign-group"),
+        V(404, params={"org": A_ORG, "kind": lambda c: "user", "subject": B_USER}, body={"cpu_hours": 1},
+          name="own-org-foreign-user")],
+    ("POST", "/api/v1/orgs/{org}/projects"): [V(404, params={"org": B_ORG}, body={"slug": "sweep", "name": "S"})],
+    ("GET", "/api/v1/projects"): [V(200, check=no_b_ids()),
+                                  V(200, query="?org={b}", check=empty_items, name="org-filter"),
+                                  V(200, query="?q=secret&archived=any", check=no_b_ids(), name="search")],
+    ("GET", "/api/v1/projects/{id}"): [V(404, params={"id": B_PROJECT}),
+                                       V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
+    ("PATCH", "/api/v1/projects/{id}"): [
+        V(404, params={"id": B_PROJECT}, body={"name": "pwned"}),
+        V(404, params={"id": B_ORG_PROJECT}, body={"visibility": "instance"}, name="org-visible")],
+    ("DELETE", "/api/v1/projects/{id}"): [V(404, params={"id": B_PROJECT}),
+                                          V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/members"): [V(404, params={"id": B_PROJECT}),
+                                               V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
+    ("POST", "/api/v1/projects/{id}/members"): [
+        V(404, params={"id": B_PROJECT}, body={"user_id": "$caller", "role": "owner"})],
+    ("PATCH", "/api/v1/projects/{id}/members/{user}"): [
+        V(404, params={"id": B_PROJECT, "user": B_OWNER}, body={"role": "viewer"})],
+    ("DELETE", "/api/v1/projects/{id}/members/{user}"): [V(404, params={"id": B_PROJECT, "user": B_OWNER})],
+    ("GET", "/api/v1/audit/events"): [
+        V({"member": 403, "org-admin": 200}, check=no_b_events),
+        V(404, query="?org={b}", name="org-filter")],
+    ("GET", "/api/v1/audit/export"): [
+        V({"member": 403, "org-admin": 200}, check=no_b_in_ndjson),
+        V(404, query="?org={b}", name="org-filter")],
+    ("GET", "/api/v1/audit/verify"): [V(403)],
+}
+
+# Routes whose bad-body answer comes before the tenant check: known server bugs.
+
+
+class Sweep:
+    def __init__(self, server, world):
+        self.s = server
+        self.world = world
+        self.a, self.b = world.a, world.b
+        self.admin = server.admin
+        b_member = self.b.users["member"]
+        self.b_browser = Browser(server, b_member.username, USER_PASSWORD)
+        self.b_token_id = server.call("GET", "/api/v1/me", b_member.token).json["token_id"]
+        self.b_ids = {self.b.id, self.b.group["id"], self.b.role["id"], self.b.invitation["id"],
+                      self.b.project["id"], self.b.org_project["id"], self.b_token_id, self.b_browser.session_id}
+        self.b_ids |= {u.id for u in self.b.users.values()}
+        self.caller_id = None
+        self.baseline = self.snapshot()
+
+    def assert_unchanged(self):
+        """Compares org B's state with the baseline (re-based on a change, so that one leak
+        fails one case, not every case after it)."""
+        now = self.snapshot()
+        if now != self.baseline:
+            changed = sorted(k for k in set(now) | set(self.baseline) if now.get(k) != self.baseline.get(k))
+            self.baseline = now
+            raise AssertionError(f"org B's state changed: {changed}")
+
+    def snapshot(self):
+        """Org B's state as the admin sees it (volatile usage timestamps left out)."""
+        s, adm, b = self.s, self.admin, self.b
+
+        def get(path):
+            r = s.call("GET", path, adm)
+            assert r.status == 200, r
+            return r.json
+
+        snap = {
+            "org": get(f"/api/v1/orgs/{b.id}"),
+            "members": list_all(s, f"/api/v1/orgs/{b.id}/members", adm),
+            "groups": list_all(s, f"/api/v1/orgs/{b.id}/groups", adm),
+            "roles": get(f"/api/v1/orgs/{b.id}/roles")["items"],
+            "invitations": list_all(s, f"/api/v1/orgs/{b.id}/invitations", adm),
+            "quotas": get(f"/api/v1/orgs/{b.id}/quotas")["items"],
+            "projects": list_all(s, f"/api/v1/projects?org={b.id}&archived=any", adm),
+            "audit": list_all(s, f"/api/v1/audit/events?org={b.id}", adm, limit=1000),
+            "users": [get(f"/api/v1/users/{u.id}") for u in b.users.values()],
+            "all_users": len(list_all(s, "/api/v1/users", adm)),
+            "all_orgs": len(list_all(s, "/api/v1/orgs", adm)),
+        }
+        for g in snap["groups"]:
+            snap[f"group-members {g['id']}"] = list_all(s, f"/api/v1/groups/{g['id']}/members", adm)
+        for p in snap["projects"]:
+            snap[f"project-members {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/members", adm)
+        tok = get(f"/api/v1/tokens/{self.b_token_id}")
+        tok.pop("last_used_at")
+        snap["token"] = tok
+        # B's credentials still work.
+        snap["b_token_works"] = s.call("GET", "/api/v1/me", b.users["member"].token).status
+        snap["b_session_works"] = self.b_browser.call("GET", "/api/v1/auth/session").status
+        return snap
+
+
+@pytest.fixture(scope="module")
+def sweep(server, world):
+    return Sweep(server, world)
+
+
+def fill(sw, path, v, caller_id):
+    out = path
+    for name, f in v.params.items():
+        out = out.replace("{" + name + "}", f(sw))
+    assert "{" not in out, f"unfilled parameter in {out}"
+    return out + v.query.replace("{b}", sw.b.id)
+
+
+def body_of(v, caller_id):
+    if v.body is None:
+        return None
+    return {k: (caller_id if val == "$caller" else val) for k, val in v.body.items()}
+
+
+def cases(bad_body=False):
+    for (method, path), variants in SWEEP.items():
+        for v in variants:
+            for caller in CALLERS:
+                exp = v.expect[caller]
+                if bad_body and not (exp == 404 and method in ("POST", "PATCH", "PUT")):
+                    continue
+                vid = f"{method} {path}" + (f" [{v.name}]" if v.name else "") + f" as {caller}"
+                yield pytest.param(method, path, v, caller, id=vid)
+
+
+def test_sweep_knows_every_route(server):
+    doc = server.call("GET", "/api/v1/openapi.json").json
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    unknown = documented - set(SWEEP)
+    assert not unknown, f"routes the isolation sweep does not cover; add them to SWEEP: {sorted(unknown)}"
+    stale = set(SWEEP) - documented
+    assert not stale, f"SWEEP names routes the server no longer has: {sorted(stale)}"
+    for key, variants in SWEEP.items():
+        for v in variants:
+            for caller, exp in v.expect.items():
+                if 200 <= exp < 300:
+                    assert key in ALLOWED_2XX, f"{key} answers {exp} to {caller} but is not in ALLOWED_2XX"
+
+
+def run_case(server, world, sweep, method, path, v, caller, body_override=None, send_body=True):
+    user = world.a.users[caller]
+    sweep.caller_id = user.id
+    url = fill(sweep, path, v, user.id)
+    kw = {}
+    if method in ("PATCH", "PUT", "DELETE"):
+        kw["if_match"] = "*"
+    if send_body:
+        body = body_override if body_override is not None else body_of(v, user.id)
+        if body is not None:
+            kw["json"] = body
+        elif method in ("POST", "PATCH", "PUT"):
+            kw["json"] = {}
+    return server.call(method, url, user.token, **kw)
+
+
+@pytest.mark.parametrize("method,path,v,caller", list(cases()))
+def test_foreign_tenant_is_invisible(server, world, sweep, method, path, v, caller):
+    r = run_case(server, world, sweep, method, path, v, caller)
+    exp = v.expect[caller]
+    try:
+        assert r.status == exp, r
+        if 200 <= r.status < 300:
+            if v.check:
+                v.check(sweep, r)
+        else:
+            is_problem(r, exp)
+    finally:
+        sweep.assert_unchanged()
+
+
+@pytest.mark.parametrize("method,path,v,caller", list(cases(bad_body=True)))
+def test_foreign_tenant_is_invisible_even_with_a_bad_body(server, world, sweep, method, path, v, caller):
+    """Validation must not run before the tenant check: a 400 for a foreign id confirms it exists."""
+    try:
+        r = run_case(server, world, sweep, method, path, v, caller, body_override={"zzz_unknown_field": 1})
+        assert r.status == 404, r
+        r = run_case(server, world, sweep, method, path, v, caller, send_body=False)
+        assert r.status == 404, r
+    finally:
+        sweep.assert_unchanged()
+
+
+def test_body_references_to_foreign_objects_are_refused(server, admin, world, sweep):
+    """An org-A org-admin names org B's objects inside requests on org A's own routes."""
+    a, b = world.a, world.b
+    oa = a.users["org-admin"].token
+    a_before = server.call("GET", f"/api/v1/projects/{a.project['id']}", oa).json
+    r = server.call("POST", f"/api/v1/orgs/{a.id}/projects", oa,
+                    json={"slug": "xref", "name": "X", "group_id": b.group["id"]})
+    assert is_problem(r, 400, "unknown-group")
+    r = server.call("PATCH", f"/api/v1/projects/{a.project['id']}", oa, json={"group_id": b.group["id"]}, if_match="*")
+    assert is_problem(r, 400, "unknown-group")
+    r = server.call("POST", f"/api/v1/groups/{a.group['id']}/members", oa, json={"user_id": b.users["member"].id})
+    assert is_problem(r, 400, "not-org-member")
+    r = server.call("POST", f"/api/v1/projects/{a.project['id']}/members", oa,
+                    json={"user_id": b.users["member"].id, "role": "viewer"})
+    assert is_problem(r, 400, "not-org-member")
+    r = server.call("PATCH", f"/api/v1/orgs/{a.id}/members/{a.users['viewer'].id}", oa, json={"role": b.role["id"]},
+                    if_match="*")
+    assert is_problem(r, 400, "unknown-role")
+    r = server.call("POST", f"/api/v1/orgs/{a.id}/invitations", oa, json={"role": b.role["id"]})
+    assert is_problem(r, 400, "unknown-role")
+    for method in ("PATCH", "DELETE"):
+        kw = {"json": {"role": "viewer"}} if method == "PATCH" else {}
+        r = server.call(method, f"/api/v1/orgs/{a.id}/members/{b.users['member'].id}", oa, if_match="*", **kw)
+        assert is_problem(r, 404), r
+        r = server.call(method, f"/api/v1/projects/{a.project['id']}/members/{b.users['org-admin'].id}", oa,
+                        if_match="*", **kw)
+        assert is_problem(r, 404), r
+    r = server.call("DELETE", f"/api/v1/groups/{a.group['id']}/members/{b.users['member'].id}", oa, if_match="*")
+    assert is_problem(r, 404)
+    # Audit filters cannot reach B's events through actor/target either.
+    r = server.call("GET", f"/api/v1/audit/events?actor={b.users['org-admin'].id}", oa)
+    assert r.status == 200 and r.json["items"] == [], r
+    r = server.call("GET", f"/api/v1/audit/events?target={b.project['id']}", oa)
+    assert r.status == 200 and r.json["items"] == [], r
+    after_a = server.call("GET", f"/api/v1/projects/{a.project['id']}", oa).json
+    assert after_a == a_before
+    sweep.assert_unchanged()
