@@ -42,7 +42,7 @@ Result<JsonBody> JsonBody::from_text(std::string_view text) {
   if (j.is_discarded()) {
     // Parse again with exceptions to get the position for the message.
     try {
-      (void)nlohmann::json::parse(text);
+      [[maybe_unused]] auto unused = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       return fail(Error(ErrorCode::kInvalidArgument, "invalid-json",
                         "the request body is not valid JSON (error at byte " + std::to_string(e.byte) + ")"));
