@@ -85,7 +85,7 @@ class Context {
 
   const Request& req;
   const Route& route;
-  std::optional<Principal> principal;
+  PrincipalPtr principal;  // null = anonymous
   db::Tx* tx = nullptr;  // the request's transaction (TxMode::kAuto)
 
   const std::string& param(std::string_view name) const;

@@ -13,23 +13,23 @@ namespace {
 // "c"); decide() allows targets whose org is "mine", hides others.
 class FakeGate final : public Gatekeeper {
  public:
-  Result<std::optional<Principal>> authenticate(db::Tx&, const Request& req) override {
+  Result<PrincipalPtr> authenticate(db::Tx&, const Request& req) override {
     if (auto a = req.header("authorization")) {
       if (*a != "Bearer good") return fail(ErrorCode::kUnauthenticated, "invalid-token", "bad token");
       Principal p;
       p.user_id = "u1";
       p.token_id = "t1";
       p.token_scopes = {{"things", "*", "*"}};
-      return std::optional<Principal>{p};
+      return std::make_shared<const Principal>(p);
     }
     if (auto c = req.cookie("s"); c && *c == "ok") {
       Principal p;
       p.user_id = "u1";
       p.session_id = "s1";
       p.csrf_hash = crypto::sha256_hex("c");
-      return std::optional<Principal>{p};
+      return std::make_shared<const Principal>(p);
     }
-    return std::optional<Principal>{};
+    return PrincipalPtr{};
   }
   Decision decide(const Principal&, const Permission&, const Target& t) const override {
     return t.org_id == "mine" ? Decision::kAllow : Decision::kHidden;

@@ -3,6 +3,7 @@
 // identity/ implements Gatekeeper; every route's check goes through Gatekeeper::decide.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,12 +61,15 @@ struct Target {
 
 enum class Decision { kAllow, kForbidden, kHidden };
 
+// Shared and immutable: authenticated principals are cached and handed to many requests.
+using PrincipalPtr = std::shared_ptr<const Principal>;
+
 class Gatekeeper {
  public:
   virtual ~Gatekeeper() = default;
-  // Reads credentials (bearer token or session cookie). nullopt = anonymous; an error = bad
+  // Reads credentials (bearer token or session cookie). null = anonymous; an error = bad
   // credentials (401). Runs inside the request's transaction.
-  virtual Result<std::optional<Principal>> authenticate(db::Tx& tx, const Request& req) = 0;
+  virtual Result<PrincipalPtr> authenticate(db::Tx& tx, const Request& req) = 0;
   // The one policy function: may this principal do this to this target?
   virtual Decision decide(const Principal& who, const Permission& perm, const Target& target) const = 0;
   // Whether the principal's token scopes allow the permission at all (checked before handlers).

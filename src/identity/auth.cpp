@@ -222,7 +222,7 @@ void IdentityGate::touch(std::unordered_map<std::string, Millis>& last, std::map
   has_pending_ = true;
 }
 
-Result<std::optional<http::Principal>> IdentityGate::by_token(db::Tx& tx, std::string_view secret) {
+Result<http::PrincipalPtr> IdentityGate::by_token(db::Tx& tx, std::string_view secret) {
   auto unauth = [] {
     return fail(ErrorCode::kUnauthenticated, "invalid-token", "the API token is unknown, expired or revoked");
   };
@@ -235,9 +235,8 @@ Result<std::optional<http::Principal>> IdentityGate::by_token(db::Tx& tx, std::s
     if (auto it = cache_.find(hash); it != cache_.end()) {
       const Cached& c = it->second;
       if (c.generation == gen && now - c.fetched < kPrincipalCacheMs && (!c.token_expires || *c.token_expires > now)) {
-        http::Principal p = c.principal;
-        touch(token_touched_, pending_tokens_, p.token_id, now);
-        return std::optional<http::Principal>{std::move(p)};
+        touch(token_touched_, pending_tokens_, c.principal->token_id, now);
+        return c.principal;
       }
       cache_.erase(it);
     }
@@ -255,17 +254,18 @@ Result<std::optional<http::Principal>> IdentityGate::by_token(db::Tx& tx, std::s
     for (auto& s : scopes)
       if (s.is_string())
         if (auto g = parse_grant(s.get<std::string>(), false)) p.token_scopes.push_back(*g);
+  auto shared = std::make_shared<const http::Principal>(std::move(p));
   {
     std::lock_guard lock(cache_mu_);
     if (cache_.size() >= kPrincipalCacheMax) cache_.clear();
-    cache_[hash] = Cached{p, gen, now, row->opt_i64(2)};
+    cache_[hash] = Cached{shared, gen, now, row->opt_i64(2)};
   }
-  touch(token_touched_, pending_tokens_, p.token_id, now);
-  return std::optional<http::Principal>{std::move(p)};
+  touch(token_touched_, pending_tokens_, shared->token_id, now);
+  return shared;
 }
 
-Result<std::optional<http::Principal>> IdentityGate::by_session(db::Tx& tx, std::string_view secret) {
-  if (secret.empty() || secret.size() > 128) return std::optional<http::Principal>{};
+Result<http::PrincipalPtr> IdentityGate::by_session(db::Tx& tx, std::string_view secret) {
+  if (secret.empty() || secret.size() > 128) return http::PrincipalPtr{};
   Millis now = clock_.now_ms();
   auto row = TRY(tx.query_one(
       "SELECT s.id, s.csrf_hash, s.expires_ms, s.last_seen_ms, s.revoked_ms, s.user_id FROM sessions s "
@@ -273,17 +273,17 @@ Result<std::optional<http::Principal>> IdentityGate::by_session(db::Tx& tx, std:
       {crypto::sha256_hex(secret)}));
   // A stale cookie makes the caller anonymous; protected routes then answer 401.
   if (!row || !row->is_null(4) || row->i64(2) <= now || now - row->i64(3) > settings_.session_idle_ms)
-    return std::optional<http::Principal>{};
+    return http::PrincipalPtr{};
   auto user = TRY(get_user(tx, row->str(5)));
-  if (user.disabled) return std::optional<http::Principal>{};
+  if (user.disabled) return http::PrincipalPtr{};
   auto p = TRY(load_principal(tx, user));
   p.session_id = row->str(0);
   p.csrf_hash = row->str(1);
   touch(session_touched_, pending_sessions_, p.session_id, now);
-  return std::optional<http::Principal>{std::move(p)};
+  return std::make_shared<const http::Principal>(std::move(p));
 }
 
-Result<std::optional<http::Principal>> IdentityGate::authenticate(db::Tx& tx, const http::Request& req) {
+Result<http::PrincipalPtr> IdentityGate::authenticate(db::Tx& tx, const http::Request& req) {
   if (auto auth = req.header("authorization")) {
     std::string_view v = *auth;
     if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return by_token(tx, v.substr(7));
@@ -299,7 +299,7 @@ Result<std::optional<http::Principal>> IdentityGate::authenticate(db::Tx& tx, co
                 "unsupported Authorization scheme; use Bearer <token>");
   }
   if (auto c = req.cookie(kSessionCookie)) return by_session(tx, *c);
-  return std::optional<http::Principal>{};
+  return http::PrincipalPtr{};
 }
 
 http::Decision IdentityGate::decide(const http::Principal& who, const http::Permission& perm,

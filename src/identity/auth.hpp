@@ -85,7 +85,7 @@ Status set_password(db::Tx& tx, const Actor& actor, const User& u, const std::st
 class IdentityGate final : public http::Gatekeeper {
  public:
   IdentityGate(const Clock& clock, AuthSettings s) : clock_(clock), settings_(std::move(s)) {}
-  Result<std::optional<http::Principal>> authenticate(db::Tx& tx, const http::Request& req) override;
+  Result<http::PrincipalPtr> authenticate(db::Tx& tx, const http::Request& req) override;
   http::Decision decide(const http::Principal& who, const http::Permission& perm,
                         const http::Target& target) const override;
   bool token_allows(const http::Principal& who, const http::Permission& perm) const override;
@@ -94,8 +94,8 @@ class IdentityGate final : public http::Gatekeeper {
   void invalidate() { ++generation_; }
 
  private:
-  Result<std::optional<http::Principal>> by_token(db::Tx& tx, std::string_view secret);
-  Result<std::optional<http::Principal>> by_session(db::Tx& tx, std::string_view secret);
+  Result<http::PrincipalPtr> by_token(db::Tx& tx, std::string_view secret);
+  Result<http::PrincipalPtr> by_session(db::Tx& tx, std::string_view secret);
   void touch(std::unordered_map<std::string, Millis>& last, std::map<std::string, Millis>& pending,
              const std::string& id, Millis now);
 
@@ -112,7 +112,7 @@ class IdentityGate final : public http::Gatekeeper {
   // it was read (generation) and for at most kPrincipalCacheMs, which bounds staleness when
   // several replicas share one database.
   struct Cached {
-    http::Principal principal;
+    http::PrincipalPtr principal;
     std::uint64_t generation;
     Millis fetched;
     std::optional<Millis> token_expires;

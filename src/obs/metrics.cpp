@@ -40,10 +40,17 @@ std::string label_escape(const std::string& v) {
   return out;
 }
 
-void Metrics::observe_request(const std::string& route, const std::string& method, int status, double seconds) {
+void Metrics::observe_request(std::string_view route, std::string_view method, int status, double seconds) {
+  std::size_t m = kMethods.size() - 1;
+  for (std::size_t i = 0; i + 1 < kMethods.size(); ++i)
+    if (method == kMethods[i]) m = i;
   std::lock_guard lock(mu_);
-  ++requests_[{route, method, status}];
-  latency_[{route, method}].observe(seconds);
+  auto it = routes_.find(route);
+  if (it == routes_.end()) it = routes_.emplace(std::string(route), std::array<MethodStats, kMethods.size()>{}).first;
+  MethodStats& s = it->second[m];
+  s.used = true;
+  ++s.by_status[status];
+  s.latency.observe(seconds);
 }
 
 void Metrics::observe_db(double seconds) {
@@ -57,14 +64,18 @@ std::string Metrics::render() const {
     std::lock_guard lock(mu_);
     out += "# HELP atrium_http_requests_total HTTP requests by route pattern, method and status.\n";
     out += "# TYPE atrium_http_requests_total counter\n";
-    for (auto& [k, n] : requests_)
-      out += fmt::format("atrium_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
-                         label_escape(std::get<0>(k)), std::get<1>(k), std::get<2>(k), n);
+    for (auto& [route, methods] : routes_)
+      for (std::size_t m = 0; m < kMethods.size(); ++m)
+        for (auto& [status, n] : methods[m].by_status)
+          out += fmt::format("atrium_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
+                             label_escape(route), kMethods[m], status, n);
     out += "# HELP atrium_http_request_duration_seconds Time from full request to response, by route.\n";
     out += "# TYPE atrium_http_request_duration_seconds histogram\n";
-    for (auto& [k, h] : latency_)
-      h.render(out, "atrium_http_request_duration_seconds",
-               fmt::format("route=\"{}\",method=\"{}\"", label_escape(k.first), k.second));
+    for (auto& [route, methods] : routes_)
+      for (std::size_t m = 0; m < kMethods.size(); ++m)
+        if (methods[m].used)
+          methods[m].latency.render(out, "atrium_http_request_duration_seconds",
+                                    fmt::format("route=\"{}\",method=\"{}\"", label_escape(route), kMethods[m]));
     out += "# HELP atrium_db_query_duration_seconds Time spent in database statements.\n";
     out += "# TYPE atrium_db_query_duration_seconds histogram\n";
     db_.render(out, "atrium_db_query_duration_seconds", "");

@@ -7,7 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <tuple>
+#include <string_view>
 
 namespace atrium::obs {
 
@@ -26,7 +26,7 @@ class Histogram {
 
 class Metrics {
  public:
-  void observe_request(const std::string& route, const std::string& method, int status, double seconds);
+  void observe_request(std::string_view route, std::string_view method, int status, double seconds);
   void observe_db(double seconds);
   void connection_opened() { ++open_connections_; ++accepted_connections_; }
   void connection_closed() { --open_connections_; }
@@ -34,10 +34,17 @@ class Metrics {
   std::string render() const;
 
  private:
+  // Per route pattern and method: counts by status and the latency histogram. Looked up by
+  // string_view, so observing a known route allocates nothing.
+  struct MethodStats {
+    std::map<int, std::uint64_t> by_status;
+    Histogram latency;
+    bool used = false;
+  };
+  static constexpr std::array<const char*, 8> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"};
   mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;  // GUARDED_BY(mu_)
-  std::map<std::pair<std::string, std::string>, Histogram> latency_;            // GUARDED_BY(mu_)
-  Histogram db_;                                                                 // GUARDED_BY(mu_)
+  std::map<std::string, std::array<MethodStats, kMethods.size()>, std::less<>> routes_;  // GUARDED_BY(mu_)
+  Histogram db_;                                                                         // GUARDED_BY(mu_)
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::int64_t> accepted_connections_{0};
 };

@@ -26,6 +26,17 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(out.find("process_cpu_seconds_total"), std::string::npos);
 }
 
+TEST(Metrics, MethodLabelsAreBounded) {
+  Metrics m;
+  m.observe_request("unmatched", "XMETHOD1", 405, 0.001);
+  m.observe_request("unmatched", "XMETHOD2", 405, 0.001);
+  std::string out = m.render();
+  EXPECT_EQ(out.find("XMETHOD"), std::string::npos);
+  EXPECT_NE(out.find("atrium_http_requests_total{route=\"unmatched\",method=\"other\",status=\"405\"} 2"),
+            std::string::npos)
+      << out;
+}
+
 TEST(Metrics, EscapesLabels) { EXPECT_EQ(label_escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
 
 }  // namespace

@@ -150,6 +150,17 @@ Result<std::optional<Project>> get(db::Tx& tx, const std::string& id) {
   return std::optional<Project>{from_row(*row)};
 }
 
+Result<std::optional<Project>> get_for(db::Tx& tx, const std::string& id, const std::string& user_id) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kCols +
+                                  ", m.role FROM projects p LEFT JOIN project_members m ON m.project_id = p.id AND "
+                                  "m.user_id = ? WHERE p.id = ?",
+                              {user_id, id}));
+  if (!row) return std::optional<Project>{};
+  Project p = from_row(*row);
+  p.my_role = row->str(13);
+  return std::optional<Project>{std::move(p)};
+}
+
 Result<std::string> role_of(db::Tx& tx, const std::string& project_id, const std::string& user_id) {
   auto row = TRY(tx.query_one("SELECT role FROM project_members WHERE project_id = ? AND user_id = ?", {project_id, user_id}));
   return row ? row->str(0) : std::string();

@@ -39,6 +39,8 @@ Result<Project> create(db::Tx& tx, const Actor& actor, const std::string& org_id
                        const std::string& name, const std::string& description, const std::vector<std::string>& tags,
                        const std::string& visibility, const std::string& group_id, Millis now);
 Result<std::optional<Project>> get(db::Tx& tx, const std::string& id);
+// The project with `user_id`'s project role filled in (one query).
+Result<std::optional<Project>> get_for(db::Tx& tx, const std::string& id, const std::string& user_id);
 Result<Project> update(db::Tx& tx, const Actor& actor, const Project& p, const Changes& c, Millis now);
 Status remove(db::Tx& tx, const Actor& actor, const Project& p, Millis now);
 Result<std::int64_t> count_in_org(db::Tx& tx, const std::string& org_id);

@@ -26,12 +26,11 @@ Response with_etag(Response r, const Project& p) {
 
 // Loads the project, fills in the caller's role, and checks `perm` (default: the route's).
 Result<Project> load(Context& ctx, const http::Permission* perm = nullptr) {
-  auto p = TRY(get(ctx.t(), ctx.param("id")));
+  auto p = TRY(get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
   if (!p) {
     ctx.filtered();
     return not_found("project");
   }
-  p->my_role = TRY(role_of(ctx.t(), p->id, ctx.who().user_id));
   TRY_STATUS(perm ? ctx.authorize(*perm, target_of(*p)) : ctx.authorize(target_of(*p)));
   return *p;
 }

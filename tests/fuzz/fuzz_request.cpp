@@ -44,7 +44,7 @@ constexpr int kMaxRequestsPerInput = 4;
 // else is anonymous. Every decision allows: the harness is about parsing and dispatch, not policy.
 class AllowAllGate final : public ahttp::Gatekeeper {
  public:
-  Result<std::optional<ahttp::Principal>> authenticate(atrium::db::Tx&, const ahttp::Request& req) override {
+  Result<ahttp::PrincipalPtr> authenticate(atrium::db::Tx&, const ahttp::Request& req) override {
     if (auto auth = req.header("authorization")) {
       if (*auth != "Bearer fuzz") return atrium::fail(ErrorCode::kUnauthenticated, "invalid-token", "unknown token");
       ahttp::Principal p;
@@ -52,7 +52,7 @@ class AllowAllGate final : public ahttp::Gatekeeper {
       p.username = "tokenuser";
       p.token_id = "t-1";
       p.token_scopes.push_back({"*", "*", "*"});
-      return std::optional<ahttp::Principal>(std::move(p));
+      return std::make_shared<const ahttp::Principal>(std::move(p));
     }
     if (auto c = req.cookie("atrium_session"); c && *c == "fuzz") {
       ahttp::Principal p;
@@ -60,9 +60,9 @@ class AllowAllGate final : public ahttp::Gatekeeper {
       p.username = "sessionuser";
       p.session_id = "s-1";
       p.csrf_hash = atrium::crypto::sha256_hex("csrf");
-      return std::optional<ahttp::Principal>(std::move(p));
+      return std::make_shared<const ahttp::Principal>(std::move(p));
     }
-    return std::optional<ahttp::Principal>{};
+    return ahttp::PrincipalPtr{};
   }
   ahttp::Decision decide(const ahttp::Principal&, const ahttp::Permission&, const ahttp::Target&) const override {
     return ahttp::Decision::kAllow;
