@@ -368,6 +368,16 @@ class Browser:
         return self.server.call(method, path, cookies=self.cookies, csrf=self.csrf if csrf else None, **kw)
 
 
+def idempotency_rows_containing(srv: "Server", needle: str) -> int:
+    """How many stored idempotent responses contain `needle` (read straight from the database)."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{srv.data_dir / 'atrium.db'}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT COUNT(*) FROM idempotency_keys WHERE body LIKE ?", (f"%{needle}%",)).fetchone()[0]
+    finally:
+        db.close()
+
+
 def new_key() -> str:
     return uuid.uuid4().hex
 
