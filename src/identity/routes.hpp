@@ -20,6 +20,13 @@ struct RouteDeps {
   UsageFn usage;  // quota usage; provided by compute and data when they exist
 };
 
+// A user named in a request body by "user_id" or "username" (one is required).
+struct UserRef {
+  std::string name;   // an id or a username, for find_user
+  const char* field;  // which field named it, for error messages
+};
+Result<UserRef> user_ref(const http::JsonBody& body);
+
 void add_auth_routes(http::Api& api, RouteDeps deps);
 void add_org_routes(http::Api& api, RouteDeps deps);
 

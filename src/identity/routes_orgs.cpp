@@ -59,14 +59,10 @@ Result<Org> org_of(Context& ctx, const http::Permission* perm = nullptr) {
 
 // A user named by id or username in a body ("user_id" or "username").
 Result<User> user_from_body(db::Tx& tx, const http::JsonBody& b) {
-  auto id = TRY(b.opt_str("user_id", 64));
-  auto name = TRY(b.opt_str("username", 64));
-  if (!id && !name)
-    return fail(Error(ErrorCode::kInvalidArgument, "missing-field", "give user_id or username").with("field", "user_id"));
-  auto u = TRY(find_user(tx, id ? *id : *name));
+  auto ref = TRY(user_ref(b));
+  auto u = TRY(find_user(tx, ref.name));
   if (!u)
-    return fail(Error(ErrorCode::kInvalidArgument, "unknown-user", "no such user: " + (id ? *id : *name))
-                    .with("field", id ? "user_id" : "username"));
+    return fail(Error(ErrorCode::kInvalidArgument, "unknown-user", "no such user: " + ref.name).with("field", ref.field));
   return *u;
 }
 
@@ -131,6 +127,14 @@ Result<std::optional<std::int64_t>> opt_limit(const http::JsonBody& b, const cha
 }
 
 }  // namespace
+
+Result<UserRef> user_ref(const http::JsonBody& b) {
+  auto id = TRY(b.opt_str("user_id", 64));
+  auto name = TRY(b.opt_str("username", 64));
+  if (!id && !name)
+    return fail(Error(ErrorCode::kInvalidArgument, "missing-field", "give user_id or username").with("field", "user_id"));
+  return id ? UserRef{*id, "user_id"} : UserRef{*name, "username"};
+}
 
 void add_org_routes(http::Api& api, RouteDeps deps) {
   // ---------------------------------------------------------------- orgs

@@ -161,11 +161,6 @@ Result<std::optional<Project>> get_for(db::Tx& tx, const std::string& id, const 
   return std::optional<Project>{std::move(p)};
 }
 
-Result<std::string> role_of(db::Tx& tx, const std::string& project_id, const std::string& user_id) {
-  auto row = TRY(tx.query_one("SELECT role FROM project_members WHERE project_id = ? AND user_id = ?", {project_id, user_id}));
-  return row ? row->str(0) : std::string();
-}
-
 http::Target target_of(const Project& p) {
   return http::Target{.org_id = p.org_id,
                       .owner_id = p.created_by,

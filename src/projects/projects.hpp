@@ -47,7 +47,6 @@ Result<std::int64_t> count_in_org(db::Tx& tx, const std::string& org_id);
 Result<std::int64_t> count_in_group(db::Tx& tx, const std::string& group_id);
 // The target a policy check needs for this project and caller.
 http::Target target_of(const Project& p);
-Result<std::string> role_of(db::Tx& tx, const std::string& project_id, const std::string& user_id);
 
 // What the caller may see, as computed by the route from the policy.
 struct Visibility {

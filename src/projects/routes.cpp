@@ -3,6 +3,7 @@
 #include "core/text.hpp"
 #include "identity/policy.hpp"
 #include "identity/orgs.hpp"
+#include "identity/routes.hpp"
 #include "identity/store.hpp"
 #include "projects/projects.hpp"
 
@@ -24,14 +25,14 @@ Response with_etag(Response r, const Project& p) {
   return r;
 }
 
-// Loads the project, fills in the caller's role, and checks `perm` (default: the route's).
-Result<Project> load(Context& ctx, const http::Permission* perm = nullptr) {
+// Loads the project with the caller's role and checks the route's permission on it.
+Result<Project> load(Context& ctx) {
   auto p = TRY(get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
   if (!p) {
     ctx.filtered();
     return not_found("project");
   }
-  TRY_STATUS(perm ? ctx.authorize(*perm, target_of(*p)) : ctx.authorize(target_of(*p)));
+  TRY_STATUS(ctx.authorize(target_of(*p)));
   return *p;
 }
 
@@ -206,15 +207,13 @@ void add_routes(http::Api& api) {
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"user_id", "username", "role"}));
              auto role = TRY(b.one_of("role", {"owner", "maintainer", "member", "viewer"}));
-             auto id = TRY(b.opt_str("user_id", 64));
-             auto name = TRY(b.opt_str("username", 64));
-             if (!id && !name)
-               return fail(Error(ErrorCode::kInvalidArgument, "missing-field", "give user_id or username").with("field", "user_id"));
-             auto u = TRY(identity::find_user(ctx.t(), id ? *id : *name));
+             auto ref = TRY(identity::user_ref(b));
+             auto u = TRY(identity::find_user(ctx.t(), ref.name));
+             // An unknown user and one of another org get the same answer: nothing about other tenants leaks.
              if (!u || !TRY(identity::org_role_of(ctx.t(), p.org_id, u->id)))
                return fail(Error(ErrorCode::kInvalidArgument, "not-org-member",
                                  "the user must be a member of the project's organisation")
-                               .with("field", id ? "user_id" : "username"));
+                               .with("field", ref.field));
              if (p.archived) return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
              TRY_STATUS(add_member(ctx.t(), ctx.actor(), p, u->id, role, ctx.now()));
              json j = {{"user_id", u->id}, {"username", u->username}, {"role", role}, {"etag", "\"v1\""}};
