@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -99,10 +100,24 @@ Allocation make_allocation(const ResourceRequest& req, GpuMask gpus) {
   return Allocation{req.cpus, req.mem_mb, gpu_indices(gpus)};
 }
 
-FreeResources free_now(const ClusterState& st) {
+// The PENDING and RUNNING jobs of a state, found in one walk of the map (a pass over a large
+// queue would otherwise walk it several times).
+struct JobViews {
+  std::vector<const Job*> pending, running;
+  explicit JobViews(const ClusterState& st) {
+    pending.reserve(st.jobs.size());
+    for (const auto& [id, job] : st.jobs) {
+      if (job.state == JobState::kPending) pending.push_back(&job);
+      else if (job.state == JobState::kRunning) running.push_back(&job);
+    }
+  }
+};
+
+FreeResources free_now(const ClusterState& st, const std::vector<const Job*>& running) {
   FreeResources f{st.node.cpus, st.node.mem_mb, all_gpus(st.node.gpus)};
-  for (const auto& [id, job] : st.jobs) {
-    if (job.state != JobState::kRunning || !job.allocation) continue;
+  for (const Job* jp : running) {
+    const Job& job = *jp;
+    if (!job.allocation) continue;
     f.cpus -= job.allocation->cpus;
     f.mem_mb -= job.allocation->mem_mb;
     f.gpus &= ~job.allocation->gpu_mask();
@@ -399,34 +414,50 @@ struct Candidate {
 // Fair-share rows at `now`: decayed usage, plus running jobs' usage so far, plus a zero row for
 // every association with a pending job. `pending_rows` gets each pending job's row, in the order
 // of state.jobs (map nodes are stable, so the pointers stay valid while `rows` lives).
+struct AssocHash {
+  std::size_t operator()(const Association& a) const {
+    std::hash<std::string_view> h;
+    return h(a.user) * 31 + h(a.group) * 17 + h(a.org);
+  }
+};
+
 std::map<Association, FairShareRow> fair_share_rows(const ClusterState& st, const Scheduler& s, Millis now,
+                                                    const JobViews& views,
                                                     std::vector<const FairShareRow*>* pending_rows) {
   std::map<Association, FairShareRow> rows;
   for (const auto& [a, u] : st.usage.by_association) rows[a].raw_usage = u.at(now, s.config().usage_half_life);
-  for (const auto& [id, job] : st.jobs) {
-    if (job.state == JobState::kRunning && job.start_time && s.config().count_running_usage) {
-      double secs = static_cast<double>(std::max<Millis>(now - *job.start_time, 0)) / 1000.0;
-      rows[job.assoc].raw_usage += s.billing_rate(job.request) * secs;
-    } else if (job.state == JobState::kPending) {
-      const FairShareRow* row = &rows.try_emplace(job.assoc).first->second;
-      if (pending_rows) pending_rows->push_back(row);
+  if (s.config().count_running_usage) {
+    for (const Job* job : views.running) {
+      if (!job->start_time) continue;
+      double secs = static_cast<double>(std::max<Millis>(now - *job->start_time, 0)) / 1000.0;
+      rows[job->assoc].raw_usage += s.billing_rate(job->request) * secs;
     }
+  }
+  // Many pending jobs share few associations: a hash lookup each instead of a map search.
+  std::unordered_map<Association, const FairShareRow*, AssocHash> seen;
+  if (pending_rows) pending_rows->reserve(views.pending.size());
+  for (const Job* job : views.pending) {
+    auto [it, fresh] = seen.try_emplace(job->assoc, nullptr);
+    if (fresh) it->second = &rows.try_emplace(job->assoc).first->second;
+    if (pending_rows) pending_rows->push_back(it->second);
   }
   fill_fair_share(st.policy.shares, rows);
   return rows;
 }
 
 // Every PENDING job with its priority factors, highest priority first (ties: older, then smaller id).
-std::vector<Candidate> rank_pending(const ClusterState& st, const Scheduler& s, DependencyResolver& deps, Millis now) {
+std::vector<Candidate> rank_pending(const ClusterState& st, const Scheduler& s, DependencyResolver& deps, Millis now,
+                                    const JobViews& views) {
   const SchedulerConfig& cfg = s.config();
   std::vector<const FairShareRow*> pending_rows;
-  auto fs = fair_share_rows(st, s, now, &pending_rows);
+  auto fs = fair_share_rows(st, s, now, views, &pending_rows);
   std::size_t pending_index = 0;
   double max_qos = 0;
   for (const auto& [name, q] : st.policy.qos) max_qos = std::max(max_qos, q.priority);
   std::vector<Candidate> cands;
-  for (const auto& [id, job] : st.jobs) {
-    if (job.state != JobState::kPending) continue;
+  cands.reserve(views.pending.size());
+  for (const Job* jp : views.pending) {
+    const Job& job = *jp;
     Candidate c{&job, find_qos(st.policy, job), &deps.evaluate(job), {}};
     PriorityFactors& f = c.factors;
     f.fair_share = pending_rows[pending_index++]->factor;
@@ -446,12 +477,26 @@ std::vector<Candidate> rank_pending(const ClusterState& st, const Scheduler& s, 
     f.priority = w.fair_share * f.fair_share + w.age * f.age + w.job_size * f.job_size + w.qos * f.qos - job.nice;
     cands.push_back(std::move(c));
   }
-  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.factors.priority != b.factors.priority) return a.factors.priority > b.factors.priority;
-    if (a.job->submit_time != b.job->submit_time) return a.job->submit_time < b.job->submit_time;
-    return a.job->id < b.job->id;
+  // Sort small keys, then lay the candidates out in that order.
+  struct Key {
+    double priority;
+    Millis submit;
+    const std::string* id;
+    std::uint32_t index;
+  };
+  std::vector<Key> keys;
+  keys.reserve(cands.size());
+  for (std::uint32_t i = 0; i < cands.size(); ++i)
+    keys.push_back({cands[i].factors.priority, cands[i].job->submit_time, &cands[i].job->id, i});
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.submit != b.submit) return a.submit < b.submit;
+    return *a.id < *b.id;
   });
-  return cands;
+  std::vector<Candidate> sorted;
+  sorted.reserve(cands.size());
+  for (const Key& k : keys) sorted.push_back(cands[k.index]);
+  return sorted;
 }
 
 }  // namespace
@@ -494,7 +539,7 @@ void Scheduler::charge(FairShareUsage& usage, const Job& finished) const {
 }
 
 std::map<Association, FairShareRow> Scheduler::fair_share(const ClusterState& state, Millis now) const {
-  return fair_share_rows(state, *this, now, nullptr);
+  return fair_share_rows(state, *this, now, JobViews(state), nullptr);
 }
 
 ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
@@ -505,17 +550,17 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
   };
 
   // Running jobs: what they hold now, when they give it back, and what counts toward limits.
-  Planner planner(free_now(st), now);
+  const JobViews views(st);
+  Planner planner(free_now(st, views.running), now);
   Running running;
-  for (const auto& [id, job] : st.jobs) {
-    if (job.state != JobState::kPending) continue;
-    for (const Dependency& d : job.dependency.items) {
+  for (const Job* job : views.pending) {
+    for (const Dependency& d : job->dependency.items) {
       running.track_names = running.track_names || d.type == DependencyType::kSingleton;
     }
   }
   std::vector<Planner::Release> releases;
-  for (const auto& [id, job] : st.jobs) {
-    if (job.state != JobState::kRunning) continue;
+  for (const Job* jp : views.running) {
+    const Job& job = *jp;
     running.add(job, find_qos(st.policy, job).name);
     Millis start = job.start_time.value_or(now);
     if (now >= start + job.request.time_limit) out.over_time_limit.push_back(job.id);
@@ -530,7 +575,8 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
 
   // Priorities of every pending job.
   DependencyResolver deps(st, now);
-  std::vector<Candidate> cands = rank_pending(st, *this, deps, now);
+  std::vector<Candidate> cands = rank_pending(st, *this, deps, now, views);
+  out.pending.reserve(cands.size());
 
   // The pass: in priority order, start what fits without delaying a reservation; the first
   // reservation_depth jobs that do not fit get one.
@@ -705,7 +751,7 @@ Result<JobExplanation> Scheduler::explain(const ClusterState& state, std::string
 std::vector<std::pair<JobId, PriorityFactors>> Scheduler::priorities(const ClusterState& state, Millis now) const {
   DependencyResolver deps(state, now);
   std::vector<std::pair<JobId, PriorityFactors>> out;
-  for (const Candidate& c : rank_pending(state, *this, deps, now)) {
+  for (const Candidate& c : rank_pending(state, *this, deps, now, JobViews(state))) {
     out.emplace_back(c.job->id, c.factors);
   }
   return out;
@@ -850,7 +896,7 @@ Result<std::vector<Transition>> Scheduler::apply(ClusterState& state, const Sche
     return fail(ErrorCode::kAborted, "schedule-stale", detail + "; run schedule() again");
   };
   // Validate everything first, so that a stale result changes nothing.
-  FreeResources free = free_now(state);
+  FreeResources free = free_now(state, JobViews(state).running);
   for (const JobStart& s : result.starts) {
     auto it = state.jobs.find(s.job);
     if (it == state.jobs.end() || it->second.state != JobState::kPending || it->second.held) {
