@@ -4,7 +4,9 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -362,20 +364,27 @@ LimitCheck check_running_limits(const ClusterState& st, const Job& job, const Qo
                         (total - max) / 3600.0)};
   };
 
+  // Counts are looked up only for limits that exist: most users of a long queue have none.
+  static const Counts kZeroCounts{};
+  auto has_any = [](const Limits& l) {
+    return l.max_running_jobs || l.max_running_cpus || l.max_cpu_hours;
+  };
   const Limits& ul = user_limits(st.policy, job.assoc.user);
-  const Counts& uc = Running::count(r.user, job.assoc.user);
-  LimitCheck lc =
-      check(ul, uc, PendingReason::kAssocMaxJobsLimit, PendingReason::kAssocMaxCpuLimit, "user", job.assoc.user);
-  if (lc.reason != PendingReason::kNone) return lc;
+  const bool user_limited = has_any(ul);
+  const Counts& uc = user_limited ? Running::count(r.user, job.assoc.user) : kZeroCounts;
+  LimitCheck lc;
+  if (user_limited) {
+    lc = check(ul, uc, PendingReason::kAssocMaxJobsLimit, PendingReason::kAssocMaxCpuLimit, "user", job.assoc.user);
+    if (lc.reason != PendingReason::kNone) return lc;
+  }
   const Limits* ol = org_limits(st.policy, job.assoc.org);
-  const Counts& oc = Running::count(r.org, job.assoc.org);
+  const Counts& oc = ol ? Running::count(r.org, job.assoc.org) : kZeroCounts;
   if (ol) {
     lc = check(*ol, oc, PendingReason::kAssocGrpJobsLimit, PendingReason::kAssocGrpCpuLimit, "org", job.assoc.org);
     if (lc.reason != PendingReason::kNone) return lc;
   }
-  if (q.qos) {
-    static const Counts kZero{};
-    const Counts* cp = &kZero;
+  if (q.qos && (q.qos->max_jobs_per_user || q.qos->max_cpus_per_user)) {
+    const Counts* cp = &kZeroCounts;
     if (auto qi = r.qos_user.find(q.name); qi != r.qos_user.end()) {
       if (auto ui = qi->second.find(job.assoc.user); ui != qi->second.end()) cp = &ui->second;
     }
@@ -585,6 +594,20 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
     std::size_t pending_index;
   };
   std::vector<Blocked> to_estimate;
+  // A long queue repeats a few request shapes while the free resources stay the same.
+  struct DetailCache {
+    FreeResources fr{-1, -1, 0};
+    std::map<std::tuple<int, std::int64_t, int>, std::string> text;
+    const std::string& waiting(const ResourceRequest& req, const FreeResources& now_free) {
+      if (now_free.cpus != fr.cpus || now_free.mem_mb != fr.mem_mb || now_free.gpus != fr.gpus) {
+        text.clear();
+        fr = now_free;
+      }
+      auto [it, fresh] = text.try_emplace({req.cpus, req.mem_mb, req.gpus});
+      if (fresh) it->second = waiting_detail(req, now_free);
+      return it->second;
+    }
+  } detail_cache;
   const JobId* first_reserved = nullptr;
   bool blocked_strict = false;  // backfill off and a job is blocked: nothing below may start
   for (const Candidate& c : cands) {
@@ -645,7 +668,7 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
       info.reason = fits_free ? PendingReason::kPriority : PendingReason::kResources;
       info.detail = fits_free ? "would delay the reservation of higher-priority job " +
                                     (first_reserved ? *first_reserved : std::string("?"))
-                              : waiting_detail(req, fr);
+                              : detail_cache.waiting(req, fr);
       std::optional<Millis> start;
       if (static_cast<int>(out.reservations.size()) < config_.reservation_depth) {
         // Without backfill a job cannot start before the blocked jobs ahead of it.
