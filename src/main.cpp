@@ -3,6 +3,7 @@
 
 #include "app/app.hpp"
 #include "cli/cli.hpp"
+#include "sandbox/exec_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Atrium: a self-hosted research computing platform", "atrium"};
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "atrium 0.1.0");
   int exit_code = 0;
   atrium::app::add_commands(app, exit_code);  // server, admin
+  atrium::sandbox::add_exec_command(app, exit_code);  // exec (the per-job sandbox supervisor)
   atrium::cli::add_commands(app, exit_code);  // login, whoami, org, group, user, role, project, token, invite, audit
   try {
     app.parse(argc, argv);

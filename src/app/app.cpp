@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,10 @@
 #include "db/sqlite/sqlite_database.hpp"
 #include "http/server.hpp"
 #include "identity/auth.hpp"
+#include "jobs/routes.hpp"
+#include "jobs/service.hpp"
+#include "jobs/store.hpp"
+#include "sandbox/sandbox.hpp"
 #include "identity/routes.hpp"
 #include "identity/store.hpp"
 #include "obs/metrics.hpp"
@@ -85,6 +90,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
   TRY_STATUS(db->migrate("audit", audit::migrations()));
   TRY_STATUS(db->migrate("identity", identity::migrations()));
   TRY_STATUS(db->migrate("projects", projects::migrations()));
+  TRY_STATUS(db->migrate("jobs", jobs::migrations()));
   return db;
 }
 
@@ -185,6 +191,29 @@ Result<Config> config_from(const ServerFlags& f) {
   return load_config(file, env, flags);
 }
 
+// This node as the compute service sees it: configured, else detected.
+Result<jobs::Settings> compute_settings(const Config& c) {
+  jobs::Settings s;
+  s.data_dir = c.data_dir;
+  std::error_code ec;
+  s.exe = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec) return invalid("cannot find the atrium binary (/proc/self/exe): " + ec.message());
+  cpu_set_t set;
+  int online = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  s.node.cpus = c.compute_cpus > 0 ? c.compute_cpus : online;
+  std::int64_t phys_mb = static_cast<std::int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / (1 << 20);
+  s.node.mem_mb = c.compute_mem_mb > 0 ? c.compute_mem_mb : std::max<std::int64_t>(512, phys_mb * 9 / 10);
+  s.node.gpus = c.compute_gpus >= 0 ? c.compute_gpus : static_cast<int>(sandbox::probe().gpu_devices.size());
+  s.uid_base = c.compute_uid_base;
+  s.max_output_bytes = c.compute_max_output_bytes;
+  s.kill_grace = c.compute_kill_grace_s * 1000LL;
+  s.cgroup_parent = c.compute_cgroup_parent;
+  s.scheduler.usage_half_life = c.compute_fairshare_half_life_h * 3600'000LL;
+  s.scheduler.max_time_limit = c.compute_max_time_h * 3600'000LL;
+  s.scheduler.kill_margin = s.kill_grace + 5'000;
+  return s;
+}
+
 int run_server(const ServerFlags& flags) {
   crypto::init();
   auto cfg = config_from(flags);
@@ -217,14 +246,27 @@ int run_server(const ServerFlags& flags) {
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_ops_routes(api, **db, metrics, draining);
+  auto js = compute_settings(c);
+  if (!js) die(js.error().detail);
+  auto scheduler = compute::Scheduler::create(js->scheduler);
+  if (!scheduler) die("compute: " + scheduler.error().detail);
+  jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
+  if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
   identity::RouteDeps deps{settings, limiter,
                            [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
                            [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); },
-                           nullptr};
+                           [&compute_service](db::Tx&, const std::string& org, const std::string& kind,
+                                              const std::string& subject) -> Result<nlohmann::json> {
+                             auto u = compute_service.usage(org, kind, subject);
+                             u["storage_bytes"] = 0;
+                             u["concurrent_envs"] = 0;
+                             return u;
+                           }};
   identity::add_auth_routes(api, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
   audit::add_routes(api);
+  jobs::add_routes(api, compute_service);
 
   http::ServerSettings ss;
   ss.host = host;
@@ -251,6 +293,7 @@ int run_server(const ServerFlags& flags) {
   spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", *bound, c.data_dir,
                c.io_threads, c.worker_threads);
   server.wait();
+  compute_service.stop();  // running jobs keep running; the next start re-adopts them
   spdlog::info("atrium server stopped");
   return 0;
 }

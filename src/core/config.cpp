@@ -79,6 +79,19 @@ const std::vector<Field>& fields() {
       int_field("database.busy_timeout_ms", "SQLite busy timeout", &Config::busy_timeout_ms, 0, 600000),
       str_field("log.level", "log level", &Config::log_level, {"trace", "debug", "info", "warn", "error"}),
       str_field("log.access_log", "access log path, - for stdout, empty for none", &Config::access_log),
+      int_field("compute.cpus", "schedulable CPUs of this node (0 = all online)", &Config::compute_cpus, 0, 4096),
+      int_field("compute.mem_mb", "schedulable memory in MB (0 = physical minus 10%)", &Config::compute_mem_mb, 0,
+                std::int64_t{1} << 32),
+      int_field("compute.gpus", "GPUs (-1 = discover, 0 = none)", &Config::compute_gpus, -1, 64),
+      int_field("compute.uid_base", "first host uid for Atrium users' jobs", &Config::compute_uid_base, 1000,
+                std::int64_t{4000000000}),
+      int_field("compute.fairshare_half_life_h", "fair-share usage half-life in hours (0 = none)",
+                &Config::compute_fairshare_half_life_h, 0, 24 * 365),
+      int_field("compute.max_output_bytes", "job stdout/stderr cap per stream", &Config::compute_max_output_bytes, 1024,
+                std::int64_t{1} << 40),
+      int_field("compute.kill_grace_s", "seconds between SIGTERM and SIGKILL", &Config::compute_kill_grace_s, 0, 3600),
+      str_field("compute.cgroup_parent", "cgroup directory (per hierarchy) for job cgroups", &Config::compute_cgroup_parent),
+      int_field("compute.max_time_h", "longest job time limit in hours", &Config::compute_max_time_h, 1, 24 * 365),
   };
   return f;
 }
@@ -143,7 +156,7 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     if (rest == "LISTEN") rest = "SERVER_LISTEN";
     if (rest == "DATA_DIR") rest = "SERVER_DATA_DIR";
     bool in_section = false;
-    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_"})
+    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_", "COMPUTE_"})
       in_section = in_section || rest.rfind(sec, 0) == 0;
     if (!in_section || rest == "SERVER_URL") continue;
     const Field* match = nullptr;
@@ -162,6 +175,11 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
   }
   if (c.tls_cert.empty() != c.tls_key.empty())
     return invalid("server.tls_cert and server.tls_key must be set together");
+  for (char ch : c.compute_cgroup_parent)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '/')
+      return invalid("compute.cgroup_parent: only letters, digits, - _ / are allowed");
+  if (c.compute_cgroup_parent.empty() || c.compute_cgroup_parent.find("..") != std::string::npos)
+    return invalid("compute.cgroup_parent must be a relative path without ..");
   if (c.listen.rfind(':') == std::string::npos) return invalid("server.listen: expected host:port, got '" + c.listen + "'");
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (c.io_threads == 0) c.io_threads = static_cast<int>(cores);

@@ -41,6 +41,16 @@ struct Config {
   // [log]
   std::string log_level = "info";  // trace|debug|info|warn|error
   std::string access_log = "-";    // path, "-" = stdout, "" = off
+  // [compute] (the embedded executor on this node)
+  int compute_cpus = 0;                 // schedulable CPUs; 0 = all online CPUs
+  std::int64_t compute_mem_mb = 0;      // schedulable memory; 0 = physical memory minus 10% (at least 512 MB)
+  int compute_gpus = -1;                // -1 = discover (NVML, /dev/nvidiaN), 0 = none
+  std::int64_t compute_uid_base = 2000000;  // Atrium user n runs jobs as host uid uid_base + n
+  int compute_fairshare_half_life_h = 168;  // fair-share usage decay half-life; 0 = no decay
+  std::int64_t compute_max_output_bytes = 64LL << 20;  // per job and stream (stdout, stderr)
+  int compute_kill_grace_s = 10;        // SIGTERM -> SIGKILL on cancel and time limit
+  std::string compute_cgroup_parent = "atrium";  // job cgroups: <hierarchy>/<parent>/<job id>
+  std::int64_t compute_max_time_h = 24 * 30;     // longest --time
 };
 
 // Every settable key, as "section.key", with its type and one-line help (for the example file

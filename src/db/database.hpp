@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -48,6 +49,15 @@ class Tx {
   // Runs a statement, returns the number of rows it changed.
   virtual Result<std::int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
   Result<std::optional<Row>> query_one(std::string_view sql, const Params& params = {});
+
+  // Runs `f(committed)` when this transaction ends, before a write transaction releases the
+  // writer lock: in-memory state that mirrors the database changes in commit order, and a
+  // rollback can undo what the transaction did in memory.
+  void on_end(std::function<void(bool committed)> f) { end_hooks_.push_back(std::move(f)); }
+  std::vector<std::function<void(bool)>> take_end_hooks() { return std::exchange(end_hooks_, {}); }
+
+ private:
+  std::vector<std::function<void(bool)>> end_hooks_;
 };
 
 struct Migration {

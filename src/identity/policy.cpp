@@ -42,9 +42,14 @@ bool rbac_allows(const http::Principal& who, const http::Permission& perm, const
           scope_covers(g.scope, b.org_id, who, t))
         return true;
   // A project role counts only while its holder is in the project's org: leaving the org ends it.
-  if (!t.project_role.empty() && who.is_member_of(t.org_id))
+  if (!t.project_role.empty() && who.is_member_of(t.org_id)) {
     for (const auto& g : project_role_grants(t.project_role))
       if (part_matches(g.resource, perm.resource) && part_matches(g.verb, perm.verb)) return true;
+    // Own jobs: whoever submitted a job may cancel, hold, release and requeue it while they can submit.
+    if (perm.resource == "jobs" && perm.verb == "write" && !t.owner_id.empty() && t.owner_id == who.user_id)
+      for (const auto& g : project_role_grants(t.project_role))
+        if (g.resource == "jobs" && (g.verb == "create" || g.verb == "*")) return true;
+  }
   return visibility_read(who, perm, t) || self_service(who, perm, t);
 }
 
@@ -98,7 +103,7 @@ const std::vector<BuiltinRole>& builtin_roles() {
        "org-admin",
        "Administers one organisation: members, groups, roles, invitations, quotas, projects, audit",
        {"orgs:read:org", "orgs:write:org", "members:*:org", "groups:*:org", "roles:*:org", "invitations:*:org",
-        "quotas:*:org", "projects:*:org", "users:read:org", "audit:read:org"},
+        "quotas:*:org", "projects:*:org", "jobs:*:org", "users:read:org", "audit:read:org"},
        false},
       {"role_member",
        "member",
@@ -122,9 +127,13 @@ const BuiltinRole* find_builtin(std::string_view name_or_id) {
 }
 
 std::vector<http::Grant> project_role_grants(std::string_view role) {
-  if (role == "owner") return {{"projects", "*", "*"}};
-  if (role == "maintainer") return {{"projects", "read", "*"}, {"projects", "write", "*"}};
-  if (role == "member" || role == "viewer") return {{"projects", "read", "*"}};
+  // Jobs: members submit and read; owners and maintainers also act on everyone's jobs. Acting on
+  // one's own job is the own-job rule below.
+  if (role == "owner") return {{"projects", "*", "*"}, {"jobs", "*", "*"}};
+  if (role == "maintainer")
+    return {{"projects", "read", "*"}, {"projects", "write", "*"}, {"jobs", "*", "*"}};
+  if (role == "member") return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"jobs", "create", "*"}};
+  if (role == "viewer") return {{"projects", "read", "*"}, {"jobs", "read", "*"}};
   return {};
 }
 

@@ -40,6 +40,7 @@ B_OWNER = lambda c: c.b.users["org-admin"].id  # noqa: E731  owner of B's privat
 B_TOKEN = lambda c: c.b_token_id               # noqa: E731
 B_SESSION = lambda c: c.b_browser.session_id   # noqa: E731
 A_ORG = lambda c: c.a.id                       # noqa: E731
+B_JOB = lambda c: c.b_job["id"]                # noqa: E731  a held job in B's private project
 
 
 def no_b_ids(field="id"):
@@ -68,6 +69,9 @@ ALLOWED_2XX = {
     ("GET", "/readyz"): "public readiness probe",
     ("GET", "/metrics"): "public Prometheus metrics (route patterns only, no ids)",
     ("GET", "/api/v1/openapi.json"): "public API description",
+    ("GET", "/api/v1/jobs"): "lists the caller's own jobs only",
+    ("POST", "/api/v1/jobs/cancel"): "cancels the caller's own jobs only",
+    ("GET", "/api/v1/compute"): "this node's capacity and totals (no ids)",
     ("GET", "/api/v1/auth/session"): "the caller's own identity",
     ("GET", "/api/v1/auth/sessions"): "the caller's own sessions",
     ("GET", "/api/v1/me"): "the caller's own profile",
@@ -180,6 +184,24 @@ SWEEP = {
         V({"member": 403, "org-admin": 200}, check=no_b_in_ndjson),
         V(404, query="?org={b}", name="org-filter")],
     ("GET", "/api/v1/audit/verify"): [V(403)],
+    ("POST", "/api/v1/projects/{id}/jobs"): [
+        V(404, params={"id": B_PROJECT}, body={"command": ["true"]}),
+        V(404, params={"id": B_ORG_PROJECT}, body={"command": ["true"]}, name="org-visible"),
+        V(404, params={"id": B_ORG_PROJECT}, body={"command": ["true"], "cpus": -1}, name="bad-value")],
+    ("GET", "/api/v1/projects/{id}/jobs"): [V(404, params={"id": B_PROJECT}),
+                                            V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
+    ("GET", "/api/v1/jobs"): [V(200, check=no_b_ids()),
+                              V(404, query="?org={b}", name="org-filter")],
+    ("GET", "/api/v1/jobs/{id}"): [V(404, params={"id": B_JOB})],
+    ("GET", "/api/v1/jobs/{id}/logs"): [V(404, params={"id": B_JOB}),
+                                        V(404, params={"id": B_JOB}, query="?stream=bogus", name="bad-query")],
+    ("POST", "/api/v1/jobs/{id}/cancel"): [V(404, params={"id": B_JOB})],
+    ("POST", "/api/v1/jobs/{id}/hold"): [V(404, params={"id": B_JOB})],
+    ("POST", "/api/v1/jobs/{id}/release"): [V(404, params={"id": B_JOB})],
+    ("POST", "/api/v1/jobs/{id}/requeue"): [V(404, params={"id": B_JOB})],
+    ("POST", "/api/v1/jobs/cancel"): [V(200, body={}, check=lambda c, r: r.json["cancelled"] == [] or
+                                        not set(r.json["cancelled"]) & c.b_ids)],
+    ("GET", "/api/v1/compute"): [V(200, check=lambda c, r: c.b.id not in r.text)],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
@@ -197,6 +219,12 @@ class Sweep:
         self.b_ids = {self.b.id, self.b.group["id"], self.b.role["id"], self.b.invitation["id"],
                       self.b.project["id"], self.b.org_project["id"], self.b_token_id, self.b_browser.session_id}
         self.b_ids |= {u.id for u in self.b.users.values()}
+        owner = self.b.users["org-admin"]
+        r = server.call("POST", f"/api/v1/projects/{self.b.project['id']}/jobs", owner.token,
+                        json={"command": ["true"], "hold": True, "name": "b-secret-job"})
+        assert r.status == 201, r
+        self.b_job = r.json
+        self.b_ids.add(self.b_job["id"])
         self.caller_id = None
         self.baseline = self.snapshot()
 
@@ -235,6 +263,8 @@ class Sweep:
             snap[f"group-members {g['id']}"] = list_all(s, f"/api/v1/groups/{g['id']}/members", adm)
         for p in snap["projects"]:
             snap[f"project-members {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/members", adm)
+            jobs = list_all(s, f"/api/v1/projects/{p['id']}/jobs", adm)
+            snap[f"project-jobs {p['id']}"] = [(j["id"], j["state"], j["held"], j["etag"]) for j in jobs]
         tok = get(f"/api/v1/tokens/{self.b_token_id}")
         tok.pop("last_used_at")
         snap["token"] = tok

@@ -178,6 +178,7 @@ Status SqliteDatabase::run_tx(bool write, const std::function<Status(Tx&)>& fn) 
   } else {
     (void)conn->control("ROLLBACK");
   }
+  for (auto& hook : conn->take_end_hooks()) hook(committed);
   release(std::move(conn));
   if (committed && write && commit_listener_) commit_listener_();
   return st;

@@ -1,0 +1,357 @@
+#include "jobs/routes.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "core/text.hpp"
+#include "projects/projects.hpp"
+
+namespace atrium::jobs {
+namespace {
+
+using http::Access;
+using http::Context;
+using http::Response;
+using http::Target;
+using nlohmann::json;
+
+constexpr std::int64_t kMaxScript = 256 * 1024;
+constexpr std::int64_t kMaxLogChunk = 4 << 20;
+
+Target job_target(const JobRecord& r, const std::string& project_role, const std::string& group_id) {
+  return Target{.org_id = r.org_id(), .owner_id = r.user_id(), .group_id = group_id, .project_role = project_role};
+}
+
+// Loads a job (or, for the array id, its first task) and authorizes `perm` on it.
+Result<JobRecord> load(Context& ctx, const http::Permission& perm) {
+  auto rec = TRY(get(ctx.t(), ctx.param("id")));
+  if (!rec) {
+    ctx.filtered();
+    return not_found("job");
+  }
+  auto p = TRY(projects::get_for(ctx.t(), rec->project_id, ctx.who().user_id));
+  std::string role = p ? p->my_role : "";
+  TRY_STATUS(ctx.authorize(perm, job_target(*rec, role, rec->job.assoc.group)));
+  return *rec;
+}
+
+Result<std::int64_t> query_int(Context& ctx, const char* name, std::int64_t def, std::int64_t lo, std::int64_t hi) {
+  auto v = ctx.req.query_param(name);
+  if (!v) return def;
+  std::int64_t x = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc() || p != v->data() + v->size() || x < lo || x > hi)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-query",
+                      std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
+                          std::to_string(hi) + "]")
+                    .with("field", name));
+  return x;
+}
+
+Result<std::vector<std::string>> states_filter(Context& ctx) {
+  std::vector<std::string> out;
+  auto v = ctx.req.query_param("state");
+  if (!v || v->empty()) return out;
+  std::string_view s = *v;
+  while (!s.empty()) {
+    auto comma = s.find(',');
+    auto part = s.substr(0, comma);
+    std::string upper(part);
+    for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    auto st = compute::parse_state(upper);
+    if (!st)
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "unknown job state '" + std::string(part) + "'")
+                      .with("field", "state"));
+    out.emplace_back(compute::state_name(*st));
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+Response list_response(Service& svc, const std::vector<JobRecord>& items, int limit) {
+  json arr = json::array();
+  for (auto& r : items) arr.push_back(svc.to_json(r));
+  return http::paged(std::move(arr), limit, "id");
+}
+
+Result<SubmitRequest> parse_submit(Context& ctx, const projects::Project& p) {
+  auto b = TRY(ctx.json());
+  TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
+                     "dependency", "qos", "nice", "begin_time", "hold"}));
+  SubmitRequest r;
+  r.project_id = p.id;
+  r.org_id = p.org_id;
+  r.group_id = p.group_id;
+  r.name = TRY(b.opt_str("name", 128)).value_or("");
+  TRY_STATUS(check_display_text("name", r.name, 128, true));
+  auto cmd = TRY(b.opt_str_list("command", 1024, 64 * 1024));
+  auto script = TRY(b.opt_str("script", kMaxScript));
+  if (cmd.has_value() == script.has_value())
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "give exactly one of command (argv) or script")
+                    .with("field", "command"));
+  if (cmd) {
+    if (cmd->empty() || (*cmd)[0].empty())
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "command must name a program")
+                      .with("field", "command"));
+    for (auto& a : *cmd)
+      if (a.find('\0') != std::string::npos)
+        return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "command must not contain NUL")
+                        .with("field", "command"));
+    r.argv = *cmd;
+  } else {
+    if (script->empty() || script->find('\0') != std::string::npos)
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "script must be non-empty text without NUL")
+                      .with("field", "script"));
+    r.script = *script;
+    if (r.name.empty()) r.name = "script";
+  }
+  if (r.name.empty()) {
+    auto slash = r.argv[0].rfind('/');
+    r.name = r.argv[0].substr(slash == std::string::npos ? 0 : slash + 1).substr(0, 128);
+  }
+  if (b.has("env")) {
+    const auto& e = b.raw()["env"];
+    if (!e.is_object() || e.size() > 256)
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "env must be an object of at most 256 strings")
+                      .with("field", "env"));
+    for (auto& [k, v] : e.items()) {
+      bool ok = !k.empty() && k.size() <= 128 && !std::isdigit(static_cast<unsigned char>(k[0]));
+      for (char ch : k) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+      if (!ok || !v.is_string() || v.get_ref<const std::string&>().size() > 32 * 1024 ||
+          v.get_ref<const std::string&>().find('\0') != std::string::npos)
+        return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
+                          "env: '" + k.substr(0, 64) + "' must be a name of [A-Za-z0-9_] with a string value")
+                        .with("field", "env"));
+      r.env[k] = v.get<std::string>();
+    }
+  }
+  r.resources.cpus = static_cast<int>(TRY(b.opt_integer("cpus", 1, 4096)).value_or(1));
+  r.resources.mem_mb = TRY(b.opt_integer("mem_mb", 1, std::int64_t{1} << 32)).value_or(1024);
+  r.resources.gpus = static_cast<int>(TRY(b.opt_integer("gpus", 0, 64)).value_or(0));
+  r.resources.time_limit = TRY(b.opt_integer("time_limit_s", 1, 365LL * 86400)).value_or(3600) * 1000;
+  r.array = TRY(b.opt_str("array", 1024)).value_or("");
+  r.dependency = TRY(b.opt_str("dependency", 4096)).value_or("");
+  r.qos = TRY(b.opt_str("qos", 64)).value_or("");
+  r.nice = static_cast<int>(TRY(b.opt_integer("nice", -10000, 10000)).value_or(0));
+  if (r.nice < 0 && !ctx.who().is_instance_admin())
+    return fail(Error(ErrorCode::kPermissionDenied, "forbidden", "only an administrator may set a negative nice")
+                    .with("field", "nice"));
+  if (auto bt = TRY(b.opt_str("begin_time", 64))) {
+    Millis t = 0;
+    if (!parse_rfc3339(*bt, t))
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "begin_time must be an RFC 3339 time")
+                      .with("field", "begin_time"));
+    r.begin_time = t;
+  }
+  r.hold = TRY(b.opt_bool("hold")).value_or(false);
+  return r;
+}
+
+// One of the state-changing actions on a job (or on every task of an array).
+void add_action(http::Api& api, Service& svc, const char* verb, const char* summary,
+                Result<JobRecord> (Service::*fn)(db::Tx&, const Actor&, const JobRecord&, Millis)) {
+  api.add({"POST", std::string("/api/v1/jobs/{id}/") + verb, Access::require("jobs", "write"),
+           {summary, "jobs", nullptr, http::object_schema()},
+           [&svc, fn](Context& ctx) -> Result<Response> {
+             auto tasks = TRY(array_tasks(ctx.t(), ctx.param("id")));
+             if (tasks.empty()) {
+               auto rec = TRY(load(ctx, {"jobs", "write"}));
+               auto out = TRY((svc.*fn)(ctx.t(), ctx.actor(), rec, ctx.now()));
+               return http::with_etag(Response::json(200, svc.to_json(out)), svc.to_json(out));
+             }
+             // An array id: every task the caller may act on that is not past the action.
+             json items = json::array();
+             bool any = false;
+             for (auto& id : tasks) {
+               auto rec = TRY(get(ctx.t(), id));
+               if (!rec) continue;
+               auto p = TRY(projects::get_for(ctx.t(), rec->project_id, ctx.who().user_id));
+               TRY_STATUS(ctx.authorize({"jobs", "write"}, job_target(*rec, p ? p->my_role : "", rec->job.assoc.group)));
+               any = true;
+               auto out = (svc.*fn)(ctx.t(), ctx.actor(), *rec, ctx.now());
+               if (out) items.push_back(svc.to_json(*out));
+               else if (out.error().code != ErrorCode::kFailedPrecondition && out.error().code != ErrorCode::kFailedPrecondition)
+                 return std::unexpected(out.error());
+             }
+             if (!any) ctx.filtered();
+             return Response::json(200, json{{"array_id", ctx.param("id")}, {"items", items}});
+           }});
+}
+
+}  // namespace
+
+void add_routes(http::Api& api, Service& svc) {
+  const json kObj = http::object_schema();
+  const json submit_schema = {
+      {"type", "object"},
+      {"properties",
+       {{"name", {{"type", "string"}}},
+        {"command", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"script", {{"type", "string"}}},
+        {"env", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}},
+        {"cpus", {{"type", "integer"}, {"minimum", 1}}},
+        {"mem_mb", {{"type", "integer"}, {"minimum", 1}}},
+        {"gpus", {{"type", "integer"}, {"minimum", 0}}},
+        {"time_limit_s", {{"type", "integer"}, {"minimum", 1}}},
+        {"array", {{"type", "string"}, {"description", "sbatch --array syntax: 0-99%10, 1,3,5-7, 0-15:4"}}},
+        {"dependency", {{"type", "string"}, {"description", "sbatch --dependency syntax: afterok:ID[:ID],singleton"}}},
+        {"qos", {{"type", "string"}}},
+        {"nice", {{"type", "integer"}}},
+        {"begin_time", {{"type", "string"}, {"format", "date-time"}}},
+        {"hold", {{"type", "boolean"}}}}}};
+
+  api.add({"POST", "/api/v1/projects/{id}/jobs", Access::require("jobs", "create"),
+           {"Submit a job (or a job array) in a project; stored durably before the answer", "jobs", submit_schema, kObj,
+            201, {}, true},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto p = TRY(projects::get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
+             if (!p) {
+               ctx.filtered();
+               return not_found("project");
+             }
+             TRY_STATUS(ctx.authorize(projects::target_of(*p)));
+             if (p->archived)
+               return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
+             auto req = TRY(parse_submit(ctx, *p));
+             auto out = TRY(svc.submit(ctx.t(), ctx.actor(), req, ctx.now()));
+             if (out.array_id.empty()) {
+               auto j = svc.to_json(out.jobs.front());
+               return http::with_etag(Response::json(201, j), j)
+                   .header("Location", "/api/v1/jobs/" + out.jobs.front().id());
+             }
+             json ids = json::array();
+             for (auto& r : out.jobs) ids.push_back(r.id());
+             return Response::json(201, json{{"array_id", out.array_id},
+                                             {"array", out.jobs.front().array_spec},
+                                             {"tasks", out.jobs.size()},
+                                             {"job_ids", ids}})
+                 .header("Location", "/api/v1/jobs?array=" + out.array_id);
+           }});
+
+  api.add({"GET", "/api/v1/projects/{id}/jobs", Access::require("jobs", "read"),
+           {"List a project's jobs", "jobs", nullptr, http::list_schema(), 200, {"state", "user", "array", "limit", "after"}},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto p = TRY(projects::get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
+             if (!p) {
+               ctx.filtered();
+               return not_found("project");
+             }
+             TRY_STATUS(ctx.authorize(projects::target_of(*p)));
+             auto page = TRY(ctx.page());
+             ListFilter f;
+             f.project_id = p->id;
+             f.states = TRY(states_filter(ctx));
+             f.user_id = std::string(ctx.req.query_param("user").value_or(""));
+             if (f.user_id == "me") f.user_id = ctx.who().user_id;
+             f.array_id = std::string(ctx.req.query_param("array").value_or(""));
+             f.after = page.after;
+             f.limit = page.limit;
+             return list_response(svc, TRY(list(ctx.t(), f)), f.limit);
+           }});
+
+  api.add({"GET", "/api/v1/jobs", Access::require("jobs", "read"),
+           {"List my jobs across projects (an org administrator: ?org= lists the org's jobs)", "jobs", nullptr,
+            http::list_schema(), 200, {"state", "org", "array", "limit", "after"}},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto page = TRY(ctx.page());
+             ListFilter f;
+             f.states = TRY(states_filter(ctx));
+             f.array_id = std::string(ctx.req.query_param("array").value_or(""));
+             f.after = page.after;
+             f.limit = page.limit;
+             std::string org(ctx.req.query_param("org").value_or(""));
+             if (!org.empty()) {
+               // Every job of the org needs jobs:read on the org itself.
+               TRY_STATUS(ctx.authorize(Target{.org_id = org}));
+               f.org_id = org;
+             } else {
+               ctx.filtered();
+               f.user_id = ctx.who().user_id;
+             }
+             return list_response(svc, TRY(list(ctx.t(), f)), f.limit);
+           }});
+
+  api.add({"GET", "/api/v1/jobs/{id}", Access::require("jobs", "read"),
+           {"Show a job: state, why it waits and its estimated start, resources, usage, events", "jobs", nullptr, kObj},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto rec = TRY(load(ctx, {"jobs", "read"}));
+             auto j = svc.to_json(rec);
+             j["events"] = TRY(events(ctx.t(), rec.id()));
+             return http::with_etag(Response::json(200, j), j);
+           }});
+
+  add_action(api, svc, "cancel", "Cancel a job or every task of an array (a running job is stopped: SIGTERM, grace, kill)",
+             &Service::cancel);
+  add_action(api, svc, "hold", "Hold a pending job (or array)", &Service::hold);
+  add_action(api, svc, "release", "Release a held job (or array)", &Service::release);
+  add_action(api, svc, "requeue", "Requeue a running or finished job (or array)", &Service::requeue);
+
+  api.add({"POST", "/api/v1/jobs/cancel", Access::require("jobs", "write"),
+           {"Cancel all my pending and running jobs (optionally only in one project or state)", "jobs",
+            json{{"type", "object"},
+                 {"properties", {{"project_id", {{"type", "string"}}}, {"state", {{"type", "string"}}}}}},
+            kObj},
+           [&svc](Context& ctx) -> Result<Response> {
+             ctx.filtered();
+             auto b = TRY(ctx.json());
+             TRY_STATUS(b.only({"project_id", "state"}));
+             ListFilter f;
+             f.user_id = ctx.who().user_id;
+             f.project_id = TRY(b.opt_str("project_id", 64)).value_or("");
+             auto st = TRY(b.opt_one_of("state", {"PENDING", "RUNNING"}));
+             f.states = st ? std::vector<std::string>{*st} : std::vector<std::string>{"PENDING", "RUNNING"};
+             f.limit = 100000;
+             json ids = json::array();
+             for (auto& rec : TRY(list(ctx.t(), f))) {
+               auto p = TRY(projects::get_for(ctx.t(), rec.project_id, ctx.who().user_id));
+               if (!ctx.allowed({"jobs", "write"}, job_target(rec, p ? p->my_role : "", rec.job.assoc.group))) continue;
+               auto out = svc.cancel(ctx.t(), ctx.actor(), rec, ctx.now());
+               if (out) ids.push_back(rec.id());
+               else if (out.error().code != ErrorCode::kFailedPrecondition) return std::unexpected(out.error());
+             }
+             return Response::json(200, json{{"cancelled", ids}});
+           }});
+
+  api.add({"GET", "/api/v1/jobs/{id}/logs", Access::require("jobs", "read"),
+           {"A job's output from a byte offset (stream=stdout|stderr); X-Next-Offset says where to resume", "jobs",
+            nullptr, nullptr, 200, {"stream", "offset", "limit"}},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto rec = TRY(load(ctx, {"jobs", "read"}));
+             std::string stream(ctx.req.query_param("stream").value_or("stdout"));
+             if (stream != "stdout" && stream != "stderr")
+               return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "stream must be stdout or stderr")
+                               .with("field", "stream"));
+             auto offset = TRY(query_int(ctx, "offset", 0, 0, std::int64_t{1} << 50));
+             auto limit = TRY(query_int(ctx, "limit", 1 << 20, 1, kMaxLogChunk));
+             std::string data;
+             std::int64_t size = 0;
+             int fd = ::open((svc.run_dir(rec) / stream).c_str(), O_RDONLY | O_CLOEXEC);
+             if (fd >= 0) {
+               size = ::lseek(fd, 0, SEEK_END);
+               if (offset < size) {
+                 data.resize(static_cast<std::size_t>(std::min(limit, size - offset)));
+                 auto n = ::pread(fd, data.data(), data.size(), offset);
+                 data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+               }
+               ::close(fd);
+             }
+             std::int64_t next = std::min(offset, size) + static_cast<std::int64_t>(data.size());
+             bool done = compute::is_terminal(rec.job.state);
+             return Response::text(200, std::move(data), "application/octet-stream")
+                 .header("X-Offset", std::to_string(std::min(offset, size)))
+                 .header("X-Next-Offset", std::to_string(next))
+                 .header("X-Log-Size", std::to_string(size))
+                 .header("X-Job-State", std::string(compute::state_name(rec.job.state)))
+                 .header("X-Log-Complete", done && next >= size ? "true" : "false");
+           }});
+
+  api.add({"GET", "/api/v1/compute", Access::signed_in(),
+           {"This node's compute resources, what is allocated, and what the sandbox enforces here", "jobs", nullptr,
+            kObj},
+           [&svc](Context&) -> Result<Response> { return Response::json(200, svc.node_json()); }});
+}
+
+}  // namespace atrium::jobs

@@ -1,0 +1,10 @@
+// HTTP routes of jobs: submit in a project, list, show (with events), cancel, hold, release,
+// requeue, logs by byte offset, and the node's compute state.
+#pragma once
+
+#include "http/api.hpp"
+#include "jobs/service.hpp"
+
+namespace atrium::jobs {
+void add_routes(http::Api& api, Service& service);
+}

@@ -1,0 +1,149 @@
+// The compute service: the scheduler core wired to the database and to the local executor.
+//
+// Locking: the database writer lock is always taken before `mu_` (the in-memory ClusterState).
+// Every change of the state happens inside a write transaction, so memory changes in commit
+// order; a transaction that rolls back undoes its memory change (Tx::on_end). Reads take `mu_` only.
+//
+// Threads: a scheduling thread (a pass after every event, coalesced, at the core's next_wakeup
+// and every 30 s) and a monitor thread (epoll over the supervisors' pidfds). Each running job is
+// one `atrium exec` supervisor process started detached, so jobs outlive a server crash; at start
+// the service re-adopts them from their run directories or ends them NODE_FAIL.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compute/scheduler.hpp"
+#include "core/actor.hpp"
+#include "core/clock.hpp"
+#include "db/database.hpp"
+#include "jobs/store.hpp"
+
+namespace atrium::jobs {
+
+struct Settings {
+  std::filesystem::path data_dir;  // run directories under <data_dir>/jobs/<id>/
+  std::string exe;                 // the atrium binary (started as `atrium exec` per job)
+  compute::NodeResources node;
+  compute::SchedulerConfig scheduler;
+  std::int64_t uid_base = 2'000'000;
+  std::int64_t max_output_bytes = 64LL << 20;
+  Millis kill_grace = 10'000;
+  std::string cgroup_parent = "atrium";
+  int max_pids = 4096;  // per job (threads count)
+};
+
+struct SubmitRequest {
+  std::string project_id, org_id, group_id;
+  std::string name;
+  std::vector<std::string> argv;
+  std::string script;
+  std::map<std::string, std::string> env;
+  compute::ResourceRequest resources;
+  std::string qos;
+  int nice = 0;
+  std::optional<Millis> begin_time;
+  std::string dependency;  // sbatch syntax
+  std::string array;       // sbatch --array syntax
+  bool hold = false;
+};
+
+struct Submitted {
+  std::vector<JobRecord> jobs;
+  std::string array_id;  // "" for a single job
+};
+
+class Service {
+ public:
+  Service(db::Database& db, const Clock& clock, compute::Scheduler scheduler, Settings settings);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Loads the state, re-adopts running jobs, starts the threads.
+  Status start();
+  void stop();
+
+  // --- inside a request's write transaction ------------------------------------------------
+  Result<Submitted> submit(db::Tx& tx, const Actor& actor, const SubmitRequest& req, Millis now);
+  // Returns the job afterwards. A RUNNING job keeps running until its process has stopped;
+  // `stop_requested` says a stop is on its way.
+  Result<JobRecord> cancel(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
+  Result<JobRecord> hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
+  Result<JobRecord> release(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
+  Result<JobRecord> requeue(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
+
+  // --- reads -------------------------------------------------------------------------------
+  // The API shape of a job, with the live fields (reason, priority, estimated start) of a pending one.
+  nlohmann::json to_json(const JobRecord& r) const;
+  // Quota usage for identity's quota routes: concurrent_jobs, cpu_hours (this period).
+  nlohmann::json usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const;
+  nlohmann::json node_json() const;
+  std::filesystem::path run_dir(const JobRecord& r) const;
+
+  // Runs a scheduling pass now (tests and benchmarks; the thread does this by itself).
+  Status schedule_now();
+
+ private:
+  struct Running {
+    int pid = 0;
+    int pidfd = -1;
+    bool child = false;
+  };
+  struct Launch {
+    JobRecord rec;
+    compute::Allocation alloc;
+  };
+
+  void loop();
+  void monitor();
+  void poke();
+  Status pass();
+  Status load(db::Tx& tx, Millis now, std::vector<std::string>& adopt_ids);
+  Status refresh_policy(db::Tx& tx);
+  Status ensure_loaded(db::Tx& tx, const std::string& id);
+  Status persist(db::Tx& tx, const std::vector<compute::Transition>& ts);
+  Status persist(db::Tx& tx, const compute::Transition& t) { return persist(tx, std::vector{t}); }
+  void undo_on_rollback(db::Tx& tx);
+  void launch(const Launch& l);
+  Status adopt(db::Tx& tx, const std::string& id, Millis now);
+  void watch(const std::string& id, Running r);
+  void on_exit(const std::string& id);
+  Status end_job(const std::string& id, const std::optional<nlohmann::json>& outcome, const std::string& fallback_cause);
+  void signal_stop(const std::string& id);
+
+  db::Database& db_;
+  const Clock& clock_;
+  compute::Scheduler sched_;
+  Settings settings_;
+
+  mutable std::mutex mu_;  // after the database writer lock, never before
+  compute::ClusterState state_;
+  std::int64_t policy_stamp_ = -1;
+  std::map<std::string, Running> running_;  // job id -> its supervisor
+  std::map<int, std::string> by_fd_;
+  std::set<std::string> stop_marks_;  // stop requested (cancel/requeue): signal when watched
+
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool dirty_ = false;
+  bool stopping_ = false;
+  Millis next_wakeup_ = 0;
+  std::atomic<bool> reload_{false};
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd that wakes the monitor at stop
+  std::thread loop_thread_, monitor_thread_;
+};
+
+}  // namespace atrium::jobs

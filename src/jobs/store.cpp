@@ -1,0 +1,286 @@
+#include "jobs/store.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace atrium::jobs {
+namespace {
+
+using compute::Job;
+using compute::JobState;
+
+constexpr const char* kCols =
+    "id, org_id, project_id, group_id, user_id, name, qos, nice, argv, script, env, uid, cpus, mem_mb, gpus, "
+    "time_limit_ms, begin_ms, dependency, array_id, array_index, array_max, array_spec, state, held, reason, "
+    "reason_detail, submit_ms, start_ms, end_ms, exit_code, alloc_cpus, alloc_mem_mb, alloc_gpus, cpu_seconds, "
+    "peak_mem_mb, enforced, requeue_count, stop_requested, version";
+
+db::Value opt_ms(const std::optional<Millis>& v) { return v ? db::Value(*v) : db::Value(nullptr); }
+
+Result<JobRecord> from_row(const db::Row& r) {
+  JobRecord rec;
+  Job& j = rec.job;
+  std::size_t i = 0;
+  j.id = r.str(i++);
+  j.assoc.org = r.str(i++);
+  rec.project_id = r.str(i++);
+  j.assoc.group = r.str(i++);
+  j.assoc.user = r.str(i++);
+  j.name = r.str(i++);
+  j.qos = r.str(i++);
+  j.nice = static_cast<int>(r.i64(i++));
+  rec.argv = nlohmann::json::parse(r.str(i++)).get<std::vector<std::string>>();
+  rec.script = r.str(i++);
+  rec.env = nlohmann::json::parse(r.str(i++)).get<std::map<std::string, std::string>>();
+  rec.uid = r.i64(i++);
+  j.request.cpus = static_cast<int>(r.i64(i++));
+  j.request.mem_mb = r.i64(i++);
+  j.request.gpus = static_cast<int>(r.i64(i++));
+  j.request.time_limit = r.i64(i++);
+  j.begin_time = r.opt_i64(i++);
+  auto dep = r.str(i++);
+  if (!dep.empty()) j.dependency = TRY(compute::parse_dependency(dep));
+  if (!r.is_null(i)) {
+    j.array = compute::ArrayTask{r.str(i), static_cast<std::uint32_t>(r.i64(i + 1)),
+                                 static_cast<std::uint32_t>(r.i64(i + 2))};
+  }
+  i += 3;
+  rec.array_spec = r.str(i++);
+  j.state = TRY(compute::parse_state(r.str(i++)));
+  j.held = r.i64(i++) != 0;
+  auto reason = r.str(i++);
+  j.reason = reason.empty() ? compute::PendingReason::kNone : TRY(compute::parse_reason(reason));
+  j.reason_detail = r.str(i++);
+  j.submit_time = r.i64(i++);
+  j.start_time = r.opt_i64(i++);
+  j.end_time = r.opt_i64(i++);
+  if (auto e = r.opt_i64(i++)) j.exit_code = static_cast<int>(*e);
+  if (!r.is_null(i)) {
+    compute::Allocation a;
+    a.cpus = static_cast<int>(r.i64(i));
+    a.mem_mb = r.i64(i + 1);
+    a.gpus = nlohmann::json::parse(r.str(i + 2)).get<std::vector<int>>();
+    j.allocation = a;
+  }
+  i += 3;
+  if (!r.is_null(i)) rec.cpu_seconds = r.f64(i);
+  i++;
+  rec.peak_mem_mb = r.opt_i64(i++);
+  auto enforced = r.str(i++);
+  if (!enforced.empty()) rec.enforced = nlohmann::json::parse(enforced);
+  j.requeue_count = static_cast<int>(r.i64(i++));
+  rec.stop_requested = r.str(i++);
+  rec.version = r.i64(i++);
+  return rec;
+}
+
+Result<std::vector<JobRecord>> read_all(db::Tx& tx, const std::string& sql, const db::Params& params) {
+  auto rows = TRY(tx.query(sql, params));
+  std::vector<JobRecord> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back(TRY(from_row(r)));
+  return out;
+}
+
+}  // namespace
+
+std::vector<db::Migration> migrations() {
+  return {{1, "jobs",
+           "CREATE TABLE jobs ("
+           " id TEXT PRIMARY KEY, org_id TEXT NOT NULL, project_id TEXT NOT NULL, group_id TEXT NOT NULL,"
+           " user_id TEXT NOT NULL, name TEXT NOT NULL, qos TEXT NOT NULL, nice INTEGER NOT NULL,"
+           " argv TEXT NOT NULL, script TEXT NOT NULL, env TEXT NOT NULL, uid INTEGER NOT NULL,"
+           " cpus INTEGER NOT NULL, mem_mb INTEGER NOT NULL, gpus INTEGER NOT NULL, time_limit_ms INTEGER NOT NULL,"
+           " begin_ms INTEGER, dependency TEXT NOT NULL, array_id TEXT, array_index INTEGER, array_max INTEGER,"
+           " array_spec TEXT NOT NULL, state TEXT NOT NULL, held INTEGER NOT NULL, reason TEXT NOT NULL,"
+           " reason_detail TEXT NOT NULL, submit_ms INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER,"
+           " exit_code INTEGER, alloc_cpus INTEGER, alloc_mem_mb INTEGER, alloc_gpus TEXT, cpu_seconds REAL,"
+           " peak_mem_mb INTEGER, enforced TEXT NOT NULL DEFAULT '', requeue_count INTEGER NOT NULL,"
+           " stop_requested TEXT NOT NULL DEFAULT '', version INTEGER NOT NULL);"
+           "CREATE INDEX jobs_project ON jobs (project_id, id);"
+           "CREATE INDEX jobs_user ON jobs (user_id, id);"
+           "CREATE INDEX jobs_org ON jobs (org_id, id);"
+           "CREATE INDEX jobs_array ON jobs (array_id) WHERE array_id IS NOT NULL;"
+           "CREATE INDEX jobs_active ON jobs (state) WHERE state IN ('PENDING', 'RUNNING');"
+           "CREATE INDEX jobs_ended ON jobs (end_ms) WHERE end_ms IS NOT NULL;"
+           "CREATE TABLE job_events ("
+           " job_id TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, from_state TEXT,"
+           " to_state TEXT NOT NULL, event TEXT NOT NULL, reason TEXT NOT NULL, cause TEXT NOT NULL,"
+           " exit_code INTEGER, PRIMARY KEY (job_id, seq));"
+           "CREATE TABLE job_uids (user_id TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE);"}};
+}
+
+Status insert(db::Tx& tx, const JobRecord& r) {
+  const Job& j = r.job;
+  std::string dep = j.dependency.empty() ? "" : compute::format_dependency(j.dependency);
+  TRY(tx.exec(fmt::format("INSERT INTO jobs ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                          "?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', 0, '', 1)",
+                          kCols),
+              {j.id,
+               j.assoc.org,
+               r.project_id,
+               j.assoc.group,
+               j.assoc.user,
+               j.name,
+               j.qos,
+               std::int64_t{j.nice},
+               nlohmann::json(r.argv).dump(),
+               r.script,
+               nlohmann::json(r.env).dump(),
+               r.uid,
+               std::int64_t{j.request.cpus},
+               j.request.mem_mb,
+               std::int64_t{j.request.gpus},
+               j.request.time_limit,
+               opt_ms(j.begin_time),
+               dep,
+               j.array ? db::Value(j.array->array_id) : db::Value(nullptr),
+               j.array ? db::Value(std::int64_t{j.array->index}) : db::Value(nullptr),
+               j.array ? db::Value(std::int64_t{j.array->max_concurrent}) : db::Value(nullptr),
+               r.array_spec,
+               std::string(compute::state_name(j.state)),
+               std::int64_t{j.held},
+               j.reason == compute::PendingReason::kNone ? std::string() : std::string(compute::reason_name(j.reason)),
+               j.reason_detail,
+               j.submit_time}));
+  TRY(tx.exec("INSERT INTO job_events (job_id, seq, at_ms, from_state, to_state, event, reason, cause, exit_code) "
+              "VALUES (?, 1, ?, NULL, 'PENDING', 'submit', '', ?, NULL)",
+              {j.id, j.submit_time, std::string(j.held ? "submitted held" : "submitted")}));
+  return {};
+}
+
+Status record_transition(db::Tx& tx, const Job& j, const compute::Transition& t) {
+  // Pending reasons change on every pass and live in memory; the row keeps the reason a job ended
+  // with (DependencyNeverSatisfied...) and whether it is held.
+  bool keep_reason = compute::is_terminal(j.state) || j.held;
+  std::string reason = keep_reason && j.reason != compute::PendingReason::kNone
+                           ? std::string(compute::reason_name(j.reason))
+                           : std::string();
+  std::string detail = keep_reason ? j.reason_detail : std::string();
+  db::Value ac = nullptr, am = nullptr, ag = nullptr;
+  if (j.allocation) {
+    ac = std::int64_t{j.allocation->cpus};
+    am = j.allocation->mem_mb;
+    ag = nlohmann::json(j.allocation->gpus).dump();
+  }
+  bool clear_stop = t.to != JobState::kRunning;
+  auto n = TRY(tx.exec(
+      std::string("UPDATE jobs SET state = ?, held = ?, reason = ?, reason_detail = ?, start_ms = ?, end_ms = ?, "
+                  "exit_code = ?, alloc_cpus = ?, alloc_mem_mb = ?, alloc_gpus = ?, requeue_count = ?, ") +
+          (clear_stop ? "stop_requested = '', " : "") + "version = version + 1 WHERE id = ?",
+      {std::string(compute::state_name(j.state)), std::int64_t{j.held}, reason, detail, opt_ms(j.start_time),
+       opt_ms(j.end_time), j.exit_code ? db::Value(std::int64_t{*j.exit_code}) : db::Value(nullptr), ac, am, ag,
+       std::int64_t{j.requeue_count}, j.id}));
+  if (n != 1) return not_found("job " + j.id);
+  TRY(tx.exec("INSERT INTO job_events (job_id, seq, at_ms, from_state, to_state, event, reason, cause, exit_code) "
+              "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?), ?, ?, ?, ?, ?, ?, ?)",
+              {t.job, t.job, t.at, t.from ? db::Value(std::string(compute::state_name(*t.from))) : db::Value(nullptr),
+               std::string(compute::state_name(t.to)), std::string(compute::event_name(t.event)),
+               t.reason == compute::PendingReason::kNone ? std::string() : std::string(compute::reason_name(t.reason)),
+               t.cause, t.exit_code ? db::Value(std::int64_t{*t.exit_code}) : db::Value(nullptr)}));
+  return {};
+}
+
+Status set_measurements(db::Tx& tx, const std::string& id, const compute::JobUsage& usage,
+                        const nlohmann::json& enforced) {
+  TRY(tx.exec("UPDATE jobs SET cpu_seconds = ?, peak_mem_mb = ?, enforced = ? WHERE id = ?",
+              {usage.cpu_seconds, usage.peak_mem_mb, enforced.is_null() ? std::string() : enforced.dump(), id}));
+  return {};
+}
+
+Status set_stop_requested(db::Tx& tx, const std::string& id, const std::string& what) {
+  TRY(tx.exec("UPDATE jobs SET stop_requested = ?, version = version + 1 WHERE id = ?", {what, id}));
+  return {};
+}
+
+Result<std::optional<JobRecord>> get(db::Tx& tx, const std::string& id) {
+  auto row = TRY(tx.query_one(fmt::format("SELECT {} FROM jobs WHERE id = ?", kCols), {id}));
+  if (!row) return std::optional<JobRecord>{};
+  return std::optional<JobRecord>(TRY(from_row(*row)));
+}
+
+Result<std::vector<JobRecord>> load_active(db::Tx& tx) {
+  auto active = TRY(read_all(tx, fmt::format("SELECT {} FROM jobs WHERE state IN ('PENDING', 'RUNNING')", kCols), {}));
+  // Finished jobs that a pending job depends on (by job id or by array id).
+  std::vector<std::string> targets;
+  for (auto& r : active)
+    for (auto& d : r.job.dependency.items)
+      if (!d.target.empty()) targets.push_back(d.target);
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+  for (auto& t : targets) {
+    auto more = TRY(read_all(tx,
+                             fmt::format("SELECT {} FROM jobs WHERE (id = ? OR array_id = ?) AND state NOT IN "
+                                         "('PENDING', 'RUNNING')",
+                                         kCols),
+                             {t, t}));
+    for (auto& m : more) active.push_back(std::move(m));
+  }
+  return active;
+}
+
+Result<std::vector<JobRecord>> load_finished_since(db::Tx& tx, Millis since) {
+  return read_all(tx,
+                  fmt::format("SELECT {} FROM jobs WHERE end_ms IS NOT NULL AND end_ms >= ? AND start_ms IS NOT NULL",
+                              kCols),
+                  {since});
+}
+
+Result<std::vector<JobRecord>> list(db::Tx& tx, const ListFilter& f) {
+  std::string where = "1 = 1";
+  db::Params p;
+  auto add = [&](const char* clause, const std::string& v) {
+    where += clause;
+    p.push_back(v);
+  };
+  if (!f.project_id.empty()) add(" AND project_id = ?", f.project_id);
+  if (!f.user_id.empty()) add(" AND user_id = ?", f.user_id);
+  if (!f.org_id.empty()) add(" AND org_id = ?", f.org_id);
+  if (!f.array_id.empty()) add(" AND array_id = ?", f.array_id);
+  if (!f.after.empty()) add(" AND id > ?", f.after);
+  if (!f.states.empty()) {
+    where += " AND state IN (";
+    for (std::size_t i = 0; i < f.states.size(); ++i) {
+      where += i ? ", ?" : "?";
+      p.push_back(f.states[i]);
+    }
+    where += ")";
+  }
+  p.push_back(std::int64_t{f.limit});
+  return read_all(tx, fmt::format("SELECT {} FROM jobs WHERE {} ORDER BY id LIMIT ?", kCols, where), p);
+}
+
+Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& array_id) {
+  auto rows = TRY(tx.query("SELECT id FROM jobs WHERE array_id = ? ORDER BY array_index", {array_id}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
+Result<nlohmann::json> events(db::Tx& tx, const std::string& id) {
+  auto rows = TRY(tx.query("SELECT seq, at_ms, from_state, to_state, event, reason, cause, exit_code FROM job_events "
+                           "WHERE job_id = ? ORDER BY seq",
+                           {id}));
+  auto out = nlohmann::json::array();
+  for (auto& r : rows) {
+    nlohmann::json e{{"seq", r.i64(0)},          {"at", format_rfc3339(r.i64(1))},
+                     {"from", r.opt_str(2).value_or("")}, {"to", r.str(3)},
+                     {"event", r.str(4)},        {"reason", r.str(5)},
+                     {"cause", r.str(6)}};
+    if (r.is_null(2)) e["from"] = nullptr;
+    e["exit_code"] = r.is_null(7) ? nlohmann::json(nullptr) : nlohmann::json(r.i64(7));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::int64_t> uid_for(db::Tx& tx, const std::string& user_id, std::int64_t uid_base) {
+  if (auto row = TRY(tx.query_one("SELECT uid FROM job_uids WHERE user_id = ?", {user_id}))) return row->i64(0);
+  auto next = TRY(tx.query_one("SELECT COALESCE(MAX(uid) + 1, ?) FROM job_uids WHERE uid >= ?", {uid_base, uid_base}));
+  std::int64_t uid = next->i64(0);
+  TRY(tx.exec("INSERT INTO job_uids (user_id, uid) VALUES (?, ?)", {user_id, uid}));
+  return uid;
+}
+
+}  // namespace atrium::jobs

@@ -1,0 +1,71 @@
+// Jobs in the database: the source of truth the in-memory scheduler state is loaded from and
+// kept in step with. Every state change is a row in job_events (time, from, to, event, cause).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compute/job.hpp"
+#include "compute/usage.hpp"
+#include "db/database.hpp"
+
+namespace atrium::jobs {
+
+std::vector<db::Migration> migrations();
+
+// A job as stored: the scheduler's view plus what the executor and the API need.
+struct JobRecord {
+  compute::Job job;  // job.assoc = {org_id, group_id, user_id}
+  std::string project_id;
+  std::string array_spec;            // the array's spec text (array tasks only)
+  std::vector<std::string> argv;     // what runs: argv, or ["/atrium/job.sh"] for a script
+  std::string script;                // "" = argv given
+  std::map<std::string, std::string> env;
+  std::int64_t uid = 0;              // host uid it runs as
+  std::optional<double> cpu_seconds;  // measured, after it ran
+  std::optional<std::int64_t> peak_mem_mb;
+  nlohmann::json enforced = nullptr;  // what the sandbox enforced, and how
+  std::string stop_requested;         // "", "cancel" or "requeue": a stop is on its way to the process
+  std::int64_t version = 1;
+
+  const std::string& id() const { return job.id; }
+  const std::string& org_id() const { return job.assoc.org; }
+  const std::string& user_id() const { return job.assoc.user; }
+};
+
+Status insert(db::Tx& tx, const JobRecord& r);
+// Writes the job's lifecycle fields and the transition as an event.
+Status record_transition(db::Tx& tx, const compute::Job& after, const compute::Transition& t);
+Status set_measurements(db::Tx& tx, const std::string& id, const compute::JobUsage& usage,
+                        const nlohmann::json& enforced);
+Status set_stop_requested(db::Tx& tx, const std::string& id, const std::string& what);
+
+Result<std::optional<JobRecord>> get(db::Tx& tx, const std::string& id);
+// Every PENDING and RUNNING job, and the finished jobs they depend on.
+Result<std::vector<JobRecord>> load_active(db::Tx& tx);
+// Finished jobs that ended at or after `since` (fair-share history and the quota ledger).
+Result<std::vector<JobRecord>> load_finished_since(db::Tx& tx, Millis since);
+
+struct ListFilter {
+  std::string project_id;  // "" = any
+  std::string user_id;     // "" = any
+  std::string org_id;      // "" = any
+  std::string array_id;    // "" = any
+  std::vector<std::string> states;  // empty = any
+  std::string after;       // id cursor
+  int limit = 50;
+};
+Result<std::vector<JobRecord>> list(db::Tx& tx, const ListFilter& f);
+// Ids of the jobs of an array (the array id names them all).
+Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& array_id);
+Result<nlohmann::json> events(db::Tx& tx, const std::string& id);
+
+// The host uid Atrium user `user_id` runs jobs as (allocated on first use: uid_base + n).
+Result<std::int64_t> uid_for(db::Tx& tx, const std::string& user_id, std::int64_t uid_base);
+
+}  // namespace atrium::jobs

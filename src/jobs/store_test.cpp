@@ -1,0 +1,138 @@
+#include "jobs/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "db/testing.hpp"
+
+namespace atrium::jobs {
+namespace {
+
+using compute::JobState;
+
+JobRecord sample(const std::string& id) {
+  JobRecord r;
+  r.job.id = id;
+  r.job.name = "align";
+  r.job.assoc = {"org_a", "grp_1", "usr_1"};
+  r.job.qos = "normal";
+  r.job.request = {.cpus = 4, .mem_mb = 8192, .gpus = 1, .time_limit = 7'200'000};
+  r.job.submit_time = 1'700'000'000'000;
+  r.job.begin_time = 1'700'000'100'000;
+  r.job.dependency = *compute::parse_dependency("afterok:job_a:job_b,singleton");
+  r.job.nice = 5;
+  r.project_id = "prj_1";
+  r.argv = {"python3", "train.py", "--lr", "0.1"};
+  r.env = {{"SEED", "42"}};
+  r.uid = 2'000'001;
+  return r;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = db::open_test_db();
+    ASSERT_TRUE(db_->migrate("jobs", migrations()));
+  }
+  std::unique_ptr<db::SqliteDatabase> db_;
+};
+
+TEST_F(StoreTest, InsertThenGetRoundTrips) {
+  auto in = sample("job_1");
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return insert(tx, in); }));
+  auto out = db_->read([&](db::Tx& tx) { return get(tx, "job_1"); });
+  ASSERT_TRUE(out && *out);
+  const auto& r = **out;
+  EXPECT_EQ(r.job.name, "align");
+  EXPECT_EQ(r.job.assoc, in.job.assoc);
+  EXPECT_EQ(r.job.request.cpus, 4);
+  EXPECT_EQ(r.job.request.mem_mb, 8192);
+  EXPECT_EQ(r.job.request.gpus, 1);
+  EXPECT_EQ(r.job.request.time_limit, 7'200'000);
+  EXPECT_EQ(r.job.begin_time, in.job.begin_time);
+  EXPECT_EQ(r.job.dependency, in.job.dependency);
+  EXPECT_EQ(r.job.nice, 5);
+  EXPECT_EQ(r.argv, in.argv);
+  EXPECT_EQ(r.env, in.env);
+  EXPECT_EQ(r.uid, 2'000'001);
+  EXPECT_EQ(r.job.state, JobState::kPending);
+  EXPECT_FALSE(r.job.array);
+}
+
+TEST_F(StoreTest, TransitionsUpdateTheRowAndAppendEvents) {
+  auto rec = sample("job_1");
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return insert(tx, rec); }));
+  compute::Job j = rec.job;
+  auto start = compute::apply_event(j, compute::JobEvent::kStart, 1'700'000'200'000, "scheduled");
+  ASSERT_TRUE(start);
+  j.allocation = compute::Allocation{4, 8192, {2}};
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return record_transition(tx, j, *start); }));
+  auto end = compute::apply_event(j, compute::JobEvent::kFail, 1'700'000'300'000, "exit 3");
+  ASSERT_TRUE(end);
+  j.exit_code = 3;
+  end->exit_code = 3;
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return record_transition(tx, j, *end); }));
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) {
+    return set_measurements(tx, "job_1", {12.5, 300}, nlohmann::json{{"memory", "cgroup-v1"}});
+  }));
+
+  auto out = db_->read([&](db::Tx& tx) { return get(tx, "job_1"); });
+  ASSERT_TRUE(out && *out);
+  EXPECT_EQ((*out)->job.state, JobState::kFailed);
+  EXPECT_EQ((*out)->job.exit_code, 3);
+  ASSERT_TRUE((*out)->job.allocation);
+  EXPECT_EQ((*out)->job.allocation->gpus, std::vector<int>{2});
+  EXPECT_EQ((*out)->cpu_seconds, 12.5);
+  EXPECT_EQ((*out)->enforced["memory"], "cgroup-v1");
+  auto ev = db_->read([&](db::Tx& tx) { return events(tx, "job_1"); });
+  ASSERT_TRUE(ev);
+  ASSERT_EQ(ev->size(), 3u);
+  EXPECT_EQ((*ev)[0]["to"], "PENDING");
+  EXPECT_EQ((*ev)[1]["to"], "RUNNING");
+  EXPECT_EQ((*ev)[2]["to"], "FAILED");
+  EXPECT_EQ((*ev)[2]["exit_code"], 3);
+  EXPECT_EQ((*ev)[2]["cause"], "exit 3");
+}
+
+TEST_F(StoreTest, TransitionOfAnUnknownJobIsAnError) {
+  auto rec = sample("job_x");
+  auto t = compute::apply_event(rec.job, compute::JobEvent::kHold, 1, "held");
+  ASSERT_TRUE(t);
+  auto st = db_->write_tx([&](db::Tx& tx) { return record_transition(tx, rec.job, *t); });
+  EXPECT_FALSE(st);
+}
+
+TEST_F(StoreTest, LoadActiveBringsTheFinishedJobsThatPendingOnesDependOn) {
+  auto done = sample("job_a");
+  done.job.dependency = {};
+  auto other = sample("job_z");  // finished, nobody depends on it
+  other.job.dependency = {};
+  auto waiting = sample("job_w");
+  waiting.job.dependency = *compute::parse_dependency("afterok:job_a");
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) -> Status {
+    TRY_STATUS(insert(tx, done));
+    TRY_STATUS(insert(tx, other));
+    TRY_STATUS(insert(tx, waiting));
+    TRY(tx.exec("UPDATE jobs SET state = 'COMPLETED', start_ms = 1, end_ms = 2 WHERE id IN ('job_a', 'job_z')"));
+    return {};
+  }));
+  auto active = db_->read([&](db::Tx& tx) { return load_active(tx); });
+  ASSERT_TRUE(active);
+  std::set<std::string> ids;
+  for (auto& r : *active) ids.insert(r.id());
+  EXPECT_EQ(ids, (std::set<std::string>{"job_a", "job_w"}));
+}
+
+TEST_F(StoreTest, UidsAreStablePerUserAndDistinct) {
+  auto a = db_->write([&](db::Tx& tx) { return uid_for(tx, "usr_a", 2'000'000); });
+  auto b = db_->write([&](db::Tx& tx) { return uid_for(tx, "usr_b", 2'000'000); });
+  auto a2 = db_->write([&](db::Tx& tx) { return uid_for(tx, "usr_a", 2'000'000); });
+  ASSERT_TRUE(a && b && a2);
+  EXPECT_EQ(*a, 2'000'000);
+  EXPECT_EQ(*b, 2'000'001);
+  EXPECT_EQ(*a2, *a);
+}
+
+}  // namespace
+}  // namespace atrium::jobs

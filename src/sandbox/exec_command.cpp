@@ -1,0 +1,151 @@
+#include "sandbox/exec_command.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sandbox/detail/sys.hpp"
+#include "sandbox/sandbox.hpp"
+
+namespace atrium::sandbox {
+
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr int kSetupError = 125;
+
+// Field 22 of /proc/self/stat: with the pid it names this process uniquely across pid reuse.
+std::string self_start_time() {
+  auto stat = detail::read_file("/proc/self/stat");
+  if (!stat) return "";
+  auto close = stat->rfind(')');  // the comm field may contain spaces
+  if (close == std::string::npos) return "";
+  std::istringstream in(stat->substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i) {
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+struct Options {
+  std::string spec;
+  std::string state_dir;
+  bool probe = false;
+};
+
+int run_exec(const Options& opt) {
+  if (opt.probe) {
+    std::cout << to_json(probe()).dump(2) << "\n";
+    return 0;
+  }
+  std::string text;
+  if (opt.spec == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    auto t = detail::read_file(opt.spec);
+    if (!t) {
+      std::cerr << "atrium exec: cannot read " << opt.spec << ": " << detail::errno_text(errno) << "\n";
+      return kUsageError;
+    }
+    text = std::move(*t);
+  }
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    std::cerr << "atrium exec: bad spec: not valid JSON\n";
+    return kUsageError;
+  }
+  auto spec = spec_from_json(j);
+  if (!spec) {
+    std::cerr << "atrium exec: bad spec: " << spec.error().detail << "\n";
+    return kUsageError;
+  }
+  if (!opt.state_dir.empty()) {
+    if (::mkdir(opt.state_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+      std::cerr << "atrium exec: --state-dir " << opt.state_dir << ": " << detail::errno_text(errno) << "\n";
+      return kUsageError;
+    }
+    // The run belongs to whoever holds <state-dir>/lock: this supervisor while it lives (the
+    // lock goes with it, however it dies). A server that finds the lock free after a crash takes
+    // it and marks the run abandoned; a supervisor that starts that late must not run the job.
+    std::string lock_path = opt.state_dir + "/lock";
+    int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+      std::cerr << "atrium exec: " << lock_path << " is held by another process; not running the job\n";
+      return kSetupError;
+    }
+    struct stat st {};
+    if (::stat((opt.state_dir + "/abandoned").c_str(), &st) == 0) {
+      std::cerr << "atrium exec: the run in " << opt.state_dir << " was abandoned; not running the job\n";
+      return kSetupError;
+    }
+    // `lock` stays open (and locked) until this process exits.
+  }
+  // Stop signals stay blocked for the whole command: run() turns them into a cancel, and one
+  // arriving after the job ended must not kill us before outcome.json is written.
+  sigset_t stopset;
+  sigemptyset(&stopset);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stopset, s);
+  ::sigprocmask(SIG_BLOCK, &stopset, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  SystemClock clock;
+  RunHooks hooks;
+  std::string state_error;
+  if (!opt.state_dir.empty()) {
+    hooks.on_started = [&](int sandbox_pid) {
+      nlohmann::json sup = {{"pid", ::getpid()},
+                            {"start_time", self_start_time()},
+                            {"sandbox_pid", sandbox_pid},
+                            {"started_ms", clock.now_ms()},
+                            {"id", spec->id}};
+      if (auto st = detail::write_file_atomic(opt.state_dir + "/supervisor.json", sup.dump() + "\n"); !st)
+        state_error = st.error().detail;
+    };
+  }
+  auto outcome = run(*spec, hooks);
+  if (!outcome) {
+    std::cerr << "atrium exec: " << outcome.error().detail << "\n";
+    return outcome.error().code == ErrorCode::kInvalidArgument ? kUsageError : kSetupError;
+  }
+  if (!state_error.empty()) outcome->detail += (outcome->detail.empty() ? "" : "; ") + ("supervisor.json: " + state_error);
+  auto json = to_json(*outcome);
+  if (!opt.state_dir.empty()) {
+    if (auto st = detail::write_file_atomic(opt.state_dir + "/outcome.json", json.dump(2) + "\n"); !st)
+      std::cerr << "atrium exec: " << st.error().detail << "\n";
+  }
+  std::cout << json.dump() << "\n" << std::flush;
+  if (outcome->kind == "setup_failed") std::cerr << "atrium exec: setup failed: " << outcome->detail << "\n";
+  return exit_status(*outcome);
+}
+
+}  // namespace
+
+void add_exec_command(CLI::App& app, int& exit_code) {
+  auto opt = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("exec", "Run one job in the sandbox (the per-job supervisor)");
+  auto* spec = cmd->add_option("--spec", opt->spec, "The job's JSON spec: a file, or - for stdin");
+  cmd->add_option("--state-dir", opt->state_dir, "Write supervisor.json and outcome.json here (atomically)");
+  cmd->add_flag("--probe", opt->probe, "Print what this host's sandbox can enforce (JSON) and exit");
+  cmd->callback([opt, &exit_code, spec] {
+    if (!opt->probe && spec->count() == 0) {
+      std::cerr << "atrium exec: --spec is required\n";
+      exit_code = kUsageError;
+      return;
+    }
+    exit_code = run_exec(*opt);
+  });
+}
+
+}  // namespace atrium::sandbox
