@@ -1,5 +1,7 @@
 #include "cli/api.hpp"
 
+#include <ostream>
+
 #include "core/text.hpp"
 
 namespace atrium::cli {
@@ -130,7 +132,7 @@ std::optional<std::string> set_cookie_value(const HttpResponse& r, std::string_v
   return std::nullopt;
 }
 
-Result<ApiReply> ApiClient::send(const ApiCall& call, const Headers& headers) {
+Result<HttpResponse> ApiClient::send_raw(const ApiCall& call, const Headers& headers) {
   HttpRequest req;
   req.method = call.method;
   req.target = call.target();
@@ -144,6 +146,11 @@ Result<ApiReply> ApiClient::send(const ApiCall& call, const Headers& headers) {
 
   HttpResponse res = TRY(transport_(req));
   if (res.status < 200 || res.status >= 300) return fail(error_from_response(res));
+  return res;
+}
+
+Result<ApiReply> ApiClient::send(const ApiCall& call, const Headers& headers) {
+  HttpResponse res = TRY(send_raw(call, headers));
   ApiReply reply;
   reply.status = res.status;
   if (auto etag = res.header("etag")) reply.etag = std::string(*etag);
@@ -264,6 +271,49 @@ Result<MemberRef> ApiClient::find_member(const std::string& members_path, std::s
     }
   }
   return fail(ErrorCode::kNotFound, "not-found", "'" + std::string(user) + "' is not a member");
+}
+
+namespace {
+
+std::optional<std::int64_t> int_header(const HttpResponse& r, std::string_view name) {
+  auto h = r.header(name);
+  if (!h || h->empty() || h->size() > 18) return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : *h) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<std::int64_t> stream_logs(ApiClient& api, const LogStream& s, std::ostream& out, const Sleeper& sleep) {
+  using std::chrono::milliseconds;
+  constexpr milliseconds kFirst{500}, kMax{2000};
+  std::int64_t offset = s.offset;
+  milliseconds idle = kFirst;
+  while (true) {
+    HttpResponse r = TRY(api.send_raw(job_logs(s.job_id, s.stderr_stream, offset)));
+    auto next = int_header(r, "x-next-offset");
+    auto size = int_header(r, "x-log-size");
+    if (!next || *next < offset || static_cast<std::uint64_t>(*next - offset) < r.body.size())
+      return fail(ErrorCode::kInternal, "bad-response", "the server sent logs without a valid X-Next-Offset");
+    out.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
+    out.flush();
+    if (!out) return fail(ErrorCode::kInternal, "io", "writing the log to stdout failed");
+    bool complete = r.header("x-log-complete") == std::optional<std::string_view>("true");
+    offset = *next;
+    bool more_now = size && offset < *size && !r.body.empty();  // the server sends at most one chunk per call
+    if (more_now) {
+      idle = kFirst;
+      continue;
+    }
+    if (!s.follow || complete) return offset;
+    if (!r.body.empty()) idle = kFirst;
+    sleep(idle);
+    if (r.body.empty()) idle = std::min(idle * 2, kMax);
+  }
 }
 
 }  // namespace atrium::cli

@@ -2,7 +2,10 @@
 // Errors, cursor pagination, ETag/If-Match round trips, and ORG/USER argument resolution.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +60,8 @@ class ApiClient {
   // (Accept, Content-Type when there is a body, Authorization when there is a token).
   [[nodiscard]] Result<ApiReply> send(const ApiCall& call, const Headers& headers = {});
   [[nodiscard]] Result<ApiReply> get(const std::string& path);
+  // Like send, for a response that is not JSON (job logs): the body and headers as they came.
+  [[nodiscard]] Result<HttpResponse> send_raw(const ApiCall& call, const Headers& headers = {});
 
   // One page of a list call.
   [[nodiscard]] Result<Page> page(const ApiCall& call);
@@ -81,5 +86,20 @@ class ApiClient {
   Transport transport_;
   std::string token_;
 };
+
+// `atrium job logs`: writes a job's output from `offset` to `out`, chunk by chunk as the server
+// hands them out (X-Next-Offset). Without `follow` it stops at the end of what is written now;
+// with it, it keeps polling until the server says the log is complete (X-Log-Complete: true),
+// sleeping 0.5 s after an empty poll and doubling up to 2 s while nothing new comes.
+struct LogStream {
+  std::string job_id;
+  bool stderr_stream = false;
+  bool follow = false;
+  std::int64_t offset = 0;
+};
+using Sleeper = std::function<void(std::chrono::milliseconds)>;
+// Returns the offset after the last byte written.
+[[nodiscard]] Result<std::int64_t> stream_logs(ApiClient& api, const LogStream& s, std::ostream& out,
+                                               const Sleeper& sleep);
 
 }  // namespace atrium::cli

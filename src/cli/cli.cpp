@@ -25,6 +25,7 @@ void add_commands(CLI::App& app, int& exit_code) {
   add_token_commands(app, ctx);
   add_invite_commands(app, ctx);
   add_audit_commands(app, ctx);
+  add_job_commands(app, ctx);
 }
 
 std::ostream& Context::out() { return std::cout; }

@@ -1,5 +1,5 @@
 // The atrium client: login, whoami and the resource commands (org, group, user, role, project,
-// token, invite, audit), which talk to an Atrium server over its HTTP API only.
+// token, invite, audit, job), which talk to an Atrium server over its HTTP API only.
 #pragma once
 
 namespace CLI {

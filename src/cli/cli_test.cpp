@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -705,6 +706,278 @@ TEST(Units, TimeFilters) {
   EXPECT_EQ(*parse_time_filter("1h", now), "2025-11-25T18:16:09.000Z");
   EXPECT_FALSE(parse_time_filter("last week", now));
   EXPECT_FALSE(parse_time_filter("2026-13-40", now));
+}
+
+TEST(Units, JobTimeLimits) {
+  struct Case {
+    const char* text;
+    long long seconds;
+  };
+  const Case ok[] = {{"90", 5400},
+                     {"1", 60},
+                     {"10:30", 630},
+                     {"02:00:00", 7200},
+                     {"1:02:03", 3723},
+                     {"1-0", 86400},
+                     {"2-12", 2 * 86400 + 12 * 3600},
+                     {"1-02:30", 86400 + 2 * 3600 + 30 * 60},
+                     {"1-02:30:15", 86400 + 2 * 3600 + 30 * 60 + 15},
+                     {"0:01", 1},
+                     {"2h", 7200},
+                     {"90m", 5400},
+                     {"1h30m", 5400},
+                     {"45s", 45},
+                     {"100:00:00", 360000}};
+  for (const auto& c : ok) {
+    auto t = parse_time_limit(c.text);
+    ASSERT_TRUE(t) << c.text << ": " << t.error().detail;
+    EXPECT_EQ(t->count(), c.seconds) << c.text;
+  }
+  for (const char* bad :
+       {"",        "0", "0:00", "00:00:00", "0s", "-5",  "1-",   "-1",    "1-24",       "1-2:60", "1:60",
+        "1:2:3:4", "a", "2x",   "1.5h",     "1:", ":30", "1--2", "1-2-3", "1234567890", "10 m"})
+    EXPECT_FALSE(parse_time_limit(bad)) << bad;
+}
+
+TEST(Units, JobMemory) {
+  struct Case {
+    const char* text;
+    std::int64_t mb;
+  };
+  const Case ok[] = {{"4G", 4096},   {"4GiB", 4096}, {"512M", 512},   {"512MiB", 512}, {"1.5G", 1536},
+                     {"4096", 4096}, {"1", 1},       {"1K", 1},       {"1B", 1},       {"1MB", 1},
+                     {"2MB", 2},     {"1GB", 954},   {"1T", 1 << 20}, {"1025KiB", 2}};
+  for (const auto& c : ok) {
+    auto m = parse_mem_mb(c.text);
+    ASSERT_TRUE(m) << c.text << ": " << m.error().detail;
+    EXPECT_EQ(*m, c.mb) << c.text;
+  }
+  for (const char* bad : {"", "0", "0G", "-1", "G", "4X", "1.5", "99999999999999", "20000000PiB"})
+    EXPECT_FALSE(parse_mem_mb(bad)) << bad;
+  EXPECT_EQ(format_mem_mb(4096), "4G");
+  EXPECT_EQ(format_mem_mb(1536), "1536M");
+  EXPECT_EQ(format_elapsed(0), "0:00");
+  EXPECT_EQ(format_elapsed(75), "1:15");
+  EXPECT_EQ(format_elapsed(3723), "1:02:03");
+  EXPECT_EQ(format_elapsed(86400 + 3723), "1-01:02:03");
+}
+
+// ---------------------------------------------------------------- jobs
+
+constexpr const char* kProject = "prj_01JD3X8V0Q6Y2M4K9T7R5W1ZCA";
+
+TEST(Jobs, SubmitMapsSbatchOptionsToTheBody) {
+  const Millis now = 1'764'098'169'000;  // 2025-11-25T19:16:09Z
+  JobSubmitArgs a;
+  a.command = {"python3", "-c", "print(1)"};
+  a.name = "train";
+  a.cpus = 2;
+  a.mem = "4G";
+  a.gpus = 1;
+  a.time = "1-00:00:00";
+  a.array = "0-99%10";
+  a.dependency = "afterok:job_1";
+  a.qos = "normal";
+  a.nice = 5;
+  a.env = {"A=1", "B_2=x=y", "EMPTY="};
+  a.begin = "now+1h";
+  a.hold = true;
+  auto c = job_submit(kProject, a, now);
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(c->method, "POST");
+  EXPECT_EQ(c->path, std::string("/api/v1/projects/") + kProject + "/jobs");
+  EXPECT_EQ(*c->body, (json{{"name", "train"},
+                            {"command", {"python3", "-c", "print(1)"}},
+                            {"cpus", 2},
+                            {"mem_mb", 4096},
+                            {"gpus", 1},
+                            {"time_limit_s", 86400},
+                            {"array", "0-99%10"},
+                            {"dependency", "afterok:job_1"},
+                            {"qos", "normal"},
+                            {"nice", 5},
+                            {"env", {{"A", "1"}, {"B_2", "x=y"}, {"EMPTY", ""}}},
+                            {"begin_time", "2025-11-25T20:16:09.000Z"},
+                            {"hold", true}}));
+
+  JobSubmitArgs s;
+  s.script = "#!/bin/sh\necho hi\n";
+  s.begin = "2026-01-02T03:04:05Z";
+  auto sc = job_submit(kProject, s, now);
+  ASSERT_TRUE(sc) << sc.error().detail;
+  EXPECT_EQ(*sc->body, (json{{"script", "#!/bin/sh\necho hi\n"}, {"begin_time", "2026-01-02T03:04:05.000Z"}}));
+}
+
+TEST(Jobs, SubmitRefusesBadArgumentsBeforeAnyRequest) {
+  const Millis now = 0;
+  auto with = [](auto change) {
+    JobSubmitArgs a;
+    a.command = {"true"};
+    change(a);
+    return a;
+  };
+  std::vector<JobSubmitArgs> bad{
+      JobSubmitArgs{},                                    // neither script nor command
+      with([](JobSubmitArgs& a) { a.script = "echo"; }),  // both
+      with([](JobSubmitArgs& a) { a.command = {""}; }),
+      with([](JobSubmitArgs& a) { a.cpus = 0; }),
+      with([](JobSubmitArgs& a) { a.gpus = -1; }),
+      with([](JobSubmitArgs& a) { a.mem = "0"; }),
+      with([](JobSubmitArgs& a) { a.mem = "lots"; }),
+      with([](JobSubmitArgs& a) { a.time = "0"; }),
+      with([](JobSubmitArgs& a) { a.time = "1:99"; }),
+      with([](JobSubmitArgs& a) { a.env = {"NOEQUALS"}; }),
+      with([](JobSubmitArgs& a) { a.env = {"1ABC=x"}; }),
+      with([](JobSubmitArgs& a) { a.env = {"A-B=x"}; }),
+      with([](JobSubmitArgs& a) { a.env = {"=x"}; }),
+      with([](JobSubmitArgs& a) { a.begin = "tomorrow"; }),
+      with([](JobSubmitArgs& a) { a.array = ""; }),
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    auto c = job_submit(kProject, bad[i], now);
+    ASSERT_FALSE(c) << "case " << i;
+    EXPECT_EQ(c.error().type, kUsageErrorType) << "case " << i;
+  }
+  JobSubmitArgs empty_script;
+  empty_script.script = "";
+  EXPECT_FALSE(job_submit(kProject, empty_script, now));
+  EXPECT_FALSE(job_submit("", with([](JobSubmitArgs&) {}), now));
+}
+
+TEST(Jobs, ListCallsAndStates) {
+  JobListArgs mine;
+  EXPECT_EQ(job_list(mine)->target(), "/api/v1/jobs");
+  mine.states = {"pd", "Running", "oom"};
+  mine.array_id = "job_9";
+  EXPECT_EQ(job_list(mine)->target(), "/api/v1/jobs?state=PENDING%2CRUNNING%2COUT_OF_MEMORY&array=job_9");
+  JobListArgs proj;
+  proj.project_id = kProject;
+  proj.user = "me";
+  EXPECT_EQ(job_list(proj)->target(), std::string("/api/v1/projects/") + kProject + "/jobs?user=me");
+  JobListArgs org;
+  org.org_id = kOrgA;
+  EXPECT_EQ(job_list(org)->target(), std::string("/api/v1/jobs?org=") + kOrgA);
+  JobListArgs bad_state;
+  bad_state.states = {"DONE"};
+  EXPECT_FALSE(job_list(bad_state));
+  JobListArgs user_without_project;
+  user_without_project.user = kUser;
+  EXPECT_FALSE(job_list(user_without_project));
+  EXPECT_EQ(*job_state_name("canceled"), "CANCELLED");
+  EXPECT_EQ(*job_state_name("NF"), "NODE_FAIL");
+}
+
+TEST(Jobs, ActionsCancelAllAndLogs) {
+  auto hold = job_action("job_1", "hold");
+  EXPECT_EQ(hold->method, "POST");
+  EXPECT_EQ(hold->path, "/api/v1/jobs/job_1/hold");
+  EXPECT_FALSE(hold->body);
+  EXPECT_FALSE(job_action("", "cancel"));
+  auto all = job_cancel_all(std::nullopt, std::nullopt);
+  EXPECT_EQ(all->path, "/api/v1/jobs/cancel");
+  EXPECT_EQ(*all->body, json::object());
+  auto some = job_cancel_all(std::string(kProject), std::string("r"));
+  EXPECT_EQ(*some->body, (json{{"project_id", kProject}, {"state", "RUNNING"}}));
+  EXPECT_FALSE(job_cancel_all(std::nullopt, std::string("COMPLETED")));
+  EXPECT_EQ(job_logs("job_1", false, 0).target(), "/api/v1/jobs/job_1/logs?stream=stdout&offset=0");
+  EXPECT_EQ(job_logs("job_1", true, 42).target(), "/api/v1/jobs/job_1/logs?stream=stderr&offset=42");
+}
+
+HttpResponse log_chunk(std::string body, std::int64_t next, std::int64_t size, bool complete) {
+  HttpResponse r;
+  r.status = 200;
+  r.headers = {{"content-type", "application/octet-stream"},
+               {"x-next-offset", std::to_string(next)},
+               {"x-log-size", std::to_string(size)},
+               {"x-log-complete", complete ? "true" : "false"}};
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(Jobs, LogsFollowUntilCompleteWithGrowingPolls) {
+  FakeServer s;
+  const std::string base = "GET /api/v1/jobs/job_1/logs?stream=stdout&offset=";
+  s.routes[base + "0"].push_back(log_chunk("hel", 3, 3, false));
+  s.routes[base + "3"] = {log_chunk("", 3, 3, false), log_chunk("", 3, 3, false), log_chunk("", 3, 3, false),
+                          log_chunk("lo\n", 6, 6, false)};
+  s.routes[base + "6"].push_back(log_chunk("", 6, 6, true));
+  ApiClient api(s.transport(), "t");
+  std::ostringstream out;
+  std::vector<long long> sleeps;
+  auto next = stream_logs(api, {"job_1", false, true, 0}, out,
+                          [&](std::chrono::milliseconds d) { sleeps.push_back(d.count()); });
+  ASSERT_TRUE(next) << next.error().detail;
+  EXPECT_EQ(*next, 6);
+  EXPECT_EQ(out.str(), "hello\n");
+  // data -> 500; three idle polls -> 500, 1000, 2000; data again -> 500; then complete.
+  EXPECT_EQ(sleeps, (std::vector<long long>{500, 500, 1000, 2000, 500}));
+}
+
+TEST(Jobs, LogsWithoutFollowReadEveryChunkOnce) {
+  FakeServer s;
+  const std::string base = "GET /api/v1/jobs/job_1/logs?stream=stderr&offset=";
+  s.routes[base + "10"].push_back(log_chunk("abc", 13, 16, false));  // more than one chunk waiting
+  s.routes[base + "13"].push_back(log_chunk("def", 16, 16, false));
+  ApiClient api(s.transport(), "t");
+  std::ostringstream out;
+  int slept = 0;
+  auto next = stream_logs(api, {"job_1", true, false, 10}, out, [&](std::chrono::milliseconds) { ++slept; });
+  ASSERT_TRUE(next) << next.error().detail;
+  EXPECT_EQ(*next, 16);
+  EXPECT_EQ(out.str(), "abcdef");
+  EXPECT_EQ(slept, 0);
+  // A response without offsets is an error, not a loop.
+  FakeServer broken;
+  HttpResponse r;
+  r.status = 200;
+  r.body = "x";
+  broken.routes[base + "0"].push_back(r);
+  ApiClient api2(broken.transport(), "t");
+  EXPECT_FALSE(stream_logs(api2, {"job_1", true, false, 0}, out, [](std::chrono::milliseconds) {}));
+  // Problems are errors with the server's detail.
+  FakeServer missing;
+  ApiClient api3(missing.transport(), "t");
+  auto gone = stream_logs(api3, {"job_2", false, true, 0}, out, [](std::chrono::milliseconds) {});
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
+
+TEST(Jobs, TablesAndDetails) {
+  json pending = json::parse(R"({"id":"job_1","name":"train","state":"PENDING","reason":"Held",
+      "reason_detail":"held by alice","held":true,"submit_time":"2026-01-02T03:04:05.123Z",
+      "resources":{"cpus":2,"mem_mb":4096,"gpus":0,"time_limit_s":7200},"usage":null,"priority":12,
+      "estimated_start":null,"command":["python3","train.py"],"env":{"SEED":"1"},"stop_requested":null,
+      "events":[{"seq":1,"at":"2026-01-02T03:04:05.123Z","from":null,"to":"PENDING","event":"submit",
+                 "reason":"","cause":"submitted"},
+                {"seq":2,"at":"2026-01-02T03:04:06.000Z","from":"PENDING","to":"PENDING","event":"hold",
+                 "reason":"Held","cause":"held by alice"}]})");
+  json done = json::parse(R"({"id":"job_2","name":"x","state":"FAILED","reason":null,"reason_detail":"",
+      "submit_time":"2026-01-02T03:04:05Z","exit_code":3,"resources":{"cpus":1,"mem_mb":1000,"gpus":0,
+      "time_limit_s":60},"usage":{"wall_seconds":75.5,"cpu_seconds":1.25,"peak_mem_mb":12},
+      "allocation":{"cpus":1,"mem_mb":1000,"gpus":[]},"script":"echo a\necho b\n","stop_requested":null})");
+  std::string table = render_job_table({pending, done});
+  EXPECT_EQ(table,
+            "ID     NAME   STATE    REASON  CPUS  MEM    TIME  SUBMIT\n"
+            "job_1  train  PENDING  Held    2     4G     0:00  2026-01-02T03:04:05Z\n"
+            "job_2  x      FAILED   -       1     1000M  1:15  2026-01-02T03:04:05Z\n");
+  std::string p = render_job(pending);
+  EXPECT_NE(p.find("state:           PENDING (held)\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("reason:          Held: held by alice\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("estimated start: unknown\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("resources:       cpus=2 mem=4G time=2:00:00\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("command:         python3 train.py\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("events:\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("submitted -> PENDING"), std::string::npos) << p;
+  EXPECT_NE(p.find("PENDING (hold)        held by alice (Held)"), std::string::npos) << p;
+  std::string d = render_job(done);
+  EXPECT_NE(d.find("exit code:  3\n"), std::string::npos) << d;
+  EXPECT_NE(d.find("usage:      wall 1:15, cpu 1.2 s, peak memory 12M\n"), std::string::npos) << d;
+  EXPECT_NE(d.find("script:     2 lines"), std::string::npos) << d;
+  EXPECT_NE(d.find("allocation: cpus=1 mem=1000M gpus=-\n"), std::string::npos) << d;
+  // Terminal escapes from the server never reach the terminal.
+  json evil = json::parse(R"({"id":"job_3","name":"\u001b[31mred","state":"RUNNING"})");
+  EXPECT_EQ(render_job_table({evil}).find('\x1b'), std::string::npos);
+  EXPECT_EQ(render_job(evil).find('\x1b'), std::string::npos);
 }
 
 }  // namespace

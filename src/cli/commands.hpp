@@ -111,6 +111,8 @@ void add_invite_commands(CLI::App& app, const Ctx& ctx);
 // commands_project.cpp
 void add_project_commands(CLI::App& app, const Ctx& ctx);
 void add_audit_commands(CLI::App& app, const Ctx& ctx);
+// commands_job.cpp
+void add_job_commands(CLI::App& app, const Ctx& ctx);
 
 // A password from stdin (--password-stdin), else from the terminal (asked twice when `confirm`).
 [[nodiscard]] Result<std::string> read_password(bool from_stdin, bool confirm, std::string_view prompt);

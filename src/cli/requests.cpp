@@ -317,4 +317,170 @@ Result<ApiCall> audit_events(const AuditFilters& f, Millis now) {
   return c;
 }
 
+namespace {
+
+bool valid_env_name(std::string_view k) {
+  if (k.empty() || k.size() > 128 || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
+  for (char ch : k)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+  return true;
+}
+
+Result<std::string> begin_time(std::string_view text, Millis now) {
+  Millis t = 0;
+  if (parse_rfc3339(text, t)) return format_rfc3339(t);
+  if (text == "now") return format_rfc3339(now);
+  if (text.starts_with("now+")) {
+    if (auto d = parse_duration(text.substr(4)))
+      return format_rfc3339(now + std::chrono::duration_cast<std::chrono::milliseconds>(*d).count());
+  }
+  return usage_error("--begin: bad time '" + std::string(text) +
+                     "': expected RFC 3339 (2026-11-25T19:16:09Z), now, or now+DURATION (now+2h)");
+}
+
+}  // namespace
+
+Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, Millis now) {
+  if (project_id.empty()) return usage_error("--project must not be empty");
+  if (a.script && !a.command.empty()) return usage_error("give either --script or a command after --, not both");
+  if (!a.script && a.command.empty()) return usage_error("give --script FILE (or - for stdin) or -- COMMAND ARGS...");
+  json body = json::object();
+  if (a.name) {
+    TRY_STATUS(require_text("--name", *a.name));
+    body["name"] = *a.name;
+  }
+  if (a.script) {
+    if (a.script->empty()) return usage_error("the script is empty");
+    if (a.script->find('\0') != std::string::npos) return usage_error("the script contains NUL bytes");
+    body["script"] = *a.script;
+  } else {
+    if (a.command[0].empty()) return usage_error("the command must name a program");
+    body["command"] = a.command;
+  }
+  if (a.cpus) {
+    if (*a.cpus < 1) return usage_error("--cpus must be at least 1");
+    body["cpus"] = *a.cpus;
+  }
+  if (a.mem) {
+    auto mb = parse_mem_mb(*a.mem);
+    if (!mb) return usage_error("--mem: " + mb.error().detail);
+    body["mem_mb"] = *mb;
+  }
+  if (a.gpus) {
+    if (*a.gpus < 0) return usage_error("--gpus must not be negative");
+    body["gpus"] = *a.gpus;
+  }
+  if (a.time) {
+    auto t = parse_time_limit(*a.time);
+    if (!t) return usage_error("--time: " + t.error().detail);
+    body["time_limit_s"] = t->count();
+  }
+  if (a.array) {
+    TRY_STATUS(require_text("--array", *a.array));
+    body["array"] = *a.array;
+  }
+  if (a.dependency) {
+    TRY_STATUS(require_text("--dependency", *a.dependency));
+    body["dependency"] = *a.dependency;
+  }
+  if (a.qos) {
+    TRY_STATUS(require_text("--qos", *a.qos));
+    body["qos"] = *a.qos;
+  }
+  if (a.nice) body["nice"] = *a.nice;
+  if (!a.env.empty()) {
+    json env = json::object();
+    for (const auto& kv : a.env) {
+      auto eq = kv.find('=');
+      std::string key = kv.substr(0, eq);
+      if (eq == std::string::npos || !valid_env_name(key))
+        return usage_error("--env '" + kv +
+                           "': expected NAME=VALUE with NAME of A-Z a-z 0-9 _ (not starting with a digit)");
+      env[key] = kv.substr(eq + 1);
+    }
+    body["env"] = std::move(env);
+  }
+  if (a.begin) body["begin_time"] = TRY(begin_time(*a.begin, now));
+  if (a.hold) body["hold"] = true;
+  return call("POST", api_path({"projects", project_id, "jobs"}), std::move(body));
+}
+
+Result<std::string> job_state_name(std::string_view s) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kStates{{
+      {"PENDING", "PD"},
+      {"RUNNING", "R"},
+      {"COMPLETED", "CD"},
+      {"FAILED", "F"},
+      {"CANCELLED", "CA"},
+      {"TIMEOUT", "TO"},
+      {"OUT_OF_MEMORY", "OOM"},
+      {"NODE_FAIL", "NF"},
+  }};
+  std::string upper(s);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "CANCELED") upper = "CANCELLED";
+  for (const auto& [name, code] : kStates)
+    if (upper == name || upper == code) return std::string(name);
+  return usage_error("unknown job state '" + std::string(s) +
+                     "' (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL or "
+                     "PD, R, CD, F, CA, TO, OOM, NF)");
+}
+
+Result<ApiCall> job_list(const JobListArgs& a) {
+  ApiCall c;
+  if (a.project_id) {
+    TRY_STATUS(require_text("--project", *a.project_id));
+    if (a.org_id) return usage_error("give --project or --org, not both");
+    c.path = api_path({"projects", *a.project_id, "jobs"});
+  } else {
+    c.path = api_path({"jobs"});
+    if (a.org_id) c.query.emplace_back("org", *a.org_id);
+  }
+  if (!a.states.empty()) {
+    std::string joined;
+    for (const auto& s : a.states) {
+      if (!joined.empty()) joined += ',';
+      joined += TRY(job_state_name(s));
+    }
+    c.query.emplace_back("state", joined);
+  }
+  if (a.user) {
+    TRY_STATUS(require_text("--user", *a.user));
+    if (!a.project_id && *a.user != "me")
+      return usage_error("--user needs --project (without it, job list shows your own jobs)");
+    if (a.project_id) c.query.emplace_back("user", *a.user);
+  }
+  if (a.array_id) {
+    TRY_STATUS(require_text("--array", *a.array_id));
+    c.query.emplace_back("array", *a.array_id);
+  }
+  return c;
+}
+
+Result<ApiCall> job_action(std::string_view job_id, std::string_view verb) {
+  if (job_id.empty()) return usage_error("a job id is required");
+  return call("POST", api_path({"jobs", job_id, verb}));
+}
+
+Result<ApiCall> job_cancel_all(const std::optional<std::string>& project_id, const std::optional<std::string>& state) {
+  json body = json::object();
+  if (project_id) {
+    TRY_STATUS(require_text("--project", *project_id));
+    body["project_id"] = *project_id;
+  }
+  if (state) {
+    std::string s = TRY(job_state_name(*state));
+    if (s != "PENDING" && s != "RUNNING") return usage_error("--state must be PENDING or RUNNING");
+    body["state"] = s;
+  }
+  return call("POST", api_path({"jobs", "cancel"}), std::move(body));
+}
+
+ApiCall job_logs(std::string_view job_id, bool stderr_stream, std::int64_t offset) {
+  ApiCall c = call("GET", api_path({"jobs", job_id, "logs"}));
+  c.query.emplace_back("stream", stderr_stream ? "stderr" : "stdout");
+  c.query.emplace_back("offset", std::to_string(offset));
+  return c;
+}
+
 }  // namespace atrium::cli

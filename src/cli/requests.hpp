@@ -2,6 +2,7 @@
 // every command's request shape is unit-tested. Ids passed in here are already resolved.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -146,5 +147,43 @@ struct AuditFilters {
   std::optional<std::string> until;
 };
 [[nodiscard]] Result<ApiCall> audit_events(const AuditFilters& f, Millis now);
+
+// ---- jobs ----
+struct JobSubmitArgs {
+  std::optional<std::string> name;
+  std::optional<int> cpus;
+  std::optional<std::string> mem;  // sbatch --mem text: 4G, 512M, a bare number of MiB
+  std::optional<int> gpus;
+  std::optional<std::string> time;  // sbatch --time text: minutes, HH:MM:SS, D-HH:MM:SS, 2h
+  std::optional<std::string> array;
+  std::optional<std::string> dependency;
+  std::optional<std::string> qos;
+  std::optional<int> nice;
+  std::vector<std::string> env;      // NAME=VALUE
+  std::optional<std::string> begin;  // RFC 3339, "now" or now+DURATION
+  bool hold = false;
+  std::optional<std::string> script;  // the script's text
+  std::vector<std::string> command;   // argv
+};
+[[nodiscard]] Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, Millis now);
+
+struct JobListArgs {
+  std::optional<std::string> project_id;  // a project's jobs; else mine (or an org's with org_id)
+  std::optional<std::string> org_id;
+  std::vector<std::string> states;  // names or squeue's short codes (PD, R, CD, ...), any case
+  std::optional<std::string> user;  // "me" or a user id (with a project)
+  std::optional<std::string> array_id;
+};
+[[nodiscard]] Result<ApiCall> job_list(const JobListArgs& a);
+// A state name or squeue short code as the API spells it: "pd" -> "PENDING".
+[[nodiscard]] Result<std::string> job_state_name(std::string_view s);
+
+// POST /jobs/{id}/{cancel,hold,release,requeue}; an array id acts on every task.
+[[nodiscard]] Result<ApiCall> job_action(std::string_view job_id, std::string_view verb);
+// POST /jobs/cancel: all my PENDING and RUNNING jobs, or those of one project / one state.
+[[nodiscard]] Result<ApiCall> job_cancel_all(const std::optional<std::string>& project_id,
+                                             const std::optional<std::string>& state);
+// GET /jobs/{id}/logs from a byte offset.
+[[nodiscard]] ApiCall job_logs(std::string_view job_id, bool stderr_stream, std::int64_t offset);
 
 }  // namespace atrium::cli

@@ -1,7 +1,10 @@
 #include "cli/table.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
+
+#include "cli/units.hpp"
 
 namespace atrium::cli {
 
@@ -178,6 +181,149 @@ std::string render_object(const json& obj) {
   std::string out;
   for (auto it = obj.begin(); it != obj.end(); ++it)
     out += pad(sanitize(it.key()) + ":", width + 1) + " " + format_cell(it.value()) + "\n";
+  return out;
+}
+
+namespace {
+
+std::string str_at(const json& obj, std::string_view key) {
+  const json& v = field_at(obj, key);
+  return v.is_null() ? std::string{} : format_cell(v);
+}
+
+std::int64_t int_at(const json& obj, std::string_view key, std::int64_t fallback = 0) {
+  const json& v = field_at(obj, key);
+  return v.is_number() ? v.get<std::int64_t>() : fallback;
+}
+
+std::string resources_text(const json& r, bool with_time) {
+  if (!r.is_object()) return "-";
+  std::string out = "cpus=" + format_cell(field_at(r, "cpus"));
+  const json& mem = field_at(r, "mem_mb");
+  out += " mem=" + (mem.is_number() ? format_mem_mb(mem.get<std::int64_t>()) : format_cell(mem));
+  const json& gpus = field_at(r, "gpus");
+  if (gpus.is_array())
+    out += " gpus=" + (gpus.empty() ? std::string("-") : format_cell(gpus));
+  else if (gpus.is_number() && gpus.get<std::int64_t>() > 0)
+    out += " gpus=" + format_cell(gpus);
+  if (with_time && field_at(r, "time_limit_s").is_number()) out += " time=" + format_elapsed(int_at(r, "time_limit_s"));
+  return out;
+}
+
+std::string elapsed_of(const json& job) {
+  const json& wall = field_at(job, "usage.wall_seconds");
+  return format_elapsed(wall.is_number() ? static_cast<std::int64_t>(wall.get<double>()) : 0);
+}
+
+}  // namespace
+
+std::string render_job_table(const std::vector<json>& jobs) {
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(jobs.size());
+  for (const auto& j : jobs) {
+    std::string state = str_at(j, "state");
+    if (field_at(j, "stop_requested").is_string()) state += "*";  // a stop is on its way
+    const json& mem = field_at(j, "resources.mem_mb");
+    std::vector<std::string> row{str_at(j, "id"),
+                                 cut(str_at(j, "name"), 24),
+                                 state,
+                                 str_at(j, "reason"),
+                                 str_at(j, "resources.cpus"),
+                                 mem.is_number() ? format_mem_mb(mem.get<std::int64_t>()) : format_cell(mem),
+                                 elapsed_of(j),
+                                 str_at(j, "submit_time")};
+    for (auto& cell : row)
+      if (cell.empty()) cell = "-";
+    rows.push_back(std::move(row));
+  }
+  return render_table({"ID", "NAME", "STATE", "REASON", "CPUS", "MEM", "TIME", "SUBMIT"}, rows);
+}
+
+std::string render_job(const json& j) {
+  if (!j.is_object()) return format_cell(j) + "\n";
+  std::vector<std::pair<std::string, std::string>> lines;
+  auto add = [&](std::string key, std::string value) {
+    if (!value.empty()) lines.emplace_back(std::move(key), std::move(value));
+  };
+  add("id", str_at(j, "id"));
+  add("name", str_at(j, "name"));
+  add("project", str_at(j, "project_id"));
+  add("user", str_at(j, "user_id"));
+  std::string state = str_at(j, "state");
+  if (field_at(j, "held").is_boolean() && field_at(j, "held").get<bool>()) state += " (held)";
+  if (auto stop = str_at(j, "stop_requested"); !stop.empty()) state += " (" + stop + " requested)";
+  add("state", state);
+  std::string reason = str_at(j, "reason");
+  if (auto detail = str_at(j, "reason_detail"); !detail.empty())
+    reason = reason.empty() ? detail : reason + ": " + detail;
+  add("reason", reason);
+  if (str_at(j, "state") == "PENDING") {
+    add("estimated start", field_at(j, "estimated_start").is_null() ? "unknown" : str_at(j, "estimated_start"));
+    add("priority", str_at(j, "priority"));
+  }
+  add("submitted", str_at(j, "submit_time"));
+  add("begin", str_at(j, "begin_time"));
+  add("started", str_at(j, "start_time"));
+  add("ended", str_at(j, "end_time"));
+  add("resources", resources_text(field_at(j, "resources"), true));
+  if (field_at(j, "allocation").is_object()) add("allocation", resources_text(field_at(j, "allocation"), false));
+  if (field_at(j, "array").is_object())
+    add("array", str_at(j, "array.array_id") + " task " + str_at(j, "array.index") + " of " + str_at(j, "array.spec"));
+  add("dependency", str_at(j, "dependency"));
+  add("qos", str_at(j, "qos"));
+  if (int_at(j, "nice") != 0) add("nice", str_at(j, "nice"));
+  if (int_at(j, "requeue_count") != 0) add("requeues", str_at(j, "requeue_count"));
+  add("exit code", str_at(j, "exit_code"));
+  if (const json& u = field_at(j, "usage"); u.is_object()) {
+    std::string text;
+    if (u.contains("wall_seconds") && u["wall_seconds"].is_number())
+      text += "wall " + format_elapsed(static_cast<std::int64_t>(u["wall_seconds"].get<double>()));
+    if (u.contains("cpu_seconds") && u["cpu_seconds"].is_number()) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f", u["cpu_seconds"].get<double>());
+      text += std::string(text.empty() ? "" : ", ") + "cpu " + buf + " s";
+    }
+    if (u.contains("peak_mem_mb") && u["peak_mem_mb"].is_number())
+      text +=
+          std::string(text.empty() ? "" : ", ") + "peak memory " + format_mem_mb(u["peak_mem_mb"].get<std::int64_t>());
+    add("usage", text);
+  }
+  if (const json& e = field_at(j, "enforced"); !e.is_null()) add("enforced", format_cell(e));
+  if (const json& c = field_at(j, "command"); c.is_array()) {
+    std::string text;
+    for (const auto& a : c) text += (text.empty() ? "" : " ") + format_cell(a);
+    add("command", text);
+  } else if (const json& s = field_at(j, "script"); s.is_string()) {
+    auto text = s.get<std::string>();
+    auto n = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + (text.ends_with('\n') ? 0 : 1);
+    add("script", std::to_string(n) + (n == 1 ? " line" : " lines") + " (--json shows it)");
+  }
+  if (const json& env = field_at(j, "env"); env.is_object() && !env.empty()) {
+    std::string text;
+    for (auto it = env.begin(); it != env.end(); ++it) text += (text.empty() ? "" : " ") + sanitize(it.key());
+    add("env", text);
+  }
+  std::size_t width = 0;
+  for (const auto& [k, v] : lines) width = std::max(width, k.size());
+  std::string out;
+  for (const auto& [k, v] : lines) out += pad(k + ":", width + 1) + " " + v + "\n";
+  if (const json& events = field_at(j, "events"); events.is_array() && !events.empty()) {
+    out += "events:\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : events) {
+      std::string from = str_at(e, "from");
+      std::string to = str_at(e, "to");
+      std::string change = from.empty() ? "submitted -> " + to
+                           : from == to ? to + " (" + str_at(e, "event") + ")"  // hold, release
+                                        : from + " -> " + to;
+      std::string why = str_at(e, "cause");
+      if (auto reason = str_at(e, "reason"); !reason.empty() && reason != why)
+        why = why.empty() ? reason : why + " (" + reason + ")";
+      rows.push_back({"  " + str_at(e, "at"), change, why.empty() ? str_at(e, "event") : why});
+    }
+    std::string table = render_table({"  TIME", "CHANGE", "CAUSE"}, rows);
+    out += table;
+  }
   return out;
 }
 

@@ -32,6 +32,11 @@ std::string render_table(const std::vector<Column>& columns, const std::vector<n
 // "key: value" lines for one object, keys aligned, in the object's order; nested objects compact.
 std::string render_object(const nlohmann::json& obj);
 
+// `atrium job list`: squeue-like columns ID NAME STATE REASON CPUS MEM TIME SUBMIT, TIME being the
+// elapsed wall time. `atrium job show`: the job as "key: value" lines, with its events last.
+std::string render_job_table(const std::vector<nlohmann::json>& jobs);
+std::string render_job(const nlohmann::json& job);
+
 // The columns shown for each kind of object: org, group, user, role, project, token, invitation,
 // member (org), group-member, project-member, audit. Unknown kinds get id + name.
 const std::vector<Column>& columns_for(std::string_view kind);

@@ -1,6 +1,6 @@
 // Parsing of the human quantities the CLI accepts: durations ("90m", "1h30m", "7d"), sizes
-// ("512MiB", "10G", "1.5TB") and time filters (RFC 3339, a date, or a duration ago).
-// Hand-written: no library here parses these; parse_size is for the quota commands to come.
+// ("512MiB", "10G", "1.5TB"), time filters (RFC 3339, a date, or a duration ago), and sbatch's
+// --time and --mem values. Hand-written: no library here parses these.
 #pragma once
 
 #include <chrono>
@@ -25,5 +25,17 @@ std::string format_size(std::uint64_t bytes);  // "1.5 GiB", "512 B"
 // A --since/--until value: an RFC 3339 timestamp, a date (YYYY-MM-DD, midnight UTC), or a
 // duration meaning that long before `now` ("24h"). Returns RFC 3339 UTC.
 [[nodiscard]] Result<std::string> parse_time_filter(std::string_view text, Millis now);
+
+// A job time limit, as sbatch --time takes it: minutes ("90"), MM:SS, HH:MM:SS, D-HH,
+// D-HH:MM, D-HH:MM:SS, or a duration with units ("2h", "1h30m"). At least one second; SLURM's
+// "0" (no limit) is refused because Atrium jobs always have a limit.
+[[nodiscard]] Result<std::chrono::seconds> parse_time_limit(std::string_view text);
+// A job memory request in MiB (the unit of the API's mem_mb), as sbatch --mem takes it: a bare
+// number is MiB; with a unit (parse_size's) it is rounded up to whole MiB. At least 1.
+[[nodiscard]] Result<std::int64_t> parse_mem_mb(std::string_view text);
+// squeue's elapsed-time form: M:SS, H:MM:SS or D-HH:MM:SS.
+std::string format_elapsed(std::int64_t seconds);
+// A MiB amount the way sbatch writes it: "4G" when a whole number of GiB, else "512M".
+std::string format_mem_mb(std::int64_t mb);
 
 }  // namespace atrium::cli

@@ -32,6 +32,12 @@ const Limits* org_limits(const Policy& p, const std::string& org) {
   return it == p.org_limits.end() ? nullptr : &it->second;
 }
 
+const Limits* group_limits(const Policy& p, const std::string& group) {
+  if (group.empty()) return nullptr;
+  auto it = p.group_limits.find(group);
+  return it == p.group_limits.end() ? nullptr : &it->second;
+}
+
 // The QoS a job runs under: nullptr with ok=true when the policy defines no QoS at all.
 struct QosLookup {
   const Qos* qos = nullptr;
@@ -297,7 +303,7 @@ struct Counts {
 
 // Keys are views into the jobs of the state being scheduled, which outlive the pass.
 struct Running {
-  std::map<std::string_view, Counts> user, org;
+  std::map<std::string_view, Counts> user, org, group;
   std::map<std::string_view, std::map<std::string_view, Counts>> qos_user;  // qos -> user
   std::map<std::string_view, std::uint32_t> array;
   bool track_names = false;                                       // only when a pending job asks for singleton
@@ -315,6 +321,12 @@ struct Running {
       c->jobs += 1;
       c->cpus += job.request.cpus;
       c->committed_cpu_seconds += committed;
+    }
+    if (!job.assoc.group.empty()) {
+      Counts& g = group[job.assoc.group];
+      g.jobs += 1;
+      g.cpus += job.request.cpus;
+      g.committed_cpu_seconds += committed;
     }
     if (job.array) array[job.array->array_id] += 1;
     if (track_names) names.insert({job.assoc.user, job.name});
@@ -383,6 +395,12 @@ LimitCheck check_running_limits(const ClusterState& st, const Job& job, const Qo
     lc = check(*ol, oc, PendingReason::kAssocGrpJobsLimit, PendingReason::kAssocGrpCpuLimit, "org", job.assoc.org);
     if (lc.reason != PendingReason::kNone) return lc;
   }
+  const Limits* gl = group_limits(st.policy, job.assoc.group);
+  const Counts& gc = gl ? Running::count(r.group, job.assoc.group) : kZeroCounts;
+  if (gl) {
+    lc = check(*gl, gc, PendingReason::kAssocGrpJobsLimit, PendingReason::kAssocGrpCpuLimit, "group", job.assoc.group);
+    if (lc.reason != PendingReason::kNone) return lc;
+  }
   if (q.qos && (q.qos->max_jobs_per_user || q.qos->max_cpus_per_user)) {
     const Counts* cp = &kZeroCounts;
     if (auto qi = r.qos_user.find(q.name); qi != r.qos_user.end()) {
@@ -406,6 +424,10 @@ LimitCheck check_running_limits(const ClusterState& st, const Job& job, const Qo
   }
   if (ol && ol->max_cpu_hours) {
     lc = quota(*ol, st.ledger.org(job.assoc.org, now), oc, "org", job.assoc.org);
+    if (lc.reason != PendingReason::kNone) return lc;
+  }
+  if (gl && gl->max_cpu_hours) {
+    lc = quota(*gl, st.ledger.group(job.assoc.org, job.assoc.group, now), gc, "group", job.assoc.group);
     if (lc.reason != PendingReason::kNone) return lc;
   }
   return {};
@@ -783,7 +805,7 @@ std::vector<std::pair<JobId, PriorityFactors>> Scheduler::priorities(const Clust
 Status Scheduler::check_submission(const ClusterState& st, std::span<const Job> jobs, Millis now) const {
   TRY_STATUS(validate_node(st.node));
   std::set<JobId> new_ids;
-  std::map<std::string, int> per_user, per_org;
+  std::map<std::string, int> per_user, per_org, per_group;
   DependencyResolver deps(st, now);
   for (const Job& job : jobs) {
     if (job.id.empty()) return invalid("job id is empty");
@@ -818,21 +840,24 @@ Status Scheduler::check_submission(const ClusterState& st, std::span<const Job> 
     }
     per_user[job.assoc.user] += 1;
     per_org[job.assoc.org] += 1;
+    per_group[job.assoc.group] += 1;
   }
 
   // Quotas: jobs pending or running (counted only when such a limit exists), CPU-hours of the period.
-  std::map<std::string, int> active_user, active_org;
+  std::map<std::string, int> active_user, active_org, active_group;
   bool count_active = false;
   for (const Job& job : jobs) {
     const Limits* ol = org_limits(st.policy, job.assoc.org);
-    count_active =
-        count_active || user_limits(st.policy, job.assoc.user).max_submitted_jobs || (ol && ol->max_submitted_jobs);
+    const Limits* gl = group_limits(st.policy, job.assoc.group);
+    count_active = count_active || user_limits(st.policy, job.assoc.user).max_submitted_jobs ||
+                   (ol && ol->max_submitted_jobs) || (gl && gl->max_submitted_jobs);
   }
   for (const auto& [id, job] : st.jobs) {
     if (!count_active) break;
     if (job.state == JobState::kPending || job.state == JobState::kRunning) {
       active_user[job.assoc.user] += 1;
       active_org[job.assoc.org] += 1;
+      active_group[job.assoc.group] += 1;
     }
   }
   auto check = [&](const Limits& l, std::string_view who, int active, int adding, double used_s,
@@ -868,6 +893,11 @@ Status Scheduler::check_submission(const ClusterState& st, std::span<const Job> 
                      st.ledger.user(u, now).allocated_cpu_seconds, job));
     if (const Limits* ol = org_limits(st.policy, o)) {
       TRY_STATUS(check(*ol, "org " + o, active_org[o], per_org[o], st.ledger.org(o, now).allocated_cpu_seconds, job));
+    }
+    const std::string& g = job.assoc.group;
+    if (const Limits* gl = group_limits(st.policy, g)) {
+      TRY_STATUS(check(*gl, "group " + g, active_group[g], per_group[g],
+                       st.ledger.group(o, g, now).allocated_cpu_seconds, job));
     }
   }
   return {};

@@ -70,6 +70,7 @@ struct Policy {
   Limits default_user_limits;
   std::map<std::string, Limits, std::less<>> user_limits;  // by user; replaces default_user_limits
   std::map<std::string, Limits, std::less<>> org_limits;   // by org
+  std::map<std::string, Limits, std::less<>> group_limits;  // by group id (ids are unique across orgs)
 };
 
 // Everything the scheduler decides from. The database is the source of truth: the caller loads

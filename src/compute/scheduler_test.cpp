@@ -529,6 +529,26 @@ TEST(Limits, PerOrgAndQos) {
   EXPECT_TRUE(d.running("x1")) << "limit-blocked jobs get no reservation and block nobody";
 }
 
+TEST(Limits, PerGroup) {
+  Driver d(NodeResources{16, 64 * 1024, 0});
+  d.st.policy.group_limits["grp-a"] = Limits{.max_running_jobs = 1};
+  d.submit(make_job("a1", "alice", 1));                                   // grp-a
+  d.submit(make_job("b1", "bob", 1));                                     // grp-a: 2nd job waits
+  d.submit(make_job("c1", "carol", 1, kHour, 0, 1024, "org-a", "grp-b"));  // another group: runs
+  d.pass();
+  EXPECT_TRUE(d.running("a1"));
+  EXPECT_EQ(d.job("b1").reason, PendingReason::kAssocGrpJobsLimit);
+  EXPECT_NE(d.job("b1").reason_detail.find("group grp-a runs 1 jobs"), std::string::npos) << d.job("b1").reason_detail;
+  EXPECT_TRUE(d.running("c1"));
+
+  d.st.policy.group_limits["grp-b"] = Limits{.max_cpu_hours = 5};
+  d.st.ledger.add({"org-a", "grp-b", "carol"}, 6, kHour, {}, d.now);  // 6 CPU-hours used
+  auto refused = d.sched.submit(d.st, make_job("c2", "dave", 1, kHour, 0, 1024, "org-a", "grp-b"), d.now);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().detail.find("group grp-b has used 6.00 of 5.00 CPU-hours"), std::string::npos)
+      << refused.error().detail;
+}
+
 TEST(Quotas, SubmitTimeErrorsSayWhichLimitAndByHowMuch) {
   Driver d;
   d.st.policy.default_user_limits = Limits{.max_submitted_jobs = 2, .max_cpu_hours = 10};

@@ -1,6 +1,7 @@
 // Beast-free request and response types: what routes and services see of HTTP.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,11 +31,21 @@ struct Request {
   bool is_unsafe() const { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
 };
 
+// A response body produced piece by piece after the headers (chunked transfer encoding), for
+// bodies that grow while they are sent (a running job's output). poll() runs on an I/O thread:
+// it appends what is ready now without blocking for long, and returns false once the body is
+// complete. Between empty polls the server waits a little; a client that goes away ends it.
+struct BodyStream {
+  virtual ~BodyStream() = default;
+  virtual bool poll(std::string& out) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::shared_ptr<BodyStream> stream;  // set: `body` is sent first, then what the stream yields
 
   static Response json(int status, const nlohmann::json& body);
   static Response no_content();

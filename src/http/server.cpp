@@ -119,11 +119,45 @@ struct Server::Impl {
       bhttp::response_serializer<bhttp::string_body> sr{res};
       sr.split(true);
       co_await bhttp::async_write_header(stream, sr, use_awaitable);
+    } else if (r.stream && version >= 11) {
+      co_await write_streamed(stream, res, r);
     } else {
       res.body() = r.body;
       res.prepare_payload();
       co_await bhttp::async_write(stream, res, use_awaitable);
     }
+  }
+
+  // Chunked: the header, `r.body` as the first chunk, then each piece the stream yields. Empty
+  // polls back off from 50 ms to 500 ms; the stream's end writes the last chunk.
+  template <typename Stream>
+  awaitable<void> write_streamed(Stream& stream, bhttp::response<bhttp::string_body>& res, const Response& r) {
+    res.chunked(true);
+    bhttp::response_serializer<bhttp::string_body> sr{res};
+    auto& lowest = beast::get_lowest_layer(stream);
+    const auto write_timeout = std::chrono::seconds(settings.request_timeout_s);
+    lowest.expires_after(write_timeout);
+    co_await bhttp::async_write_header(stream, sr, use_awaitable);
+    std::string piece = r.body;
+    bool more = true;
+    auto delay = std::chrono::milliseconds(50);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+      if (!piece.empty()) {
+        lowest.expires_after(write_timeout);  // a client that stops reading is cut off
+        co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece)), use_awaitable);
+        piece.clear();
+        delay = std::chrono::milliseconds(50);
+      } else if (more) {
+        timer.expires_after(delay);
+        co_await timer.async_wait(use_awaitable);
+        delay = std::min(delay * 2, std::chrono::milliseconds(500));
+      }
+      if (!more || draining) break;  // on shutdown the client resumes from its offset elsewhere
+      more = r.stream->poll(piece);
+    }
+    lowest.expires_after(write_timeout);
+    co_await asio::async_write(stream, bhttp::make_chunk_last(), use_awaitable);
   }
 
   void log_access(const Request& req, int status, double seconds, std::size_t bytes, const std::string& route) {

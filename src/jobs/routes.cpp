@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 
 #include "core/text.hpp"
 #include "projects/projects.hpp"
@@ -70,6 +71,43 @@ Result<std::vector<std::string>> states_filter(Context& ctx) {
   }
   return out;
 }
+
+// A job's output as it grows (GET .../logs?follow=true): ends when the job has ended and
+// everything is sent, or after kFollowMax (the client resumes from its offset).
+class LogStream final : public http::BodyStream {
+ public:
+  LogStream(Service& svc, std::string job_id, std::filesystem::path path, std::int64_t offset, Millis deadline)
+      : svc_(svc), id_(std::move(job_id)), path_(std::move(path)), offset_(offset), deadline_(deadline) {}
+  ~LogStream() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool poll(std::string& out) override {
+    // Read what is there; only once the job has ended is "nothing more" final.
+    bool ended = !svc_.active(id_);
+    if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ >= 0) {
+      char buf[64 * 1024];
+      auto n = ::pread(fd_, buf, sizeof buf, offset_);
+      if (n > 0) {
+        out.append(buf, static_cast<std::size_t>(n));
+        offset_ += n;
+        return true;
+      }
+    }
+    if (ended) return false;
+    return SystemClock().now_ms() < deadline_;
+  }
+
+ private:
+  Service& svc_;
+  std::string id_;
+  std::filesystem::path path_;
+  std::int64_t offset_;
+  Millis deadline_;
+  int fd_ = -1;
+};
+
+constexpr Millis kFollowMax = 300'000;
 
 Response list_response(Service& svc, const std::vector<JobRecord>& items, int limit) {
   json arr = json::array();
@@ -316,8 +354,8 @@ void add_routes(http::Api& api, Service& svc) {
            }});
 
   api.add({"GET", "/api/v1/jobs/{id}/logs", Access::require("jobs", "read"),
-           {"A job's output from a byte offset (stream=stdout|stderr); X-Next-Offset says where to resume", "jobs",
-            nullptr, nullptr, 200, {"stream", "offset", "limit"}},
+           {"A job's output from a byte offset (stream=stdout|stderr); X-Next-Offset says where to resume; follow=true streams it live (chunked) until the job has ended", "jobs",
+            nullptr, nullptr, 200, {"stream", "offset", "limit", "follow"}},
            [&svc](Context& ctx) -> Result<Response> {
              auto rec = TRY(load(ctx, {"jobs", "read"}));
              std::string stream(ctx.req.query_param("stream").value_or("stdout"));
@@ -326,6 +364,17 @@ void add_routes(http::Api& api, Service& svc) {
                                .with("field", "stream"));
              auto offset = TRY(query_int(ctx, "offset", 0, 0, std::int64_t{1} << 50));
              auto limit = TRY(query_int(ctx, "limit", 1 << 20, 1, kMaxLogChunk));
+             std::string follow(ctx.req.query_param("follow").value_or("false"));
+             if (follow != "true" && follow != "false")
+               return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "follow must be true or false")
+                               .with("field", "follow"));
+             if (follow == "true") {
+               // Chunked, live: from `offset` until the job has ended and all its output is sent.
+               Response r = Response::text(200, "", "application/octet-stream");
+               r.stream = std::make_shared<LogStream>(svc, rec.id(), svc.run_dir(rec) / stream, offset,
+                                                      ctx.now() + kFollowMax);
+               return r.header("X-Offset", std::to_string(offset));
+             }
              std::string data;
              std::int64_t size = 0;
              int fd = ::open((svc.run_dir(rec) / stream).c_str(), O_RDONLY | O_CLOEXEC);

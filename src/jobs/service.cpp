@@ -209,9 +209,10 @@ Status Service::refresh_policy(db::Tx& tx) {
   policy_stamp_ = stamp->i64(0);
   auto rows = TRY(tx.query(
       "SELECT subject_kind, subject_id, cpu_hours, concurrent_jobs FROM quotas "
-      "WHERE subject_kind IN ('org', 'user') AND (cpu_hours IS NOT NULL OR concurrent_jobs IS NOT NULL)"));
+      "WHERE subject_kind IN ('org', 'group', 'user') AND (cpu_hours IS NOT NULL OR concurrent_jobs IS NOT NULL)"));
   state_.policy.user_limits.clear();
   state_.policy.org_limits.clear();
+  state_.policy.group_limits.clear();
   auto tighten = [](compute::Limits& l, const db::Row& r) {
     if (!r.is_null(2)) {
       double h = static_cast<double>(r.i64(2));
@@ -225,6 +226,7 @@ Status Service::refresh_policy(db::Tx& tx) {
   for (auto& r : rows) {
     // A user with quotas in several orgs gets the tightest of each.
     if (r.str(0) == "user") tighten(state_.policy.user_limits[r.str(1)], r);
+    else if (r.str(0) == "group") tighten(state_.policy.group_limits[r.str(1)], r);
     else tighten(state_.policy.org_limits[r.str(1)], r);
   }
   return {};
@@ -285,6 +287,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
   std::string base = new_id("job", now);
   if (spec) {
     out.array_id = base;
+    tmpl.id = base;  // expand_array names every task's array after the template's id
     std::vector<compute::JobId> ids;
     ids.reserve(spec->indices.size());
     for (auto i : spec->indices) ids.push_back(base + "_" + std::to_string(i));
@@ -495,6 +498,12 @@ json Service::usage(const std::string& org_id, const std::string& kind, const st
               {"period_start", format_rfc3339(state_.ledger.period_start_for(now))}};
 }
 
+bool Service::active(const std::string& id) const {
+  std::lock_guard lk(mu_);
+  auto it = state_.jobs.find(id);
+  return it != state_.jobs.end() && !compute::is_terminal(it->second.state);
+}
+
 json Service::node_json() const {
   std::lock_guard lk(mu_);
   int pending = 0, running = 0, cpus = 0, gpus = 0;
@@ -649,9 +658,11 @@ void Service::launch(const Launch& l) {
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t mask;
+  sigemptyset(&mask);
+  // Stop signals start blocked: a cancel before `atrium exec` blocks them itself must not kill it.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  posix_spawnattr_setsigmask(&attr, &mask);
   sigset_t dfl;
   sigfillset(&dfl);
   posix_spawnattr_setsigdefault(&attr, &dfl);

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, ATRIUM_BIN, base_env
+from conftest import ADMIN_PASSWORD, ATRIUM_BIN, base_env, wait_until
 
 
 class Cli:
@@ -89,6 +89,161 @@ def test_tokens_and_audit(cli):
     actions = {json.loads(line)["action"] for line in lines}
     assert {"project.create", "project.update", "project.archive"} <= actions
 
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+@pytest.fixture(scope="module")
+def job_cli(server, tmp_path_factory):
+    """A CLI logged in as admin (its own config dir) and a project to run jobs in."""
+    c = Cli(server, tmp_path_factory.mktemp("cli-jobs"))
+    c.run("login", "--username", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+    org = c.json("org", "create", "--slug", "cli-jobs", "--name", "CLI jobs")
+    c.project = c.json("project", "create", "--org", org["id"], "--slug", "runs", "--name", "Runs")["id"]
+    yield c
+    c.run("job", "cancel", "--all", check=False)
+
+
+def job_state(cli, job_id: str, states, timeout: float = 30) -> dict:
+    """Polls `atrium job show --json` until the job is in one of states."""
+    states = {states} if isinstance(states, str) else set(states)
+    last = {}
+
+    def check():
+        nonlocal last
+        last = cli.json("job", "show", job_id)
+        return last if last["state"] in states else None
+
+    try:
+        return wait_until(check, timeout, interval=0.05, what=f"{job_id} in {sorted(states)}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {last}") from None
+
+
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
+
+
+def submitted_id(p) -> str:
+    line = p.stdout.strip()
+    assert line.startswith("Submitted job job_"), p
+    return line.rsplit(" ", 1)[1]
+
+
+def test_job_submit_show_and_logs(job_cli):
+    c = job_cli
+    p = c.run("job", "submit", "--project", c.project, "--name", "hello", "--mem", "64M", "--time", "1:30",
+              "--env", "GREETING=hi there", "--", "sh", "-c", 'echo "$GREETING"; echo oops >&2; exit 0')
+    jid = submitted_id(p)
+    done = job_state(c, jid, ENDED)
+    assert done["state"] == "COMPLETED" and done["name"] == "hello", done
+    assert done["resources"]["mem_mb"] == 64 and done["resources"]["time_limit_s"] == 90, done
+    assert done["env"] == {"GREETING": "hi there"}
+    assert c.run("job", "logs", jid).stdout == "hi there\n"
+    assert c.run("job", "logs", jid, "--stderr").stdout == "oops\n"
+    assert c.run("job", "logs", jid, "--offset", "3").stdout == "there\n"
+    assert c.run("job", "logs", jid, "-f").stdout == "hi there\n"  # complete: returns at once
+    text = c.run("job", "show", jid).stdout
+    for want in ("state:", "COMPLETED", "exit code:", "resources:", "mem=64M", "time=1:30", "events:",
+                 "PENDING -> RUNNING", "RUNNING -> COMPLETED"):
+        assert want in text, (want, text)
+
+
+def test_job_logs_follow_until_the_job_ends(job_cli):
+    c = job_cli
+    jid = submitted_id(c.run("job", "submit", "--project", c.project, "--", "sh", "-c",
+                             "echo first; sleep 1; echo second"))
+    p = c.run("job", "logs", "-f", jid)
+    assert p.stdout == "first\nsecond\n", p
+    assert c.json("job", "show", jid)["state"] == "COMPLETED"
+
+
+def test_job_scripts_from_a_file_and_stdin(job_cli, tmp_path):
+    c = job_cli
+    f = tmp_path / "job.sh"
+    f.write_text("#!/bin/sh\necho from-file\n")
+    jid = submitted_id(c.run("job", "submit", "--project", c.project, "--script", str(f)))
+    assert job_state(c, jid, ENDED)["state"] == "COMPLETED"
+    assert c.run("job", "logs", jid).stdout == "from-file\n"
+    jid = submitted_id(c.run("job", "submit", "--project", c.project, "--script", "-", stdin="echo from-stdin\n"))
+    done = job_state(c, jid, ENDED)
+    assert done["state"] == "COMPLETED" and done["script"] == "echo from-stdin\n"
+    assert c.run("job", "logs", jid).stdout == "from-stdin\n"
+
+
+def test_job_list_table_and_filters(job_cli):
+    c = job_cli
+    held = submitted_id(c.run("job", "submit", "--project", c.project, "--name", "waiting", "--hold", "--", "true"))
+    table = c.run("job", "list").stdout.splitlines()
+    assert table[0].split() == ["ID", "NAME", "STATE", "REASON", "CPUS", "MEM", "TIME", "SUBMIT"], table
+    row = next(line for line in table if line.startswith(held))
+    assert row.split()[1:4] == ["waiting", "PENDING", "Held"], row
+    pending = c.json("job", "list", "--state", "PD")["items"]
+    assert held in [j["id"] for j in pending] and all(j["state"] == "PENDING" for j in pending)
+    in_project = c.json("job", "list", "--project", c.project, "--state", "pending,completed", "--all")["items"]
+    assert held in [j["id"] for j in in_project]
+    assert c.run("job", "list", "--state", "DONE", check=False).returncode == 2
+    r = c.run("job", "release", held)
+    assert r.stdout.strip() == f"Released job {held}"
+    assert job_state(c, held, ENDED)["state"] == "COMPLETED"
+
+
+def test_job_arrays_hold_cancel_requeue(job_cli):
+    c = job_cli
+    p = c.run("job", "submit", "--project", c.project, "--array", "0-2", "--", "sh", "-c",
+              "echo task $SLURM_ARRAY_TASK_ID")
+    line = p.stdout.strip()
+    assert line.startswith("Submitted array job_") and line.endswith("(3 tasks)"), p
+    array_id = line.split()[2]
+    tasks = c.json("job", "list", "--array", array_id)["items"]
+    assert len(tasks) == 3
+    for t in tasks:
+        job_state(c, t["id"], ENDED)
+        assert c.run("job", "logs", t["id"]).stdout == f"task {t['array']['index']}\n"
+    r = c.run("job", "requeue", tasks[0]["id"])
+    assert r.stdout.strip() == f"Requeued job {tasks[0]['id']}"
+    assert job_state(c, tasks[0]["id"], ENDED)["requeue_count"] == 1
+
+    running = submitted_id(c.run("job", "submit", "--project", c.project, "--", "sleep", "60"))
+    job_state(c, running, "RUNNING")
+    r = c.run("job", "cancel", running)
+    assert r.stdout.startswith(f"Cancelling job {running}"), r
+    assert job_state(c, running, ENDED)["state"] == "CANCELLED"
+    # A failure for one id is reported and the others still go ahead; exit 1.
+    held = submitted_id(c.run("job", "submit", "--project", c.project, "--hold", "--", "true"))
+    r = c.run("job", "release", running, held, check=False)
+    assert r.returncode == 1 and "409" in r.stderr and running in r.stderr, r
+    assert r.stdout.strip() == f"Released job {held}", r
+    held = submitted_id(c.run("job", "submit", "--project", c.project, "--hold", "--", "true"))
+    r = c.run("job", "cancel", held, "job_01AAAAAAAAAAAAAAAAAAAAAAAA", check=False)
+    assert r.returncode == 1 and f"Cancelled job {held}" in r.stdout and "404" in r.stderr, r
+    held2 = submitted_id(c.run("job", "submit", "--project", c.project, "--hold", "--", "true"))
+    r = c.run("job", "cancel", "--all", "--project", c.project, "--state", "pending")
+    assert r.stdout.startswith("Cancelled 1 job") and held2 in r.stdout, r
+    assert c.json("job", "show", held2)["state"] == "CANCELLED"
+
+
+def test_job_usage_and_server_errors(job_cli):
+    c = job_cli
+    P = ["job", "submit", "--project", c.project]
+    for args in ([*P], [*P, "--mem", "0", "--", "true"], [*P, "--time", "soon", "--", "true"],
+                 [*P, "--time", "0", "--", "true"], [*P, "--env", "1X=y", "--", "true"],
+                 [*P, "--env", "NOVALUE", "--", "true"], [*P, "--cpus", "0", "--", "true"],
+                 [*P, "--begin", "later", "--", "true"], [*P, "--script", "/nonexistent/job.sh"],
+                 ["job", "cancel"], ["job", "cancel", "--state", "PENDING"], ["job", "logs", "x", "--offset", "-1"],
+                 ["job", "submit", "--", "true"]):
+        r = c.run(*args, check=False)
+        assert r.returncode == 2, (args, r)
+    r = c.run(*P, "--cpus", "100000", "--", "true", check=False)
+    assert r.returncode == 1 and "400" in r.stderr, r
+    r = c.run("job", "show", "job_01AAAAAAAAAAAAAAAAAAAAAAAA", check=False)
+    assert r.returncode == 1 and "404" in r.stderr, r
+    r = c.run("job", "logs", "job_01AAAAAAAAAAAAAAAAAAAAAAAA", check=False)
+    assert r.returncode == 1 and "404" in r.stderr, r
+    j = json.loads(c.run("job", "submit", "--project", c.project, "--hold", "--json", "--", "true").stdout)
+    assert j["state"] == "PENDING" and j["held"] is True and j["command"] == ["true"], j
+    r = json.loads(c.run("job", "cancel", j["id"], "--json").stdout)
+    assert r["id"] == j["id"] and r["state"] == "CANCELLED", r
 
 def test_logout_revokes_the_token(cli, server):
     token = json.loads((cli.config_dir / "credentials.json").read_text())["token"]
