@@ -38,6 +38,17 @@ Result<JobRecord> load(Context& ctx, const http::Permission& perm) {
   return *rec;
 }
 
+// The route's project ({id}), authorized for the route's permission.
+Result<projects::Project> load_project(Context& ctx) {
+  auto p = TRY(projects::get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
+  if (!p) {
+    ctx.filtered();
+    return not_found("project");
+  }
+  TRY_STATUS(ctx.authorize(projects::target_of(*p)));
+  return *p;
+}
+
 Result<std::int64_t> query_int(Context& ctx, const char* name, std::int64_t def, std::int64_t lo, std::int64_t hi) {
   auto v = ctx.req.query_param(name);
   if (!v) return def;
@@ -245,15 +256,10 @@ void add_routes(http::Api& api, Service& svc) {
            {"Submit a job (or a job array) in a project; stored durably before the answer", "jobs", submit_schema, kObj,
             201, {}, true},
            [&svc](Context& ctx) -> Result<Response> {
-             auto p = TRY(projects::get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
-             if (!p) {
-               ctx.filtered();
-               return not_found("project");
-             }
-             TRY_STATUS(ctx.authorize(projects::target_of(*p)));
-             if (p->archived)
+             auto p = TRY(load_project(ctx));
+             if (p.archived)
                return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
-             auto req = TRY(parse_submit(ctx, *p));
+             auto req = TRY(parse_submit(ctx, p));
              auto out = TRY(svc.submit(ctx.t(), ctx.actor(), req, ctx.now()));
              if (out.array_id.empty()) {
                auto j = svc.to_json(out.jobs.front());
@@ -272,15 +278,10 @@ void add_routes(http::Api& api, Service& svc) {
   api.add({"GET", "/api/v1/projects/{id}/jobs", Access::require("jobs", "read"),
            {"List a project's jobs", "jobs", nullptr, http::list_schema(), 200, {"state", "user", "array", "limit", "after"}},
            [&svc](Context& ctx) -> Result<Response> {
-             auto p = TRY(projects::get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
-             if (!p) {
-               ctx.filtered();
-               return not_found("project");
-             }
-             TRY_STATUS(ctx.authorize(projects::target_of(*p)));
+             auto p = TRY(load_project(ctx));
              auto page = TRY(ctx.page());
              ListFilter f;
-             f.project_id = p->id;
+             f.project_id = p.id;
              f.states = TRY(states_filter(ctx));
              f.user_id = std::string(ctx.req.query_param("user").value_or(""));
              if (f.user_id == "me") f.user_id = ctx.who().user_id;

@@ -329,12 +329,15 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
   return out;
 }
 
-void Service::signal_stop(const std::string& id) {
-  // mu_ is held by the caller.
-  auto it = running_.find(id);
-  if (it != running_.end()) ::kill(it->second.pid, SIGTERM);
-  // Not watched yet: launch() reads stop_requested from the row it starts from... and watch()
-  // signals when it finds the job marked (see watch()).
+// Once the stop request is committed, SIGTERM to the job's supervisor (or, when it is not
+// watched yet, to the one watch() registers next).
+void Service::stop_after_commit(db::Tx& tx, const std::string& id) {
+  tx.on_end([this, id](bool committed) {
+    if (!committed) return;
+    std::lock_guard l(mu_);
+    stop_marks_.insert(id);
+    if (auto it = running_.find(id); it != running_.end()) ::kill(it->second.pid, SIGTERM);
+  });
 }
 
 Result<JobRecord> Service::cancel(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
@@ -346,12 +349,7 @@ Result<JobRecord> Service::cancel(db::Tx& tx, const Actor& actor, const JobRecor
   JobRecord out = job;
   if (it->second.state == JobState::kRunning) {
     TRY_STATUS(set_stop_requested(tx, job.id(), "cancel"));
-    tx.on_end([this, id = job.id()](bool committed) {
-      if (!committed) return;
-      std::lock_guard l(mu_);
-      stop_marks_.insert(id);
-      signal_stop(id);
-    });
+    stop_after_commit(tx, job.id());
     out.stop_requested = "cancel";
   } else {
     auto t = TRY(sched_.cancel(state_, job.id(), now, "cancelled by " + actor.username));
@@ -363,27 +361,17 @@ Result<JobRecord> Service::cancel(db::Tx& tx, const Actor& actor, const JobRecor
   return out;
 }
 
-Result<JobRecord> Service::hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
+// hold and release: a pending job's held flag, one event and one audit record.
+Result<JobRecord> Service::toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold) {
   std::lock_guard lk(mu_);
   if (!state_.jobs.contains(job.id()))
     return fail(Error(ErrorCode::kFailedPrecondition, "job-finished", "job " + job.id() + " has already ended"));
-  auto t = TRY(sched_.hold(state_, job.id(), now, "held by " + actor.username));
+  auto t = hold ? TRY(sched_.hold(state_, job.id(), now, "held by " + actor.username))
+                : TRY(sched_.release(state_, job.id(), now, "released by " + actor.username));
   undo_on_rollback(tx);
   TRY_STATUS(persist(tx, t));
-  TRY_STATUS(audit::record(tx, actor, {job.org_id(), "job.hold", "job", job.id(), json::object()}, now));
-  JobRecord out = job;
-  out.job = state_.jobs.at(job.id());
-  return out;
-}
-
-Result<JobRecord> Service::release(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
-  std::lock_guard lk(mu_);
-  if (!state_.jobs.contains(job.id()))
-    return fail(Error(ErrorCode::kFailedPrecondition, "job-finished", "job " + job.id() + " has already ended"));
-  auto t = TRY(sched_.release(state_, job.id(), now, "released by " + actor.username));
-  undo_on_rollback(tx);
-  TRY_STATUS(persist(tx, t));
-  TRY_STATUS(audit::record(tx, actor, {job.org_id(), "job.release", "job", job.id(), json::object()}, now));
+  TRY_STATUS(audit::record(tx, actor, {job.org_id(), hold ? "job.hold" : "job.release", "job", job.id(), json::object()},
+                           now));
   JobRecord out = job;
   out.job = state_.jobs.at(job.id());
   return out;
@@ -395,12 +383,7 @@ Result<JobRecord> Service::requeue(db::Tx& tx, const Actor& actor, const JobReco
   auto it = state_.jobs.find(job.id());
   if (it != state_.jobs.end() && it->second.state == JobState::kRunning) {
     TRY_STATUS(set_stop_requested(tx, job.id(), "requeue"));
-    tx.on_end([this, id = job.id()](bool committed) {
-      if (!committed) return;
-      std::lock_guard l(mu_);
-      stop_marks_.insert(id);
-      signal_stop(id);
-    });
+    stop_after_commit(tx, job.id());
     out.stop_requested = "requeue";
   } else {
     if (it != state_.jobs.end() && it->second.state == JobState::kPending)
@@ -747,20 +730,9 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     if (it == state_.jobs.end() || it->second.state != JobState::kRunning) return {};
     auto rec = TRY(get(tx, id));
     if (!rec) return {};
-    auto outcome = given ? given : read_json_file(run_dir(*rec) / "outcome.json");
-    auto end = job_end(outcome, rec->stop_requested, fallback);
-    Millis now = clock_.now_ms();
-    tx.on_end([this](bool committed) {
-      if (!committed) reload_ = true;
-      poke();
-    });
-    compute::Transition t;
-    if (rec->stop_requested == "requeue") t = TRY(sched_.requeue(state_, id, now, "requeued", end.usage));
-    else t = TRY(sched_.finish(state_, id, end, now));
-    TRY_STATUS(persist(tx, t));
-    json enforced = outcome && outcome->contains("enforced") ? (*outcome)["enforced"] : json(nullptr);
-    TRY_STATUS(set_measurements(tx, id, end.usage, enforced));
-    return {};
+    undo_on_rollback(tx);
+    return record_end(tx, *rec, given ? given : read_json_file(run_dir(*rec) / "outcome.json"), fallback,
+                      clock_.now_ms());
   });
   return st;
 }
@@ -806,17 +778,23 @@ Status Service::adopt(db::Tx& tx, const std::string& id, Millis now) {
   }
   if (int n = sandbox::cleanup(id, settings_.cgroup_parent); n > 0)
     spdlog::info("job {}: removed {} cgroup directories its supervisor left behind", id, n);
-  auto outcome = read_json_file(dir / "outcome.json");
-  auto end = job_end(outcome, rec->stop_requested,
-                     alive ? "the job's supervisor could not be found again after a server restart"
-                           : "the job's process was gone after a server restart");
+  return record_end(tx, *rec, read_json_file(dir / "outcome.json"),
+                    alive ? "the job's supervisor could not be found again after a server restart"
+                          : "the job's process was gone after a server restart",
+                    now);
+}
+
+// A RUNNING job's process has ended: its outcome (or, without one, NODE_FAIL with `fallback`)
+// becomes the end transition (or a requeue, when one was asked for) and its measurements.
+Status Service::record_end(db::Tx& tx, const JobRecord& rec, const std::optional<json>& outcome,
+                           const std::string& fallback, Millis now) {
+  auto end = job_end(outcome, rec.stop_requested, fallback);
   compute::Transition t;
-  if (rec->stop_requested == "requeue") t = TRY(sched_.requeue(state_, id, now, "requeued", end.usage));
-  else t = TRY(sched_.finish(state_, id, end, now));
+  if (rec.stop_requested == "requeue") t = TRY(sched_.requeue(state_, rec.id(), now, "requeued", end.usage));
+  else t = TRY(sched_.finish(state_, rec.id(), end, now));
   TRY_STATUS(persist(tx, t));
   json enforced = outcome && outcome->contains("enforced") ? (*outcome)["enforced"] : json(nullptr);
-  TRY_STATUS(set_measurements(tx, id, end.usage, enforced));
-  return {};
+  return set_measurements(tx, rec.id(), end.usage, enforced);
 }
 
 }  // namespace atrium::jobs

@@ -80,8 +80,12 @@ class Service {
   // Returns the job afterwards. A RUNNING job keeps running until its process has stopped;
   // `stop_requested` says a stop is on its way.
   Result<JobRecord> cancel(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
-  Result<JobRecord> hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
-  Result<JobRecord> release(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
+  Result<JobRecord> hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
+    return toggle_hold(tx, actor, job, now, true);
+  }
+  Result<JobRecord> release(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
+    return toggle_hold(tx, actor, job, now, false);
+  }
   Result<JobRecord> requeue(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
 
   // --- reads -------------------------------------------------------------------------------
@@ -122,8 +126,11 @@ class Service {
   Status adopt(db::Tx& tx, const std::string& id, Millis now);
   void watch(const std::string& id, Running r);
   void on_exit(const std::string& id);
+  Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
+  Status record_end(db::Tx& tx, const JobRecord& rec, const std::optional<nlohmann::json>& outcome,
+                    const std::string& fallback, Millis now);
   Status end_job(const std::string& id, const std::optional<nlohmann::json>& outcome, const std::string& fallback_cause);
-  void signal_stop(const std::string& id);
+  void stop_after_commit(db::Tx& tx, const std::string& id);
 
   db::Database& db_;
   const Clock& clock_;
