@@ -170,10 +170,10 @@ void Service::poke() {
   wake_cv_.notify_one();
 }
 
-void Service::undo_on_rollback(db::Tx& tx) {
-  tx.on_end([this](bool committed) {
+void Service::undo_on_rollback(db::Tx& tx, bool schedule) {
+  tx.on_end([this, schedule](bool committed) {
     if (!committed) reload_ = true;
-    poke();
+    if (schedule || !committed) poke();
   });
 }
 
@@ -297,7 +297,8 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     ts.push_back(TRY(sched_.submit(state_, tmpl, now)));
   }
   // From here on the memory holds the new jobs: a failure must reload it from the database.
-  undo_on_rollback(tx);
+  // Held jobs cannot start, so submitting them needs no scheduling pass.
+  undo_on_rollback(tx, !req.hold);
   for (auto& t : ts) {
     JobRecord rec;
     rec.job = state_.jobs.at(t.job);
@@ -368,7 +369,7 @@ Result<JobRecord> Service::toggle_hold(db::Tx& tx, const Actor& actor, const Job
     return fail(Error(ErrorCode::kFailedPrecondition, "job-finished", "job " + job.id() + " has already ended"));
   auto t = hold ? TRY(sched_.hold(state_, job.id(), now, "held by " + actor.username))
                 : TRY(sched_.release(state_, job.id(), now, "released by " + actor.username));
-  undo_on_rollback(tx);
+  undo_on_rollback(tx);  // a hold lifts the job's reservation: others may start
   TRY_STATUS(persist(tx, t));
   TRY_STATUS(audit::record(tx, actor, {job.org_id(), hold ? "job.hold" : "job.release", "job", job.id(), json::object()},
                            now));

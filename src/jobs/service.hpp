@@ -121,7 +121,8 @@ class Service {
   Status ensure_loaded(db::Tx& tx, const std::string& id);
   Status persist(db::Tx& tx, const std::vector<compute::Transition>& ts);
   Status persist(db::Tx& tx, const compute::Transition& t) { return persist(tx, std::vector{t}); }
-  void undo_on_rollback(db::Tx& tx);
+  // On rollback: reload the state at the next pass. On commit: a pass when `schedule`.
+  void undo_on_rollback(db::Tx& tx, bool schedule = true);
   void launch(const Launch& l);
   Status adopt(db::Tx& tx, const std::string& id, Millis now);
   void watch(const std::string& id, Running r);
