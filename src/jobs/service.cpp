@@ -415,7 +415,8 @@ json Service::to_json(const JobRecord& r) const {
            {"state", compute::state_name(j.state)},
            {"held", j.held},
            {"reason", j.reason == compute::PendingReason::kNone ? json(nullptr) : json(compute::reason_name(j.reason))},
-           {"reason_detail", j.reason_detail},
+           {"reason_detail", j.held && j.reason_detail.empty() ? std::string("held; release it to let it run")
+                                                                : j.reason_detail},
            {"submit_time", format_rfc3339(j.submit_time)},
            {"begin_time", ms_or_null(j.begin_time)},
            {"start_time", ms_or_null(j.start_time)},
