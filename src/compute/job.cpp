@@ -246,11 +246,13 @@ Result<Transition> apply_event(Job& job, JobEvent event, Millis now, std::string
       if (job.held) return fail(ErrorCode::kFailedPrecondition, "illegal-transition", "the job is already held");
       job.held = true;
       job.reason = PendingReason::kHeld;
+      job.reason_detail = kHeldDetail;
       break;
     case JobEvent::kRelease:
       if (!job.held) return fail(ErrorCode::kFailedPrecondition, "illegal-transition", "the job is not held");
       job.held = false;
       job.reason = PendingReason::kNone;
+      job.reason_detail.clear();
       break;
     case JobEvent::kStart:
       if (job.held) return fail(ErrorCode::kFailedPrecondition, "illegal-transition", "a held job cannot start");

@@ -50,6 +50,8 @@ enum class PendingReason {
   kBadConstraints,            // the request can never fit this node
 };
 std::string_view reason_name(PendingReason r);
+// The reason_detail of a held job (set by the hold itself, so it is right before any pass).
+inline constexpr std::string_view kHeldDetail = "held; release it to let it run";
 Result<PendingReason> parse_reason(std::string_view name);
 
 // What happens to a job. The legal (state, event) pairs are a table (kTransitionTable).

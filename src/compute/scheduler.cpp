@@ -651,7 +651,7 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
     LimitCheck lc;
     if (job.held) {
       info.reason = PendingReason::kHeld;
-      info.detail = "held; release it to let it run";
+      info.detail = std::string(kHeldDetail);
     } else if (c.dep->status == DepStatus::kWaiting) {
       info.reason = PendingReason::kDependency;
       info.detail = c.dep->detail;

@@ -222,7 +222,7 @@ void add_action(http::Api& api, Service& svc, const char* verb, const char* summ
                any = true;
                auto out = (svc.*fn)(ctx.t(), ctx.actor(), *rec, ctx.now());
                if (out) items.push_back(svc.to_json(*out));
-               else if (out.error().code != ErrorCode::kFailedPrecondition && out.error().code != ErrorCode::kFailedPrecondition)
+               else if (out.error().code != ErrorCode::kFailedPrecondition)
                  return std::unexpected(out.error());
              }
              if (!any) ctx.filtered();

@@ -12,15 +12,12 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 
 #include <spdlog/spdlog.h>
 
 #include "audit/audit.hpp"
 #include "core/ids.hpp"
 #include "sandbox/sandbox.hpp"
-
-extern char** environ;
 
 namespace atrium::jobs {
 namespace {
@@ -415,8 +412,7 @@ json Service::to_json(const JobRecord& r) const {
            {"state", compute::state_name(j.state)},
            {"held", j.held},
            {"reason", j.reason == compute::PendingReason::kNone ? json(nullptr) : json(compute::reason_name(j.reason))},
-           {"reason_detail", j.held && j.reason_detail.empty() ? std::string("held; release it to let it run")
-                                                                : j.reason_detail},
+           {"reason_detail", j.reason_detail},
            {"submit_time", format_rfc3339(j.submit_time)},
            {"begin_time", ms_or_null(j.begin_time)},
            {"start_time", ms_or_null(j.start_time)},
@@ -669,6 +665,10 @@ void Service::launch(const Launch& l) {
 
 void Service::watch(const std::string& id, Running r) {
   std::lock_guard lk(mu_);
+  watch_locked(id, r);
+}
+
+void Service::watch_locked(const std::string& id, Running r) {
   running_[id] = r;
   by_fd_[r.pidfd] = id;
   epoll_event ev{};
@@ -757,17 +757,8 @@ Status Service::adopt(db::Tx& tx, const std::string& id, Millis now) {
     int fd = pidfd_open(pid);
     if (fd >= 0) {
       ::close(lock);
-      // watch() takes mu_; the caller holds it, so register directly.
-      running_[id] = Running{pid, fd, false};
-      by_fd_[fd] = id;
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.fd = fd;
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-      if (!rec->stop_requested.empty()) {
-        stop_marks_.insert(id);
-        ::kill(pid, SIGTERM);
-      }
+      if (!rec->stop_requested.empty()) stop_marks_.insert(id);  // re-sent by watch_locked
+      watch_locked(id, Running{pid, fd, false});
       spdlog::info("job {}: re-adopted its running supervisor (pid {})", id, pid);
       return {};
     }

@@ -126,6 +126,7 @@ class Service {
   void launch(const Launch& l);
   Status adopt(db::Tx& tx, const std::string& id, Millis now);
   void watch(const std::string& id, Running r);
+  void watch_locked(const std::string& id, Running r);  // mu_ held
   void on_exit(const std::string& id);
   Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
   Status record_end(db::Tx& tx, const JobRecord& rec, const std::optional<nlohmann::json>& outcome,
