@@ -80,7 +80,10 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
   if (ec) return invalid("server.data_dir: cannot create " + c.data_dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
   db::DbStats stats;
-  if (metrics) stats.observe_query = [metrics](double s) { metrics->observe_db(s); };
+  if (metrics) {
+    stats.observe_query = [metrics](double s) { metrics->observe_db(s); };
+    stats.observe_flush = [metrics](double s, std::uint64_t n) { metrics->observe_db_flush(s, n); };
+  }
   auto db = TRY(db::SqliteDatabase::open({.path = (dir / "atrium.db").string(),
                                           .synchronous = c.sqlite_synchronous,
                                           .busy_timeout_ms = c.busy_timeout_ms,
@@ -241,7 +244,7 @@ int run_server(const ServerFlags& flags) {
 
   auto settings = identity::AuthSettings::from(c, *secret);
   identity::IdentityGate gate(clock, settings);
-  (*db)->set_commit_listener([&gate] { gate.invalidate(); });
+  (*db)->set_commit_listener([&gate](const std::vector<std::string>& tables) { gate.on_commit(tables); });
   identity::LoginLimiter limiter(c.login_ip_per_minute);
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);

@@ -59,7 +59,7 @@ const std::vector<Field>& fields() {
       str_field("server.data_dir", "directory for the database and secrets", &Config::data_dir),
       str_field("server.public_url", "external base URL used in links", &Config::public_url),
       int_field("server.io_threads", "HTTP I/O threads (0 = cores)", &Config::io_threads, 0, 256),
-      int_field("server.worker_threads", "blocking worker threads (0 = 2 x cores)", &Config::worker_threads, 0, 1024),
+      int_field("server.worker_threads", "blocking worker threads (0 = max(16, 4 x cores))", &Config::worker_threads, 0, 1024),
       str_field("server.tls_cert", "PEM certificate chain; enables HTTPS with tls_key", &Config::tls_cert),
       str_field("server.tls_key", "PEM private key", &Config::tls_key),
       int_field("limits.max_header_bytes", "largest request header", &Config::max_header_bytes, 1024, 1 << 20),
@@ -183,7 +183,9 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
   if (c.listen.rfind(':') == std::string::npos) return invalid("server.listen: expected host:port, got '" + c.listen + "'");
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (c.io_threads == 0) c.io_threads = static_cast<int>(cores);
-  if (c.worker_threads == 0) c.worker_threads = std::max(4, static_cast<int>(2 * cores));
+  // Workers mostly wait (a shared commit, its fsync, the database lock): more of them than cores
+  // keep requests flowing into the next commit while one is being flushed.
+  if (c.worker_threads == 0) c.worker_threads = std::max(16, static_cast<int>(4 * cores));
   return c;
 }
 

@@ -50,9 +50,10 @@ class Tx {
   virtual Result<std::int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
   Result<std::optional<Row>> query_one(std::string_view sql, const Params& params = {});
 
-  // Runs `f(committed)` when this transaction ends, before a write transaction releases the
-  // writer lock: in-memory state that mirrors the database changes in commit order, and a
-  // rollback can undo what the transaction did in memory.
+  // Runs `f(committed)` once this transaction's outcome is known (its rollback, or the commit
+  // that made it durable-to-be, shared or not), before the writer lock is released: in-memory
+  // state that mirrors the database changes in commit order, and a rollback can undo what the
+  // transaction did in memory.
   void on_end(std::function<void(bool committed)> f) { end_hooks_.push_back(std::move(f)); }
   std::vector<std::function<void(bool)>> take_end_hooks() { return std::exchange(end_hooks_, {}); }
 
@@ -68,6 +69,8 @@ struct Migration {
 
 struct DbStats {
   std::function<void(double seconds)> observe_query;  // DB time histogram, set by the app
+  // One group-commit flush of the log: its duration and how many commits it made durable.
+  std::function<void(double seconds, std::uint64_t commits)> observe_flush;
 };
 
 class Database {
@@ -78,13 +81,19 @@ class Database {
   // Runs fn in a write transaction and commits when it returns success; a failure (or an
   // exception) rolls back. When this returns success the change is durable.
   virtual Status write_tx(const std::function<Status(Tx&)>& fn) = 0;
+  // A write transaction that may share its commit with concurrent ones (group commit): it returns
+  // when the shared commit is durable. The caller must hold no lock that another transaction's
+  // code may take while it waits. By default, write_tx.
+  virtual Status write_tx_shared(const std::function<Status(Tx&)>& fn) { return write_tx(fn); }
   // A read-only snapshot.
   virtual Status read_tx(const std::function<Status(Tx&)>& fn) = 0;
   // Applies each module's pending migrations in one transaction per migration.
   virtual Status migrate(std::string_view module, const std::vector<Migration>& migrations) = 0;
-  // Called after every committed write transaction (caches use it to drop what may be stale).
-  // Set once at startup, before concurrent use.
-  void set_commit_listener(std::function<void()> f) { commit_listener_ = std::move(f); }
+  // Called after every committed write transaction with the tables whose rows it changed (caches
+  // use it to drop what may be stale); a driver that cannot tell passes {"*"}. Set once at startup,
+  // before concurrent use.
+  using CommitListener = std::function<void(const std::vector<std::string>& tables)>;
+  void set_commit_listener(CommitListener f) { commit_listener_ = std::move(f); }
 
   template <typename F>
   auto write(F&& f) -> decltype(f(std::declval<Tx&>())) {
@@ -112,7 +121,7 @@ class Database {
   }
 
  protected:
-  std::function<void()> commit_listener_;
+  CommitListener commit_listener_;
 };
 
 }  // namespace atrium::db

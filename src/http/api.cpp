@@ -225,6 +225,22 @@ const Route* Api::match(const Request& req, std::vector<std::pair<std::string, s
   return best;
 }
 
+// The request's Origin names the host it was sent to (scheme and host[:port] of Host).
+bool same_origin(const Request& req) {
+  auto origin = req.header("origin");
+  auto host = req.header("host");
+  if (!origin || !host || host->empty()) return false;
+  std::string_view o = *origin;
+  std::string_view scheme = req.tls ? "https://" : "http://";
+  if (!o.starts_with(scheme)) return false;
+  o.remove_prefix(scheme.size());
+  if (o.size() != host->size()) return false;
+  for (std::size_t i = 0; i < o.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(o[i])) != std::tolower(static_cast<unsigned char>((*host)[i])))
+      return false;
+  return true;
+}
+
 Result<Response> Api::run(const Route& route, Context& ctx) {
   const Request& req = ctx.req;
   if (route.access.kind != AccessKind::kPublic && !ctx.principal)
@@ -237,6 +253,13 @@ Result<Response> Api::run(const Route& route, Context& ctx) {
       return fail(ErrorCode::kPermissionDenied, "csrf",
                   "missing or wrong X-CSRF-Token header (it is returned by login and GET /api/v1/auth/session)");
   }
+  // A WebSocket is not covered by the same-origin policy: a page on another site could open one
+  // with the user's cookie (cross-site WebSocket hijacking). Cookie-authenticated upgrades must
+  // come from a page of this server (Origin matching Host).
+  if (ctx.principal && !ctx.principal->session_id.empty() && req.websocket && !same_origin(req))
+    return fail(ErrorCode::kPermissionDenied, "cross-origin",
+                "a WebSocket opened with a session cookie must come from this server's own pages (Origin must "
+                "match Host)");
   if (route.access.kind == AccessKind::kPermission && !gate_.token_allows(*ctx.principal, route.access.perm))
     return fail(Error(ErrorCode::kPermissionDenied, "token-scope",
                       "this token's scopes do not include " + route.access.perm.str())
@@ -342,7 +365,8 @@ Response Api::handle(Request& req, std::string* pattern) {
         if (!result) return std::unexpected(result.error());  // roll back
         return {};
       };
-      auto st = write ? db_.write_tx(body) : db_.read_tx(body);
+      // A request holds no lock while it waits for a shared commit: group commit is safe here.
+      auto st = write ? db_.write_tx_shared(body) : db_.read_tx(body);
       if (!st && result) result = std::unexpected(st.error());  // commit failed
       ctx.tx = nullptr;
     } else if (route->access.kind == AccessKind::kPublic) {

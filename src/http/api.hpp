@@ -26,6 +26,9 @@ class Metrics;
 
 namespace atrium::http {
 
+// True when the request's Origin is this server as the client addressed it (scheme + Host).
+bool same_origin(const Request& req);
+
 enum class AccessKind { kPublic, kAuthenticated, kPermission };
 
 // How a route is guarded. There is no default: a route cannot be added without one.

@@ -24,6 +24,7 @@ struct Request {
   std::string remote_ip;
   std::string request_id;
   bool tls = false;
+  bool websocket = false;  // a WebSocket upgrade request (GET, Upgrade: websocket)
 
   std::optional<std::string_view> header(std::string_view lower_name) const;
   std::optional<std::string_view> query_param(std::string_view name) const;
@@ -46,6 +47,10 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::shared_ptr<BodyStream> stream;  // set: `body` is sent first, then what the stream yields
+  // With `stream`, to a WebSocket upgrade request: the server accepts the upgrade and sends `body`
+  // and then each piece the stream yields as one binary message; the stream's end closes the
+  // WebSocket normally (1000). Messages from the client are read (pings, close) and ignored.
+  bool websocket = false;
 
   static Response json(int status, const nlohmann::json& body);
   static Response no_content();

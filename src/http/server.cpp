@@ -14,6 +14,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
@@ -160,6 +162,76 @@ struct Server::Impl {
     co_await asio::async_write(stream, bhttp::make_chunk_last(), use_awaitable);
   }
 
+  // A WebSocket that carries a BodyStream: `r.body`, then each piece, one binary message each.
+  // A reader runs beside the writer (on the connection's strand) so that pings are answered and
+  // the client's close is seen; client messages are ignored. Ends on the stream's end (close
+  // 1000), the client's close or error, or shutdown (close 1001: the client resumes elsewhere).
+  template <typename Stream>
+  awaitable<void> run_websocket(Stream& stream, const bhttp::request<bhttp::string_body>& msg, const Response& r,
+                                const std::string& rid) {
+    namespace ws = beast::websocket;
+    ws::stream<Stream&> sock(stream);
+    beast::get_lowest_layer(stream).expires_never();  // the WebSocket's own timeouts from here on
+    auto timeouts = ws::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = std::chrono::seconds(settings.idle_timeout_s);
+    timeouts.keep_alive_pings = true;  // an idle client is pinged; one that does not answer is cut off
+    sock.set_option(timeouts);
+    sock.set_option(ws::stream_base::decorator([&](ws::response_type& res) {
+      res.set("X-Request-Id", rid);
+      for (auto& [k, v] : r.headers) res.insert(k, v);
+    }));
+    sock.read_message_max(64 * 1024);
+    sock.binary(true);
+    beast::error_code ec;
+    co_await sock.async_accept(msg, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer poll_timer(ex), reader_done(ex, asio::steady_timer::time_point::max());
+    bool reader_finished = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> awaitable<void> {
+          beast::flat_buffer in;
+          beast::error_code rec;
+          for (;;) {
+            co_await sock.async_read(in, asio::redirect_error(use_awaitable, rec));
+            if (rec) break;
+            in.consume(in.size());
+          }
+          reader_finished = true;
+          poll_timer.cancel();
+          reader_done.cancel();
+        },
+        asio::detached);
+
+    std::string piece = r.body;
+    bool more = true;
+    auto delay = std::chrono::milliseconds(50);
+    while (!reader_finished) {
+      if (!piece.empty()) {
+        co_await sock.async_write(asio::buffer(piece), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        piece.clear();
+        delay = std::chrono::milliseconds(50);
+      } else if (more) {
+        poll_timer.expires_after(delay);
+        co_await poll_timer.async_wait(asio::redirect_error(use_awaitable, ec));
+        delay = std::min(delay * 2, std::chrono::milliseconds(500));
+      }
+      if (!more || draining || reader_finished) break;
+      more = r.stream->poll(piece);
+    }
+    if (!reader_finished && !ec) {
+      ws::close_reason why(draining ? ws::close_code::going_away : ws::close_code::normal);
+      co_await sock.async_close(why, asio::redirect_error(use_awaitable, ec));
+    }
+    if (!reader_finished) {
+      if (ec) beast::get_lowest_layer(stream).socket().close(ec);  // ends the reader's read
+      co_await reader_done.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+
   void log_access(const Request& req, int status, double seconds, std::size_t bytes, const std::string& route) {
     if (!settings.access_log) return;
     auto ua = req.header("user-agent");
@@ -250,6 +322,7 @@ struct Server::Impl {
         req.headers.emplace_back(std::move(name), std::string(f.value()));
       }
       req.body = std::move(msg.body());
+      req.websocket = beast::websocket::is_upgrade(msg);
       Response resp;
       std::string route;
       bool bad_target = req.target.empty() || req.target[0] != '/';
@@ -267,6 +340,13 @@ struct Server::Impl {
         req.path = std::move(*path);
         req.query = std::move(*query);
         resp = co_await dispatch(req, route);
+      }
+      if (req.websocket && resp.websocket && resp.stream && resp.status < 300) {
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        metrics.observe_request(route, req.method, 101, secs);  // the upgrade; the WebSocket may last hours
+        log_access(req, 101, secs, 0, route);
+        co_await run_websocket(stream, msg, resp, rid);
+        break;
       }
       bool keep = msg.keep_alive() && !draining;
       co_await write_response(stream, resp, msg.version(), keep, req.method == "HEAD", rid);

@@ -1,5 +1,8 @@
 #include "identity/auth.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
@@ -220,6 +223,16 @@ void IdentityGate::touch(std::unordered_map<std::string, Millis>& last, std::map
   t = now;
   pending[id] = now;
   has_pending_ = true;
+}
+
+void IdentityGate::on_commit(const std::vector<std::string>& tables) {
+  // What a principal is read from (by_token, by_session, load_principal). Anything else (jobs,
+  // audit, projects: checked per request) leaves cached principals valid.
+  static constexpr std::array<std::string_view, 10> kSources = {
+      "*", "users", "instance_admins", "sessions", "tokens", "orgs", "roles", "org_members", "org_groups",
+      "group_members"};
+  for (auto& t : tables)
+    if (std::find(kSources.begin(), kSources.end(), t) != kSources.end()) return invalidate();
 }
 
 Result<http::PrincipalPtr> IdentityGate::by_token(db::Tx& tx, std::string_view secret) {

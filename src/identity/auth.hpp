@@ -92,6 +92,8 @@ class IdentityGate final : public http::Gatekeeper {
   void flush_pending(db::Database& db) override;
   // Drops cached principals; called after every committed write (see Database::set_commit_listener).
   void invalidate() { ++generation_; }
+  // The commit listener: drops cached principals when a table they are built from changed.
+  void on_commit(const std::vector<std::string>& tables);
 
  private:
   Result<http::PrincipalPtr> by_token(db::Tx& tx, std::string_view secret);
@@ -108,8 +110,8 @@ class IdentityGate final : public http::Gatekeeper {
   std::map<std::string, Millis> pending_sessions_;           // GUARDED_BY(mu_)
   std::atomic<bool> has_pending_{false};
 
-  // Principals of recently seen tokens. An entry is used only while no write has committed since
-  // it was read (generation) and for at most kPrincipalCacheMs, which bounds staleness when
+  // Principals of recently seen tokens. An entry is used only while no write to the tables it is
+  // built from has committed since it was read (generation, see on_commit) and for at most kPrincipalCacheMs, which bounds staleness when
   // several replicas share one database.
   struct Cached {
     http::PrincipalPtr principal;

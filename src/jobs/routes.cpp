@@ -355,7 +355,7 @@ void add_routes(http::Api& api, Service& svc) {
            }});
 
   api.add({"GET", "/api/v1/jobs/{id}/logs", Access::require("jobs", "read"),
-           {"A job's output from a byte offset (stream=stdout|stderr); X-Next-Offset says where to resume; follow=true streams it live (chunked) until the job has ended", "jobs",
+           {"A job's output from a byte offset (stream=stdout|stderr); X-Next-Offset says where to resume; follow=true streams it live (chunked) until the job has ended; a WebSocket upgrade streams it live as binary messages (the client's offset is its start offset plus the bytes received) and closes with 1000 once the job has ended", "jobs",
             nullptr, nullptr, 200, {"stream", "offset", "limit", "follow"}},
            [&svc](Context& ctx) -> Result<Response> {
              auto rec = TRY(load(ctx, {"jobs", "read"}));
@@ -369,11 +369,13 @@ void add_routes(http::Api& api, Service& svc) {
              if (follow != "true" && follow != "false")
                return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "follow must be true or false")
                                .with("field", "follow"));
-             if (follow == "true") {
-               // Chunked, live: from `offset` until the job has ended and all its output is sent.
+             if (follow == "true" || ctx.req.websocket) {
+               // Live, chunked or over a WebSocket: from `offset` until the job has ended and all
+               // its output is sent.
                Response r = Response::text(200, "", "application/octet-stream");
                r.stream = std::make_shared<LogStream>(svc, rec.id(), svc.run_dir(rec) / stream, offset,
                                                       ctx.now() + kFollowMax);
+               r.websocket = ctx.req.websocket;
                return r.header("X-Offset", std::to_string(offset));
              }
              std::string data;

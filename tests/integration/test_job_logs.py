@@ -1,9 +1,12 @@
 """Job output over HTTP: by byte offset (resume anywhere) and live (`follow=true`, chunked)."""
 import http.client
+import json
+import struct
 
 import pytest
 
-from conftest import wait_until
+from conftest import ADMIN_PASSWORD, parse_cookies, wait_until
+from wsclient import Closed, HandshakeRefused, WebSocket
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
 
@@ -96,3 +99,90 @@ def test_follow_of_a_foreign_job_is_404(server, admin, project, world):
         assert resp.status == 404
     finally:
         conn.close()
+
+
+# ---- the same over a WebSocket (binary messages; the end of the job closes with 1000) -------------
+
+def ws_logs(server, job, offset=0, headers=None, token=None, stream="stdout"):
+    hs = dict(headers or {})
+    if token:
+        hs["Authorization"] = f"Bearer {token}"
+    return WebSocket(server.port, f"/api/v1/jobs/{job}/logs?stream={stream}&offset={offset}", hs)
+
+
+def test_websocket_streams_while_the_job_runs(server, admin, project):
+    job = submit(server, admin, project, script="echo first; sleep 120; echo never")
+    wait_until(lambda: server.call("GET", f"/api/v1/jobs/{job}/logs", admin).body == b"first\n", 60, 0.05,
+               "the first line")
+    ws = ws_logs(server, job, token=admin)
+    try:
+        assert ws.headers.get("x-offset") == "0" and ws.headers.get("x-request-id")
+        op, data = ws.recv()
+        assert op == 0x2 and data == b"first\n"  # binary: output need not be UTF-8
+        assert server.call("POST", f"/api/v1/jobs/{job}/cancel", admin, json={}).status == 200
+        rest, closed = ws.read_all()
+        assert rest == b"" and closed.code == 1000
+    finally:
+        ws.close()
+    assert wait_end(server, admin, job)["state"] == "CANCELLED"
+
+
+def test_websocket_resumes_from_an_offset(server, admin, project):
+    job = submit(server, admin, project, script="seq 1 20000; printf 'e\\n' >&2")
+    assert wait_end(server, admin, job)["state"] == "COMPLETED"
+    expected = "".join(f"{i}\n" for i in range(1, 20001)).encode()
+    ws = ws_logs(server, job, offset=1000, token=admin)
+    data, closed = ws.read_all()
+    ws.close()
+    assert data == expected[1000:] and closed.code == 1000
+    err = ws_logs(server, job, token=admin, stream="stderr")
+    data, _ = err.read_all()
+    err.close()
+    assert data == b"e\n"
+
+
+def test_websocket_client_close_ends_the_stream(server, admin, project):
+    job = submit(server, admin, project, script="echo up; sleep 120")
+    wait_until(lambda: server.call("GET", f"/api/v1/jobs/{job}/logs", admin).body == b"up\n", 60, 0.05, "output")
+    ws = ws_logs(server, job, token=admin)
+    assert ws.recv()[1] == b"up\n"
+    ws._send_frame(0x8, struct.pack(">H", 1000))  # the client says goodbye; the server answers the close
+    try:
+        ws.recv()
+        raise AssertionError("expected the server's close")
+    except Closed as c:
+        assert c.code == 1000
+    ws.sock.close()
+    # The server is fine afterwards and the job still runs.
+    assert server.call("GET", f"/api/v1/jobs/{job}", admin).json["state"] == "RUNNING"
+    assert server.call("POST", f"/api/v1/jobs/{job}/cancel", admin, json={}).status == 200
+    wait_end(server, admin, job)
+
+
+def test_websocket_refusals_are_plain_problems(server, admin, project, world):
+    job = submit(server, admin, project, command=["true"], hold=True)
+    with pytest.raises(HandshakeRefused) as e:
+        ws_logs(server, job)  # no credentials
+    assert e.value.status == 401
+    with pytest.raises(HandshakeRefused) as e:
+        ws_logs(server, job, token=world.b.users["member"].token)  # another tenant
+    assert e.value.status == 404
+    with pytest.raises(HandshakeRefused) as e:
+        ws_logs(server, job, offset=-1, token=admin)
+    assert e.value.status == 400 and json.loads(e.value.body)["type"] == "urn:atrium:problem:invalid-query"
+
+
+def test_websocket_with_a_cookie_must_be_same_origin(server, admin, project):
+    job = submit(server, admin, project, command=["true"], hold=True)
+    r = server.login("admin", ADMIN_PASSWORD)
+    assert r.status == 200, r
+    cookie = {"Cookie": "atrium_session=" + parse_cookies(r)["atrium_session"]["value"]}
+    for origin in (None, "http://evil.example", f"https://127.0.0.1:{server.port}"):
+        hs = dict(cookie)
+        if origin:
+            hs["Origin"] = origin
+        with pytest.raises(HandshakeRefused) as e:
+            ws_logs(server, job, headers=hs)
+        assert e.value.status == 403 and json.loads(e.value.body)["type"] == "urn:atrium:problem:cross-origin"
+    ok = ws_logs(server, job, headers={**cookie, "Origin": f"http://127.0.0.1:{server.port}"})
+    ok.close()

@@ -1,15 +1,28 @@
 #include "db/sqlite/sqlite_database.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <unordered_map>
+#include <utility>
 
 namespace atrium::db {
 
 class SqliteDatabase::Conn final : public Tx {
  public:
-  Conn(sqlite3* db, DbStats* stats) : db_(db), stats_(stats) {}
+  Conn(sqlite3* db, DbStats* stats) : db_(db), stats_(stats) {
+    sqlite3_update_hook(db_, &Conn::on_update, this);
+  }
+  // Tables with rows changed since the last take_touched() (rowid tables; every table here is one).
+  std::vector<std::string> take_touched() { return std::exchange(touched_, {}); }
+  sqlite3* handle() const { return db_; }
   ~Conn() override {
     for (auto& [_, st] : cache_) sqlite3_finalize(st);
     sqlite3_close_v2(db_);
@@ -111,13 +124,30 @@ class SqliteDatabase::Conn final : public Tx {
     return {};
   }
 
+  static void on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
+    auto& t = static_cast<Conn*>(self)->touched_;
+    for (auto& name : t)
+      if (name == table) return;
+    t.emplace_back(table);
+  }
+
   sqlite3* db_;
   DbStats* stats_;
+  std::vector<std::string> touched_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 SqliteDatabase::SqliteDatabase(SqliteSettings s, DbStats stats) : settings_(std::move(s)), stats_(std::move(stats)) {}
-SqliteDatabase::~SqliteDatabase() = default;
+SqliteDatabase::~SqliteDatabase() {
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+bool SqliteDatabase::file_backed() const {
+  // An in-memory or URI database has no WAL file of its own to flush.
+  return !settings_.path.empty() && settings_.path != ":memory:" && !settings_.path.starts_with("file:");
+}
+
+bool SqliteDatabase::durable_commits() const { return settings_.synchronous != "normal" && file_backed(); }
 
 Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const SqliteSettings& settings, DbStats stats) {
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(settings, std::move(stats)));
@@ -145,8 +175,8 @@ Result<std::unique_ptr<SqliteDatabase::Conn>> SqliteDatabase::acquire() {
   auto conn = std::make_unique<Conn>(raw, &stats_);
   sqlite3_busy_timeout(raw, settings_.busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
-  TRY_STATUS(conn->exec_script("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" +
-                               std::string(settings_.synchronous == "normal" ? "NORMAL" : "FULL") + ";"));
+  // NORMAL in both modes: in "full" the commit is made durable by sync_through (group commit).
+  TRY_STATUS(conn->exec_script("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
   return conn;
 }
 
@@ -155,11 +185,9 @@ void SqliteDatabase::release(std::unique_ptr<Conn> c) {
   if (static_cast<int>(idle_.size()) < settings_.max_connections) idle_.push_back(std::move(c));
 }
 
-Status SqliteDatabase::run_tx(bool write, const std::function<Status(Tx&)>& fn) {
+Status SqliteDatabase::read_tx(const std::function<Status(Tx&)>& fn) {
   auto conn = TRY(acquire());
-  std::unique_lock<std::mutex> wlock(write_mu_, std::defer_lock);
-  if (write) wlock.lock();
-  TRY_STATUS(conn->control(write ? "BEGIN IMMEDIATE" : "BEGIN"));
+  TRY_STATUS(conn->control("BEGIN"));
   Status st;
   try {
     st = fn(*conn);
@@ -180,12 +208,175 @@ Status SqliteDatabase::run_tx(bool write, const std::function<Status(Tx&)>& fn) 
   }
   for (auto& hook : conn->take_end_hooks()) hook(committed);
   release(std::move(conn));
-  if (committed && write && commit_listener_) commit_listener_();
   return st;
 }
 
-Status SqliteDatabase::write_tx(const std::function<Status(Tx&)>& fn) { return run_tx(true, fn); }
-Status SqliteDatabase::read_tx(const std::function<Status(Tx&)>& fn) { return run_tx(false, fn); }
+// One SQLite transaction that holds one or more write transactions, each in its own savepoint.
+struct SqliteDatabase::Batch {
+  std::unique_ptr<Conn> conn;
+  std::vector<std::function<void(bool)>> hooks;  // of the members that succeeded, in order
+  std::vector<std::string> touched;               // tables they changed
+  int members = 0;                                // write transactions that succeeded in it
+  bool done = false;                              // committed, or failed as a whole
+  Status result;                                  // the outcome when done
+  std::uint64_t ticket = 0;                       // its commit number (group commit)
+};
+
+namespace {
+constexpr int kMaxBatch = 64;  // bounds how long the first member waits for the batch's commit
+}
+
+Status SqliteDatabase::write_tx(const std::function<Status(Tx&)>& fn) { return run_write(fn, false); }
+Status SqliteDatabase::write_tx_shared(const std::function<Status(Tx&)>& fn) { return run_write(fn, true); }
+
+// Ends the open batch: COMMIT when `rolled_back` is a success, otherwise (SQLite already rolled
+// the batch back) that error for every member; then the members' end hooks in order and the
+// commit number. Called with write_mu_ held.
+void SqliteDatabase::finish_batch(Status rolled_back) {
+  auto b = std::exchange(batch_, nullptr);
+  bool ok = false;
+  if (rolled_back) {
+    auto c = b->conn->control("COMMIT");
+    if (!c) (void)b->conn->control("ROLLBACK");
+    ok = bool(c);
+    b->result = c;
+  } else {
+    b->result = rolled_back;
+  }
+  if (ok && b->members > 0) b->ticket = ++committed_;
+  for (auto& hook : b->hooks) hook(ok);
+  release(std::move(b->conn));
+  b->done = true;
+  batch_cv_.notify_all();
+}
+
+// Write transactions, with group commit: each runs in a savepoint of the open batch transaction
+// (one is begun when none is open). One that succeeds and sees other writers queued behind the
+// lock leaves the batch open for them and waits for its commit (write_tx_shared only); otherwise
+// it commits the batch, its own work and that of everyone waiting in it. A member that fails is
+// rolled back to its savepoint alone and answers at once; the others go on.
+Status SqliteDatabase::run_write(const std::function<Status(Tx&)>& fn, bool shared) {
+  ++waiting_writers_;
+  std::unique_lock wlock(write_mu_);
+  --waiting_writers_;
+  if (!batch_) {
+    auto conn = TRY(acquire());
+    if (auto b = conn->control("BEGIN IMMEDIATE"); !b) {
+      release(std::move(conn));
+      return b;
+    }
+    (void)conn->take_touched();
+    batch_ = std::make_shared<Batch>();
+    batch_->conn = std::move(conn);
+  }
+  auto batch = batch_;
+  Conn& conn = *batch->conn;
+  Status st = conn.control("SAVEPOINT atrium_tx");
+  if (st) {
+    try {
+      st = fn(conn);
+    } catch (const std::exception& e) {
+      st = internal(std::string("unexpected exception in transaction: ") + e.what());
+    }
+    if (st) st = conn.control("RELEASE atrium_tx");
+  }
+  auto hooks = conn.take_end_hooks();
+  if (!st) {
+    (void)conn.control("ROLLBACK TO atrium_tx");
+    (void)conn.control("RELEASE atrium_tx");
+    (void)conn.take_touched();
+    for (auto& hook : hooks) hook(false);
+    if (sqlite3_get_autocommit(conn.handle())) {
+      // SQLite ended the whole transaction (an I/O error, a full disk…): everyone in it failed.
+      finish_batch(internal("the database rolled back the transaction: " + st.error().detail));
+    } else if (waiting_writers_.load() == 0) {
+      finish_batch({});  // commits the members before us, if any
+      if (batch->ticket != 0) {
+        wlock.unlock();
+        after_commit(*batch);
+      }
+    }
+    return st;
+  }
+  for (auto& t : conn.take_touched())
+    if (std::find(batch->touched.begin(), batch->touched.end(), t) == batch->touched.end())
+      batch->touched.push_back(std::move(t));
+  for (auto& hook : hooks) batch->hooks.push_back(std::move(hook));
+  ++batch->members;
+  if (shared && waiting_writers_.load() > 0 && batch->members < kMaxBatch) {
+    batch_cv_.wait(wlock, [&] { return batch->done; });  // a later member commits it
+    wlock.unlock();
+    if (!batch->result) return batch->result;
+    return durable_commits() ? sync_through(batch->ticket) : Status{};
+  }
+  finish_batch({});
+  wlock.unlock();
+  if (!batch->result) return batch->result;
+  return after_commit(*batch);
+}
+
+// The committer's part after the lock is released: durability, then the commit listener.
+Status SqliteDatabase::after_commit(const Batch& b) {
+  if (b.ticket != 0 && durable_commits()) TRY_STATUS(sync_through(b.ticket));
+  if (commit_listener_ && b.members > 0) commit_listener_(b.touched);
+  return {};
+}
+
+Status SqliteDatabase::sync_through(std::uint64_t ticket) {
+  std::unique_lock lock(sync_mu_);
+  while (synced_ < ticket) {
+    if (syncing_) {
+      // A flush is under way; it may have started before our commit was appended: wait for it to
+      // finish, then look again (a failed flush is retried by the next waiter).
+      auto gen = sync_generation_;
+      sync_cv_.wait(lock, [&] { return sync_generation_ != gen; });
+      continue;
+    }
+    syncing_ = true;
+    // Every commit numbered up to `target` has been appended to the WAL (numbers are handed out
+    // after COMMIT returned), so this flush covers them all.
+    std::uint64_t target = committed_.load();
+    lock.unlock();
+    auto t0 = std::chrono::steady_clock::now();
+    Status result = flush_wal();
+    if (result && stats_.observe_flush)
+      stats_.observe_flush(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                           target - synced_);  // synced_ is only written by the flusher: no race
+    lock.lock();
+    syncing_ = false;
+    ++sync_generation_;
+    if (result) synced_ = std::max(synced_, target);
+    sync_cv_.notify_all();
+    if (!result) return result;
+  }
+  return {};
+}
+
+Status SqliteDatabase::flush_wal() {
+  // The WAL file is created by SQLite and kept while a connection is open (the pool always keeps
+  // one); if it was removed and recreated, our descriptor would flush a dead inode: reopen then.
+  struct stat st{};
+  if (wal_fd_ >= 0 && (::fstat(wal_fd_, &st) != 0 || st.st_nlink == 0)) {
+    ::close(wal_fd_);
+    wal_fd_ = -1;
+  }
+  if (wal_fd_ < 0) {
+    std::string wal = settings_.path + "-wal";
+    wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ < 0) return internal("cannot open the database log " + wal + ": " + std::strerror(errno));
+    // The WAL's directory entry must be durable too (SQLite does not sync the directory in WAL mode).
+    auto dir = std::filesystem::path(settings_.path).parent_path();
+    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  if (::fdatasync(wal_fd_) != 0)
+    return internal(std::string("flushing the database log failed: ") + std::strerror(errno));
+  return {};
+}
+
 
 Status SqliteDatabase::migrate(std::string_view module, const std::vector<Migration>& migrations) {
   auto conn = TRY(acquire());
