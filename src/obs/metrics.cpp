@@ -58,6 +58,12 @@ void Metrics::observe_db(double seconds) {
   db_.observe(seconds);
 }
 
+void Metrics::observe_db_flush(double seconds, std::uint64_t commits) {
+  std::lock_guard lock(mu_);
+  db_flush_.observe(seconds);
+  db_flushed_commits_ += commits;
+}
+
 std::string Metrics::render() const {
   std::string out;
   {
@@ -79,6 +85,12 @@ std::string Metrics::render() const {
     out += "# HELP atrium_db_query_duration_seconds Time spent in database statements.\n";
     out += "# TYPE atrium_db_query_duration_seconds histogram\n";
     db_.render(out, "atrium_db_query_duration_seconds", "");
+    out += "# HELP atrium_db_flush_duration_seconds Group-commit flushes (fdatasync) of the database log.\n";
+    out += "# TYPE atrium_db_flush_duration_seconds histogram\n";
+    db_flush_.render(out, "atrium_db_flush_duration_seconds", "");
+    out += "# HELP atrium_db_flushed_commits_total Commits made durable by those flushes (commits per flush = group size).\n";
+    out += "# TYPE atrium_db_flushed_commits_total counter\n";
+    out += fmt::format("atrium_db_flushed_commits_total {}\n", db_flushed_commits_);
   }
   out += "# HELP atrium_http_open_connections Open client connections.\n";
   out += "# TYPE atrium_http_open_connections gauge\n";

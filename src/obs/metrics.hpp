@@ -28,6 +28,7 @@ class Metrics {
  public:
   void observe_request(std::string_view route, std::string_view method, int status, double seconds);
   void observe_db(double seconds);
+  void observe_db_flush(double seconds, std::uint64_t commits);
   void connection_opened() { ++open_connections_; ++accepted_connections_; }
   void connection_closed() { --open_connections_; }
   std::int64_t open_connections() const { return open_connections_.load(); }
@@ -45,6 +46,8 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, std::array<MethodStats, kMethods.size()>, std::less<>> routes_;  // GUARDED_BY(mu_)
   Histogram db_;                                                                         // GUARDED_BY(mu_)
+  Histogram db_flush_;                                                                   // GUARDED_BY(mu_)
+  std::uint64_t db_flushed_commits_ = 0;                                                 // GUARDED_BY(mu_)
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::int64_t> accepted_connections_{0};
 };
