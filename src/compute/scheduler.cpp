@@ -508,21 +508,21 @@ std::vector<Candidate> rank_pending(const ClusterState& st, const Scheduler& s, 
     f.priority = w.fair_share * f.fair_share + w.age * f.age + w.job_size * f.job_size + w.qos * f.qos - job.nice;
     cands.push_back(std::move(c));
   }
-  // Sort small keys, then lay the candidates out in that order.
+  // Sort small keys, then lay the candidates out in that order. `views.pending` walks the job map,
+  // so the index is also the id order: the last tie-break needs no string comparison.
   struct Key {
     double priority;
     Millis submit;
-    const std::string* id;
     std::uint32_t index;
   };
   std::vector<Key> keys;
   keys.reserve(cands.size());
   for (std::uint32_t i = 0; i < cands.size(); ++i)
-    keys.push_back({cands[i].factors.priority, cands[i].job->submit_time, &cands[i].job->id, i});
+    keys.push_back({cands[i].factors.priority, cands[i].job->submit_time, i});
   std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
     if (a.priority != b.priority) return a.priority > b.priority;
     if (a.submit != b.submit) return a.submit < b.submit;
-    return *a.id < *b.id;
+    return a.index < b.index;
   });
   std::vector<Candidate> sorted;
   sorted.reserve(cands.size());
@@ -619,17 +619,19 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
   // A long queue repeats a few request shapes while the free resources stay the same.
   struct DetailCache {
     FreeResources fr{-1, -1, 0};
-    std::map<std::tuple<int, std::int64_t, int>, std::string> text;
-    const std::string& waiting(const ResourceRequest& req, const FreeResources& now_free) {
+    std::map<std::tuple<int, std::int64_t, int>, SharedText> text;
+    const SharedText& waiting(const ResourceRequest& req, const FreeResources& now_free) {
       if (now_free.cpus != fr.cpus || now_free.mem_mb != fr.mem_mb || now_free.gpus != fr.gpus) {
         text.clear();
         fr = now_free;
       }
       auto [it, fresh] = text.try_emplace({req.cpus, req.mem_mb, req.gpus});
-      if (fresh) it->second = waiting_detail(req, now_free);
+      if (fresh) it->second = share(waiting_detail(req, now_free));
       return it->second;
     }
+    SharedText delay;  // "would delay the reservation of …": the same for every job below it
   } detail_cache;
+  static const SharedText kHeld = share(std::string(kHeldDetail));
   const JobId* first_reserved = nullptr;
   bool blocked_strict = false;  // backfill off and a job is blocked: nothing below may start
   for (const Candidate& c : cands) {
@@ -651,28 +653,29 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
     LimitCheck lc;
     if (job.held) {
       info.reason = PendingReason::kHeld;
-      info.detail = std::string(kHeldDetail);
+      info.detail = kHeld;
     } else if (c.dep->status == DepStatus::kWaiting) {
       info.reason = PendingReason::kDependency;
-      info.detail = c.dep->detail;
+      info.detail = share(c.dep->detail);
     } else if (job.begin_time && *job.begin_time > now) {
       info.reason = PendingReason::kBeginTime;
-      info.detail = "may not start before " + when(*job.begin_time);
+      info.detail = share("may not start before " + when(*job.begin_time));
       wake(*job.begin_time);
       may_estimate = true;
     } else if (!c.qos.ok) {
       info.reason = PendingReason::kInvalidQos;
-      info.detail = fmt::format("QoS \"{}\" does not exist", c.qos.name);
+      info.detail = share(fmt::format("QoS \"{}\" does not exist", c.qos.name));
     } else if (!fits_node(req, st.node)) {
       info.reason = PendingReason::kBadConstraints;
-      info.detail = fmt::format("requests {}; the node has {} CPUs, {} MB, {} GPUs", describe(req), st.node.cpus,
-                                st.node.mem_mb, st.node.gpus);
+      info.detail = share(fmt::format("requests {}; the node has {} CPUs, {} MB, {} GPUs", describe(req),
+                                      st.node.cpus, st.node.mem_mb, st.node.gpus));
     } else if (singleton_blocked) {
       info.reason = PendingReason::kDependency;
-      info.detail = fmt::format("singleton: another job named \"{}\" of user {} is running", job.name, job.assoc.user);
+      info.detail =
+          share(fmt::format("singleton: another job named \"{}\" of user {} is running", job.name, job.assoc.user));
     } else if (lc = check_running_limits(st, job, c.qos, running, now); lc.reason != PendingReason::kNone) {
       info.reason = lc.reason;
-      info.detail = std::move(lc.detail);
+      info.detail = share(std::move(lc.detail));
     } else {
       Millis dur = req.time_limit + config_.kill_margin;
       GpuMask usable = 0;
@@ -688,9 +691,10 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
       FreeResources fr = planner.free_now();
       bool fits_free = fr.fits(req);
       info.reason = fits_free ? PendingReason::kPriority : PendingReason::kResources;
-      info.detail = fits_free ? "would delay the reservation of higher-priority job " +
-                                    (first_reserved ? *first_reserved : std::string("?"))
-                              : detail_cache.waiting(req, fr);
+      if (fits_free && !detail_cache.delay)
+        detail_cache.delay = share("would delay the reservation of higher-priority job " +
+                                   (first_reserved ? *first_reserved : std::string("?")));
+      info.detail = fits_free ? detail_cache.delay : detail_cache.waiting(req, fr);
       std::optional<Millis> start;
       if (static_cast<int>(out.reservations.size()) < config_.reservation_depth) {
         // Without backfill a job cannot start before the blocked jobs ahead of it.
@@ -703,11 +707,15 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
         planner.claim(*start, *start + dur, req.cpus, req.mem_mb, gpus);
         Reservation res{job.id, *start, *start + req.time_limit, make_allocation(req, gpus)};
         info.estimated_start = *start;
-        info.detail = fmt::format("reserved from {}{}; needs {}", when(*start),
-                                  req.gpus > 0 ? " on GPUs " + gpu_list(res.allocation.gpus) : "", describe(req));
-        if (fits_free) info.detail += " (fits now, but would delay a higher-priority reservation)";
+        std::string text = fmt::format("reserved from {}{}; needs {}", when(*start),
+                                       req.gpus > 0 ? " on GPUs " + gpu_list(res.allocation.gpus) : "", describe(req));
+        if (fits_free) text += " (fits now, but would delay a higher-priority reservation)";
+        info.detail = share(std::move(text));
         wake(*start);
-        if (!first_reserved) first_reserved = &job.id;
+        if (!first_reserved) {
+          first_reserved = &job.id;
+          detail_cache.delay = nullptr;  // names the first reserved job
+        }
         out.reservations.push_back(std::move(res));
       } else {
         may_estimate = true;
@@ -716,7 +724,7 @@ ScheduleResult Scheduler::schedule(const ClusterState& st, Millis now) const {
         blocked_strict = true;
         if (info.estimated_start == std::nullopt) {
           info.reason = PendingReason::kPriority;
-          info.detail = "backfill is off and a higher-priority job is waiting for resources";
+          info.detail = share("backfill is off and a higher-priority job is waiting for resources");
         }
       }
     }
@@ -786,7 +794,7 @@ Result<JobExplanation> Scheduler::explain(const ClusterState& state, std::string
   }
   if (const PendingInfo* p = r.find_pending(job.id)) {
     x.reason = p->reason;
-    x.detail = p->detail;
+    x.detail = p->text();
     x.estimated_start = p->estimated_start;
     x.priority = p->priority;
   }
@@ -991,7 +999,7 @@ Result<std::vector<Transition>> Scheduler::apply(ClusterState& state, const Sche
     auto it = state.jobs.find(p.job);
     if (it == state.jobs.end() || it->second.state != JobState::kPending) continue;
     it->second.reason = p.reason;
-    it->second.reason_detail = p.detail;
+    if (it->second.reason_detail != p.text()) it->second.reason_detail = p.text();  // mostly unchanged
     it->second.estimated_start = p.estimated_start;
     it->second.priority = p.priority.priority;
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -102,10 +103,19 @@ struct JobCancel {
   PendingReason reason = PendingReason::kDependencyNeverSatisfied;
   std::string cause;
 };
+// A reason text, shared by the many pending jobs that wait for the same thing (a pass over a long
+// queue would otherwise copy one sentence per job).
+using SharedText = std::shared_ptr<const std::string>;
+inline SharedText share(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
 struct PendingInfo {
   JobId job;
   PendingReason reason = PendingReason::kNone;
-  std::string detail;
+  SharedText detail;
+  const std::string& text() const {
+    static const std::string kEmpty;
+    return detail ? *detail : kEmpty;
+  }
   std::optional<Millis> estimated_start;
   PriorityFactors priority;
 };
