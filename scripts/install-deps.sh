@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.74-dev libboost-system1.74-dev
-  libssl-dev libsodium-dev libsqlite3-dev sqlite3 libseccomp-dev
+  libssl-dev libsodium-dev libsqlite3-dev sqlite3 libseccomp-dev libutf8proc-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-19 libclang-rt-19-dev
