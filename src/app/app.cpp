@@ -22,6 +22,7 @@
 #include "db/sqlite/sqlite_database.hpp"
 #include "http/server.hpp"
 #include "identity/auth.hpp"
+#include "data/blobs.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
@@ -95,6 +96,29 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
   TRY_STATUS(db->migrate("projects", projects::migrations()));
   TRY_STATUS(db->migrate("jobs", jobs::migrations()));
   return db;
+}
+
+// The data store and its master key. A fresh instance gets a new key file (0600); a store that
+// already holds data never silently gets a new key: a missing, exposed or different key file
+// stops startup with the reason.
+Result<std::unique_ptr<data::BlobStore>> open_blob_store(const Config& c) {
+  fs::path root = fs::path(c.data_dir) / "blobs";
+  fs::path key_file = c.data_key_file.empty() ? fs::path(c.data_dir) / "master.key" : fs::path(c.data_key_file);
+  auto backend = data::local_backend(root);
+  std::error_code ec;
+  std::optional<data::MasterKey> key;
+  if (fs::exists(key_file, ec)) {
+    key = TRY(data::MasterKey::load(key_file));
+  } else if (TRY(backend->get_meta("key-check"))) {
+    return fail(ErrorCode::kFailedPrecondition, "master-key",
+                "the data master key file " + key_file.string() + " is missing, but the data store at " +
+                    root.string() + " was written with a key: restore that file (or point data.key_file at it)");
+  } else {
+    key = TRY(data::MasterKey::create(key_file));
+    spdlog::warn("created a new data master key at {}: back it up; without it the stored data cannot be read",
+                 key_file.string());
+  }
+  return data::BlobStore::open(std::move(*key), std::move(backend));
 }
 
 // First start: create the instance admin, with ATRIUM_ADMIN_PASSWORD or a generated password
@@ -240,6 +264,8 @@ int run_server(const ServerFlags& flags) {
   if (!db) die(db.error().detail);
   auto secret = load_or_create_secret(c.data_dir);
   if (!secret) die(secret.error().detail);
+  auto blobs = open_blob_store(c);  // not yet served: uploads and files build on it (issue 5)
+  if (!blobs) die("data store: " + blobs.error().detail);
   if (auto st = bootstrap_admin(**db, clock); !st) die("creating the first admin: " + st.error().detail);
 
   auto settings = identity::AuthSettings::from(c, *secret);

@@ -92,6 +92,7 @@ const std::vector<Field>& fields() {
       int_field("compute.kill_grace_s", "seconds between SIGTERM and SIGKILL", &Config::compute_kill_grace_s, 0, 3600),
       str_field("compute.cgroup_parent", "cgroup directory (per hierarchy) for job cgroups", &Config::compute_cgroup_parent),
       int_field("compute.max_time_h", "longest job time limit in hours", &Config::compute_max_time_h, 1, 24 * 365),
+      str_field("data.key_file", "the data store's master key file (\"\" = <data_dir>/master.key)", &Config::data_key_file),
   };
   return f;
 }
@@ -156,7 +157,7 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     if (rest == "LISTEN") rest = "SERVER_LISTEN";
     if (rest == "DATA_DIR") rest = "SERVER_DATA_DIR";
     bool in_section = false;
-    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_", "COMPUTE_"})
+    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_", "COMPUTE_", "DATA_"})
       in_section = in_section || rest.rfind(sec, 0) == 0;
     if (!in_section || rest == "SERVER_URL") continue;
     const Field* match = nullptr;

@@ -147,3 +147,51 @@ def test_admin_password_from_env_is_not_printed(make_server):
     out = "\n".join(srv.stdout_snapshot() + srv.stderr_snapshot())
     assert ADMIN_PASSWORD not in out
     assert "created the instance admin 'admin' (password from ATRIUM_ADMIN_PASSWORD)" in out
+
+
+# ---- the data store's master key ------------------------------------------------------------------
+
+def test_first_start_creates_a_private_master_key(tmp_path, make_server):
+    srv = make_server(data_dir=tmp_path / "d")
+    key = tmp_path / "d" / "master.key"
+    assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+    assert "created a new data master key" in "\n".join(srv.stderr_snapshot())
+    before = key.read_bytes()
+    srv.restart()  # the same key is used again, nothing new is created
+    assert key.read_bytes() == before
+    srv.stop()
+
+
+def test_missing_wrong_or_exposed_master_key_stops_startup(tmp_path, make_server):
+    data = tmp_path / "d"
+    srv = make_server(data_dir=data)
+    srv.stop()
+    key = data / "master.key"
+    original = key.read_bytes()
+
+    key.unlink()  # the store was written with a key: a new one must not be made up
+    err = start_fails(Server(data))
+    assert "master key file" in err and "is missing" in err, err
+    assert not key.exists()
+
+    key.write_text("ab" * 32 + "\n")  # a valid key, but not this store's
+    key.chmod(0o600)
+    err = start_fails(Server(data))
+    assert "does not match this store" in err, err
+
+    key.write_bytes(original)
+    key.chmod(0o644)
+    err = start_fails(Server(data))
+    assert "chmod 600" in err, err
+
+    key.chmod(0o600)
+    ok = make_server(data_dir=data)  # the right key again: starts
+    ok.stop()
+
+
+def test_master_key_file_setting(tmp_path, make_server):
+    elsewhere = tmp_path / "keys" / "atrium.key"
+    elsewhere.parent.mkdir()
+    srv = make_server(data_dir=tmp_path / "d", env={"ATRIUM_DATA_KEY_FILE": str(elsewhere)})
+    assert elsewhere.exists() and not (tmp_path / "d" / "master.key").exists()
+    srv.stop()
