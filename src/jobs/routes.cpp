@@ -25,6 +25,12 @@ Target job_target(const JobRecord& r, const std::string& project_role, const std
   return Target{.org_id = r.org_id(), .owner_id = r.user_id(), .group_id = group_id, .project_role = project_role};
 }
 
+// A job as a permission target for the caller (their role in its project included).
+Result<Target> target_for(Context& ctx, const JobRecord& rec) {
+  auto p = TRY(projects::get_for(ctx.t(), rec.project_id, ctx.who().user_id));
+  return job_target(rec, p ? p->my_role : "", rec.job.assoc.group);
+}
+
 // Loads a job (or, for the array id, its first task) and authorizes `perm` on it.
 Result<JobRecord> load(Context& ctx, const http::Permission& perm) {
   auto rec = TRY(get(ctx.t(), ctx.param("id")));
@@ -32,9 +38,7 @@ Result<JobRecord> load(Context& ctx, const http::Permission& perm) {
     ctx.filtered();
     return not_found("job");
   }
-  auto p = TRY(projects::get_for(ctx.t(), rec->project_id, ctx.who().user_id));
-  std::string role = p ? p->my_role : "";
-  TRY_STATUS(ctx.authorize(perm, job_target(*rec, role, rec->job.assoc.group)));
+  TRY_STATUS(ctx.authorize(perm, TRY(target_for(ctx, *rec))));
   return *rec;
 }
 
@@ -106,7 +110,7 @@ class LogStream final : public http::BodyStream {
       }
     }
     if (ended) return false;
-    return SystemClock().now_ms() < deadline_;
+    return svc_.clock().now_ms() < deadline_;  // the injected clock: tests can end a follow
   }
 
  private:
@@ -217,8 +221,7 @@ void add_action(http::Api& api, Service& svc, const char* verb, const char* summ
              for (auto& id : tasks) {
                auto rec = TRY(get(ctx.t(), id));
                if (!rec) continue;
-               auto p = TRY(projects::get_for(ctx.t(), rec->project_id, ctx.who().user_id));
-               TRY_STATUS(ctx.authorize({"jobs", "write"}, job_target(*rec, p ? p->my_role : "", rec->job.assoc.group)));
+               TRY_STATUS(ctx.authorize({"jobs", "write"}, TRY(target_for(ctx, *rec))));
                any = true;
                auto out = (svc.*fn)(ctx.t(), ctx.actor(), *rec, ctx.now());
                if (out) items.push_back(svc.to_json(*out));
@@ -345,8 +348,7 @@ void add_routes(http::Api& api, Service& svc) {
              f.limit = 100000;
              json ids = json::array();
              for (auto& rec : TRY(list(ctx.t(), f))) {
-               auto p = TRY(projects::get_for(ctx.t(), rec.project_id, ctx.who().user_id));
-               if (!ctx.allowed({"jobs", "write"}, job_target(rec, p ? p->my_role : "", rec.job.assoc.group))) continue;
+               if (!ctx.allowed({"jobs", "write"}, TRY(target_for(ctx, rec)))) continue;
                auto out = svc.cancel(ctx.t(), ctx.actor(), rec, ctx.now());
                if (out) ids.push_back(rec.id());
                else if (out.error().code != ErrorCode::kFailedPrecondition) return std::unexpected(out.error());

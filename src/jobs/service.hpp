@@ -67,6 +67,7 @@ struct Submitted {
 class Service {
  public:
   Service(db::Database& db, const Clock& clock, compute::Scheduler scheduler, Settings settings);
+  const Clock& clock() const { return clock_; }
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
