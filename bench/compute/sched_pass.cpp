@@ -12,11 +12,13 @@
 #include <fmt/format.h>
 
 #include "compute/scheduler.hpp"
+#include "core/alloc.hpp"
 
 using namespace atrium;
 using namespace atrium::compute;
 
 int main(int argc, char** argv) {
+  atrium::tune_allocator();  // as `atrium server` does
   int pending = argc > 1 ? std::atoi(argv[1]) : 100'000;
   int passes = argc > 2 ? std::atoi(argv[2]) : 15;
   auto sched = Scheduler::create(SchedulerConfig{});

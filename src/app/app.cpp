@@ -18,6 +18,7 @@
 #include "audit/audit.hpp"
 #include "audit/routes.hpp"
 #include "core/config.hpp"
+#include "core/alloc.hpp"
 #include "core/crypto.hpp"
 #include "db/sqlite/sqlite_database.hpp"
 #include "http/server.hpp"
@@ -242,6 +243,7 @@ Result<jobs::Settings> compute_settings(const Config& c) {
 }
 
 int run_server(const ServerFlags& flags) {
+  tune_allocator();
   crypto::init();
   auto cfg = config_from(flags);
   if (!cfg) die(cfg.error().detail);
