@@ -20,6 +20,7 @@
 #include "core/config.hpp"
 #include "core/alloc.hpp"
 #include "core/crypto.hpp"
+#include "core/files.hpp"
 #include "db/sqlite/sqlite_database.hpp"
 #include "http/server.hpp"
 #include "identity/auth.hpp"
@@ -59,19 +60,8 @@ Result<std::string> load_or_create_secret(const fs::path& dir) {
     return s;
   }
   std::string secret = crypto::random_bytes(32);
-  fs::path tmp = dir / "secret.key.tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0 || ::write(fd, secret.data(), secret.size()) != 32 || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    return invalid("cannot write " + tmp.string());
-  }
-  ::close(fd);
-  fs::rename(tmp, path);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  if (auto st = write_file_atomic(path.string(), secret, 0600); !st)
+    return invalid("cannot write " + path.string() + ": " + st.error().detail);
   return secret;
 }
 

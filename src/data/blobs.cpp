@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "core/crypto.hpp"
+#include "core/files.hpp"
 
 namespace atrium::data {
 namespace fs = std::filesystem;
@@ -31,27 +32,6 @@ std::unexpected<Error> sys_error(const std::string& what) {
 
 std::unexpected<Error> corrupt(const std::string& id, const std::string& why) {
   return fail(Error(ErrorCode::kInternal, "corrupt-blob", "blob " + id + " is damaged: " + why).with("blob", id));
-}
-
-Status write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("writing a blob");
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
-Status fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return sys_error("opening " + dir.string());
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return sys_error("syncing " + dir.string());
-  return {};
 }
 
 // ---- the local filesystem backend ----------------------------------------------------------------
@@ -148,15 +128,7 @@ class LocalBackend final : public Backend {
 
   Status put_meta(const std::string& name, const std::string& value) override {
     TRY_STATUS(ensure_dir(root_));
-    fs::path tmp = root_ / (name + ".tmp");
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return sys_error("writing " + name);
-    Status st = write_all(fd, value);
-    if (st && ::fsync(fd) != 0) st = sys_error("syncing " + name);
-    ::close(fd);
-    if (st && ::rename(tmp.c_str(), (root_ / name).c_str()) != 0) st = sys_error("writing " + name);
-    if (st) st = fsync_dir(root_);
-    return st;
+    return write_file_atomic((root_ / name).string(), value, 0600);
   }
 
  private:
@@ -228,7 +200,7 @@ Result<MasterKey> MasterKey::create(const fs::path& file) {
   if (st && ::fsync(fd) != 0) st = sys_error("syncing " + file.string());
   ::close(fd);
   if (!st) return std::unexpected(st.error());
-  TRY_STATUS(fsync_dir(file.parent_path().empty() ? fs::path(".") : file.parent_path()));
+  TRY_STATUS(fsync_dir(file.parent_path()));
   return MasterKey(std::move(key));
 }
 

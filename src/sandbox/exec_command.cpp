@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/files.hpp"
 #include "sandbox/detail/sys.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -110,7 +111,7 @@ int run_exec(const Options& opt) {
                             {"sandbox_pid", sandbox_pid},
                             {"started_ms", clock.now_ms()},
                             {"id", spec->id}};
-      if (auto st = detail::write_file_atomic(opt.state_dir + "/supervisor.json", sup.dump() + "\n"); !st)
+      if (auto st = write_file_atomic(opt.state_dir + "/supervisor.json", sup.dump() + "\n"); !st)
         state_error = st.error().detail;
     };
   }
@@ -122,7 +123,7 @@ int run_exec(const Options& opt) {
   if (!state_error.empty()) outcome->detail += (outcome->detail.empty() ? "" : "; ") + ("supervisor.json: " + state_error);
   auto json = to_json(*outcome);
   if (!opt.state_dir.empty()) {
-    if (auto st = detail::write_file_atomic(opt.state_dir + "/outcome.json", json.dump(2) + "\n"); !st)
+    if (auto st = write_file_atomic(opt.state_dir + "/outcome.json", json.dump(2) + "\n"); !st)
       std::cerr << "atrium exec: " << st.error().detail << "\n";
   }
   std::cout << json.dump() << "\n" << std::flush;

@@ -69,39 +69,6 @@ std::optional<std::int64_t> read_int(const std::string& path) {
   }
 }
 
-Status write_file_atomic(const std::string& path, const std::string& data, unsigned mode) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd.valid()) return internal(fmt::format("create {}: {}", tmp, errno_text(errno)));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::unlink(tmp.c_str());
-      return internal(fmt::format("write {}: {}", tmp, errno_text(e)));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return internal(fmt::format("fsync {}: {}", tmp, errno_text(e)));
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return internal(fmt::format("rename {}: {}", path, errno_text(e)));
-  }
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.valid()) ::fsync(dfd.get());
-  return {};
-}
-
 bool path_exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;

@@ -50,9 +50,6 @@ int write_file(const std::string& path, const std::string& data);
 std::optional<std::int64_t> read_keyed(const std::string& path, const std::string& key);
 std::optional<std::int64_t> read_int(const std::string& path);
 
-// temp file in the same directory + fsync + rename + fsync(dir).
-Status write_file_atomic(const std::string& path, const std::string& data, unsigned mode = 0644);
-
 bool path_exists(const std::string& path);
 bool is_dir(const std::string& path);
 
