@@ -230,15 +230,7 @@ bool same_origin(const Request& req) {
   auto origin = req.header("origin");
   auto host = req.header("host");
   if (!origin || !host || host->empty()) return false;
-  std::string_view o = *origin;
-  std::string_view scheme = req.tls ? "https://" : "http://";
-  if (!o.starts_with(scheme)) return false;
-  o.remove_prefix(scheme.size());
-  if (o.size() != host->size()) return false;
-  for (std::size_t i = 0; i < o.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(o[i])) != std::tolower(static_cast<unsigned char>((*host)[i])))
-      return false;
-  return true;
+  return to_lower(*origin) == to_lower(std::string(req.tls ? "https://" : "http://") + std::string(*host));
 }
 
 Result<Response> Api::run(const Route& route, Context& ctx) {

@@ -130,8 +130,34 @@ struct Server::Impl {
     }
   }
 
-  // Chunked: the header, `r.body` as the first chunk, then each piece the stream yields. Empty
-  // polls back off from 50 ms to 500 ms; the stream's end writes the last chunk.
+  // Feeds `first`, then each piece `src` yields, to `write` (which returns false when the peer is
+  // gone). Empty polls back off from 50 ms to 500 ms on `timer`; cancelling the timer makes the
+  // pump look at `stop()` at once. Ends at the stream's end, on a failed write, on shutdown (the
+  // client resumes from its offset elsewhere) or when `stop()` says so. True: the stream ended.
+  template <typename Write, typename Stop>
+  awaitable<bool> pump(BodyStream& src, std::string first, asio::steady_timer& timer, Write write, Stop stop) {
+    std::string piece = std::move(first);
+    bool more = true;
+    auto delay = std::chrono::milliseconds(50);
+    beast::error_code ec;
+    for (;;) {
+      if (!piece.empty()) {
+        if (!co_await write(piece)) co_return false;
+        piece.clear();
+        delay = std::chrono::milliseconds(50);
+      } else if (more) {
+        timer.expires_after(delay);
+        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+        delay = std::min(delay * 2, std::chrono::milliseconds(500));
+      }
+      if (!more) co_return true;
+      if (draining || stop()) co_return false;
+      more = src.poll(piece);
+    }
+  }
+
+  // Chunked: the header, `r.body` as the first chunk, then each piece the stream yields; the
+  // stream's end (or shutdown) writes the last chunk.
   template <typename Stream>
   awaitable<void> write_streamed(Stream& stream, bhttp::response<bhttp::string_body>& res, const Response& r) {
     res.chunked(true);
@@ -140,24 +166,13 @@ struct Server::Impl {
     const auto write_timeout = std::chrono::seconds(settings.request_timeout_s);
     lowest.expires_after(write_timeout);
     co_await bhttp::async_write_header(stream, sr, use_awaitable);
-    std::string piece = r.body;
-    bool more = true;
-    auto delay = std::chrono::milliseconds(50);
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (;;) {
-      if (!piece.empty()) {
-        lowest.expires_after(write_timeout);  // a client that stops reading is cut off
-        co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece)), use_awaitable);
-        piece.clear();
-        delay = std::chrono::milliseconds(50);
-      } else if (more) {
-        timer.expires_after(delay);
-        co_await timer.async_wait(use_awaitable);
-        delay = std::min(delay * 2, std::chrono::milliseconds(500));
-      }
-      if (!more || draining) break;  // on shutdown the client resumes from its offset elsewhere
-      more = r.stream->poll(piece);
-    }
+    auto write = [&](const std::string& piece) -> awaitable<bool> {
+      lowest.expires_after(write_timeout);  // a client that stops reading is cut off
+      co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece)), use_awaitable);
+      co_return true;
+    };
+    co_await pump(*r.stream, r.body, timer, write, [] { return false; });
     lowest.expires_after(write_timeout);
     co_await asio::async_write(stream, bhttp::make_chunk_last(), use_awaitable);
   }
@@ -205,23 +220,11 @@ struct Server::Impl {
         },
         asio::detached);
 
-    std::string piece = r.body;
-    bool more = true;
-    auto delay = std::chrono::milliseconds(50);
-    while (!reader_finished) {
-      if (!piece.empty()) {
-        co_await sock.async_write(asio::buffer(piece), asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
-        piece.clear();
-        delay = std::chrono::milliseconds(50);
-      } else if (more) {
-        poll_timer.expires_after(delay);
-        co_await poll_timer.async_wait(asio::redirect_error(use_awaitable, ec));
-        delay = std::min(delay * 2, std::chrono::milliseconds(500));
-      }
-      if (!more || draining || reader_finished) break;
-      more = r.stream->poll(piece);
-    }
+    auto write = [&](const std::string& piece) -> awaitable<bool> {
+      co_await sock.async_write(asio::buffer(piece), asio::redirect_error(use_awaitable, ec));
+      co_return !ec;
+    };
+    co_await pump(*r.stream, r.body, poll_timer, write, [&] { return reader_finished; });
     if (!reader_finished && !ec) {
       ws::close_reason why(draining ? ws::close_code::going_away : ws::close_code::normal);
       co_await sock.async_close(why, asio::redirect_error(use_awaitable, ec));

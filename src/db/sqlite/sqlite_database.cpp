@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/files.hpp"
+
 namespace atrium::db {
 
 class SqliteDatabase::Conn final : public Tx {
@@ -185,15 +187,21 @@ void SqliteDatabase::release(std::unique_ptr<Conn> c) {
   if (static_cast<int>(idle_.size()) < settings_.max_connections) idle_.push_back(std::move(c));
 }
 
+namespace {
+// A transaction's body; an exception is a failure like any other (the transaction rolls back).
+Status run_body(const std::function<Status(Tx&)>& fn, Tx& tx) {
+  try {
+    return fn(tx);
+  } catch (const std::exception& e) {
+    return internal(std::string("unexpected exception in transaction: ") + e.what());
+  }
+}
+}  // namespace
+
 Status SqliteDatabase::read_tx(const std::function<Status(Tx&)>& fn) {
   auto conn = TRY(acquire());
   TRY_STATUS(conn->control("BEGIN"));
-  Status st;
-  try {
-    st = fn(*conn);
-  } catch (const std::exception& e) {
-    st = internal(std::string("unexpected exception in transaction: ") + e.what());
-  }
+  Status st = run_body(fn, *conn);
   bool committed = false;
   if (st) {
     auto c = conn->control("COMMIT");
@@ -229,20 +237,18 @@ constexpr int kMaxBatch = 64;  // bounds how long the first member waits for the
 Status SqliteDatabase::write_tx(const std::function<Status(Tx&)>& fn) { return run_write(fn, false); }
 Status SqliteDatabase::write_tx_shared(const std::function<Status(Tx&)>& fn) { return run_write(fn, true); }
 
-// Ends the open batch: COMMIT when `rolled_back` is a success, otherwise (SQLite already rolled
-// the batch back) that error for every member; then the members' end hooks in order and the
-// commit number. Called with write_mu_ held.
-void SqliteDatabase::finish_batch(Status rolled_back) {
+// Ends the open batch: COMMIT it, or, when SQLite has already rolled it back, fail every member
+// with `rolled_back`; then the members' end hooks in order and the commit number. Called with
+// write_mu_ held.
+void SqliteDatabase::finish_batch(std::optional<Error> rolled_back) {
   auto b = std::exchange(batch_, nullptr);
-  bool ok = false;
   if (rolled_back) {
-    auto c = b->conn->control("COMMIT");
-    if (!c) (void)b->conn->control("ROLLBACK");
-    ok = bool(c);
-    b->result = c;
+    b->result = std::unexpected(std::move(*rolled_back));
   } else {
-    b->result = rolled_back;
+    b->result = b->conn->control("COMMIT");
+    if (!b->result) (void)b->conn->control("ROLLBACK");
   }
+  bool ok = bool(b->result);
   if (ok && b->members > 0) b->ticket = ++committed_;
   for (auto& hook : b->hooks) hook(ok);
   release(std::move(b->conn));
@@ -272,14 +278,8 @@ Status SqliteDatabase::run_write(const std::function<Status(Tx&)>& fn, bool shar
   auto batch = batch_;
   Conn& conn = *batch->conn;
   Status st = conn.control("SAVEPOINT atrium_tx");
-  if (st) {
-    try {
-      st = fn(conn);
-    } catch (const std::exception& e) {
-      st = internal(std::string("unexpected exception in transaction: ") + e.what());
-    }
-    if (st) st = conn.control("RELEASE atrium_tx");
-  }
+  if (st) st = run_body(fn, conn);
+  if (st) st = conn.control("RELEASE atrium_tx");
   auto hooks = conn.take_end_hooks();
   if (!st) {
     (void)conn.control("ROLLBACK TO atrium_tx");
@@ -288,12 +288,12 @@ Status SqliteDatabase::run_write(const std::function<Status(Tx&)>& fn, bool shar
     for (auto& hook : hooks) hook(false);
     if (sqlite3_get_autocommit(conn.handle())) {
       // SQLite ended the whole transaction (an I/O error, a full disk…): everyone in it failed.
-      finish_batch(internal("the database rolled back the transaction: " + st.error().detail));
+      finish_batch(internal("the database rolled back the transaction: " + st.error().detail).error());
     } else if (waiting_writers_.load() == 0) {
-      finish_batch({});  // commits the members before us, if any
+      finish_batch(std::nullopt);  // commits the members before us, if any
       if (batch->ticket != 0) {
         wlock.unlock();
-        after_commit(*batch);
+        (void)after_commit(*batch);  // they learn its outcome themselves; ours is `st`
       }
     }
     return st;
@@ -309,7 +309,7 @@ Status SqliteDatabase::run_write(const std::function<Status(Tx&)>& fn, bool shar
     if (!batch->result) return batch->result;
     return durable_commits() ? sync_through(batch->ticket) : Status{};
   }
-  finish_batch({});
+  finish_batch(std::nullopt);
   wlock.unlock();
   if (!batch->result) return batch->result;
   return after_commit(*batch);
@@ -365,12 +365,7 @@ Status SqliteDatabase::flush_wal() {
     wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
     if (wal_fd_ < 0) return internal("cannot open the database log " + wal + ": " + std::strerror(errno));
     // The WAL's directory entry must be durable too (SQLite does not sync the directory in WAL mode).
-    auto dir = std::filesystem::path(settings_.path).parent_path();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
+    TRY_STATUS(fsync_dir(std::filesystem::path(settings_.path).parent_path()));
   }
   if (::fdatasync(wal_fd_) != 0)
     return internal(std::string("flushing the database log failed: ") + std::strerror(errno));

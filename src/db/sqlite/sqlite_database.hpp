@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,7 @@ class SqliteDatabase final : public Database {
   void release(std::unique_ptr<Conn> c);
   struct Batch;
   Status run_write(const std::function<Status(Tx&)>& fn, bool shared);
-  void finish_batch(Status rolled_back);
+  void finish_batch(std::optional<Error> rolled_back);
   Status after_commit(const Batch& b);
   // Group commit: returns when an fdatasync of the WAL covers commit `ticket`.
   Status sync_through(std::uint64_t ticket);
@@ -82,7 +83,6 @@ class SqliteDatabase final : public Database {
   bool syncing_ = false;       // GUARDED_BY(sync_mu_): a flush is in progress
   std::uint64_t sync_generation_ = 0;  // GUARDED_BY(sync_mu_): flushes finished (a failed one too)
   int wal_fd_ = -1;            // used only by the flushing thread (syncing_)
-
 };
 
 }  // namespace atrium::db
