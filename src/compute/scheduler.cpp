@@ -27,16 +27,14 @@ const Limits& user_limits(const Policy& p, const std::string& user) {
   return it == p.user_limits.end() ? p.default_user_limits : it->second;
 }
 
-const Limits* org_limits(const Policy& p, const std::string& org) {
-  auto it = p.org_limits.find(org);
-  return it == p.org_limits.end() ? nullptr : &it->second;
+// The limits set for one org or group (nullptr: none); a job without a group has no group limits.
+const Limits* find_limits(const std::map<std::string, Limits, std::less<>>& by, const std::string& key) {
+  if (key.empty()) return nullptr;
+  auto it = by.find(key);
+  return it == by.end() ? nullptr : &it->second;
 }
-
-const Limits* group_limits(const Policy& p, const std::string& group) {
-  if (group.empty()) return nullptr;
-  auto it = p.group_limits.find(group);
-  return it == p.group_limits.end() ? nullptr : &it->second;
-}
+const Limits* org_limits(const Policy& p, const std::string& org) { return find_limits(p.org_limits, org); }
+const Limits* group_limits(const Policy& p, const std::string& group) { return find_limits(p.group_limits, group); }
 
 // The QoS a job runs under: nullptr with ok=true when the policy defines no QoS at all.
 struct QosLookup {

@@ -31,6 +31,15 @@ def wait_end(server, admin, job):
         server.call("GET", f"/api/v1/jobs/{job}", admin).json), 60, 0.05, f"job {job} to end")
 
 
+def running_with_output(server, admin, project, line, then):
+    """A job that prints `line`, then runs `then`; returned once the line is in its output."""
+    job = submit(server, admin, project, script=f"echo {line}; {then}")
+    want = f"{line}\n".encode()
+    wait_until(lambda: server.call("GET", f"/api/v1/jobs/{job}/logs", admin).body == want, 60, 0.05,
+               f"the line {line!r}")
+    return job
+
+
 def open_follow(server, token, job, offset=0, stream="stdout"):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     conn.request("GET", f"/api/v1/jobs/{job}/logs?follow=true&stream={stream}&offset={offset}",
@@ -63,9 +72,7 @@ def test_bad_log_queries_are_400(server, admin, project, query):
 
 def test_follow_streams_while_the_job_runs(server, admin, project):
     # The job prints one line, then waits: the line must arrive while it still runs.
-    job = submit(server, admin, project, script="echo first; sleep 120; echo never")
-    wait_until(lambda: server.call("GET", f"/api/v1/jobs/{job}/logs", admin).body == b"first\n", 60, 0.05,
-               "the first line")
+    job = running_with_output(server, admin, project, "first", "sleep 120; echo never")
     conn, resp = open_follow(server, admin, job)
     try:
         assert resp.status == 200
@@ -111,9 +118,7 @@ def ws_logs(server, job, offset=0, headers=None, token=None, stream="stdout"):
 
 
 def test_websocket_streams_while_the_job_runs(server, admin, project):
-    job = submit(server, admin, project, script="echo first; sleep 120; echo never")
-    wait_until(lambda: server.call("GET", f"/api/v1/jobs/{job}/logs", admin).body == b"first\n", 60, 0.05,
-               "the first line")
+    job = running_with_output(server, admin, project, "first", "sleep 120; echo never")
     ws = ws_logs(server, job, token=admin)
     try:
         assert ws.headers.get("x-offset") == "0" and ws.headers.get("x-request-id")
@@ -142,8 +147,7 @@ def test_websocket_resumes_from_an_offset(server, admin, project):
 
 
 def test_websocket_client_close_ends_the_stream(server, admin, project):
-    job = submit(server, admin, project, script="echo up; sleep 120")
-    wait_until(lambda: server.call("GET", f"/api/v1/jobs/{job}/logs", admin).body == b"up\n", 60, 0.05, "output")
+    job = running_with_output(server, admin, project, "up", "sleep 120")
     ws = ws_logs(server, job, token=admin)
     assert ws.recv()[1] == b"up\n"
     ws._send_frame(0x8, struct.pack(">H", 1000))  # the client says goodbye; the server answers the close
