@@ -25,6 +25,8 @@
 #include "http/server.hpp"
 #include "identity/auth.hpp"
 #include "data/blobs.hpp"
+#include "data/routes.hpp"
+#include "data/store.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
@@ -86,6 +88,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
   TRY_STATUS(db->migrate("identity", identity::migrations()));
   TRY_STATUS(db->migrate("projects", projects::migrations()));
   TRY_STATUS(db->migrate("jobs", jobs::migrations()));
+  TRY_STATUS(db->migrate("data", data::migrations()));
   return db;
 }
 
@@ -256,7 +259,7 @@ int run_server(const ServerFlags& flags) {
   if (!db) die(db.error().detail);
   auto secret = load_or_create_secret(c.data_dir);
   if (!secret) die(secret.error().detail);
-  auto blobs = open_blob_store(c);  // not yet served: uploads and files build on it (issue 5)
+  auto blobs = open_blob_store(c);
   if (!blobs) die("data store: " + blobs.error().detail);
   if (auto st = bootstrap_admin(**db, clock); !st) die("creating the first admin: " + st.error().detail);
 
@@ -276,10 +279,10 @@ int run_server(const ServerFlags& flags) {
   identity::RouteDeps deps{settings, limiter,
                            [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
                            [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); },
-                           [&compute_service](db::Tx&, const std::string& org, const std::string& kind,
+                           [&compute_service](db::Tx& tx, const std::string& org, const std::string& kind,
                                               const std::string& subject) -> Result<nlohmann::json> {
                              auto u = compute_service.usage(org, kind, subject);
-                             u["storage_bytes"] = 0;
+                             u["storage_bytes"] = TRY(data::storage_used(tx, org, kind, subject));
                              u["concurrent_envs"] = 0;
                              return u;
                            }};
@@ -288,6 +291,14 @@ int run_server(const ServerFlags& flags) {
   projects::add_routes(api);
   audit::add_routes(api);
   jobs::add_routes(api, compute_service);
+  data::Settings data_settings{.staging_dir = fs::path(c.data_dir) / "uploads",
+                               .max_chunk_bytes = c.data_max_chunk_bytes,
+                               .max_file_bytes = c.data_max_file_bytes,
+                               .upload_ttl = Millis{c.data_upload_ttl_h} * 3600 * 1000,
+                               .gc_grace = Millis{c.data_gc_grace_s} * 1000,
+                               .reserve_bytes = c.data_reserve_bytes};
+  data::Service data_service(**db, clock, **blobs, data_settings);
+  data::add_routes(api, data_service);
 
   http::ServerSettings ss;
   ss.host = host;
@@ -305,6 +316,11 @@ int run_server(const ServerFlags& flags) {
   ss.tls_key = c.tls_key;
   ss.access_log = access_logger(c);
   ss.on_drain = [draining] { draining->store(true); };
+  // Upload chunks may be larger than API bodies.
+  ss.body_limit_for = [api_max = c.max_body_bytes, chunk_max = c.data_max_chunk_bytes](
+                          std::string_view method, std::string_view target) {
+    return method == "PATCH" && target.starts_with("/api/v1/uploads/") ? chunk_max : api_max;
+  };
   http::Server server(ss, api, metrics);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);
@@ -351,7 +367,7 @@ void add_commands(CLI::App& app, int& exit_code) {
   server->add_option("--data-dir", flags->data_dir, "data directory (overrides config and ATRIUM_DATA_DIR)");
   server->callback([flags, &exit_code] { exit_code = run_server(*flags); });
 
-  auto* admin = app.add_subcommand("admin", "Administer a data directory directly (run on the server host)");
+  auto* admin = app.add_subcommand("admin", "Instance administration: audit verify on the server host, gc over the API");
   admin->require_subcommand(1);
   auto* audit_cmd = admin->add_subcommand("audit", "The audit trail");
   audit_cmd->require_subcommand(1);

@@ -30,6 +30,7 @@ std::string reason_phrase(int status) {
     case 412: return "Precondition Failed";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
     case 422: return "Unprocessable Content";
     case 428: return "Precondition Required";
     case 429: return "Too Many Requests";
@@ -57,6 +58,7 @@ ErrorCode code_for_status(int status) {
     case 415: return ErrorCode::kUnsupportedMediaType;
     case 422: return ErrorCode::kUnprocessable;
     case 428: return ErrorCode::kPreconditionRequired;
+    case 416: return ErrorCode::kRangeNotSatisfiable;
     case 429: return ErrorCode::kResourceExhausted;
     case 503: return ErrorCode::kUnavailable;
     case 507: return ErrorCode::kQuotaExceeded;
@@ -140,6 +142,9 @@ Result<HttpResponse> ApiClient::send_raw(const ApiCall& call, const Headers& hea
   if (call.body) {
     req.headers.emplace_back("Content-Type", "application/json");
     req.body = call.body->dump();
+  } else if (call.raw_body) {
+    req.headers.emplace_back("Content-Type", "application/offset+octet-stream");
+    req.body = *call.raw_body;
   }
   if (!token_.empty()) req.headers.emplace_back("Authorization", "Bearer " + token_);
   for (const auto& h : headers) req.headers.push_back(h);

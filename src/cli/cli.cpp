@@ -26,6 +26,8 @@ void add_commands(CLI::App& app, int& exit_code) {
   add_invite_commands(app, ctx);
   add_audit_commands(app, ctx);
   add_job_commands(app, ctx);
+  add_data_commands(app, ctx);
+  add_admin_commands(app, ctx);
 }
 
 std::ostream& Context::out() { return std::cout; }

@@ -23,6 +23,7 @@ struct ApiCall {
   std::string path;  // /api/v1/..., segments already percent-encoded
   Query query;
   std::optional<nlohmann::json> body;
+  std::optional<std::string> raw_body;  // bytes sent as application/offset+octet-stream (upload chunks)
 
   std::string target() const;  // path?query
 };

@@ -331,6 +331,7 @@ const std::vector<Column>& columns_for(std::string_view kind) {
   static const std::map<std::string, std::vector<Column>, std::less<>> kColumns{
       {"org", {{"ID", "id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"CREATED", "created_at"}}},
       {"my-org", {{"ID", "id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"ROLE", "role"}}},
+      {"files", {{"PATH", "path", 60}, {"SIZE", "size"}, {"SHA256", "sha256", 16}, {"UPDATED", "updated"}}},
       {"group", {{"ID", "id"}, {"ORG", "org_id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"CREATED", "created_at"}}},
       {"user",
        {{"ID", "id"}, {"USERNAME", "username"}, {"NAME", "display_name", 30}, {"EMAIL", "email", 40},

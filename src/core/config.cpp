@@ -93,6 +93,14 @@ const std::vector<Field>& fields() {
       str_field("compute.cgroup_parent", "cgroup directory (per hierarchy) for job cgroups", &Config::compute_cgroup_parent),
       int_field("compute.max_time_h", "longest job time limit in hours", &Config::compute_max_time_h, 1, 24 * 365),
       str_field("data.key_file", "the data store's master key file (\"\" = <data_dir>/master.key)", &Config::data_key_file),
+      int_field("data.max_chunk_bytes", "largest upload chunk (one PATCH body)", &Config::data_max_chunk_bytes, 4096,
+                std::int64_t{1} << 30),
+      int_field("data.max_file_bytes", "largest file", &Config::data_max_file_bytes, 1, std::int64_t{1} << 50),
+      int_field("data.upload_ttl_h", "hours an untouched upload is kept", &Config::data_upload_ttl_h, 1, 24 * 365),
+      int_field("data.gc_grace_s", "seconds an unreferenced blob is kept before collection", &Config::data_gc_grace_s, 0,
+                86400 * 365),
+      int_field("data.reserve_bytes", "free disk space that uploads never take", &Config::data_reserve_bytes, 0,
+                std::int64_t{1} << 50),
   };
   return f;
 }

@@ -54,6 +54,11 @@ struct Config {
 
   // [data]
   std::string data_key_file;  // the data store's master key; "" = <data_dir>/master.key
+  std::int64_t data_max_chunk_bytes = 64LL << 20;  // one upload chunk (PATCH body)
+  std::int64_t data_max_file_bytes = 1LL << 40;
+  int data_upload_ttl_h = 24 * 7;                  // an upload untouched this long is dropped
+  int data_gc_grace_s = 3600;                      // unreferenced blobs are kept this long
+  std::int64_t data_reserve_bytes = 256LL << 20;   // free disk space uploads never take
 };
 
 // Every settable key, as "section.key", with its type and one-line help (for the example file

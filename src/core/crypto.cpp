@@ -53,6 +53,17 @@ std::string hex(std::string_view raw) {
   return out;
 }
 
+std::optional<std::string> unhex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out(text.size() / 2, '\0');
+  std::size_t len = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr, &len,
+                     nullptr) != 0 ||
+      len != out.size())
+    return std::nullopt;
+  return out;
+}
+
 std::string base64url(std::string_view raw) {
   const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
   std::string out(sodium_base64_ENCODED_LEN(raw.size(), variant), '\0');

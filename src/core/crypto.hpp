@@ -18,6 +18,7 @@ std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 std::string hex(std::string_view raw);
+std::optional<std::string> unhex(std::string_view text);  // nullopt unless an even count of hex digits
 std::string base64url(std::string_view raw);  // no padding
 std::optional<std::string> base64url_decode(std::string_view text);
 std::optional<std::string> base64_decode(std::string_view text);  // standard alphabet, padded

@@ -17,6 +17,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::kUnsupportedMediaType: return 415;
     case ErrorCode::kUnprocessable: return 422;
     case ErrorCode::kPreconditionRequired: return 428;
+    case ErrorCode::kRangeNotSatisfiable: return 416;
     case ErrorCode::kResourceExhausted: return 429;
     case ErrorCode::kQuotaExceeded: return 507;
     case ErrorCode::kInternal: return 500;
@@ -40,6 +41,7 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::kUnsupportedMediaType: return "unsupported_media_type";
     case ErrorCode::kUnprocessable: return "unprocessable";
     case ErrorCode::kPreconditionRequired: return "precondition_required";
+    case ErrorCode::kRangeNotSatisfiable: return "range_not_satisfiable";
     case ErrorCode::kResourceExhausted: return "resource_exhausted";
     case ErrorCode::kQuotaExceeded: return "quota_exceeded";
     case ErrorCode::kInternal: return "internal";

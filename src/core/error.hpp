@@ -23,6 +23,7 @@ enum class ErrorCode {
   kPreconditionFailed,   // 412: If-Match does not match
   kPayloadTooLarge,      // 413
   kUnsupportedMediaType, // 415
+  kRangeNotSatisfiable,  // 416: a Range outside the file
   kUnprocessable,        // 422: well-formed but semantically refused (idempotency key reuse)
   kPreconditionRequired, // 428: If-Match is required
   kResourceExhausted,    // 429: rate limited

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -25,6 +26,9 @@ constexpr std::size_t kStreamHeader = crypto_secretstream_xchacha20poly1305_HEAD
 constexpr std::size_t kHeaderSize = kMagic.size() + kWrappedSize + kStreamHeader;
 constexpr std::size_t kCipherChunk = BlobStore::kChunk + crypto_secretstream_xchacha20poly1305_ABYTES;
 constexpr std::string_view kKeyCheckMeta = "key-check";
+// libsodium's secretstream nonce: a 32-bit little-endian counter, then an 8-byte inner nonce
+// (constants private to libsodium's source).
+constexpr std::size_t kCounterBytes = 4, kInonceBytes = 8;
 
 std::unexpected<Error> sys_error(const std::string& what) {
   return internal(what + ": " + std::strerror(errno));
@@ -35,6 +39,29 @@ std::unexpected<Error> corrupt(const std::string& id, const std::string& why) {
 }
 
 // ---- the local filesystem backend ----------------------------------------------------------------
+
+class FileReader final : public ObjectReader {
+ public:
+  FileReader(int fd, std::int64_t size, std::string name) : fd_(fd), size_(size), name_(std::move(name)) {}
+  ~FileReader() override { ::close(fd_); }
+  std::int64_t size() const override { return size_; }
+  Result<std::size_t> read_at(std::int64_t offset, char* buf, std::size_t n) override {
+    std::size_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd_, buf + done, n - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return sys_error("reading blob " + name_);
+      if (r == 0) break;
+      done += static_cast<std::size_t>(r);
+    }
+    return done;
+  }
+
+ private:
+  int fd_;
+  std::int64_t size_;
+  std::string name_;
+};
 
 class LocalBackend final : public Backend {
  public:
@@ -74,24 +101,15 @@ class LocalBackend final : public Backend {
     return static_cast<std::int64_t>(n);
   }
 
-  Status read(const std::string& name, const std::function<Status(std::string_view)>& sink) override {
+  Result<std::unique_ptr<ObjectReader>> open(const std::string& name) override {
     int fd = ::open(object(name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? Status(not_found("blob " + name)) : Status(sys_error("opening blob " + name));
-    std::string buf(256 * 1024, '\0');
-    Status st;
-    for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        st = sys_error("reading blob " + name);
-        break;
-      }
-      if (n == 0) break;
-      st = sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-      if (!st) break;
+    if (fd < 0) return errno == ENOENT ? fail(not_found("blob " + name).error()) : sys_error("opening blob " + name);
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      return sys_error("opening blob " + name);
     }
-    ::close(fd);
-    return st;
+    return std::unique_ptr<ObjectReader>(new FileReader(fd, st.st_size, name));
   }
 
   Status remove(const std::string& name) override {
@@ -109,6 +127,12 @@ class LocalBackend final : public Backend {
         if (valid_blob_id(f.path().filename().string())) out.push_back(f.path().filename().string());
     if (ec) return internal("listing blobs: " + ec.message());
     return out;
+  }
+
+  Result<Millis> stored_ms(const std::string& name) override {
+    struct stat st{};
+    if (::stat(object(name).c_str(), &st) != 0) return sys_error("blob " + name);
+    return static_cast<Millis>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
   }
 
   Result<std::optional<std::string>> get_meta(const std::string& name) override {
@@ -366,76 +390,149 @@ Result<bool> BlobStore::contains(const std::string& id) {
   return backend_->exists(id);
 }
 
-Status BlobStore::read(const std::string& id, std::int64_t offset, std::int64_t length,
-                       const std::function<Status(std::string_view)>& sink) {
+// The secretstream state before chunk k is the initial one with the counter advanced by k and the
+// inner nonce XORed with the first 8 bytes of each earlier chunk's MAC (libsodium's documented
+// construction; no REKEY tags are written and the 32-bit counter cannot wrap below 2^32 chunks).
+// Forged MACs only produce a state under which chunk k fails to authenticate.
+struct BlobStore::Reader::State {
+  std::string id;
+  std::unique_ptr<ObjectReader> obj;
+  crypto_secretstream_xchacha20poly1305_state ss{};
+  std::int64_t full_chunks = 0;  // chunks before the final one
+  std::int64_t size = 0;         // plaintext size
+  std::int64_t chunk = 0;        // index of the next chunk to open
+  std::int64_t begin = 0, end = 0;
+  bool whole = false, done = false;
+  crypto_hash_sha256_state hash{};
+  std::string cipher, plain;
+
+  std::int64_t cipher_pos(std::int64_t k) const {
+    return static_cast<std::int64_t>(kHeaderSize) + k * static_cast<std::int64_t>(kCipherChunk);
+  }
+
+  Status seek(std::int64_t k) {
+    constexpr std::size_t kMac = crypto_onetimeauth_poly1305_BYTES;
+    static_assert(sizeof(ss.nonce) == kCounterBytes + kInonceBytes);
+    unsigned char* counter = ss.nonce;
+    unsigned char* inonce = ss.nonce + kCounterBytes;
+    std::string macs;
+    for (std::int64_t i = 0; i < k;) {
+      // Read the tails of a run of chunks at once: each chunk's MAC is its last 16 bytes.
+      std::int64_t n = std::min<std::int64_t>(k - i, 64);
+      macs.resize(static_cast<std::size_t>(n) * kCipherChunk);
+      auto got = TRY(obj->read_at(cipher_pos(i), macs.data(), macs.size()));
+      if (got != macs.size()) return corrupt(id, "truncated");
+      for (std::int64_t j = 0; j < n; ++j) {
+        const char* mac = macs.data() + (j + 1) * kCipherChunk - kMac;
+        for (std::size_t b = 0; b < kInonceBytes; ++b)
+          inonce[b] ^= static_cast<unsigned char>(mac[b]);
+        sodium_increment(counter, kCounterBytes);
+      }
+      i += n;
+    }
+    chunk = k;
+    return {};
+  }
+
+  Result<bool> next(std::string& out, std::size_t max) {
+    if (done) return false;
+    std::size_t start = out.size();
+    while (!done && out.size() - start < max) {
+      // The chunks that hold what is still wanted, up to 16 per read.
+      auto want = static_cast<std::int64_t>((max - (out.size() - start) + kChunk - 1) / kChunk);
+      std::int64_t last = std::min(full_chunks, chunk + std::clamp<std::int64_t>(want, 1, 16) - 1);
+      std::int64_t from = cipher_pos(chunk), to = last == full_chunks ? obj->size() : cipher_pos(last + 1);
+      cipher.resize(static_cast<std::size_t>(to - from));
+      auto got = TRY(obj->read_at(from, cipher.data(), cipher.size()));
+      if (got != cipher.size()) return corrupt(id, "truncated");
+      std::size_t used = 0;
+      while (used < cipher.size() && !done) {
+        std::size_t clen = std::min(kCipherChunk, cipher.size() - used);
+        unsigned long long plen = 0;
+        unsigned char tag = 0;
+        if (crypto_secretstream_xchacha20poly1305_pull(&ss, reinterpret_cast<unsigned char*>(plain.data()), &plen,
+                                                       &tag, reinterpret_cast<const unsigned char*>(cipher.data() + used),
+                                                       clen, nullptr, 0) != 0)
+          return corrupt(id, "a chunk fails authentication");
+        bool final_chunk = chunk == full_chunks;
+        if ((tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) != final_chunk)
+          return corrupt(id, final_chunk ? "truncated (no final chunk)" : "data after the final chunk");
+        std::string_view p(plain.data(), static_cast<std::size_t>(plen));
+        if (whole) crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(p.data()), p.size());
+        std::int64_t pos = chunk * static_cast<std::int64_t>(kChunk);
+        std::int64_t a = std::max(begin, pos), b = std::min(end, pos + static_cast<std::int64_t>(p.size()));
+        if (a < b) out.append(p.substr(static_cast<std::size_t>(a - pos), static_cast<std::size_t>(b - a)));
+        used += clen;
+        ++chunk;
+        if (final_chunk || (!whole && pos + static_cast<std::int64_t>(p.size()) >= end)) done = true;
+      }
+    }
+    if (done && whole) {
+      unsigned char digest[crypto_hash_sha256_BYTES];
+      crypto_hash_sha256_final(&hash, digest);
+      if (crypto::hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest)) != id)
+        return corrupt(id, "its content does not match its id");
+    }
+    return out.size() > start || !done;
+  }
+};
+
+BlobStore::Reader::Reader(std::unique_ptr<State> s) : s_(std::move(s)) {}
+BlobStore::Reader::Reader(Reader&&) noexcept = default;
+BlobStore::Reader::~Reader() = default;
+std::int64_t BlobStore::Reader::blob_size() const { return s_->size; }
+
+Result<bool> BlobStore::Reader::next(std::string& out, std::size_t max) {
+  if (!s_) return false;
+  auto r = s_->next(out, max);
+  if (!r) s_->done = true;
+  return r;
+}
+
+Result<BlobStore::Reader> BlobStore::reader(const std::string& id, std::int64_t offset, std::int64_t length) {
   if (!valid_blob_id(id)) return not_found("blob " + id);
   if (offset < 0) return invalid("offset must be >= 0");
-  std::string buf;
-  bool have_header = false, ended = false, stop = false;
-  crypto_secretstream_xchacha20poly1305_state ss{};
-  std::int64_t pos = 0;  // plaintext position of the next chunk
-  std::string plain(kChunk, '\0');
-  crypto_hash_sha256_state hash;
-  crypto_hash_sha256_init(&hash);
-  const std::int64_t end = length < 0 ? INT64_MAX : offset + length;
+  auto s = std::make_unique<Reader::State>();
+  s->id = id;
+  s->obj = TRY(backend_->open(id));
+  // Sizes: m full chunks, then a final chunk of r < kChunk plaintext bytes (possibly 0).
+  std::int64_t body = s->obj->size() - static_cast<std::int64_t>(kHeaderSize);
+  std::int64_t min_final = crypto_secretstream_xchacha20poly1305_ABYTES;
+  if (body < min_final) return corrupt(id, "truncated header");
+  s->full_chunks = body / static_cast<std::int64_t>(kCipherChunk);
+  std::int64_t rest = body - s->full_chunks * static_cast<std::int64_t>(kCipherChunk);
+  if (rest < min_final) return corrupt(id, "truncated (no final chunk)");
+  s->size = s->full_chunks * static_cast<std::int64_t>(kChunk) + rest - min_final;
+  std::string head(kHeaderSize, '\0');
+  if (TRY(s->obj->read_at(0, head.data(), head.size())) != head.size()) return corrupt(id, "truncated header");
+  if (std::string_view(head).substr(0, kMagic.size()) != kMagic) return corrupt(id, "not a blob file");
+  auto key = key_.unwrap(std::string_view(head).substr(kMagic.size(), kWrappedSize), id);
+  if (!key) return corrupt(id, "its key does not open with the master key");
+  if (crypto_secretstream_xchacha20poly1305_init_pull(
+          &s->ss, reinterpret_cast<const unsigned char*>(head.data() + kMagic.size() + kWrappedSize),
+          reinterpret_cast<const unsigned char*>(key->data())) != 0)
+    return corrupt(id, "bad stream header");
+  sodium_memzero(key->data(), key->size());
+  s->begin = std::min(offset, s->size);
+  s->end = length < 0 ? s->size : std::min(s->size, s->begin + length);
+  s->whole = s->begin == 0 && s->end == s->size;
+  s->plain.resize(kChunk);
+  crypto_hash_sha256_init(&s->hash);
+  if (s->begin >= s->end && !s->whole) s->done = true;
+  else TRY_STATUS(s->seek(s->begin / static_cast<std::int64_t>(kChunk)));
+  return Reader(std::move(s));
+}
 
-  auto open_chunk = [&](std::string_view c) -> Status {
-    if (ended) return corrupt(id, "data after the final chunk");
-    unsigned long long plen = 0;
-    unsigned char tag = 0;
-    if (crypto_secretstream_xchacha20poly1305_pull(&ss, reinterpret_cast<unsigned char*>(plain.data()), &plen, &tag,
-                                                   reinterpret_cast<const unsigned char*>(c.data()), c.size(), nullptr,
-                                                   0) != 0)
-      return corrupt(id, "a chunk fails authentication");
-    if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) ended = true;
-    std::string_view p(plain.data(), static_cast<std::size_t>(plen));
-    crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(p.data()), p.size());
-    std::int64_t a = std::max(offset, pos), b = std::min(end, pos + static_cast<std::int64_t>(p.size()));
-    if (a < b) TRY_STATUS(sink(p.substr(static_cast<std::size_t>(a - pos), static_cast<std::size_t>(b - a))));
-    pos += static_cast<std::int64_t>(p.size());
-    if (pos >= end) stop = true;
-    return {};
-  };
-
-  // A sentinel error stops the backend's read early once the range is delivered.
-  static const std::string kStop = "range-complete";
-  Status st = backend_->read(id, [&](std::string_view piece) -> Status {
-    buf.append(piece);
-    if (!have_header) {
-      if (buf.size() < kHeaderSize) return {};
-      if (std::string_view(buf).substr(0, kMagic.size()) != kMagic) return corrupt(id, "not a blob file");
-      auto key = key_.unwrap(std::string_view(buf).substr(kMagic.size(), kWrappedSize), id);
-      if (!key) return corrupt(id, "its key does not open with the master key");
-      if (crypto_secretstream_xchacha20poly1305_init_pull(
-              &ss, reinterpret_cast<const unsigned char*>(buf.data() + kMagic.size() + kWrappedSize),
-              reinterpret_cast<const unsigned char*>(key->data())) != 0)
-        return corrupt(id, "bad stream header");
-      sodium_memzero(key->data(), key->size());
-      buf.erase(0, kHeaderSize);
-      have_header = true;
-    }
-    // Keep one chunk back: only the end of the object says which chunk is the last.
-    std::size_t used = 0;
-    while (buf.size() - used > kCipherChunk) {
-      TRY_STATUS(open_chunk(std::string_view(buf).substr(used, kCipherChunk)));
-      used += kCipherChunk;
-      if (stop) return fail(ErrorCode::kAborted, kStop, "");
-    }
-    buf.erase(0, used);
-    return {};
-  });
-  if (!st && st.error().type == kStop) return {};
-  TRY_STATUS(st);
-  if (!have_header) return corrupt(id, "truncated header");
-  if (!buf.empty()) TRY_STATUS(open_chunk(buf));
-  if (!ended) return corrupt(id, "truncated (no final chunk)");
-  if (length < 0 && offset == 0) {
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&hash, digest);
-    if (crypto::hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest)) != id)
-      return corrupt(id, "its content does not match its id");
+Status BlobStore::read(const std::string& id, std::int64_t offset, std::int64_t length,
+                       const std::function<Status(std::string_view)>& sink) {
+  auto r = TRY(reader(id, offset, length));
+  std::string piece;
+  for (;;) {
+    piece.clear();
+    bool more = TRY(r.next(piece));
+    if (!piece.empty()) TRY_STATUS(sink(piece));
+    if (!more) return {};
   }
-  return {};
 }
 
 Result<std::string> BlobStore::get(const std::string& id) {
@@ -457,5 +554,7 @@ Status BlobStore::remove(const std::string& id) {
 }
 
 Result<std::vector<std::string>> BlobStore::list() { return backend_->list(); }
+
+Result<Millis> BlobStore::age_ms(const std::string& id, Millis now) { return now - TRY(backend_->stored_ms(id)); }
 
 }  // namespace atrium::data

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 
 namespace atrium::data {
@@ -45,6 +46,15 @@ class MasterKey {
   std::string key_;
 };
 
+// Random-access reads of one published object.
+class ObjectReader {
+ public:
+  virtual ~ObjectReader() = default;
+  virtual std::int64_t size() const = 0;
+  // Reads up to `n` bytes at `offset`; fewer only at the end of the object.
+  virtual Result<std::size_t> read_at(std::int64_t offset, char* buf, std::size_t n) = 0;
+};
+
 // Where encrypted objects live. Objects are immutable once published.
 class Backend {
  public:
@@ -55,10 +65,12 @@ class Backend {
   virtual Status publish(const std::filesystem::path& temp, const std::string& name) = 0;
   virtual Result<bool> exists(const std::string& name) = 0;
   virtual Result<std::int64_t> size(const std::string& name) = 0;
-  // Reads the whole object through `sink` in pieces.
-  virtual Status read(const std::string& name, const std::function<Status(std::string_view)>& sink) = 0;
+  // Opens an object for reading (not-found when it is absent).
+  virtual Result<std::unique_ptr<ObjectReader>> open(const std::string& name) = 0;
   virtual Status remove(const std::string& name) = 0;
   virtual Result<std::vector<std::string>> list() = 0;
+  // When the object was published (milliseconds since the epoch).
+  virtual Result<Millis> stored_ms(const std::string& name) = 0;
   // Small named values beside the objects (the key check value).
   virtual Result<std::optional<std::string>> get_meta(const std::string& name) = 0;
   virtual Status put_meta(const std::string& name, const std::string& value) = 0;
@@ -101,6 +113,31 @@ class BlobStore {
   Result<Writer> writer();
   Result<BlobInfo> put(std::string_view data);
 
+  // Pulls the plaintext of a blob, or of a byte range of it, in verified pieces. A range starts at
+  // its chunk directly (the stream state there is derived from the earlier chunks' tags, without
+  // decrypting them), so a read near the end of a large blob costs what it returns.
+  class Reader {
+   public:
+    ~Reader();
+    Reader(Reader&&) noexcept;
+    // Appends the next verified piece of the range (about `max` bytes, at least one chunk's worth
+    // where the range has it) to `out`; false once the range is delivered. A whole-blob read also
+    // checks the SHA-256 at the end. Fails with corrupt-blob if anything was altered.
+    Result<bool> next(std::string& out, std::size_t max = 1 << 20);
+    // The blob's plaintext size (from the object's size).
+    std::int64_t blob_size() const;
+
+    struct State;
+
+   private:
+    friend class BlobStore;
+    explicit Reader(std::unique_ptr<State> s);
+    std::unique_ptr<State> s_;
+  };
+  // Bytes [offset, offset + length) of blob `id` (length < 0: to the end); an offset past the end
+  // yields nothing.
+  Result<Reader> reader(const std::string& id, std::int64_t offset = 0, std::int64_t length = -1);
+
   Result<bool> contains(const std::string& id);
   // Decrypts blob `id` and passes plaintext bytes [offset, offset + length) to `sink` (length < 0:
   // to the end). Fails with corrupt-blob if anything was altered (and then `sink` may already have
@@ -112,6 +149,9 @@ class BlobStore {
   Status verify(const std::string& id);
   Status remove(const std::string& id);
   Result<std::vector<std::string>> list();
+  // How long ago the object was stored (for garbage collection's grace period).
+  Result<Millis> age_ms(const std::string& id, Millis now);
+  const MasterKey& key() const { return key_; }
 
  private:
   BlobStore(MasterKey key, std::unique_ptr<Backend> backend) : key_(std::move(key)), backend_(std::move(backend)) {}

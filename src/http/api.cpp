@@ -26,6 +26,8 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 
 bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+// `{name*}` as the last segment takes the rest of the path (one or more segments, '/'-joined).
+bool is_rest(const std::string& seg) { return is_param(seg) && seg[seg.size() - 2] == '*'; }
 
 constexpr Millis kIdempotencyTtlMs = 24LL * 3600 * 1000;
 
@@ -180,6 +182,11 @@ void Api::add(Route r) {
     std::abort();
   }
   r.segments = split_path(r.pattern);
+  for (std::size_t i = 0; i + 1 < r.segments.size(); ++i)
+    if (is_rest(r.segments[i])) {
+      std::fprintf(stderr, "route %s: a {name*} segment must be the last\n", r.pattern.c_str());
+      std::abort();
+    }
   for (auto& existing : routes_)
     if (existing.method == r.method && existing.segments == r.segments) {
       std::fprintf(stderr, "duplicate route %s %s\n", r.method.c_str(), r.pattern.c_str());
@@ -195,11 +202,13 @@ const Route* Api::match(const Request& req, std::vector<std::pair<std::string, s
   const Route* best = nullptr;
   int best_literals = -1;
   for (auto& r : routes_) {
-    if (r.segments.size() != segs.size()) continue;
+    bool rest = is_rest(r.segments.back());
+    if (rest ? segs.size() < r.segments.size() : r.segments.size() != segs.size()) continue;
     int literals = 0;
     bool ok = true;
     for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-      if (is_param(r.segments[i])) ok = !segs[i].empty();
+      if (i >= r.segments.size() - 1 && rest) ok = !segs[i].empty();
+      else if (is_param(r.segments[i])) ok = !segs[i].empty();
       else if (r.segments[i] == segs[i]) ++literals;
       else ok = false;
     }
@@ -215,12 +224,25 @@ const Route* Api::match(const Request& req, std::vector<std::pair<std::string, s
     }
   }
   if (best) {
-    for (std::size_t i = 0; i < segs.size(); ++i)
-      if (is_param(best->segments[i])) {
-        auto decoded = percent_decode(segs[i], false);
-        params.emplace_back(best->segments[i].substr(1, best->segments[i].size() - 2),
-                            decoded ? *decoded : std::string());
+    for (std::size_t i = 0; i < best->segments.size(); ++i) {
+      const auto& seg = best->segments[i];
+      if (!is_param(seg)) continue;
+      if (is_rest(seg)) {
+        // Each segment decoded on its own, then joined: an encoded '/' inside one is a '/' too
+        // (the handler normalises the path).
+        std::string joined;
+        bool bad = false;
+        for (std::size_t j = i; j < segs.size(); ++j) {
+          auto decoded = percent_decode(segs[j], false);
+          bad = bad || !decoded;
+          joined += (j > i ? "/" : "") + (decoded ? *decoded : std::string());
+        }
+        params.emplace_back(seg.substr(1, seg.size() - 3), bad ? std::string() : joined);
+        break;
       }
+      auto decoded = percent_decode(segs[i], false);
+      params.emplace_back(seg.substr(1, seg.size() - 2), decoded ? *decoded : std::string());
+    }
   }
   return best;
 }

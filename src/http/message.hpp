@@ -39,6 +39,9 @@ struct Request {
 struct BodyStream {
   virtual ~BodyStream() = default;
   virtual bool poll(std::string& out) = 0;
+  // True when the body ended because it could not be produced (a damaged blob): the server then
+  // cuts the connection instead of ending the body normally, so the client sees a short body.
+  virtual bool failed() const { return false; }
 };
 
 struct Response {
@@ -51,6 +54,8 @@ struct Response {
   // and then each piece the stream yields as one binary message; the stream's end closes the
   // WebSocket normally (1000). Messages from the client are read (pings, close) and ignored.
   bool websocket = false;
+  // With `stream`: the body's length when it is known (sent as Content-Length, not chunked).
+  std::int64_t stream_length = -1;
 
   static Response json(int status, const nlohmann::json& body);
   static Response no_content();

@@ -26,7 +26,7 @@ nlohmann::json Api::openapi() const {
     json params = json::array();
     for (auto& seg : r.segments)
       if (seg.size() > 2 && seg.front() == '{')
-        params.push_back({{"name", seg.substr(1, seg.size() - 2)}, {"in", "path"}, {"required", true},
+        params.push_back({{"name", seg.substr(1, seg.size() - (seg.ends_with("*}") ? 3 : 2))}, {"in", "path"}, {"required", true},
                           {"schema", {{"type", "string"}}}});
     for (auto& q : r.doc.query)
       params.push_back({{"name", q}, {"in", "query"}, {"required", false}, {"schema", {{"type", "string"}}}});
@@ -58,7 +58,9 @@ nlohmann::json Api::openapi() const {
         op["x-atrium-permission"] = r.access.perm.str();
         break;
     }
-    paths[r.pattern][method] = op;
+    std::string key = r.pattern;  // {path*} (the rest of the path) is {path} in OpenAPI
+    if (auto star = key.find("*}"); star != std::string::npos) key.erase(star, 1);
+    paths[key][method] = op;
   }
   json doc;
   doc["openapi"] = "3.1.0";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -117,10 +118,12 @@ struct Server::Impl {
       res.set(bhttp::field::cache_control, "no-store");
     res.keep_alive(keep_alive);
     if (head) {
-      res.content_length(r.body.size());
+      res.content_length(r.stream && r.stream_length >= 0 ? static_cast<std::uint64_t>(r.stream_length) : r.body.size());
       bhttp::response_serializer<bhttp::string_body> sr{res};
       sr.split(true);
       co_await bhttp::async_write_header(stream, sr, use_awaitable);
+    } else if (r.stream && r.stream_length >= 0) {
+      co_await write_sized(stream, res, r);
     } else if (r.stream && version >= 11) {
       co_await write_streamed(stream, res, r);
     } else {
@@ -145,14 +148,15 @@ struct Server::Impl {
         if (!co_await write(piece)) co_return false;
         piece.clear();
         delay = std::chrono::milliseconds(50);
-      } else if (more) {
-        timer.expires_after(delay);
-        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-        delay = std::min(delay * 2, std::chrono::milliseconds(500));
       }
       if (!more) co_return true;
       if (draining || stop()) co_return false;
       more = src.poll(piece);
+      if (piece.empty() && more) {  // nothing yet: wait before asking again
+        timer.expires_after(delay);
+        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+        delay = std::min(delay * 2, std::chrono::milliseconds(500));
+      }
     }
   }
 
@@ -173,8 +177,34 @@ struct Server::Impl {
       co_return true;
     };
     co_await pump(*r.stream, r.body, timer, write, [] { return false; });
+    if (r.stream->failed()) throw std::runtime_error("the response body could not be produced");
     lowest.expires_after(write_timeout);
     co_await asio::async_write(stream, bhttp::make_chunk_last(), use_awaitable);
+  }
+
+  // A body of known length (Content-Length) produced by a stream: a file download. If the stream
+  // fails or ends early, the connection is cut so that the client sees a short body.
+  template <typename Stream>
+  awaitable<void> write_sized(Stream& stream, bhttp::response<bhttp::string_body>& res, const Response& r) {
+    res.content_length(static_cast<std::uint64_t>(r.stream_length));
+    bhttp::response_serializer<bhttp::string_body> sr{res};
+    auto& lowest = beast::get_lowest_layer(stream);
+    const auto write_timeout = std::chrono::seconds(settings.request_timeout_s);
+    lowest.expires_after(write_timeout);
+    co_await bhttp::async_write_header(stream, sr, use_awaitable);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::int64_t sent = 0;
+    auto write = [&](const std::string& piece) -> awaitable<bool> {
+      if (sent + static_cast<std::int64_t>(piece.size()) > r.stream_length)
+        throw std::runtime_error("the response body is longer than its Content-Length");
+      lowest.expires_after(write_timeout);
+      co_await asio::async_write(stream, asio::buffer(piece), use_awaitable);
+      sent += static_cast<std::int64_t>(piece.size());
+      co_return true;
+    };
+    bool ended = co_await pump(*r.stream, r.body, timer, write, [] { return false; });
+    if (!ended || r.stream->failed() || sent != r.stream_length)
+      throw std::runtime_error("the response body ended short of its Content-Length");
   }
 
   // A WebSocket that carries a BodyStream: `r.body`, then each piece, one binary message each.
@@ -266,7 +296,9 @@ struct Server::Impl {
       auto t0 = std::chrono::steady_clock::now();
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
-      parser.body_limit(static_cast<std::uint64_t>(settings.max_body_bytes));
+      // No limit for the header (boost::none compares wrongly in Beast 1.81): the route's limit is
+      // applied once the header is known.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       lowest.expires_after(std::chrono::seconds(settings.header_timeout_s));
       co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       std::string rid = new_request_id();
@@ -279,10 +311,6 @@ struct Server::Impl {
           r = server_problem(431, "header-too-large",
                              "the request header is larger than " + std::to_string(settings.max_header_bytes) + " bytes",
                              rid);
-        else if (ec == bhttp::error::body_limit)  // a Content-Length over the limit is refused with the header
-          r = server_problem(413, "body-too-large",
-                             "the request body is larger than " + std::to_string(settings.max_body_bytes) + " bytes",
-                             rid);
         else
           r = server_problem(400, "bad-request", "malformed HTTP request: " + ec.message(), rid);
         co_await write_response(stream, r, 11, false, false, rid);
@@ -291,6 +319,17 @@ struct Server::Impl {
       auto& hdr = parser.get();
       if (auto it = hdr.find("x-request-id"); it != hdr.end() && good_request_id(it->value()))
         rid = std::string(it->value());
+      std::int64_t body_limit = settings.max_body_bytes;
+      if (settings.body_limit_for)
+        body_limit = settings.body_limit_for(std::string_view(hdr.method_string()), std::string_view(hdr.target()));
+      if (auto len = parser.content_length(); len && *len > static_cast<std::uint64_t>(body_limit)) {
+        // Refused with the header, before the body is read.
+        Response r = server_problem(
+            413, "body-too-large", "the request body is larger than " + std::to_string(body_limit) + " bytes", rid);
+        co_await write_response(stream, r, hdr.version(), false, false, rid);
+        break;
+      }
+      parser.body_limit(static_cast<std::uint64_t>(body_limit));
       if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, hdr.version()};
         co_await bhttp::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
@@ -301,8 +340,7 @@ struct Server::Impl {
       if (ec) {
         if (ec == bhttp::error::body_limit) {
           Response r = server_problem(413, "body-too-large",
-                                      "the request body is larger than " + std::to_string(settings.max_body_bytes) +
-                                          " bytes",
+                                      "the request body is larger than " + std::to_string(body_limit) + " bytes",
                                       rid);
           co_await write_response(stream, r, hdr.version(), false, false, rid);
         } else if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream && ec != asio::error::eof) {

@@ -32,6 +32,8 @@ struct ServerSettings {
   std::string tls_key;
   std::shared_ptr<spdlog::logger> access_log;  // JSON lines; null = off
   std::function<void()> on_drain;              // called once when shutdown begins
+  // The body limit of a request by method and target (larger for upload chunks); unset: max_body_bytes.
+  std::function<std::int64_t(std::string_view method, std::string_view target)> body_limit_for;
 };
 
 class Server {

@@ -41,6 +41,8 @@ B_TOKEN = lambda c: c.b_token_id               # noqa: E731
 B_SESSION = lambda c: c.b_browser.session_id   # noqa: E731
 A_ORG = lambda c: c.a.id                       # noqa: E731
 B_JOB = lambda c: c.b_job["id"]                # noqa: E731  a held job in B's private project
+B_UPLOAD = lambda c: c.b_upload["id"]          # noqa: E731  an upload in progress in B's private project
+B_FILE = lambda c: "b-secret.txt"              # noqa: E731  a file in B's private project
 
 
 def no_b_ids(field="id"):
@@ -202,6 +204,25 @@ SWEEP = {
     ("POST", "/api/v1/jobs/cancel"): [V(200, body={}, check=lambda c, r: r.json["cancelled"] == [] or
                                         not set(r.json["cancelled"]) & c.b_ids)],
     ("GET", "/api/v1/compute"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("POST", "/api/v1/projects/{id}/uploads"): [
+        V(404, params={"id": B_PROJECT}, body={"path": "x.txt", "size": 1}),
+        V(404, params={"id": B_ORG_PROJECT}, body={"path": "x.txt", "size": 1}, name="org-visible"),
+        V(404, params={"id": B_ORG_PROJECT}, body={"path": "../x", "size": -1}, name="bad-value")],
+    ("GET", "/api/v1/projects/{id}/uploads"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/uploads/{id}"): [V(404, params={"id": B_UPLOAD})],
+    ("PATCH", "/api/v1/uploads/{id}"): [V(404, params={"id": B_UPLOAD})],
+    ("POST", "/api/v1/uploads/{id}/complete"): [V(404, params={"id": B_UPLOAD}, body={})],
+    ("DELETE", "/api/v1/uploads/{id}"): [V(404, params={"id": B_UPLOAD})],
+    ("GET", "/api/v1/projects/{id}/files"): [V(404, params={"id": B_PROJECT}),
+                                             V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/files/{path}"): [
+        V(404, params={"id": B_PROJECT, "path": B_FILE}),
+        V(404, params={"id": B_PROJECT, "path": B_FILE}, query="?stat=true", name="stat"),
+        V(404, params={"id": B_PROJECT, "path": lambda c: "no/such/file"}, name="missing")],
+    ("DELETE", "/api/v1/projects/{id}/files/{path}"): [V(404, params={"id": B_PROJECT, "path": B_FILE})],
+    ("POST", "/api/v1/projects/{id}/files-move"): [
+        V(404, params={"id": B_PROJECT}, body={"from": "b-secret.txt", "to": "stolen.txt"})],
+    ("POST", "/api/v1/admin/gc"): [V(403, body={"dry_run": True})],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
@@ -225,6 +246,18 @@ class Sweep:
         assert r.status == 201, r
         self.b_job = r.json
         self.b_ids.add(self.b_job["id"])
+        # A file and an upload in progress in B's private project.
+        pid = self.b.project["id"]
+        r = server.call("POST", f"/api/v1/projects/{pid}/uploads", owner.token, json={"path": "b-secret.txt", "size": 6})
+        assert r.status == 201, r
+        r = server.call("PATCH", f"/api/v1/uploads/{r.json['id']}", owner.token, body=b"secret",
+                        headers={"Upload-Offset": "0"})
+        assert r.status == 200, r
+        assert server.call("POST", f"/api/v1/uploads/{r.json['id']}/complete", owner.token, json={}).status == 201
+        r = server.call("POST", f"/api/v1/projects/{pid}/uploads", owner.token, json={"path": "b-pending.txt", "size": 10})
+        assert r.status == 201, r
+        self.b_upload = r.json
+        self.b_ids.add(self.b_upload["id"])
         self.caller_id = None
         self.baseline = self.snapshot()
 
@@ -265,6 +298,9 @@ class Sweep:
             snap[f"project-members {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/members", adm)
             jobs = list_all(s, f"/api/v1/projects/{p['id']}/jobs", adm)
             snap[f"project-jobs {p['id']}"] = [(j["id"], j["state"], j["held"], j["etag"]) for j in jobs]
+            snap[f"project-files {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/files", adm)
+        up = s.call("GET", f"/api/v1/uploads/{self.b_upload['id']}", b.users["org-admin"].token)
+        snap["b_upload"] = (up.status, up.json.get("offset"), up.json.get("updated"))
         tok = get(f"/api/v1/tokens/{self.b_token_id}")
         tok.pop("last_used_at")
         snap["token"] = tok

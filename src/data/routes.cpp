@@ -1,0 +1,533 @@
+#include "data/routes.hpp"
+
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "audit/audit.hpp"
+#include "core/crypto.hpp"
+#include "core/ids.hpp"
+#include "data/paths.hpp"
+#include "data/store.hpp"
+#include "data/uploads.hpp"
+#include "projects/projects.hpp"
+
+namespace atrium::data {
+namespace fs = std::filesystem;
+namespace {
+
+using http::Access;
+using http::Context;
+using http::Response;
+using http::Target;
+using nlohmann::json;
+
+constexpr std::size_t kPiece = 256 * 1024;
+
+// ---- helpers shared by the routes
+
+// The route's project ({id}), authorized for `perm`, in `tx`.
+Result<projects::Project> load_project(Context& ctx, db::Tx& tx, const http::Permission& perm) {
+  auto p = TRY(projects::get_for(tx, ctx.param("id"), ctx.who().user_id));
+  if (!p) {
+    ctx.filtered();
+    return not_found("project");
+  }
+  TRY_STATUS(ctx.authorize(perm, projects::target_of(*p)));
+  return *p;
+}
+
+Status writable(const projects::Project& p) {
+  if (p.archived) return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
+  return {};
+}
+
+Result<std::string> path_param(Context& ctx) { return normalize_path(ctx.param("path")); }
+
+// An upload, for its uploader only, who must still may write the project's files; anyone else
+// gets 404.
+Result<UploadRow> load_upload(Context& ctx, db::Tx& tx) {
+  auto u = TRY(get_upload(tx, ctx.param("id")));
+  if (!u || u->user_id != ctx.who().user_id || u->expires <= ctx.now()) {
+    ctx.filtered();
+    return not_found("upload");
+  }
+  auto p = TRY(projects::get_for(tx, u->project_id, ctx.who().user_id));
+  if (!p) {
+    ctx.filtered();
+    return not_found("upload");
+  }
+  TRY_STATUS(ctx.authorize({"files", "write"}, projects::target_of(*p)));
+  return *u;
+}
+
+Result<std::int64_t> header_int(Context& ctx, const char* name) {
+  auto v = ctx.req.header(name);
+  std::int64_t x = -1;
+  if (!v) return fail(Error(ErrorCode::kInvalidArgument, "missing-header", std::string(name) + " is required")
+                          .with("header", name));
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc() || p != v->data() + v->size() || x < 0)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-header", std::string(name) + " must be a byte offset")
+                    .with("header", name));
+  return x;
+}
+
+Response upload_response(int status, const UploadRow& u) {
+  return Response::json(status, u.json())
+      .header("Upload-Offset", std::to_string(u.offset))
+      .header("Upload-Length", std::to_string(u.size));
+}
+
+// `Range: bytes=a-b | a- | -n` (one range) against a file of `size` bytes: [begin, end), or
+// nullopt for the whole file; 416 when it cannot be satisfied.
+Result<std::optional<std::pair<std::int64_t, std::int64_t>>> parse_range(std::string_view h, std::int64_t size) {
+  using R = std::optional<std::pair<std::int64_t, std::int64_t>>;
+  auto unsatisfiable = [&] {
+    return fail(Error(ErrorCode::kRangeNotSatisfiable, "range-not-satisfiable",
+                      "the range is not within the file's " + std::to_string(size) + " bytes")
+                    .with("size", size));
+  };
+  if (!h.starts_with("bytes=")) return R();  // other units are ignored (RFC 9110 14.2)
+  h.remove_prefix(6);
+  if (h.find(',') != std::string_view::npos) return R();  // several ranges: the whole file
+  auto dash = h.find('-');
+  if (dash == std::string_view::npos) return unsatisfiable();
+  auto num = [](std::string_view s, std::int64_t& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return !s.empty() && ec == std::errc() && p == s.data() + s.size() && out >= 0;
+  };
+  std::int64_t a = 0, b = 0;
+  std::string_view first = h.substr(0, dash), last = h.substr(dash + 1);
+  if (first.empty()) {  // the last n bytes
+    if (!num(last, b) || b == 0) return unsatisfiable();
+    return R(std::pair{std::max<std::int64_t>(0, size - b), size});
+  }
+  if (!num(first, a) || a >= size) return unsatisfiable();
+  if (last.empty()) return R(std::pair{a, size});
+  if (!num(last, b) || b < a) return unsatisfiable();
+  return R(std::pair{a, std::min(b + 1, size)});
+}
+
+// A blob's bytes as a response body, read and decrypted as the client takes them.
+class BlobBody final : public http::BodyStream {
+ public:
+  explicit BlobBody(BlobStore::Reader r) : r_(std::move(r)) {}
+  bool poll(std::string& out) override {
+    auto more = r_.next(out, kPiece);
+    if (!more) {
+      failed_ = true;  // the server cuts the connection: the client sees a short body
+      return false;
+    }
+    return *more;
+  }
+  bool failed() const override { return failed_; }
+
+ private:
+  BlobStore::Reader r_;
+  bool failed_ = false;
+};
+
+json upload_schema() {
+  return {{"type", "object"},
+          {"required", {"path", "size"}},
+          {"properties",
+           {{"path", {{"type", "string"}}},
+            {"size", {{"type", "integer"}, {"minimum", 0}}},
+            {"sha256", {{"type", "string"}, {"description", "expected SHA-256 (hex); checked at completion"}}},
+            {"overwrite", {{"type", "boolean"}}}}}};
+}
+
+}  // namespace
+
+// ---- the service
+
+json GcReport::json() const {
+  return {{"dry_run", dry_run},
+          {"blobs", blobs},
+          {"bytes", bytes},
+          {"orphan_objects", orphan_objects},
+          {"expired_uploads", expired_uploads},
+          {"staging_files", staging_files}};
+}
+
+Service::Service(db::Database& db, const Clock& clock, BlobStore& blobs, Settings s)
+    : db_(db), clock_(clock), blobs_(blobs), settings_(std::move(s)) {}
+
+fs::path Service::staging_file(const std::string& upload_id) const { return settings_.staging_dir / upload_id; }
+
+Service::UploadLock::UploadLock(Service& s, std::string id) : s_(s), id_(std::move(id)) {
+  std::lock_guard lock(s_.busy_mu_);
+  held_ = s_.busy_.insert(id_).second;
+}
+
+Service::UploadLock::~UploadLock() {
+  if (!held_) return;
+  std::lock_guard lock(s_.busy_mu_);
+  s_.busy_.erase(id_);
+}
+
+Result<std::int64_t> Service::disk_room(db::Tx& tx) {
+  struct statvfs st{};
+  std::error_code ec;
+  fs::create_directories(settings_.staging_dir, ec);
+  if (::statvfs(settings_.staging_dir.c_str(), &st) != 0) return internal("cannot read the free space of the data disk");
+  auto free_bytes = static_cast<std::int64_t>(st.f_bavail) * static_cast<std::int64_t>(st.f_frsize);
+  // An upload's rest arrives in staging, then becomes a blob of its size: twice its size at the end.
+  auto row = TRY(tx.query_one("SELECT COALESCE(SUM(2 * size - received), 0) FROM uploads"));
+  return free_bytes - settings_.reserve_bytes - (row ? row->i64(0) : 0);
+}
+
+Result<GcReport> Service::gc(bool dry_run) {
+  GcReport rep;
+  rep.dry_run = dry_run;
+  Millis now = clock_.now_ms();
+  // Expired uploads: the row goes first, then the staging file.
+  auto expired = TRY(db_.read([&](db::Tx& tx) { return expired_uploads(tx, now); }));
+  rep.expired_uploads = static_cast<std::int64_t>(expired.size());
+  if (!dry_run)
+    for (auto& id : expired) {
+      UploadLock lock(*this, id);
+      if (!lock.held()) continue;
+      TRY_STATUS(db_.write_tx([&](db::Tx& tx) { return delete_upload(tx, id); }));
+      std::error_code ec;
+      fs::remove(staging_file(id), ec);
+    }
+  // Staging files no upload row owns (a crash between creating one and committing its row).
+  std::error_code ec;
+  if (fs::is_directory(settings_.staging_dir, ec))
+    for (auto& e : fs::directory_iterator(settings_.staging_dir, ec)) {
+      auto name = e.path().filename().string();
+      auto known = TRY(db_.read([&](db::Tx& tx) -> Result<bool> { return TRY(get_upload(tx, name)).has_value(); }));
+      if (known) continue;
+      auto age = fs::last_write_time(e.path(), ec);
+      if (ec || std::chrono::file_clock::now() - age < std::chrono::milliseconds(settings_.gc_grace)) continue;
+      ++rep.staging_files;
+      if (!dry_run) fs::remove(e.path(), ec);
+    }
+  // Blobs: exclusive against uploads being finished, so a blob that one of them deduplicates
+  // against cannot disappear between its check and its file row.
+  std::unique_lock gc_lock(gc_mu_);
+  auto ids = TRY(db_.read([&](db::Tx& tx) { return unreferenced_blobs(tx, now - settings_.gc_grace, 1 << 20); }));
+  for (auto& id : ids) {
+    auto sz = TRY(db_.read([&](db::Tx& tx) -> Result<std::int64_t> {
+      auto r = TRY(tx.query_one("SELECT size FROM blobs WHERE id = ?", {id}));
+      return r ? r->i64(0) : 0;
+    }));
+    ++rep.blobs;
+    rep.bytes += sz;
+    if (dry_run) continue;
+    // The row first: a crash after it leaves an unknown object, collected below next time.
+    TRY_STATUS(db_.write_tx([&](db::Tx& tx) -> Status {
+      auto still = TRY(unreferenced_blobs(tx, now - settings_.gc_grace, 1 << 20));
+      if (std::find(still.begin(), still.end(), id) == still.end()) return {};
+      return forget_blob(tx, id);
+    }));
+    TRY_STATUS(blobs_.remove(id));
+  }
+  // Objects the database has no row for, older than the grace period (a crash between storing a
+  // blob and recording its file, or between forgetting a blob and removing it).
+  for (auto& id : TRY(blobs_.list())) {
+    if (TRY(db_.read([&](db::Tx& tx) { return blob_known(tx, id); }))) continue;
+    auto age = TRY(blobs_.age_ms(id, now));
+    if (age < settings_.gc_grace) continue;
+    ++rep.orphan_objects;
+    if (!dry_run) TRY_STATUS(blobs_.remove(id));
+  }
+  return rep;
+}
+
+// ---- the routes
+
+void add_routes(http::Api& api, Service& svc) {
+  const json kObj = http::object_schema();
+
+  api.add({"POST", "/api/v1/projects/{id}/uploads", Access::require("files", "write"),
+           {"Start a resumable upload of a file of `size` bytes to `path`; send it with PATCH at offsets, then complete",
+            "files", upload_schema(), kObj, 201, {}, true},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "write"}));
+             TRY_STATUS(writable(p));
+             auto b = TRY(ctx.json());
+             TRY_STATUS(b.only({"path", "size", "sha256", "overwrite"}));
+             UploadRow u;
+             u.path = TRY(normalize_path(TRY(b.str("path", 4 * kMaxPathBytes))));
+             u.size = TRY(b.integer("size", 0, svc.settings().max_file_bytes));
+             u.sha256 = TRY(b.opt_str("sha256", 64)).value_or("");
+             if (!u.sha256.empty() && !valid_blob_id(u.sha256))
+               return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "sha256 must be 64 lowercase hex digits")
+                               .with("field", "sha256"));
+             u.overwrite = TRY(b.opt_bool("overwrite")).value_or(false);
+             if (!u.overwrite && TRY(get_file(ctx.t(), p.id, u.path)))
+               return fail(Error(ErrorCode::kAlreadyExists, "file-exists",
+                                 "a file named '" + u.path + "' exists (send overwrite: true to replace it)")
+                               .with("path", u.path));
+             // Refused before a byte is sent: the owners' quotas, then the disk.
+             TRY_STATUS(check_storage_quota(ctx.t(), p.org_id, p.group_id, ctx.who().user_id, u.size));
+             auto room = TRY(svc.disk_room(ctx.t()));
+             if (2 * u.size > room)
+               return fail(Error(ErrorCode::kQuotaExceeded, "insufficient-storage",
+                                 "the data disk has no room for " + std::to_string(u.size) + " more bytes")
+                               .with("requested", u.size)
+                               .with("available", std::max<std::int64_t>(0, room / 2)));
+             u.id = new_id("upl", ctx.now());
+             u.project_id = p.id;
+             u.org_id = p.org_id;
+             u.group_id = p.group_id;
+             u.user_id = ctx.who().user_id;
+             u.created = u.updated = ctx.now();
+             u.expires = ctx.now() + svc.settings().upload_ttl;
+             auto staging = TRY(Staging::create(svc.blobs().key(), svc.staging_file(u.id), u.id, u.size));
+             u.wrapped_key = crypto::hex(staging.state().wrapped_key);
+             TRY_STATUS(insert_upload(ctx.t(), ctx.actor(), u, ctx.now()));
+             ctx.t().on_end([file = svc.staging_file(u.id)](bool committed) {
+               if (!committed) {
+                 std::error_code ec;
+                 fs::remove(file, ec);
+               }
+             });
+             return upload_response(201, u)
+                 .header("Location", "/api/v1/uploads/" + u.id)
+                 .header("Upload-Chunk-Max", std::to_string(svc.settings().max_chunk_bytes));
+           }});
+
+  api.add({"GET", "/api/v1/projects/{id}/uploads", Access::require("files", "write"),
+           {"My uploads in progress in a project", "files", nullptr, http::list_schema(), 200, {"limit", "after"}},
+           [](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "write"}));
+             auto page = TRY(ctx.page());
+             json items = json::array();
+             for (auto& u : TRY(list_uploads(ctx.t(), p.id, ctx.who().user_id, page.after, page.limit)))
+               if (u.expires > ctx.now()) items.push_back(u.json());
+             return http::paged(std::move(items), page.limit, "id");
+           }});
+
+  api.add({"GET", "/api/v1/uploads/{id}", Access::require("files", "write"),
+           {"An upload's state; Upload-Offset says where to resume", "files", nullptr, kObj},
+           [](Context& ctx) -> Result<Response> { return upload_response(200, TRY(load_upload(ctx, ctx.t()))); }});
+
+  api.add({"PATCH", "/api/v1/uploads/{id}", Access::require("files", "write"),
+           {"Send a chunk (the raw bytes as the body) at Upload-Offset, which must be the upload's offset; answers "
+            "the new offset",
+            "files", nullptr, kObj},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto u = TRY(ctx.db().read([&](db::Tx& tx) { return load_upload(ctx, tx); }));
+             auto at = TRY(header_int(ctx, "upload-offset"));
+             Service::UploadLock lock(svc, u.id);
+             if (!lock.held())
+               return fail(Error(ErrorCode::kAborted, "upload-busy",
+                                 "another request is sending to this upload; ask for its offset")
+                               .with("offset", u.offset));
+             // Re-read under the lock: the row is what the last chunk recorded.
+             u = TRY(ctx.db().read([&](db::Tx& tx) { return load_upload(ctx, tx); }));
+             TRY_STATUS(check_chunk(u.size, u.offset, at, static_cast<std::int64_t>(ctx.req.body.size())));
+             auto wrapped = crypto::unhex(u.wrapped_key);
+             if (!wrapped) return internal("upload " + u.id + " has a malformed key");
+             auto staging = TRY(Staging::open(svc.blobs().key(), svc.staging_file(u.id), u.id,
+                                              {u.size, u.offset, u.staged_bytes, *wrapped}));
+             TRY_STATUS(staging.append(at, ctx.req.body));
+             auto now = ctx.now();
+             TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) {
+               return advance_upload(tx, u.id, u.offset, staging.state().offset, staging.state().staged_bytes, now,
+                                     now + svc.settings().upload_ttl);
+             }));
+             u.offset = staging.state().offset;
+             u.staged_bytes = staging.state().staged_bytes;
+             u.updated = now;
+             u.expires = now + svc.settings().upload_ttl;
+             return upload_response(200, u);
+           },
+           http::TxMode::kNone});
+
+  api.add({"POST", "/api/v1/uploads/{id}/complete", Access::require("files", "write"),
+           {"Finish an upload: its data becomes the file at its path if the SHA-256 matches (else 400 hash-mismatch "
+            "and nothing is stored)",
+            "files", json{{"type", "object"}, {"properties", {{"sha256", {{"type", "string"}}}}}}, kObj, 201},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto u = TRY(ctx.db().read([&](db::Tx& tx) { return load_upload(ctx, tx); }));
+             auto b = TRY(ctx.json());
+             TRY_STATUS(b.only({"sha256"}));
+             auto sha = TRY(b.opt_str("sha256", 64));
+             if (sha && !valid_blob_id(*sha))
+               return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "sha256 must be 64 lowercase hex digits")
+                               .with("field", "sha256"));
+             Service::UploadLock lock(svc, u.id);
+             if (!lock.held())
+               return fail(ErrorCode::kAborted, "upload-busy", "another request is sending to this upload");
+             u = TRY(ctx.db().read([&](db::Tx& tx) { return load_upload(ctx, tx); }));
+             if (u.offset != u.size)
+               return fail(Error(ErrorCode::kFailedPrecondition, "upload-incomplete",
+                                 "the upload has " + std::to_string(u.offset) + " of " + std::to_string(u.size) +
+                                     " bytes")
+                               .with("offset", u.offset)
+                               .with("size", u.size));
+             if (sha && !u.sha256.empty() && *sha != u.sha256)
+               return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
+                                 "sha256 differs from the one the upload was created with")
+                               .with("field", "sha256"));
+             std::optional<std::string> expected = sha ? sha : (u.sha256.empty() ? std::nullopt : std::optional(u.sha256));
+             auto wrapped = crypto::unhex(u.wrapped_key);
+             if (!wrapped) return internal("upload " + u.id + " has a malformed key");
+             auto staging = TRY(Staging::open(svc.blobs().key(), svc.staging_file(u.id), u.id,
+                                              {u.size, u.offset, u.staged_bytes, *wrapped}));
+             // Shared against garbage collection from storing the blob until its file row is in.
+             std::shared_lock gc_lock(svc.gc_mutex());
+             auto info = staging.finish(svc.blobs(), expected);
+             if (!info) {
+               if (info.error().type == "hash-mismatch") {
+                 // Nothing is stored; the upload is over (its data is known to be wrong).
+                 TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) { return delete_upload(tx, u.id); }));
+                 (void)staging.discard();
+               }
+               return std::unexpected(info.error());
+             }
+             auto file = TRY(ctx.db().write([&](db::Tx& tx) -> Result<FileRow> {
+               auto p = TRY(projects::get(tx, u.project_id));
+               if (!p) return not_found("project");
+               TRY_STATUS(writable(*p));
+               FileRow f;
+               f.project_id = u.project_id;
+               f.path = u.path;
+               f.org_id = p->org_id;
+               f.group_id = p->group_id;
+               f.owner_id = u.user_id;
+               f.blob_id = info->id;
+               f.size = info->size;
+               auto out = TRY(put_file(tx, ctx.actor(), f, u.overwrite, ctx.now()));
+               TRY_STATUS(delete_upload(tx, u.id));
+               return out;
+             }));
+             (void)staging.discard();
+             return http::with_etag(Response::json(201, file.json()), file.json())
+                 .header("Location", "/api/v1/projects/" + file.project_id + "/files/" + file.path);
+           },
+           http::TxMode::kNone});
+
+  api.add({"DELETE", "/api/v1/uploads/{id}", Access::require("files", "write"),
+           {"Abandon an upload; its staged data is removed", "files", nullptr, nullptr, 204},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto u = TRY(load_upload(ctx, ctx.t()));
+             Service::UploadLock lock(svc, u.id);
+             if (!lock.held()) return fail(ErrorCode::kAborted, "upload-busy", "another request is using this upload");
+             TRY_STATUS(delete_upload(ctx.t(), u.id));
+             TRY_STATUS(audit::record(ctx.t(), ctx.actor(),
+                                      {u.org_id, "upload.delete", "upload", u.id, {{"path", u.path}}}, ctx.now()));
+             ctx.t().on_end([file = svc.staging_file(u.id)](bool committed) {
+               std::error_code ec;
+               if (committed) fs::remove(file, ec);
+             });
+             return Response::no_content();
+           }});
+
+  api.add({"GET", "/api/v1/projects/{id}/files", Access::require("files", "read"),
+           {"A project's files in path order, optionally under a directory (prefix=dir)", "files", nullptr,
+            http::list_schema(), 200, {"prefix", "limit", "after"}},
+           [](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "read"}));
+             std::string prefix;
+             if (auto v = ctx.req.query_param("prefix"); v && !v->empty()) {
+               auto n = normalize_path(*v);
+               if (!n) return fail(Error(n.error()).with("field", "prefix"));
+               prefix = *n;
+             }
+             auto page = TRY(ctx.page(1000));
+             json items = json::array();
+             for (auto& f : TRY(list_files(ctx.t(), p.id, prefix, page.after, page.limit))) items.push_back(f.json());
+             return http::paged(std::move(items), page.limit, "path");
+           }});
+
+  api.add({"GET", "/api/v1/projects/{id}/files/{path*}", Access::require("files", "read"),
+           {"Download a file (Range: bytes=a-b for part of it; ETag and X-Content-SHA256 describe it); "
+            "?stat=true answers its metadata as JSON",
+            "files", nullptr, nullptr, 200, {"stat"}},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "read"}));
+             auto path = TRY(path_param(ctx));
+             auto f = TRY(get_file(ctx.t(), p.id, path));
+             if (!f) return not_found("file '" + path + "'");
+             if (ctx.req.query_param("stat").value_or("false") == "true")
+               return http::with_etag(Response::json(200, f->json()), f->json());
+             if (auto inm = ctx.req.header("if-none-match"); inm && *inm == f->etag())
+               return Response::text(304, "", "").header("ETag", f->etag());
+             std::optional<std::pair<std::int64_t, std::int64_t>> range;
+             if (auto h = ctx.req.header("range")) {
+               auto ir = ctx.req.header("if-range");
+               if (!ir || *ir == f->etag()) {
+                 auto r = parse_range(*h, f->size);
+                 if (!r)
+                   return Response::problem(r.error(), ctx.req.request_id)
+                       .header("Content-Range", "bytes */" + std::to_string(f->size));
+                 range = *r;
+               }
+             }
+             auto begin = range ? range->first : 0, end = range ? range->second : f->size;
+             auto reader = TRY(svc.blobs().reader(f->blob_id, begin, end - begin));
+             // The first piece here: a damaged blob found now is a 500, not a cut connection.
+             std::string first;
+             TRY(reader.next(first, kPiece));
+             Response r = Response::text(range ? 206 : 200, std::move(first), "application/octet-stream");
+             r.stream = std::make_shared<BlobBody>(std::move(reader));
+             r.stream_length = end - begin;
+             r.header("ETag", f->etag()).header("Accept-Ranges", "bytes").header("X-Content-SHA256", f->blob_id);
+             if (range)
+               r.header("Content-Range",
+                        "bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" + std::to_string(f->size));
+             auto slash = path.rfind('/');
+             std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+             r.header("Content-Disposition", "attachment; filename*=UTF-8''" + http::percent_encode(name));
+             return r;
+           }});
+
+  api.add({"DELETE", "/api/v1/projects/{id}/files/{path*}", Access::require("files", "write"),
+           {"Delete a file (If-Match: its ETag, optional)", "files", nullptr, nullptr, 204},
+           [](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "write"}));
+             TRY_STATUS(writable(p));
+             auto path = TRY(path_param(ctx));
+             auto f = TRY(get_file(ctx.t(), p.id, path));
+             if (!f) return not_found("file '" + path + "'");
+             if (ctx.req.header("if-match")) TRY_STATUS(ctx.check_if_match(f->etag()));
+             TRY_STATUS(delete_file(ctx.t(), ctx.actor(), *f, ctx.now()));
+             return Response::no_content();
+           }});
+
+  api.add({"POST", "/api/v1/projects/{id}/files-move", Access::require("files", "write"),
+           {"Rename a file: {from, to, overwrite}", "files",
+            json{{"type", "object"},
+                 {"required", {"from", "to"}},
+                 {"properties",
+                  {{"from", {{"type", "string"}}}, {"to", {{"type", "string"}}}, {"overwrite", {{"type", "boolean"}}}}}},
+            kObj},
+           [](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "write"}));
+             TRY_STATUS(writable(p));
+             auto b = TRY(ctx.json());
+             TRY_STATUS(b.only({"from", "to", "overwrite"}));
+             auto from = normalize_path(TRY(b.str("from", 4 * kMaxPathBytes)));
+             if (!from) return fail(Error(from.error()).with("field", "from"));
+             auto to = normalize_path(TRY(b.str("to", 4 * kMaxPathBytes)));
+             if (!to) return fail(Error(to.error()).with("field", "to"));
+             bool overwrite = TRY(b.opt_bool("overwrite")).value_or(false);
+             auto f = TRY(get_file(ctx.t(), p.id, *from));
+             if (!f) return not_found("file '" + *from + "'");
+             if (ctx.req.header("if-match")) TRY_STATUS(ctx.check_if_match(f->etag()));
+             auto out = TRY(move_file(ctx.t(), ctx.actor(), *f, *to, overwrite, ctx.now()));
+             return http::with_etag(Response::json(200, out.json()), out.json());
+           }});
+
+  api.add({"POST", "/api/v1/admin/gc", Access::require("files", "admin"),  // instance administrators
+           {"Collect unreferenced blobs, expired uploads and orphaned staging files ({dry_run: true} only counts)",
+            "files", json{{"type", "object"}, {"properties", {{"dry_run", {{"type", "boolean"}}}}}}, kObj},
+           [&svc](Context& ctx) -> Result<Response> {
+             TRY_STATUS(ctx.authorize(Target{}));
+             auto b = TRY(ctx.json());
+             TRY_STATUS(b.only({"dry_run"}));
+             bool dry = TRY(b.opt_bool("dry_run")).value_or(false);
+             auto rep = TRY(svc.gc(dry));
+             return Response::json(200, rep.json());
+           },
+           http::TxMode::kNone});
+}
+
+}  // namespace atrium::data

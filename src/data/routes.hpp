@@ -1,0 +1,83 @@
+// The data store over HTTP: project files (list, stat, download with Range, move, delete),
+// resumable uploads (create, send chunks at offsets, ask the offset, complete with the SHA-256,
+// abandon), storage usage for quotas, and garbage collection of blobs nothing refers to.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.hpp"
+#include "data/blobs.hpp"
+#include "db/database.hpp"
+#include "http/api.hpp"
+
+namespace atrium::data {
+
+struct Settings {
+  std::filesystem::path staging_dir;               // uploads in progress
+  std::int64_t max_chunk_bytes = 64 << 20;         // one PATCH body
+  std::int64_t max_file_bytes = std::int64_t{1} << 40;
+  Millis upload_ttl = 7LL * 24 * 3600 * 1000;      // an upload untouched this long is dropped
+  Millis gc_grace = 3600 * 1000;                   // a blob unreferenced this long may be collected
+  std::int64_t reserve_bytes = 256 << 20;          // free disk space uploads never take
+};
+
+struct GcReport {
+  std::int64_t blobs = 0, bytes = 0, orphan_objects = 0, expired_uploads = 0, staging_files = 0;
+  bool dry_run = true;
+  nlohmann::json json() const;
+};
+
+class Service {
+ public:
+  Service(db::Database& db, const Clock& clock, BlobStore& blobs, Settings s);
+
+  BlobStore& blobs() { return blobs_; }
+  const Settings& settings() const { return settings_; }
+  const Clock& clock() const { return clock_; }
+
+  // Drops expired uploads and staging files without an upload, then (unless dry_run) the blobs
+  // nothing has referred to for the grace period and objects the database does not know that are
+  // older than it. Never collects a blob an upload in progress or a new file refers to: finishing
+  // an upload and collecting exclude each other.
+  Result<GcReport> gc(bool dry_run);
+
+  // Free bytes uploads may still claim on the staging disk (free space less the reserve and the
+  // rest of every upload in progress).
+  Result<std::int64_t> disk_room(db::Tx& tx);
+
+  // One upload's chunks and completion are serial; a second request meanwhile gets 409.
+  class UploadLock {
+   public:
+    UploadLock(Service& s, std::string id);
+    ~UploadLock();
+    bool held() const { return held_; }
+
+   private:
+    Service& s_;
+    std::string id_;
+    bool held_ = false;
+  };
+  std::shared_mutex& gc_mutex() { return gc_mu_; }
+  std::filesystem::path staging_file(const std::string& upload_id) const;
+
+ private:
+  db::Database& db_;
+  const Clock& clock_;
+  BlobStore& blobs_;
+  Settings settings_;
+  std::mutex busy_mu_;
+  std::set<std::string> busy_;
+  std::shared_mutex gc_mu_;
+};
+
+void add_routes(http::Api& api, Service& svc);
+
+}  // namespace atrium::data

@@ -1,0 +1,310 @@
+#include "data/store.hpp"
+
+#include "audit/audit.hpp"
+
+namespace atrium::data {
+
+std::vector<db::Migration> migrations() {
+  return {{1, "files, uploads, blobs",
+           R"SQL(
+CREATE TABLE blobs (
+  id TEXT PRIMARY KEY, size INTEGER NOT NULL, touched_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE files (
+  project_id TEXT NOT NULL, path TEXT NOT NULL, org_id TEXT NOT NULL, group_id TEXT NOT NULL, owner_id TEXT NOT NULL,
+  blob_id TEXT NOT NULL, size INTEGER NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (project_id, path)) WITHOUT ROWID;
+CREATE INDEX files_blob ON files (blob_id);
+CREATE INDEX files_org_blob ON files (org_id, blob_id, size);
+CREATE INDEX files_group_blob ON files (group_id, blob_id, size);
+CREATE INDEX files_owner_blob ON files (owner_id, org_id, blob_id, size);
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY, project_id TEXT NOT NULL, org_id TEXT NOT NULL, group_id TEXT NOT NULL, user_id TEXT NOT NULL,
+  path TEXT NOT NULL, size INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 0, staged_bytes INTEGER NOT NULL DEFAULT 0,
+  wrapped_key TEXT NOT NULL, sha256 TEXT NOT NULL, overwrite INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE INDEX uploads_project ON uploads (project_id, id);
+CREATE INDEX uploads_org ON uploads (org_id);
+CREATE INDEX uploads_expires ON uploads (expires_ms);
+)SQL"}};
+}
+
+namespace {
+
+constexpr const char* kFileCols =
+    "project_id, path, org_id, group_id, owner_id, blob_id, size, created_ms, updated_ms, version";
+
+FileRow file_from(const db::Row& r) {
+  FileRow f;
+  f.project_id = r.str(0);
+  f.path = r.str(1);
+  f.org_id = r.str(2);
+  f.group_id = r.str(3);
+  f.owner_id = r.str(4);
+  f.blob_id = r.str(5);
+  f.size = r.i64(6);
+  f.created = r.i64(7);
+  f.updated = r.i64(8);
+  f.version = r.i64(9);
+  return f;
+}
+
+constexpr const char* kUploadCols =
+    "id, project_id, org_id, group_id, user_id, path, size, received, staged_bytes, wrapped_key, sha256, overwrite, "
+    "created_ms, updated_ms, expires_ms";
+
+UploadRow upload_from(const db::Row& r) {
+  UploadRow u;
+  u.id = r.str(0);
+  u.project_id = r.str(1);
+  u.org_id = r.str(2);
+  u.group_id = r.str(3);
+  u.user_id = r.str(4);
+  u.path = r.str(5);
+  u.size = r.i64(6);
+  u.offset = r.i64(7);
+  u.staged_bytes = r.i64(8);
+  u.wrapped_key = r.str(9);
+  u.sha256 = r.str(10);
+  u.overwrite = r.i64(11) != 0;
+  u.created = r.i64(12);
+  u.updated = r.i64(13);
+  u.expires = r.i64(14);
+  return u;
+}
+
+// A blob gains or loses a reference: it stays out of garbage collection for the grace period.
+Status touch_blob(db::Tx& tx, const std::string& id, std::int64_t size, Millis now) {
+  TRY(tx.exec("INSERT INTO blobs (id, size, touched_ms) VALUES (?, ?, ?) "
+              "ON CONFLICT (id) DO UPDATE SET touched_ms = excluded.touched_ms",
+              {id, size, now}));
+  return {};
+}
+
+std::unexpected<Error> file_exists(const std::string& path) {
+  return fail(Error(ErrorCode::kAlreadyExists, "file-exists",
+                    "a file named '" + path + "' exists (send overwrite: true to replace it)")
+                  .with("path", path));
+}
+
+}  // namespace
+
+nlohmann::json FileRow::json() const {
+  return {{"project_id", project_id}, {"path", path},        {"size", size},
+          {"sha256", blob_id},        {"owner_id", owner_id}, {"created", format_rfc3339(created)},
+          {"updated", format_rfc3339(updated)}, {"version", version}, {"etag", etag()}};
+}
+
+nlohmann::json UploadRow::json() const {
+  return {{"id", id},
+          {"project_id", project_id},
+          {"user_id", user_id},
+          {"path", path},
+          {"size", size},
+          {"offset", offset},
+          {"sha256", sha256.empty() ? nlohmann::json(nullptr) : nlohmann::json(sha256)},
+          {"overwrite", overwrite},
+          {"created", format_rfc3339(created)},
+          {"updated", format_rfc3339(updated)},
+          {"expires", format_rfc3339(expires)}};
+}
+
+Result<std::optional<FileRow>> get_file(db::Tx& tx, const std::string& project_id, const std::string& path) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kFileCols + " FROM files WHERE project_id = ? AND path = ?",
+                              {project_id, path}));
+  if (!row) return std::optional<FileRow>();
+  return std::optional<FileRow>(file_from(*row));
+}
+
+Result<std::vector<FileRow>> list_files(db::Tx& tx, const std::string& project_id, const std::string& prefix,
+                                        const std::string& after, int limit) {
+  // Paths under "dir" are "dir/..." : the range ["dir/", "dir0") ('0' follows '/').
+  std::string lo = prefix.empty() ? std::string() : prefix + "/";
+  std::string hi = prefix.empty() ? std::string("\xff") : prefix + "0";
+  if (after > lo) lo = after;
+  auto rows = TRY(tx.query(std::string("SELECT ") + kFileCols +
+                               " FROM files WHERE project_id = ? AND path > ? AND path < ? ORDER BY path LIMIT ?",
+                           {project_id, lo, hi, std::int64_t{limit}}));
+  std::vector<FileRow> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back(file_from(r));
+  return out;
+}
+
+Result<FileRow> put_file(db::Tx& tx, const Actor& actor, FileRow f, bool overwrite, Millis now) {
+  auto old = TRY(get_file(tx, f.project_id, f.path));
+  if (old && !overwrite) return file_exists(f.path);
+  TRY_STATUS(touch_blob(tx, f.blob_id, f.size, now));
+  f.updated = now;
+  if (old) {
+    TRY_STATUS(touch_blob(tx, old->blob_id, old->size, now));
+    f.created = old->created;
+    f.version = old->version + 1;
+    TRY(tx.exec("UPDATE files SET owner_id = ?, blob_id = ?, size = ?, updated_ms = ?, version = ? "
+                "WHERE project_id = ? AND path = ?",
+                {f.owner_id, f.blob_id, f.size, now, f.version, f.project_id, f.path}));
+  } else {
+    f.created = now;
+    f.version = 1;
+    TRY(tx.exec(std::string("INSERT INTO files (") + kFileCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                {f.project_id, f.path, f.org_id, f.group_id, f.owner_id, f.blob_id, f.size, now, now, f.version}));
+  }
+  nlohmann::json summary = {{"project_id", f.project_id}, {"path", f.path}, {"size", f.size}, {"sha256", f.blob_id}};
+  if (old) summary["replaced_sha256"] = old->blob_id;
+  TRY_STATUS(audit::record(tx, actor, {f.org_id, old ? "file.replace" : "file.create", "file",
+                                       f.project_id + ":" + f.path, summary},
+                           now));
+  return f;
+}
+
+Status delete_file(db::Tx& tx, const Actor& actor, const FileRow& f, Millis now) {
+  auto n = TRY(tx.exec("DELETE FROM files WHERE project_id = ? AND path = ? AND version = ?",
+                       {f.project_id, f.path, f.version}));
+  if (n == 0) return fail(ErrorCode::kAborted, "conflict", "the file changed meanwhile; try again");
+  TRY_STATUS(touch_blob(tx, f.blob_id, f.size, now));
+  return audit::record(tx, actor,
+                       {f.org_id, "file.delete", "file", f.project_id + ":" + f.path,
+                        {{"project_id", f.project_id}, {"path", f.path}, {"size", f.size}, {"sha256", f.blob_id}}},
+                       now);
+}
+
+Result<FileRow> move_file(db::Tx& tx, const Actor& actor, const FileRow& f, const std::string& to, bool overwrite,
+                          Millis now) {
+  if (to == f.path) return f;
+  auto target = TRY(get_file(tx, f.project_id, to));
+  if (target && !overwrite) return file_exists(to);
+  if (target) {
+    TRY(tx.exec("DELETE FROM files WHERE project_id = ? AND path = ?", {f.project_id, to}));
+    TRY_STATUS(touch_blob(tx, target->blob_id, target->size, now));
+  }
+  auto n = TRY(tx.exec("UPDATE files SET path = ?, updated_ms = ?, version = version + 1 "
+                       "WHERE project_id = ? AND path = ? AND version = ?",
+                       {to, now, f.project_id, f.path, f.version}));
+  if (n == 0) return fail(ErrorCode::kAborted, "conflict", "the file changed meanwhile; try again");
+  nlohmann::json summary = {{"project_id", f.project_id}, {"from", f.path}, {"to", to}, {"sha256", f.blob_id}};
+  if (target) summary["replaced_sha256"] = target->blob_id;
+  TRY_STATUS(audit::record(tx, actor, {f.org_id, "file.move", "file", f.project_id + ":" + to, summary}, now));
+  return TRY(get_file(tx, f.project_id, to)).value();
+}
+
+Status insert_upload(db::Tx& tx, const Actor& actor, const UploadRow& u, Millis now) {
+  TRY(tx.exec(std::string("INSERT INTO uploads (") + kUploadCols +
+                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {u.id, u.project_id, u.org_id, u.group_id, u.user_id, u.path, u.size, u.offset, u.staged_bytes,
+               u.wrapped_key, u.sha256, std::int64_t{u.overwrite ? 1 : 0}, now, now, u.expires}));
+  return audit::record(tx, actor,
+                       {u.org_id, "upload.create", "upload", u.id,
+                        {{"project_id", u.project_id}, {"path", u.path}, {"size", u.size}}},
+                       now);
+}
+
+Result<std::optional<UploadRow>> get_upload(db::Tx& tx, const std::string& id) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kUploadCols + " FROM uploads WHERE id = ?", {id}));
+  if (!row) return std::optional<UploadRow>();
+  return std::optional<UploadRow>(upload_from(*row));
+}
+
+Result<std::vector<UploadRow>> list_uploads(db::Tx& tx, const std::string& project_id, const std::string& user_id,
+                                            const std::string& after, int limit) {
+  auto rows = TRY(tx.query(std::string("SELECT ") + kUploadCols +
+                               " FROM uploads WHERE project_id = ? AND (? = '' OR user_id = ?) AND id > ? "
+                               "ORDER BY id LIMIT ?",
+                           {project_id, user_id, user_id, after, std::int64_t{limit}}));
+  std::vector<UploadRow> out;
+  for (auto& r : rows) out.push_back(upload_from(r));
+  return out;
+}
+
+Status advance_upload(db::Tx& tx, const std::string& id, std::int64_t from_offset, std::int64_t offset,
+                      std::int64_t staged_bytes, Millis now, Millis expires) {
+  auto n = TRY(tx.exec("UPDATE uploads SET received = ?, staged_bytes = ?, updated_ms = ?, expires_ms = ? "
+                       "WHERE id = ? AND received = ?",
+                       {offset, staged_bytes, now, expires, id, from_offset}));
+  if (n == 0)
+    return fail(ErrorCode::kAborted, "offset-mismatch", "the upload moved on meanwhile; ask for its offset");
+  return {};
+}
+
+Status delete_upload(db::Tx& tx, const std::string& id) {
+  TRY(tx.exec("DELETE FROM uploads WHERE id = ?", {id}));
+  return {};
+}
+
+Result<std::vector<std::string>> expired_uploads(db::Tx& tx, Millis now) {
+  std::vector<std::string> out;
+  for (auto& r : TRY(tx.query("SELECT id FROM uploads WHERE expires_ms <= ? ORDER BY id", {now})))
+    out.push_back(r.str(0));
+  return out;
+}
+
+Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const std::string& kind,
+                                  const std::string& subject_id) {
+  std::string files_where, uploads_where;
+  db::Params p;
+  if (kind == "org") {
+    files_where = "org_id = ?";
+    uploads_where = "org_id = ?";
+    p = {org_id, org_id};
+  } else if (kind == "group") {
+    files_where = "group_id = ?";
+    uploads_where = "group_id = ?";
+    p = {subject_id, subject_id};
+  } else {
+    files_where = "owner_id = ? AND org_id = ?";
+    uploads_where = "user_id = ? AND org_id = ?";
+    p = {subject_id, org_id, subject_id, org_id};
+  }
+  auto row = TRY(tx.query_one("SELECT (SELECT COALESCE(SUM(size), 0) FROM (SELECT MAX(size) AS size FROM files WHERE " +
+                                  files_where + " GROUP BY blob_id)) + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE " +
+                                  uploads_where + ")",
+                              p));
+  return row ? row->i64(0) : 0;
+}
+
+Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::string& group_id,
+                           const std::string& user_id, std::int64_t bytes) {
+  struct Owner {
+    const char* kind;
+    std::string id;
+  };
+  for (const Owner& o : {Owner{"org", org_id}, Owner{"group", group_id}, Owner{"user", user_id}}) {
+    if (o.id.empty()) continue;
+    auto row = TRY(tx.query_one(
+        "SELECT storage_bytes FROM quotas WHERE org_id = ? AND subject_kind = ? AND subject_id = ? "
+        "AND storage_bytes IS NOT NULL",
+        {org_id, std::string(o.kind), o.id}));
+    if (!row) continue;
+    std::int64_t limit = row->i64(0);
+    std::int64_t used = TRY(storage_used(tx, org_id, o.kind, o.id));
+    if (used + bytes > limit)
+      return fail(Error(ErrorCode::kQuotaExceeded, "quota-exceeded",
+                        std::string("the ") + o.kind + " storage quota would be exceeded: " + std::to_string(used) +
+                            " of " + std::to_string(limit) + " bytes used, " + std::to_string(bytes) + " more asked")
+                      .with("limit", "storage_bytes")
+                      .with("kind", o.kind)
+                      .with("subject_id", o.id)
+                      .with("max", limit)
+                      .with("used", used)
+                      .with("requested", bytes));
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, int limit) {
+  std::vector<std::string> out;
+  for (auto& r : TRY(tx.query("SELECT b.id FROM blobs b WHERE b.touched_ms < ? AND NOT EXISTS "
+                              "(SELECT 1 FROM files f WHERE f.blob_id = b.id) ORDER BY b.id LIMIT ?",
+                              {before, std::int64_t{limit}})))
+    out.push_back(r.str(0));
+  return out;
+}
+
+Result<bool> blob_known(db::Tx& tx, const std::string& id) {
+  return TRY(tx.query_one("SELECT 1 FROM blobs WHERE id = ?", {id})).has_value();
+}
+
+Status forget_blob(db::Tx& tx, const std::string& id) {
+  TRY(tx.exec("DELETE FROM blobs WHERE id = ?", {id}));
+  return {};
+}
+
+}  // namespace atrium::data

@@ -1,0 +1,79 @@
+// The data store's rows: project files (path -> blob), resumable uploads in progress, the blobs
+// the files refer to, and storage usage for quotas. Every change here is made in the caller's
+// transaction and audited there; the blob objects themselves are in BlobStore.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/actor.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "db/database.hpp"
+
+namespace atrium::data {
+
+std::vector<db::Migration> migrations();
+
+struct FileRow {
+  std::string project_id, path, org_id, group_id, owner_id, blob_id;
+  std::int64_t size = 0;
+  Millis created = 0, updated = 0;
+  std::int64_t version = 1;
+  std::string etag() const { return "\"" + blob_id.substr(0, 32) + "-v" + std::to_string(version) + "\""; }
+  nlohmann::json json() const;
+};
+
+struct UploadRow {
+  std::string id, project_id, org_id, group_id, user_id, path, sha256;
+  std::int64_t size = 0, offset = 0, staged_bytes = 0;
+  std::string wrapped_key;  // hex
+  bool overwrite = false;
+  Millis created = 0, updated = 0, expires = 0;
+  nlohmann::json json() const;
+};
+
+// ---- files
+Result<std::optional<FileRow>> get_file(db::Tx& tx, const std::string& project_id, const std::string& path);
+// Files under `prefix` (a directory path without the trailing '/', "" = all) in path order, after
+// `after`.
+Result<std::vector<FileRow>> list_files(db::Tx& tx, const std::string& project_id, const std::string& prefix,
+                                        const std::string& after, int limit);
+// Creates or replaces the file at f.path (replacing needs `overwrite`, else 409 file-exists),
+// records its blob, audits.
+Result<FileRow> put_file(db::Tx& tx, const Actor& actor, FileRow f, bool overwrite, Millis now);
+Status delete_file(db::Tx& tx, const Actor& actor, const FileRow& f, Millis now);
+Result<FileRow> move_file(db::Tx& tx, const Actor& actor, const FileRow& f, const std::string& to, bool overwrite,
+                          Millis now);
+
+// ---- uploads
+Status insert_upload(db::Tx& tx, const Actor& actor, const UploadRow& u, Millis now);
+Result<std::optional<UploadRow>> get_upload(db::Tx& tx, const std::string& id);
+Result<std::vector<UploadRow>> list_uploads(db::Tx& tx, const std::string& project_id, const std::string& user_id,
+                                            const std::string& after, int limit);
+// Records a received chunk: only if the row still has `from_offset` (else 409 offset-mismatch).
+Status advance_upload(db::Tx& tx, const std::string& id, std::int64_t from_offset, std::int64_t offset,
+                      std::int64_t staged_bytes, Millis now, Millis expires);
+Status delete_upload(db::Tx& tx, const std::string& id);
+// Uploads whose time has run out.
+Result<std::vector<std::string>> expired_uploads(db::Tx& tx, Millis now);
+
+// ---- storage usage, counted once per blob for each owner ("org", "group" or "user" in an org),
+// plus the declared size of that owner's uploads in progress (reserved before they are sent).
+Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const std::string& kind,
+                                  const std::string& subject_id);
+// The 507 quota-exceeded error if adding `bytes` (new data) for the file's owners passes a limit.
+Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::string& group_id,
+                           const std::string& user_id, std::int64_t bytes);
+
+// ---- blobs, for garbage collection
+// Blobs no file refers to whose last reference ended (or which were stored) before `before`.
+Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, int limit);
+Result<bool> blob_known(db::Tx& tx, const std::string& id);
+Status forget_blob(db::Tx& tx, const std::string& id);
+
+}  // namespace atrium::data
