@@ -457,7 +457,9 @@ Result<Outcome> run(const Spec& spec, const RunHooks& hooks) {
     out.kind = "oom";
     out.exit_code = 137;
     out.signal = SIGKILL;
-    notes += fmt::format("{} process(es) killed by the out-of-memory killer; ", stats.oom_kills);
+    // With memory.oom.group the count includes the sandbox's init, and a process can be counted
+    // twice: report that the killer acted, not a number of processes.
+    notes += fmt::format("the out-of-memory killer acted (memory.events oom_kill {}); ", stats.oom_kills);
   }
   if (!job_status && out.kind != "cancelled" && out.kind != "timeout" && out.kind != "oom")
     notes += "the sandbox init ended without the job's status; ";

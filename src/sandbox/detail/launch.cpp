@@ -235,8 +235,14 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
                          .what = "bind " + n});
       p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
     }
-    // NVML and CUDA read PCI topology from /sys: read-only, only for GPU jobs.
-    if (is_dir("/sys")) lay.bind("/sys", "/sys", kRo | MOUNT_ATTR_NOEXEC);
+    // NVML and CUDA read PCI topology from /sys: read-only, only for GPU jobs. Its cgroup tree
+    // would show every other job's cgroup (ids, usage): an empty read-only tmpfs covers it, as
+    // for jobs without /sys.
+    if (is_dir("/sys")) {
+      lay.bind("/sys", "/sys", kRo | MOUNT_ATTR_NOEXEC);
+      if (is_dir("/sys/fs/cgroup"))
+        lay.tmpfs("/sys/fs/cgroup", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k");
+    }
   }
   p.steps.push_back({.op = Op::kSetAttr, .dst = std::string(kNew) + "/dev", .attr = MOUNT_ATTR_RDONLY, .what = "read-only /dev"});
 
