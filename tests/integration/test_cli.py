@@ -251,3 +251,88 @@ def test_logout_revokes_the_token(cli, server):
     cli.run("logout")
     assert not (cli.config_dir / "credentials.json").exists()
     assert server.call("GET", "/api/v1/me", token).status == 401
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@pytest.fixture(scope="module")
+def dcli(server, tmp_path_factory):
+    """A CLI logged in as admin with its own config dir (the module's `cli` logs out above)."""
+    c = Cli(server, tmp_path_factory.mktemp("cli-data"))
+    c.run("login", "--username", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+    return c
+
+
+@pytest.fixture(scope="module")
+def data_project(dcli):
+    dcli.json("org", "create", "--slug", "cli-data", "--name", "CLI Data")
+    return dcli.json("project", "create", "--org", "cli-data", "--slug", "files", "--name", "Files")["id"]
+
+
+def test_data_put_get_ls_mv_rm(dcli, data_project, tmp_path):
+    src = tmp_path / "input.bin"
+    src.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    p = dcli.run("data", "put", str(src), "--project", data_project, "--path", "raw/input.bin", "--chunk", "1MiB")
+    assert "uploaded raw/input.bin" in p.stdout and "sha256" in p.stdout
+    again = dcli.run("data", "put", str(src), "--project", data_project, "--path", "raw/input.bin", check=False)
+    assert again.returncode == 1 and "exists" in again.stderr
+    dcli.run("data", "put", str(src), "--project", data_project, "--path", "raw/input.bin", "--overwrite", "-q")
+    out = tmp_path / "back.bin"
+    p = dcli.run("data", "get", "raw/input.bin", "--project", data_project, "-o", str(out))
+    assert "sha256 verified" in p.stdout and out.read_bytes() == src.read_bytes()
+    assert not (tmp_path / "back.bin.part").exists()
+    table = dcli.run("data", "ls", "raw", "--project", data_project).stdout
+    assert "raw/input.bin" in table and str(src.stat().st_size) in table
+    dcli.run("data", "mv", "raw/input.bin", "raw/renamed.bin", "--project", data_project)
+    listed = dcli.json("data", "ls", "--project", data_project)
+    assert [f["path"] for f in listed["items"]] == ["raw/renamed.bin"]
+    dcli.run("data", "rm", "raw/renamed.bin", "--project", data_project)
+    assert dcli.json("data", "ls", "--project", data_project)["items"] == []
+    gone = dcli.run("data", "get", "raw/renamed.bin", "--project", data_project, "-o", str(out), check=False)
+    assert gone.returncode == 1 and "HTTP 404" in gone.stderr
+
+
+def test_data_put_resumes_after_being_killed(dcli, data_project, tmp_path, server):
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(6 * 1024 * 1024))
+    env = base_env(admin_password=None)
+    env["ATRIUM_CONFIG_DIR"] = str(dcli.config_dir)
+    env["ATRIUM_SERVER_URL"] = server.base
+    args = [ATRIUM_BIN, "data", "put", str(src), "--project", data_project, "--path", "big.bin", "--chunk", "64KiB"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    token = json.loads((dcli.config_dir / "credentials.json").read_text())["token"]
+
+    def some_sent():
+        r = server.call("GET", f"/api/v1/projects/{data_project}/uploads", token)
+        items = [u for u in r.json["items"] if u["path"] == "big.bin"]
+        return items and 0 < items[0]["offset"] < items[0]["size"] and items[0]
+
+    partial = wait_until(some_sent, 30, what="the first chunks")
+    proc.kill()
+    proc.wait(10)
+    p = dcli.run("data", "put", str(src), "--project", data_project, "--path", "big.bin", "--chunk", "1MiB")
+    assert f"resuming upload {partial['id']}" in p.stderr, p.stderr
+    out = tmp_path / "big.out"
+    dcli.run("data", "get", "big.bin", "--project", data_project, "-o", str(out), "-q")
+    assert out.read_bytes() == src.read_bytes()
+
+
+def test_data_get_resumes_a_partial_download(dcli, data_project, tmp_path):
+    src = tmp_path / "r.bin"
+    src.write_bytes(os.urandom(200_000))
+    dcli.run("data", "put", str(src), "--project", data_project, "--path", "r.bin", "-q")
+    out = tmp_path / "r.out"
+    (tmp_path / "r.out.part").write_bytes(src.read_bytes()[:70_000])
+    p = dcli.run("data", "get", "r.bin", "--project", data_project, "-o", str(out))
+    assert "resuming at" in p.stderr and out.read_bytes() == src.read_bytes()
+    # A .part that does not match the file is caught by the hash check, and removed.
+    (tmp_path / "r2.part").write_bytes(b"x" * 1000)
+    bad = dcli.run("data", "get", "r.bin", "--project", data_project, "-o", str(tmp_path / "r2"), check=False)
+    assert bad.returncode == 1 and "SHA-256" in bad.stderr and not (tmp_path / "r2.part").exists()
+
+
+def test_admin_gc_dry_run(dcli):
+    p = dcli.run("admin", "gc", "--dry-run")
+    assert p.stdout.startswith("would collect ") and "blobs" in p.stdout
+    assert dcli.json("admin", "gc", "--dry-run")["dry_run"] is True
