@@ -255,6 +255,10 @@ Result<std::string> MasterKey::unwrap(std::string_view wrapped, std::string_view
   return key;
 }
 
+std::string MasterKey::derive(std::string_view purpose) const {
+  return crypto::hmac_sha256(key_, "atrium derived key v1: " + std::string(purpose));
+}
+
 std::string MasterKey::check_value() const {
   return crypto::hex(crypto::hmac_sha256(key_, "atrium data store key check v1"));
 }

@@ -40,6 +40,8 @@ class MasterKey {
   Result<std::string> unwrap(std::string_view wrapped, std::string_view blob_id) const;
   // A value derived from the key (not the key): stored with the blobs to recognise a wrong key.
   std::string check_value() const;
+  // A 32-byte key for another purpose (signing links), derived from this one.
+  std::string derive(std::string_view purpose) const;
 
  private:
   explicit MasterKey(std::string k) : key_(std::move(k)) {}

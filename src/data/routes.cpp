@@ -129,6 +129,51 @@ class BlobBody final : public http::BodyStream {
   bool failed_ = false;
 };
 
+// A blob as a download: Range (206, 416), If-Range, If-None-Match (304), Content-Length,
+// streamed and decrypted as the client takes it.
+Result<Response> serve_blob(Context& ctx, Service& svc, const std::string& blob_id, std::int64_t size,
+                            const std::string& etag, const std::string& path) {
+  if (auto inm = ctx.req.header("if-none-match"); inm && *inm == etag)
+    return Response::text(304, "", "").header("ETag", etag);
+  std::optional<std::pair<std::int64_t, std::int64_t>> range;
+  if (auto h = ctx.req.header("range")) {
+    auto ir = ctx.req.header("if-range");
+    if (!ir || *ir == etag) {
+      auto r = parse_range(*h, size);
+      if (!r)
+        return Response::problem(r.error(), ctx.req.request_id).header("Content-Range", "bytes */" + std::to_string(size));
+      range = *r;
+    }
+  }
+  auto begin = range ? range->first : 0, end = range ? range->second : size;
+  auto reader = TRY(svc.blobs().reader(blob_id, begin, end - begin));
+  // The first piece here: a damaged blob found now is a 500, not a cut connection.
+  std::string first;
+  TRY(reader.next(first, kPiece));
+  Response r = Response::text(range ? 206 : 200, std::move(first), "application/octet-stream");
+  r.stream = std::make_shared<BlobBody>(std::move(reader));
+  r.stream_length = end - begin;
+  r.header("ETag", etag).header("Accept-Ranges", "bytes").header("X-Content-SHA256", blob_id);
+  if (range)
+    r.header("Content-Range", "bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" + std::to_string(size));
+  auto slash = path.rfind('/');
+  std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  r.header("Content-Disposition", "attachment; filename*=UTF-8''" + http::percent_encode(name));
+  return r;
+}
+
+// The link a route's {id} names, authorized on its project.
+Result<LinkRow> load_link(Context& ctx, db::Tx& tx, const http::Permission& perm) {
+  auto l = TRY(get_link(tx, ctx.param("id")));
+  auto p = l ? TRY(projects::get_for(tx, l->project_id, ctx.who().user_id)) : std::nullopt;
+  if (!l || !p) {
+    ctx.filtered();
+    return not_found("link");
+  }
+  TRY_STATUS(ctx.authorize(perm, projects::target_of(*p)));
+  return *l;
+}
+
 json upload_schema() {
   return {{"type", "object"},
           {"required", {"path", "size"}},
@@ -153,7 +198,14 @@ json GcReport::json() const {
 }
 
 Service::Service(db::Database& db, const Clock& clock, BlobStore& blobs, Settings s)
-    : db_(db), clock_(clock), blobs_(blobs), settings_(std::move(s)) {}
+    : db_(db), clock_(clock), blobs_(blobs), settings_(std::move(s)), link_key_(blobs.key().derive("signed links")) {}
+
+std::string Service::link_token(const std::string& id, const std::string& project_id, const std::string& path,
+                                const std::string& blob_id, Millis expires, bool one_time) const {
+  std::string msg = id + "\n" + project_id + "\n" + path + "\n" + blob_id + "\n" + std::to_string(expires) + "\n" +
+                    (one_time ? "1" : "0");
+  return id + "." + crypto::base64url(crypto::hmac_sha256(link_key_, msg));
+}
 
 fs::path Service::staging_file(const std::string& upload_id) const { return settings_.staging_dir / upload_id; }
 
@@ -448,35 +500,7 @@ void add_routes(http::Api& api, Service& svc) {
              if (!f) return not_found("file '" + path + "'");
              if (ctx.req.query_param("stat").value_or("false") == "true")
                return http::with_etag(Response::json(200, f->json()), f->json());
-             if (auto inm = ctx.req.header("if-none-match"); inm && *inm == f->etag())
-               return Response::text(304, "", "").header("ETag", f->etag());
-             std::optional<std::pair<std::int64_t, std::int64_t>> range;
-             if (auto h = ctx.req.header("range")) {
-               auto ir = ctx.req.header("if-range");
-               if (!ir || *ir == f->etag()) {
-                 auto r = parse_range(*h, f->size);
-                 if (!r)
-                   return Response::problem(r.error(), ctx.req.request_id)
-                       .header("Content-Range", "bytes */" + std::to_string(f->size));
-                 range = *r;
-               }
-             }
-             auto begin = range ? range->first : 0, end = range ? range->second : f->size;
-             auto reader = TRY(svc.blobs().reader(f->blob_id, begin, end - begin));
-             // The first piece here: a damaged blob found now is a 500, not a cut connection.
-             std::string first;
-             TRY(reader.next(first, kPiece));
-             Response r = Response::text(range ? 206 : 200, std::move(first), "application/octet-stream");
-             r.stream = std::make_shared<BlobBody>(std::move(reader));
-             r.stream_length = end - begin;
-             r.header("ETag", f->etag()).header("Accept-Ranges", "bytes").header("X-Content-SHA256", f->blob_id);
-             if (range)
-               r.header("Content-Range",
-                        "bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" + std::to_string(f->size));
-             auto slash = path.rfind('/');
-             std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
-             r.header("Content-Disposition", "attachment; filename*=UTF-8''" + http::percent_encode(name));
-             return r;
+             return serve_blob(ctx, svc, f->blob_id, f->size, f->etag(), path);
            }});
 
   api.add({"DELETE", "/api/v1/projects/{id}/files/{path*}", Access::require("files", "write"),
@@ -515,6 +539,88 @@ void add_routes(http::Api& api, Service& svc) {
              auto out = TRY(move_file(ctx.t(), ctx.actor(), *f, *to, overwrite, ctx.now()));
              return http::with_etag(Response::json(200, out.json()), out.json());
            }});
+
+  api.add({"POST", "/api/v1/projects/{id}/links", Access::require("files", "write"),
+           {"Make a signed download link for a file as it is now: expiring (expires_in_s, default 1 day), optionally "
+            "one-time; the url is shown once",
+            "files",
+            json{{"type", "object"},
+                 {"required", {"path"}},
+                 {"properties",
+                  {{"path", {{"type", "string"}}},
+                   {"expires_in_s", {{"type", "integer"}, {"minimum", 1}}},
+                   {"one_time", {{"type", "boolean"}}}}}},
+            kObj, 201, {}, true, {"token", "url"}},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "write"}));
+             auto b = TRY(ctx.json());
+             TRY_STATUS(b.only({"path", "expires_in_s", "one_time"}));
+             auto path = normalize_path(TRY(b.str("path", 4 * kMaxPathBytes)));
+             if (!path) return fail(Error(path.error()).with("field", "path"));
+             auto ttl = TRY(b.opt_integer("expires_in_s", 1, svc.settings().max_link_ttl / 1000)).value_or(86400);
+             auto f = TRY(get_file(ctx.t(), p.id, *path));
+             if (!f) return not_found("file '" + *path + "'");
+             LinkRow l;
+             l.id = new_id("lnk", ctx.now());
+             l.project_id = p.id;
+             l.org_id = p.org_id;
+             l.path = f->path;
+             l.blob_id = f->blob_id;
+             l.size = f->size;
+             l.created_by = ctx.who().user_id;
+             l.created = ctx.now();
+             l.expires = ctx.now() + ttl * 1000;
+             l.one_time = TRY(b.opt_bool("one_time")).value_or(false);
+             TRY_STATUS(insert_link(ctx.t(), ctx.actor(), l, ctx.now()));
+             auto j = l.json();
+             j["token"] = svc.link_token(l.id, l.project_id, l.path, l.blob_id, l.expires, l.one_time);
+             j["url"] = "/dl/" + j["token"].get<std::string>();
+             return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/links/" + l.id);
+           }});
+
+  api.add({"GET", "/api/v1/projects/{id}/links", Access::require("files", "read"),
+           {"A project's signed links (never their tokens)", "files", nullptr, http::list_schema(), 200,
+            {"limit", "after"}},
+           [](Context& ctx) -> Result<Response> {
+             auto p = TRY(load_project(ctx, ctx.t(), {"files", "read"}));
+             auto page = TRY(ctx.page());
+             json items = json::array();
+             for (auto& l : TRY(list_links(ctx.t(), p.id, page.after, page.limit))) items.push_back(l.json());
+             return http::paged(std::move(items), page.limit, "id");
+           }});
+
+  api.add({"DELETE", "/api/v1/links/{id}", Access::require("files", "write"),
+           {"Revoke a signed link", "files", nullptr, nullptr, 204},
+           [](Context& ctx) -> Result<Response> {
+             auto l = TRY(load_link(ctx, ctx.t(), {"files", "write"}));
+             if (ctx.req.header("if-match")) TRY_STATUS(ctx.check_if_match(l.json()["etag"].get<std::string>()));
+             TRY_STATUS(revoke_link(ctx.t(), ctx.actor(), l, ctx.now()));
+             return Response::no_content();
+           }});
+
+  api.add({"GET", "/dl/{token}", Access::open(),
+           {"Download through a signed link (Range supported; every use is audited)", "files", nullptr, nullptr},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto invalid_link = [] {
+               return fail(ErrorCode::kNotFound, "link-invalid", "this link is expired, revoked, used or not a link");
+             };
+             const std::string& token = ctx.param("token");
+             auto dot = token.find('.');
+             if (dot == std::string::npos || !is_id(std::string_view(token).substr(0, dot), "lnk")) return invalid_link();
+             auto l = TRY(ctx.db().read([&](db::Tx& tx) { return get_link(tx, token.substr(0, dot)); }));
+             if (!l || !crypto::constant_time_equal(
+                           token, svc.link_token(l->id, l->project_id, l->path, l->blob_id, l->expires, l->one_time)))
+               return invalid_link();
+             if (l->revoked || l->expires <= ctx.now()) return invalid_link();
+             if (ctx.req.method != "HEAD") {
+               std::string range(ctx.req.header("range").value_or(""));
+               auto st = ctx.db().write_tx(
+                   [&](db::Tx& tx) { return use_link(tx, ctx.actor(), *l, range.substr(0, 100), ctx.now()); });
+               if (!st) return std::unexpected(st.error());
+             }
+             return serve_blob(ctx, svc, l->blob_id, l->size, "\"" + l->blob_id.substr(0, 32) + "\"", l->path);
+           },
+           http::TxMode::kNone});
 
   api.add({"POST", "/api/v1/admin/gc", Access::require("files", "admin"),  // instance administrators
            {"Collect unreferenced blobs, expired uploads and orphaned staging files ({dry_run: true} only counts)",

@@ -26,6 +26,7 @@ struct Settings {
   std::int64_t max_file_bytes = std::int64_t{1} << 40;
   Millis upload_ttl = 7LL * 24 * 3600 * 1000;      // an upload untouched this long is dropped
   Millis gc_grace = 3600 * 1000;                   // a blob unreferenced this long may be collected
+  Millis max_link_ttl = 30LL * 24 * 3600 * 1000;   // longest signed-link lifetime
   std::int64_t reserve_bytes = 256 << 20;          // free disk space uploads never take
 };
 
@@ -67,6 +68,9 @@ class Service {
   };
   std::shared_mutex& gc_mutex() { return gc_mu_; }
   std::filesystem::path staging_file(const std::string& upload_id) const;
+  // A signed link's token: "<id>.<HMAC of what the link grants>".
+  std::string link_token(const std::string& id, const std::string& project_id, const std::string& path,
+                         const std::string& blob_id, Millis expires, bool one_time) const;
 
  private:
   db::Database& db_;
@@ -76,6 +80,7 @@ class Service {
   std::mutex busy_mu_;
   std::set<std::string> busy_;
   std::shared_mutex gc_mu_;
+  std::string link_key_;
 };
 
 void add_routes(http::Api& api, Service& svc);

@@ -25,6 +25,15 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_project ON uploads (project_id, id);
 CREATE INDEX uploads_org ON uploads (org_id);
 CREATE INDEX uploads_expires ON uploads (expires_ms);
+)SQL"},
+          {2, "signed links",
+           R"SQL(
+CREATE TABLE links (
+  id TEXT PRIMARY KEY, project_id TEXT NOT NULL, org_id TEXT NOT NULL, path TEXT NOT NULL, blob_id TEXT NOT NULL,
+  size INTEGER NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+  one_time INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0, revoked_ms INTEGER, version INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX links_project ON links (project_id, id);
+CREATE INDEX links_blob ON links (blob_id);
 )SQL"}};
 }
 
@@ -291,11 +300,99 @@ Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::str
 
 Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, int limit) {
   std::vector<std::string> out;
+  // A live signed link keeps its blob too (it serves the content it was made for).
   for (auto& r : TRY(tx.query("SELECT b.id FROM blobs b WHERE b.touched_ms < ? AND NOT EXISTS "
-                              "(SELECT 1 FROM files f WHERE f.blob_id = b.id) ORDER BY b.id LIMIT ?",
-                              {before, std::int64_t{limit}})))
+                              "(SELECT 1 FROM files f WHERE f.blob_id = b.id) AND NOT EXISTS "
+                              "(SELECT 1 FROM links l WHERE l.blob_id = b.id AND l.revoked_ms IS NULL "
+                              "AND l.expires_ms > ? AND (l.one_time = 0 OR l.uses = 0)) ORDER BY b.id LIMIT ?",
+                              {before, before, std::int64_t{limit}})))
     out.push_back(r.str(0));
   return out;
+}
+
+nlohmann::json LinkRow::json() const {
+  return {{"id", id},
+          {"project_id", project_id},
+          {"path", path},
+          {"size", size},
+          {"sha256", blob_id},
+          {"created_by", created_by},
+          {"created", format_rfc3339(created)},
+          {"expires", format_rfc3339(expires)},
+          {"one_time", one_time},
+          {"uses", uses},
+          {"revoked", revoked != 0},
+          {"etag", "\"v" + std::to_string(version) + "\""}};
+}
+
+namespace {
+constexpr const char* kLinkCols =
+    "id, project_id, org_id, path, blob_id, size, created_by, created_ms, expires_ms, one_time, uses, "
+    "COALESCE(revoked_ms, 0), version";
+LinkRow link_from(const db::Row& r) {
+  LinkRow l;
+  l.id = r.str(0);
+  l.project_id = r.str(1);
+  l.org_id = r.str(2);
+  l.path = r.str(3);
+  l.blob_id = r.str(4);
+  l.size = r.i64(5);
+  l.created_by = r.str(6);
+  l.created = r.i64(7);
+  l.expires = r.i64(8);
+  l.one_time = r.i64(9) != 0;
+  l.uses = r.i64(10);
+  l.revoked = r.i64(11);
+  l.version = r.i64(12);
+  return l;
+}
+}  // namespace
+
+Status insert_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now) {
+  TRY(tx.exec("INSERT INTO links (id, project_id, org_id, path, blob_id, size, created_by, created_ms, expires_ms, "
+              "one_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {l.id, l.project_id, l.org_id, l.path, l.blob_id, l.size, l.created_by, now, l.expires,
+               std::int64_t{l.one_time ? 1 : 0}}));
+  return audit::record(tx, actor,
+                       {l.org_id, "link.create", "link", l.id,
+                        {{"project_id", l.project_id}, {"path", l.path}, {"sha256", l.blob_id},
+                         {"expires", format_rfc3339(l.expires)}, {"one_time", l.one_time}}},
+                       now);
+}
+
+Result<std::optional<LinkRow>> get_link(db::Tx& tx, const std::string& id) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kLinkCols + " FROM links WHERE id = ?", {id}));
+  if (!row) return std::optional<LinkRow>();
+  return std::optional<LinkRow>(link_from(*row));
+}
+
+Result<std::vector<LinkRow>> list_links(db::Tx& tx, const std::string& project_id, const std::string& after,
+                                        int limit) {
+  std::vector<LinkRow> out;
+  for (auto& r : TRY(tx.query(std::string("SELECT ") + kLinkCols +
+                                  " FROM links WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?",
+                              {project_id, after, std::int64_t{limit}})))
+    out.push_back(link_from(r));
+  return out;
+}
+
+Status revoke_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now) {
+  auto n = TRY(tx.exec("UPDATE links SET revoked_ms = ?, version = version + 1 WHERE id = ? AND revoked_ms IS NULL",
+                       {now, l.id}));
+  if (n == 0) return fail(ErrorCode::kFailedPrecondition, "link-revoked", "the link is already revoked");
+  TRY_STATUS(touch_blob(tx, l.blob_id, l.size, now));
+  return audit::record(tx, actor, {l.org_id, "link.revoke", "link", l.id, {{"path", l.path}}}, now);
+}
+
+Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::string& range, Millis now) {
+  // A one-time link is used once, also under concurrent requests.
+  auto n = TRY(tx.exec("UPDATE links SET uses = uses + 1 WHERE id = ? AND revoked_ms IS NULL AND expires_ms > ? "
+                       "AND (one_time = 0 OR uses = 0)",
+                       {l.id, now}));
+  if (n == 0) return fail(ErrorCode::kNotFound, "link-invalid", "this link is expired, revoked or used");
+  nlohmann::json summary = {{"project_id", l.project_id}, {"path", l.path}, {"sha256", l.blob_id}};
+  if (!range.empty()) summary["range"] = range;
+  return audit::record(tx, actor, {l.org_id, "link.use", "link", l.id, summary}, now);
 }
 
 Result<bool> blob_known(db::Tx& tx, const std::string& id) {

@@ -70,8 +70,27 @@ Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const s
 Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::string& group_id,
                            const std::string& user_id, std::int64_t bytes);
 
+// ---- signed links: an expiring (optionally one-time) download link for the blob a file had when
+// the link was made; revocable; every use audited.
+struct LinkRow {
+  std::string id, project_id, org_id, path, blob_id, created_by;
+  std::int64_t size = 0, uses = 0;
+  Millis created = 0, expires = 0, revoked = 0;  // revoked 0 = live
+  bool one_time = false;
+  std::int64_t version = 1;
+  nlohmann::json json() const;
+};
+Status insert_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now);
+Result<std::optional<LinkRow>> get_link(db::Tx& tx, const std::string& id);
+Result<std::vector<LinkRow>> list_links(db::Tx& tx, const std::string& project_id, const std::string& after, int limit);
+Status revoke_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now);
+// Counts a use (refused once a one-time link is used, or the link is expired or revoked) and
+// audits it.
+Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::string& range, Millis now);
+
 // ---- blobs, for garbage collection
-// Blobs no file refers to whose last reference ended (or which were stored) before `before`.
+// Blobs no file or live link refers to whose last reference ended (or which were stored) before
+// `before`.
 Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, int limit);
 Result<bool> blob_known(db::Tx& tx, const std::string& id);
 Status forget_blob(db::Tx& tx, const std::string& id);

@@ -3,6 +3,7 @@ encryption at rest, quotas, tenant isolation and roles, kill -9 during uploads, 
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import socket
@@ -464,3 +465,69 @@ def test_gc_collects_only_unreferenced_blobs(make_server):
     assert u.status == 201, u
     plain = srv.login_token("plain", "plain-password-123")
     assert is_problem(srv.call("POST", "/api/v1/admin/gc", plain, json={"dry_run": True}), 403)
+
+
+# ---------------------------------------------------------------------------- signed links
+
+
+def test_signed_links_expire_are_one_time_revocable_and_audited(make_server):
+    srv = make_server(env={"ATRIUM_DATA_GC_GRACE_S": "0"})
+    tok = srv.admin_token()
+    org = srv.call("POST", "/api/v1/orgs", tok, json={"slug": "links", "name": "Links"}).json
+    pid = srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", tok, json={"slug": "p", "name": "P"}).json["id"]
+    data = data_of(150_000, seed=12)
+    upload(srv, tok, pid, "share/report.pdf", data)
+
+    r = srv.call("POST", f"/api/v1/projects/{pid}/links", tok, json={"path": "share/report.pdf"})
+    assert r.status == 201, r
+    link = r.json
+    assert link["url"] == "/dl/" + link["token"] and link["one_time"] is False
+    # Anyone with the URL, no credentials; Range works.
+    r = srv.raw("GET", link["url"])
+    assert r.status == 200 and r.body == data and "report.pdf" in r.headers["Content-Disposition"]
+    r = srv.raw("GET", link["url"], headers={"Range": "bytes=100-199"})
+    assert r.status == 206 and r.body == data[100:200]
+    # A forged or altered token, or another link's id with this signature, is refused alike.
+    lid, sig = link["token"].split(".", 1)
+    for bad in (lid + "." + sig[:-2] + ("AA" if not sig.endswith("AA") else "BB"), lid + ".x", "nope", lid):
+        assert is_problem(srv.raw("GET", "/dl/" + bad), 404, "link-invalid"), bad
+
+    # The link serves the file as it was: replacing or deleting the file does not change it, and
+    # garbage collection keeps its blob while the link lives.
+    upload(srv, tok, pid, "share/report.pdf", b"new version", overwrite=True)
+    assert srv.call("DELETE", files_url(pid, "share/report.pdf"), tok).status == 204
+    assert srv.call("POST", "/api/v1/admin/gc", tok, json={}).json["blobs"] == 1  # only "new version"
+    assert srv.raw("GET", link["url"]).body == data
+
+    # One-time links work once, also when two requests race.
+    upload(srv, tok, pid, "once.txt", b"only once")
+    once = srv.call("POST", f"/api/v1/projects/{pid}/links", tok, json={"path": "once.txt", "one_time": True}).json
+    assert srv.raw("HEAD", once["url"]).status == 200  # HEAD does not use it up
+    assert srv.raw("GET", once["url"]).body == b"only once"
+    assert is_problem(srv.raw("GET", once["url"]), 404, "link-invalid")
+    race = srv.call("POST", f"/api/v1/projects/{pid}/links", tok, json={"path": "once.txt", "one_time": True}).json
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(lambda _: srv.raw("GET", race["url"]).status, range(6)))
+    assert statuses == [200] + [404] * 5
+
+    # Revocation; expiry is checked with expires_in_s bounds.
+    assert srv.call("DELETE", f"/api/v1/links/{link['id']}", tok).status == 204
+    assert is_problem(srv.raw("GET", link["url"]), 404, "link-invalid")
+    assert is_problem(srv.call("DELETE", f"/api/v1/links/{link['id']}", tok), 409, "link-revoked")
+    r = srv.call("POST", f"/api/v1/projects/{pid}/links", tok, json={"path": "once.txt", "expires_in_s": 0})
+    assert is_problem(r, 400)
+    r = srv.call("POST", f"/api/v1/projects/{pid}/links", tok, json={"path": "missing.txt"})
+    assert is_problem(r, 404)
+    listed = srv.call("GET", f"/api/v1/projects/{pid}/links", tok).json["items"]
+    assert {x["id"] for x in listed} == {link["id"], once["id"], race["id"]}
+    assert all("token" not in x and "url" not in x for x in listed)
+    got = next(x for x in listed if x["id"] == link["id"])
+    assert got["revoked"] is True and got["uses"] == 3
+
+    events = srv.call("GET", f"/api/v1/audit/events?org={org['id']}&action=link.*&limit=100", tok).json["items"]
+    uses = [e for e in events if e["action"] == "link.use"]
+    assert len(uses) == 5 and {e["target_id"] for e in uses} == {link["id"], once["id"], race["id"]}
+    assert any(e["summary"].get("range") == "bytes=100-199" for e in uses)
+    assert {"link.create", "link.revoke"} <= {e["action"] for e in events}
+    # Once revoked (and past the grace period), the old blob goes.
+    assert srv.call("POST", "/api/v1/admin/gc", tok, json={}).json["blobs"] >= 1

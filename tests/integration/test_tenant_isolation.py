@@ -43,6 +43,7 @@ A_ORG = lambda c: c.a.id                       # noqa: E731
 B_JOB = lambda c: c.b_job["id"]                # noqa: E731  a held job in B's private project
 B_UPLOAD = lambda c: c.b_upload["id"]          # noqa: E731  an upload in progress in B's private project
 B_FILE = lambda c: "b-secret.txt"              # noqa: E731  a file in B's private project
+B_LINK = lambda c: c.b_link["id"]              # noqa: E731  a signed link to that file
 
 
 def no_b_ids(field="id"):
@@ -223,6 +224,11 @@ SWEEP = {
     ("POST", "/api/v1/projects/{id}/files-move"): [
         V(404, params={"id": B_PROJECT}, body={"from": "b-secret.txt", "to": "stolen.txt"})],
     ("POST", "/api/v1/admin/gc"): [V(403, body={"dry_run": True})],
+    ("POST", "/api/v1/projects/{id}/links"): [
+        V(404, params={"id": B_PROJECT}, body={"path": "b-secret.txt"}),
+        V(404, params={"id": B_ORG_PROJECT}, body={"path": "b-secret.txt"}, name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/links"): [V(404, params={"id": B_PROJECT})],
+    ("DELETE", "/api/v1/links/{id}"): [V(404, params={"id": B_LINK})],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
@@ -258,6 +264,10 @@ class Sweep:
         assert r.status == 201, r
         self.b_upload = r.json
         self.b_ids.add(self.b_upload["id"])
+        r = server.call("POST", f"/api/v1/projects/{pid}/links", owner.token, json={"path": "b-secret.txt"})
+        assert r.status == 201, r
+        self.b_link = r.json
+        self.b_ids.add(self.b_link["id"])
         self.caller_id = None
         self.baseline = self.snapshot()
 
@@ -299,6 +309,7 @@ class Sweep:
             jobs = list_all(s, f"/api/v1/projects/{p['id']}/jobs", adm)
             snap[f"project-jobs {p['id']}"] = [(j["id"], j["state"], j["held"], j["etag"]) for j in jobs]
             snap[f"project-files {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/files", adm)
+            snap[f"project-links {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/links", adm)
         up = s.call("GET", f"/api/v1/uploads/{self.b_upload['id']}", b.users["org-admin"].token)
         snap["b_upload"] = (up.status, up.json.get("offset"), up.json.get("updated"))
         tok = get(f"/api/v1/tokens/{self.b_token_id}")
