@@ -1,6 +1,7 @@
 #include "data/store.hpp"
 
 #include "audit/audit.hpp"
+#include "core/crypto.hpp"
 
 namespace atrium::data {
 
@@ -34,6 +35,22 @@ CREATE TABLE links (
   one_time INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0, revoked_ms INTEGER, version INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX links_project ON links (project_id, id);
 CREATE INDEX links_blob ON links (blob_id);
+)SQL"},
+          {3, "datasets",
+           R"SQL(
+CREATE TABLE datasets (
+  id TEXT PRIMARY KEY, project_id TEXT NOT NULL, org_id TEXT NOT NULL, group_id TEXT NOT NULL, name TEXT NOT NULL,
+  description TEXT NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, latest INTEGER NOT NULL DEFAULT 0,
+  version INTEGER NOT NULL DEFAULT 1, UNIQUE (project_id, name));
+CREATE TABLE dataset_versions (
+  dataset_id TEXT NOT NULL, number INTEGER NOT NULL, org_id TEXT NOT NULL, group_id TEXT NOT NULL,
+  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  manifest_sha256 TEXT NOT NULL, message TEXT NOT NULL, provenance TEXT NOT NULL, PRIMARY KEY (dataset_id, number));
+CREATE INDEX dataset_versions_org ON dataset_versions (org_id);
+CREATE TABLE dataset_entries (
+  dataset_id TEXT NOT NULL, number INTEGER NOT NULL, path TEXT NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
+  PRIMARY KEY (dataset_id, number, path)) WITHOUT ROWID;
+CREATE INDEX dataset_entries_blob ON dataset_entries (blob_id);
 )SQL"}};
 }
 
@@ -247,25 +264,31 @@ Result<std::vector<std::string>> expired_uploads(db::Tx& tx, Millis now) {
 
 Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const std::string& kind,
                                   const std::string& subject_id) {
-  std::string files_where, uploads_where;
+  // Files, and the dataset versions that keep blobs the files may no longer hold, each blob once.
+  std::string files_where, versions_where, uploads_where;
   db::Params p;
   if (kind == "org") {
     files_where = "org_id = ?";
+    versions_where = "v.org_id = ?";
     uploads_where = "org_id = ?";
-    p = {org_id, org_id};
+    p = {org_id, org_id, org_id};
   } else if (kind == "group") {
     files_where = "group_id = ?";
+    versions_where = "v.group_id = ?";
     uploads_where = "group_id = ?";
-    p = {subject_id, subject_id};
+    p = {subject_id, subject_id, subject_id};
   } else {
     files_where = "owner_id = ? AND org_id = ?";
+    versions_where = "v.created_by = ? AND v.org_id = ?";
     uploads_where = "user_id = ? AND org_id = ?";
-    p = {subject_id, org_id, subject_id, org_id};
+    p = {subject_id, org_id, subject_id, org_id, subject_id, org_id};
   }
-  auto row = TRY(tx.query_one("SELECT (SELECT COALESCE(SUM(size), 0) FROM (SELECT MAX(size) AS size FROM files WHERE " +
-                                  files_where + " GROUP BY blob_id)) + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE " +
-                                  uploads_where + ")",
-                              p));
+  auto row = TRY(tx.query_one(
+      "SELECT (SELECT COALESCE(SUM(size), 0) FROM (SELECT blob_id, size FROM files WHERE " + files_where +
+          " UNION SELECT e.blob_id, e.size FROM dataset_entries e JOIN dataset_versions v ON v.dataset_id = "
+          "e.dataset_id AND v.number = e.number WHERE " +
+          versions_where + ")) + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE " + uploads_where + ")",
+      p));
   return row ? row->i64(0) : 0;
 }
 
@@ -303,6 +326,7 @@ Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, i
   // A live signed link keeps its blob too (it serves the content it was made for).
   for (auto& r : TRY(tx.query("SELECT b.id FROM blobs b WHERE b.touched_ms < ? AND NOT EXISTS "
                               "(SELECT 1 FROM files f WHERE f.blob_id = b.id) AND NOT EXISTS "
+                              "(SELECT 1 FROM dataset_entries e WHERE e.blob_id = b.id) AND NOT EXISTS "
                               "(SELECT 1 FROM links l WHERE l.blob_id = b.id AND l.revoked_ms IS NULL "
                               "AND l.expires_ms > ? AND (l.one_time = 0 OR l.uses = 0)) ORDER BY b.id LIMIT ?",
                               {before, before, std::int64_t{limit}})))
@@ -393,6 +417,139 @@ Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::str
   nlohmann::json summary = {{"project_id", l.project_id}, {"path", l.path}, {"sha256", l.blob_id}};
   if (!range.empty()) summary["range"] = range;
   return audit::record(tx, actor, {l.org_id, "link.use", "link", l.id, summary}, now);
+}
+
+// ---- datasets
+
+nlohmann::json DatasetRow::json() const {
+  return {{"id", id},          {"project_id", project_id},
+          {"name", name},      {"description", description},
+          {"created_by", created_by}, {"created", format_rfc3339(created)},
+          {"latest", latest == 0 ? nlohmann::json(nullptr) : nlohmann::json(latest)},
+          {"etag", "\"v" + std::to_string(version) + "\""}};
+}
+
+namespace {
+constexpr const char* kDatasetCols = "id, project_id, org_id, group_id, name, description, created_by, created_ms, latest, version";
+DatasetRow dataset_from(const db::Row& r) {
+  DatasetRow d;
+  d.id = r.str(0);
+  d.project_id = r.str(1);
+  d.org_id = r.str(2);
+  d.group_id = r.str(3);
+  d.name = r.str(4);
+  d.description = r.str(5);
+  d.created_by = r.str(6);
+  d.created = r.i64(7);
+  d.latest = r.i64(8);
+  d.version = r.i64(9);
+  return d;
+}
+constexpr const char* kVersionCols =
+    "number, created_by, created_ms, files, bytes, manifest_sha256, message, provenance";
+nlohmann::json version_from(const std::string& dataset_id, const db::Row& r) {
+  auto prov = nlohmann::json::parse(r.str(7), nullptr, false);
+  return {{"dataset_id", dataset_id},          {"version", r.i64(0)}, {"created_by", r.str(1)},
+          {"created", format_rfc3339(r.i64(2))}, {"files", r.i64(3)},   {"bytes", r.i64(4)},
+          {"manifest_sha256", r.str(5)},         {"message", r.str(6)},
+          {"provenance", prov.is_discarded() ? nlohmann::json::object() : prov}};
+}
+}  // namespace
+
+Result<DatasetRow> create_dataset(db::Tx& tx, const Actor& actor, DatasetRow d, Millis now) {
+  if (TRY(tx.query_one("SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", {d.project_id, d.name})))
+    return fail(Error(ErrorCode::kAlreadyExists, "dataset-exists", "the project has a dataset named '" + d.name + "'")
+                    .with("field", "name"));
+  d.created = now;
+  TRY(tx.exec("INSERT INTO datasets (id, project_id, org_id, group_id, name, description, created_by, created_ms) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+              {d.id, d.project_id, d.org_id, d.group_id, d.name, d.description, d.created_by, now}));
+  TRY_STATUS(audit::record(tx, actor,
+                           {d.org_id, "dataset.create", "dataset", d.id, {{"project_id", d.project_id}, {"name", d.name}}},
+                           now));
+  return d;
+}
+
+Result<std::optional<DatasetRow>> get_dataset(db::Tx& tx, const std::string& id) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kDatasetCols + " FROM datasets WHERE id = ?", {id}));
+  if (!row) return std::optional<DatasetRow>();
+  return std::optional<DatasetRow>(dataset_from(*row));
+}
+
+Result<std::vector<DatasetRow>> list_datasets(db::Tx& tx, const std::string& project_id, const std::string& after,
+                                              int limit) {
+  std::vector<DatasetRow> out;
+  for (auto& r : TRY(tx.query(std::string("SELECT ") + kDatasetCols +
+                                  " FROM datasets WHERE project_id = ? AND name > ? ORDER BY name LIMIT ?",
+                              {project_id, after, std::int64_t{limit}})))
+    out.push_back(dataset_from(r));
+  return out;
+}
+
+Result<nlohmann::json> add_version(db::Tx& tx, const Actor& actor, const DatasetRow& d,
+                                   const std::vector<ManifestEntry>& entries, const std::string& message,
+                                   const nlohmann::json& provenance, Millis now) {
+  // Numbered in order; the dataset row's version guards against a concurrent new version.
+  std::int64_t number = d.latest + 1;
+  auto n = TRY(tx.exec("UPDATE datasets SET latest = ?, version = version + 1 WHERE id = ? AND latest = ?",
+                       {number, d.id, d.latest}));
+  if (n == 0) return fail(ErrorCode::kAborted, "conflict", "another version was made meanwhile; try again");
+  std::string manifest;
+  std::int64_t bytes = 0;
+  for (auto& e : entries) {
+    TRY(tx.exec("INSERT INTO dataset_entries (dataset_id, number, path, blob_id, size) VALUES (?, ?, ?, ?, ?)",
+                {d.id, number, e.path, e.blob_id, e.size}));
+    TRY_STATUS(touch_blob(tx, e.blob_id, e.size, now));
+    manifest += e.path + "\t" + e.blob_id + "\t" + std::to_string(e.size) + "\n";
+    bytes += e.size;
+  }
+  std::string manifest_sha = crypto::sha256_hex(manifest);
+  TRY(tx.exec("INSERT INTO dataset_versions (dataset_id, number, org_id, group_id, created_by, created_ms, files, bytes, "
+              "manifest_sha256, message, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {d.id, number, d.org_id, d.group_id, actor.user_id, now, static_cast<std::int64_t>(entries.size()), bytes,
+               manifest_sha, message, provenance.dump()}));
+  TRY_STATUS(audit::record(tx, actor,
+                           {d.org_id, "dataset.version", "dataset", d.id,
+                            {{"version", number}, {"files", entries.size()}, {"bytes", bytes},
+                             {"manifest_sha256", manifest_sha}}},
+                           now));
+  return TRY(get_version(tx, d.id, number)).value();
+}
+
+Result<std::optional<nlohmann::json>> get_version(db::Tx& tx, const std::string& dataset_id, std::int64_t number) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kVersionCols +
+                                  " FROM dataset_versions WHERE dataset_id = ? AND number = ?",
+                              {dataset_id, number}));
+  if (!row) return std::optional<nlohmann::json>();
+  return std::optional<nlohmann::json>(version_from(dataset_id, *row));
+}
+
+Result<std::vector<nlohmann::json>> list_versions(db::Tx& tx, const std::string& dataset_id) {
+  std::vector<nlohmann::json> out;
+  for (auto& r : TRY(tx.query(std::string("SELECT ") + kVersionCols +
+                                  " FROM dataset_versions WHERE dataset_id = ? ORDER BY number DESC LIMIT 1000",
+                              {dataset_id})))
+    out.push_back(version_from(dataset_id, r));
+  return out;
+}
+
+Result<std::vector<ManifestEntry>> version_entries(db::Tx& tx, const std::string& dataset_id, std::int64_t number,
+                                                   const std::string& after, int limit) {
+  std::vector<ManifestEntry> out;
+  for (auto& r : TRY(tx.query("SELECT path, blob_id, size FROM dataset_entries WHERE dataset_id = ? AND number = ? "
+                              "AND path > ? ORDER BY path LIMIT ?",
+                              {dataset_id, number, after, std::int64_t{limit}})))
+    out.push_back({r.str(0), r.str(1), r.i64(2)});
+  return out;
+}
+
+Result<std::optional<ManifestEntry>> version_entry(db::Tx& tx, const std::string& dataset_id, std::int64_t number,
+                                                   const std::string& path) {
+  auto r = TRY(tx.query_one("SELECT path, blob_id, size FROM dataset_entries WHERE dataset_id = ? AND number = ? "
+                            "AND path = ?",
+                            {dataset_id, number, path}));
+  if (!r) return std::optional<ManifestEntry>();
+  return std::optional<ManifestEntry>(ManifestEntry{r->str(0), r->str(1), r->i64(2)});
 }
 
 Result<bool> blob_known(db::Tx& tx, const std::string& id) {

@@ -88,6 +88,33 @@ Status revoke_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now)
 // audits it.
 Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::string& range, Millis now);
 
+// ---- datasets: named, immutable, numbered versions of a manifest (path -> blob, size)
+struct DatasetRow {
+  std::string id, project_id, org_id, group_id, name, description, created_by;
+  Millis created = 0;
+  std::int64_t latest = 0;  // the newest version's number, 0 = none yet
+  std::int64_t version = 1;
+  nlohmann::json json() const;
+};
+struct ManifestEntry {
+  std::string path, blob_id;
+  std::int64_t size = 0;
+};
+Result<DatasetRow> create_dataset(db::Tx& tx, const Actor& actor, DatasetRow d, Millis now);
+Result<std::optional<DatasetRow>> get_dataset(db::Tx& tx, const std::string& id);
+Result<std::vector<DatasetRow>> list_datasets(db::Tx& tx, const std::string& project_id, const std::string& after,
+                                              int limit);
+// Records version latest + 1 with these entries (in path order); the version as JSON.
+Result<nlohmann::json> add_version(db::Tx& tx, const Actor& actor, const DatasetRow& d,
+                                   const std::vector<ManifestEntry>& entries, const std::string& message,
+                                   const nlohmann::json& provenance, Millis now);
+Result<std::optional<nlohmann::json>> get_version(db::Tx& tx, const std::string& dataset_id, std::int64_t number);
+Result<std::vector<nlohmann::json>> list_versions(db::Tx& tx, const std::string& dataset_id);
+Result<std::vector<ManifestEntry>> version_entries(db::Tx& tx, const std::string& dataset_id, std::int64_t number,
+                                                   const std::string& after, int limit);
+Result<std::optional<ManifestEntry>> version_entry(db::Tx& tx, const std::string& dataset_id, std::int64_t number,
+                                                   const std::string& path);
+
 // ---- blobs, for garbage collection
 // Blobs no file or live link refers to whose last reference ended (or which were stored) before
 // `before`.

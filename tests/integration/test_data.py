@@ -531,3 +531,66 @@ def test_signed_links_expire_are_one_time_revocable_and_audited(make_server):
     assert {"link.create", "link.revoke"} <= {e["action"] for e in events}
     # Once revoked (and past the grace period), the old blob goes.
     assert srv.call("POST", "/api/v1/admin/gc", tok, json={}).json["blobs"] >= 1
+
+
+# ---------------------------------------------------------------------------- datasets
+
+
+def test_datasets_versions_manifests_diff_and_gc(make_server):
+    srv = make_server(env={"ATRIUM_DATA_GC_GRACE_S": "0"})
+    tok = srv.admin_token()
+    org = srv.call("POST", "/api/v1/orgs", tok, json={"slug": "ds", "name": "DS"}).json
+    pid = srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", tok, json={"slug": "p", "name": "P"}).json["id"]
+    for name, body in {"raw/a.csv": b"a,1\n", "raw/b.csv": b"b,2\n", "raw/sub/c.csv": b"c,3\n", "other.txt": b"x"}.items():
+        upload(srv, tok, pid, name, body)
+    r = srv.call("POST", f"/api/v1/projects/{pid}/datasets", tok, json={"name": "survey", "description": "field data"})
+    assert r.status == 201, r
+    ds = r.json
+    assert ds["latest"] is None
+    assert is_problem(srv.call("POST", f"/api/v1/projects/{pid}/datasets", tok, json={"name": "survey"}), 409,
+                      "dataset-exists")
+    assert is_problem(srv.call("POST", f"/api/v1/projects/{pid}/datasets", tok, json={"name": "../x"}), 400)
+
+    v1 = srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"prefix": "raw", "message": "first"})
+    assert v1.status == 201, v1
+    assert v1.json["version"] == 1 and v1.json["files"] == 3 and v1.json["bytes"] == 12
+    manifest = srv.call("GET", f"/api/v1/datasets/{ds['id']}/versions/1/files", tok).json["items"]
+    assert [e["path"] for e in manifest] == ["a.csv", "b.csv", "sub/c.csv"]
+    assert manifest[0]["sha256"] == sha(b"a,1\n")
+
+    # The files change; version 1 does not.
+    upload(srv, tok, pid, "raw/a.csv", b"a,100\n", overwrite=True)
+    assert srv.call("DELETE", files_url(pid, "raw/b.csv"), tok).status == 204
+    upload(srv, tok, pid, "raw/d.csv", b"d,4\n")
+    v2 = srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"prefix": "raw"}).json
+    assert v2["version"] == 2 and v2["manifest_sha256"] != v1.json["manifest_sha256"]
+    r = srv.raw("GET", f"/api/v1/datasets/{ds['id']}/versions/1/files/b.csv", headers={"Authorization": f"Bearer {tok}"})
+    assert r.status == 200 and r.body == b"b,2\n"
+    r = srv.raw("GET", f"/api/v1/datasets/{ds['id']}/versions/1/files/a.csv", headers={"Authorization": f"Bearer {tok}"})
+    assert r.body == b"a,1\n"
+
+    diff = srv.call("GET", f"/api/v1/datasets/{ds['id']}/diff?from=1&to=2", tok).json
+    assert [e["path"] for e in diff["added"]] == ["d.csv"]
+    assert [e["path"] for e in diff["removed"]] == ["b.csv"]
+    assert [c["path"] for c in diff["changed"]] == ["a.csv"] and diff["unchanged"] == 1
+    assert diff["changed"][0]["from"]["sha256"] == sha(b"a,1\n")
+
+    # An explicit list of paths; unknown paths and both sources are refused.
+    v3 = srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"paths": ["other.txt", "raw/d.csv"]})
+    assert v3.status == 201 and v3.json["files"] == 2
+    r = srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"paths": ["nope.txt"]})
+    assert is_problem(r, 400, "unknown-file")
+    r = srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"paths": [], "prefix": "raw"})
+    assert is_problem(r, 400)
+    assert is_problem(srv.call("GET", f"/api/v1/datasets/{ds['id']}/versions/9", tok), 404)
+    assert is_problem(srv.call("GET", f"/api/v1/datasets/{ds['id']}/versions/x", tok), 400, "invalid-version")
+    shown = srv.call("GET", f"/api/v1/datasets/{ds['id']}", tok).json
+    assert shown["latest"] == 3 and [v["version"] for v in shown["versions"]] == [3, 2, 1]
+
+    # b.csv and the old a.csv have no file any more, but version 1 keeps their blobs: nothing to
+    # collect, and they count towards the org's storage (each blob once: 4+4+4+1+6+4 bytes).
+    assert srv.call("POST", "/api/v1/admin/gc", tok, json={}).json["blobs"] == 0
+    r = srv.raw("GET", f"/api/v1/datasets/{ds['id']}/versions/1/files/b.csv", headers={"Authorization": f"Bearer {tok}"})
+    assert r.body == b"b,2\n"
+    q = srv.call("GET", f"/api/v1/orgs/{org['id']}/quotas/org/{org['id']}", tok).json
+    assert q["usage"]["storage_bytes"] == 23

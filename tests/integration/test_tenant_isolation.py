@@ -44,6 +44,7 @@ B_JOB = lambda c: c.b_job["id"]                # noqa: E731  a held job in B's p
 B_UPLOAD = lambda c: c.b_upload["id"]          # noqa: E731  an upload in progress in B's private project
 B_FILE = lambda c: "b-secret.txt"              # noqa: E731  a file in B's private project
 B_LINK = lambda c: c.b_link["id"]              # noqa: E731  a signed link to that file
+B_DATASET = lambda c: c.b_dataset["id"]        # noqa: E731  a dataset with version 1 holding that file
 
 
 def no_b_ids(field="id"):
@@ -229,6 +230,17 @@ SWEEP = {
         V(404, params={"id": B_ORG_PROJECT}, body={"path": "b-secret.txt"}, name="org-visible")],
     ("GET", "/api/v1/projects/{id}/links"): [V(404, params={"id": B_PROJECT})],
     ("DELETE", "/api/v1/links/{id}"): [V(404, params={"id": B_LINK})],
+    ("POST", "/api/v1/projects/{id}/datasets"): [V(404, params={"id": B_PROJECT}, body={"name": "mine"}),
+                                                 V(404, params={"id": B_ORG_PROJECT}, body={"name": "mine"},
+                                                   name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/datasets"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/datasets/{id}"): [V(404, params={"id": B_DATASET})],
+    ("POST", "/api/v1/datasets/{id}/versions"): [V(404, params={"id": B_DATASET}, body={"prefix": ""})],
+    ("GET", "/api/v1/datasets/{id}/versions/{n}"): [V(404, params={"id": B_DATASET, "n": lambda c: "1"})],
+    ("GET", "/api/v1/datasets/{id}/versions/{n}/files"): [V(404, params={"id": B_DATASET, "n": lambda c: "1"})],
+    ("GET", "/api/v1/datasets/{id}/versions/{n}/files/{path}"): [
+        V(404, params={"id": B_DATASET, "n": lambda c: "1", "path": B_FILE})],
+    ("GET", "/api/v1/datasets/{id}/diff"): [V(404, params={"id": B_DATASET}, query="?from=1&to=1")],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
@@ -268,6 +280,12 @@ class Sweep:
         assert r.status == 201, r
         self.b_link = r.json
         self.b_ids.add(self.b_link["id"])
+        r = server.call("POST", f"/api/v1/projects/{pid}/datasets", owner.token, json={"name": "b-data"})
+        assert r.status == 201, r
+        self.b_dataset = r.json
+        self.b_ids.add(self.b_dataset["id"])
+        r = server.call("POST", f"/api/v1/datasets/{self.b_dataset['id']}/versions", owner.token, json={"prefix": ""})
+        assert r.status == 201, r
         self.caller_id = None
         self.baseline = self.snapshot()
 
@@ -310,6 +328,8 @@ class Sweep:
             snap[f"project-jobs {p['id']}"] = [(j["id"], j["state"], j["held"], j["etag"]) for j in jobs]
             snap[f"project-files {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/files", adm)
             snap[f"project-links {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/links", adm)
+            for d in list_all(s, f"/api/v1/projects/{p['id']}/datasets", adm, limit=100):
+                snap[f"dataset {d['id']}"] = get(f"/api/v1/datasets/{d['id']}")
         up = s.call("GET", f"/api/v1/uploads/{self.b_upload['id']}", b.users["org-admin"].token)
         snap["b_upload"] = (up.status, up.json.get("offset"), up.json.get("updated"))
         tok = get(f"/api/v1/tokens/{self.b_token_id}")
