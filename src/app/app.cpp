@@ -272,6 +272,15 @@ int run_server(const ServerFlags& flags) {
   add_ops_routes(api, **db, metrics, draining);
   auto js = compute_settings(c);
   if (!js) die(js.error().detail);
+  data::Settings data_settings{.staging_dir = fs::path(c.data_dir) / "uploads",
+                               .datasets_dir = fs::path(c.data_dir) / "datasets",
+                               .max_chunk_bytes = c.data_max_chunk_bytes,
+                               .max_file_bytes = c.data_max_file_bytes,
+                               .upload_ttl = Millis{c.data_upload_ttl_h} * 3600 * 1000,
+                               .gc_grace = Millis{c.data_gc_grace_s} * 1000,
+                               .reserve_bytes = c.data_reserve_bytes};
+  data::Service data_service(**db, clock, **blobs, data_settings);
+  js->dataset_dir = [&data_service](const std::string& id, std::int64_t n) { return data_service.materialize(id, n); };
   auto scheduler = compute::Scheduler::create(js->scheduler);
   if (!scheduler) die("compute: " + scheduler.error().detail);
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
@@ -291,13 +300,6 @@ int run_server(const ServerFlags& flags) {
   projects::add_routes(api);
   audit::add_routes(api);
   jobs::add_routes(api, compute_service);
-  data::Settings data_settings{.staging_dir = fs::path(c.data_dir) / "uploads",
-                               .max_chunk_bytes = c.data_max_chunk_bytes,
-                               .max_file_bytes = c.data_max_file_bytes,
-                               .upload_ttl = Millis{c.data_upload_ttl_h} * 3600 * 1000,
-                               .gc_grace = Millis{c.data_gc_grace_s} * 1000,
-                               .reserve_bytes = c.data_reserve_bytes};
-  data::Service data_service(**db, clock, **blobs, data_settings);
   data::add_routes(api, data_service);
 
   http::ServerSettings ss;

@@ -1,12 +1,19 @@
 #include "data/routes.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <charconv>
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
+#include "core/files.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "data/paths.hpp"
@@ -250,6 +257,54 @@ Service::UploadLock::~UploadLock() {
   if (!held_) return;
   std::lock_guard lock(s_.busy_mu_);
   s_.busy_.erase(id_);
+}
+
+Result<std::string> Service::materialize(const std::string& dataset_id, std::int64_t number) {
+  fs::path final_dir = settings_.datasets_dir / dataset_id / std::to_string(number);
+  std::error_code ec;
+  if (fs::is_directory(final_dir, ec)) return final_dir.string();
+  std::vector<ManifestEntry> entries;
+  std::string after;
+  for (;;) {
+    auto page = TRY(db_.read([&](db::Tx& tx) { return version_entries(tx, dataset_id, number, after, 10000); }));
+    entries.insert(entries.end(), page.begin(), page.end());
+    if (page.size() < 10000) break;
+    after = page.back().path;
+  }
+  if (entries.empty() && !TRY(db_.read([&](db::Tx& tx) { return get_version(tx, dataset_id, number); })))
+    return not_found("dataset version");
+  fs::create_directories(final_dir.parent_path(), ec);
+  if (ec) return internal("creating " + final_dir.parent_path().string() + ": " + ec.message());
+  ::chmod(settings_.datasets_dir.c_str(), 0711);
+  ::chmod(final_dir.parent_path().c_str(), 0711);
+  fs::path tmp = final_dir;
+  tmp += ".tmp-" + crypto::hex(crypto::random_bytes(6));
+  auto cleanup = [&] { fs::remove_all(tmp, ec); };
+  fs::create_directories(tmp, ec);
+  for (auto& e : entries) {
+    fs::path file = tmp / e.path;
+    fs::create_directories(file.parent_path(), ec);
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd < 0) {
+      cleanup();
+      return internal("writing " + file.string() + ": " + std::strerror(errno));
+    }
+    auto st = blobs_.read(e.blob_id, 0, -1, [&](std::string_view p) { return write_all(fd, p); });
+    ::close(fd);
+    if (!st) {
+      cleanup();
+      return std::unexpected(st.error());
+    }
+  }
+  // Directories readable and searchable by the job's uid (files are 0444).
+  for (auto it = fs::recursive_directory_iterator(tmp, ec); it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0555);
+  ::chmod(tmp.c_str(), 0555);
+  if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
+    cleanup();  // another launch made it first
+    if (!fs::is_directory(final_dir, ec)) return internal("placing " + final_dir.string() + ": " + std::strerror(errno));
+  }
+  return final_dir.string();
 }
 
 Result<std::int64_t> Service::disk_room(db::Tx& tx) {

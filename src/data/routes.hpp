@@ -22,6 +22,7 @@ namespace atrium::data {
 
 struct Settings {
   std::filesystem::path staging_dir;               // uploads in progress
+  std::filesystem::path datasets_dir;              // dataset versions materialized for jobs
   std::int64_t max_chunk_bytes = 64 << 20;         // one PATCH body
   std::int64_t max_file_bytes = std::int64_t{1} << 40;
   Millis upload_ttl = 7LL * 24 * 3600 * 1000;      // an upload untouched this long is dropped
@@ -49,6 +50,11 @@ class Service {
   // older than it. Never collects a blob an upload in progress or a new file refers to: finishing
   // an upload and collecting exclude each other.
   Result<GcReport> gc(bool dry_run);
+
+  // The directory holding the plaintext files of a dataset version, for jobs to mount read-only:
+  // made once (decrypted and verified into a temp directory, then renamed into place) under
+  // `datasets_dir`, world-readable files in a directory only the server can list.
+  Result<std::string> materialize(const std::string& dataset_id, std::int64_t number);
 
   // Free bytes uploads may still claim on the staging disk (free space less the reserve and the
   // rest of every upload in progress).

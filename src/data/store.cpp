@@ -476,6 +476,14 @@ Result<std::optional<DatasetRow>> get_dataset(db::Tx& tx, const std::string& id)
   return std::optional<DatasetRow>(dataset_from(*row));
 }
 
+Result<std::optional<DatasetRow>> get_dataset_by_name(db::Tx& tx, const std::string& project_id,
+                                                     const std::string& name) {
+  auto row = TRY(tx.query_one(std::string("SELECT ") + kDatasetCols + " FROM datasets WHERE project_id = ? AND name = ?",
+                              {project_id, name}));
+  if (!row) return std::optional<DatasetRow>();
+  return std::optional<DatasetRow>(dataset_from(*row));
+}
+
 Result<std::vector<DatasetRow>> list_datasets(db::Tx& tx, const std::string& project_id, const std::string& after,
                                               int limit) {
   std::vector<DatasetRow> out;

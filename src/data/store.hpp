@@ -102,6 +102,7 @@ struct ManifestEntry {
 };
 Result<DatasetRow> create_dataset(db::Tx& tx, const Actor& actor, DatasetRow d, Millis now);
 Result<std::optional<DatasetRow>> get_dataset(db::Tx& tx, const std::string& id);
+Result<std::optional<DatasetRow>> get_dataset_by_name(db::Tx& tx, const std::string& project_id, const std::string& name);
 Result<std::vector<DatasetRow>> list_datasets(db::Tx& tx, const std::string& project_id, const std::string& after,
                                               int limit);
 // Records version latest + 1 with these entries (in path order); the version as JSON.

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <set>
 #include <filesystem>
 
 #include "core/text.hpp"
+#include "data/store.hpp"
 #include "projects/projects.hpp"
 
 namespace atrium::jobs {
@@ -133,7 +135,7 @@ Response list_response(Service& svc, const std::vector<JobRecord>& items, int li
 Result<SubmitRequest> parse_submit(Context& ctx, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold"}));
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -200,6 +202,30 @@ Result<SubmitRequest> parse_submit(Context& ctx, const projects::Project& p) {
     r.begin_time = t;
   }
   r.hold = TRY(b.opt_bool("hold")).value_or(false);
+  // Datasets of the project, "name" (its latest version) or "name@N", pinned now.
+  if (auto ds = TRY(b.opt_str_list("datasets", 32, 200))) {
+    std::set<std::string> names;
+    for (auto& spec : *ds) {
+      auto at = spec.find('@');
+      std::string name = spec.substr(0, at);
+      auto bad = [&](const std::string& why) {
+        return fail(Error(ErrorCode::kInvalidArgument, "invalid-dataset", "datasets: '" + spec.substr(0, 100) + "' " + why)
+                        .with("field", "datasets"));
+      };
+      if (!names.insert(name).second) return bad("is named twice");
+      auto d = TRY(data::get_dataset_by_name(ctx.t(), p.id, name));
+      if (!d) return bad("is not a dataset of this project");
+      std::int64_t n = d->latest;
+      if (at != std::string::npos) {
+        auto num = std::string_view(spec).substr(at + 1);
+        auto [e, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+        if (ec != std::errc() || e != num.data() + num.size() || n < 1 || n > d->latest)
+          return bad("names no version of it (it has " + std::to_string(d->latest) + ")");
+      }
+      if (n < 1) return bad("has no version yet");
+      r.datasets.push_back({d->name, d->id, n});
+    }
+  }
   return r;
 }
 
@@ -253,7 +279,11 @@ void add_routes(http::Api& api, Service& svc) {
         {"qos", {{"type", "string"}}},
         {"nice", {{"type", "integer"}}},
         {"begin_time", {{"type", "string"}, {"format", "date-time"}}},
-        {"hold", {{"type", "boolean"}}}}}};
+        {"hold", {{"type", "boolean"}}},
+        {"datasets",
+         {{"type", "array"},
+          {"items", {{"type", "string"}}},
+          {"description", "datasets of the project, read-only at /data/<name>: name (its latest version) or name@N"}}}}}};
 
   api.add({"POST", "/api/v1/projects/{id}/jobs", Access::require("jobs", "create"),
            {"Submit a job (or a job array) in a project; stored durably before the answer", "jobs", submit_schema, kObj,
@@ -322,6 +352,11 @@ void add_routes(http::Api& api, Service& svc) {
              auto rec = TRY(load(ctx, {"jobs", "read"}));
              auto j = svc.to_json(rec);
              j["events"] = TRY(events(ctx.t(), rec.id()));
+             json ds = json::array();
+             for (auto& d : TRY(job_datasets(ctx.t(), rec.id())))
+               ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number},
+                             {"path", "/data/" + d.name}});
+             j["datasets"] = ds;
              return http::with_etag(Response::json(200, j), j);
            }});
 

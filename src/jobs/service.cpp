@@ -315,6 +315,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     } else {
       TRY_STATUS(insert(tx, rec));
     }
+    TRY_STATUS(insert_datasets(tx, rec.id(), req.datasets));
     out.jobs.push_back(std::move(rec));
   }
   json summary{{"project_id", req.project_id},
@@ -607,6 +608,15 @@ void Service::launch(const Launch& l) {
     spec.argv = {"/atrium/job.sh"};
   } else {
     spec.argv = r.argv;
+  }
+  // Dataset versions, read-only at /data/<name>.
+  auto mounts = db_.read([&](db::Tx& tx) { return job_datasets(tx, r.id()); });
+  if (!mounts) return fail_launch("reading the job's datasets: " + mounts.error().detail);
+  for (auto& m : *mounts) {
+    if (!settings_.dataset_dir) return fail_launch("this server cannot mount datasets");
+    auto src = settings_.dataset_dir(m.dataset_id, m.number);
+    if (!src) return fail_launch("dataset " + m.name + " version " + std::to_string(m.number) + ": " + src.error().detail);
+    spec.mounts.push_back({*src, "/data/" + m.name, false});
   }
   spec.env = r.env;
   spec.env["ATRIUM_JOB_ID"] = r.id();

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,9 @@ struct Settings {
   Millis kill_grace = 10'000;
   std::string cgroup_parent = "atrium";
   int max_pids = 4096;  // per job (threads count)
+  // The host directory holding a dataset version's files (made on first use); unset: jobs
+  // cannot mount datasets.
+  std::function<Result<std::string>(const std::string& dataset_id, std::int64_t number)> dataset_dir;
 };
 
 struct SubmitRequest {
@@ -57,6 +61,7 @@ struct SubmitRequest {
   std::string dependency;  // sbatch syntax
   std::string array;       // sbatch --array syntax
   bool hold = false;
+  std::vector<DatasetMount> datasets;  // resolved to versions by the caller
 };
 
 struct Submitted {

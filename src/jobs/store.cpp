@@ -108,7 +108,25 @@ std::vector<db::Migration> migrations() {
            " job_id TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, from_state TEXT,"
            " to_state TEXT NOT NULL, event TEXT NOT NULL, reason TEXT NOT NULL, cause TEXT NOT NULL,"
            " exit_code INTEGER, PRIMARY KEY (job_id, seq));"
-           "CREATE TABLE job_uids (user_id TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE);"}};
+           "CREATE TABLE job_uids (user_id TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE);"},
+          {2, "job datasets",
+           "CREATE TABLE job_datasets (job_id TEXT NOT NULL, name TEXT NOT NULL, dataset_id TEXT NOT NULL,"
+           " number INTEGER NOT NULL, PRIMARY KEY (job_id, name));"}};
+}
+
+Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds) {
+  for (auto& d : ds)
+    TRY(tx.exec("INSERT INTO job_datasets (job_id, name, dataset_id, number) VALUES (?, ?, ?, ?)",
+                {job_id, d.name, d.dataset_id, d.number}));
+  return {};
+}
+
+Result<std::vector<DatasetMount>> job_datasets(db::Tx& tx, const std::string& job_id) {
+  std::vector<DatasetMount> out;
+  for (auto& r : TRY(tx.query("SELECT name, dataset_id, number FROM job_datasets WHERE job_id = ? ORDER BY name",
+                              {job_id})))
+    out.push_back({r.str(0), r.str(1), r.i64(2)});
+  return out;
 }
 
 Status insert(db::Tx& tx, const JobRecord& r) {

@@ -38,7 +38,15 @@ struct JobRecord {
   const std::string& user_id() const { return job.assoc.user; }
 };
 
+// A dataset version a job reads, mounted read-only at /data/<name>; pinned at submission.
+struct DatasetMount {
+  std::string name, dataset_id;
+  std::int64_t number = 0;
+};
+
 Status insert(db::Tx& tx, const JobRecord& r);
+Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds);
+Result<std::vector<DatasetMount>> job_datasets(db::Tx& tx, const std::string& job_id);
 // Writes the job's lifecycle fields and the transition as an event.
 Status record_transition(db::Tx& tx, const compute::Job& after, const compute::Transition& t);
 Status set_measurements(db::Tx& tx, const std::string& id, const compute::JobUsage& usage,

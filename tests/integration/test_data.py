@@ -594,3 +594,51 @@ def test_datasets_versions_manifests_diff_and_gc(make_server):
     assert r.body == b"b,2\n"
     q = srv.call("GET", f"/api/v1/orgs/{org['id']}/quotas/org/{org['id']}", tok).json
     assert q["usage"]["storage_bytes"] == 23
+
+
+def test_jobs_read_pinned_dataset_versions_at_data_name(make_server):
+    srv = make_server(env={"ATRIUM_COMPUTE_CPUS": "2", "ATRIUM_COMPUTE_MEM_MB": "2048", "ATRIUM_COMPUTE_GPUS": "0"})
+    tok = srv.admin_token()
+    org = srv.call("POST", "/api/v1/orgs", tok, json={"slug": "dsj", "name": "DSJ"}).json
+    pid = srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", tok, json={"slug": "p", "name": "P"}).json["id"]
+    upload(srv, tok, pid, "in/a.txt", b"version one\n")
+    upload(srv, tok, pid, "in/deep/b.txt", b"bee\n")
+    ds = srv.call("POST", f"/api/v1/projects/{pid}/datasets", tok, json={"name": "survey"}).json
+    assert srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"prefix": "in"}).status == 201
+    upload(srv, tok, pid, "in/a.txt", b"version two\n", overwrite=True)
+    assert srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"prefix": "in"}).status == 201
+
+    script = ("cat /data/survey/a.txt /data/survey/deep/b.txt; cat /data/old/a.txt; "
+              "if touch /data/survey/new 2>/dev/null; then echo WRITABLE; else echo read-only; fi")
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok,
+                 json={"script": script, "datasets": ["survey", "old@1"], "time_limit_s": 60})
+    assert is_problem(r, 400, "invalid-dataset")  # "old" is not a dataset of the project
+    r = srv.call("POST", f"/api/v1/projects/{pid}/datasets", tok, json={"name": "old"})
+    old = r.json
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok,
+                 json={"script": script, "datasets": ["survey", "old@1"], "time_limit_s": 60})
+    assert is_problem(r, 400, "invalid-dataset")  # "old" has no version 1 yet
+    # Pin "old" to survey's first content through a version of its own.
+    upload(srv, tok, pid, "keep/a.txt", b"version one\n")
+    assert srv.call("POST", f"/api/v1/datasets/{old['id']}/versions", tok, json={"prefix": "keep"}).status == 201
+    for bad in (["survey@3"], ["survey@x"], ["survey", "survey@1"]):
+        r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok, json={"script": "true", "datasets": bad})
+        assert is_problem(r, 400, "invalid-dataset"), bad
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok,
+                 json={"script": script, "datasets": ["survey", "old@1"], "time_limit_s": 60})
+    assert r.status == 201, r
+    jid = r.json["id"]
+    # A new version made after submission does not change what the job reads.
+    upload(srv, tok, pid, "in/a.txt", b"version three\n", overwrite=True)
+    srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"prefix": "in"})
+
+    def ended():
+        j = srv.call("GET", f"/api/v1/jobs/{jid}", tok).json
+        return j if j["state"] in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL") else None
+    from conftest import wait_until
+    job = wait_until(ended, 60, interval=0.05, what="the job to end")
+    out = srv.raw("GET", f"/api/v1/jobs/{jid}/logs", headers={"Authorization": f"Bearer {tok}"}).body.decode()
+    err = srv.raw("GET", f"/api/v1/jobs/{jid}/logs?stream=stderr", headers={"Authorization": f"Bearer {tok}"}).body
+    assert job["state"] == "COMPLETED", (job, out, err, srv.output()[-2000:])
+    assert out == "version two\nbee\nversion one\nread-only\n", (out, err)
+    assert [(d["name"], d["version"]) for d in job["datasets"]] == [("old", 1), ("survey", 2)]
