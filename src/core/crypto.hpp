@@ -17,6 +17,21 @@ std::string sha256_hex(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+// Streaming SHA-256 for bulk data: OpenSSL's, which uses the CPU's SHA instructions (about 5x
+// libsodium's portable code on these machines).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  std::string hex_digest();  // ends the hash
+
+ private:
+  void* ctx_;
+};
+
 std::string hex(std::string_view raw);
 std::optional<std::string> unhex(std::string_view text);  // nullopt unless an even count of hex digits
 std::string base64url(std::string_view raw);  // no padding

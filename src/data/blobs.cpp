@@ -283,7 +283,7 @@ struct BlobStore::Writer::State {
   int fd = -1;
   std::string blob_key;
   crypto_secretstream_xchacha20poly1305_state ss{};
-  crypto_hash_sha256_state hash{};
+  crypto::Sha256 hash;
   std::string pending;  // plaintext not yet encrypted (< one chunk)
   std::string cipher;   // scratch
   std::int64_t bytes = 0;
@@ -323,7 +323,6 @@ Result<BlobStore::Writer> BlobStore::writer() {
   unsigned char header[kStreamHeader];
   crypto_secretstream_xchacha20poly1305_init_push(&s->ss, header,
                                                   reinterpret_cast<const unsigned char*>(s->blob_key.data()));
-  crypto_hash_sha256_init(&s->hash);
   // The wrapped key needs the blob id (the plaintext's hash): its place is filled in by finish().
   std::string head(kMagic);
   head.append(kWrappedSize, '\0');
@@ -335,7 +334,7 @@ Result<BlobStore::Writer> BlobStore::writer() {
 
 Status BlobStore::Writer::write(std::string_view data) {
   if (!s_ || s_->failed) return fail(ErrorCode::kFailedPrecondition, "writer-closed", "this blob writer has ended");
-  crypto_hash_sha256_update(&s_->hash, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  s_->hash.update(data);
   s_->bytes += static_cast<std::int64_t>(data.size());
   while (!data.empty()) {
     std::size_t take = std::min(data.size(), kChunk - s_->pending.size());
@@ -356,10 +355,8 @@ Status BlobStore::Writer::write(std::string_view data) {
 Result<BlobInfo> BlobStore::Writer::finish(std::optional<std::string> expected_sha256) {
   if (!s_ || s_->failed) return fail(ErrorCode::kFailedPrecondition, "writer-closed", "this blob writer has ended");
   auto state = std::move(s_);  // whatever happens, this writer is done (the temp file goes with it)
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state->hash, digest);
   BlobInfo info;
-  info.id = crypto::hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+  info.id = state->hash.hex_digest();
   info.size = state->bytes;
   if (expected_sha256 && *expected_sha256 != info.id)
     return fail(Error(ErrorCode::kInvalidArgument, "hash-mismatch",
@@ -407,7 +404,7 @@ struct BlobStore::Reader::State {
   std::int64_t chunk = 0;        // index of the next chunk to open
   std::int64_t begin = 0, end = 0;
   bool whole = false, done = false;
-  crypto_hash_sha256_state hash{};
+  std::unique_ptr<crypto::Sha256> hash;  // set: a whole-blob read that checks the id at the end
   std::string cipher, plain;
 
   std::int64_t cipher_pos(std::int64_t k) const {
@@ -462,7 +459,7 @@ struct BlobStore::Reader::State {
         if ((tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) != final_chunk)
           return corrupt(id, final_chunk ? "truncated (no final chunk)" : "data after the final chunk");
         std::string_view p(plain.data(), static_cast<std::size_t>(plen));
-        if (whole) crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(p.data()), p.size());
+        if (hash) hash->update(p);
         std::int64_t pos = chunk * static_cast<std::int64_t>(kChunk);
         std::int64_t a = std::max(begin, pos), b = std::min(end, pos + static_cast<std::int64_t>(p.size()));
         if (a < b) out.append(p.substr(static_cast<std::size_t>(a - pos), static_cast<std::size_t>(b - a)));
@@ -471,12 +468,7 @@ struct BlobStore::Reader::State {
         if (final_chunk || (!whole && pos + static_cast<std::int64_t>(p.size()) >= end)) done = true;
       }
     }
-    if (done && whole) {
-      unsigned char digest[crypto_hash_sha256_BYTES];
-      crypto_hash_sha256_final(&hash, digest);
-      if (crypto::hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest)) != id)
-        return corrupt(id, "its content does not match its id");
-    }
+    if (done && hash && hash->hex_digest() != id) return corrupt(id, "its content does not match its id");
     return out.size() > start || !done;
   }
 };
@@ -493,7 +485,8 @@ Result<bool> BlobStore::Reader::next(std::string& out, std::size_t max) {
   return r;
 }
 
-Result<BlobStore::Reader> BlobStore::reader(const std::string& id, std::int64_t offset, std::int64_t length) {
+Result<BlobStore::Reader> BlobStore::reader(const std::string& id, std::int64_t offset, std::int64_t length,
+                                           bool check_hash) {
   if (!valid_blob_id(id)) return not_found("blob " + id);
   if (offset < 0) return invalid("offset must be >= 0");
   auto s = std::make_unique<Reader::State>();
@@ -521,15 +514,15 @@ Result<BlobStore::Reader> BlobStore::reader(const std::string& id, std::int64_t 
   s->end = length < 0 ? s->size : std::min(s->size, s->begin + length);
   s->whole = s->begin == 0 && s->end == s->size;
   s->plain.resize(kChunk);
-  crypto_hash_sha256_init(&s->hash);
+  if (s->whole && check_hash) s->hash = std::make_unique<crypto::Sha256>();
   if (s->begin >= s->end && !s->whole) s->done = true;
   else TRY_STATUS(s->seek(s->begin / static_cast<std::int64_t>(kChunk)));
   return Reader(std::move(s));
 }
 
 Status BlobStore::read(const std::string& id, std::int64_t offset, std::int64_t length,
-                       const std::function<Status(std::string_view)>& sink) {
-  auto r = TRY(reader(id, offset, length));
+                       const std::function<Status(std::string_view)>& sink, bool check_hash) {
+  auto r = TRY(reader(id, offset, length, check_hash));
   std::string piece;
   for (;;) {
     piece.clear();
@@ -541,15 +534,18 @@ Status BlobStore::read(const std::string& id, std::int64_t offset, std::int64_t 
 
 Result<std::string> BlobStore::get(const std::string& id) {
   std::string out;
-  TRY_STATUS(read(id, 0, -1, [&](std::string_view p) -> Status {
-    out.append(p);
-    return {};
-  }));
+  TRY_STATUS(read(
+      id, 0, -1,
+      [&](std::string_view p) -> Status {
+        out.append(p);
+        return {};
+      },
+      true));
   return out;
 }
 
 Status BlobStore::verify(const std::string& id) {
-  return read(id, 0, -1, [](std::string_view) -> Status { return {}; });
+  return read(id, 0, -1, [](std::string_view) -> Status { return {}; }, true);
 }
 
 Status BlobStore::remove(const std::string& id) {

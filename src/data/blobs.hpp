@@ -123,8 +123,10 @@ class BlobStore {
     ~Reader();
     Reader(Reader&&) noexcept;
     // Appends the next verified piece of the range (about `max` bytes, at least one chunk's worth
-    // where the range has it) to `out`; false once the range is delivered. A whole-blob read also
-    // checks the SHA-256 at the end. Fails with corrupt-blob if anything was altered.
+    // where the range has it) to `out`; false once the range is delivered. Fails with
+    // corrupt-blob if anything was altered: every chunk is authenticated, and the key is bound to
+    // the id, so the whole-blob SHA-256 check (`check_hash`) only guards against a bug in the writer
+    // (verify() and get() do it; downloads do not, it would cost 3x the decryption).
     Result<bool> next(std::string& out, std::size_t max = 1 << 20);
     // The blob's plaintext size (from the object's size).
     std::int64_t blob_size() const;
@@ -138,14 +140,15 @@ class BlobStore {
   };
   // Bytes [offset, offset + length) of blob `id` (length < 0: to the end); an offset past the end
   // yields nothing.
-  Result<Reader> reader(const std::string& id, std::int64_t offset = 0, std::int64_t length = -1);
+  Result<Reader> reader(const std::string& id, std::int64_t offset = 0, std::int64_t length = -1,
+                        bool check_hash = false);
 
   Result<bool> contains(const std::string& id);
   // Decrypts blob `id` and passes plaintext bytes [offset, offset + length) to `sink` (length < 0:
   // to the end). Fails with corrupt-blob if anything was altered (and then `sink` may already have
   // had earlier verified chunks).
   Status read(const std::string& id, std::int64_t offset, std::int64_t length,
-              const std::function<Status(std::string_view)>& sink);
+              const std::function<Status(std::string_view)>& sink, bool check_hash = false);
   Result<std::string> get(const std::string& id);
   // Reads the whole blob and checks its SHA-256 against the id.
   Status verify(const std::string& id);
