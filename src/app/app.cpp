@@ -281,6 +281,9 @@ int run_server(const ServerFlags& flags) {
                                .reserve_bytes = c.data_reserve_bytes};
   data::Service data_service(**db, clock, **blobs, data_settings);
   js->dataset_dir = [&data_service](const std::string& id, std::int64_t n) { return data_service.materialize(id, n); };
+  js->capture_outputs = [&data_service](const fs::path& ws, std::int64_t uid, const std::vector<std::string>& globs) {
+    return data_service.capture(ws, uid, globs);
+  };
   auto scheduler = compute::Scheduler::create(js->scheduler);
   if (!scheduler) die("compute: " + scheduler.error().detail);
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);

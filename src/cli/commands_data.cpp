@@ -1,6 +1,5 @@
 // data: put (resumable uploads with a progress bar), get (ranged, resumable downloads, verified),
 // ls, rm, mv; admin gc.
-#include <sodium.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -82,21 +81,18 @@ void backoff(int attempt) {
 Result<std::string> sha256_of_file(const fs::path& file, std::int64_t& size) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return usage_error("cannot read " + file.string());
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
+  crypto::Sha256 st;
   std::string buf(1 << 20, '\0');
   size = 0;
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     auto n = in.gcount();
     if (n <= 0) break;
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), static_cast<std::size_t>(n));
+    st.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     size += n;
   }
   if (in.bad()) return fail(ErrorCode::kInternal, "io", "reading " + file.string() + " failed");
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, d);
-  return crypto::hex(std::string_view(reinterpret_cast<const char*>(d), sizeof d));
+  return st.hex_digest();
 }
 
 // Where `data put` remembers an upload in progress, so a second run resumes it.
@@ -199,8 +195,7 @@ Status get(Context& ctx, ApiClient& api, const GetArgs& a) {
   fs::path part = out;
   part += ".part";
 
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
+  crypto::Sha256 st;
   std::int64_t offset = 0;
   std::ofstream file;
   if (!to_stdout) {
@@ -213,7 +208,7 @@ Status get(Context& ctx, ApiClient& api, const GetArgs& a) {
         in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
         auto n = in.gcount();
         if (n <= 0) break;
-        crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), static_cast<std::size_t>(n));
+        st.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
         offset += n;
       }
       if (!a.quiet && offset > 0) ctx.err() << "resuming at " << format_size(static_cast<std::uint64_t>(offset)) << "\n";
@@ -238,16 +233,14 @@ Status get(Context& ctx, ApiClient& api, const GetArgs& a) {
     if (r->status != 206)
       return fail(ErrorCode::kAborted, "file-changed", a.path + " changed on the server during the download; run again");
     failures = 0;
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(r->body.data()), r->body.size());
+    st.update(r->body);
     sink.write(r->body.data(), static_cast<std::streamsize>(r->body.size()));
     if (!sink) return fail(ErrorCode::kInternal, "io", "writing " + (to_stdout ? std::string("stdout") : part.string()));
     offset += static_cast<std::int64_t>(r->body.size());
     bar.update(offset);
   }
   bar.update(size, true);
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, d);
-  std::string got = crypto::hex(std::string_view(reinterpret_cast<const char*>(d), sizeof d));
+  std::string got = st.hex_digest();
   if (got != sha) {
     if (!to_stdout) {
       std::error_code ec;

@@ -15,6 +15,7 @@
 
 #include "core/clock.hpp"
 #include "data/blobs.hpp"
+#include "data/store.hpp"
 #include "db/database.hpp"
 #include "http/api.hpp"
 
@@ -55,6 +56,13 @@ class Service {
   // made once (decrypted and verified into a temp directory, then renamed into place) under
   // `datasets_dir`, world-readable files in a directory only the server can list.
   Result<std::string> materialize(const std::string& dataset_id, std::int64_t number);
+
+  // A finished job's declared outputs: the regular files of `workspace` owned by `uid` whose
+  // relative path matches one of `globs` (fnmatch, '/' matched literally), stored as blobs.
+  // Walks with directory fds and O_NOFOLLOW: symlinks are never followed, nothing outside the
+  // workspace is read.
+  Result<std::vector<ManifestEntry>> capture(const std::filesystem::path& workspace, std::int64_t uid,
+                                             const std::vector<std::string>& globs);
 
   // Free bytes uploads may still claim on the staging disk (free space less the reserve and the
   // rest of every upload in progress).

@@ -560,6 +560,11 @@ Result<std::optional<ManifestEntry>> version_entry(db::Tx& tx, const std::string
   return std::optional<ManifestEntry>(ManifestEntry{r->str(0), r->str(1), r->i64(2)});
 }
 
+Status touch_blobs(db::Tx& tx, const std::vector<ManifestEntry>& entries, Millis now) {
+  for (auto& e : entries) TRY_STATUS(touch_blob(tx, e.blob_id, e.size, now));
+  return {};
+}
+
 Result<bool> blob_known(db::Tx& tx, const std::string& id) {
   return TRY(tx.query_one("SELECT 1 FROM blobs WHERE id = ?", {id})).has_value();
 }

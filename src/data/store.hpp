@@ -121,6 +121,8 @@ Result<std::optional<ManifestEntry>> version_entry(db::Tx& tx, const std::string
 // `before`.
 Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, int limit);
 Result<bool> blob_known(db::Tx& tx, const std::string& id);
+// Records the blobs as referenced now (they stay out of collection for the grace period).
+Status touch_blobs(db::Tx& tx, const std::vector<ManifestEntry>& entries, Millis now);
 Status forget_blob(db::Tx& tx, const std::string& id);
 
 }  // namespace atrium::data

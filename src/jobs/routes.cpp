@@ -7,6 +7,7 @@
 #include <set>
 #include <filesystem>
 
+#include "core/ids.hpp"
 #include "core/text.hpp"
 #include "data/store.hpp"
 #include "projects/projects.hpp"
@@ -135,7 +136,7 @@ Response list_response(Service& svc, const std::vector<JobRecord>& items, int li
 Result<SubmitRequest> parse_submit(Context& ctx, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets"}));
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -226,6 +227,44 @@ Result<SubmitRequest> parse_submit(Context& ctx, const projects::Project& p) {
       r.datasets.push_back({d->name, d->id, n});
     }
   }
+  // Outputs: {"dataset": name, "paths": [globs]}; the dataset is made if the project has none of
+  // that name.
+  if (b.has("outputs")) {
+    const auto& o = b.raw()["outputs"];
+    auto bad = [](const std::string& why) {
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-outputs", "outputs: " + why).with("field", "outputs"));
+    };
+    if (!o.is_object() || !o.contains("dataset") || !o["dataset"].is_string() || !o.contains("paths") ||
+        !o["paths"].is_array() || o.size() != 2)
+      return bad("must be {\"dataset\": NAME, \"paths\": [GLOB, ...]}");
+    std::string name = o["dataset"].get<std::string>();
+    if (!is_valid_slug(name)) return bad("dataset must be a dataset name (a-z 0-9 - _ .)");
+    OutputsSpec spec;
+    spec.dataset_name = name;
+    if (o["paths"].empty() || o["paths"].size() > 32) return bad("paths must hold 1 to 32 globs");
+    for (auto& g : o["paths"]) {
+      if (!g.is_string()) return bad("paths must be strings");
+      auto text = g.get<std::string>();
+      if (text.empty() || text.size() > 256 || text[0] == '/' || text.find('\0') != std::string::npos ||
+          text == ".." || text.starts_with("../") || text.find("/../") != std::string::npos || text.ends_with("/.."))
+        return bad("'" + text.substr(0, 100) + "' must be a relative glob within the workspace");
+      spec.globs.push_back(text);
+    }
+    auto d = TRY(data::get_dataset_by_name(ctx.t(), p.id, name));
+    if (!d) {
+      data::DatasetRow row;
+      row.id = new_id("dst", ctx.now());
+      row.project_id = p.id;
+      row.org_id = p.org_id;
+      row.group_id = p.group_id;
+      row.name = name;
+      row.description = "outputs of jobs";
+      row.created_by = ctx.who().user_id;
+      d = TRY(data::create_dataset(ctx.t(), ctx.actor(), row, ctx.now()));
+    }
+    spec.dataset_id = d->id;
+    r.outputs = spec;
+  }
   return r;
 }
 
@@ -283,7 +322,11 @@ void add_routes(http::Api& api, Service& svc) {
         {"datasets",
          {{"type", "array"},
           {"items", {{"type", "string"}}},
-          {"description", "datasets of the project, read-only at /data/<name>: name (its latest version) or name@N"}}}}}};
+          {"description", "datasets of the project, read-only at /data/<name>: name (its latest version) or name@N"}}},
+        {"outputs",
+         {{"type", "object"},
+          {"description", "workspace files (globs) recorded as a new version of a dataset when the job ends"},
+          {"properties", {{"dataset", {{"type", "string"}}}, {"paths", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}}}}}};
 
   api.add({"POST", "/api/v1/projects/{id}/jobs", Access::require("jobs", "create"),
            {"Submit a job (or a job array) in a project; stored durably before the answer", "jobs", submit_schema, kObj,
@@ -357,6 +400,8 @@ void add_routes(http::Api& api, Service& svc) {
                ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number},
                              {"path", "/data/" + d.name}});
              j["datasets"] = ds;
+             if (auto o = TRY(job_outputs(ctx.t(), rec.id())))
+               j["outputs"] = {{"dataset", o->dataset_name}, {"dataset_id", o->dataset_id}, {"paths", o->globs}};
              return http::with_etag(Response::json(200, j), j);
            }});
 

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "audit/audit.hpp"
+#include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -316,6 +317,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
       TRY_STATUS(insert(tx, rec));
     }
     TRY_STATUS(insert_datasets(tx, rec.id(), req.datasets));
+    if (req.outputs) TRY_STATUS(insert_outputs(tx, rec.id(), *req.outputs));
     out.jobs.push_back(std::move(rec));
   }
   json summary{{"project_id", req.project_id},
@@ -736,6 +738,34 @@ void Service::on_exit(const std::string& id) {
 }
 
 Status Service::end_job(const std::string& id, const std::optional<json>& given, const std::string& fallback) {
+  // Declared outputs of a job whose process ran: stored as blobs first (outside the database
+  // lock; a crash before the end is recorded captures them again after the re-adoption), then
+  // recorded as a dataset version in the transaction that ends the job.
+  struct Captured {
+    OutputsSpec spec;
+    std::vector<data::ManifestEntry> entries;
+    std::string error;
+    JobRecord rec;
+    std::vector<DatasetMount> inputs;
+  };
+  std::optional<Captured> cap;
+  auto outcome_file = [&](const JobRecord& r) { return given ? given : read_json_file(run_dir(r) / "outcome.json"); };
+  if (settings_.capture_outputs) {
+    auto found = db_.read([&](db::Tx& tx) -> Result<std::optional<Captured>> {
+      auto rec = TRY(get(tx, id));
+      if (!rec) return std::optional<Captured>();
+      auto spec = TRY(job_outputs(tx, id));
+      if (!spec) return std::optional<Captured>();
+      return std::optional<Captured>(Captured{*spec, {}, "", *rec, TRY(job_datasets(tx, id))});
+    });
+    if (found && *found && outcome_file((*found)->rec)) {
+      cap = std::move(**found);
+      auto entries = settings_.capture_outputs(run_dir(cap->rec).parent_path() / "workspace", cap->rec.uid,
+                                               cap->spec.globs);
+      if (entries) cap->entries = std::move(*entries);
+      else cap->error = entries.error().detail;
+    }
+  }
   auto st = db_.write_tx([&](db::Tx& tx) -> Status {
     std::lock_guard lk(mu_);
     auto it = state_.jobs.find(id);
@@ -743,8 +773,28 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     auto rec = TRY(get(tx, id));
     if (!rec) return {};
     undo_on_rollback(tx);
-    return record_end(tx, *rec, given ? given : read_json_file(run_dir(*rec) / "outcome.json"), fallback,
-                      clock_.now_ms());
+    TRY_STATUS(record_end(tx, *rec, outcome_file(*rec), fallback, clock_.now_ms()));
+    if (!cap) return {};
+    auto ds = TRY(data::get_dataset(tx, cap->spec.dataset_id));
+    if (!ds) return {};  // the dataset was deleted meanwhile
+    const Job& j = state_.jobs.at(id);
+    json inputs = json::array();
+    for (auto& d : cap->inputs) inputs.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number}});
+    json provenance = {{"source", "job"},
+                       {"job_id", id},
+                       {"state", compute::state_name(j.state)},
+                       {"exit_code", j.exit_code ? json(*j.exit_code) : json(nullptr)},
+                       {"command", rec->script.empty() ? json(rec->argv) : json(nullptr)},
+                       {"script_sha256", rec->script.empty() ? json(nullptr) : json(crypto::sha256_hex(rec->script))},
+                       {"inputs", inputs},
+                       {"globs", cap->spec.globs},
+                       {"commit", nullptr},  // jobs are not pinned to a commit yet (git hosting)
+                       {"image", "host"}};  // the host's /usr, read-only
+    if (!cap->error.empty()) provenance["capture_error"] = cap->error;
+    Actor system{.user_id = rec->user_id(), .username = "job " + id, .request_id = id};
+    TRY(data::add_version(tx, system, *ds, cap->error.empty() ? cap->entries : std::vector<data::ManifestEntry>{},
+                          "outputs of job " + id, provenance, clock_.now_ms()));
+    return {};
   });
   return st;
 }

@@ -29,6 +29,7 @@
 #include "core/actor.hpp"
 #include "core/clock.hpp"
 #include "db/database.hpp"
+#include "data/store.hpp"
 #include "jobs/store.hpp"
 
 namespace atrium::jobs {
@@ -46,6 +47,10 @@ struct Settings {
   // The host directory holding a dataset version's files (made on first use); unset: jobs
   // cannot mount datasets.
   std::function<Result<std::string>(const std::string& dataset_id, std::int64_t number)> dataset_dir;
+  // Stores the workspace files that match `globs` as blobs; the manifest entries (path order).
+  std::function<Result<std::vector<data::ManifestEntry>>(const std::filesystem::path& workspace, std::int64_t uid,
+                                                         const std::vector<std::string>& globs)>
+      capture_outputs;
 };
 
 struct SubmitRequest {
@@ -62,6 +67,7 @@ struct SubmitRequest {
   std::string array;       // sbatch --array syntax
   bool hold = false;
   std::vector<DatasetMount> datasets;  // resolved to versions by the caller
+  std::optional<OutputsSpec> outputs;  // the dataset resolved (or made) by the caller
 };
 
 struct Submitted {

@@ -111,7 +111,23 @@ std::vector<db::Migration> migrations() {
            "CREATE TABLE job_uids (user_id TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE);"},
           {2, "job datasets",
            "CREATE TABLE job_datasets (job_id TEXT NOT NULL, name TEXT NOT NULL, dataset_id TEXT NOT NULL,"
-           " number INTEGER NOT NULL, PRIMARY KEY (job_id, name));"}};
+           " number INTEGER NOT NULL, PRIMARY KEY (job_id, name));"},
+          {3, "job outputs",
+           "CREATE TABLE job_outputs (job_id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, dataset_name TEXT NOT NULL,"
+           " globs TEXT NOT NULL);"}};
+}
+
+Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& o) {
+  TRY(tx.exec("INSERT INTO job_outputs (job_id, dataset_id, dataset_name, globs) VALUES (?, ?, ?, ?)",
+              {job_id, o.dataset_id, o.dataset_name, nlohmann::json(o.globs).dump()}));
+  return {};
+}
+
+Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id) {
+  auto r = TRY(tx.query_one("SELECT dataset_id, dataset_name, globs FROM job_outputs WHERE job_id = ?", {job_id}));
+  if (!r) return std::optional<OutputsSpec>();
+  return std::optional<OutputsSpec>(
+      OutputsSpec{r->str(0), r->str(1), nlohmann::json::parse(r->str(2)).get<std::vector<std::string>>()});
 }
 
 Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds) {

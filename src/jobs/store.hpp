@@ -44,7 +44,15 @@ struct DatasetMount {
   std::int64_t number = 0;
 };
 
+// Files of the workspace a job's end turns into a new version of a dataset (its artifacts).
+struct OutputsSpec {
+  std::string dataset_id, dataset_name;
+  std::vector<std::string> globs;  // relative to the workspace; * ? [..] within one path component
+};
+
 Status insert(db::Tx& tx, const JobRecord& r);
+Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& o);
+Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id);
 Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds);
 Result<std::vector<DatasetMount>> job_datasets(db::Tx& tx, const std::string& job_id);
 // Writes the job's lifecycle fields and the transition as an event.

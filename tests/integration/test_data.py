@@ -642,3 +642,49 @@ def test_jobs_read_pinned_dataset_versions_at_data_name(make_server):
     assert job["state"] == "COMPLETED", (job, out, err, srv.output()[-2000:])
     assert out == "version two\nbee\nversion one\nread-only\n", (out, err)
     assert [(d["name"], d["version"]) for d in job["datasets"]] == [("old", 1), ("survey", 2)]
+
+
+def test_job_outputs_become_a_dataset_version_with_provenance(make_server):
+    srv = make_server(env={"ATRIUM_COMPUTE_CPUS": "2", "ATRIUM_COMPUTE_MEM_MB": "2048", "ATRIUM_COMPUTE_GPUS": "0"})
+    tok = srv.admin_token()
+    org = srv.call("POST", "/api/v1/orgs", tok, json={"slug": "outs", "name": "Outs"}).json
+    pid = srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", tok, json={"slug": "p", "name": "P"}).json["id"]
+    upload(srv, tok, pid, "in/x.txt", b"input\n")
+    ds_in = srv.call("POST", f"/api/v1/projects/{pid}/datasets", tok, json={"name": "inputs"}).json
+    srv.call("POST", f"/api/v1/datasets/{ds_in['id']}/versions", tok, json={"prefix": "in"})
+    script = ("mkdir -p out/sub && cp /data/inputs/x.txt out/a.csv && echo b > out/b.csv && echo s > out/sub/c.csv "
+              "&& echo no > out/skip.txt && ln -s /etc/passwd out/evil.csv && ln -s /etc out/etc")
+    bad = [{"dataset": "results"}, {"dataset": "results", "paths": ["/etc/*"]}, {"dataset": "results", "paths": ["../x"]},
+           {"dataset": "../r", "paths": ["a"]}, {"dataset": "results", "paths": []}, "results"]
+    for o in bad:
+        r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok, json={"script": "true", "outputs": o})
+        assert is_problem(r, 400, "invalid-outputs"), o
+    assert srv.call("GET", f"/api/v1/projects/{pid}/datasets", tok).json["items"] == [
+        d for d in srv.call("GET", f"/api/v1/projects/{pid}/datasets", tok).json["items"] if d["name"] == "inputs"]
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok,
+                 json={"script": script, "datasets": ["inputs"], "time_limit_s": 60,
+                       "outputs": {"dataset": "results", "paths": ["out/*.csv", "out/*/*.csv"]}})
+    assert r.status == 201, r
+    jid = r.json["id"]
+    from conftest import wait_until
+
+    def ended():
+        j = srv.call("GET", f"/api/v1/jobs/{jid}", tok).json
+        return j if j["state"] in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL") else None
+    job = wait_until(ended, 60, interval=0.05, what="the job to end")
+    assert job["state"] == "COMPLETED", (job, srv.output()[-2000:])
+    assert job["outputs"]["dataset"] == "results"
+    results = next(d for d in srv.call("GET", f"/api/v1/projects/{pid}/datasets", tok).json["items"]
+                   if d["name"] == "results")
+    shown = srv.call("GET", f"/api/v1/datasets/{results['id']}", tok).json
+    assert shown["latest"] == 1
+    v = shown["versions"][0]
+    prov = v["provenance"]
+    assert prov["source"] == "job" and prov["job_id"] == jid and prov["state"] == "COMPLETED" and prov["exit_code"] == 0
+    assert prov["inputs"] == [{"name": "inputs", "dataset_id": ds_in["id"], "version": 1}]
+    assert prov["script_sha256"] and prov["image"] == "host"
+    files = srv.call("GET", f"/api/v1/datasets/{results['id']}/versions/1/files", tok).json["items"]
+    assert [f["path"] for f in files] == ["out/a.csv", "out/b.csv", "out/sub/c.csv"]  # no symlink, no .txt
+    r = srv.raw("GET", f"/api/v1/datasets/{results['id']}/versions/1/files/out/a.csv",
+                headers={"Authorization": f"Bearer {tok}"})
+    assert r.body == b"input\n"
