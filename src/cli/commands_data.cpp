@@ -78,20 +78,26 @@ void backoff(int attempt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(std::min(8000, 250 << std::min(attempt, 5))));
 }
 
-Result<std::string> sha256_of_file(const fs::path& file, std::int64_t& size) {
+// Feeds the file's bytes to `hash`; their count.
+Result<std::int64_t> hash_file(const fs::path& file, crypto::Sha256& hash) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return usage_error("cannot read " + file.string());
-  crypto::Sha256 st;
   std::string buf(1 << 20, '\0');
-  size = 0;
+  std::int64_t size = 0;
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     auto n = in.gcount();
     if (n <= 0) break;
-    st.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    hash.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     size += n;
   }
   if (in.bad()) return fail(ErrorCode::kInternal, "io", "reading " + file.string() + " failed");
+  return size;
+}
+
+Result<std::string> sha256_of_file(const fs::path& file, std::int64_t& size) {
+  crypto::Sha256 st;
+  size = TRY(hash_file(file, st));
   return st.hex_digest();
 }
 
@@ -202,15 +208,7 @@ Status get(Context& ctx, ApiClient& api, const GetArgs& a) {
     // A .part from an earlier run of the same file: hash it and go on from its end.
     std::error_code ec;
     if (fs::exists(part, ec) && static_cast<std::int64_t>(fs::file_size(part, ec)) <= size) {
-      std::ifstream in(part, std::ios::binary);
-      std::string buf(1 << 20, '\0');
-      while (in) {
-        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        auto n = in.gcount();
-        if (n <= 0) break;
-        st.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-        offset += n;
-      }
+      offset = TRY(hash_file(part, st));
       if (!a.quiet && offset > 0) ctx.err() << "resuming at " << format_size(static_cast<std::uint64_t>(offset)) << "\n";
     }
     file.open(part, std::ios::binary | std::ios::app);

@@ -172,28 +172,27 @@ Result<Response> serve_blob(Context& ctx, Service& svc, const std::string& blob_
   return r;
 }
 
-// The link a route's {id} names, authorized on its project.
-Result<LinkRow> load_link(Context& ctx, db::Tx& tx, const http::Permission& perm) {
-  auto l = TRY(get_link(tx, ctx.param("id")));
-  auto p = l ? TRY(projects::get_for(tx, l->project_id, ctx.who().user_id)) : std::nullopt;
-  if (!l || !p) {
+// The object (a link, a dataset) a route's {id} names, found by `get` and authorized on its
+// project; 404 for anyone who may not see that project.
+template <typename Get>
+auto load_in_project(Context& ctx, db::Tx& tx, const http::Permission& perm, Get get, const char* what)
+    -> Result<typename std::remove_cvref_t<decltype(*get(tx, std::string()))>::value_type> {
+  auto row = TRY(get(tx, ctx.param("id")));
+  auto p = row ? TRY(projects::get_for(tx, row->project_id, ctx.who().user_id)) : std::nullopt;
+  if (!row || !p) {
     ctx.filtered();
-    return not_found("link");
+    return not_found(what);
   }
   TRY_STATUS(ctx.authorize(perm, projects::target_of(*p)));
-  return *l;
+  return *row;
 }
 
-// The dataset a route's {id} names, authorized on its project.
+Result<LinkRow> load_link(Context& ctx, db::Tx& tx, const http::Permission& perm) {
+  return load_in_project(ctx, tx, perm, get_link, "link");
+}
+
 Result<DatasetRow> load_dataset(Context& ctx, db::Tx& tx, const http::Permission& perm) {
-  auto d = TRY(get_dataset(tx, ctx.param("id")));
-  auto p = d ? TRY(projects::get_for(tx, d->project_id, ctx.who().user_id)) : std::nullopt;
-  if (!d || !p) {
-    ctx.filtered();
-    return not_found("dataset");
-  }
-  TRY_STATUS(ctx.authorize(perm, projects::target_of(*p)));
-  return *d;
+  return load_in_project(ctx, tx, perm, get_dataset, "dataset");
 }
 
 Result<std::int64_t> version_number(const std::string& text, const char* field) {

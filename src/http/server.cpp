@@ -163,13 +163,18 @@ struct Server::Impl {
   // Chunked: the header, `r.body` as the first chunk, then each piece the stream yields; the
   // stream's end (or shutdown) writes the last chunk.
   template <typename Stream>
+  awaitable<void> write_header_only(Stream& stream, bhttp::response<bhttp::string_body>& res) {
+    bhttp::response_serializer<bhttp::string_body> sr{res};
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(settings.request_timeout_s));
+    co_await bhttp::async_write_header(stream, sr, use_awaitable);
+  }
+
+  template <typename Stream>
   awaitable<void> write_streamed(Stream& stream, bhttp::response<bhttp::string_body>& res, const Response& r) {
     res.chunked(true);
-    bhttp::response_serializer<bhttp::string_body> sr{res};
+    co_await write_header_only(stream, res);
     auto& lowest = beast::get_lowest_layer(stream);
     const auto write_timeout = std::chrono::seconds(settings.request_timeout_s);
-    lowest.expires_after(write_timeout);
-    co_await bhttp::async_write_header(stream, sr, use_awaitable);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     auto write = [&](const std::string& piece) -> awaitable<bool> {
       lowest.expires_after(write_timeout);  // a client that stops reading is cut off
@@ -187,11 +192,9 @@ struct Server::Impl {
   template <typename Stream>
   awaitable<void> write_sized(Stream& stream, bhttp::response<bhttp::string_body>& res, const Response& r) {
     res.content_length(static_cast<std::uint64_t>(r.stream_length));
-    bhttp::response_serializer<bhttp::string_body> sr{res};
+    co_await write_header_only(stream, res);
     auto& lowest = beast::get_lowest_layer(stream);
     const auto write_timeout = std::chrono::seconds(settings.request_timeout_s);
-    lowest.expires_after(write_timeout);
-    co_await bhttp::async_write_header(stream, sr, use_awaitable);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     std::int64_t sent = 0;
     auto write = [&](const std::string& piece) -> awaitable<bool> {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, World, is_problem
+from conftest import Server, World, is_problem, wait_until
 
 CHUNK = 64 * 1024 + 7  # not a multiple of the store's 64 KiB chunks
 
@@ -70,6 +70,13 @@ def upload(srv: Server, token: str, project_id: str, path: str, data: bytes, chu
 def download(srv: Server, token: str, project_id: str, path: str, headers: dict | None = None):
     hs = {"Authorization": f"Bearer {token}", **(headers or {})}
     return srv.raw("GET", files_url(project_id, path), headers=hs)
+
+
+def wait_job_end(srv: Server, token: str, job_id: str) -> dict:
+    def ended():
+        j = srv.call("GET", f"/api/v1/jobs/{job_id}", token).json
+        return j if j["state"] in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL") else None
+    return wait_until(ended, 60, interval=0.05, what=f"job {job_id} to end")
 
 
 def blob_files(srv: Server) -> list[Path]:
@@ -632,11 +639,7 @@ def test_jobs_read_pinned_dataset_versions_at_data_name(make_server):
     upload(srv, tok, pid, "in/a.txt", b"version three\n", overwrite=True)
     srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions", tok, json={"prefix": "in"})
 
-    def ended():
-        j = srv.call("GET", f"/api/v1/jobs/{jid}", tok).json
-        return j if j["state"] in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL") else None
-    from conftest import wait_until
-    job = wait_until(ended, 60, interval=0.05, what="the job to end")
+    job = wait_job_end(srv, tok, jid)
     out = srv.raw("GET", f"/api/v1/jobs/{jid}/logs", headers={"Authorization": f"Bearer {tok}"}).body.decode()
     err = srv.raw("GET", f"/api/v1/jobs/{jid}/logs?stream=stderr", headers={"Authorization": f"Bearer {tok}"}).body
     assert job["state"] == "COMPLETED", (job, out, err, srv.output()[-2000:])
@@ -666,12 +669,7 @@ def test_job_outputs_become_a_dataset_version_with_provenance(make_server):
                        "outputs": {"dataset": "results", "paths": ["out/*.csv", "out/*/*.csv"]}})
     assert r.status == 201, r
     jid = r.json["id"]
-    from conftest import wait_until
-
-    def ended():
-        j = srv.call("GET", f"/api/v1/jobs/{jid}", tok).json
-        return j if j["state"] in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL") else None
-    job = wait_until(ended, 60, interval=0.05, what="the job to end")
+    job = wait_job_end(srv, tok, jid)
     assert job["state"] == "COMPLETED", (job, srv.output()[-2000:])
     assert job["outputs"]["dataset"] == "results"
     results = next(d for d in srv.call("GET", f"/api/v1/projects/{pid}/datasets", tok).json["items"]
