@@ -240,11 +240,10 @@ json GcReport::json() const {
 Service::Service(db::Database& db, const Clock& clock, BlobStore& blobs, Settings s)
     : db_(db), clock_(clock), blobs_(blobs), settings_(std::move(s)), link_key_(blobs.key().derive("signed links")) {}
 
-std::string Service::link_token(const std::string& id, const std::string& project_id, const std::string& path,
-                                const std::string& blob_id, Millis expires, bool one_time) const {
-  std::string msg = id + "\n" + project_id + "\n" + path + "\n" + blob_id + "\n" + std::to_string(expires) + "\n" +
-                    (one_time ? "1" : "0");
-  return id + "." + crypto::base64url(crypto::hmac_sha256(link_key_, msg));
+std::string Service::link_token(const LinkRow& l) const {
+  std::string msg = l.id + "\n" + l.project_id + "\n" + l.path + "\n" + l.blob_id + "\n" + l.dataset_id + "\n" +
+                    std::to_string(l.number) + "\n" + std::to_string(l.expires) + "\n" + (l.one_time ? "1" : "0");
+  return l.id + "." + crypto::base64url(crypto::hmac_sha256(link_key_, msg));
 }
 
 fs::path Service::staging_file(const std::string& upload_id) const { return settings_.staging_dir / upload_id; }
@@ -743,7 +742,7 @@ void add_routes(http::Api& api, Service& svc) {
              l.one_time = TRY(b.opt_bool("one_time")).value_or(false);
              TRY_STATUS(insert_link(ctx.t(), ctx.actor(), l, ctx.now()));
              auto j = l.json();
-             j["token"] = svc.link_token(l.id, l.project_id, l.path, l.blob_id, l.expires, l.one_time);
+             j["token"] = svc.link_token(l);
              j["url"] = "/dl/" + j["token"].get<std::string>();
              return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/links/" + l.id);
            }});
@@ -767,30 +766,6 @@ void add_routes(http::Api& api, Service& svc) {
              TRY_STATUS(revoke_link(ctx.t(), ctx.actor(), l, ctx.now()));
              return Response::no_content();
            }});
-
-  api.add({"GET", "/dl/{token}", Access::open(),
-           {"Download through a signed link (Range supported; every use is audited)", "files", nullptr, nullptr},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto invalid_link = [] {
-               return fail(ErrorCode::kNotFound, "link-invalid", "this link is expired, revoked, used or not a link");
-             };
-             const std::string& token = ctx.param("token");
-             auto dot = token.find('.');
-             if (dot == std::string::npos || !is_id(std::string_view(token).substr(0, dot), "lnk")) return invalid_link();
-             auto l = TRY(ctx.db().read([&](db::Tx& tx) { return get_link(tx, token.substr(0, dot)); }));
-             if (!l || !crypto::constant_time_equal(
-                           token, svc.link_token(l->id, l->project_id, l->path, l->blob_id, l->expires, l->one_time)))
-               return invalid_link();
-             if (l->revoked || l->expires <= ctx.now()) return invalid_link();
-             if (ctx.req.method != "HEAD") {
-               std::string range(ctx.req.header("range").value_or(""));
-               auto st = ctx.db().write_tx(
-                   [&](db::Tx& tx) { return use_link(tx, ctx.actor(), *l, range.substr(0, 100), ctx.now()); });
-               if (!st) return std::unexpected(st.error());
-             }
-             return serve_blob(ctx, svc, l->blob_id, l->size, "\"" + l->blob_id.substr(0, 32) + "\"", l->path);
-           },
-           http::TxMode::kNone});
 
   // ---- datasets
   api.add({"POST", "/api/v1/projects/{id}/datasets", Access::require("files", "write"),
@@ -969,6 +944,102 @@ void add_routes(http::Api& api, Service& svc) {
                                              {"changed", changed},
                                              {"unchanged", same}});
            }});
+
+  api.add({"POST", "/api/v1/datasets/{id}/versions/{n}/links", Access::require("files", "write"),
+           {"Make a signed link to a whole dataset version (expires_in_s, default 1 day): /dl/<token> lists its "
+            "files, /dl/<token>/<path> downloads one; the url is shown once",
+            "files",
+            json{{"type", "object"}, {"properties", {{"expires_in_s", {{"type", "integer"}, {"minimum", 1}}}}}}, kObj,
+            201, {}, true, {"token", "url"}},
+           [&svc](Context& ctx) -> Result<Response> {
+             auto d = TRY(load_dataset(ctx, ctx.t(), {"files", "write"}));
+             auto n = TRY(version_number(ctx.param("n"), "n"));
+             auto v = TRY(load_version(ctx.t(), d, n));
+             auto b = TRY(ctx.json());
+             TRY_STATUS(b.only({"expires_in_s"}));
+             auto ttl = TRY(b.opt_integer("expires_in_s", 1, svc.settings().max_link_ttl / 1000)).value_or(86400);
+             LinkRow l;
+             l.id = new_id("lnk", ctx.now());
+             l.project_id = d.project_id;
+             l.org_id = d.org_id;
+             l.dataset_id = d.id;
+             l.number = n;
+             l.size = v["bytes"].get<std::int64_t>();
+             l.created_by = ctx.who().user_id;
+             l.created = ctx.now();
+             l.expires = ctx.now() + ttl * 1000;
+             TRY_STATUS(insert_link(ctx.t(), ctx.actor(), l, ctx.now()));
+             auto j = l.json();
+             j["token"] = svc.link_token(l);
+             j["url"] = "/dl/" + j["token"].get<std::string>();
+             return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/links/" + l.id);
+           }});
+
+  // The link a /dl/<token> names, if the token is its signature and it is still live.
+  auto live_link = [&svc](Context& ctx) -> Result<LinkRow> {
+    auto invalid_link = [] {
+      return fail(ErrorCode::kNotFound, "link-invalid", "this link is expired, revoked, used or not a link");
+    };
+    const std::string& token = ctx.param("token");
+    auto dot = token.find('.');
+    if (dot == std::string::npos || !is_id(std::string_view(token).substr(0, dot), "lnk")) return invalid_link();
+    auto l = TRY(ctx.db().read([&](db::Tx& tx) { return get_link(tx, token.substr(0, dot)); }));
+    if (!l || !crypto::constant_time_equal(token, svc.link_token(*l))) return invalid_link();
+    if (l->revoked || l->expires <= ctx.now()) return invalid_link();
+    return *l;
+  };
+  // Counts and audits a GET through a link (HEAD is free).
+  auto count_use = [](Context& ctx, const LinkRow& l, const std::string& what) -> Status {
+    if (ctx.req.method == "HEAD") return {};
+    return ctx.db().write_tx([&](db::Tx& tx) { return use_link(tx, ctx.actor(), l, what.substr(0, 300), ctx.now()); });
+  };
+
+  api.add({"GET", "/dl/{token}", Access::open(),
+           {"Through a signed link: the file (Range supported), or a dataset version's file list; every use is audited",
+            "files", nullptr, nullptr},
+           [&svc, live_link, count_use](Context& ctx) -> Result<Response> {
+             auto l = TRY(live_link(ctx));
+             if (l.dataset_id.empty()) {
+               TRY_STATUS(count_use(ctx, l, std::string(ctx.req.header("range").value_or(""))));
+               return serve_blob(ctx, svc, l.blob_id, l.size, "\"" + l.blob_id.substr(0, 32) + "\"", l.path);
+             }
+             TRY_STATUS(count_use(ctx, l, "list"));
+             json files = json::array();
+             std::string after;
+             for (;;) {
+               auto page = TRY(ctx.db().read(
+                   [&](db::Tx& tx) { return version_entries(tx, l.dataset_id, l.number, after, 10000); }));
+               for (auto& e : page) {
+                 auto j = entry_json(e);
+                 j["url"] = "/dl/" + ctx.param("token") + "/" + http::percent_encode(e.path);
+                 files.push_back(std::move(j));
+               }
+               if (page.size() < 10000) break;
+               after = page.back().path;
+             }
+             return Response::json(200, json{{"dataset_id", l.dataset_id},
+                                             {"version", l.number},
+                                             {"bytes", l.size},
+                                             {"expires", format_rfc3339(l.expires)},
+                                             {"files", files}});
+           },
+           http::TxMode::kNone});
+
+  api.add({"GET", "/dl/{token}/{path*}", Access::open(),
+           {"Through a signed link to a dataset version: one of its files (Range supported); every use is audited",
+            "files", nullptr, nullptr},
+           [&svc, live_link, count_use](Context& ctx) -> Result<Response> {
+             auto l = TRY(live_link(ctx));
+             auto path = TRY(path_param(ctx));
+             if (l.dataset_id.empty()) return not_found("file '" + path + "'");
+             auto e = TRY(ctx.db().read([&](db::Tx& tx) { return version_entry(tx, l.dataset_id, l.number, path); }));
+             if (!e) return not_found("file '" + path + "'");
+             std::string what = path;
+             if (auto r = ctx.req.header("range")) what += " " + std::string(*r);
+             TRY_STATUS(count_use(ctx, l, what));
+             return serve_blob(ctx, svc, e->blob_id, e->size, "\"" + e->blob_id.substr(0, 32) + "\"", path);
+           },
+           http::TxMode::kNone});
 
   api.add({"POST", "/api/v1/admin/gc", Access::require("files", "admin"),  // instance administrators
            {"Collect unreferenced blobs, expired uploads and orphaned staging files ({dry_run: true} only counts)",

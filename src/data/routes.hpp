@@ -83,8 +83,7 @@ class Service {
   std::shared_mutex& gc_mutex() { return gc_mu_; }
   std::filesystem::path staging_file(const std::string& upload_id) const;
   // A signed link's token: "<id>.<HMAC of what the link grants>".
-  std::string link_token(const std::string& id, const std::string& project_id, const std::string& path,
-                         const std::string& blob_id, Millis expires, bool one_time) const;
+  std::string link_token(const LinkRow& l) const;
 
  private:
   db::Database& db_;

@@ -51,6 +51,11 @@ CREATE TABLE dataset_entries (
   dataset_id TEXT NOT NULL, number INTEGER NOT NULL, path TEXT NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
   PRIMARY KEY (dataset_id, number, path)) WITHOUT ROWID;
 CREATE INDEX dataset_entries_blob ON dataset_entries (blob_id);
+)SQL"},
+          {4, "signed links to dataset versions",
+           R"SQL(
+ALTER TABLE links ADD COLUMN dataset_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE links ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
 )SQL"}};
 }
 
@@ -346,13 +351,15 @@ nlohmann::json LinkRow::json() const {
           {"one_time", one_time},
           {"uses", uses},
           {"revoked", revoked != 0},
+          {"dataset_id", dataset_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(dataset_id)},
+          {"dataset_version", dataset_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(number)},
           {"etag", "\"v" + std::to_string(version) + "\""}};
 }
 
 namespace {
 constexpr const char* kLinkCols =
     "id, project_id, org_id, path, blob_id, size, created_by, created_ms, expires_ms, one_time, uses, "
-    "COALESCE(revoked_ms, 0), version";
+    "COALESCE(revoked_ms, 0), version, dataset_id, number";
 LinkRow link_from(const db::Row& r) {
   LinkRow l;
   l.id = r.str(0);
@@ -368,20 +375,26 @@ LinkRow link_from(const db::Row& r) {
   l.uses = r.i64(10);
   l.revoked = r.i64(11);
   l.version = r.i64(12);
+  l.dataset_id = r.str(13);
+  l.number = r.i64(14);
   return l;
 }
 }  // namespace
 
 Status insert_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now) {
   TRY(tx.exec("INSERT INTO links (id, project_id, org_id, path, blob_id, size, created_by, created_ms, expires_ms, "
-              "one_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              "one_time, dataset_id, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {l.id, l.project_id, l.org_id, l.path, l.blob_id, l.size, l.created_by, now, l.expires,
-               std::int64_t{l.one_time ? 1 : 0}}));
-  return audit::record(tx, actor,
-                       {l.org_id, "link.create", "link", l.id,
-                        {{"project_id", l.project_id}, {"path", l.path}, {"sha256", l.blob_id},
-                         {"expires", format_rfc3339(l.expires)}, {"one_time", l.one_time}}},
-                       now);
+               std::int64_t{l.one_time ? 1 : 0}, l.dataset_id, l.number}));
+  nlohmann::json summary = {{"project_id", l.project_id}, {"expires", format_rfc3339(l.expires)}, {"one_time", l.one_time}};
+  if (l.dataset_id.empty()) {
+    summary["path"] = l.path;
+    summary["sha256"] = l.blob_id;
+  } else {
+    summary["dataset_id"] = l.dataset_id;
+    summary["version"] = l.number;
+  }
+  return audit::record(tx, actor, {l.org_id, "link.create", "link", l.id, summary}, now);
 }
 
 Result<std::optional<LinkRow>> get_link(db::Tx& tx, const std::string& id) {
@@ -404,18 +417,25 @@ Status revoke_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now)
   auto n = TRY(tx.exec("UPDATE links SET revoked_ms = ?, version = version + 1 WHERE id = ? AND revoked_ms IS NULL",
                        {now, l.id}));
   if (n == 0) return fail(ErrorCode::kFailedPrecondition, "link-revoked", "the link is already revoked");
-  TRY_STATUS(touch_blob(tx, l.blob_id, l.size, now));
+  if (!l.blob_id.empty()) TRY_STATUS(touch_blob(tx, l.blob_id, l.size, now));
   return audit::record(tx, actor, {l.org_id, "link.revoke", "link", l.id, {{"path", l.path}}}, now);
 }
 
-Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::string& range, Millis now) {
+Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::string& what, Millis now) {
   // A one-time link is used once, also under concurrent requests.
   auto n = TRY(tx.exec("UPDATE links SET uses = uses + 1 WHERE id = ? AND revoked_ms IS NULL AND expires_ms > ? "
                        "AND (one_time = 0 OR uses = 0)",
                        {l.id, now}));
   if (n == 0) return fail(ErrorCode::kNotFound, "link-invalid", "this link is expired, revoked or used");
-  nlohmann::json summary = {{"project_id", l.project_id}, {"path", l.path}, {"sha256", l.blob_id}};
-  if (!range.empty()) summary["range"] = range;
+  nlohmann::json summary = {{"project_id", l.project_id}};
+  if (l.dataset_id.empty()) {
+    summary["path"] = l.path;
+    summary["sha256"] = l.blob_id;
+  } else {
+    summary["dataset_id"] = l.dataset_id;
+    summary["version"] = l.number;
+  }
+  if (!what.empty()) summary["request"] = what;
   return audit::record(tx, actor, {l.org_id, "link.use", "link", l.id, summary}, now);
 }
 

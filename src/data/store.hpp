@@ -74,6 +74,8 @@ Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::str
 // the link was made; revocable; every use audited.
 struct LinkRow {
   std::string id, project_id, org_id, path, blob_id, created_by;
+  std::string dataset_id;   // set: a link to a whole dataset version (path and blob_id empty)
+  std::int64_t number = 0;  //   and its number
   std::int64_t size = 0, uses = 0;
   Millis created = 0, expires = 0, revoked = 0;  // revoked 0 = live
   bool one_time = false;
@@ -85,8 +87,8 @@ Result<std::optional<LinkRow>> get_link(db::Tx& tx, const std::string& id);
 Result<std::vector<LinkRow>> list_links(db::Tx& tx, const std::string& project_id, const std::string& after, int limit);
 Status revoke_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now);
 // Counts a use (refused once a one-time link is used, or the link is expired or revoked) and
-// audits it.
-Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::string& range, Millis now);
+// audits it with `what` (the range, the file of a dataset version).
+Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::string& what, Millis now);
 
 // ---- datasets: named, immutable, numbered versions of a manifest (path -> blob, size)
 struct DatasetRow {

@@ -534,7 +534,7 @@ def test_signed_links_expire_are_one_time_revocable_and_audited(make_server):
     events = srv.call("GET", f"/api/v1/audit/events?org={org['id']}&action=link.*&limit=100", tok).json["items"]
     uses = [e for e in events if e["action"] == "link.use"]
     assert len(uses) == 5 and {e["target_id"] for e in uses} == {link["id"], once["id"], race["id"]}
-    assert any(e["summary"].get("range") == "bytes=100-199" for e in uses)
+    assert any(e["summary"].get("request") == "bytes=100-199" for e in uses)
     assert {"link.create", "link.revoke"} <= {e["action"] for e in events}
     # Once revoked (and past the grace period), the old blob goes.
     assert srv.call("POST", "/api/v1/admin/gc", tok, json={}).json["blobs"] >= 1
@@ -601,6 +601,26 @@ def test_datasets_versions_manifests_diff_and_gc(make_server):
     assert r.body == b"b,2\n"
     q = srv.call("GET", f"/api/v1/orgs/{org['id']}/quotas/org/{org['id']}", tok).json
     assert q["usage"]["storage_bytes"] == 23
+
+    # A signed link to a whole version: its file list, then its files, without credentials.
+    r = srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions/1/links", tok, json={"expires_in_s": 600})
+    assert r.status == 201, r
+    link = r.json
+    assert link["dataset_id"] == ds["id"] and link["dataset_version"] == 1
+    assert is_problem(srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions/1/links", tok, json={"one_time": True}),
+                      400)
+    assert is_problem(srv.call("POST", f"/api/v1/datasets/{ds['id']}/versions/7/links", tok, json={}), 404)
+    listing = srv.raw("GET", link["url"]).json
+    assert [f["path"] for f in listing["files"]] == ["a.csv", "b.csv", "sub/c.csv"] and listing["version"] == 1
+    got = srv.raw("GET", listing["files"][2]["url"])
+    assert got.status == 200 and got.body == b"c,3\n"
+    assert srv.raw("GET", link["url"] + "/b.csv", headers={"Range": "bytes=0-0"}).body == b"b"
+    assert is_problem(srv.raw("GET", link["url"] + "/nope.csv"), 404)
+    assert is_problem(srv.raw("GET", link["url"][:-3] + "xyz/a.csv"), 404, "link-invalid")
+    assert srv.call("DELETE", f"/api/v1/links/{link['id']}", tok).status == 204
+    assert is_problem(srv.raw("GET", link["url"] + "/a.csv"), 404, "link-invalid")
+    uses = srv.call("GET", f"/api/v1/audit/events?org={org['id']}&action=link.use&limit=50", tok).json["items"]
+    assert sorted(e["summary"]["request"] for e in uses) == ["b.csv bytes=0-0", "list", "sub/c.csv"]
 
 
 def test_jobs_read_pinned_dataset_versions_at_data_name(make_server):

@@ -241,6 +241,8 @@ SWEEP = {
     ("GET", "/api/v1/datasets/{id}/versions/{n}/files/{path}"): [
         V(404, params={"id": B_DATASET, "n": lambda c: "1", "path": B_FILE})],
     ("GET", "/api/v1/datasets/{id}/diff"): [V(404, params={"id": B_DATASET}, query="?from=1&to=1")],
+    ("POST", "/api/v1/datasets/{id}/versions/{n}/links"): [
+        V(404, params={"id": B_DATASET, "n": lambda c: "1"}, body={})],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
