@@ -287,6 +287,8 @@ int run_server(const ServerFlags& flags) {
   auto scheduler = compute::Scheduler::create(js->scheduler);
   if (!scheduler) die("compute: " + scheduler.error().detail);
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
+  data_service.set_version_in_use(
+      [&compute_service](const std::string& id, std::int64_t n) { return compute_service.dataset_in_use(id, n); });
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
   identity::RouteDeps deps{settings, limiter,
                            [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },

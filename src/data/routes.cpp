@@ -234,7 +234,8 @@ json GcReport::json() const {
           {"bytes", bytes},
           {"orphan_objects", orphan_objects},
           {"expired_uploads", expired_uploads},
-          {"staging_files", staging_files}};
+          {"staging_files", staging_files},
+          {"materialized", materialized}};
 }
 
 Service::Service(db::Database& db, const Clock& clock, BlobStore& blobs, Settings s)
@@ -260,6 +261,7 @@ Service::UploadLock::~UploadLock() {
 }
 
 Result<std::string> Service::materialize(const std::string& dataset_id, std::int64_t number) {
+  std::lock_guard lock(materialize_mu_);
   fs::path final_dir = settings_.datasets_dir / dataset_id / std::to_string(number);
   std::error_code ec;
   if (fs::is_directory(final_dir, ec)) return final_dir.string();
@@ -446,6 +448,27 @@ Result<GcReport> Service::gc(bool dry_run) {
       return forget_blob(tx, id);
     }));
     TRY_STATUS(blobs_.remove(id));
+  }
+  // Plaintext copies of dataset versions that no pending or running job mounts (a job that starts
+  // later makes its copy again). Exclusive with making them, and the job that asked for one is
+  // RUNNING before it asks, so a copy in use is never removed.
+  if (settings_.version_in_use && fs::is_directory(settings_.datasets_dir, ec)) {
+    std::lock_guard lock(materialize_mu_);
+    for (auto& d : fs::directory_iterator(settings_.datasets_dir, ec))
+      for (auto& v : fs::directory_iterator(d.path(), ec)) {
+        auto name = v.path().filename().string();
+        std::int64_t n = 0;
+        auto [p, perr] = std::from_chars(name.data(), name.data() + name.size(), n);
+        bool temp = perr != std::errc() || p != name.data() + name.size();
+        if (!temp && TRY(settings_.version_in_use(d.path().filename().string(), n))) continue;
+        ++rep.materialized;
+        if (dry_run) continue;
+        for (auto it = fs::recursive_directory_iterator(v.path(), ec); it != fs::recursive_directory_iterator();
+             it.increment(ec))
+          if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0700);  // removable by an unprivileged server too
+        ::chmod(v.path().c_str(), 0700);
+        fs::remove_all(v.path(), ec);
+      }
   }
   // Objects the database has no row for, older than the grace period (a crash between storing a
   // blob and recording its file, or between forgetting a blob and removing it).

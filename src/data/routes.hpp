@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -30,10 +31,13 @@ struct Settings {
   Millis gc_grace = 3600 * 1000;                   // a blob unreferenced this long may be collected
   Millis max_link_ttl = 30LL * 24 * 3600 * 1000;   // longest signed-link lifetime
   std::int64_t reserve_bytes = 256 << 20;          // free disk space uploads never take
+  // Whether a pending or running job mounts this dataset version (its plaintext copy stays).
+  std::function<Result<bool>(const std::string& dataset_id, std::int64_t number)> version_in_use;
 };
 
 struct GcReport {
   std::int64_t blobs = 0, bytes = 0, orphan_objects = 0, expired_uploads = 0, staging_files = 0;
+  std::int64_t materialized = 0;  // plaintext dataset versions no pending or running job mounts
   bool dry_run = true;
   nlohmann::json json() const;
 };
@@ -43,6 +47,10 @@ class Service {
   Service(db::Database& db, const Clock& clock, BlobStore& blobs, Settings s);
 
   BlobStore& blobs() { return blobs_; }
+  // Set once at startup, before requests (the jobs service is made after this one).
+  void set_version_in_use(std::function<Result<bool>(const std::string&, std::int64_t)> f) {
+    settings_.version_in_use = std::move(f);
+  }
   const Settings& settings() const { return settings_; }
   const Clock& clock() const { return clock_; }
 
@@ -93,6 +101,7 @@ class Service {
   std::mutex busy_mu_;
   std::set<std::string> busy_;
   std::shared_mutex gc_mu_;
+  std::mutex materialize_mu_;  // making and removing plaintext copies of dataset versions
   std::string link_key_;
 };
 

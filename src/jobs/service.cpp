@@ -737,6 +737,15 @@ void Service::on_exit(const std::string& id) {
   if (auto st = end_job(id, std::nullopt, cause); !st) spdlog::error("job {}: {}", id, st.error().detail);
 }
 
+Result<bool> Service::dataset_in_use(const std::string& dataset_id, std::int64_t number) const {
+  return db_.read([&](db::Tx& tx) -> Result<bool> {
+    auto r = TRY(tx.query_one("SELECT 1 FROM job_datasets d JOIN jobs j ON j.id = d.job_id WHERE d.dataset_id = ? "
+                              "AND d.number = ? AND j.state IN ('PENDING', 'RUNNING') LIMIT 1",
+                              {dataset_id, number}));
+    return r.has_value();
+  });
+}
+
 Status Service::end_job(const std::string& id, const std::optional<json>& given, const std::string& fallback) {
   // Declared outputs of a job whose process ran: stored as blobs first (outside the database
   // lock; a crash before the end is recorded captures them again after the re-adoption), then

@@ -106,6 +106,8 @@ class Service {
   // Quota usage for identity's quota routes: concurrent_jobs, cpu_hours (this period).
   nlohmann::json usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const;
   nlohmann::json node_json() const;
+  // Whether a pending or running job mounts this dataset version.
+  Result<bool> dataset_in_use(const std::string& dataset_id, std::int64_t number) const;
   // PENDING or RUNNING now (its output may still grow).
   bool active(const std::string& id) const;
   std::filesystem::path run_dir(const JobRecord& r) const;
