@@ -352,7 +352,8 @@ void add_admin_commands(CLI::App& app, const Ctx& ctx) {
                      " blobs (" + format_size(b.value("bytes", std::uint64_t{0})) + "), " +
                      std::to_string(b.value("orphan_objects", 0)) + " orphaned objects, " +
                      std::to_string(b.value("expired_uploads", 0)) + " expired uploads, " +
-                     std::to_string(b.value("staging_files", 0)) + " staging files");
+                     std::to_string(b.value("staging_files", 0)) + " staging files, " +
+                     std::to_string(b.value("materialized", 0)) + " dataset copies");
     return {};
   });
 }
