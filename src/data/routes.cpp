@@ -442,12 +442,8 @@ Result<GcReport> Service::gc(bool dry_run) {
     rep.bytes += sz;
     if (dry_run) continue;
     // The row first: a crash after it leaves an unknown object, collected below next time.
-    TRY_STATUS(db_.write_tx([&](db::Tx& tx) -> Status {
-      auto still = TRY(unreferenced_blobs(tx, now - settings_.gc_grace, 1 << 20));
-      if (std::find(still.begin(), still.end(), id) == still.end()) return {};
-      return forget_blob(tx, id);
-    }));
-    TRY_STATUS(blobs_.remove(id));
+    bool forgotten = TRY(db_.write([&](db::Tx& tx) { return forget_unreferenced_blob(tx, id, now - settings_.gc_grace); }));
+    if (forgotten) TRY_STATUS(blobs_.remove(id));
   }
   // Plaintext copies of dataset versions that no pending or running job mounts (a job that starts
   // later makes its copy again). Exclusive with making them, and the job that asked for one is

@@ -326,17 +326,28 @@ Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::str
   return {};
 }
 
+namespace {
+// Nothing refers to blob b: no file, no dataset version, no live signed link.
+constexpr const char* kUnreferenced =
+    "NOT EXISTS (SELECT 1 FROM files f WHERE f.blob_id = b.id) AND NOT EXISTS "
+    "(SELECT 1 FROM dataset_entries e WHERE e.blob_id = b.id) AND NOT EXISTS "
+    "(SELECT 1 FROM links l WHERE l.blob_id = b.id AND l.revoked_ms IS NULL AND l.expires_ms > ? "
+    "AND (l.one_time = 0 OR l.uses = 0))";
+}  // namespace
+
 Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, int limit) {
   std::vector<std::string> out;
-  // A live signed link keeps its blob too (it serves the content it was made for).
-  for (auto& r : TRY(tx.query("SELECT b.id FROM blobs b WHERE b.touched_ms < ? AND NOT EXISTS "
-                              "(SELECT 1 FROM files f WHERE f.blob_id = b.id) AND NOT EXISTS "
-                              "(SELECT 1 FROM dataset_entries e WHERE e.blob_id = b.id) AND NOT EXISTS "
-                              "(SELECT 1 FROM links l WHERE l.blob_id = b.id AND l.revoked_ms IS NULL "
-                              "AND l.expires_ms > ? AND (l.one_time = 0 OR l.uses = 0)) ORDER BY b.id LIMIT ?",
+  for (auto& r : TRY(tx.query(std::string("SELECT b.id FROM blobs b WHERE b.touched_ms < ? AND ") + kUnreferenced +
+                                  " ORDER BY b.id LIMIT ?",
                               {before, before, std::int64_t{limit}})))
     out.push_back(r.str(0));
   return out;
+}
+
+Result<bool> forget_unreferenced_blob(db::Tx& tx, const std::string& id, Millis before) {
+  auto n = TRY(tx.exec(std::string("DELETE FROM blobs AS b WHERE b.id = ? AND b.touched_ms < ? AND ") + kUnreferenced,
+                       {id, before, before}));
+  return n > 0;
 }
 
 nlohmann::json LinkRow::json() const {
@@ -589,9 +600,5 @@ Result<bool> blob_known(db::Tx& tx, const std::string& id) {
   return TRY(tx.query_one("SELECT 1 FROM blobs WHERE id = ?", {id})).has_value();
 }
 
-Status forget_blob(db::Tx& tx, const std::string& id) {
-  TRY(tx.exec("DELETE FROM blobs WHERE id = ?", {id}));
-  return {};
-}
 
 }  // namespace atrium::data

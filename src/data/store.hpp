@@ -125,6 +125,7 @@ Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, i
 Result<bool> blob_known(db::Tx& tx, const std::string& id);
 // Records the blobs as referenced now (they stay out of collection for the grace period).
 Status touch_blobs(db::Tx& tx, const std::vector<ManifestEntry>& entries, Millis now);
-Status forget_blob(db::Tx& tx, const std::string& id);
+// Deletes the row of blob `id` if it is (still) unreferenced since before `before`; whether it did.
+Result<bool> forget_unreferenced_blob(db::Tx& tx, const std::string& id, Millis before);
 
 }  // namespace atrium::data
