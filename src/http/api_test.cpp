@@ -72,6 +72,13 @@ class ApiTest : public ::testing::Test {
                  TRY_STATUS(ctx.check_if_match("\"v1\""));
                  return Response::json(200, {{"ok", true}});
                }});
+    api_->add({"GET", "/files/{org}/{path*}", Access::require("things", "read"), {"rest of the path"},
+               [](Context& ctx) -> Result<Response> {
+                 TRY_STATUS(ctx.authorize(Target{.org_id = ctx.param("org")}));
+                 return Response::json(200, {{"path", ctx.param("path")}});
+               }});
+    api_->add({"GET", "/files/{org}/list", Access::open(), {"literal beats the rest"},
+               [](Context&) -> Result<Response> { return Response::json(200, {{"list", true}}); }});
     api_->add({"GET", "/forgetful", Access::require("things", "read"), {"forgets to authorize"},
                [](Context&) -> Result<Response> { return Response::json(200, {{"leak", true}}); }});
     api_->add({"GET", "/other", Access::require("others", "read"), {"other resource"},
@@ -115,6 +122,18 @@ TEST_F(ApiTest, RoutesMatchAndDecodeParameters) {
   bool has_allow = false;
   for (auto& [k, v] : m.headers) has_allow = has_allow || (k == "Allow" && v.find("PATCH") != std::string::npos);
   EXPECT_TRUE(has_allow);
+}
+
+TEST_F(ApiTest, RestParametersTakeEverySegmentDecodedOnItsOwn) {
+  EXPECT_EQ(call("GET", "/files/mine/a").body, "{\"path\":\"a\"}");
+  EXPECT_EQ(call("GET", "/files/mine/a/b%20c/d.txt").body, "{\"path\":\"a/b c/d.txt\"}");
+  EXPECT_EQ(call("GET", "/files/mine/a%2Fb").body, "{\"path\":\"a/b\"}");  // an encoded '/' is a separator
+  EXPECT_EQ(call("GET", "/files/mine/list").body, "{\"list\":true}");
+  EXPECT_EQ(call("GET", "/files/mine/list/x").body, "{\"path\":\"list/x\"}");
+  EXPECT_EQ(call("GET", "/files/mine").status, 404);   // the rest takes at least one segment
+  EXPECT_EQ(call("GET", "/files/mine/").status, 404);  // and not an empty one
+  EXPECT_EQ(call("GET", "/files/mine/a//b").status, 404);
+  EXPECT_EQ(call("GET", "/files/theirs/a").status, 404);
 }
 
 TEST_F(ApiTest, ErrorsAreProblemDocuments) {
