@@ -90,36 +90,6 @@ Response upload_response(int status, const UploadRow& u) {
       .header("Upload-Length", std::to_string(u.size));
 }
 
-// `Range: bytes=a-b | a- | -n` (one range) against a file of `size` bytes: [begin, end), or
-// nullopt for the whole file; 416 when it cannot be satisfied.
-Result<std::optional<std::pair<std::int64_t, std::int64_t>>> parse_range(std::string_view h, std::int64_t size) {
-  using R = std::optional<std::pair<std::int64_t, std::int64_t>>;
-  auto unsatisfiable = [&] {
-    return fail(Error(ErrorCode::kRangeNotSatisfiable, "range-not-satisfiable",
-                      "the range is not within the file's " + std::to_string(size) + " bytes")
-                    .with("size", size));
-  };
-  if (!h.starts_with("bytes=")) return R();  // other units are ignored (RFC 9110 14.2)
-  h.remove_prefix(6);
-  if (h.find(',') != std::string_view::npos) return R();  // several ranges: the whole file
-  auto dash = h.find('-');
-  if (dash == std::string_view::npos) return unsatisfiable();
-  auto num = [](std::string_view s, std::int64_t& out) {
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return !s.empty() && ec == std::errc() && p == s.data() + s.size() && out >= 0;
-  };
-  std::int64_t a = 0, b = 0;
-  std::string_view first = h.substr(0, dash), last = h.substr(dash + 1);
-  if (first.empty()) {  // the last n bytes
-    if (!num(last, b) || b == 0) return unsatisfiable();
-    return R(std::pair{std::max<std::int64_t>(0, size - b), size});
-  }
-  if (!num(first, a) || a >= size) return unsatisfiable();
-  if (last.empty()) return R(std::pair{a, size});
-  if (!num(last, b) || b < a) return unsatisfiable();
-  return R(std::pair{a, std::min(b + 1, size)});
-}
-
 // A blob's bytes as a response body, read and decrypted as the client takes them.
 class BlobBody final : public http::BodyStream {
  public:
@@ -149,7 +119,7 @@ Result<Response> serve_blob(Context& ctx, Service& svc, const std::string& blob_
   if (auto h = ctx.req.header("range")) {
     auto ir = ctx.req.header("if-range");
     if (!ir || *ir == etag) {
-      auto r = parse_range(*h, size);
+      auto r = http::parse_byte_range(*h, size);
       if (!r)
         return Response::problem(r.error(), ctx.req.request_id).header("Content-Range", "bytes */" + std::to_string(size));
       range = *r;

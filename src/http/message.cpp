@@ -1,5 +1,8 @@
 #include "http/message.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 #include "core/text.hpp"
 
 namespace atrium::http {
@@ -131,5 +134,35 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_query(std::string
   if (out.size() > 100) return invalid("too many query parameters (at most 100)");
   return out;
 }
+
+Result<std::optional<std::pair<std::int64_t, std::int64_t>>> parse_byte_range(std::string_view h, std::int64_t size) {
+  using R = std::optional<std::pair<std::int64_t, std::int64_t>>;
+  auto unsatisfiable = [&] {
+    return fail(Error(ErrorCode::kRangeNotSatisfiable, "range-not-satisfiable",
+                      "the range is not within the file's " + std::to_string(size) + " bytes")
+                    .with("size", size));
+  };
+  if (!h.starts_with("bytes=")) return R();  // other units are ignored (RFC 9110 14.2)
+  h.remove_prefix(6);
+  if (h.find(',') != std::string_view::npos) return R();  // several ranges: the whole file
+  if (size <= 0) return unsatisfiable();  // an empty body has no byte to point at
+  auto dash = h.find('-');
+  if (dash == std::string_view::npos) return unsatisfiable();
+  auto num = [](std::string_view s, std::int64_t& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return !s.empty() && ec == std::errc() && p == s.data() + s.size() && out >= 0;
+  };
+  std::int64_t a = 0, b = 0;
+  std::string_view first = h.substr(0, dash), last = h.substr(dash + 1);
+  if (first.empty()) {  // the last n bytes
+    if (!num(last, b) || b == 0) return unsatisfiable();
+    return R(std::pair{std::max<std::int64_t>(0, size - b), size});
+  }
+  if (!num(first, a) || a >= size) return unsatisfiable();
+  if (last.empty()) return R(std::pair{a, size});
+  if (!num(last, b) || b < a) return unsatisfiable();
+  return R(std::pair{a, b >= size ? size : b + 1});
+}
+
 
 }  // namespace atrium::http

@@ -70,6 +70,11 @@ struct Response {
 
 // Splits "a=1&b=x%20y" into decoded pairs. Fails on bad percent-encoding or invalid UTF-8.
 Result<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q);
+// One `Range` header value against a body of `size` bytes (RFC 9110 14.2): `bytes=a-b`, `a-` or
+// `-n` gives [begin, end); another unit or several ranges give nullopt (send the whole body); a
+// range outside the body is 416 range-not-satisfiable.
+Result<std::optional<std::pair<std::int64_t, std::int64_t>>> parse_byte_range(std::string_view header,
+                                                                             std::int64_t size);
 // Percent-decodes a path; '+' is literal. Fails on bad escapes, NUL, or invalid UTF-8.
 Result<std::string> percent_decode(std::string_view s, bool plus_is_space);
 std::string percent_encode(std::string_view s);

@@ -135,6 +135,8 @@ def test_empty_file_and_exact_chunk_multiple(server, w):
     r = server.call("POST", f"/api/v1/uploads/{r.json['id']}/complete", owner, json={"sha256": sha(b"")})
     assert r.status == 201 and r.json["size"] == 0
     assert download(server, owner, pid, "empty.txt").body == b""
+    for rng in ("bytes=0-", "bytes=-1", "bytes=0-0"):  # an empty file has no byte to point at
+        assert is_problem(download(server, owner, pid, "empty.txt", {"Range": rng}), 416, "range-not-satisfiable")
     data = data_of(2 * 65536, seed=9)
     upload(server, owner, pid, "exact.bin", data, chunk=65536)
     assert download(server, owner, pid, "exact.bin").body == data
