@@ -26,6 +26,7 @@
 #include "identity/auth.hpp"
 #include "data/blobs.hpp"
 #include "data/routes.hpp"
+#include "vcs/routes.hpp"
 #include "data/store.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
@@ -89,6 +90,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
   TRY_STATUS(db->migrate("projects", projects::migrations()));
   TRY_STATUS(db->migrate("jobs", jobs::migrations()));
   TRY_STATUS(db->migrate("data", data::migrations()));
+  TRY_STATUS(db->migrate("vcs", vcs::migrations()));
   return db;
 }
 
@@ -284,6 +286,15 @@ int run_server(const ServerFlags& flags) {
   js->capture_outputs = [&data_service](const fs::path& ws, std::int64_t uid, const std::vector<std::string>& globs) {
     return data_service.capture(ws, uid, globs);
   };
+  vcs::Repos repos(fs::path(c.data_dir) / "git");
+  if (auto st = repos.init(); !st) die("git: " + st.error().detail);
+  js->resolve_commit = [&repos](const std::string& project_id,
+                                const std::optional<std::string>& ref) -> Result<std::optional<std::string>> {
+    if (ref) return repos.resolve(project_id, *ref);
+    return repos.resolve(project_id, TRY(repos.default_branch(project_id)));  // nullopt: an empty repository
+  };
+  js->checkout = [&repos](const std::string& project_id, const std::string& commit, const fs::path& ws,
+                          std::int64_t uid) { return repos.export_tree(project_id, commit, ws, uid); };
   auto scheduler = compute::Scheduler::create(js->scheduler);
   if (!scheduler) die("compute: " + scheduler.error().detail);
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
@@ -306,6 +317,7 @@ int run_server(const ServerFlags& flags) {
   audit::add_routes(api);
   jobs::add_routes(api, compute_service);
   data::add_routes(api, data_service);
+  vcs::add_routes(api, repos, {.max_blob_bytes = static_cast<std::size_t>(c.git_max_file_bytes)});
 
   http::ServerSettings ss;
   ss.host = host;
@@ -324,10 +336,14 @@ int run_server(const ServerFlags& flags) {
   ss.access_log = access_logger(c);
   ss.on_drain = [draining] { draining->store(true); };
   // Upload chunks may be larger than API bodies.
-  ss.body_limit_for = [api_max = c.max_body_bytes, chunk_max = c.data_max_chunk_bytes](
+  ss.body_limit_for = [api_max = c.max_body_bytes, chunk_max = c.data_max_chunk_bytes, push_max = c.git_max_push_bytes](
                           std::string_view method, std::string_view target) {
+    if (vcs::is_git_service_request(method, target)) return push_max;
     return method == "PATCH" && target.starts_with("/api/v1/uploads/") ? chunk_max : api_max;
   };
+  // git's requests (a push's pack) go to disk as they arrive, never whole into memory.
+  ss.spool_body_for = vcs::is_git_service_request;
+  ss.spool_dir = (repos.root() / "tmp").string();
   http::Server server(ss, api, metrics);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);

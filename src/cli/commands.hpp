@@ -116,6 +116,8 @@ void add_job_commands(CLI::App& app, const Ctx& ctx);
 // commands_data.cpp
 void add_data_commands(CLI::App& app, const Ctx& ctx);
 void add_admin_commands(CLI::App& app, const Ctx& ctx);
+// commands_repo.cpp
+void add_repo_commands(CLI::App& app, const Ctx& ctx);
 
 // A password from stdin (--password-stdin), else from the terminal (asked twice when `confirm`).
 [[nodiscard]] Result<std::string> read_password(bool from_stdin, bool confirm, std::string_view prompt);

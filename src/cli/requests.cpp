@@ -14,10 +14,10 @@ using nlohmann::json;
 namespace {
 
 constexpr std::array<std::string_view, 3> kVisibilities{"private", "org", "instance"};
-constexpr std::array<std::string_view, 14> kResources{"orgs",     "members", "groups",   "roles",
+constexpr std::array<std::string_view, 15> kResources{"orgs",     "members", "groups",   "roles",
                                                       "invitations", "quotas", "projects", "users",
                                                       "tokens",   "sessions", "audit",    "jobs",
-                                                      "files",    "*"};
+                                                      "files",    "code",     "*"};
 constexpr std::array<std::string_view, 6> kVerbs{"read", "create", "write", "delete", "admin", "*"};
 constexpr std::array<std::string_view, 5> kScopes{"own", "group", "org", "all", "*"};
 

@@ -331,6 +331,10 @@ const std::vector<Column>& columns_for(std::string_view kind) {
   static const std::map<std::string, std::vector<Column>, std::less<>> kColumns{
       {"org", {{"ID", "id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"CREATED", "created_at"}}},
       {"my-org", {{"ID", "id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"ROLE", "role"}}},
+      {"branch", {{"NAME", "name", 40}, {"COMMIT", "commit", 12}, {"PROTECTED", "protected"}, {"SUBJECT", "subject", 50}}},
+      {"tag", {{"NAME", "name", 40}, {"COMMIT", "commit", 12}, {"SUBJECT", "subject", 50}}},
+      {"commit", {{"COMMIT", "id", 12}, {"SUBJECT", "subject", 60}}},
+      {"tree-entry", {{"TYPE", "type"}, {"MODE", "mode"}, {"SIZE", "size"}, {"NAME", "name", 60}}},
       {"files", {{"PATH", "path", 60}, {"SIZE", "size"}, {"SHA256", "sha256", 16}, {"UPDATED", "updated"}}},
       {"group", {{"ID", "id"}, {"ORG", "org_id"}, {"SLUG", "slug"}, {"NAME", "name", 40}, {"CREATED", "created_at"}}},
       {"user",

@@ -88,6 +88,14 @@ std::string base64url(std::string_view raw) {
   return out;
 }
 
+std::string base64(std::string_view raw) {
+  const int variant = sodium_base64_VARIANT_ORIGINAL;
+  std::string out(sodium_base64_ENCODED_LEN(raw.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), variant);
+  out.resize(out.size() - 1);
+  return out;
+}
+
 static std::optional<std::string> decode64(std::string_view text, int variant) {
   std::string out(text.size(), '\0');
   std::size_t len = 0;

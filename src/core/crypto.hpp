@@ -36,6 +36,7 @@ std::string hex(std::string_view raw);
 std::optional<std::string> unhex(std::string_view text);  // nullopt unless an even count of hex digits
 std::string base64url(std::string_view raw);  // no padding
 std::optional<std::string> base64url_decode(std::string_view text);
+std::string base64(std::string_view raw);  // standard alphabet, padded
 std::optional<std::string> base64_decode(std::string_view text);  // standard alphabet, padded
 
 // Password hashing: argon2id in libsodium's self-describing string format.

@@ -408,7 +408,10 @@ Response Api::handle(Request& req, std::string* pattern) {
                                   "internal error; the server log has details under request id " + req.request_id),
                             req.request_id);
     }
-    if (result.error().code == ErrorCode::kUnauthenticated) r.header("WWW-Authenticate", "Bearer realm=\"atrium\"");
+    if (result.error().code == ErrorCode::kUnauthenticated) {
+      if (route->basic_auth) r.header("WWW-Authenticate", "Basic realm=\"atrium\", charset=\"UTF-8\"");
+      r.header("WWW-Authenticate", "Bearer realm=\"atrium\"");
+    }
     if (auto ra = result.error().extra.find("retry_after_s"); ra != result.error().extra.end())
       r.header("Retry-After", std::to_string(ra->get<std::int64_t>()));
     return r;

@@ -72,6 +72,9 @@ struct Route {
   RouteDoc doc;
   Handler handler;
   TxMode tx = TxMode::kAuto;
+  // A 401 also offers HTTP Basic (git clients send an API token as the Basic password only when
+  // asked for it); browsers' API calls never get that challenge.
+  bool basic_auth = false;
   std::vector<std::string> segments;  // split pattern (filled by Api::add)
 };
 

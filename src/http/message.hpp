@@ -21,6 +21,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  // Set instead of `body` on routes whose bodies go to disk as they arrive (git pushes): the
+  // path of that file, removed by the server after the response.
+  std::string body_file;
   std::string remote_ip;
   std::string request_id;
   bool tls = false;
@@ -42,6 +45,9 @@ struct BodyStream {
   // True when the body ended because it could not be produced (a damaged blob): the server then
   // cuts the connection instead of ending the body normally, so the client sees a short body.
   virtual bool failed() const { return false; }
+  // A descriptor that becomes readable when poll() may have more (a pipe from a child process):
+  // the server waits on it instead of polling with a backoff. -1: none.
+  virtual int wait_fd() const { return -1; }
 };
 
 struct Response {

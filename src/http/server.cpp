@@ -11,6 +11,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
@@ -47,6 +49,17 @@ bool good_request_id(std::string_view v) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
   return true;
 }
+
+// A request body spooled to disk: removed once the request is answered (or the connection ends).
+struct SpoolFile {
+  std::string path;
+  SpoolFile() = default;
+  SpoolFile(const SpoolFile&) = delete;
+  SpoolFile& operator=(const SpoolFile&) = delete;
+  ~SpoolFile() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
 
 std::string json_escape(std::string_view s) {
   return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -143,6 +156,9 @@ struct Server::Impl {
     bool more = true;
     auto delay = std::chrono::milliseconds(50);
     beast::error_code ec;
+    // A stream with a descriptor (a child's pipe) wakes the pump itself: no backoff.
+    std::optional<asio::posix::stream_descriptor> ready;
+    if (int fd = src.wait_fd(); fd >= 0) ready.emplace(co_await asio::this_coro::executor, ::dup(fd));
     for (;;) {
       if (!piece.empty()) {
         if (!co_await write(piece)) co_return false;
@@ -152,7 +168,9 @@ struct Server::Impl {
       if (!more) co_return true;
       if (draining || stop()) co_return false;
       more = src.poll(piece);
-      if (piece.empty() && more) {  // nothing yet: wait before asking again
+      if (piece.empty() && more && ready) {
+        co_await ready->async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(use_awaitable, ec));
+      } else if (piece.empty() && more) {  // nothing yet: wait before asking again
         timer.expires_after(delay);
         co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
         delay = std::min(delay * 2, std::chrono::milliseconds(500));
@@ -268,6 +286,36 @@ struct Server::Impl {
     }
   }
 
+  // Reads a request's body into `p`. Spooled bodies (to disk) get request_timeout_s per read, so
+  // that a large push is limited by idleness, not length; others get it for the whole body. On
+  // failure the error (413, 400) has been answered and the connection should close.
+  template <typename Stream, typename Parser>
+  awaitable<bool> read_body(Stream& stream, beast::flat_buffer& buffer, Parser& p, std::int64_t limit,
+                            const std::string& rid, bool per_read_timeout) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::error_code ec;
+    lowest.expires_after(std::chrono::seconds(settings.request_timeout_s));
+    if (per_read_timeout) {
+      while (!ec && !p.is_done()) {
+        lowest.expires_after(std::chrono::seconds(settings.request_timeout_s));
+        co_await bhttp::async_read_some(stream, buffer, p, asio::redirect_error(use_awaitable, ec));
+      }
+    } else {
+      co_await bhttp::async_read(stream, buffer, p, asio::redirect_error(use_awaitable, ec));
+    }
+    if (!ec) co_return true;
+    unsigned version = p.get().version();
+    if (ec == bhttp::error::body_limit) {
+      Response r = server_problem(413, "body-too-large",
+                                  "the request body is larger than " + std::to_string(limit) + " bytes", rid);
+      co_await write_response(stream, r, version, false, false, rid);
+    } else if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream && ec != asio::error::eof) {
+      Response r = server_problem(400, "bad-request", "malformed HTTP request body: " + ec.message(), rid);
+      co_await write_response(stream, r, version, false, false, rid);
+    }
+    co_return false;
+  }
+
   void log_access(const Request& req, int status, double seconds, std::size_t bytes, const std::string& route) {
     if (!settings.access_log) return;
     auto ua = req.header("user-agent");
@@ -297,13 +345,13 @@ struct Server::Impl {
       }
       conn->busy = true;
       auto t0 = std::chrono::steady_clock::now();
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
+      bhttp::request_parser<bhttp::empty_body> head;
+      head.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
       // No limit for the header (boost::none compares wrongly in Beast 1.81): the route's limit is
       // applied once the header is known.
-      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+      head.body_limit(std::numeric_limits<std::uint64_t>::max());
       lowest.expires_after(std::chrono::seconds(settings.header_timeout_s));
-      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      co_await bhttp::async_read_header(stream, buffer, head, asio::redirect_error(use_awaitable, ec));
       std::string rid = new_request_id();
       if (ec) {
         if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
@@ -319,40 +367,52 @@ struct Server::Impl {
         co_await write_response(stream, r, 11, false, false, rid);
         break;
       }
-      auto& hdr = parser.get();
+      auto& hdr = head.get();
       if (auto it = hdr.find("x-request-id"); it != hdr.end() && good_request_id(it->value()))
         rid = std::string(it->value());
+      std::string_view method_sv(hdr.method_string()), target_sv(hdr.target());
       std::int64_t body_limit = settings.max_body_bytes;
-      if (settings.body_limit_for)
-        body_limit = settings.body_limit_for(std::string_view(hdr.method_string()), std::string_view(hdr.target()));
-      if (auto len = parser.content_length(); len && *len > static_cast<std::uint64_t>(body_limit)) {
+      if (settings.body_limit_for) body_limit = settings.body_limit_for(method_sv, target_sv);
+      if (auto len = head.content_length(); len && *len > static_cast<std::uint64_t>(body_limit)) {
         // Refused with the header, before the body is read.
         Response r = server_problem(
             413, "body-too-large", "the request body is larger than " + std::to_string(body_limit) + " bytes", rid);
         co_await write_response(stream, r, hdr.version(), false, false, rid);
         break;
       }
-      parser.body_limit(static_cast<std::uint64_t>(body_limit));
       if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, hdr.version()};
         co_await bhttp::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
         if (ec) break;
       }
-      lowest.expires_after(std::chrono::seconds(settings.request_timeout_s));
-      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-      if (ec) {
-        if (ec == bhttp::error::body_limit) {
-          Response r = server_problem(413, "body-too-large",
-                                      "the request body is larger than " + std::to_string(body_limit) + " bytes",
-                                      rid);
-          co_await write_response(stream, r, hdr.version(), false, false, rid);
-        } else if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream && ec != asio::error::eof) {
-          Response r = server_problem(400, "bad-request", "malformed HTTP request body: " + ec.message(), rid);
-          co_await write_response(stream, r, hdr.version(), false, false, rid);
+      bool spool = settings.spool_body_for && !settings.spool_dir.empty() && settings.spool_body_for(method_sv, target_sv);
+      bhttp::request<bhttp::string_body> msg;
+      SpoolFile spooled;
+      bool body_ok = false;
+      if (spool) {
+        bhttp::request_parser<bhttp::file_body> fp{std::move(head)};
+        fp.body_limit(static_cast<std::uint64_t>(body_limit));
+        spooled.path = settings.spool_dir + "/body-" + rid + "-" + crypto::hex(crypto::random_bytes(6));
+        fp.get().body().open(spooled.path.c_str(), beast::file_mode::write_new, ec);
+        if (ec) {
+          spdlog::error("cannot spool a request body to {}: {}", spooled.path, ec.message());
+          spooled.path.clear();
+          co_await write_response(stream, server_problem(503, "unavailable", "cannot store the request body", rid),
+                                  fp.get().version(), false, false, rid);
+          break;
         }
-        break;
+        body_ok = co_await read_body(stream, buffer, fp, body_limit, rid, true);
+        if (body_ok) {
+          fp.get().body().close();
+          msg = bhttp::request<bhttp::string_body>(std::move(fp.get().base()));
+        }
+      } else {
+        bhttp::request_parser<bhttp::string_body> sp{std::move(head)};
+        sp.body_limit(static_cast<std::uint64_t>(body_limit));
+        body_ok = co_await read_body(stream, buffer, sp, body_limit, rid, false);
+        if (body_ok) msg = sp.release();
       }
-      auto msg = parser.release();
+      if (!body_ok) break;
       Request req;
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
@@ -366,6 +426,7 @@ struct Server::Impl {
         req.headers.emplace_back(std::move(name), std::string(f.value()));
       }
       req.body = std::move(msg.body());
+      req.body_file = spooled.path;
       req.websocket = beast::websocket::is_upgrade(msg);
       Response resp;
       std::string route;

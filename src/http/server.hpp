@@ -34,6 +34,10 @@ struct ServerSettings {
   std::function<void()> on_drain;              // called once when shutdown begins
   // The body limit of a request by method and target (larger for upload chunks); unset: max_body_bytes.
   std::function<std::int64_t(std::string_view method, std::string_view target)> body_limit_for;
+  // Whether a request's body goes to a file in `spool_dir` as it arrives (Request::body_file)
+  // instead of memory; each read then has its own request_timeout_s, not the whole body.
+  std::function<bool(std::string_view method, std::string_view target)> spool_body_for;
+  std::string spool_dir;
 };
 
 class Server {

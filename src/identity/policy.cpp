@@ -30,7 +30,7 @@ bool self_service(const http::Principal& who, const http::Permission& perm, cons
 
 bool visibility_read(const http::Principal& who, const http::Permission& perm, const http::Target& t) {
   // A project's visibility covers its content: its files read like the project.
-  if (perm.verb != "read" || (perm.resource != "projects" && perm.resource != "files")) return false;
+  if (perm.verb != "read" || (perm.resource != "projects" && perm.resource != "files" && perm.resource != "code")) return false;
   if (t.visibility == "instance") return true;
   if (t.visibility == "org") return who.is_member_of(t.org_id);
   return false;
@@ -104,7 +104,7 @@ const std::vector<BuiltinRole>& builtin_roles() {
        "org-admin",
        "Administers one organisation: members, groups, roles, invitations, quotas, projects, audit",
        {"orgs:read:org", "orgs:write:org", "members:*:org", "groups:*:org", "roles:*:org", "invitations:*:org",
-        "quotas:*:org", "projects:*:org", "jobs:*:org", "files:*:org", "users:read:org", "audit:read:org"},
+        "quotas:*:org", "projects:*:org", "jobs:*:org", "files:*:org", "code:*:org", "users:read:org", "audit:read:org"},
        false},
       {"role_member",
        "member",
@@ -130,13 +130,15 @@ const BuiltinRole* find_builtin(std::string_view name_or_id) {
 std::vector<http::Grant> project_role_grants(std::string_view role) {
   // Jobs: members submit and read; owners and maintainers also act on everyone's jobs. Acting on
   // one's own job is the own-job rule below. Files: members read and write, viewers read.
-  if (role == "owner") return {{"projects", "*", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"}};
+  if (role == "owner") return {{"projects", "*", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"}, {"code", "*", "*"}};
   if (role == "maintainer")
-    return {{"projects", "read", "*"}, {"projects", "write", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"}};
+    return {{"projects", "read", "*"}, {"projects", "write", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"},
+            {"code", "*", "*"}};
   if (role == "member")
     return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"jobs", "create", "*"}, {"files", "read", "*"},
-            {"files", "write", "*"}};
-  if (role == "viewer") return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"files", "read", "*"}};
+            {"files", "write", "*"}, {"code", "read", "*"}, {"code", "write", "*"}};
+  if (role == "viewer")
+    return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"files", "read", "*"}, {"code", "read", "*"}};
   return {};
 }
 

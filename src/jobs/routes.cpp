@@ -133,10 +133,10 @@ Response list_response(Service& svc, const std::vector<JobRecord>& items, int li
   return http::paged(std::move(arr), limit, "id");
 }
 
-Result<SubmitRequest> parse_submit(Context& ctx, const projects::Project& p) {
+Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs"}));
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -203,6 +203,16 @@ Result<SubmitRequest> parse_submit(Context& ctx, const projects::Project& p) {
     r.begin_time = t;
   }
   r.hold = TRY(b.opt_bool("hold")).value_or(false);
+  // The code: a branch, tag or commit of the project's repository (default: its default branch),
+  // resolved to a commit now; the workspace is checked out at exactly that commit.
+  auto ref = TRY(b.opt_str("ref", 255));
+  if (ref && ref->empty()) ref.reset();
+  if (auto commit = TRY(svc.resolve_commit(p.id, ref)))
+    r.commit = CommitPin{ref ? *ref : "", *commit};
+  else if (ref)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-ref",
+                      "ref: '" + ref->substr(0, 100) + "' names no branch, tag or commit of the project's repository")
+                    .with("field", "ref"));
   // Datasets of the project, "name" (its latest version) or "name@N", pinned now.
   if (auto ds = TRY(b.opt_str_list("datasets", 32, 200))) {
     std::set<std::string> names;
@@ -323,6 +333,10 @@ void add_routes(http::Api& api, Service& svc) {
          {{"type", "array"},
           {"items", {{"type", "string"}}},
           {"description", "datasets of the project, read-only at /data/<name>: name (its latest version) or name@N"}}},
+        {"ref",
+         {{"type", "string"},
+          {"description", "branch, tag or commit of the project's repository (default: its default branch), pinned to "
+                          "a commit at submission; the workspace is checked out there"}}},
         {"outputs",
          {{"type", "object"},
           {"description", "workspace files (globs) recorded as a new version of a dataset when the job ends"},
@@ -335,7 +349,7 @@ void add_routes(http::Api& api, Service& svc) {
              auto p = TRY(load_project(ctx));
              if (p.archived)
                return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
-             auto req = TRY(parse_submit(ctx, p));
+             auto req = TRY(parse_submit(ctx, svc, p));
              auto out = TRY(svc.submit(ctx.t(), ctx.actor(), req, ctx.now()));
              if (out.array_id.empty()) {
                auto j = svc.to_json(out.jobs.front());
@@ -400,6 +414,10 @@ void add_routes(http::Api& api, Service& svc) {
                ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number},
                              {"path", "/data/" + d.name}});
              j["datasets"] = ds;
+             if (auto c = TRY(job_commit(ctx.t(), rec.id())))
+               j["commit"] = {{"id", c->commit}, {"ref", c->ref.empty() ? json(nullptr) : json(c->ref)}};
+             else
+               j["commit"] = nullptr;
              if (auto o = TRY(job_outputs(ctx.t(), rec.id())))
                j["outputs"] = {{"dataset", o->dataset_name}, {"dataset_id", o->dataset_id}, {"paths", o->globs}};
              return http::with_etag(Response::json(200, j), j);

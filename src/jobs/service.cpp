@@ -318,12 +318,14 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     }
     TRY_STATUS(insert_datasets(tx, rec.id(), req.datasets));
     if (req.outputs) TRY_STATUS(insert_outputs(tx, rec.id(), *req.outputs));
+    if (req.commit) TRY_STATUS(insert_commit(tx, rec.id(), *req.commit));
     out.jobs.push_back(std::move(rec));
   }
   json summary{{"project_id", req.project_id},
                {"resources", compute::describe(req.resources)},
                {"tasks", out.jobs.size()}};
   if (!req.name.empty()) summary["name"] = req.name;
+  if (req.commit) summary["commit"] = req.commit->commit;
   TRY_STATUS(audit::record(tx, actor,
                            {req.org_id, "job.submit", "job", spec ? out.array_id : out.jobs.front().id(), summary},
                            now));
@@ -580,6 +582,14 @@ void Service::launch(const Launch& l) {
   fs::create_directories(dir.parent_path() / "workspace", ec);
   if (ec) return fail_launch("cannot create the run directory: " + ec.message());
   fs::path ws = dir.parent_path() / "workspace";
+  // The workspace holds the project's code at the commit pinned at submission.
+  auto pin = db_.read([&](db::Tx& tx) { return job_commit(tx, r.id()); });
+  if (!pin) return fail_launch("reading the job's commit: " + pin.error().detail);
+  if (*pin) {
+    if (!settings_.checkout) return fail_launch("this server cannot check out code");
+    if (auto st = settings_.checkout(r.project_id, (*pin)->commit, ws, r.uid); !st)
+      return fail_launch("checking out " + (*pin)->commit + ": " + st.error().detail);
+  }
   ::chmod(dir.parent_path().c_str(), 0711);
   ::chmod(dir.c_str(), 0711);
   ::chmod((dir / "in").c_str(), 0755);
@@ -623,6 +633,10 @@ void Service::launch(const Launch& l) {
   spec.env = r.env;
   spec.env["ATRIUM_JOB_ID"] = r.id();
   spec.env["ATRIUM_PROJECT_ID"] = r.project_id;
+  if (*pin) {
+    spec.env["ATRIUM_COMMIT"] = (*pin)->commit;
+    spec.env["ATRIUM_REF"] = (*pin)->ref;
+  }
   spec.env["ATRIUM_CPUS"] = std::to_string(l.alloc.cpus);
   spec.env["SLURM_JOB_ID"] = r.id();
   spec.env["SLURM_CPUS_PER_TASK"] = std::to_string(l.alloc.cpus);
@@ -737,6 +751,12 @@ void Service::on_exit(const std::string& id) {
   if (auto st = end_job(id, std::nullopt, cause); !st) spdlog::error("job {}: {}", id, st.error().detail);
 }
 
+Result<std::optional<std::string>> Service::resolve_commit(const std::string& project_id,
+                                                          const std::optional<std::string>& ref) const {
+  if (!settings_.resolve_commit) return std::optional<std::string>{};
+  return settings_.resolve_commit(project_id, ref);
+}
+
 Result<bool> Service::dataset_in_use(const std::string& dataset_id, std::int64_t number) const {
   return db_.read([&](db::Tx& tx) -> Result<bool> {
     auto r = TRY(tx.query_one("SELECT 1 FROM job_datasets d JOIN jobs j ON j.id = d.job_id WHERE d.dataset_id = ? "
@@ -756,6 +776,7 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     std::string error;
     JobRecord rec;
     std::vector<DatasetMount> inputs;
+    std::optional<CommitPin> commit;
   };
   std::optional<Captured> cap;
   auto outcome_file = [&](const JobRecord& r) { return given ? given : read_json_file(run_dir(r) / "outcome.json"); };
@@ -765,7 +786,7 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
       if (!rec) return std::optional<Captured>();
       auto spec = TRY(job_outputs(tx, id));
       if (!spec) return std::optional<Captured>();
-      return std::optional<Captured>(Captured{*spec, {}, "", *rec, TRY(job_datasets(tx, id))});
+      return std::optional<Captured>(Captured{*spec, {}, "", *rec, TRY(job_datasets(tx, id)), TRY(job_commit(tx, id))});
     });
     if (found && *found && outcome_file((*found)->rec)) {
       cap = std::move(**found);
@@ -797,7 +818,8 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
                        {"script_sha256", rec->script.empty() ? json(nullptr) : json(crypto::sha256_hex(rec->script))},
                        {"inputs", inputs},
                        {"globs", cap->spec.globs},
-                       {"commit", nullptr},  // jobs are not pinned to a commit yet (git hosting)
+                       {"commit", cap->commit ? json(cap->commit->commit) : json(nullptr)},
+                       {"ref", cap->commit ? json(cap->commit->ref) : json(nullptr)},
                        {"image", "host"}};  // the host's /usr, read-only
     if (!cap->error.empty()) provenance["capture_error"] = cap->error;
     Actor system{.user_id = rec->user_id(), .username = "job " + id, .request_id = id};

@@ -51,6 +51,14 @@ struct Settings {
   std::function<Result<std::vector<data::ManifestEntry>>(const std::filesystem::path& workspace, std::int64_t uid,
                                                          const std::vector<std::string>& globs)>
       capture_outputs;
+  // The commit a ref (nullopt: the default branch) of the project's repository names; nullopt
+  // when none (an empty repository). Unset: jobs are not pinned to commits.
+  std::function<Result<std::optional<std::string>>(const std::string& project_id, const std::optional<std::string>& ref)>
+      resolve_commit;
+  // Writes the tree of a commit into an empty workspace, owned by the job's uid.
+  std::function<Status(const std::string& project_id, const std::string& commit, const std::filesystem::path& workspace,
+                       std::int64_t uid)>
+      checkout;
 };
 
 struct SubmitRequest {
@@ -68,6 +76,7 @@ struct SubmitRequest {
   bool hold = false;
   std::vector<DatasetMount> datasets;  // resolved to versions by the caller
   std::optional<OutputsSpec> outputs;  // the dataset resolved (or made) by the caller
+  std::optional<CommitPin> commit;     // resolved by the caller at submission
 };
 
 struct Submitted {
@@ -107,6 +116,9 @@ class Service {
   nlohmann::json usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const;
   nlohmann::json node_json() const;
   // Whether a pending or running job mounts this dataset version.
+  // The commit `ref` (nullopt: the default branch) names in the project's repository now.
+  Result<std::optional<std::string>> resolve_commit(const std::string& project_id,
+                                                    const std::optional<std::string>& ref) const;
   Result<bool> dataset_in_use(const std::string& dataset_id, std::int64_t number) const;
   // PENDING or RUNNING now (its output may still grow).
   bool active(const std::string& id) const;

@@ -114,7 +114,20 @@ std::vector<db::Migration> migrations() {
            " number INTEGER NOT NULL, PRIMARY KEY (job_id, name));"},
           {3, "job outputs",
            "CREATE TABLE job_outputs (job_id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, dataset_name TEXT NOT NULL,"
-           " globs TEXT NOT NULL);"}};
+           " globs TEXT NOT NULL);"},
+          {4, "job commits",
+           "CREATE TABLE job_commits (job_id TEXT PRIMARY KEY, ref TEXT NOT NULL, commit_id TEXT NOT NULL);"}};
+}
+
+Status insert_commit(db::Tx& tx, const std::string& job_id, const CommitPin& c) {
+  TRY(tx.exec("INSERT INTO job_commits (job_id, ref, commit_id) VALUES (?, ?, ?)", {job_id, c.ref, c.commit}));
+  return {};
+}
+
+Result<std::optional<CommitPin>> job_commit(db::Tx& tx, const std::string& job_id) {
+  auto r = TRY(tx.query_one("SELECT ref, commit_id FROM job_commits WHERE job_id = ?", {job_id}));
+  if (!r) return std::optional<CommitPin>();
+  return std::optional<CommitPin>(CommitPin{r->str(0), r->str(1)});
 }
 
 Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& o) {

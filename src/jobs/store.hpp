@@ -51,6 +51,12 @@ struct OutputsSpec {
 };
 
 Status insert(db::Tx& tx, const JobRecord& r);
+// The commit a job's workspace is checked out at, and the ref it was resolved from.
+struct CommitPin {
+  std::string ref, commit;
+};
+Status insert_commit(db::Tx& tx, const std::string& job_id, const CommitPin& c);
+Result<std::optional<CommitPin>> job_commit(db::Tx& tx, const std::string& job_id);
 Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& o);
 Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id);
 Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds);

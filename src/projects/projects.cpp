@@ -161,6 +161,13 @@ Result<std::optional<Project>> get_for(db::Tx& tx, const std::string& id, const 
   return std::optional<Project>{std::move(p)};
 }
 
+Result<std::optional<Project>> find_for(db::Tx& tx, const std::string& org_id, const std::string& slug,
+                                        const std::string& user_id) {
+  auto row = TRY(tx.query_one("SELECT id FROM projects WHERE org_id = ? AND slug = ?", {org_id, slug}));
+  if (!row) return std::optional<Project>{};
+  return get_for(tx, row->str(0), user_id);
+}
+
 http::Target target_of(const Project& p) {
   return http::Target{.org_id = p.org_id,
                       .owner_id = p.created_by,

@@ -41,6 +41,9 @@ Result<Project> create(db::Tx& tx, const Actor& actor, const std::string& org_id
 Result<std::optional<Project>> get(db::Tx& tx, const std::string& id);
 // The project with `user_id`'s project role filled in (one query).
 Result<std::optional<Project>> get_for(db::Tx& tx, const std::string& id, const std::string& user_id);
+// By the org and the project's slug (the git URL's /{org}/{slug}.git), like get_for.
+Result<std::optional<Project>> find_for(db::Tx& tx, const std::string& org_id, const std::string& slug,
+                                        const std::string& user_id);
 Result<Project> update(db::Tx& tx, const Actor& actor, const Project& p, const Changes& c, Millis now);
 Status remove(db::Tx& tx, const Actor& actor, const Project& p, Millis now);
 Result<std::int64_t> count_in_org(db::Tx& tx, const std::string& org_id);

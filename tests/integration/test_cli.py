@@ -336,3 +336,46 @@ def test_admin_gc_dry_run(dcli):
     p = dcli.run("admin", "gc", "--dry-run")
     assert p.stdout.startswith("would collect ") and "blobs" in p.stdout
     assert dcli.json("admin", "gc", "--dry-run")["dry_run"] is True
+
+
+# ---------------------------------------------------------------------------- repo
+
+
+def test_repo_clone_edit_browse_protect(dcli, tmp_path):
+    """`atrium repo`: clone with the stored login as git's credential helper (no token in the URL or
+    .git/config), push through it, put/rm/cat/log/tree/diff/branches, protect."""
+    dcli.json("org", "create", "--slug", "cli-repo", "--name", "CLI Repo")
+    pid = dcli.json("project", "create", "--org", "cli-repo", "--slug", "code", "--name", "Code")["id"]
+    p = dcli.run("repo", "put", "README.md", "--project", pid, "-m", "first", stdin="hello\n")
+    assert "committed" in p.stdout
+    first = dcli.json("repo", "info", "--project", pid)["head"]
+    dcli.run("repo", "put", "src/a.py", "--project", pid, stdin="print(1)\n")
+    assert dcli.run("repo", "cat", "README.md", "--project", pid).stdout == "hello\n"
+    log = dcli.json("repo", "log", "--project", pid)["items"]
+    assert [c["subject"] for c in log] == ["Update src/a.py", "first"]
+    assert "src" in dcli.run("repo", "tree", "--project", pid).stdout
+    assert "+print(1)" in dcli.run("repo", "diff", first, "main", "--project", pid).stdout
+    # A stale --if-match is refused.
+    stale = dcli.run("repo", "put", "README.md", "--project", pid, "--if-match", first, stdin="x\n", check=False)
+    assert stale.returncode == 1 and "412" in stale.stderr
+
+    env = {"ATRIUM_CONFIG_DIR": str(dcli.config_dir)}
+    dcli.run("repo", "clone", "--project", pid, str(tmp_path / "code"))
+    work = tmp_path / "code"
+    assert (work / "src/a.py").read_text() == "print(1)\n"
+    config = (work / ".git/config").read_text()
+    assert "atp_" not in config and "repo credential" in config
+    (work / "b.txt").write_text("b\n")
+    g = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@x",
+         "PATH": os.environ["PATH"], "HOME": str(tmp_path), **env}
+    subprocess.run(["git", "add", "b.txt"], cwd=work, env=g, check=True)
+    subprocess.run(["git", "commit", "-qm", "b"], cwd=work, env=g, check=True)
+    push = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=work, env=g, capture_output=True, text=True)
+    assert push.returncode == 0, push.stderr
+    assert dcli.run("repo", "cat", "b.txt", "--project", pid).stdout == "b\n"
+    dcli.run("repo", "protect", "main", "--project", pid)
+    branches = dcli.json("repo", "branches", "--project", pid)["items"]
+    assert branches[0]["name"] == "main" and branches[0]["protected"] is True
+    dcli.run("repo", "rm", "b.txt", "--project", pid, "-m", "drop b")
+    assert dcli.json("repo", "log", "--project", pid, "--limit", "1")["items"][0]["subject"] == "drop b"
+    dcli.run("repo", "unprotect", "main", "--project", pid)

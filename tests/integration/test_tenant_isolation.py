@@ -243,6 +243,28 @@ SWEEP = {
     ("GET", "/api/v1/datasets/{id}/diff"): [V(404, params={"id": B_DATASET}, query="?from=1&to=1")],
     ("POST", "/api/v1/datasets/{id}/versions/{n}/links"): [
         V(404, params={"id": B_DATASET, "n": lambda c: "1"}, body={})],
+    ("GET", "/api/v1/projects/{id}/repo"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/projects/{id}/repo/branches"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/projects/{id}/repo/tags"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/projects/{id}/repo/commits"): [V(404, params={"id": B_PROJECT}),
+                                                    V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/repo/commits/{ref}"): [V(404, params={"id": B_PROJECT, "ref": lambda c: "main"})],
+    ("GET", "/api/v1/projects/{id}/repo/tree"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/projects/{id}/repo/files/{path}"): [
+        V(404, params={"id": B_PROJECT, "path": lambda c: "README.md"}),
+        V(404, params={"id": B_PROJECT, "path": lambda c: "README.md"}, query="?format=json", name="json")],
+    ("PUT", "/api/v1/projects/{id}/repo/files/{path}"): [
+        V(404, params={"id": B_PROJECT, "path": lambda c: "README.md"}, body={"branch": "main", "content": "x"}),
+        V(404, params={"id": B_PROJECT, "path": lambda c: "new.txt"}, body={"branch": "x", "content": "x"},
+          name="new-file")],
+    ("DELETE", "/api/v1/projects/{id}/repo/files/{path}"): [
+        V(404, params={"id": B_PROJECT, "path": lambda c: "README.md"}, query="?branch=main")],
+    ("GET", "/api/v1/projects/{id}/repo/compare"): [V(404, params={"id": B_PROJECT}, query="?from=main&to=main")],
+    ("GET", "/api/v1/projects/{id}/repo/protected-branches"): [V(404, params={"id": B_PROJECT})],
+    ("POST", "/api/v1/projects/{id}/repo/protected-branches"): [
+        V(404, params={"id": B_PROJECT}, body={"pattern": "main"})],
+    ("DELETE", "/api/v1/projects/{id}/repo/protected-branches/{pattern}"): [
+        V(404, params={"id": B_PROJECT, "pattern": lambda c: "main"})],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
@@ -288,6 +310,12 @@ class Sweep:
         self.b_ids.add(self.b_dataset["id"])
         r = server.call("POST", f"/api/v1/datasets/{self.b_dataset['id']}/versions", owner.token, json={"prefix": ""})
         assert r.status == 201, r
+        # A commit on main and a protected branch in B's private project.
+        r = server.call("PUT", f"/api/v1/projects/{pid}/repo/files/README.md", owner.token,
+                        json={"branch": "main", "content": "b secret\n"}, headers={"If-None-Match": "*"})
+        assert r.status == 201, r
+        r = server.call("POST", f"/api/v1/projects/{pid}/repo/protected-branches", owner.token, json={"pattern": "main"})
+        assert r.status == 201, r
         self.caller_id = None
         self.baseline = self.snapshot()
 
@@ -330,6 +358,8 @@ class Sweep:
             snap[f"project-jobs {p['id']}"] = [(j["id"], j["state"], j["held"], j["etag"]) for j in jobs]
             snap[f"project-files {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/files", adm)
             snap[f"project-links {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/links", adm)
+            snap[f"project-branches {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/repo/branches", adm)
+            snap[f"project-protected {p['id']}"] = get(f"/api/v1/projects/{p['id']}/repo/protected-branches")
             for d in list_all(s, f"/api/v1/projects/{p['id']}/datasets", adm, limit=100):
                 snap[f"dataset {d['id']}"] = get(f"/api/v1/datasets/{d['id']}")
         up = s.call("GET", f"/api/v1/uploads/{self.b_upload['id']}", b.users["org-admin"].token)
