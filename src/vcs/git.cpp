@@ -369,6 +369,9 @@ Status Repos::init() {
   fs::create_directories(root_ / "tmp", ec);
   if (ec) return fail(ErrorCode::kInternal, "git", "cannot create " + root_.string() + ": " + ec.message());
   ::chmod(root_.c_str(), 0700);
+  // Left by a crash: spooled push bodies, push logs, temporary indexes, half-made repositories.
+  // Nothing is in flight before the server listens.
+  for (auto& e : fs::directory_iterator(root_ / "tmp", ec)) fs::remove_all(e.path(), ec);
   TRY_STATUS(write_file_atomic((root_ / "hooks" / "update").string(), kUpdateHook, 0755));
   TRY_STATUS(write_file_atomic((root_ / "hooks" / "post-receive").string(), kPostReceiveHook, 0755));
   auto v = TRY(run({"git", "--version"}, env()));
@@ -406,7 +409,7 @@ std::vector<std::string> Repos::env(const std::vector<std::string>& extra) const
       "GIT_CONFIG_NOSYSTEM=1",
       "GIT_CONFIG_GLOBAL=/dev/null",
       "GIT_TERMINAL_PROMPT=0",
-      "GIT_CONFIG_COUNT=6",
+      "GIT_CONFIG_COUNT=7",
       "GIT_CONFIG_KEY_0=core.hooksPath",
       "GIT_CONFIG_VALUE_0=" + (root_ / "hooks").string(),
       "GIT_CONFIG_KEY_1=http.receivepack",
@@ -419,6 +422,9 @@ std::vector<std::string> Repos::env(const std::vector<std::string>& extra) const
       "GIT_CONFIG_VALUE_4=true",
       "GIT_CONFIG_KEY_5=safe.directory",
       "GIT_CONFIG_VALUE_5=*",
+      // An acknowledged push or API commit is on disk: objects (loose ones too) and refs fsynced.
+      "GIT_CONFIG_KEY_6=core.fsync",
+      "GIT_CONFIG_VALUE_6=committed",
   };
   e.insert(e.end(), extra.begin(), extra.end());
   return e;

@@ -428,3 +428,26 @@ def test_jobs_run_at_the_commit_pinned_at_submission(make_server, tmp_path):
         # The checkout is owned by the job's uid; it is the tree only (no .git).
         assert lines == ["version", word, commit, lines[3], lines[3], "no-git"], out
         assert job["commit"] == {"id": commit, "ref": ref}, job["commit"]
+
+
+def test_an_acknowledged_push_survives_kill9(make_server, tmp_path):
+    srv = make_server()
+    tok = srv.admin_token()
+    org = srv.call("POST", "/api/v1/orgs", tok, json={"slug": "k9", "name": "K9"}).json
+    srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", tok, json={"slug": "p", "name": "P"})
+    repo = tmp_path / "r"
+    git("clone", "-q", url(srv, "k9", "p", tok), str(repo))
+    for i in range(3):
+        commit_file(repo, f"f{i}.txt", f"{i}\n" * 1000, f"c{i}")
+    git("push", "-q", "origin", "main", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo).stdout.strip()
+    # Leftovers a crash can leave in the git work directory are cleared at the next start.
+    tmp = srv.data_dir / "git" / "tmp"
+    (tmp / "body-stale").write_bytes(b"x" * 100)
+    srv.kill9()
+    srv.restart()
+    assert not (tmp / "body-stale").exists()
+    dst = tmp_path / "after"
+    git("clone", "-q", url(srv, "k9", "p", tok), str(dst))
+    assert git("rev-parse", "HEAD", cwd=dst).stdout.strip() == head
+    assert git("fsck", "--strict", cwd=dst).returncode == 0
