@@ -12,7 +12,7 @@ PKGS=(
   clang-19 libclang-rt-19-dev
   python3 python3-pytest curl procps openssl
 )
-BENCH_PKGS=(nginx-light wrk)
+BENCH_PKGS=(nginx-light wrk fcgiwrap)
 
 missing=()
 for p in "${PKGS[@]}" ${ATRIUM_BENCH:+"${BENCH_PKGS[@]}"}; do

@@ -55,6 +55,24 @@ Status writable(const projects::Project& p) {
 
 Result<std::string> path_param(Context& ctx) { return normalize_path(ctx.param("path")); }
 
+// A path from the request, normalized; a bad one is 400 naming `field`.
+Result<std::string> path_field(std::string_view raw, const char* field) {
+  auto n = normalize_path(raw);
+  if (!n) return fail(Error(n.error()).with("field", field));
+  return *n;
+}
+
+// 201 for a new signed link: the link, its token and URL (shown once), ETag, Location.
+Response link_created(const Service& svc, const LinkRow& l) {
+  auto j = l.json();
+  j["token"] = svc.link_token(l);
+  j["url"] = "/dl/" + j["token"].get<std::string>();
+  return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/links/" + l.id);
+}
+
+// A version's file (or a link's) as a download: its ETag is the blob's, as content never changes.
+std::string blob_etag(const std::string& blob_id) { return "\"" + blob_id.substr(0, 32) + "\""; }
+
 // An upload, for its uploader only, who must still may write the project's files; anyone else
 // gets 404.
 Result<UploadRow> load_upload(Context& ctx, db::Tx& tx) {
@@ -462,17 +480,14 @@ void add_routes(http::Api& api, Service& svc) {
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"path", "size", "sha256", "overwrite"}));
              UploadRow u;
-             u.path = TRY(normalize_path(TRY(b.str("path", 4 * kMaxPathBytes))));
+             u.path = TRY(path_field(TRY(b.str("path", 4 * kMaxPathBytes)), "path"));
              u.size = TRY(b.integer("size", 0, svc.settings().max_file_bytes));
              u.sha256 = TRY(b.opt_str("sha256", 64)).value_or("");
              if (!u.sha256.empty() && !valid_blob_id(u.sha256))
                return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "sha256 must be 64 lowercase hex digits")
                                .with("field", "sha256"));
              u.overwrite = TRY(b.opt_bool("overwrite")).value_or(false);
-             if (!u.overwrite && TRY(get_file(ctx.t(), p.id, u.path)))
-               return fail(Error(ErrorCode::kAlreadyExists, "file-exists",
-                                 "a file named '" + u.path + "' exists (send overwrite: true to replace it)")
-                               .with("path", u.path));
+             if (!u.overwrite && TRY(get_file(ctx.t(), p.id, u.path))) return file_exists_error(u.path);
              // Refused before a byte is sent: the owners' quotas, then the disk.
              TRY_STATUS(check_storage_quota(ctx.t(), p.org_id, p.group_id, ctx.who().user_id, u.size));
              auto room = TRY(svc.disk_room(ctx.t()));
@@ -637,9 +652,7 @@ void add_routes(http::Api& api, Service& svc) {
              auto p = TRY(load_project(ctx, ctx.t(), {"files", "read"}));
              std::string prefix;
              if (auto v = ctx.req.query_param("prefix"); v && !v->empty()) {
-               auto n = normalize_path(*v);
-               if (!n) return fail(Error(n.error()).with("field", "prefix"));
-               prefix = *n;
+               prefix = TRY(path_field(*v, "prefix"));
              }
              auto page = TRY(ctx.page(1000));
              json items = json::array();
@@ -686,15 +699,13 @@ void add_routes(http::Api& api, Service& svc) {
              TRY_STATUS(writable(p));
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"from", "to", "overwrite"}));
-             auto from = normalize_path(TRY(b.str("from", 4 * kMaxPathBytes)));
-             if (!from) return fail(Error(from.error()).with("field", "from"));
-             auto to = normalize_path(TRY(b.str("to", 4 * kMaxPathBytes)));
-             if (!to) return fail(Error(to.error()).with("field", "to"));
+             auto from = TRY(path_field(TRY(b.str("from", 4 * kMaxPathBytes)), "from"));
+             auto to = TRY(path_field(TRY(b.str("to", 4 * kMaxPathBytes)), "to"));
              bool overwrite = TRY(b.opt_bool("overwrite")).value_or(false);
-             auto f = TRY(get_file(ctx.t(), p.id, *from));
-             if (!f) return not_found("file '" + *from + "'");
+             auto f = TRY(get_file(ctx.t(), p.id, from));
+             if (!f) return not_found("file '" + from + "'");
              if (ctx.req.header("if-match")) TRY_STATUS(ctx.check_if_match(f->etag()));
-             auto out = TRY(move_file(ctx.t(), ctx.actor(), *f, *to, overwrite, ctx.now()));
+             auto out = TRY(move_file(ctx.t(), ctx.actor(), *f, to, overwrite, ctx.now()));
              return http::with_etag(Response::json(200, out.json()), out.json());
            }});
 
@@ -713,11 +724,10 @@ void add_routes(http::Api& api, Service& svc) {
              auto p = TRY(load_project(ctx, ctx.t(), {"files", "write"}));
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"path", "expires_in_s", "one_time"}));
-             auto path = normalize_path(TRY(b.str("path", 4 * kMaxPathBytes)));
-             if (!path) return fail(Error(path.error()).with("field", "path"));
+             auto path = TRY(path_field(TRY(b.str("path", 4 * kMaxPathBytes)), "path"));
              auto ttl = TRY(b.opt_integer("expires_in_s", 1, svc.settings().max_link_ttl / 1000)).value_or(86400);
-             auto f = TRY(get_file(ctx.t(), p.id, *path));
-             if (!f) return not_found("file '" + *path + "'");
+             auto f = TRY(get_file(ctx.t(), p.id, path));
+             if (!f) return not_found("file '" + path + "'");
              LinkRow l;
              l.id = new_id("lnk", ctx.now());
              l.project_id = p.id;
@@ -730,10 +740,7 @@ void add_routes(http::Api& api, Service& svc) {
              l.expires = ctx.now() + ttl * 1000;
              l.one_time = TRY(b.opt_bool("one_time")).value_or(false);
              TRY_STATUS(insert_link(ctx.t(), ctx.actor(), l, ctx.now()));
-             auto j = l.json();
-             j["token"] = svc.link_token(l);
-             j["url"] = "/dl/" + j["token"].get<std::string>();
-             return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/links/" + l.id);
+             return link_created(svc, l);
            }});
 
   api.add({"GET", "/api/v1/projects/{id}/links", Access::require("files", "read"),
@@ -831,13 +838,12 @@ void add_routes(http::Api& api, Service& svc) {
              if (paths) {
                std::set<std::string> seen;
                for (auto& raw : *paths) {
-                 auto p = normalize_path(raw);
-                 if (!p) return fail(Error(p.error()).with("field", "paths"));
-                 if (!seen.insert(*p).second) continue;
-                 auto f = TRY(get_file(ctx.t(), d.project_id, *p));
-                 if (!f) return fail(Error(ErrorCode::kInvalidArgument, "unknown-file", "no file named '" + *p + "'")
+                 auto p = TRY(path_field(raw, "paths"));
+                 if (!seen.insert(p).second) continue;
+                 auto f = TRY(get_file(ctx.t(), d.project_id, p));
+                 if (!f) return fail(Error(ErrorCode::kInvalidArgument, "unknown-file", "no file named '" + p + "'")
                                          .with("field", "paths")
-                                         .with("path", *p));
+                                         .with("path", p));
                  entries.push_back({f->path, f->blob_id, f->size});
                }
                std::sort(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.path < b.path; });
@@ -845,9 +851,7 @@ void add_routes(http::Api& api, Service& svc) {
              } else {
                std::string prefix;
                if (prefix_in && !prefix_in->empty()) {
-                 auto n = normalize_path(*prefix_in);
-                 if (!n) return fail(Error(n.error()).with("field", "prefix"));
-                 prefix = *n;
+                 prefix = TRY(path_field(*prefix_in, "prefix"));
                }
                std::string after;
                for (;;) {
@@ -896,7 +900,7 @@ void add_routes(http::Api& api, Service& svc) {
              auto path = TRY(path_param(ctx));
              auto e = TRY(version_entry(ctx.t(), d.id, n, path));
              if (!e) return not_found("file '" + path + "' in version " + std::to_string(n));
-             return serve_blob(ctx, svc, e->blob_id, e->size, "\"" + e->blob_id.substr(0, 32) + "\"", path);
+             return serve_blob(ctx, svc, e->blob_id, e->size, blob_etag(e->blob_id), path);
            }});
 
   api.add({"GET", "/api/v1/datasets/{id}/diff", Access::require("files", "read"),
@@ -958,10 +962,7 @@ void add_routes(http::Api& api, Service& svc) {
              l.created = ctx.now();
              l.expires = ctx.now() + ttl * 1000;
              TRY_STATUS(insert_link(ctx.t(), ctx.actor(), l, ctx.now()));
-             auto j = l.json();
-             j["token"] = svc.link_token(l);
-             j["url"] = "/dl/" + j["token"].get<std::string>();
-             return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/links/" + l.id);
+             return link_created(svc, l);
            }});
 
   // The link a /dl/<token> names, if the token is its signature and it is still live.
@@ -990,7 +991,7 @@ void add_routes(http::Api& api, Service& svc) {
              auto l = TRY(live_link(ctx));
              if (l.dataset_id.empty()) {
                TRY_STATUS(count_use(ctx, l, std::string(ctx.req.header("range").value_or(""))));
-               return serve_blob(ctx, svc, l.blob_id, l.size, "\"" + l.blob_id.substr(0, 32) + "\"", l.path);
+               return serve_blob(ctx, svc, l.blob_id, l.size, blob_etag(l.blob_id), l.path);
              }
              TRY_STATUS(count_use(ctx, l, "list"));
              json files = json::array();
@@ -1026,7 +1027,7 @@ void add_routes(http::Api& api, Service& svc) {
              std::string what = path;
              if (auto r = ctx.req.header("range")) what += " " + std::string(*r);
              TRY_STATUS(count_use(ctx, l, what));
-             return serve_blob(ctx, svc, e->blob_id, e->size, "\"" + e->blob_id.substr(0, 32) + "\"", path);
+             return serve_blob(ctx, svc, e->blob_id, e->size, blob_etag(e->blob_id), path);
            },
            http::TxMode::kNone});
 

@@ -111,13 +111,13 @@ Status touch_blob(db::Tx& tx, const std::string& id, std::int64_t size, Millis n
   return {};
 }
 
-std::unexpected<Error> file_exists(const std::string& path) {
+}  // namespace
+
+std::unexpected<Error> file_exists_error(const std::string& path) {
   return fail(Error(ErrorCode::kAlreadyExists, "file-exists",
                     "a file named '" + path + "' exists (send overwrite: true to replace it)")
                   .with("path", path));
 }
-
-}  // namespace
 
 nlohmann::json FileRow::json() const {
   return {{"project_id", project_id}, {"path", path},        {"size", size},
@@ -163,7 +163,7 @@ Result<std::vector<FileRow>> list_files(db::Tx& tx, const std::string& project_i
 
 Result<FileRow> put_file(db::Tx& tx, const Actor& actor, FileRow f, bool overwrite, Millis now) {
   auto old = TRY(get_file(tx, f.project_id, f.path));
-  if (old && !overwrite) return file_exists(f.path);
+  if (old && !overwrite) return file_exists_error(f.path);
   TRY_STATUS(touch_blob(tx, f.blob_id, f.size, now));
   f.updated = now;
   if (old) {
@@ -202,7 +202,7 @@ Result<FileRow> move_file(db::Tx& tx, const Actor& actor, const FileRow& f, cons
                           Millis now) {
   if (to == f.path) return f;
   auto target = TRY(get_file(tx, f.project_id, to));
-  if (target && !overwrite) return file_exists(to);
+  if (target && !overwrite) return file_exists_error(to);
   if (target) {
     TRY(tx.exec("DELETE FROM files WHERE project_id = ? AND path = ?", {f.project_id, to}));
     TRY_STATUS(touch_blob(tx, target->blob_id, target->size, now));

@@ -43,6 +43,8 @@ Result<std::optional<FileRow>> get_file(db::Tx& tx, const std::string& project_i
 // `after`.
 Result<std::vector<FileRow>> list_files(db::Tx& tx, const std::string& project_id, const std::string& prefix,
                                         const std::string& after, int limit);
+// 409 file-exists for `path` (a write without `overwrite`).
+std::unexpected<Error> file_exists_error(const std::string& path);
 // Creates or replaces the file at f.path (replacing needs `overwrite`, else 409 file-exists),
 // records its blob, audits.
 Result<FileRow> put_file(db::Tx& tx, const Actor& actor, FileRow f, bool overwrite, Millis now);

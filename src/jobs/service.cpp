@@ -779,7 +779,12 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     std::optional<CommitPin> commit;
   };
   std::optional<Captured> cap;
-  auto outcome_file = [&](const JobRecord& r) { return given ? given : read_json_file(run_dir(r) / "outcome.json"); };
+  // Read once: capturing outputs asks first whether the process ran, the end then records it.
+  std::optional<std::optional<json>> outcome;
+  auto outcome_file = [&](const JobRecord& r) -> const std::optional<json>& {
+    if (!outcome) outcome = given ? given : read_json_file(run_dir(r) / "outcome.json");
+    return *outcome;
+  };
   if (settings_.capture_outputs) {
     auto found = db_.read([&](db::Tx& tx) -> Result<std::optional<Captured>> {
       auto rec = TRY(get(tx, id));

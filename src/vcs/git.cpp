@@ -374,8 +374,15 @@ Status Repos::init() {
   for (auto& e : fs::directory_iterator(root_ / "tmp", ec)) fs::remove_all(e.path(), ec);
   TRY_STATUS(write_file_atomic((root_ / "hooks" / "update").string(), kUpdateHook, 0755));
   TRY_STATUS(write_file_atomic((root_ / "hooks" / "post-receive").string(), kPostReceiveHook, 0755));
-  auto v = TRY(run({"git", "--version"}, env()));
-  if (v.status != 0) return git_failed("git --version", v);
+  git_.clear();
+  for (const char* dir : {"/usr/local/bin", "/usr/bin", "/bin"})
+    if (std::string p = std::string(dir) + "/git"; git_.empty() && ::access(p.c_str(), X_OK) == 0) git_ = p;
+  if (git_.empty()) return fail(ErrorCode::kUnavailable, "git", "git is not installed (looked in /usr/local/bin, /usr/bin, /bin)");
+  auto v = TRY(run({git_, "--exec-path"}, env()));
+  if (v.status != 0) return git_failed("git --exec-path", v);
+  http_backend_ = first_line(v.out) + "/git-http-backend";
+  if (::access(http_backend_.c_str(), X_OK) != 0)
+    return fail(ErrorCode::kUnavailable, "git", "git's http-backend is missing: " + http_backend_);
   return {};
 }
 
@@ -390,7 +397,7 @@ Result<fs::path> Repos::ensure(const std::string& project_id) {
   auto dst = path(project_id);
   if (exists(project_id)) return dst;
   auto tmp = root_ / "tmp" / ("init-" + project_id + "-" + crypto::hex(crypto::random_bytes(6)));
-  auto r = TRY(run({"git", "init", "--bare", "--quiet", "--initial-branch=main", tmp.string()}, env()));
+  auto r = TRY(run({git_, "init", "--bare", "--quiet", "--initial-branch=main", tmp.string()}, env()));
   if (r.status != 0) return git_failed("git init", r);
   if (::rename(tmp.c_str(), dst.c_str()) != 0) {
     std::error_code ec;
@@ -432,7 +439,7 @@ std::vector<std::string> Repos::env(const std::vector<std::string>& extra) const
 
 Result<RunResult> Repos::git(const std::string& project_id, std::vector<std::string> args, std::string_view input,
                              const std::vector<std::string>& extra_env, std::size_t max_out) const {
-  args.insert(args.begin(), {"git", "--git-dir=" + path(project_id).string()});
+  args.insert(args.begin(), {git_, "--git-dir=" + path(project_id).string()});
   return run(args, env(extra_env), input, max_out);
 }
 

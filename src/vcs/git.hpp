@@ -70,9 +70,12 @@ class Repos {
  public:
   // `root` holds <project id>.git and the hooks; made if missing.
   explicit Repos(std::filesystem::path root);
+  // Makes the directories, writes the hooks, finds git and clears what a crash left.
   Status init();
 
   const std::filesystem::path& root() const { return root_; }
+  // git's CGI, run directly (not through the `git` wrapper, which would start it as a second process).
+  const std::string& http_backend() const { return http_backend_; }
   std::filesystem::path path(const std::string& project_id) const;
   bool exists(const std::string& project_id) const;
   // Makes the bare repository if it is missing (atomically: made aside, then renamed).
@@ -123,6 +126,10 @@ class Repos {
 
  private:
   std::filesystem::path root_;
+  // Found once in the children's PATH (not the server's): the same git whatever the server's
+  // environment.
+  std::string git_ = "git";
+  std::string http_backend_;
 };
 
 // Git ref name rules (git check-ref-format) for a branch or tag name, without running git.

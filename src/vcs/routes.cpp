@@ -245,7 +245,7 @@ Result<Response> serve_git(Context& ctx, Repos& repos, const std::string& suffix
   if (auto v = ctx.req.header("content-type")) extra.push_back("CONTENT_TYPE=" + std::string(*v));
   if (auto v = ctx.req.header("content-encoding")) extra.push_back("HTTP_CONTENT_ENCODING=" + std::string(*v));
   if (auto v = ctx.req.header("git-protocol")) extra.push_back("GIT_PROTOCOL=" + std::string(*v));
-  auto child = TRY(Child::spawn({"git", "http-backend"}, repos.env(extra), in));
+  auto child = TRY(Child::spawn({repos.http_backend()}, repos.env(extra), in));
   auto cgi = TRY(read_cgi_header(child));
   Response r = Response::text(cgi.status, std::move(cgi.rest), cgi.content_type);
   for (auto& [k, v] : cgi.headers) r.header(k, v);
