@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <fnmatch.h>
+#include <sys/eventfd.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -12,6 +13,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <thread>
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
@@ -108,23 +112,85 @@ Response upload_response(int status, const UploadRow& u) {
       .header("Upload-Length", std::to_string(u.size));
 }
 
-// A blob's bytes as a response body, read and decrypted as the client takes them.
+// A blob's bytes as a response body. A thread of its own reads and decrypts ahead (a few pieces,
+// bounded) while the I/O thread sends: decryption runs beside the socket writes instead of
+// between them. It signals each piece on an eventfd that the server waits on; the client's pace
+// still bounds it (a full queue stops the reader).
 class BlobBody final : public http::BodyStream {
  public:
-  explicit BlobBody(BlobStore::Reader r) : r_(std::move(r)) {}
-  bool poll(std::string& out) override {
-    auto more = r_.next(out, kPiece);
-    if (!more) {
-      failed_ = true;  // the server cuts the connection: the client sees a short body
-      return false;
-    }
-    return *more;
+  explicit BlobBody(BlobStore::Reader r) : ready_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    reader_ = std::thread([this, r = std::move(r)]() mutable { read_ahead(r); });
   }
-  bool failed() const override { return failed_; }
+  ~BlobBody() override {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    space_.notify_all();
+    reader_.join();
+    if (ready_ >= 0) ::close(ready_);
+  }
+  bool poll(std::string& out) override {
+    std::uint64_t n;
+    if (ready_ >= 0 && ::read(ready_, &n, sizeof n) < 0) {
+    }  // reset before looking: a piece pushed after this signals again
+    std::unique_lock lk(mu_);
+    if (!queue_.empty()) {
+      if (out.empty()) out.swap(queue_.front());
+      else out += queue_.front();
+      queue_.pop_front();
+      lk.unlock();
+      space_.notify_one();
+      return true;
+    }
+    if (!finished_) {
+      if (ready_ < 0) {  // no eventfd: wait here for the next piece
+        ready_cv_.wait(lk, [&] { return !queue_.empty() || finished_; });
+        lk.unlock();
+        return poll(out);
+      }
+      return true;  // nothing yet: the server waits on the eventfd
+    }
+    return false;
+  }
+  bool failed() const override {
+    std::lock_guard lk(mu_);
+    return failed_;
+  }
+  int wait_fd() const override { return ready_; }
 
  private:
-  BlobStore::Reader r_;
-  bool failed_ = false;
+  static constexpr std::size_t kDepth = 4;
+
+  void read_ahead(BlobStore::Reader& r) {
+    for (;;) {
+      std::string piece;
+      auto more = r.next(piece, kPiece);
+      std::unique_lock lk(mu_);
+      if (!more) failed_ = true;  // the server cuts the connection: the client sees a short body
+      if (!piece.empty()) queue_.push_back(std::move(piece));
+      if (!more || !*more) finished_ = true;
+      lk.unlock();
+      signal();
+      lk.lock();
+      if (finished_) return;
+      space_.wait(lk, [&] { return stop_ || queue_.size() < kDepth; });
+      if (stop_) return;
+    }
+  }
+  void signal() {
+    ready_cv_.notify_all();
+    std::uint64_t one = 1;
+    if (ready_ >= 0 && ::write(ready_, &one, sizeof one) < 0) {
+    }
+  }
+
+  int ready_;
+  mutable std::mutex mu_;
+  std::condition_variable space_, ready_cv_;
+  std::deque<std::string> queue_;  // GUARDED_BY(mu_)
+  bool finished_ = false, failed_ = false, stop_ = false;  // GUARDED_BY(mu_)
+  std::thread reader_;
 };
 
 // A blob as a download: Range (206, 416), If-Range, If-None-Match (304), Content-Length,

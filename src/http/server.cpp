@@ -385,6 +385,9 @@ struct Server::Impl {
         co_await bhttp::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
         if (ec) break;
       }
+      // Beast reads at most the buffer's free capacity (at least 512 bytes): a large body gets room
+      // for 64 KiB reads (else a 64 MiB upload chunk took 131,072 reads), given back after it.
+      if (auto len = head.content_length(); head.chunked() || (len && *len > 4096)) buffer.reserve(64 * 1024);
       bool spool = settings.spool_body_for && !settings.spool_dir.empty() && settings.spool_body_for(method_sv, target_sv);
       bhttp::request<bhttp::string_body> msg;
       SpoolFile spooled;
@@ -459,6 +462,7 @@ struct Server::Impl {
       metrics.observe_request(route.empty() ? "unmatched" : route, req.method, resp.status, secs);  // methods bounded there
       log_access(req, resp.status, secs, resp.body.size(), route);
       conn->busy = false;
+      if (buffer.size() == 0 && buffer.capacity() > 16 * 1024) buffer.shrink_to_fit();  // idle connections stay small
       if (!keep) break;
     }
   }
