@@ -1,4 +1,5 @@
 #include "data/blobs.hpp"
+#include "data/secretstream.hpp"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -297,11 +298,10 @@ struct BlobStore::Writer::State {
 
   Status encrypt(std::string_view plain, unsigned char tag) {
     cipher.resize(plain.size() + crypto_secretstream_xchacha20poly1305_ABYTES);
-    unsigned long long clen = 0;
-    crypto_secretstream_xchacha20poly1305_push(&ss, reinterpret_cast<unsigned char*>(cipher.data()), &clen,
-                                               reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
-                                               nullptr, 0, tag);
-    return write_all(fd, std::string_view(cipher.data(), static_cast<std::size_t>(clen)));
+    if (secretstream::push(&ss, reinterpret_cast<unsigned char*>(cipher.data()),
+                           reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), tag) != 0)
+      return fail(ErrorCode::kInternal, "crypto", "encryption failed");
+    return write_all(fd, cipher);
   }
 };
 
@@ -449,11 +449,11 @@ struct BlobStore::Reader::State {
       std::size_t used = 0;
       while (used < cipher.size() && !done) {
         std::size_t clen = std::min(kCipherChunk, cipher.size() - used);
-        unsigned long long plen = 0;
+        if (clen < crypto_secretstream_xchacha20poly1305_ABYTES) return corrupt(id, "truncated");
+        std::size_t plen = clen - crypto_secretstream_xchacha20poly1305_ABYTES;
         unsigned char tag = 0;
-        if (crypto_secretstream_xchacha20poly1305_pull(&ss, reinterpret_cast<unsigned char*>(plain.data()), &plen,
-                                                       &tag, reinterpret_cast<const unsigned char*>(cipher.data() + used),
-                                                       clen, nullptr, 0) != 0)
+        if (secretstream::pull(&ss, reinterpret_cast<unsigned char*>(plain.data()), &tag,
+                               reinterpret_cast<const unsigned char*>(cipher.data() + used), clen) != 0)
           return corrupt(id, "a chunk fails authentication");
         bool final_chunk = chunk == full_chunks;
         if ((tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) != final_chunk)

@@ -1,4 +1,5 @@
 #include "data/uploads.hpp"
+#include "data/secretstream.hpp"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -80,10 +81,12 @@ Status Staging::append(std::int64_t at, std::string_view data) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(n >> (8 * i));
   randombytes_buf(p + 4, kNonce);
   std::string ad = ad_for(id_, state_.offset);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(p + kFrameHead, &clen, reinterpret_cast<const unsigned char*>(data.data()),
-                                             data.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-                                             nullptr, p + 4, reinterpret_cast<const unsigned char*>(key_.data()));
+  if (secretstream::aead_encrypt(p + kFrameHead, reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                                 reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), p + 4,
+                                 reinterpret_cast<const unsigned char*>(key_.data())) != 0) {
+    ::close(fd);
+    return fail(ErrorCode::kInternal, "crypto", "encryption failed");
+  }
   ssize_t w = ::pwrite(fd, frame.data(), frame.size(), static_cast<off_t>(state_.staged_bytes));
   bool ok = w == static_cast<ssize_t>(frame.size()) && (!sync_ || ::fdatasync(fd) == 0);
   int err = errno;
@@ -125,12 +128,10 @@ Result<BlobInfo> Staging::finish(BlobStore& store, std::optional<std::string> ex
       return damaged(id_, "a frame is cut short");
     out.resize(n);
     std::string ad = ad_for(id_, plain);
-    unsigned long long len = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            reinterpret_cast<unsigned char*>(out.data()), &len, nullptr,
-            reinterpret_cast<const unsigned char*>(frame.data()), frame.size(),
-            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), head + 4,
-            reinterpret_cast<const unsigned char*>(key_.data())) != 0)
+    if (secretstream::aead_decrypt(reinterpret_cast<unsigned char*>(out.data()),
+                                   reinterpret_cast<const unsigned char*>(frame.data()), frame.size(),
+                                   reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), head + 4,
+                                   reinterpret_cast<const unsigned char*>(key_.data())) != 0)
       return damaged(id_, "a frame fails authentication");
     TRY_STATUS(w.write(out));
     plain += n;
