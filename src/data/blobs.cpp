@@ -438,6 +438,9 @@ struct BlobStore::Reader::State {
   Result<bool> next(std::string& out, std::size_t max) {
     if (done) return false;
     std::size_t start = out.size();
+    // Room for the whole piece at once: growing chunk by chunk would copy it again each time.
+    out.reserve(start + static_cast<std::size_t>(std::min<std::int64_t>(
+                            static_cast<std::int64_t>(max) + static_cast<std::int64_t>(kChunk), end - begin)));
     while (!done && out.size() - start < max) {
       // The chunks that hold what is still wanted, up to 16 per read.
       auto want = static_cast<std::int64_t>((max - (out.size() - start) + kChunk - 1) / kChunk);
@@ -452,17 +455,32 @@ struct BlobStore::Reader::State {
         if (clen < crypto_secretstream_xchacha20poly1305_ABYTES) return corrupt(id, "truncated");
         std::size_t plen = clen - crypto_secretstream_xchacha20poly1305_ABYTES;
         unsigned char tag = 0;
-        if (secretstream::pull(&ss, reinterpret_cast<unsigned char*>(plain.data()), &tag,
-                               reinterpret_cast<const unsigned char*>(cipher.data() + used), clen) != 0)
-          return corrupt(id, "a chunk fails authentication");
+        std::int64_t pos = chunk * static_cast<std::int64_t>(kChunk);
+        const auto* c = reinterpret_cast<const unsigned char*>(cipher.data() + used);
+        std::string_view p;
+        if (pos >= begin && pos + static_cast<std::int64_t>(plen) <= end) {
+          // All of the chunk is wanted: decrypted straight into `out`, no copy.
+          std::size_t at = out.size();
+          int rc = -1;
+          // The new size is returned as at + plen, not the callback's `n`: libstdc++ 12 passes the
+          // grown capacity there.
+          out.resize_and_overwrite(at + plen, [&](char* buf, std::size_t) {
+            rc = secretstream::pull(&ss, reinterpret_cast<unsigned char*>(buf + at), &tag, c, clen);
+            return rc == 0 ? at + plen : at;
+          });
+          if (rc != 0) return corrupt(id, "a chunk fails authentication");
+          p = std::string_view(out).substr(at);
+        } else {
+          if (secretstream::pull(&ss, reinterpret_cast<unsigned char*>(plain.data()), &tag, c, clen) != 0)
+            return corrupt(id, "a chunk fails authentication");
+          p = std::string_view(plain.data(), plen);
+          std::int64_t a = std::max(begin, pos), b = std::min(end, pos + static_cast<std::int64_t>(plen));
+          if (a < b) out.append(p.substr(static_cast<std::size_t>(a - pos), static_cast<std::size_t>(b - a)));
+        }
         bool final_chunk = chunk == full_chunks;
         if ((tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) != final_chunk)
           return corrupt(id, final_chunk ? "truncated (no final chunk)" : "data after the final chunk");
-        std::string_view p(plain.data(), static_cast<std::size_t>(plen));
         if (hash) hash->update(p);
-        std::int64_t pos = chunk * static_cast<std::int64_t>(kChunk);
-        std::int64_t a = std::max(begin, pos), b = std::min(end, pos + static_cast<std::int64_t>(p.size()));
-        if (a < b) out.append(p.substr(static_cast<std::size_t>(a - pos), static_cast<std::size_t>(b - a)));
         used += clen;
         ++chunk;
         if (final_chunk || (!whole && pos + static_cast<std::int64_t>(p.size()) >= end)) done = true;
