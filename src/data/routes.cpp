@@ -26,6 +26,7 @@
 #include "data/store.hpp"
 #include "data/uploads.hpp"
 #include "projects/projects.hpp"
+#include "projects/routes.hpp"
 
 namespace atrium::data {
 namespace fs = std::filesystem;
@@ -43,19 +44,10 @@ constexpr std::size_t kPiece = 256 * 1024;
 
 // The route's project ({id}), authorized for `perm`, in `tx`.
 Result<projects::Project> load_project(Context& ctx, db::Tx& tx, const http::Permission& perm) {
-  auto p = TRY(projects::get_for(tx, ctx.param("id"), ctx.who().user_id));
-  if (!p) {
-    ctx.filtered();
-    return not_found("project");
-  }
-  TRY_STATUS(ctx.authorize(perm, projects::target_of(*p)));
-  return *p;
+  return projects::load_in_route(ctx, tx, perm);
 }
 
-Status writable(const projects::Project& p) {
-  if (p.archived) return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
-  return {};
-}
+Status writable(const projects::Project& p) { return projects::check_writable(p); }
 
 Result<std::string> path_param(Context& ctx) { return normalize_path(ctx.param("path")); }
 

@@ -52,6 +52,21 @@ Result<std::vector<std::string>> tags_field(const http::JsonBody& b) {
 
 }  // namespace
 
+Result<Project> load_in_route(http::Context& ctx, db::Tx& tx, const http::Permission& perm) {
+  auto p = TRY(get_for(tx, ctx.param("id"), ctx.who().user_id));
+  if (!p) {
+    ctx.filtered();
+    return not_found("project");
+  }
+  TRY_STATUS(ctx.authorize(perm, target_of(*p)));
+  return *p;
+}
+
+Status check_writable(const Project& p) {
+  if (p.archived) return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
+  return {};
+}
+
 void add_routes(http::Api& api) {
   json project_schema = {{"type", "object"},
                          {"properties",

@@ -16,6 +16,7 @@
 #include "core/text.hpp"
 #include "identity/store.hpp"
 #include "projects/projects.hpp"
+#include "projects/routes.hpp"
 
 namespace atrium::vcs {
 
@@ -56,19 +57,10 @@ constexpr std::size_t kMaxCgiHeader = 64 * 1024;
 // ---- loading the project a request names
 
 Result<projects::Project> load_project(Context& ctx, db::Tx& tx, const http::Permission& perm) {
-  auto p = TRY(projects::get_for(tx, ctx.param("id"), ctx.who().user_id));
-  if (!p) {
-    ctx.filtered();
-    return not_found("project");
-  }
-  TRY_STATUS(ctx.authorize(perm, projects::target_of(*p)));
-  return *p;
+  return projects::load_in_route(ctx, tx, perm);
 }
 
-Status writable(const projects::Project& p) {
-  if (p.archived) return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
-  return {};
-}
+Status writable(const projects::Project& p) { return projects::check_writable(p); }
 
 // /{org}/{repo}: the project by the org's slug and the repository name (".git" optional).
 Result<projects::Project> load_by_url(Context& ctx, db::Tx& tx, const http::Permission& perm) {
