@@ -1,3 +1,5 @@
+#include <set>
+
 #include "core/crypto.hpp"
 #include "core/text.hpp"
 #include "identity/policy.hpp"
@@ -146,6 +148,15 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"slug", "name"}));
              auto slug = TRY(slug_field(b, "slug"));
+             // An org's slug is the first segment of its git URLs (/{org}/{project}.git), beside the
+             // server's own top-level paths: those names stay the server's.
+             static const std::set<std::string, std::less<>> kReserved = {
+                 "api", "dl", "env", "envs", "git", "healthz", "readyz", "metrics", "static", "assets",
+                 "login", "logout", "auth", "oauth", "ui", "app", "admin", "docs", "favicon.ico", "robots.txt"};
+             if (kReserved.contains(slug))
+               return fail(Error(ErrorCode::kInvalidArgument, "reserved-slug",
+                                 "'" + slug + "' is reserved for the server's own paths; choose another slug")
+                               .with("field", "slug"));
              auto name = TRY(name_field(b, "name", true));
              auto o = TRY(create_org(ctx.t(), ctx.actor(), slug, name, ctx.now()));
              return with_etag(Response::json(201, o.json()), o.json());

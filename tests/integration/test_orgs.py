@@ -51,6 +51,10 @@ def test_only_the_instance_admin_creates_orgs(server, admin, world):
     assert is_problem(server.call("POST", "/api/v1/orgs", admin, json={"slug": "Bad Slug", "name": "x"}), 400,
                       "invalid-field")
     assert is_problem(server.call("POST", "/api/v1/orgs", admin, json={"slug": uniq("s"), "name": ""}), 400)
+    # The first segment of git URLs (/{org}/{project}.git) never shadows the server's own paths.
+    for reserved in ("api", "dl", "env", "git", "healthz", "metrics"):
+        r = server.call("POST", "/api/v1/orgs", admin, json={"slug": reserved, "name": "x"})
+        assert is_problem(r, 400, "reserved-slug"), reserved
     # Readable by id and by slug.
     assert server.call("GET", f"/api/v1/orgs/{o['id']}", admin).json["slug"] == o["slug"]
     assert server.call("GET", f"/api/v1/orgs/{o['slug']}", admin).json["id"] == o["id"]
