@@ -27,15 +27,7 @@ constexpr std::int64_t kDownloadPiece = 32 << 20;  // under the client's 64 MiB 
 constexpr int kMaxRetries = 8;
 
 std::string files_path(const std::string& project, const std::string& path) {
-  std::string out = api_path({"projects", project, "files"});
-  std::size_t i = 0;
-  while (i <= path.size()) {  // each segment encoded, the slashes kept
-    auto slash = path.find('/', i);
-    if (slash == std::string::npos) slash = path.size();
-    out += "/" + percent_encode(std::string_view(path).substr(i, slash - i));
-    i = slash + 1;
-  }
-  return out;
+  return api_path({"projects", project, "files"}) + encode_path_segments(path);
 }
 
 // A progress line on stderr when it is a terminal: "  42%  420.0 MiB / 1.0 GiB  95.1 MiB/s".

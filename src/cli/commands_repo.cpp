@@ -26,19 +26,6 @@ std::string repo_path(const std::string& project, const std::string& tail) {
   return api_path({"projects", project, "repo"}) + tail;
 }
 
-// Each segment encoded, the slashes kept.
-std::string encode_path(const std::string& path) {
-  std::string out;
-  std::size_t i = 0;
-  while (i <= path.size()) {
-    auto slash = path.find('/', i);
-    if (slash == std::string::npos) slash = path.size();
-    out += "/" + percent_encode(std::string_view(path).substr(i, slash - i));
-    i = slash + 1;
-  }
-  return out;
-}
-
 std::string self_exe() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -193,7 +180,7 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
     cmd->add_option("--ref", a->ref, "Branch, tag or commit (default: the default branch)");
     ctx->on_api(cmd, [ctx, a, path](ApiClient& api) -> Status {
-      ApiCall c{"GET", repo_path(a->project, "/files" + encode_path(*path)), {}, std::nullopt, std::nullopt};
+      ApiCall c{"GET", repo_path(a->project, "/files" + encode_path_segments(*path)), {}, std::nullopt, std::nullopt};
       if (!a->ref.empty()) c.query.emplace_back("ref", a->ref);
       auto r = TRY(api.send_raw(c));
       ctx->out() << r.body << std::flush;
@@ -250,7 +237,7 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
       if (!a->message.empty()) body["message"] = a->message;
       Headers h = {head.empty() ? std::pair<std::string, std::string>{"If-None-Match", "*"}
                                 : std::pair<std::string, std::string>{"If-Match", "\"" + head + "\""}};
-      auto r = TRY(api.send({"PUT", repo_path(a->project, "/files" + encode_path(a->path)), {}, body, std::nullopt}, h));
+      auto r = TRY(api.send({"PUT", repo_path(a->project, "/files" + encode_path_segments(a->path)), {}, body, std::nullopt}, h));
       ctx->done(r, r.body.value("changed", true) ? "committed " + r.body.value("commit", "") : "no change");
       return {};
     });
@@ -268,7 +255,7 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
       auto head = TRY(branch_head(api, a->project, a->branch));
       if (!head) return fail(ErrorCode::kNotFound, "not-found", "no branch '" + a->branch + "'");
-      ApiCall c{"DELETE", repo_path(a->project, "/files" + encode_path(a->path)), {{"branch", a->branch}},
+      ApiCall c{"DELETE", repo_path(a->project, "/files" + encode_path_segments(a->path)), {{"branch", a->branch}},
                 std::nullopt, std::nullopt};
       if (!a->message.empty()) c.query.emplace_back("message", a->message);
       auto r = TRY(api.send(c, {{"If-Match", "\"" + *head + "\""}}));
@@ -292,7 +279,7 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
                                std::nullopt}));
         ctx->done(r, "protected " + a->pattern);
       } else {
-        auto r = TRY(api.send({"DELETE", repo_path(a->project, "/protected-branches" + encode_path(a->pattern)), {},
+        auto r = TRY(api.send({"DELETE", repo_path(a->project, "/protected-branches" + encode_path_segments(a->pattern)), {},
                                std::nullopt, std::nullopt}));
         ctx->done(r, "unprotected " + a->pattern);
       }

@@ -72,6 +72,18 @@ std::string percent_encode(std::string_view s) {
   return out;
 }
 
+std::string encode_path_segments(std::string_view path) {
+  std::string out;
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    auto slash = path.find('/', i);
+    if (slash == std::string_view::npos) slash = path.size();
+    out += "/" + percent_encode(path.substr(i, slash - i));
+    i = slash + 1;
+  }
+  return out;
+}
+
 std::string encode_query(const Query& q) {
   std::string out;
   for (const auto& [k, v] : q) {

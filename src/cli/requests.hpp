@@ -30,6 +30,8 @@ struct ApiCall {
 
 // RFC 3986 unreserved characters stay, everything else is %XX.
 std::string percent_encode(std::string_view s);
+// "/a/b%20c" for "a/b c": each segment of a slash-separated path encoded, the slashes kept.
+std::string encode_path_segments(std::string_view path);
 std::string encode_query(const Query& q);
 // "/api/v1/" + each segment percent-encoded, joined by '/'.
 std::string api_path(std::initializer_list<std::string_view> segments);

@@ -135,15 +135,7 @@ class BlobBody final : public http::BodyStream {
       space_.notify_one();
       return true;
     }
-    if (!finished_) {
-      if (ready_ < 0) {  // no eventfd: wait here for the next piece
-        ready_cv_.wait(lk, [&] { return !queue_.empty() || finished_; });
-        lk.unlock();
-        return poll(out);
-      }
-      return true;  // nothing yet: the server waits on the eventfd
-    }
-    return false;
+    return !finished_;  // nothing yet: the server waits on the eventfd (without one, it polls)
   }
   bool failed() const override {
     std::lock_guard lk(mu_);
@@ -171,7 +163,6 @@ class BlobBody final : public http::BodyStream {
     }
   }
   void signal() {
-    ready_cv_.notify_all();
     std::uint64_t one = 1;
     if (ready_ >= 0 && ::write(ready_, &one, sizeof one) < 0) {
     }
@@ -179,7 +170,7 @@ class BlobBody final : public http::BodyStream {
 
   int ready_;
   mutable std::mutex mu_;
-  std::condition_variable space_, ready_cv_;
+  std::condition_variable space_;
   std::deque<std::string> queue_;  // GUARDED_BY(mu_)
   bool finished_ = false, failed_ = false, stop_ = false;  // GUARDED_BY(mu_)
   std::thread reader_;

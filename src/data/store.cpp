@@ -392,19 +392,31 @@ LinkRow link_from(const db::Row& r) {
 }
 }  // namespace
 
+namespace {
+
+// What a link grants, for its audit events: a file (path, content) or a dataset version.
+nlohmann::json link_summary(const LinkRow& l) {
+  nlohmann::json j = {{"project_id", l.project_id}};
+  if (l.dataset_id.empty()) {
+    j["path"] = l.path;
+    j["sha256"] = l.blob_id;
+  } else {
+    j["dataset_id"] = l.dataset_id;
+    j["version"] = l.number;
+  }
+  return j;
+}
+
+}  // namespace
+
 Status insert_link(db::Tx& tx, const Actor& actor, const LinkRow& l, Millis now) {
   TRY(tx.exec("INSERT INTO links (id, project_id, org_id, path, blob_id, size, created_by, created_ms, expires_ms, "
               "one_time, dataset_id, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {l.id, l.project_id, l.org_id, l.path, l.blob_id, l.size, l.created_by, now, l.expires,
                std::int64_t{l.one_time ? 1 : 0}, l.dataset_id, l.number}));
-  nlohmann::json summary = {{"project_id", l.project_id}, {"expires", format_rfc3339(l.expires)}, {"one_time", l.one_time}};
-  if (l.dataset_id.empty()) {
-    summary["path"] = l.path;
-    summary["sha256"] = l.blob_id;
-  } else {
-    summary["dataset_id"] = l.dataset_id;
-    summary["version"] = l.number;
-  }
+  nlohmann::json summary = link_summary(l);
+  summary["expires"] = format_rfc3339(l.expires);
+  summary["one_time"] = l.one_time;
   return audit::record(tx, actor, {l.org_id, "link.create", "link", l.id, summary}, now);
 }
 
@@ -438,14 +450,7 @@ Status use_link(db::Tx& tx, const Actor& actor, const LinkRow& l, const std::str
                        "AND (one_time = 0 OR uses = 0)",
                        {l.id, now}));
   if (n == 0) return fail(ErrorCode::kNotFound, "link-invalid", "this link is expired, revoked or used");
-  nlohmann::json summary = {{"project_id", l.project_id}};
-  if (l.dataset_id.empty()) {
-    summary["path"] = l.path;
-    summary["sha256"] = l.blob_id;
-  } else {
-    summary["dataset_id"] = l.dataset_id;
-    summary["version"] = l.number;
-  }
+  nlohmann::json summary = link_summary(l);
   if (!what.empty()) summary["request"] = what;
   return audit::record(tx, actor, {l.org_id, "link.use", "link", l.id, summary}, now);
 }

@@ -310,6 +310,10 @@ Result<std::string> repo_path(std::string_view raw, const char* field) {
   return p;
 }
 
+std::string edited_mode(const std::optional<Repos::Entry>& before) {
+  return before && before->mode == "100755" ? "100755" : "100644";
+}
+
 bool is_commit_id(std::string_view s) {
   if (s.size() != 40) return false;
   for (char c : s)
@@ -670,9 +674,8 @@ Result<std::optional<std::string>> Repos::commit(const std::string& project_id, 
     }
     auto h = TRY(git(project_id, {"hash-object", "-w", "--stdin"}, *c.content));
     if (h.status != 0) return git_failed("git hash-object", h);
-    std::string mode = "100644";
-    if (parent)
-      if (auto e = TRY(entry(project_id, *parent, c.path)); e && e->mode == "100755") mode = "100755";
+    std::string mode = c.mode;
+    if (mode.empty()) mode = edited_mode(parent ? TRY(entry(project_id, *parent, c.path)) : std::nullopt);
     auto r = TRY(git(project_id, {"update-index", "--add", "--cacheinfo", mode + "," + h.out.substr(0, 40) + "," + c.path},
                      {}, ienv));
     if (r.status != 0)

@@ -60,10 +60,13 @@ struct Person {
   std::string name, email;
 };
 
-// A file change for an API commit: content (set) or removal (nullopt).
+// A file change for an API commit: content (set) or removal (nullopt). `mode` "" takes the file's
+// mode from the parent commit (kept executable, else 100644); a caller that has already looked the
+// file up passes it.
 struct FileChange {
   std::string path;
   std::optional<std::string> content;
+  std::string mode;
 };
 
 class Repos {
@@ -131,6 +134,9 @@ class Repos {
   std::string git_ = "git";
   std::string http_backend_;
 };
+
+// The mode an edited file gets: executable stays executable, anything else becomes a regular file.
+std::string edited_mode(const std::optional<Repos::Entry>& before);
 
 // Git ref name rules (git check-ref-format) for a branch or tag name, without running git.
 bool valid_ref_name(std::string_view name);

@@ -357,8 +357,9 @@ Result<Response> edit_file(Context& ctx, Repos& repos, const std::string& branch
                     .with("head", head ? json(*head) : json(nullptr)));
   }
   bool deleting = !content;
+  std::optional<Repos::Entry> e;
   if (parent) {
-    auto e = TRY(repos.entry(p.id, *parent, path));
+    e = TRY(repos.entry(p.id, *parent, path));
     if (e && e->type != "blob")
       return fail(Error(ErrorCode::kAlreadyExists, "path-conflict", "'" + path + "' is a directory").with("path", path));
     if (deleting && !e) return not_found("file '" + path + "'");
@@ -368,8 +369,8 @@ Result<Response> edit_file(Context& ctx, Repos& repos, const std::string& branch
   TRY(repos.ensure(p.id));
   std::string name = user.display_name.empty() ? user.username : user.display_name;
   std::string email = user.email.empty() ? user.username + "@users.atrium" : user.email;
-  auto id = TRY(repos.commit(p.id, branch, parent, {{path, std::move(content)}}, {name, email}, message, ctx.now(),
-                            /*new_branch=*/!im));
+  auto id = TRY(repos.commit(p.id, branch, parent, {{path, std::move(content), edited_mode(e)}}, {name, email}, message,
+                            ctx.now(), /*new_branch=*/!im));
   if (!id) {  // nothing changed: the head stays
     return Response::json(200, {{"commit", *parent}, {"branch", branch}, {"path", path}, {"changed", false}})
         .header("ETag", etag_for(*parent));
