@@ -12,6 +12,27 @@
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
+# bench_cmdline REGEX SCRIPT [ARGS...]: the command that reproduces this run: the environment
+# variables whose names match REGEX (sorted), then SCRIPT and its arguments.
+bench_cmdline() {
+  local regex=$1 script=$2 cmd="" v
+  shift 2
+  for v in $(compgen -e | grep -E "$regex" | sort); do
+    cmd+="$v=${!v} "
+  done
+  echo "$cmd$script${*:+ $*}"
+}
+
+# publish_section SECTION: prints the results section and appends it to $RESULTS (unless empty).
+publish_section() {
+  echo
+  echo "$1"
+  if [[ -n $RESULTS ]]; then
+    printf '\n%s\n' "$1" >>"$RESULTS"
+    log "appended to $RESULTS"
+  fi
+}
+
 # bench_init PREFIX [BASE]: creates TMP=BASE/PREFIX.XXXXXX (BASE: /tmp) and installs the exit traps.
 bench_init() {
   TMP=$(mktemp -d "${2:-/tmp}/$1.XXXXXX")

@@ -18,54 +18,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 import urllib.parse
 
-MiB = 1 << 20
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-def env(name: str) -> str:
-    v = os.environ.get(name)
-    if v is None:
-        sys.exit(f"bench_data.py: {name} is not set")
-    return v
-
-
-def log(msg: str) -> None:
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------- CPU accounting
-
-
-def proc_ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime, all threads
-    except OSError:
-        return 0
-
-
-def machine_busy() -> int:
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:9]] + [0] * 8
-    return v[0] + v[1] + v[2] + v[5] + v[6]  # user nice system irq softirq
-
-
-def children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def self_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import HZ, MiB, children_cpu, env, log, machine_busy, self_cpu, stat_ticks  # noqa: E402
 
 
 class Meter:
@@ -76,7 +36,7 @@ class Meter:
         self.pids = server_pids
 
     def __enter__(self):
-        self.s0 = sum(proc_ticks(p) for p in self.pids)
+        self.s0 = sum(stat_ticks(p)[0] for p in self.pids)
         self.m0 = machine_busy()
         self.c0 = children_cpu() + self_cpu()
         self.t0 = time.monotonic()
@@ -84,7 +44,7 @@ class Meter:
 
     def __exit__(self, *exc):
         self.wall = time.monotonic() - self.t0
-        self.server = (sum(proc_ticks(p) for p in self.pids) - self.s0) / HZ
+        self.server = (sum(stat_ticks(p)[0] for p in self.pids) - self.s0) / HZ
         self.client = children_cpu() + self_cpu() - self.c0
         busy = (machine_busy() - self.m0) / HZ
         self.other = max(0.0, busy - self.server - self.client)

@@ -32,11 +32,7 @@ GOAL='Goal: Atrium download ≥ 0.7× nginx download throughput (same file, same
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 source "$REPO/bench/lib.sh"
 
-CMD=""
-for v in $(compgen -e | grep -E '^(ATRIUM_BENCH_|ATRIUM_BIN$|ATRIUM_SERVER_|ATRIUM_DATA_|ATRIUM_DATABASE_|NGINX$|SIZE$|REPEAT$)' | sort); do
-  CMD+="$v=${!v} "
-done
-CMD+="bench/data/run.sh${*:+ $*}"
+CMD=$(bench_cmdline '^(ATRIUM_BENCH_|ATRIUM_BIN$|ATRIUM_SERVER_|ATRIUM_DATA_|ATRIUM_DATABASE_|NGINX$|SIZE$|REPEAT$)' bench/data/run.sh "$@")
 
 to_bytes() {  # 64MiB, 1GiB, 1G, 4096 -> bytes
   python3 - "$1" <<'PY'
@@ -132,9 +128,4 @@ Server CPU s per GiB: server CPU seconds per GiB moved. Atrium after the run: RS
 EOF
 )
 
-echo
-echo "$SECTION"
-if [[ -n $RESULTS ]]; then
-  printf '\n%s\n' "$SECTION" >>"$RESULTS"
-  log "appended to $RESULTS"
-fi
+publish_section "$SECTION"

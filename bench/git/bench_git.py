@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 
-HZ = os.sysconf("SC_CLK_TCK")
-MiB = 1 << 20
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import HZ, MiB, children_cpu, env, log, machine_busy, stat_ticks  # noqa: E402
 
 
 # variant: (label, extra `git clone` arguments)
@@ -36,38 +35,6 @@ VARIANTS = {
     "depth1": ("`--depth 1`", ["--depth", "1"]),
     "bare": ("`--bare` (no checkout)", ["--bare"]),
 }
-
-
-def env(name: str) -> str:
-    v = os.environ.get(name)
-    if v is None:
-        sys.exit(f"bench_git.py: {name} is not set")
-    return v
-
-
-def log(msg: str) -> None:
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def stat_ticks(pid: int) -> tuple[int, int]:
-    """(utime + stime of all threads, cutime + cstime of reaped children) in clock ticks."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            v = f.read().rsplit(")", 1)[1].split()
-        return int(v[11]) + int(v[12]), int(v[13]) + int(v[14])
-    except OSError:
-        return 0, 0
-
-
-def machine_busy() -> int:
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:9]] + [0] * 8
-    return v[0] + v[1] + v[2] + v[5] + v[6]  # user nice system irq softirq
-
-
-def children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def pids_of(var: str) -> list[int]:

@@ -48,11 +48,7 @@ GOAL='Goal: Atrium full clone ≤ 1.3× the time of nginx + fcgiwrap + `git http
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 source "$REPO/bench/lib.sh"
 
-CMD=""
-for v in $(compgen -e | grep -E '^(ATRIUM_BENCH_|ATRIUM_BIN$|ATRIUM_SERVER_|NGINX$|FCGIWRAP$|RUNS$)' | sort); do
-  CMD+="$v=${!v} "
-done
-CMD+="bench/git/run.sh${*:+ $*}"
+CMD=$(bench_cmdline '^(ATRIUM_BENCH_|ATRIUM_BIN$|ATRIUM_SERVER_|NGINX$|FCGIWRAP$|RUNS$)' bench/git/run.sh "$@")
 
 for tool in git curl python3 "$NGINX" "$FCGIWRAP"; do
   command -v "$tool" >/dev/null || die "$tool not found (install: ATRIUM_BENCH=1 ./scripts/install-deps.sh, or apt-get install nginx-light fcgiwrap)"
@@ -312,9 +308,4 @@ Atrium RSS after the run: $ATR_RSS; after setup and push: $ATR_RSS_IDLE MiB (pea
 EOF
 )
 
-echo
-echo "$SECTION"
-if [[ -n $RESULTS ]]; then
-  printf '\n%s\n' "$SECTION" >>"$RESULTS"
-  log "appended to $RESULTS"
-fi
+publish_section "$SECTION"
