@@ -11,6 +11,8 @@ PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-19 libclang-rt-19-dev
   python3 python3-pytest curl procps openssl
+  # environments: the built-in jupyter app (jupyter_server + the classic notebook UI) and terminal app
+  python3-jupyter-server python3-nbclassic python3-ipykernel python3-terminado slirp4netns
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 

@@ -28,6 +28,9 @@
 #include "data/routes.hpp"
 #include "vcs/routes.hpp"
 #include "data/store.hpp"
+#include "envs/routes.hpp"
+#include "envs/service.hpp"
+#include "proxy/proxy.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
@@ -91,6 +94,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
   TRY_STATUS(db->migrate("jobs", jobs::migrations()));
   TRY_STATUS(db->migrate("data", data::migrations()));
   TRY_STATUS(db->migrate("vcs", vcs::migrations()));
+  TRY_STATUS(db->migrate("envs", envs::migrations()));
   return db;
 }
 
@@ -297,10 +301,17 @@ int run_server(const ServerFlags& flags) {
                           std::int64_t uid) { return repos.export_tree(project_id, commit, ws, uid); };
   auto scheduler = compute::Scheduler::create(js->scheduler);
   if (!scheduler) die("compute: " + scheduler.error().detail);
+  envs::Service* env_service_ptr = nullptr;  // made after the compute service it launches through
+  js->prepare = [&env_service_ptr](const jobs::JobRecord& job, sandbox::Spec& spec) -> Status {
+    return env_service_ptr ? env_service_ptr->prepare(job, spec) : Status{};
+  };
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
+  envs::Service env_service(**db, clock, compute_service, {.data_dir = c.data_dir});
+  env_service_ptr = &env_service;
   data_service.set_version_in_use(
       [&compute_service](const std::string& id, std::int64_t n) { return compute_service.dataset_in_use(id, n); });
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
+  if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   identity::RouteDeps deps{settings, limiter,
                            [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
                            [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); },
@@ -308,7 +319,7 @@ int run_server(const ServerFlags& flags) {
                                               const std::string& subject) -> Result<nlohmann::json> {
                              auto u = compute_service.usage(org, kind, subject);
                              u["storage_bytes"] = TRY(data::storage_used(tx, org, kind, subject));
-                             u["concurrent_envs"] = 0;
+                             u["concurrent_envs"] = TRY(envs::active_count(tx, org, kind, subject));
                              return u;
                            }};
   identity::add_auth_routes(api, deps);
@@ -318,6 +329,7 @@ int run_server(const ServerFlags& flags) {
   jobs::add_routes(api, compute_service);
   data::add_routes(api, data_service);
   vcs::add_routes(api, repos, {.max_blob_bytes = static_cast<std::size_t>(c.git_max_file_bytes)});
+  envs::add_routes(api, env_service);
 
   http::ServerSettings ss;
   ss.host = host;
@@ -344,6 +356,10 @@ int run_server(const ServerFlags& flags) {
   // git's requests (a push's pack) go to disk as they arrive, never whole into memory.
   ss.spool_body_for = vcs::is_git_service_request;
   ss.spool_dir = (repos.root() / "tmp").string();
+  // Environments: /env/{id}/... through Atrium's own proxy.
+  proxy::Deps proxy_deps{**db, gate, env_service, clock};
+  ss.proxy.prefix = std::string(proxy::kPrefix);
+  ss.proxy.route = [&proxy_deps](const http::Request& req) { return proxy::route(proxy_deps, req); };
   http::Server server(ss, api, metrics);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);
@@ -353,6 +369,7 @@ int run_server(const ServerFlags& flags) {
   spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", *bound, c.data_dir,
                c.io_threads, c.worker_threads);
   server.wait();
+  env_service.stop();
   compute_service.stop();  // running jobs keep running; the next start re-adopts them
   spdlog::info("atrium server stopped");
   return 0;

@@ -118,6 +118,8 @@ void add_data_commands(CLI::App& app, const Ctx& ctx);
 void add_admin_commands(CLI::App& app, const Ctx& ctx);
 // commands_repo.cpp
 void add_repo_commands(CLI::App& app, const Ctx& ctx);
+// commands_env.cpp
+void add_env_commands(CLI::App& app, const Ctx& ctx);
 
 // A password from stdin (--password-stdin), else from the terminal (asked twice when `confirm`).
 [[nodiscard]] Result<std::string> read_password(bool from_stdin, bool confirm, std::string_view prompt);

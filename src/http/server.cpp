@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
+#include "http/proxy_header.hpp"
 #include "obs/metrics.hpp"
 
 namespace atrium::http {
@@ -316,6 +318,254 @@ struct Server::Impl {
     co_return false;
   }
 
+  // Runs f() on the worker pool (it may block: the database) and resumes on this executor.
+  template <typename F>
+  awaitable<std::invoke_result_t<F&>> on_workers(F f) {
+    using R = std::invoke_result_t<F&>;
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(R)>(
+        [this, &f](auto handler) {
+          auto ex = asio::get_associated_executor(handler);
+          asio::post(workers, [&f, h = std::move(handler), ex]() mutable {
+            R r = f();
+            asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
+          });
+        },
+        use_awaitable);
+  }
+
+  using UnixSocket = asio::local::stream_protocol::socket;
+
+  // The proxy's connection to an upstream, kept for the client connection's next request.
+  struct Upstream {
+    std::string path;
+    std::optional<UnixSocket> sock;
+    beast::flat_buffer buf;
+    std::vector<char> chunk = std::vector<char>(64 * 1024);
+    void reset() {
+      sock.reset();
+      buf.clear();
+      path.clear();
+    }
+  };
+
+  // Connects to a unix socket; a path longer than sun_path allows is reached through an O_PATH
+  // descriptor of its directory (/proc/self/fd/N/name).
+  awaitable<beast::error_code> connect_upstream(Upstream& up, const std::string& path) {
+    if (up.sock && up.sock->is_open() && up.path == path) co_return beast::error_code{};
+    up.reset();
+    UnixSocket s(co_await asio::this_coro::executor);
+    std::string p = path;
+    int dirfd = -1;
+    if (p.size() >= 100) {
+      auto slash = p.rfind('/');
+      dirfd = ::open(p.substr(0, slash == std::string::npos ? 0 : slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (dirfd < 0) co_return beast::error_code(errno, boost::system::system_category());
+      p = "/proc/self/fd/" + std::to_string(dirfd) + p.substr(slash);
+    }
+    beast::error_code ec;
+    co_await s.async_connect(asio::local::stream_protocol::endpoint(p), asio::redirect_error(use_awaitable, ec));
+    if (dirfd >= 0) ::close(dirfd);
+    if (!ec) {
+      up.sock.emplace(std::move(s));
+      up.path = path;
+    }
+    co_return ec;
+  }
+
+  // Relays one message whose header `p` has read: header, then the body piece by piece (never
+  // whole), re-framed by the serializer (Content-Length or chunked as the header says).
+  // before_read/before_write set the deadlines of the client's side.
+  template <bool isRequest, typename In, typename Out, typename BeforeRead, typename BeforeWrite>
+  awaitable<void> relay_message(In& in, beast::flat_buffer& inbuf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
+                                Out& out, std::vector<char>& chunk, BeforeRead before_read, BeforeWrite before_write) {
+    bhttp::serializer<isRequest, bhttp::buffer_body> sr{p.get()};
+    beast::error_code ec;
+    before_write();
+    co_await bhttp::async_write_header(out, sr, use_awaitable);
+    do {
+      if (!p.is_done()) {
+        p.get().body().data = chunk.data();
+        p.get().body().size = chunk.size();
+        before_read();
+        co_await bhttp::async_read(in, inbuf, p, asio::redirect_error(use_awaitable, ec));
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) throw beast::system_error(ec);
+        p.get().body().size = chunk.size() - p.get().body().size;
+        p.get().body().data = chunk.data();
+        p.get().body().more = !p.is_done();
+      } else {
+        p.get().body().data = nullptr;
+        p.get().body().size = 0;
+      }
+      before_write();
+      co_await bhttp::async_write(out, sr, asio::redirect_error(use_awaitable, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) throw beast::system_error(ec);
+    } while (!p.is_done() && !sr.is_done());
+  }
+
+  // One direction of a tunnel: copies until EOF or an error, then closes both sides so that the
+  // other direction ends too. `done` is cancelled when it returns.
+  template <typename From, typename To, typename Touch>
+  awaitable<void> pipe_bytes(From& from, To& to, std::vector<char>& chunk, Touch& touch, std::function<void()> close_all,
+                             asio::steady_timer* done) {
+    beast::error_code ec;
+    for (;;) {
+      std::size_t n = co_await from.async_read_some(asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      co_await asio::async_write(to, asio::buffer(chunk.data(), n), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      touch();
+    }
+    close_all();
+    if (done) done->cancel();
+  }
+
+  // After a 101: bytes both ways until either side closes (WebSocket frames pass untouched, so
+  // close frames, pings and subprotocols are the peers' business).
+  template <typename Stream>
+  awaitable<void> tunnel(Stream& client, beast::flat_buffer& cbuf, Upstream& up, const ProxyTarget& t) {
+    auto& lowest = beast::get_lowest_layer(client);
+    lowest.expires_never();
+    auto& us = *up.sock;
+    if (up.buf.size() > 0) co_await asio::async_write(client, up.buf.data(), use_awaitable);
+    up.buf.clear();
+    if (cbuf.size() > 0) co_await asio::async_write(us, cbuf.data(), use_awaitable);
+    cbuf.consume(cbuf.size());
+    auto last = std::chrono::steady_clock::now();
+    auto touch = [&] {
+      auto now = std::chrono::steady_clock::now();
+      if (t.touch && now - last > std::chrono::seconds(5)) {
+        last = now;
+        t.touch();
+      }
+    };
+    bool closed = false;
+    auto close_all = [&] {
+      if (closed) return;
+      closed = true;
+      beast::error_code ec;
+      us.close(ec);
+      lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
+      lowest.cancel();
+    };
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer done(ex, asio::steady_timer::time_point::max());
+    bool child_done = false;
+    std::vector<char> down_chunk(64 * 1024);
+    asio::co_spawn(ex, pipe_bytes(us, client, down_chunk, touch, close_all, &done),
+                   [&child_done](std::exception_ptr) { child_done = true; });
+    co_await pipe_bytes(client, us, up.chunk, touch, close_all, nullptr);
+    beast::error_code ec;
+    while (!child_done) co_await done.async_wait(asio::redirect_error(use_awaitable, ec));
+    up.reset();
+  }
+
+  // A request for the proxy's prefix, its header read. Returns whether the client connection
+  // may serve another request.
+  template <typename Stream>
+  awaitable<bool> proxy_request(Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::empty_body>& head,
+                                Upstream& up, const std::string& remote_ip, bool tls, const std::string& rid,
+                                std::chrono::steady_clock::time_point t0) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    auto& hdr = head.get();
+    Request req;
+    req.method = std::string(hdr.method_string());
+    req.target = std::string(hdr.target());
+    req.remote_ip = remote_ip;
+    req.request_id = rid;
+    req.tls = tls;
+    for (auto& f : hdr) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.websocket = beast::websocket::is_upgrade(hdr);
+    auto qpos = req.target.find('?');
+    if (auto path = percent_decode(std::string_view(req.target).substr(0, qpos), false)) req.path = std::move(*path);
+    if (qpos != std::string::npos)
+      if (auto q = parse_query(std::string_view(req.target).substr(qpos + 1))) req.query = std::move(*q);
+    const unsigned version = hdr.version();
+    const bool keep = head.keep_alive() && !draining;
+    const bool has_body = head.chunked() || head.content_length().value_or(0) > 0;
+    auto route = settings.proxy.route;
+    ProxyTarget t = co_await on_workers([&req, &route] { return route(req); });
+    auto finish = [&](int status) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      metrics.observe_request(t.route, req.method, status, secs);
+      log_access(req, status, secs, 0, t.route);
+    };
+    if (!t.forward) {
+      // The body (if any) is not read: the connection ends after the answer.
+      co_await write_response(stream, t.refuse, version, keep && !has_body, req.method == "HEAD", rid);
+      finish(t.refuse.status);
+      co_return keep && !has_body;
+    }
+    if (t.touch) t.touch();
+    if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+      lowest.expires_after(std::chrono::seconds(settings.request_timeout_s));
+      co_await bhttp::async_write(stream, cont, use_awaitable);
+    }
+    bhttp::request_parser<bhttp::buffer_body> p{std::move(head)};
+    p.body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never held
+    rewrite_for_upstream(p.get(), t, req.websocket);
+    const auto read_timeout = std::chrono::seconds(settings.request_timeout_s);
+    auto client_read = [&] { lowest.expires_after(read_timeout); };
+    auto no_op = [] {};
+    std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
+    for (int attempt = 0;; ++attempt) {
+      bool reused = up.sock && up.sock->is_open() && up.path == t.socket_path;
+      if (auto ec = co_await connect_upstream(up, t.socket_path); ec) {
+        Response r = server_problem(502, "env-unreachable", "the environment does not answer: " + ec.message(), rid);
+        co_await write_response(stream, r, version, false, false, rid);
+        finish(502);
+        co_return false;
+      }
+      // The request, streamed to the upstream; then the response's header.
+      beast::error_code ec;
+      try {
+        co_await relay_message(stream, buffer, p, *up.sock, up.chunk, client_read, no_op);
+      } catch (const beast::system_error& e) {
+        ec = e.code();
+      }
+      rp.emplace();
+      rp->body_limit(std::numeric_limits<std::uint64_t>::max());
+      if (req.method == "HEAD") rp->skip(true);
+      if (!ec) {
+        lowest.expires_never();  // an app may take its time (long polls); the upstream has no deadline
+        co_await bhttp::async_read_header(*up.sock, up.buf, *rp, asio::redirect_error(use_awaitable, ec));
+      }
+      if (!ec) break;
+      up.reset();
+      // A kept connection the upstream closed meanwhile: once more on a new one, if nothing of a
+      // body was consumed.
+      if (reused && attempt == 0 && !has_body) continue;
+      Response r = server_problem(502, "env-unreachable", "the environment's answer failed: " + ec.message(), rid);
+      co_await write_response(stream, r, version, false, false, rid);
+      finish(502);
+      co_return false;
+    }
+    auto& res = rp->get();
+    int status = static_cast<int>(res.result_int());
+    if (status == 101) {
+      if (!req.websocket) throw std::runtime_error("the upstream switched protocols unasked");
+      lowest.expires_after(read_timeout);
+      bhttp::response_serializer<bhttp::buffer_body> sr{res};
+      co_await bhttp::async_write_header(stream, sr, use_awaitable);
+      finish(101);
+      co_await tunnel(stream, buffer, up, t);
+      co_return false;
+    }
+    bool upstream_keep = rp->keep_alive();
+    rewrite_for_client(res, keep);
+    auto client_write = [&] { lowest.expires_after(read_timeout); };
+    co_await relay_message(*up.sock, up.buf, *rp, stream, up.chunk, no_op, client_write);
+    if (!upstream_keep) up.reset();
+    finish(status);
+    co_return keep;
+  }
+
   void log_access(const Request& req, int status, double seconds, std::size_t bytes, const std::string& route) {
     if (!settings.access_log) return;
     auto ua = req.header("user-agent");
@@ -330,6 +580,7 @@ struct Server::Impl {
   template <typename Stream>
   awaitable<void> session(Stream& stream, std::shared_ptr<Conn> conn, std::string remote_ip, bool tls) {
     beast::flat_buffer buffer;
+    std::optional<Upstream> upstream;  // the proxy's connection, kept for the next request
     auto& lowest = beast::get_lowest_layer(stream);
     for (;;) {
       if (draining) break;
@@ -371,6 +622,13 @@ struct Server::Impl {
       if (auto it = hdr.find("x-request-id"); it != hdr.end() && good_request_id(it->value()))
         rid = std::string(it->value());
       std::string_view method_sv(hdr.method_string()), target_sv(hdr.target());
+      if (!settings.proxy.prefix.empty() && target_sv.starts_with(settings.proxy.prefix)) {
+        if (!upstream) upstream.emplace();
+        bool again = co_await proxy_request(stream, buffer, head, *upstream, remote_ip, tls, rid, t0);
+        conn->busy = false;
+        if (!again) break;
+        continue;
+      }
       std::int64_t body_limit = settings.max_body_bytes;
       if (settings.body_limit_for) body_limit = settings.body_limit_for(method_sv, target_sv);
       if (auto len = head.content_length(); len && *len > static_cast<std::uint64_t>(body_limit)) {

@@ -16,6 +16,24 @@ class logger;
 
 namespace atrium::http {
 
+// A reverse proxy for one path prefix (environments at /env/): the server hands such a request over
+// after its header and relays it to a unix socket, body and response streamed both ways, and a
+// WebSocket upgrade becomes a tunnel. `route` runs on a worker thread (it may read the database)
+// and decides: refuse with a response, or forward with these header changes.
+struct ProxyTarget {
+  bool forward = false;
+  Response refuse;                 // !forward: sent instead (the request's body is not read)
+  std::string socket_path;         // forward: the upstream's unix socket
+  std::vector<std::string> strip;  // header names (lower case) removed before forwarding
+  std::vector<std::pair<std::string, std::string>> add;  // headers added (after strip)
+  std::function<void()> touch;     // called on traffic (at most every few seconds on a tunnel)
+  std::string route = "proxy";     // the name metrics and the access log use
+};
+struct ProxySettings {
+  std::string prefix;  // "/env/"
+  std::function<ProxyTarget(const Request& head)> route;
+};
+
 struct ServerSettings {
   std::string host = "127.0.0.1";
   unsigned short port = 8080;
@@ -38,6 +56,7 @@ struct ServerSettings {
   // instead of memory; each read then has its own request_timeout_s, not the whole body.
   std::function<bool(std::string_view method, std::string_view target)> spool_body_for;
   std::string spool_dir;
+  ProxySettings proxy;  // prefix "" = none
 };
 
 class Server {

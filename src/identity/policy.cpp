@@ -50,6 +50,11 @@ bool rbac_allows(const http::Principal& who, const http::Permission& perm, const
     if (perm.resource == "jobs" && perm.verb == "write" && !t.owner_id.empty() && t.owner_id == who.user_id)
       for (const auto& g : project_role_grants(t.project_role))
         if (g.resource == "jobs" && (g.verb == "create" || g.verb == "*")) return true;
+    // Own environments: whoever launched one may use and stop it while they may launch in the project.
+    if (perm.resource == "envs" && (perm.verb == "write" || perm.verb == "use") && !t.owner_id.empty() &&
+        t.owner_id == who.user_id)
+      for (const auto& g : project_role_grants(t.project_role))
+        if (g.resource == "envs" && g.verb == "create") return true;
   }
   return visibility_read(who, perm, t) || self_service(who, perm, t);
 }
@@ -104,7 +109,8 @@ const std::vector<BuiltinRole>& builtin_roles() {
        "org-admin",
        "Administers one organisation: members, groups, roles, invitations, quotas, projects, audit",
        {"orgs:read:org", "orgs:write:org", "members:*:org", "groups:*:org", "roles:*:org", "invitations:*:org",
-        "quotas:*:org", "projects:*:org", "jobs:*:org", "files:*:org", "code:*:org", "users:read:org", "audit:read:org"},
+        "quotas:*:org", "projects:*:org", "jobs:*:org", "files:*:org", "code:*:org", "envs:read:org", "envs:write:org",
+        "users:read:org", "audit:read:org"},
        false},
       {"role_member",
        "member",
@@ -130,15 +136,21 @@ const BuiltinRole* find_builtin(std::string_view name_or_id) {
 std::vector<http::Grant> project_role_grants(std::string_view role) {
   // Jobs: members submit and read; owners and maintainers also act on everyone's jobs. Acting on
   // one's own job is the own-job rule below. Files: members read and write, viewers read.
-  if (role == "owner") return {{"projects", "*", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"}, {"code", "*", "*"}};
+  // Environments: members launch and see them; owners and maintainers also stop everyone's. Using
+  // one (the proxy) is its launcher's alone (the own-environment rule below), never a role's.
+  if (role == "owner")
+    return {{"projects", "*", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"}, {"code", "*", "*"},
+            {"envs", "read", "*"},  {"envs", "create", "*"}, {"envs", "write", "*"}};
   if (role == "maintainer")
     return {{"projects", "read", "*"}, {"projects", "write", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"},
-            {"code", "*", "*"}};
+            {"code", "*", "*"},        {"envs", "read", "*"},      {"envs", "create", "*"}, {"envs", "write", "*"}};
   if (role == "member")
-    return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"jobs", "create", "*"}, {"files", "read", "*"},
-            {"files", "write", "*"}, {"code", "read", "*"}, {"code", "write", "*"}};
+    return {{"projects", "read", "*"}, {"jobs", "read", "*"},  {"jobs", "create", "*"}, {"files", "read", "*"},
+            {"files", "write", "*"},   {"code", "read", "*"},  {"code", "write", "*"},  {"envs", "read", "*"},
+            {"envs", "create", "*"}};
   if (role == "viewer")
-    return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"files", "read", "*"}, {"code", "read", "*"}};
+    return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"files", "read", "*"}, {"code", "read", "*"},
+            {"envs", "read", "*"}};
   return {};
 }
 

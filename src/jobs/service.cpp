@@ -647,6 +647,8 @@ void Service::launch(const Launch& l) {
     spec.env["SLURM_ARRAY_JOB_ID"] = r.job.array->array_id;
     spec.env["SLURM_ARRAY_TASK_ID"] = std::to_string(r.job.array->index);
   }
+  if (settings_.prepare)
+    if (auto st = settings_.prepare(r, spec); !st) return fail_launch("preparing the sandbox: " + st.error().detail);
   if (auto st = write_file(dir / "spec.json", sandbox::to_json(spec).dump(), 0600); !st)
     return fail_launch(st.error().detail);
 

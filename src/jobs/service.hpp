@@ -31,6 +31,7 @@
 #include "db/database.hpp"
 #include "data/store.hpp"
 #include "jobs/store.hpp"
+#include "sandbox/sandbox.hpp"
 
 namespace atrium::jobs {
 
@@ -59,6 +60,9 @@ struct Settings {
   std::function<Status(const std::string& project_id, const std::string& commit, const std::filesystem::path& workspace,
                        std::int64_t uid)>
       checkout;
+  // Adds to a job's sandbox before it starts (an environment's run directory, home and token);
+  // an error fails the launch. Unset: nothing added.
+  std::function<Status(const JobRecord& job, sandbox::Spec& spec)> prepare;
 };
 
 struct SubmitRequest {

@@ -11,7 +11,7 @@ A route in openapi.json that SWEEP does not know fails test_sweep_knows_every_ro
 """
 import pytest
 
-from conftest import Browser, USER_PASSWORD, is_problem, list_all
+from conftest import Browser, USER_PASSWORD, is_problem, list_all, wait_until
 
 CALLERS = ("member", "org-admin")  # of org A
 
@@ -45,6 +45,9 @@ B_UPLOAD = lambda c: c.b_upload["id"]          # noqa: E731  an upload in progre
 B_FILE = lambda c: "b-secret.txt"              # noqa: E731  a file in B's private project
 B_LINK = lambda c: c.b_link["id"]              # noqa: E731  a signed link to that file
 B_DATASET = lambda c: c.b_dataset["id"]        # noqa: E731  a dataset with version 1 holding that file
+B_ENV = lambda c: c.b_env["id"]                # noqa: E731  a READY terminal environment in B's private project
+B_ENV_LINK = lambda c: c.b_env_link["id"]      # noqa: E731  a guest link to it
+APP = lambda c: "terminal"                     # noqa: E731  an app of the (instance-level) catalog
 
 
 def no_b_ids(field="id"):
@@ -86,6 +89,9 @@ ALLOWED_2XX = {
     ("GET", "/api/v1/projects"): "projects visible to the caller (checked: none of B's)",
     ("GET", "/api/v1/audit/events"): "an org-admin's own org's events (checked: none of B's)",
     ("GET", "/api/v1/audit/export"): "an org-admin's own org's events (checked: none of B's)",
+    ("GET", "/api/v1/apps"): "the instance-level app catalog (no tenant data)",
+    ("GET", "/api/v1/apps/{name}"): "one entry of the instance-level app catalog",
+    ("GET", "/api/v1/envs"): "the caller's own environments only (checked: none of B's)",
 }
 
 SWEEP = {
@@ -265,6 +271,23 @@ SWEEP = {
         V(404, params={"id": B_PROJECT}, body={"pattern": "main"})],
     ("DELETE", "/api/v1/projects/{id}/repo/protected-branches/{pattern}"): [
         V(404, params={"id": B_PROJECT, "pattern": lambda c: "main"})],
+    # environments and the app catalog
+    ("GET", "/api/v1/apps"): [V(200)],
+    ("GET", "/api/v1/apps/{name}"): [V(200, params={"name": APP})],
+    ("PUT", "/api/v1/apps/{name}"): [V(403, params={"name": APP}, body={"idle_timeout_s": 1})],
+    ("DELETE", "/api/v1/apps/{name}"): [V(403, params={"name": APP})],
+    ("POST", "/api/v1/projects/{id}/envs"): [
+        V(404, params={"id": B_PROJECT}, body={"app": "terminal"}),
+        V(404, params={"id": B_ORG_PROJECT}, body={"app": "terminal"}, name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/envs"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/envs"): [V(200, check=no_b_ids())],
+    ("GET", "/api/v1/envs/{id}"): [V(404, params={"id": B_ENV})],
+    ("POST", "/api/v1/envs/{id}/stop"): [V(404, params={"id": B_ENV})],
+    ("GET", "/api/v1/envs/{id}/events"): [V(404, params={"id": B_ENV})],
+    ("GET", "/api/v1/envs/{id}/logs"): [V(404, params={"id": B_ENV})],
+    ("POST", "/api/v1/envs/{id}/links"): [V(404, params={"id": B_ENV}, body={"ttl_s": 600})],
+    ("GET", "/api/v1/envs/{id}/links"): [V(404, params={"id": B_ENV})],
+    ("DELETE", "/api/v1/envs/{id}/links/{link}"): [V(404, params={"id": B_ENV, "link": B_ENV_LINK})],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
@@ -316,8 +339,26 @@ class Sweep:
         assert r.status == 201, r
         r = server.call("POST", f"/api/v1/projects/{pid}/repo/protected-branches", owner.token, json={"pattern": "main"})
         assert r.status == 201, r
+        # A running terminal environment with a guest link in B's private project.
+        r = server.call("POST", f"/api/v1/projects/{pid}/envs", owner.token, json={"app": "terminal", "cpus": 1})
+        assert r.status == 201, r
+        self.b_env = r.json
+        self.b_ids.add(self.b_env["id"])
+        wait_until(lambda: server.call("GET", f"/api/v1/envs/{self.b_env['id']}", owner.token).json["state"]
+                   in ("READY", "FAILED"), 60, 0.1, "B's environment to be ready")
+        assert server.call("GET", f"/api/v1/envs/{self.b_env['id']}", owner.token).json["state"] == "READY"
+        r = server.call("POST", f"/api/v1/envs/{self.b_env['id']}/links", owner.token, json={"ttl_s": 3600})
+        assert r.status == 201, r
+        self.b_env_link = r.json
+        self.b_ids.add(self.b_env_link["id"])
         self.caller_id = None
         self.baseline = self.snapshot()
+
+    def close(self):
+        owner = self.b.users["org-admin"]
+        self.s.call("POST", f"/api/v1/envs/{self.b_env['id']}/stop", owner.token)
+        wait_until(lambda: self.s.call("GET", f"/api/v1/envs/{self.b_env['id']}", owner.token).json["state"]
+                   in ("STOPPED", "FAILED"), 60, 0.1, "B's environment to stop")
 
     def assert_unchanged(self):
         """Compares org B's state with the baseline (re-based on a change, so that one leak
@@ -364,6 +405,11 @@ class Sweep:
                 snap[f"dataset {d['id']}"] = get(f"/api/v1/datasets/{d['id']}")
         up = s.call("GET", f"/api/v1/uploads/{self.b_upload['id']}", b.users["org-admin"].token)
         snap["b_upload"] = (up.status, up.json.get("offset"), up.json.get("updated"))
+        env = get(f"/api/v1/envs/{self.b_env['id']}")
+        snap["b_env"] = (env["state"], env["etag"])
+        snap["b_env_links"] = get(f"/api/v1/envs/{self.b_env['id']}/links")["items"]
+        snap["b_envs"] = [(e["id"], e["state"]) for p in snap["projects"]
+                          for e in list_all(s, f"/api/v1/projects/{p['id']}/envs", adm)]
         tok = get(f"/api/v1/tokens/{self.b_token_id}")
         tok.pop("last_used_at")
         snap["token"] = tok
@@ -375,7 +421,9 @@ class Sweep:
 
 @pytest.fixture(scope="module")
 def sweep(server, world):
-    return Sweep(server, world)
+    sw = Sweep(server, world)
+    yield sw
+    sw.close()
 
 
 def fill(sw, path, v, caller_id):

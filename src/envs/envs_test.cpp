@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include "envs/apps.hpp"
+#include "envs/cull.hpp"
+
+namespace atrium::envs {
+namespace {
+
+using nlohmann::json;
+
+TEST(Cull, IdleTimeoutMovesWithActivityAndWarnsFirst) {
+  ManualClock clock(1'000'000);
+  CullInput in{.now = clock.now_ms(), .ready_at = clock.now_ms(), .last_activity = clock.now_ms(),
+               .idle_timeout = 600'000, .max_uptime = 0, .warn_before = 60'000};
+  EXPECT_EQ(decide_cull(in).kind, CullDecision::kNone);
+  clock.advance_ms(539'999);
+  in.now = clock.now_ms();
+  EXPECT_EQ(decide_cull(in).kind, CullDecision::kNone);
+  clock.advance_ms(1);  // 60 s before the cull: the warning
+  in.now = clock.now_ms();
+  auto w = decide_cull(in);
+  EXPECT_EQ(w.kind, CullDecision::kWarn);
+  EXPECT_EQ(w.at, 1'000'000 + 600'000);
+  in.last_activity = clock.now_ms();  // the user came back: the deadline moves
+  EXPECT_EQ(decide_cull(in).kind, CullDecision::kNone);
+  clock.advance_ms(600'000);
+  in.now = clock.now_ms();
+  auto s = decide_cull(in);
+  EXPECT_EQ(s.kind, CullDecision::kStop);
+  EXPECT_NE(s.reason.find("idle for 600 s"), std::string::npos);
+}
+
+TEST(Cull, MaximumUptimeIgnoresActivity) {
+  CullInput in{.now = 0, .ready_at = 0, .last_activity = 0, .idle_timeout = 0, .max_uptime = 3'600'000, .warn_before = 0};
+  for (Millis t = 0; t < 3'600'000; t += 600'000) {
+    in.now = in.last_activity = t;
+    EXPECT_EQ(decide_cull(in).kind, CullDecision::kNone) << t;
+  }
+  in.now = in.last_activity = 3'600'000;
+  auto d = decide_cull(in);
+  EXPECT_EQ(d.kind, CullDecision::kStop);
+  EXPECT_NE(d.reason.find("maximum uptime"), std::string::npos);
+}
+
+TEST(Cull, NoLimitsNeverCulls) {
+  CullInput in{.now = 1LL << 50, .ready_at = 0, .last_activity = 0};
+  EXPECT_EQ(decide_cull(in).kind, CullDecision::kNone);
+}
+
+TEST(Apps, BuiltinsKeepTheirKindAndWebAppsNeedACommand) {
+  const App* jupyter = &builtin_apps()[0];
+  ASSERT_EQ(jupyter->name, "jupyter");
+  auto tuned = app_from_json("jupyter", json{{"idle_timeout_s", 120}, {"max", {{"cpus", 2}}}, {"defaults", {{"cpus", 1}}}}, jupyter);
+  ASSERT_TRUE(tuned.has_value()) << tuned.error().detail;
+  EXPECT_EQ(tuned->idle_timeout, 120'000);
+  EXPECT_EQ(tuned->max.cpus, 2);
+  EXPECT_FALSE(app_from_json("jupyter", json{{"kind", "web"}}, jupyter).has_value());
+  EXPECT_FALSE(app_from_json("shiny", json{{"kind", "web"}}, nullptr).has_value());        // no command
+  EXPECT_FALSE(app_from_json("shiny", json{{"kind", "jupyter"}}, nullptr).has_value());    // only web added
+  EXPECT_FALSE(app_from_json("Bad Name", json{{"kind", "web"}, {"command", {"x"}}}, nullptr).has_value());
+  EXPECT_FALSE(app_from_json("w", json{{"kind", "web"}, {"command", {"x"}}, {"colour", 1}}, nullptr).has_value());
+  EXPECT_FALSE(app_from_json("w", json{{"kind", "web"}, {"command", {"x"}}, {"defaults", {{"cpus", 9}}}}, nullptr).has_value());
+  EXPECT_FALSE(app_from_json("w", json{{"kind", "web"}, {"command", {"x"}}, {"health_path", "../x"}}, nullptr).has_value());
+  EXPECT_FALSE(app_from_json("w", json{{"kind", "web"}, {"command", {"x"}}, {"network", "host"}}, nullptr).has_value());
+  auto web = app_from_json("w", json{{"kind", "web"}, {"command", {"/usr/bin/python3", "-m", "http.server"}},
+                                     {"listen", "port"}, {"port", 8000}, {"health_path", "/"}},
+                           nullptr);
+  ASSERT_TRUE(web.has_value()) << web.error().detail;
+  auto l = launch_for(*web, "/env/env_x/", 0);
+  ASSERT_GE(l.argv.size(), 3u);
+  EXPECT_EQ(l.argv[1], "/atrium/app/bridge.py");  // the port is bridged to the socket
+  EXPECT_EQ(l.env.at("PORT"), "8000");
+  EXPECT_TRUE(l.files.contains("bridge.py"));
+  EXPECT_EQ(l.health_path, "/env/env_x/");
+}
+
+TEST(Apps, JupyterGetsItsSettingsOnTheCommandLineButNeverTheToken) {
+  auto l = launch_for(builtin_apps()[0], "/env/env_abc/", 600'000);
+  std::string argv;
+  for (auto& a : l.argv) argv += a + " ";
+  EXPECT_NE(argv.find("--ServerApp.base_url=/env/env_abc/"), std::string::npos);
+  EXPECT_NE(argv.find("--ServerApp.sock=/atrium/run/app.sock"), std::string::npos);
+  EXPECT_NE(argv.find("--MappingKernelManager.cull_idle_timeout=600"), std::string::npos);
+  EXPECT_EQ(argv.find("token="), std::string::npos);
+  EXPECT_EQ(l.env.at("JUPYTER_TOKEN_FILE"), "/atrium/run/token");
+  for (auto& [k, v] : l.env) EXPECT_EQ(k.find("JUPYTER_TOKEN") != std::string::npos && k != "JUPYTER_TOKEN_FILE", false);
+  EXPECT_EQ(l.health_path, "/env/env_abc/api/status");
+}
+
+}  // namespace
+}  // namespace atrium::envs

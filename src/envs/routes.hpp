@@ -1,0 +1,12 @@
+// The API of the app catalog (/api/v1/apps) and of environments (/api/v1/projects/{id}/envs,
+// /api/v1/envs/...): launch, list, show, events (JSON or server-sent events), logs, stop, guest links.
+#pragma once
+
+#include "envs/service.hpp"
+#include "http/api.hpp"
+
+namespace atrium::envs {
+
+void add_routes(http::Api& api, Service& svc);
+
+}  // namespace atrium::envs
