@@ -157,6 +157,16 @@ bool App::allowed_for(const std::string& org_id) const {
   return enabled && (!orgs || std::find(orgs->begin(), orgs->end(), org_id) != orgs->end());
 }
 
+Millis App::idle_timeout_for(const std::string& org_id) const {
+  auto it = per_org.find(org_id);
+  return it != per_org.end() && it->second.idle_timeout ? *it->second.idle_timeout : idle_timeout;
+}
+
+Millis App::max_uptime_for(const std::string& org_id) const {
+  auto it = per_org.find(org_id);
+  return it != per_org.end() && it->second.max_uptime ? *it->second.max_uptime : max_uptime;
+}
+
 std::vector<db::Migration> migrations() {
   return {{1, "apps and environments", R"SQL(
 CREATE TABLE env_apps (name TEXT PRIMARY KEY, spec TEXT NOT NULL, version INTEGER NOT NULL,
@@ -209,8 +219,15 @@ json to_json(const App& a) {
             {"rootfs", a.rootfs},
             {"enabled", a.enabled},
             {"orgs", a.orgs ? json(*a.orgs) : json(nullptr)},
+            {"per_org", json::object()},
             {"builtin", a.builtin},
             {"health_path", a.health_path}};
+  for (auto& [org, l] : a.per_org) {
+    json o = json::object();
+    if (l.idle_timeout) o["idle_timeout_s"] = *l.idle_timeout / 1000;
+    if (l.max_uptime) o["max_uptime_s"] = *l.max_uptime / 1000;
+    j["per_org"][org] = o;
+  }
   if (a.kind == "web") {
     j["command"] = a.command;
     j["listen"] = a.listen;
@@ -226,7 +243,7 @@ Result<App> app_from_json(const std::string& name, const json& j, const App* bui
   if (!j.is_object()) return fail(bad("body", "must be a JSON object"));
   static const std::vector<std::string> known = {"kind",    "title",   "command",      "listen",        "port",
                                                  "health_path", "defaults", "max", "idle_timeout_s", "max_uptime_s",
-                                                 "spawn_timeout_s", "network", "rootfs", "enabled", "orgs",
+                                                 "spawn_timeout_s", "network", "rootfs", "enabled", "orgs", "per_org",
                                                  // read-only fields a client may send back unchanged
                                                  "name", "builtin", "etag"};
   for (auto& [k, v] : j.items())
@@ -312,6 +329,23 @@ Result<App> app_from_json(const std::string& name, const json& j, const App* bui
         ids.push_back(x.get<std::string>());
       }
       a.orgs = std::move(ids);
+    }
+  }
+  if (j.contains("per_org")) {
+    const auto& po = j["per_org"];
+    if (!po.is_object() || po.size() > 10000)
+      return fail(bad("per_org", "must be an object {org id: {idle_timeout_s?, max_uptime_s?}}"));
+    a.per_org.clear();
+    for (auto& [org, v] : po.items()) {
+      if (!is_id(org, "org") || !v.is_object()) return fail(bad("per_org", "keys are org ids, values objects"));
+      App::OrgLimits l;
+      for (auto& [k, x] : v.items()) {
+        if ((k != "idle_timeout_s" && k != "max_uptime_s") || !x.is_number_integer() || x.get<std::int64_t>() < 0 ||
+            x.get<std::int64_t>() > 365LL * 86400)
+          return fail(bad("per_org", "an org's limits are idle_timeout_s and max_uptime_s, 0 to 365 days"));
+        (k == "idle_timeout_s" ? l.idle_timeout : l.max_uptime) = x.get<std::int64_t>() * 1000;
+      }
+      a.per_org[org] = l;
     }
   }
   return a;

@@ -41,10 +41,16 @@ struct App {
   std::string rootfs;                  // "" = the host's /usr, /etc read-only
   bool enabled = true;
   std::optional<std::vector<std::string>> orgs;  // org ids that may use it; nullopt = every org
+  struct OrgLimits {
+    std::optional<Millis> idle_timeout, max_uptime;
+  };
+  std::map<std::string, OrgLimits> per_org;  // an org's own idle timeout / maximum uptime
   bool builtin = false;
   std::int64_t version = 0;            // 0 = never stored (a built-in as shipped)
 
   bool allowed_for(const std::string& org_id) const;
+  Millis idle_timeout_for(const std::string& org_id) const;
+  Millis max_uptime_for(const std::string& org_id) const;
 };
 
 std::vector<db::Migration> migrations();

@@ -74,6 +74,19 @@ TEST(Apps, BuiltinsKeepTheirKindAndWebAppsNeedACommand) {
   EXPECT_EQ(l.health_path, "/env/env_x/");
 }
 
+TEST(Apps, AnOrgMayHaveItsOwnIdleTimeoutAndUptime) {
+  const std::string org = "org_01JD3X8V0Q6Y2M4K9T7R5W1ZCA", other = "org_01JD3X8V0Q6Y2M4K9T7R5W1ZCB";
+  auto a = app_from_json("terminal", json{{"idle_timeout_s", 600}, {"per_org", {{org, {{"idle_timeout_s", 60}}}}}},
+                         &builtin_apps()[1]);
+  ASSERT_TRUE(a.has_value()) << a.error().detail;
+  EXPECT_EQ(a->idle_timeout_for(org), 60'000);
+  EXPECT_EQ(a->idle_timeout_for(other), 600'000);
+  EXPECT_EQ(a->max_uptime_for(org), a->max_uptime);
+  EXPECT_EQ(to_json(*a)["per_org"][org]["idle_timeout_s"], 60);
+  EXPECT_FALSE(app_from_json("terminal", json{{"per_org", {{"nope", {{"idle_timeout_s", 1}}}}}}, &builtin_apps()[1]));
+  EXPECT_FALSE(app_from_json("terminal", json{{"per_org", {{org, {{"cpus", 1}}}}}}, &builtin_apps()[1]));
+}
+
 TEST(Apps, JupyterGetsItsSettingsOnTheCommandLineButNeverTheToken) {
   auto l = launch_for(builtin_apps()[0], "/env/env_abc/", 600'000);
   std::string argv;

@@ -204,15 +204,16 @@ void Service::loop() {
   }
 }
 
-Service::Live& Service::live(const std::string& id) {
+std::shared_ptr<Service::Live> Service::live(const std::string& id) {
   std::lock_guard lk(mu_);
   auto& p = live_[id];
-  if (!p) p = std::make_unique<Live>();
-  return *p;
+  if (!p) p = std::make_shared<Live>();
+  return p;
 }
 
 std::string Service::token_of(const std::string& id) {
-  auto& l = live(id);
+  auto lp = live(id);
+  auto& l = *lp;
   {
     std::lock_guard lk(mu_);
     if (!l.token.empty()) return l.token;
@@ -264,7 +265,8 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   e.created = now;
   e.last_activity = now;
   std::string base = "/env/" + e.id + "/";
-  Launch l = launch_for(app, base, app.idle_timeout);
+  Millis idle = app.idle_timeout_for(org_id), uptime = app.max_uptime_for(org_id);
+  Launch l = launch_for(app, base, idle);
 
   jobs::SubmitRequest sr;
   sr.project_id = project_id;
@@ -289,8 +291,8 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
             {"cpus", r.cpus},
             {"mem_mb", r.mem_mb},
             {"time_limit_s", r.time_limit / 1000},
-            {"idle_timeout_s", app.idle_timeout / 1000},
-            {"max_uptime_s", app.max_uptime / 1000},
+            {"idle_timeout_s", idle / 1000},
+            {"max_uptime_s", uptime / 1000},
             {"spawn_timeout_s", app.spawn_timeout / 1000},
             {"health_path", l.health_path},
             {"network", app.network},
@@ -346,9 +348,9 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
   std::string token = crypto::hex(crypto::random_bytes(24));
   TRY_STATUS(write_private(run / "token", token, 0400, job.uid));
   {
-    auto& l = live(e->id);
+    auto l = live(e->id);
     std::lock_guard lk(mu_);
-    l.token = token;
+    l->token = token;
   }
   spec.mounts.push_back({run.string(), kSandboxRunDir, true});
   spec.mounts.push_back({home.string(), kSandboxHome, true});
@@ -375,7 +377,8 @@ Upstream Service::upstream(const EnvRecord& e) {
 }
 
 void Service::touch(const std::string& env_id) {
-  auto& l = live(env_id);
+  auto lp = live(env_id);
+  auto& l = *lp;
   Millis now = clock_.now_ms();
   Millis prev = l.proxy_activity.load();
   while (prev < now && !l.proxy_activity.compare_exchange_weak(prev, now)) {
@@ -560,7 +563,8 @@ void Service::step(const EnvRecord& e, Millis now) {
   }
   const jobs::JobRecord& j = **job;
   if (compute::is_terminal(j.job.state)) return end_env(e, j, now);
-  Live& l = live(e.id);
+  auto lp = live(e.id);
+  Live& l = *lp;
   if (e.state == "QUEUED") {
     if (j.job.state == JobState::kRunning) {
       if (auto st = transition(e.id, "STARTING", "started", "the app is starting", now); !st)

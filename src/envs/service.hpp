@@ -141,7 +141,7 @@ class Service {
   void cleanup(const std::string& id);
   // network "outbound": slirp4netns on the sandbox's network namespace (host loopback disabled).
   Status attach_network(const EnvRecord& e, const jobs::JobRecord& job);
-  Live& live(const std::string& id);
+  std::shared_ptr<Live> live(const std::string& id);
   std::string token_of(const std::string& id);
 
   db::Database& db_;
@@ -149,7 +149,7 @@ class Service {
   jobs::Service& jobs_;
   Settings settings_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Live>> live_;
+  std::map<std::string, std::shared_ptr<Live>> live_;  // held by the users of an entry: cleanup may drop it
   std::atomic<std::int64_t> changes_{0};
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;

@@ -318,6 +318,25 @@ struct Server::Impl {
     co_return false;
   }
 
+  // The Beast-free request of a parsed header (names lower-cased), without its body.
+  template <class Message>
+  static Request request_head(const Message& m, const std::string& remote_ip, const std::string& rid, bool tls) {
+    Request req;
+    req.method = std::string(m.method_string());
+    req.target = std::string(m.target());
+    req.remote_ip = remote_ip;
+    req.request_id = rid;
+    req.tls = tls;
+    req.headers.reserve(16);
+    for (auto& f : m) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.websocket = beast::websocket::is_upgrade(m);
+    return req;
+  }
+
   // Runs f() on the worker pool (it may block: the database) and resumes on this executor.
   template <typename F>
   awaitable<std::invoke_result_t<F&>> on_workers(F f) {
@@ -469,18 +488,7 @@ struct Server::Impl {
                                 std::chrono::steady_clock::time_point t0) {
     auto& lowest = beast::get_lowest_layer(stream);
     auto& hdr = head.get();
-    Request req;
-    req.method = std::string(hdr.method_string());
-    req.target = std::string(hdr.target());
-    req.remote_ip = remote_ip;
-    req.request_id = rid;
-    req.tls = tls;
-    for (auto& f : hdr) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
-    req.websocket = beast::websocket::is_upgrade(hdr);
+    Request req = request_head(hdr, remote_ip, rid, tls);
     auto qpos = req.target.find('?');
     if (auto path = percent_decode(std::string_view(req.target).substr(0, qpos), false)) req.path = std::move(*path);
     if (qpos != std::string::npos)
@@ -674,21 +682,9 @@ struct Server::Impl {
         if (body_ok) msg = sp.release();
       }
       if (!body_ok) break;
-      Request req;
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
-      req.remote_ip = remote_ip;
-      req.request_id = rid;
-      req.tls = tls;
-      req.headers.reserve(16);
-      for (auto& f : msg) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        req.headers.emplace_back(std::move(name), std::string(f.value()));
-      }
+      Request req = request_head(msg, remote_ip, rid, tls);
       req.body = std::move(msg.body());
       req.body_file = spooled.path;
-      req.websocket = beast::websocket::is_upgrade(msg);
       Response resp;
       std::string route;
       bool bad_target = req.target.empty() || req.target[0] != '/';

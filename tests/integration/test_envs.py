@@ -502,7 +502,9 @@ def test_failures_are_never_silent(srv, w):
 def test_idle_culling_and_maximum_uptime(srv, w):
     member = w.a.users["member"]
     pid = w.a.org_project["id"]
-    for name, extra in {"idle3": {"idle_timeout_s": 3, "max_uptime_s": 0},
+    # idle3's own timeout is an hour; org A's is 3 s.
+    for name, extra in {"idle3": {"idle_timeout_s": 3600, "max_uptime_s": 0,
+                                  "per_org": {w.a.id: {"idle_timeout_s": 3}}},
                         "short": {"idle_timeout_s": 0, "max_uptime_s": 3}}.items():
         r = srv.call("PUT", f"/api/v1/apps/{name}", srv.admin, json={
             "kind": "web", "command": ["/usr/bin/python3", "-c", ECHO_APP], "health_path": "h",
@@ -510,9 +512,8 @@ def test_idle_culling_and_maximum_uptime(srv, w):
         assert r.status == 201, r
     idle = wait_state(srv, member.token, launch(srv, member.token, pid, "idle3").json["id"])
     short = wait_state(srv, member.token, launch(srv, member.token, pid, "short").json["id"])
-    # Traffic through the proxy keeps the idle one alive past its timeout for a while.
     i0 = srv.call("GET", f"/api/v1/envs/{idle['id']}", member.token).json
-    assert i0["state"] == "READY"
+    assert i0["state"] == "READY" and i0["idle_timeout_s"] == 3, i0
     idle = wait_state(srv, member.token, idle["id"], ("STOPPED",), 60)
     assert idle["reason"] == "idle for 3 s", idle
     short = wait_state(srv, member.token, short["id"], ("STOPPED",), 60)
