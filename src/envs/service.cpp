@@ -197,7 +197,11 @@ void Service::loop() {
   for (;;) {
     {
       std::unique_lock lk(wake_mu_);
-      wake_cv_.wait_for(lk, std::chrono::milliseconds(settings_.poll_interval), [this] { return stopping_; });
+      // Starting and stopping environments are looked at every fast_poll (readiness is seen
+      // within that), the others every poll_interval; a launch or a job start wakes it at once.
+      wake_cv_.wait_for(lk, std::chrono::milliseconds(fast_ ? settings_.fast_poll : settings_.poll_interval),
+                        [this] { return stopping_ || woken_; });
+      woken_ = false;
       if (stopping_) return;
     }
     pass();
@@ -309,7 +313,7 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
                              {"cpus", r.cpus}, {"mem_mb", r.mem_mb}, {"time_limit_s", r.time_limit / 1000}}},
                            now));
   changes_++;
-  wake_cv_.notify_all();
+  poke();
   return e;
 }
 
@@ -325,7 +329,7 @@ Result<EnvRecord> Service::request_stop(db::Tx& tx, const Actor& actor, const En
   TRY_STATUS(add_event(tx, env.id, "STOPPING", "stop", why, now));
   TRY_STATUS(audit::record(tx, actor, {env.org_id, "env.stop", "env", env.id, {{"reason", why}}}, now));
   changes_++;
-  wake_cv_.notify_all();
+  poke();
   return *TRY(get_env(tx, env.id));
 }
 
@@ -364,7 +368,16 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
   spec.network = false;  // only lo: nothing but the proxy (through the socket) reaches the app
   if (auto rootfs = e->spec.value("rootfs", std::string()); !rootfs.empty()) spec.rootfs = rootfs;
   spec.env["ATRIUM_ENV_ID"] = e->id;
+  poke();  // its job is RUNNING now: STARTING, and health checks at the fast pace
   return {};
+}
+
+void Service::poke() {
+  {
+    std::lock_guard lk(wake_mu_);
+    woken_ = true;
+  }
+  wake_cv_.notify_all();
 }
 
 Upstream Service::upstream(const EnvRecord& e) {
@@ -429,14 +442,14 @@ json Service::to_json(const EnvRecord& e) const {
 
 Status Service::transition(const std::string& id, const std::string& to, const std::string& event,
                            const std::string& detail, Millis now,
-                           const std::function<Status(db::Tx&, EnvRecord&)>& extra) {
+                           const std::function<Status(db::Tx&, EnvRecord&)>& extra, const std::string& reason) {
   auto st = db_.write([&](db::Tx& tx) -> Status {
     auto cur = TRY(get_env(tx, id));
     if (!cur || !cur->active()) return {};  // ended meanwhile
     bool terminal = to == "STOPPED" || to == "FAILED";
     TRY(tx.exec("UPDATE envs SET state = ?, reason = ?, version = version + 1, ready_ms = COALESCE(ready_ms, ?), "
                 "ended_ms = ? WHERE id = ?",
-                {to, detail.substr(0, 2000), to == "READY" ? db::Value(now) : db::Value(nullptr),
+                {to, (reason.empty() ? detail : reason).substr(0, 2000), to == "READY" ? db::Value(now) : db::Value(nullptr),
                  terminal ? db::Value(now) : db::Value(nullptr), id}));
     TRY_STATUS(add_event(tx, id, to, event, detail, now));
     if (extra) TRY_STATUS(extra(tx, *cur));
@@ -526,12 +539,8 @@ void Service::end_env(const EnvRecord& e, const jobs::JobRecord& job, Millis now
     auto tail = log_tail(e, 10);
     if (!tail.empty()) detail += "\n--- last output ---\n" + tail;
   }
-  if (auto st = transition(e.id, to, to == "FAILED" ? "failed" : "stopped", detail, now, {}); !st)
+  if (auto st = transition(e.id, to, to == "FAILED" ? "failed" : "stopped", detail, now, {}, why); !st)
     spdlog::error("env {}: {}", e.id, st.error().detail);
-  db_.write([&](db::Tx& tx) -> Status {  // keep the short reason as the row's reason
-    TRY(tx.exec("UPDATE envs SET reason = ? WHERE id = ?", {why, e.id}));
-    return {};
-  });
   cleanup(e.id);
 }
 
@@ -572,8 +581,12 @@ void Service::step(const EnvRecord& e, Millis now) {
       return;
     }
     auto live_job = jobs_.to_json(j);
-    std::string reason = live_job.value("reason", std::string());
-    std::string detail = live_job.value("reason_detail", std::string());
+    // (null while the scheduler has not given one)
+    auto text_of = [&](const char* k) {
+      auto it = live_job.find(k);
+      return it != live_job.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    std::string reason = text_of("reason"), detail = text_of("reason_detail");
     std::string text = reason.empty() || reason == "None" ? "waiting for the scheduler" : reason + (detail.empty() ? "" : ": " + detail);
     if (text != e.reason) {
       db_.write([&](db::Tx& tx) -> Status {
@@ -654,13 +667,9 @@ void Service::step(const EnvRecord& e, Millis now) {
                                  if (fresh && !compute::is_terminal(fresh->job.state))
                                    TRY(jobs_.cancel(tx, system_actor(), *fresh, now));
                                  return {};
-                               });
+                               }, why);
           !st)
         spdlog::error("env {}: {}", e.id, st.error().detail);
-      db_.write([&](db::Tx& tx) -> Status {
-        TRY(tx.exec("UPDATE envs SET reason = ? WHERE id = ?", {why, e.id}));
-        return {};
-      });
       cleanup(e.id);
     }
     return;
@@ -724,7 +733,16 @@ void Service::pass() {
     return;
   }
   Millis now = clock_.now_ms();
-  for (auto& e : *envs) step(e, now);
+  bool busy = false;
+  for (auto& e : *envs) {
+    busy = busy || e.state == "STARTING" || e.state == "STOPPING";
+    try {
+      step(e, now);
+    } catch (const std::exception& ex) {  // one environment's surprise must not stop the others
+      spdlog::error("env {}: monitor: {}", e.id, ex.what());
+    }
+  }
+  fast_ = busy;
 }
 
 }  // namespace atrium::envs

@@ -37,7 +37,8 @@ namespace atrium::envs {
 
 struct Settings {
   std::filesystem::path data_dir;  // <data_dir>/envs/<id>/{run,app}, <data_dir>/homes/<project>/<user>
-  Millis poll_interval = 250;      // the monitor's pass (STARTING environments are checked each pass)
+  Millis poll_interval = 250;      // the monitor's pass
+  Millis fast_poll = 20;           // ... while an environment is STARTING or STOPPING
   Millis activity_poll = 60'000;   // how often a READY app's own last_activity is asked for
   Millis warn_before = 300'000;    // the warning event comes this long before a cull
   std::string slirp4netns = "/usr/bin/slirp4netns";  // for apps with network "outbound"
@@ -133,9 +134,12 @@ class Service {
   };
 
   void loop();
+  void poke();
   void step(const EnvRecord& e, Millis now);
+  // The row's reason is `reason` ("" = the event's detail).
   Status transition(const std::string& id, const std::string& to, const std::string& event, const std::string& detail,
-                    Millis now, const std::function<Status(db::Tx&, EnvRecord&)>& extra = {});
+                    Millis now, const std::function<Status(db::Tx&, EnvRecord&)>& extra = {},
+                    const std::string& reason = "");
   void stop_env(const EnvRecord& e, const std::string& why, Millis now);
   void end_env(const EnvRecord& e, const jobs::JobRecord& job, Millis now);
   void cleanup(const std::string& id);
@@ -154,6 +158,8 @@ class Service {
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
   bool stopping_ = false;
+  bool woken_ = false;
+  std::atomic<bool> fast_{false};
   std::thread thread_;
 };
 

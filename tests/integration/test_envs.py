@@ -527,6 +527,23 @@ def test_idle_culling_and_maximum_uptime(srv, w):
     assert {x["target_id"] for x in events} >= {idle["id"], short["id"]}
 
 
+def test_many_launches_at_once(srv, w):
+    """Launches racing the scheduler: some envs are looked at while their job is pending without a
+    reason yet (that once threw in the monitor and ended the server)."""
+    import concurrent.futures
+    member = w.a.users["member"]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rs = list(pool.map(lambda _: launch(srv, member.token, w.a.org_project["id"], "echo"), range(8)))
+    assert all(r.status == 201 for r in rs), rs
+    for r in rs:
+        wait_state(srv, member.token, r.json["id"])
+    assert srv.running()
+    for r in rs:
+        srv.call("POST", f"/api/v1/envs/{r.json['id']}/stop", member.token)
+    for r in rs:
+        wait_state(srv, member.token, r.json["id"], ("STOPPED",), 60)
+
+
 def test_server_sent_events_follow_the_state(srv, w):
     member = w.a.users["member"]
     e = launch(srv, member.token, w.a.org_project["id"], "echo").json
