@@ -110,6 +110,7 @@ cg_add() {  # cg_add NAME PID...: moves the processes (and so their future child
 }
 git_bench_cleanup() {  # stops the processes, removes the cgroups, then lib.sh's cleanup (keeps the exit status)
   local rc=$? i d
+  set +e  # under errexit, return_rc below would leave before bench_cleanup on a failed run
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
   PIDS=()
   [[ -n ${CLONES:-} && $CLONES != "$TMP"/* ]] && rm -rf "$CLONES"

@@ -271,7 +271,11 @@ int run_server(const ServerFlags& flags) {
 
   auto settings = identity::AuthSettings::from(c, *secret);
   identity::IdentityGate gate(clock, settings);
-  (*db)->set_commit_listener([&gate](const std::vector<std::string>& tables) { gate.on_commit(tables); });
+  proxy::DecisionCache proxy_cache;  // the environment proxy's remembered decisions
+  (*db)->set_commit_listener([&gate, &proxy_cache](const std::vector<std::string>& tables) {
+    gate.on_commit(tables);
+    proxy_cache.on_commit(tables);
+  });
   identity::LoginLimiter limiter(c.login_ip_per_minute);
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
@@ -357,9 +361,10 @@ int run_server(const ServerFlags& flags) {
   ss.spool_body_for = vcs::is_git_service_request;
   ss.spool_dir = (repos.root() / "tmp").string();
   // Environments: /env/{id}/... through Atrium's own proxy.
-  proxy::Deps proxy_deps{**db, gate, env_service, clock};
+  proxy::Deps proxy_deps{**db, gate, env_service, clock, &proxy_cache};
   ss.proxy.prefix = std::string(proxy::kPrefix);
   ss.proxy.route = [&proxy_deps](const http::Request& req) { return proxy::route(proxy_deps, req); };
+  ss.proxy.cached_route = [&proxy_deps](const http::Request& req) { return proxy::cached_route(proxy_deps, req); };
   http::Server server(ss, api, metrics);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);

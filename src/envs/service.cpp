@@ -607,6 +607,7 @@ void Service::step(const EnvRecord& e, Millis now) {
       l.stop_sent = true;
     }
     if (!send) return;
+    changes_++;  // (a stop asked for through the API counted before its commit: the proxy's cache forgets it now)
     if (e.spec.value("kind", std::string()) == "jupyter" && j.job.state == JobState::kRunning)
       (void)unix_http((run_dir(e.id) / "app.sock").string(), "POST", "/env/" + e.id + "/api/shutdown",
                       {{"Authorization", "token " + token_of(e.id)}}, 2000);

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -32,6 +33,8 @@ struct ProxyTarget {
 struct ProxySettings {
   std::string prefix;  // "/env/"
   std::function<ProxyTarget(const Request& head)> route;
+  // Optional: a decision from memory, on the I/O thread (it must not block); nullopt: ask `route`.
+  std::function<std::optional<ProxyTarget>(const Request& head)> cached_route;
 };
 
 struct ServerSettings {

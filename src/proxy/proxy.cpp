@@ -44,7 +44,80 @@ Result<std::optional<std::string>> guest_link(db::Tx& tx, const std::string& env
   return std::optional<std::string>(row->str(0));
 }
 
+// What identifies the caller of a request, for the decision cache: "" = not cacheable.
+std::string credential_key(const http::Request& req, const std::string& env_id) {
+  if (req.query_param(kGuestParam)) return "";
+  if (auto a = req.header("authorization")) return "a:" + std::string(*a);
+  if (auto c = req.cookie("atrium_session")) return "s:" + *c;
+  if (auto g = req.cookie(guest_cookie_name(env_id))) return "g:" + *g;
+  return "";
+}
+
+// The checks that depend on this very request (Origin), then the target: socket, headers, activity.
+ProxyTarget forward(const Deps& deps, const http::Request& req, const DecisionCache::Entry& d) {
+  // Jupyter skips its own Origin and XSRF checks for token-authenticated requests, and the proxy
+  // sends the token: cross-site requests are refused here.
+  if (req.websocket || req.is_unsafe()) {
+    auto origin = req.header("origin");
+    if (origin ? !http::same_origin(req) : d.cookie_auth)
+      return refuse(Error(ErrorCode::kPermissionDenied, "cross-origin",
+                          "a WebSocket or an unsafe request to an environment must come from this server's own pages "
+                          "(Origin must match Host)"),
+                    req);
+  }
+  ProxyTarget t;
+  t.forward = true;
+  t.route = "/env/{id}";
+  t.socket_path = d.socket_path;
+  t.strip = {"authorization", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+             "x-real-ip"};
+  t.add = {{"Authorization", "token " + d.token},
+           {"X-Forwarded-For", req.remote_ip},
+           {"X-Real-IP", req.remote_ip},
+           {"X-Forwarded-Proto", req.tls ? "https" : "http"}};
+  if (auto c = req.header("cookie")) {
+    auto kept = strip_atrium_cookies(*c);
+    if (!kept.empty()) t.add.emplace_back("Cookie", kept);
+  }
+  envs::Service* svc = &deps.envs;
+  t.touch = [svc, id = d.env_id] { svc->touch(id); };
+  return t;
+}
+
 }  // namespace
+
+void DecisionCache::on_commit(const std::vector<std::string>& tables) {
+  static const std::vector<std::string> kAccess = {"*",           "users",         "sessions",        "tokens",
+                                                   "orgs",        "org_members",   "group_members",   "roles",
+                                                   "projects",    "project_members", "instance_admins", "env_links"};
+  for (auto& t : tables)
+    if (std::find(kAccess.begin(), kAccess.end(), t) != kAccess.end()) {
+      std::lock_guard lk(mu);
+      entries.clear();
+      return;
+    }
+}
+
+std::optional<ProxyTarget> cached_route(const Deps& deps, const http::Request& req) {
+  if (!deps.cache) return std::nullopt;
+  auto parsed = parse_target(req.target);
+  if (!parsed || parsed->needs_slash) return std::nullopt;
+  auto key = credential_key(req, parsed->env_id);
+  if (key.empty()) return std::nullopt;
+  key = parsed->env_id + '\n' + key;
+  DecisionCache::Entry d;
+  {
+    std::lock_guard lk(deps.cache->mu);
+    auto it = deps.cache->entries.find(key);
+    if (it == deps.cache->entries.end()) return std::nullopt;
+    if (it->second.changes != deps.envs.change_count() || std::chrono::steady_clock::now() > it->second.expires) {
+      deps.cache->entries.erase(it);
+      return std::nullopt;
+    }
+    d = it->second;
+  }
+  return forward(deps, req, d);
+}
 
 ProxyTarget route(const Deps& deps, const http::Request& req) {
   auto parsed = parse_target(req.target);
@@ -82,6 +155,8 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
     bool guest = false;
   };
   auto guest_secret = req.cookie(guest_cookie_name(id));
+  // Taken before the state is read: a change committed after the read makes a cached decision stale.
+  auto changes = deps.envs.change_count();
   auto seen = deps.db.read([&](db::Tx& tx) -> Result<Seen> {
     Seen s;
     auto who = deps.gate.authenticate(tx, req);
@@ -116,16 +191,6 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
                           "only the environment's owner (or a guest link) may open it"),
                     req);
   }
-  // Jupyter skips its own Origin and XSRF checks for token-authenticated requests, and the proxy
-  // sends the token: cross-site requests are refused here.
-  if (req.websocket || req.is_unsafe()) {
-    auto origin = req.header("origin");
-    if (origin ? !http::same_origin(req) : cookie_auth)
-      return refuse(Error(ErrorCode::kPermissionDenied, "cross-origin",
-                          "a WebSocket or an unsafe request to an environment must come from this server's own pages "
-                          "(Origin must match Host)"),
-                    req);
-  }
   if (e.state != "READY") {
     auto r = Response::problem(Error(ErrorCode::kUnavailable, "env-not-ready",
                                      "the environment is " + e.state + (e.reason.empty() ? "" : ": " + e.reason))
@@ -137,22 +202,16 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
   auto up = deps.envs.upstream(e);
   if (up.socket_path.empty() || up.token.empty())
     return refuse(Error(ErrorCode::kUnavailable, "env-not-ready", "the environment is not running"), req);
-  ProxyTarget t;
-  t.forward = true;
-  t.route = "/env/{id}";
-  t.socket_path = up.socket_path;
-  t.strip = {"authorization", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-             "x-real-ip"};
-  t.add = {{"Authorization", "token " + up.token},
-           {"X-Forwarded-For", req.remote_ip},
-           {"X-Real-IP", req.remote_ip},
-           {"X-Forwarded-Proto", req.tls ? "https" : "http"}};
-  if (auto c = req.header("cookie")) {
-    auto kept = strip_atrium_cookies(*c);
-    if (!kept.empty()) t.add.emplace_back("Cookie", kept);
+  DecisionCache::Entry d{id, up.socket_path, up.token, cookie_auth, changes, {}};
+  auto t = forward(deps, req, d);
+  if (t.forward && deps.cache) {
+    if (auto key = credential_key(req, id); !key.empty()) {
+      d.expires = std::chrono::steady_clock::now() + deps.cache->ttl;
+      std::lock_guard lk(deps.cache->mu);
+      if (deps.cache->entries.size() >= deps.cache->max_entries) deps.cache->entries.clear();
+      deps.cache->entries[id + '\n' + key] = d;
+    }
   }
-  envs::Service* svc = &deps.envs;
-  t.touch = [svc, id] { svc->touch(id); };
   return t;
 }
 

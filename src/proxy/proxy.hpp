@@ -5,8 +5,11 @@
 // module decides, Beast-free, what happens to each request.
 #pragma once
 
+#include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -39,14 +42,37 @@ Result<EnvTarget> parse_target(std::string_view target);
 // The Cookie header without Atrium's own cookies (atrium_*): the app never sees the session.
 std::string strip_atrium_cookies(std::string_view cookie_header);
 
+// Decisions to forward, remembered for a short while per (environment, credential) so that the
+// requests after the first skip the database and the worker pool: a revoked token or a changed
+// role takes effect within `ttl`; any environment's state change forgets them all at once.
+struct DecisionCache {
+  struct Entry {
+    std::string env_id, socket_path, token;
+    bool cookie_auth = false;
+    std::int64_t changes = 0;  // envs::Service::change_count() when decided
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::chrono::milliseconds ttl{2000};
+  std::size_t max_entries = 10000;
+  std::mutex mu;
+  std::unordered_map<std::string, Entry> entries;
+
+  // After a commit: who may do what may have changed (a token or session revoked, a member
+  // removed, a guest link revoked): forget every decision, so that it takes effect at once.
+  void on_commit(const std::vector<std::string>& tables);
+};
+
 struct Deps {
   db::Database& db;
   http::Gatekeeper& gate;
   envs::Service& envs;
   const Clock& clock;
+  DecisionCache* cache = nullptr;
 };
 
 // Decides one request (runs on a worker thread).
 http::ProxyTarget route(const Deps& deps, const http::Request& req);
+// A remembered decision for this request (on the I/O thread; never blocks); nullopt: ask route().
+std::optional<http::ProxyTarget> cached_route(const Deps& deps, const http::Request& req);
 
 }  // namespace atrium::proxy

@@ -385,6 +385,11 @@ def test_who_may_reach_an_environment(srv, w):
     assert is_problem(proxied(srv, "GET", url, narrow), 403)
     wide = srv.login_token(member.username, USER_PASSWORD, scopes=["envs:use"])
     assert proxied(srv, "GET", url, wide).status == 200
+    assert proxied(srv, "GET", url, wide).status == 200  # (a remembered decision)
+    # A revoked token stops working at once, remembered decision or not.
+    wide_id = srv.call("GET", "/api/v1/me", wide).json["token_id"]
+    assert srv.call("DELETE", f"/api/v1/tokens/{wide_id}", member.token, if_match="*").status == 204
+    assert is_problem(proxied(srv, "GET", url, wide), 401)
     # Cookies: same-origin unsafe requests and upgrades only (Jupyter trusts the injected token).
     br = Browser(srv, member.username, USER_PASSWORD)
     ck = {"Cookie": f"atrium_session={br.session}"}
