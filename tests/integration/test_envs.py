@@ -72,9 +72,17 @@ def srv(tmp_path_factory):
     try:
         yield s
     finally:
-        # No environment outlives the suite.
-        for e in list_all(s, "/api/v1/envs?active=true", s.admin):
-            s.call("POST", f"/api/v1/envs/{e['id']}/stop", s.admin)
+        # No environment outlives the suite: every project's are stopped, and the server waits for them.
+        def active():
+            return [e for p in list_all(s, "/api/v1/projects", s.admin)
+                    for e in list_all(s, f"/api/v1/projects/{p['id']}/envs?active=true", s.admin)]
+        try:
+            for e in active():
+                if e["state"] != "STOPPING":
+                    s.call("POST", f"/api/v1/envs/{e['id']}/stop", s.admin)
+            wait_until(lambda: not active(), 90, 0.1, "every environment to end")
+        except (AssertionError, OSError):
+            pass
         try:
             s.stop(60)
         except AssertionError:
@@ -160,8 +168,10 @@ def execute(ws, code, v1):
         ws.send(v1_pack("shell", msg), binary=True)
     else:
         ws.send(json.dumps({**msg, "channel": "shell", "buffers": []}))
-    result = None
-    while True:
+    # The reply (shell) and the result (iopub) come on different ZMQ channels, in either order; the
+    # iopub "idle" status for this request comes after its result.
+    result, replied, idle = None, False, False
+    while not (replied and idle):
         op, data = ws.recv()
         if v1:
             channel, m = v1_unpack(data)
@@ -170,11 +180,15 @@ def execute(ws, code, v1):
             channel = m["channel"]
         if m["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
             continue
-        if m["header"]["msg_type"] == "execute_result":
+        kind = m["header"]["msg_type"]
+        if kind == "execute_result":
             result = m["content"]["data"]["text/plain"]
-        if channel == "shell" and m["header"]["msg_type"] == "execute_reply":
+        elif channel == "shell" and kind == "execute_reply":
             assert m["content"]["status"] == "ok", m
-            return result
+            replied = True
+        elif channel == "iopub" and kind == "status" and m["content"].get("execution_state") == "idle":
+            idle = True
+    return result
 
 
 def terminal_run(ws, command, marker, timeout_msgs=400):
