@@ -494,6 +494,25 @@ Status Service::attach_network(const EnvRecord& e, const jobs::JobRecord& job) {
   return {};
 }
 
+Status Service::cancel_job(db::Tx& tx, const std::string& job_id, Millis now) {
+  auto job = TRY(jobs::get(tx, job_id));
+  if (!job || compute::is_terminal(job->job.state) || !job->stop_requested.empty()) return {};  // none, or on its way
+  TRY(jobs_.cancel(tx, system_actor(), *job, now));
+  return {};
+}
+
+void Service::fail_and_cancel(const EnvRecord& e, const std::string& why, const std::string& detail, Millis now) {
+  auto st = transition(
+      e.id, "FAILED", "failed", detail, now,
+      [&](db::Tx& tx, EnvRecord&) -> Status {
+        TRY(tx.exec("UPDATE envs SET stop_requested = ? WHERE id = ?", {why, e.id}));
+        return cancel_job(tx, e.job_id, now);
+      },
+      why);
+  if (!st) spdlog::error("env {}: {}", e.id, st.error().detail);
+  cleanup(e.id);
+}
+
 void Service::cleanup(const std::string& id) {
   std::error_code ec;
   if (std::ifstream pf(env_dir(id) / "slirp.pid"); pf) {
@@ -611,12 +630,7 @@ void Service::step(const EnvRecord& e, Millis now) {
     if (e.spec.value("kind", std::string()) == "jupyter" && j.job.state == JobState::kRunning)
       (void)unix_http((run_dir(e.id) / "app.sock").string(), "POST", "/env/" + e.id + "/api/shutdown",
                       {{"Authorization", "token " + token_of(e.id)}}, 2000);
-    auto st = db_.write([&](db::Tx& tx) -> Status {
-      auto fresh = TRY(jobs::get(tx, e.job_id));
-      if (!fresh || compute::is_terminal(fresh->job.state) || !fresh->stop_requested.empty()) return {};
-      TRY(jobs_.cancel(tx, system_actor(), *fresh, now));
-      return {};
-    });
+    auto st = db_.write([&](db::Tx& tx) { return cancel_job(tx, e.job_id, now); });
     if (!st) spdlog::error("env {}: stopping its job: {}", e.id, st.error().detail);
     return;
   }
@@ -624,18 +638,7 @@ void Service::step(const EnvRecord& e, Millis now) {
     if (e.spec.value("network", std::string()) == "outbound" && !l.net_attached) {
       auto st = attach_network(e, j);
       if (!st && st.error().type == "not-started") return;  // the next pass
-      if (!st) {
-        if (auto t = transition(e.id, "FAILED", "failed", st.error().detail, now, [&](db::Tx& tx, EnvRecord&) -> Status {
-              TRY(tx.exec("UPDATE envs SET stop_requested = ? WHERE id = ?", {st.error().detail, e.id}));
-              auto fresh = TRY(jobs::get(tx, e.job_id));
-              if (fresh && !compute::is_terminal(fresh->job.state)) TRY(jobs_.cancel(tx, system_actor(), *fresh, now));
-              return {};
-            });
-            !t)
-          spdlog::error("env {}: {}", e.id, t.error().detail);
-        cleanup(e.id);
-        return;
-      }
+      if (!st) return fail_and_cancel(e, st.error().detail, st.error().detail, now);
       std::lock_guard lk(mu_);
       l.net_attached = true;
     }
@@ -661,17 +664,7 @@ void Service::step(const EnvRecord& e, Millis now) {
                         (reply ? " (its health check answered " + std::to_string(reply->status) + ")"
                                : " (" + reply.error().detail + ")");
       auto tail = log_tail(e, 10);
-      if (auto st = transition(e.id, "FAILED", "failed", why + (tail.empty() ? "" : "\n--- last output ---\n" + tail),
-                               now, [&](db::Tx& tx, EnvRecord&) -> Status {
-                                 TRY(tx.exec("UPDATE envs SET stop_requested = ? WHERE id = ?", {why, e.id}));
-                                 auto fresh = TRY(jobs::get(tx, e.job_id));
-                                 if (fresh && !compute::is_terminal(fresh->job.state))
-                                   TRY(jobs_.cancel(tx, system_actor(), *fresh, now));
-                                 return {};
-                               }, why);
-          !st)
-        spdlog::error("env {}: {}", e.id, st.error().detail);
-      cleanup(e.id);
+      fail_and_cancel(e, why, why + (tail.empty() ? "" : "\n--- last output ---\n" + tail), now);
     }
     return;
   }

@@ -143,6 +143,10 @@ class Service {
   void stop_env(const EnvRecord& e, const std::string& why, Millis now);
   void end_env(const EnvRecord& e, const jobs::JobRecord& job, Millis now);
   void cleanup(const std::string& id);
+  // Cancels an environment's job unless it has ended or a stop is on its way already.
+  Status cancel_job(db::Tx& tx, const std::string& job_id, Millis now);
+  // FAILED with `why` as the reason (`detail` in the event), the job cancelled, the run directory cleaned.
+  void fail_and_cancel(const EnvRecord& e, const std::string& why, const std::string& detail, Millis now);
   // network "outbound": slirp4netns on the sandbox's network namespace (host loopback disabled).
   Status attach_network(const EnvRecord& e, const jobs::JobRecord& job);
   std::shared_ptr<Live> live(const std::string& id);

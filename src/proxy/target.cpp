@@ -1,8 +1,7 @@
 // The proxy's decisions that need nothing but the request: the target's environment and path
 // checks, the cookie filter (kept apart so that the fuzz harness builds without the services).
-#include <cctype>
-
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "http/message.hpp"
 #include "proxy/proxy.hpp"
 
@@ -11,12 +10,6 @@ namespace atrium::proxy {
 namespace {
 
 Error bad_path(const std::string& why) { return Error(ErrorCode::kInvalidArgument, "bad-env-path", why); }
-
-std::string lower(std::string_view s) {
-  std::string o(s);
-  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
-}
 
 }  // namespace
 
@@ -60,7 +53,7 @@ std::string strip_atrium_cookies(std::string_view header) {
     while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
     if (part.empty()) continue;
     auto name = part.substr(0, part.find('='));
-    if (lower(name).starts_with("atrium")) continue;
+    if (to_lower(name).starts_with("atrium")) continue;
     if (!out.empty()) out += "; ";
     out += part;
   }

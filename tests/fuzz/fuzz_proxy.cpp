@@ -18,6 +18,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "http/message.hpp"
 #include "http/proxy_header.hpp"
 #include "proxy/proxy.hpp"
@@ -26,12 +27,8 @@ namespace {
 
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+using atrium::to_lower;
 
-std::string lower(std::string_view s) {
-  std::string o(s);
-  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
-}
 
 void check_target(std::string_view target) {
   auto t = atrium::proxy::parse_target(target);
@@ -63,7 +60,7 @@ void check_cookie(std::string_view header) {
     v.remove_prefix(std::min(v.size(), part.size() + 1));
     while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
     if (part.empty()) __builtin_trap();  // no empty pieces
-    if (lower(part.substr(0, part.find('='))).starts_with("atrium")) __builtin_trap();
+    if (to_lower(part.substr(0, part.find('='))).starts_with("atrium")) __builtin_trap();
   }
 }
 
@@ -115,17 +112,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto& g = again.get();
   int auths = 0;
   for (auto& f : g) {
-    auto name = lower(f.name_string());
+    auto name = to_lower(f.name_string());
     if (name == "authorization") {
       ++auths;
       if (f.value() != "token secret") __builtin_trap();
     }
-    if (name == "cookie" && lower(f.value()).find("atrium") != std::string::npos) {
+    if (name == "cookie" && to_lower(f.value()).find("atrium") != std::string::npos) {
       for (auto part = std::string_view(f.value()); !part.empty();) {
         auto piece = part.substr(0, part.find(';'));
         part.remove_prefix(std::min(part.size(), piece.size() + 1));
         while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
-        if (lower(piece.substr(0, piece.find('='))).starts_with("atrium")) __builtin_trap();
+        if (to_lower(piece.substr(0, piece.find('='))).starts_with("atrium")) __builtin_trap();
       }
     }
   }
