@@ -347,6 +347,11 @@ int run_server(const ServerFlags& flags) {
   ss.idle_timeout_s = c.idle_timeout_s;
   ss.shutdown_grace_s = c.shutdown_grace_s;
   ss.max_connections = c.max_connections;
+  ss.max_connections_per_ip = c.max_connections_per_ip;
+  ss.max_connections_per_user = c.max_connections_per_user;
+  ss.preauth_timeout_s = c.preauth_timeout_s;
+  ss.upstream_header_timeout_s = c.upstream_header_timeout_s;
+  ss.tunnel_idle_timeout_s = c.tunnel_idle_timeout_s;
   ss.tls_cert = c.tls_cert;
   ss.tls_key = c.tls_key;
   ss.access_log = access_logger(c);
@@ -360,6 +365,7 @@ int run_server(const ServerFlags& flags) {
   // git's requests (a push's pack) go to disk as they arrive, never whole into memory.
   ss.spool_body_for = vcs::is_git_service_request;
   ss.spool_dir = (repos.root() / "tmp").string();
+  ss.spool_reserve_bytes = c.data_reserve_bytes;  // the data store's reserve holds for spooled bodies too
   // Environments: /env/{id}/... through Atrium's own proxy.
   proxy::Deps proxy_deps{**db, gate, env_service, clock, &proxy_cache};
   ss.proxy.prefix = std::string(proxy::kPrefix);

@@ -28,6 +28,11 @@ struct Config {
   int idle_timeout_s = 75;        // keep-alive connection idle time
   int shutdown_grace_s = 20;      // SIGTERM: in-flight requests get this long
   int max_connections = 10000;
+  int max_connections_per_ip = 256;     // connections not yet signed in, per client IP
+  int max_connections_per_user = 256;   // connections of one signed-in user
+  int preauth_timeout_s = 10;           // a connection must authenticate a request within this
+  int upstream_header_timeout_s = 300;  // a proxied environment must start its answer within this
+  int tunnel_idle_timeout_s = 4 * 3600; // a proxied WebSocket with no traffic this long is closed
   // [auth]
   int session_ttl_hours = 12;
   int session_idle_minutes = 120;

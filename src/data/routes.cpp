@@ -612,7 +612,19 @@ void add_routes(http::Api& api, Service& svc) {
              u.expires = now + svc.settings().upload_ttl;
              return upload_response(200, u);
            },
-           http::TxMode::kNone});
+           http::TxMode::kNone, false,
+           // Before the chunk is read (it may be 64 MiB, held in memory): only the uploader, who
+           // may still write the project, and a chunk that fits where Upload-Offset says.
+           [](Context& ctx) -> Result<Response> {
+             auto u = TRY(load_upload(ctx, ctx.t()));
+             auto at = TRY(header_int(ctx, "upload-offset"));
+             if (auto len = ctx.req.header("content-length")) {
+               std::int64_t n = -1;
+               auto [p, ec] = std::from_chars(len->data(), len->data() + len->size(), n);
+               if (ec == std::errc() && p == len->data() + len->size()) TRY_STATUS(check_chunk(u.size, u.offset, at, n));
+             }
+             return Response{};
+           }});
 
   api.add({"POST", "/api/v1/uploads/{id}/complete", Access::require("files", "write"),
            {"Finish an upload: its data becomes the file at its path if the SHA-256 matches (else 400 hash-mismatch "

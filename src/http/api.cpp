@@ -31,6 +31,13 @@ bool is_rest(const std::string& seg) { return is_param(seg) && seg[seg.size() - 
 
 constexpr Millis kIdempotencyTtlMs = 24LL * 3600 * 1000;
 
+// Tells the server who the caller is (and lets it refuse: the per-user connection cap).
+Status claim(const PrincipalPtr& who, Admission& adm) {
+  if (!who) return {};
+  adm.user_id = who->user_id;
+  return adm.claim ? adm.claim(who->user_id) : Status{};
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Context
@@ -255,7 +262,7 @@ bool same_origin(const Request& req) {
   return to_lower(*origin) == to_lower(std::string(req.tls ? "https://" : "http://") + std::string(*host));
 }
 
-Result<Response> Api::run(const Route& route, Context& ctx) {
+Status Api::pre_checks(const Route& route, Context& ctx) const {
   const Request& req = ctx.req;
   if (route.access.kind != AccessKind::kPublic && !ctx.principal)
     return fail(ErrorCode::kUnauthenticated, "unauthenticated",
@@ -278,6 +285,12 @@ Result<Response> Api::run(const Route& route, Context& ctx) {
     return fail(Error(ErrorCode::kPermissionDenied, "token-scope",
                       "this token's scopes do not include " + route.access.perm.str())
                     .with("permission", route.access.perm.str()));
+  return {};
+}
+
+Result<Response> Api::run(const Route& route, Context& ctx) {
+  const Request& req = ctx.req;
+  TRY_STATUS(pre_checks(route, ctx));
 
   // Idempotency-Key: same key and same request -> the stored response; different request -> 422.
   std::optional<std::string> idem_key;
@@ -340,23 +353,85 @@ Result<Response> Api::run(const Route& route, Context& ctx) {
   return resp;
 }
 
+Response Api::unmatched(const Request& req, const std::vector<std::string>& allowed) const {
+  if (!allowed.empty()) {
+    std::string allow;
+    for (auto& m : std::set<std::string>(allowed.begin(), allowed.end())) allow += (allow.empty() ? "" : ", ") + m;
+    auto r = Response::problem(Error(ErrorCode::kMethodNotAllowed, "method-not-allowed",
+                                     req.method + " is not allowed here (allowed: " + allow + ")"),
+                               req.request_id);
+    r.header("Allow", allow);
+    return r;
+  }
+  return Response::problem(Error(ErrorCode::kNotFound, "no-route", "no such endpoint: " + req.path), req.request_id);
+}
+
 Response Api::handle(Request& req, std::string* pattern) {
+  Admission adm;
+  Response r = handle(req, adm);
+  if (pattern) *pattern = std::move(adm.pattern);
+  return r;
+}
+
+std::optional<Response> Api::admit(const Request& head, Admission& adm) {
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<std::string> allowed;
+  const Route* route = match(head, params, allowed);
+  adm.pattern = route ? route->pattern : std::string();
+  if (!route) return unmatched(head, allowed);
+  for (auto& [k, v] : params)
+    if (v.empty() || v.size() > 256)
+      return Response::problem(Error(ErrorCode::kInvalidArgument, "invalid-path", "bad path parameter '" + k + "'"),
+                               head.request_id);
+  if (route->access.kind == AccessKind::kPublic && !route->head_check) return std::nullopt;
+  Context ctx(head, *route, std::move(params), gate_, db_, clock_);
+  Status st;
+  try {
+    st = db_.read_tx([&](db::Tx& tx) -> Status {
+      ctx.tx = &tx;
+      ctx.principal = TRY(gate_.authenticate(tx, head));
+      TRY_STATUS(pre_checks(*route, ctx));
+      if (ctx.principal) {
+        adm.user_id = ctx.principal->user_id;
+        if (adm.claim) TRY_STATUS(adm.claim(adm.user_id));
+      }
+      if (route->head_check)
+        if (auto r = route->head_check(ctx); !r) return std::unexpected(r.error());
+      return {};
+    });
+  } catch (const std::exception& e) {
+    st = internal(std::string("unexpected exception: ") + e.what());
+  }
+  ctx.tx = nullptr;
+  gate_.flush_pending(db_);
+  if (!st) return refusal(route, st.error(), head);
+  return std::nullopt;
+}
+
+Response Api::refusal(const Route* route, const Error& e, const Request& req) const {
+  if (e.code == ErrorCode::kInternal) {
+    spdlog::error("request {} {} {} failed: {}", req.request_id, req.method, req.path, e.detail);
+    // Do not leak internals; the log has the detail under the request id.
+    return Response::problem(Error(ErrorCode::kInternal, "internal",
+                                   "internal error; the server log has details under request id " + req.request_id),
+                             req.request_id);
+  }
+  Response r = Response::problem(e, req.request_id);
+  if (e.code == ErrorCode::kUnauthenticated) {
+    if (route && route->basic_auth) r.header("WWW-Authenticate", "Basic realm=\"atrium\", charset=\"UTF-8\"");
+    r.header("WWW-Authenticate", "Bearer realm=\"atrium\"");
+  }
+  if (auto ra = e.extra.find("retry_after_s"); ra != e.extra.end())
+    r.header("Retry-After", std::to_string(ra->get<std::int64_t>()));
+  return r;
+}
+
+Response Api::handle(Request& req, Admission& adm) {
   std::vector<std::pair<std::string, std::string>> params;
   std::vector<std::string> allowed;
   const Route* route = match(req, params, allowed);
-  if (pattern) *pattern = route ? route->pattern : std::string();
-  if (!route) {
-    if (!allowed.empty()) {
-      std::string allow;
-      for (auto& m : std::set<std::string>(allowed.begin(), allowed.end())) allow += (allow.empty() ? "" : ", ") + m;
-      auto r = Response::problem(Error(ErrorCode::kMethodNotAllowed, "method-not-allowed",
-                                       req.method + " is not allowed here (allowed: " + allow + ")"),
-                                 req.request_id);
-      r.header("Allow", allow);
-      return r;
-    }
-    return Response::problem(Error(ErrorCode::kNotFound, "no-route", "no such endpoint: " + req.path), req.request_id);
-  }
+  adm.pattern = route ? route->pattern : std::string();
+  if (!route) return unmatched(req, allowed);
   for (auto& [k, v] : params)
     if (v.empty() || v.size() > 256)
       return Response::problem(Error(ErrorCode::kInvalidArgument, "invalid-path", "bad path parameter '" + k + "'"),
@@ -375,6 +450,10 @@ Response Api::handle(Request& req, std::string* pattern) {
           return {};  // nothing was written; commit is harmless
         }
         ctx.principal = std::move(*who);
+        if (auto st = claim(ctx.principal, adm); !st) {
+          result = std::unexpected(st.error());
+          return {};
+        }
         result = run(*route, ctx);
         if (!result) return std::unexpected(result.error());  // roll back
         return {};
@@ -390,7 +469,7 @@ Response Api::handle(Request& req, std::string* pattern) {
         auto who = gate_.authenticate(tx, req);
         if (!who) return std::unexpected(who.error());
         ctx.principal = std::move(*who);
-        return {};
+        return claim(ctx.principal, adm);
       });
       result = st ? run(*route, ctx) : Result<Response>(std::unexpected(st.error()));
     }
@@ -398,24 +477,7 @@ Response Api::handle(Request& req, std::string* pattern) {
     result = internal(std::string("unexpected exception: ") + e.what());
   }
   gate_.flush_pending(db_);
-  if (!result) {
-    if (result.error().code == ErrorCode::kInternal)
-      spdlog::error("request {} {} {} failed: {}", req.request_id, req.method, req.path, result.error().detail);
-    Response r = Response::problem(result.error(), req.request_id);
-    if (result.error().code == ErrorCode::kInternal) {
-      // Do not leak internals; the log has the detail under the request id.
-      r = Response::problem(Error(ErrorCode::kInternal, "internal",
-                                  "internal error; the server log has details under request id " + req.request_id),
-                            req.request_id);
-    }
-    if (result.error().code == ErrorCode::kUnauthenticated) {
-      if (route->basic_auth) r.header("WWW-Authenticate", "Basic realm=\"atrium\", charset=\"UTF-8\"");
-      r.header("WWW-Authenticate", "Bearer realm=\"atrium\"");
-    }
-    if (auto ra = result.error().extra.find("retry_after_s"); ra != result.error().extra.end())
-      r.header("Retry-After", std::to_string(ra->get<std::int64_t>()));
-    return r;
-  }
+  if (!result) return refusal(route, result.error(), req);
   return std::move(*result);
 }
 

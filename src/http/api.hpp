@@ -75,6 +75,11 @@ struct Route {
   // A 401 also offers HTTP Basic (git clients send an API token as the Basic password only when
   // asked for it); browsers' API calls never get that challenge.
   bool basic_auth = false;
+  // Optional: decides access from the request head alone (path parameters, headers), before the
+  // body is read: it runs in a read transaction (ctx.tx) with ctx.principal set, after the
+  // authentication, CSRF and token-scope checks. An error answers the request and its body is
+  // never read (git pushes, upload chunks: the RBAC on the object the path names).
+  Handler head_check = nullptr;
   std::vector<std::string> segments;  // split pattern (filled by Api::add)
 };
 
@@ -139,6 +144,15 @@ struct ApiSettings {
   std::string csrf_header = "x-csrf-token";
 };
 
+// What the server learns about a request's caller, and its say on it.
+struct Admission {
+  std::string pattern;  // out: the matched route pattern, "" when none matched
+  std::string user_id;  // out: the authenticated caller, "" = anonymous
+  // in (optional): called once the caller is known, before the route runs (on the worker
+  // thread); an error refuses the request with it (the per-user connection cap).
+  std::function<Status(const std::string& user_id)> claim;
+};
+
 class Api {
  public:
   Api(db::Database& db, Gatekeeper& gate, const Clock& clock, obs::Metrics* metrics, ApiSettings s = {});
@@ -148,6 +162,12 @@ class Api {
   // Runs on a worker thread. Never throws. `pattern` receives the matched route pattern (for
   // metrics and the access log), "" when none matched.
   Response handle(Request& req, std::string* pattern = nullptr);
+  Response handle(Request& req, Admission& adm);
+  // Runs on a worker thread, on a request's head before its body is read (the server calls it
+  // for every request that announces a body): matches the route and decides what can be decided
+  // without the body (authentication, CSRF, token scopes, the route's head_check). nullopt: read
+  // the body and handle() it; a response: answer it, the body unread. Never throws.
+  std::optional<Response> admit(const Request& head, Admission& adm);
   const std::vector<Route>& routes() const { return routes_; }
   nlohmann::json openapi() const;
 
@@ -157,6 +177,12 @@ class Api {
   const Route* match(const Request& req, std::vector<std::pair<std::string, std::string>>& params,
                      std::vector<std::string>& allowed) const;
   Result<Response> run(const Route& route, Context& ctx);
+  // The checks every request passes before its handler: authenticated, CSRF, same-origin
+  // WebSockets, token scope.
+  Status pre_checks(const Route& route, Context& ctx) const;
+  Response refusal(const Route* route, const Error& e, const Request& req) const;
+  // 404/405 for a request no route matched.
+  Response unmatched(const Request& req, const std::vector<std::string>& allowed) const;
 
   db::Database& db_;
   Gatekeeper& gate_;

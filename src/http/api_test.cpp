@@ -205,6 +205,59 @@ TEST_F(ApiTest, BadBodiesAndPagesAre4xx) {
   EXPECT_EQ(count_things(), 0);
 }
 
+// Api::admit decides on the head (no body yet): authentication, CSRF, token scope and the
+// route's head_check, and reports the caller (the per-user connection cap's hook can refuse).
+TEST_F(ApiTest, AdmitDecidesOnTheHeadBeforeTheBody) {
+  int head_checks = 0;
+  api_->add({"PUT", "/big/{org}", Access::require("things", "write"), {"a large body"},
+             [](Context& ctx) -> Result<Response> {
+               TRY_STATUS(ctx.authorize(Target{.org_id = ctx.param("org")}));
+               return Response::json(200, {{"bytes", ctx.req.body.size()}});
+             },
+             TxMode::kAuto, false,
+             [&head_checks](Context& ctx) -> Result<Response> {
+               ++head_checks;
+               TRY_STATUS(ctx.authorize(Target{.org_id = ctx.param("org")}));
+               return Response{};
+             }});
+  auto admit = [&](std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers,
+                   Admission* out = nullptr) -> int {
+    Request r;
+    r.method = std::move(method);
+    r.target = r.path = std::move(target);
+    r.headers = std::move(headers);
+    r.request_id = "rid";
+    Admission adm;
+    if (out) adm.claim = out->claim;
+    auto refused = api_->admit(r, adm);
+    if (out) *out = adm;
+    return refused ? refused->status : 0;
+  };
+  const std::vector<std::pair<std::string, std::string>> good = {{"authorization", "Bearer good"}};
+  EXPECT_EQ(admit("PUT", "/big/mine", {}), 401);
+  EXPECT_EQ(admit("PUT", "/big/mine", {{"authorization", "Bearer bad"}}), 401);
+  EXPECT_EQ(head_checks, 0);
+  EXPECT_EQ(admit("PUT", "/big/theirs", good), 404);  // the path alone decides it
+  EXPECT_EQ(admit("PUT", "/big/mine", {{"cookie", "s=ok"}}), 403);  // CSRF
+  EXPECT_EQ(admit("POST", "/other", good), 405);
+  EXPECT_EQ(admit("POST", "/nowhere", good), 404);
+  Admission seen;
+  EXPECT_EQ(admit("PUT", "/big/mine", good, &seen), 0);  // read the body
+  EXPECT_EQ(seen.user_id, "u1");
+  EXPECT_EQ(seen.pattern, "/big/{org}");
+  Admission capped;
+  capped.claim = [](const std::string&) -> Status { return fail(ErrorCode::kResourceExhausted, "too-many", "cap"); };
+  EXPECT_EQ(admit("PUT", "/big/mine", good, &capped), 429);
+  // handle() asks the same hook before the route runs.
+  Request r;
+  r.method = "POST";
+  r.target = r.path = "/things/mine";
+  r.headers = {{"authorization", "Bearer good"}, {"content-type", "application/json"}};
+  r.body = R"({"name":"x"})";
+  EXPECT_EQ(api_->handle(r, capped).status, 429);
+  EXPECT_EQ(count_things(), 0);
+}
+
 TEST_F(ApiTest, OpenApiListsEveryRouteWithItsAccess) {
   auto doc = api_->openapi();
   EXPECT_EQ(doc["openapi"], "3.1.0");

@@ -2,6 +2,7 @@
 
 #include "http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,9 +10,12 @@
 #include <limits>
 #include <mutex>
 #include <thread>
+#include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -42,8 +46,40 @@ struct Conn {
   asio::strand<asio::io_context::executor_type> strand;
   std::atomic<bool> busy{false};
   std::function<void()> cancel;  // runs on the strand
+  std::string ip;
+  std::uint64_t seq = 0;  // accept order
+  // Until a request authenticates (or the proxy forwards one), reads end by this deadline.
+  std::chrono::steady_clock::time_point preauth_deadline = std::chrono::steady_clock::time_point::max();
+  std::atomic<bool> admitted{false};
+  std::atomic<bool> in_request{false};  // a request's header is read and it is not yet answered
+  // The slot it holds (GUARDED_BY(Impl::conns_mu)): none, its IP's (not yet attributed), a user's
+  // (`user`), or attributed without a user (a proxied request for a guest).
+  enum class Slot { kNone, kIp, kUser, kAnon } slot = Slot::kNone;
+  std::string user;  // GUARDED_BY(Impl::conns_mu)
   explicit Conn(asio::strand<asio::io_context::executor_type> s) : strand(std::move(s)) {}
 };
+
+// Answered to a connection over a cap, written without waiting (a full socket buffer drops it).
+const std::string& busy_response() {
+  static const std::string r = [] {
+    std::string body = nlohmann::json{{"type", "urn:atrium:problem:too-many-connections"},
+                                      {"title", "too-many-connections"},
+                                      {"status", 503},
+                                      {"detail", "too many open connections; try again later"}}
+                           .dump();
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nConnection: close\r\n"
+           "Cache-Control: no-store\r\nRetry-After: 5\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return r;
+}
+
+// Free bytes for an unprivileged writer on the file system of `dir`; max when unknown.
+std::int64_t free_bytes(const std::string& dir) {
+  struct statvfs st{};
+  if (::statvfs(dir.c_str(), &st) != 0) return std::numeric_limits<std::int64_t>::max();
+  return static_cast<std::int64_t>(st.f_bavail) * static_cast<std::int64_t>(st.f_frsize);
+}
 
 bool good_request_id(std::string_view v) {
   if (v.empty() || v.size() > 128) return false;
@@ -82,6 +118,13 @@ struct Server::Impl {
   std::atomic<bool> draining{false};
   std::mutex conns_mu;
   std::unordered_set<std::shared_ptr<Conn>> conns;  // GUARDED_BY(conns_mu)
+  // The slots: connections not attributed to a user by IP and all together (oldest first, for
+  // eviction), attributed ones by user, and how many slots are held.
+  std::unordered_map<std::string, std::map<std::uint64_t, std::shared_ptr<Conn>>> by_ip;  // GUARDED_BY(conns_mu)
+  std::map<std::uint64_t, std::shared_ptr<Conn>> unattributed;                             // GUARDED_BY(conns_mu)
+  std::unordered_map<std::string, int> by_user;                                            // GUARDED_BY(conns_mu)
+  int slots_held = 0;                                                                      // GUARDED_BY(conns_mu)
+  std::uint64_t conn_seq = 0;                                                              // GUARDED_BY(conns_mu)
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;  // GUARDED_BY(done_mu)
@@ -101,12 +144,12 @@ struct Server::Impl {
   }
 
   // Runs Api::handle on the worker pool and resumes the coroutine on its own executor.
-  awaitable<Response> dispatch(Request& req, std::string& pattern) {
+  awaitable<Response> dispatch(Request& req, Admission& adm) {
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
-        [this, &req, &pattern](auto handler) {
+        [this, &req, &adm](auto handler) {
           auto ex = asio::get_associated_executor(handler);
-          asio::post(workers, [this, &req, &pattern, h = std::move(handler), ex]() mutable {
-            Response r = api.handle(req, &pattern);
+          asio::post(workers, [this, &req, &adm, h = std::move(handler), ex]() mutable {
+            Response r = api.handle(req, adm);
             asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
           });
         },
@@ -288,29 +331,80 @@ struct Server::Impl {
     }
   }
 
+  // Arms the stream's deadline `seconds` from now, or at the connection's pre-authentication
+  // deadline if that comes first and no request has authenticated on it yet.
+  template <typename Lowest>
+  void expire_in(Lowest& lowest, const Conn& conn, int seconds) {
+    auto at = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    if (!conn.admitted && conn.preauth_deadline < at) at = conn.preauth_deadline;
+    lowest.expires_at(at);
+  }
+
+  // Whether a read that timed out ended at the pre-authentication deadline (counted).
+  bool preauth_expired(const Conn& conn) {
+    if (conn.admitted || std::chrono::steady_clock::now() < conn.preauth_deadline) return false;
+    metrics.connection_cut("preauth_timeout");
+    return true;
+  }
+
+  Response no_room_problem(const std::string& rid) {
+    return server_problem(507, "insufficient-storage",
+                          "the server's disk has no room for this request body; try again later", rid);
+  }
+
+  // After an answer sent before the request's body was read: ends our side, then reads and
+  // drops what the client still sends for a moment (at most 2 s and 1 MiB, never kept), so that
+  // closing does not reset the connection before the client has read the answer.
+  template <typename Stream>
+  awaitable<void> linger_close(Stream& stream) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest.expires_after(std::chrono::seconds(2));
+    std::array<char, 16 * 1024> sink;
+    std::size_t total = 0;
+    while (total < (1u << 20)) {
+      std::size_t n = co_await lowest.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      total += n;
+    }
+  }
+
   // Reads a request's body into `p`. Spooled bodies (to disk) get request_timeout_s per read, so
   // that a large push is limited by idleness, not length; others get it for the whole body. On
   // failure the error (413, 400) has been answered and the connection should close.
+  // A spooled body stops when the disk's free space falls to spool_reserve_bytes (507).
   template <typename Stream, typename Parser>
   awaitable<bool> read_body(Stream& stream, beast::flat_buffer& buffer, Parser& p, std::int64_t limit,
-                            const std::string& rid, bool per_read_timeout) {
+                            const std::string& rid, bool per_read_timeout, Conn& conn) {
     auto& lowest = beast::get_lowest_layer(stream);
     beast::error_code ec;
-    lowest.expires_after(std::chrono::seconds(settings.request_timeout_s));
+    expire_in(lowest, conn, settings.request_timeout_s);
+    bool no_room = false;
     if (per_read_timeout) {
+      const bool guard = settings.spool_reserve_bytes > 0;
       while (!ec && !p.is_done()) {
-        lowest.expires_after(std::chrono::seconds(settings.request_timeout_s));
+        expire_in(lowest, conn, settings.request_timeout_s);
         co_await bhttp::async_read_some(stream, buffer, p, asio::redirect_error(use_awaitable, ec));
+        if (!ec && guard && !p.is_done() && free_bytes(settings.spool_dir) < settings.spool_reserve_bytes) {
+          no_room = true;
+          break;
+        }
       }
     } else {
       co_await bhttp::async_read(stream, buffer, p, asio::redirect_error(use_awaitable, ec));
     }
-    if (!ec) co_return true;
+    if (!ec && !no_room) co_return true;
     unsigned version = p.get().version();
-    if (ec == bhttp::error::body_limit) {
+    if (no_room) {
+      metrics.connection_cut("spool_reserve");
+      co_await write_response(stream, no_room_problem(rid), version, false, false, rid);
+      co_await linger_close(stream);
+    } else if (ec == bhttp::error::body_limit) {
       Response r = server_problem(413, "body-too-large",
                                   "the request body is larger than " + std::to_string(limit) + " bytes", rid);
       co_await write_response(stream, r, version, false, false, rid);
+      co_await linger_close(stream);
     } else if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream && ec != asio::error::eof) {
       Response r = server_problem(400, "bad-request", "malformed HTTP request body: " + ec.message(), rid);
       co_await write_response(stream, r, version, false, false, rid);
@@ -452,8 +546,10 @@ struct Server::Impl {
     if (cbuf.size() > 0) co_await asio::async_write(us, cbuf.data(), use_awaitable);
     cbuf.consume(cbuf.size());
     auto last = std::chrono::steady_clock::now();
+    auto last_byte = last;
     auto touch = [&] {
       auto now = std::chrono::steady_clock::now();
+      last_byte = now;
       if (t.touch && now - last > std::chrono::seconds(5)) {
         last = now;
         t.touch();
@@ -474,10 +570,57 @@ struct Server::Impl {
     std::vector<char> down_chunk(64 * 1024);
     asio::co_spawn(ex, pipe_bytes(us, client, down_chunk, touch, close_all, &done),
                    [&child_done](std::exception_ptr) { child_done = true; });
+    // The idle limit: no byte either way for tunnel_idle_timeout_s closes the tunnel.
+    asio::steady_timer idle(ex), watchdog_end(ex, asio::steady_timer::time_point::max());
+    bool watchdog_done = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> awaitable<void> {
+          const auto limit = std::chrono::seconds(settings.tunnel_idle_timeout_s);
+          beast::error_code wec;
+          while (!closed) {
+            idle.expires_at(last_byte + limit);
+            co_await idle.async_wait(asio::redirect_error(use_awaitable, wec));
+            if (closed) break;
+            if (std::chrono::steady_clock::now() >= last_byte + limit) {
+              metrics.connection_cut("tunnel_idle");
+              close_all();
+            }
+          }
+          watchdog_done = true;
+          watchdog_end.cancel();
+        },
+        asio::detached);
     co_await pipe_bytes(client, us, up.chunk, touch, close_all, nullptr);
     beast::error_code ec;
     while (!child_done) co_await done.async_wait(asio::redirect_error(use_awaitable, ec));
+    idle.cancel();
+    while (!watchdog_done) co_await watchdog_end.async_wait(asio::redirect_error(use_awaitable, ec));
     up.reset();
+  }
+
+  // Reads an upstream response's header within upstream_header_timeout_s. True: the deadline
+  // passed (`ec` is then set too).
+  awaitable<bool> read_upstream_header(Upstream& up, bhttp::response_parser<bhttp::buffer_body>& rp,
+                                       beast::error_code& ec) {
+    struct State {
+      bool done = false;
+      bool fired = false;
+    };
+    auto state = std::make_shared<State>();
+    asio::steady_timer deadline(co_await asio::this_coro::executor);
+    deadline.expires_after(std::chrono::seconds(settings.upstream_header_timeout_s));
+    UnixSocket* sock = &*up.sock;  // alive while the read below is pending (the handler runs on this strand)
+    deadline.async_wait([state, sock](const beast::error_code& e) {
+      if (e || state->done) return;
+      state->fired = true;
+      beast::error_code ignored;
+      sock->cancel(ignored);
+    });
+    co_await bhttp::async_read_header(*up.sock, up.buf, rp, asio::redirect_error(use_awaitable, ec));
+    state->done = true;
+    deadline.cancel();
+    co_return ec && state->fired;
   }
 
   // A request for the proxy's prefix, its header read. Returns whether the client connection
@@ -485,7 +628,7 @@ struct Server::Impl {
   template <typename Stream>
   awaitable<bool> proxy_request(Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::empty_body>& head,
                                 Upstream& up, const std::string& remote_ip, bool tls, const std::string& rid,
-                                std::chrono::steady_clock::time_point t0) {
+                                std::chrono::steady_clock::time_point t0, Conn& conn) {
     auto& lowest = beast::get_lowest_layer(stream);
     auto& hdr = head.get();
     Request req = request_head(hdr, remote_ip, rid, tls);
@@ -513,6 +656,7 @@ struct Server::Impl {
       finish(t.refuse.status);
       co_return keep && !has_body;
     }
+    if (!conn.admitted) (void)claim_slot(conn, "");  // the proxy let it through: no longer a stranger
     if (t.touch) t.touch();
     if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
@@ -544,12 +688,23 @@ struct Server::Impl {
       rp.emplace();
       rp->body_limit(std::numeric_limits<std::uint64_t>::max());
       if (req.method == "HEAD") rp->skip(true);
+      bool timed_out = false;
       if (!ec) {
-        lowest.expires_never();  // an app may take its time (long polls); the upstream has no deadline
-        co_await bhttp::async_read_header(*up.sock, up.buf, *rp, asio::redirect_error(use_awaitable, ec));
+        lowest.expires_never();  // an app may take its time (long polls), up to the header deadline
+        timed_out = co_await read_upstream_header(up, *rp, ec);
       }
       if (!ec) break;
       up.reset();
+      if (timed_out) {
+        metrics.connection_cut("upstream_timeout");
+        Response r = server_problem(504, "env-timeout",
+                                    "the environment did not answer within " +
+                                        std::to_string(settings.upstream_header_timeout_s) + " s",
+                                    rid);
+        co_await write_response(stream, r, version, false, false, rid);
+        finish(504);
+        co_return false;
+      }
       // A kept connection the upstream closed meanwhile: once more on a new one, if nothing of a
       // body was consumed.
       if (reused && attempt == 0 && !has_body) continue;
@@ -597,13 +752,17 @@ struct Server::Impl {
     for (;;) {
       if (draining) break;
       // Wait for the first byte of the next request (idle timeout), then give the whole header
-      // a short deadline: a client that trickles bytes (slowloris) is cut off.
+      // a short deadline: a client that trickles bytes (slowloris) is cut off. Until a request
+      // has authenticated, both end at the connection's pre-authentication deadline too.
       beast::error_code ec;
       if (buffer.size() == 0) {
-        lowest.expires_after(std::chrono::seconds(settings.idle_timeout_s));
+        expire_in(lowest, *conn, settings.idle_timeout_s);
         std::size_t n = co_await stream.async_read_some(buffer.prepare(4096),
                                                         asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
+        if (ec) {
+          if (ec == beast::error::timeout) preauth_expired(*conn);
+          break;
+        }
         buffer.commit(n);
       }
       conn->busy = true;
@@ -613,10 +772,11 @@ struct Server::Impl {
       // No limit for the header (boost::none compares wrongly in Beast 1.81): the route's limit is
       // applied once the header is known.
       head.body_limit(std::numeric_limits<std::uint64_t>::max());
-      lowest.expires_after(std::chrono::seconds(settings.header_timeout_s));
+      expire_in(lowest, *conn, settings.header_timeout_s);
       co_await bhttp::async_read_header(stream, buffer, head, asio::redirect_error(use_awaitable, ec));
       std::string rid = new_request_id();
       if (ec) {
+        if (ec == beast::error::timeout) preauth_expired(*conn);
         if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
             ec == asio::error::eof || ec == asio::error::connection_reset)
           break;
@@ -630,16 +790,43 @@ struct Server::Impl {
         co_await write_response(stream, r, 11, false, false, rid);
         break;
       }
+      conn->in_request = true;  // not evicted from here to its answer
+      struct InRequest {
+        Conn& c;
+        ~InRequest() { c.in_request = false; }
+      } in_request{*conn};
       auto& hdr = head.get();
       if (auto it = hdr.find("x-request-id"); it != hdr.end() && good_request_id(it->value()))
         rid = std::string(it->value());
       std::string_view method_sv(hdr.method_string()), target_sv(hdr.target());
       if (!settings.proxy.prefix.empty() && target_sv.starts_with(settings.proxy.prefix)) {
         if (!upstream) upstream.emplace();
-        bool again = co_await proxy_request(stream, buffer, head, *upstream, remote_ip, tls, rid, t0);
+        bool again = co_await proxy_request(stream, buffer, head, *upstream, remote_ip, tls, rid, t0, *conn);
         conn->busy = false;
         if (!again) break;
         continue;
+      }
+      // The caller is known, and allowed, before a byte of the body is read.
+      bool over_cap = false;  // the per-user connection cap refused the request
+      Admission adm;
+      adm.claim = [this, conn, &over_cap](const std::string& user) {
+        auto st = claim_slot(*conn, user);
+        if (!st) over_cap = true;
+        return st;
+      };
+      const bool has_body = head.chunked() || head.content_length().value_or(0) > 0;
+      if (has_body) {
+        std::optional<Response> refused = co_await admit_head(hdr, remote_ip, rid, tls, adm);
+        if (refused) {
+          metrics.connection_cut("unauthorized_body");
+          co_await write_response(stream, *refused, hdr.version(), false, false, rid);
+          double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          std::string route = adm.pattern.empty() ? "unmatched" : adm.pattern;
+          metrics.observe_request(route, hdr.method_string(), refused->status, secs);
+          log_access(request_head(hdr, remote_ip, rid, tls), refused->status, secs, refused->body.size(), route);
+          co_await linger_close(stream);
+          break;
+        }
       }
       std::int64_t body_limit = settings.max_body_bytes;
       if (settings.body_limit_for) body_limit = settings.body_limit_for(method_sv, target_sv);
@@ -648,6 +835,17 @@ struct Server::Impl {
         Response r = server_problem(
             413, "body-too-large", "the request body is larger than " + std::to_string(body_limit) + " bytes", rid);
         co_await write_response(stream, r, hdr.version(), false, false, rid);
+        co_await linger_close(stream);
+        break;
+      }
+      bool spool = settings.spool_body_for && !settings.spool_dir.empty() && settings.spool_body_for(method_sv, target_sv);
+      if (spool && settings.spool_reserve_bytes > 0 &&
+          free_bytes(settings.spool_dir) - static_cast<std::int64_t>(head.content_length().value_or(0)) <
+              settings.spool_reserve_bytes) {
+        // The disk keeps its reserve: refused before the body is read.
+        metrics.connection_cut("spool_reserve");
+        co_await write_response(stream, no_room_problem(rid), hdr.version(), false, false, rid);
+        if (has_body) co_await linger_close(stream);
         break;
       }
       if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
@@ -658,7 +856,6 @@ struct Server::Impl {
       // Beast reads at most the buffer's free capacity (at least 512 bytes): a large body gets room
       // for 64 KiB reads (else a 64 MiB upload chunk took 131,072 reads), given back after it.
       if (auto len = head.content_length(); head.chunked() || (len && *len > 4096)) buffer.reserve(64 * 1024);
-      bool spool = settings.spool_body_for && !settings.spool_dir.empty() && settings.spool_body_for(method_sv, target_sv);
       bhttp::request<bhttp::string_body> msg;
       SpoolFile spooled;
       bool body_ok = false;
@@ -674,7 +871,7 @@ struct Server::Impl {
                                   fp.get().version(), false, false, rid);
           break;
         }
-        body_ok = co_await read_body(stream, buffer, fp, body_limit, rid, true);
+        body_ok = co_await read_body(stream, buffer, fp, body_limit, rid, true, *conn);
         if (body_ok) {
           fp.get().body().close();
           msg = bhttp::request<bhttp::string_body>(std::move(fp.get().base()));
@@ -682,7 +879,7 @@ struct Server::Impl {
       } else {
         bhttp::request_parser<bhttp::string_body> sp{std::move(head)};
         sp.body_limit(static_cast<std::uint64_t>(body_limit));
-        body_ok = co_await read_body(stream, buffer, sp, body_limit, rid, false);
+        body_ok = co_await read_body(stream, buffer, sp, body_limit, rid, false, *conn);
         if (body_ok) msg = sp.release();
       }
       if (!body_ok) break;
@@ -691,21 +888,11 @@ struct Server::Impl {
       req.body_file = spooled.path;
       Response resp;
       std::string route;
-      bool bad_target = req.target.empty() || req.target[0] != '/';
-      auto qpos = req.target.find('?');
-      auto path = bad_target ? Result<std::string>(invalid("bad target"))
-                             : percent_decode(std::string_view(req.target).substr(0, qpos), false);
-      auto query = qpos == std::string::npos ? Result<std::vector<std::pair<std::string, std::string>>>{}
-                                             : parse_query(std::string_view(req.target).substr(qpos + 1));
-      if (!path || !query) {
-        resp = server_problem(400, "bad-url",
-                              bad_target ? std::string("the request target must be an absolute path")
-                                         : (!path ? path.error().detail : query.error().detail),
-                              rid);
+      if (auto st = split_target(req); !st) {
+        resp = server_problem(400, "bad-url", st.error().detail, rid);
       } else {
-        req.path = std::move(*path);
-        req.query = std::move(*query);
-        resp = co_await dispatch(req, route);
+        resp = co_await dispatch(req, adm);
+        route = adm.pattern;
       }
       if (req.websocket && resp.websocket && resp.stream && resp.status < 300) {
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -714,7 +901,7 @@ struct Server::Impl {
         co_await run_websocket(stream, msg, resp, rid);
         break;
       }
-      bool keep = msg.keep_alive() && !draining;
+      bool keep = msg.keep_alive() && !draining && !over_cap;
       co_await write_response(stream, resp, msg.version(), keep, req.method == "HEAD", rid);
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       metrics.observe_request(route.empty() ? "unmatched" : route, req.method, resp.status, secs);  // methods bounded there
@@ -723,6 +910,24 @@ struct Server::Impl {
       if (buffer.size() == 0 && buffer.capacity() > 16 * 1024) buffer.shrink_to_fit();  // idle connections stay small
       if (!keep) break;
     }
+  }
+
+  // Sets req.path and req.query from req.target; an error names what is wrong (400 bad-url).
+  static Status split_target(Request& req) {
+    if (req.target.empty() || req.target[0] != '/') return invalid("the request target must be an absolute path");
+    auto qpos = req.target.find('?');
+    req.path = TRY(percent_decode(std::string_view(req.target).substr(0, qpos), false));
+    if (qpos != std::string::npos) req.query = TRY(parse_query(std::string_view(req.target).substr(qpos + 1)));
+    return {};
+  }
+
+  // Api::admit on a request's header, on the worker pool: nullopt = read the body.
+  template <class Header>
+  awaitable<std::optional<Response>> admit_head(const Header& hdr, const std::string& remote_ip,
+                                                const std::string& rid, bool tls, Admission& adm) {
+    Request req = request_head(hdr, remote_ip, rid, tls);
+    if (auto st = split_target(req); !st) co_return server_problem(400, "bad-url", st.error().detail, rid);
+    co_return co_await on_workers([this, &req, &adm] { return api.admit(req, adm); });
   }
 
   awaitable<void> run_plain(tcp::socket sock, std::shared_ptr<Conn> conn) {
@@ -744,7 +949,7 @@ struct Server::Impl {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *ssl);
     conn->cancel = [&stream] { beast::get_lowest_layer(stream).socket().close(); };
     try {
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(settings.header_timeout_s));
+      expire_in(beast::get_lowest_layer(stream), *conn, settings.header_timeout_s);
       co_await stream.async_handshake(asio::ssl::stream_base::server, use_awaitable);
       co_await session(stream, conn, ip, true);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
@@ -762,6 +967,106 @@ struct Server::Impl {
     return ec ? std::string("unknown") : ep.address().to_string();
   }
 
+  // ---- connection slots
+
+  // Frees the slot `c` holds. Needs conns_mu.
+  void release_slot_locked(Conn& c) {
+    if (c.slot == Conn::Slot::kIp) {
+      if (auto it = by_ip.find(c.ip); it != by_ip.end()) {
+        it->second.erase(c.seq);
+        if (it->second.empty()) by_ip.erase(it);
+      }
+      unattributed.erase(c.seq);
+    } else if (c.slot == Conn::Slot::kUser) {
+      if (auto it = by_user.find(c.user); it != by_user.end() && --it->second <= 0) by_user.erase(it);
+    }
+    if (c.slot != Conn::Slot::kNone) --slots_held;
+    c.slot = Conn::Slot::kNone;
+  }
+
+  // Closes the oldest connection of `pool` (not yet attributed to a user) that is between
+  // requests; false when every one is in a request. Needs conns_mu.
+  bool evict_oldest_locked(std::map<std::uint64_t, std::shared_ptr<Conn>>& pool) {
+    for (auto& entry : pool) {
+      if (entry.second->in_request) continue;
+      auto victim = entry.second;  // release_slot_locked erases the entry
+      release_slot_locked(*victim);
+      asio::post(victim->strand, [victim] {
+        if (victim->cancel) victim->cancel();
+      });
+      metrics.connection_cut("evicted");
+      return true;
+    }
+    return false;
+  }
+
+  // A slot for a new connection, counted against its IP until a request authenticates on it.
+  // At a cap, the oldest idle stranger (of the IP, or of all) makes room. Needs conns_mu.
+  bool take_slot_locked(const std::shared_ptr<Conn>& c) {
+    if (settings.max_connections_per_ip > 0) {
+      auto it = by_ip.find(c->ip);
+      if (it != by_ip.end() && static_cast<int>(it->second.size()) >= settings.max_connections_per_ip &&
+          !evict_oldest_locked(it->second)) {
+        metrics.connection_cut("per_ip");
+        return false;
+      }
+    }
+    if (slots_held >= settings.max_connections && !evict_oldest_locked(unattributed)) {
+      metrics.connection_cut("max_connections");
+      return false;
+    }
+    c->seq = ++conn_seq;
+    by_ip[c->ip].emplace(c->seq, c);
+    unattributed.emplace(c->seq, c);
+    c->slot = Conn::Slot::kIp;
+    ++slots_held;
+    return true;
+  }
+
+  // Attributes a connection to the user a request authenticated as ("" = a proxied request let
+  // through without one): it leaves its IP's count, and the pre-authentication deadline no
+  // longer applies. An error: the user holds max_connections_per_user already (429).
+  Status claim_slot(Conn& c, const std::string& user) {
+    std::lock_guard lock(conns_mu);
+    bool same = user.empty() ? (c.slot == Conn::Slot::kUser || c.slot == Conn::Slot::kAnon)
+                             : (c.slot == Conn::Slot::kUser && c.user == user);
+    if (same) {
+      c.admitted = true;
+      return {};
+    }
+    if (!user.empty() && settings.max_connections_per_user > 0) {
+      auto it = by_user.find(user);
+      if (it != by_user.end() && it->second >= settings.max_connections_per_user) {
+        metrics.connection_cut("per_user");
+        return fail(Error(ErrorCode::kResourceExhausted, "too-many-connections",
+                          "you have " + std::to_string(it->second) +
+                              " connections open to this server, the most one user may have; close some")
+                        .with("retry_after_s", 5));
+      }
+    }
+    release_slot_locked(c);
+    if (user.empty()) {
+      c.slot = Conn::Slot::kAnon;
+    } else {
+      ++by_user[user];
+      c.slot = Conn::Slot::kUser;
+      c.user = user;
+    }
+    ++slots_held;
+    c.admitted = true;
+    return {};
+  }
+
+  // Writes the canned 503 without waiting (what the socket buffer takes) and closes.
+  static void refuse_busy(tcp::socket& sock) {
+    beast::error_code ec;
+    sock.non_blocking(true, ec);
+    const auto& r = busy_response();
+    if (!ec) sock.write_some(asio::buffer(r), ec);
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+  }
+
   awaitable<void> accept_loop() {
     for (;;) {
       beast::error_code ec;
@@ -775,10 +1080,13 @@ struct Server::Impl {
       }
       sock.set_option(tcp::no_delay(true), ec);
       auto conn = std::make_shared<Conn>(strand);
+      conn->ip = remote_of(sock);
+      if (settings.preauth_timeout_s > 0)
+        conn->preauth_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.preauth_timeout_s);
       {
         std::lock_guard lock(conns_mu);
-        if (static_cast<int>(conns.size()) >= settings.max_connections) {
-          sock.close(ec);  // over the limit: refuse at once
+        if (!take_slot_locked(conn)) {
+          refuse_busy(sock);  // over a cap: answered without waiting, and closed
           continue;
         }
         conns.insert(conn);
@@ -787,6 +1095,7 @@ struct Server::Impl {
       auto on_done = [this, conn](std::exception_ptr) {
         metrics.connection_closed();
         std::lock_guard lock(conns_mu);
+        release_slot_locked(*conn);
         conns.erase(conn);
       };
       if (ssl)

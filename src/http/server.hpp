@@ -49,6 +49,19 @@ struct ServerSettings {
   int idle_timeout_s = 75;
   int shutdown_grace_s = 20;
   int max_connections = 10000;
+  // Connections not yet attributed to a user (no authenticated request yet) per client IP; over
+  // it, the IP's oldest such connection that is between requests is closed to make room, else
+  // the new one is refused (503). 0 = no cap.
+  int max_connections_per_ip = 256;
+  // Connections attributed to one user (by an authenticated request); over it, 429. 0 = no cap.
+  int max_connections_per_user = 256;
+  // A connection that has not been attributed to a user within this many seconds of its accept
+  // is closed (its reads time out). 0 = off.
+  int preauth_timeout_s = 10;
+  // A proxied request's upstream must send its response header within this (long polls fit).
+  int upstream_header_timeout_s = 300;
+  // A proxied tunnel (WebSocket) with no byte either way for this long is closed.
+  int tunnel_idle_timeout_s = 4 * 3600;
   std::string tls_cert;
   std::string tls_key;
   std::shared_ptr<spdlog::logger> access_log;  // JSON lines; null = off
@@ -59,6 +72,9 @@ struct ServerSettings {
   // instead of memory; each read then has its own request_timeout_s, not the whole body.
   std::function<bool(std::string_view method, std::string_view target)> spool_body_for;
   std::string spool_dir;
+  // Free bytes a spooled body never takes from spool_dir's disk: 507 up front when the
+  // Content-Length would, or when a chunked body crosses it.
+  std::int64_t spool_reserve_bytes = 0;
   ProxySettings proxy;  // prefix "" = none
 };
 

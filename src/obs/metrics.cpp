@@ -53,6 +53,13 @@ void Metrics::observe_request(std::string_view route, std::string_view method, i
   s.latency.observe(seconds);
 }
 
+void Metrics::connection_cut(std::string_view reason) {
+  std::lock_guard lock(mu_);
+  auto it = cuts_.find(reason);
+  if (it == cuts_.end()) it = cuts_.emplace(std::string(reason), 0).first;
+  ++it->second;
+}
+
 void Metrics::observe_db(double seconds) {
   std::lock_guard lock(mu_);
   db_.observe(seconds);
@@ -91,6 +98,12 @@ std::string Metrics::render() const {
     out += "# HELP atrium_db_flushed_commits_total Commits made durable by those flushes (commits per flush = group size).\n";
     out += "# TYPE atrium_db_flushed_commits_total counter\n";
     out += fmt::format("atrium_db_flushed_commits_total {}\n", db_flushed_commits_);
+    if (!cuts_.empty()) {
+      out += "# HELP atrium_http_connections_cut_total Connections refused or closed by a limit, by reason.\n";
+      out += "# TYPE atrium_http_connections_cut_total counter\n";
+      for (auto& [reason, n] : cuts_)
+        out += fmt::format("atrium_http_connections_cut_total{{reason=\"{}\"}} {}\n", label_escape(reason), n);
+    }
   }
   out += "# HELP atrium_http_open_connections Open client connections.\n";
   out += "# TYPE atrium_http_open_connections gauge\n";

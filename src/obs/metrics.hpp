@@ -32,6 +32,10 @@ class Metrics {
   void connection_opened() { ++open_connections_; ++accepted_connections_; }
   void connection_closed() { --open_connections_; }
   std::int64_t open_connections() const { return open_connections_.load(); }
+  // A connection refused or cut by a limit; `reason` is one of a few fixed names (per_ip,
+  // per_user, max_connections, evicted, preauth_timeout, upstream_timeout, tunnel_idle,
+  // unauthorized_body, spool_reserve).
+  void connection_cut(std::string_view reason);
   std::string render() const;
 
  private:
@@ -48,6 +52,7 @@ class Metrics {
   Histogram db_;                                                                         // GUARDED_BY(mu_)
   Histogram db_flush_;                                                                   // GUARDED_BY(mu_)
   std::uint64_t db_flushed_commits_ = 0;                                                 // GUARDED_BY(mu_)
+  std::map<std::string, std::uint64_t, std::less<>> cuts_;                               // GUARDED_BY(mu_)
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::int64_t> accepted_connections_{0};
 };

@@ -403,6 +403,17 @@ void add_routes(http::Api& api, Repos& repos, Settings s) {
                   [&repos, suffix = std::string(suffix)](Context& ctx) { return serve_git(ctx, repos, suffix); },
                   http::TxMode::kNone};
     r.basic_auth = true;
+    // A fetch's negotiation or a push's pack is read (spooled to disk) only once the caller may
+    // read, or push to, the repository the path names.
+    if (std::string_view(method) == "POST")
+      r.head_check = [](Context& ctx) -> Result<Response> {
+        std::string service = git_service(ctx);
+        if (service != "git-upload-pack" && service != "git-receive-pack") return Response{};
+        bool push = service == "git-receive-pack";
+        auto p = TRY(load_by_url(ctx, ctx.t(), {"code", push ? "write" : "read"}));
+        if (push) TRY_STATUS(writable(p));
+        return Response{};
+      };
     api.add(std::move(r));
   };
   smart("GET", "info/refs", "git smart HTTP: the refs advertisement (service=git-upload-pack or git-receive-pack)");
@@ -587,7 +598,12 @@ void add_routes(http::Api& api, Repos& repos, Settings s) {
              auto from = TRY(b.opt_str("from"));
              return edit_file(ctx, repos, branch, std::move(content), msg, from);
            },
-           http::TxMode::kNone});
+           http::TxMode::kNone, false,
+           // The body is read only for a caller who may write the project's code.
+           [](Context& ctx) -> Result<Response> {
+             TRY(load_project(ctx, ctx.t(), {"code", "write"}));
+             return Response{};
+           }});
 
   api.add({"DELETE", "/api/v1/projects/{id}/repo/files/{path*}", Access::require("code", "write"),
            {"Delete a file as a commit on a branch (branch=, message=); If-Match: the branch's head commit", "code",

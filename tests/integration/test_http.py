@@ -196,20 +196,45 @@ def test_stalled_body_is_cut_off_after_the_request_timeout(make_server):
 
 def test_connection_limit(make_server):
     srv = make_server(env={"ATRIUM_LIMITS_MAX_CONNECTIONS": "3"})
+    admin = srv.admin_token()
     held = [srv.connect() for _ in range(3)]
     try:
+        # Over the limit, the oldest connection that has not signed in and sits between requests
+        # is closed to make room: idle strangers cannot lock anyone out.
         extra = srv.connect()
         try:
-            data, closed, _ = recv_until_closed(extra, 10)
-            assert closed and data == b"", "a connection over the limit is closed at once"
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(extra).startswith(b"HTTP/1.1 200")
         finally:
             extra.close()
-        # The held ones still work.
-        held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert read_response(held[0]).startswith(b"HTTP/1.1 200")
+        data, closed, _ = recv_until_closed(held[0], 10)
+        assert closed and data == b"", "the oldest idle connection made room"
     finally:
         for h in held:
             h.close()
+    # Signed-in connections are never closed for a newcomer: with every slot held by one, a new
+    # connection is answered 503 and closed.
+    auth = f"GET /api/v1/auth/session HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n".encode()
+    signed = []
+    try:
+        refusal = None
+        for _ in range(5):
+            s = srv.connect()
+            s.sendall(auth)
+            first = s.recv(65536)
+            if first.startswith(b"HTTP/1.1 503"):
+                refusal = first
+                s.close()
+                break
+            if first.startswith(b"HTTP/1.1 200"):
+                signed.append(s)
+            else:  # an idle stranger's slot was taken meanwhile: closed
+                s.close()
+        assert refusal is not None and b"too-many-connections" in refusal, refusal
+        assert len(signed) <= 3
+    finally:
+        for s in signed:
+            s.close()
     # Once they are gone, new connections are served again.
     wait_until(lambda: _can_connect(srv), 10, what="a free connection slot")
 
