@@ -20,6 +20,7 @@ import os
 import shutil
 import socket
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,7 @@ class H(http.server.BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         out = json.dumps({t: reach(t) for t in q.get("probe", [""])[0].split(",") if t}).encode()
         self.send_response(200)
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
@@ -242,8 +244,10 @@ def test_outbound_env_cannot_reach_metadata_private_ranges_or_the_host(outbound_
         assert r.status in (200, 201, 202), r
         env = env_state(srv, member.token, r.json["id"], ("READY",))
         probe = ",".join(refused + [f"10.0.2.2:{srv.port}", allowed])
-        seen = srv.raw("GET", env["url"] + "p?probe=" + probe,
-                       headers={"Authorization": f"Bearer {member.token}"}).json
+        reply = srv.raw("GET", env["url"] + "p?probe=" + urllib.parse.quote(probe, safe=""),
+                        headers={"Authorization": f"Bearer {member.token}"})
+        assert reply.status == 200, reply
+        seen = reply.json
         for target in refused:
             assert seen[target] == errno.EACCES, (target, seen)
         # slirp's gateway is the host's loopback: slirp refuses it itself (--disable-host-loopback).
