@@ -9,8 +9,9 @@ where an environment with outbound network must not connect.
 - An "outbound" environment (slirp4netns) tries the cloud metadata address, private ranges, slirp's
   host gateway and the host's own addresses (a listener runs on them): each attempt is refused
   inside the sandbox at once (EACCES from the namespace's rules; slirp's gateway, the host's
-  loopback, gets ENETUNREACH from slirp itself), never a timeout, so nothing is sent to a real private host. An address that
-  compute.outbound_allow names still works.
+  loopback, gets ENETUNREACH from slirp itself), never a timeout, so nothing is sent to a real
+  private host. An address that compute.outbound_allow names still works. The app cannot remove
+  the rules (`ip rule flush` fails: no CAP_NET_ADMIN over its namespace).
 """
 from __future__ import annotations
 
@@ -150,7 +151,14 @@ def reach(target):
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-        out = json.dumps({t: reach(t) for t in q.get("probe", [""])[0].split(",") if t}).encode()
+        res = {}
+        if "undo" in q:  # try to remove the namespace's rules first
+            import subprocess
+            for cmd in (["ip", "-4", "rule", "flush"], ["ip", "-4", "rule", "del", "priority", "210"]):
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                res[" ".join(cmd)] = [p.returncode, p.stderr.strip()]
+        res.update({t: reach(t) for t in q.get("probe", [""])[0].split(",") if t})
+        out = json.dumps(res).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
@@ -254,6 +262,12 @@ def test_outbound_env_cannot_reach_metadata_private_ranges_or_the_host(outbound_
         assert seen[f"10.0.2.2:{srv.port}"] in (errno.ENETUNREACH, errno.ECONNREFUSED), seen
         # What compute.outbound_allow names (here one of the host's own addresses) goes through.
         assert seen[allowed] == 0, seen
+        # The app cannot remove the rules: it has no CAP_NET_ADMIN over its namespace.
+        reply = srv.raw("GET", env["url"] + "p?undo=1&probe=169.254.169.254:80",
+                        headers={"Authorization": f"Bearer {member.token}"})
+        undo = reply.json
+        assert undo["ip -4 rule flush"][0] != 0 and undo["ip -4 rule del priority 210"][0] != 0, undo
+        assert undo["169.254.169.254:80"] == errno.EACCES, undo
         srv.call("POST", f"/api/v1/envs/{env['id']}/stop", member.token)
         env_state(srv, member.token, env["id"], ("STOPPED",))
     finally:
