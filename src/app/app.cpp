@@ -310,7 +310,9 @@ int run_server(const ServerFlags& flags) {
     return env_service_ptr ? env_service_ptr->prepare(job, spec) : Status{};
   };
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
-  envs::Service env_service(**db, clock, compute_service, {.data_dir = c.data_dir});
+  auto outbound_allow = sandbox::parse_cidrs(c.compute_outbound_allow);
+  if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
+  envs::Service env_service(**db, clock, compute_service, {.data_dir = c.data_dir, .outbound_allow = *outbound_allow});
   env_service_ptr = &env_service;
   data_service.set_version_in_use(
       [&compute_service](const std::string& id, std::int64_t n) { return compute_service.dataset_in_use(id, n); });

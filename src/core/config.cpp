@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <functional>
 #include <thread>
@@ -53,6 +55,27 @@ Field str_field(std::string name, std::string help, std::string Config::*member,
                }};
 }
 
+// "10.1.2.0/24, fd00::/8, 192.0.2.7": each an IPv4 or IPv6 address with an optional prefix length.
+Status check_cidrs(const std::string& name, const std::string& v) {
+  size_t i = 0;
+  while (i < v.size()) {
+    size_t j = v.find_first_of(", \t\n", i);
+    if (j == std::string::npos) j = v.size();
+    std::string item = v.substr(i, j - i), addr = item.substr(0, item.find('/'));
+    i = j + 1;
+    if (item.empty()) continue;
+    unsigned char buf[16];
+    bool v6 = addr.find(':') != std::string::npos;
+    if (::inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1)
+      return invalid(name + ": '" + item + "' is not an IPv4 or IPv6 address or CIDR");
+    if (auto slash = item.find('/'); slash != std::string::npos) {
+      std::int64_t len = 0;
+      TRY_STATUS(parse_int(name + " prefix length of '" + item + "'", item.substr(slash + 1), 0, v6 ? 128 : 32, len));
+    }
+  }
+  return {};
+}
+
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       str_field("server.listen", "address:port to listen on (port 0 picks a free port)", &Config::listen),
@@ -102,6 +125,9 @@ const std::vector<Field>& fields() {
       int_field("compute.kill_grace_s", "seconds between SIGTERM and SIGKILL", &Config::compute_kill_grace_s, 0, 3600),
       str_field("compute.cgroup_parent", "cgroup directory (per hierarchy) for job cgroups", &Config::compute_cgroup_parent),
       int_field("compute.max_time_h", "longest job time limit in hours", &Config::compute_max_time_h, 1, 24 * 365),
+      str_field("compute.outbound_allow",
+                "CIDRs \"outbound\" environments may reach although private, link-local or the host's own (comma-separated)",
+                &Config::compute_outbound_allow),
       str_field("data.key_file", "the data store's master key file (\"\" = <data_dir>/master.key)", &Config::data_key_file),
       int_field("data.max_chunk_bytes", "largest upload chunk (one PATCH body)", &Config::data_max_chunk_bytes, 4096,
                 std::int64_t{1} << 30),
@@ -203,6 +229,7 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
       return invalid("compute.cgroup_parent: only letters, digits, - _ / are allowed");
   if (c.compute_cgroup_parent.empty() || c.compute_cgroup_parent.find("..") != std::string::npos)
     return invalid("compute.cgroup_parent must be a relative path without ..");
+  TRY_STATUS(check_cidrs("compute.outbound_allow", c.compute_outbound_allow));
   if (c.listen.rfind(':') == std::string::npos) return invalid("server.listen: expected host:port, got '" + c.listen + "'");
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (c.io_threads == 0) c.io_threads = static_cast<int>(cores);

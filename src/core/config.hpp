@@ -56,6 +56,9 @@ struct Config {
   int compute_kill_grace_s = 10;        // SIGTERM -> SIGKILL on cancel and time limit
   std::string compute_cgroup_parent = "atrium";  // job cgroups: <hierarchy>/<parent>/<job id>
   std::int64_t compute_max_time_h = 24 * 30;     // longest --time
+  // What "outbound" environments may reach although it is private, link-local or the host's own
+  // ("10.1.2.0/24,fd00:1::/64"); "" = only public addresses.
+  std::string compute_outbound_allow;
 
   // [data]
   std::string data_key_file;  // the data store's master key; "" = <data_dir>/master.key

@@ -466,22 +466,31 @@ Status Service::attach_network(const EnvRecord& e, const jobs::JobRecord& job) {
     return fail(ErrorCode::kUnavailable, "not-started", "the sandbox has not started yet");
   std::string ns = "/proc/" + std::to_string(sup["sandbox_pid"].get<long long>()) + "/ns/net";
   fs::path log = env_dir(e.id) / "slirp.log", pidfile = env_dir(e.id) / "slirp.pid";
+  // The egress rules go into the namespace first, while it has only lo: private, link-local and
+  // this host's own addresses are refused inside the sandbox from the first packet (sandbox.hpp).
+  auto rules = TRY(sandbox::egress_rules(settings_.outbound_allow, sandbox::host_addresses(), sandbox::host_nameservers()));
+  fs::path rules4 = env_dir(e.id) / "egress4.batch", rules6 = env_dir(e.id) / "egress6.batch";
+  TRY_STATUS(write_private(rules4, rules.v4, 0600, std::nullopt));
+  TRY_STATUS(write_private(rules6, rules.v6, 0600, std::nullopt));
   // Started through sh, which exits at once: slirp4netns is then nobody's child but init's (no
   // zombie here, and it outlives a server restart like the sandbox does). It ends with the
   // namespace; cleanup() stops it too.
-  std::string script = "exec </dev/null >>\"$1\" 2>&1; \"$2\" --configure --mtu=65520 --disable-host-loopback "
+  std::string script = "exec </dev/null >>\"$1\" 2>&1; nsenter --net=\"$3\" ip -4 -batch \"$5\" || exit 1; "
+                       "[ ! -e /proc/net/if_inet6 ] || nsenter --net=\"$3\" ip -6 -batch \"$6\" || exit 1; "
+                       "\"$2\" --configure --mtu=65520 --disable-host-loopback "
                        "--netns-type=path \"$3\" tap0 & echo $! > \"$4\"";
-  std::string log_s = log.string(), pid_s = pidfile.string();
+  std::string log_s = log.string(), pid_s = pidfile.string(), r4 = rules4.string(), r6 = rules6.string();
   std::vector<char*> argv{const_cast<char*>("/bin/sh"), const_cast<char*>("-c"), script.data(),
                           const_cast<char*>("sh"),      log_s.data(),             settings_.slirp4netns.data(),
-                          ns.data(),                    pid_s.data(),             nullptr};
+                          ns.data(),                    pid_s.data(),             r4.data(),
+                          r6.data(),                    nullptr};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
+  char* envp[] = {const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nullptr};
   pid_t pid = 0;
   int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, argv.data(), envp);
   posix_spawn_file_actions_destroy(&fa);

@@ -42,6 +42,9 @@ struct Settings {
   Millis activity_poll = 60'000;   // how often a READY app's own last_activity is asked for
   Millis warn_before = 300'000;    // the warning event comes this long before a cull
   std::string slirp4netns = "/usr/bin/slirp4netns";  // for apps with network "outbound"
+  // network "outbound": what it may reach although private, link-local or the host's own (CIDRs;
+  // compute.outbound_allow). Everything else of that kind is refused inside the sandbox.
+  std::vector<std::string> outbound_allow;
 };
 
 struct EnvRecord {

@@ -203,7 +203,7 @@ Result<Outcome> run(const Spec& spec, const RunHooks& hooks) {
   if (lim.wall_ms) enforced["wall"] = "timer";
   if (lim.output_bytes) enforced["output"] = "cap";
   if (!spec.network) enforced["network"] = "netns";
-  enforced["seccomp"] = "deny-list";
+  enforced["seccomp"] = "allow-list";
   enforced["uid"] = uid_mode;
   enforced["capabilities"] = "none";
   enforced["no_new_privs"] = "yes";

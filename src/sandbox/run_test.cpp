@@ -81,7 +81,7 @@ TEST(SandboxRun, True) {
   EXPECT_EQ(o->kind, "exited") << o->detail;
   EXPECT_EQ(o->exit_code, 0);
   EXPECT_GE(o->ended_ms, o->started_ms);
-  EXPECT_EQ(o->enforced.at("seccomp"), "deny-list");
+  EXPECT_EQ(o->enforced.at("seccomp"), "allow-list");
   EXPECT_EQ(o->enforced.at("network"), "netns");
   EXPECT_EQ(o->enforced.at("uid"), probe().root ? "per-user" : "caller");
 }

@@ -1,6 +1,6 @@
 // The sandbox launcher: runs one command in fresh namespaces (user, mount, pid, net, ipc, uts,
 // cgroup) on a read-only root with the workspace read-write at /workspace, as an unprivileged uid,
-// with no capabilities, no_new_privs and a seccomp deny-list, under resource limits (cgroup v2,
+// with no capabilities, no_new_privs and a seccomp allow-list, under resource limits (cgroup v2,
 // cgroup v1, or rlimits as a last resort). Used by jobs now and by environments later.
 //
 // Two ways in:
@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -90,7 +91,7 @@ struct Outcome {
   bool stdout_truncated = false;
   bool stderr_truncated = false;
   // Limits actually enforced and how: {"memory": "cgroup-v1", "pids": "cgroup-v1", "cpu": "cgroup-v1",
-  // "wall": "timer", "output": "cap", "network": "netns", "seccomp": "deny-list", "uid": "per-user"...}.
+  // "wall": "timer", "output": "cap", "network": "netns", "seccomp": "allow-list", "uid": "per-user"...}.
   // A limit that was asked for but could not be enforced is absent (and named in `detail`).
   std::map<std::string, std::string> enforced;
   std::string detail;  // setup_failed: what failed; otherwise notes
@@ -114,5 +115,25 @@ Result<Outcome> run(const Spec& spec, const RunHooks& hooks = {});
 // After a supervisor died without cleaning up (kill -9, a crash): kills whatever is left in the
 // job's cgroups and removes their directories. Returns how many directories it removed.
 int cleanup(const std::string& id, const std::string& cgroup_parent);
+
+// ---- Egress of a sandbox network namespace given outbound access (slirp4netns, envs "outbound").
+// Policy-routing rules ("prohibit": connect() and sendto() fail at once with EACCES, nothing leaves
+// the namespace) for link-local, private and shared ranges and the host's own addresses, except
+// what `allow` names. Root installs them in the sandbox's namespace (`ip -batch`) before slirp4netns
+// adds its tap0: the job, without CAP_NET_ADMIN there, cannot remove them.
+struct EgressRules {
+  std::string v4, v6;  // `ip -4 -batch` / `ip -6 -batch` input
+};
+// "10.1.2.0/24, fd00:1::/64, 192.0.2.7" -> canonical CIDRs (host bits cleared); invalid_argument
+// naming the bad item.
+Result<std::vector<std::string>> parse_cidrs(std::string_view text);
+// `allow` and `host_addresses` must be valid CIDRs or addresses (parse_cidrs). `nameservers` (the
+// sandbox reads the host's resolv.conf) stay reachable on port 53 (UDP and TCP) only.
+Result<EgressRules> egress_rules(const std::vector<std::string>& allow, const std::vector<std::string>& host_addresses,
+                                 const std::vector<std::string>& nameservers = {});
+// This host's own addresses (getifaddrs), loopback excepted.
+std::vector<std::string> host_addresses();
+// The `nameserver` addresses of a resolv.conf.
+std::vector<std::string> host_nameservers(const std::string& resolv_conf = "/etc/resolv.conf");
 
 }  // namespace atrium::sandbox

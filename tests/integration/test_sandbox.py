@@ -232,7 +232,7 @@ def test_runs_as_unprivileged_uid_and_cannot_read_shadow(sbx):
     assert status["NoNewPrivs"] == "1"
     assert status["Seccomp"] == "2"
     assert r.enforced["uid"] == ("per-user" if probe()["root"] else "caller")
-    assert r.enforced["capabilities"] == "none" and r.enforced["seccomp"] == "deny-list"
+    assert r.enforced["capabilities"] == "none" and r.enforced["seccomp"] == "allow-list"
 
 
 def test_only_the_sandbox_tree_is_visible(sbx):
@@ -431,7 +431,7 @@ print(json.dumps(res))
     assert r.rc == 0, r
     res = json.loads(r.out)
     # Without the filter an unprivileged process may unshare a user namespace and PTRACE_TRACEME:
-    # EPERM here is the deny-list at work.
+    # EPERM here is the seccomp filter at work.
     assert res == {"unshare_user": "EPERM", "unshare_mnt": "EPERM", "mount": "EPERM", "ptrace_traceme": "EPERM",
                    "clone3": "ENOSYS", "keyctl": "EPERM", "bpf": "EPERM", "chroot": "EPERM"}, res
     r2 = sbx.run(["unshare", "--user", "true"])

@@ -9,7 +9,6 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -289,82 +288,6 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
   }
   return p;
 }
-
-// ============================================================================ seccomp
-
-namespace {
-
-// Denied with EPERM: what would let a job leave or widen its sandbox, reach into other
-// processes, or touch the kernel (sandbox.md §4, plus the new mount API and a few relics).
-constexpr const char* kDenied[] = {
-    "mount", "umount", "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount", "open_tree", "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr", "bpf", "perf_event_open", "ptrace", "process_vm_readv",
-    "process_vm_writev", "pidfd_getfd", "kexec_load", "kexec_file_load", "init_module", "finit_module",
-    "delete_module", "keyctl", "add_key", "request_key", "userfaultfd", "open_by_handle_at", "name_to_handle_at",
-    "swapon", "swapoff", "reboot", "acct", "quotactl", "quotactl_fd", "syslog", "lookup_dcookie", "iopl", "ioperm",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime", "nfsservctl", "vhangup", "uselib",
-    "create_module", "get_kernel_syms", "query_module", "kcmp", "fanotify_init"};
-
-constexpr std::uint64_t kNsFlags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,   CLONE_NEWNET,
-                                      CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWCGROUP, 0x00000080 /*CLONE_NEWTIME*/};
-
-int g_rules = 0;
-
-}  // namespace
-
-namespace {
-
-Result<std::vector<sock_filter>> compile_seccomp_filter() {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);  // other arches (i386 via int 0x80, x32): killed
-  if (!ctx) return internal("seccomp_init failed");
-  struct Guard {
-    scmp_filter_ctx c;
-    ~Guard() { seccomp_release(c); }
-  } guard{ctx};
-  int rules = 0;
-  auto add = [&](int nr, std::uint32_t action, unsigned count, const scmp_arg_cmp* args) -> Status {
-    int rc = seccomp_rule_add_array(ctx, action, nr, count, args);
-    if (rc != 0) return internal(fmt::format("seccomp rule for syscall {}: {}", nr, errno_text(-rc)));
-    ++rules;
-    return {};
-  };
-  for (const char* name : kDenied) {
-    int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
-    TRY_STATUS(add(nr, SCMP_ACT_ERRNO(EPERM), 0, nullptr));
-  }
-  // clone() may make threads and processes, never namespaces.
-  for (auto flag : kNsFlags) {
-    scmp_arg_cmp a = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
-    TRY_STATUS(add(SCMP_SYS(clone), SCMP_ACT_ERRNO(EPERM), 1, &a));
-  }
-  // clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes glibc fall back to clone.
-  TRY_STATUS(add(SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), 0, nullptr));
-  // Typing into another terminal's input queue.
-  for (unsigned long req : {static_cast<unsigned long>(TIOCSTI), static_cast<unsigned long>(TIOCLINUX)}) {
-    scmp_arg_cmp a = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, req);
-    TRY_STATUS(add(SCMP_SYS(ioctl), SCMP_ACT_ERRNO(EPERM), 1, &a));
-  }
-  Fd mem(::memfd_create("atrium-seccomp", MFD_CLOEXEC));
-  if (!mem.valid()) return internal(fmt::format("memfd_create: {}", errno_text(errno)));
-  if (int rc = seccomp_export_bpf(ctx, mem.get()); rc != 0)
-    return internal(fmt::format("seccomp_export_bpf: {}", errno_text(-rc)));
-  off_t size = ::lseek(mem.get(), 0, SEEK_END);
-  if (size <= 0 || size % sizeof(sock_filter) != 0) return internal("seccomp_export_bpf wrote no program");
-  std::vector<sock_filter> prog(static_cast<size_t>(size) / sizeof(sock_filter));
-  if (::pread(mem.get(), prog.data(), static_cast<size_t>(size), 0) != size) return internal("reading the seccomp program");
-  g_rules = rules;
-  return prog;
-}
-
-}  // namespace
-
-Result<std::vector<sock_filter>> build_seccomp_filter() {
-  static const Result<std::vector<sock_filter>> program = compile_seccomp_filter();  // the same every run
-  return program;
-}
-
-std::string seccomp_summary() { return fmt::format("{} deny rules", g_rules); }
 
 // ============================================================================ the child
 

@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "sandbox/detail/cgroup.hpp"
+#include "sandbox/detail/seccomp.hpp"
 #include "sandbox/sandbox.hpp"
 
 namespace atrium::sandbox::detail {
@@ -74,10 +75,6 @@ struct LaunchPlan {
 // Resolves paths (realpath; the workspace, mount sources and rootfs must exist) and lays out the
 // sandbox's file system. failed_precondition when something on the host is missing.
 Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear_groups);
-
-// The BPF program of the deny-list (libseccomp, exported once per run).
-Result<std::vector<sock_filter>> build_seccomp_filter();
-std::string seccomp_summary();  // "deny-list" + the number of rules, for notes
 
 // clone() entry point of the sandbox's init (arg: LaunchPlan*).
 int sandbox_init_main(void* arg);
