@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "http/api.hpp"
+#include "http/forwarded.hpp"
 
 namespace spdlog {
 class logger;
@@ -60,6 +61,8 @@ struct ServerSettings {
   std::function<bool(std::string_view method, std::string_view target)> spool_body_for;
   std::string spool_dir;
   ProxySettings proxy;  // prefix "" = none
+  // Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (see forwarded.hpp); empty = none.
+  std::vector<Cidr> trusted_proxies;
 };
 
 class Server {
