@@ -215,7 +215,13 @@ Result<Config> config_from(const ServerFlags& f) {
   std::string file = f.config;
   if (file.empty())
     if (auto it = env.find("ATRIUM_CONFIG"); it != env.end()) file = it->second;
-  return load_config(file, env, flags);
+  auto c = TRY(load_config(file, env, flags));
+  // Once, here: a relative data_dir reached job specs ("workspace: must be an absolute path").
+  std::error_code ec;
+  auto cwd = fs::current_path(ec);
+  if (ec) return invalid("cannot read the working directory: " + ec.message());
+  make_paths_absolute(c, cwd.string());
+  return c;
 }
 
 // This node as the compute service sees it: configured, else detected.
@@ -248,6 +254,8 @@ int run_server(const ServerFlags& flags) {
   if (!cfg) die(cfg.error().detail);
   Config c = *cfg;
   setup_logging(c);
+  auto trusted = http::parse_cidrs(c.trusted_proxies);
+  if (!trusted) die("server.trusted_proxies: " + trusted.error().detail);
   auto colon = c.listen.rfind(':');
   std::string host = c.listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -356,6 +364,7 @@ int run_server(const ServerFlags& flags) {
   ss.tunnel_idle_timeout_s = c.tunnel_idle_timeout_s;
   ss.tls_cert = c.tls_cert;
   ss.tls_key = c.tls_key;
+  ss.trusted_proxies = *trusted;
   ss.access_log = access_logger(c);
   ss.on_drain = [draining] { draining->store(true); };
   // Upload chunks may be larger than API bodies.

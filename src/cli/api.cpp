@@ -228,6 +228,24 @@ Result<std::string> ApiClient::resolve_org(std::string_view arg) {
   return fail(ErrorCode::kNotFound, "not-found", "org '" + std::string(arg) + "' not found (or you are not a member)");
 }
 
+Result<std::string> ApiClient::resolve_project(std::string_view arg) {
+  if (arg.empty()) return usage_error("a project (ORG/PROJECT or its id) is required");
+  auto slash = arg.find('/');
+  if (slash == std::string_view::npos) {
+    if (is_project_id(arg)) return std::string(arg);
+    return usage_error("project '" + std::string(arg) + "': give ORG/PROJECT (e.g. acme/climate) or a project id (prj_...)");
+  }
+  std::string_view org = arg.substr(0, slash), slug = arg.substr(slash + 1);
+  if (slug.ends_with(".git")) slug.remove_suffix(4);  // pasted from a clone URL
+  if (org.empty() || slug.empty() || slug.find('/') != std::string_view::npos)
+    return usage_error("project '" + std::string(arg) + "': expected ORG/PROJECT");
+  std::string org_ref = is_org_id(org) ? std::string(org) : to_lower(org);
+  auto r = TRY(get(api_path({"orgs", org_ref, "projects", to_lower(slug)})));
+  std::string id = str_field(r.body, "id");
+  if (id.empty()) return fail(ErrorCode::kInternal, "bad-response", "the project lookup returned no id");
+  return id;
+}
+
 Result<std::string> ApiClient::resolve_user(std::string_view arg) {
   if (arg.empty()) return usage_error("a user id or username is required");
   if (is_user_id(arg)) return std::string(arg);

@@ -77,6 +77,9 @@ class ApiClient {
 
   // An org id for an id or a slug (slugs looked up in GET /orgs).
   [[nodiscard]] Result<std::string> resolve_org(std::string_view arg);
+  // A project id for an id (prj_...) or ORG/PROJECT (org id or slug, project slug), as people write
+  // git URLs; looked up in GET /orgs/{org}/projects/{project}.
+  [[nodiscard]] Result<std::string> resolve_project(std::string_view arg);
   // A user id for an id or a username (usernames looked up in GET /users).
   [[nodiscard]] Result<std::string> resolve_user(std::string_view arg);
   // The row of `user` (id or username) in a members list, with its ETag.

@@ -439,6 +439,30 @@ TEST(ApiClientTest, ResolvesOrgSlugsAcrossPages) {
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
+TEST(ApiClientTest, ResolvesOrgSlashProject) {
+  constexpr const char* kPrj = "prj_01JD3X8V0Q6Y2M4K9T7R5W1ZCC";
+  FakeServer s;
+  s.routes["GET /api/v1/orgs/acme/projects/climate"].push_back(response(200, json{{"id", kPrj}}.dump()));
+  s.routes[std::string("GET /api/v1/orgs/") + kOrgA + "/projects/climate"].push_back(
+      response(200, json{{"id", kPrj}}.dump()));
+  ApiClient api(s.transport(), "t");
+  EXPECT_EQ(*api.resolve_project("acme/climate"), kPrj);
+  EXPECT_EQ(*api.resolve_project("ACME/Climate.git"), kPrj);          // as pasted from a clone URL
+  EXPECT_EQ(*api.resolve_project(std::string(kOrgA) + "/climate"), kPrj);  // an org id keeps its case
+  std::size_t before = s.seen.size();
+  EXPECT_EQ(*api.resolve_project(kPrj), kPrj);  // ids need no lookup
+  EXPECT_EQ(s.seen.size(), before);
+  auto missing = api.resolve_project("acme/nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  for (const char* bad : {"", "climate", "acme/", "/climate", "acme/a/b"}) {
+    auto r = api.resolve_project(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(s.seen.size(), before + 1);  // only "acme/nope" asked the server
+}
+
 TEST(ApiClientTest, PaginationStopsOnARepeatedCursor) {
   FakeServer s;
   s.routes["GET /api/v1/users?limit=200"].push_back(response(200, R"({"items":[],"next":"same"})"));

@@ -259,21 +259,27 @@ void add_data_commands(CLI::App& app, const Ctx& ctx) {
     auto a = std::make_shared<PutArgs>();
     auto* cmd = data->add_subcommand("put", "Upload a file (resumes by itself after a broken connection or a new run)");
     cmd->add_option("FILE", a->file, "Local file")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--path", a->path, "Path in the project (default: the file's name)");
     cmd->add_flag("--overwrite", a->overwrite, "Replace a file that exists at the path");
     cmd->add_option("--chunk", a->chunk, "Chunk size (default 16MiB)");
     cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
-    ctx->on_api(cmd, [ctx, a](ApiClient& api) { return put(*ctx, api, *a); });
+    ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
+      return put(*ctx, api, *a);
+    });
   }
   {
     auto a = std::make_shared<GetArgs>();
     auto* cmd = data->add_subcommand("get", "Download a file (verified; resumes a .part left by an earlier run)");
     cmd->add_option("PATH", a->path, "Path in the project")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("-o,--output", a->out, "Local file (default: the file's name; - for stdout)");
     cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
-    ctx->on_api(cmd, [ctx, a](ApiClient& api) { return get(*ctx, api, *a); });
+    ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
+      return get(*ctx, api, *a);
+    });
   }
   {
     struct Args {
@@ -283,9 +289,10 @@ void add_data_commands(CLI::App& app, const Ctx& ctx) {
     auto a = std::make_shared<Args>();
     auto* cmd = data->add_subcommand("ls", "List a project's files (under a directory)");
     cmd->add_option("PREFIX", a->prefix, "Only files under this directory");
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     add_page_options(cmd, a->page);
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       ApiCall c{"GET", api_path({"projects", a->project, "files"}), {}, std::nullopt, std::nullopt};
       if (!a->prefix.empty()) c.query.emplace_back("prefix", a->prefix);
       return ctx->list(api, c, a->page, "files");
@@ -298,8 +305,9 @@ void add_data_commands(CLI::App& app, const Ctx& ctx) {
     auto a = std::make_shared<Args>();
     auto* cmd = data->add_subcommand("rm", "Delete a file");
     cmd->add_option("PATH", a->path, "Path in the project")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       auto r = TRY(api.send({"DELETE", files_path(a->project, a->path), {}, std::nullopt, std::nullopt}));
       ctx->done(r, "deleted " + a->path);
       return {};
@@ -314,9 +322,10 @@ void add_data_commands(CLI::App& app, const Ctx& ctx) {
     auto* cmd = data->add_subcommand("mv", "Rename a file");
     cmd->add_option("FROM", a->from, "Path in the project")->required();
     cmd->add_option("TO", a->to, "New path")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_flag("--overwrite", a->overwrite, "Replace a file that exists at TO");
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       auto r = TRY(api.send({"POST", api_path({"projects", a->project, "files-move"}), {},
                              json{{"from", a->from}, {"to", a->to}, {"overwrite", a->overwrite}}, std::nullopt}));
       ctx->done(r, "moved " + a->from + " to " + a->to);

@@ -57,7 +57,7 @@ void add_env_commands(CLI::App& app, const Ctx& ctx) {
     auto a = std::make_shared<Args>();
     auto* cmd = env->add_subcommand("launch", "Launch an environment; --wait waits until it is READY (or FAILED)");
     cmd->add_option("--app", a->app, "The app (atrium env apps)")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--cpus", a->cpus, "CPUs (default: the app's)");
     cmd->add_option("--mem", a->mem, "Memory: 4G, 512M; a bare number is MiB (default: the app's)");
     cmd->add_option("--time", a->time, "Time limit: 8h, 90m, HH:MM:SS (default: the app's)");
@@ -65,6 +65,7 @@ void add_env_commands(CLI::App& app, const Ctx& ctx) {
     cmd->add_flag("--wait", a->wait, "Wait until the environment is READY, FAILED or STOPPED");
     cmd->add_option("--wait-timeout", a->wait_s, "Seconds --wait waits at most (default 300)");
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       json body = {{"app", a->app}};
       if (a->cpus) body["cpus"] = *a->cpus;
       if (a->mem) body["mem_mb"] = TRY(parse_mem_mb(*a->mem));
@@ -109,10 +110,11 @@ void add_env_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = env->add_subcommand("list", "Your environments, or a project's (--project)");
-    cmd->add_option("--project", a->project, "Project id");
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id");
     cmd->add_flag("--active", a->active, "Only those not ended");
     add_page_options(cmd, a->page);
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      if (a->project) a->project = TRY(api.resolve_project(*a->project));
       ApiCall c;
       c.path = a->project ? api_path({"projects", *a->project, "envs"}) : api_path({"envs"});
       if (a->active) c.query.emplace_back("active", "true");

@@ -133,7 +133,7 @@ void add_job_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = leaf(job, "submit", "Submit a job or a job array: --script FILE, or -- COMMAND ARGS...");
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--name", a->submit.name, "Job name (default: the program's name, or \"script\")");
     cmd->add_option("--cpus", a->submit.cpus, "CPUs (default 1)");
     cmd->add_option("--mem", a->submit.mem, "Memory: 4G, 512M, 1.5GiB; a bare number is MiB (default 1G)");
@@ -151,6 +151,7 @@ void add_job_commands(CLI::App& app, const Ctx& ctx) {
     auto* script = cmd->add_option("--script", a->script_file, "Shell script to run (- reads stdin)");
     cmd->add_option("COMMAND", a->submit.command, "The program and its arguments, after --")->excludes(script);
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       JobSubmitArgs s = a->submit;
       if (a->script_file) s.script = TRY(read_script(*a->script_file));
       ApiCall c = TRY(job_submit(a->project, s, ctx->now()));
@@ -175,7 +176,7 @@ void add_job_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = leaf(job, "list", "List jobs: yours, a project's (--project) or an org's (--org, administrators)");
-    cmd->add_option("--project", a->list.project_id, "Only this project's jobs (id)");
+    cmd->add_option("--project", a->list.project_id, "Only this project's jobs (ORG/PROJECT or id)");
     cmd->add_option("--org", a->org, "Every job of this org (id or slug; org administrators)");
     cmd->add_option("--state", a->list.states, "States, comma-separated: PENDING,RUNNING or PD,R ...")
         ->delimiter(',')
@@ -184,6 +185,7 @@ void add_job_commands(CLI::App& app, const Ctx& ctx) {
     cmd->add_option("--array", a->list.array_id, "Only the tasks of this array");
     add_page_options(cmd, a->page);
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      if (a->list.project_id) a->list.project_id = TRY(api.resolve_project(*a->list.project_id));
       JobListArgs l = a->list;
       TRY(job_list(l));  // validate before any request
       if (a->org) l.org_id = TRY(api.resolve_org(*a->org));
@@ -213,9 +215,10 @@ void add_job_commands(CLI::App& app, const Ctx& ctx) {
     auto* cmd = leaf(job, "cancel", "Cancel jobs (an array id cancels every task), or --all of yours");
     auto* ids = cmd->add_option("ID", a->ids, "Job or array ids");
     auto* all = cmd->add_flag("--all", a->all, "Cancel all your pending and running jobs")->excludes(ids);
-    cmd->add_option("--project", a->project, "With --all: only in this project (id)")->needs(all);
+    cmd->add_option("--project", a->project, "With --all: only in this project (ORG/PROJECT or id)")->needs(all);
     cmd->add_option("--state", a->state, "With --all: only PENDING or only RUNNING jobs")->needs(all);
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      if (a->project) a->project = TRY(api.resolve_project(*a->project));
       if (!a->all) {
         if (a->ids.empty()) return usage_error("give job ids, or --all");
         return act_on_each(*ctx, api, "cancel", a->ids);

@@ -80,9 +80,9 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
   {
     auto p = std::make_shared<std::string>();
     auto* cmd = leaf(project, ctx, "show", "Show a project");
-    cmd->add_option("ID", *p, "Project id")->required();
+    cmd->add_option("ID", *p, "Project: ORG/PROJECT or its id")->required();
     ctx->on_api(cmd, [ctx, p](ApiClient& api) -> Status {
-      ctx->show(TRY(api.get(api_path({"projects", *p}))));
+      ctx->show(TRY(api.get(api_path({"projects", TRY(api.resolve_project(*p))}))));
       return {};
     });
   }
@@ -115,7 +115,7 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = leaf(project, ctx, "update", "Change a project's name, description, tags or visibility");
-    cmd->add_option("ID", a->id, "Project id")->required();
+    cmd->add_option("ID", a->id, "Project: ORG/PROJECT or its id")->required();
     cmd->add_option("--name", a->update.name, "New display name");
     cmd->add_option("--description", a->update.description, "New description");
     auto* tag = cmd->add_option("--tag", a->tags, "Tag (repeatable; replaces all tags)")->allow_extra_args(false);
@@ -124,7 +124,7 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
       ProjectUpdateArgs u = a->update;
       if (!a->tags.empty() || a->clear_tags) u.tags = a->tags;
-      ApiCall c = TRY(project_update(a->id, u));
+      ApiCall c = TRY(project_update(TRY(api.resolve_project(a->id)), u));
       ApiReply r = TRY(api.send_if_match(c, c.path));
       if (ctx->globals.json || r.body.is_null()) {
         ctx->done(r, "Updated project " + a->id + ".");
@@ -138,18 +138,19 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
     auto p = std::make_shared<std::string>();
     auto* cmd = leaf(project, ctx, archive ? "archive" : "unarchive",
                      archive ? "Archive a project (read-only until unarchived)" : "Unarchive a project");
-    cmd->add_option("ID", *p, "Project id")->required();
+    cmd->add_option("ID", *p, "Project: ORG/PROJECT or its id")->required();
     ctx->on_api(cmd, [ctx, p, archive](ApiClient& api) -> Status {
-      return change_project(*ctx, api, TRY(project_set_archived(*p, archive)),
+      return change_project(*ctx, api, TRY(project_set_archived(TRY(api.resolve_project(*p)), archive)),
                             std::string(archive ? "Archived" : "Unarchived") + " project " + *p + ".");
     });
   }
   {
     auto p = std::make_shared<std::string>();
     auto* cmd = leaf(project, ctx, "delete", "Delete a project");
-    cmd->add_option("ID", *p, "Project id")->required();
-    ctx->on_api(cmd, [ctx, p](ApiClient& api) {
-      return change_project(*ctx, api, delete_call(api_path({"projects", *p})), "Deleted project " + *p + ".");
+    cmd->add_option("ID", *p, "Project: ORG/PROJECT or its id")->required();
+    ctx->on_api(cmd, [ctx, p](ApiClient& api) -> Status {
+      return change_project(*ctx, api, delete_call(api_path({"projects", TRY(api.resolve_project(*p))})),
+                            "Deleted project " + *p + ".");
     });
   }
   {
@@ -159,11 +160,11 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = leaf(project, ctx, "members", "List a project's members");
-    cmd->add_option("ID", a->id, "Project id")->required();
+    cmd->add_option("ID", a->id, "Project: ORG/PROJECT or its id")->required();
     add_page_options(cmd, a->page);
-    ctx->on_api(cmd, [ctx, a](ApiClient& api) {
+    ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
       ApiCall c;
-      c.path = api_path({"projects", a->id, "members"});
+      c.path = api_path({"projects", TRY(api.resolve_project(a->id)), "members"});
       return ctx->list(api, c, a->page, "project-member");
     });
   }
@@ -171,11 +172,11 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
     struct Args { std::string id, user, role; };
     auto a = std::make_shared<Args>();
     auto* cmd = leaf(project, ctx, "member-add", "Add an org member to a project");
-    cmd->add_option("ID", a->id, "Project id")->required();
+    cmd->add_option("ID", a->id, "Project: ORG/PROJECT or its id")->required();
     cmd->add_option("--user", a->user, "User id or username")->required();
     cmd->add_option("--role", a->role, "owner, maintainer, member or viewer")->required();
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
-      ApiReply r = TRY(api.send(TRY(project_member_add(a->id, a->user, a->role))));
+      ApiReply r = TRY(api.send(TRY(project_member_add(TRY(api.resolve_project(a->id)), a->user, a->role))));
       ctx->done(r, "Added " + a->user + " to project " + a->id + " as " + a->role + ".");
       return {};
     });
@@ -184,15 +185,16 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
     struct Args { std::string id, user, role; };
     auto a = std::make_shared<Args>();
     auto* cmd = leaf(project, ctx, "member-set", "Change a project member's role");
-    cmd->add_option("ID", a->id, "Project id")->required();
+    cmd->add_option("ID", a->id, "Project: ORG/PROJECT or its id")->required();
     cmd->add_option("USER", a->user, "User id or username")->required();
     cmd->add_option("--role", a->role, "owner, maintainer, member or viewer")->required();
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
       if (a->role.empty()) return usage_error("--role must not be empty");
-      MemberRef m = TRY(api.find_member(api_path({"projects", a->id, "members"}), a->user));
+      std::string id = TRY(api.resolve_project(a->id));
+      MemberRef m = TRY(api.find_member(api_path({"projects", id, "members"}), a->user));
       ApiCall c;
       c.method = "PATCH";
-      c.path = api_path({"projects", a->id, "members", m.user_id});
+      c.path = api_path({"projects", id, "members", m.user_id});
       c.body = json{{"role", a->role}};
       ApiReply r = TRY(api.send(c, {{"If-Match", m.etag}}));
       ctx->done(r, "Set " + a->user + "'s role in project " + a->id + " to " + a->role + ".");
@@ -203,11 +205,12 @@ void add_project_commands(CLI::App& app, const Ctx& ctx) {
     struct Args { std::string id, user; };
     auto a = std::make_shared<Args>();
     auto* cmd = leaf(project, ctx, "member-remove", "Remove a member from a project");
-    cmd->add_option("ID", a->id, "Project id")->required();
+    cmd->add_option("ID", a->id, "Project: ORG/PROJECT or its id")->required();
     cmd->add_option("USER", a->user, "User id or username")->required();
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
-      MemberRef m = TRY(api.find_member(api_path({"projects", a->id, "members"}), a->user));
-      ApiReply r = TRY(api.send(delete_call(api_path({"projects", a->id, "members", m.user_id})),
+      std::string id = TRY(api.resolve_project(a->id));
+      MemberRef m = TRY(api.find_member(api_path({"projects", id, "members"}), a->user));
+      ApiReply r = TRY(api.send(delete_call(api_path({"projects", id, "members", m.user_id})),
                                 {{"If-Match", m.etag}}));
       ctx->done(r, "Removed " + a->user + " from project " + a->id + ".");
       return {};

@@ -62,9 +62,10 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = repo->add_subcommand("clone", "git clone a project, with this login as git's credential helper");
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("DIR", a->dir, "Directory (default: the project's slug)");
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       auto info = TRY(api.get(repo_path(a->project, "")));
       auto t = TRY(ctx->target(true));
       std::string url = t.url.to_string() + info.body.value("clone_path", "");
@@ -112,8 +113,9 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
   {
     auto project = std::make_shared<std::string>();
     auto* cmd = repo->add_subcommand("info", "Clone URL, default branch and head");
-    cmd->add_option("--project", *project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", *project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     ctx->on_api(cmd, [ctx, project](ApiClient& api) -> Status {
+      *project = TRY(api.resolve_project(*project));
       ctx->show(TRY(api.get(repo_path(*project, ""))));
       return {};
     });
@@ -126,9 +128,10 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = repo->add_subcommand(name, help);
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     add_page_options(cmd, a->page);
     ctx->on_api(cmd, [ctx, a, name = std::string(name), kind = std::string(kind)](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       return ctx->list(api, {"GET", repo_path(a->project, "/" + name), {}, std::nullopt, std::nullopt}, a->page, kind);
     });
   }
@@ -139,11 +142,12 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = repo->add_subcommand("log", "Commits, newest first");
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--ref", a->ref, "Branch, tag or commit (default: the default branch)");
     cmd->add_option("--path", a->path, "Only commits touching this path");
     add_page_options(cmd, a->page);
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       ApiCall c{"GET", repo_path(a->project, "/commits"), {}, std::nullopt, std::nullopt};
       if (!a->ref.empty()) c.query.emplace_back("ref", a->ref);
       if (!a->path.empty()) c.query.emplace_back("path", a->path);
@@ -155,9 +159,10 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     auto path = std::make_shared<std::string>();
     auto* cmd = repo->add_subcommand("tree", "A directory's entries at a ref");
     cmd->add_option("PATH", *path, "Directory (default: the root)");
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--ref", a->ref, "Branch, tag or commit (default: the default branch)");
     ctx->on_api(cmd, [ctx, a, path](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       ApiCall c{"GET", repo_path(a->project, "/tree"), {}, std::nullopt, std::nullopt};
       if (!a->ref.empty()) c.query.emplace_back("ref", a->ref);
       if (!path->empty()) c.query.emplace_back("path", *path);
@@ -177,9 +182,10 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     auto path = std::make_shared<std::string>();
     auto* cmd = repo->add_subcommand("cat", "A file's content at a ref, to stdout");
     cmd->add_option("PATH", *path, "File in the repository")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--ref", a->ref, "Branch, tag or commit (default: the default branch)");
     ctx->on_api(cmd, [ctx, a, path](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       ApiCall c{"GET", repo_path(a->project, "/files" + encode_path_segments(*path)), {}, std::nullopt, std::nullopt};
       if (!a->ref.empty()) c.query.emplace_back("ref", a->ref);
       auto r = TRY(api.send_raw(c));
@@ -195,8 +201,9 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     auto* cmd = repo->add_subcommand("diff", "The changes between two refs (a unified patch; --json: files and stats)");
     cmd->add_option("FROM", a->from, "Branch, tag or commit")->required();
     cmd->add_option("TO", a->to, "Branch, tag or commit (default: the default branch)");
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       ApiCall c{"GET", repo_path(a->project, "/compare"), {{"from", a->from}}, std::nullopt, std::nullopt};
       if (!a->to.empty()) c.query.emplace_back("to", a->to);
       auto r = TRY(api.send(c));
@@ -216,12 +223,13 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     auto a = std::make_shared<Args>();
     auto* cmd = repo->add_subcommand("put", "Commit a file's new content to a branch (from --file, or stdin)");
     cmd->add_option("PATH", a->path, "File in the repository")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--branch", a->branch, "Branch (default: main; made when missing)");
     cmd->add_option("-f,--file", a->file, "Local file with the content (default: stdin)");
     cmd->add_option("-m,--message", a->message, "Commit message");
     cmd->add_option("--if-match", a->if_match, "Commit only if the branch is still at this commit");
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       std::string content;
       if (a->file.empty() || a->file == "-") {
         content.assign(std::istreambuf_iterator<char>(std::cin), {});
@@ -249,10 +257,11 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
     auto a = std::make_shared<Args>();
     auto* cmd = repo->add_subcommand("rm", "Commit a file's removal from a branch");
     cmd->add_option("PATH", a->path, "File in the repository")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     cmd->add_option("--branch", a->branch, "Branch (default: main)");
     cmd->add_option("-m,--message", a->message, "Commit message");
     ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       auto head = TRY(branch_head(api, a->project, a->branch));
       if (!head) return fail(ErrorCode::kNotFound, "not-found", "no branch '" + a->branch + "'");
       ApiCall c{"DELETE", repo_path(a->project, "/files" + encode_path_segments(a->path)), {{"branch", a->branch}},
@@ -272,8 +281,9 @@ void add_repo_commands(CLI::App& app, const Ctx& ctx) {
                                      protect ? "Protect branches (a name or a glob) from deletion and force-push"
                                              : "Stop protecting a branch pattern");
     cmd->add_option("PATTERN", a->pattern, "Branch name or glob, e.g. main or release/*")->required();
-    cmd->add_option("--project", a->project, "Project id (prj_...)")->required();
+    cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
     ctx->on_api(cmd, [ctx, a, protect](ApiClient& api) -> Status {
+      a->project = TRY(api.resolve_project(a->project));
       if (protect) {
         auto r = TRY(api.send({"POST", repo_path(a->project, "/protected-branches"), {}, json{{"pattern", a->pattern}},
                                std::nullopt}));

@@ -105,6 +105,7 @@ std::unexpected<Error> usage_error(std::string detail) {
 
 bool is_user_id(std::string_view arg) { return is_id(arg, "usr"); }
 bool is_org_id(std::string_view arg) { return is_id(arg, "org"); }
+bool is_project_id(std::string_view arg) { return is_id(arg, "prj"); }
 
 json user_ref(std::string_view arg) {
   if (is_user_id(arg)) return {{"user_id", std::string(arg)}};

@@ -43,6 +43,7 @@ std::unexpected<Error> usage_error(std::string detail);
 // USER and ORG arguments: an id ("usr_...", "org_...") or a username / slug.
 bool is_user_id(std::string_view arg);
 bool is_org_id(std::string_view arg);
+bool is_project_id(std::string_view arg);
 // {"user_id": ...} for an id, {"username": ...} for a name.
 nlohmann::json user_ref(std::string_view arg);
 // An ETag as If-Match wants it: quoted ("v3"), weak tags kept as they are.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -85,6 +86,9 @@ const std::vector<Field>& fields() {
       int_field("server.worker_threads", "blocking worker threads (0 = max(16, 4 x cores))", &Config::worker_threads, 0, 1024),
       str_field("server.tls_cert", "PEM certificate chain; enables HTTPS with tls_key", &Config::tls_cert),
       str_field("server.tls_key", "PEM private key", &Config::tls_key),
+      str_field("server.trusted_proxies",
+                "reverse proxies (CIDR blocks, comma-separated) whose X-Forwarded-For/-Proto are believed",
+                &Config::trusted_proxies),
       int_field("limits.max_header_bytes", "largest request header", &Config::max_header_bytes, 1024, 1 << 20),
       int_field("limits.max_body_bytes", "largest API request body", &Config::max_body_bytes, 1024, std::int64_t{1} << 32),
       int_field("limits.header_timeout_s", "seconds for a request header to arrive", &Config::header_timeout_s, 1, 3600),
@@ -170,6 +174,11 @@ Status apply_toml(Config& c, const std::string& file) {
       if (f->key.type == "integer") {
         if (!value.is_integer()) return invalid("config file " + file + ": " + name + " must be an integer");
         text = std::to_string(value.as_integer());
+      } else if (name == "server.trusted_proxies" && value.is_array()) {
+        for (auto& item : value.as_array()) {
+          if (!item.is_string()) return invalid("config file " + file + ": " + name + " must be strings");
+          text += (text.empty() ? "" : ",") + item.as_string().str;
+        }
       } else {
         if (!value.is_string()) return invalid("config file " + file + ": " + name + " must be a string");
         text = value.as_string().str;
@@ -237,6 +246,19 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
   // keep requests flowing into the next commit while one is being flushed.
   if (c.worker_threads == 0) c.worker_threads = std::max(16, static_cast<int>(4 * cores));
   return c;
+}
+
+void make_paths_absolute(Config& c, const std::string& cwd) {
+  auto abs = [&](std::string& p) {
+    if (p.empty() || p.front() == '/') return;
+    p = (std::filesystem::path(cwd) / p).lexically_normal().string();
+    if (p.size() > 1 && p.back() == '/') p.pop_back();
+  };
+  abs(c.data_dir);
+  abs(c.tls_cert);
+  abs(c.tls_key);
+  abs(c.data_key_file);
+  if (c.access_log != "-") abs(c.access_log);
 }
 
 std::map<std::string, std::string> environment_map() {

@@ -20,6 +20,9 @@ struct Config {
   int worker_threads = 0;         // blocking pool (database, filesystem); 0 = 2 x cores, >= 4
   std::string tls_cert;           // PEM files; both set = HTTPS
   std::string tls_key;
+  // Reverse proxies whose X-Forwarded-For/-Proto are believed: CIDR blocks, comma-separated (or a
+  // TOML array of strings); "" = none, the headers are ignored.
+  std::string trusted_proxies;
   // [limits]
   std::int64_t max_header_bytes = 16 * 1024;
   std::int64_t max_body_bytes = 1 * 1024 * 1024;
@@ -88,5 +91,10 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
                            const std::map<std::string, std::string>& flags);
 
 std::map<std::string, std::string> environment_map();
+
+// Makes every path setting (data_dir, tls_cert, tls_key, data.key_file, a log.access_log file)
+// absolute against `cwd`, once at startup: paths go on to child processes and sandbox specs that
+// run elsewhere, where a relative path means something else or is refused.
+void make_paths_absolute(Config& c, const std::string& cwd);
 
 }  // namespace atrium

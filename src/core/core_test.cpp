@@ -141,5 +141,38 @@ TEST_F(CoreTest, ConfigFileRejectsUnknownKeys) {
   EXPECT_NE(c.error().detail.find("must be an integer"), std::string::npos);
 }
 
+TEST_F(CoreTest, ConfigPathsBecomeAbsolute) {
+  auto c = load_config("", {}, {{"server.data_dir", "./var/"}, {"server.tls_cert", "certs/a.pem"},
+                                {"server.tls_key", "/etc/k.pem"}, {"data.key_file", "../keys/master.key"},
+                                {"log.access_log", "logs/access.log"}});
+  ASSERT_TRUE(c) << c.error().detail;
+  make_paths_absolute(*c, "/srv/atrium");
+  EXPECT_EQ(c->data_dir, "/srv/atrium/var");
+  EXPECT_EQ(c->tls_cert, "/srv/atrium/certs/a.pem");
+  EXPECT_EQ(c->tls_key, "/etc/k.pem");
+  EXPECT_EQ(c->data_key_file, "/srv/keys/master.key");
+  EXPECT_EQ(c->access_log, "/srv/atrium/logs/access.log");
+  Config d;  // the defaults: "./var", stdout for the access log, no key file
+  make_paths_absolute(d, "/home/me/atrium");
+  EXPECT_EQ(d.data_dir, "/home/me/atrium/var");
+  EXPECT_EQ(d.access_log, "-");
+  EXPECT_EQ(d.data_key_file, "");
+}
+
+TEST_F(CoreTest, ConfigTrustedProxiesFromAnArray) {
+  std::string path = ::testing::TempDir() + "/atrium_cfg_proxies.toml";
+  {
+    FILE* f = fopen(path.c_str(), "w");
+    fputs("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n", f);
+    fclose(f);
+  }
+  auto c = load_config(path, {}, {});
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(c->trusted_proxies, "10.0.0.0/8,::1");
+  auto e = load_config("", {{"ATRIUM_SERVER_TRUSTED_PROXIES", "127.0.0.1/32"}}, {});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->trusted_proxies, "127.0.0.1/32");
+}
+
 }  // namespace
 }  // namespace atrium

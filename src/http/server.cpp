@@ -414,7 +414,7 @@ struct Server::Impl {
 
   // The Beast-free request of a parsed header (names lower-cased), without its body.
   template <class Message>
-  static Request request_head(const Message& m, const std::string& remote_ip, const std::string& rid, bool tls) {
+  Request request_head(const Message& m, const std::string& remote_ip, const std::string& rid, bool tls) const {
     Request req;
     req.method = std::string(m.method_string());
     req.target = std::string(m.target());
@@ -428,6 +428,7 @@ struct Server::Impl {
       req.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     req.websocket = beast::websocket::is_upgrade(m);
+    apply_forwarded(req, settings.trusted_proxies);  // client address and scheme behind a trusted proxy
     return req;
   }
 

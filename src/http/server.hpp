@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "http/api.hpp"
+#include "http/forwarded.hpp"
 
 namespace spdlog {
 class logger;
@@ -76,6 +77,8 @@ struct ServerSettings {
   // Content-Length would, or when a chunked body crosses it.
   std::int64_t spool_reserve_bytes = 0;
   ProxySettings proxy;  // prefix "" = none
+  // Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (see forwarded.hpp); empty = none.
+  std::vector<Cidr> trusted_proxies;
 };
 
 class Server {

@@ -168,11 +168,21 @@ Status revoke_token(db::Tx& tx, const Actor& actor, const std::string& id, Milli
 
 std::int64_t LoginLimiter::check_ip(const std::string& ip, Millis now) {
   std::lock_guard lock(mu_);
-  if (buckets_.size() > 100'000) buckets_.clear();  // bound memory under a spray of addresses
-  auto [it, fresh] = buckets_.try_emplace(ip, Bucket{static_cast<double>(per_minute_), now});
+  auto it = buckets_.find(ip);
+  if (it == buckets_.end()) {
+    // Bound memory under a spray of addresses: forget the client seen least recently, never all.
+    if (buckets_.size() >= max_clients_) {
+      buckets_.erase(lru_.back());
+      lru_.pop_back();
+    }
+    lru_.push_front(ip);
+    it = buckets_.emplace(ip, Bucket{static_cast<double>(per_minute_), now, lru_.begin()}).first;
+  } else {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+  }
   Bucket& b = it->second;
   double rate = per_minute_ / 60000.0;  // tokens per ms
-  b.tokens = std::min<double>(per_minute_, b.tokens + (now - b.at) * rate);
+  b.tokens = std::min<double>(per_minute_, b.tokens + std::max<Millis>(0, now - b.at) * rate);
   b.at = now;
   if (b.tokens >= 1) {
     b.tokens -= 1;
@@ -181,26 +191,48 @@ std::int64_t LoginLimiter::check_ip(const std::string& ip, Millis now) {
   return static_cast<std::int64_t>((1 - b.tokens) / rate / 1000) + 1;
 }
 
+std::size_t LoginLimiter::size() {
+  std::lock_guard lock(mu_);
+  return buckets_.size();
+}
+
 Millis lockout_ms(std::int64_t failures, const AuthSettings& s) {
   if (failures < s.login_max_failures) return 0;
   std::int64_t extra = std::min<std::int64_t>(failures - s.login_max_failures, 20);
   return std::min<Millis>(s.lockout_base_ms << extra, 3600LL * 1000);
 }
 
+namespace {
+constexpr Millis kFailureMemoryMs = 24LL * 3600 * 1000;  // failures older than this are forgotten
+}
+
+Result<bool> login_locked(db::Tx& tx, const User& u, const std::string& client, Millis now) {
+  auto row = TRY(tx.query_one("SELECT locked_until_ms FROM login_failures WHERE user_id = ? AND client = ?",
+                              {u.id, client}));
+  return row && row->i64(0) > now;
+}
+
 Status record_login_failure(db::Tx& tx, const Actor& actor, const User& u, const AuthSettings& s, Millis now) {
-  TRY(tx.exec("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?", {u.id}));
-  auto row = TRY(tx.query_one("SELECT failed_logins FROM users WHERE id = ?", {u.id}));
+  // Per (account, client): a stranger's failures lock out the stranger's address, not the account.
+  TRY(tx.exec("DELETE FROM login_failures WHERE updated_ms < ?", {now - kFailureMemoryMs}));
+  TRY(tx.exec("INSERT INTO login_failures (user_id, client, failures, locked_until_ms, updated_ms) "
+              "VALUES (?, ?, 1, 0, ?) ON CONFLICT (user_id, client) DO UPDATE SET failures = failures + 1, "
+              "updated_ms = excluded.updated_ms",
+              {u.id, actor.client_ip, now}));
+  auto row = TRY(tx.query_one("SELECT failures FROM login_failures WHERE user_id = ? AND client = ?",
+                              {u.id, actor.client_ip}));
   std::int64_t failures = row ? row->i64(0) : 1;
   Millis lock = lockout_ms(failures, s);
-  if (lock) TRY(tx.exec("UPDATE users SET locked_until_ms = ? WHERE id = ?", {now + lock, u.id}));
+  if (lock)
+    TRY(tx.exec("UPDATE login_failures SET locked_until_ms = ? WHERE user_id = ? AND client = ?",
+                {now + lock, u.id, actor.client_ip}));
   nlohmann::json summary = {{"username", u.username}, {"failures", failures}};
   if (lock) summary["locked_for_s"] = lock / 1000;
   return audit::record(tx, actor, {"", "auth.login_failed", "user", u.id, summary}, now);
 }
 
-Status record_login_success(db::Tx& tx, const User& u) {
-  if (u.failed_logins == 0 && u.locked_until == 0) return {};
-  TRY(tx.exec("UPDATE users SET failed_logins = 0, locked_until_ms = 0 WHERE id = ?", {u.id}));
+Status record_login_success(db::Tx& tx, const User& u, const std::string& client) {
+  TRY(tx.exec("DELETE FROM login_failures WHERE user_id = ? AND client = ?", {u.id, client}));
   return {};
 }
 
@@ -209,6 +241,7 @@ Status set_password(db::Tx& tx, const Actor& actor, const User& u, const std::st
                        "locked_until_ms = 0 WHERE id = ? AND version = ?",
                        {new_hash, now, u.id, u.version}));
   if (n == 0) return fail(ErrorCode::kAborted, "concurrent-change", "the account changed meanwhile; retry");
+  TRY(tx.exec("DELETE FROM login_failures WHERE user_id = ?", {u.id}));
   return audit::record(tx, actor, {"", "user.password_change", "user", u.id, {}}, now);
 }
 

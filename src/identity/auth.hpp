@@ -2,7 +2,9 @@
 // login throttling, and the Gatekeeper that turns a request's credentials into a Principal.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -60,26 +62,37 @@ Result<nlohmann::json> list_tokens(db::Tx& tx, const std::string& user_id, const
 Result<std::optional<nlohmann::json>> get_token_json(db::Tx& tx, const std::string& id);
 Status revoke_token(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
 
-// ---- login throttling: per client IP (memory) and per account (database, survives restarts)
+// ---- login throttling: per client IP (memory) and per (account, client) (database, survives restarts)
+// A token bucket per key (a client IP, or "invite:" + IP for invitation acceptance). At most
+// `max_clients` keys are kept; a new key beyond that evicts the least recently seen one, so a spray of
+// addresses cannot reset the buckets of the clients being throttled.
 class LoginLimiter {
  public:
-  explicit LoginLimiter(int per_minute) : per_minute_(per_minute) {}
+  explicit LoginLimiter(int per_minute, std::size_t max_clients = 100'000)
+      : per_minute_(per_minute), max_clients_(std::max<std::size_t>(1, max_clients)) {}
   // Returns seconds to wait, 0 when the attempt may go ahead.
   std::int64_t check_ip(const std::string& ip, Millis now);
+  std::size_t size();
 
  private:
   struct Bucket {
     double tokens;
     Millis at;
+    std::list<std::string>::iterator lru;  // its place in lru_
   };
   int per_minute_;
+  std::size_t max_clients_;
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
+  std::list<std::string> lru_;                       // GUARDED_BY(mu_), most recently seen first
 };
-// Seconds the account stays locked after `failures` consecutive failures (0 = not locked).
+// How long (account, client) stays locked after `failures` consecutive failures (0 = not locked).
 Millis lockout_ms(std::int64_t failures, const AuthSettings& s);
+// Whether `user` may try a password from `client` now (false: locked for that client only; other
+// clients are unaffected, so nobody can lock a user out by failing on purpose).
+Result<bool> login_locked(db::Tx& tx, const User& u, const std::string& client, Millis now);
 Status record_login_failure(db::Tx& tx, const Actor& actor, const User& u, const AuthSettings& s, Millis now);
-Status record_login_success(db::Tx& tx, const User& u);
+Status record_login_success(db::Tx& tx, const User& u, const std::string& client);
 Status set_password(db::Tx& tx, const Actor& actor, const User& u, const std::string& new_hash, Millis now);
 
 class IdentityGate final : public http::Gatekeeper {

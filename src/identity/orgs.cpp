@@ -378,30 +378,55 @@ Status revoke_invitation(db::Tx& tx, const Actor& actor, const std::string& id, 
   return audit::record(tx, actor, {org_id, "invitation.revoke", "invitation", id, {}}, now);
 }
 
+namespace {
+struct InvitationToken {
+  std::string id, nonce;
+};
+Error invitation_invalid() {
+  return Error(ErrorCode::kInvalidArgument, "invitation-invalid",
+               "this invitation is not valid: it may be used, expired, revoked or mistyped")
+      .with("field", "token");
+}
+// The token's id and nonce when its HMAC is right (no database read).
+std::optional<InvitationToken> parse_invitation_token(const std::string& secret, const std::string& token) {
+  auto d2 = token.rfind('.');
+  if (d2 == std::string::npos || token.size() > 256) return std::nullopt;
+  std::string body = token.substr(0, d2);
+  auto mac = crypto::base64url_decode(std::string_view(token).substr(d2 + 1));
+  if (!mac || !crypto::constant_time_equal(*mac, crypto::hmac_sha256(secret, body))) return std::nullopt;
+  auto d1 = body.find('.');
+  if (d1 == std::string::npos) return std::nullopt;
+  return InvitationToken{body.substr(0, d1), body.substr(d1 + 1)};
+}
+Result<std::optional<db::Row>> open_invitation(db::Tx& tx, const InvitationToken& t, Millis now) {
+  auto row = TRY(tx.query_one("SELECT org_id, role_id, nonce_hash FROM invitations WHERE id = ? AND used_ms IS NULL AND "
+                              "revoked_ms IS NULL AND expires_ms > ?",
+                              {t.id, now}));
+  if (!row || !crypto::constant_time_equal(row->str(2), crypto::sha256_hex(t.nonce))) return std::optional<db::Row>{};
+  return row;
+}
+}  // namespace
+
+Result<std::pair<std::string, std::string>> check_invitation(db::Tx& tx, const std::string& secret,
+                                                             const std::string& token, Millis now) {
+  auto t = parse_invitation_token(secret, token);
+  if (!t) return std::unexpected(invitation_invalid());
+  auto row = TRY(open_invitation(tx, *t, now));
+  if (!row) return std::unexpected(invitation_invalid());
+  return std::pair{row->str(0), row->str(1)};
+}
+
 Result<std::pair<std::string, std::string>> consume_invitation(db::Tx& tx, const std::string& secret,
                                                                const std::string& token, const std::string& user_id,
                                                                Millis now) {
-  auto bad = [] {
-    return fail(Error(ErrorCode::kInvalidArgument, "invitation-invalid",
-                      "this invitation is not valid: it may be used, expired, revoked or mistyped")
-                    .with("field", "token"));
-  };
-  auto d2 = token.rfind('.');
-  if (d2 == std::string::npos || token.size() > 256) return bad();
-  std::string body = token.substr(0, d2);
-  auto mac = crypto::base64url_decode(std::string_view(token).substr(d2 + 1));
-  if (!mac || !crypto::constant_time_equal(*mac, crypto::hmac_sha256(secret, body))) return bad();
-  auto d1 = body.find('.');
-  if (d1 == std::string::npos) return bad();
-  std::string id = body.substr(0, d1), nonce = body.substr(d1 + 1);
-  auto row = TRY(tx.query_one("SELECT org_id, role_id, nonce_hash FROM invitations WHERE id = ? AND used_ms IS NULL AND "
-                              "revoked_ms IS NULL AND expires_ms > ?",
-                              {id, now}));
-  if (!row || !crypto::constant_time_equal(row->str(2), crypto::sha256_hex(nonce))) return bad();
+  auto t = parse_invitation_token(secret, token);
+  if (!t) return std::unexpected(invitation_invalid());
+  auto row = TRY(open_invitation(tx, *t, now));
+  if (!row) return std::unexpected(invitation_invalid());
   // Consume exactly once, even under concurrent use of the same link.
   auto n = TRY(tx.exec("UPDATE invitations SET used_ms = ?, used_by = ?, version = version + 1 WHERE id = ? AND used_ms IS NULL",
-                       {now, user_id, id}));
-  if (n == 0) return bad();
+                       {now, user_id, t->id}));
+  if (n == 0) return std::unexpected(invitation_invalid());
   return std::pair{row->str(0), row->str(1)};
 }
 

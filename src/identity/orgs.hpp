@@ -77,6 +77,10 @@ Result<NewInvitation> create_invitation(db::Tx& tx, const Actor& actor, const st
 Result<nlohmann::json> list_invitations(db::Tx& tx, const std::string& org_id, const std::string& after, int limit, Millis now);
 Result<std::optional<nlohmann::json>> get_invitation(db::Tx& tx, const std::string& id, Millis now);
 Status revoke_invitation(db::Tx& tx, const Actor& actor, const std::string& id, const std::string& org_id, Millis now);
+// Checks the token (its HMAC, in constant time, then that the invitation is open) without
+// consuming it: cheap, so a bad token is refused before any password is hashed. Returns org and role.
+Result<std::pair<std::string, std::string>> check_invitation(db::Tx& tx, const std::string& secret,
+                                                             const std::string& token, Millis now);
 // Checks the token and consumes the invitation (once); returns org id and role id.
 Result<std::pair<std::string, std::string>> consume_invitation(db::Tx& tx, const std::string& secret,
                                                                const std::string& token, const std::string& user_id,

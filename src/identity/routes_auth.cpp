@@ -54,34 +54,41 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
                                .with("retry_after_s", wait));
              auto user = TRY(ctx.db().read([&](db::Tx& tx) { return find_user(tx, username); }));
              Actor actor = ctx.actor();
+             // One answer for an unknown user, a wrong password, an account locked for this client
+             // and a disabled account, each after one password hash and one write: no answer (or
+             // its timing) confirms a username or a password.
              auto bad = [] {
                return fail(ErrorCode::kUnauthenticated, "invalid-credentials", "wrong username or password");
              };
-             if (!user) {
-               (void)crypto::verify_password(dummy_hash(), password);
+             auto refuse = [&](const char* reason, const std::string& user_id) -> Result<Response> {
                TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) {
-                 return audit::record(tx, actor, {"", "auth.login_failed", "user", "", {{"username", username}}}, now);
+                 return audit::record(tx, actor,
+                                      {"", "auth.login_failed", "user", user_id,
+                                       {{"username", username}, {"reason", reason}}},
+                                      now);
                }));
                return bad();
+             };
+             if (!user) {
+               (void)crypto::verify_password(dummy_hash(), password);
+               return refuse("unknown-user", "");
              }
-             if (user->locked_until > now) {
-               std::int64_t wait = (user->locked_until - now + 999) / 1000;
-               return fail(Error(ErrorCode::kResourceExhausted, "login-locked",
-                                 "too many failed sign-ins; the account is locked for " + std::to_string(wait) + " s")
-                               .with("retry_after_s", wait));
+             if (TRY(ctx.db().read([&](db::Tx& tx) { return login_locked(tx, *user, actor.client_ip, now); }))) {
+               // Locked for this client only: other clients (the real user) still sign in.
+               (void)crypto::verify_password(dummy_hash(), password);
+               return refuse("locked", user->id);
              }
              if (!crypto::verify_password(user->password_hash, password)) {
                TRY_STATUS(ctx.db().write_tx(
                    [&](db::Tx& tx) { return record_login_failure(tx, actor, *user, settings, now); }));
                return bad();
              }
-             if (user->disabled)
-               return fail(ErrorCode::kPermissionDenied, "account-disabled", "this account is disabled");
+             if (user->disabled) return refuse("disabled", user->id);
              actor.user_id = user->id;
              actor.username = user->username;
              std::string ua(ctx.req.header("user-agent").value_or(""));
              auto ns = TRY(ctx.db().write([&](db::Tx& tx) -> Result<NewSession> {
-               TRY_STATUS(record_login_success(tx, *user));
+               TRY_STATUS(record_login_success(tx, *user, actor.client_ip));
                return create_session(tx, actor, *user, ua, settings, now);
              }));
              Response r = Response::json(200, {{"user", user->json()},

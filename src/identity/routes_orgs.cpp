@@ -464,10 +464,17 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
                              {"password", {{"type", "string"}}}, {"email", {{"type", "string"}}},
                              {"display_name", {{"type", "string"}}}}}},
             kObj, 201},
-           [settings = &deps.settings](Context& ctx) -> Result<Response> {
+           [settings = &deps.settings, limiter = &deps.limiter](Context& ctx) -> Result<Response> {
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"token", "username", "password", "email", "display_name"}));
              auto token = TRY(b.str("token", 256));
+             // Throttled like sign-in (its own buckets per client address), and the token is
+             // checked before anything costly or revealing: no password hash, no username lookup.
+             if (auto wait = limiter->check_ip("invite:" + ctx.req.remote_ip, ctx.now()))
+               return fail(Error(ErrorCode::kResourceExhausted, "rate-limited",
+                                 "too many invitation attempts from your address; wait " + std::to_string(wait) + " s")
+                               .with("retry_after_s", wait));
+             (void)TRY(ctx.db().read([&](db::Tx& tx) { return check_invitation(tx, settings->secret, token, ctx.now()); }));
              auto username = TRY(slug_field(b, "username"));
              auto password = TRY(b.str("password", 1024));
              TRY_STATUS(check_password(username, password));

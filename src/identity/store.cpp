@@ -53,6 +53,14 @@ CREATE TABLE quotas (
   storage_bytes INTEGER, cpu_hours INTEGER, cpu_period_days INTEGER, concurrent_jobs INTEGER,
   concurrent_envs INTEGER, updated_ms INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (org_id, subject_kind, subject_id));
+)SQL"},
+          // Failed sign-ins per (account, client address): a lockout holds for that client only.
+          {2, "login_failures",
+           R"SQL(
+CREATE TABLE login_failures (
+  user_id TEXT NOT NULL, client TEXT NOT NULL, failures INTEGER NOT NULL, locked_until_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL, PRIMARY KEY (user_id, client));
+CREATE INDEX login_failures_updated ON login_failures (updated_ms);
 )SQL"}};
 }
 

@@ -156,6 +156,27 @@ void add_routes(http::Api& api) {
              return with_etag(Response::json(200, p.json()), p);
            }});
 
+  // ORG/PROJECT as people write it (git URLs, the CLI): the same answer and checks as by id, and 404
+  // alike for a project that does not exist and one the caller may not see.
+  api.add({"GET", "/api/v1/orgs/{org}/projects/{project}", Access::require("projects", "read"),
+           {"Show a project by its organisation (id or slug) and its slug", "projects", nullptr, kObj},
+           [](Context& ctx) -> Result<Response> {
+             auto hidden = [&]() -> std::unexpected<Error> {
+               ctx.filtered();
+               return not_found("project");
+             };
+             std::string slug = to_lower(ctx.param("project"));
+             if (!is_valid_slug(slug)) return hidden();
+             auto org = identity::get_org(ctx.t(), ctx.param("org"));
+             if (!org) return hidden();
+             auto p = TRY(find_for(ctx.t(), org->id, slug, ctx.who().user_id));
+             if (!p) return hidden();
+             // A project the caller may not see answers word for word like a missing one.
+             if (auto st = ctx.authorize(target_of(*p)); !st)
+               return st.error().code == ErrorCode::kNotFound ? hidden() : std::unexpected(st.error());
+             return with_etag(Response::json(200, p->json()), *p);
+           }});
+
   api.add({"PATCH", "/api/v1/projects/{id}", Access::require("projects", "write"),
            {"Update, archive or unarchive a project", "projects", project_schema, kObj},
            [](Context& ctx) -> Result<Response> {

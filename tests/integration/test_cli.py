@@ -379,3 +379,68 @@ def test_repo_clone_edit_browse_protect(dcli, tmp_path):
     dcli.run("repo", "rm", "b.txt", "--project", pid, "-m", "drop b")
     assert dcli.json("repo", "log", "--project", pid, "--limit", "1")["items"][0]["subject"] == "drop b"
     dcli.run("repo", "unprotect", "main", "--project", pid)
+
+
+# ---------------------------------------------------------------------------- ORG/PROJECT names
+
+
+def test_projects_and_orgs_by_name(dcli, server, tmp_path):
+    """Wherever a project is named, ORG/PROJECT works as well as its id (as in git URLs and other
+    forges' CLIs); orgs by slug or id."""
+    org = dcli.json("org", "create", "--slug", "cli-names", "--name", "CLI Names")
+    p = dcli.json("project", "create", "--org", "cli-names", "--slug", "alpha", "--name", "Alpha")
+    pid = p["id"]
+    assert dcli.json("project", "show", "cli-names/alpha")["id"] == pid
+    assert dcli.json("project", "show", f"{org['id']}/alpha")["id"] == pid  # org by id
+    assert dcli.json("project", "show", "CLI-Names/Alpha")["id"] == pid    # slugs are lower case
+    assert dcli.json("project", "show", pid)["id"] == pid
+    assert dcli.json("project", "update", "cli-names/alpha", "--name", "Alpha 2")["name"] == "Alpha 2"
+    assert isinstance(dcli.json("project", "members", "cli-names/alpha")["items"], list)
+    # Jobs, data, repository and environment commands take it too.
+    jid = submitted_id(dcli.run("job", "submit", "--project", "cli-names/alpha", "--", "echo", "by-name"))
+    assert job_state(dcli, jid, ENDED)["project_id"] == pid
+    assert [j["id"] for j in dcli.json("job", "list", "--project", "cli-names/alpha")["items"]] == [jid]
+    src = tmp_path / "n.txt"
+    src.write_text("named\n")
+    dcli.run("data", "put", str(src), "--project", "cli-names/alpha", "--path", "n.txt", "-q")
+    assert [f["path"] for f in dcli.json("data", "ls", "--project", "cli-names/alpha")["items"]] == ["n.txt"]
+    dcli.run("repo", "put", "README.md", "--project", "cli-names/alpha", "-m", "first", stdin="hi\n")
+    assert dcli.run("repo", "cat", "README.md", "--project", "cli-names/alpha.git").stdout == "hi\n"
+    assert dcli.json("env", "list", "--project", "cli-names/alpha")["items"] == []
+    # Names that are not ORG/PROJECT nor an id are usage errors, before any request.
+    for bad in ("alpha", "cli-names/", "/alpha", "cli-names/alpha/extra"):
+        r = dcli.run("project", "show", bad, check=False)
+        assert r.returncode == 2 and "ORG/PROJECT" in r.stderr, (bad, r.stderr)
+    missing = dcli.run("project", "show", "cli-names/nope", check=False)
+    assert missing.returncode == 1 and "404" in missing.stderr
+
+
+def test_project_by_name_is_404_across_tenants(server, dcli, tmp_path):
+    """GET /api/v1/orgs/{org}/projects/{project}: the same checks as by id; a project in an org the
+    caller cannot see answers exactly like one that does not exist."""
+    dcli.json("org", "create", "--slug", "cli-hidden", "--name", "Hidden")
+    pid = dcli.json("project", "create", "--org", "cli-hidden", "--slug", "secret", "--name", "Secret")["id"]
+    r = server.call("POST", "/api/v1/users", server.admin, json={"username": "cli-outsider",
+                                                                   "password": "user-password-for-tests"})
+    assert r.status == 201, r
+    outsider = server.login_token("cli-outsider", "user-password-for-tests")
+    admin_view = server.call("GET", "/api/v1/orgs/cli-hidden/projects/secret", server.admin)
+    assert admin_view.status == 200 and admin_view.json["id"] == pid and admin_view.headers["etag"]
+    hidden = server.call("GET", "/api/v1/orgs/cli-hidden/projects/secret", outsider)
+    absent = server.call("GET", "/api/v1/orgs/cli-hidden/projects/nothing-here", outsider)
+    no_org = server.call("GET", "/api/v1/orgs/no-such-org/projects/secret", outsider)
+    shapes = []
+    for r in (hidden, absent, no_org):
+        assert r.status == 404, r
+        j = dict(r.json)
+        j.pop("request_id")
+        j.pop("instance")
+        shapes.append(j)
+    assert shapes[0] == shapes[1] == shapes[2], shapes
+    assert server.call("GET", "/api/v1/orgs/cli-hidden/projects/secret").status == 401
+    # The outsider's CLI gets the same 404 it gets for a name that does not exist.
+    oc = Cli(server, tmp_path / "outsider")
+    oc.config_dir.mkdir()
+    oc.run("login", "--username", "cli-outsider", "--password-stdin", stdin="user-password-for-tests\n")
+    p = oc.run("project", "show", "cli-hidden/secret", check=False)
+    assert p.returncode == 1 and "404" in p.stderr
