@@ -1004,7 +1004,8 @@ struct Server::Impl {
   // A slot for a new connection, counted against its IP until a request authenticates on it.
   // At a cap, the oldest idle stranger (of the IP, or of all) makes room. Needs conns_mu.
   bool take_slot_locked(const std::shared_ptr<Conn>& c) {
-    if (settings.max_connections_per_ip > 0) {
+    // A trusted reverse proxy carries every client's connections: only max_connections bounds it.
+    if (settings.max_connections_per_ip > 0 && !is_trusted(settings.trusted_proxies, c->ip)) {
       auto it = by_ip.find(c->ip);
       if (it != by_ip.end() && static_cast<int>(it->second.size()) >= settings.max_connections_per_ip &&
           !evict_oldest_locked(it->second)) {
