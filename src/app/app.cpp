@@ -296,11 +296,18 @@ int run_server(const ServerFlags& flags) {
                                .max_file_bytes = c.data_max_file_bytes,
                                .upload_ttl = Millis{c.data_upload_ttl_h} * 3600 * 1000,
                                .gc_grace = Millis{c.data_gc_grace_s} * 1000,
-                               .reserve_bytes = c.data_reserve_bytes};
+                               .reserve_bytes = c.data_reserve_bytes,
+                               .capture_timeout = Millis{c.data_capture_timeout_s} * 1000};
   data::Service data_service(**db, clock, **blobs, data_settings);
-  js->dataset_dir = [&data_service](const std::string& id, std::int64_t n) { return data_service.materialize(id, n); };
-  js->capture_outputs = [&data_service](const fs::path& ws, std::int64_t uid, const std::vector<std::string>& globs) {
-    return data_service.capture(ws, uid, globs);
+  js->dataset_dir = [&data_service](const std::string& id, std::int64_t n, std::int64_t uid) {
+    return data_service.materialize(id, n, uid);
+  };
+  js->release_dataset = [&data_service](const std::string& id, std::int64_t n, std::int64_t uid) {
+    return data_service.release(id, n, uid);
+  };
+  js->capture_outputs = [&data_service](const fs::path& ws, std::int64_t uid, const std::vector<std::string>& globs,
+                                        const data::StorageOwner& owner) {
+    return data_service.capture(ws, uid, globs, owner);
   };
   vcs::Repos repos(fs::path(c.data_dir) / "git");
   if (auto st = repos.init(); !st) die("git: " + st.error().detail);
@@ -322,9 +329,13 @@ int run_server(const ServerFlags& flags) {
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
   envs::Service env_service(**db, clock, compute_service, {.data_dir = c.data_dir, .outbound_allow = *outbound_allow});
   env_service_ptr = &env_service;
-  data_service.set_version_in_use(
-      [&compute_service](const std::string& id, std::int64_t n) { return compute_service.dataset_in_use(id, n); });
+  data_service.set_version_in_use([&compute_service](const std::string& id, std::int64_t n, std::int64_t uid) {
+    return compute_service.dataset_in_use(id, n, uid);
+  });
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
+  // Plaintext dataset copies that no running (re-adopted) job mounts: left by a crash or an older layout.
+  if (auto n = data_service.sweep_materialized(false); !n) spdlog::warn("data: {}", n.error().detail);
+  else if (*n > 0) spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   identity::RouteDeps deps{settings, limiter,
                            [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },

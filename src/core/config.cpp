@@ -141,6 +141,8 @@ const std::vector<Field>& fields() {
                 86400 * 365),
       int_field("data.reserve_bytes", "free disk space that uploads never take", &Config::data_reserve_bytes, 0,
                 std::int64_t{1} << 50),
+      int_field("data.capture_timeout_s", "longest capture of a finished job's outputs, in seconds",
+                &Config::data_capture_timeout_s, 1, 86400),
       int_field("git.max_push_bytes", "largest git push (the pack is spooled to disk)", &Config::git_max_push_bytes,
                 1 << 20, std::int64_t{1} << 44),
       int_field("git.max_file_bytes", "largest file the repository API serves", &Config::git_max_file_bytes, 1024,

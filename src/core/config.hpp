@@ -70,6 +70,7 @@ struct Config {
   int data_upload_ttl_h = 24 * 7;                  // an upload untouched this long is dropped
   int data_gc_grace_s = 3600;                      // unreferenced blobs are kept this long
   std::int64_t data_reserve_bytes = 256LL << 20;   // free disk space uploads never take
+  int data_capture_timeout_s = 600;                // longest capture of a job's outputs
 
   // [git]
   std::int64_t git_max_push_bytes = 8LL << 30;     // one push (its pack), spooled to disk as it arrives

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <chrono>
+
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
@@ -19,6 +21,7 @@
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
+#include "core/dir.hpp"
 #include "core/files.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
@@ -297,11 +300,61 @@ Service::UploadLock::~UploadLock() {
   s_.busy_.erase(id_);
 }
 
-Result<std::string> Service::materialize(const std::string& dataset_id, std::int64_t number) {
+namespace {
+
+bool server_is_root() { return ::geteuid() == 0; }
+
+// A plaintext copy's name under datasets_dir: "<dataset id>.<version>.<uid>".
+std::string copy_name(const std::string& dataset_id, std::int64_t number, std::int64_t uid) {
+  return dataset_id + "." + std::to_string(number) + "." + std::to_string(uid);
+}
+
+struct CopyKey {
+  std::string dataset_id;
+  std::int64_t number = 0, uid = 0;
+};
+
+std::optional<CopyKey> parse_copy_name(const std::string& name) {
+  auto num = [](std::string_view t, std::int64_t& out) {
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+    return !t.empty() && ec == std::errc() && p == t.data() + t.size() && out >= 0;
+  };
+  auto b = name.rfind('.');
+  if (b == std::string::npos || b == 0) return std::nullopt;
+  auto a = name.rfind('.', b - 1);
+  if (a == std::string::npos || a == 0) return std::nullopt;
+  CopyKey k;
+  k.dataset_id = name.substr(0, a);
+  if (!num(std::string_view(name).substr(a + 1, b - a - 1), k.number) || !num(std::string_view(name).substr(b + 1), k.uid))
+    return std::nullopt;
+  return k;
+}
+
+// Removes a copy (or a temp directory) beneath `root`. Its directories are 0550: an unprivileged
+// server (tests) opens them up first; root needs no permission bits.
+Status remove_copy(const Dir& root, const std::string& name) {
+  if (!server_is_root()) {
+    if (auto d = root.dir(name)) {
+      (void)d->walk([](const Dir& p, const std::string& n, const struct stat& st) -> Status {
+        if (S_ISDIR(st.st_mode)) ::fchmodat(p.fd(), n.c_str(), 0700, 0);
+        return {};
+      });
+      (void)d->chmod(0700);
+    }
+  }
+  return root.remove(name);
+}
+
+}  // namespace
+
+Result<std::string> Service::materialize(const std::string& dataset_id, std::int64_t number, std::int64_t uid) {
   std::lock_guard lock(materialize_mu_);
-  fs::path final_dir = settings_.datasets_dir / dataset_id / std::to_string(number);
-  std::error_code ec;
-  if (fs::is_directory(final_dir, ec)) return final_dir.string();
+  // Only the server lists or changes this directory; a job's uid reaches its own copy only.
+  Dir root = TRY(Dir::open_or_create(settings_.datasets_dir, 0711));
+  TRY_STATUS(root.chmod(0711));
+  const std::string name = copy_name(dataset_id, number, uid);
+  const std::string final_path = (settings_.datasets_dir / name).string();
+  if (auto st = TRY(root.stat(name)); st && S_ISDIR(st->st_mode)) return final_path;
   std::vector<ManifestEntry> entries;
   std::string after;
   for (;;) {
@@ -312,117 +365,153 @@ Result<std::string> Service::materialize(const std::string& dataset_id, std::int
   }
   if (entries.empty() && !TRY(db_.read([&](db::Tx& tx) { return get_version(tx, dataset_id, number); })))
     return not_found("dataset version");
-  fs::create_directories(final_dir.parent_path(), ec);
-  if (ec) return internal("creating " + final_dir.parent_path().string() + ": " + ec.message());
-  ::chmod(settings_.datasets_dir.c_str(), 0711);
-  ::chmod(final_dir.parent_path().c_str(), 0711);
-  fs::path tmp = final_dir;
-  tmp += ".tmp-" + crypto::hex(crypto::random_bytes(6));
-  auto cleanup = [&] { fs::remove_all(tmp, ec); };
-  fs::create_directories(tmp, ec);
-  for (auto& e : entries) {
-    fs::path file = tmp / e.path;
-    fs::create_directories(file.parent_path(), ec);
-    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-    if (fd < 0) {
-      cleanup();
-      return internal("writing " + file.string() + ": " + std::strerror(errno));
+  const std::string tmp = ".tmp-" + crypto::hex(crypto::random_bytes(6));
+  const Owner owner{0, static_cast<std::uint32_t>(uid)};
+  auto build = [&]() -> Status {
+    Dir t = TRY(root.make_dirs(tmp, 0700));
+    for (auto& e : entries) {
+      auto slash = e.path.rfind('/');
+      if (slash != std::string::npos) TRY(t.make_dirs(e.path.substr(0, slash), 0700));
+      Fd fd = TRY(t.open_file(e.path, O_WRONLY | O_CREAT | O_EXCL, 0600));
+      TRY_STATUS(blobs_.read(e.blob_id, 0, -1, [&](std::string_view p) { return write_all(fd.get(), p); }));
+      if (::fchmod(fd.get(), 0440) != 0 ||
+          (server_is_root() && ::fchown(fd.get(), owner.uid, owner.gid) != 0))
+        return internal("cannot hand over " + t.path() + "/" + e.path + ": " + std::strerror(errno));
     }
-    auto st = blobs_.read(e.blob_id, 0, -1, [&](std::string_view p) { return write_all(fd, p); });
-    ::close(fd);
-    if (!st) {
-      cleanup();
-      return std::unexpected(st.error());
-    }
+    // Directories: readable and searchable by the job's uid through the group, owned by root so
+    // that uid cannot change its copy (outside the read-only mount either).
+    TRY_STATUS(t.walk([&](const Dir& d, const std::string& n, const struct stat& st) -> Status {
+      if (!S_ISDIR(st.st_mode)) return {};
+      if ((server_is_root() && ::fchownat(d.fd(), n.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) ||
+          ::fchmodat(d.fd(), n.c_str(), 0550, 0) != 0)
+        return internal("cannot hand over " + d.path() + "/" + n + ": " + std::strerror(errno));
+      return {};
+    }));
+    TRY_STATUS(t.chown(owner));
+    return t.chmod(0550);
+  };
+  if (auto st = build(); !st) {
+    (void)remove_copy(root, tmp);
+    return std::unexpected(st.error());
   }
-  // Directories readable and searchable by the job's uid (files are 0444).
-  for (auto it = fs::recursive_directory_iterator(tmp, ec); it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0555);
-  ::chmod(tmp.c_str(), 0555);
-  if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
-    cleanup();  // another launch made it first
-    if (!fs::is_directory(final_dir, ec)) return internal("placing " + final_dir.string() + ": " + std::strerror(errno));
+  if (::renameat(root.fd(), tmp.c_str(), root.fd(), name.c_str()) != 0) {
+    int err = errno;
+    (void)remove_copy(root, tmp);
+    return internal("placing " + final_path + ": " + std::strerror(err));
   }
-  return final_dir.string();
+  return final_path;
+}
+
+Status Service::release(const std::string& dataset_id, std::int64_t number, std::int64_t uid) {
+  std::lock_guard lock(materialize_mu_);
+  std::error_code ec;
+  if (!fs::is_directory(settings_.datasets_dir, ec)) return {};
+  if (settings_.version_in_use && TRY(settings_.version_in_use(dataset_id, number, uid))) return {};
+  Dir root = TRY(Dir::open(settings_.datasets_dir));
+  return remove_copy(root, copy_name(dataset_id, number, uid));
+}
+
+Result<std::int64_t> Service::sweep_materialized(bool dry_run) {
+  std::lock_guard lock(materialize_mu_);
+  std::error_code ec;
+  if (!settings_.version_in_use || !fs::is_directory(settings_.datasets_dir, ec)) return 0;
+  Dir root = TRY(Dir::open(settings_.datasets_dir));
+  std::vector<std::string> names;  // names only: every change goes through `root`
+  for (auto& e : fs::directory_iterator(settings_.datasets_dir, ec)) names.push_back(e.path().filename().string());
+  std::int64_t n = 0;
+  for (auto& name : names) {
+    auto key = parse_copy_name(name);  // anything else: a temp directory or an older layout
+    if (key && TRY(settings_.version_in_use(key->dataset_id, key->number, key->uid))) continue;
+    ++n;
+    if (!dry_run) TRY_STATUS(remove_copy(root, name));
+  }
+  return n;
 }
 
 Result<std::vector<ManifestEntry>> Service::capture(const fs::path& workspace, std::int64_t uid,
-                                                    const std::vector<std::string>& globs) {
+                                                    const std::vector<std::string>& globs, const StorageOwner& owner) {
   constexpr std::size_t kMaxFiles = 100'000;
-  constexpr int kMaxDepth = 64;
-  std::vector<ManifestEntry> out;
-  int root = ::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root < 0) return internal("opening the workspace: " + std::string(std::strerror(errno)));
-  struct Dir {
-    int fd;
-    std::string rel;
-    int depth;
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(settings_.capture_timeout);
+  auto refused = [](ErrorCode code, const std::string& type, const std::string& why) {
+    return fail(code, type, "outputs not captured: " + why);
   };
-  std::vector<Dir> todo{{root, "", 0}};
-  Status failed;
-  // Against garbage collection until the blobs are marked as just referenced (below): the job's
-  // end then records the version well within the grace period.
-  std::shared_lock gc_lock(gc_mu_);
+  auto in_time = [&]() -> Status {
+    if (Clock::now() <= deadline) return {};
+    return refused(ErrorCode::kResourceExhausted, "capture-timeout",
+                   "capturing took longer than " + std::to_string(settings_.capture_timeout / 1000) +
+                       " s (data.capture_timeout_s)");
+  };
   auto owned = [&](const struct stat& st) {
     return static_cast<std::int64_t>(st.st_uid) == uid || (::geteuid() != 0 && st.st_uid == ::geteuid());
   };
-  while (!todo.empty() && failed) {
-    Dir d = todo.back();
-    todo.pop_back();
-    DIR* dir = ::fdopendir(d.fd);
-    if (!dir) {
-      ::close(d.fd);
-      continue;
+  // Room on the disk first: sizes add up against it as they are found, so a tree of huge sparse
+  // files is refused without reading any of it.
+  const std::int64_t room = TRY(db_.read([&](db::Tx& tx) { return disk_room(tx); }));
+  Dir root = TRY(Dir::open(workspace));
+  const std::string prefix = root.path() + "/";
+  struct Match {
+    std::string rel, path;
+    std::int64_t size;
+  };
+  std::vector<Match> matches;
+  std::int64_t total = 0;
+  TRY_STATUS(root.walk([&](const Dir& d, const std::string& name, const struct stat& st) -> Status {
+    TRY_STATUS(in_time());
+    if (!S_ISREG(st.st_mode) || !owned(st)) return {};
+    std::string rel = d.path().size() > root.path().size() ? d.path().substr(prefix.size()) + "/" + name : name;
+    bool match = false;
+    for (auto& g : globs) match = match || ::fnmatch(g.c_str(), rel.c_str(), FNM_PATHNAME) == 0;
+    auto path = normalize_path(rel);
+    if (!match || !path) return {};
+    if (matches.size() >= kMaxFiles)
+      return refused(ErrorCode::kInvalidArgument, "too-many-files",
+                     "the outputs match more than " + std::to_string(kMaxFiles) + " files");
+    if (st.st_size > settings_.max_file_bytes)
+      return refused(ErrorCode::kInvalidArgument, "file-too-large",
+                     rel + " is " + std::to_string(st.st_size) + " bytes, over the largest file allowed (" +
+                         std::to_string(settings_.max_file_bytes) + " bytes, data.max_file_bytes)");
+    total += st.st_size;
+    if (total > room)
+      return refused(ErrorCode::kQuotaExceeded, "insufficient-storage",
+                     "the outputs hold at least " + std::to_string(total) + " bytes; the data disk has room for " +
+                         std::to_string(std::max<std::int64_t>(0, room)) + " more (after data.reserve_bytes)");
+    matches.push_back({rel, *path, st.st_size});
+    return {};
+  }));
+  if (auto q = db_.read([&](db::Tx& tx) { return check_storage_quota(tx, owner.org_id, owner.group_id, owner.user_id, total); });
+      !q)
+    return refused(q.error().code, q.error().type, q.error().detail);
+
+  // Against garbage collection until the blobs are marked as just referenced (below): the job's
+  // end then records the version well within the grace period.
+  std::shared_lock gc_lock(gc_mu_);
+  std::vector<ManifestEntry> out;
+  std::string buf(1 << 20, '\0');
+  for (auto& m : matches) {
+    TRY_STATUS(in_time());
+    // Opened beneath the workspace without following links; O_NONBLOCK: a FIFO put in the file's
+    // place cannot stall the capture. Gone or replaced since the walk: not an output.
+    auto fd = root.open_file(m.rel, O_RDONLY | O_NONBLOCK);
+    if (!fd) continue;
+    struct stat st{};
+    if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode) || !owned(st)) continue;
+    if (st.st_size > m.size)
+      return refused(ErrorCode::kFailedPrecondition, "changed", m.rel + " grew while its outputs were captured");
+    auto w = TRY(blobs_.writer());
+    std::int64_t left = st.st_size;  // never more than was measured and allowed
+    while (left > 0) {
+      TRY_STATUS(in_time());
+      ssize_t n = ::read(fd->get(), buf.data(), static_cast<std::size_t>(std::min<std::int64_t>(left, buf.size())));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return internal("reading " + m.rel + ": " + std::strerror(errno));
+      if (n == 0) break;
+      TRY_STATUS(w.write(std::string_view(buf.data(), static_cast<std::size_t>(n))));
+      left -= n;
     }
-    while (struct dirent* e = ::readdir(dir)) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      struct stat st{};
-      if (::fstatat(d.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !owned(st)) continue;
-      std::string rel = d.rel.empty() ? name : d.rel + "/" + name;
-      if (S_ISDIR(st.st_mode) && d.depth < kMaxDepth) {
-        int sub = ::openat(d.fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub >= 0) todo.push_back({sub, rel, d.depth + 1});
-        continue;
-      }
-      if (!S_ISREG(st.st_mode)) continue;
-      bool match = false;
-      for (auto& g : globs) match = match || ::fnmatch(g.c_str(), rel.c_str(), FNM_PATHNAME) == 0;
-      auto path = normalize_path(rel);
-      if (!match || !path) continue;
-      if (out.size() >= kMaxFiles) {
-        failed = fail(ErrorCode::kInvalidArgument, "too-many-files",
-                      "the outputs match more than " + std::to_string(kMaxFiles) + " files");
-        break;
-      }
-      int fd = ::openat(d.fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) continue;
-      auto w = blobs_.writer();
-      Status st_copy = w ? Status{} : Status(std::unexpected(w.error()));
-      std::string buf(1 << 20, '\0');
-      while (st_copy) {
-        ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) st_copy = internal("reading " + rel + ": " + std::strerror(errno));
-        if (n <= 0) break;
-        st_copy = w->write(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-      }
-      ::close(fd);
-      if (!st_copy) {
-        failed = std::unexpected(st_copy.error());
-        break;
-      }
-      auto info = w->finish();
-      if (!info) {
-        failed = std::unexpected(info.error());
-        break;
-      }
-      out.push_back({*path, info->id, info->size});
-    }
-    ::closedir(dir);
+    auto info = TRY(w.finish());
+    out.push_back({m.path, info.id, info.size});
   }
-  for (auto& d : todo) ::close(d.fd);
-  TRY_STATUS(failed);
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.path < b.path; });
   TRY_STATUS(db_.write_tx([&](db::Tx& tx) { return touch_blobs(tx, out, clock_.now_ms()); }));
   return out;
@@ -482,27 +571,9 @@ Result<GcReport> Service::gc(bool dry_run) {
     bool forgotten = TRY(db_.write([&](db::Tx& tx) { return forget_unreferenced_blob(tx, id, now - settings_.gc_grace); }));
     if (forgotten) TRY_STATUS(blobs_.remove(id));
   }
-  // Plaintext copies of dataset versions that no pending or running job mounts (a job that starts
-  // later makes its copy again). Exclusive with making them, and the job that asked for one is
-  // RUNNING before it asks, so a copy in use is never removed.
-  if (settings_.version_in_use && fs::is_directory(settings_.datasets_dir, ec)) {
-    std::lock_guard lock(materialize_mu_);
-    for (auto& d : fs::directory_iterator(settings_.datasets_dir, ec))
-      for (auto& v : fs::directory_iterator(d.path(), ec)) {
-        auto name = v.path().filename().string();
-        std::int64_t n = 0;
-        auto [p, perr] = std::from_chars(name.data(), name.data() + name.size(), n);
-        bool temp = perr != std::errc() || p != name.data() + name.size();
-        if (!temp && TRY(settings_.version_in_use(d.path().filename().string(), n))) continue;
-        ++rep.materialized;
-        if (dry_run) continue;
-        for (auto it = fs::recursive_directory_iterator(v.path(), ec); it != fs::recursive_directory_iterator();
-             it.increment(ec))
-          if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0700);  // removable by an unprivileged server too
-        ::chmod(v.path().c_str(), 0700);
-        fs::remove_all(v.path(), ec);
-      }
-  }
+  // Plaintext copies of dataset versions that no running job mounts (normally removed when the
+  // last such job ends; these are leftovers).
+  rep.materialized = TRY(sweep_materialized(dry_run));
   // Objects the database has no row for, older than the grace period (a crash between storing a
   // blob and recording its file, or between forgetting a blob and removing it).
   for (auto& id : TRY(blobs_.list())) {

@@ -31,13 +31,14 @@ struct Settings {
   Millis gc_grace = 3600 * 1000;                   // a blob unreferenced this long may be collected
   Millis max_link_ttl = 30LL * 24 * 3600 * 1000;   // longest signed-link lifetime
   std::int64_t reserve_bytes = 256 << 20;          // free disk space uploads never take
-  // Whether a pending or running job mounts this dataset version (its plaintext copy stays).
-  std::function<Result<bool>(const std::string& dataset_id, std::int64_t number)> version_in_use;
+  Millis capture_timeout = 600'000;                // longest capture of a job's outputs
+  // Whether a running job of host uid `uid` mounts this dataset version (its plaintext copy stays).
+  std::function<Result<bool>(const std::string& dataset_id, std::int64_t number, std::int64_t uid)> version_in_use;
 };
 
 struct GcReport {
   std::int64_t blobs = 0, bytes = 0, orphan_objects = 0, expired_uploads = 0, staging_files = 0;
-  std::int64_t materialized = 0;  // plaintext dataset versions no pending or running job mounts
+  std::int64_t materialized = 0;  // plaintext dataset copies no running job mounts
   bool dry_run = true;
   nlohmann::json json() const;
 };
@@ -48,7 +49,7 @@ class Service {
 
   BlobStore& blobs() { return blobs_; }
   // Set once at startup, before requests (the jobs service is made after this one).
-  void set_version_in_use(std::function<Result<bool>(const std::string&, std::int64_t)> f) {
+  void set_version_in_use(std::function<Result<bool>(const std::string&, std::int64_t, std::int64_t)> f) {
     settings_.version_in_use = std::move(f);
   }
   const Settings& settings() const { return settings_; }
@@ -60,17 +61,27 @@ class Service {
   // an upload and collecting exclude each other.
   Result<GcReport> gc(bool dry_run);
 
-  // The directory holding the plaintext files of a dataset version, for jobs to mount read-only:
-  // made once (decrypted and verified into a temp directory, then renamed into place) under
-  // `datasets_dir`, world-readable files in a directory only the server can list.
-  Result<std::string> materialize(const std::string& dataset_id, std::int64_t number);
+  // The directory holding the plaintext files of a dataset version for the jobs of host uid
+  // `uid` to mount read-only: one copy per (version, uid), decrypted and verified into a temp
+  // directory, then renamed into place under `datasets_dir` (root-only, 0711). Files are
+  // root:uid 0440 and directories root:uid 0550: readable by that uid only, and not changeable
+  // by it. The copy lives while a running job of that uid mounts the version (release()).
+  Result<std::string> materialize(const std::string& dataset_id, std::int64_t number, std::int64_t uid);
+  // A job of `uid` that mounted the version has ended: its copy goes unless another running job
+  // of that uid still mounts it.
+  Status release(const std::string& dataset_id, std::int64_t number, std::int64_t uid);
+  // Removes every copy no running job mounts (leftovers of a crash, of an older layout, temp
+  // directories); the number removed. Called at startup and by gc.
+  Result<std::int64_t> sweep_materialized(bool dry_run);
 
   // A finished job's declared outputs: the regular files of `workspace` owned by `uid` whose
   // relative path matches one of `globs` (fnmatch, '/' matched literally), stored as blobs.
-  // Walks with directory fds and O_NOFOLLOW: symlinks are never followed, nothing outside the
-  // workspace is read.
+  // Walks with directory fds (core/dir.hpp): symlinks are never followed, nothing outside the
+  // workspace is read. Before a byte is read, the sizes (fstat) are checked against
+  // max_file_bytes, the owner's storage quotas and the disk (less reserve_bytes); the whole
+  // capture must end within capture_timeout. Any refusal stores nothing and says why.
   Result<std::vector<ManifestEntry>> capture(const std::filesystem::path& workspace, std::int64_t uid,
-                                             const std::vector<std::string>& globs);
+                                             const std::vector<std::string>& globs, const StorageOwner& owner);
 
   // Free bytes uploads may still claim on the staging disk (free space less the reserve and the
   // rest of every upload in progress).

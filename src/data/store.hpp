@@ -104,6 +104,10 @@ struct ManifestEntry {
   std::string path, blob_id;
   std::int64_t size = 0;
 };
+// Whose storage a job's captured outputs count against (its org, group and submitter).
+struct StorageOwner {
+  std::string org_id, group_id, user_id;
+};
 Result<DatasetRow> create_dataset(db::Tx& tx, const Actor& actor, DatasetRow d, Millis now);
 Result<std::optional<DatasetRow>> get_dataset(db::Tx& tx, const std::string& id);
 Result<std::optional<DatasetRow>> get_dataset_by_name(db::Tx& tx, const std::string& project_id, const std::string& name);

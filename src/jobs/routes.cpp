@@ -207,14 +207,20 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
   // resolved to a commit now; the workspace is checked out at exactly that commit.
   auto ref = TRY(b.opt_str("ref", 255));
   if (ref && ref->empty()) ref.reset();
-  if (auto commit = TRY(svc.resolve_commit(p.id, ref)))
+  // What the job reads and writes besides running: each needs the permission its direct route
+  // needs (the same 404/403 answers), not just jobs:create. The checkout reads the code.
+  const http::Target target = projects::target_of(p);
+  if (auto commit = TRY(svc.resolve_commit(p.id, ref))) {
+    TRY_STATUS(ctx.authorize({"code", "read"}, target));
     r.commit = CommitPin{ref ? *ref : "", *commit};
+  }
   else if (ref)
     return fail(Error(ErrorCode::kInvalidArgument, "invalid-ref",
                       "ref: '" + ref->substr(0, 100) + "' names no branch, tag or commit of the project's repository")
                     .with("field", "ref"));
   // Datasets of the project, "name" (its latest version) or "name@N", pinned now.
   if (auto ds = TRY(b.opt_str_list("datasets", 32, 200))) {
+    if (!ds->empty()) TRY_STATUS(ctx.authorize({"files", "read"}, target));  // mounted read-only
     std::set<std::string> names;
     for (auto& spec : *ds) {
       auto at = spec.find('@');
@@ -249,6 +255,9 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
       return bad("must be {\"dataset\": NAME, \"paths\": [GLOB, ...]}");
     std::string name = o["dataset"].get<std::string>();
     if (!is_valid_slug(name)) return bad("dataset must be a dataset name (a-z 0-9 - _ .)");
+    // The outputs become a dataset version (and may create the dataset): files:write, as the
+    // dataset and version routes ask.
+    TRY_STATUS(ctx.authorize({"files", "write"}, target));
     OutputsSpec spec;
     spec.dataset_name = name;
     if (o["paths"].empty() || o["paths"].size() > 32) return bad("paths must hold 1 to 32 globs");

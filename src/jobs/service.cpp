@@ -17,6 +17,7 @@
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
+#include "core/dir.hpp"
 #include "core/ids.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -577,10 +578,21 @@ void Service::launch(const Launch& l) {
     spdlog::error("job {}: {}", r.id(), why);
     if (auto st = end_job(r.id(), std::nullopt, why); !st) spdlog::error("job {}: {}", r.id(), st.error().detail);
   };
-  std::error_code ec;
-  fs::create_directories(dir / "in", ec);
-  fs::create_directories(dir.parent_path() / "workspace", ec);
-  if (ec) return fail_launch("cannot create the run directory: " + ec.message());
+  // <data>/jobs/<id>/ and its run directories are root's (0711). The workspace beside them
+  // belongs to the job's uid, which may have left anything in it in an earlier run (a requeue):
+  // every step goes through directory fds (core/dir.hpp) and never follows a link, and the
+  // workspace is made anew, root-only while the code is written into it.
+  const Owner tenant{static_cast<std::uint32_t>(r.uid), static_cast<std::uint32_t>(r.uid)};
+  auto jobs_root = Dir::open_or_create(settings_.data_dir / "jobs", 0711);
+  if (!jobs_root) return fail_launch("cannot open the jobs directory: " + jobs_root.error().detail);
+  auto job_dir = jobs_root->make_dirs(r.id(), 0711);
+  if (!job_dir) return fail_launch("cannot create the job's directory: " + job_dir.error().detail);
+  auto run = job_dir->make_fresh(dir.filename().string(), 0711);
+  if (!run) return fail_launch("cannot create the run directory: " + run.error().detail);
+  auto in = run->make_dirs("in", 0755);
+  if (!in) return fail_launch("cannot create the run directory: " + in.error().detail);
+  auto wsd = job_dir->make_fresh("workspace", 0700);
+  if (!wsd) return fail_launch("cannot make the workspace anew: " + wsd.error().detail);
   fs::path ws = dir.parent_path() / "workspace";
   // The workspace holds the project's code at the commit pinned at submission.
   auto pin = db_.read([&](db::Tx& tx) { return job_commit(tx, r.id()); });
@@ -590,12 +602,8 @@ void Service::launch(const Launch& l) {
     if (auto st = settings_.checkout(r.project_id, (*pin)->commit, ws, r.uid); !st)
       return fail_launch("checking out " + (*pin)->commit + ": " + st.error().detail);
   }
-  ::chmod(dir.parent_path().c_str(), 0711);
-  ::chmod(dir.c_str(), 0711);
-  ::chmod((dir / "in").c_str(), 0755);
-  if (::chown(ws.c_str(), static_cast<uid_t>(r.uid), static_cast<gid_t>(r.uid)) != 0 && ::geteuid() == 0)
-    return fail_launch("cannot hand the workspace to uid " + std::to_string(r.uid));
-  ::chmod(ws.c_str(), 0700);
+  if (auto st = wsd->chown(tenant); !st) return fail_launch("cannot hand the workspace to uid " + std::to_string(r.uid));
+  if (auto st = wsd->chmod(0700); !st) return fail_launch(st.error().detail);
 
   sandbox::Spec spec;
   spec.id = r.id();
@@ -615,7 +623,7 @@ void Service::launch(const Launch& l) {
   spec.limits.output_bytes = settings_.max_output_bytes;
   if (!r.script.empty()) {
     std::string text = r.script.rfind("#!", 0) == 0 ? r.script : "#!/bin/sh\n" + r.script;
-    if (auto st = write_file(dir / "in" / "job.sh", text, 0755); !st) return fail_launch(st.error().detail);
+    if (auto st = in->write_file("job.sh", text, 0755); !st) return fail_launch(st.error().detail);
     spec.mounts.push_back({(dir / "in").string(), "/atrium", false});
     spec.argv = {"/atrium/job.sh"};
   } else {
@@ -626,7 +634,7 @@ void Service::launch(const Launch& l) {
   if (!mounts) return fail_launch("reading the job's datasets: " + mounts.error().detail);
   for (auto& m : *mounts) {
     if (!settings_.dataset_dir) return fail_launch("this server cannot mount datasets");
-    auto src = settings_.dataset_dir(m.dataset_id, m.number);
+    auto src = settings_.dataset_dir(m.dataset_id, m.number, r.uid);
     if (!src) return fail_launch("dataset " + m.name + " version " + std::to_string(m.number) + ": " + src.error().detail);
     spec.mounts.push_back({*src, "/data/" + m.name, false});
   }
@@ -649,7 +657,7 @@ void Service::launch(const Launch& l) {
   }
   if (settings_.prepare)
     if (auto st = settings_.prepare(r, spec); !st) return fail_launch("preparing the sandbox: " + st.error().detail);
-  if (auto st = write_file(dir / "spec.json", sandbox::to_json(spec).dump(), 0600); !st)
+  if (auto st = run->write_file("spec.json", sandbox::to_json(spec).dump(), 0600); !st)
     return fail_launch(st.error().detail);
 
   std::string spec_arg = (dir / "spec.json").string(), dir_arg = dir.string(), log = (dir / "supervisor.log").string();
@@ -759,11 +767,11 @@ Result<std::optional<std::string>> Service::resolve_commit(const std::string& pr
   return settings_.resolve_commit(project_id, ref);
 }
 
-Result<bool> Service::dataset_in_use(const std::string& dataset_id, std::int64_t number) const {
+Result<bool> Service::dataset_in_use(const std::string& dataset_id, std::int64_t number, std::int64_t uid) const {
   return db_.read([&](db::Tx& tx) -> Result<bool> {
     auto r = TRY(tx.query_one("SELECT 1 FROM job_datasets d JOIN jobs j ON j.id = d.job_id WHERE d.dataset_id = ? "
-                              "AND d.number = ? AND j.state IN ('PENDING', 'RUNNING') LIMIT 1",
-                              {dataset_id, number}));
+                              "AND d.number = ? AND j.uid = ? AND j.state = 'RUNNING' LIMIT 1",
+                              {dataset_id, number, uid}));
     return r.has_value();
   });
 }
@@ -797,8 +805,9 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     });
     if (found && *found && outcome_file((*found)->rec)) {
       cap = std::move(**found);
+      data::StorageOwner owner{cap->rec.org_id(), cap->rec.job.assoc.group, cap->rec.user_id()};
       auto entries = settings_.capture_outputs(run_dir(cap->rec).parent_path() / "workspace", cap->rec.uid,
-                                               cap->spec.globs);
+                                               cap->spec.globs, owner);
       if (entries) cap->entries = std::move(*entries);
       else cap->error = entries.error().detail;
     }
@@ -834,6 +843,20 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
                           "outputs of job " + id, provenance, clock_.now_ms()));
     return {};
   });
+  // The plaintext of the datasets it mounted lives only while a job of its uid runs with them.
+  if (st && settings_.release_dataset) {
+    auto mounts = db_.read([&](db::Tx& tx) -> Result<std::pair<std::int64_t, std::vector<DatasetMount>>> {
+      auto rec = TRY(get(tx, id));
+      if (!rec || rec->job.state == JobState::kRunning) return std::pair<std::int64_t, std::vector<DatasetMount>>{};
+      return std::pair{rec->uid, TRY(job_datasets(tx, id))};
+    });
+    if (!mounts) spdlog::error("job {}: {}", id, mounts.error().detail);
+    else
+      for (auto& m : mounts->second)
+        if (auto rs = settings_.release_dataset(m.dataset_id, m.number, mounts->first); !rs)
+          spdlog::error("job {}: removing the copy of dataset {} version {}: {}", id, m.dataset_id, m.number,
+                        rs.error().detail);
+  }
   return st;
 }
 

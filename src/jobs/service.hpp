@@ -45,18 +45,24 @@ struct Settings {
   Millis kill_grace = 10'000;
   std::string cgroup_parent = "atrium";
   int max_pids = 4096;  // per job (threads count)
-  // The host directory holding a dataset version's files (made on first use); unset: jobs
-  // cannot mount datasets.
-  std::function<Result<std::string>(const std::string& dataset_id, std::int64_t number)> dataset_dir;
-  // Stores the workspace files that match `globs` as blobs; the manifest entries (path order).
+  // The host directory holding a dataset version's files for the jobs of host uid `uid` (made
+  // at a launch, readable by that uid only); unset: jobs cannot mount datasets.
+  std::function<Result<std::string>(const std::string& dataset_id, std::int64_t number, std::int64_t uid)> dataset_dir;
+  // A job of `uid` that mounted the version has ended (its copy goes when no running job of that
+  // uid mounts the version any more).
+  std::function<Status(const std::string& dataset_id, std::int64_t number, std::int64_t uid)> release_dataset;
+  // Stores the workspace files that match `globs` as blobs, within `owner`'s storage quotas and
+  // the data disk's room; the manifest entries (path order).
   std::function<Result<std::vector<data::ManifestEntry>>(const std::filesystem::path& workspace, std::int64_t uid,
-                                                         const std::vector<std::string>& globs)>
+                                                         const std::vector<std::string>& globs,
+                                                         const data::StorageOwner& owner)>
       capture_outputs;
   // The commit a ref (nullopt: the default branch) of the project's repository names; nullopt
   // when none (an empty repository). Unset: jobs are not pinned to commits.
   std::function<Result<std::optional<std::string>>(const std::string& project_id, const std::optional<std::string>& ref)>
       resolve_commit;
-  // Writes the tree of a commit into an empty workspace, owned by the job's uid.
+  // Writes the tree of a commit into a new, empty workspace only root can enter, then hands
+  // everything in it to the job's uid.
   std::function<Status(const std::string& project_id, const std::string& commit, const std::filesystem::path& workspace,
                        std::int64_t uid)>
       checkout;
@@ -119,11 +125,11 @@ class Service {
   // Quota usage for identity's quota routes: concurrent_jobs, cpu_hours (this period).
   nlohmann::json usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const;
   nlohmann::json node_json() const;
-  // Whether a pending or running job mounts this dataset version.
   // The commit `ref` (nullopt: the default branch) names in the project's repository now.
   Result<std::optional<std::string>> resolve_commit(const std::string& project_id,
                                                     const std::optional<std::string>& ref) const;
-  Result<bool> dataset_in_use(const std::string& dataset_id, std::int64_t number) const;
+  // Whether a running job of host uid `uid` mounts this dataset version.
+  Result<bool> dataset_in_use(const std::string& dataset_id, std::int64_t number, std::int64_t uid) const;
   // PENDING or RUNNING now (its output may still grow).
   bool active(const std::string& id) const;
   std::filesystem::path run_dir(const JobRecord& r) const;

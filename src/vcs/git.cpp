@@ -16,6 +16,7 @@
 #include <map>
 
 #include "core/crypto.hpp"
+#include "core/dir.hpp"
 #include "core/files.hpp"
 #include "core/text.hpp"
 
@@ -712,15 +713,11 @@ Result<std::optional<std::string>> Repos::commit(const std::string& project_id, 
   return std::optional<std::string>(id);
 }
 
-namespace {
-thread_local uid_t g_chown_uid = 0;
-int chown_entry(const char* p, const struct stat*, int, struct FTW*) {
-  return ::lchown(p, g_chown_uid, g_chown_uid) == 0 || errno == EPERM ? 0 : -1;
-}
-}  // namespace
-
 Status Repos::export_tree(const std::string& project_id, const std::string& commit, const fs::path& dir,
                           std::int64_t uid) const {
+  // `dir` is new and only root may enter it (the caller made it so), so nothing but git writes
+  // there meanwhile; handing it over then goes through directory fds and never follows a link.
+  Dir d = TRY(Dir::open(dir));
   auto index = root_ / "tmp" / ("export-" + crypto::hex(crypto::random_bytes(8)));
   std::vector<std::string> ienv = {"GIT_INDEX_FILE=" + index.string(), "GIT_WORK_TREE=" + dir.string()};
   auto r = TRY(git(project_id, {"read-tree", commit}, {}, ienv));
@@ -728,11 +725,7 @@ Status Repos::export_tree(const std::string& project_id, const std::string& comm
   std::error_code ec;
   fs::remove(index, ec);
   if (r.status != 0) return git_failed("checking out " + commit, r);
-  if (::geteuid() == 0) {
-    g_chown_uid = static_cast<uid_t>(uid);
-    if (::nftw(dir.c_str(), chown_entry, 32, FTW_PHYS) != 0) return sys_error("cannot hand the checkout over");
-  }
-  return {};
+  return d.chown_tree(Owner{static_cast<std::uint32_t>(uid), static_cast<std::uint32_t>(uid)});
 }
 
 }  // namespace atrium::vcs

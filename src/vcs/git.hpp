@@ -123,7 +123,9 @@ class Repos {
                                             const std::optional<std::string>& parent,
                                             const std::vector<FileChange>& changes, const Person& author,
                                             const std::string& message, Millis when, bool new_branch = false) const;
-  // Writes the tree of `commit` into `dir` (which must exist and be empty), files owned by `uid`.
+  // Writes the tree of `commit` into `dir`, then hands it and everything in it to `uid` (through
+  // directory fds, links never followed). `dir` must exist, be empty and be enterable by root
+  // only (no tenant may write into it while git does).
   Status export_tree(const std::string& project_id, const std::string& commit, const std::filesystem::path& dir,
                      std::int64_t uid) const;
 
