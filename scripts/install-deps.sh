@@ -13,6 +13,8 @@ PKGS=(
   python3 python3-pytest curl procps openssl
   # environments: the built-in jupyter app (jupyter_server + the classic notebook UI) and terminal app
   python3-jupyter-server python3-nbclassic python3-ipykernel python3-terminado slirp4netns
+  # tests/integration/hostile/test_env_origin.py drives a real headless browser (over its DevTools pipe)
+  chromium
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 

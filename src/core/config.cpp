@@ -6,6 +6,8 @@
 
 #include <toml.hpp>
 
+#include "core/text.hpp"
+
 extern char** environ;
 
 namespace atrium {
@@ -51,6 +53,28 @@ Field str_field(std::string name, std::string help, std::string Config::*member,
                  c.*member = v;
                  return {};
                }};
+}
+
+Field bool_field(std::string name, std::string help, bool Config::*member) {
+  return Field{{name, "boolean", std::move(help)},
+               [=](Config& c, const std::string& v) -> Status {
+                 if (v != "true" && v != "false") return invalid(name + ": '" + v + "' is not true or false");
+                 c.*member = v == "true";
+                 return {};
+               }};
+}
+
+// A DNS name under which each environment gets a host of its own: letters, digits, '-', dots
+// between labels (the operator's wildcard DNS and certificate cover *.<domain>).
+Status check_envs_domain(const std::string& d) {
+  auto bad = [&] { return invalid("envs.domain: '" + d + "' is not a DNS name like envs.example.org"); };
+  if (d.empty() || d.size() > 200 || d.front() == '.' || d.back() == '.' || d.find("..") != std::string::npos)
+    return bad();
+  for (char ch : d)
+    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' ||
+          ch == '.'))
+      return bad();
+  return {};
 }
 
 const std::vector<Field>& fields() {
@@ -101,6 +125,10 @@ const std::vector<Field>& fields() {
                 86400 * 365),
       int_field("data.reserve_bytes", "free disk space that uploads never take", &Config::data_reserve_bytes, 0,
                 std::int64_t{1} << 50),
+      str_field("envs.domain", "environments are served at <env>.<domain> (wildcard DNS and certificate)",
+                &Config::envs_domain),
+      bool_field("envs.path_mode", "serve environments at <public_url>/env/<id>/ on Atrium's own origin (unsafe)",
+                 &Config::envs_path_mode),
       int_field("git.max_push_bytes", "largest git push (the pack is spooled to disk)", &Config::git_max_push_bytes,
                 1 << 20, std::int64_t{1} << 44),
       int_field("git.max_file_bytes", "largest file the repository API serves", &Config::git_max_file_bytes, 1024,
@@ -134,6 +162,9 @@ Status apply_toml(Config& c, const std::string& file) {
       if (f->key.type == "integer") {
         if (!value.is_integer()) return invalid("config file " + file + ": " + name + " must be an integer");
         text = std::to_string(value.as_integer());
+      } else if (f->key.type == "boolean") {
+        if (!value.is_boolean()) return invalid("config file " + file + ": " + name + " must be true or false");
+        text = value.as_boolean() ? "true" : "false";
       } else {
         if (!value.is_string()) return invalid("config file " + file + ": " + name + " must be a string");
         text = value.as_string().str;
@@ -169,7 +200,7 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     if (rest == "LISTEN") rest = "SERVER_LISTEN";
     if (rest == "DATA_DIR") rest = "SERVER_DATA_DIR";
     bool in_section = false;
-    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_", "COMPUTE_", "DATA_"})
+    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_", "COMPUTE_", "DATA_", "ENVS_"})
       in_section = in_section || rest.rfind(sec, 0) == 0;
     if (!in_section || rest == "SERVER_URL") continue;
     const Field* match = nullptr;
@@ -193,6 +224,11 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
       return invalid("compute.cgroup_parent: only letters, digits, - _ / are allowed");
   if (c.compute_cgroup_parent.empty() || c.compute_cgroup_parent.find("..") != std::string::npos)
     return invalid("compute.cgroup_parent must be a relative path without ..");
+  c.envs_domain = to_lower(c.envs_domain);
+  TRY_STATUS(check_envs_domain(c.envs_domain));
+  while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+  if (!c.public_url.empty() && !c.public_url.starts_with("http://") && !c.public_url.starts_with("https://"))
+    return invalid("server.public_url: '" + c.public_url + "' must start with http:// or https://");
   if (c.listen.rfind(':') == std::string::npos) return invalid("server.listen: expected host:port, got '" + c.listen + "'");
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (c.io_threads == 0) c.io_threads = static_cast<int>(cores);

@@ -30,6 +30,7 @@
 #include "db/database.hpp"
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
+#include "envs/origin.hpp"
 #include "jobs/service.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -42,6 +43,7 @@ struct Settings {
   Millis activity_poll = 60'000;   // how often a READY app's own last_activity is asked for
   Millis warn_before = 300'000;    // the warning event comes this long before a cull
   std::string slirp4netns = "/usr/bin/slirp4netns";  // for apps with network "outbound"
+  const Origins* origins = nullptr;  // where environments are served; null: path mode on a relative URL
 };
 
 struct EnvRecord {
@@ -110,6 +112,8 @@ class Service {
   void touch(const std::string& env_id);  // a request went through the proxy now
 
   nlohmann::json to_json(const EnvRecord& e) const;
+  // Where a browser opens the environment (its own origin; see envs/origin.hpp).
+  std::string url(const std::string& env_id) const;
   std::filesystem::path env_dir(const std::string& id) const { return settings_.data_dir / "envs" / id; }
   std::filesystem::path run_dir(const std::string& id) const { return env_dir(id) / "run"; }
   // The last lines of the environment's output: its job's "stderr", "stdout" or "both".
