@@ -329,3 +329,15 @@ def test_main_origin_no_longer_serves_environment_content(srv, w):
     assert r.status == 200
     assert [c.split("=")[0] for c in r.headers.get_all("Set-Cookie")] == ["app_pref"], r.headers
     assert "Service-Worker-Allowed" not in r.headers
+
+
+def test_invitation_link_ignores_a_forged_host_header(srv, w):
+    # The invitation's link goes to someone else: built from the main origin, never from the Host a
+    # client sends (a forged Host would make Atrium mail a link to the attacker's server).
+    oa = w.a.users["org-admin"].token
+    r = srv.raw("POST", f"/api/v1/orgs/{w.a.id}/invitations",
+                body=json.dumps({"role": "member", "email": "x@example.org"}).encode(),
+                headers={"Authorization": f"Bearer {oa}", "Content-Type": "application/json",
+                         "Host": "evil.example"})
+    assert r.status == 201, r
+    assert r.json["url"].startswith(f"http://localhost:{srv.port}/invite#"), r.json["url"]
