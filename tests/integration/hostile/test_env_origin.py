@@ -341,3 +341,22 @@ def test_invitation_link_ignores_a_forged_host_header(srv, w):
                          "Host": "evil.example"})
     assert r.status == 201, r
     assert r.json["url"].startswith(f"http://localhost:{srv.port}/invite#"), r.json["url"]
+
+
+def test_path_mode_is_an_opt_in_that_warns(make_server):
+    s = make_server(env={**ENV_SERVER, "ATRIUM_ENVS_PATH_MODE": "true"})
+    adm = s.admin_token()
+    assert "envs.path_mode is on" in s.output()
+    org = s.call("POST", "/api/v1/orgs", adm, json={"slug": "pm", "name": "PM"}).json["id"]
+    pid = s.call("POST", f"/api/v1/orgs/{org}/projects", adm, json={"slug": "p", "name": "P"}).json["id"]
+    assert s.call("PUT", "/api/v1/apps/hostile", adm, json={
+        "kind": "web", "command": ["/usr/bin/python3", "-c", HOSTILE_APP], "health_path": "health"}).status == 201
+    e = ready(s, adm, pid, "hostile")
+    assert e["url"] == f"http://localhost:{s.port}/env/{e['id']}/"
+    r = s.raw("GET", f"/env/{e['id']}/x", headers={"Authorization": f"Bearer {adm}"})
+    assert r.status == 200 and b"hostile" in r.body
+    # Even so, the app's answers plant no Atrium cookie.
+    assert [c.split("=")[0] for c in r.headers.get_all("Set-Cookie")] == ["app_pref"], r.headers
+    assert s.call("POST", f"/api/v1/envs/{e['id']}/stop", adm).status in (200, 409)
+    wait_until(lambda: s.call("GET", f"/api/v1/envs/{e['id']}", adm).json["state"] in ("STOPPED", "FAILED"), 60, 0.05,
+               "the environment to stop")
