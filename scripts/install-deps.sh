@@ -15,6 +15,8 @@ PKGS=(
   python3-jupyter-server python3-nbclassic python3-ipykernel python3-terminado slirp4netns
   # outbound environments: the egress rules in their network namespace (ip; nsenter is util-linux)
   iproute2
+  # tests/integration/hostile/test_env_origin.py drives a real headless browser (over its DevTools pipe)
+  chromium
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 

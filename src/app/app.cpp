@@ -325,9 +325,20 @@ int run_server(const ServerFlags& flags) {
     return env_service_ptr ? env_service_ptr->prepare(job, spec) : Status{};
   };
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
+  // Where environments are served (each on its own origin); the main origin is known once bound.
+  envs::Origins origins{.public_url = port ? envs::resolve_public_url(c.public_url, !c.tls_cert.empty(),
+                                                                     static_cast<unsigned short>(port))
+                                          : "",
+                        .domain = c.envs_domain,
+                        .path_mode = c.envs_path_mode};
+  settings.public_url = origins.public_url;
+  if (c.envs_path_mode)
+    spdlog::warn("envs.path_mode is on: environments are served under /env/<id>/ on Atrium's own origin, where an "
+                 "app's pages can act with its visitors' Atrium sessions; set envs.domain and turn it off");
   auto outbound_allow = sandbox::parse_cidrs(c.compute_outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
-  envs::Service env_service(**db, clock, compute_service, {.data_dir = c.data_dir, .outbound_allow = *outbound_allow});
+  envs::Service env_service(**db, clock, compute_service,
+                            {.data_dir = c.data_dir, .outbound_allow = *outbound_allow, .origins = &origins});
   env_service_ptr = &env_service;
   data_service.set_version_in_use([&compute_service](const std::string& id, std::int64_t n, std::int64_t uid) {
     return compute_service.dataset_in_use(id, n, uid);
@@ -389,8 +400,23 @@ int run_server(const ServerFlags& flags) {
   ss.spool_dir = (repos.root() / "tmp").string();
   ss.spool_reserve_bytes = c.data_reserve_bytes;  // the data store's reserve holds for spooled bodies too
   // Environments: /env/{id}/... through Atrium's own proxy.
-  proxy::Deps proxy_deps{**db, gate, env_service, clock, &proxy_cache};
+  proxy::TicketLedger tickets;
+  proxy::Deps proxy_deps{**db,
+                         gate,
+                         env_service,
+                         clock,
+                         &proxy_cache,
+                         &origins,
+                         crypto::hmac_sha256(*secret, "atrium environment tickets and cookies"),
+                         settings.session_idle_ms,
+                         &tickets};
   ss.proxy.prefix = std::string(proxy::kPrefix);
+  ss.proxy.owns_host = [&origins](std::string_view host) { return !origins.env_of_host(host).empty(); };
+  ss.on_bound = [&origins, &settings, &c](unsigned short bound) {
+    if (!origins.public_url.empty()) return;
+    origins.public_url = envs::resolve_public_url(c.public_url, !c.tls_cert.empty(), bound);
+    settings.public_url = origins.public_url;
+  };
   ss.proxy.route = [&proxy_deps](const http::Request& req) { return proxy::route(proxy_deps, req); };
   ss.proxy.cached_route = [&proxy_deps](const http::Request& req) { return proxy::cached_route(proxy_deps, req); };
   http::Server server(ss, api, metrics);

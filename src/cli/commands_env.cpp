@@ -24,6 +24,12 @@ const std::vector<Column>& env_columns() {
 
 std::string server_url(const Target& t) { return std::string(t.url.tls ? "https://" : "http://") + t.url.authority() + t.url.base_path; }
 
+// An environment's URL as the server gives it: absolute (its own origin); a relative one (an older
+// server) is on the server's origin.
+std::string open_url(const Target& t, const std::string& url) {
+  return url.starts_with("http://") || url.starts_with("https://") ? url : server_url(t) + url;
+}
+
 bool terminal_or_ready(const std::string& s) { return s == "READY" || s == "FAILED" || s == "STOPPED"; }
 
 }  // namespace
@@ -93,7 +99,7 @@ void add_env_commands(CLI::App& app, const Ctx& ctx) {
         if (!e.value("reason", std::string()).empty()) ctx->out() << ": " << sanitize(e.value("reason", std::string()));
         ctx->out() << "\n";
         auto t = TRY(ctx->target(true));
-        ctx->out() << "Open " << sanitize(server_url(t) + e.value("url", std::string())) << "\n";
+        ctx->out() << "Open " << sanitize(open_url(t, e.value("url", std::string()))) << "\n";
         if (state == "FAILED" && e.contains("log_tail")) ctx->out() << sanitize(e.value("log_tail", std::string())) << "\n";
       }
       if (a->wait && e.value("state", std::string()) != "READY")
@@ -211,7 +217,7 @@ void add_env_commands(CLI::App& app, const Ctx& ctx) {
       auto t = TRY(ctx->target(true));
       ctx->out() << "Guest link " << sanitize(r.body.value("id", std::string())) << " (until "
                  << format_cell(r.body.value("expires_at", json())) << "):\n"
-                 << sanitize(server_url(t) + r.body.value("url", std::string())) << "\n";
+                 << sanitize(open_url(t, r.body.value("url", std::string()))) << "\n";
       return {};
     });
   }

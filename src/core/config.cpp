@@ -9,6 +9,8 @@
 
 #include <toml.hpp>
 
+#include "core/text.hpp"
+
 extern char** environ;
 
 namespace atrium {
@@ -74,6 +76,28 @@ Status check_cidrs(const std::string& name, const std::string& v) {
       TRY_STATUS(parse_int(name + " prefix length of '" + item + "'", item.substr(slash + 1), 0, v6 ? 128 : 32, len));
     }
   }
+  return {};
+}
+
+Field bool_field(std::string name, std::string help, bool Config::*member) {
+  return Field{{name, "boolean", std::move(help)},
+               [=](Config& c, const std::string& v) -> Status {
+                 if (v != "true" && v != "false") return invalid(name + ": '" + v + "' is not true or false");
+                 c.*member = v == "true";
+                 return {};
+               }};
+}
+
+// A DNS name under which each environment gets a host of its own: letters, digits, '-', dots
+// between labels (the operator's wildcard DNS and certificate cover *.<domain>).
+Status check_envs_domain(const std::string& d) {
+  auto bad = [&] { return invalid("envs.domain: '" + d + "' is not a DNS name like envs.example.org"); };
+  if (d.empty() || d.size() > 200 || d.front() == '.' || d.back() == '.' || d.find("..") != std::string::npos)
+    return bad();
+  for (char ch : d)
+    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' ||
+          ch == '.'))
+      return bad();
   return {};
 }
 
@@ -143,6 +167,10 @@ const std::vector<Field>& fields() {
                 std::int64_t{1} << 50),
       int_field("data.capture_timeout_s", "longest capture of a finished job's outputs, in seconds",
                 &Config::data_capture_timeout_s, 1, 86400),
+      str_field("envs.domain", "environments are served at <env>.<domain> (wildcard DNS and certificate)",
+                &Config::envs_domain),
+      bool_field("envs.path_mode", "serve environments at <public_url>/env/<id>/ on Atrium's own origin (unsafe)",
+                 &Config::envs_path_mode),
       int_field("git.max_push_bytes", "largest git push (the pack is spooled to disk)", &Config::git_max_push_bytes,
                 1 << 20, std::int64_t{1} << 44),
       int_field("git.max_file_bytes", "largest file the repository API serves", &Config::git_max_file_bytes, 1024,
@@ -181,6 +209,9 @@ Status apply_toml(Config& c, const std::string& file) {
           if (!item.is_string()) return invalid("config file " + file + ": " + name + " must be strings");
           text += (text.empty() ? "" : ",") + item.as_string().str;
         }
+      } else if (f->key.type == "boolean") {
+        if (!value.is_boolean()) return invalid("config file " + file + ": " + name + " must be true or false");
+        text = value.as_boolean() ? "true" : "false";
       } else {
         if (!value.is_string()) return invalid("config file " + file + ": " + name + " must be a string");
         text = value.as_string().str;
@@ -216,7 +247,7 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     if (rest == "LISTEN") rest = "SERVER_LISTEN";
     if (rest == "DATA_DIR") rest = "SERVER_DATA_DIR";
     bool in_section = false;
-    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_", "COMPUTE_", "DATA_"})
+    for (const char* sec : {"SERVER_", "LIMITS_", "AUTH_", "DATABASE_", "LOG_", "COMPUTE_", "DATA_", "ENVS_"})
       in_section = in_section || rest.rfind(sec, 0) == 0;
     if (!in_section || rest == "SERVER_URL") continue;
     const Field* match = nullptr;
@@ -241,6 +272,11 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
   if (c.compute_cgroup_parent.empty() || c.compute_cgroup_parent.find("..") != std::string::npos)
     return invalid("compute.cgroup_parent must be a relative path without ..");
   TRY_STATUS(check_cidrs("compute.outbound_allow", c.compute_outbound_allow));
+  c.envs_domain = to_lower(c.envs_domain);
+  TRY_STATUS(check_envs_domain(c.envs_domain));
+  while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+  if (!c.public_url.empty() && !c.public_url.starts_with("http://") && !c.public_url.starts_with("https://"))
+    return invalid("server.public_url: '" + c.public_url + "' must start with http:// or https://");
   if (c.listen.rfind(':') == std::string::npos) return invalid("server.listen: expected host:port, got '" + c.listen + "'");
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (c.io_threads == 0) c.io_threads = static_cast<int>(cores);

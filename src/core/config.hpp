@@ -15,7 +15,7 @@ struct Config {
   // [server]
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./var";
-  std::string public_url;         // base URL used in links (invites); default http://<listen>
+  std::string public_url;         // the main origin, used in every link; "" = http(s)://localhost:<bound port>
   int io_threads = 0;             // 0 = number of cores
   int worker_threads = 0;         // blocking pool (database, filesystem); 0 = 2 x cores, >= 4
   std::string tls_cert;           // PEM files; both set = HTTPS
@@ -71,6 +71,10 @@ struct Config {
   int data_gc_grace_s = 3600;                      // unreferenced blobs are kept this long
   std::int64_t data_reserve_bytes = 256LL << 20;   // free disk space uploads never take
   int data_capture_timeout_s = 600;                // longest capture of a job's outputs
+
+  // [envs]
+  std::string envs_domain = "env.localhost";  // each environment at <env-label>.<domain> (its own origin)
+  bool envs_path_mode = false;                // opt-in: serve at <public_url>/env/<id>/ (shares the origin)
 
   // [git]
   std::int64_t git_max_push_bytes = 8LL << 30;     // one push (its pack), spooled to disk as it arrives

@@ -275,7 +275,7 @@ void add_routes(http::Api& api, Service& svc) {
              return Response::json(201, {{"id", id},
                                          {"env_id", e.id},
                                          {"secret", secret},
-                                         {"url", "/env/" + e.id + "/?atrium_guest=" + secret},
+                                         {"url", svc.url(e.id) + "?atrium_guest=" + secret},
                                          {"expires_at", format_rfc3339(expires)}});
            }});
   api.add({"GET", "/api/v1/envs/{id}/links", Access::require("envs", "write"),

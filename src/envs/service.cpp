@@ -268,7 +268,7 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   e.app = app.name;
   e.created = now;
   e.last_activity = now;
-  std::string base = "/env/" + e.id + "/";
+  std::string base = settings_.origins ? settings_.origins->base_url(e.id) : "/env/" + e.id + "/";
   Millis idle = app.idle_timeout_for(org_id), uptime = app.max_uptime_for(org_id);
   Launch l = launch_for(app, base, idle);
 
@@ -413,6 +413,10 @@ std::string Service::log_tail(const EnvRecord& e, int lines, const std::string& 
   return out.empty() ? err : err + (err.empty() ? "" : "\n") + out;
 }
 
+std::string Service::url(const std::string& env_id) const {
+  return settings_.origins ? settings_.origins->url(env_id) : "/env/" + env_id + "/";
+}
+
 json Service::to_json(const EnvRecord& e) const {
   json j = {{"id", e.id},
             {"project_id", e.project_id},
@@ -423,7 +427,7 @@ json Service::to_json(const EnvRecord& e) const {
             {"job_id", e.job_id},
             {"state", e.state},
             {"reason", e.reason},
-            {"url", "/env/" + e.id + "/"},
+            {"url", url(e.id)},
             {"cpus", e.spec.value("cpus", 0)},
             {"mem_mb", e.spec.value("mem_mb", std::int64_t{0})},
             {"time_limit_s", e.spec.value("time_limit_s", std::int64_t{0})},

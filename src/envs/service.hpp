@@ -30,6 +30,7 @@
 #include "db/database.hpp"
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
+#include "envs/origin.hpp"
 #include "jobs/service.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -45,6 +46,7 @@ struct Settings {
   // network "outbound": what it may reach although private, link-local or the host's own (CIDRs;
   // compute.outbound_allow). Everything else of that kind is refused inside the sandbox.
   std::vector<std::string> outbound_allow;
+  const Origins* origins = nullptr;  // where environments are served; null: path mode on a relative URL
 };
 
 struct EnvRecord {
@@ -113,6 +115,8 @@ class Service {
   void touch(const std::string& env_id);  // a request went through the proxy now
 
   nlohmann::json to_json(const EnvRecord& e) const;
+  // Where a browser opens the environment (its own origin; see envs/origin.hpp).
+  std::string url(const std::string& env_id) const;
   std::filesystem::path env_dir(const std::string& id) const { return settings_.data_dir / "envs" / id; }
   std::filesystem::path run_dir(const std::string& id) const { return env_dir(id) / "run"; }
   // The last lines of the environment's output: its job's "stderr", "stdout" or "both".

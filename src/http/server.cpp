@@ -624,6 +624,15 @@ struct Server::Impl {
     co_return ec && state->fired;
   }
 
+  // Whether a request goes to the proxy: any on a host the proxy owns (an environment's origin),
+  // else those under its path prefix.
+  bool for_proxy(const bhttp::request_header<>& hdr) const {
+    const auto& p = settings.proxy;
+    if (p.owns_host)
+      if (auto it = hdr.find(bhttp::field::host); it != hdr.end() && p.owns_host(it->value())) return true;
+    return !p.prefix.empty() && std::string_view(hdr.target()).starts_with(p.prefix);
+  }
+
   // A request for the proxy's prefix, its header read. Returns whether the client connection
   // may serve another request.
   template <typename Stream>
@@ -719,6 +728,7 @@ struct Server::Impl {
     if (status == 101) {
       if (!req.websocket) throw std::runtime_error("the upstream switched protocols unasked");
       lowest.expires_after(read_timeout);
+      drop_atrium_fields(res);  // a handshake's Set-Cookie counts too
       bhttp::response_serializer<bhttp::buffer_body> sr{res};
       co_await bhttp::async_write_header(stream, sr, use_awaitable);
       finish(101);
@@ -800,7 +810,7 @@ struct Server::Impl {
       if (auto it = hdr.find("x-request-id"); it != hdr.end() && good_request_id(it->value()))
         rid = std::string(it->value());
       std::string_view method_sv(hdr.method_string()), target_sv(hdr.target());
-      if (!settings.proxy.prefix.empty() && target_sv.starts_with(settings.proxy.prefix)) {
+      if (for_proxy(hdr)) {
         if (!upstream) upstream.emplace();
         bool again = co_await proxy_request(stream, buffer, head, *upstream, remote_ip, tls, rid, t0, *conn);
         conn->busy = false;
@@ -1184,6 +1194,7 @@ Result<unsigned short> Server::start() {
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(ErrorCode::kUnavailable, "listen", "cannot listen on " + s.host + ":" + std::to_string(s.port) + ": " + ec.message());
   unsigned short port = acc.local_endpoint().port();
+  if (s.on_bound) s.on_bound(port);  // no I/O thread runs yet
   impl_->signals.add(SIGTERM);
   impl_->signals.add(SIGINT);
   impl_->signals.async_wait([this](const beast::error_code& e, int) {

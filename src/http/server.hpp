@@ -33,6 +33,8 @@ struct ProxyTarget {
 };
 struct ProxySettings {
   std::string prefix;  // "/env/"
+  // Optional: a Host whose every request goes to the proxy, whatever its path (an environment's own origin).
+  std::function<bool(std::string_view host)> owns_host;
   std::function<ProxyTarget(const Request& head)> route;
   // Optional: a decision from memory, on the I/O thread (it must not block); nullopt: ask `route`.
   std::function<std::optional<ProxyTarget>(const Request& head)> cached_route;
@@ -67,6 +69,7 @@ struct ServerSettings {
   std::string tls_key;
   std::shared_ptr<spdlog::logger> access_log;  // JSON lines; null = off
   std::function<void()> on_drain;              // called once when shutdown begins
+  std::function<void(unsigned short port)> on_bound;  // in start(), once bound, before any request is served
   // The body limit of a request by method and target (larger for upload chunks); unset: max_body_bytes.
   std::function<std::int64_t(std::string_view method, std::string_view target)> body_limit_for;
   // Whether a request's body goes to a file in `spool_dir` as it arrives (Request::body_file)

@@ -29,7 +29,7 @@ AuthSettings AuthSettings::from(const Config& c, std::string secret) {
   s.lockout_base_ms = static_cast<Millis>(c.login_lockout_base_s) * 1000;
   s.login_ip_per_minute = c.login_ip_per_minute;
   s.invite_ttl_max_ms = static_cast<Millis>(c.invite_ttl_hours_max) * 3600 * 1000;
-  s.public_url = c.public_url;  // "" = derived from each request's Host header
+  s.public_url = c.public_url;  // "" until resolved at startup (app.cpp: http(s)://localhost:<bound port>)
   s.secret = std::move(secret);
   return s;
 }

@@ -26,7 +26,7 @@ struct AuthSettings {
   Millis lockout_base_ms = 30'000;
   int login_ip_per_minute = 30;
   Millis invite_ttl_max_ms = 30LL * 24 * 3600 * 1000;
-  std::string public_url;
+  std::string public_url;  // the main origin (resolved at startup, before any request)
   std::string secret;  // instance HMAC key (invitations)
   static AuthSettings from(const Config& c, std::string secret);
 };

@@ -435,11 +435,8 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
                                               ctx.now() + hours * 3600 * 1000, ctx.now()));
              json j = inv.json;
              j["token"] = inv.token;
+             // The main origin resolved at startup, never the request's Host (which a client chooses).
              std::string base = settings->public_url;
-             if (base.empty()) {
-               auto host = ctx.req.header("host").value_or("localhost");
-               base = std::string(ctx.req.tls ? "https://" : "http://") + std::string(host);
-             }
              while (!base.empty() && base.back() == '/') base.pop_back();
              j["url"] = base + "/invite#" + inv.token;
              return with_etag(Response::json(201, j), j);

@@ -7,6 +7,7 @@
 #include "core/ids.hpp"
 #include "envs/service.hpp"
 #include "http/api.hpp"
+#include "identity/store.hpp"
 #include "projects/projects.hpp"
 
 namespace atrium::proxy {
@@ -44,13 +45,81 @@ Result<std::optional<std::string>> guest_link(db::Tx& tx, const std::string& env
   return std::optional<std::string>(row->str(0));
 }
 
-// What identifies the caller of a request, for the decision cache: "" = not cacheable.
-std::string credential_key(const http::Request& req, const std::string& env_id) {
+// What identifies the caller of a request, for the decision cache: "" = not cacheable. On an
+// environment's own origin the session cookie is no credential (it never comes there from a browser).
+std::string credential_key(const http::Request& req, const std::string& env_id, bool own_origin) {
   if (req.query_param(kGuestParam)) return "";
   if (auto a = req.header("authorization")) return "a:" + std::string(*a);
-  if (auto c = req.cookie("atrium_session")) return "s:" + *c;
+  if (own_origin) {
+    if (req.target.starts_with(kReservedPrefix)) return "";
+    if (auto c = req.cookie(kEnvCookie)) return "e:" + *c;
+  } else if (auto c = req.cookie("atrium_session")) {
+    return "s:" + *c;
+  }
   if (auto g = req.cookie(guest_cookie_name(env_id))) return "g:" + *g;
   return "";
+}
+
+// The environment a request's Host names ("" = the main origin).
+std::string env_of_request(const Deps& deps, const http::Request& req) {
+  if (!deps.origins) return "";
+  auto h = req.header("host");
+  return h ? deps.origins->env_of_host(*h) : "";
+}
+
+bool path_mode(const Deps& deps) { return !deps.origins || deps.origins->path_mode; }
+
+Response redirect(int status, const std::string& location) {
+  auto r = Response::text(status, "");
+  r.header("Location", location).header("Cache-Control", "no-store").header("Referrer-Policy", "no-referrer");
+  return r;
+}
+
+// The user of a live Atrium session, by its id (an environment cookie names its session): null
+// once the session is signed out, revoked, expired or idle, or the user is disabled.
+Result<http::PrincipalPtr> session_principal(const Deps& deps, db::Tx& tx, const std::string& session_id,
+                                             const std::string& user_id, Millis now) {
+  auto row = TRY(tx.query_one("SELECT user_id, expires_ms, last_seen_ms, revoked_ms FROM sessions WHERE id = ?",
+                              {session_id}));
+  if (!row || row->str(0) != user_id || !row->is_null(3) || row->i64(1) <= now ||
+      now - row->i64(2) > deps.session_idle_ms)
+    return http::PrincipalPtr{};
+  auto user = TRY(identity::get_user(tx, user_id));
+  if (user.disabled) return http::PrincipalPtr{};
+  auto p = TRY(identity::load_principal(tx, user));
+  p.session_id = session_id;  // cookie-authenticated: cross-origin requests are refused
+  return std::make_shared<const http::Principal>(std::move(p));
+}
+
+// Who calls on an environment's own origin: a bearer token (the session cookie, should one come,
+// is ignored), else the environment's cookie.
+Result<http::PrincipalPtr> authenticate_on_origin(const Deps& deps, db::Tx& tx, const http::Request& req,
+                                                  const std::string& env_id, Millis now) {
+  if (req.header("authorization")) {
+    http::Request bare;
+    bare.headers = req.headers;
+    std::erase_if(bare.headers, [](const auto& h) { return h.first == "cookie"; });
+    return deps.gate.authenticate(tx, bare);
+  }
+  auto c = req.cookie(kEnvCookie);
+  if (!c) return http::PrincipalPtr{};
+  auto ec = open_env_cookie(deps.key, *c);
+  if (!ec || ec->env_id != env_id) return http::PrincipalPtr{};
+  return session_principal(deps, tx, ec->session_id, ec->user_id, now);
+}
+
+// The checks every caller passes to use an environment: it exists, the caller may use
+// environments there and is its owner. Empty: allowed.
+std::optional<Error> may_use(const Deps& deps, const http::Principal& who, const std::optional<envs::EnvRecord>& env,
+                             const std::string& role) {
+  if (!env) return Error(ErrorCode::kNotFound, "not-found", "no such environment");
+  const auto& e = *env;
+  http::Target t{.org_id = e.org_id, .owner_id = e.user_id, .group_id = e.group_id, .project_role = role};
+  auto d = deps.gate.decide(who, {"envs", "use"}, t);
+  if (d == http::Decision::kHidden) return Error(ErrorCode::kNotFound, "not-found", "no such environment");
+  if (d != http::Decision::kAllow || !deps.gate.token_allows(who, {"envs", "use"}) || who.user_id != e.user_id)
+    return Error(ErrorCode::kPermissionDenied, "forbidden", "only the environment's owner (or a guest link) may open it");
+  return std::nullopt;
 }
 
 // The checks that depend on this very request (Origin), then the target: socket, headers, activity.
@@ -67,7 +136,7 @@ ProxyTarget forward(const Deps& deps, const http::Request& req, const DecisionCa
   }
   ProxyTarget t;
   t.forward = true;
-  t.route = "/env/{id}";
+  t.route = d.own_origin ? "env-origin" : "/env/{id}";
   t.socket_path = d.socket_path;
   t.strip = {"authorization", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
              "x-real-ip"};
@@ -100,11 +169,19 @@ void DecisionCache::on_commit(const std::vector<std::string>& tables) {
 
 std::optional<ProxyTarget> cached_route(const Deps& deps, const http::Request& req) {
   if (!deps.cache) return std::nullopt;
-  auto parsed = parse_target(req.target);
-  if (!parsed || parsed->needs_slash) return std::nullopt;
-  auto key = credential_key(req, parsed->env_id);
+  std::string id = env_of_request(deps, req);
+  bool own = !id.empty();
+  if (own) {
+    if (!check_origin_target(req.target)) return std::nullopt;
+  } else {
+    if (!path_mode(deps)) return std::nullopt;  // the main origin only hands over: no forwarding to remember
+    auto parsed = parse_target(req.target);
+    if (!parsed || parsed->needs_slash) return std::nullopt;
+    id = parsed->env_id;
+  }
+  auto key = credential_key(req, id, own);
   if (key.empty()) return std::nullopt;
-  key = parsed->env_id + '\n' + key;
+  key = id + '\n' + key;
   DecisionCache::Entry d;
   {
     std::lock_guard lk(deps.cache->mu);
@@ -119,47 +196,50 @@ std::optional<ProxyTarget> cached_route(const Deps& deps, const http::Request& r
   return forward(deps, req, d);
 }
 
-ProxyTarget route(const Deps& deps, const http::Request& req) {
-  auto parsed = parse_target(req.target);
-  if (!parsed) return refuse(parsed.error(), req);
-  const std::string& id = parsed->env_id;
-  if (parsed->needs_slash) {
-    auto q = req.target.find('?');
-    return refuse_with(Response::text(301, "").header(
-        "Location", std::string(kPrefix) + id + "/" + (q == std::string::npos ? "" : req.target.substr(q))));
-  }
+namespace {
+
+bool secure(const Deps& deps, const http::Request& req) {
+  return req.tls || (deps.origins && deps.origins->public_url.starts_with("https://"));
+}
+
+// A guest link being opened: its secret becomes a cookie for this environment only (its host, or
+// in path mode its path).
+ProxyTarget guest_open(const Deps& deps, const http::Request& req, const std::string& id, bool own) {
+  std::string secret(*req.query_param(kGuestParam));
   Millis now = deps.clock.now_ms();
-  // A guest link being opened: its secret becomes a cookie for this environment's path only.
-  if (auto g = req.query_param(kGuestParam)) {
-    std::string secret(*g);
-    auto link = deps.db.write([&](db::Tx& tx) -> Result<std::optional<std::string>> {
-      auto l = TRY(guest_link(tx, id, secret, now));
-      if (!l) return l;
-      auto e = TRY(envs::get_env(tx, id));
-      Actor guest{"", "guest", "", req.request_id, req.remote_ip};
-      TRY_STATUS(audit::record(tx, guest,
-                               {e ? e->org_id : "", "env.guest_open", "env", id, {{"link_id", *l}}}, now));
-      return l;
-    });
-    if (!link) return refuse(link.error(), req);
-    if (!*link)
-      return refuse(Error(ErrorCode::kNotFound, "not-found", "this guest link is unknown, revoked or expired"), req);
-    std::string cookie = guest_cookie_name(id) + "=" + secret + "; Path=/env/" + id + "/; HttpOnly; SameSite=Lax" +
-                         (req.tls ? "; Secure" : "");
-    return refuse_with(Response::text(302, "").header("Location", "/env/" + id + "/").header("Set-Cookie", cookie));
-  }
+  auto link = deps.db.write([&](db::Tx& tx) -> Result<std::optional<std::string>> {
+    auto l = TRY(guest_link(tx, id, secret, now));
+    if (!l) return l;
+    auto e = TRY(envs::get_env(tx, id));
+    Actor guest{"", "guest", "", req.request_id, req.remote_ip};
+    TRY_STATUS(audit::record(tx, guest, {e ? e->org_id : "", "env.guest_open", "env", id, {{"link_id", *l}}}, now));
+    return l;
+  });
+  if (!link) return refuse(link.error(), req);
+  if (!*link)
+    return refuse(Error(ErrorCode::kNotFound, "not-found", "this guest link is unknown, revoked or expired"), req);
+  std::string home = own ? "/" : "/env/" + id + "/";
+  std::string cookie = guest_cookie_name(id) + "=" + secret + "; Path=" + home + "; HttpOnly; SameSite=Lax" +
+                       (secure(deps, req) ? "; Secure" : "");
+  return refuse_with(redirect(302, home).header("Set-Cookie", cookie));
+}
+
+// Authenticates, authorises and forwards one request to environment `id` (`own`: on its own
+// origin, else /env/{id}/ in path mode).
+ProxyTarget serve(const Deps& deps, const http::Request& req, const std::string& id, bool own) {
   struct Seen {
     http::PrincipalPtr who;
     std::optional<envs::EnvRecord> env;
     std::string role;
     bool guest = false;
   };
+  Millis now = deps.clock.now_ms();
   auto guest_secret = req.cookie(guest_cookie_name(id));
   // Taken before the state is read: a change committed after the read makes a cached decision stale.
   auto changes = deps.envs.change_count();
   auto seen = deps.db.read([&](db::Tx& tx) -> Result<Seen> {
     Seen s;
-    auto who = deps.gate.authenticate(tx, req);
+    auto who = own ? authenticate_on_origin(deps, tx, req, id, now) : deps.gate.authenticate(tx, req);
     if (who) s.who = *who;
     s.env = TRY(envs::get_env(tx, id));
     if (!s.who && guest_secret && s.env) s.guest = TRY(guest_link(tx, id, *guest_secret, now)).has_value();
@@ -170,9 +250,9 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
   });
   if (!seen) return refuse(seen.error(), req);
   if (!seen->who && !seen->guest) {
-    if (wants_html(req))  // a browser: to the sign-in page, and back here afterwards
-      return refuse_with(
-          Response::text(302, "").header("Location", "/login?next=" + http::percent_encode(req.target)));
+    if (wants_html(req))  // a browser: to the main origin for a ticket (which signs in first if need be)
+      return refuse_with(own ? redirect(302, deps.origins->public_url + std::string(kPrefix) + id + req.target)
+                             : redirect(302, "/login?next=" + http::percent_encode(req.target)));
     auto r = Response::problem(
         Error(ErrorCode::kUnauthenticated, "unauthenticated", "sign in, or send Authorization: Bearer <token>"),
         req.request_id);
@@ -181,16 +261,8 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
   if (!seen->env) return refuse(Error(ErrorCode::kNotFound, "not-found", "no such environment"), req);
   const auto& e = *seen->env;
   bool cookie_auth = seen->guest || !seen->who->session_id.empty();
-  if (seen->who) {
-    http::Target t{.org_id = e.org_id, .owner_id = e.user_id, .group_id = e.group_id, .project_role = seen->role};
-    auto d = deps.gate.decide(*seen->who, {"envs", "use"}, t);
-    if (d == http::Decision::kHidden) return refuse(Error(ErrorCode::kNotFound, "not-found", "no such environment"), req);
-    if (d != http::Decision::kAllow || !deps.gate.token_allows(*seen->who, {"envs", "use"}) ||
-        seen->who->user_id != e.user_id)
-      return refuse(Error(ErrorCode::kPermissionDenied, "forbidden",
-                          "only the environment's owner (or a guest link) may open it"),
-                    req);
-  }
+  if (seen->who)
+    if (auto err = may_use(deps, *seen->who, seen->env, seen->role)) return refuse(*err, req);
   if (e.state != "READY") {
     auto r = Response::problem(Error(ErrorCode::kUnavailable, "env-not-ready",
                                      "the environment is " + e.state + (e.reason.empty() ? "" : ": " + e.reason))
@@ -202,10 +274,10 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
   auto up = deps.envs.upstream(e);
   if (up.socket_path.empty() || up.token.empty())
     return refuse(Error(ErrorCode::kUnavailable, "env-not-ready", "the environment is not running"), req);
-  DecisionCache::Entry d{id, up.socket_path, up.token, cookie_auth, changes, {}};
+  DecisionCache::Entry d{id, up.socket_path, up.token, cookie_auth, own, changes, {}};
   auto t = forward(deps, req, d);
   if (t.forward && deps.cache) {
-    if (auto key = credential_key(req, id); !key.empty()) {
+    if (auto key = credential_key(req, id, own); !key.empty()) {
       d.expires = std::chrono::steady_clock::now() + deps.cache->ttl;
       std::lock_guard lk(deps.cache->mu);
       if (deps.cache->entries.size() >= deps.cache->max_entries) deps.cache->entries.clear();
@@ -213,6 +285,104 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
     }
   }
   return t;
+}
+
+// The main origin's /env/{id}/...: a signed-in browser gets a one-time ticket for the
+// environment's origin (302 there); a program with a token is sent there as it is (308); nothing
+// is forwarded from here.
+ProxyTarget hand_over(const Deps& deps, const http::Request& req, const EnvTarget& target) {
+  const std::string& id = target.env_id;
+  const std::string origin = deps.origins->origin(id);
+  auto q = req.target.find('?');
+  std::string rest = target.needs_slash ? "/" + (q == std::string::npos ? "" : req.target.substr(q))
+                                        : req.target.substr(kPrefix.size() + id.size());
+  if (auto g = req.query_param(kGuestParam))
+    return refuse_with(redirect(302, origin + "/?" + std::string(kGuestParam) + "=" + http::percent_encode(*g)));
+  Millis now = deps.clock.now_ms();
+  struct Seen {
+    http::PrincipalPtr who;
+    std::optional<envs::EnvRecord> env;
+    std::string role;
+  };
+  auto seen = deps.db.read([&](db::Tx& tx) -> Result<Seen> {
+    Seen s;
+    s.who = TRY(deps.gate.authenticate(tx, req));
+    if (!s.who || s.who->session_id.empty()) return s;
+    s.env = TRY(envs::get_env(tx, id));
+    if (s.env)
+      if (auto p = TRY(projects::get_for(tx, s.env->project_id, s.who->user_id))) s.role = p->my_role;
+    return s;
+  });
+  if (!seen) return refuse(seen.error(), req);
+  if (!seen->who) {
+    if (wants_html(req)) return refuse_with(redirect(302, "/login?next=" + http::percent_encode(req.target)));
+    return refuse(Error(ErrorCode::kUnauthenticated, "unauthenticated",
+                        "sign in, or send Authorization: Bearer <token> to " + origin + "/"),
+                  req);
+  }
+  if (seen->who->session_id.empty()) return refuse_with(redirect(308, origin + rest));
+  if (auto err = may_use(deps, *seen->who, seen->env, seen->role)) return refuse(*err, req);
+  if (req.method != "GET" && req.method != "HEAD")
+    return refuse(Error(ErrorCode::kPermissionDenied, "env-origin",
+                        "environments are served on their own origin: " + origin + "/"),
+                  req);
+  Ticket tk{id, seen->who->user_id, seen->who->session_id, crypto::base64url(crypto::random_bytes(18)),
+            now + kTicketTtl};
+  return refuse_with(redirect(302, origin + std::string(kAuthPath) + "?ticket=" + seal_ticket(deps.key, tk) +
+                                       "&next=" + http::percent_encode(rest)));
+}
+
+// /_atrium/auth?ticket=...&next=... on an environment's origin: a valid, unused ticket for this
+// environment, from a session still alive, becomes this host's cookie.
+ProxyTarget exchange(const Deps& deps, const http::Request& req, const std::string& id) {
+  auto bad = [&](const std::string& why) {
+    return refuse(Error(ErrorCode::kPermissionDenied, "bad-ticket", why), req);
+  };
+  if (req.method != "GET" && req.method != "HEAD") return bad("a ticket is exchanged with GET");
+  auto text = req.query_param("ticket");
+  if (!text) return bad("no ticket: open the environment from Atrium");
+  Millis now = deps.clock.now_ms();
+  auto t = open_ticket(deps.key, *text, now);
+  if (!t) return refuse(t.error(), req);
+  if (t->env_id != id) return bad("this ticket is for another environment");
+  if (!deps.tickets || !deps.tickets->use(t->nonce, t->expires, now)) return bad("this ticket was used already");
+  auto who = deps.db.read(
+      [&](db::Tx& tx) { return session_principal(deps, tx, t->session_id, t->user_id, now); });
+  if (!who) return refuse(who.error(), req);
+  if (!*who) return bad("the Atrium session this ticket came from has ended: sign in again");
+  std::string next = "/";
+  if (auto n = req.query_param("next"); n && safe_next(*n)) next = std::string(*n);
+  std::string cookie = std::string(kEnvCookie) + "=" + seal_env_cookie(deps.key, {id, t->user_id, t->session_id}) +
+                       "; Path=/; HttpOnly; SameSite=Lax" + (secure(deps, req) ? "; Secure" : "");
+  return refuse_with(redirect(302, next).header("Set-Cookie", cookie));
+}
+
+// A request on an environment's own origin.
+ProxyTarget on_origin(const Deps& deps, const http::Request& req, const std::string& id) {
+  if (auto st = check_origin_target(req.target); !st) return refuse(st.error(), req);
+  auto path_end = req.target.find('?');
+  if (std::string_view(req.target).substr(0, path_end) == kAuthPath) return exchange(deps, req, id);
+  if (req.path.starts_with(kReservedPrefix))
+    return refuse(Error(ErrorCode::kNotFound, "not-found", "no such Atrium page"), req);
+  if (req.query_param(kGuestParam)) return guest_open(deps, req, id, true);
+  return serve(deps, req, id, true);
+}
+
+}  // namespace
+
+ProxyTarget route(const Deps& deps, const http::Request& req) {
+  if (auto id = env_of_request(deps, req); !id.empty()) return on_origin(deps, req, id);
+  auto parsed = parse_target(req.target);
+  if (!parsed) return refuse(parsed.error(), req);
+  if (!path_mode(deps)) return hand_over(deps, req, *parsed);
+  const std::string& id = parsed->env_id;
+  if (parsed->needs_slash) {
+    auto q = req.target.find('?');
+    return refuse_with(Response::text(301, "").header(
+        "Location", std::string(kPrefix) + id + "/" + (q == std::string::npos ? "" : req.target.substr(q))));
+  }
+  if (req.query_param(kGuestParam)) return guest_open(deps, req, id, false);
+  return serve(deps, req, id, false);
 }
 
 }  // namespace atrium::proxy

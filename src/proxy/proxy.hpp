@@ -1,8 +1,13 @@
-// The authenticated reverse proxy in front of environments: `/env/{id}/...` is forwarded, path
-// unchanged, to the environment's unix socket once the caller is known, may use that environment
-// (its owner, or a guest link to it), and the request is not cross-site. The relay itself (HTTP/1.1
-// bodies streamed both ways, WebSocket tunnels) is the HTTP server's (http::ProxySettings); this
-// module decides, Beast-free, what happens to each request.
+// The authenticated reverse proxy in front of environments. Each environment has an origin of its
+// own (<label>.<envs.domain>, see envs/origin.hpp): every request to that host is forwarded, path
+// unchanged, to the environment's unix socket once the caller is known (a bearer token, the
+// environment's own cookie, or a guest link), may use that environment (its owner, or a guest) and
+// the request is not cross-site. The browser signs in there with a one-time ticket that the main
+// origin's `/env/{id}/...` hands out to a signed-in session; Atrium's session and CSRF cookies
+// never reach the environment's origin. (Opted into, envs.path_mode serves `/env/{id}/...` on the
+// main origin as before.) The relay itself (HTTP/1.1 bodies streamed both ways, WebSocket tunnels)
+// is the HTTP server's (http::ProxySettings); this module decides, Beast-free, what happens to each
+// request.
 #pragma once
 
 #include <chrono>
@@ -17,6 +22,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "db/database.hpp"
+#include "envs/origin.hpp"
 #include "http/gate.hpp"
 #include "http/server.hpp"
 
@@ -29,6 +35,45 @@ namespace atrium::proxy {
 inline constexpr std::string_view kPrefix = "/env/";
 inline constexpr std::string_view kGuestParam = "atrium_guest";
 std::string guest_cookie_name(const std::string& env_id);
+// On an environment's origin: where a ticket is exchanged for the environment's cookie (never
+// forwarded: /_atrium/ is Atrium's), and that cookie (host-only, HttpOnly).
+inline constexpr std::string_view kReservedPrefix = "/_atrium/";
+inline constexpr std::string_view kAuthPath = "/_atrium/auth";
+inline constexpr std::string_view kEnvCookie = "atrium_env";
+inline constexpr Millis kTicketTtl = 60'000;
+
+// A sign-in ticket: who (user, and the Atrium session it came from) may open which environment,
+// until when; HMAC-signed with the server's key, used once (nonce).
+struct Ticket {
+  std::string env_id, user_id, session_id, nonce;
+  Millis expires = 0;
+};
+std::string seal_ticket(std::string_view key, const Ticket& t);
+// The ticket if `text` is one signed with `key` and not expired at `now`.
+Result<Ticket> open_ticket(std::string_view key, std::string_view text, Millis now);
+// The environment's cookie: an environment, a user, the session it lives and dies with; signed.
+struct EnvCookie {
+  std::string env_id, user_id, session_id;
+};
+std::string seal_env_cookie(std::string_view key, const EnvCookie& c);
+std::optional<EnvCookie> open_env_cookie(std::string_view key, std::string_view text);
+
+// Tickets already used, until they expire (one process: the server that signs them).
+class TicketLedger {
+ public:
+  // True the first time a nonce is used.
+  bool use(const std::string& nonce, Millis expires, Millis now);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, Millis> used_;  // GUARDED_BY(mu_): nonce -> expiry
+};
+
+// A request target on an environment's own origin that may be forwarded unchanged: an absolute
+// path with the same segment rules as parse_target.
+Status check_origin_target(std::string_view target);
+// Where the ticket exchange may send the browser on: a path on the same host ("/...", not "//").
+bool safe_next(std::string_view next);
 
 // The environment id of a request target and whether the rest of the path is safe to forward
 // unchanged: no "." or ".." segment (also percent-encoded), no encoded "/" or "\" or NUL, no
@@ -49,6 +94,7 @@ struct DecisionCache {
   struct Entry {
     std::string env_id, socket_path, token;
     bool cookie_auth = false;
+    bool own_origin = false;  // on the environment's own origin (else /env/{id}/ in path mode)
     std::int64_t changes = 0;  // envs::Service::change_count() when decided
     std::chrono::steady_clock::time_point expires;
   };
@@ -68,6 +114,10 @@ struct Deps {
   envs::Service& envs;
   const Clock& clock;
   DecisionCache* cache = nullptr;
+  const envs::Origins* origins = nullptr;  // null or path_mode: /env/{id}/ on the main origin only
+  std::string key;                         // signs tickets and environment cookies
+  Millis session_idle_ms = 2LL * 3600 * 1000;
+  TicketLedger* tickets = nullptr;
 };
 
 // Decides one request (runs on a worker thread).

@@ -118,8 +118,9 @@ def raw_request(port: int, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, timeout: float = 30.0) -> Resp:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
         hs = dict(headers or {})
+        # A Host header of the caller's (an environment's own origin, reached on 127.0.0.1) replaces the default.
+        conn.putrequest(method, path, skip_accept_encoding=True, skip_host=any(k.lower() == "host" for k in hs))
         if body is not None and not any(k.lower() == "content-length" for k in hs):
             hs["Content-Length"] = str(len(body))
         for k, v in hs.items():

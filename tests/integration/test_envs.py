@@ -14,6 +14,7 @@ import os
 import re
 import struct
 import subprocess
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -122,11 +123,47 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def proxied(srv, method, path, token=None, headers=None, body=None):
+def on_origin(url):
+    """An environment's URL -> (its Host, the path and query): each environment has an origin of its own,
+    <label>.env.localhost:<port>, reached here on 127.0.0.1 with that Host (Python's resolver may not map
+    *.localhost to loopback)."""
+    u = urllib.parse.urlsplit(url)
+    return u.netloc, (u.path or "/") + ("?" + u.query if u.query else "")
+
+
+def env_host(srv, env_id):
+    return f"env-{env_id[4:].lower()}.env.localhost:{srv.port}"
+
+
+def env_raw(srv, method, url, body=None, headers=None):
+    if url.startswith("http"):
+        host, path = on_origin(url)
+        return srv.raw(method, path, body=body, headers={"Host": host, **(headers or {})})
+    return srv.raw(method, url, body=body, headers=headers)
+
+
+def env_ws(srv, url, headers=None, **kw):
+    host, path = on_origin(url)
+    return WebSocket(srv.port, path, headers={"Host": host, **(headers or {})}, **kw)
+
+
+def proxied(srv, method, url, token=None, headers=None, body=None):
     hs = dict(headers or {})
     if token:
         hs.update(bearer(token))
-    return srv.raw(method, path, body=body, headers=hs)
+    return env_raw(srv, method, url, body=body, headers=hs)
+
+
+def env_cookie(srv, browser, env):
+    """Signs a browser in on an environment's origin: the main origin's /env/<id>/ with the session hands
+    out a one-time ticket, exchanged on the environment's origin for its own cookie ("atrium_env=...")."""
+    r = srv.raw("GET", f"/env/{env['id']}/", headers={"Cookie": f"atrium_session={browser.session}"})
+    assert r.status == 302, r
+    loc = r.headers["Location"]
+    assert loc.startswith(env["url"] + "_atrium/auth?ticket="), loc
+    r = env_raw(srv, "GET", loc)
+    assert r.status == 302 and r.headers["Location"] == "/", r
+    return r.headers["Set-Cookie"].split(";")[0]
 
 
 # ---------------------------------------------------------------------------- Jupyter clients
@@ -215,14 +252,14 @@ def test_jupyter_through_the_proxy(srv, w):
     assert r.headers["Location"] == f"/api/v1/envs/{r.json['id']}"
     env = wait_state(srv, member.token, r.json["id"])
     eid, base = env["id"], env["url"]
-    assert base == f"/env/{eid}/" and env["ready_at"]
+    assert base == f"http://{env_host(srv, eid)}/" and env["ready_at"]
     # The classic notebook UI and its static files, through the proxy.
     tree = proxied(srv, "GET", base + "tree", member.token)
     assert tree.status == 200, tree
     assert "<title>Home" in tree.text
-    static = re.search(r'src="(/env/[^"]+\.js[^"]*)"', tree.text)
+    static = re.search(r'src="(/static/[^"]+\.js[^"]*)"', tree.text)
     assert static, tree.text[:2000]
-    js = proxied(srv, "GET", static.group(1).replace("&amp;", "&"), member.token)
+    js = proxied(srv, "GET", base[:-1] + static.group(1).replace("&amp;", "&"), member.token)
     assert js.status == 200 and len(js.body) > 1000, js
     # A kernel: REST through the proxy, then the channels WebSocket in both protocols.
     k = proxied(srv, "POST", base + "api/kernels", member.token, {"Content-Type": "application/json"},
@@ -230,11 +267,11 @@ def test_jupyter_through_the_proxy(srv, w):
     assert k.status == 201, k
     kid = k.json["id"]
     chan = f"{base}api/kernels/{kid}/channels?session_id={uuid.uuid4().hex}"
-    ws = WebSocket(srv.port, chan, headers=bearer(member.token), subprotocols=["v1.kernel.websocket.jupyter.org"])
+    ws = env_ws(srv, chan, headers=bearer(member.token), subprotocols=["v1.kernel.websocket.jupyter.org"])
     assert ws.headers.get("sec-websocket-protocol") == "v1.kernel.websocket.jupyter.org", ws.headers
     assert execute(ws, "1+1", v1=True) == "2"
     ws.close()
-    ws = WebSocket(srv.port, chan, headers=bearer(member.token))
+    ws = env_ws(srv, chan, headers=bearer(member.token))
     assert "sec-websocket-protocol" not in ws.headers
     assert execute(ws, "6*7", v1=False) == "42"
     # The kernel runs as the member's own uid in the sandbox, in the project's workspace.
@@ -245,7 +282,7 @@ def test_jupyter_through_the_proxy(srv, w):
     # Jupyter's own terminal, too.
     t = proxied(srv, "POST", base + "api/terminals", member.token)
     assert t.status == 200, t
-    ws = WebSocket(srv.port, f"{base}terminals/websocket/{t.json['name']}", headers=bearer(member.token))
+    ws = env_ws(srv, f"{base}terminals/websocket/{t.json['name']}", headers=bearer(member.token))
     terminal_run(ws, "echo jt-$((6*7))", r"jt-42")
     ws.close()
     # The token: a 0400 file of the env's uid, never on a command line.
@@ -262,7 +299,7 @@ def test_jupyter_through_the_proxy(srv, w):
     # The Jupyter server itself refuses a request without the token (only the proxy has it).
     sock = str(srv.data_dir / "envs" / eid / "run" / "app.sock")
     p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock,
-                        f"http://x{base}api/kernels"], capture_output=True, text=True, timeout=30)
+                        "http://x/api/kernels"], capture_output=True, text=True, timeout=30)
     assert p.stdout == "403", p
     stopped = stop(srv, member.token, eid)
     assert stopped["reason"].startswith("stopped by")
@@ -278,7 +315,7 @@ def test_terminal_app_and_isolation(srv, w):
     other = launch(srv, member.token, w.a.org_project["id"], "echo")
     assert other.status == 201, other
     other = wait_state(srv, member.token, other.json["id"])
-    ws = WebSocket(srv.port, env["url"] + "websocket", headers=bearer(member.token))
+    ws = env_ws(srv, env["url"] + "websocket", headers=bearer(member.token))
     terminal_run(ws, "echo hi-$((40+2))", r"hi-42")
     # Nothing but lo, no Atrium port, no other environment's socket, no other user's files.
     other_sock = srv.data_dir / "envs" / other["id"] / "run" / "app.sock"
@@ -299,10 +336,12 @@ def test_web_apps_see_the_path_unchanged_and_never_atriums_credentials(srv, w):
     member = w.a.users["member"]
     env = wait_state(srv, member.token, launch(srv, member.token, w.a.org_project["id"], "echo").json["id"])
     b = Browser(srv, member.username, USER_PASSWORD)
-    path = env["url"] + "some/deep%20path?x=1&y=%2F"
-    host = f"127.0.0.1:{srv.port}"
-    r = srv.raw("POST", path, body=b"hello", headers={
-        "Cookie": f"atrium_session={b.session}; atrium_csrf={b.csrf}; _xsrf=app-cookie",
+    url = env["url"] + "some/deep%20path?x=1&y=%2F"
+    host, path = on_origin(url)
+    assert host == env_host(srv, env["id"]) and path == "/some/deep%20path?x=1&y=%2F"
+    ck = env_cookie(srv, b, env)
+    r = env_raw(srv, "POST", url, body=b"hello", headers={
+        "Cookie": f"{ck}; atrium_session={b.session}; atrium_csrf={b.csrf}; _xsrf=app-cookie",
         "Origin": f"http://{host}", "Content-Type": "text/plain", "X-Forwarded-For": "6.6.6.6"})
     assert r.status == 200, r
     seen = r.json
@@ -311,11 +350,13 @@ def test_web_apps_see_the_path_unchanged_and_never_atriums_credentials(srv, w):
     assert hs["host"] == host
     assert hs["cookie"] == "_xsrf=app-cookie"
     assert hs["authorization"].startswith("token ") and b.session not in hs["authorization"]
+    assert "atrium" not in hs["cookie"]
     assert hs["x-forwarded-for"] == "127.0.0.1"
     assert seen["uid"] != 0
     # A bearer token is replaced too; a chunked body streams through.
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
-    conn.putrequest("PUT", env["url"] + "chunked")
+    conn.putrequest("PUT", "/chunked", skip_host=True)
+    conn.putheader("Host", host)
     conn.putheader("Authorization", f"Bearer {member.token}")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.endheaders()
@@ -329,9 +370,8 @@ def test_web_apps_see_the_path_unchanged_and_never_atriums_credentials(srv, w):
     assert {k.lower(): v for k, v in got["headers"].items()}["authorization"] != f"Bearer {member.token}"
     # A web app listening on a port inside the sandbox is bridged to the socket.
     r = srv.call("PUT", "/api/v1/apps/httpserver", srv.admin, json={
-        "kind": "web", "command": ["/bin/sh", "-c", "mkdir -p /tmp/site/env/$ATRIUM_ENV_ID && echo served > "
-                                   "/tmp/site/env/$ATRIUM_ENV_ID/index.html && cd /tmp/site && "
-                                   "exec python3 -m http.server --bind 127.0.0.1 $PORT"],
+        "kind": "web", "command": ["/bin/sh", "-c", "mkdir -p /tmp/site && echo served > /tmp/site/index.html && "
+                                   "cd /tmp/site && exec python3 -m http.server --bind 127.0.0.1 $PORT"],
         "listen": "port", "port": 8123, "health_path": "", "defaults": {"cpus": 1, "mem_mb": 256}})
     assert r.status == 201, r
     r = srv.call("PUT", "/api/v1/projects/" + w.a.org_project["id"] + "/repo/files/hello.txt", member.token,
@@ -384,14 +424,20 @@ def test_who_may_reach_an_environment(srv, w):
     env = wait_state(srv, member.token, launch(srv, member.token, a.org_project["id"], "echo").json["id"])
     url = env["url"] + "x"
     # Nobody: 401 for API clients, a browser is sent to sign in and back.
-    r = srv.raw("GET", url)
+    r = env_raw(srv, "GET", url)
     assert is_problem(r, 401, "unauthenticated")
-    r = srv.raw("GET", url, headers={"Accept": "text/html,application/xhtml+xml"})
+    # A browser without the environment's cookie goes to the main origin for a ticket, which sends it to
+    # sign in first (and back afterwards).
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    r = env_raw(srv, "GET", url, headers=html)
+    assert r.status == 302 and r.headers["Location"] == f"http://localhost:{srv.port}/env/{env['id']}/x", r
+    r = srv.raw("GET", f"/env/{env['id']}/x", headers=html)
     assert r.status == 302 and r.headers["Location"].startswith("/login?next=%2Fenv%2F")
     # Another tenant: 404, like an environment that does not exist.
     for tok in (b.users["org-admin"].token, b.users["member"].token):
         assert is_problem(proxied(srv, "GET", url, tok), 404)
-    assert is_problem(proxied(srv, "GET", "/env/env_01JD3X8V0Q6Y2M4K9T7R5W1ZCA/x", member.token), 404)
+    assert is_problem(proxied(srv, "GET", f"http://{env_host(srv, 'env_01JD3X8V0Q6Y2M4K9T7R5W1ZCA')}/x",
+                              member.token), 404)
     # A colleague (even the org's admin) may see it exists, but not use it: it is the member's.
     assert srv.call("GET", f"/api/v1/envs/{env['id']}", a.users["org-admin"].token).status == 200
     assert is_problem(proxied(srv, "GET", url, a.users["org-admin"].token), 403)
@@ -408,27 +454,40 @@ def test_who_may_reach_an_environment(srv, w):
     assert is_problem(proxied(srv, "GET", url, wide), 401)
     # Cookies: same-origin unsafe requests and upgrades only (Jupyter trusts the injected token).
     br = Browser(srv, member.username, USER_PASSWORD)
-    ck = {"Cookie": f"atrium_session={br.session}"}
-    host = f"127.0.0.1:{srv.port}"
-    assert srv.raw("GET", url, headers=ck).status == 200
-    assert is_problem(srv.raw("POST", url, b"x", headers={**ck, "Origin": "https://evil.example"}), 403, "cross-origin")
-    assert is_problem(srv.raw("POST", url, b"x", headers=ck), 403, "cross-origin")
-    assert srv.raw("POST", url, b"x", headers={**ck, "Origin": f"http://{host}"}).status == 200
+    ck = {"Cookie": env_cookie(srv, br, env)}
+    host = env_host(srv, env["id"])
+    assert env_raw(srv, "GET", url, headers=ck).status == 200
+    # The session cookie is no credential on an environment's origin.
+    assert is_problem(env_raw(srv, "GET", url, headers={"Cookie": f"atrium_session={br.session}"}), 401)
+    for origin in ("https://evil.example", f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"):
+        assert is_problem(env_raw(srv, "POST", url, b"x", headers={**ck, "Origin": origin}), 403, "cross-origin")
+    assert is_problem(env_raw(srv, "POST", url, b"x", headers=ck), 403, "cross-origin")
+    assert env_raw(srv, "POST", url, b"x", headers={**ck, "Origin": f"http://{host}"}).status == 200
     term = wait_state(srv, member.token, launch(srv, member.token, a.org_project["id"], "terminal").json["id"])
+    # One environment's cookie opens no other.
+    assert is_problem(env_raw(srv, "GET", term["url"], headers=ck), 401)
+    tck = {"Cookie": env_cookie(srv, br, term)}
+    thost = env_host(srv, term["id"])
     with pytest.raises(HandshakeRefused) as e:
-        WebSocket(srv.port, term["url"] + "websocket", headers={**ck, "Origin": "https://evil.example"})
+        env_ws(srv, term["url"] + "websocket", headers={**tck, "Origin": "https://evil.example"})
     assert e.value.status == 403
     with pytest.raises(HandshakeRefused) as e:
-        WebSocket(srv.port, term["url"] + "websocket", headers={**bearer(member.token), "Origin": "https://evil.example"})
+        env_ws(srv, term["url"] + "websocket", headers={**tck, "Origin": f"http://{host}"})  # another environment
     assert e.value.status == 403
-    ws = WebSocket(srv.port, term["url"] + "websocket", headers={**ck, "Origin": f"http://{host}"})
+    with pytest.raises(HandshakeRefused) as e:
+        env_ws(srv, term["url"] + "websocket", headers={**bearer(member.token), "Origin": "https://evil.example"})
+    assert e.value.status == 403
+    ws = env_ws(srv, term["url"] + "websocket", headers={**tck, "Origin": f"http://{thost}"})
     terminal_run(ws, "echo cookie-ok", r"cookie-ok\r\n")
     ws.close()
     # Paths that would mean something else once decoded are refused before anything is forwarded.
     for bad in ("%2e%2e/api/v1/me", "a%2Fb", "a/%2E%2E/b", "a%5Cb", "a%00b"):
         assert is_problem(proxied(srv, "GET", env["url"] + bad, member.token), 400, "bad-env-path"), bad
+    # The main origin forwards nothing: a program is sent on to the environment's origin.
     r = proxied(srv, "GET", f"/env/{env['id']}", member.token)
-    assert r.status == 301 and r.headers["Location"] == env["url"]
+    assert r.status == 308 and r.headers["Location"] == env["url"], r
+    r = proxied(srv, "GET", f"/env/{env['id']}/x?y=1", member.token)
+    assert r.status == 308 and r.headers["Location"] == env["url"] + "x?y=1", r
     # Malformed upgrades get a 4xx from the app, and the server goes on.
     r = proxied(srv, "GET", term["url"] + "websocket", member.token,
                 {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "99",
@@ -442,20 +501,25 @@ def test_who_may_reach_an_environment(srv, w):
     assert r.status == 201, r
     link = r.json
     assert srv.call("POST", f"/api/v1/envs/{env['id']}/links", a.users["org-admin"].token, json={}).status == 403
-    r = srv.raw("GET", link["url"])
-    assert r.status == 302, r
+    assert link["url"].startswith(env["url"] + "?atrium_guest=")
+    # A link in the older form (on the main origin) is sent on to the environment's origin.
+    r = srv.raw("GET", f"/env/{env['id']}/?atrium_guest={link['secret']}")
+    assert r.status == 302 and r.headers["Location"] == link["url"], r
+    r = env_raw(srv, "GET", link["url"])
+    assert r.status == 302 and r.headers["Location"] == "/", r
     cookie = r.headers["Set-Cookie"].split(";")[0]
-    assert f"Path=/env/{env['id']}/" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
-    r = srv.raw("GET", url, headers={"Cookie": cookie})
-    assert r.status == 200 and r.json["path"] == url
+    assert "Path=/;" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    assert "Domain" not in r.headers["Set-Cookie"]
+    r = env_raw(srv, "GET", url, headers={"Cookie": cookie})
+    assert r.status == 200 and r.json["path"] == "/x"
     assert "atrium_guest" not in r.json["headers"].get("Cookie", "")
     name, value = cookie.split("=", 1)
     other_name = name.replace(env["id"], term["id"])
-    assert is_problem(srv.raw("GET", term["url"], headers={"Cookie": f"{other_name}={value}"}), 401)
+    assert is_problem(env_raw(srv, "GET", term["url"], headers={"Cookie": f"{other_name}={value}"}), 401)
     assert is_problem(srv.raw("GET", f"/api/v1/envs/{env['id']}", headers={"Cookie": cookie}), 401)
     assert srv.call("DELETE", f"/api/v1/envs/{env['id']}/links/{link['id']}", member.token).status == 204
-    assert is_problem(srv.raw("GET", url, headers={"Cookie": cookie}), 401)
-    assert is_problem(srv.raw("GET", link["url"]), 404)
+    assert is_problem(env_raw(srv, "GET", url, headers={"Cookie": cookie}), 401)
+    assert is_problem(env_raw(srv, "GET", link["url"]), 404)
     events = list_all(srv, f"/api/v1/audit/events?org={a.id}&action=env.*", srv.admin, limit=500)
     actions = [(e["action"], e["target_id"]) for e in events]
     for act in ("env.launch", "env.link_create", "env.guest_open", "env.link_revoke"):
@@ -600,7 +664,7 @@ def test_cli_env_commands(srv, w, tmp_path):
     p = cli("env", "launch", "--app", "echo", "--project", w.a.org_project["id"], "--mem", "256M", "--wait")
     assert p.returncode == 0, p
     m = re.search(r"Environment (env_\w+) \(echo\) is READY", p.stdout)
-    assert m and f"/env/{m.group(1)}/" in p.stdout, p.stdout
+    assert m and f"Open http://{env_host(srv, m.group(1))}/" in p.stdout, p.stdout
     eid = m.group(1)
     p = cli("env", "list", "--active")
     assert p.returncode == 0 and eid in p.stdout and "READY" in p.stdout, p
@@ -637,7 +701,7 @@ def test_environments_survive_a_server_kill9(make_server):
     assert not (srv.data_dir / "envs" / lose["id"] / "run").exists()
     again = srv.call("GET", f"/api/v1/envs/{keep['id']}", adm).json
     assert again["state"] == "READY", again
-    ws = WebSocket(srv.port, keep["url"] + "websocket", headers=bearer(adm))
+    ws = env_ws(srv, keep["url"] + "websocket", headers=bearer(adm))
     terminal_run(ws, "echo still-$((1+1))", r"still-2")
     ws.close()
     stop(srv, adm, keep["id"])

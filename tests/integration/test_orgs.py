@@ -382,7 +382,8 @@ def test_invitation_registers_a_user_once(server, world):
                     json={"role": "member", "email": "new@example.org", "expires_in_hours": 2})
     assert r.status == 201, r
     inv = r.json
-    assert inv["url"] == f"http://127.0.0.1:{server.port}/invite#{inv['token']}"
+    # The main origin resolved at startup (server.public_url, else localhost and the bound port).
+    assert inv["url"] == f"http://localhost:{server.port}/invite#{inv['token']}"
     assert inv["state"] == "open" and inv["role"] == "member"
     listed = {i["id"]: i for i in list_all(server, f"/api/v1/orgs/{a.id}/invitations", oa)}
     assert listed[inv["id"]]["state"] == "open" and "token" not in listed[inv["id"]]

@@ -25,11 +25,12 @@ class WebSocket:
     def __init__(self, port: int, path: str, headers: dict | None = None, subprotocols=(), timeout=60):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
+        host = next((v for k, v in (headers or {}).items() if k.lower() == "host"), f"127.0.0.1:{port}")
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
         if subprotocols:
             lines.append("Sec-WebSocket-Protocol: " + ", ".join(subprotocols))
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items() if k.lower() != "host"]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         buf = b""
         while b"\r\n\r\n" not in buf:
