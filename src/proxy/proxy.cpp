@@ -69,6 +69,7 @@ ProxyTarget forward(const Deps& deps, const http::Request& req, const DecisionCa
   t.forward = true;
   t.route = "/env/{id}";
   t.socket_path = d.socket_path;
+  t.socket_uid = d.socket_uid;
   t.strip = {"authorization", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
              "x-real-ip"};
   t.add = {{"Authorization", "token " + d.token},
@@ -202,7 +203,7 @@ ProxyTarget route(const Deps& deps, const http::Request& req) {
   auto up = deps.envs.upstream(e);
   if (up.socket_path.empty() || up.token.empty())
     return refuse(Error(ErrorCode::kUnavailable, "env-not-ready", "the environment is not running"), req);
-  DecisionCache::Entry d{id, up.socket_path, up.token, cookie_auth, changes, {}};
+  DecisionCache::Entry d{id, up.socket_path, up.token, up.socket_uid, cookie_auth, changes, {}};
   auto t = forward(deps, req, d);
   if (t.forward && deps.cache) {
     if (auto key = credential_key(req, id); !key.empty()) {
