@@ -10,6 +10,7 @@ through the jobs API.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import threading
@@ -95,9 +96,12 @@ def run_dir(srv, env_id) -> Path:
 
 
 def replace_with_link(path: Path, target: Path):
+    """What the env's uid can do in its own run directory."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
     tmp = path.with_name(path.name + ".planted")
     os.symlink(target, tmp)
-    os.rename(tmp, path)  # atomically, as the tenant would
+    os.rename(tmp, path)
 
 
 # ---------------------------------------------------------------------------- the trees
