@@ -82,12 +82,14 @@ def test_committed_jupyter_server_and_kernel_launcher_never_run(srv, w):
     committer = w.a.users["org-admin"]  # any project member can commit...
     victim = w.a.users["member"]        # ...and the next one who launches Jupyter runs it
     pid = w.a.org_project["id"]
-    first = True
+    head = None
     for path, content in SHADOWS.items():
         r = srv.call("PUT", f"/api/v1/projects/{pid}/repo/files/{path}", committer.token,
-                     json={"branch": "main", "content": content}, headers={"If-None-Match": "*"} if first else {})
+                     json={"branch": "main", "content": content},
+                     headers={"If-Match": head} if head else {"If-None-Match": "*"})
         assert r.status == 201, (path, r)
-        first = False
+        head = r.headers.get("ETag")
+        assert head, r.headers
     r = launch(srv, victim.token, pid, "jupyter", cpus=1, mem_mb=1024)
     assert r.status == 201, r
     env = wait_state(srv, victim.token, r.json["id"], ("READY", "FAILED"), 150)
@@ -97,8 +99,9 @@ def test_committed_jupyter_server_and_kernel_launcher_never_run(srv, w):
     probe = ("import os, sys; (os.getcwd(), sorted(os.listdir(%r)) if os.path.isdir(%r) else [], "
              "sys.flags.safe_path)" % (MARKERS, MARKERS))
     # A kernel in the checkout's root, and one for a notebook next to the other shadows.
-    assert start_kernel_and_run(srv, victim.token, base, {"name": "python3"}, probe) == \
-        "('/workspace', [], True)"
+    assert start_kernel_and_run(srv, victim.token, base, {"path": "root.ipynb", "type": "notebook",
+                                                          "name": "root.ipynb", "kernel": {"name": "python3"}},
+                                probe) == "('/workspace', [], True)"
     assert start_kernel_and_run(srv, victim.token, base, {"path": "nb/x.ipynb", "type": "notebook", "name": "x.ipynb",
                                                           "kernel": {"name": "python3"}}, probe) == \
         "('/workspace/nb', [], True)"
