@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -286,6 +287,30 @@ Result<Fd> Dir::open_socket(std::string_view rel, std::uint32_t uid) const {
     return fail(ErrorCode::kFailedPrecondition, "unsafe-path",
                 name_of(rel) + " belongs to uid " + std::to_string(st.st_uid) + ", not " + std::to_string(uid));
   return fd;
+}
+
+Result<Fd> Dir::open_socket_at(const std::filesystem::path& path, std::uint32_t uid) {
+  auto parent = path.parent_path();
+  auto d = TRY(Dir::open(parent.empty() ? std::filesystem::path(".") : parent));
+  return d.open_socket(path.filename().string(), uid);
+}
+
+Result<std::string> Dir::read_file(std::string_view rel, std::size_t max) const {
+  auto fd = TRY(open_file(rel, O_RDONLY | O_NONBLOCK));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return fs_error("cannot stat", name_of(rel), errno);
+  if (!S_ISREG(st.st_mode))
+    return fail(ErrorCode::kFailedPrecondition, "unsafe-path", name_of(rel) + " is not a regular file");
+  std::string out;
+  char buf[4096];
+  while (out.size() < max) {
+    auto n = ::read(fd.get(), buf, std::min(sizeof buf, max - out.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fs_error("cannot read", name_of(rel), errno);
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
 }
 
 std::string Dir::proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }

@@ -92,7 +92,12 @@ class Dir {
   // Opens the unix socket `rel` with O_PATH | O_NOFOLLOW and checks that it is a socket owned by
   // `uid`; connect to it through proc_path() of the returned fd, which names that very inode.
   Result<Fd> open_socket(std::string_view rel, std::uint32_t uid) const;
+  // open_socket() of the socket at `path`, its directory opened by path: for a socket in a
+  // tenant-writable directory whose own parents only the server can write (a run directory).
+  static Result<Fd> open_socket_at(const std::filesystem::path& path, std::uint32_t uid);
   static std::string proc_path(int fd);
+  // Reads a regular file beneath this one (not a link, FIFO or device), at most `max` bytes.
+  Result<std::string> read_file(std::string_view rel, std::size_t max) const;
 
   int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }  // for messages only, never to open anything

@@ -160,8 +160,23 @@ TEST_F(DirTest, OpenSocketChecksTypeAndOwnerWithoutFollowing) {
   EXPECT_GE(accepted, 0);
   ::close(accepted);
   ::close(c);
+  // By path: the same checks on the last component.
+  EXPECT_TRUE(Dir::open_socket_at(root_ / "tree/app.sock", ::geteuid()));
+  EXPECT_FALSE(Dir::open_socket_at(root_ / "tree/link.sock", ::geteuid()));
+  EXPECT_FALSE(Dir::open_socket_at(root_ / "tree/app.sock", ::geteuid() + 1));
   ::close(mine);
   ::close(other);
+}
+
+TEST_F(DirTest, ReadFileReadsRegularFilesOnlyAndNeverThroughALink) {
+  std::ofstream(root_ / "tree/token") << "abcdef";
+  fs::create_symlink(root_ / "outside/secret", root_ / "tree/link");
+  ASSERT_EQ(::mkfifo((root_ / "tree/fifo").c_str(), 0600), 0);
+  auto t = tree().read_file("token", 4);
+  ASSERT_TRUE(t) << t.error().detail;
+  EXPECT_EQ(*t, "abcd");
+  EXPECT_FALSE(tree().read_file("link", 100));
+  EXPECT_FALSE(tree().read_file("fifo", 100));  // refused, not blocked on
 }
 
 }  // namespace

@@ -18,6 +18,10 @@ constexpr const char* kTerminalPy = R"PY(#!/usr/bin/python3
 import hmac, os, sys
 import terminado, tornado.httpserver, tornado.ioloop, tornado.netutil, tornado.web
 
+# Started with -P outside the workspace (nothing of the project can shadow a module); the shells
+# start in the workspace.
+os.chdir("/workspace")
+
 base = os.environ["ATRIUM_BASE_URL"].rstrip("/")
 with open(os.environ["ATRIUM_TOKEN_FILE"]) as f:
     token = f.read()
@@ -63,7 +67,8 @@ import os, signal, socket, subprocess, sys, threading
 
 port = int(os.environ["PORT"])
 path = os.environ["ATRIUM_SOCKET"]
-child = subprocess.Popen(sys.argv[1:])
+# Started with -P outside the workspace; the app itself runs in the workspace.
+child = subprocess.Popen(sys.argv[1:], cwd="/workspace")
 
 def forward(port_to, port_from):
     try:
@@ -400,7 +405,11 @@ Launch launch_for(const App& a, const std::string& base_url, Millis idle_timeout
   std::string health = a.health_path;
   if (a.kind == "jupyter") {
     auto idle_s = std::to_string(idle_timeout / 1000);
+    // -P (and PYTHONSAFEPATH, which its kernels inherit): the working directory is never on
+    // sys.path, so a jupyter_server/ or ipykernel_launcher.py committed to the project (or next
+    // to a notebook) is not what runs. The server starts in the run directory; it serves /workspace.
     l.argv = {"/usr/bin/python3",
+              "-P",
               "-m",
               "jupyter_server",
               "--ServerApp.base_url=" + base_url,
@@ -411,7 +420,9 @@ Launch launch_for(const App& a, const std::string& base_url, Millis idle_timeout
               "--ServerApp.root_dir=/workspace",
               "--ServerApp.open_browser=False",
               "--ServerApp.jpserver_extensions={'nbclassic': True}",
-              "--ServerApp.default_url=/tree"};
+              "--ServerApp.default_url=/tree",
+              // Its terminals open in the workspace, not in the server's working directory.
+              "--ServerApp.terminado_settings={'shell_command': ['/bin/bash', '-c', 'cd /workspace && exec /bin/bash -l']}"};
     if (idle_timeout > 0) {
       // Jupyter culls idle kernels and terminals itself; Atrium culls the server.
       l.argv.push_back("--MappingKernelManager.cull_idle_timeout=" + idle_s);
@@ -427,15 +438,17 @@ Launch launch_for(const App& a, const std::string& base_url, Millis idle_timeout
     l.env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1";
   } else if (a.kind == "terminal") {
     l.files["terminal.py"] = kTerminalPy;
-    l.argv = {"/usr/bin/python3", std::string(kSandboxAppDir) + "/terminal.py"};
+    l.argv = {"/usr/bin/python3", "-P", std::string(kSandboxAppDir) + "/terminal.py"};
   } else if (a.listen == "port") {
     l.files["bridge.py"] = kBridgePy;
-    l.argv = {"/usr/bin/python3", std::string(kSandboxAppDir) + "/bridge.py"};
+    l.argv = {"/usr/bin/python3", "-P", std::string(kSandboxAppDir) + "/bridge.py"};
     l.argv.insert(l.argv.end(), a.command.begin(), a.command.end());
     l.env["PORT"] = std::to_string(a.port);
   } else {
     l.argv = a.command;
+    l.cwd = "/workspace";  // the admin's command, as defined (it may expect the checkout)
   }
+  if (a.kind == "jupyter" || a.kind == "terminal") l.env["PYTHONSAFEPATH"] = "1";
   l.health_path = base_url + health;
   return l;
 }

@@ -67,19 +67,24 @@ Status put_app(db::Tx& tx, const Actor& actor, const App& a, Millis now);
 // Built-ins go back to their shipped definition; others are removed.
 Status delete_app(db::Tx& tx, const Actor& actor, const std::string& name, Millis now);
 
+inline constexpr const char* kSandboxRunDir = "/atrium/run";
+inline constexpr const char* kSandboxHome = "/home/atrium";
+inline constexpr const char* kSandboxAppDir = "/atrium/app";
+
 // What runs in the sandbox for an environment of this app.
 struct Launch {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> files;  // name -> content, written read-only to /atrium/app
   std::string health_path;                   // absolute, with the base URL
+  // The working directory inside the sandbox: the run directory for the built-in apps' Python
+  // (never the project's checkout, whose files would shadow its modules); /workspace for a web
+  // app's own command.
+  std::string cwd = kSandboxRunDir;
 };
 // base_url: "/env/<id>/"; inside the sandbox the run directory is /atrium/run (the app's socket
 // app.sock and the token file), the home /home/atrium.
 Launch launch_for(const App& a, const std::string& base_url, Millis idle_timeout);
 
-inline constexpr const char* kSandboxRunDir = "/atrium/run";
-inline constexpr const char* kSandboxHome = "/home/atrium";
-inline constexpr const char* kSandboxAppDir = "/atrium/app";
 
 }  // namespace atrium::envs

@@ -68,10 +68,34 @@ TEST(Apps, BuiltinsKeepTheirKindAndWebAppsNeedACommand) {
   ASSERT_TRUE(web.has_value()) << web.error().detail;
   auto l = launch_for(*web, "/env/env_x/", 0);
   ASSERT_GE(l.argv.size(), 3u);
-  EXPECT_EQ(l.argv[1], "/atrium/app/bridge.py");  // the port is bridged to the socket
+  EXPECT_EQ(l.argv[1], "-P");                      // safe paths: nothing in the cwd shadows a module
+  EXPECT_EQ(l.argv[2], "/atrium/app/bridge.py");  // the port is bridged to the socket
+  EXPECT_EQ(l.cwd, "/atrium/run");
   EXPECT_EQ(l.env.at("PORT"), "8000");
   EXPECT_TRUE(l.files.contains("bridge.py"));
   EXPECT_EQ(l.health_path, "/env/env_x/");
+  // A web app's own command runs as defined, in the workspace.
+  auto sock = app_from_json("s", json{{"kind", "web"}, {"command", {"/usr/bin/python3", "app.py"}}}, nullptr);
+  ASSERT_TRUE(sock.has_value()) << sock.error().detail;
+  auto ls = launch_for(*sock, "/env/env_x/", 0);
+  EXPECT_EQ(ls.argv, (std::vector<std::string>{"/usr/bin/python3", "app.py"}));
+  EXPECT_EQ(ls.cwd, "/workspace");
+}
+
+TEST(Apps, BuiltInPythonStartsWithSafePathsOutsideTheWorkspace) {
+  for (const auto& app : builtin_apps()) {
+    if (app.kind == "web") continue;
+    auto l = launch_for(app, "/env/env_abc/", 0);
+    ASSERT_GE(l.argv.size(), 2u) << app.name;
+    EXPECT_EQ(l.argv[0], "/usr/bin/python3") << app.name;
+    EXPECT_EQ(l.argv[1], "-P") << app.name;
+    EXPECT_EQ(l.env.at("PYTHONSAFEPATH"), "1") << app.name;  // inherited by Jupyter's kernels
+    EXPECT_EQ(l.cwd, "/atrium/run") << app.name;
+  }
+  auto j = launch_for(builtin_apps()[0], "/env/env_abc/", 0);
+  std::string argv;
+  for (auto& a : j.argv) argv += a + " ";
+  EXPECT_NE(argv.find("--ServerApp.root_dir=/workspace"), std::string::npos);
 }
 
 TEST(Apps, AnOrgMayHaveItsOwnIdleTimeoutAndUptime) {

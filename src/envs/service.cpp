@@ -15,6 +15,7 @@
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
+#include "core/dir.hpp"
 #include "core/files.hpp"
 #include "core/ids.hpp"
 #include "envs/unix_http.hpp"
@@ -64,35 +65,10 @@ Status add_event(db::Tx& tx, const std::string& id, const std::string& state, co
 
 Millis spec_ms(const EnvRecord& e, const char* key) { return e.spec.value(key, std::int64_t{0}) * 1000; }
 
-Status chown_to(const fs::path& p, std::int64_t uid) {
-  if (::geteuid() != 0) return {};
-  if (::chown(p.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0)
-    return fail(ErrorCode::kInternal, "env-setup", "cannot hand " + p.string() + " to uid " + std::to_string(uid));
-  return {};
-}
-
-Status make_dir(const fs::path& p, mode_t mode, std::optional<std::int64_t> uid) {
-  std::error_code ec;
-  fs::create_directories(p, ec);
-  if (ec) return fail(ErrorCode::kInternal, "env-setup", "cannot create " + p.string() + ": " + ec.message());
-  ::chmod(p.c_str(), mode);
-  if (uid) TRY_STATUS(chown_to(p, *uid));
-  return {};
-}
-
-// Writes a file readable by `uid` only (the token: never in argv or an environment).
-Status write_private(const fs::path& p, std::string_view data, mode_t mode, std::optional<std::int64_t> uid) {
-  ::unlink(p.c_str());
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail(ErrorCode::kInternal, "env-setup", "cannot write " + p.string());
-  auto st = write_all(fd, data);
-  ::fchmod(fd, mode);
-  if (uid && ::geteuid() == 0 && ::fchown(fd, static_cast<uid_t>(*uid), static_cast<gid_t>(*uid)) != 0) {
-    ::close(fd);
-    return fail(ErrorCode::kInternal, "env-setup", "cannot hand " + p.string() + " to its user");
-  }
-  ::close(fd);
-  return st;
+// The uid an environment's processes (and so its socket) run as: its job's per-user uid when the
+// sandbox can switch to it (root), else the server's own.
+std::uint32_t sandbox_uid(std::int64_t job_uid) {
+  return sandbox::probe().root ? static_cast<std::uint32_t>(job_uid) : static_cast<std::uint32_t>(::getuid());
 }
 
 std::string tail_lines(const fs::path& p, int lines) {
@@ -177,8 +153,7 @@ Service::Service(db::Database& db, const Clock& clock, jobs::Service& jobs, Sett
 Service::~Service() { stop(); }
 
 Status Service::start() {
-  TRY_STATUS(make_dir(settings_.data_dir / "envs", 0711, std::nullopt));
-  TRY_STATUS(make_dir(settings_.data_dir / "homes", 0711, std::nullopt));
+  for (const char* d : {"envs", "homes"}) TRY_STATUS(TRY(Dir::open_or_create(settings_.data_dir / d, 0711)).chmod(0711));
   pass();  // environments left by a previous server: found again, or ended
   thread_ = std::thread([this] { loop(); });
   return {};
@@ -222,11 +197,36 @@ std::string Service::token_of(const std::string& id) {
     std::lock_guard lk(mu_);
     if (!l.token.empty()) return l.token;
   }
-  std::ifstream f(run_dir(id) / "token", std::ios::binary);
-  std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // The run directory is the env's uid's: the token is read beneath it, never through a link
+  // (a link to a host file would send that file to the app as its token).
+  std::string t;
+  if (auto run = Dir::open(run_dir(id)); run) {
+    if (auto r = run->read_file("token", 256)) t = std::move(*r);
+  }
   std::lock_guard lk(mu_);
   if (!t.empty()) l.token = t;  // (re)read once the file is there
   return t;
+}
+
+std::optional<std::uint32_t> Service::uid_of(const EnvRecord& e) {
+  auto lp = live(e.id);
+  {
+    std::lock_guard lk(mu_);
+    if (lp->uid) return lp->uid;
+  }
+  auto job = db_.read([&](db::Tx& tx) { return jobs::get(tx, e.job_id); });
+  if (!job || !*job) return std::nullopt;
+  std::uint32_t uid = sandbox_uid((*job)->uid);
+  std::lock_guard lk(mu_);
+  lp->uid = uid;
+  return uid;
+}
+
+Result<UnixReply> Service::app_http(const EnvRecord& e, const std::string& method, const std::string& target) {
+  auto uid = uid_of(e);
+  if (!uid) return fail(ErrorCode::kUnavailable, "env-unreachable", "the environment's job is gone");
+  return unix_http((run_dir(e.id) / "app.sock").string(), *uid, method, target,
+                   {{"Authorization", "token " + token_of(e.id)}}, 2000);
 }
 
 Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::string& project_id,
@@ -290,6 +290,9 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
                     .with("field", "ref"));
   auto sub = TRY(jobs_.submit(tx, actor, sr, now));
   e.job_id = sub.jobs.front().id();
+  // Its lifecycle is the environment's: no hold, release or requeue through the jobs API (a
+  // requeued job would run the app again outside the environment and its quota).
+  TRY_STATUS(jobs::set_managed_by(tx, e.job_id, "environment"));
   e.reason = "waiting for the scheduler";
   e.spec = {{"kind", app.kind},
             {"cpus", r.cpus},
@@ -301,7 +304,8 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
             {"health_path", l.health_path},
             {"network", app.network},
             {"rootfs", app.rootfs},
-            {"files", l.files}};
+            {"files", l.files},
+            {"cwd", l.cwd}};
   if (sr.commit) e.spec["commit"] = sr.commit->commit;
   TRY(tx.exec(std::string("INSERT INTO envs (") + kCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, '', 1)",
               {e.id, e.project_id, e.org_id, e.group_id, e.user_id, e.app, e.job_id, e.state, e.reason, e.spec.dump(),
@@ -340,30 +344,38 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
   if (!row) return {};  // a batch job
   auto e = TRY(db_.read([&](db::Tx& tx) { return get_env(tx, row->str(0)); }));
   if (!e) return {};
-  fs::path dir = env_dir(e->id), run = run_dir(e->id), app_dir = dir / "app";
-  fs::path home = settings_.data_dir / "homes" / e->project_id / e->user_id;
-  TRY_STATUS(make_dir(dir, 0711, std::nullopt));
+  // Everything below is done as root in directories the env's uid can write (its run directory,
+  // its home): through directory fds, never following a link it planted (core/dir.hpp).
+  fs::path run_path = run_dir(e->id), app_path = env_dir(e->id) / "app";
+  fs::path home_path = settings_.data_dir / "homes" / e->project_id / e->user_id;
+  Owner owner{static_cast<std::uint32_t>(job.uid), static_cast<std::uint32_t>(job.uid)};
+  Dir dir = TRY(TRY(Dir::open(settings_.data_dir / "envs")).make_dirs(e->id, 0711));
   // The run directory holds the app's socket and its token: the env's uid only (and the server).
-  TRY_STATUS(make_dir(run, 0700, job.uid));
-  ::unlink((run / "app.sock").c_str());
-  TRY_STATUS(make_dir(run / "jupyter", 0700, job.uid));
-  TRY_STATUS(make_dir(settings_.data_dir / "homes" / e->project_id, 0711, std::nullopt));
-  TRY_STATUS(make_dir(home, 0700, job.uid));  // persistent across launches
+  // New for each launch: nothing the previous run left in it is used.
+  Dir run = TRY(dir.make_fresh("run", 0700, owner));
+  TRY(run.make_dirs("jupyter", 0700, owner));
+  Dir homes = TRY(TRY(Dir::open(settings_.data_dir / "homes")).make_dirs(e->project_id, 0711));
+  TRY(homes.make_dirs(e->user_id, 0700, owner));  // persistent across launches
   std::string token = crypto::hex(crypto::random_bytes(24));
-  TRY_STATUS(write_private(run / "token", token, 0400, job.uid));
+  TRY_STATUS(run.write_file("token", token, 0400, owner));
   {
     auto l = live(e->id);
     std::lock_guard lk(mu_);
     l->token = token;
+    l->uid = sandbox_uid(job.uid);
   }
-  spec.mounts.push_back({run.string(), kSandboxRunDir, true});
-  spec.mounts.push_back({home.string(), kSandboxHome, true});
+  spec.mounts.push_back({run_path.string(), kSandboxRunDir, true});
+  spec.mounts.push_back({home_path.string(), kSandboxHome, true});
   if (e->spec.contains("files") && e->spec["files"].is_object() && !e->spec["files"].empty()) {
-    TRY_STATUS(make_dir(app_dir, 0755, std::nullopt));
+    Dir app_dir = TRY(dir.make_fresh("app", 0755));
     for (auto& [name, content] : e->spec["files"].items())
-      TRY_STATUS(write_private(app_dir / name, content.get<std::string>(), 0644, std::nullopt));
-    spec.mounts.push_back({app_dir.string(), kSandboxAppDir, false});
+      TRY_STATUS(app_dir.write_file(name, content.get<std::string>(), 0644));
+    spec.mounts.push_back({app_path.string(), kSandboxAppDir, false});
   }
+  // Python (Jupyter, its kernels, the built-in apps' helpers) must not start in the project's
+  // checkout: its sys.path[0] and config files would be code any project member committed.
+  auto kind = e->spec.value("kind", std::string());
+  spec.cwd = e->spec.value("cwd", std::string(kind == "web" ? "/workspace" : kSandboxRunDir));
   spec.hostname = "env";
   spec.network = false;  // only lo: nothing but the proxy (through the socket) reaches the app
   if (auto rootfs = e->spec.value("rootfs", std::string()); !rootfs.empty()) spec.rootfs = rootfs;
@@ -381,10 +393,13 @@ void Service::poke() {
 }
 
 Upstream Service::upstream(const EnvRecord& e) {
-  Upstream u{e.id, e.user_id, e.project_id, e.org_id, e.group_id, e.state, "", ""};
+  Upstream u{e.id, e.user_id, e.project_id, e.org_id, e.group_id, e.state, "", "", 0};
   if (e.state == "READY") {
+    auto uid = uid_of(e);
+    if (!uid) return u;
     u.socket_path = (run_dir(e.id) / "app.sock").string();
     u.token = token_of(e.id);
+    u.socket_uid = *uid;
   }
   return u;
 }
@@ -537,8 +552,12 @@ void Service::cleanup(const std::string& id) {
       ::kill(static_cast<pid_t>(pid), SIGTERM);
     fs::remove(env_dir(id) / "slirp.pid", ec);
   }
-  fs::remove_all(run_dir(id), ec);
-  fs::remove_all(env_dir(id) / "app", ec);
+  // The run directory is the env's uid's: removed beneath the env's directory fd, links and all,
+  // never followed.
+  if (auto dir = Dir::open(env_dir(id)); dir) {
+    for (const char* sub : {"run", "app"})
+      if (auto st = dir->remove(sub); !st) spdlog::warn("env {}: cleanup: {}", id, st.error().detail);
+  }
   std::lock_guard lk(mu_);
   live_.erase(id);
 }
@@ -641,8 +660,7 @@ void Service::step(const EnvRecord& e, Millis now) {
     if (!send) return;
     changes_++;  // (a stop asked for through the API counted before its commit: the proxy's cache forgets it now)
     if (e.spec.value("kind", std::string()) == "jupyter" && j.job.state == JobState::kRunning)
-      (void)unix_http((run_dir(e.id) / "app.sock").string(), "POST", "/env/" + e.id + "/api/shutdown",
-                      {{"Authorization", "token " + token_of(e.id)}}, 2000);
+      (void)app_http(e, "POST", "/env/" + e.id + "/api/shutdown");
     auto st = db_.write([&](db::Tx& tx) { return cancel_job(tx, e.job_id, now); });
     if (!st) spdlog::error("env {}: stopping its job: {}", e.id, st.error().detail);
     return;
@@ -655,8 +673,7 @@ void Service::step(const EnvRecord& e, Millis now) {
       std::lock_guard lk(mu_);
       l.net_attached = true;
     }
-    auto reply = unix_http((run_dir(e.id) / "app.sock").string(), "GET", e.spec.value("health_path", std::string("/")),
-                           {{"Authorization", "token " + token_of(e.id)}}, 2000);
+    auto reply = app_http(e, "GET", e.spec.value("health_path", std::string("/")));
     if (reply && reply->status >= 200 && reply->status < 400) {
       if (auto st = transition(e.id, "READY", "ready", "the app answers its health check", now,
                                [&](db::Tx& tx, EnvRecord&) -> Status {
@@ -685,8 +702,7 @@ void Service::step(const EnvRecord& e, Millis now) {
   if (e.spec.value("kind", std::string()) == "jupyter" && now - l.app_polled >= settings_.activity_poll) {
     l.app_polled = now;
     // api/status does not count as activity itself (its handler does not track it).
-    auto reply = unix_http((run_dir(e.id) / "app.sock").string(), "GET", "/env/" + e.id + "/api/status",
-                           {{"Authorization", "token " + token_of(e.id)}}, 2000);
+    auto reply = app_http(e, "GET", "/env/" + e.id + "/api/status");
     if (reply && reply->status == 200) {
       auto js = json::parse(reply->body, nullptr, false);
       Millis t = 0;

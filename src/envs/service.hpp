@@ -31,6 +31,7 @@
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
 #include "envs/origin.hpp"
+#include "envs/unix_http.hpp"
 #include "jobs/service.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -74,6 +75,7 @@ struct Upstream {
   std::string env_id, user_id, project_id, org_id, group_id, state;
   std::string socket_path;
   std::string token;
+  std::uint32_t socket_uid = 0;  // the socket must be owned by this uid (the env's), never followed
 };
 
 Result<std::optional<EnvRecord>> get_env(db::Tx& tx, const std::string& id);
@@ -138,6 +140,7 @@ class Service {
     bool stop_sent = false;        // STOPPING: the graceful stop and the cancel went out
     bool net_attached = false;     // network "outbound": slirp4netns runs for it
     std::string token;             // read from the token file once
+    std::optional<std::uint32_t> uid;  // the uid its app (and so app.sock) runs as
   };
 
   void loop();
@@ -158,6 +161,10 @@ class Service {
   Status attach_network(const EnvRecord& e, const jobs::JobRecord& job);
   std::shared_ptr<Live> live(const std::string& id);
   std::string token_of(const std::string& id);
+  // The uid an environment's app runs as (its socket's owner); nullopt when its job is unknown.
+  std::optional<std::uint32_t> uid_of(const EnvRecord& e);
+  // A request to the app over its socket, which must be a socket its uid owns (not a link).
+  Result<UnixReply> app_http(const EnvRecord& e, const std::string& method, const std::string& target);
 
   db::Database& db_;
   const Clock& clock_;

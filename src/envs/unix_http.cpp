@@ -1,5 +1,7 @@
 #include "envs/unix_http.hpp"
 
+#include "core/dir.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -14,35 +16,23 @@ namespace atrium::envs {
 
 namespace {
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 Error unreachable(const std::string& what) { return Error(ErrorCode::kUnavailable, "env-unreachable", what); }
 
 }  // namespace
 
-Result<UnixReply> unix_http(const std::string& path, const std::string& method, const std::string& target,
+Result<UnixReply> unix_http(const std::string& path, std::uint32_t owner_uid, const std::string& method, const std::string& target,
                             const std::vector<std::pair<std::string, std::string>>& headers, Millis timeout_ms,
                             std::size_t max_body) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  Fd dir, s;
-  std::string p = path;
-  if (p.size() >= sizeof(sockaddr_un::sun_path) - 8) {
-    auto slash = p.rfind('/');
-    dir.fd = ::open(p.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir.fd < 0) return fail(unreachable(std::string("no run directory: ") + std::strerror(errno)));
-    p = "/proc/self/fd/" + std::to_string(dir.fd) + p.substr(slash);
-  }
+  auto sock = Dir::open_socket_at(path, owner_uid);
+  if (!sock) return fail(unreachable(sock.error().detail));
+  std::string p = Dir::proc_path(sock->get());  // held open until connect() is done
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, p.data(), std::min(p.size(), sizeof addr.sun_path - 1));
-  s.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s.fd < 0) return fail(unreachable(std::strerror(errno)));
-  if (::connect(s.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+  Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!s) return fail(unreachable(std::strerror(errno)));
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     return fail(unreachable(std::string("connect: ") + std::strerror(errno)));
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n";
   for (auto& [k, v] : headers) req += k + ": " + v + "\r\n";
@@ -50,7 +40,7 @@ Result<UnixReply> unix_http(const std::string& path, const std::string& method, 
   auto wait = [&](short events) -> Status {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0) return fail(unreachable("timed out"));
-    pollfd pfd{s.fd, events, 0};
+    pollfd pfd{s.get(), events, 0};
     int r = ::poll(&pfd, 1, static_cast<int>(left));
     if (r == 0) return fail(unreachable("timed out"));
     if (r < 0 && errno != EINTR) return fail(unreachable(std::strerror(errno)));
@@ -59,7 +49,7 @@ Result<UnixReply> unix_http(const std::string& path, const std::string& method, 
   std::size_t sent = 0;
   while (sent < req.size()) {
     TRY_STATUS(wait(POLLOUT));
-    auto n = ::send(s.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    auto n = ::send(s.get(), req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n < 0) return fail(unreachable(std::string("send: ") + std::strerror(errno)));
     sent += static_cast<std::size_t>(n);
@@ -68,7 +58,7 @@ Result<UnixReply> unix_http(const std::string& path, const std::string& method, 
   char buf[16384];
   for (;;) {
     TRY_STATUS(wait(POLLIN));
-    auto n = ::recv(s.fd, buf, sizeof buf, 0);
+    auto n = ::recv(s.get(), buf, sizeof buf, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n < 0) return fail(unreachable(std::string("recv: ") + std::strerror(errno)));
     if (n == 0) break;

@@ -2,6 +2,7 @@
 // own status and their graceful shutdown. One request per connection (Connection: close).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,8 +17,10 @@ struct UnixReply {
   std::string body;
 };
 
-// `path` may be longer than sun_path allows (it is then reached through its directory).
-Result<UnixReply> unix_http(const std::string& path, const std::string& method, const std::string& target,
+// The socket at `path` is opened O_PATH | O_NOFOLLOW beneath its directory and must be a socket
+// owned by `owner_uid` (core/dir.hpp: Dir::open_socket_at); the connection goes to that very inode
+// (through /proc/self/fd), so a link planted in its place, or another socket, is never reached.
+Result<UnixReply> unix_http(const std::string& path, std::uint32_t owner_uid, const std::string& method, const std::string& target,
                             const std::vector<std::pair<std::string, std::string>>& headers, Millis timeout_ms,
                             std::size_t max_body = 1 << 20);
 

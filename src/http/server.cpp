@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
+#include "core/dir.hpp"
 #include "http/proxy_header.hpp"
 #include "obs/metrics.hpp"
 
@@ -464,13 +465,25 @@ struct Server::Impl {
 
   // Connects to a unix socket; a path longer than sun_path allows is reached through an O_PATH
   // descriptor of its directory (/proc/self/fd/N/name).
-  awaitable<beast::error_code> connect_upstream(Upstream& up, const std::string& path) {
+  // With `owner_uid`, the socket is opened O_PATH | O_NOFOLLOW and must be a socket of that uid;
+  // the connection goes to that very inode (/proc/self/fd/N, held until connected).
+  awaitable<beast::error_code> connect_upstream(Upstream& up, const std::string& path,
+                                                std::optional<std::uint32_t> owner_uid) {
     if (up.sock && up.sock->is_open() && up.path == path) co_return beast::error_code{};
     up.reset();
     UnixSocket s(co_await asio::this_coro::executor);
     std::string p = path;
     int dirfd = -1;
-    if (p.size() >= 100) {
+    Fd checked;
+    if (owner_uid) {
+      auto fd = Dir::open_socket_at(path, *owner_uid);
+      if (!fd) {
+        spdlog::warn("proxy: refusing to connect to {}: {}", path, fd.error().detail);
+        co_return boost::system::errc::make_error_code(boost::system::errc::permission_denied);
+      }
+      checked = std::move(*fd);
+      p = Dir::proc_path(checked.get());
+    } else if (p.size() >= 100) {
       auto slash = p.rfind('/');
       dirfd = ::open(p.substr(0, slash == std::string::npos ? 0 : slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (dirfd < 0) co_return beast::error_code(errno, boost::system::system_category());
@@ -682,7 +695,7 @@ struct Server::Impl {
     std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
     for (int attempt = 0;; ++attempt) {
       bool reused = up.sock && up.sock->is_open() && up.path == t.socket_path;
-      if (auto ec = co_await connect_upstream(up, t.socket_path); ec) {
+      if (auto ec = co_await connect_upstream(up, t.socket_path, t.socket_uid); ec) {
         Response r = server_problem(502, "env-unreachable", "the environment does not answer: " + ec.message(), rid);
         co_await write_response(stream, r, version, false, false, rid);
         finish(502);

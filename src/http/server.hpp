@@ -26,6 +26,9 @@ struct ProxyTarget {
   bool forward = false;
   Response refuse;                 // !forward: sent instead (the request's body is not read)
   std::string socket_path;         // forward: the upstream's unix socket
+  // forward: when set, the socket must be a socket (not a link) owned by this uid, connected to
+  // through an O_PATH fd of it (it lives in a directory its app's uid can write)
+  std::optional<std::uint32_t> socket_uid;
   std::vector<std::string> strip;  // header names (lower case) removed before forwarding
   std::vector<std::pair<std::string, std::string>> add;  // headers added (after strip)
   std::function<void()> touch;     // called on traffic (at most every few seconds on a tunnel)

@@ -365,8 +365,19 @@ Result<JobRecord> Service::cancel(db::Tx& tx, const Actor& actor, const JobRecor
   return out;
 }
 
+// A job another module drives (an environment's) is held, released and requeued only by it.
+static Status refuse_if_managed(db::Tx& tx, const JobRecord& job, const char* verb) {
+  auto by = TRY(managed_by(tx, job.id()));
+  if (by.empty()) return {};
+  return fail(Error(ErrorCode::kFailedPrecondition, "job-managed",
+                    "job " + job.id() + " belongs to an " + by + "; it cannot be " + verb +
+                        " on its own (stop the " + by + ", or cancel the job, which ends it)")
+                  .with("managed_by", by));
+}
+
 // hold and release: a pending job's held flag, one event and one audit record.
 Result<JobRecord> Service::toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold) {
+  TRY_STATUS(refuse_if_managed(tx, job, hold ? "held" : "released"));
   std::lock_guard lk(mu_);
   if (!state_.jobs.contains(job.id()))
     return fail(Error(ErrorCode::kFailedPrecondition, "job-finished", "job " + job.id() + " has already ended"));
@@ -382,6 +393,7 @@ Result<JobRecord> Service::toggle_hold(db::Tx& tx, const Actor& actor, const Job
 }
 
 Result<JobRecord> Service::requeue(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
+  TRY_STATUS(refuse_if_managed(tx, job, "requeued"));
   std::lock_guard lk(mu_);
   JobRecord out = job;
   auto it = state_.jobs.find(job.id());

@@ -116,7 +116,19 @@ std::vector<db::Migration> migrations() {
            "CREATE TABLE job_outputs (job_id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, dataset_name TEXT NOT NULL,"
            " globs TEXT NOT NULL);"},
           {4, "job commits",
-           "CREATE TABLE job_commits (job_id TEXT PRIMARY KEY, ref TEXT NOT NULL, commit_id TEXT NOT NULL);"}};
+           "CREATE TABLE job_commits (job_id TEXT PRIMARY KEY, ref TEXT NOT NULL, commit_id TEXT NOT NULL);"},
+          {5, "jobs managed by another module",
+           "ALTER TABLE jobs ADD COLUMN managed_by TEXT NOT NULL DEFAULT '';"}};
+}
+
+Status set_managed_by(db::Tx& tx, const std::string& job_id, const std::string& manager) {
+  TRY(tx.exec("UPDATE jobs SET managed_by = ? WHERE id = ?", {manager, job_id}));
+  return {};
+}
+
+Result<std::string> managed_by(db::Tx& tx, const std::string& job_id) {
+  auto r = TRY(tx.query_one("SELECT managed_by FROM jobs WHERE id = ?", {job_id}));
+  return r ? r->str(0) : std::string();
 }
 
 Status insert_commit(db::Tx& tx, const std::string& job_id, const CommitPin& c) {

@@ -51,6 +51,11 @@ struct OutputsSpec {
 };
 
 Status insert(db::Tx& tx, const JobRecord& r);
+// A job whose lifecycle another module drives (an environment's: "environment"): set right after
+// its submission, in the same transaction. Such a job is not held, released or requeued through
+// the jobs API (the module would lose track of it); it may still be cancelled. "" = a plain job.
+Status set_managed_by(db::Tx& tx, const std::string& job_id, const std::string& manager);
+Result<std::string> managed_by(db::Tx& tx, const std::string& job_id);
 // The commit a job's workspace is checked out at, and the ref it was resolved from.
 struct CommitPin {
   std::string ref, commit;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -93,6 +94,7 @@ std::string strip_atrium_cookies(std::string_view cookie_header);
 struct DecisionCache {
   struct Entry {
     std::string env_id, socket_path, token;
+    std::uint32_t socket_uid = 0;  // app.sock must be a socket of the env's uid
     bool cookie_auth = false;
     bool own_origin = false;  // on the environment's own origin (else /env/{id}/ in path mode)
     std::int64_t changes = 0;  // envs::Service::change_count() when decided

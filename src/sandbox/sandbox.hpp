@@ -52,6 +52,7 @@ struct Spec {
   bool network = false;           // false: own network namespace with only lo (up)
   std::vector<int> gpus;          // GPU indices: only those /dev/nvidiaN exposed, CUDA_VISIBLE_DEVICES set
   std::string hostname = "job";
+  std::string cwd = "/workspace";  // the working directory inside the sandbox (absolute)
   Limits limits;
   std::string stdout_path;        // host files (created 0640, appended); "" = discard
   std::string stderr_path;

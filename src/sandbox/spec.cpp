@@ -249,6 +249,7 @@ Status validate(const Spec& s) {
     if (s.gpus[i] < 0 || s.gpus[i] > 254) return bad(fmt::format("gpus[{}]", i), "must be between 0 and 254");
     if (!seen.insert(s.gpus[i]).second) return bad(fmt::format("gpus[{}]", i), "is listed twice");
   }
+  TRY_STATUS(check_abs_path("cwd", s.cwd));
   if (!valid_hostname(s.hostname)) return bad("hostname", "must be 1 to 64 of [A-Za-z0-9.-], not starting with - or .");
   const auto& l = s.limits;
   if (l.memory_bytes && (*l.memory_bytes < kMinMemory || *l.memory_bytes > kMaxBytes))
@@ -271,7 +272,7 @@ Status validate(const Spec& s) {
 Result<Spec> spec_from_json(const json& j) {
   if (!j.is_object()) return bad("spec", "must be a JSON object");
   Reader r(j, "");
-  TRY_STATUS(r.only({"id", "argv", "env", "workspace", "mounts", "rootfs", "uid", "gid", "network", "gpus", "hostname",
+  TRY_STATUS(r.only({"id", "argv", "env", "workspace", "mounts", "rootfs", "uid", "gid", "network", "gpus", "hostname", "cwd",
                      "limits", "stdout_path", "stderr_path", "cgroup_parent"}));
   Spec s;
   s.id = TRY(r.str("id", true));
@@ -320,6 +321,7 @@ Result<Spec> spec_from_json(const json& j) {
     }
   }
   s.hostname = TRY(r.str("hostname", false, "job"));
+  s.cwd = TRY(r.str("cwd", false, "/workspace"));
   if (r.has("limits")) s.limits = TRY(limits_from_json(r.at("limits")));
   s.stdout_path = TRY(r.str("stdout_path", false));
   s.stderr_path = TRY(r.str("stderr_path", false));
@@ -343,6 +345,7 @@ json to_json(const Spec& s) {
   j["network"] = s.network;
   j["gpus"] = s.gpus;
   j["hostname"] = s.hostname;
+  j["cwd"] = s.cwd;
   j["limits"] = limits_to_json(s.limits);
   j["stdout_path"] = s.stdout_path;
   j["stderr_path"] = s.stderr_path;

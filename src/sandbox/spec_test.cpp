@@ -33,6 +33,7 @@ TEST(SandboxSpec, RoundTrip) {
                {"network", true},
                {"gpus", {0, 3}},
                {"hostname", "node-1.job"},
+               {"cwd", "/atrium/run"},
                {"limits",
                 {{"memory_bytes", 1 << 30}, {"cpus", 1.5}, {"pids", 64}, {"wall_ms", 60000}, {"kill_grace_ms", 0},
                  {"output_bytes", 1 << 20}}},
@@ -74,6 +75,7 @@ INSTANTIATE_TEST_SUITE_P(
     Table, SandboxSpecInvalid,
     ::testing::Values(
         BadCase{"unknown key", {{"shell", true}}, "shell"},
+        BadCase{"relative cwd", {{"cwd", "sub"}}, "cwd"},
         BadCase{"empty id", {{"id", ""}}, "id"},
         BadCase{"id slash", {{"id", "a/b"}}, "id"},
         BadCase{"id dots", {{"id", ".."}}, "id"},

@@ -274,9 +274,10 @@ def test_jupyter_through_the_proxy(srv, w):
     ws = env_ws(srv, chan, headers=bearer(member.token))
     assert "sec-websocket-protocol" not in ws.headers
     assert execute(ws, "6*7", v1=False) == "42"
-    # The kernel runs as the member's own uid in the sandbox, in the project's workspace.
+    # The kernel runs as the member's own uid in the sandbox; one started without a notebook's path
+    # runs where the server does (the run directory: never the checkout, see hostile/test_env_code.py).
     assert execute(ws, "import os; (os.getuid() != 0, os.getcwd(), os.environ['HOME'])", v1=False) == \
-        "(True, '/workspace', '/home/atrium')"
+        "(True, '/atrium/run', '/home/atrium')"
     ws.close()
     assert proxied(srv, "DELETE", f"{base}api/kernels/{kid}", member.token).status == 204
     # Jupyter's own terminal, too.

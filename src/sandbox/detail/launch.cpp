@@ -140,6 +140,7 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
   p.gid = gid;
   p.clear_groups = clear_groups;
   p.hostname = spec.hostname;
+  p.cwd = spec.cwd;
   p.scratch_opts = fmt::format("mode=0700,size=64k,uid={},gid={}", uid, gid);
   p.clone_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (!spec.network) {
@@ -541,7 +542,7 @@ int sandbox_init_main(void* arg) {
   if (::umount2(".", MNT_DETACH) != 0) die(p, "unmount the scratch root", errno);
   if (::chdir("/") != 0) die(p, "chdir /", errno);
   if (int e = set_attr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false)) die(p, "read-only /", e);
-  if (::chdir("/workspace") != 0) die(p, "chdir /workspace", errno);
+  if (::chdir(p.cwd.c_str()) != 0) die(p, "chdir to the working directory", errno);
   if (::sethostname(p.hostname.c_str(), p.hostname.size()) != 0) die(p, "sethostname", errno);
   if (p.lo_up) bring_lo_up(p);
 

@@ -51,6 +51,7 @@ struct LaunchPlan {
   bool clear_groups = false;  // root: setgroups(0) (unprivileged userns has setgroups denied)
   int clone_flags = 0;
   std::string hostname;
+  std::string cwd;
   bool lo_up = false;
   std::string scratch_opts;  // the interim root's tmpfs options (owned by the job's uid)
   std::vector<MountStep> steps;
