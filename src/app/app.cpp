@@ -44,6 +44,31 @@
 namespace atrium::app {
 namespace {
 
+// The parent domain (at least two labels, e.g. "example.org") that the main origin's host and the
+// environments' domain share, or "". Cookies set with Domain=<it> reach both (cookie tossing).
+std::string shared_parent_domain(const std::string& public_url, const std::string& envs_domain) {
+  auto start = public_url.find("://");
+  if (start == std::string::npos) return "";
+  std::string host = public_url.substr(start + 3);
+  host = host.substr(0, host.find_first_of(":/"));
+  auto labels = [](const std::string& h) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i <= h.size();) {
+      auto dot = h.find('.', i);
+      if (dot == std::string::npos) dot = h.size();
+      out.push_back(h.substr(i, dot - i));
+      i = dot + 1;
+    }
+    return out;
+  };
+  auto a = labels(host), b = labels(envs_domain);
+  std::string shared;
+  int n = 0;
+  for (auto ia = a.rbegin(), ib = b.rbegin(); ia != a.rend() && ib != b.rend() && *ia == *ib; ++ia, ++ib, ++n)
+    shared = *ia + (shared.empty() ? "" : "." + shared);
+  return n >= 2 ? shared : "";
+}
+
 namespace fs = std::filesystem;
 
 [[noreturn]] void die(const std::string& msg) {
@@ -335,6 +360,10 @@ int run_server(const ServerFlags& flags) {
   if (c.envs_path_mode)
     spdlog::warn("envs.path_mode is on: environments are served under /env/<id>/ on Atrium's own origin, where an "
                  "app's pages can act with its visitors' Atrium sessions; set envs.domain and turn it off");
+  if (auto shared = shared_parent_domain(c.public_url, c.envs_domain); !shared.empty())
+    spdlog::warn("envs.domain {} and server.public_url share the parent domain {}: an app's pages can set cookies "
+                 "for {} that Atrium's own pages then receive; give environments a registrable domain of their own",
+                 c.envs_domain, shared, shared);
   auto outbound_allow = sandbox::parse_cidrs(c.compute_outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
   envs::Service env_service(**db, clock, compute_service,

@@ -148,6 +148,8 @@ void add_routes(http::Api& api, Service& svc) {
             "envs", launch_schema, kObj, 201, {}, true},
            [&svc](Context& ctx) -> Result<Response> {
              auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"envs", "create"}));
+             // The environment's workspace is the project's code: launching reads it.
+             TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
              TRY_STATUS(projects::check_writable(p));
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref"}));

@@ -489,14 +489,15 @@ Status Service::attach_network(const EnvRecord& e, const jobs::JobRecord& job) {
   // this host's own addresses are refused inside the sandbox from the first packet (sandbox.hpp).
   auto rules = TRY(sandbox::egress_rules(settings_.outbound_allow, sandbox::host_addresses(), sandbox::host_nameservers()));
   fs::path rules4 = env_dir(e.id) / "egress4.batch", rules6 = env_dir(e.id) / "egress6.batch";
-  TRY_STATUS(write_private(rules4, rules.v4, 0600, std::nullopt));
-  TRY_STATUS(write_private(rules6, rules.v6, 0600, std::nullopt));
+  auto dir = TRY(Dir::open(env_dir(e.id)));
+  TRY_STATUS(dir.write_file(rules4.filename().string(), rules.v4, 0600));
+  TRY_STATUS(dir.write_file(rules6.filename().string(), rules.v6, 0600));
   // Started through sh, which exits at once: slirp4netns is then nobody's child but init's (no
   // zombie here, and it outlives a server restart like the sandbox does). It ends with the
   // namespace; cleanup() stops it too.
   std::string script = "exec </dev/null >>\"$1\" 2>&1; nsenter --net=\"$3\" ip -4 -batch \"$5\" || exit 1; "
                        "[ ! -e /proc/net/if_inet6 ] || nsenter --net=\"$3\" ip -6 -batch \"$6\" || exit 1; "
-                       "\"$2\" --configure --mtu=65520 --disable-host-loopback "
+                       "\"$2\" --configure --mtu=65520 --disable-host-loopback --enable-sandbox --enable-seccomp "
                        "--netns-type=path \"$3\" tap0 & echo $! > \"$4\"";
   std::string log_s = log.string(), pid_s = pidfile.string(), r4 = rules4.string(), r6 = rules6.string();
   std::vector<char*> argv{const_cast<char*>("/bin/sh"), const_cast<char*>("-c"), script.data(),

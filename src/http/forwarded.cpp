@@ -1,5 +1,7 @@
 #include "http/forwarded.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -128,6 +130,18 @@ bool is_trusted(const std::vector<Cidr>& trusted, std::string_view ip) {
   for (auto& c : trusted)
     if (c.contains(ip)) return true;
   return false;
+}
+
+std::string address_key(std::string_view ip) {
+  std::string text(ip);
+  unsigned char b[16];
+  if (text.find(':') == std::string::npos || ::inet_pton(AF_INET6, text.c_str(), b) != 1) return text;
+  static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(b, b + 12, kMapped)) return text;  // an IPv4 client seen through a v6 socket
+  std::fill(b + 8, b + 16, 0);
+  char out[INET6_ADDRSTRLEN];
+  if (!::inet_ntop(AF_INET6, b, out, sizeof out)) return text;
+  return std::string(out) + "/64";
 }
 
 void apply_forwarded(Request& req, const std::vector<Cidr>& trusted) {

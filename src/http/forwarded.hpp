@@ -26,6 +26,11 @@ struct Cidr {
 [[nodiscard]] Result<std::vector<Cidr>> parse_cidrs(std::string_view text);
 bool is_trusted(const std::vector<Cidr>& trusted, std::string_view ip);
 
+// The key per-client limits count by (login limiter, lockouts, connection caps): an IPv4 address
+// as it is, an IPv6 address as its /64 ("2001:db8:1:2::/64"), since one host is commonly given a
+// whole /64 and could otherwise rotate through it. Anything else is returned unchanged.
+std::string address_key(std::string_view ip);
+
 // With the connection's peer in `trusted`: sets req.remote_ip to the rightmost X-Forwarded-For
 // address that is not a trusted proxy (the leftmost when all are) and req.tls from the last
 // X-Forwarded-Proto value ("https" / "http"). Otherwise (or with `trusted` empty) changes nothing:

@@ -13,6 +13,15 @@ Request from(std::string peer, std::vector<std::pair<std::string, std::string>> 
   return r;
 }
 
+TEST(Forwarded, LimitsCountAnIpv6ClientByItsSlash64) {
+  EXPECT_EQ(address_key("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(address_key("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+  EXPECT_NE(address_key("2001:db8:1:3::1"), address_key("2001:db8:1:2::1"));
+  EXPECT_EQ(address_key("::ffff:192.0.2.7"), "::ffff:192.0.2.7");
+  EXPECT_EQ(address_key("not an address"), "not an address");
+}
+
 TEST(Forwarded, ParsesCidrLists) {
   auto c = parse_cidrs("10.0.0.0/8, 127.0.0.1 ::1/128\tfd00::/8");
   ASSERT_TRUE(c) << c.error().detail;

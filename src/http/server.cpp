@@ -679,7 +679,18 @@ struct Server::Impl {
       finish(t.refuse.status);
       co_return keep && !has_body;
     }
-    if (!conn.admitted) (void)claim_slot(conn, "");  // the proxy let it through: no longer a stranger
+    // The proxy let it through: a signed-in caller's connection counts against its user from now
+    // on (over the cap: 429); a guest's stays counted against its address, only the
+    // pre-authentication deadline is lifted.
+    if (!t.user.empty()) {
+      if (auto st = claim_slot(conn, t.user); !st) {
+        co_await write_response(stream, Response::problem(st.error(), rid), version, false, req.method == "HEAD", rid);
+        finish(429);
+        co_return false;
+      }
+    } else if (!conn.admitted) {
+      conn.admitted = true;
+    }
     if (t.touch) t.touch();
     if (auto it = hdr.find(bhttp::field::expect); it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
@@ -996,7 +1007,7 @@ struct Server::Impl {
   // Frees the slot `c` holds. Needs conns_mu.
   void release_slot_locked(Conn& c) {
     if (c.slot == Conn::Slot::kIp) {
-      if (auto it = by_ip.find(c.ip); it != by_ip.end()) {
+      if (auto it = by_ip.find(address_key(c.ip)); it != by_ip.end()) {
         it->second.erase(c.seq);
         if (it->second.empty()) by_ip.erase(it);
       }
@@ -1029,7 +1040,7 @@ struct Server::Impl {
   bool take_slot_locked(const std::shared_ptr<Conn>& c) {
     // A trusted reverse proxy carries every client's connections: only max_connections bounds it.
     if (settings.max_connections_per_ip > 0 && !is_trusted(settings.trusted_proxies, c->ip)) {
-      auto it = by_ip.find(c->ip);
+      auto it = by_ip.find(address_key(c->ip));
       if (it != by_ip.end() && static_cast<int>(it->second.size()) >= settings.max_connections_per_ip &&
           !evict_oldest_locked(it->second)) {
         metrics.connection_cut("per_ip");
@@ -1041,7 +1052,7 @@ struct Server::Impl {
       return false;
     }
     c->seq = ++conn_seq;
-    by_ip[c->ip].emplace(c->seq, c);
+    by_ip[address_key(c->ip)].emplace(c->seq, c);
     unattributed.emplace(c->seq, c);
     c->slot = Conn::Slot::kIp;
     ++slots_held;

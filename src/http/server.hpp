@@ -33,6 +33,7 @@ struct ProxyTarget {
   std::vector<std::pair<std::string, std::string>> add;  // headers added (after strip)
   std::function<void()> touch;     // called on traffic (at most every few seconds on a tunnel)
   std::string route = "proxy";     // the name metrics and the access log use
+  std::string user;                // forward: the user it acts for (connection caps); "" for a guest
 };
 struct ProxySettings {
   std::string prefix;  // "/env/"

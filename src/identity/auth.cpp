@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http/forwarded.hpp"
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "identity/policy.hpp"
@@ -214,18 +215,19 @@ Result<bool> login_locked(db::Tx& tx, const User& u, const std::string& client, 
 
 Status record_login_failure(db::Tx& tx, const Actor& actor, const User& u, const AuthSettings& s, Millis now) {
   // Per (account, client): a stranger's failures lock out the stranger's address, not the account.
+  const std::string client = http::address_key(actor.client_ip);
   TRY(tx.exec("DELETE FROM login_failures WHERE updated_ms < ?", {now - kFailureMemoryMs}));
   TRY(tx.exec("INSERT INTO login_failures (user_id, client, failures, locked_until_ms, updated_ms) "
               "VALUES (?, ?, 1, 0, ?) ON CONFLICT (user_id, client) DO UPDATE SET failures = failures + 1, "
               "updated_ms = excluded.updated_ms",
-              {u.id, actor.client_ip, now}));
+              {u.id, client, now}));
   auto row = TRY(tx.query_one("SELECT failures FROM login_failures WHERE user_id = ? AND client = ?",
-                              {u.id, actor.client_ip}));
+                              {u.id, client}));
   std::int64_t failures = row ? row->i64(0) : 1;
   Millis lock = lockout_ms(failures, s);
   if (lock)
     TRY(tx.exec("UPDATE login_failures SET locked_until_ms = ? WHERE user_id = ? AND client = ?",
-                {now + lock, u.id, actor.client_ip}));
+                {now + lock, u.id, client}));
   nlohmann::json summary = {{"username", u.username}, {"failures", failures}};
   if (lock) summary["locked_for_s"] = lock / 1000;
   return audit::record(tx, actor, {"", "auth.login_failed", "user", u.id, summary}, now);

@@ -1,3 +1,4 @@
+#include "http/forwarded.hpp"
 #include "core/crypto.hpp"
 #include "core/text.hpp"
 #include "identity/policy.hpp"
@@ -48,7 +49,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
              auto username = TRY(body.str("username", 64));
              auto password = TRY(body.str("password", 1024));
              Millis now = ctx.now();
-             if (auto wait = limiter.check_ip(ctx.req.remote_ip, now))
+             if (auto wait = limiter.check_ip(http::address_key(ctx.req.remote_ip), now))
                return fail(Error(ErrorCode::kResourceExhausted, "rate-limited",
                                  "too many sign-in attempts from your address; wait " + std::to_string(wait) + " s")
                                .with("retry_after_s", wait));
@@ -73,7 +74,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
                (void)crypto::verify_password(dummy_hash(), password);
                return refuse("unknown-user", "");
              }
-             if (TRY(ctx.db().read([&](db::Tx& tx) { return login_locked(tx, *user, actor.client_ip, now); }))) {
+             if (TRY(ctx.db().read([&](db::Tx& tx) { return login_locked(tx, *user, http::address_key(actor.client_ip), now); }))) {
                // Locked for this client only: other clients (the real user) still sign in.
                (void)crypto::verify_password(dummy_hash(), password);
                return refuse("locked", user->id);
@@ -88,7 +89,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
              actor.username = user->username;
              std::string ua(ctx.req.header("user-agent").value_or(""));
              auto ns = TRY(ctx.db().write([&](db::Tx& tx) -> Result<NewSession> {
-               TRY_STATUS(record_login_success(tx, *user, actor.client_ip));
+               TRY_STATUS(record_login_success(tx, *user, http::address_key(actor.client_ip)));
                return create_session(tx, actor, *user, ua, settings, now);
              }));
              Response r = Response::json(200, {{"user", user->json()},

@@ -1,5 +1,6 @@
 #include <set>
 
+#include "http/forwarded.hpp"
 #include "core/crypto.hpp"
 #include "core/text.hpp"
 #include "identity/policy.hpp"
@@ -465,18 +466,21 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"token", "username", "password", "email", "display_name"}));
              auto token = TRY(b.str("token", 256));
-             // Throttled like sign-in (its own buckets per client address), and the token is
+             // The body's shape first (fields present, of their types; it reveals nothing)...
+             auto username = TRY(slug_field(b, "username"));
+             auto password = TRY(b.str("password", 1024));
+             auto email = TRY(b.opt_str("email", 254)).value_or("");
+             auto display = TRY(b.opt_str("display_name", 200)).value_or("");
+             // ...then throttled like sign-in (its own buckets per client address), and the token is
              // checked before anything costly or revealing: no password hash, no username lookup.
-             if (auto wait = limiter->check_ip("invite:" + ctx.req.remote_ip, ctx.now()))
+             if (auto wait = limiter->check_ip("invite:" + http::address_key(ctx.req.remote_ip), ctx.now()))
                return fail(Error(ErrorCode::kResourceExhausted, "rate-limited",
                                  "too many invitation attempts from your address; wait " + std::to_string(wait) + " s")
                                .with("retry_after_s", wait));
              (void)TRY(ctx.db().read([&](db::Tx& tx) { return check_invitation(tx, settings->secret, token, ctx.now()); }));
-             auto username = TRY(slug_field(b, "username"));
-             auto password = TRY(b.str("password", 1024));
+             // ...and what the values are worth only for a good invitation: no answer about a
+             // password or a name before that.
              TRY_STATUS(check_password(username, password));
-             auto email = TRY(b.opt_str("email", 254)).value_or("");
-             auto display = TRY(b.opt_str("display_name", 200)).value_or("");
              TRY_STATUS(check_display_text("email", email, 254, true));
              TRY_STATUS(check_display_text("display_name", display, 200, true));
              std::string hash = crypto::hash_password(password);

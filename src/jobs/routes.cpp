@@ -210,6 +210,7 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
   // What the job reads and writes besides running: each needs the permission its direct route
   // needs (the same 404/403 answers), not just jobs:create. The checkout reads the code.
   const http::Target target = projects::target_of(p);
+  if (ref) TRY_STATUS(ctx.authorize({"code", "read"}, target));  // before resolving: no probing of refs
   if (auto commit = TRY(svc.resolve_commit(p.id, ref))) {
     TRY_STATUS(ctx.authorize({"code", "read"}, target));
     r.commit = CommitPin{ref ? *ref : "", *commit};

@@ -139,6 +139,7 @@ ProxyTarget forward(const Deps& deps, const http::Request& req, const DecisionCa
   t.route = d.own_origin ? "env-origin" : "/env/{id}";
   t.socket_path = d.socket_path;
   t.socket_uid = d.socket_uid;
+  t.user = d.user_id;
   t.strip = {"authorization", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
              "x-real-ip"};
   t.add = {{"Authorization", "token " + d.token},
@@ -275,7 +276,8 @@ ProxyTarget serve(const Deps& deps, const http::Request& req, const std::string&
   auto up = deps.envs.upstream(e);
   if (up.socket_path.empty() || up.token.empty())
     return refuse(Error(ErrorCode::kUnavailable, "env-not-ready", "the environment is not running"), req);
-  DecisionCache::Entry d{id, up.socket_path, up.token, up.socket_uid, cookie_auth, own, changes, {}};
+  DecisionCache::Entry d{id,   up.socket_path, up.token, up.socket_uid, cookie_auth,
+                         own,  seen->who ? seen->who->user_id : std::string(), changes, {}};
   auto t = forward(deps, req, d);
   if (t.forward && deps.cache) {
     if (auto key = credential_key(req, id, own); !key.empty()) {

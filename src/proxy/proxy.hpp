@@ -97,6 +97,7 @@ struct DecisionCache {
     std::uint32_t socket_uid = 0;  // app.sock must be a socket of the env's uid
     bool cookie_auth = false;
     bool own_origin = false;  // on the environment's own origin (else /env/{id}/ in path mode)
+    std::string user_id;      // the caller ("" for a guest): counted against its connection cap
     std::int64_t changes = 0;  // envs::Service::change_count() when decided
     std::chrono::steady_clock::time_point expires;
   };

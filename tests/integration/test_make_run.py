@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from conftest import ADMIN_PASSWORD, ATRIUM_BIN, is_problem, wait_until
-from wsclient import WebSocket
+from test_envs import env_ws
 
 REPO = Path(__file__).resolve().parents[2]
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
@@ -61,7 +61,7 @@ def test_make_run_with_a_relative_data_dir_runs_jobs_and_environments(make_serve
 
     env = wait_until(ready, 90, 0.05, "the terminal to be ready")
     assert env["state"] == "READY", env
-    ws = WebSocket(srv.port, env["url"] + "websocket", headers={"Authorization": f"Bearer {admin}"})
+    ws = env_ws(srv, env["url"] + "websocket", headers={"Authorization": f"Bearer {admin}"})
     ws.send(json.dumps(["stdin", "echo term-$((6*7))\r"]))
     seen = ""
     for _ in range(400):

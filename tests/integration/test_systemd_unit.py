@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ADMIN_PASSWORD, ATRIUM_BIN, Server, wait_until
-from wsclient import WebSocket
+from test_envs import env_ws
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "deploy" / "atrium.service"
@@ -243,7 +243,7 @@ def exercise(srv: Server) -> None:
 
     env = wait_until(ready, 90, 0.05, "the terminal to be ready")
     assert env["state"] == "READY", (env, srv.output())
-    ws = WebSocket(srv.port, env["url"] + "websocket", headers={"Authorization": f"Bearer {admin}"})
+    ws = env_ws(srv, env["url"] + "websocket", headers={"Authorization": f"Bearer {admin}"})
     ws.send(json.dumps(["stdin", "echo term-$((6*7))\r"]))
     seen = ""
     for _ in range(400):

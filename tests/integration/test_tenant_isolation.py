@@ -121,6 +121,9 @@ SWEEP = {
     ("GET", "/api/v1/orgs"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG}),
                                     V(404, params={"org": lambda c: c.b.slug}, name="slug")],
+    ("GET", "/api/v1/orgs/{org}/projects/{project}"): [
+        V(404, params={"org": B_ORG, "project": lambda c: c.b.project["slug"]}),
+        V(404, params={"org": B_ORG, "project": lambda c: c.b.org_project["slug"]}, name="org-visible")],
     ("PATCH", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG}, body={"name": "pwned"})],
     ("DELETE", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG})],
     ("GET", "/api/v1/orgs/{org}/members"): [V(404, params={"org": B_ORG})],

@@ -16,8 +16,7 @@ import uuid
 import pytest
 
 from conftest import World
-from test_envs import ENV_SERVER, bearer, execute, launch, proxied, stop, terminal_run, wait_state
-from wsclient import WebSocket
+from test_envs import ENV_SERVER, bearer, env_ws, execute, launch, proxied, stop, terminal_run, wait_state
 
 MARKERS = "/home/atrium/markers"
 
@@ -70,7 +69,7 @@ def start_kernel_and_run(srv, token, base, body, code):
                     json.dumps(body).encode())
         assert r.status == 201, r
         kid = r.json["id"]
-    ws = WebSocket(srv.port, f"{base}api/kernels/{kid}/channels?session_id={uuid.uuid4().hex}",
+    ws = env_ws(srv, f"{base}api/kernels/{kid}/channels?session_id={uuid.uuid4().hex}",
                    headers=bearer(token))
     try:
         return execute(ws, code, v1=False)
@@ -109,7 +108,7 @@ def test_committed_jupyter_server_and_kernel_launcher_never_run(srv, w):
     assert proxied(srv, "GET", base + "api/contents/nb", victim.token).status == 200
     t = proxied(srv, "POST", base + "api/terminals", victim.token)
     assert t.status == 200, t
-    ws = WebSocket(srv.port, f"{base}terminals/websocket/{t.json['name']}", headers=bearer(victim.token))
+    ws = env_ws(srv, f"{base}terminals/websocket/{t.json['name']}", headers=bearer(victim.token))
     terminal_run(ws, "echo cwd-$(pwd)-$PYTHONSAFEPATH", r"cwd-/workspace-1")
     ws.close()
     stop(srv, victim.token, env["id"])

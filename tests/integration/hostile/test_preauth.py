@@ -13,6 +13,7 @@ import json as jsonlib
 import os
 import socket
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -426,12 +427,18 @@ def hang_env(env_srv):
     return env
 
 
+def env_origin(url: str) -> tuple[str, str]:
+    """An environment's URL -> (its Host, its path): each environment is served on its own origin."""
+    u = urllib.parse.urlsplit(url)
+    return u.netloc, u.path or "/"
+
+
 def test_upstream_that_never_answers_gets_504_after_the_header_deadline(env_srv, hang_env):
-    url = hang_env["url"]
-    assert env_srv.raw("GET", url + "ok", headers=bearer(env_srv.admin)).status == 200
+    host, path = env_origin(hang_env["url"])
+    assert env_srv.raw("GET", path + "ok", headers={"Host": host, **bearer(env_srv.admin)}).status == 200
     s = env_srv.connect(ANSWER_WITHIN)
     try:
-        s.sendall(f"GET {url}hang HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {env_srv.admin}\r\n\r\n".encode())
+        s.sendall(f"GET {path}hang HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {env_srv.admin}\r\n\r\n".encode())
         status, _, body = read_answer(s)
         assert status == 504, body
         assert jsonlib.loads(body)["type"].endswith("env-timeout")
@@ -443,7 +450,8 @@ def test_idle_tunnel_is_closed_after_the_idle_limit(env_srv, hang_env):
     s = env_srv.connect(ANSWER_WITHIN)
     try:
         key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall((f"GET {hang_env['url']}ws HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {env_srv.admin}\r\n"
+        host, path = env_origin(hang_env["url"])
+        s.sendall((f"GET {path}ws HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {env_srv.admin}\r\n"
                    f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                    f"Sec-WebSocket-Key: {key}\r\n\r\n").encode())
         buf = b""

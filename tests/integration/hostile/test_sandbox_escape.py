@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Server, World, list_all, wait_until
+from test_envs import env_raw
 from test_sandbox import ROOT, Sandbox, probe
 
 HERE = Path(__file__).resolve().parent
@@ -252,7 +253,7 @@ def test_outbound_env_cannot_reach_metadata_private_ranges_or_the_host(outbound_
         assert r.status in (200, 201, 202), r
         env = env_state(srv, member.token, r.json["id"], ("READY",))
         probe = ",".join(refused + [f"10.0.2.2:{srv.port}", allowed])
-        reply = srv.raw("GET", env["url"] + "p?probe=" + urllib.parse.quote(probe, safe=""),
+        reply = env_raw(srv, "GET", env["url"] + "p?probe=" + urllib.parse.quote(probe, safe=""),
                         headers={"Authorization": f"Bearer {member.token}"})
         assert reply.status == 200, reply
         seen = reply.json
@@ -263,7 +264,7 @@ def test_outbound_env_cannot_reach_metadata_private_ranges_or_the_host(outbound_
         # What compute.outbound_allow names (here one of the host's own addresses) goes through.
         assert seen[allowed] == 0, seen
         # The app cannot remove the rules: it has no CAP_NET_ADMIN over its namespace.
-        reply = srv.raw("GET", env["url"] + "p?undo=1&probe=169.254.169.254:80",
+        reply = env_raw(srv, "GET", env["url"] + "p?undo=1&probe=169.254.169.254:80",
                         headers={"Authorization": f"Bearer {member.token}"})
         undo = reply.json
         assert undo["ip -4 rule flush"][0] != 0 and undo["ip -4 rule del priority 210"][0] != 0, undo

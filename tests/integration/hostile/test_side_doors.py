@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import USER_PASSWORD, Server, add_member, create_user, is_problem
+from conftest import ADMIN_PASSWORD, USER_PASSWORD, Server, add_member, create_user, is_problem
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # beside it, whatever the import mode
 from test_job_trees import COMPUTE_ENV, TERMINAL, Site  # noqa: E402
@@ -154,3 +154,25 @@ def test_outputs_that_would_eat_the_disk_reserve_are_refused(make_server):
     v = output_version(site, pid)
     assert "room" in v["provenance"].get("capture_error", ""), v
     assert v["files"] == []
+
+
+def test_envs_only_token_cannot_launch_an_environment_over_the_code(site):
+    # An environment's workspace is the project's code: launching one reads it, so a token scoped
+    # to environments only is refused like the repository route refuses it (nothing is launched).
+    tok = site.srv.login_token("admin", ADMIN_PASSWORD, scopes=["envs:create", "envs:read", "envs:use"])
+    coded = site.project()
+    site.commit(coded, "secret.txt", "not for this token\n")
+    r = site.srv.call("POST", f"/api/v1/projects/{coded}/envs", tok, json={"app": "terminal"})
+    assert is_problem(r, 403) and r.json.get("permission") == "code:read", r
+    assert site.srv.call("GET", f"/api/v1/projects/{coded}/envs", site.admin).json["items"] == []
+
+
+def test_jobs_only_token_cannot_probe_which_refs_exist(site):
+    tok = jobs_only_token(site, "ref-prober")
+    coded = site.project()
+    site.commit(coded, "run.sh", "echo code\n")
+    post = lambda ref: site.srv.call("POST", f"/api/v1/projects/{coded}/jobs", tok,  # noqa: E731
+                                     json={"script": "true", "time_limit_s": 30, "ref": ref})
+    existing, missing = post("main"), post("no-such-branch")
+    assert is_problem(existing, 403) and is_problem(missing, 403), (existing, missing)
+    assert existing.json.get("permission") == missing.json.get("permission") == "code:read"
