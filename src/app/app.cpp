@@ -453,6 +453,8 @@ int run_server(const ServerFlags& flags) {
   if (!bound) die(bound.error().detail);
   std::printf("atrium: listening on %s://%s:%u\n", c.tls_cert.empty() ? "http" : "https",
               host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), *bound);
+  // Browsers keep cookies per host: the address to open is the one links and redirects use.
+  std::printf("atrium: open %s in a browser (server.public_url)\n", origins.public_url.c_str());
   std::fflush(stdout);
   spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", *bound, c.data_dir,
                c.io_threads, c.worker_threads);
