@@ -464,3 +464,45 @@ def test_idle_tunnel_is_closed_after_the_idle_limit(env_srv, hang_env):
         assert closed_by_server(s)
     finally:
         s.close()
+
+
+def test_proxied_connections_count_against_their_user(make_server):
+    # A request the proxy forwards used to make its connection nobody's: out of the per-IP and
+    # per-user caps, never evicted. One user (or a guest link) could then hold every slot.
+    srv = make_server(env={"ATRIUM_LIMITS_MAX_CONNECTIONS_PER_USER": "3", "ATRIUM_COMPUTE_CPUS": "8",
+                           "ATRIUM_COMPUTE_MEM_MB": "16384"})
+    admin = srv.admin_token()
+    r = srv.call("PUT", "/api/v1/apps/hang", admin, json={
+        "kind": "web", "title": "hang", "command": ["/usr/bin/python3", "-c", HANG_APP], "health_path": "health",
+        "defaults": {"cpus": 1, "mem_mb": 256}, "max": {"cpus": 1, "mem_mb": 256}})
+    assert r.status == 201, r
+    org = srv.call("POST", "/api/v1/orgs", admin, json={"slug": "capped", "name": "Capped"}).json
+    p = srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", admin, json={"slug": "p", "name": "P"}).json
+    e = srv.call("POST", f"/api/v1/projects/{p['id']}/envs", admin, json={"app": "hang"}).json
+
+    def ready():
+        x = srv.call("GET", f"/api/v1/envs/{e['id']}", admin).json
+        return x if x["state"] in ("READY", "FAILED", "STOPPED") else None
+    env = wait_until(ready, 90, 0.05, "the environment to be ready")
+    assert env["state"] == "READY", env
+    host, path = env_origin(env["url"])
+    req = f"GET {path}ok HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\n\r\n".encode()
+    held = []
+    try:
+        refused = None
+        for _ in range(4):
+            s = srv.connect(ANSWER_WITHIN)
+            s.sendall(req)
+            status, _, body = read_answer(s)
+            if status == 429:
+                refused = (s, body)
+                break
+            assert status == 200, body
+            held.append(s)
+        assert refused is not None, "a fourth proxied connection of one user was served"
+        assert jsonlib.loads(refused[1])["type"].endswith("too-many-connections")
+        refused[0].close()
+    finally:
+        for s in held:
+            s.close()
+        srv.call("POST", f"/api/v1/envs/{e['id']}/stop", admin)
