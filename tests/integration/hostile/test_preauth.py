@@ -405,26 +405,30 @@ def env_srv(tmp_path_factory):
             s.kill9()
 
 
-@pytest.fixture(scope="module")
-def hang_env(env_srv):
-    admin = env_srv.admin
-    r = env_srv.call("PUT", "/api/v1/apps/hang", admin, json={
+def launch_hang(srv: Server, admin: str, slug: str) -> dict:
+    """A READY environment of the `hang` web app (HANG_APP) in a new org `slug`."""
+    r = srv.call("PUT", "/api/v1/apps/hang", admin, json={
         "kind": "web", "title": "hang", "command": ["/usr/bin/python3", "-c", HANG_APP], "health_path": "health",
         "defaults": {"cpus": 1, "mem_mb": 256}, "max": {"cpus": 1, "mem_mb": 256}})
+    assert r.status in (200, 201), r
+    r = srv.call("POST", "/api/v1/orgs", admin, json={"slug": slug, "name": slug})
     assert r.status == 201, r
-    r = env_srv.call("POST", "/api/v1/orgs", admin, json={"slug": "hang", "name": "Hang"})
-    assert r.status == 201, r
-    p = env_srv.call("POST", f"/api/v1/orgs/{r.json['id']}/projects", admin, json={"slug": "p", "name": "P"})
+    p = srv.call("POST", f"/api/v1/orgs/{r.json['id']}/projects", admin, json={"slug": "p", "name": "P"})
     assert p.status == 201, p
-    e = env_srv.call("POST", f"/api/v1/projects/{p.json['id']}/envs", admin, json={"app": "hang"})
+    e = srv.call("POST", f"/api/v1/projects/{p.json['id']}/envs", admin, json={"app": "hang"})
     assert e.status in (201, 202), e
 
     def ready():
-        x = env_srv.call("GET", f"/api/v1/envs/{e.json['id']}", admin).json
+        x = srv.call("GET", f"/api/v1/envs/{e.json['id']}", admin).json
         return x if x["state"] in ("READY", "FAILED", "STOPPED") else None
     env = wait_until(ready, 90, 0.05, "the environment to be ready")
     assert env["state"] == "READY", env
     return env
+
+
+@pytest.fixture(scope="module")
+def hang_env(env_srv):
+    return launch_hang(env_srv, env_srv.admin, "hang")
 
 
 def env_origin(url: str) -> tuple[str, str]:
@@ -472,19 +476,7 @@ def test_proxied_connections_count_against_their_user(make_server):
     srv = make_server(env={"ATRIUM_LIMITS_MAX_CONNECTIONS_PER_USER": "3", "ATRIUM_COMPUTE_CPUS": "8",
                            "ATRIUM_COMPUTE_MEM_MB": "16384"})
     admin = srv.admin_token()
-    r = srv.call("PUT", "/api/v1/apps/hang", admin, json={
-        "kind": "web", "title": "hang", "command": ["/usr/bin/python3", "-c", HANG_APP], "health_path": "health",
-        "defaults": {"cpus": 1, "mem_mb": 256}, "max": {"cpus": 1, "mem_mb": 256}})
-    assert r.status == 201, r
-    org = srv.call("POST", "/api/v1/orgs", admin, json={"slug": "capped", "name": "Capped"}).json
-    p = srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", admin, json={"slug": "p", "name": "P"}).json
-    e = srv.call("POST", f"/api/v1/projects/{p['id']}/envs", admin, json={"app": "hang"}).json
-
-    def ready():
-        x = srv.call("GET", f"/api/v1/envs/{e['id']}", admin).json
-        return x if x["state"] in ("READY", "FAILED", "STOPPED") else None
-    env = wait_until(ready, 90, 0.05, "the environment to be ready")
-    assert env["state"] == "READY", env
+    env = launch_hang(srv, admin, "capped")
     host, path = env_origin(env["url"])
     req = f"GET {path}ok HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\n\r\n".encode()
     held = []
@@ -505,4 +497,4 @@ def test_proxied_connections_count_against_their_user(make_server):
     finally:
         for s in held:
             s.close()
-        srv.call("POST", f"/api/v1/envs/{e['id']}/stop", admin)
+        srv.call("POST", f"/api/v1/envs/{env['id']}/stop", admin)
