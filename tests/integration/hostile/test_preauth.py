@@ -281,6 +281,20 @@ def test_idle_sockets_over_the_per_ip_cap_do_not_lock_out_a_signed_in_client(mak
             s.close()
 
 
+def fill_until_refused(srv: Server, req: bytes, at_most: int, held: list) -> tuple | None:
+    """Opens up to `at_most` keep-alive connections, each sending `req`: those answered 200 go to
+    `held` (still open); the first answered 429 is returned as (socket, body), else None."""
+    for _ in range(at_most):
+        s = srv.connect(ANSWER_WITHIN)
+        s.sendall(req)
+        status, _, body = read_answer(s)
+        if status == 429:
+            return s, body
+        assert status == 200, body
+        held.append(s)
+    return None
+
+
 def test_one_user_cannot_hold_more_than_the_per_user_cap(make_server):
     srv = make_server(env={"ATRIUM_LIMITS_MAX_CONNECTIONS_PER_USER": "3"})
     admin = srv.admin_token()
@@ -289,16 +303,7 @@ def test_one_user_cannot_hold_more_than_the_per_user_cap(make_server):
     try:
         # Keep-alive connections, each signed in as the same user: the fourth cannot be one of
         # them (a connection of the sign-in above that is still closing may take a slot too).
-        refused = None
-        for _ in range(4):
-            s = srv.connect(ANSWER_WITHIN)
-            s.sendall(req)
-            status, hs, body = read_answer(s)
-            if status == 429:
-                refused = (s, body)
-                break
-            assert status == 200, body
-            held.append(s)
+        refused = fill_until_refused(srv, req, 4, held)
         assert refused is not None, "a fourth connection of one user was served"
         assert jsonlib.loads(refused[1])["type"].endswith("too-many-connections")
         assert closed_by_server(refused[0])
@@ -481,16 +486,7 @@ def test_proxied_connections_count_against_their_user(make_server):
     req = f"GET {path}ok HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\n\r\n".encode()
     held = []
     try:
-        refused = None
-        for _ in range(4):
-            s = srv.connect(ANSWER_WITHIN)
-            s.sendall(req)
-            status, _, body = read_answer(s)
-            if status == 429:
-                refused = (s, body)
-                break
-            assert status == 200, body
-            held.append(s)
+        refused = fill_until_refused(srv, req, 4, held)
         assert refused is not None, "a fourth proxied connection of one user was served"
         assert jsonlib.loads(refused[1])["type"].endswith("too-many-connections")
         refused[0].close()
