@@ -398,6 +398,25 @@ def list_all(srv: Server, path: str, token: str, limit: int = 200) -> list[dict]
             return items
     raise AssertionError("list did not end")
 
+def stop_envs_then_server(s: "Server") -> None:
+    """A suite's teardown: no environment outlives it. Every project's active environments are
+    stopped and waited for (as `s.admin`), then the server stops (killed if it does not)."""
+    def active():
+        return [e for p in list_all(s, "/api/v1/projects", s.admin)
+                for e in list_all(s, f"/api/v1/projects/{p['id']}/envs?active=true", s.admin)]
+    try:
+        for e in active():
+            if e["state"] != "STOPPING":
+                s.call("POST", f"/api/v1/envs/{e['id']}/stop", s.admin)
+        wait_until(lambda: not active(), 90, 0.1, "every environment to end")
+    except (AssertionError, OSError):
+        pass
+    try:
+        s.stop(60)
+    except AssertionError:
+        s.kill9()
+
+
 
 # ---------------------------------------------------------------------------- world builder
 

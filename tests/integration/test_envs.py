@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ATRIUM_BIN, Browser, USER_PASSWORD, World, base_env, is_problem, list_all, wait_until
+from conftest import (ATRIUM_BIN, Browser, USER_PASSWORD, World, base_env, is_problem, list_all,
+                      stop_envs_then_server, wait_until)
 from wsclient import Closed, HandshakeRefused, WebSocket
 
 ENV_SERVER = {"ATRIUM_COMPUTE_CPUS": "32", "ATRIUM_COMPUTE_MEM_MB": "65536"}
@@ -73,21 +74,7 @@ def srv(tmp_path_factory):
     try:
         yield s
     finally:
-        # No environment outlives the suite: every project's are stopped, and the server waits for them.
-        def active():
-            return [e for p in list_all(s, "/api/v1/projects", s.admin)
-                    for e in list_all(s, f"/api/v1/projects/{p['id']}/envs?active=true", s.admin)]
-        try:
-            for e in active():
-                if e["state"] != "STOPPING":
-                    s.call("POST", f"/api/v1/envs/{e['id']}/stop", s.admin)
-            wait_until(lambda: not active(), 90, 0.1, "every environment to end")
-        except (AssertionError, OSError):
-            pass
-        try:
-            s.stop(60)
-        except AssertionError:
-            s.kill9()
+        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

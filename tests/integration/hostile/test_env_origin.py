@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cdp import Chromium, chromium_path  # noqa: E402
-from conftest import Browser, Server, USER_PASSWORD, World, is_problem, list_all, wait_until  # noqa: E402
+from conftest import Browser, Server, USER_PASSWORD, World, is_problem, list_all, stop_envs_then_server, wait_until  # noqa: E402
 
 ENV_SERVER = {"ATRIUM_COMPUTE_CPUS": "16", "ATRIUM_COMPUTE_MEM_MB": "32768"}
 
@@ -111,20 +111,7 @@ def srv(tmp_path_factory):
     try:
         yield s
     finally:
-        def active():
-            return [e for p in list_all(s, "/api/v1/projects", s.admin)
-                    for e in list_all(s, f"/api/v1/projects/{p['id']}/envs?active=true", s.admin)]
-        try:
-            for e in active():
-                if e["state"] != "STOPPING":
-                    s.call("POST", f"/api/v1/envs/{e['id']}/stop", s.admin)
-            wait_until(lambda: not active(), 90, 0.1, "every environment to end")
-        except (AssertionError, OSError):
-            pass
-        try:
-            s.stop(60)
-        except AssertionError:
-            s.kill9()
+        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, World, list_all, wait_until
+from conftest import Server, World, stop_envs_then_server, wait_until
 from test_envs import env_raw
 from test_sandbox import ROOT, Sandbox, probe
 
@@ -206,20 +206,7 @@ def outbound_srv(tmp_path_factory):
     try:
         yield s
     finally:
-        def active():
-            return [e for p in list_all(s, "/api/v1/projects", s.admin)
-                    for e in list_all(s, f"/api/v1/projects/{p['id']}/envs?active=true", s.admin)]
-        try:
-            for e in active():
-                if e["state"] != "STOPPING":
-                    s.call("POST", f"/api/v1/envs/{e['id']}/stop", s.admin)
-            wait_until(lambda: not active(), 90, 0.1, "every environment to end")
-        except (AssertionError, OSError):
-            pass
-        try:
-            s.stop(60)
-        except AssertionError:
-            s.kill9()
+        stop_envs_then_server(s)
 
 
 def env_state(srv, token, env_id, states):
