@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import World
+from conftest import World, stop_envs_then_server
 from test_envs import ENV_SERVER, bearer, env_ws, execute, launch, proxied, stop, terminal_run, wait_state
 
 MARKERS = "/home/atrium/markers"
@@ -47,10 +47,7 @@ def srv(tmp_path_factory):
     try:
         yield s
     finally:
-        try:
-            s.stop(60)
-        except AssertionError:
-            s.kill9()
+        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

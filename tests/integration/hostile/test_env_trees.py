@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import World, is_problem, wait_until
+from conftest import World, is_problem, stop_envs_then_server, wait_until
 from test_envs import ECHO_APP, ENV_SERVER, launch, proxied, stop, wait_state
 
 
@@ -30,10 +30,7 @@ def srv(tmp_path_factory):
     try:
         yield s
     finally:
-        try:
-            s.stop(60)
-        except AssertionError:
-            s.kill9()
+        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

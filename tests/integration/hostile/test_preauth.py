@@ -493,4 +493,6 @@ def test_proxied_connections_count_against_their_user(make_server):
     finally:
         for s in held:
             s.close()
-        srv.call("POST", f"/api/v1/envs/{env['id']}/stop", admin)
+        srv.call("POST", f"/api/v1/envs/{env['id']}/stop", admin)  # and ended before the server stops
+        wait_until(lambda: srv.call("GET", f"/api/v1/envs/{env['id']}", admin).json["state"] in ("STOPPED", "FAILED"),
+                   60, 0.05, "the environment to stop")
