@@ -19,6 +19,7 @@
 #include "audit/routes.hpp"
 #include "core/config.hpp"
 #include "core/alloc.hpp"
+#include "core/async.hpp"
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "db/sqlite/sqlite_database.hpp"
@@ -293,6 +294,8 @@ int run_server(const ServerFlags& flags) {
   if (port < 0 || port > 65535) die("server.listen: bad port in '" + c.listen + "'");
 
   static SystemClock clock;
+  async::Runtime runtime(c.worker_threads);  // the worker pool and the services' I/O thread
+  runtime.start();
   obs::Metrics metrics;
   auto db = open_database(c, &metrics);
   if (!db) die(db.error().detail);
@@ -391,16 +394,15 @@ int run_server(const ServerFlags& flags) {
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
   audit::add_routes(api);
-  jobs::add_routes(api, compute_service);
-  data::add_routes(api, data_service);
-  vcs::add_routes(api, repos, {.max_blob_bytes = static_cast<std::size_t>(c.git_max_file_bytes)});
-  envs::add_routes(api, env_service);
+  jobs::add_routes(api, compute_service, runtime);
+  data::add_routes(api, data_service, runtime);
+  vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git_max_file_bytes)});
+  envs::add_routes(api, env_service, runtime);
 
   http::ServerSettings ss;
   ss.host = host;
   ss.port = static_cast<unsigned short>(port);
   ss.io_threads = c.io_threads;
-  ss.worker_threads = c.worker_threads;
   ss.max_header_bytes = c.max_header_bytes;
   ss.max_body_bytes = c.max_body_bytes;
   ss.header_timeout_s = c.header_timeout_s;
@@ -448,7 +450,7 @@ int run_server(const ServerFlags& flags) {
   };
   ss.proxy.route = [&proxy_deps](const http::Request& req) { return proxy::route(proxy_deps, req); };
   ss.proxy.cached_route = [&proxy_deps](const http::Request& req) { return proxy::cached_route(proxy_deps, req); };
-  http::Server server(ss, api, metrics);
+  http::Server server(ss, api, metrics, runtime);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);
   std::printf("atrium: listening on %s://%s:%u\n", c.tls_cert.empty() ? "http" : "https",
@@ -461,6 +463,7 @@ int run_server(const ServerFlags& flags) {
   server.wait();
   env_service.stop();
   compute_service.stop();  // running jobs keep running; the next start re-adopts them
+  runtime.stop();
   spdlog::info("atrium server stopped");
   return 0;
 }

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <fnmatch.h>
-#include <sys/eventfd.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "audit/audit.hpp"
+#include "core/async.hpp"
 #include "core/crypto.hpp"
 #include "core/dir.hpp"
 #include "core/files.hpp"
@@ -107,81 +107,89 @@ Response upload_response(int status, const UploadRow& u) {
       .header("Upload-Length", std::to_string(u.size));
 }
 
-// A blob's bytes as a response body. A thread of its own reads and decrypts ahead (a few pieces,
-// bounded) while the I/O thread sends: decryption runs beside the socket writes instead of
-// between them. It signals each piece on an eventfd that the server waits on; the client's pace
-// still bounds it (a full queue stops the reader).
-class BlobBody final : public http::BodyStream {
+// A blob's bytes as a response body. Decryption runs on the worker pool a few pieces ahead
+// (bounded) while the I/O thread sends: beside the socket writes instead of between them. One
+// read-ahead task at a time owns the reader; the client's pace still bounds it (a full queue
+// ends the task until next() takes a piece).
+class BlobBody final : public async::Stream {
  public:
-  explicit BlobBody(BlobStore::Reader r) : ready_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    reader_ = std::thread([this, r = std::move(r)]() mutable { read_ahead(r); });
-  }
+  BlobBody(async::Runtime& rt, BlobStore::Reader r) : rt_(rt), s_(std::make_shared<Shared>(std::move(r))) {}
   ~BlobBody() override {
-    {
-      std::lock_guard lk(mu_);
-      stop_ = true;
-    }
-    space_.notify_all();
-    reader_.join();
-    if (ready_ >= 0) ::close(ready_);
+    std::lock_guard lk(s_->mu);
+    s_->stop = true;  // a read-ahead task in flight ends after its piece; it holds the shared state
   }
-  bool poll(std::string& out) override {
-    std::uint64_t n;
-    if (ready_ >= 0 && ::read(ready_, &n, sizeof n) < 0) {
-    }  // reset before looking: a piece pushed after this signals again
-    std::unique_lock lk(mu_);
-    if (!queue_.empty()) {
-      if (out.empty()) out.swap(queue_.front());
-      else out += queue_.front();
-      queue_.pop_front();
-      lk.unlock();
-      space_.notify_one();
-      return true;
+  async::Task<bool> next(std::string& out) override {
+    for (;;) {
+      {
+        std::unique_lock lk(s_->mu);
+        if (!s_->queue.empty()) {
+          out += s_->queue.front();
+          s_->queue.pop_front();
+          bool restart = !s_->reading && !s_->finished;
+          if (restart) s_->reading = true;
+          lk.unlock();
+          if (restart) read_ahead();
+          co_return true;
+        }
+        if (s_->finished) co_return false;
+        if (cancelled_) co_return true;
+        if (!s_->reading) {
+          s_->reading = true;
+          lk.unlock();
+          read_ahead();
+        }
+      }
+      co_await s_->waiter.wait(clock_);
     }
-    return !finished_;  // nothing yet: the server waits on the eventfd (without one, it polls)
   }
   bool failed() const override {
-    std::lock_guard lk(mu_);
-    return failed_;
+    std::lock_guard lk(s_->mu);
+    return s_->failed;
   }
-  int wait_fd() const override { return ready_; }
+  void cancel() override {
+    cancelled_ = true;
+    s_->waiter.wake();
+  }
 
  private:
   static constexpr std::size_t kDepth = 4;
+  struct Shared {
+    explicit Shared(BlobStore::Reader rd) : r(std::move(rd)) {}
+    BlobStore::Reader r;  // used by the one read-ahead task (reading)
+    async::Waiter waiter;
+    std::mutex mu;
+    std::deque<std::string> queue;                                   // GUARDED_BY(mu)
+    bool reading = false, finished = false, failed = false, stop = false;  // GUARDED_BY(mu)
+  };
 
-  void read_ahead(BlobStore::Reader& r) {
-    for (;;) {
-      std::string piece;
-      auto more = r.next(piece, kPiece);
-      std::unique_lock lk(mu_);
-      if (!more) failed_ = true;  // the server cuts the connection: the client sees a short body
-      if (!piece.empty()) queue_.push_back(std::move(piece));
-      if (!more || !*more) finished_ = true;
-      lk.unlock();
-      signal();
-      lk.lock();
-      if (finished_) return;
-      space_.wait(lk, [&] { return stop_ || queue_.size() < kDepth; });
-      if (stop_) return;
-    }
-  }
-  void signal() {
-    std::uint64_t one = 1;
-    if (ready_ >= 0 && ::write(ready_, &one, sizeof one) < 0) {
-    }
+  // Reads pieces on the pool until the queue is full, the blob ends or the body is dropped.
+  void read_ahead() {
+    async::asio::post(rt_.pool(), [s = s_] {
+      for (;;) {
+        std::string piece;
+        auto more = s->r.next(piece, kPiece);
+        std::unique_lock lk(s->mu);
+        if (!more) s->failed = true;  // the server cuts the connection: the client sees a short body
+        if (!piece.empty()) s->queue.push_back(std::move(piece));
+        if (!more || !*more) s->finished = true;
+        bool go_on = !s->finished && !s->stop && s->queue.size() < kDepth;
+        if (!go_on) s->reading = false;
+        lk.unlock();
+        s->waiter.wake();
+        if (!go_on) return;
+      }
+    });
   }
 
-  int ready_;
-  mutable std::mutex mu_;
-  std::condition_variable space_;
-  std::deque<std::string> queue_;  // GUARDED_BY(mu_)
-  bool finished_ = false, failed_ = false, stop_ = false;  // GUARDED_BY(mu_)
-  std::thread reader_;
+  async::Runtime& rt_;
+  std::shared_ptr<Shared> s_;
+  SystemClock clock_;
+  bool cancelled_ = false;
 };
 
 // A blob as a download: Range (206, 416), If-Range, If-None-Match (304), Content-Length,
 // streamed and decrypted as the client takes it.
-Result<Response> serve_blob(Context& ctx, Service& svc, const std::string& blob_id, std::int64_t size,
+Result<Response> serve_blob(Context& ctx, Service& svc, async::Runtime& rt, const std::string& blob_id, std::int64_t size,
                             const std::string& etag, const std::string& path) {
   if (auto inm = ctx.req.header("if-none-match"); inm && *inm == etag)
     return Response::text(304, "", "").header("ETag", etag);
@@ -201,7 +209,7 @@ Result<Response> serve_blob(Context& ctx, Service& svc, const std::string& blob_
   std::string first;
   TRY(reader.next(first, kPiece));
   Response r = Response::text(range ? 206 : 200, std::move(first), "application/octet-stream");
-  r.stream = std::make_shared<BlobBody>(std::move(reader));
+  r.stream = std::make_shared<BlobBody>(rt, std::move(reader));
   r.stream_length = end - begin;
   r.header("ETag", etag).header("Accept-Ranges", "bytes").header("X-Content-SHA256", blob_id);
   if (range)
@@ -588,7 +596,7 @@ Result<GcReport> Service::gc(bool dry_run) {
 
 // ---- the routes
 
-void add_routes(http::Api& api, Service& svc) {
+void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
   const json kObj = http::object_schema();
 
   api.add({"POST", "/api/v1/projects/{id}/uploads", Access::require("files", "write"),
@@ -796,14 +804,14 @@ void add_routes(http::Api& api, Service& svc) {
            {"Download a file (Range: bytes=a-b for part of it; ETag and X-Content-SHA256 describe it); "
             "?stat=true answers its metadata as JSON",
             "files", nullptr, nullptr, 200, {"stat"}},
-           [&svc](Context& ctx) -> Result<Response> {
+           [&svc, &rt](Context& ctx) -> Result<Response> {
              auto p = TRY(load_project(ctx, ctx.t(), {"files", "read"}));
              auto path = TRY(path_param(ctx));
              auto f = TRY(get_file(ctx.t(), p.id, path));
              if (!f) return not_found("file '" + path + "'");
              if (ctx.req.query_param("stat").value_or("false") == "true")
                return http::with_etag(Response::json(200, f->json()), f->json());
-             return serve_blob(ctx, svc, f->blob_id, f->size, f->etag(), path);
+             return serve_blob(ctx, svc, rt, f->blob_id, f->size, f->etag(), path);
            }});
 
   api.add({"DELETE", "/api/v1/projects/{id}/files/{path*}", Access::require("files", "write"),
@@ -1026,13 +1034,13 @@ void add_routes(http::Api& api, Service& svc) {
 
   api.add({"GET", "/api/v1/datasets/{id}/versions/{n}/files/{path*}", Access::require("files", "read"),
            {"Download a file of a dataset version (Range supported)", "files", nullptr, nullptr},
-           [&svc](Context& ctx) -> Result<Response> {
+           [&svc, &rt](Context& ctx) -> Result<Response> {
              auto d = TRY(load_dataset(ctx, ctx.t(), {"files", "read"}));
              auto n = TRY(version_number(ctx.param("n"), "n"));
              auto path = TRY(path_param(ctx));
              auto e = TRY(version_entry(ctx.t(), d.id, n, path));
              if (!e) return not_found("file '" + path + "' in version " + std::to_string(n));
-             return serve_blob(ctx, svc, e->blob_id, e->size, blob_etag(e->blob_id), path);
+             return serve_blob(ctx, svc, rt, e->blob_id, e->size, blob_etag(e->blob_id), path);
            }});
 
   api.add({"GET", "/api/v1/datasets/{id}/diff", Access::require("files", "read"),
@@ -1119,11 +1127,11 @@ void add_routes(http::Api& api, Service& svc) {
   api.add({"GET", "/dl/{token}", Access::open(),
            {"Through a signed link: the file (Range supported), or a dataset version's file list; every use is audited",
             "files", nullptr, nullptr},
-           [&svc, live_link, count_use](Context& ctx) -> Result<Response> {
+           [&svc, live_link, count_use, &rt](Context& ctx) -> Result<Response> {
              auto l = TRY(live_link(ctx));
              if (l.dataset_id.empty()) {
                TRY_STATUS(count_use(ctx, l, std::string(ctx.req.header("range").value_or(""))));
-               return serve_blob(ctx, svc, l.blob_id, l.size, blob_etag(l.blob_id), l.path);
+               return serve_blob(ctx, svc, rt, l.blob_id, l.size, blob_etag(l.blob_id), l.path);
              }
              TRY_STATUS(count_use(ctx, l, "list"));
              json files = json::array();
@@ -1150,7 +1158,7 @@ void add_routes(http::Api& api, Service& svc) {
   api.add({"GET", "/dl/{token}/{path*}", Access::open(),
            {"Through a signed link to a dataset version: one of its files (Range supported); every use is audited",
             "files", nullptr, nullptr},
-           [&svc, live_link, count_use](Context& ctx) -> Result<Response> {
+           [&svc, live_link, count_use, &rt](Context& ctx) -> Result<Response> {
              auto l = TRY(live_link(ctx));
              auto path = TRY(path_param(ctx));
              if (l.dataset_id.empty()) return not_found("file '" + path + "'");
@@ -1159,7 +1167,7 @@ void add_routes(http::Api& api, Service& svc) {
              std::string what = path;
              if (auto r = ctx.req.header("range")) what += " " + std::string(*r);
              TRY_STATUS(count_use(ctx, l, what));
-             return serve_blob(ctx, svc, e->blob_id, e->size, blob_etag(e->blob_id), path);
+             return serve_blob(ctx, svc, rt, e->blob_id, e->size, blob_etag(e->blob_id), path);
            },
            http::TxMode::kNone});
 

@@ -20,6 +20,10 @@
 #include "db/database.hpp"
 #include "http/api.hpp"
 
+namespace atrium::async {
+class Runtime;
+}
+
 namespace atrium::data {
 
 struct Settings {
@@ -116,6 +120,7 @@ class Service {
   std::string link_key_;
 };
 
-void add_routes(http::Api& api, Service& svc);
+// Downloads are decrypted on `rt`'s worker pool.
+void add_routes(http::Api& api, Service& svc, async::Runtime& rt);
 
 }  // namespace atrium::data

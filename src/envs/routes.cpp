@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "audit/audit.hpp"
+#include "core/async.hpp"
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "projects/projects.hpp"
@@ -52,39 +53,64 @@ Result<Millis> seconds_param(const http::JsonBody& b, const char* key) {
   return v ? *v * 1000 : Millis{0};
 }
 
-// Server-sent events: each env_events row as it is committed, until the environment ends.
-class EventStream final : public http::BodyStream {
+// Server-sent events: each env_events row as it is committed, until the environment ends. It
+// waits on the service's changes; the reads run on the worker pool.
+class EventStream final : public async::Stream {
  public:
-  EventStream(db::Database& db, Service& svc, std::string id, std::int64_t after)
-      : db_(db), svc_(svc), id_(std::move(id)), seq_(after), deadline_(svc.clock().now_ms() + kFollowMax) {}
-  bool poll(std::string& out) override {
-    auto changes = svc_.change_count();
-    if (changes == seen_ && !first_) return svc_.clock().now_ms() < deadline_;
-    first_ = false;
-    seen_ = changes;
-    auto rows = db_.read([&](db::Tx& tx) { return env_events(tx, id_, seq_); });
-    auto env = db_.read([&](db::Tx& tx) { return get_env(tx, id_); });
-    if (!rows || !env || !*env) return false;
-    for (auto& ev : *rows) {
-      seq_ = ev["seq"].get<std::int64_t>();
-      out += "id: " + std::to_string(seq_) + "\nevent: " + ev["event"].get<std::string>() + "\ndata: " + ev.dump() + "\n\n";
+  EventStream(async::Runtime& rt, db::Database& db, Service& svc, std::string id, std::int64_t after)
+      : rt_(rt), db_(db), svc_(svc), id_(std::move(id)), seq_(after), deadline_(svc.clock().now_ms() + kFollowMax) {}
+  async::Task<bool> next(std::string& out) override {
+    auto changes = waiter_.wake_on(svc_.changes());
+    for (;;) {
+      if (ended_) co_return false;
+      if (cancelled_) co_return true;
+      auto version = svc_.changes().version();
+      if (first_ || version != seen_) {
+        first_ = false;
+        seen_ = version;
+        auto [rows, active] = co_await async::on_pool(rt_, [this] { return read(); });
+        if (!rows) co_return false;
+        for (auto& ev : *rows) {
+          seq_ = ev["seq"].get<std::int64_t>();
+          out += "id: " + std::to_string(seq_) + "\nevent: " + ev["event"].get<std::string>() + "\ndata: " + ev.dump() +
+                 "\n\n";
+        }
+        ended_ = !active;
+        if (!out.empty()) co_return true;
+        if (ended_) co_return false;
+      }
+      if (svc_.clock().now_ms() >= deadline_) co_return false;
+      co_await waiter_.wait(svc_.clock(), deadline_);
     }
-    return (*env)->active() && svc_.clock().now_ms() < deadline_;
+  }
+  void cancel() override {
+    cancelled_ = true;
+    waiter_.wake();
   }
 
  private:
+  // The events after seq_, and whether the environment is still active (nullopt: gone).
+  std::pair<std::optional<json>, bool> read() {
+    auto rows = db_.read([&](db::Tx& tx) { return env_events(tx, id_, seq_); });
+    auto env = db_.read([&](db::Tx& tx) { return get_env(tx, id_); });
+    if (!rows || !env || !*env) return {std::nullopt, false};
+    return {std::move(*rows), (*env)->active()};
+  }
+
+  async::Runtime& rt_;
   db::Database& db_;
   Service& svc_;
   std::string id_;
   std::int64_t seq_;
   Millis deadline_;
-  std::int64_t seen_ = -1;
-  bool first_ = true;
+  std::uint64_t seen_ = 0;
+  bool first_ = true, cancelled_ = false, ended_ = false;
+  async::Waiter waiter_;
 };
 
 }  // namespace
 
-void add_routes(http::Api& api, Service& svc) {
+void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
   const json kObj = http::object_schema(), kList = http::list_schema();
 
   // ---- the catalog
@@ -212,7 +238,7 @@ void add_routes(http::Api& api, Service& svc) {
   api.add({"GET", "/api/v1/envs/{id}/events", Access::require("envs", "read"),
            {"An environment's state changes; follow=true streams them as server-sent events", "envs", nullptr, kList, 200,
             {"follow", "after"}},
-           [&svc](Context& ctx) -> Result<Response> {
+           [&svc, &rt](Context& ctx) -> Result<Response> {
              auto e = TRY(load(ctx, {"envs", "read"}));
              std::int64_t after = 0;
              if (auto a = ctx.req.query_param("after")) {
@@ -226,7 +252,7 @@ void add_routes(http::Api& api, Service& svc) {
                r.status = 200;
                r.content_type = "text/event-stream";
                r.headers.emplace_back("Cache-Control", "no-store");
-               r.stream = std::make_shared<EventStream>(ctx.db(), svc, e.id, after);
+               r.stream = std::make_shared<EventStream>(rt, ctx.db(), svc, e.id, after);
                return r;
              }
              return Response::json(200, http::page_json(TRY(env_events(ctx.t(), e.id, after)), std::nullopt));

@@ -5,8 +5,13 @@
 #include "envs/service.hpp"
 #include "http/api.hpp"
 
+namespace atrium::async {
+class Runtime;
+}
+
 namespace atrium::envs {
 
-void add_routes(http::Api& api, Service& svc);
+// Event streams read on `rt`'s worker pool.
+void add_routes(http::Api& api, Service& svc, async::Runtime& rt);
 
 }  // namespace atrium::envs

@@ -316,7 +316,7 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
                             {{"app", app.name}, {"project_id", project_id}, {"job_id", e.job_id},
                              {"cpus", r.cpus}, {"mem_mb", r.mem_mb}, {"time_limit_s", r.time_limit / 1000}}},
                            now));
-  changes_++;
+  changed();
   poke();
   return e;
 }
@@ -332,7 +332,7 @@ Result<EnvRecord> Service::request_stop(db::Tx& tx, const Actor& actor, const En
               {why, why, env.id}));
   TRY_STATUS(add_event(tx, env.id, "STOPPING", "stop", why, now));
   TRY_STATUS(audit::record(tx, actor, {env.org_id, "env.stop", "env", env.id, {{"reason", why}}}, now));
-  changes_++;
+  changed();
   poke();
   return *TRY(get_env(tx, env.id));
 }
@@ -474,7 +474,7 @@ Status Service::transition(const std::string& id, const std::string& to, const s
     if (extra) TRY_STATUS(extra(tx, *cur));
     return {};
   });
-  changes_++;
+  changed();
   return st;
 }
 
@@ -606,7 +606,7 @@ void Service::stop_env(const EnvRecord& e, const std::string& why, Millis now) {
     return audit::record(tx, system_actor(), {e.org_id, "env.cull", "env", e.id, {{"reason", why}}}, now);
   });
   if (!st) spdlog::error("env {}: {}", e.id, st.error().detail);
-  changes_++;
+  changed();
 }
 
 void Service::step(const EnvRecord& e, Millis now) {
@@ -645,7 +645,7 @@ void Service::step(const EnvRecord& e, Millis now) {
         TRY(tx.exec("UPDATE envs SET reason = ? WHERE id = ? AND state = 'QUEUED'", {text, e.id}));
         return add_event(tx, e.id, "QUEUED", "waiting", text, now);
       });
-      changes_++;
+      changed();
     }
     return;
   }
@@ -659,7 +659,7 @@ void Service::step(const EnvRecord& e, Millis now) {
       l.stop_sent = true;
     }
     if (!send) return;
-    changes_++;  // (a stop asked for through the API counted before its commit: the proxy's cache forgets it now)
+    changed();  // (a stop asked for through the API counted before its commit: the proxy's cache forgets it now)
     if (e.spec.value("kind", std::string()) == "jupyter" && j.job.state == JobState::kRunning)
       (void)app_http(e, "POST", "/env/" + e.id + "/api/shutdown");
     auto st = db_.write([&](db::Tx& tx) { return cancel_job(tx, e.job_id, now); });
@@ -731,7 +731,7 @@ void Service::step(const EnvRecord& e, Millis now) {
     }
     if (first) {
       db_.write([&](db::Tx& tx) { return add_event(tx, e.id, "READY", "warning", d.reason, now); });
-      changes_++;
+      changed();
     }
   } else if (d.kind == CullDecision::kStop) {
     {

@@ -126,6 +126,8 @@ class Service {
   std::filesystem::path log_path(const EnvRecord& e, const std::string& stream) const;
   // Bumped on every state change: followers (server-sent events) re-read when it moves.
   std::int64_t change_count() const { return changes_.load(); }
+  // Fired with each bump of change_count().
+  const Notifier& changes() const { return change_notifier_; }
   const Clock& clock() const { return clock_; }
 
   // One monitor pass now (tests; the thread does this by itself).
@@ -173,6 +175,11 @@ class Service {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Live>> live_;  // held by the users of an entry: cleanup may drop it
   std::atomic<std::int64_t> changes_{0};
+  Notifier change_notifier_;
+  void changed() {
+    changes_++;
+    change_notifier_.notify();
+  }
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
   bool stopping_ = false;

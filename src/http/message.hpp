@@ -12,6 +12,10 @@
 
 #include "core/error.hpp"
 
+namespace atrium::async {
+class Stream;  // core/async.hpp: a body produced piece by piece
+}
+
 namespace atrium::http {
 
 struct Request {
@@ -35,27 +39,13 @@ struct Request {
   bool is_unsafe() const { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
 };
 
-// A response body produced piece by piece after the headers (chunked transfer encoding), for
-// bodies that grow while they are sent (a running job's output). poll() runs on an I/O thread:
-// it appends what is ready now without blocking for long, and returns false once the body is
-// complete. Between empty polls the server waits a little; a client that goes away ends it.
-struct BodyStream {
-  virtual ~BodyStream() = default;
-  virtual bool poll(std::string& out) = 0;
-  // True when the body ended because it could not be produced (a damaged blob): the server then
-  // cuts the connection instead of ending the body normally, so the client sees a short body.
-  virtual bool failed() const { return false; }
-  // A descriptor that becomes readable when poll() may have more (a pipe from a child process):
-  // the server waits on it instead of polling with a backoff. -1: none.
-  virtual int wait_fd() const { return -1; }
-};
-
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::shared_ptr<BodyStream> stream;  // set: `body` is sent first, then what the stream yields
+  // Set: `body` is sent first, then what the stream yields (chunked, or sized by stream_length).
+  std::shared_ptr<async::Stream> stream;
   // With `stream`, to a WebSocket upgrade request: the server accepts the upgrade and sends `body`
   // and then each piece the stream yields as one binary message; the stream's end closes the
   // WebSocket normally (1000). Messages from the client are read (pings, close) and ignored.

@@ -26,7 +26,9 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/async.hpp"
 #include "core/crypto.hpp"
+#include "core/io_thread.hpp"
 #include "core/dir.hpp"
 #include "http/proxy_header.hpp"
 #include "obs/metrics.hpp"
@@ -111,7 +113,7 @@ struct Server::Impl {
   Api& api;
   obs::Metrics& metrics;
   asio::io_context io;
-  asio::thread_pool workers;
+  async::Runtime& rt;  // its worker pool runs everything that blocks
   tcp::acceptor acceptor{io};
   std::unique_ptr<asio::ssl::context> ssl;
   asio::signal_set signals{io};
@@ -131,10 +133,11 @@ struct Server::Impl {
   bool done = false;  // GUARDED_BY(done_mu)
   std::string rid_prefix;
   std::atomic<std::uint64_t> rid_counter{0};
+  std::map<async::Stream*, asio::any_io_executor> live_streams;  // GUARDED_BY(conns_mu)
 
-  Impl(ServerSettings s, Api& a, obs::Metrics& m)
+  Impl(ServerSettings s, Api& a, obs::Metrics& m, async::Runtime& runtime)
       : settings(std::move(s)), api(a), metrics(m), io(std::max(1, settings.io_threads)),
-        workers(static_cast<std::size_t>(std::max(1, settings.worker_threads))) {
+        rt(runtime) {
     rid_prefix = crypto::hex(crypto::random_bytes(4));
   }
 
@@ -146,15 +149,7 @@ struct Server::Impl {
 
   // Runs Api::handle on the worker pool and resumes the coroutine on its own executor.
   awaitable<Response> dispatch(Request& req, Admission& adm) {
-    co_return co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
-        [this, &req, &adm](auto handler) {
-          auto ex = asio::get_associated_executor(handler);
-          asio::post(workers, [this, &req, &adm, h = std::move(handler), ex]() mutable {
-            Response r = api.handle(req, adm);
-            asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
-          });
-        },
-        use_awaitable);
+    co_return co_await async::on_pool(rt, [this, &req, &adm] { return api.handle(req, adm); });
   }
 
   Response server_problem(int status, std::string type, std::string detail, const std::string& rid) {
@@ -193,35 +188,47 @@ struct Server::Impl {
   }
 
   // Feeds `first`, then each piece `src` yields, to `write` (which returns false when the peer is
-  // gone). Empty polls back off from 50 ms to 500 ms on `timer`; cancelling the timer makes the
-  // pump look at `stop()` at once. Ends at the stream's end, on a failed write, on shutdown (the
-  // client resumes from its offset elsewhere) or when `stop()` says so. True: the stream ended.
+  // gone). Nothing polls: the stream wakes this coroutine when it has more. Ends at the stream's
+  // end, on a failed write, on shutdown (begin_shutdown cancels every live stream; the client
+  // resumes from its offset elsewhere) or when `stop()` says so (after a cancel of the stream by
+  // the caller). True: the stream ended.
   template <typename Write, typename Stop>
-  awaitable<bool> pump(BodyStream& src, std::string first, asio::steady_timer& timer, Write write, Stop stop) {
+  awaitable<bool> pump(async::Stream& src, std::string first, Write write, Stop stop) {
+    LiveStream live(*this, src, co_await asio::this_coro::executor);
     std::string piece = std::move(first);
-    bool more = true;
-    auto delay = std::chrono::milliseconds(50);
-    beast::error_code ec;
-    // A stream with a descriptor (a child's pipe) wakes the pump itself: no backoff.
-    std::optional<asio::posix::stream_descriptor> ready;
-    if (int fd = src.wait_fd(); fd >= 0) ready.emplace(co_await asio::this_coro::executor, ::dup(fd));
     for (;;) {
       if (!piece.empty()) {
         if (!co_await write(piece)) co_return false;
         piece.clear();
-        delay = std::chrono::milliseconds(50);
       }
-      if (!more) co_return true;
       if (draining || stop()) co_return false;
-      more = src.poll(piece);
-      if (piece.empty() && more && ready) {
-        co_await ready->async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(use_awaitable, ec));
-      } else if (piece.empty() && more) {  // nothing yet: wait before asking again
-        timer.expires_after(delay);
-        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-        delay = std::min(delay * 2, std::chrono::milliseconds(500));
+      if (!co_await src.next(piece)) {
+        if (!piece.empty() && !co_await write(piece)) co_return false;
+        co_return true;
       }
     }
+  }
+
+  // The streams being pumped, so that shutdown can cancel their waits (on their own strands).
+  struct LiveStream {
+    Impl& impl;
+    async::Stream* s;
+    LiveStream(Impl& i, async::Stream& src, asio::any_io_executor ex) : impl(i), s(&src) {
+      std::lock_guard lk(impl.conns_mu);
+      impl.live_streams.emplace(s, std::move(ex));
+    }
+    ~LiveStream() {
+      std::lock_guard lk(impl.conns_mu);
+      impl.live_streams.erase(s);
+    }
+  };
+  void cancel_streams() {
+    std::lock_guard lk(conns_mu);
+    for (auto& [s, ex] : live_streams)
+      asio::post(ex, [this, s = s] {
+        std::lock_guard lk2(conns_mu);
+        if (live_streams.count(s)) s->cancel();  // still pumped: alive (this runs on its strand)
+      });
   }
 
   // Chunked: the header, `r.body` as the first chunk, then each piece the stream yields; the
@@ -239,13 +246,13 @@ struct Server::Impl {
     co_await write_header_only(stream, res);
     auto& lowest = beast::get_lowest_layer(stream);
     const auto write_timeout = std::chrono::seconds(settings.request_timeout_s);
-    asio::steady_timer timer(co_await asio::this_coro::executor);
     auto write = [&](const std::string& piece) -> awaitable<bool> {
       lowest.expires_after(write_timeout);  // a client that stops reading is cut off
       co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece)), use_awaitable);
       co_return true;
     };
-    co_await pump(*r.stream, r.body, timer, write, [] { return false; });
+    lowest.expires_never();  // while the stream waits for more; each write arms its own timeout
+    co_await pump(*r.stream, r.body, write, [] { return false; });
     if (r.stream->failed()) throw std::runtime_error("the response body could not be produced");
     lowest.expires_after(write_timeout);
     co_await asio::async_write(stream, bhttp::make_chunk_last(), use_awaitable);
@@ -259,7 +266,6 @@ struct Server::Impl {
     co_await write_header_only(stream, res);
     auto& lowest = beast::get_lowest_layer(stream);
     const auto write_timeout = std::chrono::seconds(settings.request_timeout_s);
-    asio::steady_timer timer(co_await asio::this_coro::executor);
     std::int64_t sent = 0;
     auto write = [&](const std::string& piece) -> awaitable<bool> {
       if (sent + static_cast<std::int64_t>(piece.size()) > r.stream_length)
@@ -269,7 +275,8 @@ struct Server::Impl {
       sent += static_cast<std::int64_t>(piece.size());
       co_return true;
     };
-    bool ended = co_await pump(*r.stream, r.body, timer, write, [] { return false; });
+    lowest.expires_never();
+    bool ended = co_await pump(*r.stream, r.body, write, [] { return false; });
     if (!ended || r.stream->failed() || sent != r.stream_length)
       throw std::runtime_error("the response body ended short of its Content-Length");
   }
@@ -299,7 +306,7 @@ struct Server::Impl {
     if (ec) co_return;
 
     auto ex = co_await asio::this_coro::executor;
-    asio::steady_timer poll_timer(ex), reader_done(ex, asio::steady_timer::time_point::max());
+    asio::steady_timer reader_done(ex, asio::steady_timer::time_point::max());
     bool reader_finished = false;
     asio::co_spawn(
         ex,
@@ -312,7 +319,7 @@ struct Server::Impl {
             in.consume(in.size());
           }
           reader_finished = true;
-          poll_timer.cancel();
+          r.stream->cancel();
           reader_done.cancel();
         },
         asio::detached);
@@ -321,7 +328,7 @@ struct Server::Impl {
       co_await sock.async_write(asio::buffer(piece), asio::redirect_error(use_awaitable, ec));
       co_return !ec;
     };
-    co_await pump(*r.stream, r.body, poll_timer, write, [&] { return reader_finished; });
+    co_await pump(*r.stream, r.body, write, [&] { return reader_finished; });
     if (!reader_finished && !ec) {
       ws::close_reason why(draining ? ws::close_code::going_away : ws::close_code::normal);
       co_await sock.async_close(why, asio::redirect_error(use_awaitable, ec));
@@ -436,16 +443,7 @@ struct Server::Impl {
   // Runs f() on the worker pool (it may block: the database) and resumes on this executor.
   template <typename F>
   awaitable<std::invoke_result_t<F&>> on_workers(F f) {
-    using R = std::invoke_result_t<F&>;
-    co_return co_await asio::async_initiate<decltype(use_awaitable), void(R)>(
-        [this, &f](auto handler) {
-          auto ex = asio::get_associated_executor(handler);
-          asio::post(workers, [&f, h = std::move(handler), ex]() mutable {
-            R r = f();
-            asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
-          });
-        },
-        use_awaitable);
+    co_return co_await async::on_pool(rt, std::move(f));
   }
 
   using UnixSocket = asio::local::stream_protocol::socket;
@@ -1151,6 +1149,7 @@ struct Server::Impl {
       signals.cancel(ec);
     });
     close_idle();
+    cancel_streams();
     std::thread([this] {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.shutdown_grace_s);
       for (;;) {
@@ -1166,7 +1165,6 @@ struct Server::Impl {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       io.stop();
-      workers.join();
       std::lock_guard lock(done_mu);
       done = true;
       done_cv.notify_all();
@@ -1183,8 +1181,8 @@ struct Server::Impl {
   }
 };
 
-Server::Server(ServerSettings settings, Api& api, obs::Metrics& metrics)
-    : impl_(std::make_unique<Impl>(std::move(settings), api, metrics)) {}
+Server::Server(ServerSettings settings, Api& api, obs::Metrics& metrics, async::Runtime& rt)
+    : impl_(std::make_unique<Impl>(std::move(settings), api, metrics, rt)) {}
 
 Server::~Server() {
   if (!impl_->threads.empty()) {
@@ -1225,7 +1223,10 @@ Result<unsigned short> Server::start() {
     if (!e) impl_->begin_shutdown();
   });
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  for (int i = 0; i < std::max(1, s.io_threads); ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+  for (int i = 0; i < std::max(1, s.io_threads); ++i) impl_->threads.emplace_back([this] {
+      mark_io_thread();
+      impl_->io.run();
+    });
   return port;
 }
 

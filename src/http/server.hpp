@@ -1,5 +1,5 @@
-// The HTTP/1.1 server: Boost.Beast on C++20 coroutines, N I/O threads, a worker pool for the
-// blocking request handling, limits (header size, body size, header/request/idle timeouts,
+// The HTTP/1.1 server: Boost.Beast on C++20 coroutines, N I/O threads, the async runtime's worker
+// pool for the blocking request handling, limits (header size, body size, header/request/idle timeouts,
 // connection count), request ids, optional TLS, graceful shutdown.
 #pragma once
 
@@ -11,6 +11,10 @@
 #include "core/error.hpp"
 #include "http/api.hpp"
 #include "http/forwarded.hpp"
+
+namespace atrium::async {
+class Runtime;
+}
 
 namespace spdlog {
 class logger;
@@ -48,7 +52,6 @@ struct ServerSettings {
   std::string host = "127.0.0.1";
   unsigned short port = 8080;
   int io_threads = 1;
-  int worker_threads = 4;
   std::int64_t max_header_bytes = 16 * 1024;
   std::int64_t max_body_bytes = 1024 * 1024;
   int header_timeout_s = 10;
@@ -90,7 +93,8 @@ struct ServerSettings {
 
 class Server {
  public:
-  Server(ServerSettings settings, Api& api, obs::Metrics& metrics);
+  // Blocking work (request handling, proxy decisions) runs on `rt`'s worker pool.
+  Server(ServerSettings settings, Api& api, obs::Metrics& metrics, async::Runtime& rt);
   ~Server();
 
   // Binds and starts accepting; returns the bound port (useful with port 0).

@@ -1,12 +1,14 @@
 #include "jobs/routes.hpp"
 
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <set>
 #include <filesystem>
 
+#include "core/async.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "data/store.hpp"
@@ -91,38 +93,68 @@ Result<std::vector<std::string>> states_filter(Context& ctx) {
 }
 
 // A job's output as it grows (GET .../logs?follow=true): ends when the job has ended and
-// everything is sent, or after kFollowMax (the client resumes from its offset).
-class LogStream final : public http::BodyStream {
+// everything is sent, or after kFollowMax (the client resumes from its offset). It waits on
+// inotify (the run directory: the file may not exist yet) and on the service's job changes; the
+// reads and the state check run on the worker pool.
+class LogStream final : public async::Stream {
  public:
-  LogStream(Service& svc, std::string job_id, std::filesystem::path path, std::int64_t offset, Millis deadline)
-      : svc_(svc), id_(std::move(job_id)), path_(std::move(path)), offset_(offset), deadline_(deadline) {}
+  LogStream(async::Runtime& rt, Service& svc, std::string job_id, std::filesystem::path path, std::int64_t offset,
+            Millis deadline)
+      : rt_(rt), svc_(svc), id_(std::move(job_id)), path_(std::move(path)), offset_(offset), deadline_(deadline),
+        inotify_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (inotify_ >= 0)
+      ::inotify_add_watch(inotify_, path_.parent_path().c_str(), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO);
+  }
   ~LogStream() override {
     if (fd_ >= 0) ::close(fd_);
+    if (inotify_ >= 0) ::close(inotify_);
   }
-  bool poll(std::string& out) override {
-    // Read what is there; only once the job has ended is "nothing more" final.
-    bool ended = !svc_.active(id_);
-    if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ >= 0) {
-      char buf[64 * 1024];
-      auto n = ::pread(fd_, buf, sizeof buf, offset_);
-      if (n > 0) {
-        out.append(buf, static_cast<std::size_t>(n));
-        offset_ += n;
-        return true;
-      }
+  async::Task<bool> next(std::string& out) override {
+    auto changes = waiter_.wake_on(svc_.changes());
+    for (;;) {
+      drain_events();
+      // Read what is there; only once the job has ended is "nothing more" final.
+      auto [n, ended] = co_await async::on_pool(rt_, [this, &out] { return read_some(out); });
+      if (n > 0 || cancelled_) co_return true;
+      if (ended || svc_.clock().now_ms() >= deadline_) co_return false;  // the injected clock: tests end a follow
+      if (inotify_ >= 0) co_await waiter_.wait_readable(inotify_, svc_.clock(), deadline_);
+      else co_await waiter_.wait(svc_.clock(), std::min(deadline_, svc_.clock().now_ms() + 1000));
     }
-    if (ended) return false;
-    return svc_.clock().now_ms() < deadline_;  // the injected clock: tests can end a follow
+  }
+  void cancel() override {
+    cancelled_ = true;
+    waiter_.wake();
   }
 
  private:
+  std::pair<ssize_t, bool> read_some(std::string& out) {
+    bool ended = !svc_.active(id_);
+    if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return {0, ended};
+    char buf[64 * 1024];
+    auto n = ::pread(fd_, buf, sizeof buf, offset_);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+      offset_ += n;
+    }
+    return {n, ended};
+  }
+  void drain_events() {
+    char buf[4096];
+    while (inotify_ >= 0 && ::read(inotify_, buf, sizeof buf) > 0) {
+    }
+  }
+
+  async::Runtime& rt_;
   Service& svc_;
   std::string id_;
   std::filesystem::path path_;
   std::int64_t offset_;
   Millis deadline_;
   int fd_ = -1;
+  int inotify_;
+  async::Waiter waiter_;
+  bool cancelled_ = false;
 };
 
 constexpr Millis kFollowMax = 300'000;
@@ -320,7 +352,7 @@ void add_action(http::Api& api, Service& svc, const char* verb, const char* summ
 
 }  // namespace
 
-void add_routes(http::Api& api, Service& svc) {
+void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
   const json kObj = http::object_schema();
   const json submit_schema = {
       {"type", "object"},
@@ -467,7 +499,7 @@ void add_routes(http::Api& api, Service& svc) {
   api.add({"GET", "/api/v1/jobs/{id}/logs", Access::require("jobs", "read"),
            {"A job's output from a byte offset (stream=stdout|stderr); X-Next-Offset says where to resume; follow=true streams it live (chunked) until the job has ended; a WebSocket upgrade streams it live as binary messages (the client's offset is its start offset plus the bytes received) and closes with 1000 once the job has ended", "jobs",
             nullptr, nullptr, 200, {"stream", "offset", "limit", "follow"}},
-           [&svc](Context& ctx) -> Result<Response> {
+           [&svc, &rt](Context& ctx) -> Result<Response> {
              auto rec = TRY(load(ctx, {"jobs", "read"}));
              std::string stream(ctx.req.query_param("stream").value_or("stdout"));
              if (stream != "stdout" && stream != "stderr")
@@ -483,7 +515,7 @@ void add_routes(http::Api& api, Service& svc) {
                // Live, chunked or over a WebSocket: from `offset` until the job has ended and all
                // its output is sent.
                Response r = Response::text(200, "", "application/octet-stream");
-               r.stream = std::make_shared<LogStream>(svc, rec.id(), svc.run_dir(rec) / stream, offset,
+               r.stream = std::make_shared<LogStream>(rt, svc, rec.id(), svc.run_dir(rec) / stream, offset,
                                                       ctx.now() + kFollowMax);
                r.websocket = ctx.req.websocket;
                return r.header("X-Offset", std::to_string(offset));

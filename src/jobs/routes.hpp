@@ -5,6 +5,11 @@
 #include "http/api.hpp"
 #include "jobs/service.hpp"
 
+namespace atrium::async {
+class Runtime;
+}
+
 namespace atrium::jobs {
-void add_routes(http::Api& api, Service& service);
+// Live log streams read on `rt`'s worker pool.
+void add_routes(http::Api& api, Service& service, async::Runtime& rt);
 }

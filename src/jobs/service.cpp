@@ -243,6 +243,10 @@ Status Service::ensure_loaded(db::Tx& tx, const std::string& id) {
 }
 
 Status Service::persist(db::Tx& tx, const std::vector<compute::Transition>& ts) {
+  if (!ts.empty())
+    tx.on_end([this](bool committed) {
+      if (committed) changes_.notify();
+    });
   for (auto& t : ts) {
     auto it = state_.jobs.find(t.job);
     if (it == state_.jobs.end()) return internal("transition of a job not in memory: " + t.job);

@@ -130,6 +130,8 @@ class Service {
                                                     const std::optional<std::string>& ref) const;
   // Whether a running job of host uid `uid` mounts this dataset version.
   Result<bool> dataset_in_use(const std::string& dataset_id, std::int64_t number, std::int64_t uid) const;
+  // Fired after each commit that changed a job's state (live log streams wait on it).
+  const Notifier& changes() const { return changes_; }
   // PENDING or RUNNING now (its output may still grow).
   bool active(const std::string& id) const;
   std::filesystem::path run_dir(const JobRecord& r) const;
@@ -191,6 +193,7 @@ class Service {
   int epoll_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the monitor at stop
   std::thread loop_thread_, monitor_thread_;
+  Notifier changes_;
 };
 
 }  // namespace atrium::jobs

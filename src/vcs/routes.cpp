@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "audit/audit.hpp"
+#include "core/async.hpp"
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "core/text.hpp"
@@ -81,27 +82,42 @@ Result<projects::Project> load_by_url(Context& ctx, db::Tx& tx, const http::Perm
 
 // ---- git's smart HTTP service, through `git http-backend` (CGI)
 
-// A CGI response's body as git writes it: a pack streamed to the client as it is made.
-class GitBody : public http::BodyStream {
+// A CGI response's body as git writes it: a pack streamed to the client as it is made. The pipe
+// is non-blocking: next() waits for it to become readable; git's exit is collected on the pool.
+class GitBody : public async::Stream {
  public:
-  GitBody(Child c, std::string what) : c_(std::move(c)), what_(std::move(what)) {}
-  bool poll(std::string& out) override {
-    auto more = c_.read(out, kPiece);
-    if (more && *more) return true;
-    auto r = c_.wait();
-    if (!more || r.status != 0) {
-      failed_ = true;  // the client sees a cut body, which git reports
-      spdlog::warn("git {}: exit {}: {}", what_, r.status, r.err.substr(0, r.err.find('\n')));
+  GitBody(async::Runtime& rt, Child c, std::string what) : rt_(rt), c_(std::move(c)), what_(std::move(what)) {}
+  async::Task<bool> next(std::string& out) override {
+    for (;;) {
+      std::size_t before = out.size();
+      auto more = c_.read(out, kPiece);
+      if (more && *more && out.size() > before) co_return true;
+      if (more && *more) {
+        if (cancelled_) co_return true;
+        co_await waiter_.wait_readable(c_.out_fd(), clock_);
+        continue;
+      }
+      auto r = co_await async::on_pool(rt_, [this] { return c_.wait(); });
+      if (!more || r.status != 0) {
+        failed_ = true;  // the client sees a cut body, which git reports
+        spdlog::warn("git {}: exit {}: {}", what_, r.status, r.err.substr(0, r.err.find('\n')));
+      }
+      co_return false;
     }
-    return false;
   }
   bool failed() const override { return failed_; }
-  int wait_fd() const override { return c_.out_fd(); }
+  void cancel() override {
+    cancelled_ = true;
+    waiter_.wake();
+  }
 
  private:
+  async::Runtime& rt_;
   Child c_;
   std::string what_;
-  bool failed_ = false;
+  bool failed_ = false, cancelled_ = false;
+  SystemClock clock_;
+  async::Waiter waiter_;
 };
 
 struct Cgi {
@@ -192,7 +208,7 @@ std::string git_service(Context& ctx) {
   return s ? std::string(*s) : std::string();
 }
 
-Result<Response> serve_git(Context& ctx, Repos& repos, const std::string& suffix) {
+Result<Response> serve_git(Context& ctx, Repos& repos, async::Runtime& rt, const std::string& suffix) {
   std::string service = git_service(ctx);
   if (service != "git-upload-pack" && service != "git-receive-pack")
     return fail(ErrorCode::kPermissionDenied, "dumb-http",
@@ -243,7 +259,7 @@ Result<Response> serve_git(Context& ctx, Repos& repos, const std::string& suffix
   for (auto& [k, v] : cgi.headers) r.header(k, v);
 
   if (!(push && ctx.req.method == "POST")) {
-    r.stream = std::make_shared<GitBody>(std::move(child), service + " " + p.id);
+    r.stream = std::make_shared<GitBody>(rt, std::move(child), service + " " + p.id);
     return r;
   }
   // A push: its report is short; it is read whole so that the refs it changed are audited
@@ -390,7 +406,7 @@ Result<Response> edit_file(Context& ctx, Repos& repos, const std::string& branch
 
 }  // namespace
 
-void add_routes(http::Api& api, Repos& repos, Settings s) {
+void add_routes(http::Api& api, Repos& repos, async::Runtime& rt, Settings s) {
   const json kObj = http::object_schema();
   const json kList = http::list_schema();
 
@@ -400,7 +416,7 @@ void add_routes(http::Api& api, Repos& repos, Settings s) {
                   std::string("/{org}/{repo}/") + suffix,
                   Access::require("code", "read"),
                   {summary, "git", nullptr, nullptr},
-                  [&repos, suffix = std::string(suffix)](Context& ctx) { return serve_git(ctx, repos, suffix); },
+                  [&repos, &rt, suffix = std::string(suffix)](Context& ctx) { return serve_git(ctx, repos, rt, suffix); },
                   http::TxMode::kNone};
     r.basic_auth = true;
     // A fetch's negotiation or a push's pack is read (spooled to disk) only once the caller may

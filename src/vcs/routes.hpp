@@ -13,6 +13,10 @@
 #include "http/api.hpp"
 #include "vcs/git.hpp"
 
+namespace atrium::async {
+class Runtime;
+}
+
 namespace atrium::vcs {
 
 std::vector<db::Migration> migrations();
@@ -28,6 +32,7 @@ Result<std::vector<std::string>> protected_patterns(db::Tx& tx, const std::strin
 // Whether a request goes to git's smart HTTP service (its body is spooled to disk).
 bool is_git_service_request(std::string_view method, std::string_view target);
 
-void add_routes(http::Api& api, Repos& repos, Settings s = {});
+// git's packs are streamed with `rt`'s worker pool collecting git's exit.
+void add_routes(http::Api& api, Repos& repos, async::Runtime& rt, Settings s = {});
 
 }  // namespace atrium::vcs

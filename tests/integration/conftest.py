@@ -36,6 +36,8 @@ def base_env(extra: dict[str, str] | None = None, admin_password: str | None = A
     # Keep worker pools small: the suite runs on 2 shared cores.
     env.setdefault("ATRIUM_SERVER_IO_THREADS", "2")
     env.setdefault("ATRIUM_SERVER_WORKER_THREADS", "4")
+    # A blocking call (the database, a service lock) on an I/O thread aborts the server: a bug.
+    env["ATRIUM_STRICT_THREADS"] = "1"
     if extra:
         env.update(extra)
     return env

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "core/files.hpp"
+#include "core/io_thread.hpp"
 
 namespace atrium::db {
 
@@ -199,6 +200,7 @@ Status run_body(const std::function<Status(Tx&)>& fn, Tx& tx) {
 }  // namespace
 
 Status SqliteDatabase::read_tx(const std::function<Status(Tx&)>& fn) {
+  expect_blocking_allowed("db::Database::read_tx");
   auto conn = TRY(acquire());
   TRY_STATUS(conn->control("BEGIN"));
   Status st = run_body(fn, *conn);
@@ -234,8 +236,14 @@ namespace {
 constexpr int kMaxBatch = 64;  // bounds how long the first member waits for the batch's commit
 }
 
-Status SqliteDatabase::write_tx(const std::function<Status(Tx&)>& fn) { return run_write(fn, false); }
-Status SqliteDatabase::write_tx_shared(const std::function<Status(Tx&)>& fn) { return run_write(fn, true); }
+Status SqliteDatabase::write_tx(const std::function<Status(Tx&)>& fn) {
+  expect_blocking_allowed("db::Database::write_tx");
+  return run_write(fn, false);
+}
+Status SqliteDatabase::write_tx_shared(const std::function<Status(Tx&)>& fn) {
+  expect_blocking_allowed("db::Database::write_tx_shared");
+  return run_write(fn, true);
+}
 
 // Ends the open batch: COMMIT it, or, when SQLite has already rolled it back, fail every member
 // with `rolled_back`; then the members' end hooks in order and the commit number. Called with
