@@ -94,17 +94,15 @@ Result<std::vector<std::string>> states_filter(Context& ctx) {
 
 // A job's output as it grows (GET .../logs?follow=true): ends when the job has ended and
 // everything is sent, or after kFollowMax (the client resumes from its offset). It waits on
-// inotify (the run directory: the file may not exist yet) and on the service's job changes; the
-// reads and the state check run on the worker pool.
+// inotify and on the service's job changes; the reads and the state check run on the worker pool.
+// The run directory is made at launch, after the job turns RUNNING: until it exists, the deepest
+// existing ancestor is watched for its creation.
 class LogStream final : public async::Stream {
  public:
   LogStream(async::Runtime& rt, Service& svc, std::string job_id, std::filesystem::path path, std::int64_t offset,
             Millis deadline)
       : rt_(rt), svc_(svc), id_(std::move(job_id)), path_(std::move(path)), offset_(offset), deadline_(deadline),
-        inotify_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
-    if (inotify_ >= 0)
-      ::inotify_add_watch(inotify_, path_.parent_path().c_str(), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO);
-  }
+        inotify_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {}
   ~LogStream() override {
     if (fd_ >= 0) ::close(fd_);
     if (inotify_ >= 0) ::close(inotify_);
@@ -128,6 +126,7 @@ class LogStream final : public async::Stream {
 
  private:
   std::pair<ssize_t, bool> read_some(std::string& out) {
+    watch();
     bool ended = !svc_.active(id_);
     if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return {0, ended};
@@ -138,6 +137,18 @@ class LogStream final : public async::Stream {
       offset_ += n;
     }
     return {n, ended};
+  }
+  void watch() {
+    if (inotify_ < 0 || watching_run_) return;
+    const auto run = path_.parent_path();
+    constexpr std::uint32_t kEvents = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO;
+    for (auto p = run; !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+      if (::inotify_add_watch(inotify_, p.c_str(), kEvents) >= 0) {
+        watching_run_ = p == run;
+        return;
+      }
+      if (p == run.parent_path().parent_path()) return;  // <data>/jobs exists from the start
+    }
   }
   void drain_events() {
     char buf[4096];
@@ -153,6 +164,7 @@ class LogStream final : public async::Stream {
   Millis deadline_;
   int fd_ = -1;
   int inotify_;
+  bool watching_run_ = false;
   async::Waiter waiter_;
   bool cancelled_ = false;
 };

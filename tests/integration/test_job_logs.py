@@ -86,6 +86,23 @@ def test_follow_streams_while_the_job_runs(server, admin, project):
     assert wait_end(server, admin, job)["state"] == "CANCELLED"
 
 
+def test_follow_from_before_the_job_starts_gets_each_line_as_it_is_written(server, admin, project):
+    # Opened while the job is held (no run directory yet); nothing polls, so each line must wake
+    # the stream: the run directory's creation, then each write.
+    job = submit(server, admin, project, script="echo first; sleep 1; echo second; sleep 120", hold=True)
+    conn, resp = open_follow(server, admin, job)
+    try:
+        assert resp.status == 200
+        assert server.call("POST", f"/api/v1/jobs/{job}/release", admin, json={}).status == 200
+        assert resp.read(6) == b"first\n"
+        assert resp.read(7) == b"second\n"
+        assert server.call("POST", f"/api/v1/jobs/{job}/cancel", admin, json={}).status == 200
+        assert resp.read() == b""
+    finally:
+        conn.close()
+    assert wait_end(server, admin, job)["state"] == "CANCELLED"
+
+
 def test_follow_from_an_offset_of_a_finished_job(server, admin, project):
     job = submit(server, admin, project, script="seq 1 1000")
     assert wait_end(server, admin, job)["state"] == "COMPLETED"
