@@ -26,9 +26,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <set>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -80,7 +80,8 @@ class Layout {
       if (j == std::string::npos) j = sandbox_path.size();
       if (j > i) {
         cur += "/" + sandbox_path.substr(i, j - i);
-        if (made_.insert(cur).second) steps_.push_back({.op = Op::kMkdir, .dst = cur, .what = "mkdir " + cur.substr(8)});
+        if (made_.insert(cur).second)
+          steps_.push_back({.op = Op::kMkdir, .dst = cur, .what = "mkdir " + cur.substr(8)});
       }
       i = j + 1;
     }
@@ -96,7 +97,11 @@ class Layout {
       mkdirs(sandbox_path);
     else
       touch(sandbox_path);
-    steps_.push_back({.op = Op::kBind, .src = host, .dst = kNew + sandbox_path, .attr = attr, .recursive = true,
+    steps_.push_back({.op = Op::kBind,
+                      .src = host,
+                      .dst = kNew + sandbox_path,
+                      .attr = attr,
+                      .recursive = true,
                       .what = fmt::format("bind {} at {}", host, sandbox_path)});
   }
   void symlink(const std::string& text, const std::string& sandbox_path) {
@@ -104,7 +109,10 @@ class Layout {
   }
   void tmpfs(const std::string& sandbox_path, unsigned long flags, const std::string& data) {
     mkdirs(sandbox_path);
-    steps_.push_back({.op = Op::kTmpfs, .dst = kNew + sandbox_path, .data = data, .flags = flags,
+    steps_.push_back({.op = Op::kTmpfs,
+                      .dst = kNew + sandbox_path,
+                      .data = data,
+                      .flags = flags,
                       .what = "tmpfs at " + sandbox_path});
   }
   void step(MountStep s) { steps_.push_back(std::move(s)); }
@@ -132,68 +140,10 @@ void add_root_entry(Layout& lay, const std::string& root, const std::string& nam
   }
 }
 
-}  // namespace
+auto precondition(std::string what) { return fail(ErrorCode::kFailedPrecondition, "sandbox-setup", std::move(what)); }
 
-Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear_groups) {
-  LaunchPlan p;
-  p.uid = uid;
-  p.gid = gid;
-  p.clear_groups = clear_groups;
-  p.hostname = spec.hostname;
-  p.cwd = spec.cwd;
-  p.scratch_opts = fmt::format("mode=0700,size=64k,uid={},gid={}", uid, gid);
-  p.clone_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-  if (!spec.network) {
-    p.clone_flags |= CLONE_NEWNET;
-    p.lo_up = true;
-  }
-  if (auto last = read_int("/proc/sys/kernel/cap_last_cap")) p.cap_last = static_cast<int>(*last);
-
-  auto precondition = [](std::string what) {
-    return fail(ErrorCode::kFailedPrecondition, "sandbox-setup", std::move(what));
-  };
-  std::string workspace = real_path(spec.workspace);
-  if (workspace.empty() || !is_dir(workspace))
-    return precondition(fmt::format("workspace {} is not an existing directory", spec.workspace));
-
-  Layout lay(p.steps);
-  p.steps.push_back({.op = Op::kTmpfs, .dst = kNew, .data = "mode=0755,size=1m,nr_inodes=4096",
-                     .flags = MS_NOSUID | MS_NODEV, .what = "tmpfs root"});
-  // The system: an image root, or the host's /usr and /etc and its /bin, /lib... links.
-  if (!spec.rootfs.empty()) {
-    std::string rootfs = real_path(spec.rootfs);
-    if (rootfs.empty() || !is_dir(rootfs)) return precondition(fmt::format("rootfs {} is not an existing directory", spec.rootfs));
-    DIR* d = ::opendir(rootfs.c_str());
-    if (!d) return precondition(fmt::format("rootfs {}: {}", rootfs, errno_text(errno)));
-    std::vector<std::string> names;
-    while (auto* e = ::readdir(d)) names.emplace_back(e->d_name);
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const auto& n : names) {
-      if (n == "." || n == ".." || n == "proc" || n == "dev" || n == "sys" || n == "tmp" || n == "workspace") continue;
-      add_root_entry(lay, rootfs, n);
-    }
-  } else {
-    for (const char* n : {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"}) add_root_entry(lay, "/", n);
-  }
-  lay.bind(workspace, "/workspace", kRw);
-  for (size_t i = 0; i < spec.mounts.size(); ++i) {
-    const auto& m = spec.mounts[i];
-    std::string src = real_path(m.source);
-    struct stat st;
-    if (src.empty() || ::stat(src.c_str(), &st) != 0)
-      return precondition(fmt::format("mounts[{}].source {} does not exist", i, m.source));
-    lay.bind(src, m.target, m.writable ? kRw : kRo, S_ISDIR(st.st_mode));
-  }
-  // /proc of the new pid namespace (mounted while the host's /proc is still visible, which the
-  // kernel requires for a proc mount in a user namespace).
-  lay.mkdirs("/proc");
-  p.steps.push_back({.op = Op::kProc, .dst = std::string(kNew) + "/proc", .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                     .what = "mount /proc"});
-  std::string tmp_opts = "mode=1777";
-  if (spec.limits.memory_bytes) tmp_opts += fmt::format(",size={}", *spec.limits.memory_bytes);
-  lay.tmpfs("/tmp", MS_NOSUID | MS_NODEV, tmp_opts);
-  // A minimal /dev: a tmpfs with binds of the harmless nodes, made read-only at the end.
+// A minimal /dev: a tmpfs with binds of the harmless nodes, made read-only at the end.
+void add_dev(Layout& lay, LaunchPlan& p) {
   lay.tmpfs("/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=256");
   std::vector<std::string> nodes = {"null", "zero", "full", "random", "urandom", "tty"};
   for (const auto& n : nodes) {
@@ -201,52 +151,70 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
     std::string host = "/dev/" + n;
     if (::stat(host.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) continue;
     lay.touch(host);
-    p.steps.push_back({.op = Op::kBind, .src = host, .dst = kNew + host, .attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+    p.steps.push_back({.op = Op::kBind,
+                       .src = host,
+                       .dst = kNew + host,
+                       .attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
                        .what = "bind " + host});
     p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
   }
-  for (auto [link, text] : {std::pair{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-                            {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"}})
+  for (auto [link, text] : {std::pair{"fd", "/proc/self/fd"},
+                            {"stdin", "/proc/self/fd/0"},
+                            {"stdout", "/proc/self/fd/1"},
+                            {"stderr", "/proc/self/fd/2"},
+                            {"ptmx", "pts/ptmx"}})
     lay.symlink(text, std::string("/dev/") + link);
   lay.mkdirs("/dev/pts");
-  p.steps.push_back({.op = Op::kDevpts, .dst = std::string(kNew) + "/dev/pts", .data = "newinstance,ptmxmode=0666,mode=0620",
-                     .flags = MS_NOSUID | MS_NOEXEC, .optional = true, .what = "mount /dev/pts"});
-  p.devices.push_back({'c', 5, 2});                                           // ptmx
+  p.steps.push_back({.op = Op::kDevpts,
+                     .dst = std::string(kNew) + "/dev/pts",
+                     .data = "newinstance,ptmxmode=0666,mode=0620",
+                     .flags = MS_NOSUID | MS_NOEXEC,
+                     .optional = true,
+                     .what = "mount /dev/pts"});
+  p.devices.push_back({'c', 5, 2});                                    // ptmx
   for (int m = 136; m <= 143; ++m) p.devices.push_back({'c', m, -1});  // pts
   lay.tmpfs("/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777");
-  // GPUs: only the allocated /dev/nvidiaN, plus the shared control nodes the driver needs.
-  if (!spec.gpus.empty()) {
-    std::vector<std::string> gpu_nodes;
-    for (int g : spec.gpus) {
-      std::string n = fmt::format("/dev/nvidia{}", g);
-      struct stat st;
-      if (::stat(n.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) return precondition(fmt::format("GPU {}: {} does not exist", g, n));
-      gpu_nodes.push_back(n);
-    }
-    for (const char* n : {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"}) {
-      struct stat st;
-      if (::stat(n, &st) == 0 && S_ISCHR(st.st_mode)) gpu_nodes.push_back(n);
-    }
-    for (const auto& n : gpu_nodes) {
-      struct stat st;
-      ::stat(n.c_str(), &st);
-      lay.touch(n);
-      p.steps.push_back({.op = Op::kBind, .src = n, .dst = kNew + n, .attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                         .what = "bind " + n});
-      p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
-    }
-    // NVML and CUDA read PCI topology from /sys: read-only, only for GPU jobs. Its cgroup tree
-    // would show every other job's cgroup (ids, usage): an empty read-only tmpfs covers it, as
-    // for jobs without /sys.
-    if (is_dir("/sys")) {
-      lay.bind("/sys", "/sys", kRo | MOUNT_ATTR_NOEXEC);
-      if (is_dir("/sys/fs/cgroup"))
-        lay.tmpfs("/sys/fs/cgroup", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k");
-    }
-  }
-  p.steps.push_back({.op = Op::kSetAttr, .dst = std::string(kNew) + "/dev", .attr = MOUNT_ATTR_RDONLY, .what = "read-only /dev"});
+}
 
-  // Environment: the spec's, plus defaults, plus the GPU variables (which always win).
+// GPUs: only the allocated /dev/nvidiaN, plus the shared control nodes the driver needs.
+Status add_gpus(Layout& lay, LaunchPlan& p, const std::vector<int>& gpus) {
+  std::vector<std::string> gpu_nodes;
+  for (int g : gpus) {
+    std::string n = fmt::format("/dev/nvidia{}", g);
+    struct stat st;
+    if (::stat(n.c_str(), &st) != 0 || !S_ISCHR(st.st_mode))
+      return precondition(fmt::format("GPU {}: {} does not exist", g, n));
+    gpu_nodes.push_back(n);
+  }
+  for (const char* n : {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"}) {
+    struct stat st;
+    if (::stat(n, &st) == 0 && S_ISCHR(st.st_mode)) gpu_nodes.push_back(n);
+  }
+  for (const auto& n : gpu_nodes) {
+    struct stat st;
+    ::stat(n.c_str(), &st);
+    lay.touch(n);
+    p.steps.push_back({.op = Op::kBind,
+                       .src = n,
+                       .dst = kNew + n,
+                       .attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                       .what = "bind " + n});
+    p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
+  }
+  // NVML and CUDA read PCI topology from /sys: read-only, only for GPU jobs. Its cgroup tree
+  // would show every other job's cgroup (ids, usage): an empty read-only tmpfs covers it, as
+  // for jobs without /sys.
+  if (is_dir("/sys")) {
+    lay.bind("/sys", "/sys", kRo | MOUNT_ATTR_NOEXEC);
+    if (is_dir("/sys/fs/cgroup"))
+      lay.tmpfs("/sys/fs/cgroup", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k");
+  }
+  return {};
+}
+
+// The environment (the spec's, plus defaults, plus the GPU variables, which always win), argv,
+// and where execve looks for the program.
+void set_command(LaunchPlan& p, const Spec& spec) {
   std::map<std::string, std::string> env = spec.env;
   env.try_emplace("PATH", "/usr/local/bin:/usr/bin:/bin");
   env.try_emplace("HOME", "/workspace");
@@ -287,6 +255,78 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
       i = j + 1;
     }
   }
+}
+
+}  // namespace
+
+Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear_groups) {
+  LaunchPlan p;
+  p.uid = uid;
+  p.gid = gid;
+  p.clear_groups = clear_groups;
+  p.hostname = spec.hostname;
+  p.cwd = spec.cwd;
+  p.scratch_opts = fmt::format("mode=0700,size=64k,uid={},gid={}", uid, gid);
+  p.clone_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (!spec.network) {
+    p.clone_flags |= CLONE_NEWNET;
+    p.lo_up = true;
+  }
+  if (auto last = read_int("/proc/sys/kernel/cap_last_cap")) p.cap_last = static_cast<int>(*last);
+
+  std::string workspace = real_path(spec.workspace);
+  if (workspace.empty() || !is_dir(workspace))
+    return precondition(fmt::format("workspace {} is not an existing directory", spec.workspace));
+
+  Layout lay(p.steps);
+  p.steps.push_back({.op = Op::kTmpfs,
+                     .dst = kNew,
+                     .data = "mode=0755,size=1m,nr_inodes=4096",
+                     .flags = MS_NOSUID | MS_NODEV,
+                     .what = "tmpfs root"});
+  // The system: an image root, or the host's /usr and /etc and its /bin, /lib... links.
+  if (!spec.rootfs.empty()) {
+    std::string rootfs = real_path(spec.rootfs);
+    if (rootfs.empty() || !is_dir(rootfs))
+      return precondition(fmt::format("rootfs {} is not an existing directory", spec.rootfs));
+    DIR* d = ::opendir(rootfs.c_str());
+    if (!d) return precondition(fmt::format("rootfs {}: {}", rootfs, errno_text(errno)));
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) names.emplace_back(e->d_name);
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+      if (n == "." || n == ".." || n == "proc" || n == "dev" || n == "sys" || n == "tmp" || n == "workspace") continue;
+      add_root_entry(lay, rootfs, n);
+    }
+  } else {
+    for (const char* n : {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"}) add_root_entry(lay, "/", n);
+  }
+  lay.bind(workspace, "/workspace", kRw);
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const auto& m = spec.mounts[i];
+    std::string src = real_path(m.source);
+    struct stat st;
+    if (src.empty() || ::stat(src.c_str(), &st) != 0)
+      return precondition(fmt::format("mounts[{}].source {} does not exist", i, m.source));
+    lay.bind(src, m.target, m.writable ? kRw : kRo, S_ISDIR(st.st_mode));
+  }
+  // /proc of the new pid namespace (mounted while the host's /proc is still visible, which the
+  // kernel requires for a proc mount in a user namespace).
+  lay.mkdirs("/proc");
+  p.steps.push_back({.op = Op::kProc,
+                     .dst = std::string(kNew) + "/proc",
+                     .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                     .what = "mount /proc"});
+  std::string tmp_opts = "mode=1777";
+  if (spec.limits.memory_bytes) tmp_opts += fmt::format(",size={}", *spec.limits.memory_bytes);
+  lay.tmpfs("/tmp", MS_NOSUID | MS_NODEV, tmp_opts);
+  add_dev(lay, p);
+  if (!spec.gpus.empty()) TRY_STATUS(add_gpus(lay, p, spec.gpus));
+  p.steps.push_back(
+      {.op = Op::kSetAttr, .dst = std::string(kNew) + "/dev", .attr = MOUNT_ATTR_RDONLY, .what = "read-only /dev"});
+
+  set_command(p, spec);
   return p;
 }
 
@@ -302,8 +342,7 @@ void report(const LaunchPlan& p, ReportMsg::Kind kind, int err, int status, cons
   m.err = err;
   m.status = status;
   if (step) std::snprintf(m.step, sizeof m.step, "%s", step);
-  while (::write(p.report_wr, &m, sizeof m) < 0 && errno == EINTR) {
-  }
+  while (::write(p.report_wr, &m, sizeof m) < 0 && errno == EINTR) {}
 }
 
 [[noreturn]] void die(const LaunchPlan& p, const char* step, int err) {
@@ -325,7 +364,8 @@ int capset_all(const LaunchPlan& p, bool on) {
 void drop_all_caps(const LaunchPlan& p) {
   for (int c = 0; c <= p.cap_last; ++c)
     if (::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) die(p, "drop capability bounding set", errno);
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) die(p, "clear ambient capabilities", errno);
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    die(p, "clear ambient capabilities", errno);
   if (int e = capset_all(p, false)) die(p, "capset (drop all)", e);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die(p, "PR_SET_NO_NEW_PRIVS", errno);
 }
@@ -368,7 +408,8 @@ void open_trees(LaunchPlan& p) {
     int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, s.src.c_str(), &how, sizeof how));
     if (fd < 0 && errno == ENOSYS) fd = ::open(s.src.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) die(p, s.what.c_str(), errno);
-    int tree = ::open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (s.recursive ? AT_RECURSIVE : 0));
+    int tree =
+        ::open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (s.recursive ? AT_RECURSIVE : 0));
     int e = tree < 0 ? errno : 0;
     ::close(fd);
     if (e) die(p, s.what.c_str(), e);
@@ -392,8 +433,10 @@ void run_step(const LaunchPlan& p, size_t index) {
       break;
     case Op::kTouch: {
       int fd = ::open(s.dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-      if (fd < 0) e = errno;
-      else ::close(fd);
+      if (fd < 0)
+        e = errno;
+      else
+        ::close(fd);
       break;
     }
     case Op::kSymlink:
@@ -412,9 +455,7 @@ void run_step(const LaunchPlan& p, size_t index) {
     case Op::kDevpts:
       if (::mount("devpts", s.dst.c_str(), "devpts", s.flags, s.data.c_str()) != 0) e = errno;
       break;
-    case Op::kSetAttr:
-      e = set_attr(s.dst.c_str(), s.attr, s.recursive);
-      break;
+    case Op::kSetAttr: e = set_attr(s.dst.c_str(), s.attr, s.recursive); break;
   }
   if (e && !s.optional) die(p, s.what.c_str(), e);
 }
@@ -454,9 +495,9 @@ void bring_lo_up(const LaunchPlan& p) {
     rl.rlim_max = v;
     if (::setrlimit(res, &rl) != 0) die(p, "setrlimit", errno);
   }
-  if (::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+  if (::prctl(PR_SET_SECUREBITS,
+              SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                  SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
               0, 0, 0) != 0)
     die(p, "PR_SET_SECUREBITS", errno);
   drop_all_caps(p);
@@ -472,15 +513,15 @@ void bring_lo_up(const LaunchPlan& p) {
   bool seen_eacces = false;
   for (const auto& c : p.exec_candidates) {
     ::execve(c.c_str(), p.argv.data(), p.envp.data());
-    if (errno == EACCES) seen_eacces = true;
+    if (errno == EACCES)
+      seen_eacces = true;
     else if (errno != ENOENT && errno != ENOTDIR) {
       err = errno;
       break;
     }
   }
   if (err == ENOENT && seen_eacces) err = EACCES;
-  while (::write(exec_wr, &err, sizeof err) < 0 && errno == EINTR) {
-  }
+  while (::write(exec_wr, &err, sizeof err) < 0 && errno == EINTR) {}
   _exit(127);
 }
 
@@ -514,7 +555,8 @@ int sandbox_init_main(void* arg) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die(p, "make mounts private", errno);
   open_trees(p);
   // The scratch root (see below) goes over /tmp, whatever its permissions.
-  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p.scratch_opts.c_str()) != 0) die(p, "scratch tmpfs", errno);
+  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p.scratch_opts.c_str()) != 0)
+    die(p, "scratch tmpfs", errno);
   // Become the job's uid now (keeping the namespace's capabilities to set up mounts): files made
   // on our tmpfs mounts need a uid that is mapped in this namespace.
   if (p.clear_groups && ::setgroups(0, nullptr) != 0) die(p, "setgroups", errno);
