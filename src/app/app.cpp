@@ -17,7 +17,7 @@
 
 #include "audit/audit.hpp"
 #include "audit/routes.hpp"
-#include "core/config.hpp"
+#include "app/config.hpp"
 #include "core/alloc.hpp"
 #include "core/async.hpp"
 #include "core/crypto.hpp"
@@ -97,11 +97,11 @@ Result<std::string> load_or_create_secret(const fs::path& dir) {
   return secret;
 }
 
-Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::Metrics* metrics) {
-  fs::path dir(c.data_dir);
+Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs::Metrics* metrics) {
+  fs::path dir(c.server.data_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return invalid("server.data_dir: cannot create " + c.data_dir + ": " + ec.message());
+  if (ec) return invalid("server.data_dir: cannot create " + c.server.data_dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
   db::DbStats stats;
   if (metrics) {
@@ -109,9 +109,9 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
     stats.observe_flush = [metrics](double s, std::uint64_t n) { metrics->observe_db_flush(s, n); };
   }
   auto db = TRY(db::SqliteDatabase::open({.path = (dir / "atrium.db").string(),
-                                          .synchronous = c.sqlite_synchronous,
-                                          .busy_timeout_ms = c.busy_timeout_ms,
-                                          .max_connections = c.worker_threads + 4},
+                                          .synchronous = c.database.sqlite_synchronous,
+                                          .busy_timeout_ms = c.database.busy_timeout_ms,
+                                          .max_connections = c.server.worker_threads + 4},
                                          std::move(stats)));
   TRY_STATUS(db->migrate("http", http::Api::migrations()));
   TRY_STATUS(db->migrate("audit", audit::migrations()));
@@ -127,9 +127,9 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Config& c, obs::
 // The data store and its master key. A fresh instance gets a new key file (0600); a store that
 // already holds data never silently gets a new key: a missing, exposed or different key file
 // stops startup with the reason.
-Result<std::unique_ptr<data::BlobStore>> open_blob_store(const Config& c) {
-  fs::path root = fs::path(c.data_dir) / "blobs";
-  fs::path key_file = c.data_key_file.empty() ? fs::path(c.data_dir) / "master.key" : fs::path(c.data_key_file);
+Result<std::unique_ptr<data::BlobStore>> open_blob_store(const Settings& c) {
+  fs::path root = fs::path(c.server.data_dir) / "blobs";
+  fs::path key_file = c.data.key_file.empty() ? fs::path(c.server.data_dir) / "master.key" : fs::path(c.data.key_file);
   auto backend = data::local_backend(root);
   std::error_code ec;
   std::optional<data::MasterKey> key;
@@ -150,7 +150,7 @@ Result<std::unique_ptr<data::BlobStore>> open_blob_store(const Config& c) {
 // First start: create the instance admin, with ATRIUM_ADMIN_PASSWORD or a generated password
 // that is printed once.
 Status bootstrap_admin(db::Database& db, const Clock& clock) {
-  auto env = environment_map();
+  auto env = config::environment_map();
   std::string password;
   bool generated = false;
   if (auto it = env.find("ATRIUM_ADMIN_PASSWORD"); it != env.end() && !it->second.empty()) {
@@ -209,18 +209,18 @@ void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics, std
            [&api](Context&) -> Result<Response> { return Response::json(200, api.openapi()); }, http::TxMode::kNone});
 }
 
-void setup_logging(const Config& c) {
+void setup_logging(const Settings& c) {
   auto err = spdlog::stderr_logger_mt("atrium");
   spdlog::set_default_logger(err);
-  spdlog::set_level(spdlog::level::from_str(c.log_level));
+  spdlog::set_level(spdlog::level::from_str(c.log.level));
 }
 
-std::shared_ptr<spdlog::logger> access_logger(const Config& c) {
-  if (c.access_log.empty()) return nullptr;
+std::shared_ptr<spdlog::logger> access_logger(const Settings& c) {
+  if (c.log.access_log.empty()) return nullptr;
   std::shared_ptr<spdlog::logger> l;
   try {
-    l = c.access_log == "-" ? spdlog::stdout_logger_mt("access")
-                            : spdlog::basic_logger_mt("access", c.access_log);
+    l = c.log.access_log == "-" ? spdlog::stdout_logger_mt("access")
+                            : spdlog::basic_logger_mt("access", c.log.access_log);
   } catch (const std::exception& e) {
     die(std::string("log.access_log: ") + e.what());
   }
@@ -233,42 +233,40 @@ struct ServerFlags {
   std::string config, listen, data_dir;
 };
 
-Result<Config> config_from(const ServerFlags& f) {
+Result<Settings> config_from(const ServerFlags& f) {
   std::map<std::string, std::string> flags;
   if (!f.listen.empty()) flags["server.listen"] = f.listen;
   if (!f.data_dir.empty()) flags["server.data_dir"] = f.data_dir;
-  auto env = environment_map();
+  auto env = config::environment_map();
   std::string file = f.config;
   if (file.empty())
     if (auto it = env.find("ATRIUM_CONFIG"); it != env.end()) file = it->second;
-  auto c = TRY(load_config(file, env, flags));
-  // Once, here: a relative data_dir reached job specs ("workspace: must be an absolute path").
+  // Paths absolute once, here: a relative data_dir reached job specs ("workspace: must be an absolute path").
   std::error_code ec;
   auto cwd = fs::current_path(ec);
   if (ec) return invalid("cannot read the working directory: " + ec.message());
-  make_paths_absolute(c, cwd.string());
-  return c;
+  return load_settings(file, env, flags, cwd.string());
 }
 
 // This node as the compute service sees it: configured, else detected.
-Result<jobs::Settings> compute_settings(const Config& c) {
+Result<jobs::Settings> compute_settings(const Settings& c) {
   jobs::Settings s;
-  s.data_dir = c.data_dir;
+  s.data_dir = c.server.data_dir;
   std::error_code ec;
   s.exe = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec) return invalid("cannot find the atrium binary (/proc/self/exe): " + ec.message());
   cpu_set_t set;
   int online = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-  s.node.cpus = c.compute_cpus > 0 ? c.compute_cpus : online;
+  s.node.cpus = c.compute.cpus > 0 ? c.compute.cpus : online;
   std::int64_t phys_mb = static_cast<std::int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / (1 << 20);
-  s.node.mem_mb = c.compute_mem_mb > 0 ? c.compute_mem_mb : std::max<std::int64_t>(512, phys_mb * 9 / 10);
-  s.node.gpus = c.compute_gpus >= 0 ? c.compute_gpus : static_cast<int>(sandbox::probe().gpu_devices.size());
-  s.uid_base = c.compute_uid_base;
-  s.max_output_bytes = c.compute_max_output_bytes;
-  s.kill_grace = c.compute_kill_grace_s * 1000LL;
-  s.cgroup_parent = c.compute_cgroup_parent;
-  s.scheduler.usage_half_life = c.compute_fairshare_half_life_h * 3600'000LL;
-  s.scheduler.max_time_limit = c.compute_max_time_h * 3600'000LL;
+  s.node.mem_mb = c.compute.mem_mb > 0 ? c.compute.mem_mb : std::max<std::int64_t>(512, phys_mb * 9 / 10);
+  s.node.gpus = c.compute.gpus >= 0 ? c.compute.gpus : static_cast<int>(sandbox::probe().gpu_devices.size());
+  s.uid_base = c.compute.uid_base;
+  s.max_output_bytes = c.compute.max_output_bytes;
+  s.kill_grace = c.compute.kill_grace_s * 1000LL;
+  s.cgroup_parent = c.compute.cgroup_parent;
+  s.scheduler.usage_half_life = c.compute.fairshare_half_life_h * 3600'000LL;
+  s.scheduler.max_time_limit = c.compute.max_time_h * 3600'000LL;
   s.scheduler.kill_margin = s.kill_grace + 5'000;
   return s;
 }
@@ -278,54 +276,54 @@ int run_server(const ServerFlags& flags) {
   crypto::init();
   auto cfg = config_from(flags);
   if (!cfg) die(cfg.error().detail);
-  Config c = *cfg;
+  Settings c = *cfg;
   setup_logging(c);
-  auto trusted = http::parse_cidrs(c.trusted_proxies);
+  auto trusted = http::parse_cidrs(c.server.trusted_proxies);
   if (!trusted) die("server.trusted_proxies: " + trusted.error().detail);
-  auto colon = c.listen.rfind(':');
-  std::string host = c.listen.substr(0, colon);
+  auto colon = c.server.listen.rfind(':');
+  std::string host = c.server.listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
-    port = std::stoi(c.listen.substr(colon + 1));
+    port = std::stoi(c.server.listen.substr(colon + 1));
   } catch (...) {
     port = -1;
   }
-  if (port < 0 || port > 65535) die("server.listen: bad port in '" + c.listen + "'");
+  if (port < 0 || port > 65535) die("server.listen: bad port in '" + c.server.listen + "'");
 
   static SystemClock clock;
-  async::Runtime runtime(c.worker_threads);  // the worker pool and the services' I/O thread
+  async::Runtime runtime(c.server.worker_threads);  // the worker pool and the services' I/O thread
   runtime.start();
   obs::Metrics metrics;
   auto db = open_database(c, &metrics);
   if (!db) die(db.error().detail);
-  auto secret = load_or_create_secret(c.data_dir);
+  auto secret = load_or_create_secret(c.server.data_dir);
   if (!secret) die(secret.error().detail);
   auto blobs = open_blob_store(c);
   if (!blobs) die("data store: " + blobs.error().detail);
   if (auto st = bootstrap_admin(**db, clock); !st) die("creating the first admin: " + st.error().detail);
 
-  auto settings = identity::AuthSettings::from(c, *secret);
+  auto settings = identity::AuthSettings::from(c.auth, c.server.public_url, *secret);
   identity::IdentityGate gate(clock, settings);
   proxy::DecisionCache proxy_cache;  // the environment proxy's remembered decisions
   (*db)->set_commit_listener([&gate, &proxy_cache](const std::vector<std::string>& tables) {
     gate.on_commit(tables);
     proxy_cache.on_commit(tables);
   });
-  identity::LoginLimiter limiter(c.login_ip_per_minute);
+  identity::LoginLimiter limiter(c.auth.login_ip_per_minute);
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_ops_routes(api, **db, metrics, draining);
   auto js = compute_settings(c);
   if (!js) die(js.error().detail);
-  data::Settings data_settings{.staging_dir = fs::path(c.data_dir) / "uploads",
-                               .datasets_dir = fs::path(c.data_dir) / "datasets",
-                               .max_chunk_bytes = c.data_max_chunk_bytes,
-                               .max_file_bytes = c.data_max_file_bytes,
-                               .upload_ttl = Millis{c.data_upload_ttl_h} * 3600 * 1000,
-                               .gc_grace = Millis{c.data_gc_grace_s} * 1000,
-                               .reserve_bytes = c.data_reserve_bytes,
-                               .capture_timeout = Millis{c.data_capture_timeout_s} * 1000};
+  data::Settings data_settings{.staging_dir = fs::path(c.server.data_dir) / "uploads",
+                               .datasets_dir = fs::path(c.server.data_dir) / "datasets",
+                               .max_chunk_bytes = c.data.max_chunk_bytes,
+                               .max_file_bytes = c.data.max_file_bytes,
+                               .upload_ttl = Millis{c.data.upload_ttl_h} * 3600 * 1000,
+                               .gc_grace = Millis{c.data.gc_grace_s} * 1000,
+                               .reserve_bytes = c.data.reserve_bytes,
+                               .capture_timeout = Millis{c.data.capture_timeout_s} * 1000};
   data::Service data_service(**db, clock, **blobs, data_settings);
   js->dataset_dir = [&data_service](const std::string& id, std::int64_t n, std::int64_t uid) {
     return data_service.materialize(id, n, uid);
@@ -337,7 +335,7 @@ int run_server(const ServerFlags& flags) {
                                         const data::StorageOwner& owner) {
     return data_service.capture(ws, uid, globs, owner);
   };
-  vcs::Repos repos(fs::path(c.data_dir) / "git");
+  vcs::Repos repos(fs::path(c.server.data_dir) / "git");
   if (auto st = repos.init(); !st) die("git: " + st.error().detail);
   js->resolve_commit = [&repos](const std::string& project_id,
                                 const std::optional<std::string>& ref) -> Result<std::optional<std::string>> {
@@ -354,23 +352,23 @@ int run_server(const ServerFlags& flags) {
   };
   jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
   // Where environments are served (each on its own origin); the main origin is known once bound.
-  envs::Origins origins{.public_url = port ? envs::resolve_public_url(c.public_url, !c.tls_cert.empty(),
+  envs::Origins origins{.public_url = port ? envs::resolve_public_url(c.server.public_url, !c.server.tls_cert.empty(),
                                                                      static_cast<unsigned short>(port))
                                           : "",
-                        .domain = c.envs_domain,
-                        .path_mode = c.envs_path_mode};
+                        .domain = c.envs.domain,
+                        .path_mode = c.envs.path_mode};
   settings.public_url = origins.public_url;
-  if (c.envs_path_mode)
+  if (c.envs.path_mode)
     spdlog::warn("envs.path_mode is on: environments are served under /env/<id>/ on Atrium's own origin, where an "
                  "app's pages can act with its visitors' Atrium sessions; set envs.domain and turn it off");
-  if (auto shared = shared_parent_domain(c.public_url, c.envs_domain); !shared.empty())
+  if (auto shared = shared_parent_domain(c.server.public_url, c.envs.domain); !shared.empty())
     spdlog::warn("envs.domain {} and server.public_url share the parent domain {}: an app's pages can set cookies "
                  "for {} that Atrium's own pages then receive; give environments a registrable domain of their own",
-                 c.envs_domain, shared, shared);
-  auto outbound_allow = sandbox::parse_cidrs(c.compute_outbound_allow);
+                 c.envs.domain, shared, shared);
+  auto outbound_allow = sandbox::parse_cidrs(c.compute.outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
   envs::Service env_service(**db, clock, compute_service,
-                            {.data_dir = c.data_dir, .outbound_allow = *outbound_allow, .origins = &origins});
+                            {.data_dir = c.server.data_dir, .outbound_allow = *outbound_allow, .origins = &origins});
   env_service_ptr = &env_service;
   data_service.set_version_in_use([&compute_service](const std::string& id, std::int64_t n, std::int64_t uid) {
     return compute_service.dataset_in_use(id, n, uid);
@@ -396,32 +394,32 @@ int run_server(const ServerFlags& flags) {
   audit::add_routes(api);
   jobs::add_routes(api, compute_service, runtime);
   data::add_routes(api, data_service, runtime);
-  vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git_max_file_bytes)});
+  vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
 
   http::ServerSettings ss;
   ss.host = host;
   ss.port = static_cast<unsigned short>(port);
-  ss.io_threads = c.io_threads;
-  ss.max_header_bytes = c.max_header_bytes;
-  ss.max_body_bytes = c.max_body_bytes;
-  ss.header_timeout_s = c.header_timeout_s;
-  ss.request_timeout_s = c.request_timeout_s;
-  ss.idle_timeout_s = c.idle_timeout_s;
-  ss.shutdown_grace_s = c.shutdown_grace_s;
-  ss.max_connections = c.max_connections;
-  ss.max_connections_per_ip = c.max_connections_per_ip;
-  ss.max_connections_per_user = c.max_connections_per_user;
-  ss.preauth_timeout_s = c.preauth_timeout_s;
-  ss.upstream_header_timeout_s = c.upstream_header_timeout_s;
-  ss.tunnel_idle_timeout_s = c.tunnel_idle_timeout_s;
-  ss.tls_cert = c.tls_cert;
-  ss.tls_key = c.tls_key;
+  ss.io_threads = c.server.io_threads;
+  ss.max_header_bytes = c.limits.max_header_bytes;
+  ss.max_body_bytes = c.limits.max_body_bytes;
+  ss.header_timeout_s = c.limits.header_timeout_s;
+  ss.request_timeout_s = c.limits.request_timeout_s;
+  ss.idle_timeout_s = c.limits.idle_timeout_s;
+  ss.shutdown_grace_s = c.limits.shutdown_grace_s;
+  ss.max_connections = c.limits.max_connections;
+  ss.max_connections_per_ip = c.limits.max_connections_per_ip;
+  ss.max_connections_per_user = c.limits.max_connections_per_user;
+  ss.preauth_timeout_s = c.limits.preauth_timeout_s;
+  ss.upstream_header_timeout_s = c.limits.upstream_header_timeout_s;
+  ss.tunnel_idle_timeout_s = c.limits.tunnel_idle_timeout_s;
+  ss.tls_cert = c.server.tls_cert;
+  ss.tls_key = c.server.tls_key;
   ss.trusted_proxies = *trusted;
   ss.access_log = access_logger(c);
   ss.on_drain = [draining] { draining->store(true); };
   // Upload chunks may be larger than API bodies.
-  ss.body_limit_for = [api_max = c.max_body_bytes, chunk_max = c.data_max_chunk_bytes, push_max = c.git_max_push_bytes](
+  ss.body_limit_for = [api_max = c.limits.max_body_bytes, chunk_max = c.data.max_chunk_bytes, push_max = c.git.max_push_bytes](
                           std::string_view method, std::string_view target) {
     if (vcs::is_git_service_request(method, target)) return push_max;
     return method == "PATCH" && target.starts_with("/api/v1/uploads/") ? chunk_max : api_max;
@@ -429,7 +427,7 @@ int run_server(const ServerFlags& flags) {
   // git's requests (a push's pack) go to disk as they arrive, never whole into memory.
   ss.spool_body_for = vcs::is_git_service_request;
   ss.spool_dir = (repos.root() / "tmp").string();
-  ss.spool_reserve_bytes = c.data_reserve_bytes;  // the data store's reserve holds for spooled bodies too
+  ss.spool_reserve_bytes = c.data.reserve_bytes;  // the data store's reserve holds for spooled bodies too
   // Environments: /env/{id}/... through Atrium's own proxy.
   proxy::TicketLedger tickets;
   proxy::Deps proxy_deps{**db,
@@ -445,7 +443,7 @@ int run_server(const ServerFlags& flags) {
   ss.proxy.owns_host = [&origins](std::string_view host) { return !origins.env_of_host(host).empty(); };
   ss.on_bound = [&origins, &settings, &c](unsigned short bound) {
     if (!origins.public_url.empty()) return;
-    origins.public_url = envs::resolve_public_url(c.public_url, !c.tls_cert.empty(), bound);
+    origins.public_url = envs::resolve_public_url(c.server.public_url, !c.server.tls_cert.empty(), bound);
     settings.public_url = origins.public_url;
   };
   ss.proxy.route = [&proxy_deps](const http::Request& req) { return proxy::route(proxy_deps, req); };
@@ -453,13 +451,13 @@ int run_server(const ServerFlags& flags) {
   http::Server server(ss, api, metrics, runtime);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);
-  std::printf("atrium: listening on %s://%s:%u\n", c.tls_cert.empty() ? "http" : "https",
+  std::printf("atrium: listening on %s://%s:%u\n", c.server.tls_cert.empty() ? "http" : "https",
               host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), *bound);
   // Browsers keep cookies per host: the address to open is the one links and redirects use.
   std::printf("atrium: open %s in a browser (server.public_url)\n", origins.public_url.c_str());
   std::fflush(stdout);
-  spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", *bound, c.data_dir,
-               c.io_threads, c.worker_threads);
+  spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", *bound, c.server.data_dir,
+               c.server.io_threads, c.server.worker_threads);
   server.wait();
   env_service.stop();
   compute_service.stop();  // running jobs keep running; the next start re-adopts them
@@ -472,7 +470,7 @@ int audit_verify(const ServerFlags& flags, bool json) {
   crypto::init();
   auto cfg = config_from(flags);
   if (!cfg) die(cfg.error().detail);
-  if (!fs::exists(fs::path(cfg->data_dir) / "atrium.db")) die("no database in " + cfg->data_dir);
+  if (!fs::exists(fs::path(cfg->server.data_dir) / "atrium.db")) die("no database in " + cfg->server.data_dir);
   auto db = open_database(*cfg, nullptr);
   if (!db) die(db.error().detail);
   auto v = (*db)->read([](db::Tx& tx) { return audit::verify(tx); });

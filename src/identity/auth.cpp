@@ -22,19 +22,6 @@ nlohmann::json ms_or_null(const std::optional<std::int64_t>& v) {
 }
 }  // namespace
 
-AuthSettings AuthSettings::from(const Config& c, std::string secret) {
-  AuthSettings s;
-  s.session_ttl_ms = static_cast<Millis>(c.session_ttl_hours) * 3600 * 1000;
-  s.session_idle_ms = static_cast<Millis>(c.session_idle_minutes) * 60 * 1000;
-  s.login_max_failures = c.login_max_failures;
-  s.lockout_base_ms = static_cast<Millis>(c.login_lockout_base_s) * 1000;
-  s.login_ip_per_minute = c.login_ip_per_minute;
-  s.invite_ttl_max_ms = static_cast<Millis>(c.invite_ttl_hours_max) * 3600 * 1000;
-  s.public_url = c.public_url;  // "" until resolved at startup (app.cpp: http(s)://localhost:<bound port>)
-  s.secret = std::move(secret);
-  return s;
-}
-
 // ---------------------------------------------------------------- sessions
 
 Result<NewSession> create_session(db::Tx& tx, const Actor& actor, const User& u, const std::string& user_agent,

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "core/clock.hpp"
-#include "core/config.hpp"
 #include "http/gate.hpp"
+#include "identity/config.hpp"
 #include "identity/store.hpp"
 
 namespace atrium::identity {
@@ -28,7 +28,7 @@ struct AuthSettings {
   Millis invite_ttl_max_ms = 30LL * 24 * 3600 * 1000;
   std::string public_url;  // the main origin (resolved at startup, before any request)
   std::string secret;  // instance HMAC key (invitations)
-  static AuthSettings from(const Config& c, std::string secret);
+  static AuthSettings from(const Config& c, std::string public_url, std::string secret);  // config.cpp
 };
 
 inline constexpr const char* kSessionCookie = "atrium_session";

@@ -1,0 +1,17 @@
+// The [envs] section: where environments are served (each on an origin of its own).
+#pragma once
+
+#include <string>
+
+#include "core/config.hpp"
+
+namespace atrium::envs {
+
+struct Config {
+  std::string domain = "env.localhost";  // each environment at <env-label>.<domain> (its own origin)
+  bool path_mode = false;                // opt-in: serve at <public_url>/env/<id>/ (shares the origin)
+};
+
+void declare(config::Registry& r, Config& c);
+
+}  // namespace atrium::envs
