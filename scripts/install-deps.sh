@@ -17,6 +17,8 @@ PKGS=(
   iproute2
   # tests/integration/hostile/test_env_origin.py drives a real headless browser (over its DevTools pipe)
   chromium
+  # scripts/check-house.py (ctest check.house) finds the functions with universal-ctags
+  universal-ctags
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 
