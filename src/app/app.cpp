@@ -305,11 +305,7 @@ int run_server(const ServerFlags& flags) {
 
   auto settings = identity::AuthSettings::from(c.auth, c.server.public_url, *secret);
   identity::IdentityGate gate(clock, settings);
-  proxy::DecisionCache proxy_cache;  // the environment proxy's remembered decisions
-  (*db)->set_commit_listener([&gate, &proxy_cache](const std::vector<std::string>& tables) {
-    gate.on_commit(tables);
-    proxy_cache.on_commit(tables);
-  });
+  (*db)->set_commit_listener([&gate](const std::vector<std::string>& tables) { gate.on_commit(tables); });
   identity::LoginLimiter limiter(c.auth.login_ip_per_minute);
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
@@ -367,7 +363,7 @@ int run_server(const ServerFlags& flags) {
                  c.envs.domain, shared, shared);
   auto outbound_allow = sandbox::parse_cidrs(c.compute.outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
-  envs::Service env_service(**db, clock, compute_service,
+  envs::Service env_service(**db, clock, runtime, compute_service,
                             {.data_dir = c.server.data_dir, .outbound_allow = *outbound_allow, .origins = &origins});
   env_service_ptr = &env_service;
   data_service.set_version_in_use([&compute_service](const std::string& id, std::int64_t n, std::int64_t uid) {
@@ -430,6 +426,10 @@ int run_server(const ServerFlags& flags) {
   ss.spool_reserve_bytes = c.data.reserve_bytes;  // the data store's reserve holds for spooled bodies too
   // Environments: /env/{id}/... through Atrium's own proxy.
   proxy::TicketLedger tickets;
+  proxy::DecisionCache proxy_cache;  // the environment proxy's remembered decisions: forgotten on
+  proxy_cache.follow(env_service.changes());  // any change to who may reach what
+  proxy_cache.follow(gate.changes());
+  proxy_cache.follow(projects::changes());
   proxy::Deps proxy_deps{**db,
                          gate,
                          env_service,

@@ -14,10 +14,11 @@ CullDecision decide_cull(const CullInput& in) {
   Millis at = by_uptime ? *uptime_at : *idle_at;
   std::string why = by_uptime ? "reached its maximum uptime of " + std::to_string(in.max_uptime / 1000) + " s"
                               : "idle for " + std::to_string(in.idle_timeout / 1000) + " s";
-  if (in.now >= at) return {CullDecision::kStop, why, at};
+  if (in.now >= at) return {CullDecision::kStop, why, at, in.now};
   if (in.warn_before > 0 && in.now >= at - in.warn_before)
-    return {CullDecision::kWarn, "will stop at " + format_rfc3339(at) + ": " + (by_uptime ? "maximum uptime" : "idle"), at};
-  return {};
+    return {CullDecision::kWarn, "will stop at " + format_rfc3339(at) + ": " + (by_uptime ? "maximum uptime" : "idle"), at,
+            at};
+  return {CullDecision::kNone, "", 0, in.warn_before > 0 ? at - in.warn_before : at};
 }
 
 }  // namespace atrium::envs

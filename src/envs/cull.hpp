@@ -21,6 +21,7 @@ struct CullDecision {
   enum Kind { kNone, kWarn, kStop } kind = kNone;
   std::string reason;        // for kWarn/kStop: a sentence
   Millis at = 0;             // kWarn: when the stop will come
+  std::optional<Millis> next;  // when the decision changes next (a warning, a stop); nullopt: never by time
 };
 
 CullDecision decide_cull(const CullInput& in);

@@ -1,7 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
+#include "envs/state.hpp"
 
 namespace atrium::envs {
 namespace {
@@ -45,6 +51,101 @@ TEST(Cull, MaximumUptimeIgnoresActivity) {
 TEST(Cull, NoLimitsNeverCulls) {
   CullInput in{.now = 1LL << 50, .ready_at = 0, .last_activity = 0};
   EXPECT_EQ(decide_cull(in).kind, CullDecision::kNone);
+}
+
+TEST(EnvStates, NamesAreTheApisAndRoundTrip) {
+  std::vector<std::string> names;
+  for (auto s : kAllEnvStates) {
+    names.emplace_back(state_name(s));
+    auto back = parse_state(state_name(s));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, s);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"QUEUED", "STARTING", "READY", "STOPPING", "STOPPED", "FAILED"}));
+  EXPECT_FALSE(parse_state("RUNNING").has_value());
+  EXPECT_TRUE(is_active(EnvState::kStopping));
+  EXPECT_FALSE(is_active(EnvState::kStopped));
+  EXPECT_FALSE(is_active(EnvState::kFailed));
+}
+
+TEST(EnvStates, TheTableAllowsExactlyTheseMoves) {
+  using S = EnvState;
+  using E = EnvEvent;
+  struct Case {
+    S from;
+    E event;
+    std::optional<S> to;  // nullopt: refused
+  } cases[] = {
+      {S::kQueued, E::kJobStarted, S::kStarting}, {S::kStarting, E::kJobStarted, std::nullopt},
+      {S::kStopping, E::kJobStarted, std::nullopt},  // a stop asked for while its job started wins
+      {S::kStarting, E::kHealthy, S::kReady},     {S::kQueued, E::kHealthy, std::nullopt},
+      {S::kReady, E::kHealthy, std::nullopt},     {S::kQueued, E::kStop, S::kStopping},
+      {S::kStarting, E::kStop, S::kStopping},     {S::kReady, E::kStop, S::kStopping},
+      {S::kStopping, E::kStop, std::nullopt},     {S::kStopping, E::kEnded, S::kStopped},
+      {S::kReady, E::kEnded, S::kStopped},        {S::kQueued, E::kFail, S::kFailed},
+      {S::kStopping, E::kFail, S::kFailed},       {S::kStopped, E::kFail, std::nullopt},
+      {S::kFailed, E::kEnded, std::nullopt},      {S::kStopped, E::kStop, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    auto r = next_state(c.from, c.event);
+    if (c.to) {
+      ASSERT_TRUE(r.has_value()) << state_name(c.from);
+      EXPECT_EQ(*r, *c.to) << state_name(c.from);
+    } else {
+      ASSERT_FALSE(r.has_value()) << state_name(c.from);
+      EXPECT_EQ(r.error().type, "illegal-transition");
+    }
+  }
+  for (const auto& rule : transition_table()) {  // nothing leaves an ended state
+    EXPECT_TRUE(is_active(rule.from)) << state_name(rule.from);
+  }
+}
+
+// An environment's life on a manual clock: when the monitor looks at it at each step.
+TEST(EnvStates, TheMonitorLooksWhenSomethingIsDue) {
+  ManualClock clock(1'000'000);
+  Timing t{.state = EnvState::kQueued, .now = clock.now_ms(), .health_interval = 20, .queued_interval = 250};
+  EXPECT_EQ(next_look(t), 1'000'250);  // a pending reason has no signal: re-read
+  // Its job starts (the job's change wakes it): STARTING, health checks every 20 ms until the spawn timeout.
+  t.state = *next_state(t.state, EnvEvent::kJobStarted);
+  t.started = clock.now_ms();
+  t.spawn_timeout = 50;
+  EXPECT_EQ(next_look(t), 1'000'020);
+  clock.advance_ms(40);
+  t.now = clock.now_ms();
+  EXPECT_EQ(next_look(t), 1'000'051);  // just past the timeout: it fails then, not later
+  // Healthy: READY. A web app with an idle timeout: looked at when the warning and then the stop are due.
+  t.state = *next_state(t.state, EnvEvent::kHealthy);
+  Millis ready_at = clock.now_ms();
+  CullInput in{.now = clock.now_ms(), .ready_at = ready_at, .last_activity = ready_at, .idle_timeout = 600'000,
+               .max_uptime = 0, .warn_before = 60'000};
+  auto d = decide_cull(in);
+  EXPECT_EQ(d.kind, CullDecision::kNone);
+  t.cull_at = d.next;
+  EXPECT_EQ(next_look(t), ready_at + 540'000);
+  clock.set_ms(next_look(t));
+  in.now = t.now = clock.now_ms();
+  d = decide_cull(in);
+  EXPECT_EQ(d.kind, CullDecision::kWarn);
+  t.cull_at = d.next;
+  EXPECT_EQ(next_look(t), ready_at + 600'000);
+  clock.set_ms(next_look(t));
+  in.now = t.now = clock.now_ms();
+  EXPECT_EQ(decide_cull(in).kind, CullDecision::kStop);
+  // Culled: STOPPING waits for its job to end (a wake), never for time.
+  t.state = *next_state(t.state, EnvEvent::kStop);
+  EXPECT_EQ(next_look(t), std::numeric_limits<Millis>::max());
+  EXPECT_EQ(*next_state(t.state, EnvEvent::kEnded), EnvState::kStopped);
+}
+
+TEST(EnvStates, AReadyAppWithoutLimitsIsLookedAtOnlyForItsActivity) {
+  Timing t{.state = EnvState::kReady, .now = 5'000};
+  EXPECT_EQ(next_look(t), std::numeric_limits<Millis>::max());
+  t.app_poll_at = 65'000;  // Jupyter: its own last_activity is asked for each minute
+  t.persist_at = 30'000;   // a proxied request's activity is written once quiet
+  EXPECT_EQ(next_look(t), 30'000);
+  t.cull_at = 1'000;  // overdue: at once
+  EXPECT_EQ(next_look(t), 5'000);
 }
 
 TEST(Apps, BuiltinsKeepTheirKindAndWebAppsNeedACommand) {

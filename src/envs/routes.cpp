@@ -1,6 +1,8 @@
 #include "envs/routes.hpp"
 
 #include <charconv>
+#include <limits>
+#include <functional>
 
 #include "audit/audit.hpp"
 #include "core/async.hpp"
@@ -108,58 +110,195 @@ class EventStream final : public async::Stream {
   async::Waiter waiter_;
 };
 
+// ---- the catalog
+
+Result<Response> list_catalog(Context& ctx) {
+  ctx.filtered();
+  json items = json::array();
+  for (auto& a : TRY(list_apps(ctx.t()))) {
+    bool mine = ctx.who().is_instance_admin();
+    for (auto& b : ctx.who().bindings) mine = mine || (!b.org_id.empty() && a.allowed_for(b.org_id));
+    if (mine) items.push_back(to_json(a));
+  }
+  return Response::json(200, http::page_json(items, std::nullopt));
+}
+
+Result<Response> show_app(Context& ctx) {
+  ctx.filtered();
+  auto a = TRY(load_app(ctx, ctx.param("name")));
+  return http::with_etag(Response::json(200, to_json(a)), to_json(a));
+}
+
+Result<Response> put_app_route(Context& ctx) {
+  TRY_STATUS(ctx.authorize(Target{}));
+  auto b = TRY(ctx.json());
+  const std::string& name = ctx.param("name");
+  const App* builtin = nullptr;
+  for (auto& x : builtin_apps())
+    if (x.name == name) builtin = &x;
+  auto cur = TRY(get_app(ctx.t(), name));
+  if (cur && ctx.req.header("if-match")) TRY_STATUS(ctx.check_if_match(to_json(*cur)["etag"].get<std::string>()));
+  auto a = TRY(app_from_json(name, b.raw(), builtin));
+  a.version = cur ? cur->version : 0;
+  TRY_STATUS(put_app(ctx.t(), ctx.actor(), a, ctx.now()));
+  auto stored = TRY(load_app(ctx, name));
+  return http::with_etag(Response::json(cur && cur->version ? 200 : 201, to_json(stored)), to_json(stored));
+}
+
+Result<Response> delete_app_route(Context& ctx) {
+  TRY_STATUS(ctx.authorize(Target{}));
+  auto cur = TRY(load_app(ctx, ctx.param("name")));
+  if (cur.builtin && cur.version == 0) return Response::no_content();
+  TRY_STATUS(delete_app(ctx.t(), ctx.actor(), cur.name, ctx.now()));
+  return Response::no_content();
+}
+
+// ---- environments
+
+Result<Response> launch_env(Service& svc, Context& ctx) {
+  auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"envs", "create"}));
+  // The environment's workspace is the project's code: launching reads it.
+  TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
+  TRY_STATUS(projects::check_writable(p));
+  auto b = TRY(ctx.json());
+  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref"}));
+  auto name = TRY(b.str("app", 40));
+  auto app = TRY(get_app(ctx.t(), name));
+  if (!app)
+    return fail(Error(ErrorCode::kInvalidArgument, "unknown-app", "no app '" + name.substr(0, 40) + "' in the catalog")
+                    .with("field", "app"));
+  if (!app->allowed_for(p.org_id))
+    return fail(Error(ErrorCode::kInvalidArgument, "app-not-enabled", "the app '" + name + "' is not enabled for this organisation")
+                    .with("field", "app"));
+  LaunchRequest r;
+  if (auto c = TRY(b.opt_integer("cpus", 1, 4096))) r.cpus = static_cast<int>(*c);
+  r.mem_mb = TRY(b.opt_integer("mem_mb", 16, std::int64_t{1} << 32));
+  if (auto t = TRY(seconds_param(b, "time_limit_s")); t > 0) r.time_limit = t;
+  r.ref = TRY(b.opt_str("ref", 255));
+  if (r.ref && r.ref->empty()) r.ref.reset();
+  auto e = TRY(svc.launch(ctx.t(), ctx.actor(), p.id, p.org_id, p.group_id, *app, r, ctx.now()));
+  auto j = svc.to_json(e);
+  return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/envs/" + e.id);
+}
+
+// GET ...?active=true&limit&after: the environments `f` selects.
+Result<Response> list_page(Service& svc, Context& ctx, ListFilter f) {
+  auto page = TRY(ctx.page());
+  f.after = page.after;
+  f.limit = page.limit;
+  f.active_only = ctx.req.query_param("active").value_or("") == "true";
+  return list_of(svc, TRY(list_envs(ctx.t(), f)), page.limit);
+}
+
+Result<Response> list_project_envs(Service& svc, Context& ctx) {
+  auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"envs", "read"}));
+  return list_page(svc, ctx, {.project_id = p.id});
+}
+
+Result<Response> list_my_envs(Service& svc, Context& ctx) {
+  ctx.filtered();
+  return list_page(svc, ctx, {.user_id = ctx.who().user_id});
+}
+
+Result<Response> show_env(Service& svc, Context& ctx) {
+  auto e = TRY(load(ctx, {"envs", "read"}));
+  auto j = svc.to_json(e);
+  return http::with_etag(Response::json(200, j), j);
+}
+
+Result<Response> stop_env(Service& svc, Context& ctx) {
+  auto e = TRY(load(ctx, {"envs", "write"}));
+  auto out = TRY(svc.request_stop(ctx.t(), ctx.actor(), e, "stopped by " + ctx.who().username, ctx.now()));
+  return Response::json(200, svc.to_json(out));
+}
+
+// A query parameter that must be a whole number in [lo, hi] (nullopt when absent).
+Result<std::optional<std::int64_t>> int_param(Context& ctx, const char* key, std::int64_t lo, std::int64_t hi,
+                                              const char* what) {
+  auto a = ctx.req.query_param(key);
+  if (!a) return std::optional<std::int64_t>();
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(a->data(), a->data() + a->size(), v);
+  if (ec != std::errc() || p != a->data() + a->size() || v < lo || v > hi)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", what).with("field", key));
+  return std::optional<std::int64_t>(v);
+}
+
+Result<Response> env_events_route(Service& svc, async::Runtime& rt, Context& ctx) {
+  auto e = TRY(load(ctx, {"envs", "read"}));
+  std::int64_t after =
+      TRY(int_param(ctx, "after", 0, std::numeric_limits<std::int64_t>::max(), "after must be an event seq")).value_or(0);
+  if (ctx.req.query_param("follow").value_or("") == "true" ||
+      ctx.req.header("accept").value_or("").find("text/event-stream") != std::string_view::npos) {
+    Response r;
+    r.status = 200;
+    r.content_type = "text/event-stream";
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.stream = std::make_shared<EventStream>(rt, ctx.db(), svc, e.id, after);
+    return r;
+  }
+  return Response::json(200, http::page_json(TRY(env_events(ctx.t(), e.id, after)), std::nullopt));
+}
+
+Result<Response> env_logs(Service& svc, Context& ctx) {
+  auto e = TRY(load(ctx, {"envs", "write"}));
+  auto stream = std::string(ctx.req.query_param("stream").value_or("stderr"));
+  if (stream != "stderr" && stream != "stdout" && stream != "both")
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "stream must be stdout, stderr or both")
+                    .with("field", "stream"));
+  std::int64_t tail = TRY(int_param(ctx, "tail", 1, 10000, "tail must be 1..10000")).value_or(200);
+  return Response::text(200, svc.log_tail(e, static_cast<int>(tail), stream));
+}
+
+// ---- guest links: one running environment, for a limited time, revocable; every open audited
+
+Result<Response> create_link(Service& svc, Context& ctx) {
+  auto e = TRY(load(ctx, {"envs", "write"}));
+  if (e.user_id != ctx.who().user_id)
+    return fail(ErrorCode::kPermissionDenied, "forbidden", "only the environment's owner may share it");
+  if (!e.active()) return fail(ErrorCode::kFailedPrecondition, "env-not-running", "the environment is " + e.state_text());
+  std::int64_t ttl = 3600;
+  if (!ctx.req.body.empty()) {
+    auto b = TRY(ctx.json());
+    TRY_STATUS(b.only({"ttl_s"}));
+    ttl = TRY(b.opt_integer("ttl_s", 60, 7 * 86400)).value_or(3600);
+  }
+  std::string secret = crypto::hex(crypto::random_bytes(24));
+  LinkRecord l{new_id("lnk", ctx.now()), e.id, crypto::sha256_hex(secret), ctx.who().user_id, ctx.now(),
+               ctx.now() + ttl * 1000};
+  TRY_STATUS(insert_link(ctx.t(), l));
+  TRY_STATUS(audit::record(ctx.t(), ctx.actor(),
+                           {e.org_id, "env.link_create", "env", e.id, {{"link_id", l.id}, {"ttl_s", ttl}}}, ctx.now()));
+  return Response::json(201, {{"id", l.id},
+                              {"env_id", e.id},
+                              {"secret", secret},
+                              {"url", svc.url(e.id) + "?atrium_guest=" + secret},
+                              {"expires_at", format_rfc3339(l.expires)}});
+}
+
+Result<Response> list_links_route(Context& ctx) {
+  auto e = TRY(load(ctx, {"envs", "write"}));
+  return Response::json(200, http::page_json(TRY(list_links(ctx.t(), e.id)), std::nullopt));
+}
+
+Result<Response> revoke_link_route(Service& svc, Context& ctx) {
+  auto e = TRY(load(ctx, {"envs", "write"}));
+  auto r = TRY(revoke_link(ctx.t(), e.id, ctx.param("link"), ctx.now()));
+  if (r == Revoked::kUnknown) return not_found("link");
+  if (r == Revoked::kNow) {
+    TRY_STATUS(audit::record(ctx.t(), ctx.actor(),
+                             {e.org_id, "env.link_revoke", "env", e.id, {{"link_id", ctx.param("link")}}}, ctx.now()));
+    svc.access_changed(ctx.t());  // the proxy forgets the decisions it made with this link
+  }
+  return Response::no_content();
+}
+
 }  // namespace
 
 void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
+  using std::bind_front;
+  using std::ref;
   const json kObj = http::object_schema(), kList = http::list_schema();
-
-  // ---- the catalog
-  api.add({"GET", "/api/v1/apps", Access::signed_in(),
-           {"The app catalog: the apps the caller may launch (administrators see every app)", "envs", nullptr, kList},
-           [](Context& ctx) -> Result<Response> {
-             ctx.filtered();
-             json items = json::array();
-             for (auto& a : TRY(list_apps(ctx.t()))) {
-               bool mine = ctx.who().is_instance_admin();
-               for (auto& b : ctx.who().bindings) mine = mine || (!b.org_id.empty() && a.allowed_for(b.org_id));
-               if (mine) items.push_back(to_json(a));
-             }
-             return Response::json(200, http::page_json(items, std::nullopt));
-           }});
-  api.add({"GET", "/api/v1/apps/{name}", Access::signed_in(), {"One app of the catalog", "envs", nullptr, kObj},
-           [](Context& ctx) -> Result<Response> {
-             ctx.filtered();
-             auto a = TRY(load_app(ctx, ctx.param("name")));
-             return http::with_etag(Response::json(200, to_json(a)), to_json(a));
-           }});
-  api.add({"PUT", "/api/v1/apps/{name}", Access::require("apps", "admin"),
-           {"Add or change an app (instance administrators): kind web with a command, or tune a built-in", "envs", kObj, kObj},
-           [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(Target{}));
-             auto b = TRY(ctx.json());
-             const std::string& name = ctx.param("name");
-             const App* builtin = nullptr;
-             for (auto& x : builtin_apps())
-               if (x.name == name) builtin = &x;
-             auto cur = TRY(get_app(ctx.t(), name));
-             if (cur && ctx.req.header("if-match")) TRY_STATUS(ctx.check_if_match(to_json(*cur)["etag"].get<std::string>()));
-             auto a = TRY(app_from_json(name, b.raw(), builtin));
-             a.version = cur ? cur->version : 0;
-             TRY_STATUS(put_app(ctx.t(), ctx.actor(), a, ctx.now()));
-             auto stored = TRY(load_app(ctx, name));
-             return http::with_etag(Response::json(cur && cur->version ? 200 : 201, to_json(stored)), to_json(stored));
-           }});
-  api.add({"DELETE", "/api/v1/apps/{name}", Access::require("apps", "admin"),
-           {"Remove an app (a built-in goes back to its shipped settings)", "envs", nullptr, nullptr, 204},
-           [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(Target{}));
-             auto cur = TRY(load_app(ctx, ctx.param("name")));
-             if (cur.builtin && cur.version == 0) return Response::no_content();
-             TRY_STATUS(delete_app(ctx.t(), ctx.actor(), cur.name, ctx.now()));
-             return Response::no_content();
-           }});
-
-  // ---- environments
   const json launch_schema = {
       {"type", "object"},
       {"required", {"app"}},
@@ -169,173 +308,49 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
         {"mem_mb", {{"type", "integer"}}},
         {"time_limit_s", {{"type", "integer"}}},
         {"ref", {{"type", "string"}, {"description", "branch, tag or commit the workspace is checked out at"}}}}}};
+  const json link_schema = {{"type", "object"}, {"properties", {{"ttl_s", {{"type", "integer"}}}}}};
+  const std::vector<std::string> kPaged = {"active", "limit", "after"};
+
+  api.add({"GET", "/api/v1/apps", Access::signed_in(),
+           {"The app catalog: the apps the caller may launch (administrators see every app)", "envs", nullptr, kList},
+           list_catalog});
+  api.add({"GET", "/api/v1/apps/{name}", Access::signed_in(), {"One app of the catalog", "envs", nullptr, kObj}, show_app});
+  api.add({"PUT", "/api/v1/apps/{name}", Access::require("apps", "admin"),
+           {"Add or change an app (instance administrators): kind web with a command, or tune a built-in", "envs", kObj, kObj},
+           put_app_route});
+  api.add({"DELETE", "/api/v1/apps/{name}", Access::require("apps", "admin"),
+           {"Remove an app (a built-in goes back to its shipped settings)", "envs", nullptr, nullptr, 204},
+           delete_app_route});
   api.add({"POST", "/api/v1/projects/{id}/envs", Access::require("envs", "create"),
            {"Launch an environment (an app of the catalog) in a project: a long-running job through the scheduler",
             "envs", launch_schema, kObj, 201, {}, true},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"envs", "create"}));
-             // The environment's workspace is the project's code: launching reads it.
-             TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
-             TRY_STATUS(projects::check_writable(p));
-             auto b = TRY(ctx.json());
-             TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref"}));
-             auto name = TRY(b.str("app", 40));
-             auto app = TRY(get_app(ctx.t(), name));
-             if (!app)
-               return fail(Error(ErrorCode::kInvalidArgument, "unknown-app", "no app '" + name.substr(0, 40) + "' in the catalog")
-                               .with("field", "app"));
-             if (!app->allowed_for(p.org_id))
-               return fail(Error(ErrorCode::kInvalidArgument, "app-not-enabled",
-                                 "the app '" + name + "' is not enabled for this organisation")
-                               .with("field", "app"));
-             LaunchRequest r;
-             if (auto c = TRY(b.opt_integer("cpus", 1, 4096))) r.cpus = static_cast<int>(*c);
-             r.mem_mb = TRY(b.opt_integer("mem_mb", 16, std::int64_t{1} << 32));
-             if (auto t = TRY(seconds_param(b, "time_limit_s")); t > 0) r.time_limit = t;
-             r.ref = TRY(b.opt_str("ref", 255));
-             if (r.ref && r.ref->empty()) r.ref.reset();
-             auto e = TRY(svc.launch(ctx.t(), ctx.actor(), p.id, p.org_id, p.group_id, *app, r, ctx.now()));
-             auto j = svc.to_json(e);
-             return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/envs/" + e.id);
-           }});
+           bind_front(launch_env, ref(svc))});
   api.add({"GET", "/api/v1/projects/{id}/envs", Access::require("envs", "read"),
-           {"List a project's environments", "envs", nullptr, kList, 200, {"active", "limit", "after"}},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"envs", "read"}));
-             auto page = TRY(ctx.page());
-             ListFilter f;
-             f.project_id = p.id;
-             f.after = page.after;
-             f.limit = page.limit;
-             f.active_only = ctx.req.query_param("active").value_or("") == "true";
-             return list_of(svc, TRY(list_envs(ctx.t(), f)), page.limit);
-           }});
+           {"List a project's environments", "envs", nullptr, kList, 200, kPaged}, bind_front(list_project_envs, ref(svc))});
   api.add({"GET", "/api/v1/envs", Access::signed_in(),
-           {"The caller's own environments, in every project", "envs", nullptr, kList, 200, {"active", "limit", "after"}},
-           [&svc](Context& ctx) -> Result<Response> {
-             ctx.filtered();
-             auto page = TRY(ctx.page());
-             ListFilter f;
-             f.user_id = ctx.who().user_id;
-             f.after = page.after;
-             f.limit = page.limit;
-             f.active_only = ctx.req.query_param("active").value_or("") == "true";
-             return list_of(svc, TRY(list_envs(ctx.t(), f)), page.limit);
-           }});
+           {"The caller's own environments, in every project", "envs", nullptr, kList, 200, kPaged},
+           bind_front(list_my_envs, ref(svc))});
   api.add({"GET", "/api/v1/envs/{id}", Access::require("envs", "read"), {"One environment", "envs", nullptr, kObj},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto e = TRY(load(ctx, {"envs", "read"}));
-             auto j = svc.to_json(e);
-             return http::with_etag(Response::json(200, j), j);
-           }});
+           bind_front(show_env, ref(svc))});
   api.add({"POST", "/api/v1/envs/{id}/stop", Access::require("envs", "write"),
            {"Stop an environment: the app's own shutdown, then SIGTERM, then its cgroup is killed", "envs", nullptr, kObj},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto e = TRY(load(ctx, {"envs", "write"}));
-             auto out = TRY(svc.request_stop(ctx.t(), ctx.actor(), e, "stopped by " + ctx.who().username, ctx.now()));
-             return Response::json(200, svc.to_json(out));
-           }});
+           bind_front(stop_env, ref(svc))});
   api.add({"GET", "/api/v1/envs/{id}/events", Access::require("envs", "read"),
            {"An environment's state changes; follow=true streams them as server-sent events", "envs", nullptr, kList, 200,
             {"follow", "after"}},
-           [&svc, &rt](Context& ctx) -> Result<Response> {
-             auto e = TRY(load(ctx, {"envs", "read"}));
-             std::int64_t after = 0;
-             if (auto a = ctx.req.query_param("after")) {
-               auto [p, ec] = std::from_chars(a->data(), a->data() + a->size(), after);
-               if (ec != std::errc() || p != a->data() + a->size() || after < 0)
-                 return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "after must be an event seq").with("field", "after"));
-             }
-             if (ctx.req.query_param("follow").value_or("") == "true" ||
-                 ctx.req.header("accept").value_or("").find("text/event-stream") != std::string_view::npos) {
-               Response r;
-               r.status = 200;
-               r.content_type = "text/event-stream";
-               r.headers.emplace_back("Cache-Control", "no-store");
-               r.stream = std::make_shared<EventStream>(rt, ctx.db(), svc, e.id, after);
-               return r;
-             }
-             return Response::json(200, http::page_json(TRY(env_events(ctx.t(), e.id, after)), std::nullopt));
-           }});
+           bind_front(env_events_route, ref(svc), ref(rt))});
   api.add({"GET", "/api/v1/envs/{id}/logs", Access::require("envs", "write"),
            {"The environment's output (its owner, and those who may stop it)", "envs", nullptr, nullptr, 200,
             {"stream", "tail"}},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto e = TRY(load(ctx, {"envs", "write"}));
-             auto stream = std::string(ctx.req.query_param("stream").value_or("stderr"));
-             if (stream != "stderr" && stream != "stdout" && stream != "both")
-               return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "stream must be stdout, stderr or both")
-                               .with("field", "stream"));
-             std::int64_t tail = 200;
-             if (auto t = ctx.req.query_param("tail")) {
-               auto [p, ec] = std::from_chars(t->data(), t->data() + t->size(), tail);
-               if (ec != std::errc() || p != t->data() + t->size() || tail < 1 || tail > 10000)
-                 return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "tail must be 1..10000").with("field", "tail"));
-             }
-             std::string text = svc.log_tail(e, static_cast<int>(tail), stream);
-             return Response::text(200, text);
-           }});
-
-  // ---- guest links: one running environment, for a limited time, revocable; every open audited
+           bind_front(env_logs, ref(svc))});
   api.add({"POST", "/api/v1/envs/{id}/links", Access::require("envs", "write"),
-           {"Make a guest link to an environment (its owner only); the secret is shown once", "envs",
-            {{"type", "object"}, {"properties", {{"ttl_s", {{"type", "integer"}}}}}}, kObj, 201, {}, false, {"url", "secret"}},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto e = TRY(load(ctx, {"envs", "write"}));
-             if (e.user_id != ctx.who().user_id)
-               return fail(ErrorCode::kPermissionDenied, "forbidden", "only the environment's owner may share it");
-             if (!e.active()) return fail(ErrorCode::kFailedPrecondition, "env-not-running", "the environment is " + e.state);
-             std::int64_t ttl = 3600;
-             if (!ctx.req.body.empty()) {
-               auto b = TRY(ctx.json());
-               TRY_STATUS(b.only({"ttl_s"}));
-               ttl = TRY(b.opt_integer("ttl_s", 60, 7 * 86400)).value_or(3600);
-             }
-             std::string secret = crypto::hex(crypto::random_bytes(24));
-             std::string id = new_id("lnk", ctx.now());
-             Millis expires = ctx.now() + ttl * 1000;
-             TRY(ctx.t().exec("INSERT INTO env_links (id, env_id, secret_hash, created_by, created_ms, expires_ms) "
-                              "VALUES (?, ?, ?, ?, ?, ?)",
-                              {id, e.id, crypto::sha256_hex(secret), ctx.who().user_id, ctx.now(), expires}));
-             TRY_STATUS(audit::record(ctx.t(), ctx.actor(),
-                                      {e.org_id, "env.link_create", "env", e.id, {{"link_id", id}, {"ttl_s", ttl}}},
-                                      ctx.now()));
-             return Response::json(201, {{"id", id},
-                                         {"env_id", e.id},
-                                         {"secret", secret},
-                                         {"url", svc.url(e.id) + "?atrium_guest=" + secret},
-                                         {"expires_at", format_rfc3339(expires)}});
-           }});
+           {"Make a guest link to an environment (its owner only); the secret is shown once", "envs", link_schema, kObj, 201,
+            {}, false, {"url", "secret"}},
+           bind_front(create_link, ref(svc))});
   api.add({"GET", "/api/v1/envs/{id}/links", Access::require("envs", "write"),
-           {"An environment's guest links (without their secrets)", "envs", nullptr, kList},
-           [](Context& ctx) -> Result<Response> {
-             auto e = TRY(load(ctx, {"envs", "write"}));
-             json items = json::array();
-             for (auto& r : TRY(ctx.t().query("SELECT id, created_by, created_ms, expires_ms, revoked_ms FROM env_links "
-                                              "WHERE env_id = ? ORDER BY id",
-                                              {e.id})))
-               items.push_back({{"id", r.str(0)},
-                                {"created_by", r.str(1)},
-                                {"created_at", format_rfc3339(r.i64(2))},
-                                {"expires_at", format_rfc3339(r.i64(3))},
-                                {"revoked_at", r.is_null(4) ? json(nullptr) : json(format_rfc3339(r.i64(4)))}});
-             return Response::json(200, http::page_json(items, std::nullopt));
-           }});
+           {"An environment's guest links (without their secrets)", "envs", nullptr, kList}, list_links_route});
   api.add({"DELETE", "/api/v1/envs/{id}/links/{link}", Access::require("envs", "write"),
-           {"Revoke a guest link", "envs", nullptr, nullptr, 204},
-           [](Context& ctx) -> Result<Response> {
-             auto e = TRY(load(ctx, {"envs", "write"}));
-             auto n = TRY(ctx.t().exec("UPDATE env_links SET revoked_ms = ? WHERE id = ? AND env_id = ? AND revoked_ms IS NULL",
-                                       {ctx.now(), ctx.param("link"), e.id}));
-             if (n == 0) {
-               auto row = TRY(ctx.t().query_one("SELECT id FROM env_links WHERE id = ? AND env_id = ?", {ctx.param("link"), e.id}));
-               if (!row) return not_found("link");
-               return Response::no_content();
-             }
-             TRY_STATUS(audit::record(ctx.t(), ctx.actor(),
-                                      {e.org_id, "env.link_revoke", "env", e.id, {{"link_id", ctx.param("link")}}}, ctx.now()));
-             return Response::no_content();
-           }});
+           {"Revoke a guest link", "envs", nullptr, nullptr, 204}, bind_front(revoke_link_route, ref(svc))});
 }
 
 }  // namespace atrium::envs

@@ -6,41 +6,51 @@
 // the maximum uptime) -> STOPPED; or FAILED (with the reason and the last log lines) from any of
 // them. Every change is a row in env_events, committed before anyone is told.
 //
-// A monitor thread drives the states: it follows the env's job, health-checks starting apps over
-// their unix socket, culls idle ones (the later of the proxy's last request and the app's own
-// last_activity, with a warning event first) and those past their maximum uptime, and after a
-// server restart finds running environments again (their jobs are re-adopted by the compute
-// service) or ends them FAILED.
+// The monitor drives the states: one coroutine per environment on the runtime's I/O thread, woken
+// by its job's changes, a stop asked for, or its own deadlines on the injected clock. It follows
+// the env's job, health-checks a starting app over its unix socket (async), culls idle ones (the
+// later of the proxy's last request and the app's own last_activity, with a warning event first)
+// and those past their maximum uptime, and after a server restart finds running environments
+// again (their jobs are re-adopted by the compute service) or ends them FAILED. Database work and
+// state changes run on the worker pool. The states and their legal moves: envs/state.hpp; the
+// tables: envs/store.hpp.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/actor.hpp"
+#include "core/async.hpp"
 #include "core/clock.hpp"
 #include "db/database.hpp"
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
 #include "envs/origin.hpp"
-#include "envs/unix_http.hpp"
+#include "envs/state.hpp"
+#include "envs/store.hpp"
 #include "jobs/service.hpp"
 #include "sandbox/sandbox.hpp"
+
+namespace atrium::http {
+struct UnixReply;
+}
 
 namespace atrium::envs {
 
 struct Settings {
   std::filesystem::path data_dir;  // <data_dir>/envs/<id>/{run,app}, <data_dir>/homes/<project>/<user>
-  Millis poll_interval = 250;      // the monitor's pass
-  Millis fast_poll = 20;           // ... while an environment is STARTING or STOPPING
+  Millis queued_interval = 250;    // a QUEUED env's pending reason is re-read (it comes with no signal)
+  Millis health_interval = 20;     // between a STARTING app's health checks
+  Millis health_timeout = 2000;    // one request to an app over its socket
   Millis activity_poll = 60'000;   // how often a READY app's own last_activity is asked for
   Millis warn_before = 300'000;    // the warning event comes this long before a cull
   std::string slirp4netns = "/usr/bin/slirp4netns";  // for apps with network "outbound"
@@ -48,19 +58,6 @@ struct Settings {
   // compute.outbound_allow). Everything else of that kind is refused inside the sandbox.
   std::vector<std::string> outbound_allow;
   const Origins* origins = nullptr;  // where environments are served; null: path mode on a relative URL
-};
-
-struct EnvRecord {
-  std::string id, project_id, org_id, group_id, user_id, app, job_id;
-  std::string state = "QUEUED";
-  std::string reason;
-  nlohmann::json spec = nlohmann::json::object();  // kind, resources, timeouts, health path, as launched
-  Millis created = 0;
-  std::optional<Millis> ready, ended;
-  Millis last_activity = 0;
-  std::string stop_requested;  // why a stop was asked for ("" = none)
-  std::int64_t version = 1;
-  bool active() const { return state == "QUEUED" || state == "STARTING" || state == "READY" || state == "STOPPING"; }
 };
 
 struct LaunchRequest {
@@ -78,27 +75,16 @@ struct Upstream {
   std::uint32_t socket_uid = 0;  // the socket must be owned by this uid (the env's), never followed
 };
 
-Result<std::optional<EnvRecord>> get_env(db::Tx& tx, const std::string& id);
-struct ListFilter {
-  std::string project_id, user_id;
-  bool active_only = false;
-  std::string after;
-  int limit = 50;
-};
-Result<std::vector<EnvRecord>> list_envs(db::Tx& tx, const ListFilter& f);
-// Environments not yet ended of a quota subject ("org", "group" or "user") in an org.
-Result<std::int64_t> active_count(db::Tx& tx, const std::string& org_id, const std::string& kind,
-                                  const std::string& subject_id);
-Result<nlohmann::json> env_events(db::Tx& tx, const std::string& id, std::int64_t after_seq);
-
 class Service {
  public:
-  Service(db::Database& db, const Clock& clock, jobs::Service& jobs, Settings settings);
+  Service(db::Database& db, const Clock& clock, async::Runtime& rt, jobs::Service& jobs, Settings settings);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
+  // Follows every environment not yet ended (left by a previous server: found again, or ended).
   Status start();
+  // Ends the monitor's coroutines (before the runtime stops).
   void stop();
 
   // --- inside a request's write transaction
@@ -107,6 +93,8 @@ class Service {
   // Asks the environment to stop (graceful: the app's own shutdown, then SIGTERM, then the cgroup).
   Result<EnvRecord> request_stop(db::Tx& tx, const Actor& actor, const EnvRecord& env, const std::string& why,
                                  Millis now);
+  // Who may reach an environment changed in `tx` (a guest link revoked): changes() fires on its commit.
+  void access_changed(db::Tx& tx);
 
   // The compute service's launch hook: the run directory (socket, token), the home, the app's files.
   Status prepare(const jobs::JobRecord& job, sandbox::Spec& spec);
@@ -124,14 +112,12 @@ class Service {
   // The last lines of the environment's output: its job's "stderr", "stdout" or "both".
   std::string log_tail(const EnvRecord& e, int lines, const std::string& stream = "both") const;
   std::filesystem::path log_path(const EnvRecord& e, const std::string& stream) const;
-  // Bumped on every state change: followers (server-sent events) re-read when it moves.
+  // Bumped after every committed state change (and guest link revoked): followers (server-sent
+  // events, the proxy's cache) re-read when it moves.
   std::int64_t change_count() const { return changes_.load(); }
   // Fired with each bump of change_count().
   const Notifier& changes() const { return change_notifier_; }
   const Clock& clock() const { return clock_; }
-
-  // One monitor pass now (tests; the thread does this by itself).
-  void pass();
 
  private:
   struct Live {
@@ -144,14 +130,33 @@ class Service {
     std::string token;             // read from the token file once
     std::optional<std::uint32_t> uid;  // the uid its app (and so app.sock) runs as
   };
+  struct Watch {  // one environment's coroutine
+    async::Waiter waiter;
+  };
+  struct Look;   // what one look at an environment read (monitor.cpp)
 
-  void loop();
-  void poke();
-  void step(const EnvRecord& e, Millis now);
-  // The row's reason is `reason` ("" = the event's detail).
-  Status transition(const std::string& id, const std::string& to, const std::string& event, const std::string& detail,
+  // --- the monitor (monitor.cpp)
+  // Starts following an environment (once; not after stop()).
+  void follow(const std::string& id);
+  void wake(const std::string& id);
+  async::Task<void> watch(std::string id, std::shared_ptr<Watch> w);
+  Look look(const std::string& id);
+  // One step of the state machine; returns when to look again.
+  async::Task<Millis> step(const Look& s);
+  Millis queued(const Look& s);
+  async::Task<Millis> starting(const Look& s);
+  async::Task<Millis> stopping(const Look& s);
+  async::Task<Millis> ready(const Look& s);
+  Millis cull(const Look& s);
+  // A request to the app over its socket, which must be a socket its uid owns (not a link).
+  async::Task<Result<http::UnixReply>> app_request(const Look& s, std::string method, std::string target);
+  // Moves the environment by `event` (nothing when the table refuses it: it moved meanwhile). The
+  // row's reason is `reason` ("" = the event's detail).
+  Status transition(const std::string& id, EnvEvent event, const std::string& name, const std::string& detail,
                     Millis now, const std::function<Status(db::Tx&, EnvRecord&)>& extra = {},
                     const std::string& reason = "");
+  void log_transition(const std::string& id, EnvEvent event, const std::string& name, const std::string& detail,
+                      Millis now);
   void stop_env(const EnvRecord& e, const std::string& why, Millis now);
   void end_env(const EnvRecord& e, const jobs::JobRecord& job, Millis now);
   void cleanup(const std::string& id);
@@ -165,27 +170,25 @@ class Service {
   std::string token_of(const std::string& id);
   // The uid an environment's app runs as (its socket's owner); nullopt when its job is unknown.
   std::optional<std::uint32_t> uid_of(const EnvRecord& e);
-  // A request to the app over its socket, which must be a socket its uid owns (not a link).
-  Result<UnixReply> app_http(const EnvRecord& e, const std::string& method, const std::string& target);
-
-  db::Database& db_;
-  const Clock& clock_;
-  jobs::Service& jobs_;
-  Settings settings_;
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Live>> live_;  // held by the users of an entry: cleanup may drop it
-  std::atomic<std::int64_t> changes_{0};
-  Notifier change_notifier_;
   void changed() {
     changes_++;
     change_notifier_.notify();
   }
-  std::mutex wake_mu_;
-  std::condition_variable wake_cv_;
-  bool stopping_ = false;
-  bool woken_ = false;
-  std::atomic<bool> fast_{false};
-  std::thread thread_;
+  // changed() once `tx` commits.
+  void changed_on_commit(db::Tx& tx);
+
+  db::Database& db_;
+  const Clock& clock_;
+  async::Runtime& rt_;
+  jobs::Service& jobs_;
+  Settings settings_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Live>> live_;      // GUARDED_BY(mu_); held by its users: cleanup may drop it
+  std::map<std::string, std::shared_ptr<Watch>> watches_;  // GUARDED_BY(mu_): the environments followed
+  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  std::condition_variable watches_done_;                   // watches_ became empty
+  std::atomic<std::int64_t> changes_{0};
+  Notifier change_notifier_;
 };
 
 }  // namespace atrium::envs

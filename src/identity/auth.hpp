@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/notifier.hpp"
 #include "http/gate.hpp"
 #include "identity/config.hpp"
 #include "identity/store.hpp"
@@ -104,7 +105,13 @@ class IdentityGate final : public http::Gatekeeper {
   bool token_allows(const http::Principal& who, const http::Permission& perm) const override;
   void flush_pending(db::Database& db) override;
   // Drops cached principals; called after every committed write (see Database::set_commit_listener).
-  void invalidate() { ++generation_; }
+  void invalidate() {
+    ++generation_;
+    changes_.notify();
+  }
+  // Fired with each invalidate(): who someone is, or what they may do, may have changed (a token
+  // or session revoked, a membership or role changed). Others' caches of decisions follow it.
+  const Notifier& changes() const { return changes_; }
   // The commit listener: drops cached principals when a table they are built from changed.
   void on_commit(const std::vector<std::string>& tables);
 
@@ -135,6 +142,7 @@ class IdentityGate final : public http::Gatekeeper {
   std::atomic<std::uint64_t> generation_{0};
   std::mutex cache_mu_;
   std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_), keyed by token hash
+  Notifier changes_;
 };
 
 }  // namespace atrium::identity

@@ -5,6 +5,24 @@
 
 namespace atrium::projects {
 
+namespace {
+
+Notifier& notifier() {
+  static Notifier n;
+  return n;
+}
+
+// changes() fires once `tx` commits.
+void changed_on_commit(db::Tx& tx) {
+  tx.on_end([](bool committed) {
+    if (committed) notifier().notify();
+  });
+}
+
+}  // namespace
+
+const Notifier& changes() { return notifier(); }
+
 std::vector<db::Migration> migrations() {
   return {{1, "projects",
            R"SQL(
@@ -192,6 +210,7 @@ Result<Project> update(db::Tx& tx, const Actor& actor, const Project& p, const C
                        {n.name, n.description, tj.dump(), n.visibility, n.group_id, std::int64_t{n.archived ? 1 : 0}, now,
                         p.id, p.version}));
   if (k == 0) return std::unexpected(stale().error());
+  changed_on_commit(tx);
   n.version++;
   n.updated = now;
   TRY_STATUS(index(tx, n));
@@ -207,6 +226,7 @@ Status remove(db::Tx& tx, const Actor& actor, const Project& p, Millis now) {
   TRY(tx.exec("DELETE FROM projects_fts WHERE project_id = ?", {p.id}));
   auto n = TRY(tx.exec("DELETE FROM projects WHERE id = ? AND version = ?", {p.id, p.version}));
   if (n == 0) return stale();
+  changed_on_commit(tx);
   return audit::record(tx, actor, {p.org_id, "project.delete", "project", p.id, {{"slug", p.slug}}}, now);
 }
 
@@ -294,6 +314,7 @@ Status add_member(db::Tx& tx, const Actor& actor, const Project& p, const std::s
       return fail(ErrorCode::kAlreadyExists, "already-member", "the user is already a member of this project");
     return std::unexpected(ins.error());
   }
+  changed_on_commit(tx);
   return audit::record(tx, actor, {p.org_id, "project.member.add", "user", user_id, {{"project_id", p.id}, {"role", role}}},
                        now);
 }
@@ -304,6 +325,7 @@ Status set_member_role(db::Tx& tx, const Actor& actor, const Project& p, const s
   auto n = TRY(tx.exec("UPDATE project_members SET role = ?, version = version + 1 WHERE project_id = ? AND user_id = ? AND version = ?",
                        {role, p.id, user_id, version}));
   if (n == 0) return stale();
+  changed_on_commit(tx);
   return audit::record(tx, actor,
                        {p.org_id, "project.member.update", "user", user_id, {{"project_id", p.id}, {"role", role}}}, now);
 }
@@ -314,6 +336,7 @@ Status remove_member(db::Tx& tx, const Actor& actor, const Project& p, const std
   auto n = TRY(tx.exec("DELETE FROM project_members WHERE project_id = ? AND user_id = ? AND version = ?",
                        {p.id, user_id, version}));
   if (n == 0) return stale();
+  changed_on_commit(tx);
   return audit::record(tx, actor, {p.org_id, "project.member.remove", "user", user_id, {{"project_id", p.id}}}, now);
 }
 

@@ -11,11 +11,15 @@
 #include "core/actor.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/notifier.hpp"
 #include "db/database.hpp"
 #include "http/gate.hpp"
 
 namespace atrium::projects {
 
+// Fired after a commit that changed a project or its members (who may do what in it): caches of
+// access decisions (the environment proxy's) follow it.
+const Notifier& changes();
 std::vector<db::Migration> migrations();
 
 struct Project {

@@ -34,17 +34,6 @@ bool wants_html(const http::Request& req) {
   return req.method == "GET" && !req.websocket && a && a->find("text/html") != std::string_view::npos;
 }
 
-// A guest link's secret, valid now for this environment: the link's id.
-Result<std::optional<std::string>> guest_link(db::Tx& tx, const std::string& env_id, const std::string& secret,
-                                              Millis now) {
-  if (secret.empty() || secret.size() > 200) return std::optional<std::string>();
-  auto row = TRY(tx.query_one(
-      "SELECT id FROM env_links WHERE secret_hash = ? AND env_id = ? AND revoked_ms IS NULL AND expires_ms > ?",
-      {crypto::sha256_hex(secret), env_id, now}));
-  if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(row->str(0));
-}
-
 // What identifies the caller of a request, for the decision cache: "" = not cacheable. On an
 // environment's own origin the session cookie is no credential (it never comes there from a browser).
 std::string credential_key(const http::Request& req, const std::string& env_id, bool own_origin) {
@@ -157,16 +146,12 @@ ProxyTarget forward(const Deps& deps, const http::Request& req, const DecisionCa
 
 }  // namespace
 
-void DecisionCache::on_commit(const std::vector<std::string>& tables) {
-  static const std::vector<std::string> kAccess = {"*",           "users",         "sessions",        "tokens",
-                                                   "orgs",        "org_members",   "group_members",   "roles",
-                                                   "projects",    "project_members", "instance_admins", "env_links"};
-  for (auto& t : tables)
-    if (std::find(kAccess.begin(), kAccess.end(), t) != kAccess.end()) {
-      std::lock_guard lk(mu);
-      entries.clear();
-      return;
-    }
+void DecisionCache::follow(const Notifier& n) { subscriptions_.push_back(n.subscribe([this] { forget_all(); })); }
+
+void DecisionCache::forget_all() {
+  generation.fetch_add(1, std::memory_order_acq_rel);
+  std::lock_guard lk(mu);
+  entries.clear();
 }
 
 std::optional<ProxyTarget> cached_route(const Deps& deps, const http::Request& req) {
@@ -189,7 +174,8 @@ std::optional<ProxyTarget> cached_route(const Deps& deps, const http::Request& r
     std::lock_guard lk(deps.cache->mu);
     auto it = deps.cache->entries.find(key);
     if (it == deps.cache->entries.end()) return std::nullopt;
-    if (it->second.changes != deps.envs.change_count() || std::chrono::steady_clock::now() > it->second.expires) {
+    if (it->second.generation != deps.cache->generation.load(std::memory_order_acquire) ||
+        deps.clock.now_ms() > it->second.expires) {
       deps.cache->entries.erase(it);
       return std::nullopt;
     }
@@ -210,7 +196,7 @@ ProxyTarget guest_open(const Deps& deps, const http::Request& req, const std::st
   std::string secret(*req.query_param(kGuestParam));
   Millis now = deps.clock.now_ms();
   auto link = deps.db.write([&](db::Tx& tx) -> Result<std::optional<std::string>> {
-    auto l = TRY(guest_link(tx, id, secret, now));
+    auto l = TRY(envs::guest_link(tx, id, secret, now));
     if (!l) return l;
     auto e = TRY(envs::get_env(tx, id));
     Actor guest{"", "guest", "", req.request_id, req.remote_ip};
@@ -238,13 +224,13 @@ ProxyTarget serve(const Deps& deps, const http::Request& req, const std::string&
   Millis now = deps.clock.now_ms();
   auto guest_secret = req.cookie(guest_cookie_name(id));
   // Taken before the state is read: a change committed after the read makes a cached decision stale.
-  auto changes = deps.envs.change_count();
+  std::uint64_t generation = deps.cache ? deps.cache->generation.load(std::memory_order_acquire) : 0;
   auto seen = deps.db.read([&](db::Tx& tx) -> Result<Seen> {
     Seen s;
     auto who = own ? authenticate_on_origin(deps, tx, req, id, now) : deps.gate.authenticate(tx, req);
     if (who) s.who = *who;
     s.env = TRY(envs::get_env(tx, id));
-    if (!s.who && guest_secret && s.env) s.guest = TRY(guest_link(tx, id, *guest_secret, now)).has_value();
+    if (!s.who && guest_secret && s.env) s.guest = TRY(envs::guest_link(tx, id, *guest_secret, now)).has_value();
     if (!who && !s.guest) return fail(who.error());
     if (s.who && s.env)
       if (auto p = TRY(projects::get_for(tx, s.env->project_id, s.who->user_id))) s.role = p->my_role;
@@ -265,10 +251,10 @@ ProxyTarget serve(const Deps& deps, const http::Request& req, const std::string&
   bool cookie_auth = seen->guest || !seen->who->session_id.empty();
   if (seen->who)
     if (auto err = may_use(deps, *seen->who, seen->env, seen->role)) return refuse(*err, req);
-  if (e.state != "READY") {
+  if (e.state != envs::EnvState::kReady) {
     auto r = Response::problem(Error(ErrorCode::kUnavailable, "env-not-ready",
-                                     "the environment is " + e.state + (e.reason.empty() ? "" : ": " + e.reason))
-                                   .with("state", e.state),
+                                     "the environment is " + e.state_text() + (e.reason.empty() ? "" : ": " + e.reason))
+                                   .with("state", e.state_text()),
                                req.request_id);
     r.header("Retry-After", "2");
     return refuse_with(std::move(r));
@@ -277,11 +263,11 @@ ProxyTarget serve(const Deps& deps, const http::Request& req, const std::string&
   if (up.socket_path.empty() || up.token.empty())
     return refuse(Error(ErrorCode::kUnavailable, "env-not-ready", "the environment is not running"), req);
   DecisionCache::Entry d{id,   up.socket_path, up.token, up.socket_uid, cookie_auth,
-                         own,  seen->who ? seen->who->user_id : std::string(), changes, {}};
+                         own,  seen->who ? seen->who->user_id : std::string(), generation, 0};
   auto t = forward(deps, req, d);
   if (t.forward && deps.cache) {
     if (auto key = credential_key(req, id, own); !key.empty()) {
-      d.expires = std::chrono::steady_clock::now() + deps.cache->ttl;
+      d.expires = deps.clock.now_ms() + deps.cache->ttl;
       std::lock_guard lk(deps.cache->mu);
       if (deps.cache->entries.size() >= deps.cache->max_entries) deps.cache->entries.clear();
       deps.cache->entries[id + '\n' + key] = d;

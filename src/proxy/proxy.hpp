@@ -10,7 +10,7 @@
 // request.
 #pragma once
 
-#include <chrono>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/notifier.hpp"
 #include "db/database.hpp"
 #include "envs/origin.hpp"
 #include "http/gate.hpp"
@@ -89,8 +90,10 @@ Result<EnvTarget> parse_target(std::string_view target);
 std::string strip_atrium_cookies(std::string_view cookie_header);
 
 // Decisions to forward, remembered for a short while per (environment, credential) so that the
-// requests after the first skip the database and the worker pool: a revoked token or a changed
-// role takes effect within `ttl`; any environment's state change forgets them all at once.
+// requests after the first skip the database and the worker pool. Every change the modules that
+// decide signal (an environment's state or guest links, identity's tokens, sessions, memberships
+// and roles, projects and their members) forgets them all at once; `ttl` bounds what no signal
+// covers (another replica's writes).
 struct DecisionCache {
   struct Entry {
     std::string env_id, socket_path, token;
@@ -98,17 +101,24 @@ struct DecisionCache {
     bool cookie_auth = false;
     bool own_origin = false;  // on the environment's own origin (else /env/{id}/ in path mode)
     std::string user_id;      // the caller ("" for a guest): counted against its connection cap
-    std::int64_t changes = 0;  // envs::Service::change_count() when decided
-    std::chrono::steady_clock::time_point expires;
+    std::uint64_t generation = 0;  // the cache's generation when decided (taken before the reads)
+    Millis expires = 0;
   };
-  std::chrono::milliseconds ttl{2000};
+  Millis ttl = 2000;
   std::size_t max_entries = 10000;
   std::mutex mu;
-  std::unordered_map<std::string, Entry> entries;
+  std::unordered_map<std::string, Entry> entries;  // GUARDED_BY(mu)
+  std::atomic<std::uint64_t> generation{0};
 
-  // After a commit: who may do what may have changed (a token or session revoked, a member
-  // removed, a guest link revoked): forget every decision, so that it takes effect at once.
-  void on_commit(const std::vector<std::string>& tables);
+  DecisionCache() = default;
+  DecisionCache(const DecisionCache&) = delete;
+  DecisionCache& operator=(const DecisionCache&) = delete;
+  // Forgets every decision whenever `n` fires. The cache must go before `n` does.
+  void follow(const Notifier& n);
+  void forget_all();
+
+ private:
+  std::vector<Notifier::Subscription> subscriptions_;
 };
 
 struct Deps {
