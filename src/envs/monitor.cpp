@@ -137,8 +137,8 @@ async::Task<Millis> Service::step(const Look& s) {
   const EnvRecord& e = *s.env;
   if (!s.job) {
     co_await async::on_pool(rt_, [&] {
-      log_transition(e.id, EnvEvent::kFail, "failed", "its job " + e.job_id + " is gone", s.now);
       cleanup(e.id);
+      log_transition(e.id, EnvEvent::kFail, "failed", "its job " + e.job_id + " is gone", s.now);
     });
     co_return 0;
   }
@@ -374,6 +374,7 @@ Status Service::cancel_job(db::Tx& tx, const std::string& job_id, Millis now) {
 }
 
 void Service::fail_and_cancel(const EnvRecord& e, const std::string& why, const std::string& detail, Millis now) {
+  cleanup(e.id);
   auto st = transition(
       e.id, EnvEvent::kFail, "failed", detail, now,
       [&](db::Tx& tx, EnvRecord&) -> Status {
@@ -382,7 +383,6 @@ void Service::fail_and_cancel(const EnvRecord& e, const std::string& why, const 
       },
       why);
   if (!st) spdlog::error("env {}: {}", e.id, st.error().detail);
-  cleanup(e.id);
 }
 
 void Service::cleanup(const std::string& id) {
@@ -435,9 +435,9 @@ void Service::end_env(const EnvRecord& e, const jobs::JobRecord& job, Millis now
     auto tail = log_tail(e, 10);
     if (!tail.empty()) detail += "\n--- last output ---\n" + tail;
   }
+  cleanup(e.id);  // before the end is visible: an ended environment has left nothing behind
   if (auto st = transition(e.id, to, to == EnvEvent::kFail ? "failed" : "stopped", detail, now, {}, why); !st)
     spdlog::error("env {}: {}", e.id, st.error().detail);
-  cleanup(e.id);
 }
 
 void Service::stop_env(const EnvRecord& e, const std::string& why, Millis now) {
