@@ -1,6 +1,10 @@
 #include "envs/store.hpp"
 
+#include <map>
+
+#include "audit/audit.hpp"
 #include "core/crypto.hpp"
+#include "envs/apps.hpp"
 
 namespace atrium::envs {
 
@@ -18,6 +22,19 @@ std::string active_in() {
   for (auto st : kAllEnvStates)
     if (is_active(st)) s += (s.back() == '(' ? "'" : ", '") + std::string(state_name(st)) + "'";
   return s + ")";
+}
+
+App app_from_row(const db::Row& row) {
+  // Stored as the admin's JSON; validated when it was stored.
+  auto j = json::parse(row.str(1), nullptr, false);
+  App base;
+  const App* builtin = nullptr;
+  for (auto& b : builtin_apps())
+    if (b.name == row.str(0)) builtin = &b;
+  auto a = app_from_json(row.str(0), j, builtin);
+  App out = a ? *a : (builtin ? *builtin : base);
+  out.version = row.i64(2);
+  return out;
 }
 
 EnvRecord from_row(const db::Row& r) {
@@ -43,6 +60,60 @@ EnvRecord from_row(const db::Row& r) {
 }
 
 }  // namespace
+
+std::vector<db::Migration> migrations() {
+  return {{1, "apps and environments", R"SQL(
+CREATE TABLE env_apps (name TEXT PRIMARY KEY, spec TEXT NOT NULL, version INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL);
+CREATE TABLE envs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, org_id TEXT NOT NULL, group_id TEXT NOT NULL,
+  user_id TEXT NOT NULL, app TEXT NOT NULL, job_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
+  spec TEXT NOT NULL, created_ms INTEGER NOT NULL, ready_ms INTEGER, ended_ms INTEGER,
+  last_activity_ms INTEGER NOT NULL, stop_requested TEXT NOT NULL DEFAULT '', version INTEGER NOT NULL);
+CREATE INDEX envs_project ON envs(project_id, id);
+CREATE INDEX envs_user ON envs(user_id, id);
+CREATE INDEX envs_job ON envs(job_id);
+CREATE TABLE env_events (env_id TEXT NOT NULL, seq INTEGER NOT NULL, time_ms INTEGER NOT NULL, state TEXT NOT NULL,
+  event TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (env_id, seq));
+CREATE TABLE env_links (id TEXT PRIMARY KEY, env_id TEXT NOT NULL, secret_hash TEXT NOT NULL UNIQUE,
+  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, revoked_ms INTEGER);
+CREATE INDEX env_links_env ON env_links(env_id);
+)SQL"}};
+}
+
+Result<std::optional<App>> get_app(db::Tx& tx, const std::string& name) {
+  auto row = TRY(tx.query_one("SELECT name, spec, version FROM env_apps WHERE name = ?", {name}));
+  if (row) return std::optional<App>(app_from_row(*row));
+  for (auto& b : builtin_apps())
+    if (b.name == name) return std::optional<App>(b);
+  return std::optional<App>();
+}
+
+Result<std::vector<App>> list_apps(db::Tx& tx) {
+  std::map<std::string, App> by_name;
+  for (auto& b : builtin_apps()) by_name[b.name] = b;
+  for (auto& row : TRY(tx.query("SELECT name, spec, version FROM env_apps ORDER BY name"))) {
+    App a = app_from_row(row);
+    by_name[a.name] = a;
+  }
+  std::vector<App> out;
+  for (auto& [_, a] : by_name) out.push_back(a);
+  return out;
+}
+
+Status put_app(db::Tx& tx, const Actor& actor, const App& a, Millis now) {
+  json spec = to_json(a);
+  for (auto k : {"name", "builtin", "etag"}) spec.erase(k);
+  TRY(tx.exec(
+      "INSERT INTO env_apps (name, spec, version, updated_ms) VALUES (?, ?, 1, ?) "
+      "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, version = env_apps.version + 1, updated_ms = excluded.updated_ms",
+      {a.name, spec.dump(), now}));
+  return audit::record(tx, actor, {"", a.version ? "app.update" : "app.create", "app", a.name, spec}, now);
+}
+
+Status delete_app(db::Tx& tx, const Actor& actor, const std::string& name, Millis now) {
+  TRY(tx.exec("DELETE FROM env_apps WHERE name = ?", {name}));
+  return audit::record(tx, actor, {"", "app.delete", "app", name, json::object()}, now);
+}
 
 Result<std::optional<EnvRecord>> get_env(db::Tx& tx, const std::string& id) {
   auto row = TRY(tx.query_one(std::string("SELECT ") + kCols + " FROM envs WHERE id = ?", {id}));

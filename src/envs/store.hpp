@@ -1,5 +1,6 @@
-// The environments' tables (envs, env_events, env_links): every SQL statement of the module. The
-// service, the routes and the proxy call these; nothing else names the tables.
+// The environments' tables (envs, env_events, env_links): every SQL statement of the module (the
+// catalog's env_apps and the schema too, declared in envs/apps.hpp). The service, the routes and
+// the proxy call these; nothing else names the tables.
 #pragma once
 
 #include <cstdint>

@@ -77,6 +77,12 @@ Result<std::optional<std::string>> session_owner(db::Tx& tx, const std::string& 
   return std::optional<std::string>{row->str(0)};
 }
 
+Result<std::optional<std::string>> live_session_user(db::Tx& tx, const std::string& id, Millis now, Millis idle_ms) {
+  auto row = TRY(tx.query_one("SELECT user_id, expires_ms, last_seen_ms, revoked_ms FROM sessions WHERE id = ?", {id}));
+  if (!row || !row->is_null(3) || row->i64(1) <= now || now - row->i64(2) > idle_ms) return std::optional<std::string>{};
+  return std::optional<std::string>{row->str(0)};
+}
+
 Status revoke_session(db::Tx& tx, const Actor& actor, const std::string& id, Millis now) {
   TRY(tx.exec("UPDATE sessions SET revoked_ms = ?, version = version + 1 WHERE id = ? AND revoked_ms IS NULL",
               {now, id}));

@@ -54,6 +54,9 @@ Result<nlohmann::json> get_session_json(db::Tx& tx, const std::string& id, const
 Status revoke_session(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
 Status revoke_other_sessions(db::Tx& tx, const std::string& user_id, const std::string& keep_id, Millis now);
 Result<std::optional<std::string>> session_owner(db::Tx& tx, const std::string& id);
+// The user of a session still alive at `now` (not signed out, revoked, expired, or idle longer than
+// `idle_ms`); nullopt otherwise.
+Result<std::optional<std::string>> live_session_user(db::Tx& tx, const std::string& id, Millis now, Millis idle_ms);
 
 // ---- tokens
 Result<std::vector<http::Grant>> parse_scopes(const std::vector<std::string>& scopes);

@@ -7,6 +7,7 @@
 #include "core/ids.hpp"
 #include "envs/service.hpp"
 #include "http/api.hpp"
+#include "identity/auth.hpp"
 #include "identity/store.hpp"
 #include "projects/projects.hpp"
 
@@ -68,11 +69,8 @@ Response redirect(int status, const std::string& location) {
 // once the session is signed out, revoked, expired or idle, or the user is disabled.
 Result<http::PrincipalPtr> session_principal(const Deps& deps, db::Tx& tx, const std::string& session_id,
                                              const std::string& user_id, Millis now) {
-  auto row = TRY(tx.query_one("SELECT user_id, expires_ms, last_seen_ms, revoked_ms FROM sessions WHERE id = ?",
-                              {session_id}));
-  if (!row || row->str(0) != user_id || !row->is_null(3) || row->i64(1) <= now ||
-      now - row->i64(2) > deps.session_idle_ms)
-    return http::PrincipalPtr{};
+  auto owner = TRY(identity::live_session_user(tx, session_id, now, deps.session_idle_ms));
+  if (owner != user_id) return http::PrincipalPtr{};
   auto user = TRY(identity::get_user(tx, user_id));
   if (user.disabled) return http::PrincipalPtr{};
   auto p = TRY(identity::load_principal(tx, user));
