@@ -79,10 +79,7 @@ void Service::wake(const std::string& id) {
 
 async::Task<void> Service::watch(std::string id, std::shared_ptr<Watch> w) {
   auto on_job = w->waiter.wake_on(jobs_.changes());
-  auto halted = [this] {
-    std::lock_guard lk(mu_);
-    return stopping_;
-  };
+  auto halted = [this] { return stopping_.load(); };
   while (!halted()) {
     Millis next = async::kNever;
     bool ended = false;

@@ -73,7 +73,8 @@ void Service::stop() {
   std::unique_lock lk(mu_);
   stopping_ = true;
   for (auto& [id, w] : watches_) w->waiter.wake();
-  watches_done_.wait(lk, [this] { return watches_.empty(); });
+  // (A runtime already stopped has dropped the coroutines: nothing to wait for.)
+  watches_done_.wait(lk, [this] { return watches_.empty() || rt_.io().stopped(); });
 }
 
 std::shared_ptr<Service::Live> Service::live(const std::string& id) {

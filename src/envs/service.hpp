@@ -185,7 +185,7 @@ class Service {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Live>> live_;      // GUARDED_BY(mu_); held by its users: cleanup may drop it
   std::map<std::string, std::shared_ptr<Watch>> watches_;  // GUARDED_BY(mu_): the environments followed
-  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  std::atomic<bool> stopping_{false};                      // set under mu_: no follow() after stop()
   std::condition_variable watches_done_;                   // watches_ became empty
   std::atomic<std::int64_t> changes_{0};
   Notifier change_notifier_;
