@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <mutex>
+
 #include "http/proxy_header.hpp"
 
 #include "proxy/proxy.hpp"
@@ -38,6 +41,27 @@ TEST(ProxyTarget, RefusesWhatWouldMeanSomethingElseDecoded) {
   }
   // The query is not part of the path checks: it is the app's business.
   EXPECT_TRUE(parse_target("/env/" + kId + "/x?path=../..%2F").has_value());
+}
+
+TEST(DecisionCache, EveryFollowedSignalForgetsEveryDecision) {
+  Notifier envs_changes, identity_changes;
+  auto cache = std::make_unique<DecisionCache>();
+  cache->follow(envs_changes);
+  cache->follow(identity_changes);
+  auto remember = [&] {
+    std::lock_guard lk(cache->mu);
+    cache->entries["env_x\na:Bearer t"] = DecisionCache::Entry{.env_id = "env_x", .generation = cache->generation.load()};
+  };
+  remember();
+  auto g0 = cache->generation.load();
+  envs_changes.notify();
+  EXPECT_TRUE(cache->entries.empty());
+  EXPECT_GT(cache->generation.load(), g0);  // a decision taken before the signal is stale when stored after it
+  remember();
+  identity_changes.notify();
+  EXPECT_TRUE(cache->entries.empty());
+  cache.reset();  // its subscriptions end with it: a later signal reaches nothing
+  envs_changes.notify();
 }
 
 TEST(ProxyCookies, AtriumCookiesNeverReachTheApp) {
