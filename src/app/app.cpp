@@ -41,6 +41,7 @@
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
+#include "quota/quota.hpp"
 
 namespace atrium::app {
 namespace {
@@ -116,6 +117,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("http", http::Api::migrations()));
   TRY_STATUS(db->migrate("audit", audit::migrations()));
   TRY_STATUS(db->migrate("identity", identity::migrations()));
+  TRY_STATUS(db->migrate("quota", quota::migrations()));
   TRY_STATUS(db->migrate("projects", projects::migrations()));
   TRY_STATUS(db->migrate("jobs", jobs::migrations()));
   TRY_STATUS(db->migrate("data", data::migrations()));
@@ -374,16 +376,25 @@ int run_server(const ServerFlags& flags) {
   if (auto n = data_service.sweep_materialized(false); !n) spdlog::warn("data: {}", n.error().detail);
   else if (*n > 0) spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
+  // Each module that counts something a quota limits registers its kinds and how it counts them.
+  quota::Registry quotas;
+  auto quota_usage = [&quotas](const char* module, std::vector<std::string> kinds, quota::UsageFn f) {
+    if (auto st = quotas.add(module, std::move(kinds), std::move(f)); !st) die("quotas: " + st.error().detail);
+  };
+  quota_usage("jobs", {"concurrent_jobs", "cpu_hours"},
+              [&compute_service](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
+                return compute_service.usage(s.org_id, s.kind, s.id);
+              });
+  quota_usage("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id))}};
+  });
+  quota_usage("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
+  });
   identity::RouteDeps deps{settings, limiter,
                            [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
                            [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); },
-                           [&compute_service](db::Tx& tx, const std::string& org, const std::string& kind,
-                                              const std::string& subject) -> Result<nlohmann::json> {
-                             auto u = compute_service.usage(org, kind, subject);
-                             u["storage_bytes"] = TRY(data::storage_used(tx, org, kind, subject));
-                             u["concurrent_envs"] = TRY(envs::active_count(tx, org, kind, subject));
-                             return u;
-                           }};
+                           quotas};
   identity::add_auth_routes(api, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);

@@ -2,6 +2,7 @@
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
+#include "quota/quota.hpp"
 
 namespace atrium::data {
 
@@ -305,12 +306,9 @@ Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::str
   };
   for (const Owner& o : {Owner{"org", org_id}, Owner{"group", group_id}, Owner{"user", user_id}}) {
     if (o.id.empty()) continue;
-    auto row = TRY(tx.query_one(
-        "SELECT storage_bytes FROM quotas WHERE org_id = ? AND subject_kind = ? AND subject_id = ? "
-        "AND storage_bytes IS NOT NULL",
-        {org_id, std::string(o.kind), o.id}));
-    if (!row) continue;
-    std::int64_t limit = row->i64(0);
+    auto l = TRY(quota::limits_of(tx, {org_id, o.kind, o.id}));
+    if (!l || !l->storage_bytes) continue;
+    std::int64_t limit = *l->storage_bytes;
     std::int64_t used = TRY(storage_used(tx, org_id, o.kind, o.id));
     if (used + bytes > limit)
       return fail(Error(ErrorCode::kQuotaExceeded, "quota-exceeded",

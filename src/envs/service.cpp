@@ -13,6 +13,7 @@
 #include "core/files.hpp"
 #include "core/ids.hpp"
 #include "jobs/store.hpp"
+#include "quota/quota.hpp"
 
 namespace atrium::envs {
 
@@ -134,15 +135,13 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   if (r.time_limit > app.max.time_limit)
     return over("time_limit_s", std::to_string(r.time_limit / 1000) + " s (max " + std::to_string(app.max.time_limit / 1000) + ")");
   // Concurrent environments: the user's, group's and org's quotas.
-  auto quotas = TRY(tx.query(
-      "SELECT subject_kind, subject_id, concurrent_envs FROM quotas WHERE concurrent_envs IS NOT NULL AND org_id = ? AND "
-      "((subject_kind = 'org' AND subject_id = ?) OR (subject_kind = 'group' AND subject_id = ?) OR "
-      "(subject_kind = 'user' AND subject_id = ?))",
-      {org_id, org_id, group_id, actor.user_id}));
-  for (auto& q : quotas) {
-    if (TRY(active_count(tx, org_id, q.str(0), q.str(1))) >= q.i64(2))
+  for (const quota::Subject& s : {quota::Subject{org_id, "org", org_id}, quota::Subject{org_id, "group", group_id},
+                                  quota::Subject{org_id, "user", actor.user_id}}) {
+    auto l = TRY(quota::limits_of(tx, s));
+    if (!l || !l->concurrent_envs) continue;
+    if (TRY(active_count(tx, org_id, s.kind, s.id)) >= *l->concurrent_envs)
       return fail(Error(ErrorCode::kQuotaExceeded, "quota-exceeded",
-                        "the " + q.str(0) + "'s limit of " + std::to_string(q.i64(2)) +
+                        "the " + s.kind + "'s limit of " + std::to_string(*l->concurrent_envs) +
                             " concurrent environments is reached; stop one first")
                       .with("limit", "concurrent_envs"));
   }

@@ -3,6 +3,7 @@
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "identity/policy.hpp"
+#include "quota/quota.hpp"
 
 namespace atrium::identity {
 namespace {
@@ -69,7 +70,7 @@ Status delete_org(db::Tx& tx, const Actor& actor, const Org& org, Millis now) {
   TRY(tx.exec("DELETE FROM org_members WHERE org_id = ?", {org.id}));
   TRY(tx.exec("DELETE FROM roles WHERE org_id = ?", {org.id}));
   TRY(tx.exec("DELETE FROM invitations WHERE org_id = ?", {org.id}));
-  TRY(tx.exec("DELETE FROM quotas WHERE org_id = ?", {org.id}));
+  TRY_STATUS(quota::remove_org(tx, org.id));
   auto n = TRY(tx.exec("DELETE FROM orgs WHERE id = ? AND version = ?", {org.id, org.version}));
   if (n == 0) return stale();
   return audit::record(tx, actor, {org.id, "org.delete", "org", org.id, {{"slug", org.slug}}}, now);
@@ -182,7 +183,7 @@ Result<Group> update_group(db::Tx& tx, const Actor& actor, const Group& g, const
 
 Status delete_group(db::Tx& tx, const Actor& actor, const Group& g, Millis now) {
   TRY(tx.exec("DELETE FROM group_members WHERE group_id = ?", {g.id}));
-  TRY(tx.exec("DELETE FROM quotas WHERE subject_kind = 'group' AND subject_id = ?", {g.id}));
+  TRY_STATUS(quota::remove_subject(tx, "group", g.id));
   auto n = TRY(tx.exec("DELETE FROM org_groups WHERE id = ? AND version = ?", {g.id, g.version}));
   if (n == 0) return stale();
   return audit::record(tx, actor, {g.org_id, "group.delete", "group", g.id, {{"slug", g.slug}}}, now);
@@ -428,70 +429,6 @@ Result<std::pair<std::string, std::string>> consume_invitation(db::Tx& tx, const
                        {now, user_id, t->id}));
   if (n == 0) return std::unexpected(invitation_invalid());
   return std::pair{row->str(0), row->str(1)};
-}
-
-// ---------------------------------------------------------------- quotas
-
-static nlohmann::json limit_json(const db::Row* r, std::size_t i) {
-  if (!r || r->is_null(i)) return nullptr;
-  return r->i64(i);
-}
-
-static Result<nlohmann::json> quota_json(db::Tx& tx, const std::string& org_id, const std::string& kind,
-                                         const std::string& subject, const db::Row* r, const UsageFn& usage) {
-  nlohmann::json usage_j = usage ? TRY(usage(tx, org_id, kind, subject))
-                                 : nlohmann::json{{"storage_bytes", 0}, {"cpu_hours", 0}, {"concurrent_jobs", 0},
-                                                  {"concurrent_envs", 0}};
-  return nlohmann::json{{"org_id", org_id},
-                        {"kind", kind},
-                        {"subject_id", subject},
-                        {"limits",
-                         {{"storage_bytes", limit_json(r, 0)},
-                          {"cpu_hours", limit_json(r, 1)},
-                          {"cpu_period_days", limit_json(r, 2)},
-                          {"concurrent_jobs", limit_json(r, 3)},
-                          {"concurrent_envs", limit_json(r, 4)}}},
-                        {"usage", usage_j},
-                        {"etag", r ? etag(r->i64(5)) : std::string("\"v0\"")}};
-}
-
-constexpr const char* kQuotaCols = "storage_bytes, cpu_hours, cpu_period_days, concurrent_jobs, concurrent_envs, version";
-
-Result<nlohmann::json> get_quota(db::Tx& tx, const std::string& org_id, const std::string& kind,
-                                 const std::string& subject_id, const UsageFn& usage) {
-  auto row = TRY(tx.query_one(std::string("SELECT ") + kQuotaCols +
-                                  " FROM quotas WHERE org_id = ? AND subject_kind = ? AND subject_id = ?",
-                              {org_id, kind, subject_id}));
-  return quota_json(tx, org_id, kind, subject_id, row ? &*row : nullptr, usage);
-}
-
-Result<nlohmann::json> list_quotas(db::Tx& tx, const std::string& org_id, const UsageFn& usage) {
-  auto rows = TRY(tx.query(std::string("SELECT ") + kQuotaCols +
-                               ", subject_kind, subject_id FROM quotas WHERE org_id = ? ORDER BY subject_kind, subject_id",
-                           {org_id}));
-  nlohmann::json items = nlohmann::json::array();
-  bool has_org = false;
-  for (auto& r : rows) {
-    has_org = has_org || r.str(6) == "org";
-    items.push_back(TRY(quota_json(tx, org_id, r.str(6), r.str(7), &r, usage)));
-  }
-  if (!has_org) items.insert(items.begin(), TRY(quota_json(tx, org_id, "org", org_id, nullptr, usage)));
-  return items;
-}
-
-Result<nlohmann::json> put_quota(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& kind,
-                                 const std::string& subject_id, const QuotaLimits& l, Millis now, const UsageFn& usage) {
-  TRY(tx.exec("INSERT INTO quotas (org_id, subject_kind, subject_id, storage_bytes, cpu_hours, cpu_period_days, "
-              "concurrent_jobs, concurrent_envs, updated_ms, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
-              "ON CONFLICT (org_id, subject_kind, subject_id) DO UPDATE SET storage_bytes = excluded.storage_bytes, "
-              "cpu_hours = excluded.cpu_hours, cpu_period_days = excluded.cpu_period_days, "
-              "concurrent_jobs = excluded.concurrent_jobs, concurrent_envs = excluded.concurrent_envs, "
-              "updated_ms = excluded.updated_ms, version = quotas.version + 1",
-              {org_id, kind, subject_id, db::opt(l.storage_bytes), db::opt(l.cpu_hours), db::opt(l.cpu_period_days),
-               db::opt(l.concurrent_jobs), db::opt(l.concurrent_envs), now}));
-  auto j = TRY(get_quota(tx, org_id, kind, subject_id, usage));
-  TRY_STATUS(audit::record(tx, actor, {org_id, "quota.set", kind, subject_id, j["limits"]}, now));
-  return j;
 }
 
 }  // namespace atrium::identity

@@ -1,4 +1,4 @@
-// Organisations and what hangs off them: members, groups, custom roles, invitations, quotas.
+// Organisations and what hangs off them: members, groups, custom roles, invitations (quotas: quota/).
 #pragma once
 
 #include <functional>
@@ -85,16 +85,5 @@ Result<std::pair<std::string, std::string>> check_invitation(db::Tx& tx, const s
 Result<std::pair<std::string, std::string>> consume_invitation(db::Tx& tx, const std::string& secret,
                                                                const std::string& token, const std::string& user_id,
                                                                Millis now);
-
-// ---- quotas
-// Usage is reported by the capabilities that consume (compute, data); none is registered yet.
-using UsageFn = std::function<Result<nlohmann::json>(db::Tx&, const std::string& org_id, const std::string& kind,
-                                                     const std::string& subject_id)>;
-Result<nlohmann::json> get_quota(db::Tx& tx, const std::string& org_id, const std::string& kind,
-                                 const std::string& subject_id, const UsageFn& usage);
-Result<nlohmann::json> list_quotas(db::Tx& tx, const std::string& org_id, const UsageFn& usage);
-Result<nlohmann::json> put_quota(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& kind,
-                                 const std::string& subject_id, const QuotaLimits& limits, Millis now,
-                                 const UsageFn& usage);
 
 }  // namespace atrium::identity

@@ -7,6 +7,7 @@
 #include "http/api.hpp"
 #include "identity/auth.hpp"
 #include "identity/orgs.hpp"
+#include "quota/quota.hpp"
 
 namespace atrium::identity {
 
@@ -17,7 +18,7 @@ struct RouteDeps {
   std::function<Result<std::int64_t>(db::Tx&, const std::string& org_id)> org_project_count;
   // Projects of a group (a group that projects belong to cannot be deleted); provided by projects/.
   std::function<Result<std::int64_t>(db::Tx&, const std::string& group_id)> group_project_count;
-  UsageFn usage;  // quota usage; provided by compute and data when they exist
+  const quota::Registry& quotas;  // the quota kinds and usage functions of jobs, data and envs
 };
 
 // A user named in a request body by "user_id" or "username" (one is required).

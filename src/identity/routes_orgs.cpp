@@ -504,7 +504,7 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
            {"Quota limits and usage of an organisation, its groups and users", "quotas", nullptr, list_schema()},
            [deps](Context& ctx) -> Result<Response> {
              auto o = TRY(org_of(ctx));
-             return Response::json(200, http::page_json(TRY(list_quotas(ctx.t(), o.id, deps.usage)), std::nullopt));
+             return Response::json(200, http::page_json(TRY(quota::list_json(ctx.t(), deps.quotas, o.id)), std::nullopt));
            }});
 
   auto quota_target = [](Context& ctx, const Org& o) -> Result<Target> {
@@ -536,7 +536,7 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              auto o = TRY(org_of(ctx, &kOrgRead));
              auto t = TRY(quota_target(ctx, o));
              TRY_STATUS(ctx.authorize(t));
-             auto j = TRY(get_quota(ctx.t(), o.id, ctx.param("kind"), subject_id(t), deps.usage));
+             auto j = TRY(quota::get_json(ctx.t(), deps.quotas, {o.id, ctx.param("kind"), subject_id(t)}));
              return with_etag(Response::json(200, j), j);
            }});
 
@@ -551,15 +551,16 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
              TRY_STATUS(ctx.authorize(t));
              auto b = TRY(ctx.json());
              TRY_STATUS(b.only({"storage_bytes", "cpu_hours", "cpu_period_days", "concurrent_jobs", "concurrent_envs"}));
-             QuotaLimits l;
+             quota::Limits l;
              l.storage_bytes = TRY(opt_limit(b, "storage_bytes"));
              l.cpu_hours = TRY(opt_limit(b, "cpu_hours"));
              l.cpu_period_days = TRY(b.opt_integer("cpu_period_days", 1, 3660));
              l.concurrent_jobs = TRY(b.opt_integer("concurrent_jobs", 0, 1'000'000));
              l.concurrent_envs = TRY(b.opt_integer("concurrent_envs", 0, 1'000'000));
-             auto cur = TRY(get_quota(ctx.t(), o.id, ctx.param("kind"), subject_id(t), deps.usage));
+             quota::Subject s{o.id, ctx.param("kind"), subject_id(t)};
+             auto cur = TRY(quota::get_json(ctx.t(), deps.quotas, s));
              TRY_STATUS(ctx.check_if_match(cur["etag"].get<std::string>()));
-             auto j = TRY(put_quota(ctx.t(), ctx.actor(), o.id, ctx.param("kind"), subject_id(t), l, ctx.now(), deps.usage));
+             auto j = TRY(quota::put(ctx.t(), deps.quotas, ctx.actor(), s, l, ctx.now()));
              return with_etag(Response::json(200, j), j);
            }});
 }

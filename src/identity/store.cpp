@@ -48,11 +48,6 @@ CREATE TABLE invitations (
   nonce_hash TEXT NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
   used_ms INTEGER, used_by TEXT, revoked_ms INTEGER, version INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX invitations_org ON invitations (org_id, id);
-CREATE TABLE quotas (
-  org_id TEXT NOT NULL REFERENCES orgs(id), subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,
-  storage_bytes INTEGER, cpu_hours INTEGER, cpu_period_days INTEGER, concurrent_jobs INTEGER,
-  concurrent_envs INTEGER, updated_ms INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1,
-  PRIMARY KEY (org_id, subject_kind, subject_id));
 )SQL"},
           // Failed sign-ins per (account, client address): a lockout holds for that client only.
           {2, "login_failures",

@@ -1,5 +1,5 @@
-// Identity data: users, sessions, API tokens, orgs, groups, roles, memberships, invitations and
-// quotas. Functions take the caller's transaction; every mutation also writes its audit event.
+// Identity data: users, sessions, API tokens, orgs, groups, roles, memberships and invitations
+// (quotas are quota/'s). Functions take the caller's transaction; every mutation also writes its audit event.
 #pragma once
 
 #include <optional>
@@ -62,11 +62,6 @@ Result<std::optional<std::string>> org_role_of(db::Tx& tx, const std::string& or
 Result<std::string> resolve_role(db::Tx& tx, const std::string& org_id, const std::string& name_or_id);
 Status add_org_member(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& user_id,
                       const std::string& role_id, Millis now);
-
-// ---- quotas (limits as data; usage is filled in by compute and data later)
-struct QuotaLimits {
-  std::optional<std::int64_t> storage_bytes, cpu_hours, cpu_period_days, concurrent_jobs, concurrent_envs;
-};
 
 }  // namespace atrium::identity
 

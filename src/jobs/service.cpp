@@ -19,6 +19,7 @@
 #include "core/crypto.hpp"
 #include "core/dir.hpp"
 #include "core/ids.hpp"
+#include "quota/quota.hpp"
 #include "sandbox/sandbox.hpp"
 
 namespace atrium::jobs {
@@ -203,30 +204,30 @@ Status Service::load(db::Tx& tx, Millis now, std::vector<std::string>& running) 
 }
 
 Status Service::refresh_policy(db::Tx& tx) {
-  auto stamp = TRY(tx.query_one("SELECT COALESCE(SUM(version), 0) + COUNT(*) * 1000003 FROM quotas"));
-  if (stamp->i64(0) == policy_stamp_) return {};
-  policy_stamp_ = stamp->i64(0);
-  auto rows = TRY(tx.query(
-      "SELECT subject_kind, subject_id, cpu_hours, concurrent_jobs FROM quotas "
-      "WHERE subject_kind IN ('org', 'group', 'user') AND (cpu_hours IS NOT NULL OR concurrent_jobs IS NOT NULL)"));
+  auto stamp = TRY(quota::change_stamp(tx));
+  if (stamp == policy_stamp_) return {};
+  policy_stamp_ = stamp;
+  auto quotas = TRY(quota::list_all(tx));
   state_.policy.user_limits.clear();
   state_.policy.org_limits.clear();
   state_.policy.group_limits.clear();
-  auto tighten = [](compute::Limits& l, const db::Row& r) {
-    if (!r.is_null(2)) {
-      double h = static_cast<double>(r.i64(2));
+  auto tighten = [](compute::Limits& l, const quota::Limits& q) {
+    if (q.cpu_hours) {
+      double h = static_cast<double>(*q.cpu_hours);
       l.max_cpu_hours = l.max_cpu_hours ? std::min(*l.max_cpu_hours, h) : h;
     }
-    if (!r.is_null(3)) {
-      int n = static_cast<int>(r.i64(3));
+    if (q.concurrent_jobs) {
+      int n = static_cast<int>(*q.concurrent_jobs);
       l.max_running_jobs = l.max_running_jobs ? std::min(*l.max_running_jobs, n) : n;
     }
   };
-  for (auto& r : rows) {
+  for (auto& q : quotas) {
+    if (!q.limits.cpu_hours && !q.limits.concurrent_jobs) continue;
     // A user with quotas in several orgs gets the tightest of each.
-    if (r.str(0) == "user") tighten(state_.policy.user_limits[r.str(1)], r);
-    else if (r.str(0) == "group") tighten(state_.policy.group_limits[r.str(1)], r);
-    else tighten(state_.policy.org_limits[r.str(1)], r);
+    const auto& [org, kind, id] = q.subject;
+    if (kind == "user") tighten(state_.policy.user_limits[id], q.limits);
+    else if (kind == "group") tighten(state_.policy.group_limits[id], q.limits);
+    else if (kind == "org") tighten(state_.policy.org_limits[id], q.limits);
   }
   return {};
 }
