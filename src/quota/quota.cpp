@@ -62,12 +62,13 @@ Result<json> quota_json(db::Tx& tx, const Registry& reg, const Quota& q) {
 std::vector<db::Migration> migrations() {
   // The table was identity's (its migration 1 made it before this module existed): databases made
   // then have it already.
-  return {{1, "quotas",
-           "CREATE TABLE IF NOT EXISTS quotas ("
-           " org_id TEXT NOT NULL REFERENCES orgs(id), subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,"
-           " storage_bytes INTEGER, cpu_hours INTEGER, cpu_period_days INTEGER, concurrent_jobs INTEGER,"
-           " concurrent_envs INTEGER, updated_ms INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1,"
-           " PRIMARY KEY (org_id, subject_kind, subject_id));"}};
+  return {{1, "quotas", R"SQL(
+CREATE TABLE IF NOT EXISTS quotas (
+  org_id TEXT NOT NULL REFERENCES orgs(id), subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,
+  storage_bytes INTEGER, cpu_hours INTEGER, cpu_period_days INTEGER, concurrent_jobs INTEGER,
+  concurrent_envs INTEGER, updated_ms INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (org_id, subject_kind, subject_id));
+)SQL"}};
 }
 
 Result<std::optional<Limits>> limits_of(db::Tx& tx, const Subject& s) {
