@@ -2,25 +2,46 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "db/columns.hpp"
 
 namespace atrium::audit {
 namespace {
 
 constexpr const char* kGenesis = "0000000000000000000000000000000000000000000000000000000000000000";
 
-// The hashed content: every field, in a fixed order, as a JSON array (unambiguous encoding).
-std::string link_hash(const std::string& prev, std::int64_t seq, const std::string& id, Millis time,
-                      const std::string& actor_id, const std::string& actor_name, const std::string& token_id,
-                      const std::string& org_id, const std::string& action, const std::string& kind,
-                      const std::string& target, const std::string& rid, const std::string& ip,
-                      const std::string& summary) {
-  nlohmann::json a = {prev, seq, id, time, actor_id, actor_name, token_id, org_id, action, kind, target, rid, ip, summary};
+// One row of audit_events.
+struct Stored {
+  std::int64_t seq = 0;
+  std::string id;
+  Millis time = 0;
+  std::string actor_id, actor_name, token_id, org_id, action, target_kind, target_id, request_id, client_ip, summary,
+      prev_hash, hash;
+};
+
+const db::Columns<Stored> kColumns{
+    db::col<&Stored::seq>("seq"),
+    db::col<&Stored::id>("id"),
+    db::col<&Stored::time>("time_ms"),
+    db::col<&Stored::actor_id>("actor_id"),
+    db::col<&Stored::actor_name>("actor_name"),
+    db::col<&Stored::token_id>("token_id"),
+    db::col<&Stored::org_id>("org_id"),
+    db::col<&Stored::action>("action"),
+    db::col<&Stored::target_kind>("target_kind"),
+    db::col<&Stored::target_id>("target_id"),
+    db::col<&Stored::request_id>("request_id"),
+    db::col<&Stored::client_ip>("client_ip"),
+    db::col<&Stored::summary>("summary"),
+    db::col<&Stored::prev_hash>("prev_hash"),
+    db::col<&Stored::hash>("hash"),
+};
+
+// The hashed content: every field but the hash, in a fixed order, as a JSON array (unambiguous encoding).
+std::string link_hash(const Stored& e) {
+  nlohmann::json a = {e.prev_hash, e.seq,       e.id,          e.time,        e.actor_id, e.actor_name, e.token_id,
+                      e.org_id,    e.action,    e.target_kind, e.target_id,   e.request_id, e.client_ip, e.summary};
   return crypto::sha256_hex(a.dump());
 }
-
-constexpr const char* kColumns =
-    "seq, id, time_ms, actor_id, actor_name, token_id, org_id, action, target_kind, target_id, request_id, "
-    "client_ip, summary, prev_hash, hash";
 
 }  // namespace
 
@@ -38,22 +59,29 @@ std::vector<db::Migration> migrations() {
 
 Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now) {
   auto last = TRY(tx.query_one("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"));
-  std::int64_t seq = last ? last->i64(0) + 1 : 1;
-  std::string prev = last ? last->str(1) : kGenesis;
-  std::string id = new_id("evt", now);
-  std::string summary = e.summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::string hash = link_hash(prev, seq, id, now, actor.user_id, actor.username, actor.token_id, e.org_id, e.action,
-                               e.target_kind, e.target_id, actor.request_id, actor.client_ip, summary);
-  TRY(tx.exec("INSERT INTO audit_events (seq, id, time_ms, actor_id, actor_name, token_id, org_id, action, "
-              "target_kind, target_id, request_id, client_ip, summary, prev_hash, hash) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              {seq, id, now, actor.user_id, actor.username, actor.token_id, e.org_id, e.action, e.target_kind,
-               e.target_id, actor.request_id, actor.client_ip, summary, prev, hash}));
+  Stored s{.seq = last ? last->i64(0) + 1 : 1,
+           .id = new_id("evt", now),
+           .time = now,
+           .actor_id = actor.user_id,
+           .actor_name = actor.username,
+           .token_id = actor.token_id,
+           .org_id = e.org_id,
+           .action = e.action,
+           .target_kind = e.target_kind,
+           .target_id = e.target_id,
+           .request_id = actor.request_id,
+           .client_ip = actor.client_ip,
+           .summary = e.summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+           .prev_hash = last ? last->str(1) : kGenesis};
+  s.hash = link_hash(s);
+  TRY(tx.exec("INSERT INTO audit_events (" + kColumns.list() + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {s.seq, s.id, s.time, s.actor_id, s.actor_name, s.token_id, s.org_id, s.action, s.target_kind,
+               s.target_id, s.request_id, s.client_ip, s.summary, s.prev_hash, s.hash}));
   return {};
 }
 
 Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
-  std::string sql = std::string("SELECT ") + kColumns + " FROM audit_events WHERE seq > ?";
+  std::string sql = "SELECT " + kColumns.list() + " FROM audit_events WHERE seq > ?";
   db::Params p{f.after_seq};
   if (!f.actor_id.empty()) { sql += " AND actor_id = ?"; p.emplace_back(f.actor_id); }
   if (!f.target_id.empty()) { sql += " AND target_id = ?"; p.emplace_back(f.target_id); }
@@ -83,24 +111,24 @@ Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
   auto rows = TRY(tx.query(sql, p));
   std::vector<nlohmann::json> out;
   out.reserve(rows.size());
-  for (auto& r : rows) {
-    auto summary = nlohmann::json::parse(r.str(12), nullptr, false);
+  for (auto& e : TRY(kColumns.read_all(rows))) {
+    auto summary = nlohmann::json::parse(e.summary, nullptr, false);
     auto nz = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
-    out.push_back({{"seq", r.i64(0)},
-                   {"id", r.str(1)},
-                   {"time", format_rfc3339(r.i64(2))},
-                   {"actor_id", nz(r.str(3))},
-                   {"actor", nz(r.str(4))},
-                   {"token_id", nz(r.str(5))},
-                   {"org_id", nz(r.str(6))},
-                   {"action", r.str(7)},
-                   {"target_kind", r.str(8)},
-                   {"target_id", r.str(9)},
-                   {"request_id", r.str(10)},
-                   {"client_ip", r.str(11)},
-                   {"summary", summary.is_discarded() ? nlohmann::json(r.str(12)) : summary},
-                   {"prev_hash", r.str(13)},
-                   {"hash", r.str(14)}});
+    out.push_back({{"seq", e.seq},
+                   {"id", e.id},
+                   {"time", format_rfc3339(e.time)},
+                   {"actor_id", nz(e.actor_id)},
+                   {"actor", nz(e.actor_name)},
+                   {"token_id", nz(e.token_id)},
+                   {"org_id", nz(e.org_id)},
+                   {"action", e.action},
+                   {"target_kind", e.target_kind},
+                   {"target_id", e.target_id},
+                   {"request_id", e.request_id},
+                   {"client_ip", e.client_ip},
+                   {"summary", summary.is_discarded() ? nlohmann::json(e.summary) : summary},
+                   {"prev_hash", e.prev_hash},
+                   {"hash", e.hash}});
   }
   return out;
 }
@@ -111,25 +139,21 @@ Result<VerifyResult> verify(db::Tx& tx) {
   std::int64_t expect_seq = 1;
   std::int64_t after = 0;
   for (;;) {
-    auto rows = TRY(tx.query(std::string("SELECT ") + kColumns + " FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1000",
+    auto rows = TRY(tx.query("SELECT " + kColumns.list() + " FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1000",
                              {after}));
     if (rows.empty()) break;
-    for (auto& r : rows) {
-      std::int64_t seq = r.i64(0);
+    for (auto& e : TRY(kColumns.read_all(rows))) {
+      std::int64_t seq = e.seq;
       auto broken = [&](std::string why) {
         v.ok = false;
         v.first_broken_seq = seq;
         v.reason = std::move(why);
       };
       if (seq != expect_seq) broken("event " + std::to_string(expect_seq) + " is missing");
-      else if (r.str(13) != prev) broken("prev_hash does not match the previous event's hash");
-      else {
-        std::string h = link_hash(prev, seq, r.str(1), r.i64(2), r.str(3), r.str(4), r.str(5), r.str(6), r.str(7),
-                                  r.str(8), r.str(9), r.str(10), r.str(11), r.str(12));
-        if (h != r.str(14)) broken("the event's content does not match its hash");
-      }
+      else if (e.prev_hash != prev) broken("prev_hash does not match the previous event's hash");
+      else if (link_hash(e) != e.hash) broken("the event's content does not match its hash");
       if (!v.ok) return v;
-      prev = r.str(14);
+      prev = e.hash;
       ++expect_seq;
       ++v.checked;
       after = seq;

@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "db/database.hpp"
 
 namespace atrium::db {
@@ -24,6 +26,14 @@ template <typename V>
   requires std::is_integral_v<V>
 void read_column(const Row& r, std::size_t i, V& out) {
   out = static_cast<V>(r.i64(i));
+}
+// A JSON array of strings (tags, permissions); anything else in the text is skipped.
+inline void read_column(const Row& r, std::size_t i, std::vector<std::string>& out) {
+  out.clear();
+  auto a = nlohmann::json::parse(r.str(i), nullptr, false);
+  if (a.is_array())
+    for (auto& s : a)
+      if (s.is_string()) out.push_back(s.get<std::string>());
 }
 template <typename V>
 void read_column(const Row& r, std::size_t i, std::optional<V>& out) {

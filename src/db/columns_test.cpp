@@ -61,6 +61,15 @@ TEST(Columns, MapsRowsByFieldType) {
   EXPECT_EQ(t->parts, (std::vector<std::string>{"p", "q"}));
 }
 
+TEST(Columns, ReadsJsonStringListsLeniently) {
+  struct Tagged {
+    std::vector<std::string> tags;
+  };
+  const Columns<Tagged> c{col<&Tagged::tags>("tags")};
+  EXPECT_EQ(c.read(Row({std::string(R"(["a", 1, "b"])")}))->tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(c.read(Row({std::string("not json")}))->tags.empty());
+}
+
 TEST(Columns, ReadsFromAnOffsetAndReportsReaderErrors) {
   struct One {
     std::int64_t v = 0;

@@ -2,6 +2,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "identity/columns.hpp"
 #include "identity/policy.hpp"
 #include "quota/quota.hpp"
 
@@ -14,6 +15,14 @@ template <typename F>
 nlohmann::json items_of(const db::Rows& rows, F f) {
   nlohmann::json items = nlohmann::json::array();
   for (auto& r : rows) items.push_back(f(r));
+  return items;
+}
+
+// The rows as objects of T, each shown by its json().
+template <typename T>
+Result<nlohmann::json> json_items(const db::Columns<T>& cols, const db::Rows& rows) {
+  nlohmann::json items = nlohmann::json::array();
+  for (auto& t : TRY(cols.read_all(rows))) items.push_back(t.json());
   return items;
 }
 
@@ -44,13 +53,13 @@ Result<Org> create_org(db::Tx& tx, const Actor& actor, const std::string& slug, 
 }
 
 Result<nlohmann::json> list_orgs(db::Tx& tx, bool all, const std::string& user_id, const std::string& after, int limit) {
-  auto rows = all ? TRY(tx.query("SELECT id, slug, name, created_ms, version FROM orgs WHERE id > ? ORDER BY id LIMIT ?",
+  auto rows = all ? TRY(tx.query("SELECT " + kOrgColumns.list() + " FROM orgs WHERE id > ? ORDER BY id LIMIT ?",
                                  {after, std::int64_t{limit}}))
-                  : TRY(tx.query("SELECT o.id, o.slug, o.name, o.created_ms, o.version FROM orgs o "
-                                 "JOIN org_members m ON m.org_id = o.id AND m.user_id = ? WHERE o.id > ? "
-                                 "ORDER BY o.id LIMIT ?",
+                  : TRY(tx.query("SELECT " + kOrgColumns.list("o") +
+                                     " FROM orgs o JOIN org_members m ON m.org_id = o.id AND m.user_id = ? "
+                                     "WHERE o.id > ? ORDER BY o.id LIMIT ?",
                                  {user_id, after, std::int64_t{limit}}));
-  return items_of(rows, [](const db::Row& r) { return Org{r.str(0), r.str(1), r.str(2), r.i64(3), r.i64(4)}.json(); });
+  return json_items(kOrgColumns, rows);
 }
 
 Result<Org> update_org(db::Tx& tx, const Actor& actor, const Org& org, const std::string& name, Millis now) {
@@ -82,24 +91,32 @@ nlohmann::json Member::json() const {
   return {{"user_id", user_id}, {"username", username}, {"role", role}, {"role_id", role_id}, {"etag", etag(version)}};
 }
 
-static Member member_from(const db::Row& r) {
-  return Member{r.str(0), r.str(1), r.str(2), role_name(r.str(2), r.str(3)), r.i64(4)};
-}
+static const db::Columns<Member> kMemberColumns{
+    db::col<&Member::user_id>("m.user_id"),
+    db::col<&Member::username>("u.username"),
+    db::col<&Member::role_id>("m.role_id"),
+    db::col<Member>("r.name",  // a custom role's name; after role_id, which names a built-in one
+                    [](Member& m, const db::Row& r, std::size_t i) -> Status {
+                      m.role = role_name(m.role_id, r.str(i));
+                      return {};
+                    }),
+    db::col<&Member::version>("m.version"),
+};
 
-constexpr const char* kMemberSelect =
-    "SELECT m.user_id, u.username, m.role_id, r.name, m.version FROM org_members m JOIN users u ON u.id = m.user_id "
-    "LEFT JOIN roles r ON r.id = m.role_id ";
+static const std::string kMemberSelect = "SELECT " + kMemberColumns.list() +
+                                         " FROM org_members m JOIN users u ON u.id = m.user_id "
+                                         "LEFT JOIN roles r ON r.id = m.role_id ";
 
 Result<nlohmann::json> list_members(db::Tx& tx, const std::string& org_id, const std::string& after, int limit) {
   auto rows = TRY(tx.query(std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id > ? ORDER BY m.user_id LIMIT ?",
                            {org_id, after, std::int64_t{limit}}));
-  return items_of(rows, [](const db::Row& r) { return member_from(r).json(); });
+  return json_items(kMemberColumns, rows);
 }
 
 Result<std::optional<Member>> get_member(db::Tx& tx, const std::string& org_id, const std::string& user_id) {
   auto row = TRY(tx.query_one(std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id = ?", {org_id, user_id}));
   if (!row) return std::optional<Member>{};
-  return std::optional<Member>{member_from(*row)};
+  return std::optional<Member>{TRY(kMemberColumns.read(*row))};
 }
 
 // The last org-admin of an org cannot be removed or demoted: someone must be able to administer it.
@@ -139,9 +156,10 @@ nlohmann::json Group::json() const {
           {"etag", etag(version)}};
 }
 
-static Group group_from(const db::Row& r) {
-  return Group{r.str(0), r.str(1), r.str(2), r.str(3), r.i64(4), r.i64(5)};
-}
+static const db::Columns<Group> kGroupColumns{
+    db::col<&Group::id>("id"),          db::col<&Group::org_id>("org_id"),       db::col<&Group::slug>("slug"),
+    db::col<&Group::name>("name"),      db::col<&Group::created>("created_ms"), db::col<&Group::version>("version"),
+};
 
 Result<Group> create_group(db::Tx& tx, const Actor& actor, const std::string& org_id, const std::string& slug,
                            const std::string& name, Millis now) {
@@ -158,16 +176,15 @@ Result<Group> create_group(db::Tx& tx, const Actor& actor, const std::string& or
 }
 
 Result<nlohmann::json> list_groups(db::Tx& tx, const std::string& org_id, const std::string& after, int limit) {
-  auto rows = TRY(tx.query("SELECT id, org_id, slug, name, created_ms, version FROM org_groups WHERE org_id = ? AND id > ? "
-                           "ORDER BY id LIMIT ?",
+  auto rows = TRY(tx.query("SELECT " + kGroupColumns.list() + " FROM org_groups WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
                            {org_id, after, std::int64_t{limit}}));
-  return items_of(rows, [](const db::Row& r) { return group_from(r).json(); });
+  return json_items(kGroupColumns, rows);
 }
 
 Result<std::optional<Group>> get_group(db::Tx& tx, const std::string& id) {
-  auto row = TRY(tx.query_one("SELECT id, org_id, slug, name, created_ms, version FROM org_groups WHERE id = ?", {id}));
+  auto row = TRY(tx.query_one("SELECT " + kGroupColumns.list() + " FROM org_groups WHERE id = ?", {id}));
   if (!row) return std::optional<Group>{};
-  return std::optional<Group>{group_from(*row)};
+  return std::optional<Group>{TRY(kGroupColumns.read(*row))};
 }
 
 Result<Group> update_group(db::Tx& tx, const Actor& actor, const Group& g, const std::string& name, Millis now) {
@@ -235,14 +252,14 @@ nlohmann::json Role::json() const {
           {"etag", etag(version)}};
 }
 
-static Role role_from(const db::Row& r) {
-  Role role{r.str(0), r.str(1), r.str(2), r.str(3), {}, false, r.i64(5)};
-  auto perms = nlohmann::json::parse(r.str(4), nullptr, false);
-  if (perms.is_array())
-    for (auto& p : perms)
-      if (p.is_string()) role.permissions.push_back(p.get<std::string>());
-  return role;
-}
+static const db::Columns<Role> kRoleColumns{
+    db::col<&Role::id>("id"),
+    db::col<&Role::org_id>("org_id"),
+    db::col<&Role::name>("name"),
+    db::col<&Role::description>("description"),
+    db::col<&Role::permissions>("permissions"),
+    db::col<&Role::version>("version"),
+};
 
 static Role builtin_role(const BuiltinRole& b) { return Role{b.id, "", b.name, b.description, b.permissions, true, 1}; }
 
@@ -250,17 +267,16 @@ Result<std::vector<Role>> list_roles(db::Tx& tx, const std::string& org_id) {
   std::vector<Role> out;
   for (auto& b : builtin_roles())
     if (!b.instance) out.push_back(builtin_role(b));
-  auto rows = TRY(tx.query("SELECT id, org_id, name, description, permissions, version FROM roles WHERE org_id = ? ORDER BY id",
-                           {org_id}));
-  for (auto& r : rows) out.push_back(role_from(r));
+  auto rows = TRY(tx.query("SELECT " + kRoleColumns.list() + " FROM roles WHERE org_id = ? ORDER BY id", {org_id}));
+  for (auto& r : TRY(kRoleColumns.read_all(rows))) out.push_back(std::move(r));
   return out;
 }
 
 Result<std::optional<Role>> get_role(db::Tx& tx, const std::string& id) {
   if (const auto* b = find_builtin(id); b && b->id == id) return std::optional<Role>{builtin_role(*b)};
-  auto row = TRY(tx.query_one("SELECT id, org_id, name, description, permissions, version FROM roles WHERE id = ?", {id}));
+  auto row = TRY(tx.query_one("SELECT " + kRoleColumns.list() + " FROM roles WHERE id = ?", {id}));
   if (!row) return std::optional<Role>{};
-  return std::optional<Role>{role_from(*row)};
+  return std::optional<Role>{TRY(kRoleColumns.read(*row))};
 }
 
 Status check_role_permissions(const std::vector<std::string>& perms) {

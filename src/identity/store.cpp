@@ -1,5 +1,7 @@
 #include "identity/store.hpp"
 
+#include "identity/columns.hpp"
+
 #include "core/ids.hpp"
 #include "identity/policy.hpp"
 
@@ -84,33 +86,30 @@ Status check_password(std::string_view username, std::string_view password) {
 
 namespace {
 
-constexpr const char* kUserCols =
-    "id, username, email, display_name, password_hash, disabled, failed_logins, locked_until_ms, created_ms, "
-    "updated_ms, version";
-
-User user_from(const db::Row& r) {
-  User u;
-  u.id = r.str(0);
-  u.username = r.str(1);
-  u.email = r.str(2);
-  u.display_name = r.str(3);
-  u.password_hash = r.str(4);
-  u.disabled = r.i64(5) != 0;
-  u.failed_logins = r.i64(6);
-  u.locked_until = r.i64(7);
-  u.created = r.i64(8);
-  u.updated = r.i64(9);
-  u.version = r.i64(10);
-  return u;
-}
-
 }  // namespace
 
+const db::Columns<User> kUserColumns{
+    db::col<&User::id>("id"),
+    db::col<&User::username>("username"),
+    db::col<&User::email>("email"),
+    db::col<&User::display_name>("display_name"),
+    db::col<&User::password_hash>("password_hash"),
+    db::col<&User::disabled>("disabled"),
+    db::col<&User::failed_logins>("failed_logins"),
+    db::col<&User::locked_until>("locked_until_ms"),
+    db::col<&User::created>("created_ms"),
+    db::col<&User::updated>("updated_ms"),
+    db::col<&User::version>("version"),
+};
+
+const db::Columns<Org> kOrgColumns{db::col<&Org::id>("id"), db::col<&Org::slug>("slug"), db::col<&Org::name>("name"),
+                                   db::col<&Org::created>("created_ms"), db::col<&Org::version>("version")};
+
 Result<std::optional<User>> find_user(db::Tx& tx, std::string_view id_or_name) {
-  auto row = TRY(tx.query_one(std::string("SELECT ") + kUserCols + " FROM users WHERE id = ? OR username = ?",
+  auto row = TRY(tx.query_one("SELECT " + kUserColumns.list() + " FROM users WHERE id = ? OR username = ?",
                               {std::string(id_or_name), std::string(id_or_name)}));
   if (!row) return std::optional<User>{};
-  return std::optional<User>{user_from(*row)};
+  return std::optional<User>{TRY(kUserColumns.read(*row))};
 }
 
 Result<User> get_user(db::Tx& tx, std::string_view id) {
@@ -199,10 +198,10 @@ Result<http::Principal> load_principal(db::Tx& tx, const User& u) {
 }
 
 Result<Org> get_org(db::Tx& tx, std::string_view id_or_slug) {
-  auto row = TRY(tx.query_one("SELECT id, slug, name, created_ms, version FROM orgs WHERE id = ? OR slug = ?",
+  auto row = TRY(tx.query_one("SELECT " + kOrgColumns.list() + " FROM orgs WHERE id = ? OR slug = ?",
                               {std::string(id_or_slug), std::string(id_or_slug)}));
   if (!row) return not_found("organisation");
-  return Org{row->str(0), row->str(1), row->str(2), row->i64(3), row->i64(4)};
+  return kOrgColumns.read(*row);
 }
 
 Result<std::optional<std::string>> org_role_of(db::Tx& tx, const std::string& org_id, const std::string& user_id) {
@@ -262,7 +261,7 @@ Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who) {
 
 Result<nlohmann::json> list_users(db::Tx& tx, bool all, const std::vector<std::string>& org_ids,
                                   const std::string& self, const std::string& after, int limit) {
-  std::string sql = std::string("SELECT ") + kUserCols + " FROM users WHERE id > ?";
+  std::string sql = "SELECT " + kUserColumns.list() + " FROM users WHERE id > ?";
   db::Params p{after};
   if (!all) {
     sql += " AND (id = ?";
@@ -281,7 +280,7 @@ Result<nlohmann::json> list_users(db::Tx& tx, bool all, const std::vector<std::s
   p.emplace_back(std::int64_t{limit});
   auto rows = TRY(tx.query(sql, p));
   nlohmann::json items = nlohmann::json::array();
-  for (auto& r : rows) items.push_back(user_from(r).json());
+  for (auto& u : TRY(kUserColumns.read_all(rows))) items.push_back(u.json());
   return items;
 }
 

@@ -4,76 +4,99 @@
 
 #include <fmt/format.h>
 
+#include "db/columns.hpp"
+
 namespace atrium::jobs {
 namespace {
 
 using compute::Job;
 using compute::JobState;
 
-constexpr const char* kCols =
-    "id, org_id, project_id, group_id, user_id, name, qos, nice, argv, script, env, uid, cpus, mem_mb, gpus, "
-    "time_limit_ms, begin_ms, dependency, array_id, array_index, array_max, array_spec, state, held, reason, "
-    "reason_detail, submit_ms, start_ms, end_ms, exit_code, alloc_cpus, alloc_mem_mb, alloc_gpus, cpu_seconds, "
-    "peak_mem_mb, enforced, requeue_count, stop_requested, version";
+using compute::Association;
+using compute::ResourceRequest;
 
 db::Value opt_ms(const std::optional<Millis>& v) { return v ? db::Value(*v) : db::Value(nullptr); }
 
-Result<JobRecord> from_row(const db::Row& r) {
-  JobRecord rec;
-  Job& j = rec.job;
-  std::size_t i = 0;
-  j.id = r.str(i++);
-  j.assoc.org = r.str(i++);
-  rec.project_id = r.str(i++);
-  j.assoc.group = r.str(i++);
-  j.assoc.user = r.str(i++);
-  j.name = r.str(i++);
-  j.qos = r.str(i++);
-  j.nice = static_cast<int>(r.i64(i++));
-  rec.argv = nlohmann::json::parse(r.str(i++)).get<std::vector<std::string>>();
-  rec.script = r.str(i++);
-  rec.env = nlohmann::json::parse(r.str(i++)).get<std::map<std::string, std::string>>();
-  rec.uid = r.i64(i++);
-  j.request.cpus = static_cast<int>(r.i64(i++));
-  j.request.mem_mb = r.i64(i++);
-  j.request.gpus = static_cast<int>(r.i64(i++));
-  j.request.time_limit = r.i64(i++);
-  j.begin_time = r.opt_i64(i++);
-  auto dep = r.str(i++);
-  if (!dep.empty()) j.dependency = TRY(compute::parse_dependency(dep));
-  if (!r.is_null(i)) {
-    j.array = compute::ArrayTask{r.str(i), static_cast<std::uint32_t>(r.i64(i + 1)),
-                                 static_cast<std::uint32_t>(r.i64(i + 2))};
-  }
-  i += 3;
-  rec.array_spec = r.str(i++);
-  j.state = TRY(compute::parse_state(r.str(i++)));
-  j.held = r.i64(i++) != 0;
-  auto reason = r.str(i++);
-  j.reason = reason.empty() ? compute::PendingReason::kNone : TRY(compute::parse_reason(reason));
-  j.reason_detail = r.str(i++);
-  j.submit_time = r.i64(i++);
-  j.start_time = r.opt_i64(i++);
-  j.end_time = r.opt_i64(i++);
-  if (auto e = r.opt_i64(i++)) j.exit_code = static_cast<int>(*e);
-  if (!r.is_null(i)) {
-    compute::Allocation a;
-    a.cpus = static_cast<int>(r.i64(i));
-    a.mem_mb = r.i64(i + 1);
-    a.gpus = nlohmann::json::parse(r.str(i + 2)).get<std::vector<int>>();
-    j.allocation = a;
-  }
-  i += 3;
-  if (!r.is_null(i)) rec.cpu_seconds = r.f64(i);
-  i++;
-  rec.peak_mem_mb = r.opt_i64(i++);
-  auto enforced = r.str(i++);
-  if (!enforced.empty()) rec.enforced = nlohmann::json::parse(enforced);
-  j.requeue_count = static_cast<int>(r.i64(i++));
-  rec.stop_requested = r.str(i++);
-  rec.version = r.i64(i++);
-  return rec;
+template <typename T>
+Status json_of(T& out, const db::Row& r, std::size_t i) {
+  out = nlohmann::json::parse(r.str(i)).get<T>();
+  return {};
 }
+
+const db::Columns<JobRecord> kJob{
+    db::col<&JobRecord::job, &Job::id>("id"),
+    db::col<&JobRecord::job, &Job::assoc, &Association::org>("org_id"),
+    db::col<&JobRecord::project_id>("project_id"),
+    db::col<&JobRecord::job, &Job::assoc, &Association::group>("group_id"),
+    db::col<&JobRecord::job, &Job::assoc, &Association::user>("user_id"),
+    db::col<&JobRecord::job, &Job::name>("name"),
+    db::col<&JobRecord::job, &Job::qos>("qos"),
+    db::col<&JobRecord::job, &Job::nice>("nice"),
+    db::col<JobRecord>("argv", [](JobRecord& rec, const db::Row& r, std::size_t i) { return json_of(rec.argv, r, i); }),
+    db::col<&JobRecord::script>("script"),
+    db::col<JobRecord>("env", [](JobRecord& rec, const db::Row& r, std::size_t i) { return json_of(rec.env, r, i); }),
+    db::col<&JobRecord::uid>("uid"),
+    db::col<&JobRecord::job, &Job::request, &ResourceRequest::cpus>("cpus"),
+    db::col<&JobRecord::job, &Job::request, &ResourceRequest::mem_mb>("mem_mb"),
+    db::col<&JobRecord::job, &Job::request, &ResourceRequest::gpus>("gpus"),
+    db::col<&JobRecord::job, &Job::request, &ResourceRequest::time_limit>("time_limit_ms"),
+    db::col<&JobRecord::job, &Job::begin_time>("begin_ms"),
+    db::col<JobRecord>("dependency",
+                       [](JobRecord& rec, const db::Row& r, std::size_t i) -> Status {
+                         auto dep = r.str(i);
+                         if (!dep.empty()) rec.job.dependency = TRY(compute::parse_dependency(dep));
+                         return {};
+                       }),
+    db::cols<JobRecord>(3, "array_id, array_index, array_max",
+                        [](JobRecord& rec, const db::Row& r, std::size_t i) -> Status {
+                          if (!r.is_null(i))
+                            rec.job.array = compute::ArrayTask{r.str(i), static_cast<std::uint32_t>(r.i64(i + 1)),
+                                                               static_cast<std::uint32_t>(r.i64(i + 2))};
+                          return {};
+                        }),
+    db::col<&JobRecord::array_spec>("array_spec"),
+    db::col<JobRecord>("state",
+                       [](JobRecord& rec, const db::Row& r, std::size_t i) -> Status {
+                         rec.job.state = TRY(compute::parse_state(r.str(i)));
+                         return {};
+                       }),
+    db::col<&JobRecord::job, &Job::held>("held"),
+    db::col<JobRecord>("reason",
+                       [](JobRecord& rec, const db::Row& r, std::size_t i) -> Status {
+                         auto reason = r.str(i);
+                         rec.job.reason = reason.empty() ? compute::PendingReason::kNone : TRY(compute::parse_reason(reason));
+                         return {};
+                       }),
+    db::col<&JobRecord::job, &Job::reason_detail>("reason_detail"),
+    db::col<&JobRecord::job, &Job::submit_time>("submit_ms"),
+    db::col<&JobRecord::job, &Job::start_time>("start_ms"),
+    db::col<&JobRecord::job, &Job::end_time>("end_ms"),
+    db::col<&JobRecord::job, &Job::exit_code>("exit_code"),
+    db::cols<JobRecord>(3, "alloc_cpus, alloc_mem_mb, alloc_gpus",
+                        [](JobRecord& rec, const db::Row& r, std::size_t i) -> Status {
+                          if (r.is_null(i)) return {};
+                          compute::Allocation a;
+                          a.cpus = static_cast<int>(r.i64(i));
+                          a.mem_mb = r.i64(i + 1);
+                          a.gpus = nlohmann::json::parse(r.str(i + 2)).get<std::vector<int>>();
+                          rec.job.allocation = a;
+                          return {};
+                        }),
+    db::col<&JobRecord::cpu_seconds>("cpu_seconds"),
+    db::col<&JobRecord::peak_mem_mb>("peak_mem_mb"),
+    db::col<JobRecord>("enforced",
+                       [](JobRecord& rec, const db::Row& r, std::size_t i) -> Status {
+                         auto enforced = r.str(i);
+                         if (!enforced.empty()) rec.enforced = nlohmann::json::parse(enforced);
+                         return {};
+                       }),
+    db::col<&JobRecord::job, &Job::requeue_count>("requeue_count"),
+    db::col<&JobRecord::stop_requested>("stop_requested"),
+    db::col<&JobRecord::version>("version"),
+};
+const std::string kCols = kJob.list();
+
+Result<JobRecord> from_row(const db::Row& r) { return kJob.read(r); }
 
 Result<std::vector<JobRecord>> read_all(db::Tx& tx, const std::string& sql, const db::Params& params) {
   auto rows = TRY(tx.query(sql, params));

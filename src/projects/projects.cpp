@@ -2,6 +2,7 @@
 
 #include "audit/audit.hpp"
 #include "core/ids.hpp"
+#include "db/columns.hpp"
 
 namespace atrium::projects {
 
@@ -42,28 +43,27 @@ CREATE VIRTUAL TABLE projects_fts USING fts5(project_id UNINDEXED, name, descrip
 
 namespace {
 
-constexpr const char* kCols =
-    "p.id, p.org_id, p.slug, p.name, p.description, p.tags, p.visibility, p.group_id, p.archived, p.created_by, "
-    "p.created_ms, p.updated_ms, p.version";
+// Selected from `projects p` (list("p")); queries that join project_members add m.role after them.
+const db::Columns<Project> kProject{
+    db::col<&Project::id>("id"),
+    db::col<&Project::org_id>("org_id"),
+    db::col<&Project::slug>("slug"),
+    db::col<&Project::name>("name"),
+    db::col<&Project::description>("description"),
+    db::col<&Project::tags>("tags"),
+    db::col<&Project::visibility>("visibility"),
+    db::col<&Project::group_id>("group_id"),
+    db::col<&Project::archived>("archived"),
+    db::col<&Project::created_by>("created_by"),
+    db::col<&Project::created>("created_ms"),
+    db::col<&Project::updated>("updated_ms"),
+    db::col<&Project::version>("version"),
+};
 
-Project from_row(const db::Row& r) {
-  Project p;
-  p.id = r.str(0);
-  p.org_id = r.str(1);
-  p.slug = r.str(2);
-  p.name = r.str(3);
-  p.description = r.str(4);
-  auto tags = nlohmann::json::parse(r.str(5), nullptr, false);
-  if (tags.is_array())
-    for (auto& t : tags)
-      if (t.is_string()) p.tags.push_back(t.get<std::string>());
-  p.visibility = r.str(6);
-  p.group_id = r.str(7);
-  p.archived = r.i64(8) != 0;
-  p.created_by = r.str(9);
-  p.created = r.i64(10);
-  p.updated = r.i64(11);
-  p.version = r.i64(12);
+// A project and the caller's role in it (m.role, after the project's columns).
+Result<Project> with_role(const db::Row& r) {
+  Project p = TRY(kProject.read(r));
+  p.my_role = r.str(kProject.width());
   return p;
 }
 
@@ -163,20 +163,18 @@ Result<Project> create(db::Tx& tx, const Actor& actor, const std::string& org_id
 }
 
 Result<std::optional<Project>> get(db::Tx& tx, const std::string& id) {
-  auto row = TRY(tx.query_one(std::string("SELECT ") + kCols + " FROM projects p WHERE p.id = ?", {id}));
+  auto row = TRY(tx.query_one("SELECT " + kProject.list("p") + " FROM projects p WHERE p.id = ?", {id}));
   if (!row) return std::optional<Project>{};
-  return std::optional<Project>{from_row(*row)};
+  return std::optional<Project>{TRY(kProject.read(*row))};
 }
 
 Result<std::optional<Project>> get_for(db::Tx& tx, const std::string& id, const std::string& user_id) {
-  auto row = TRY(tx.query_one(std::string("SELECT ") + kCols +
+  auto row = TRY(tx.query_one("SELECT " + kProject.list("p") +
                                   ", m.role FROM projects p LEFT JOIN project_members m ON m.project_id = p.id AND "
                                   "m.user_id = ? WHERE p.id = ?",
                               {user_id, id}));
   if (!row) return std::optional<Project>{};
-  Project p = from_row(*row);
-  p.my_role = row->str(13);
-  return std::optional<Project>{std::move(p)};
+  return std::optional<Project>{TRY(with_role(*row))};
 }
 
 Result<std::optional<Project>> find_for(db::Tx& tx, const std::string& org_id, const std::string& slug,
@@ -241,7 +239,7 @@ Result<std::int64_t> count_in_group(db::Tx& tx, const std::string& group_id) {
 }
 
 Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQuery& q) {
-  std::string sql = std::string("SELECT ") + kCols + ", m.role FROM projects p " +
+  std::string sql = "SELECT " + kProject.list("p") + ", m.role FROM projects p " +
                     "LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = ? WHERE p.id > ?";
   db::Params params{v.user_id, q.after};
   if (!q.org_id.empty()) { sql += " AND p.org_id = ?"; params.emplace_back(q.org_id); }
@@ -269,11 +267,7 @@ Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQue
   params.emplace_back(std::int64_t{q.limit});
   auto rows = TRY(tx.query(sql, params));
   std::vector<Project> out;
-  for (auto& r : rows) {
-    Project p = from_row(r);
-    p.my_role = r.str(13);
-    out.push_back(std::move(p));
-  }
+  for (auto& r : rows) out.push_back(TRY(with_role(r)));
   return out;
 }
 
