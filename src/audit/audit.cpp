@@ -46,15 +46,16 @@ std::string link_hash(const Stored& e) {
 }  // namespace
 
 std::vector<db::Migration> migrations() {
-  return {{1, "audit events",
-           "CREATE TABLE audit_events ("
-           " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time_ms INTEGER NOT NULL,"
-           " actor_id TEXT NOT NULL, actor_name TEXT NOT NULL, token_id TEXT NOT NULL, org_id TEXT NOT NULL,"
-           " action TEXT NOT NULL, target_kind TEXT NOT NULL, target_id TEXT NOT NULL, request_id TEXT NOT NULL,"
-           " client_ip TEXT NOT NULL, summary TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
-           "CREATE INDEX audit_events_org ON audit_events (org_id, seq);"
-           "CREATE INDEX audit_events_actor ON audit_events (actor_id, seq);"
-           "CREATE INDEX audit_events_target ON audit_events (target_id, seq);"}};
+  return {{1, "audit events", R"SQL(
+CREATE TABLE audit_events (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time_ms INTEGER NOT NULL,
+  actor_id TEXT NOT NULL, actor_name TEXT NOT NULL, token_id TEXT NOT NULL, org_id TEXT NOT NULL,
+  action TEXT NOT NULL, target_kind TEXT NOT NULL, target_id TEXT NOT NULL, request_id TEXT NOT NULL,
+  client_ip TEXT NOT NULL, summary TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX audit_events_org ON audit_events (org_id, seq);
+CREATE INDEX audit_events_actor ON audit_events (actor_id, seq);
+CREATE INDEX audit_events_target ON audit_events (target_id, seq);
+)SQL"}};
 }
 
 Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now) {

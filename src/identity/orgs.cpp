@@ -342,23 +342,47 @@ Status delete_role(db::Tx& tx, const Actor& actor, const Role& r, Millis now) {
 
 // ---------------------------------------------------------------- invitations
 
-static nlohmann::json invitation_json(const db::Row& r, Millis now) {
-  std::string state = !r.is_null(7) ? "revoked" : !r.is_null(6) ? "used" : r.i64(5) <= now ? "expired" : "open";
-  return {{"id", r.str(0)},
-          {"org_id", r.str(1)},
-          {"role_id", r.str(2)},
-          {"role", role_name(r.str(2), r.str(9))},
-          {"email", r.str(3)},
-          {"created_at", format_rfc3339(r.i64(4))},
-          {"expires_at", format_rfc3339(r.i64(5))},
-          {"state", state},
-          {"created_by", r.str(10)},
-          {"etag", etag(r.i64(8))}};
-}
+namespace {
+// An invitation as listed (never its nonce).
+struct Invitation {
+  std::string id, org_id, role_id, email, role_name, created_by;
+  Millis created = 0, expires = 0;
+  std::optional<Millis> used, revoked;
+  std::int64_t version = 1;
+};
 
-constexpr const char* kInvSelect =
-    "SELECT i.id, i.org_id, i.role_id, i.email, i.created_ms, i.expires_ms, i.used_ms, i.revoked_ms, i.version, r.name, "
-    "i.created_by FROM invitations i LEFT JOIN roles r ON r.id = i.role_id ";
+const db::Columns<Invitation> kInvitationColumns{
+    db::col<&Invitation::id>("i.id"),
+    db::col<&Invitation::org_id>("i.org_id"),
+    db::col<&Invitation::role_id>("i.role_id"),
+    db::col<&Invitation::email>("i.email"),
+    db::col<&Invitation::created>("i.created_ms"),
+    db::col<&Invitation::expires>("i.expires_ms"),
+    db::col<&Invitation::used>("i.used_ms"),
+    db::col<&Invitation::revoked>("i.revoked_ms"),
+    db::col<&Invitation::version>("i.version"),
+    db::col<&Invitation::role_name>("r.name"),
+    db::col<&Invitation::created_by>("i.created_by"),
+};
+
+const std::string kInvSelect = "SELECT " + kInvitationColumns.list() +
+                               " FROM invitations i LEFT JOIN roles r ON r.id = i.role_id ";
+
+Result<nlohmann::json> invitation_json(const db::Row& r, Millis now) {
+  auto i = TRY(kInvitationColumns.read(r));
+  std::string state = i.revoked ? "revoked" : i.used ? "used" : i.expires <= now ? "expired" : "open";
+  return nlohmann::json{{"id", i.id},
+                        {"org_id", i.org_id},
+                        {"role_id", i.role_id},
+                        {"role", role_name(i.role_id, i.role_name)},
+                        {"email", i.email},
+                        {"created_at", format_rfc3339(i.created)},
+                        {"expires_at", format_rfc3339(i.expires)},
+                        {"state", state},
+                        {"created_by", i.created_by},
+                        {"etag", etag(i.version)}};
+}
+}  // namespace
 
 Result<NewInvitation> create_invitation(db::Tx& tx, const Actor& actor, const std::string& secret,
                                         const std::string& org_id, const std::string& role_id, const std::string& email,
@@ -374,20 +398,22 @@ Result<NewInvitation> create_invitation(db::Tx& tx, const Actor& actor, const st
                            {org_id, "invitation.create", "invitation", id,
                             {{"role", role_id}, {"email", email}, {"expires_at", format_rfc3339(expires)}}},
                            now));
-  auto row = TRY(tx.query_one(std::string(kInvSelect) + "WHERE i.id = ?", {id}));
-  return NewInvitation{token, invitation_json(*row, now)};
+  auto row = TRY(tx.query_one(kInvSelect + "WHERE i.id = ?", {id}));
+  return NewInvitation{token, TRY(invitation_json(*row, now))};
 }
 
 Result<nlohmann::json> list_invitations(db::Tx& tx, const std::string& org_id, const std::string& after, int limit, Millis now) {
-  auto rows = TRY(tx.query(std::string(kInvSelect) + "WHERE i.org_id = ? AND i.id > ? ORDER BY i.id LIMIT ?",
+  auto rows = TRY(tx.query(kInvSelect + "WHERE i.org_id = ? AND i.id > ? ORDER BY i.id LIMIT ?",
                            {org_id, after, std::int64_t{limit}}));
-  return items_of(rows, [now](const db::Row& r) { return invitation_json(r, now); });
+  nlohmann::json items = nlohmann::json::array();
+  for (auto& r : rows) items.push_back(TRY(invitation_json(r, now)));
+  return items;
 }
 
 Result<std::optional<nlohmann::json>> get_invitation(db::Tx& tx, const std::string& id, Millis now) {
-  auto row = TRY(tx.query_one(std::string(kInvSelect) + "WHERE i.id = ?", {id}));
+  auto row = TRY(tx.query_one(kInvSelect + "WHERE i.id = ?", {id}));
   if (!row) return std::optional<nlohmann::json>{};
-  return std::optional<nlohmann::json>{invitation_json(*row, now)};
+  return std::optional<nlohmann::json>{TRY(invitation_json(*row, now))};
 }
 
 Status revoke_invitation(db::Tx& tx, const Actor& actor, const std::string& id, const std::string& org_id, Millis now) {
