@@ -273,6 +273,24 @@ Result<jobs::Settings> compute_settings(const Settings& c) {
   return s;
 }
 
+// Each module that counts something a quota limits registers its kinds and how it counts them.
+quota::Registry quota_registry(const jobs::Service& compute_service) {
+  quota::Registry quotas;
+  auto add = [&quotas](const char* module, std::vector<std::string> kinds, quota::UsageFn f) {
+    if (auto st = quotas.add(module, std::move(kinds), std::move(f)); !st) die("quotas: " + st.error().detail);
+  };
+  add("jobs", {"concurrent_jobs", "cpu_hours"}, [&compute_service](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
+    return compute_service.usage(s.org_id, s.kind, s.id);
+  });
+  add("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id))}};
+  });
+  add("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
+  });
+  return quotas;
+}
+
 int run_server(const ServerFlags& flags) {
   tune_allocator();
   crypto::init();
@@ -376,21 +394,7 @@ int run_server(const ServerFlags& flags) {
   if (auto n = data_service.sweep_materialized(false); !n) spdlog::warn("data: {}", n.error().detail);
   else if (*n > 0) spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
-  // Each module that counts something a quota limits registers its kinds and how it counts them.
-  quota::Registry quotas;
-  auto quota_usage = [&quotas](const char* module, std::vector<std::string> kinds, quota::UsageFn f) {
-    if (auto st = quotas.add(module, std::move(kinds), std::move(f)); !st) die("quotas: " + st.error().detail);
-  };
-  quota_usage("jobs", {"concurrent_jobs", "cpu_hours"},
-              [&compute_service](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
-                return compute_service.usage(s.org_id, s.kind, s.id);
-              });
-  quota_usage("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id))}};
-  });
-  quota_usage("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
-  });
+  quota::Registry quotas = quota_registry(compute_service);
   identity::RouteDeps deps{settings, limiter,
                            [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
                            [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); },
