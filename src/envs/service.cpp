@@ -134,8 +134,8 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
     return over("mem_mb", std::to_string(r.mem_mb) + " MiB (max " + std::to_string(app.max.mem_mb) + ")");
   if (r.time_limit > app.max.time_limit)
     return over("time_limit_s", std::to_string(r.time_limit / 1000) + " s (max " + std::to_string(app.max.time_limit / 1000) + ")");
-  // Concurrent environments: the user's, group's and org's quotas.
-  for (const quota::Subject& s : {quota::Subject{org_id, "org", org_id}, quota::Subject{org_id, "group", group_id},
+  // Concurrent environments: the group's, org's and user's quotas (the first reached is reported).
+  for (const quota::Subject& s : {quota::Subject{org_id, "group", group_id}, quota::Subject{org_id, "org", org_id},
                                   quota::Subject{org_id, "user", actor.user_id}}) {
     auto l = TRY(quota::limits_of(tx, s));
     if (!l || !l->concurrent_envs) continue;
