@@ -261,6 +261,11 @@ Status delete_upload(db::Tx& tx, const std::string& id) {
   return {};
 }
 
+Result<std::int64_t> uploads_claimed_bytes(db::Tx& tx) {
+  auto row = TRY(tx.query_one("SELECT COALESCE(SUM(2 * size - received), 0) FROM uploads"));
+  return row ? row->i64(0) : 0;
+}
+
 Result<std::vector<std::string>> expired_uploads(db::Tx& tx, Millis now) {
   std::vector<std::string> out;
   for (auto& r : TRY(tx.query("SELECT id FROM uploads WHERE expires_ms <= ? ORDER BY id", {now})))
@@ -603,5 +608,9 @@ Result<bool> blob_known(db::Tx& tx, const std::string& id) {
   return TRY(tx.query_one("SELECT 1 FROM blobs WHERE id = ?", {id})).has_value();
 }
 
+Result<std::int64_t> blob_size(db::Tx& tx, const std::string& id) {
+  auto r = TRY(tx.query_one("SELECT size FROM blobs WHERE id = ?", {id}));
+  return r ? r->i64(0) : 0;
+}
 
 }  // namespace atrium::data

@@ -61,6 +61,9 @@ Result<std::vector<UploadRow>> list_uploads(db::Tx& tx, const std::string& proje
 Status advance_upload(db::Tx& tx, const std::string& id, std::int64_t from_offset, std::int64_t offset,
                       std::int64_t staged_bytes, Millis now, Millis expires);
 Status delete_upload(db::Tx& tx, const std::string& id);
+// What the uploads in progress still claim on the data disk: each one's rest arrives in staging,
+// then becomes a blob of its size (twice its size at the end, less what was received).
+Result<std::int64_t> uploads_claimed_bytes(db::Tx& tx);
 // Uploads whose time has run out.
 Result<std::vector<std::string>> expired_uploads(db::Tx& tx, Millis now);
 
@@ -129,6 +132,8 @@ Result<std::optional<ManifestEntry>> version_entry(db::Tx& tx, const std::string
 // `before`.
 Result<std::vector<std::string>> unreferenced_blobs(db::Tx& tx, Millis before, int limit);
 Result<bool> blob_known(db::Tx& tx, const std::string& id);
+// A blob's recorded size (0 for an unknown blob).
+Result<std::int64_t> blob_size(db::Tx& tx, const std::string& id);
 // Records the blobs as referenced now (they stay out of collection for the grace period).
 Status touch_blobs(db::Tx& tx, const std::vector<ManifestEntry>& entries, Millis now);
 // Deletes the row of blob `id` if it is (still) unreferenced since before `before`; whether it did.

@@ -12,6 +12,7 @@
 #include "db/database.hpp"
 #include "http/api.hpp"
 #include "vcs/git.hpp"
+#include "vcs/store.hpp"
 
 namespace atrium::async {
 class Runtime;
@@ -19,20 +20,20 @@ class Runtime;
 
 namespace atrium::vcs {
 
-std::vector<db::Migration> migrations();
-
 struct Settings {
   std::size_t max_blob_bytes = 10 << 20;   // file content through the API
   std::size_t max_patch_bytes = 4 << 20;   // a compare's patch text
 };
-
-// The branch patterns that may not be deleted or force-pushed.
-Result<std::vector<std::string>> protected_patterns(db::Tx& tx, const std::string& project_id);
 
 // Whether a request goes to git's smart HTTP service (its body is spooled to disk).
 bool is_git_service_request(std::string_view method, std::string_view target);
 
 // git's packs are streamed with `rt`'s worker pool collecting git's exit.
 void add_routes(http::Api& api, Repos& repos, async::Runtime& rt, Settings s = {});
+
+namespace detail {
+// Part of add_routes: git's smart HTTP service (vcs/smart_http.cpp).
+void add_smart_http_routes(http::Api& api, Repos& repos, async::Runtime& rt);
+}  // namespace detail
 
 }  // namespace atrium::vcs
