@@ -1,7 +1,6 @@
 #include "identity/auth.hpp"
 
 #include <algorithm>
-#include <array>
 
 #include <spdlog/spdlog.h>
 
@@ -254,13 +253,7 @@ void IdentityGate::touch(std::unordered_map<std::string, Millis>& last, std::map
 }
 
 void IdentityGate::on_commit(const std::vector<std::string>& tables) {
-  // What a principal is read from (by_token, by_session, load_principal). Anything else (jobs,
-  // audit, projects: checked per request) leaves cached principals valid.
-  static constexpr std::array<std::string_view, 10> kSources = {
-      "*", "users", "instance_admins", "sessions", "tokens", "orgs", "roles", "org_members", "org_groups",
-      "group_members"};
-  for (auto& t : tables)
-    if (std::find(kSources.begin(), kSources.end(), t) != kSources.end()) return invalidate();
+  if (changes_principals(tables)) invalidate();
 }
 
 Result<http::PrincipalPtr> IdentityGate::by_token(db::Tx& tx, std::string_view secret) {

@@ -1,30 +1,22 @@
-#include "http/forwarded.hpp"
+#include <functional>
+
 #include "core/crypto.hpp"
 #include "core/text.hpp"
+#include "http/forwarded.hpp"
 #include "identity/policy.hpp"
-#include "identity/routes.hpp"
+#include "identity/routes_detail.hpp"
 
 namespace atrium::identity {
+namespace detail {
 namespace {
 
-using http::Access;
-using http::Context;
-using http::Response;
-using http::Target;
-using nlohmann::json;
-
-const json& kObj = http::object_schema();
-using http::list_schema;
-using http::paged;
-using http::with_etag;
-
 std::string cookie(const char* name, const std::string& value, Millis max_age_ms, bool http_only, bool secure) {
-  std::string c = std::string(name) + "=" + value + "; Path=/; SameSite=Lax; Max-Age=" + std::to_string(max_age_ms / 1000);
+  std::string c =
+      std::string(name) + "=" + value + "; Path=/; SameSite=Lax; Max-Age=" + std::to_string(max_age_ms / 1000);
   if (http_only) c += "; HttpOnly";
   if (secure) c += "; Secure";
   return c;
 }
-
 
 // A dummy hash so that a login for an unknown user costs as much as one for a known user.
 const std::string& dummy_hash() {
@@ -32,299 +24,362 @@ const std::string& dummy_hash() {
   return h;
 }
 
+// ---- handlers, one per endpoint
+
+Result<Response> login(const AuthSettings& settings, LoginLimiter& limiter, Context& ctx) {
+  auto body = TRY(ctx.json());
+  TRY_STATUS(body.only({"username", "password"}));
+  auto username = TRY(body.str("username", 64));
+  auto password = TRY(body.str("password", 1024));
+  Millis now = ctx.now();
+  if (auto wait = limiter.check_ip(http::address_key(ctx.req.remote_ip), now))
+    return fail(Error(ErrorCode::kResourceExhausted, "rate-limited",
+                      "too many sign-in attempts from your address; wait " + std::to_string(wait) + " s")
+                    .with("retry_after_s", wait));
+  auto user = TRY(ctx.db().read([&](db::Tx& tx) { return find_user(tx, username); }));
+  Actor actor = ctx.actor();
+  // One answer for an unknown user, a wrong password, an account locked for this client
+  // and a disabled account, each after one password hash and one write: no answer (or
+  // its timing) confirms a username or a password.
+  auto bad = [] { return fail(ErrorCode::kUnauthenticated, "invalid-credentials", "wrong username or password"); };
+  auto refuse = [&](const char* reason, const std::string& user_id) -> Result<Response> {
+    TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) {
+      return audit::record(
+          tx, actor, {"", "auth.login_failed", "user", user_id, {{"username", username}, {"reason", reason}}}, now);
+    }));
+    return bad();
+  };
+  if (!user) {
+    (void)crypto::verify_password(dummy_hash(), password);
+    return refuse("unknown-user", "");
+  }
+  if (TRY(ctx.db().read(
+          [&](db::Tx& tx) { return login_locked(tx, *user, http::address_key(actor.client_ip), now); }))) {
+    // Locked for this client only: other clients (the real user) still sign in.
+    (void)crypto::verify_password(dummy_hash(), password);
+    return refuse("locked", user->id);
+  }
+  if (!crypto::verify_password(user->password_hash, password)) {
+    TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) { return record_login_failure(tx, actor, *user, settings, now); }));
+    return bad();
+  }
+  if (user->disabled) return refuse("disabled", user->id);
+  actor.user_id = user->id;
+  actor.username = user->username;
+  std::string ua(ctx.req.header("user-agent").value_or(""));
+  auto ns = TRY(ctx.db().write([&](db::Tx& tx) -> Result<NewSession> {
+    TRY_STATUS(record_login_success(tx, *user, http::address_key(actor.client_ip)));
+    return create_session(tx, actor, *user, ua, settings, now);
+  }));
+  Response r = Response::json(200, {{"user", user->json()},
+                                    {"session_id", ns.id},
+                                    {"csrf_token", ns.csrf},
+                                    {"expires_at", format_rfc3339(ns.expires)}});
+  r.header("Set-Cookie", cookie(kSessionCookie, ns.secret, settings.session_ttl_ms, true, ctx.req.tls));
+  r.header("Set-Cookie", cookie(kCsrfCookie, ns.csrf, settings.session_ttl_ms, false, ctx.req.tls));
+  return r;
+}
+
+Result<Response> logout(Context& ctx) {
+  if (ctx.who().session_id.empty())
+    return invalid("logout ends a browser session; revoke a token with DELETE /api/v1/tokens/{id}");
+  TRY_STATUS(revoke_session(ctx.t(), ctx.actor(), ctx.who().session_id, ctx.now()));
+  Response r = Response::no_content();
+  r.header("Set-Cookie", cookie(kSessionCookie, "", 0, true, ctx.req.tls));
+  r.header("Set-Cookie", cookie(kCsrfCookie, "", 0, false, ctx.req.tls));
+  return r;
+}
+
+Result<Response> session_show(Context& ctx) {
+  auto u = TRY(get_user(ctx.t(), ctx.who().user_id));
+  json j = {{"user", u.json()},
+            {"via", ctx.who().via_token() ? "token" : "session"},
+            {"session", nullptr},
+            {"token_id", ctx.who().via_token() ? json(ctx.who().token_id) : json(nullptr)}};
+  if (!ctx.who().session_id.empty())
+    j["session"] = TRY(get_session_json(ctx.t(), ctx.who().session_id, ctx.who().session_id));
+  return Response::json(200, j);
+}
+
+Result<Response> sessions_list(Context& ctx) {
+  TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
+  auto page = TRY(ctx.page());
+  auto items = TRY(list_sessions(ctx.t(), ctx.who().user_id, ctx.who().session_id, page.after, page.limit, ctx.now()));
+  return http::paged(std::move(items), page.limit, "id");
+}
+
+Result<Response> session_delete(Context& ctx) {
+  auto owner = TRY(session_owner(ctx.t(), ctx.param("id")));
+  if (!owner) return not_found("session");
+  TRY_STATUS(ctx.authorize(Target{.owner_id = *owner}));
+  auto s = TRY(get_session_json(ctx.t(), ctx.param("id"), ctx.who().session_id));
+  TRY_STATUS(ctx.check_if_match(s["etag"].get<std::string>()));
+  TRY_STATUS(revoke_session(ctx.t(), ctx.actor(), ctx.param("id"), ctx.now()));
+  return Response::no_content();
+}
+
+Result<Response> password_change(Context& ctx) {
+  TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
+  auto body = TRY(ctx.json());
+  TRY_STATUS(body.only({"current_password", "new_password"}));
+  auto current = TRY(body.str("current_password", 1024));
+  auto next = TRY(body.str("new_password", 1024));
+  auto u = TRY(ctx.db().read([&](db::Tx& tx) { return get_user(tx, ctx.who().user_id); }));
+  TRY_STATUS(check_password(u.username, next));
+  if (!crypto::verify_password(u.password_hash, current))
+    return fail(Error(ErrorCode::kInvalidArgument, "wrong-password", "the current password is wrong")
+                    .with("field", "current_password"));
+  std::string hash = crypto::hash_password(next);
+  TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) -> Status {
+    TRY_STATUS(set_password(tx, ctx.actor(), u, hash, ctx.now()));
+    return revoke_other_sessions(tx, u.id, ctx.who().session_id, ctx.now());
+  }));
+  return Response::no_content();
+}
+
+Result<Response> me_show(Context& ctx) { return Response::json(200, TRY(me_json(ctx.t(), ctx.who()))); }
+
+Result<Response> token_create(Context& ctx) {
+  TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
+  auto body = TRY(ctx.json());
+  TRY_STATUS(body.only({"name", "scopes", "expires_in_days"}));
+  auto name = TRY(body.str("name", 100));
+  TRY_STATUS(check_display_text("name", name, 100, false));
+  auto scopes = TRY(body.opt_str_list("scopes", 50, 100));
+  auto days = TRY(body.opt_integer("expires_in_days", 1, 3650));
+  std::vector<std::string> list;
+  if (scopes)
+    list = *scopes;
+  else if (ctx.who().via_token())
+    for (auto& g : ctx.who().token_scopes) list.push_back(g.str());
+  else
+    list = {"*:*:*"};
+  if (list.empty()) return invalid("scopes must not be empty");
+  auto grants = TRY(parse_scopes(list));
+  if (ctx.who().via_token())
+    for (auto& g : grants) {
+      bool covered = false;
+      for (auto& mine : ctx.who().token_scopes) covered = covered || grant_covers(mine, g);
+      if (!covered)
+        return fail(Error(ErrorCode::kPermissionDenied, "token-scope",
+                          "a token can only create tokens within its own scopes; '" + g.str() + "' is wider")
+                        .with("field", "scopes"));
+    }
+  std::optional<Millis> expires;
+  if (days) expires = ctx.now() + *days * 24LL * 3600 * 1000;
+  auto t = TRY(create_token(ctx.t(), ctx.actor(), ctx.who().user_id, name, list, expires, ctx.now()));
+  json j = t.json;
+  j["token"] = t.secret;
+  return with_etag(Response::json(201, j), j);
+}
+
+Result<Response> tokens_list(Context& ctx) {
+  TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
+  auto page = TRY(ctx.page());
+  auto items = TRY(list_tokens(ctx.t(), ctx.who().user_id, page.after, page.limit));
+  return http::paged(std::move(items), page.limit, "id");
+}
+
+Result<Response> token_show(Context& ctx) {
+  auto t = TRY(get_token_json(ctx.t(), ctx.param("id")));
+  if (!t) return not_found("token");
+  TRY_STATUS(ctx.authorize(Target{.owner_id = (*t)["user_id"].get<std::string>()}));
+  return with_etag(Response::json(200, *t), *t);
+}
+
+Result<Response> token_delete(Context& ctx) {
+  auto t = TRY(get_token_json(ctx.t(), ctx.param("id")));
+  if (!t) return not_found("token");
+  TRY_STATUS(ctx.authorize(Target{.owner_id = (*t)["user_id"].get<std::string>()}));
+  TRY_STATUS(ctx.check_if_match((*t)["etag"].get<std::string>()));
+  TRY_STATUS(revoke_token(ctx.t(), ctx.actor(), ctx.param("id"), ctx.now()));
+  return Response::no_content();
+}
+
+Result<Response> user_create(Context& ctx) {
+  TRY_STATUS(ctx.authorize(Target{}));
+  auto body = TRY(ctx.json());
+  TRY_STATUS(body.only({"username", "password", "email", "display_name"}));
+  auto username = TRY(body.str("username", 64));
+  if (!is_valid_slug(username))
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
+                      "username must be 1-64 of a-z 0-9 - _ . starting with a letter or digit")
+                    .with("field", "username"));
+  auto password = TRY(body.str("password", 1024));
+  TRY_STATUS(check_password(username, password));
+  auto email = TRY(body.opt_str("email", 254)).value_or("");
+  auto display = TRY(body.opt_str("display_name", 200)).value_or("");
+  TRY_STATUS(check_display_text("email", email, 254, true));
+  TRY_STATUS(check_display_text("display_name", display, 200, true));
+  std::string hash = crypto::hash_password(password);
+  auto u = TRY(ctx.db().write(
+      [&](db::Tx& tx) { return create_user(tx, ctx.actor(), username, hash, email, display, ctx.now()); }));
+  return with_etag(Response::json(201, u.json()), u.json());
+}
+
+Result<Response> users_list(Context& ctx) {
+  ctx.filtered();
+  auto page = TRY(ctx.page());
+  bool all = ctx.who().is_instance_admin() && ctx.allowed({"users", "read"}, Target{});
+  std::vector<std::string> orgs;
+  for (auto& b : ctx.who().bindings)
+    if (!b.org_id.empty() && ctx.allowed({"users", "read"}, Target{.org_id = b.org_id})) orgs.push_back(b.org_id);
+  auto items = TRY(list_users(ctx.t(), all, orgs, ctx.who().user_id, page.after, page.limit));
+  return http::paged(std::move(items), page.limit, "id");
+}
+
+Result<Response> user_show(Context& ctx) {
+  auto u = TRY(find_user(ctx.t(), ctx.param("id")));
+  if (!u) return not_found("user");
+  auto orgs = TRY(user_org_ids(ctx.t(), u->id));
+  TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));
+  return with_etag(Response::json(200, u->json()), u->json());
+}
+
+Result<Response> user_update(Context& ctx) {
+  auto u = TRY(find_user(ctx.t(), ctx.param("id")));
+  if (!u) return not_found("user");
+  auto orgs = TRY(user_org_ids(ctx.t(), u->id));
+  TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));  // strangers get 404 before any 4xx
+  auto body = TRY(ctx.json());
+  TRY_STATUS(body.only({"display_name", "email", "disabled"}));
+  auto display = TRY(body.opt_str("display_name", 200));
+  auto email = TRY(body.opt_str("email", 254));
+  auto disabled = TRY(body.opt_bool("disabled"));
+  if (display) TRY_STATUS(check_display_text("display_name", *display, 200, true));
+  if (email) TRY_STATUS(check_display_text("email", *email, 254, true));
+  if (disabled) {
+    TRY_STATUS(ctx.authorize({"users", "admin"}, Target{}));
+    if (u->id == ctx.who().user_id && *disabled)
+      return fail(ErrorCode::kFailedPrecondition, "self-disable", "you cannot disable your own account");
+  }
+  TRY_STATUS(ctx.check_if_match(u->json()["etag"].get<std::string>()));
+  auto n = TRY(update_user(ctx.t(), ctx.actor(), *u, display, email, disabled, ctx.now()));
+  return with_etag(Response::json(200, n.json()), n.json());
+}
+
+void add_user_routes(http::Api& api) {
+  // ---- users
+  api.add({"POST", "/api/v1/users", Access::require("users", "create"),
+           {"Create a user (instance admin)",
+            "users",
+            {{"type", "object"},
+             {"required", {"username", "password"}},
+             {"properties",
+              {{"username", {{"type", "string"}}},
+               {"password", {{"type", "string"}}},
+               {"email", {{"type", "string"}}},
+               {"display_name", {{"type", "string"}}}}}},
+            kObj,
+            201,
+            {},
+            false},
+           user_create,
+           http::TxMode::kNone});
+
+  api.add({"GET", "/api/v1/users", Access::require("users", "read"),
+           {"List users who share an organisation with me (admins: all)",
+            "users",
+            nullptr,
+            list_schema(),
+            200,
+            {"limit", "after"}},
+           users_list});
+
+  api.add({"GET", "/api/v1/users/{id}", Access::require("users", "read"),
+           {"Show a user", "users", nullptr, kObj},
+           user_show});
+
+  api.add({"PATCH", "/api/v1/users/{id}", Access::require("users", "write"),
+           {"Update a user's profile; `disabled` needs the instance admin",
+            "users",
+            {{"type", "object"},
+             {"properties",
+              {{"display_name", {{"type", "string"}}},
+               {"email", {{"type", "string"}}},
+               {"disabled", {{"type", "boolean"}}}}}},
+            kObj},
+           user_update});
+}
+
 }  // namespace
+}  // namespace detail
 
 void add_auth_routes(http::Api& api, RouteDeps deps) {
+  using namespace detail;
   const AuthSettings& settings = deps.settings;
   LoginLimiter& limiter = deps.limiter;
 
   api.add({"POST", "/api/v1/auth/login", Access::open(),
-           {"Sign in with username and password; sets the session and CSRF cookies", "auth",
-            {{"type", "object"}, {"required", {"username", "password"}},
+           {"Sign in with username and password; sets the session and CSRF cookies",
+            "auth",
+            {{"type", "object"},
+             {"required", {"username", "password"}},
              {"properties", {{"username", {{"type", "string"}}}, {"password", {{"type", "string"}}}}}},
             kObj},
-           [&settings, &limiter](Context& ctx) -> Result<Response> {
-             auto body = TRY(ctx.json());
-             TRY_STATUS(body.only({"username", "password"}));
-             auto username = TRY(body.str("username", 64));
-             auto password = TRY(body.str("password", 1024));
-             Millis now = ctx.now();
-             if (auto wait = limiter.check_ip(http::address_key(ctx.req.remote_ip), now))
-               return fail(Error(ErrorCode::kResourceExhausted, "rate-limited",
-                                 "too many sign-in attempts from your address; wait " + std::to_string(wait) + " s")
-                               .with("retry_after_s", wait));
-             auto user = TRY(ctx.db().read([&](db::Tx& tx) { return find_user(tx, username); }));
-             Actor actor = ctx.actor();
-             // One answer for an unknown user, a wrong password, an account locked for this client
-             // and a disabled account, each after one password hash and one write: no answer (or
-             // its timing) confirms a username or a password.
-             auto bad = [] {
-               return fail(ErrorCode::kUnauthenticated, "invalid-credentials", "wrong username or password");
-             };
-             auto refuse = [&](const char* reason, const std::string& user_id) -> Result<Response> {
-               TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) {
-                 return audit::record(tx, actor,
-                                      {"", "auth.login_failed", "user", user_id,
-                                       {{"username", username}, {"reason", reason}}},
-                                      now);
-               }));
-               return bad();
-             };
-             if (!user) {
-               (void)crypto::verify_password(dummy_hash(), password);
-               return refuse("unknown-user", "");
-             }
-             if (TRY(ctx.db().read([&](db::Tx& tx) { return login_locked(tx, *user, http::address_key(actor.client_ip), now); }))) {
-               // Locked for this client only: other clients (the real user) still sign in.
-               (void)crypto::verify_password(dummy_hash(), password);
-               return refuse("locked", user->id);
-             }
-             if (!crypto::verify_password(user->password_hash, password)) {
-               TRY_STATUS(ctx.db().write_tx(
-                   [&](db::Tx& tx) { return record_login_failure(tx, actor, *user, settings, now); }));
-               return bad();
-             }
-             if (user->disabled) return refuse("disabled", user->id);
-             actor.user_id = user->id;
-             actor.username = user->username;
-             std::string ua(ctx.req.header("user-agent").value_or(""));
-             auto ns = TRY(ctx.db().write([&](db::Tx& tx) -> Result<NewSession> {
-               TRY_STATUS(record_login_success(tx, *user, http::address_key(actor.client_ip)));
-               return create_session(tx, actor, *user, ua, settings, now);
-             }));
-             Response r = Response::json(200, {{"user", user->json()},
-                                               {"session_id", ns.id},
-                                               {"csrf_token", ns.csrf},
-                                               {"expires_at", format_rfc3339(ns.expires)}});
-             r.header("Set-Cookie", cookie(kSessionCookie, ns.secret, settings.session_ttl_ms, true, ctx.req.tls));
-             r.header("Set-Cookie", cookie(kCsrfCookie, ns.csrf, settings.session_ttl_ms, false, ctx.req.tls));
-             return r;
-           },
+           std::bind_front(login, std::cref(settings), std::ref(limiter)),
            http::TxMode::kNone});
 
-  api.add({"POST", "/api/v1/auth/logout", Access::signed_in(), {"End this browser session", "auth", nullptr, nullptr, 204},
-           [](Context& ctx) -> Result<Response> {
-             if (ctx.who().session_id.empty())
-               return invalid("logout ends a browser session; revoke a token with DELETE /api/v1/tokens/{id}");
-             TRY_STATUS(revoke_session(ctx.t(), ctx.actor(), ctx.who().session_id, ctx.now()));
-             Response r = Response::no_content();
-             r.header("Set-Cookie", cookie(kSessionCookie, "", 0, true, ctx.req.tls));
-             r.header("Set-Cookie", cookie(kCsrfCookie, "", 0, false, ctx.req.tls));
-             return r;
-           }});
+  api.add({"POST", "/api/v1/auth/logout", Access::signed_in(),
+           {"End this browser session", "auth", nullptr, nullptr, 204},
+           logout});
 
   api.add({"GET", "/api/v1/auth/session", Access::signed_in(),
            {"The caller's identity and how it authenticated", "auth", nullptr, kObj},
-           [](Context& ctx) -> Result<Response> {
-             auto u = TRY(get_user(ctx.t(), ctx.who().user_id));
-             json j = {{"user", u.json()},
-                       {"via", ctx.who().via_token() ? "token" : "session"},
-                       {"session", nullptr},
-                       {"token_id", ctx.who().via_token() ? json(ctx.who().token_id) : json(nullptr)}};
-             if (!ctx.who().session_id.empty())
-               j["session"] = TRY(get_session_json(ctx.t(), ctx.who().session_id, ctx.who().session_id));
-             return Response::json(200, j);
-           }});
+           session_show});
 
   api.add({"GET", "/api/v1/auth/sessions", Access::require("sessions", "read"),
            {"List my active sessions", "auth", nullptr, list_schema(), 200, {"limit", "after"}},
-           [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
-             auto page = TRY(ctx.page());
-             auto items = TRY(list_sessions(ctx.t(), ctx.who().user_id, ctx.who().session_id, page.after, page.limit,
-                                            ctx.now()));
-             return http::paged(std::move(items), page.limit, "id");
-           }});
+           sessions_list});
 
   api.add({"DELETE", "/api/v1/auth/sessions/{id}", Access::require("sessions", "delete"),
            {"Revoke a session", "auth", nullptr, nullptr, 204},
-           [](Context& ctx) -> Result<Response> {
-             auto owner = TRY(session_owner(ctx.t(), ctx.param("id")));
-             if (!owner) return not_found("session");
-             TRY_STATUS(ctx.authorize(Target{.owner_id = *owner}));
-             auto s = TRY(get_session_json(ctx.t(), ctx.param("id"), ctx.who().session_id));
-             TRY_STATUS(ctx.check_if_match(s["etag"].get<std::string>()));
-             TRY_STATUS(revoke_session(ctx.t(), ctx.actor(), ctx.param("id"), ctx.now()));
-             return Response::no_content();
-           }});
+           session_delete});
 
   api.add({"POST", "/api/v1/auth/password", Access::require("users", "write"),
-           {"Change my password; my other sessions end", "auth",
-            {{"type", "object"}, {"required", {"current_password", "new_password"}},
+           {"Change my password; my other sessions end",
+            "auth",
+            {{"type", "object"},
+             {"required", {"current_password", "new_password"}},
              {"properties", {{"current_password", {{"type", "string"}}}, {"new_password", {{"type", "string"}}}}}},
-            nullptr, 204},
-           [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
-             auto body = TRY(ctx.json());
-             TRY_STATUS(body.only({"current_password", "new_password"}));
-             auto current = TRY(body.str("current_password", 1024));
-             auto next = TRY(body.str("new_password", 1024));
-             auto u = TRY(ctx.db().read([&](db::Tx& tx) { return get_user(tx, ctx.who().user_id); }));
-             TRY_STATUS(check_password(u.username, next));
-             if (!crypto::verify_password(u.password_hash, current))
-               return fail(Error(ErrorCode::kInvalidArgument, "wrong-password", "the current password is wrong")
-                               .with("field", "current_password"));
-             std::string hash = crypto::hash_password(next);
-             TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) -> Status {
-               TRY_STATUS(set_password(tx, ctx.actor(), u, hash, ctx.now()));
-               return revoke_other_sessions(tx, u.id, ctx.who().session_id, ctx.now());
-             }));
-             return Response::no_content();
-           },
+            nullptr,
+            204},
+           password_change,
            http::TxMode::kNone});
 
-  api.add({"GET", "/api/v1/me", Access::signed_in(), {"Who am I: user, orgs with roles, groups", "auth", nullptr, kObj},
-           [](Context& ctx) -> Result<Response> { return Response::json(200, TRY(me_json(ctx.t(), ctx.who()))); }});
+  api.add({"GET", "/api/v1/me", Access::signed_in(),
+           {"Who am I: user, orgs with roles, groups", "auth", nullptr, kObj},
+           me_show});
 
   // ---- tokens
   api.add({"POST", "/api/v1/tokens", Access::require("tokens", "create"),
-           {"Create an API token (the secret is shown once)", "tokens",
-            {{"type", "object"}, {"required", {"name"}},
-             {"properties", {{"name", {{"type", "string"}}}, {"scopes", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-                             {"expires_in_days", {{"type", "integer"}}}}}},
-            kObj, 201, {}, true, {"token"}},
-           [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
-             auto body = TRY(ctx.json());
-             TRY_STATUS(body.only({"name", "scopes", "expires_in_days"}));
-             auto name = TRY(body.str("name", 100));
-             TRY_STATUS(check_display_text("name", name, 100, false));
-             auto scopes = TRY(body.opt_str_list("scopes", 50, 100));
-             auto days = TRY(body.opt_integer("expires_in_days", 1, 3650));
-             std::vector<std::string> list;
-             if (scopes) list = *scopes;
-             else if (ctx.who().via_token())
-               for (auto& g : ctx.who().token_scopes) list.push_back(g.str());
-             else
-               list = {"*:*:*"};
-             if (list.empty()) return invalid("scopes must not be empty");
-             auto grants = TRY(parse_scopes(list));
-             if (ctx.who().via_token())
-               for (auto& g : grants) {
-                 bool covered = false;
-                 for (auto& mine : ctx.who().token_scopes) covered = covered || grant_covers(mine, g);
-                 if (!covered)
-                   return fail(Error(ErrorCode::kPermissionDenied, "token-scope",
-                                     "a token can only create tokens within its own scopes; '" + g.str() + "' is wider")
-                                   .with("field", "scopes"));
-               }
-             std::optional<Millis> expires;
-             if (days) expires = ctx.now() + *days * 24LL * 3600 * 1000;
-             auto t = TRY(create_token(ctx.t(), ctx.actor(), ctx.who().user_id, name, list, expires, ctx.now()));
-             json j = t.json;
-             j["token"] = t.secret;
-             return with_etag(Response::json(201, j), j);
-           }});
+           {"Create an API token (the secret is shown once)",
+            "tokens",
+            {{"type", "object"},
+             {"required", {"name"}},
+             {"properties",
+              {{"name", {{"type", "string"}}},
+               {"scopes", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+               {"expires_in_days", {{"type", "integer"}}}}}},
+            kObj,
+            201,
+            {},
+            true,
+            {"token"}},
+           token_create});
 
   api.add({"GET", "/api/v1/tokens", Access::require("tokens", "read"),
            {"List my API tokens", "tokens", nullptr, list_schema(), 200, {"limit", "after"}},
-           [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(Target{.owner_id = ctx.who().user_id}));
-             auto page = TRY(ctx.page());
-             auto items = TRY(list_tokens(ctx.t(), ctx.who().user_id, page.after, page.limit));
-             return http::paged(std::move(items), page.limit, "id");
-           }});
+           tokens_list});
 
-  api.add({"GET", "/api/v1/tokens/{id}", Access::require("tokens", "read"), {"Show an API token", "tokens", nullptr, kObj},
-           [](Context& ctx) -> Result<Response> {
-             auto t = TRY(get_token_json(ctx.t(), ctx.param("id")));
-             if (!t) return not_found("token");
-             TRY_STATUS(ctx.authorize(Target{.owner_id = (*t)["user_id"].get<std::string>()}));
-             return with_etag(Response::json(200, *t), *t);
-           }});
+  api.add({"GET", "/api/v1/tokens/{id}", Access::require("tokens", "read"),
+           {"Show an API token", "tokens", nullptr, kObj},
+           token_show});
 
   api.add({"DELETE", "/api/v1/tokens/{id}", Access::require("tokens", "delete"),
            {"Revoke an API token", "tokens", nullptr, nullptr, 204},
-           [](Context& ctx) -> Result<Response> {
-             auto t = TRY(get_token_json(ctx.t(), ctx.param("id")));
-             if (!t) return not_found("token");
-             TRY_STATUS(ctx.authorize(Target{.owner_id = (*t)["user_id"].get<std::string>()}));
-             TRY_STATUS(ctx.check_if_match((*t)["etag"].get<std::string>()));
-             TRY_STATUS(revoke_token(ctx.t(), ctx.actor(), ctx.param("id"), ctx.now()));
-             return Response::no_content();
-           }});
-
-  // ---- users
-  api.add({"POST", "/api/v1/users", Access::require("users", "create"),
-           {"Create a user (instance admin)", "users",
-            {{"type", "object"}, {"required", {"username", "password"}},
-             {"properties", {{"username", {{"type", "string"}}}, {"password", {{"type", "string"}}},
-                             {"email", {{"type", "string"}}}, {"display_name", {{"type", "string"}}}}}},
-            kObj, 201, {}, false},
-           [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(Target{}));
-             auto body = TRY(ctx.json());
-             TRY_STATUS(body.only({"username", "password", "email", "display_name"}));
-             auto username = TRY(body.str("username", 64));
-             if (!is_valid_slug(username))
-               return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
-                                 "username must be 1-64 of a-z 0-9 - _ . starting with a letter or digit")
-                               .with("field", "username"));
-             auto password = TRY(body.str("password", 1024));
-             TRY_STATUS(check_password(username, password));
-             auto email = TRY(body.opt_str("email", 254)).value_or("");
-             auto display = TRY(body.opt_str("display_name", 200)).value_or("");
-             TRY_STATUS(check_display_text("email", email, 254, true));
-             TRY_STATUS(check_display_text("display_name", display, 200, true));
-             std::string hash = crypto::hash_password(password);
-             auto u = TRY(ctx.db().write([&](db::Tx& tx) {
-               return create_user(tx, ctx.actor(), username, hash, email, display, ctx.now());
-             }));
-             return with_etag(Response::json(201, u.json()), u.json());
-           },
-           http::TxMode::kNone});
-
-  api.add({"GET", "/api/v1/users", Access::require("users", "read"),
-           {"List users who share an organisation with me (admins: all)", "users", nullptr, list_schema(), 200,
-            {"limit", "after"}},
-           [](Context& ctx) -> Result<Response> {
-             ctx.filtered();
-             auto page = TRY(ctx.page());
-             bool all = ctx.who().is_instance_admin() && ctx.allowed({"users", "read"}, Target{});
-             std::vector<std::string> orgs;
-             for (auto& b : ctx.who().bindings)
-               if (!b.org_id.empty() && ctx.allowed({"users", "read"}, Target{.org_id = b.org_id}))
-                 orgs.push_back(b.org_id);
-             auto items = TRY(list_users(ctx.t(), all, orgs, ctx.who().user_id, page.after, page.limit));
-             return http::paged(std::move(items), page.limit, "id");
-           }});
-
-  api.add({"GET", "/api/v1/users/{id}", Access::require("users", "read"), {"Show a user", "users", nullptr, kObj},
-           [](Context& ctx) -> Result<Response> {
-             auto u = TRY(find_user(ctx.t(), ctx.param("id")));
-             if (!u) return not_found("user");
-             auto orgs = TRY(user_org_ids(ctx.t(), u->id));
-             TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));
-             return with_etag(Response::json(200, u->json()), u->json());
-           }});
-
-  api.add({"PATCH", "/api/v1/users/{id}", Access::require("users", "write"),
-           {"Update a user's profile; `disabled` needs the instance admin", "users",
-            {{"type", "object"},
-             {"properties", {{"display_name", {{"type", "string"}}}, {"email", {{"type", "string"}}},
-                             {"disabled", {{"type", "boolean"}}}}}},
-            kObj},
-           [](Context& ctx) -> Result<Response> {
-             auto u = TRY(find_user(ctx.t(), ctx.param("id")));
-             if (!u) return not_found("user");
-             auto orgs = TRY(user_org_ids(ctx.t(), u->id));
-             TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));  // strangers get 404 before any 4xx
-             auto body = TRY(ctx.json());
-             TRY_STATUS(body.only({"display_name", "email", "disabled"}));
-             auto display = TRY(body.opt_str("display_name", 200));
-             auto email = TRY(body.opt_str("email", 254));
-             auto disabled = TRY(body.opt_bool("disabled"));
-             if (display) TRY_STATUS(check_display_text("display_name", *display, 200, true));
-             if (email) TRY_STATUS(check_display_text("email", *email, 254, true));
-             if (disabled) {
-               TRY_STATUS(ctx.authorize({"users", "admin"}, Target{}));
-               if (u->id == ctx.who().user_id && *disabled)
-                 return fail(ErrorCode::kFailedPrecondition, "self-disable", "you cannot disable your own account");
-             }
-             TRY_STATUS(ctx.check_if_match(u->json()["etag"].get<std::string>()));
-             auto n = TRY(update_user(ctx.t(), ctx.actor(), *u, display, email, disabled, ctx.now()));
-             return with_etag(Response::json(200, n.json()), n.json());
-           }});
+           token_delete});
+  add_user_routes(api);
 }
 
 }  // namespace atrium::identity

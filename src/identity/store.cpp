@@ -1,8 +1,11 @@
 #include "identity/store.hpp"
 
-#include "identity/columns.hpp"
+#include <algorithm>
+#include <array>
+#include <string_view>
 
 #include "core/ids.hpp"
+#include "identity/columns.hpp"
 #include "identity/policy.hpp"
 
 namespace atrium::identity {
@@ -59,6 +62,15 @@ CREATE TABLE login_failures (
   updated_ms INTEGER NOT NULL, PRIMARY KEY (user_id, client));
 CREATE INDEX login_failures_updated ON login_failures (updated_ms);
 )SQL"}};
+}
+
+bool changes_principals(const std::vector<std::string>& tables) {
+  static constexpr std::array<std::string_view, 10> kSources = {
+      "*", "users", "instance_admins", "sessions", "tokens", "orgs", "roles", "org_members", "org_groups",
+      "group_members"};
+  for (auto& t : tables)
+    if (std::find(kSources.begin(), kSources.end(), t) != kSources.end()) return true;
+  return false;
 }
 
 nlohmann::json User::json() const {

@@ -19,6 +19,11 @@ namespace atrium::identity {
 
 std::vector<db::Migration> migrations();
 
+// Whether a committed write to `tables` (as Database's commit listener names them; "*" = a
+// driver that cannot tell) may change a principal: the identity tables by_token, by_session and
+// load_principal read. Only identity's own tables: a write anywhere else leaves principals valid.
+bool changes_principals(const std::vector<std::string>& tables);
+
 struct User {
   std::string id, username, email, display_name, password_hash;
   bool disabled = false;
