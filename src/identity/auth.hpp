@@ -99,6 +99,23 @@ Status record_login_failure(db::Tx& tx, const Actor& actor, const User& u, const
 Status record_login_success(db::Tx& tx, const User& u, const std::string& client);
 Status set_password(db::Tx& tx, const Actor& actor, const User& u, const std::string& new_hash, Millis now);
 
+// ---- what the gate reads and records (identity/store_auth.cpp)
+struct TokenAuth {
+  std::string id, scopes, user_id;  // scopes: a JSON array of grant strings
+  std::optional<Millis> expires;
+  bool revoked = false, user_disabled = false;
+};
+Result<std::optional<TokenAuth>> token_by_secret_hash(db::Tx& tx, const std::string& hash);
+struct SessionAuth {
+  std::string id, csrf_hash, user_id;
+  Millis expires = 0, last_seen = 0;
+  bool revoked = false;
+};
+Result<std::optional<SessionAuth>> session_by_secret_hash(db::Tx& tx, const std::string& hash);
+// Records when tokens were last used and sessions last seen (id -> time).
+Status record_use(db::Tx& tx, const std::map<std::string, Millis>& tokens,
+                  const std::map<std::string, Millis>& sessions);
+
 class IdentityGate final : public http::Gatekeeper {
  public:
   IdentityGate(const Clock& clock, AuthSettings s) : clock_(clock), settings_(std::move(s)) {}
