@@ -30,7 +30,8 @@ class BlobBody final : public async::Stream {
       {
         std::unique_lock lk(s_->mu);
         if (!s_->queue.empty()) {
-          out += s_->queue.front();
+          if (out.empty()) out.swap(s_->queue.front());  // no copy of the piece
+          else out += s_->queue.front();
           s_->queue.pop_front();
           bool restart = !s_->reading && !s_->finished;
           if (restart) s_->reading = true;
