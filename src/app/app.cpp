@@ -366,7 +366,7 @@ int run_server(const ServerFlags& flags) {
   js->prepare = [&env_service_ptr](const jobs::JobRecord& job, sandbox::Spec& spec) -> Status {
     return env_service_ptr ? env_service_ptr->prepare(job, spec) : Status{};
   };
-  jobs::Service compute_service(**db, clock, std::move(*scheduler), *js);
+  jobs::Service compute_service(**db, clock, runtime, std::move(*scheduler), *js);
   // Where environments are served (each on its own origin); the main origin is known once bound.
   envs::Origins origins{.public_url = port ? envs::resolve_public_url(c.server.public_url, !c.server.tls_cert.empty(),
                                                                      static_cast<unsigned short>(port))

@@ -1,17 +1,19 @@
-// The compute service: the scheduler core wired to the database and to the local executor.
+// The compute service: the scheduler core (src/compute) wired to the database, the API and an
+// executor (executor.hpp; the local one runs `atrium exec` supervisors, executor_local.hpp).
 //
 // Locking: the database writer lock is always taken before `mu_` (the in-memory ClusterState).
 // Every change of the state happens inside a write transaction, so memory changes in commit
-// order; a transaction that rolls back undoes its memory change (Tx::on_end). Reads take `mu_` only.
+// order; a transaction that rolls back undoes its memory change (Tx::on_end). Reads take `mu_` only,
+// and never on an I/O thread (lock() checks it).
 //
-// Threads: a scheduling thread (a pass after every event, coalesced, at the core's next_wakeup
-// and every 30 s) and a monitor thread (epoll over the supervisors' pidfds). Each running job is
-// one `atrium exec` supervisor process started detached, so jobs outlive a server crash; at start
-// the service re-adopts them from their run directories or ends them NODE_FAIL.
+// Runs on core/async: scheduling passes are an async::Periodic on the worker pool (after every
+// event, coalesced, at the core's next_wakeup and every 30 s of the injected clock); each start
+// is prepared on the pool (a checkout, dataset copies) after the pass committed it RUNNING; the
+// executor reports ends on the pool. At start the service re-adopts running jobs through the
+// executor or ends them NODE_FAIL.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -20,16 +22,18 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "compute/scheduler.hpp"
 #include "core/actor.hpp"
+#include "core/async.hpp"
 #include "core/clock.hpp"
 #include "db/database.hpp"
 #include "data/store.hpp"
+#include "jobs/executor.hpp"
+#include "jobs/inflight.hpp"
 #include "jobs/store.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -96,14 +100,19 @@ struct Submitted {
 
 class Service {
  public:
-  Service(db::Database& db, const Clock& clock, compute::Scheduler scheduler, Settings settings);
+  // Runs jobs with the local executor (executor_local.hpp).
+  Service(db::Database& db, const Clock& clock, async::Runtime& rt, compute::Scheduler scheduler, Settings settings);
+  // Runs jobs with `executor` (tests: a fake one).
+  Service(db::Database& db, const Clock& clock, async::Runtime& rt, compute::Scheduler scheduler, Settings settings,
+          std::unique_ptr<Executor> executor);
   const Clock& clock() const { return clock_; }
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  // Loads the state, re-adopts running jobs, starts the threads.
+  // Loads the state, re-adopts running jobs, starts the scheduling passes.
   Status start();
+  // Waits for the pass and the launches in progress; running jobs keep running.
   void stop();
 
   // --- inside a request's write transaction ------------------------------------------------
@@ -136,24 +145,20 @@ class Service {
   bool active(const std::string& id) const;
   std::filesystem::path run_dir(const JobRecord& r) const;
 
-  // Runs a scheduling pass now (tests and benchmarks; the thread does this by itself).
+  // Runs a scheduling pass now (tests and benchmarks; the periodic task does this by itself).
   Status schedule_now();
 
  private:
-  struct Running {
-    int pid = 0;
-    int pidfd = -1;
-    bool child = false;
-  };
   struct Launch {
     JobRecord rec;
     compute::Allocation alloc;
   };
 
-  void loop();
-  void monitor();
+  // mu_, on a thread that may block.
+  std::unique_lock<std::mutex> lock() const;
   void poke();
-  Status pass();
+  Millis run_pass();          // the periodic task: a pass, then when the next one is due
+  Status pass(Millis& wake);  // wake: the core's next_wakeup (0: none)
   Status load(db::Tx& tx, Millis now, std::vector<std::string>& adopt_ids);
   Status refresh_policy(db::Tx& tx);
   Status ensure_loaded(db::Tx& tx, const std::string& id);
@@ -161,11 +166,10 @@ class Service {
   Status persist(db::Tx& tx, const compute::Transition& t) { return persist(tx, std::vector{t}); }
   // On rollback: reload the state at the next pass. On commit: a pass when `schedule`.
   void undo_on_rollback(db::Tx& tx, bool schedule = true);
-  void launch(const Launch& l);
+  void launch(const Launch& l);  // on the worker pool
+  Status start_run(const Launch& l);
   Status adopt(db::Tx& tx, const std::string& id, Millis now);
-  void watch(const std::string& id, Running r);
-  void watch_locked(const std::string& id, Running r);  // mu_ held
-  void on_exit(const std::string& id);
+  void on_exit(const std::string& id, const std::string& cause);
   Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
   Status record_end(db::Tx& tx, const JobRecord& rec, const std::optional<nlohmann::json>& outcome,
                     const std::string& fallback, Millis now);
@@ -174,25 +178,24 @@ class Service {
 
   db::Database& db_;
   const Clock& clock_;
+  async::Runtime& rt_;
   compute::Scheduler sched_;
   Settings settings_;
+  std::unique_ptr<Executor> executor_;
 
   mutable std::mutex mu_;  // after the database writer lock, never before
   compute::ClusterState state_;
   std::int64_t policy_stamp_ = -1;
-  std::map<std::string, Running> running_;  // job id -> its supervisor
-  std::map<int, std::string> by_fd_;
-  std::set<std::string> stop_marks_;  // stop requested (cancel/requeue): signal when watched
-
-  std::mutex wake_mu_;
-  std::condition_variable wake_cv_;
-  bool dirty_ = false;
-  bool stopping_ = false;
-  Millis next_wakeup_ = 0;
   std::atomic<bool> reload_{false};
-  int epoll_fd_ = -1;
-  int stop_fd_ = -1;  // eventfd that wakes the monitor at stop
-  std::thread loop_thread_, monitor_thread_;
+
+  // Pacing of passes (run_pass, poke).
+  std::mutex pace_mu_;
+  bool in_pass_ = false;    // GUARDED_BY(pace_mu_)
+  bool dirty_ = false;      // GUARDED_BY(pace_mu_): an event since the pass began
+  Millis paced_until_ = 0;  // GUARDED_BY(pace_mu_): a pass is due then; pokes before wait for it
+  async::Periodic periodic_;
+  Inflight launches_;
+  std::atomic<bool> stopped_{false};
   Notifier changes_;
 };
 

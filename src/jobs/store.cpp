@@ -340,6 +340,26 @@ Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& arra
   return out;
 }
 
+Result<std::vector<std::string>> job_or_tasks(db::Tx& tx, const std::string& id) {
+  auto rows = TRY(tx.query("SELECT id FROM jobs WHERE id = ? OR array_id = ?", {id, id}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
+Result<std::optional<std::string>> org_of(db::Tx& tx, const std::string& id) {
+  auto row = TRY(tx.query_one("SELECT org_id FROM jobs WHERE id = ? OR array_id = ? LIMIT 1", {id, id}));
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(row->str(0));
+}
+
+Result<bool> running_job_mounts(db::Tx& tx, const std::string& dataset_id, std::int64_t number, std::int64_t uid) {
+  auto r = TRY(tx.query_one("SELECT 1 FROM job_datasets d JOIN jobs j ON j.id = d.job_id WHERE d.dataset_id = ? "
+                            "AND d.number = ? AND j.uid = ? AND j.state = 'RUNNING' LIMIT 1",
+                            {dataset_id, number, uid}));
+  return r.has_value();
+}
+
 Result<nlohmann::json> events(db::Tx& tx, const std::string& id) {
   auto rows = TRY(tx.query("SELECT seq, at_ms, from_state, to_state, event, reason, cause, exit_code FROM job_events "
                            "WHERE job_id = ? ORDER BY seq",

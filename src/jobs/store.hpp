@@ -90,6 +90,12 @@ struct ListFilter {
 Result<std::vector<JobRecord>> list(db::Tx& tx, const ListFilter& f);
 // Ids of the jobs of an array (the array id names them all).
 Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& array_id);
+// Ids of job `id`, or of the tasks of array `id`.
+Result<std::vector<std::string>> job_or_tasks(db::Tx& tx, const std::string& id);
+// The organisation of a job or an array (nullopt: no such job).
+Result<std::optional<std::string>> org_of(db::Tx& tx, const std::string& id);
+// Whether a RUNNING job of host uid `uid` mounts this dataset version.
+Result<bool> running_job_mounts(db::Tx& tx, const std::string& dataset_id, std::int64_t number, std::int64_t uid);
 Result<nlohmann::json> events(db::Tx& tx, const std::string& id);
 
 // The host uid Atrium user `user_id` runs jobs as (allocated on first use: uid_base + n).

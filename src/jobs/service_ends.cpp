@@ -1,0 +1,169 @@
+// jobs::Service: a running job's end (its outcome, captured outputs, released datasets) and the
+// re-adoption of running jobs after a restart.
+#include <spdlog/spdlog.h>
+
+#include "core/crypto.hpp"
+#include "jobs/service.hpp"
+
+namespace atrium::jobs {
+namespace {
+
+using compute::Job;
+using compute::JobState;
+using nlohmann::json;
+
+// How the sandbox's outcome ends the job.
+compute::JobEnd job_end(const std::optional<json>& outcome, const std::string& stop_requested,
+                        const std::string& fallback_cause) {
+  compute::JobEnd end;
+  if (!outcome) {
+    end.state = JobState::kNodeFail;
+    end.exit_code = 0;
+    end.cause = fallback_cause;
+    return end;
+  }
+  auto o = sandbox::outcome_from_json(*outcome);
+  if (!o) {
+    end.state = JobState::kNodeFail;
+    end.cause = "unreadable outcome of the job's supervisor: " + o.error().detail;
+    return end;
+  }
+  end.usage.cpu_seconds = o->cpu_seconds;
+  end.usage.peak_mem_mb = (o->peak_memory_bytes + (1 << 20) - 1) >> 20;
+  end.exit_code = o->exit_code;
+  if (stop_requested == "cancel" || o->kind == "cancelled") {
+    end.state = JobState::kCancelled;
+    end.cause = stop_requested == "cancel" ? "cancelled" : "the job's supervisor was stopped on the host";
+  } else if (o->kind == "timeout") {
+    end.state = JobState::kTimeout;
+    end.cause = "time limit reached";
+  } else if (o->kind == "oom") {
+    end.state = JobState::kOutOfMemory;
+    end.cause = "memory limit reached: the kernel killed the job";
+  } else if (o->kind == "setup_failed") {
+    end.state = JobState::kNodeFail;
+    end.exit_code = 0;
+    end.cause = "sandbox setup failed: " + o->detail;
+  } else if (o->exit_code == 0) {
+    end.state = JobState::kCompleted;
+    end.cause = "exit 0";
+  } else {
+    end.state = JobState::kFailed;
+    end.cause = o->kind == "signaled" ? "killed by signal " + std::to_string(o->signal)
+                                      : "exit " + std::to_string(o->exit_code);
+  }
+  return end;
+}
+
+}  // namespace
+
+void Service::on_exit(const std::string& id, const std::string& cause) {
+  if (auto st = end_job(id, std::nullopt, cause); !st) spdlog::error("job {}: {}", id, st.error().detail);
+}
+
+Status Service::end_job(const std::string& id, const std::optional<json>& given, const std::string& fallback) {
+  // Declared outputs of a job whose process ran: stored as blobs first (outside the database
+  // lock; a crash before the end is recorded captures them again after the re-adoption), then
+  // recorded as a dataset version in the transaction that ends the job.
+  struct Captured {
+    OutputsSpec spec;
+    std::vector<data::ManifestEntry> entries;
+    std::string error;
+    JobRecord rec;
+    std::vector<DatasetMount> inputs;
+    std::optional<CommitPin> commit;
+  };
+  std::optional<Captured> cap;
+  // Read once: capturing outputs asks first whether the process ran, the end then records it.
+  std::optional<std::optional<json>> outcome;
+  auto outcome_file = [&](const JobRecord& r) -> const std::optional<json>& {
+    if (!outcome) outcome = given ? given : executor_->outcome(r);
+    return *outcome;
+  };
+  if (settings_.capture_outputs) {
+    auto found = db_.read([&](db::Tx& tx) -> Result<std::optional<Captured>> {
+      auto rec = TRY(get(tx, id));
+      if (!rec) return std::optional<Captured>();
+      auto spec = TRY(job_outputs(tx, id));
+      if (!spec) return std::optional<Captured>();
+      return std::optional<Captured>(Captured{*spec, {}, "", *rec, TRY(job_datasets(tx, id)), TRY(job_commit(tx, id))});
+    });
+    if (found && *found && outcome_file((*found)->rec)) {
+      cap = std::move(**found);
+      data::StorageOwner owner{cap->rec.org_id(), cap->rec.job.assoc.group, cap->rec.user_id()};
+      auto entries = settings_.capture_outputs(run_dir(cap->rec).parent_path() / "workspace", cap->rec.uid,
+                                               cap->spec.globs, owner);
+      if (entries) cap->entries = std::move(*entries);
+      else cap->error = entries.error().detail;
+    }
+  }
+  auto st = db_.write_tx([&](db::Tx& tx) -> Status {
+    auto lk = lock();
+    auto it = state_.jobs.find(id);
+    if (it == state_.jobs.end() || it->second.state != JobState::kRunning) return {};
+    auto rec = TRY(get(tx, id));
+    if (!rec) return {};
+    undo_on_rollback(tx);
+    TRY_STATUS(record_end(tx, *rec, outcome_file(*rec), fallback, clock_.now_ms()));
+    if (!cap) return {};
+    auto ds = TRY(data::get_dataset(tx, cap->spec.dataset_id));
+    if (!ds) return {};  // the dataset was deleted meanwhile
+    const Job& j = state_.jobs.at(id);
+    json inputs = json::array();
+    for (auto& d : cap->inputs) inputs.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number}});
+    json provenance = {{"source", "job"},
+                       {"job_id", id},
+                       {"state", compute::state_name(j.state)},
+                       {"exit_code", j.exit_code ? json(*j.exit_code) : json(nullptr)},
+                       {"command", rec->script.empty() ? json(rec->argv) : json(nullptr)},
+                       {"script_sha256", rec->script.empty() ? json(nullptr) : json(crypto::sha256_hex(rec->script))},
+                       {"inputs", inputs},
+                       {"globs", cap->spec.globs},
+                       {"commit", cap->commit ? json(cap->commit->commit) : json(nullptr)},
+                       {"ref", cap->commit ? json(cap->commit->ref) : json(nullptr)},
+                       {"image", "host"}};  // the host's /usr, read-only
+    if (!cap->error.empty()) provenance["capture_error"] = cap->error;
+    Actor system{.user_id = rec->user_id(), .username = "job " + id, .request_id = id};
+    TRY(data::add_version(tx, system, *ds, cap->error.empty() ? cap->entries : std::vector<data::ManifestEntry>{},
+                          "outputs of job " + id, provenance, clock_.now_ms()));
+    return {};
+  });
+  // The plaintext of the datasets it mounted lives only while a job of its uid runs with them.
+  if (st && settings_.release_dataset) {
+    auto mounts = db_.read([&](db::Tx& tx) -> Result<std::pair<std::int64_t, std::vector<DatasetMount>>> {
+      auto rec = TRY(get(tx, id));
+      if (!rec || rec->job.state == JobState::kRunning) return std::pair<std::int64_t, std::vector<DatasetMount>>{};
+      return std::pair{rec->uid, TRY(job_datasets(tx, id))};
+    });
+    if (!mounts) spdlog::error("job {}: {}", id, mounts.error().detail);
+    else
+      for (auto& m : mounts->second)
+        if (auto rs = settings_.release_dataset(m.dataset_id, m.number, mounts->first); !rs)
+          spdlog::error("job {}: removing the copy of dataset {} version {}: {}", id, m.dataset_id, m.number,
+                        rs.error().detail);
+  }
+  return st;
+}
+
+Status Service::adopt(db::Tx& tx, const std::string& id, Millis now) {
+  auto rec = TRY(get(tx, id));
+  if (!rec) return {};
+  auto found = executor_->adopt(*rec);
+  if (found.running) return {};
+  return record_end(tx, *rec, executor_->outcome(*rec), found.cause, now);
+}
+
+// A RUNNING job's process has ended: its outcome (or, without one, NODE_FAIL with `fallback`)
+// becomes the end transition (or a requeue, when one was asked for) and its measurements.
+Status Service::record_end(db::Tx& tx, const JobRecord& rec, const std::optional<json>& outcome,
+                           const std::string& fallback, Millis now) {
+  auto end = job_end(outcome, rec.stop_requested, fallback);
+  compute::Transition t;
+  if (rec.stop_requested == "requeue") t = TRY(sched_.requeue(state_, rec.id(), now, "requeued", end.usage));
+  else t = TRY(sched_.finish(state_, rec.id(), end, now));
+  TRY_STATUS(persist(tx, t));
+  json enforced = outcome && outcome->contains("enforced") ? (*outcome)["enforced"] : json(nullptr);
+  return set_measurements(tx, rec.id(), end.usage, enforced);
+}
+
+}  // namespace atrium::jobs

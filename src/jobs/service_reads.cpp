@@ -1,0 +1,131 @@
+// jobs::Service: what the API and other modules read (a job's live view, usage, the node).
+#include "jobs/service.hpp"
+
+namespace atrium::jobs {
+namespace {
+
+using compute::Job;
+using compute::JobState;
+using nlohmann::json;
+
+json ms_or_null(const std::optional<Millis>& t) { return t ? json(format_rfc3339(*t)) : json(nullptr); }
+
+}  // namespace
+
+json Service::to_json(const JobRecord& r) const {
+  const Job* live = nullptr;
+  auto lk = lock();
+  auto it = state_.jobs.find(r.id());
+  if (it != state_.jobs.end()) live = &it->second;
+  const Job& j = live && live->state == r.job.state ? *live : r.job;
+  json out{{"id", j.id},
+           {"name", j.name},
+           {"project_id", r.project_id},
+           {"org_id", r.org_id()},
+           {"user_id", r.user_id()},
+           {"state", compute::state_name(j.state)},
+           {"held", j.held},
+           {"reason", j.reason == compute::PendingReason::kNone ? json(nullptr) : json(compute::reason_name(j.reason))},
+           {"reason_detail", j.reason_detail},
+           {"submit_time", format_rfc3339(j.submit_time)},
+           {"begin_time", ms_or_null(j.begin_time)},
+           {"start_time", ms_or_null(j.start_time)},
+           {"end_time", ms_or_null(j.end_time)},
+           {"exit_code", j.exit_code ? json(*j.exit_code) : json(nullptr)},
+           {"qos", j.qos.empty() ? state_.policy.default_qos : j.qos},
+           {"nice", j.nice},
+           {"dependency", j.dependency.empty() ? json(nullptr) : json(compute::format_dependency(j.dependency))},
+           {"resources",
+            {{"cpus", j.request.cpus},
+             {"mem_mb", j.request.mem_mb},
+             {"gpus", j.request.gpus},
+             {"time_limit_s", j.request.time_limit / 1000}}},
+           {"requeue_count", j.requeue_count},
+           {"stop_requested", r.stop_requested.empty() ? json(nullptr) : json(r.stop_requested)},
+           {"etag", "\"v" + std::to_string(r.version) + "\""}};
+  if (j.state == JobState::kPending) {
+    out["priority"] = j.priority;
+    out["estimated_start"] = ms_or_null(j.estimated_start);
+  }
+  out["allocation"] = j.allocation ? json{{"cpus", j.allocation->cpus},
+                                          {"mem_mb", j.allocation->mem_mb},
+                                          {"gpus", j.allocation->gpus}}
+                                   : json(nullptr);
+  out["array"] = j.array ? json{{"array_id", j.array->array_id},
+                                {"index", j.array->index},
+                                {"max_concurrent", j.array->max_concurrent},
+                                {"spec", r.array_spec}}
+                         : json(nullptr);
+  lk.unlock();
+  if (r.script.empty()) out["command"] = r.argv;
+  else out["script"] = r.script;
+  out["env"] = r.env;
+  json usage = nullptr;
+  if (r.cpu_seconds || j.start_time) {
+    usage = json::object();
+    if (j.start_time) usage["wall_seconds"] = ((j.end_time ? *j.end_time : clock_.now_ms()) - *j.start_time) / 1000.0;
+    if (r.cpu_seconds) usage["cpu_seconds"] = *r.cpu_seconds;
+    if (r.peak_mem_mb) usage["peak_mem_mb"] = *r.peak_mem_mb;
+  }
+  out["usage"] = usage;
+  out["enforced"] = r.enforced;
+  return out;
+}
+
+json Service::usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const {
+  auto lk = lock();
+  Millis now = clock_.now_ms();
+  compute::UsageTotals totals;
+  int running = 0;
+  for (auto& [id, j] : state_.jobs) {
+    if (j.state != JobState::kRunning) continue;
+    bool mine = kind == "org"     ? j.assoc.org == subject_id
+                : kind == "group" ? j.assoc.org == org_id && j.assoc.group == subject_id
+                                  : j.assoc.org == org_id && j.assoc.user == subject_id;
+    running += mine;
+  }
+  if (kind == "org") totals = state_.ledger.org(subject_id, now);
+  else if (kind == "group") totals = state_.ledger.group(org_id, subject_id, now);
+  else totals = state_.ledger.user(subject_id, now);
+  return json{{"cpu_hours", totals.allocated_cpu_hours()},
+              {"cpu_hours_measured", totals.cpu_seconds / 3600.0},
+              {"concurrent_jobs", running},
+              {"period_start", format_rfc3339(state_.ledger.period_start_for(now))}};
+}
+
+bool Service::active(const std::string& id) const {
+  auto lk = lock();
+  auto it = state_.jobs.find(id);
+  return it != state_.jobs.end() && !compute::is_terminal(it->second.state);
+}
+
+json Service::node_json() const {
+  auto lk = lock();
+  int pending = 0, running = 0, cpus = 0, gpus = 0;
+  std::int64_t mem = 0;
+  for (auto& [id, j] : state_.jobs) {
+    if (j.state == JobState::kPending) ++pending;
+    if (j.state == JobState::kRunning && j.allocation) {
+      ++running;
+      cpus += j.allocation->cpus;
+      mem += j.allocation->mem_mb;
+      gpus += static_cast<int>(j.allocation->gpus.size());
+    }
+  }
+  return json{{"resources", {{"cpus", state_.node.cpus}, {"mem_mb", state_.node.mem_mb}, {"gpus", state_.node.gpus}}},
+              {"allocated", {{"cpus", cpus}, {"mem_mb", mem}, {"gpus", gpus}}},
+              {"jobs", {{"pending", pending}, {"running", running}}},
+              {"sandbox", sandbox::to_json(sandbox::probe())}};
+}
+
+Result<std::optional<std::string>> Service::resolve_commit(const std::string& project_id,
+                                                          const std::optional<std::string>& ref) const {
+  if (!settings_.resolve_commit) return std::optional<std::string>{};
+  return settings_.resolve_commit(project_id, ref);
+}
+
+Result<bool> Service::dataset_in_use(const std::string& dataset_id, std::int64_t number, std::int64_t uid) const {
+  return db_.read([&](db::Tx& tx) { return running_job_mounts(tx, dataset_id, number, uid); });
+}
+
+}  // namespace atrium::jobs
