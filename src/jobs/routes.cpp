@@ -177,16 +177,8 @@ Response list_response(Service& svc, const std::vector<JobRecord>& items, int li
   return http::paged(std::move(arr), limit, "id");
 }
 
-Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
-  auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref"}));
-  SubmitRequest r;
-  r.project_id = p.id;
-  r.org_id = p.org_id;
-  r.group_id = p.group_id;
-  r.name = TRY(b.opt_str("name", 128)).value_or("");
-  TRY_STATUS(check_display_text("name", r.name, 128, true));
+// command or script, and the name (default: the program's or "script").
+Status parse_command(const http::JsonBody& b, SubmitRequest& r) {
   auto cmd = TRY(b.opt_str_list("command", 1024, 64 * 1024));
   auto script = TRY(b.opt_str("script", kMaxScript));
   if (cmd.has_value() == script.has_value())
@@ -212,43 +204,31 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
     auto slash = r.argv[0].rfind('/');
     r.name = r.argv[0].substr(slash == std::string::npos ? 0 : slash + 1).substr(0, 128);
   }
-  if (b.has("env")) {
-    const auto& e = b.raw()["env"];
-    if (!e.is_object() || e.size() > 256)
-      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "env must be an object of at most 256 strings")
+  return {};
+}
+
+Status parse_env(const http::JsonBody& b, SubmitRequest& r) {
+  if (!b.has("env")) return {};
+  const auto& e = b.raw()["env"];
+  if (!e.is_object() || e.size() > 256)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "env must be an object of at most 256 strings")
+                    .with("field", "env"));
+  for (auto& [k, v] : e.items()) {
+    bool ok = !k.empty() && k.size() <= 128 && !std::isdigit(static_cast<unsigned char>(k[0]));
+    for (char ch : k) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+    if (!ok || !v.is_string() || v.get_ref<const std::string&>().size() > 32 * 1024 ||
+        v.get_ref<const std::string&>().find('\0') != std::string::npos)
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
+                        "env: '" + k.substr(0, 64) + "' must be a name of [A-Za-z0-9_] with a string value")
                       .with("field", "env"));
-    for (auto& [k, v] : e.items()) {
-      bool ok = !k.empty() && k.size() <= 128 && !std::isdigit(static_cast<unsigned char>(k[0]));
-      for (char ch : k) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
-      if (!ok || !v.is_string() || v.get_ref<const std::string&>().size() > 32 * 1024 ||
-          v.get_ref<const std::string&>().find('\0') != std::string::npos)
-        return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
-                          "env: '" + k.substr(0, 64) + "' must be a name of [A-Za-z0-9_] with a string value")
-                        .with("field", "env"));
-      r.env[k] = v.get<std::string>();
-    }
+    r.env[k] = v.get<std::string>();
   }
-  r.resources.cpus = static_cast<int>(TRY(b.opt_integer("cpus", 1, 4096)).value_or(1));
-  r.resources.mem_mb = TRY(b.opt_integer("mem_mb", 1, std::int64_t{1} << 32)).value_or(1024);
-  r.resources.gpus = static_cast<int>(TRY(b.opt_integer("gpus", 0, 64)).value_or(0));
-  r.resources.time_limit = TRY(b.opt_integer("time_limit_s", 1, 365LL * 86400)).value_or(3600) * 1000;
-  r.array = TRY(b.opt_str("array", 1024)).value_or("");
-  r.dependency = TRY(b.opt_str("dependency", 4096)).value_or("");
-  r.qos = TRY(b.opt_str("qos", 64)).value_or("");
-  r.nice = static_cast<int>(TRY(b.opt_integer("nice", -10000, 10000)).value_or(0));
-  if (r.nice < 0 && !ctx.who().is_instance_admin())
-    return fail(Error(ErrorCode::kPermissionDenied, "forbidden", "only an administrator may set a negative nice")
-                    .with("field", "nice"));
-  if (auto bt = TRY(b.opt_str("begin_time", 64))) {
-    Millis t = 0;
-    if (!parse_rfc3339(*bt, t))
-      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "begin_time must be an RFC 3339 time")
-                      .with("field", "begin_time"));
-    r.begin_time = t;
-  }
-  r.hold = TRY(b.opt_bool("hold")).value_or(false);
-  // The code: a branch, tag or commit of the project's repository (default: its default branch),
-  // resolved to a commit now; the workspace is checked out at exactly that commit.
+  return {};
+}
+
+// The code: a branch, tag or commit of the project's repository (default: its default branch),
+// resolved to a commit now; the workspace is checked out at exactly that commit.
+Status parse_code(Context& ctx, const http::JsonBody& b, Service& svc, const projects::Project& p, SubmitRequest& r) {
   auto ref = TRY(b.opt_str("ref", 255));
   if (ref && ref->empty()) ref.reset();
   // What the job reads and writes besides running: each needs the permission its direct route
@@ -263,7 +243,12 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
     return fail(Error(ErrorCode::kInvalidArgument, "invalid-ref",
                       "ref: '" + ref->substr(0, 100) + "' names no branch, tag or commit of the project's repository")
                     .with("field", "ref"));
-  // Datasets of the project, "name" (its latest version) or "name@N", pinned now.
+  return {};
+}
+
+// Datasets of the project, "name" (its latest version) or "name@N", pinned now.
+Status parse_datasets(Context& ctx, const http::JsonBody& b, const projects::Project& p, SubmitRequest& r) {
+  const http::Target target = projects::target_of(p);
   if (auto ds = TRY(b.opt_str_list("datasets", 32, 200))) {
     if (!ds->empty()) TRY_STATUS(ctx.authorize({"files", "read"}, target));  // mounted read-only
     std::set<std::string> names;
@@ -288,48 +273,223 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
       r.datasets.push_back({d->name, d->id, n});
     }
   }
-  // Outputs: {"dataset": name, "paths": [globs]}; the dataset is made if the project has none of
-  // that name.
-  if (b.has("outputs")) {
-    const auto& o = b.raw()["outputs"];
-    auto bad = [](const std::string& why) {
-      return fail(Error(ErrorCode::kInvalidArgument, "invalid-outputs", "outputs: " + why).with("field", "outputs"));
-    };
-    if (!o.is_object() || !o.contains("dataset") || !o["dataset"].is_string() || !o.contains("paths") ||
-        !o["paths"].is_array() || o.size() != 2)
-      return bad("must be {\"dataset\": NAME, \"paths\": [GLOB, ...]}");
-    std::string name = o["dataset"].get<std::string>();
-    if (!is_valid_slug(name)) return bad("dataset must be a dataset name (a-z 0-9 - _ .)");
-    // The outputs become a dataset version (and may create the dataset): files:write, as the
-    // dataset and version routes ask.
-    TRY_STATUS(ctx.authorize({"files", "write"}, target));
-    OutputsSpec spec;
-    spec.dataset_name = name;
-    if (o["paths"].empty() || o["paths"].size() > 32) return bad("paths must hold 1 to 32 globs");
-    for (auto& g : o["paths"]) {
-      if (!g.is_string()) return bad("paths must be strings");
-      auto text = g.get<std::string>();
-      if (text.empty() || text.size() > 256 || text[0] == '/' || text.find('\0') != std::string::npos ||
-          text == ".." || text.starts_with("../") || text.find("/../") != std::string::npos || text.ends_with("/.."))
-        return bad("'" + text.substr(0, 100) + "' must be a relative glob within the workspace");
-      spec.globs.push_back(text);
-    }
-    auto d = TRY(data::get_dataset_by_name(ctx.t(), p.id, name));
-    if (!d) {
-      data::DatasetRow row;
-      row.id = new_id("dst", ctx.now());
-      row.project_id = p.id;
-      row.org_id = p.org_id;
-      row.group_id = p.group_id;
-      row.name = name;
-      row.description = "outputs of jobs";
-      row.created_by = ctx.who().user_id;
-      d = TRY(data::create_dataset(ctx.t(), ctx.actor(), row, ctx.now()));
-    }
-    spec.dataset_id = d->id;
-    r.outputs = spec;
+  return {};
+}
+
+// Outputs: {"dataset": name, "paths": [globs]}; the dataset is made if the project has none of
+// that name.
+Status parse_outputs(Context& ctx, const http::JsonBody& b, const projects::Project& p, SubmitRequest& r) {
+  if (!b.has("outputs")) return {};
+  const http::Target target = projects::target_of(p);
+  const auto& o = b.raw()["outputs"];
+  auto bad = [](const std::string& why) {
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-outputs", "outputs: " + why).with("field", "outputs"));
+  };
+  if (!o.is_object() || !o.contains("dataset") || !o["dataset"].is_string() || !o.contains("paths") ||
+      !o["paths"].is_array() || o.size() != 2)
+    return bad("must be {\"dataset\": NAME, \"paths\": [GLOB, ...]}");
+  std::string name = o["dataset"].get<std::string>();
+  if (!is_valid_slug(name)) return bad("dataset must be a dataset name (a-z 0-9 - _ .)");
+  // The outputs become a dataset version (and may create the dataset): files:write, as the
+  // dataset and version routes ask.
+  TRY_STATUS(ctx.authorize({"files", "write"}, target));
+  OutputsSpec spec;
+  spec.dataset_name = name;
+  if (o["paths"].empty() || o["paths"].size() > 32) return bad("paths must hold 1 to 32 globs");
+  for (auto& g : o["paths"]) {
+    if (!g.is_string()) return bad("paths must be strings");
+    auto text = g.get<std::string>();
+    if (text.empty() || text.size() > 256 || text[0] == '/' || text.find('\0') != std::string::npos ||
+        text == ".." || text.starts_with("../") || text.find("/../") != std::string::npos || text.ends_with("/.."))
+      return bad("'" + text.substr(0, 100) + "' must be a relative glob within the workspace");
+    spec.globs.push_back(text);
   }
+  auto d = TRY(data::get_dataset_by_name(ctx.t(), p.id, name));
+  if (!d) {
+    data::DatasetRow row;
+    row.id = new_id("dst", ctx.now());
+    row.project_id = p.id;
+    row.org_id = p.org_id;
+    row.group_id = p.group_id;
+    row.name = name;
+    row.description = "outputs of jobs";
+    row.created_by = ctx.who().user_id;
+    d = TRY(data::create_dataset(ctx.t(), ctx.actor(), row, ctx.now()));
+  }
+  spec.dataset_id = d->id;
+  r.outputs = spec;
+  return {};
+}
+
+Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
+  auto b = TRY(ctx.json());
+  TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref"}));
+  SubmitRequest r;
+  r.project_id = p.id;
+  r.org_id = p.org_id;
+  r.group_id = p.group_id;
+  r.name = TRY(b.opt_str("name", 128)).value_or("");
+  TRY_STATUS(check_display_text("name", r.name, 128, true));
+  TRY_STATUS(parse_command(b, r));
+  TRY_STATUS(parse_env(b, r));
+  r.resources.cpus = static_cast<int>(TRY(b.opt_integer("cpus", 1, 4096)).value_or(1));
+  r.resources.mem_mb = TRY(b.opt_integer("mem_mb", 1, std::int64_t{1} << 32)).value_or(1024);
+  r.resources.gpus = static_cast<int>(TRY(b.opt_integer("gpus", 0, 64)).value_or(0));
+  r.resources.time_limit = TRY(b.opt_integer("time_limit_s", 1, 365LL * 86400)).value_or(3600) * 1000;
+  r.array = TRY(b.opt_str("array", 1024)).value_or("");
+  r.dependency = TRY(b.opt_str("dependency", 4096)).value_or("");
+  r.qos = TRY(b.opt_str("qos", 64)).value_or("");
+  r.nice = static_cast<int>(TRY(b.opt_integer("nice", -10000, 10000)).value_or(0));
+  if (r.nice < 0 && !ctx.who().is_instance_admin())
+    return fail(Error(ErrorCode::kPermissionDenied, "forbidden", "only an administrator may set a negative nice")
+                    .with("field", "nice"));
+  if (auto bt = TRY(b.opt_str("begin_time", 64))) {
+    Millis t = 0;
+    if (!parse_rfc3339(*bt, t))
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "begin_time must be an RFC 3339 time")
+                      .with("field", "begin_time"));
+    r.begin_time = t;
+  }
+  r.hold = TRY(b.opt_bool("hold")).value_or(false);
+  TRY_STATUS(parse_code(ctx, b, svc, p, r));
+  TRY_STATUS(parse_datasets(ctx, b, p, r));
+  TRY_STATUS(parse_outputs(ctx, b, p, r));
   return r;
+}
+
+Result<Response> submit_job(Service& svc, Context& ctx) {
+  auto p = TRY(load_project(ctx));
+  if (p.archived)
+    return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
+  auto req = TRY(parse_submit(ctx, svc, p));
+  auto out = TRY(svc.submit(ctx.t(), ctx.actor(), req, ctx.now()));
+  if (out.array_id.empty()) {
+    auto j = svc.to_json(out.jobs.front());
+    return http::with_etag(Response::json(201, j), j)
+        .header("Location", "/api/v1/jobs/" + out.jobs.front().id());
+  }
+  json ids = json::array();
+  for (auto& r : out.jobs) ids.push_back(r.id());
+  return Response::json(201, json{{"array_id", out.array_id},
+                                  {"array", out.jobs.front().array_spec},
+                                  {"tasks", out.jobs.size()},
+                                  {"job_ids", ids}})
+      .header("Location", "/api/v1/jobs?array=" + out.array_id);
+}
+
+Result<Response> list_project_jobs(Service& svc, Context& ctx) {
+  auto p = TRY(load_project(ctx));
+  auto page = TRY(ctx.page());
+  ListFilter f;
+  f.project_id = p.id;
+  f.states = TRY(states_filter(ctx));
+  f.user_id = std::string(ctx.req.query_param("user").value_or(""));
+  if (f.user_id == "me") f.user_id = ctx.who().user_id;
+  f.array_id = std::string(ctx.req.query_param("array").value_or(""));
+  f.after = page.after;
+  f.limit = page.limit;
+  return list_response(svc, TRY(list(ctx.t(), f)), f.limit);
+}
+
+Result<Response> list_my_jobs(Service& svc, Context& ctx) {
+  auto page = TRY(ctx.page());
+  ListFilter f;
+  f.states = TRY(states_filter(ctx));
+  f.array_id = std::string(ctx.req.query_param("array").value_or(""));
+  f.after = page.after;
+  f.limit = page.limit;
+  std::string org(ctx.req.query_param("org").value_or(""));
+  if (!org.empty()) {
+    // Every job of the org needs jobs:read on the org itself.
+    TRY_STATUS(ctx.authorize(Target{.org_id = org}));
+    f.org_id = org;
+  } else {
+    ctx.filtered();
+    f.user_id = ctx.who().user_id;
+  }
+  return list_response(svc, TRY(list(ctx.t(), f)), f.limit);
+}
+
+Result<Response> show_job(Service& svc, Context& ctx) {
+  auto rec = TRY(load(ctx, {"jobs", "read"}));
+  auto j = svc.to_json(rec);
+  j["events"] = TRY(events(ctx.t(), rec.id()));
+  json ds = json::array();
+  for (auto& d : TRY(job_datasets(ctx.t(), rec.id())))
+    ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number},
+                  {"path", "/data/" + d.name}});
+  j["datasets"] = ds;
+  if (auto c = TRY(job_commit(ctx.t(), rec.id())))
+    j["commit"] = {{"id", c->commit}, {"ref", c->ref.empty() ? json(nullptr) : json(c->ref)}};
+  else
+    j["commit"] = nullptr;
+  if (auto o = TRY(job_outputs(ctx.t(), rec.id())))
+    j["outputs"] = {{"dataset", o->dataset_name}, {"dataset_id", o->dataset_id}, {"paths", o->globs}};
+  return http::with_etag(Response::json(200, j), j);
+}
+
+Result<Response> cancel_my_jobs(Service& svc, Context& ctx) {
+  ctx.filtered();
+  auto b = TRY(ctx.json());
+  TRY_STATUS(b.only({"project_id", "state"}));
+  ListFilter f;
+  f.user_id = ctx.who().user_id;
+  f.project_id = TRY(b.opt_str("project_id", 64)).value_or("");
+  auto st = TRY(b.opt_one_of("state", {"PENDING", "RUNNING"}));
+  f.states = st ? std::vector<std::string>{*st} : std::vector<std::string>{"PENDING", "RUNNING"};
+  f.limit = 100000;
+  json ids = json::array();
+  for (auto& rec : TRY(list(ctx.t(), f))) {
+    if (!ctx.allowed({"jobs", "write"}, TRY(target_for(ctx, rec)))) continue;
+    auto out = svc.cancel(ctx.t(), ctx.actor(), rec, ctx.now());
+    if (out) ids.push_back(rec.id());
+    else if (out.error().code != ErrorCode::kFailedPrecondition) return std::unexpected(out.error());
+  }
+  return Response::json(200, json{{"cancelled", ids}});
+}
+
+Result<Response> job_logs(Service& svc, async::Runtime& rt, Context& ctx) {
+  auto rec = TRY(load(ctx, {"jobs", "read"}));
+  std::string stream(ctx.req.query_param("stream").value_or("stdout"));
+  if (stream != "stdout" && stream != "stderr")
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "stream must be stdout or stderr")
+                    .with("field", "stream"));
+  auto offset = TRY(query_int(ctx, "offset", 0, 0, std::int64_t{1} << 50));
+  auto limit = TRY(query_int(ctx, "limit", 1 << 20, 1, kMaxLogChunk));
+  std::string follow(ctx.req.query_param("follow").value_or("false"));
+  if (follow != "true" && follow != "false")
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "follow must be true or false")
+                    .with("field", "follow"));
+  if (follow == "true" || ctx.req.websocket) {
+    // Live, chunked or over a WebSocket: from `offset` until the job has ended and all
+    // its output is sent.
+    Response r = Response::text(200, "", "application/octet-stream");
+    r.stream = std::make_shared<LogStream>(rt, svc, rec.id(), svc.run_dir(rec) / stream, offset,
+                                           ctx.now() + kFollowMax);
+    r.websocket = ctx.req.websocket;
+    return r.header("X-Offset", std::to_string(offset));
+  }
+  std::string data;
+  std::int64_t size = 0;
+  int fd = ::open((svc.run_dir(rec) / stream).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    size = ::lseek(fd, 0, SEEK_END);
+    if (offset < size) {
+      data.resize(static_cast<std::size_t>(std::min(limit, size - offset)));
+      auto n = ::pread(fd, data.data(), data.size(), offset);
+      data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
+    ::close(fd);
+  }
+  std::int64_t next = std::min(offset, size) + static_cast<std::int64_t>(data.size());
+  bool done = compute::is_terminal(rec.job.state);
+  return Response::text(200, std::move(data), "application/octet-stream")
+      .header("X-Offset", std::to_string(std::min(offset, size)))
+      .header("X-Next-Offset", std::to_string(next))
+      .header("X-Log-Size", std::to_string(size))
+      .header("X-Job-State", std::string(compute::state_name(rec.job.state)))
+      .header("X-Log-Complete", done && next >= size ? "true" : "false");
 }
 
 // One of the state-changing actions on a job (or on every task of an array).
@@ -399,83 +559,20 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
   api.add({"POST", "/api/v1/projects/{id}/jobs", Access::require("jobs", "create"),
            {"Submit a job (or a job array) in a project; stored durably before the answer", "jobs", submit_schema, kObj,
             201, {}, true},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto p = TRY(load_project(ctx));
-             if (p.archived)
-               return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
-             auto req = TRY(parse_submit(ctx, svc, p));
-             auto out = TRY(svc.submit(ctx.t(), ctx.actor(), req, ctx.now()));
-             if (out.array_id.empty()) {
-               auto j = svc.to_json(out.jobs.front());
-               return http::with_etag(Response::json(201, j), j)
-                   .header("Location", "/api/v1/jobs/" + out.jobs.front().id());
-             }
-             json ids = json::array();
-             for (auto& r : out.jobs) ids.push_back(r.id());
-             return Response::json(201, json{{"array_id", out.array_id},
-                                             {"array", out.jobs.front().array_spec},
-                                             {"tasks", out.jobs.size()},
-                                             {"job_ids", ids}})
-                 .header("Location", "/api/v1/jobs?array=" + out.array_id);
-           }});
+           [&svc](Context& ctx) { return submit_job(svc, ctx); }});
 
   api.add({"GET", "/api/v1/projects/{id}/jobs", Access::require("jobs", "read"),
            {"List a project's jobs", "jobs", nullptr, http::list_schema(), 200, {"state", "user", "array", "limit", "after"}},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto p = TRY(load_project(ctx));
-             auto page = TRY(ctx.page());
-             ListFilter f;
-             f.project_id = p.id;
-             f.states = TRY(states_filter(ctx));
-             f.user_id = std::string(ctx.req.query_param("user").value_or(""));
-             if (f.user_id == "me") f.user_id = ctx.who().user_id;
-             f.array_id = std::string(ctx.req.query_param("array").value_or(""));
-             f.after = page.after;
-             f.limit = page.limit;
-             return list_response(svc, TRY(list(ctx.t(), f)), f.limit);
-           }});
+           [&svc](Context& ctx) { return list_project_jobs(svc, ctx); }});
 
   api.add({"GET", "/api/v1/jobs", Access::require("jobs", "read"),
            {"List my jobs across projects (an org administrator: ?org= lists the org's jobs)", "jobs", nullptr,
             http::list_schema(), 200, {"state", "org", "array", "limit", "after"}},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto page = TRY(ctx.page());
-             ListFilter f;
-             f.states = TRY(states_filter(ctx));
-             f.array_id = std::string(ctx.req.query_param("array").value_or(""));
-             f.after = page.after;
-             f.limit = page.limit;
-             std::string org(ctx.req.query_param("org").value_or(""));
-             if (!org.empty()) {
-               // Every job of the org needs jobs:read on the org itself.
-               TRY_STATUS(ctx.authorize(Target{.org_id = org}));
-               f.org_id = org;
-             } else {
-               ctx.filtered();
-               f.user_id = ctx.who().user_id;
-             }
-             return list_response(svc, TRY(list(ctx.t(), f)), f.limit);
-           }});
+           [&svc](Context& ctx) { return list_my_jobs(svc, ctx); }});
 
   api.add({"GET", "/api/v1/jobs/{id}", Access::require("jobs", "read"),
            {"Show a job: state, why it waits and its estimated start, resources, usage, events", "jobs", nullptr, kObj},
-           [&svc](Context& ctx) -> Result<Response> {
-             auto rec = TRY(load(ctx, {"jobs", "read"}));
-             auto j = svc.to_json(rec);
-             j["events"] = TRY(events(ctx.t(), rec.id()));
-             json ds = json::array();
-             for (auto& d : TRY(job_datasets(ctx.t(), rec.id())))
-               ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number},
-                             {"path", "/data/" + d.name}});
-             j["datasets"] = ds;
-             if (auto c = TRY(job_commit(ctx.t(), rec.id())))
-               j["commit"] = {{"id", c->commit}, {"ref", c->ref.empty() ? json(nullptr) : json(c->ref)}};
-             else
-               j["commit"] = nullptr;
-             if (auto o = TRY(job_outputs(ctx.t(), rec.id())))
-               j["outputs"] = {{"dataset", o->dataset_name}, {"dataset_id", o->dataset_id}, {"paths", o->globs}};
-             return http::with_etag(Response::json(200, j), j);
-           }});
+           [&svc](Context& ctx) { return show_job(svc, ctx); }});
 
   add_action(api, svc, "cancel", "Cancel a job or every task of an array (a running job is stopped: SIGTERM, grace, kill)",
              &Service::cancel);
@@ -488,71 +585,12 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
             json{{"type", "object"},
                  {"properties", {{"project_id", {{"type", "string"}}}, {"state", {{"type", "string"}}}}}},
             kObj},
-           [&svc](Context& ctx) -> Result<Response> {
-             ctx.filtered();
-             auto b = TRY(ctx.json());
-             TRY_STATUS(b.only({"project_id", "state"}));
-             ListFilter f;
-             f.user_id = ctx.who().user_id;
-             f.project_id = TRY(b.opt_str("project_id", 64)).value_or("");
-             auto st = TRY(b.opt_one_of("state", {"PENDING", "RUNNING"}));
-             f.states = st ? std::vector<std::string>{*st} : std::vector<std::string>{"PENDING", "RUNNING"};
-             f.limit = 100000;
-             json ids = json::array();
-             for (auto& rec : TRY(list(ctx.t(), f))) {
-               if (!ctx.allowed({"jobs", "write"}, TRY(target_for(ctx, rec)))) continue;
-               auto out = svc.cancel(ctx.t(), ctx.actor(), rec, ctx.now());
-               if (out) ids.push_back(rec.id());
-               else if (out.error().code != ErrorCode::kFailedPrecondition) return std::unexpected(out.error());
-             }
-             return Response::json(200, json{{"cancelled", ids}});
-           }});
+           [&svc](Context& ctx) { return cancel_my_jobs(svc, ctx); }});
 
   api.add({"GET", "/api/v1/jobs/{id}/logs", Access::require("jobs", "read"),
            {"A job's output from a byte offset (stream=stdout|stderr); X-Next-Offset says where to resume; follow=true streams it live (chunked) until the job has ended; a WebSocket upgrade streams it live as binary messages (the client's offset is its start offset plus the bytes received) and closes with 1000 once the job has ended", "jobs",
             nullptr, nullptr, 200, {"stream", "offset", "limit", "follow"}},
-           [&svc, &rt](Context& ctx) -> Result<Response> {
-             auto rec = TRY(load(ctx, {"jobs", "read"}));
-             std::string stream(ctx.req.query_param("stream").value_or("stdout"));
-             if (stream != "stdout" && stream != "stderr")
-               return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "stream must be stdout or stderr")
-                               .with("field", "stream"));
-             auto offset = TRY(query_int(ctx, "offset", 0, 0, std::int64_t{1} << 50));
-             auto limit = TRY(query_int(ctx, "limit", 1 << 20, 1, kMaxLogChunk));
-             std::string follow(ctx.req.query_param("follow").value_or("false"));
-             if (follow != "true" && follow != "false")
-               return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "follow must be true or false")
-                               .with("field", "follow"));
-             if (follow == "true" || ctx.req.websocket) {
-               // Live, chunked or over a WebSocket: from `offset` until the job has ended and all
-               // its output is sent.
-               Response r = Response::text(200, "", "application/octet-stream");
-               r.stream = std::make_shared<LogStream>(rt, svc, rec.id(), svc.run_dir(rec) / stream, offset,
-                                                      ctx.now() + kFollowMax);
-               r.websocket = ctx.req.websocket;
-               return r.header("X-Offset", std::to_string(offset));
-             }
-             std::string data;
-             std::int64_t size = 0;
-             int fd = ::open((svc.run_dir(rec) / stream).c_str(), O_RDONLY | O_CLOEXEC);
-             if (fd >= 0) {
-               size = ::lseek(fd, 0, SEEK_END);
-               if (offset < size) {
-                 data.resize(static_cast<std::size_t>(std::min(limit, size - offset)));
-                 auto n = ::pread(fd, data.data(), data.size(), offset);
-                 data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-               }
-               ::close(fd);
-             }
-             std::int64_t next = std::min(offset, size) + static_cast<std::int64_t>(data.size());
-             bool done = compute::is_terminal(rec.job.state);
-             return Response::text(200, std::move(data), "application/octet-stream")
-                 .header("X-Offset", std::to_string(std::min(offset, size)))
-                 .header("X-Next-Offset", std::to_string(next))
-                 .header("X-Log-Size", std::to_string(size))
-                 .header("X-Job-State", std::string(compute::state_name(rec.job.state)))
-                 .header("X-Log-Complete", done && next >= size ? "true" : "false");
-           }});
+           [&svc, &rt](Context& ctx) { return job_logs(svc, rt, ctx); }});
 
   api.add({"GET", "/api/v1/compute", Access::signed_in(),
            {"This node's compute resources, what is allocated, and what the sandbox enforces here", "jobs", nullptr,
