@@ -13,10 +13,7 @@
 namespace atrium::compute {
 namespace {
 
-using testing::Driver;
-using testing::kT0;
-using testing::make_job;
-using testing::quiet_config;
+using namespace testing;  // Driver, make_job, kT0, quiet_config
 
 // --- resources ----------------------------------------------------------------------------------
 

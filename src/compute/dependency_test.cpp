@@ -13,9 +13,7 @@ namespace atrium::compute {
 namespace {
 
 using testing::Driver;
-using testing::kT0;
 using testing::make_job;
-using testing::quiet_config;
 
 Job with_dep(Job j, std::string_view dep) {
   j.dependency = parse_dependency(dep).value();

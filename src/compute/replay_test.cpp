@@ -1,7 +1,6 @@
 // Randomised, seeded workloads driven through the core the way the caller will drive it, with
 // the invariants checked after every pass: no overcommit, legal transitions only, every waiting
 // job has a reason, nothing runs past its time limit plus the kill margin.
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -162,203 +161,247 @@ TEST(Replay, NoOvercommitOverRandomWorkloads) {
 // A day of a busy node: a few thousand submissions from a dozen users in three orgs, arrays,
 // dependencies, holds, QoS and limits, jobs that end early, fail, or overrun and are killed.
 // Event-driven: the caller's 1-minute timer plus submissions, job ends and next_wakeup.
-TEST(Replay, ADay) {
-  auto wall_start = std::chrono::steady_clock::now();
-  SchedulerConfig cfg;
-  cfg.kill_margin = 30'000;
-  cfg.estimate_depth = 20;
-  Driver d(cfg, {128, 512 * 1024, 8});
-  Policy& p = d.st.policy;
-  p.qos["normal"] = Qos{};
-  p.qos["high"] = Qos{.priority = 100, .max_jobs_per_user = 4};
-  p.default_user_limits = Limits{.max_running_jobs = 24, .max_running_cpus = 64};
-  p.org_limits["org-2"] = Limits{.max_running_cpus = 16};
-  p.shares.orgs["org-0"] = 2;
+class DayReplay {
+ public:
+  DayReplay() : d_(config(), {128, 512 * 1024, 8}) {
+    Policy& p = d_.st.policy;
+    p.qos["normal"] = Qos{};
+    p.qos["high"] = Qos{.priority = 100, .max_jobs_per_user = 4};
+    p.default_user_limits = Limits{.max_running_jobs = 24, .max_running_cpus = 64};
+    p.org_limits["org-2"] = Limits{.max_running_cpus = 16};
+    p.shares.orgs["org-0"] = 2;
+  }
 
-  Rng rng(20240601);
+  void run() {
+    while (true) {
+      Millis next = next_event();
+      if (next >= kEndOfDay) break;
+      ASSERT_GE(next, d_.now);
+      d_.now = next;
+      if (d_.now >= next_tick_) next_tick_ += kMinute;
+      end_jobs();
+      release_held();
+      arrivals();
+      if (rng_.chance(0.01)) cancel_one();  // now and then somebody cancels a waiting job
+      pass();
+      if (::testing::Test::HasFailure()) return;
+      prune_finished(d_.st);  // like the caller: keep the working set small
+    }
+    check_the_end();
+  }
+
+ private:
   struct Planned {
     Millis runtime;  // how long it would run if not killed
     bool fails;
   };
-  std::unordered_map<JobId, Planned> plan;
-  std::map<JobId, Millis> release_at;  // held jobs: released an hour after submission
-  std::map<std::string, JobId> last_of_user;
-  TransitionLog log;
-  const Millis end_of_day = kT0 + kDay;
-  Millis next_arrival = kT0;
-  Millis next_tick = kT0;
-  int submitted = 0, passes = 0, max_pending = 0, killed = 0, backfilled = 0;
-  std::optional<Millis> wakeup;
+  static constexpr Millis kEndOfDay = kT0 + kDay;
 
-  auto user_of = [&](int u) {
+  static SchedulerConfig config() {
+    SchedulerConfig cfg;
+    cfg.kill_margin = 30'000;
+    cfg.estimate_depth = 20;
+    return cfg;
+  }
+  Millis kill_margin() const { return d_.sched.config().kill_margin; }
+
+  // The next event: an arrival, a job end (or its kill), a release, the timer, or next_wakeup.
+  Millis next_event() const {
+    Millis next = next_tick_;
+    if (next_arrival_ < kEndOfDay) next = std::min(next, next_arrival_);
+    if (wakeup_) next = std::min(next, *wakeup_);
+    for (const auto& [id, job] : d_.st.jobs) {
+      if (job.state != JobState::kRunning) continue;
+      Millis natural = *job.start_time + plan_.at(id).runtime;
+      Millis kill = *job.start_time + job.request.time_limit + kill_margin() / 2;
+      next = std::min(next, std::min(natural, kill));
+    }
+    for (const auto& [id, at] : release_at_) next = std::min(next, at);
+    return next;
+  }
+
+  // Job ends: natural ones, and overruns killed after the signal at the time limit.
+  void end_jobs() {
+    std::vector<JobId> running;
+    for (const auto& [id, job] : d_.st.jobs) {
+      if (job.state == JobState::kRunning) running.push_back(id);
+    }
+    for (const JobId& id : running) {
+      const Job& job = d_.job(id);
+      const Planned& pl = plan_.at(id);
+      Millis natural = *job.start_time + pl.runtime;
+      Millis kill = *job.start_time + job.request.time_limit + kill_margin() / 2;
+      std::optional<JobEnd> end;
+      if (kill <= d_.now && kill < natural) {
+        end = JobEnd{JobState::kTimeout, 0, {}, "time limit"};
+        ++killed_;
+      } else if (natural <= d_.now) {
+        end = pl.fails ? JobEnd{JobState::kFailed, 1, {}, "exit 1"} : JobEnd{JobState::kCompleted, 0, {}, ""};
+      }
+      if (!end) continue;
+      double wall_s = static_cast<double>(d_.now - *job.start_time) / 1000.0;
+      end->usage = {job.request.cpus * wall_s * 0.8, job.request.mem_mb / 2};
+      auto t = d_.sched.finish(d_.st, id, *end, d_.now);
+      ASSERT_TRUE(t.has_value()) << t.error().detail;
+      log_.record(*t);
+    }
+  }
+
+  void release_held() {
+    for (auto it = release_at_.begin(); it != release_at_.end();) {
+      if (it->second <= d_.now) {
+        if (d_.st.jobs.contains(it->first) && d_.state(it->first) == JobState::kPending) {
+          log_.record(d_.sched.release(d_.st, it->first, d_.now, "released").value());
+        }
+        it = release_at_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  Association user_of(int u) const {
     Association a;
     a.user = fmt::format("u{}", u);
     a.org = u < 6 ? "org-0" : u < 10 ? "org-1" : "org-2";
     a.group = u < 3 ? "g0" : u < 6 ? "g1" : "g0";
     return a;
-  };
-  auto make = [&](const JobId& id) {
-    int u = rng.chance(0.2) ? 0 : static_cast<int>(rng.below(12));  // u0 is the heavy user
+  }
+
+  Job make(const JobId& id) {
+    int u = rng_.chance(0.2) ? 0 : static_cast<int>(rng_.below(12));  // u0 is the heavy user
     const int cpu_choices[] = {1, 1, 1, 1, 2, 2, 2, 4, 8, 16};
     const int limit_minutes[] = {5, 10, 15, 30, 60, 120};
-    Job j = make_job(id, "", rng.pick(cpu_choices), rng.pick(limit_minutes) * kMinute);
+    Job j = make_job(id, "", rng_.pick(cpu_choices), rng_.pick(limit_minutes) * kMinute);
     j.assoc = user_of(u);
-    j.name = fmt::format("w{}", rng.below(5));
+    j.name = fmt::format("w{}", rng_.below(5));
     j.request.mem_mb = j.request.cpus * 2048;
-    if (rng.chance(0.1)) j.request.gpus = 1 + static_cast<int>(rng.below(2));
-    if (rng.chance(0.1)) j.qos = "high";
+    if (rng_.chance(0.1)) j.request.gpus = 1 + static_cast<int>(rng_.below(2));
+    if (rng_.chance(0.1)) j.qos = "high";
+    auto prev = last_of_user_.find(j.assoc.user);
+    if (prev != last_of_user_.end() && rng_.chance(0.08)) {
+      j.dependency = parse_dependency((rng_.chance(0.8) ? "afterok:" : "afternotok:") + prev->second).value();
+    } else if (rng_.chance(0.02)) {
+      j.dependency = parse_dependency("singleton").value();
+    }
+    j.held = rng_.chance(0.02);
     return j;
-  };
-  auto plan_run = [&](const Job& j) {
+  }
+
+  void plan_run(const Job& j) {
     Millis limit = j.request.time_limit;
-    Millis runtime = rng.chance(0.03) ? limit + 5 * kMinute  // overruns: killed
-                                      : static_cast<Millis>(static_cast<double>(limit) * (0.05 + 0.3 * rng.unit()));
-    plan[j.id] = {std::max<Millis>(runtime, 1000), rng.chance(0.05)};
-  };
+    Millis runtime = rng_.chance(0.03) ? limit + 5 * kMinute  // overruns: killed
+                                       : static_cast<Millis>(static_cast<double>(limit) * (0.05 + 0.3 * rng_.unit()));
+    plan_[j.id] = {std::max<Millis>(runtime, 1000), rng_.chance(0.05)};
+  }
 
-  while (true) {
-    // The next event: an arrival, a job end (or its kill), a release, the timer, or next_wakeup.
-    Millis next = next_tick;
-    if (next_arrival < end_of_day) next = std::min(next, next_arrival);
-    if (wakeup) next = std::min(next, *wakeup);
-    for (const auto& [id, job] : d.st.jobs) {
-      if (job.state != JobState::kRunning) continue;
-      Millis natural = *job.start_time + plan.at(id).runtime;
-      Millis kill = *job.start_time + job.request.time_limit + cfg.kill_margin / 2;
-      next = std::min(next, std::min(natural, kill));
-    }
-    for (const auto& [id, at] : release_at) next = std::min(next, at);
-    if (next >= end_of_day) break;
-    ASSERT_GE(next, d.now);
-    d.now = next;
-    if (d.now >= next_tick) next_tick += kMinute;
-
-    // Job ends: natural ones, and overruns killed after the signal at the time limit.
-    std::vector<JobId> running;
-    for (const auto& [id, job] : d.st.jobs) {
-      if (job.state == JobState::kRunning) running.push_back(id);
-    }
-    for (const JobId& id : running) {
-      const Job& job = d.job(id);
-      const Planned& pl = plan.at(id);
-      Millis natural = *job.start_time + pl.runtime;
-      Millis kill = *job.start_time + job.request.time_limit + cfg.kill_margin / 2;
-      std::optional<JobEnd> end;
-      if (kill <= d.now && kill < natural) {
-        end = JobEnd{JobState::kTimeout, 0, {}, "time limit"};
-        ++killed;
-      } else if (natural <= d.now) {
-        end = pl.fails ? JobEnd{JobState::kFailed, 1, {}, "exit 1"} : JobEnd{JobState::kCompleted, 0, {}, ""};
-      }
-      if (!end) continue;
-      double wall_s = static_cast<double>(d.now - *job.start_time) / 1000.0;
-      end->usage = {job.request.cpus * wall_s * 0.8, job.request.mem_mb / 2};
-      auto t = d.sched.finish(d.st, id, *end, d.now);
-      ASSERT_TRUE(t.has_value()) << t.error().detail;
-      log.record(*t);
-    }
-    for (auto it = release_at.begin(); it != release_at.end();) {
-      if (it->second <= d.now) {
-        if (d.st.jobs.contains(it->first) && d.state(it->first) == JobState::kPending) {
-          log.record(d.sched.release(d.st, it->first, d.now, "released").value());
-        }
-        it = release_at.erase(it);
-      } else {
-        ++it;
+  // Submits `j` (an array now and then); the ids of the jobs it made (none: refused).
+  std::vector<JobId> submit(const Job& j) {
+    std::vector<JobId> new_ids;
+    if (rng_.chance(0.08)) {
+      ArraySpec spec = parse_array_spec(fmt::format("0-{}%{}", 1 + rng_.below(9), 2 + rng_.below(3))).value();
+      for (std::uint32_t idx : spec.indices) new_ids.push_back(fmt::format("{}_{}", j.id, idx));
+      auto r = d_.sched.submit_array(d_.st, j, spec, new_ids, d_.now);
+      if (r) log_.record_all(r);
+      if (!r) new_ids.clear();
+    } else {
+      auto r = d_.sched.submit(d_.st, j, d_.now);
+      if (r) log_.record(*r);
+      if (r) new_ids.push_back(j.id);
+      if (!r) {
+        EXPECT_EQ(r.error().type, "invalid-dependency") << r.error().detail;
       }
     }
+    return new_ids;
+  }
 
-    // Arrivals.
-    while (next_arrival <= d.now && next_arrival < end_of_day) {
-      next_arrival += rng.exponential(kDay / 3000);
-      JobId id = fmt::format("job{:05}", submitted++);
+  void arrivals() {
+    while (next_arrival_ <= d_.now && next_arrival_ < kEndOfDay) {
+      next_arrival_ += rng_.exponential(kDay / 3000);
+      JobId id = fmt::format("job{:05}", submitted_++);
       Job j = make(id);
-      auto prev = last_of_user.find(j.assoc.user);
-      if (prev != last_of_user.end() && rng.chance(0.08)) {
-        j.dependency = parse_dependency((rng.chance(0.8) ? "afterok:" : "afternotok:") + prev->second).value();
-      } else if (rng.chance(0.02)) {
-        j.dependency = parse_dependency("singleton").value();
-      }
-      j.held = rng.chance(0.02);
-      std::vector<JobId> new_ids;
-      if (rng.chance(0.08)) {
-        ArraySpec spec = parse_array_spec(fmt::format("0-{}%{}", 1 + rng.below(9), 2 + rng.below(3))).value();
-        for (std::uint32_t idx : spec.indices) new_ids.push_back(fmt::format("{}_{}", id, idx));
-        auto r = d.sched.submit_array(d.st, j, spec, new_ids, d.now);
-        if (r) log.record_all(r);
-        if (!r) new_ids.clear();
-      } else {
-        auto r = d.sched.submit(d.st, j, d.now);
-        if (r) log.record(*r);
-        if (r) new_ids.push_back(id);
-        if (!r) {
-          EXPECT_EQ(r.error().type, "invalid-dependency") << r.error().detail;
-        }
-      }
+      std::vector<JobId> new_ids = submit(j);
       // A dependency on a job that failed (afterok) or is no longer in the working set is refused:
       // the caller would load the target from the database first; the stream just moves on.
       if (new_ids.empty()) continue;
       for (const JobId& t : new_ids) {
-        plan_run(d.job(t));
-        if (j.held) release_at[t] = d.now + kHour;
+        plan_run(d_.job(t));
+        if (j.held) release_at_[t] = d_.now + kHour;
       }
-      last_of_user[j.assoc.user] = id;  // for an array, afterok:<array id> waits for every task
+      last_of_user_[j.assoc.user] = id;  // for an array, afterok:<array id> waits for every task
     }
-    if (rng.chance(0.01)) {  // now and then somebody cancels a waiting job
-      for (const auto& [id, job] : d.st.jobs) {
-        if (job.state == JobState::kPending) {
-          log.record(d.sched.cancel(d.st, id, d.now, "user").value());
-          break;
-        }
-      }
-    }
+  }
 
-    // The pass, and the invariants.
-    ScheduleResult r = d.sched.schedule(d.st, d.now);
-    ++passes;
-    for (const JobStart& s : r.starts) backfilled += s.backfilled;
-    log.record_all(d.sched.apply(d.st, r));
-    wakeup = r.next_wakeup;
-    ASSERT_TRUE(no_overcommit(d.st)) << "at " << (d.now - kT0) / 1000 << " s";
-    expect_pending_have_reasons(d.st);
+  void cancel_one() {
+    for (const auto& [id, job] : d_.st.jobs) {
+      if (job.state == JobState::kPending) {
+        log_.record(d_.sched.cancel(d_.st, id, d_.now, "user").value());
+        break;
+      }
+    }
+  }
+
+  // The pass, and the invariants.
+  void pass() {
+    ScheduleResult r = d_.sched.schedule(d_.st, d_.now);
+    ++passes_;
+    for (const JobStart& s : r.starts) backfilled_ += s.backfilled;
+    log_.record_all(d_.sched.apply(d_.st, r));
+    wakeup_ = r.next_wakeup;
+    ASSERT_TRUE(no_overcommit(d_.st)) << "at " << (d_.now - kT0) / 1000 << " s";
+    expect_pending_have_reasons(d_.st);
     std::set<JobId> over(r.over_time_limit.begin(), r.over_time_limit.end());
     int pending = 0;
-    for (const auto& [id, job] : d.st.jobs) {
+    for (const auto& [id, job] : d_.st.jobs) {
       if (job.state == JobState::kPending) ++pending;
       if (job.state != JobState::kRunning) continue;
       Millis limit_end = *job.start_time + job.request.time_limit;
-      EXPECT_LE(d.now, limit_end + cfg.kill_margin) << id << " ran past its time limit plus the kill margin";
-      if (job.start_time != d.now) {
-        EXPECT_EQ(over.contains(id), d.now >= limit_end) << id;
+      EXPECT_LE(d_.now, limit_end + kill_margin()) << id << " ran past its time limit plus the kill margin";
+      if (job.start_time != d_.now) {
+        EXPECT_EQ(over.contains(id), d_.now >= limit_end) << id;
       }
     }
-    max_pending = std::max(max_pending, pending);
-    if (::testing::Test::HasFailure()) return;
-    prune_finished(d.st);  // like the caller: keep the working set small
+    max_pending_ = std::max(max_pending_, pending);
   }
 
   // The end of the day: every job is finished, or waits with a reason, or runs within its limit.
-  int finished = 0;
-  for (const auto& [id, last] : log.last) {
-    auto it = d.st.jobs.find(id);
-    if (it == d.st.jobs.end()) {
-      EXPECT_TRUE(is_terminal(last)) << id << " was dropped while " << state_name(last);
-      ++finished;
-      continue;
+  void check_the_end() {
+    int finished = 0;
+    for (const auto& [id, last] : log_.last) {
+      auto it = d_.st.jobs.find(id);
+      if (it == d_.st.jobs.end()) {
+        EXPECT_TRUE(is_terminal(last)) << id << " was dropped while " << state_name(last);
+        ++finished;
+        continue;
+      }
+      EXPECT_EQ(it->second.state, last) << id;
+      finished += is_terminal(last);
     }
-    EXPECT_EQ(it->second.state, last) << id;
-    finished += is_terminal(last);
+    EXPECT_GT(submitted_, 2500);
+    EXPECT_GT(finished, submitted_ * 8 / 10);
+    EXPECT_GT(killed_, 0);
+    EXPECT_GT(backfilled_, 0);
+    std::printf(
+        "[ replay ] %d submissions (%zu jobs incl. array tasks), %d passes, %d transitions, %d finished, "
+        "%d killed at the time limit, %d backfilled, max %d pending, %.3f s\n",
+        submitted_, log_.last.size(), passes_, log_.count, finished, killed_, backfilled_, max_pending_,
+        elapsed_.seconds());
   }
-  EXPECT_GT(submitted, 2500);
-  EXPECT_GT(finished, submitted * 8 / 10);
-  EXPECT_GT(killed, 0);
-  EXPECT_GT(backfilled, 0);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  std::printf(
-      "[ replay ] %d submissions (%zu jobs incl. array tasks), %d passes, %d transitions, %d finished, "
-      "%d killed at the time limit, %d backfilled, max %d pending, %.3f s\n",
-      submitted, log.last.size(), passes, log.count, finished, killed, backfilled, max_pending, secs);
-}
+
+  Stopwatch elapsed_;
+  Driver d_;
+  Rng rng_{20240601};
+  std::unordered_map<JobId, Planned> plan_;
+  std::map<JobId, Millis> release_at_;  // held jobs: released an hour after submission
+  std::map<std::string, JobId> last_of_user_;
+  TransitionLog log_;
+  Millis next_arrival_ = kT0;
+  Millis next_tick_ = kT0;
+  int submitted_ = 0, passes_ = 0, max_pending_ = 0, killed_ = 0, backfilled_ = 0;
+  std::optional<Millis> wakeup_;
+};
+
+TEST(Replay, ADay) { DayReplay().run(); }
 
 }  // namespace
 }  // namespace atrium::compute
