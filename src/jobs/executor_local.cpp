@@ -99,6 +99,16 @@ std::optional<json> LocalExecutor::outcome(const JobRecord& rec) const {
 
 Status LocalExecutor::start(const StartRequest& req) {
   expect_blocking_allowed("jobs::LocalExecutor::start");
+  auto st = prepare_and_spawn(req);
+  if (!st) {
+    // Never ran: a stop asked for meanwhile must not reach a later run (after a requeue).
+    std::lock_guard lk(mu_);
+    stop_marks_.erase(req.rec.id());
+  }
+  return st;
+}
+
+Status LocalExecutor::prepare_and_spawn(const StartRequest& req) {
   const JobRecord& r = req.rec;
   fs::path dir = run_dir_of(settings_.data_dir, r);
   // <data>/jobs/<id>/ and its run directories are root's (0711). The workspace beside them

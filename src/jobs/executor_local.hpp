@@ -34,7 +34,7 @@ class LocalExecutor final : public Executor {
 
  private:
   struct Watch;
-  Result<Dir> make_workspace(const StartRequest& req);
+  Status prepare_and_spawn(const StartRequest& req);
   Result<sandbox::Spec> make_spec(const StartRequest& req, Dir& run);
   Status spawn(const JobRecord& rec, const std::filesystem::path& dir);
   void watch(const std::string& id, int pid, int pidfd, bool child);

@@ -112,7 +112,8 @@ class Service {
 
   // Loads the state, re-adopts running jobs, starts the scheduling passes.
   Status start();
-  // Waits for the pass and the launches in progress; running jobs keep running.
+  // Waits for the pass and the launches in progress; running jobs keep running. Call it while
+  // the runtime still runs (its I/O thread ends the supervisors' watches).
   void stop();
 
   // --- inside a request's write transaction ------------------------------------------------
