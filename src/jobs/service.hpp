@@ -160,6 +160,7 @@ class Service {
   void poke();
   Millis run_pass();          // the periodic task: a pass, then when the next one is due
   Status pass(Millis& wake);  // wake: the core's next_wakeup (0: none)
+  // These change state_: mu_ held, inside the write transaction that records the change.
   Status load(db::Tx& tx, Millis now, std::vector<std::string>& adopt_ids);
   Status refresh_policy(db::Tx& tx);
   Status ensure_loaded(db::Tx& tx, const std::string& id);
@@ -167,13 +168,13 @@ class Service {
   Status persist(db::Tx& tx, const compute::Transition& t) { return persist(tx, std::vector{t}); }
   // On rollback: reload the state at the next pass. On commit: a pass when `schedule`.
   void undo_on_rollback(db::Tx& tx, bool schedule = true);
-  void launch(const Launch& l);  // on the worker pool
-  Status start_run(const Launch& l);
   Status adopt(db::Tx& tx, const std::string& id, Millis now);
-  void on_exit(const std::string& id, const std::string& cause);
-  Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
   Status record_end(db::Tx& tx, const JobRecord& rec, const std::optional<nlohmann::json>& outcome,
                     const std::string& fallback, Millis now);
+  void launch(const Launch& l);  // on the worker pool
+  Status start_run(const Launch& l);
+  void on_exit(const std::string& id, const std::string& cause);
+  Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
   Status end_job(const std::string& id, const std::optional<nlohmann::json>& outcome, const std::string& fallback_cause);
   void stop_after_commit(db::Tx& tx, const std::string& id);
 
