@@ -15,33 +15,33 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/config.hpp"
 #include "audit/audit.hpp"
 #include "audit/routes.hpp"
-#include "app/config.hpp"
 #include "core/alloc.hpp"
 #include "core/async.hpp"
 #include "core/crypto.hpp"
 #include "core/files.hpp"
-#include "db/sqlite/sqlite_database.hpp"
-#include "http/server.hpp"
-#include "identity/auth.hpp"
 #include "data/blobs.hpp"
 #include "data/routes.hpp"
-#include "vcs/routes.hpp"
 #include "data/store.hpp"
+#include "db/sqlite/sqlite_database.hpp"
 #include "envs/routes.hpp"
 #include "envs/service.hpp"
-#include "proxy/proxy.hpp"
+#include "http/server.hpp"
+#include "identity/auth.hpp"
+#include "identity/routes.hpp"
+#include "identity/store.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
-#include "sandbox/sandbox.hpp"
-#include "identity/routes.hpp"
-#include "identity/store.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
+#include "proxy/proxy.hpp"
 #include "quota/quota.hpp"
+#include "sandbox/sandbox.hpp"
+#include "vcs/routes.hpp"
 
 namespace atrium::app {
 namespace {
@@ -174,26 +174,35 @@ Status bootstrap_admin(db::Database& db, const Clock& clock) {
     return {};
   }));
   if (created && generated)
-    std::printf("atrium: created the instance admin 'admin' with the one-time password: %s\n"
-                "atrium: (shown only now; sign in and change it with `atrium login` / POST /api/v1/auth/password)\n",
-                password.c_str());
+    std::printf(
+        "atrium: created the instance admin 'admin' with the one-time password: %s\n"
+        "atrium: (shown only now; sign in and change it with `atrium login` / POST /api/v1/auth/password)\n",
+        password.c_str());
   else if (created)
     std::printf("atrium: created the instance admin 'admin' (password from ATRIUM_ADMIN_PASSWORD)\n");
   std::fflush(stdout);
   return {};
 }
 
-void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics, std::shared_ptr<std::atomic<bool>> draining) {
+void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics,
+                    std::shared_ptr<std::atomic<bool>> draining) {
   using http::Access;
   using http::Context;
   using http::Response;
-  api.add({"GET", "/healthz", Access::open(), {"Liveness: the process answers", "ops", nullptr, {{"type", "object"}}},
-           [](Context&) -> Result<Response> { return Response::json(200, {{"status", "ok"}}); }, http::TxMode::kNone});
-  api.add({"GET", "/readyz", Access::open(),
+  api.add({"GET",
+           "/healthz",
+           Access::open(),
+           {"Liveness: the process answers", "ops", nullptr, {{"type", "object"}}},
+           [](Context&) -> Result<Response> {
+             return Response::json(200, {{"status", "ok"}});
+           },
+           http::TxMode::kNone});
+  api.add({"GET",
+           "/readyz",
+           Access::open(),
            {"Readiness: the database answers and the server is not draining", "ops", nullptr, {{"type", "object"}}},
            [&db, draining](Context&) -> Result<Response> {
-             if (draining->load())
-               return fail(ErrorCode::kUnavailable, "draining", "the server is shutting down");
+             if (draining->load()) return fail(ErrorCode::kUnavailable, "draining", "the server is shutting down");
              auto st = db.read_tx([](db::Tx& tx) -> Status {
                TRY(tx.query("SELECT 1"));
                return {};
@@ -202,13 +211,20 @@ void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics, std
              return Response::json(200, {{"status", "ready"}});
            },
            http::TxMode::kNone});
-  api.add({"GET", "/metrics", Access::open(), {"Prometheus metrics", "ops"},
+  api.add({"GET",
+           "/metrics",
+           Access::open(),
+           {"Prometheus metrics", "ops"},
            [&metrics](Context&) -> Result<Response> {
              return Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
            },
            http::TxMode::kNone});
-  api.add({"GET", "/api/v1/openapi.json", Access::open(), {"This API's OpenAPI 3.1 document", "ops", nullptr, {{"type", "object"}}},
-           [&api](Context&) -> Result<Response> { return Response::json(200, api.openapi()); }, http::TxMode::kNone});
+  api.add({"GET",
+           "/api/v1/openapi.json",
+           Access::open(),
+           {"This API's OpenAPI 3.1 document", "ops", nullptr, {{"type", "object"}}},
+           [&api](Context&) -> Result<Response> { return Response::json(200, api.openapi()); },
+           http::TxMode::kNone});
 }
 
 void setup_logging(const Settings& c) {
@@ -222,7 +238,7 @@ std::shared_ptr<spdlog::logger> access_logger(const Settings& c) {
   std::shared_ptr<spdlog::logger> l;
   try {
     l = c.log.access_log == "-" ? spdlog::stdout_logger_mt("access")
-                            : spdlog::basic_logger_mt("access", c.log.access_log);
+                                : spdlog::basic_logger_mt("access", c.log.access_log);
   } catch (const std::exception& e) {
     die(std::string("log.access_log: ") + e.what());
   }
@@ -279,9 +295,10 @@ quota::Registry quota_registry(const jobs::Service& compute_service) {
   auto add = [&quotas](const char* module, std::vector<std::string> kinds, quota::UsageFn f) {
     if (auto st = quotas.add(module, std::move(kinds), std::move(f)); !st) die("quotas: " + st.error().detail);
   };
-  add("jobs", {"concurrent_jobs", "cpu_hours"}, [&compute_service](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
-    return compute_service.usage(s.org_id, s.kind, s.id);
-  });
+  add("jobs", {"concurrent_jobs", "cpu_hours"},
+      [&compute_service](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
+        return compute_service.usage(s.org_id, s.kind, s.id);
+      });
   add("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
     return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id))}};
   });
@@ -289,6 +306,114 @@ quota::Registry quota_registry(const jobs::Service& compute_service) {
     return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
   });
   return quotas;
+}
+
+struct Listen {
+  std::string host;
+  int port = 0;
+};
+
+// server.listen: HOST:PORT, [IPv6]:PORT.
+Listen parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  Listen l{listen.substr(0, colon)};
+  if (l.host.size() > 2 && l.host.front() == '[' && l.host.back() == ']') l.host = l.host.substr(1, l.host.size() - 2);
+  try {
+    l.port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    l.port = -1;
+  }
+  if (l.port < 0 || l.port > 65535) die("server.listen: bad port in '" + listen + "'");
+  return l;
+}
+
+data::Settings data_settings(const Settings& c) {
+  return {.staging_dir = fs::path(c.server.data_dir) / "uploads",
+          .datasets_dir = fs::path(c.server.data_dir) / "datasets",
+          .max_chunk_bytes = c.data.max_chunk_bytes,
+          .max_file_bytes = c.data.max_file_bytes,
+          .upload_ttl = Millis{c.data.upload_ttl_h} * 3600 * 1000,
+          .gc_grace = Millis{c.data.gc_grace_s} * 1000,
+          .reserve_bytes = c.data.reserve_bytes,
+          .capture_timeout = Millis{c.data.capture_timeout_s} * 1000};
+}
+
+// What a job needs from the data store (dataset copies, output capture) and from git (the commit
+// a ref names, the workspace's files).
+void connect_jobs_to_data_and_code(jobs::Settings& js, data::Service& data_service, vcs::Repos& repos) {
+  js.dataset_dir = [&data_service](const std::string& id, std::int64_t n, std::int64_t uid) {
+    return data_service.materialize(id, n, uid);
+  };
+  js.release_dataset = [&data_service](const std::string& id, std::int64_t n, std::int64_t uid) {
+    return data_service.release(id, n, uid);
+  };
+  js.capture_outputs = [&data_service](const fs::path& ws, std::int64_t uid, const std::vector<std::string>& globs,
+                                       const data::StorageOwner& owner) {
+    return data_service.capture(ws, uid, globs, owner);
+  };
+  js.resolve_commit = [&repos](const std::string& project_id,
+                               const std::optional<std::string>& ref) -> Result<std::optional<std::string>> {
+    if (ref) return repos.resolve(project_id, *ref);
+    return repos.resolve(project_id, TRY(repos.default_branch(project_id)));  // nullopt: an empty repository
+  };
+  js.checkout = [&repos](const std::string& project_id, const std::string& commit, const fs::path& ws,
+                         std::int64_t uid) { return repos.export_tree(project_id, commit, ws, uid); };
+}
+
+// Where environments are served (each on its own origin); with port 0 the main origin is known
+// once bound. Warns about settings that let an app's pages reach Atrium's own.
+envs::Origins origins_of(const Settings& c, int port) {
+  envs::Origins origins{.public_url = port ? envs::resolve_public_url(c.server.public_url, !c.server.tls_cert.empty(),
+                                                                      static_cast<unsigned short>(port))
+                                           : "",
+                        .domain = c.envs.domain,
+                        .path_mode = c.envs.path_mode};
+  if (c.envs.path_mode)
+    spdlog::warn(
+        "envs.path_mode is on: environments are served under /env/<id>/ on Atrium's own origin, where an "
+        "app's pages can act with its visitors' Atrium sessions; set envs.domain and turn it off");
+  if (auto shared = shared_parent_domain(c.server.public_url, c.envs.domain); !shared.empty())
+    spdlog::warn(
+        "envs.domain {} and server.public_url share the parent domain {}: an app's pages can set cookies "
+        "for {} that Atrium's own pages then receive; give environments a registrable domain of their own",
+        c.envs.domain, shared, shared);
+  return origins;
+}
+
+// The HTTP server's settings, from [server] and [limits] (and the data and git limits on bodies).
+http::ServerSettings server_settings(const Settings& c, const std::string& host, int port,
+                                     const std::vector<http::Cidr>& trusted, const fs::path& spool_dir) {
+  http::ServerSettings ss;
+  ss.host = host;
+  ss.port = static_cast<unsigned short>(port);
+  ss.io_threads = c.server.io_threads;
+  ss.max_header_bytes = c.limits.max_header_bytes;
+  ss.max_body_bytes = c.limits.max_body_bytes;
+  ss.header_timeout_s = c.limits.header_timeout_s;
+  ss.request_timeout_s = c.limits.request_timeout_s;
+  ss.idle_timeout_s = c.limits.idle_timeout_s;
+  ss.shutdown_grace_s = c.limits.shutdown_grace_s;
+  ss.max_connections = c.limits.max_connections;
+  ss.max_connections_per_ip = c.limits.max_connections_per_ip;
+  ss.max_connections_per_user = c.limits.max_connections_per_user;
+  ss.preauth_timeout_s = c.limits.preauth_timeout_s;
+  ss.upstream_header_timeout_s = c.limits.upstream_header_timeout_s;
+  ss.tunnel_idle_timeout_s = c.limits.tunnel_idle_timeout_s;
+  ss.tls_cert = c.server.tls_cert;
+  ss.tls_key = c.server.tls_key;
+  ss.trusted_proxies = trusted;
+  ss.access_log = access_logger(c);
+  // Upload chunks may be larger than API bodies.
+  ss.body_limit_for = [api_max = c.limits.max_body_bytes, chunk_max = c.data.max_chunk_bytes,
+                       push_max = c.git.max_push_bytes](std::string_view method, std::string_view target) {
+    if (vcs::is_git_service_request(method, target)) return push_max;
+    return method == "PATCH" && target.starts_with("/api/v1/uploads/") ? chunk_max : api_max;
+  };
+  // git's requests (a push's pack) go to disk as they arrive, never whole into memory.
+  ss.spool_body_for = vcs::is_git_service_request;
+  ss.spool_dir = spool_dir.string();
+  ss.spool_reserve_bytes = c.data.reserve_bytes;  // the data store's reserve holds for spooled bodies too
+  return ss;
 }
 
 int run_server(const ServerFlags& flags) {
@@ -300,16 +425,7 @@ int run_server(const ServerFlags& flags) {
   setup_logging(c);
   auto trusted = http::parse_cidrs(c.server.trusted_proxies);
   if (!trusted) die("server.trusted_proxies: " + trusted.error().detail);
-  auto colon = c.server.listen.rfind(':');
-  std::string host = c.server.listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  try {
-    port = std::stoi(c.server.listen.substr(colon + 1));
-  } catch (...) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) die("server.listen: bad port in '" + c.server.listen + "'");
+  auto [host, port] = parse_listen(c.server.listen);
 
   static SystemClock clock;
   async::Runtime runtime(c.server.worker_threads);  // the worker pool and the services' I/O thread
@@ -332,34 +448,10 @@ int run_server(const ServerFlags& flags) {
   add_ops_routes(api, **db, metrics, draining);
   auto js = compute_settings(c);
   if (!js) die(js.error().detail);
-  data::Settings data_settings{.staging_dir = fs::path(c.server.data_dir) / "uploads",
-                               .datasets_dir = fs::path(c.server.data_dir) / "datasets",
-                               .max_chunk_bytes = c.data.max_chunk_bytes,
-                               .max_file_bytes = c.data.max_file_bytes,
-                               .upload_ttl = Millis{c.data.upload_ttl_h} * 3600 * 1000,
-                               .gc_grace = Millis{c.data.gc_grace_s} * 1000,
-                               .reserve_bytes = c.data.reserve_bytes,
-                               .capture_timeout = Millis{c.data.capture_timeout_s} * 1000};
-  data::Service data_service(**db, clock, **blobs, data_settings);
-  js->dataset_dir = [&data_service](const std::string& id, std::int64_t n, std::int64_t uid) {
-    return data_service.materialize(id, n, uid);
-  };
-  js->release_dataset = [&data_service](const std::string& id, std::int64_t n, std::int64_t uid) {
-    return data_service.release(id, n, uid);
-  };
-  js->capture_outputs = [&data_service](const fs::path& ws, std::int64_t uid, const std::vector<std::string>& globs,
-                                        const data::StorageOwner& owner) {
-    return data_service.capture(ws, uid, globs, owner);
-  };
+  data::Service data_service(**db, clock, **blobs, data_settings(c));
   vcs::Repos repos(fs::path(c.server.data_dir) / "git");
   if (auto st = repos.init(); !st) die("git: " + st.error().detail);
-  js->resolve_commit = [&repos](const std::string& project_id,
-                                const std::optional<std::string>& ref) -> Result<std::optional<std::string>> {
-    if (ref) return repos.resolve(project_id, *ref);
-    return repos.resolve(project_id, TRY(repos.default_branch(project_id)));  // nullopt: an empty repository
-  };
-  js->checkout = [&repos](const std::string& project_id, const std::string& commit, const fs::path& ws,
-                          std::int64_t uid) { return repos.export_tree(project_id, commit, ws, uid); };
+  connect_jobs_to_data_and_code(*js, data_service, repos);
   auto scheduler = compute::Scheduler::create(js->scheduler);
   if (!scheduler) die("compute: " + scheduler.error().detail);
   envs::Service* env_service_ptr = nullptr;  // made after the compute service it launches through
@@ -368,19 +460,8 @@ int run_server(const ServerFlags& flags) {
   };
   jobs::Service compute_service(**db, clock, runtime, std::move(*scheduler), *js);
   // Where environments are served (each on its own origin); the main origin is known once bound.
-  envs::Origins origins{.public_url = port ? envs::resolve_public_url(c.server.public_url, !c.server.tls_cert.empty(),
-                                                                     static_cast<unsigned short>(port))
-                                          : "",
-                        .domain = c.envs.domain,
-                        .path_mode = c.envs.path_mode};
+  envs::Origins origins = origins_of(c, port);
   settings.public_url = origins.public_url;
-  if (c.envs.path_mode)
-    spdlog::warn("envs.path_mode is on: environments are served under /env/<id>/ on Atrium's own origin, where an "
-                 "app's pages can act with its visitors' Atrium sessions; set envs.domain and turn it off");
-  if (auto shared = shared_parent_domain(c.server.public_url, c.envs.domain); !shared.empty())
-    spdlog::warn("envs.domain {} and server.public_url share the parent domain {}: an app's pages can set cookies "
-                 "for {} that Atrium's own pages then receive; give environments a registrable domain of their own",
-                 c.envs.domain, shared, shared);
   auto outbound_allow = sandbox::parse_cidrs(c.compute.outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
   envs::Service env_service(**db, clock, runtime, compute_service,
@@ -391,14 +472,15 @@ int run_server(const ServerFlags& flags) {
   });
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
   // Plaintext dataset copies that no running (re-adopted) job mounts: left by a crash or an older layout.
-  if (auto n = data_service.sweep_materialized(false); !n) spdlog::warn("data: {}", n.error().detail);
-  else if (*n > 0) spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
+  if (auto n = data_service.sweep_materialized(false); !n)
+    spdlog::warn("data: {}", n.error().detail);
+  else if (*n > 0)
+    spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   quota::Registry quotas = quota_registry(compute_service);
-  identity::RouteDeps deps{settings, limiter,
-                           [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
-                           [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); },
-                           quotas};
+  identity::RouteDeps deps{
+      settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
+      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
   identity::add_auth_routes(api, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
@@ -408,40 +490,12 @@ int run_server(const ServerFlags& flags) {
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
 
-  http::ServerSettings ss;
-  ss.host = host;
-  ss.port = static_cast<unsigned short>(port);
-  ss.io_threads = c.server.io_threads;
-  ss.max_header_bytes = c.limits.max_header_bytes;
-  ss.max_body_bytes = c.limits.max_body_bytes;
-  ss.header_timeout_s = c.limits.header_timeout_s;
-  ss.request_timeout_s = c.limits.request_timeout_s;
-  ss.idle_timeout_s = c.limits.idle_timeout_s;
-  ss.shutdown_grace_s = c.limits.shutdown_grace_s;
-  ss.max_connections = c.limits.max_connections;
-  ss.max_connections_per_ip = c.limits.max_connections_per_ip;
-  ss.max_connections_per_user = c.limits.max_connections_per_user;
-  ss.preauth_timeout_s = c.limits.preauth_timeout_s;
-  ss.upstream_header_timeout_s = c.limits.upstream_header_timeout_s;
-  ss.tunnel_idle_timeout_s = c.limits.tunnel_idle_timeout_s;
-  ss.tls_cert = c.server.tls_cert;
-  ss.tls_key = c.server.tls_key;
-  ss.trusted_proxies = *trusted;
-  ss.access_log = access_logger(c);
+  http::ServerSettings ss = server_settings(c, host, port, *trusted, repos.root() / "tmp");
   ss.on_drain = [draining] { draining->store(true); };
-  // Upload chunks may be larger than API bodies.
-  ss.body_limit_for = [api_max = c.limits.max_body_bytes, chunk_max = c.data.max_chunk_bytes, push_max = c.git.max_push_bytes](
-                          std::string_view method, std::string_view target) {
-    if (vcs::is_git_service_request(method, target)) return push_max;
-    return method == "PATCH" && target.starts_with("/api/v1/uploads/") ? chunk_max : api_max;
-  };
-  // git's requests (a push's pack) go to disk as they arrive, never whole into memory.
-  ss.spool_body_for = vcs::is_git_service_request;
-  ss.spool_dir = (repos.root() / "tmp").string();
-  ss.spool_reserve_bytes = c.data.reserve_bytes;  // the data store's reserve holds for spooled bodies too
+
   // Environments: /env/{id}/... through Atrium's own proxy.
   proxy::TicketLedger tickets;
-  proxy::DecisionCache proxy_cache;  // the environment proxy's remembered decisions: forgotten on
+  proxy::DecisionCache proxy_cache;           // the environment proxy's remembered decisions: forgotten on
   proxy_cache.follow(env_service.changes());  // any change to who may reach what
   proxy_cache.follow(gate.changes());
   proxy_cache.follow(projects::changes());
@@ -513,7 +567,8 @@ void add_commands(CLI::App& app, int& exit_code) {
   server->add_option("--data-dir", flags->data_dir, "data directory (overrides config and ATRIUM_DATA_DIR)");
   server->callback([flags, &exit_code] { exit_code = run_server(*flags); });
 
-  auto* admin = app.add_subcommand("admin", "Instance administration: audit verify on the server host, gc over the API");
+  auto* admin =
+      app.add_subcommand("admin", "Instance administration: audit verify on the server host, gc over the API");
   admin->require_subcommand(1);
   auto* audit_cmd = admin->add_subcommand("audit", "The audit trail");
   audit_cmd->require_subcommand(1);
