@@ -16,6 +16,7 @@
 #include "core/crypto.hpp"
 #include "core/dir.hpp"
 #include "core/files.hpp"
+#include "core/io_thread.hpp"
 #include "data/paths.hpp"
 
 namespace atrium::data {
@@ -102,6 +103,7 @@ Status remove_copy(const Dir& root, const std::string& name) {
 }  // namespace
 
 Result<std::string> Service::materialize(const std::string& dataset_id, std::int64_t number, std::int64_t uid) {
+  expect_blocking_allowed("data::Service::materialize_mu_");
   std::lock_guard lock(materialize_mu_);
   // Only the server lists or changes this directory; a job's uid reaches its own copy only.
   Dir root = TRY(Dir::open_or_create(settings_.datasets_dir, 0711));
@@ -156,6 +158,7 @@ Result<std::string> Service::materialize(const std::string& dataset_id, std::int
 }
 
 Status Service::release(const std::string& dataset_id, std::int64_t number, std::int64_t uid) {
+  expect_blocking_allowed("data::Service::materialize_mu_");
   std::lock_guard lock(materialize_mu_);
   std::error_code ec;
   if (!fs::is_directory(settings_.datasets_dir, ec)) return {};
@@ -165,6 +168,7 @@ Status Service::release(const std::string& dataset_id, std::int64_t number, std:
 }
 
 Result<std::int64_t> Service::sweep_materialized(bool dry_run) {
+  expect_blocking_allowed("data::Service::materialize_mu_");
   std::lock_guard lock(materialize_mu_);
   std::error_code ec;
   if (!settings_.version_in_use || !fs::is_directory(settings_.datasets_dir, ec)) return 0;
@@ -238,6 +242,7 @@ Result<std::vector<ManifestEntry>> Service::capture(const fs::path& workspace, s
 
   // Against garbage collection until the blobs are marked as just referenced (below): the job's
   // end then records the version well within the grace period.
+  expect_blocking_allowed("data::Service::gc_mu_");
   std::shared_lock gc_lock(gc_mu_);
   std::vector<ManifestEntry> out;
   std::string buf(1 << 20, '\0');
@@ -310,6 +315,7 @@ Result<GcReport> Service::gc(bool dry_run) {
     }
   // Blobs: exclusive against uploads being finished, so a blob that one of them deduplicates
   // against cannot disappear between its check and its file row.
+  expect_blocking_allowed("data::Service::gc_mu_");
   std::unique_lock gc_lock(gc_mu_);
   auto ids = TRY(db_.read([&](db::Tx& tx) { return unreferenced_blobs(tx, now - settings_.gc_grace, 1 << 20); }));
   for (auto& id : ids) {
