@@ -14,7 +14,7 @@ import sys
 
 # The files of each module that may hold SQL: its store. Any other file with SQL is an offender.
 STORE_FILES = {
-    "db": {"sqlite/sqlite_database.cpp"},
+    "db": {"sqlite/sqlite_database.cpp", "database.hpp"},  # database.hpp: ping()
     "http": {"api.cpp"},  # the idempotency-key store of the API layer
     "audit": {"audit.cpp"},
     "quota": {"quota.cpp"},
@@ -28,9 +28,7 @@ STORE_FILES = {
 
 # Known offenders when this test landed, each being fixed by the helper named, as
 # (module/file, table or "<sql>" for SQL outside a store file). Empty this list as they merge.
-ALLOWED = {
-    ("app/app.cpp", "<sql>"),       # lead: the readiness probe's "SELECT 1" (a db::Database::ping())
-}
+ALLOWED: set[tuple[str, str]] = set()  # (file, table) pairs tolerated while they are being fixed
 
 SYSTEM_TABLES = {"sqlite_master", "sqlite_schema", "schema_migrations", "pragma_table_info"}
 # What makes a run of literals SQL: a statement's shape (table names here are lower case, which

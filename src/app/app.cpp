@@ -203,11 +203,7 @@ void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics,
            {"Readiness: the database answers and the server is not draining", "ops", nullptr, {{"type", "object"}}},
            [&db, draining](Context&) -> Result<Response> {
              if (draining->load()) return fail(ErrorCode::kUnavailable, "draining", "the server is shutting down");
-             auto st = db.read_tx([](db::Tx& tx) -> Status {
-               TRY(tx.query("SELECT 1"));
-               return {};
-             });
-             if (!st) return fail(ErrorCode::kUnavailable, "database-unavailable", st.error().detail);
+             if (auto st = db.ping(); !st) return fail(ErrorCode::kUnavailable, "database-unavailable", st.error().detail);
              return Response::json(200, {{"status", "ready"}});
            },
            http::TxMode::kNone});

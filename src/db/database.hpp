@@ -87,6 +87,14 @@ class Database {
   virtual Status write_tx_shared(const std::function<Status(Tx&)>& fn) { return write_tx(fn); }
   // A read-only snapshot.
   virtual Status read_tx(const std::function<Status(Tx&)>& fn) = 0;
+  // Whether the database answers a trivial query now (readiness probes).
+  Status ping() {
+    return read_tx([](Tx& tx) -> Status {
+      auto r = tx.query("SELECT 1");
+      if (!r) return std::unexpected(r.error());
+      return {};
+    });
+  }
   // Applies each module's pending migrations in one transaction per migration.
   virtual Status migrate(std::string_view module, const std::vector<Migration>& migrations) = 0;
   // Called after every committed write transaction with the tables whose rows it changed (caches
