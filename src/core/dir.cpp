@@ -315,4 +315,21 @@ Result<std::string> Dir::read_file(std::string_view rel, std::size_t max) const 
 
 std::string Dir::proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+Result<Dir::SocketAddress> Dir::socket_address(const std::string& path, std::optional<std::uint32_t> owner_uid) {
+  SocketAddress a;
+  if (owner_uid) {
+    a.hold = TRY(open_socket_at(path, *owner_uid));
+    a.path = proc_path(a.hold.get());
+  } else if (path.size() >= 100) {
+    auto slash = path.rfind('/');
+    auto dir = path.substr(0, slash == std::string::npos ? 0 : slash);
+    a.hold = Fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!a.hold) return fs_error("cannot open", dir, errno);
+    a.path = proc_path(a.hold.get()) + path.substr(slash);
+  } else {
+    a.path = path;
+  }
+  return a;
+}
+
 }  // namespace atrium

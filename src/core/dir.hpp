@@ -96,6 +96,15 @@ class Dir {
   // tenant-writable directory whose own parents only the server can write (a run directory).
   static Result<Fd> open_socket_at(const std::filesystem::path& path, std::uint32_t uid);
   static std::string proc_path(int fd);
+  // Where to connect() for the unix socket at `path` (sun_path holds 107 bytes): with
+  // `owner_uid`, proc_path() of open_socket_at() (that very inode, checked); else `path` itself,
+  // or, when too long, the socket's name under an O_PATH descriptor of its directory
+  // (/proc/self/fd/N/name). Keep `hold` open until connect() returns.
+  struct SocketAddress {
+    std::string path;
+    Fd hold;
+  };
+  static Result<SocketAddress> socket_address(const std::string& path, std::optional<std::uint32_t> owner_uid);
   // Reads a regular file beneath this one (not a link, FIFO or device), at most `max` bytes.
   Result<std::string> read_file(std::string_view rel, std::size_t max) const;
 
