@@ -2,17 +2,16 @@
 // ls, rm, mv; admin gc.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/table.hpp"
 #include "cli/units.hpp"
+#include "core/clock.hpp"
 #include "core/crypto.hpp"
 
 namespace atrium::cli {
@@ -34,13 +33,13 @@ std::string files_path(const std::string& project, const std::string& path) {
 class Progress {
  public:
   Progress(std::ostream& err, std::int64_t total, bool on)
-      : err_(err), total_(total), on_(on && ::isatty(2)), t0_(std::chrono::steady_clock::now()) {}
+      : err_(err), total_(total), on_(on && ::isatty(2)) {}
   void update(std::int64_t done, bool final = false) {
     if (!on_) return;
-    auto now = std::chrono::steady_clock::now();
-    if (!final && now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    double secs = std::chrono::duration<double>(now - t0_).count();
+    if (!final && shown_ && since_shown_.millis() < 200) return;
+    shown_ = true;
+    since_shown_.restart();
+    double secs = since_start_.seconds();
     double rate = secs > 0 ? static_cast<double>(done - start_) / secs : 0;
     int pct = total_ > 0 ? static_cast<int>(100 * done / total_) : 100;
     err_ << "\r  " << pct << "%  " << format_size(static_cast<std::uint64_t>(done)) << " / "
@@ -53,7 +52,8 @@ class Progress {
   std::ostream& err_;
   std::int64_t total_, start_ = 0;
   bool on_;
-  std::chrono::steady_clock::time_point t0_, last_{};
+  bool shown_ = false;
+  Stopwatch since_start_, since_shown_;
 };
 
 // Errors worth retrying after asking where the upload stands: the network, the server restarting
@@ -67,7 +67,7 @@ bool retryable(const Error& e) {
 }
 
 void backoff(int attempt) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(8000, 250 << std::min(attempt, 5))));
+  client_sleep_ms(std::min(8000, 250 << std::min(attempt, 5)));
 }
 
 // Feeds the file's bytes to `hash`; their count.

@@ -1,13 +1,12 @@
 // env: interactive environments (Jupyter, terminals, web apps) behind Atrium's proxy: apps,
 // launch, list, show, logs, stop, share.
-#include <chrono>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/table.hpp"
 #include "cli/units.hpp"
+#include "core/clock.hpp"
 
 namespace atrium::cli {
 
@@ -96,9 +95,9 @@ void add_env_launch(CLI::App* env, const Ctx& ctx) {
     json e = r.body;
     std::string id = e.value("id", std::string());
     if (a->wait) {
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a->wait_s);
-      while (!terminal_or_ready(e.value("state", std::string())) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      const Stopwatch waited;
+      while (!terminal_or_ready(e.value("state", std::string())) && waited.millis() < Millis{a->wait_s} * 1000) {
+        client_sleep_ms(250);
         e = TRY(api.get(api_path({"envs", id}))).body;
       }
     }

@@ -5,13 +5,13 @@
 #include <iterator>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/table.hpp"
 #include "cli/units.hpp"
+#include "core/clock.hpp"
 
 namespace atrium::cli {
 
@@ -248,7 +248,7 @@ void add_job_logs(CLI::App* job, const Ctx& ctx) {
   cmd->add_option("--offset", a->stream.offset, "Start at this byte offset");
   ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
     if (a->stream.offset < 0) return usage_error("--offset must not be negative");
-    auto sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+    auto sleep = [](std::chrono::milliseconds d) { client_sleep_ms(d.count()); };
     TRY(stream_logs(api, a->stream, ctx->out(), sleep));
     return {};
   });

@@ -13,6 +13,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace atrium::cli {
 
@@ -28,8 +29,7 @@ struct ApiCall {
   std::string target() const;  // path?query
 };
 
-// RFC 3986 unreserved characters stay, everything else is %XX.
-std::string percent_encode(std::string_view s);
+using atrium::percent_encode;  // core/text.hpp
 // "/a/b%20c" for "a/b c": each segment of a slash-separated path encoded, the slashes kept.
 std::string encode_path_segments(std::string_view path);
 std::string encode_query(const Query& q);

@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 namespace atrium {
+
+void client_sleep_ms(Millis ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 std::string format_rfc3339(Millis t) {
   std::time_t secs = static_cast<std::time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);

@@ -65,6 +65,10 @@ class Stopwatch {
   std::chrono::steady_clock::time_point t0_;
 };
 
+// Blocks the calling thread for `ms`: for client processes (the CLI) only. The server waits on
+// timers and notifiers (core/async), never by sleeping.
+void client_sleep_ms(Millis ms);
+
 // RFC 3339 UTC with milliseconds: 2026-11-25T19:16:09.123Z
 std::string format_rfc3339(Millis t);
 // Accepts RFC 3339 timestamps with Z or an offset; nullopt-like failure returns false.

@@ -14,5 +14,7 @@ bool is_valid_slug(std::string_view s);
 std::string to_lower(std::string_view s);
 // A display string: valid UTF-8, no control characters except none, at most max_len bytes.
 Status check_display_text(std::string_view field, std::string_view s, std::size_t max_len, bool allow_empty);
+// RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - . _ ~) stay, every other byte is %XX.
+std::string percent_encode(std::string_view s);
 
 }  // namespace atrium

@@ -3,6 +3,7 @@
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
 #include "quota/quota.hpp"
+#include "http/etag.hpp"
 
 namespace atrium::data {
 
@@ -367,7 +368,7 @@ nlohmann::json LinkRow::json() const {
           {"revoked", revoked != 0},
           {"dataset_id", dataset_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(dataset_id)},
           {"dataset_version", dataset_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(number)},
-          {"etag", "\"v" + std::to_string(version) + "\""}};
+          {"etag", http::etag_of(version)}};
 }
 
 namespace {
@@ -465,7 +466,7 @@ nlohmann::json DatasetRow::json() const {
           {"name", name},      {"description", description},
           {"created_by", created_by}, {"created", format_rfc3339(created)},
           {"latest", latest == 0 ? nlohmann::json(nullptr) : nlohmann::json(latest)},
-          {"etag", "\"v" + std::to_string(version) + "\""}};
+          {"etag", http::etag_of(version)}};
 }
 
 namespace {

@@ -136,8 +136,6 @@ nlohmann::json page_json(nlohmann::json items, const std::optional<std::string>&
   return j;
 }
 
-std::string etag_of(std::int64_t version) { return "\"v" + std::to_string(version) + "\""; }
-
 Response paged(nlohmann::json items, int limit, const char* key) {
   std::optional<std::string> next;
   if (static_cast<int>(items.size()) == limit && !items.empty()) {

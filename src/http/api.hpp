@@ -19,6 +19,7 @@
 #include "http/gate.hpp"
 #include "http/json_body.hpp"
 #include "http/message.hpp"
+#include "http/etag.hpp"
 
 namespace atrium::obs {
 class Metrics;
@@ -133,7 +134,6 @@ class Context {
 nlohmann::json page_json(nlohmann::json items, const std::optional<std::string>& next_key);
 // A full page (items.size() == limit) gets a cursor made of the last item's `key` field.
 Response paged(nlohmann::json items, int limit, const char* key);
-std::string etag_of(std::int64_t version);
 // Copies the object's "etag" field into the ETag header.
 Response with_etag(Response r, const nlohmann::json& obj);
 // JSON Schemas shared by the route docs.

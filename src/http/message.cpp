@@ -100,22 +100,6 @@ Result<std::string> percent_decode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
-std::string percent_encode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 Result<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!q.empty()) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace atrium::async {
 class Stream;  // core/async.hpp: a body produced piece by piece
@@ -73,6 +74,6 @@ Result<std::optional<std::pair<std::int64_t, std::int64_t>>> parse_byte_range(st
                                                                              std::int64_t size);
 // Percent-decodes a path; '+' is literal. Fails on bad escapes, NUL, or invalid UTF-8.
 Result<std::string> percent_decode(std::string_view s, bool plus_is_space);
-std::string percent_encode(std::string_view s);
+using atrium::percent_encode;  // core/text.hpp
 
 }  // namespace atrium::http

@@ -5,11 +5,12 @@
 #include "identity/columns.hpp"
 #include "identity/policy.hpp"
 #include "quota/quota.hpp"
+#include "http/etag.hpp"
 
 namespace atrium::identity {
 namespace {
 
-std::string etag(std::int64_t v) { return "\"v" + std::to_string(v) + "\""; }
+using http::etag_of;
 
 template <typename F>
 nlohmann::json items_of(const db::Rows& rows, F f) {
@@ -88,7 +89,7 @@ Status delete_org(db::Tx& tx, const Actor& actor, const Org& org, Millis now) {
 // ---------------------------------------------------------------- members
 
 nlohmann::json Member::json() const {
-  return {{"user_id", user_id}, {"username", username}, {"role", role}, {"role_id", role_id}, {"etag", etag(version)}};
+  return {{"user_id", user_id}, {"username", username}, {"role", role}, {"role_id", role_id}, {"etag", etag_of(version)}};
 }
 
 static const db::Columns<Member> kMemberColumns{
@@ -153,7 +154,7 @@ Status remove_member(db::Tx& tx, const Actor& actor, const std::string& org_id, 
 
 nlohmann::json Group::json() const {
   return {{"id", id}, {"org_id", org_id}, {"slug", slug}, {"name", name}, {"created_at", format_rfc3339(created)},
-          {"etag", etag(version)}};
+          {"etag", etag_of(version)}};
 }
 
 static const db::Columns<Group> kGroupColumns{
@@ -225,7 +226,7 @@ Result<nlohmann::json> list_group_members(db::Tx& tx, const std::string& group_i
                            "WHERE gm.group_id = ? AND gm.user_id > ? ORDER BY gm.user_id LIMIT ?",
                            {group_id, after, std::int64_t{limit}}));
   return items_of(rows, [](const db::Row& r) {
-    return nlohmann::json{{"user_id", r.str(0)}, {"username", r.str(1)}, {"etag", etag(r.i64(2))}};
+    return nlohmann::json{{"user_id", r.str(0)}, {"username", r.str(1)}, {"etag", etag_of(r.i64(2))}};
   });
 }
 
@@ -249,7 +250,7 @@ nlohmann::json Role::json() const {
           {"description", description},
           {"permissions", permissions},
           {"builtin", builtin},
-          {"etag", etag(version)}};
+          {"etag", etag_of(version)}};
 }
 
 static const db::Columns<Role> kRoleColumns{
@@ -380,7 +381,7 @@ Result<nlohmann::json> invitation_json(const db::Row& r, Millis now) {
                         {"expires_at", format_rfc3339(i.expires)},
                         {"state", state},
                         {"created_by", i.created_by},
-                        {"etag", etag(i.version)}};
+                        {"etag", etag_of(i.version)}};
 }
 }  // namespace
 

@@ -256,7 +256,7 @@ Result<Response> group_member_add(Context& ctx) {
   TRY_STATUS(b.only({"user_id", "username"}));
   auto u = TRY(user_from_body(ctx.t(), b));
   TRY_STATUS(add_group_member(ctx.t(), ctx.actor(), g, u.id, ctx.now()));
-  json j = {{"user_id", u.id}, {"username", u.username}, {"etag", "\"v1\""}};
+  json j = {{"user_id", u.id}, {"username", u.username}, {"etag", http::etag_of(1)}};
   return with_etag(Response::json(201, j), j);
 }
 

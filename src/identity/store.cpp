@@ -7,6 +7,7 @@
 #include "core/ids.hpp"
 #include "identity/columns.hpp"
 #include "identity/policy.hpp"
+#include "http/etag.hpp"
 
 namespace atrium::identity {
 
@@ -81,12 +82,12 @@ nlohmann::json User::json() const {
           {"disabled", disabled},
           {"created_at", format_rfc3339(created)},
           {"updated_at", format_rfc3339(updated)},
-          {"etag", "\"v" + std::to_string(version) + "\""}};
+          {"etag", http::etag_of(version)}};
 }
 
 nlohmann::json Org::json() const {
   return {{"id", id}, {"slug", slug}, {"name", name}, {"created_at", format_rfc3339(created)},
-          {"etag", "\"v" + std::to_string(version) + "\""}};
+          {"etag", http::etag_of(version)}};
 }
 
 Status check_password(std::string_view username, std::string_view password) {

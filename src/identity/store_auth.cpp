@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "http/etag.hpp"
 #include "http/forwarded.hpp"
 #include "identity/auth.hpp"
 
@@ -41,7 +42,7 @@ static nlohmann::json session_json(const db::Row& r, const std::string& current_
           {"user_agent", r.str(5)},
           {"revoked", !r.is_null(6)},
           {"current", r.str(0) == current_id},
-          {"etag", "\"v" + std::to_string(r.i64(7)) + "\""}};
+          {"etag", http::etag_of(r.i64(7))}};
 }
 
 Result<nlohmann::json> list_sessions(db::Tx& tx, const std::string& user_id, const std::string& current_id,
@@ -101,7 +102,7 @@ static nlohmann::json token_json(const db::Row& r) {
           {"expires_at", ms_or_null(r.opt_i64(5))},
           {"last_used_at", ms_or_null(r.opt_i64(6))},
           {"revoked", !r.is_null(7)},
-          {"etag", "\"v" + std::to_string(r.i64(8)) + "\""}};
+          {"etag", http::etag_of(r.i64(8))}};
 }
 
 constexpr const char* kTokenCols =

@@ -1,4 +1,5 @@
 // jobs::Service: what the API and other modules read (a job's live view, usage, the node).
+#include "http/etag.hpp"
 #include "jobs/service.hpp"
 
 namespace atrium::jobs {
@@ -42,7 +43,7 @@ json Service::to_json(const JobRecord& r) const {
              {"time_limit_s", j.request.time_limit / 1000}}},
            {"requeue_count", j.requeue_count},
            {"stop_requested", r.stop_requested.empty() ? json(nullptr) : json(r.stop_requested)},
-           {"etag", "\"v" + std::to_string(r.version) + "\""}};
+           {"etag", http::etag_of(r.version)}};
   if (j.state == JobState::kPending) {
     out["priority"] = j.priority;
     out["estimated_start"] = ms_or_null(j.estimated_start);

@@ -3,6 +3,7 @@
 #include "audit/audit.hpp"
 #include "core/ids.hpp"
 #include "db/columns.hpp"
+#include "http/etag.hpp"
 
 namespace atrium::projects {
 
@@ -278,7 +279,7 @@ Result<nlohmann::json> list_members(db::Tx& tx, const std::string& project_id, c
   nlohmann::json items = nlohmann::json::array();
   for (auto& r : rows)
     items.push_back({{"user_id", r.str(0)}, {"role", r.str(1)}, {"added_at", format_rfc3339(r.i64(3))},
-                     {"etag", "\"v" + std::to_string(r.i64(2)) + "\""}});
+                     {"etag", http::etag_of(r.i64(2))}});
   return items;
 }
 

@@ -14,6 +14,7 @@
 #include "core/notifier.hpp"
 #include "db/database.hpp"
 #include "http/gate.hpp"
+#include "http/etag.hpp"
 
 namespace atrium::projects {
 
@@ -30,7 +31,7 @@ struct Project {
   std::int64_t version = 1;
   std::string my_role;  // the caller's project role, filled by the caller
   nlohmann::json json() const;
-  std::string etag() const { return "\"v" + std::to_string(version) + "\""; }
+  std::string etag() const { return http::etag_of(version); }
 };
 
 struct Changes {

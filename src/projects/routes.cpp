@@ -219,8 +219,8 @@ Result<Response> add_project_member(Context& ctx) {
             .with("field", ref.field));
   if (p.archived) return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
   TRY_STATUS(add_member(ctx.t(), ctx.actor(), p, u->id, role, ctx.now()));
-  json j = {{"user_id", u->id}, {"username", u->username}, {"role", role}, {"etag", "\"v1\""}};
-  return Response::json(201, j).header("ETag", "\"v1\"");
+  json j = {{"user_id", u->id}, {"username", u->username}, {"role", role}, {"etag", http::etag_of(1)}};
+  return Response::json(201, j).header("ETag", http::etag_of(1));
 }
 
 // PATCH (a new role) or DELETE of a project member.

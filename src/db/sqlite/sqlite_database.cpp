@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/files.hpp"
 #include "core/io_thread.hpp"
 
@@ -69,7 +70,7 @@ class SqliteDatabase::Conn final : public Tx {
   }
 
   Status run(std::string_view sql, const Params& params, Rows* rows) {
-    auto t0 = std::chrono::steady_clock::now();
+    Stopwatch t0;
     sqlite3_stmt* st = TRY(prepare(sql));
     struct Reset {
       sqlite3_stmt* s;
@@ -123,7 +124,7 @@ class SqliteDatabase::Conn final : public Tx {
       return internal("sqlite: " + msg);
     }
     if (stats_ && stats_->observe_query)
-      stats_->observe_query(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      stats_->observe_query(t0.seconds());
     return {};
   }
 
@@ -345,11 +346,10 @@ Status SqliteDatabase::sync_through(std::uint64_t ticket) {
     // after COMMIT returned), so this flush covers them all.
     std::uint64_t target = committed_.load();
     lock.unlock();
-    auto t0 = std::chrono::steady_clock::now();
+    Stopwatch t0;
     Status result = flush_wal();
     if (result && stats_.observe_flush)
-      stats_.observe_flush(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                           target - synced_);  // synced_ is only written by the flusher: no race
+      stats_.observe_flush(t0.seconds(), target - synced_);  // synced_ is only written by the flusher: no race
     lock.lock();
     syncing_ = false;
     ++sync_generation_;
