@@ -168,6 +168,38 @@ TEST_F(DirTest, OpenSocketChecksTypeAndOwnerWithoutFollowing) {
   ::close(other);
 }
 
+TEST_F(DirTest, SocketAddressReachesASocketWhosePathIsTooLongForSunPath) {
+  auto dir = root_ / "tree" / std::string(120, 'd');
+  fs::create_directories(dir);
+  auto path = (dir / "app.sock").string();
+  ASSERT_GT(path.size(), sizeof(sockaddr_un{}.sun_path));
+  auto bound = Dir::socket_address(path, std::nullopt);
+  ASSERT_TRUE(bound) << bound.error().detail;
+  EXPECT_TRUE(bound->path.starts_with("/proc/self/fd/") && bound->path.ends_with("/app.sock")) << bound->path;
+  auto connect_to = [](const std::string& at, bool listen) {
+    int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", at.c_str());
+    int rc = listen ? ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a)
+                    : ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    EXPECT_EQ(rc, 0) << at << ": " << std::strerror(errno);
+    if (listen) EXPECT_EQ(::listen(s, 4), 0);
+    return s;
+  };
+  int server = connect_to(bound->path, true);
+  auto short_path = (root_ / "tree/short.sock").string();
+  auto plain = Dir::socket_address(short_path, std::nullopt);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->path, short_path);  // short enough: itself
+  auto checked = Dir::socket_address(path, ::geteuid());
+  ASSERT_TRUE(checked) << checked.error().detail;  // the owner's socket, by its inode
+  int client = connect_to(checked->path, false);
+  EXPECT_FALSE(Dir::socket_address(path, ::geteuid() + 1));
+  ::close(client);
+  ::close(server);
+}
+
 TEST_F(DirTest, ReadFileReadsRegularFilesOnlyAndNeverThroughALink) {
   std::ofstream(root_ / "tree/token") << "abcdef";
   fs::create_symlink(root_ / "outside/secret", root_ / "tree/link");

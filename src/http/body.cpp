@@ -19,7 +19,7 @@ namespace {
 
 // Free bytes for an unprivileged writer on the file system of `dir`; max when unknown.
 std::int64_t free_bytes(const std::string& dir) {
-  struct statvfs st{};
+  struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) return std::numeric_limits<std::int64_t>::max();
   return static_cast<std::int64_t>(st.f_bavail) * static_cast<std::int64_t>(st.f_frsize);
 }

@@ -117,9 +117,8 @@ awaitable<ProxyTarget> Server::Impl::route_proxy(const Request& req) {
 // closed and no body was consumed) and reads its answer's header into `rp`. 0: done; else the
 // status of the error already answered to the client (the connection then closes).
 template <typename Stream>
-awaitable<int> Server::Impl::forward_request(Stream& stream, flat_buffer& buffer, BufferRequestParser& p,
-                                             Upstream& up, const ProxyTarget& t, const Request& req,
-                                             unsigned version, bool has_body,
+awaitable<int> Server::Impl::forward_request(Stream& stream, flat_buffer& buffer, BufferRequestParser& p, Upstream& up,
+                                             const ProxyTarget& t, const Request& req, unsigned version, bool has_body,
                                              std::optional<BufferResponseParser>& rp) {
   auto& lowest = beast::get_lowest_layer(stream);
   const auto& rid = req.request_id;
@@ -152,9 +151,9 @@ awaitable<int> Server::Impl::forward_request(Stream& stream, flat_buffer& buffer
     up.reset();
     if (timed_out) {
       metrics.connection_cut("upstream_timeout");
-      co_return co_await answer(504, "env-timeout",
-                                "the environment did not answer within " +
-                                    std::to_string(settings.upstream_header_timeout_s) + " s");
+      co_return co_await answer(
+          504, "env-timeout",
+          "the environment did not answer within " + std::to_string(settings.upstream_header_timeout_s) + " s");
     }
     // A kept connection the upstream closed meanwhile: once more on a new one, if nothing of a
     // body was consumed.
@@ -232,7 +231,8 @@ awaitable<bool> Server::Impl::proxy_request(Stream& stream, flat_buffer& buffer,
   }
   bool upstream_keep = rp->keep_alive();
   rewrite_for_client(res, keep);
-  co_await relay_message(*up.sock, up.buf, *rp, stream, up.chunk, [] {}, client_write);
+  co_await relay_message(
+      *up.sock, up.buf, *rp, stream, up.chunk, [] {}, client_write);
   if (!upstream_keep) up.reset();
   finish(status);
   co_return keep;

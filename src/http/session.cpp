@@ -39,9 +39,9 @@ std::string Server::Impl::new_request_id() {
 }
 
 Response Server::Impl::server_problem(int status, std::string type, std::string detail, const std::string& rid) {
-  nlohmann::json j = {{"type", "urn:atrium:problem:" + type}, {"title", type},         {"status", status},
-                      {"detail", detail},                     {"instance", "urn:atrium:request:" + rid},
-                      {"request_id", rid}};
+  nlohmann::json j = {
+      {"type", "urn:atrium:problem:" + type},    {"title", type},    {"status", status}, {"detail", detail},
+      {"instance", "urn:atrium:request:" + rid}, {"request_id", rid}};
   Response r = Response::json(status, j);
   r.content_type = "application/problem+json";
   return r;

@@ -57,7 +57,8 @@ struct LiveStream {
 // end, on a failed write, on shutdown (begin_shutdown cancels every live stream; the client
 // resumes from its offset elsewhere) or when `stop()` says so (after a cancel of the stream by
 // the caller). True: the stream ended.
-awaitable<bool> Server::Impl::pump(async::Stream& src, std::string first, PieceWriter write, std::function<bool()> stop) {
+awaitable<bool> Server::Impl::pump(async::Stream& src, std::string first, PieceWriter write,
+                                   std::function<bool()> stop) {
   LiveStream live(*this, src, co_await asio::this_coro::executor);
   std::string piece = std::move(first);
   for (;;) {

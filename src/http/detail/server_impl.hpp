@@ -135,10 +135,10 @@ struct Server::Impl {
   // The slots: connections not attributed to a user by IP and all together (oldest first, for
   // eviction), attributed ones by user, and how many slots are held.
   std::unordered_map<std::string, std::map<std::uint64_t, std::shared_ptr<Conn>>> by_ip;  // GUARDED_BY(conns_mu)
-  std::map<std::uint64_t, std::shared_ptr<Conn>> unattributed;                             // GUARDED_BY(conns_mu)
-  std::unordered_map<std::string, int> by_user;                                            // GUARDED_BY(conns_mu)
-  int slots_held = 0;                                                                      // GUARDED_BY(conns_mu)
-  std::uint64_t conn_seq = 0;                                                              // GUARDED_BY(conns_mu)
+  std::map<std::uint64_t, std::shared_ptr<Conn>> unattributed;                            // GUARDED_BY(conns_mu)
+  std::unordered_map<std::string, int> by_user;                                           // GUARDED_BY(conns_mu)
+  int slots_held = 0;                                                                     // GUARDED_BY(conns_mu)
+  std::uint64_t conn_seq = 0;                                                             // GUARDED_BY(conns_mu)
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;  // GUARDED_BY(done_mu)
@@ -178,8 +178,7 @@ struct Server::Impl {
   awaitable<void> linger_close(Stream& stream);
   std::string new_request_id();
   Response server_problem(int status, std::string type, std::string detail, const std::string& rid);
-  Request request_head(const RequestHeader& m, const std::string& remote_ip, const std::string& rid,
-                       bool tls) const;
+  Request request_head(const RequestHeader& m, const std::string& remote_ip, const std::string& rid, bool tls) const;
   static Status split_target(Request& req);
   awaitable<std::optional<Response>> admit_head(const RequestHeader& hdr, const std::string& remote_ip,
                                                 const std::string& rid, bool tls, Admission& adm);
@@ -192,8 +191,8 @@ struct Server::Impl {
   awaitable<bool> read_request_body(Stream& stream, flat_buffer& buffer, HeadParser& head, const std::string& rid,
                                     Conn& conn, StringRequest& msg, detail::SpoolFile& spooled);
   template <typename Stream, typename Parser>
-  awaitable<bool> read_body(Stream& stream, flat_buffer& buffer, Parser& p, std::int64_t limit,
-                            const std::string& rid, bool per_read_timeout, Conn& conn);
+  awaitable<bool> read_body(Stream& stream, flat_buffer& buffer, Parser& p, std::int64_t limit, const std::string& rid,
+                            bool per_read_timeout, Conn& conn);
   Response no_room_problem(const std::string& rid);
 
   // ---- write.cpp
@@ -226,8 +225,7 @@ struct Server::Impl {
   awaitable<ProxyTarget> route_proxy(const Request& req);
   awaitable<boost::beast::error_code> connect_upstream(detail::Upstream& up, const std::string& path,
                                                        std::optional<std::uint32_t> owner_uid);
-  awaitable<bool> read_upstream_header(detail::Upstream& up, BufferResponseParser& rp,
-                                       boost::beast::error_code& ec);
+  awaitable<bool> read_upstream_header(detail::Upstream& up, BufferResponseParser& rp, boost::beast::error_code& ec);
 
   // ---- tunnel.cpp
   template <typename Stream>
