@@ -2,8 +2,8 @@
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
-#include "quota/quota.hpp"
 #include "http/etag.hpp"
+#include "quota/quota.hpp"
 
 namespace atrium::data {
 

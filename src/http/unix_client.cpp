@@ -38,8 +38,8 @@ struct Exchange {
 
 async::Task<Result<UnixReply>> unix_request(UnixRequest req) {
   auto x = std::make_shared<Exchange>(co_await asio::this_coro::executor);
-  auto checked = Dir::open_socket_at(req.socket_path, req.owner_uid);
-  if (!checked) co_return fail(unreachable(checked.error().detail));
+  auto addr = Dir::socket_address(req.socket_path, req.owner_uid);
+  if (!addr) co_return fail(unreachable(addr.error().detail));
   x->timer.expires_after(std::chrono::milliseconds(req.timeout));
   x->timer.async_wait([x](const boost::system::error_code& ec) {
     if (ec) return;
@@ -52,9 +52,8 @@ async::Task<Result<UnixReply>> unix_request(UnixRequest req) {
     return fail(unreachable(x->timed_out ? std::string("timed out") : what + ec.message()));
   };
   boost::system::error_code ec;
-  // The checked descriptor stays open until connect() is done: /proc/self/fd/N is that inode.
-  co_await x->sock.async_connect(Local::endpoint(Dir::proc_path(checked->get())),
-                                 asio::redirect_error(asio::use_awaitable, ec));
+  // addr->hold stays open until connect() is done: addr->path names that very inode.
+  co_await x->sock.async_connect(Local::endpoint(addr->path), asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return failed("connect: ", ec);
   bhttp::request<bhttp::empty_body> out{bhttp::string_to_verb(req.method), req.target, 11};
   out.set(bhttp::field::host, "localhost");

@@ -2,10 +2,10 @@
 
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "http/etag.hpp"
 #include "identity/columns.hpp"
 #include "identity/policy.hpp"
 #include "quota/quota.hpp"
-#include "http/etag.hpp"
 
 namespace atrium::identity {
 namespace {

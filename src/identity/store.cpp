@@ -5,9 +5,9 @@
 #include <string_view>
 
 #include "core/ids.hpp"
+#include "http/etag.hpp"
 #include "identity/columns.hpp"
 #include "identity/policy.hpp"
-#include "http/etag.hpp"
 
 namespace atrium::identity {
 

@@ -1,6 +1,7 @@
 // jobs::Service: what the API and other modules read (a job's live view, usage, the node).
-#include "http/etag.hpp"
 #include "jobs/service.hpp"
+
+#include "http/etag.hpp"
 
 namespace atrium::jobs {
 namespace {

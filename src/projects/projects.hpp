@@ -13,8 +13,8 @@
 #include "core/error.hpp"
 #include "core/notifier.hpp"
 #include "db/database.hpp"
-#include "http/gate.hpp"
 #include "http/etag.hpp"
+#include "http/gate.hpp"
 
 namespace atrium::projects {
 
