@@ -80,20 +80,26 @@ void Service::wake(const std::string& id) {
 async::Task<void> Service::watch(std::string id, std::shared_ptr<Watch> w) {
   auto on_job = w->waiter.wake_on(jobs_.changes());
   auto halted = [this] { return stopping_.load(); };
+  bool queued = true;  // until seen otherwise
   while (!halted()) {
     Millis next = async::kNever;
     bool ended = false;
+    // A queued environment shows its job's pending reason, which each scheduling pass may move
+    // without a state change: it looks again after each pass (subscribed before it looks).
+    Notifier::Subscription on_pass;
+    if (queued) on_pass = w->waiter.wake_on(jobs_.passes());
     try {
       auto s = co_await async::on_pool(rt_, [this, &id] { return look(id); });
+      queued = s.env && s.env->state == EnvState::kQueued;
       if (s.failed)
-        next = s.now + settings_.queued_interval;
+        next = s.now + settings_.retry_interval;
       else if (!s.env || !s.env->active())
         ended = true;
       else
         next = co_await step(s);
     } catch (const std::exception& ex) {  // one environment's surprise must not stop the others
       spdlog::error("env {}: monitor: {}", id, ex.what());
-      next = clock_.now_ms() + settings_.queued_interval;
+      next = clock_.now_ms() + settings_.retry_interval;
     }
     if (ended || halted()) break;
     co_await w->waiter.wait(clock_, next);
@@ -169,7 +175,7 @@ Millis Service::queued(const Look& s) {
     if (!st) spdlog::error("env {}: {}", e.id, st.error().detail);
     changed();
   }
-  return next_look({.state = EnvState::kQueued, .now = s.now, .queued_interval = settings_.queued_interval});
+  return next_look({.state = EnvState::kQueued, .now = s.now});
 }
 
 async::Task<Millis> Service::starting(const Look& s) {

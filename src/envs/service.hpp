@@ -48,7 +48,7 @@ namespace atrium::envs {
 
 struct Settings {
   std::filesystem::path data_dir;  // <data_dir>/envs/<id>/{run,app}, <data_dir>/homes/<project>/<user>
-  Millis queued_interval = 250;    // a QUEUED env's pending reason is re-read (it comes with no signal)
+  Millis retry_interval = 250;     // after a look that failed (the database), how soon to look again
   Millis health_interval = 20;     // between a STARTING app's health checks
   Millis health_timeout = 2000;    // one request to an app over its socket
   Millis activity_poll = 60'000;   // how often a READY app's own last_activity is asked for

@@ -62,7 +62,7 @@ Result<EnvState> next_state(EnvState from, EnvEvent event) {
 Millis next_look(const Timing& t) {
   switch (t.state) {
     case S::kQueued:
-      return t.now + t.queued_interval;
+      return kNone;  // the next scheduling pass or its job's change wakes it
     case S::kStarting: {
       Millis at = t.now + t.health_interval;
       if (t.spawn_timeout > 0) at = std::min(at, std::max(t.now, t.started + t.spawn_timeout + 1));

@@ -42,7 +42,6 @@ struct Timing {
   EnvState state = EnvState::kQueued;
   Millis now = 0;
   Millis health_interval = 20;   // STARTING: between health checks
-  Millis queued_interval = 250;  // QUEUED: the job's pending reason is re-read (it has no signal)
   Millis started = 0;            // STARTING: when its job started
   Millis spawn_timeout = 0;      // STARTING: 0 = none
   Millis app_poll_at = 0;        // READY: when the app's own activity is asked for next (0 = never)

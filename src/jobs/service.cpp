@@ -178,6 +178,7 @@ Millis Service::run_pass() {
   Stopwatch took;
   Millis wake = 0;
   if (auto st = pass(wake); !st) spdlog::error("scheduling pass failed: {}", st.error().detail);
+  passes_.notify();
   Millis spent = took.millis();
   std::lock_guard lk(pace_mu_);
   in_pass_ = false;

@@ -142,6 +142,9 @@ class Service {
   Result<bool> dataset_in_use(const std::string& dataset_id, std::int64_t number, std::int64_t uid) const;
   // Fired after each commit that changed a job's state (live log streams wait on it).
   const Notifier& changes() const { return changes_; }
+  // Fired after each scheduling pass: pending jobs' reasons, priorities and estimated starts may
+  // have moved without a state change (a queued environment shows them).
+  const Notifier& passes() const { return passes_; }
   // PENDING or RUNNING now (its output may still grow).
   bool active(const std::string& id) const;
   std::filesystem::path run_dir(const JobRecord& r) const;
@@ -199,6 +202,7 @@ class Service {
   Inflight launches_;
   std::atomic<bool> stopped_{false};
   Notifier changes_;
+  Notifier passes_;
 };
 
 }  // namespace atrium::jobs
