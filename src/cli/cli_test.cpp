@@ -25,10 +25,9 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 using testing::FakeServer;
 using testing::response;
-
-constexpr const char* kOrgA = "org_01JD3X8V0Q6Y2M4K9T7R5W1ZCA";
-constexpr const char* kOrgB = "org_01JD3X8V0Q6Y2M4K9T7R5W1ZCB";
-constexpr const char* kUser = "usr_01JD3X8V0Q6Y2M4K9T7R5W1ZCA";
+using testing::kOrgA;
+using testing::kOrgB;
+using testing::kUser;
 
 // ---------------------------------------------------------------- URLs
 

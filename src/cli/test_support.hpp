@@ -11,6 +11,10 @@
 
 namespace atrium::cli::testing {
 
+inline constexpr const char* kOrgA = "org_01JD3X8V0Q6Y2M4K9T7R5W1ZCA";
+inline constexpr const char* kOrgB = "org_01JD3X8V0Q6Y2M4K9T7R5W1ZCB";
+inline constexpr const char* kUser = "usr_01JD3X8V0Q6Y2M4K9T7R5W1ZCA";
+
 inline HttpResponse response(int status, std::string body, Headers headers = {}) {
   HttpResponse r;
   r.status = status;
