@@ -5,6 +5,7 @@ ATRIUM_BIN names the binary (ctest sets it); without it, <repo>/build/src/atrium
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json as jsonlib
 import os
@@ -399,6 +400,33 @@ def list_all(srv: Server, path: str, token: str, limit: int = 200) -> list[dict]
         if not after:
             return items
     raise AssertionError("list did not end")
+
+# The end of a test web app's source (python3 -c): serves its handler class H on the unix socket
+# Atrium gives the app ($ATRIUM_SOCKET). The source imports os and socketserver.
+SERVE_H_ON_ATRIUM_SOCKET = '''
+class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    def get_request(self):
+        r, _ = super().get_request()
+        return r, ("local", 0)
+path = os.environ["ATRIUM_SOCKET"]
+try: os.unlink(path)
+except FileNotFoundError: pass
+S(path, H).serve_forever()
+'''
+
+
+@contextlib.contextmanager
+def env_suite_server(tmp_path_factory, name: str, env: dict[str, str]):
+    """A module's server for a suite that launches environments: started with `env`, `s.admin` an
+    admin token, and torn down by stop_envs_then_server (no environment outlives the suite)."""
+    s = Server(tmp_path_factory.mktemp(name), env=env).start()
+    s.admin = s.admin_token()
+    try:
+        yield s
+    finally:
+        stop_envs_then_server(s)
+
 
 def stop_envs_then_server(s: "Server") -> None:
     """A suite's teardown: no environment outlives it. Every project's active environments are

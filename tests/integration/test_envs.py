@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (ATRIUM_BIN, Browser, USER_PASSWORD, World, base_env, is_problem, list_all,
-                      stop_envs_then_server, wait_until)
+from conftest import (ATRIUM_BIN, SERVE_H_ON_ATRIUM_SOCKET, USER_PASSWORD, Browser, World, base_env,
+                      env_suite_server, is_problem, list_all, wait_until)
 from wsclient import Closed, HandshakeRefused, WebSocket
 
 ENV_SERVER = {"ATRIUM_COMPUTE_CPUS": "32", "ATRIUM_COMPUTE_MEM_MB": "65536"}
@@ -54,27 +54,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(out)
     do_GET = do_POST = do_PUT = do_DELETE = _answer
     def log_message(self, *a): pass
-class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    def get_request(self):
-        r, _ = super().get_request()
-        return r, ("local", 0)
-path = os.environ["ATRIUM_SOCKET"]
-try: os.unlink(path)
-except FileNotFoundError: pass
-S(path, H).serve_forever()
-'''
+''' + SERVE_H_ON_ATRIUM_SOCKET
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    from conftest import Server
-    s = Server(tmp_path_factory.mktemp("envs"), env=ENV_SERVER).start()
-    s.admin = s.admin_token()
-    try:
+    with env_suite_server(tmp_path_factory, "envs", ENV_SERVER) as s:
         yield s
-    finally:
-        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import World, stop_envs_then_server
+from conftest import env_suite_server, World
 from test_envs import ENV_SERVER, bearer, env_ws, execute, launch, proxied, stop, terminal_run, wait_state
 
 MARKERS = "/home/atrium/markers"
@@ -41,13 +41,8 @@ SHADOWS = {
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    from conftest import Server
-    s = Server(tmp_path_factory.mktemp("envcode"), env=ENV_SERVER).start()
-    s.admin = s.admin_token()
-    try:
+    with env_suite_server(tmp_path_factory, "envcode", ENV_SERVER) as s:
         yield s
-    finally:
-        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

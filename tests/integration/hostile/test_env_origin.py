@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cdp import Chromium, chromium_path  # noqa: E402
-from conftest import Browser, Server, USER_PASSWORD, World, is_problem, list_all, stop_envs_then_server, wait_until  # noqa: E402
+from conftest import (SERVE_H_ON_ATRIUM_SOCKET, USER_PASSWORD, Browser, World, env_suite_server,  # noqa: E402
+                      is_problem, list_all, wait_until)
 
 ENV_SERVER = {"ATRIUM_COMPUTE_CPUS": "16", "ATRIUM_COMPUTE_MEM_MB": "32768"}
 
@@ -92,26 +93,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
-class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    def get_request(self):
-        r, _ = super().get_request()
-        return r, ("local", 0)
-path = os.environ["ATRIUM_SOCKET"]
-try: os.unlink(path)
-except FileNotFoundError: pass
-S(path, H).serve_forever()
-'''
+''' + SERVE_H_ON_ATRIUM_SOCKET
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("origin"), env=ENV_SERVER).start()
-    s.admin = s.admin_token()
-    try:
+    with env_suite_server(tmp_path_factory, "origin", ENV_SERVER) as s:
         yield s
-    finally:
-        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

@@ -18,19 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import World, is_problem, stop_envs_then_server, wait_until
+from conftest import env_suite_server, is_problem, wait_until, World
 from test_envs import ECHO_APP, ENV_SERVER, launch, proxied, stop, wait_state
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    from conftest import Server
-    s = Server(tmp_path_factory.mktemp("envtrees"), env=ENV_SERVER).start()
-    s.admin = s.admin_token()
-    try:
+    with env_suite_server(tmp_path_factory, "envtrees", ENV_SERVER) as s:
         yield s
-    finally:
-        stop_envs_then_server(s)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, World, stop_envs_then_server, wait_until
+from conftest import env_suite_server, SERVE_H_ON_ATRIUM_SOCKET, wait_until, World
 from test_envs import env_raw
 from test_sandbox import ROOT, Sandbox, probe
 
@@ -166,16 +166,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
     def log_message(self, *a): pass
-class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    def get_request(self):
-        r, _ = super().get_request()
-        return r, ("local", 0)
-path = os.environ["ATRIUM_SOCKET"]
-try: os.unlink(path)
-except FileNotFoundError: pass
-S(path, H).serve_forever()
-'''
+''' + SERVE_H_ON_ATRIUM_SOCKET
 
 
 def host_addresses() -> tuple[str | None, str | None]:
@@ -200,13 +191,9 @@ def outbound_srv(tmp_path_factory):
     if v4 is None:
         pytest.skip("this host has no global IPv4 address to listen on")
     env = {"ATRIUM_COMPUTE_CPUS": "32", "ATRIUM_COMPUTE_MEM_MB": "65536", "ATRIUM_COMPUTE_OUTBOUND_ALLOW": f"{v4}/32"}
-    s = Server(tmp_path_factory.mktemp("egress"), env=env).start()
-    s.admin = s.admin_token()
-    s.v4, s.v6 = v4, v6
-    try:
+    with env_suite_server(tmp_path_factory, "egress", env) as s:
+        s.v4, s.v6 = v4, v6
         yield s
-    finally:
-        stop_envs_then_server(s)
 
 
 def env_state(srv, token, env_id, states):
