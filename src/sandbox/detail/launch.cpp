@@ -142,6 +142,18 @@ void add_root_entry(Layout& lay, const std::string& root, const std::string& nam
 
 auto precondition(std::string what) { return fail(ErrorCode::kFailedPrecondition, "sandbox-setup", std::move(what)); }
 
+// A host character device inside the sandbox: bound (nosuid, noexec) at the same path, and allowed
+// in the job's device cgroup.
+void bind_device(Layout& lay, LaunchPlan& p, const std::string& node, const struct stat& st) {
+  lay.touch(node);
+  p.steps.push_back({.op = Op::kBind,
+                     .src = node,
+                     .dst = kNew + node,
+                     .attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                     .what = "bind " + node});
+  p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
+}
+
 // A minimal /dev: a tmpfs with binds of the harmless nodes, made read-only at the end.
 void add_dev(Layout& lay, LaunchPlan& p) {
   lay.tmpfs("/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=256");
@@ -150,13 +162,7 @@ void add_dev(Layout& lay, LaunchPlan& p) {
     struct stat st;
     std::string host = "/dev/" + n;
     if (::stat(host.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) continue;
-    lay.touch(host);
-    p.steps.push_back({.op = Op::kBind,
-                       .src = host,
-                       .dst = kNew + host,
-                       .attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                       .what = "bind " + host});
-    p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
+    bind_device(lay, p, host, st);
   }
   for (auto [link, text] : {std::pair{"fd", "/proc/self/fd"},
                             {"stdin", "/proc/self/fd/0"},
@@ -193,13 +199,7 @@ Status add_gpus(Layout& lay, LaunchPlan& p, const std::vector<int>& gpus) {
   for (const auto& n : gpu_nodes) {
     struct stat st;
     ::stat(n.c_str(), &st);
-    lay.touch(n);
-    p.steps.push_back({.op = Op::kBind,
-                       .src = n,
-                       .dst = kNew + n,
-                       .attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                       .what = "bind " + n});
-    p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
+    bind_device(lay, p, n, st);
   }
   // NVML and CUDA read PCI topology from /sys: read-only, only for GPU jobs. Its cgroup tree
   // would show every other job's cgroup (ids, usage): an empty read-only tmpfs covers it, as
