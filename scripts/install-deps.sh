@@ -17,6 +17,9 @@ PKGS=(
   iproute2
   # tests/integration/hostile/test_env_origin.py drives a real headless browser (over its DevTools pipe)
   chromium
+  # the web UI's build and tests (web/): Node.js 20 (the image's NodeSource build, with npm;
+  # Debian's own nodejs 18 is too old for Vite 8 and scripts/build-web.sh says so)
+  nodejs
   # scripts/check-house.py (ctest check.house) finds the functions with universal-ctags
   universal-ctags
 )

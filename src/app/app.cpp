@@ -42,6 +42,8 @@
 #include "quota/quota.hpp"
 #include "sandbox/sandbox.hpp"
 #include "vcs/routes.hpp"
+#include "web/assets.hpp"
+#include "web/site.hpp"
 
 namespace atrium::app {
 namespace {
@@ -221,6 +223,21 @@ void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics,
            {"This API's OpenAPI 3.1 document", "ops", nullptr, {{"type", "object"}}},
            [&api](Context&) -> Result<Response> { return Response::json(200, api.openapi()); },
            http::TxMode::kNone});
+}
+
+// The built web UI, served at /; without it the server still runs (the API, git, environments)
+// and / says how to build the UI.
+std::unique_ptr<web::Assets> load_web_ui(const Settings& c, const std::string& exe) {
+  fs::path dir = c.web.assets_dir.empty() ? web::default_assets_dir(exe) : fs::path(c.web.assets_dir);
+  auto assets = web::Assets::load(dir);
+  if (!assets) {
+    spdlog::warn("web UI: {}; / answers 503 until it is built (make build) or [web] assets_dir names it",
+                 assets.error().detail);
+    return nullptr;
+  }
+  spdlog::info("web UI: {} files ({} KiB with their compressed copies) from {}", assets->size(),
+               assets->bytes() / 1024, dir.string());
+  return std::make_unique<web::Assets>(std::move(*assets));
 }
 
 void setup_logging(const Settings& c) {
@@ -485,6 +502,8 @@ int run_server(const ServerFlags& flags) {
   data::add_routes(api, data_service, runtime);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
+  auto web_assets = load_web_ui(c, js->exe);
+  api.set_fallback([&web_assets](const http::Request& req) { return web::serve(web_assets.get(), req); });
 
   http::ServerSettings ss = server_settings(c, host, port, *trusted, repos.root() / "tmp");
   ss.on_drain = [draining] { draining->store(true); };

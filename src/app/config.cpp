@@ -53,6 +53,7 @@ void declare_all(config::Registry& r, Settings& s) {
   data::declare(r, s.data);
   envs::declare(r, s.envs);
   vcs::declare(r, s.git);
+  web::declare(r, s.web);
 }
 
 Result<Settings> load_settings(const std::string& file, const std::map<std::string, std::string>& env,

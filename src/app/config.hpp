@@ -13,6 +13,7 @@
 #include "identity/config.hpp"
 #include "jobs/config.hpp"
 #include "vcs/config.hpp"
+#include "web/config.hpp"
 
 namespace atrium::app {
 
@@ -44,6 +45,7 @@ struct Settings {
   data::Config data;        // [data]
   envs::Config envs;        // [envs]
   vcs::Config git;          // [git]
+  web::Config web;          // [web]
 };
 
 // Binds every section of `s` to `r`, in the order of the example file.

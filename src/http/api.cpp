@@ -361,6 +361,8 @@ Response Api::unmatched(const Request& req, const std::vector<std::string>& allo
     r.header("Allow", allow);
     return r;
   }
+  if (fallback_)
+    if (auto r = fallback_(req)) return std::move(*r);
   return Response::problem(Error(ErrorCode::kNotFound, "no-route", "no such endpoint: " + req.path), req.request_id);
 }
 

@@ -169,6 +169,10 @@ class Api {
   // the body and handle() it; a response: answer it, the body unread. Never throws.
   std::optional<Response> admit(const Request& head, Admission& adm);
   const std::vector<Route>& routes() const { return routes_; }
+  // Answers the GET and HEAD requests no route matches, before the 404 (the web UI's pages and
+  // files); nullopt from it keeps the 404.
+  using Fallback = std::function<std::optional<Response>(const Request&)>;
+  void set_fallback(Fallback f) { fallback_ = std::move(f); }
   nlohmann::json openapi() const;
 
   static std::vector<db::Migration> migrations();
@@ -190,6 +194,7 @@ class Api {
   obs::Metrics* metrics_;
   ApiSettings settings_;
   std::vector<Route> routes_;
+  Fallback fallback_;
 };
 
 }  // namespace atrium::http

@@ -112,11 +112,14 @@ Result<Response> org_create(Context& ctx) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"slug", "name"}));
   auto slug = TRY(slug_field(b, "slug"));
-  // An org's slug is the first segment of its git URLs (/{org}/{project}.git), beside the
-  // server's own top-level paths: those names stay the server's.
+  // An org's slug is the first segment of its git URLs (/{org}/{project}.git) and of its pages in
+  // the web UI (/{org}/{project}), beside the server's and the UI's own top-level paths: those
+  // names stay theirs.
   static const std::set<std::string, std::less<>> kReserved = {
-      "api",   "dl",     "env",  "envs",  "git", "healthz", "readyz", "metrics", "static",      "assets",
-      "login", "logout", "auth", "oauth", "ui",  "app",     "admin",  "docs",    "favicon.ico", "robots.txt"};
+      "api",    "dl",     "env",    "envs",     "git",     "healthz",  "readyz",      "metrics",    "static",
+      "assets", "login",  "logout", "auth",     "oauth",   "ui",       "app",         "admin",      "docs",
+      "me",     "new",    "jobs",   "search",   "invite",  "settings", "favicon.ico", "favicon.svg", "robots.txt",
+      "orgs",   "users",  "projects", "explore", "index.html"};
   if (kReserved.contains(slug))
     return fail(Error(ErrorCode::kInvalidArgument, "reserved-slug",
                       "'" + slug + "' is reserved for the server's own paths; choose another slug")

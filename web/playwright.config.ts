@@ -1,0 +1,28 @@
+import { defineConfig, devices } from "@playwright/test";
+
+// Debian's chromium (scripts/install-deps.sh installs it); never a browser download.
+const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export default defineConfig({
+  testDir: "e2e",
+  outputDir: process.env.PW_OUTPUT_DIR ?? "test-results",
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  // On 2 cores one worker was as fast as two (chromium and the server share them); each worker
+  // runs its own atrium server (e2e/fixtures.ts).
+  workers: Number(process.env.PW_WORKERS ?? 1),
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  reporter: [["list"], ["./e2e/summary-reporter.ts"]],
+  use: {
+    trace: process.env.PW_TRACE ? "retain-on-failure" : "off",
+    screenshot: "only-on-failure",
+    viewport: { width: 1280, height: 800 },
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: { ...devices["Desktop Chrome"], viewport: { width: 1280, height: 800 }, launchOptions: { executablePath } },
+    },
+  ],
+});

@@ -1,0 +1,44 @@
+// The route table. Each area (pages/<area>/index.ts) lists its own routes with lazily loaded
+// pages, so the first page loads only the shell and the code of the page it shows.
+import { createBrowserRouter, type RouteObject } from "react-router";
+import { authRoutes } from "../pages/auth";
+import { homeRoutes } from "../pages/home";
+import { projectRoutes, projectChildRoutes } from "../pages/projects";
+import { codeRoutes } from "../pages/code";
+import { dataRoutes } from "../pages/data";
+import { jobRoutes, projectJobRoutes } from "../pages/jobs";
+import { envRoutes, projectEnvRoutes } from "../pages/envs";
+import { meRoutes } from "../pages/me";
+import { Root } from "./Root";
+import { NotFound } from "./NotFound";
+
+const routes: RouteObject[] = [
+  {
+    element: <Root />,
+    children: [
+      // Pages without the signed-in shell: sign in, invitations, a full-window terminal.
+      ...authRoutes,
+      ...envRoutes.bare,
+      {
+        // The signed-in shell is its own chunk: the sign-in page does not load it.
+        lazy: async () => ({ Component: (await import("./Layout")).Layout }),
+        children: [
+          ...homeRoutes,
+          ...meRoutes,
+          ...jobRoutes,
+          ...envRoutes.shell,
+          ...projectRoutes,
+          {
+            // /{org}/{project}/...: the project's own pages share its header and tabs.
+            path: ":org/:project",
+            lazy: async () => ({ Component: (await import("../pages/projects/ProjectShell")).ProjectShell }),
+            children: [...projectChildRoutes, ...codeRoutes, ...dataRoutes, ...projectJobRoutes, ...projectEnvRoutes],
+          },
+          { path: "*", element: <NotFound /> },
+        ],
+      },
+    ],
+  },
+];
+
+export const router = createBrowserRouter(routes);

@@ -1,0 +1,80 @@
+// /{org}/{project}/...: loads the project once and gives it to the pages below (useProject),
+// with the project's header and its tabs.
+import { Anchor, Badge, Group, Stack, Tabs, Text, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import { createContext, useContext } from "react";
+import { Link, Outlet, useLocation, useNavigate, useParams } from "react-router";
+import { fetchJson } from "../../api/client";
+import type { Project } from "../../api/projects";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { Loading } from "../../components/Loading";
+
+interface ProjectValue {
+  project: Project;
+  org: string; // the org's slug, as in the URL
+  base: string; // "/{org}/{project}"
+}
+
+const ProjectContext = createContext<ProjectValue | null>(null);
+
+export function useProject(): ProjectValue {
+  const v = useContext(ProjectContext);
+  if (!v) throw new Error("useProject outside /{org}/{project}");
+  return v;
+}
+
+export function projectKey(org: string, slug: string) {
+  return ["project", org, slug] as const;
+}
+
+const TABS = [
+  { value: "", label: "Overview" },
+  { value: "tree", label: "Code" },
+  { value: "files", label: "Files" },
+  { value: "jobs", label: "Jobs" },
+  { value: "envs", label: "Environments" },
+  { value: "settings", label: "Settings" },
+];
+
+export function ProjectShell() {
+  const { org = "", project: slug = "" } = useParams();
+  const loc = useLocation();
+  const navigate = useNavigate();
+  const q = useQuery({
+    queryKey: projectKey(org, slug),
+    queryFn: () =>
+      fetchJson<Project>(`/api/v1/orgs/${encodeURIComponent(org)}/projects/${encodeURIComponent(slug)}`),
+  });
+  if (q.isPending) return <Loading />;
+  if (q.error) return <ErrorAlert error={q.error} title="This project could not be loaded" />;
+  const base = `/${org}/${slug}`;
+  const rest = loc.pathname.slice(base.length + 1);
+  const tab = TABS.find((t) => t.value && (rest === t.value || rest.startsWith(t.value + "/")))?.value ?? "";
+  return (
+    <ProjectContext.Provider value={{ project: q.data, org, base }}>
+      <Stack gap="sm">
+        <Group gap="xs" wrap="wrap">
+          <Anchor component={Link} to={`/${org}`}>
+            {org}
+          </Anchor>
+          <Text c="dimmed">/</Text>
+          <Title order={1} size="h3">
+            {q.data.name || q.data.slug}
+          </Title>
+          <Badge variant="light">{q.data.visibility}</Badge>
+          {q.data.archived ? <Badge color="gray">archived</Badge> : null}
+        </Group>
+        <Tabs value={tab} onChange={(v) => navigate(v ? `${base}/${v}` : base)}>
+          <Tabs.List aria-label="Project sections">
+            {TABS.map((t) => (
+              <Tabs.Tab key={t.value} value={t.value}>
+                {t.label}
+              </Tabs.Tab>
+            ))}
+          </Tabs.List>
+        </Tabs>
+        <Outlet />
+      </Stack>
+    </ProjectContext.Provider>
+  );
+}
