@@ -1,5 +1,6 @@
-# Atrium's entry points. `make run` builds and starts a server on 127.0.0.1:8080; `make test`
-# builds everything and runs every test (unit, integration, fuzz) through ctest. Each target
+# Atrium's entry points. `make run` builds (the server, then the web UI) and starts a server on
+# 127.0.0.1:8080; `make test` builds everything and runs every test (unit, integration, browser,
+# fuzz) through ctest. Each target
 # installs what it needs first (scripts/install-deps.sh, idempotent).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -35,8 +36,10 @@ fuzz-build: deps
 	fi
 	ninja -C $(FUZZ_DIR) -j $(JOBS) fuzzers
 
+# Two at a time: the fuzzers (one core each) run beside the integration and browser suites, which
+# take one lock and so run one after another.
 test: build fuzz-build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 bench: build
 	ATRIUM_BENCH=1 ./scripts/install-deps.sh
