@@ -413,19 +413,7 @@ Result<Response> list_my_jobs(Service& svc, Context& ctx) {
 
 Result<Response> show_job(Service& svc, Context& ctx) {
   auto rec = TRY(load(ctx, {"jobs", "read"}));
-  auto j = svc.to_json(rec);
-  j["events"] = TRY(events(ctx.t(), rec.id()));
-  json ds = json::array();
-  for (auto& d : TRY(job_datasets(ctx.t(), rec.id())))
-    ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number},
-                  {"path", "/data/" + d.name}});
-  j["datasets"] = ds;
-  if (auto c = TRY(job_commit(ctx.t(), rec.id())))
-    j["commit"] = {{"id", c->commit}, {"ref", c->ref.empty() ? json(nullptr) : json(c->ref)}};
-  else
-    j["commit"] = nullptr;
-  if (auto o = TRY(job_outputs(ctx.t(), rec.id())))
-    j["outputs"] = {{"dataset", o->dataset_name}, {"dataset_id", o->dataset_id}, {"paths", o->globs}};
+  auto j = TRY(svc.detail_json(ctx.t(), rec));
   return http::with_etag(Response::json(200, j), j);
 }
 
@@ -596,6 +584,8 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
            {"This node's compute resources, what is allocated, and what the sandbox enforces here", "jobs", nullptr,
             kObj},
            [&svc](Context&) -> Result<Response> { return Response::json(200, svc.node_json()); }});
+
+  add_event_routes(api, svc, rt);
 }
 
 }  // namespace atrium::jobs

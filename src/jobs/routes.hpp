@@ -12,4 +12,6 @@ class Runtime;
 namespace atrium::jobs {
 // Live log streams read on `rt`'s worker pool.
 void add_routes(http::Api& api, Service& service, async::Runtime& rt);
+// GET /api/v1/jobs/events: server-sent events of job changes (routes_events.cpp).
+void add_event_routes(http::Api& api, Service& service, async::Runtime& rt);
 }

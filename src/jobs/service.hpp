@@ -132,6 +132,8 @@ class Service {
   // --- reads -------------------------------------------------------------------------------
   // The API shape of a job, with the live fields (reason, priority, estimated start) of a pending one.
   nlohmann::json to_json(const JobRecord& r) const;
+  // GET /jobs/{id}'s shape: to_json plus its events, datasets, commit and outputs (blocks: the pool).
+  Result<nlohmann::json> detail_json(db::Tx& tx, const JobRecord& r) const;
   // Quota usage for identity's quota routes: concurrent_jobs, cpu_hours (this period).
   nlohmann::json usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const;
   nlohmann::json node_json() const;

@@ -124,9 +124,9 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
                        {"image", "host"}};  // the host's /usr, read-only
     if (!cap->error.empty()) provenance["capture_error"] = cap->error;
     Actor system{.user_id = rec->user_id(), .username = "job " + id, .request_id = id};
-    TRY(data::add_version(tx, system, *ds, cap->error.empty() ? cap->entries : std::vector<data::ManifestEntry>{},
-                          "outputs of job " + id, provenance, clock_.now_ms()));
-    return {};
+    auto v = TRY(data::add_version(tx, system, *ds, cap->error.empty() ? cap->entries : std::vector<data::ManifestEntry>{},
+                                   "outputs of job " + id, provenance, clock_.now_ms()));
+    return set_outputs_version(tx, id, v["version"].get<std::int64_t>());  // the provenance link back
   });
   // The plaintext of the datasets it mounted lives only while a job of its uid runs with them.
   if (st && settings_.release_dataset) {

@@ -74,6 +74,25 @@ json Service::to_json(const JobRecord& r) const {
   return out;
 }
 
+Result<json> Service::detail_json(db::Tx& tx, const JobRecord& rec) const {
+  auto j = to_json(rec);
+  j["events"] = TRY(events(tx, rec.id()));
+  json ds = json::array();
+  for (auto& d : TRY(job_datasets(tx, rec.id())))
+    ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number}, {"path", "/data/" + d.name}});
+  j["datasets"] = ds;
+  if (auto c = TRY(job_commit(tx, rec.id())))
+    j["commit"] = {{"id", c->commit}, {"ref", c->ref.empty() ? json(nullptr) : json(c->ref)}};
+  else
+    j["commit"] = nullptr;
+  if (auto o = TRY(job_outputs(tx, rec.id())))
+    j["outputs"] = {{"dataset", o->dataset_name},
+                    {"dataset_id", o->dataset_id},
+                    {"paths", o->globs},
+                    {"version", o->version ? json(*o->version) : json(nullptr)}};
+  return j;
+}
+
 json Service::usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const {
   auto lk = lock();
   Millis now = clock_.now_ms();

@@ -67,6 +67,9 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     tmpl.id = base;
     ts.push_back(TRY(sched_.submit(state_, tmpl, now)));
   }
+  tx.on_end([this](bool committed) {
+    if (committed) changes_.notify();  // the event stream shows new jobs
+  });
   // From here on the memory holds the new jobs: a failure must reload it from the database.
   // Held jobs cannot start, so submitting them needs no scheduling pass.
   undo_on_rollback(tx, !req.hold);

@@ -141,7 +141,18 @@ std::vector<db::Migration> migrations() {
           {4, "job commits",
            "CREATE TABLE job_commits (job_id TEXT PRIMARY KEY, ref TEXT NOT NULL, commit_id TEXT NOT NULL);"},
           {5, "jobs managed by another module",
-           "ALTER TABLE jobs ADD COLUMN managed_by TEXT NOT NULL DEFAULT '';"}};
+           "ALTER TABLE jobs ADD COLUMN managed_by TEXT NOT NULL DEFAULT '';"},
+          {6, "a change sequence for the job event stream; the version a job's outputs made",
+           "ALTER TABLE jobs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+           "CREATE INDEX jobs_change ON jobs (change_seq);"
+           "ALTER TABLE job_outputs ADD COLUMN version INTEGER;"}};
+}
+
+Status bump_change(db::Tx& tx, const std::string& job_id) {
+  // Writers are serialised (one write transaction at a time), so MAX + 1 grows in commit order.
+  TRY(tx.exec("UPDATE jobs SET change_seq = (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM jobs) WHERE id = ?",
+              {job_id}));
+  return {};
 }
 
 Status set_managed_by(db::Tx& tx, const std::string& job_id, const std::string& manager) {
@@ -172,10 +183,17 @@ Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& 
 }
 
 Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id) {
-  auto r = TRY(tx.query_one("SELECT dataset_id, dataset_name, globs FROM job_outputs WHERE job_id = ?", {job_id}));
+  auto r = TRY(tx.query_one("SELECT dataset_id, dataset_name, globs, version FROM job_outputs WHERE job_id = ?",
+                            {job_id}));
   if (!r) return std::optional<OutputsSpec>();
-  return std::optional<OutputsSpec>(
-      OutputsSpec{r->str(0), r->str(1), nlohmann::json::parse(r->str(2)).get<std::vector<std::string>>()});
+  return std::optional<OutputsSpec>(OutputsSpec{r->str(0), r->str(1),
+                                                nlohmann::json::parse(r->str(2)).get<std::vector<std::string>>(),
+                                                r->opt_i64(3)});
+}
+
+Status set_outputs_version(db::Tx& tx, const std::string& job_id, std::int64_t number) {
+  TRY(tx.exec("UPDATE job_outputs SET version = ? WHERE job_id = ?", {number, job_id}));
+  return bump_change(tx, job_id);
 }
 
 Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds) {
@@ -229,7 +247,7 @@ Status insert(db::Tx& tx, const JobRecord& r) {
   TRY(tx.exec("INSERT INTO job_events (job_id, seq, at_ms, from_state, to_state, event, reason, cause, exit_code) "
               "VALUES (?, 1, ?, NULL, 'PENDING', 'submit', '', ?, NULL)",
               {j.id, j.submit_time, std::string(j.held ? "submitted held" : "submitted")}));
-  return {};
+  return bump_change(tx, j.id);
 }
 
 Status record_transition(db::Tx& tx, const Job& j, const compute::Transition& t) {
@@ -261,7 +279,7 @@ Status record_transition(db::Tx& tx, const Job& j, const compute::Transition& t)
                std::string(compute::state_name(t.to)), std::string(compute::event_name(t.event)),
                t.reason == compute::PendingReason::kNone ? std::string() : std::string(compute::reason_name(t.reason)),
                t.cause, t.exit_code ? db::Value(std::int64_t{*t.exit_code}) : db::Value(nullptr)}));
-  return {};
+  return bump_change(tx, t.job);
 }
 
 Status set_measurements(db::Tx& tx, const std::string& id, const compute::JobUsage& usage,
@@ -273,7 +291,7 @@ Status set_measurements(db::Tx& tx, const std::string& id, const compute::JobUsa
 
 Status set_stop_requested(db::Tx& tx, const std::string& id, const std::string& what) {
   TRY(tx.exec("UPDATE jobs SET stop_requested = ?, version = version + 1 WHERE id = ?", {what, id}));
-  return {};
+  return bump_change(tx, id);
 }
 
 Result<std::optional<JobRecord>> get(db::Tx& tx, const std::string& id) {
@@ -331,6 +349,31 @@ Result<std::vector<JobRecord>> list(db::Tx& tx, const ListFilter& f) {
   }
   p.push_back(std::int64_t{f.limit});
   return read_all(tx, fmt::format("SELECT {} FROM jobs WHERE {} ORDER BY id LIMIT ?", kCols, where), p);
+}
+
+Result<std::vector<Changed>> changed_since(db::Tx& tx, const ChangeFilter& f) {
+  std::string where = "change_seq > ?";
+  db::Params p{f.after};
+  if (!f.project_id.empty()) {
+    where += " AND project_id = ?";
+    p.push_back(f.project_id);
+  }
+  if (!f.user_id.empty()) {
+    where += " AND user_id = ?";
+    p.push_back(f.user_id);
+  }
+  p.push_back(std::int64_t{f.limit});
+  auto rows = TRY(tx.query(
+      fmt::format("SELECT {}, change_seq FROM jobs WHERE {} ORDER BY change_seq LIMIT ?", kCols, where), p));
+  std::vector<Changed> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back({r.i64(r.size() - 1), TRY(from_row(r))});
+  return out;
+}
+
+Result<std::int64_t> last_change(db::Tx& tx) {
+  auto r = TRY(tx.query_one("SELECT COALESCE(MAX(change_seq), 0) FROM jobs"));
+  return r ? r->i64(0) : std::int64_t{0};
 }
 
 Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& array_id) {

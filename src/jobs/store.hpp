@@ -48,6 +48,7 @@ struct DatasetMount {
 struct OutputsSpec {
   std::string dataset_id, dataset_name;
   std::vector<std::string> globs;  // relative to the workspace; * ? [..] within one path component
+  std::optional<std::int64_t> version;  // the version the job's end made (nullopt: not yet)
 };
 
 Status insert(db::Tx& tx, const JobRecord& r);
@@ -64,6 +65,7 @@ Status insert_commit(db::Tx& tx, const std::string& job_id, const CommitPin& c);
 Result<std::optional<CommitPin>> job_commit(db::Tx& tx, const std::string& job_id);
 Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& o);
 Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id);
+Status set_outputs_version(db::Tx& tx, const std::string& job_id, std::int64_t number);
 Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds);
 Result<std::vector<DatasetMount>> job_datasets(db::Tx& tx, const std::string& job_id);
 // Writes the job's lifecycle fields and the transition as an event.
@@ -88,6 +90,22 @@ struct ListFilter {
   int limit = 50;
 };
 Result<std::vector<JobRecord>> list(db::Tx& tx, const ListFilter& f);
+// Every write to a job (submit, transition, stop request, outputs) gives it the next change
+// sequence number: GET /api/v1/jobs/events resumes from one (Last-Event-ID).
+struct ChangeFilter {
+  std::int64_t after = 0;
+  std::string project_id;  // "" = any
+  std::string user_id;     // "" = any
+  int limit = 100;
+};
+struct Changed {
+  std::int64_t seq = 0;
+  JobRecord rec;
+};
+// Jobs whose last change is after f.after, oldest change first.
+Result<std::vector<Changed>> changed_since(db::Tx& tx, const ChangeFilter& f);
+Result<std::int64_t> last_change(db::Tx& tx);
+
 // Ids of the jobs of an array (the array id names them all).
 Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& array_id);
 // Ids of job `id`, or of the tasks of array `id`.

@@ -5,6 +5,7 @@ Every wait polls the API against a deadline (wait_state); sleeps happen only ins
 """
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
@@ -688,6 +689,77 @@ def test_other_tenants_cannot_see_or_touch_a_job(env):
     assert env.srv.call("POST", "/api/v1/jobs/cancel", b, json={}).status == 200
     assert js.get(held["id"])["state"] == "PENDING"
     assert "secret-output" not in env.srv.call("GET", f"/api/v1/jobs/{j['id']}/logs", b).text
+
+
+class EventStream:
+    """A GET /api/v1/jobs/events client: reads events until a condition holds."""
+
+    def __init__(self, srv: Server, token: str, query: str = "", last_id: str | None = None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}"}
+        if last_id is not None:
+            headers["Last-Event-ID"] = last_id
+        self.conn.request("GET", f"/api/v1/jobs/events{query}", headers=headers)
+        self.resp = self.conn.getresponse()
+        self.buf = b""
+        self.events: list[tuple[str, str, dict]] = []  # (id, event, data)
+
+    def until(self, cond, timeout: float = 30) -> list[tuple[str, str, dict]]:
+        deadline = time.monotonic() + timeout
+        while not cond(self.events):
+            assert time.monotonic() < deadline, f"events so far: {self.events}"
+            chunk = self.resp.read1(65536)
+            assert chunk, f"the stream ended; events: {self.events}"
+            self.buf += chunk
+            while b"\n\n" in self.buf:
+                block, self.buf = self.buf.split(b"\n\n", 1)
+                fields = dict(line.split(": ", 1) for line in block.decode().split("\n") if not line.startswith(":")
+                              and ": " in line)
+                if "data" in fields:
+                    self.events.append((fields.get("id", ""), fields.get("event", ""), json.loads(fields["data"])))
+        return self.events
+
+    def states(self, job_id: str) -> list[str]:
+        return [d["state"] for _, ev, d in self.events if ev == "job" and d["id"] == job_id]
+
+    def close(self):
+        self.conn.close()
+
+
+def test_job_events_stream_state_changes_and_resume(env):
+    js = env.jobs(env.member.token)
+    s = EventStream(env.srv, env.member.token, f"?project={env.project['id']}")
+    assert s.resp.status == 200 and s.resp.getheader("Content-Type") == "text/event-stream"
+    ready = s.until(lambda evs: evs)[0]
+    assert ready[1] == "ready" and int(ready[0]) == ready[2]["last_event_id"], ready
+    held = js.submit(command=["sh", "-c", "echo streamed"], hold=True)
+    s.until(lambda evs: "PENDING" in s.states(held["id"]))
+    assert js.act(held["id"], "release").status == 200
+    s.until(lambda evs: "COMPLETED" in s.states(held["id"]), 60)
+    # Each event is the job as GET /jobs/{id} shows it, ids grow.
+    last = [d for _, ev, d in s.events if ev == "job" and d["id"] == held["id"]][-1]
+    assert last["events"][-1]["to"] == "COMPLETED" and "commit" in last and "datasets" in last, last
+    ids = [int(i) for i, ev, _ in s.events if ev == "job"]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
+    s.close()
+    # Another tenant: the project is not found, and their own stream never shows A's jobs.
+    assert is_problem(env.srv.call("GET", f"/api/v1/jobs/events?project={env.project['id']}", env.b_admin.token), 404)
+    b = EventStream(env.srv, env.b_admin.token, "", last_id="0")
+    b_job = env.srv.call("POST", f"/api/v1/projects/{env.b_project['id']}/jobs", env.b_admin.token,
+                         json={"command": ["true"], "hold": True, "mem_mb": 64})
+    assert b_job.status == 201, b_job
+    b.until(lambda evs: any(ev == "job" and d["id"] == b_job.json["id"] for _, ev, d in evs))
+    assert all(d["org_id"] == env.world.b.id for _, ev, d in b.events if ev == "job"), b.events
+    b.close()
+    # Last-Event-ID resumes after that change: the release and what followed, not the submit.
+    first_id = next(i for i, ev, d in s.events if ev == "job" and d["id"] == held["id"])
+    r = EventStream(env.srv, env.member.token, f"?project={env.project['id']}", last_id=first_id)
+    got = r.until(lambda evs: any(ev == "job" and d["id"] == held["id"] for _, ev, d in evs))
+    again = [d for _, ev, d in got if ev == "job" and d["id"] == held["id"]]
+    assert again[0]["state"] == "COMPLETED" and int(got[1][0]) > int(first_id), got
+    r.close()
+    bad = env.srv.call("GET", "/api/v1/jobs/events", env.member.token, headers={"Last-Event-ID": "x"})
+    assert is_problem(bad, 400) and bad.json.get("field") == "Last-Event-ID", bad
 
 
 def test_members_act_on_their_own_jobs_maintainers_on_all(env):
