@@ -762,6 +762,16 @@ def test_job_events_stream_state_changes_and_resume(env):
     assert is_problem(bad, 400) and bad.json.get("field") == "Last-Event-ID", bad
 
 
+def test_outputs_name_the_dataset_version_they_made(env):
+    js = env.jobs(env.member.token)
+    j = js.submit(command=["sh", "-c", "echo r > result.txt"], outputs={"dataset": uniq("made"), "paths": ["*.txt"]})
+    assert js.get(j["id"])["outputs"]["version"] is None
+    done = js.wait_state(j["id"], TERMINAL)
+    assert done["state"] == "COMPLETED" and done["outputs"]["version"] == 1, done
+    v = env.srv.call("GET", f"/api/v1/datasets/{done['outputs']['dataset_id']}/versions/1", env.member.token)
+    assert v.status == 200 and v.json["provenance"]["job_id"] == j["id"], v
+
+
 def test_members_act_on_their_own_jobs_maintainers_on_all(env):
     mine = env.jobs(env.member.token)
     j1 = mine.submit(command=["true"], hold=True)
