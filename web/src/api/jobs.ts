@@ -1,5 +1,5 @@
 // Jobs as GET /api/v1/jobs/{id} and the job lists answer them, and the calls the job pages make.
-import { fetchJson, type ListPage } from "./client";
+import { ApiError, fetchJson, type ListPage } from "./client";
 
 export type JobState = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "OUT_OF_MEMORY" | "NODE_FAIL";
 
@@ -134,4 +134,26 @@ export function validActions(j: Job): JobAction[] {
   if (j.state === "RUNNING" && !j.stop_requested) out.push("requeue");
   if (TERMINAL.has(j.state)) out.push("requeue");
   return out;
+}
+
+// The whole of a job's stdout or stderr, fetched in pieces by offset, saved as a file.
+export async function downloadLog(id: string, stream: "stdout" | "stderr"): Promise<void> {
+  const parts: ArrayBuffer[] = [];
+  let offset = 0;
+  for (;;) {
+    const r = await fetch(`${jobPath(id)}/logs?stream=${stream}&offset=${offset}&limit=4194304`, { credentials: "same-origin" });
+    if (!r.ok) throw ApiError.from(r, await r.json().catch(() => undefined));
+    parts.push(await r.arrayBuffer());
+    offset = Number(r.headers.get("X-Next-Offset") ?? offset);
+    const size = Number(r.headers.get("X-Log-Size") ?? 0);
+    if (offset >= size || parts[parts.length - 1].byteLength === 0) break;
+  }
+  const url = URL.createObjectURL(new Blob(parts, { type: "text/plain" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `${id}.${stream}.log`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

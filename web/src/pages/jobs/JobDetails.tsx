@@ -1,0 +1,85 @@
+// A job's timings, resources, usage, what it runs, and its events as a timeline.
+import { Code, SimpleGrid, Stack, Text, Timeline } from "@mantine/core";
+import type { ReactNode } from "react";
+import type { Job } from "../../api/jobs";
+
+function when(t: string | null | undefined): string {
+  return t ? new Date(t).toLocaleString() : "—";
+}
+
+export function duration(s: number): string {
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
+
+function Item({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      <Text size="sm" style={{ overflowWrap: "anywhere" }}>
+        {children}
+      </Text>
+    </div>
+  );
+}
+
+export function JobDetails({ job }: { job: Job }) {
+  const r = job.resources;
+  return (
+    <Stack gap="sm">
+      <SimpleGrid cols={{ base: 2, sm: 4 }} spacing="sm">
+        <Item label="Submitted">{when(job.submit_time)}</Item>
+        <Item label="Started">{when(job.start_time)}</Item>
+        <Item label="Ended">{when(job.end_time)}</Item>
+        <Item label="Run time">{job.usage?.wall_seconds !== undefined ? duration(job.usage.wall_seconds) : "—"}</Item>
+        <Item label="CPUs">{r.cpus}</Item>
+        <Item label="Memory">{r.mem_mb} MB</Item>
+        <Item label="GPUs">{r.gpus}</Item>
+        <Item label="Time limit">{duration(r.time_limit_s)}</Item>
+        <Item label="Exit code">{job.exit_code ?? "—"}</Item>
+        <Item label="CPU time">{job.usage?.cpu_seconds !== undefined ? duration(job.usage.cpu_seconds) : "—"}</Item>
+        <Item label="Peak memory">{job.usage?.peak_mem_mb !== undefined ? `${job.usage.peak_mem_mb} MB` : "—"}</Item>
+        <Item label="QoS · priority">
+          {job.qos}
+          {job.priority !== undefined ? ` · ${job.priority}` : ""}
+        </Item>
+        {job.dependency ? <Item label="Dependencies">{job.dependency}</Item> : null}
+        {job.requeue_count ? <Item label="Requeued">{job.requeue_count} times</Item> : null}
+      </SimpleGrid>
+      <div>
+        <Text size="xs" c="dimmed">
+          {job.script !== undefined ? "Script" : "Command"}
+        </Text>
+        <Code block style={{ whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>
+          {job.script ?? (job.command ?? []).map((a) => (/[\s'"]/.test(a) || a === "" ? `'${a.replace(/'/g, "'\\''")}'` : a)).join(" ")}
+        </Code>
+      </div>
+    </Stack>
+  );
+}
+
+export function JobTimeline({ job }: { job: Job }) {
+  const events = job.events ?? [];
+  if (events.length === 0) return null;
+  return (
+    <section aria-label="Events">
+      <Text fw={600} mb={4}>
+        Events
+      </Text>
+      <Timeline active={events.length - 1} bulletSize={14} lineWidth={2}>
+        {events.map((e) => (
+          <Timeline.Item key={e.seq} title={`${e.from ? `${e.from} → ` : ""}${e.to}`}>
+            <Text size="xs" c="dimmed">
+              {new Date(e.at).toLocaleString()} · {e.event}
+              {e.exit_code !== null ? ` · exit ${e.exit_code}` : ""}
+            </Text>
+            {e.cause ? <Text size="sm">{e.cause}</Text> : null}
+          </Timeline.Item>
+        ))}
+      </Timeline>
+    </section>
+  );
+}
