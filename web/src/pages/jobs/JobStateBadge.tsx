@@ -1,4 +1,4 @@
-// A job's state as a coloured badge (colour is never the only cue: the state is its text).
+// A job's state as a coloured badge (a coloured dot; the state is its text).
 import { Badge } from "@mantine/core";
 
 const COLORS: Record<string, string> = {
@@ -14,7 +14,7 @@ const COLORS: Record<string, string> = {
 
 export function JobStateBadge({ state, held = false }: { state: string; held?: boolean }) {
   return (
-    <Badge color={COLORS[state] ?? "gray"} variant="light" data-state={state}>
+    <Badge color={COLORS[state] ?? "gray"} variant="dot" data-state={state}>
       {held && state === "PENDING" ? "PENDING (held)" : state}
     </Badge>
   );

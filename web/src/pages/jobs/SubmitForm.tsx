@@ -8,24 +8,8 @@ import { Link } from "react-router";
 import { ApiError } from "../../api/client";
 import { jobKeys, listDatasets, submitJob, type Submitted } from "../../api/jobs";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { fieldOf, toBody, validate, type FieldErrors, type JobForm } from "./validate";
+import { EMPTY_FORM as EMPTY, fieldOf, toBody, validate, type FieldErrors, type JobForm } from "./validate";
 
-const EMPTY: JobForm = {
-  name: "",
-  mode: "command",
-  command: "",
-  script: "#!/bin/sh\n",
-  cpus: "1",
-  mem_mb: "1024",
-  gpus: "0",
-  time_limit_s: "3600",
-  array: "",
-  dependency: "",
-  datasets: [],
-  outputs_dataset: "",
-  outputs_paths: "",
-  ref: "",
-};
 
 function datasetOptions(ds: { name: string; latest: number }[]) {
   const out: { value: string; label: string }[] = [];

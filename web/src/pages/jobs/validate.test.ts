@@ -1,22 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { checkArray, checkDependency, fieldOf, splitCommand, toBody, validate, type JobForm } from "./validate";
+import { EMPTY_FORM, checkArray, checkDependency, fieldOf, splitCommand, toBody, validate, type JobForm } from "./validate";
 
-const base: JobForm = {
-  name: "",
-  mode: "command",
-  command: "echo hi",
-  script: "",
-  cpus: "",
-  mem_mb: "",
-  gpus: "",
-  time_limit_s: "",
-  array: "",
-  dependency: "",
-  datasets: [],
-  outputs_dataset: "",
-  outputs_paths: "",
-  ref: "",
-};
+const base: JobForm = { ...EMPTY_FORM, command: "echo hi", script: "", cpus: "", mem_mb: "", gpus: "", time_limit_s: "" };
 
 describe("array specs (sbatch --array)", () => {
   it.each(["0-99%10", "1,3,5-7", "0-15:4", "7", "0-1000", "1,1,1"])("accepts %s", (s) => {

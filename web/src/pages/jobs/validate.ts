@@ -20,6 +20,24 @@ export interface JobForm {
   ref: string;
 }
 
+// A new form: the server's defaults filled in.
+export const EMPTY_FORM: JobForm = {
+  name: "",
+  mode: "command",
+  command: "",
+  script: "#!/bin/sh\n",
+  cpus: "1",
+  mem_mb: "1024",
+  gpus: "0",
+  time_limit_s: "3600",
+  array: "",
+  dependency: "",
+  datasets: [],
+  outputs_dataset: "",
+  outputs_paths: "",
+  ref: "",
+};
+
 export type FieldErrors = Partial<Record<keyof JobForm | "outputs", string>>;
 
 export const LIMITS = {

@@ -28,7 +28,7 @@ export function projectKey(org: string, slug: string) {
 }
 
 const TABS = [
-  { value: "", label: "Overview" },
+  { value: "overview", label: "Overview" },
   { value: "tree", label: "Code" },
   { value: "files", label: "Files" },
   { value: "jobs", label: "Jobs" },
@@ -49,7 +49,7 @@ export function ProjectShell() {
   if (q.error) return <ErrorAlert error={q.error} title="This project could not be loaded" />;
   const base = `/${org}/${slug}`;
   const rest = loc.pathname.slice(base.length + 1);
-  const tab = TABS.find((t) => t.value && (rest === t.value || rest.startsWith(t.value + "/")))?.value ?? "";
+  const tab = TABS.find((t) => t.value !== "overview" && (rest === t.value || rest.startsWith(t.value + "/")))?.value ?? "overview";
   return (
     <ProjectContext.Provider value={{ project: q.data, org, base }}>
       <Stack gap="sm">
@@ -64,7 +64,7 @@ export function ProjectShell() {
           <Badge variant="light">{q.data.visibility}</Badge>
           {q.data.archived ? <Badge color="gray">archived</Badge> : null}
         </Group>
-        <Tabs value={tab} onChange={(v) => navigate(v ? `${base}/${v}` : base)}>
+        <Tabs value={tab} onChange={(v) => navigate(v && v !== "overview" ? `${base}/${v}` : base)}>
           <Tabs.List aria-label="Project sections">
             {TABS.map((t) => (
               <Tabs.Tab key={t.value} value={t.value}>
