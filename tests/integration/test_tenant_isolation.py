@@ -206,6 +206,9 @@ SWEEP = {
     ("GET", "/api/v1/jobs"): [V(200, check=no_b_ids()),
                               V(404, query="?org={b}", name="org-filter")],
     ("GET", "/api/v1/jobs/{id}"): [V(404, params={"id": B_JOB})],
+    # Without ?project= the stream shows the caller's own jobs only (test_jobs.py checks B's never appear).
+    ("GET", "/api/v1/jobs/events"): [V(404, query="?project={bp}"),
+                                     V(404, query="?project={bp}&after=x", name="bad-query")],
     ("GET", "/api/v1/jobs/{id}/logs"): [V(404, params={"id": B_JOB}),
                                         V(404, params={"id": B_JOB}, query="?stream=bogus", name="bad-query")],
     ("POST", "/api/v1/jobs/{id}/cancel"): [V(404, params={"id": B_JOB})],
@@ -434,7 +437,7 @@ def fill(sw, path, v, caller_id):
     for name, f in v.params.items():
         out = out.replace("{" + name + "}", f(sw))
     assert "{" not in out, f"unfilled parameter in {out}"
-    return out + v.query.replace("{b}", sw.b.id)
+    return out + v.query.replace("{b}", sw.b.id).replace("{bp}", sw.b.project["id"])
 
 
 def body_of(v, caller_id):
