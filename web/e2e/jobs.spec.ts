@@ -69,6 +69,8 @@ test("a job from the form: live states in the queue, coloured log, provenance", 
   await expect(page.getByRole("region", { name: "Events" })).toContainText("RUNNING → COMPLETED");
   await expectAccessible(page, "job page");
   await page.screenshot({ path: info.outputPath("job-page.png"), fullPage: true });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await expectAccessible(page, "job page, dark");
 });
 
 test("a running job's live log, cancel; hold and release; 390 px", async ({ page, world }, info) => {

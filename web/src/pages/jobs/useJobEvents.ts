@@ -3,7 +3,7 @@
 // lists and job pages update without reloading and without polling. Resumes with Last-Event-ID.
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import type { Job } from "../../api/jobs";
+import { jobKeys, type Job } from "../../api/jobs";
 import { applyJobEvent } from "./jobCache";
 import { backoff, eventsUrl } from "./eventSource";
 
@@ -21,6 +21,12 @@ export function useJobEvents(projectId?: string): LiveState {
     const open = () => {
       es = new EventSource(eventsUrl(projectId, lastId));
       es.addEventListener("ready", (e) => {
+        if (lastId === null) {
+          // The first connection starts from now: what was fetched before it may have missed a
+          // change made meanwhile; later connections resume from the last id and miss nothing.
+          const since = Date.now();
+          void qc.invalidateQueries({ queryKey: jobKeys.all, predicate: (q) => q.state.dataUpdatedAt > 0 && q.state.dataUpdatedAt < since });
+        }
         lastId = (e as MessageEvent).lastEventId || lastId;
         failures = 0;
         setLive("live");
