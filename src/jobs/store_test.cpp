@@ -60,6 +60,33 @@ TEST_F(StoreTest, InsertThenGetRoundTrips) {
   EXPECT_FALSE(r.job.array);
 }
 
+// The event stream's sequence: every write takes the next number; a job shows once, at its latest.
+TEST_F(StoreTest, ChangesGrowInCommitOrderAndFilter) {
+  auto a = sample("job_a");
+  auto b = sample("job_b");
+  b.project_id = "prj_2";
+  b.job.assoc.user = "usr_2";
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return insert(tx, a); }));
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return insert(tx, b); }));
+  auto seqs = [&](ChangeFilter f) {
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    auto rows = db_->read([&](db::Tx& tx) { return changed_since(tx, f); });
+    EXPECT_TRUE(rows);
+    for (auto& c : *rows) out.emplace_back(c.rec.id(), c.seq);
+    return out;
+  };
+  using V = std::vector<std::pair<std::string, std::int64_t>>;
+  EXPECT_EQ(seqs({}), (V{{"job_a", 1}, {"job_b", 2}}));
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return set_stop_requested(tx, "job_a", "cancel"); }));
+  EXPECT_EQ(seqs({}), (V{{"job_b", 2}, {"job_a", 3}}));
+  EXPECT_EQ(seqs({.after = 2}), (V{{"job_a", 3}}));
+  EXPECT_EQ(seqs({.project_id = "prj_2"}), (V{{"job_b", 2}}));
+  EXPECT_EQ(seqs({.user_id = "usr_1"}), (V{{"job_a", 3}}));
+  auto last = db_->read([&](db::Tx& tx) { return last_change(tx); });
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, 3);
+}
+
 TEST_F(StoreTest, TransitionsUpdateTheRowAndAppendEvents) {
   auto rec = sample("job_1");
   ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return insert(tx, rec); }));
