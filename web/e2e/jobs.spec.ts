@@ -68,7 +68,8 @@ test("a job from the form: live states in the queue, coloured log, provenance", 
   await expect(prov.getByRole("link", { name: "results v1" })).toHaveAttribute("href", `${s.base}/datasets/results?version=1`);
   await expect(page.getByRole("region", { name: "Events" })).toContainText("RUNNING → COMPLETED");
   await expectAccessible(page, "job page");
-  await page.screenshot({ path: info.outputPath("job-page.png"), fullPage: true });
+  await prov.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: info.outputPath("job-page.png") });
   await page.emulateMedia({ colorScheme: "dark" });
   await expectAccessible(page, "job page, dark");
 });
@@ -102,7 +103,12 @@ test("a running job's live log, cancel; hold and release; 390 px", async ({ page
   await page.goto("/jobs");
   await expect(page.getByRole("listitem", { name: "Job later" })).toBeVisible();
   await expectAccessible(page, "my jobs 390px");
-  await page.screenshot({ path: info.outputPath("my-jobs-390.png"), fullPage: true });
+  await page.getByRole("combobox", { name: "Filter by state" }).click();
+  await page.getByRole("option", { name: "CANCELLED" }).click();
+  await expect(page.getByRole("listitem", { name: "Job long" })).toBeVisible();
+  await expect(page.getByRole("listitem", { name: "Job later" })).toHaveCount(0);
+  await expect(page).toHaveURL(/state=CANCELLED/);
+  await page.screenshot({ path: info.outputPath("my-jobs-390.png") });
 });
 
 test("the form's own errors before submit, the server's at its field", async ({ page, world }, info) => {
@@ -125,7 +131,7 @@ test("the form's own errors before submit, the server's at its field", async ({ 
   await page.getByRole("button", { name: "Submit job" }).click();
   await expect(page.getByText(/names no branch, tag or commit/)).toBeVisible();
   await expect(ref).toHaveAttribute("aria-invalid", "true");
-  await page.screenshot({ path: info.outputPath("form-errors.png"), fullPage: true });
+  await page.screenshot({ path: info.outputPath("form-errors.png") });
   await ref.fill("main");
   await page.getByRole("button", { name: "Submit job" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Array" })).toContainText("with 2 tasks");
