@@ -35,7 +35,7 @@ export default function Blob() {
         ) : null}
       </CodeHeader>
       {tooLarge ? (
-        <Alert color="yellow" title="This file is too large to show here" role="alert">
+        <Alert color="gray" title="This file is too large to show here" role="alert">
           {f.error.message}
         </Alert>
       ) : (
@@ -44,7 +44,7 @@ export default function Blob() {
       {f.data ? (
         <>
           <Group gap="sm" wrap="wrap">
-            <Text size="sm" c="dimmed">
+            <Text size="sm">
               {formatSize(f.data.size)}
               {f.data.binary ? " · binary" : ` · ${fileText(f.data).split("\n").length} lines`}
             </Text>

@@ -33,7 +33,7 @@ function RefList<T extends Branch | Tag>({ kind, title }: { kind: "branches" | "
                 {r.name}
               </Anchor>
               {"protected" in r && r.protected ? (
-                <Badge color="orange" variant="light">
+                <Badge color="blue" variant="filled">
                   protected
                 </Badge>
               ) : null}

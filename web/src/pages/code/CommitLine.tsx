@@ -28,7 +28,7 @@ export function CommitLine({ projectId, base, refName, path = "" }: { projectId:
           </Anchor>
         </Group>
         <Group gap="xs">
-          <Text size="xs" c="dimmed">
+          <Text size="xs">
             {when(c.author.time)}
           </Text>
           <Code>{shortId(c.id)}</Code>

@@ -58,7 +58,7 @@ export default function Commits() {
                 <Anchor component={Link} to={`${base}/commit/${c.id}`} fw={600} style={{ wordBreak: "break-word" }}>
                   {c.subject || "(no message)"}
                 </Anchor>
-                <Text size="xs" c="dimmed">
+                <Text size="xs">
                   {c.author.name} · {when(c.author.time)}
                 </Text>
               </Stack>

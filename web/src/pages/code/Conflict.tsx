@@ -28,7 +28,7 @@ export function Conflict({
   const hunks = lineDiff(conflict.theirs ?? "", mine);
   const { additions, deletions } = countChanges(hunks);
   return (
-    <Alert color="orange" title={`${branch} has changed since you started editing`} role="alert">
+    <Alert color="gray" title={`${branch} has changed since you started editing`} role="alert">
       <Stack gap="xs">
         <Text size="sm">
           Someone committed to {branch} meanwhile

@@ -53,7 +53,7 @@ export function DiffView({ diff }: { diff: Compare }) {
         {diff.files.length} {diff.files.length === 1 ? "file" : "files"} changed, {adds} additions, {dels} deletions
       </Text>
       {diff.truncated ? (
-        <Alert color="yellow" title="The diff is cut short">
+        <Alert color="gray" title="The diff is cut short">
           The server's limit on a diff's size was reached: some files below show no lines. Clone the repository to see
           all of it.
         </Alert>

@@ -18,7 +18,7 @@ export function EmptyRepo({ repo, base, canWrite }: { repo: RepoInfo; base: stri
         </Title>
         <Text size="sm">Push your first commit from a repository on your computer:</Text>
         <Group gap="xs" align="flex-start" wrap="nowrap">
-          <Code block style={{ flex: 1, overflowX: "auto" }}>
+          <Code block style={{ flex: 1, whiteSpace: "pre-wrap", wordBreak: "break-all" }}>
             {lines.join("\n")}
           </Code>
           <CopyButton value={lines.join("\n")} label="Copy the push commands" />

@@ -20,7 +20,7 @@ function CopyLine({ label, value }: { label: string; value: string }) {
         {label}
       </Text>
       <Group gap="xs" wrap="nowrap">
-        <Code style={{ flex: 1, overflowX: "auto", whiteSpace: "nowrap" }}>{value}</Code>
+        <Code style={{ flex: 1, wordBreak: "break-all" }}>{value}</Code>
         <CopyButton value={value} label={`Copy the ${label.toLowerCase()}`} />
       </Group>
     </Stack>

@@ -36,6 +36,8 @@ const TABS = [
   { value: "settings", label: "Settings" },
 ];
 
+const CODE_VIEWS = new Set(["blob", "edit", "new", "commits", "commit", "compare", "branches"]);
+
 export function ProjectShell() {
   const { org = "", project: slug = "" } = useParams();
   const loc = useLocation();
@@ -49,7 +51,10 @@ export function ProjectShell() {
   if (q.error) return <ErrorAlert error={q.error} title="This project could not be loaded" />;
   const base = `/${org}/${slug}`;
   const rest = loc.pathname.slice(base.length + 1);
-  const tab = TABS.find((t) => t.value !== "overview" && (rest === t.value || rest.startsWith(t.value + "/")))?.value ?? "overview";
+  // The repository's views (blob, commits, ...) are all under the Code tab.
+  const tab = CODE_VIEWS.has(rest.split("/")[0])
+    ? "tree"
+    : (TABS.find((t) => t.value !== "overview" && (rest === t.value || rest.startsWith(t.value + "/")))?.value ?? "overview");
   return (
     <ProjectContext.Provider value={{ project: q.data, org, base }}>
       <Stack gap="sm">
