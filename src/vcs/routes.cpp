@@ -219,6 +219,23 @@ Result<Response> commit_show(Repos& repos, Context& ctx) {
   return Response::json(200, c[0]).header("ETag", etag_for(*id));
 }
 
+// One commit's changes: against its first parent, or against the empty tree for a root commit
+// (which /compare cannot name), in /compare's shape.
+Result<Response> commit_diff(Repos& repos, const Settings& s, Context& ctx) {
+  static constexpr const char* kEmptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+  auto p = TRY(load_project(ctx, ctx.t(), {"code", "read"}));
+  auto id = TRY(repos.resolve(p.id, ctx.param("ref")));
+  if (!id) return not_found("commit '" + ctx.param("ref") + "'");
+  auto c = TRY(repos.log(p.id, *id, "", 0, 1));
+  if (c.empty()) return not_found("commit");
+  const json& parents = c[0]["parents"];
+  std::string from = parents.empty() ? std::string(kEmptyTree) : parents[0].get<std::string>();
+  json j = TRY(repos.diff(p.id, from, *id, s.max_patch_bytes));
+  j["from"] = parents.empty() ? json(nullptr) : json(from);
+  j["to"] = *id;
+  return Response::json(200, j).header("ETag", etag_for(*id));
+}
+
 Result<Response> tree_show(Repos& repos, Context& ctx) {
   auto p = TRY(load_project(ctx, ctx.t(), {"code", "read"}));
   std::string path;
@@ -401,6 +418,10 @@ void add_routes(http::Api& api, Repos& repos, async::Runtime& rt, Settings s) {
   api.add({"GET", "/api/v1/projects/{id}/repo/commits/{ref}", Access::require("code", "read"),
            {"One commit (by id, branch or tag)", "code", nullptr, kObj},
            std::bind_front(commit_show, std::ref(repos))});
+  api.add({"GET", "/api/v1/projects/{id}/repo/commits/{ref}/diff", Access::require("code", "read"),
+           {"One commit's changes against its first parent (a root commit: against nothing), as /compare answers",
+            "code", nullptr, kObj},
+           std::bind_front(commit_diff, std::ref(repos), s)});
 
   api.add(
       {"GET",

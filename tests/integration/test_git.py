@@ -280,9 +280,17 @@ def test_repository_api_reads(server, w, tmp_path):
     assert "+3,3" in cmp["patch"] and cmp["truncated"] is False
     assert is_problem(server.call("GET", api(pid, "/compare?to=main"), tok), 400)
     assert is_problem(server.call("GET", api(pid, "/compare?from=zzz&to=main"), tok), 404, "ref-not-found")
+    # One commit's own diff: against its parent, and a root commit against nothing.
+    d = server.call("GET", api(pid, "/commits/v1/diff"), tok).json
+    assert d["to"] == server.call("GET", api(pid, "/commits/v1"), tok).json["id"] and d["from"]
+    root = server.call("GET", api(pid, f"/commits/{first}/diff"), tok).json
+    assert root["from"] is None and root["files"] and all(f["status"] == "added" for f in root["files"])
+    assert "new file mode" in root["patch"]
+    assert is_problem(server.call("GET", api(pid, "/commits/zzzz/diff"), tok), 404)
     # Another tenant sees none of it.
     other = w.a.users["org-admin"].token
     for tail in ("", "/branches", "/tags", "/commits", "/tree", "/files/README.md", f"/compare?from={first}&to=main",
+                 f"/commits/{first}/diff",
                  "/protected-branches"):
         assert is_problem(server.call("GET", api(pid, tail), other), 404), tail
 

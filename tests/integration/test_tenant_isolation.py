@@ -261,6 +261,8 @@ SWEEP = {
     ("GET", "/api/v1/projects/{id}/repo/commits"): [V(404, params={"id": B_PROJECT}),
                                                     V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
     ("GET", "/api/v1/projects/{id}/repo/commits/{ref}"): [V(404, params={"id": B_PROJECT, "ref": lambda c: "main"})],
+    ("GET", "/api/v1/projects/{id}/repo/commits/{ref}/diff"): [
+        V(404, params={"id": B_PROJECT, "ref": lambda c: "main"})],
     ("GET", "/api/v1/projects/{id}/repo/tree"): [V(404, params={"id": B_PROJECT})],
     ("GET", "/api/v1/projects/{id}/repo/files/{path}"): [
         V(404, params={"id": B_PROJECT, "path": lambda c: "README.md"}),

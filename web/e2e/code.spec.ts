@@ -87,6 +87,10 @@ test("the code views show a pushed repository", async ({ page, world }, testInfo
   await expectAccessible(page, "one commit");
   await page.screenshot({ path: testInfo.outputPath("commit.png") });
 
+  // The first commit: everything added.
+  await page.goto(`${base}/commit/${first}`);
+  await expect(page.getByRole("region", { name: "Changes to docs/guide.md" })).toContainText("+# Guide");
+
   // Compare the first commit with main; branches and tags with main protected.
   await page.goto(`${base}/compare?base=${first}&head=main`);
   await expect(page.getByRole("region", { name: "Changes to src/app.py" })).toBeVisible();

@@ -160,6 +160,16 @@ export function useCompare(projectId: string, from: string, to: string, enabled 
   });
 }
 
+// One commit's changes against its first parent (a root commit: everything added).
+export function useCommitDiff(projectId: string, sha: string, enabled = true) {
+  return useQuery({
+    queryKey: codeKey(projectId, "commit-diff", sha),
+    enabled,
+    retry: false,
+    queryFn: () => fetchJson<Compare>(`${repoBase(projectId)}/commits/${encodeURIComponent(sha)}/diff`),
+  });
+}
+
 // Commits one file to a branch. `base`: the branch head the edit was made against (If-Match: a
 // 412 `branch-moved` when the branch has moved since), or null to make the branch (If-None-Match).
 export function putFile(

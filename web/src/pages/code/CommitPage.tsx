@@ -1,8 +1,8 @@
 // /{org}/{project}/commit/<sha>: one commit: its message, author, parents, and its changes
-// against its first parent as a diff view.
+// against its first parent (a root commit: all added) as a diff view.
 import { Anchor, Code, Group, Paper, Stack, Text, Title } from "@mantine/core";
 import { Link, useParams } from "react-router";
-import { shortId, useCommit, useCompare, when } from "../../api/code";
+import { shortId, useCommit, useCommitDiff, when } from "../../api/code";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { useProject } from "../projects/ProjectShell";
@@ -13,8 +13,7 @@ export default function CommitPage() {
   const { project, base } = useProject();
   const sha = useParams().sha ?? "";
   const c = useCommit(project.id, sha);
-  const parent = c.data?.parents[0];
-  const diff = useCompare(project.id, parent ?? "", c.data?.id ?? "", !!parent);
+  const diff = useCommitDiff(project.id, c.data?.id ?? "", !!c.data);
   if (c.isPending) return <Loading label="Loading the commit" />;
   if (c.error) return <ErrorAlert error={c.error} title="This commit could not be loaded" />;
   const d = c.data;
@@ -52,21 +51,10 @@ export default function CommitPage() {
           </Group>
         </Stack>
       </Paper>
-      {parent ? (
-        <>
-          {diff.isPending ? <Loading label="Loading the changes" /> : null}
-          <ErrorAlert error={diff.error} title="The changes could not be loaded" />
-          {diff.data ? <DiffView diff={diff.data} /> : null}
-        </>
-      ) : (
-        <Text size="sm">
-          This is the repository's first commit: everything in it is new.{" "}
-          <Anchor component={Link} to={codeUrl(base, "tree", d.id)}>
-            See its files
-          </Anchor>
-          .
-        </Text>
-      )}
+      {d.parents.length === 0 ? <Text size="sm">The repository's first commit: everything in it is new.</Text> : null}
+      {diff.isPending ? <Loading label="Loading the changes" /> : null}
+      <ErrorAlert error={diff.error} title="The changes could not be loaded" />
+      {diff.data ? <DiffView diff={diff.data} /> : null}
     </Stack>
   );
 }
