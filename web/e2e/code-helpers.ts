@@ -20,11 +20,7 @@ export class LocalRepo {
     this.git("init", "-q", "-b", "main");
   }
   git(...args: string[]): string {
-    return execFileSync("git", ["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.org", ...args], {
-      cwd: this.dir,
-      encoding: "utf8",
-      env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", HOME: this.dir },
-    });
+    return execFileSync("git", args, { cwd: this.dir, encoding: "utf8", env: this.env() });
   }
   write(files: Record<string, string>): void {
     for (const [p, text] of Object.entries(files)) {
@@ -37,6 +33,27 @@ export class LocalRepo {
     this.git("add", "-A");
     this.git("commit", "-q", "-m", message);
     return this.git("rev-parse", "HEAD").trim();
+  }
+  // `n` commits that each rewrite `path` with `text(i)` (a shell loop: one process from here).
+  commitMany(n: number, path: string, text: (i: number) => string): void {
+    const script = Array.from({ length: n }, (_, k) => {
+      const i = k + 1;
+      const body = Buffer.from(text(i)).toString("base64");
+      return `echo ${body} | base64 -d > '${path}' && git commit -q -a -m 'Step ${i}'`;
+    }).join(" && ");
+    execFileSync("sh", ["-c", script], { cwd: this.dir, env: this.env() });
+  }
+  private env() {
+    return {
+      ...process.env,
+      GIT_TERMINAL_PROMPT: "0",
+      GIT_CONFIG_NOSYSTEM: "1",
+      HOME: this.dir,
+      GIT_AUTHOR_NAME: "Ada Lovelace",
+      GIT_AUTHOR_EMAIL: "ada@example.org",
+      GIT_COMMITTER_NAME: "Ada Lovelace",
+      GIT_COMMITTER_EMAIL: "ada@example.org",
+    };
   }
   push(): void {
     this.git("push", "-q", this.remote, "main");

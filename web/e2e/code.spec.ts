@@ -32,7 +32,7 @@ test("the code views show a pushed repository", async ({ page, world }, testInfo
   const local = new LocalRepo(cloneUrl(world.server.url, org.slug, p.slug, owner.api.token));
   const first = local.commit("First commit", { "README.md": README, "src/app.py": APP, "docs/guide.md": "# Guide\n" });
   // 24 more commits: the history has two pages (20 a page).
-  for (let i = 1; i <= 24; i++) local.commit(`Step ${i}`, { "src/app.py": APP.replace("range(n)", `range(n + ${i})`) });
+  local.commitMany(24, "src/app.py", (i) => APP.replace("range(n)", `range(n + ${i})`));
   local.push();
   local.remove();
   await world.admin.post(`/api/v1/projects/${p.id}/repo/protected-branches`, { pattern: "main" });
