@@ -109,6 +109,8 @@ test("the code views show a pushed repository", async ({ page, world }, testInfo
   await page.goto(`${base}/blob/main/src/app.py`);
   await expect(code.locator(".cm-line span").first()).toBeVisible();
   await expectAccessible(page, "file at 390 px");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await expectAccessible(page, "file at 390 px, dark");
   await page.screenshot({ path: testInfo.outputPath("narrow.png") });
 });
 

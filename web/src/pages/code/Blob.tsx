@@ -12,6 +12,11 @@ import { Code } from "./lazy";
 import { useCodeLocation } from "./location";
 import { canWrite, codeUrl } from "./refs";
 
+function lineCount(text: string): number {
+  if (!text) return 0;
+  return text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+}
+
 export default function Blob() {
   const loc = useCodeLocation();
   const navigate = useNavigate();
@@ -46,7 +51,7 @@ export default function Blob() {
           <Group gap="sm" wrap="wrap">
             <Text size="sm">
               {formatSize(f.data.size)}
-              {f.data.binary ? " · binary" : ` · ${fileText(f.data).split("\n").length} lines`}
+              {f.data.binary ? " · binary" : ` · ${lineCount(fileText(f.data))} lines`}
             </Text>
             <Anchor href={raw} size="sm">
               Raw

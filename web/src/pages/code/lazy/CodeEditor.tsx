@@ -24,6 +24,9 @@ const theme = EditorView.theme({
   "&.cm-focused": { outline: "2px solid #1971c2" },
 });
 
+// Room to write in, even in an empty file.
+const editing = EditorView.theme({ ".cm-content, .cm-gutter": { minHeight: "16em" } });
+
 function languageFor(path: string) {
   const name = path.slice(path.lastIndexOf("/") + 1);
   const ext = name.includes(".") ? name.slice(name.lastIndexOf(".") + 1).toLowerCase() : "";
@@ -47,6 +50,7 @@ export default function CodeEditor({ value, path, label, readOnly = false, onCha
         extensions: [
           basicSetup,
           theme,
+          readOnly ? [] : editing,
           lang.of([]),
           EditorState.readOnly.of(readOnly),
           EditorView.contentAttributes.of({ "aria-label": label, "aria-readonly": String(readOnly) }),
