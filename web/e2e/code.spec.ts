@@ -131,7 +131,13 @@ test("edit in the browser, and resolve a branch that moved meanwhile", async ({ 
   const editor = page.getByRole("textbox", { name: "Contents of README.md" });
   await editor.click();
   await page.keyboard.type("# Made in the browser\n");
-  await page.getByRole("button", { name: "Commit to main" }).click();
+  // Keyboard only: Tab leaves the editor (it does not indent) for the message, then the button.
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("textbox", { name: "Commit message" })).toBeFocused();
+  await page.keyboard.type("Start the README");
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("button", { name: "Commit to main" })).toBeFocused();
+  await page.keyboard.press("Enter");
   await expect(page).toHaveURL(`${base}/blob/main/README.md`);
 
   // Edit it: the commit shows in the history the API serves.

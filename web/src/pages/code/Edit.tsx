@@ -30,7 +30,10 @@ export default function Edit() {
   const navigate = useNavigate();
   const qc = useQueryClient();
   const file = useFile(project.id, branch, loc.path, loc.ready && !creating && !!loc.path);
-  const head = useCommit(project.id, branch, loc.ready && creating && !loc.repo.data?.empty);
+  // The branch's head for a new file: from the branch list, else asked for (a branch past the
+  // list's first page; a 404 means the commit makes the branch).
+  const head = useCommit(project.id, branch, loc.ready && creating && !loc.repo.data?.empty && !loc.branch);
+  const headId = loc.branch?.commit ?? head.data?.id;
   const [draft, setDraft] = useState<Draft | null>(null);
   const [newPath, setNewPath] = useState(() => [loc.path, params.get("name") ?? ""].filter(Boolean).join("/"));
   const target = creating ? (normalizePath(newPath) ?? "") : loc.path;
@@ -44,10 +47,10 @@ export default function Edit() {
     if (!creating && file.data) {
       const t = fileText(file.data);
       setDraft({ base: file.data.commit, original: t, text: t, key: 0 });
-    } else if (creating && (loc.repo.data?.empty || head.data || headMissing)) {
-      setDraft({ base: head.data?.id ?? null, original: "", text: "", key: 0 });
+    } else if (creating && (loc.repo.data?.empty || headId || headMissing)) {
+      setDraft({ base: headId ?? null, original: "", text: "", key: 0 });
     }
-  }, [draft, loc.ready, creating, file.data, head.data, headMissing, loc.repo.data?.empty]);
+  }, [draft, loc.ready, creating, file.data, headId, headMissing, loc.repo.data?.empty]);
 
   const commit = useMutation({
     mutationFn: (d: { base: string | null; text: string }) =>
