@@ -40,17 +40,18 @@ export default function Edit() {
   const [message, setMessage] = useState("");
   const [conflict, setConflict] = useState<ConflictState | null>(null);
 
-  // The starting point, once: the file as it is on the branch, or an empty file at the branch head.
+  // The starting point, once: the file as it is on the branch now (not a cached copy), or an
+  // empty file at the branch head.
   const headMissing = head.error instanceof ApiError && head.error.status === 404;
   useEffect(() => {
     if (draft || !loc.ready) return;
-    if (!creating && file.data) {
+    if (!creating && file.data && !file.isFetching) {
       const t = fileText(file.data);
       setDraft({ base: file.data.commit, original: t, text: t, key: 0 });
     } else if (creating && (loc.repo.data?.empty || headId || headMissing)) {
       setDraft({ base: headId ?? null, original: "", text: "", key: 0 });
     }
-  }, [draft, loc.ready, creating, file.data, headId, headMissing, loc.repo.data?.empty]);
+  }, [draft, loc.ready, creating, file.data, file.isFetching, headId, headMissing, loc.repo.data?.empty]);
 
   const commit = useMutation({
     mutationFn: (d: { base: string | null; text: string }) =>
