@@ -523,6 +523,7 @@ int run_server(const ServerFlags& flags) {
                          crypto::hmac_sha256(*secret, "atrium environment tickets and cookies"),
                          settings.session_idle_ms,
                          &tickets};
+  proxy_deps.pages = [&web_assets](const http::Request& req) { return web::serve_env_page(web_assets.get(), req); };
   ss.proxy.prefix = std::string(proxy::kPrefix);
   ss.proxy.owns_host = [&origins](std::string_view host) { return !origins.env_of_host(host).empty(); };
   ss.on_bound = [&origins, &settings, &c](unsigned short bound) {

@@ -100,4 +100,16 @@ std::optional<http::Response> serve(const Assets* assets, const http::Request& r
   return file(*assets->find("/index.html"), req, false);
 }
 
+std::optional<http::Response> serve_env_page(const Assets* assets, const http::Request& req) {
+  if (!assets || (req.method != "GET" && req.method != "HEAD")) return std::nullopt;
+  constexpr std::string_view kAssets = "/_atrium/assets/";
+  if (req.path.starts_with(kAssets)) {
+    if (const Asset* a = assets->find("/assets/" + req.path.substr(kAssets.size()))) return file(*a, req, true);
+    return std::nullopt;
+  }
+  if (req.path == "/_atrium/terminal")
+    if (const Asset* a = assets->find("/terminal.html")) return file(*a, req, false);
+  return std::nullopt;
+}
+
 }  // namespace atrium::web
