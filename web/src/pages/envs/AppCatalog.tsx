@@ -34,7 +34,7 @@ export function AppCatalog({ onPick, disabled }: { onPick: (a: App) => void; dis
               {a.max.cpus} CPUs, {gb(a.max.mem_mb)}, {fmtHours(a.max.time_limit_s)}
             </Text>
             <Group mt="auto">
-              <Button size="xs" variant="light" onClick={() => onPick(a)} disabled={disabled} aria-label={`Launch ${a.name}…`}>
+              <Button size="xs" onClick={() => onPick(a)} disabled={disabled} aria-label={`Launch ${a.name}…`}>
                 Launch…
               </Button>
             </Group>

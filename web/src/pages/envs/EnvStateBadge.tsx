@@ -6,7 +6,7 @@ export function EnvStateBadge({ state, reason, showReason = false }: { state: st
   const why = state === "QUEUED" || state === "FAILED" ? (state === "QUEUED" ? reasonWords(reason ?? "") : reason) : "";
   return (
     <Group gap={6} wrap="nowrap">
-      <Badge color={stateColor(state)} variant="light" title={why || undefined}>
+      <Badge color={stateColor(state)} variant="dot" title={why || undefined}>
         {stateWords(state)}
       </Badge>
       {showReason && why ? (

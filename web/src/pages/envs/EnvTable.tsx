@@ -91,7 +91,7 @@ export function EnvTable({
         <EmptyState title={show === "active" ? "No environment is running" : "No environments yet"}>{emptyHint}</EmptyState>
       ) : null}
       {items.length ? (
-        <Table.ScrollContainer minWidth={640}>
+        <Table.ScrollContainer minWidth={640} type="native" tabIndex={0} role="region" aria-label="Environments table, scrolls sideways">
           <Table aria-label="Environments" verticalSpacing="xs">
             <Table.Thead>
               <Table.Tr>

@@ -28,9 +28,10 @@ export function OpenEnvButton({ env, size = "sm" }: { env: Env; size?: string })
   );
 }
 
-export function LaunchProgress({ env, started }: { env: Env; started: number }) {
-  const [steps, setSteps] = useState<Step[]>([]);
-  const last = useRef("");
+// `first`: the launch's own answer (QUEUED), the timeline's first step however fast the next come.
+export function LaunchProgress({ env, first, started }: { env: Env; first: Env; started: number }) {
+  const [steps, setSteps] = useState<Step[]>(() => [{ state: first.state, reason: first.reason, at: 0 }]);
+  const last = useRef(`${first.state}\n${first.reason}`);
   useEffect(() => {
     const key = `${env.state}\n${env.reason}`;
     if (key === last.current) return;

@@ -42,7 +42,7 @@ export default function ProjectEnvs() {
           }}
         />
       ) : null}
-      {current && launched ? <LaunchProgress env={current} started={launched.at} /> : null}
+      {current && launched ? <LaunchProgress key={launched.env.id} env={current} first={launched.env} started={launched.at} /> : null}
       <Title order={2} size="h3">
         Environments in this project
       </Title>

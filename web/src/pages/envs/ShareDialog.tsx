@@ -38,7 +38,7 @@ function Links({ env }: { env: Env }) {
   return (
     <Stack gap="xs">
       <ErrorAlert error={revoke.error} title="The link was not revoked" />
-      <Table.ScrollContainer minWidth={420}>
+      <Table.ScrollContainer minWidth={420} type="native" tabIndex={0} role="region" aria-label="Guest links table, scrolls sideways">
         <Table aria-label="Guest links">
           <Table.Thead>
             <Table.Tr>
@@ -58,7 +58,7 @@ function Links({ env }: { env: Env }) {
                   <Table.Td>{when(l.created_at)}</Table.Td>
                   <Table.Td>{when(l.expires_at)}</Table.Td>
                   <Table.Td>
-                    <Badge variant="light" color={s.color}>
+                    <Badge variant="dot" color={s.color}>
                       {s.text}
                     </Badge>
                   </Table.Td>
@@ -103,7 +103,7 @@ export function ShareDialog({ env, opened, onClose }: { env: Env; opened: boolea
     onClose();
   };
   return (
-    <Modal opened={opened} onClose={close} title={`Share ${env.app}`} size="lg">
+    <Modal opened={opened} onClose={close} title={`Share ${env.app}`} size="lg" closeButtonProps={{ "aria-label": "Close" }}>
       <Stack>
         <Text size="sm">
           A guest link opens this environment, and nothing else, for whoever has it, without an Atrium account, until it

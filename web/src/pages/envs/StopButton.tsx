@@ -19,7 +19,7 @@ export function StopButton({ env, onStopped }: { env: Env; onStopped?: (e: Env) 
       <Button size="xs" color="red" variant="light" onClick={() => setOpen(true)} aria-label={`Stop ${env.app} ${env.id}`}>
         Stop
       </Button>
-      <Modal opened={open} onClose={() => setOpen(false)} title={`Stop ${env.app}?`}>
+      <Modal opened={open} onClose={() => setOpen(false)} title={`Stop ${env.app}?`} closeButtonProps={{ "aria-label": "Close" }}>
         <Stack>
           <Text size="sm">
             The environment {env.id} ends: its processes are stopped and what is not saved in /workspace or the home is lost.
