@@ -753,6 +753,18 @@ def test_cli_env_commands(srv, w, tmp_path):
     assert p.returncode == 1 and "unknown-app" in (p.stderr + p.stdout), p
 
 
+def procs_naming(text):
+    """The /proc/<pid>/cmdline files that contain `text` (a process may end while they are read)."""
+    found = []
+    for p in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            if text.encode() in Path(p).read_bytes():
+                found.append(p)
+        except OSError:
+            pass
+    return found
+
+
 def test_environments_survive_a_server_kill9(make_server):
     srv = make_server(env=ENV_SERVER)
     adm = srv.admin_token()
@@ -764,8 +776,7 @@ def test_environments_survive_a_server_kill9(make_server):
     lose_job = lose["job_id"]
     srv.kill9()
     # While the server is down, one environment's sandbox dies too.
-    sup = [p for p in glob.glob("/proc/[0-9]*/cmdline")
-           if f"/jobs/{lose_job}/".encode() in Path(p).read_bytes()] if True else []
+    sup = procs_naming(f"/jobs/{lose_job}/")
     assert sup, "the lost environment's supervisor"
     for p in sup:
         os.kill(int(p.split("/")[2]), 9)
@@ -781,5 +792,5 @@ def test_environments_survive_a_server_kill9(make_server):
     stop(srv, adm, keep["id"])
     # No process of either sandbox is left.
     for job in (keep["job_id"], lose_job):
-        left = [p for p in glob.glob("/proc/[0-9]*/cmdline") if f"/jobs/{job}/".encode() in Path(p).read_bytes()]
+        left = procs_naming(f"/jobs/{job}/")
         wait_until(lambda: not [p for p in left if Path(p).exists()], 30, 0.1, "the sandbox to be gone")

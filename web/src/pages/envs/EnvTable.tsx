@@ -1,6 +1,6 @@
 // A list of environments, live: state (QUEUED with why), app, uptime, idle time, and what can be
 // done with each: open (a new tab), share (its owner), stop (with a confirmation).
-import { Button, Group, SegmentedControl, Stack, Table, Text, VisuallyHidden } from "@mantine/core";
+import { Button, Group, SegmentedControl, Stack, Table, Text } from "@mantine/core";
 import { useEffect, useState } from "react";
 import type { Env } from "../../api/envs";
 import { useMe } from "../../auth/session";
@@ -13,6 +13,7 @@ import { idle, isActive, mergeLive, uptime } from "./envState";
 import { OpenEnvButton } from "./LaunchProgress";
 import { ShareDialog } from "./ShareDialog";
 import { StopButton } from "./StopButton";
+import { TableHead } from "./TableHead";
 
 // Now, every `ms`: the durations shown move without asking the server anything.
 function useNow(ms = 15_000): number {
@@ -93,17 +94,7 @@ export function EnvTable({
       {items.length ? (
         <Table.ScrollContainer minWidth={640} type="native" tabIndex={0} role="region" aria-label="Environments table, scrolls sideways">
           <Table aria-label="Environments" verticalSpacing="xs">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>App</Table.Th>
-                <Table.Th>State</Table.Th>
-                <Table.Th>Up</Table.Th>
-                <Table.Th>Idle</Table.Th>
-                <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
+            <TableHead columns={["App", "State", "Up", "Idle"]} />
             <Table.Tbody>
               {items.map((e) => (
                 <Row key={e.id} env={e} now={now} mine={e.user_id === me.id} onShare={setSharing} />

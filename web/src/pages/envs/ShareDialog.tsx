@@ -1,6 +1,6 @@
 // Guest links to one running environment: made with a time limit (the link is shown once, with a
 // copy button), listed, revoked. A guest needs no Atrium account; every open is audited.
-import { Anchor, Badge, Button, Group, Modal, NativeSelect, Stack, Table, Text, TextInput, VisuallyHidden } from "@mantine/core";
+import { Anchor, Badge, Button, Group, Modal, NativeSelect, Stack, Table, Text, TextInput } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { createLink, listLinks, revokeLink, type Env, type GuestLink, type NewGuestLink } from "../../api/envs";
@@ -8,6 +8,7 @@ import { CopyButton } from "../../components/CopyButton";
 import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
+import { TableHead } from "./TableHead";
 
 const TTLS = [
   { value: "900", label: "15 minutes" },
@@ -40,16 +41,7 @@ function Links({ env }: { env: Env }) {
       <ErrorAlert error={revoke.error} title="The link was not revoked" />
       <Table.ScrollContainer minWidth={420} type="native" tabIndex={0} role="region" aria-label="Guest links table, scrolls sideways">
         <Table aria-label="Guest links">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Made</Table.Th>
-              <Table.Th>Expires</Table.Th>
-              <Table.Th>State</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <TableHead columns={["Made", "Expires", "State"]} />
           <Table.Tbody>
             {q.data.items.map((l) => {
               const s = linkState(l);
