@@ -95,7 +95,8 @@ std::optional<http::Response> serve(const Assets* assets, const http::Request& r
     return r;
   }
   // A file at the top (favicon.svg, robots.txt), else the app's page for this route.
-  if (req.path != "/" && req.path != "/index.html")
+  // (terminal.html is served on environments' origins only: serve_env_page.)
+  if (req.path != "/" && req.path != "/index.html" && req.path != "/terminal.html")
     if (const Asset* a = assets->find(req.path)) return file(*a, req, false);
   return file(*assets->find("/index.html"), req, false);
 }

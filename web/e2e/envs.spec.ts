@@ -117,6 +117,15 @@ test("the terminal page: a command, resize, reconnect", async ({ page, world }, 
   await expect(rows).toContainText("hi-42");
   await expectAccessible(page, "the terminal page");
 
+  // Paste (the button, from the clipboard), and F6 between the terminal and the buttons.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(page.url()).origin });
+  await page.evaluate('navigator.clipboard.writeText("echo pasted-$((3*3))")');
+  await page.keyboard.press("F6");
+  await expect(page.getByRole("button", { name: "Copy" })).toBeFocused();
+  await page.getByRole("button", { name: "Paste" }).click();
+  await page.keyboard.press("Enter");
+  await expect(rows).toContainText("pasted-9");
+
   // Resize: the window shrinks, the shell's size follows.
   const before = await page.getByLabel("Terminal size").textContent();
   await page.setViewportSize({ width: 390, height: 600 });

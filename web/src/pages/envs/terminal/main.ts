@@ -56,8 +56,13 @@ async function paste() {
   term.focus();
 }
 
-// Ctrl+C stays the shell's interrupt; Ctrl+Shift+C / Ctrl+Shift+V copy and paste.
+// Ctrl+C stays the shell's interrupt; Ctrl+Shift+C / Ctrl+Shift+V copy and paste. The terminal
+// takes Tab for the shell, so F6 is the keyboard's way out of it, to the buttons.
 term.attachCustomKeyEventHandler((e) => {
+  if (e.type === "keydown" && e.key === "F6") {
+    $("copy").focus();
+    return false;
+  }
   if (e.type !== "keydown" || !e.ctrlKey || !e.shiftKey) return true;
   if (e.code === "KeyC") {
     void copy();
@@ -70,6 +75,13 @@ term.attachCustomKeyEventHandler((e) => {
   return true;
 });
 
+// F6 from the buttons goes back into the terminal.
+$("terminal-page").addEventListener("keydown", (e) => {
+  if (e.key === "F6" && !screen.contains(e.target as Node)) {
+    e.preventDefault();
+    term.focus();
+  }
+});
 $("copy").addEventListener("click", () => void copy());
 $("paste").addEventListener("click", () => void paste());
 $("reconnect").addEventListener("click", () => {
