@@ -84,8 +84,10 @@ test("launch Jupyter live, open it, share it, sign in to it, stop it", async ({ 
   await page.getByRole("dialog").getByRole("button", { name: "Stop environment" }).click();
   await expect(page.getByRole("table", { name: "Environments" }).getByText("Stopped")).toBeVisible({ timeout: 30_000 });
   await page.screenshot({ path: testInfo.outputPath("envs-project.png"), fullPage: true });
+  await page.getByRole("button", { name: "Switch to dark theme" }).click();
+  await expectAccessible(page, "a project's environments, dark");
   await page.setViewportSize({ width: 390, height: 800 });
-  await expectAccessible(page, "a project's environments at 390 px");
+  await expectAccessible(page, "a project's environments at 390 px, dark");
   await page.screenshot({ path: testInfo.outputPath("envs-project-390.png"), fullPage: true });
 });
 
@@ -123,6 +125,7 @@ test("the terminal page: a command, resize, reconnect", async ({ page, world }, 
   await page.keyboard.press("F6");
   await expect(page.getByRole("button", { name: "Copy" })).toBeFocused();
   await page.getByRole("button", { name: "Paste" }).click();
+  await expect(rows).toContainText("echo pasted-$((3*3))");
   await page.keyboard.press("Enter");
   await expect(rows).toContainText("pasted-9");
 

@@ -51,9 +51,9 @@ async function copy() {
 }
 
 async function paste() {
+  term.focus(); // before the clipboard answers: a key pressed meanwhile goes to the shell
   const text = await navigator.clipboard.readText().catch(() => "");
   if (text) term.paste(text);
-  term.focus();
 }
 
 // Ctrl+C stays the shell's interrupt; Ctrl+Shift+C / Ctrl+Shift+V copy and paste. The terminal
