@@ -7,25 +7,24 @@ export const chromiumArgs = ["--host-resolver-rules=MAP *.env.localhost 127.0.0.
 
 export const envHost = (id: string) => `env-${id.slice(4).toLowerCase()}.env.localhost`;
 
-// The environments a test started, stopped (and waited for) at its end.
+// Every environment of the users a test used, stopped (and waited for) at its end, whether the
+// test got to know their ids or failed before.
 export class EnvTeardown {
-  private readonly started: { api: Api; id: string }[] = [];
+  private readonly users: Api[] = [];
 
-  add(api: Api, id: string): void {
-    this.started.push({ api, id });
+  add(api: Api): void {
+    this.users.push(api);
   }
 
   async stopAll(): Promise<void> {
+    const active = async (api: Api): Promise<string[]> =>
+      (await api.get("/api/v1/envs?active=true&limit=200").catch(() => ({ items: [] }))).items.map((e: { id: string }) => e.id);
     await Promise.all(
-      this.started.map(async ({ api, id }) => {
-        await api.post(`/api/v1/envs/${id}/stop`).catch(() => undefined);
-        for (let i = 0; i < 300; i++) {
-          const e = await api.get(`/api/v1/envs/${id}`).catch(() => ({ state: "STOPPED" }));
-          if (e.state === "STOPPED" || e.state === "FAILED") return;
-          await new Promise((ok) => setTimeout(ok, 100));
-        }
+      this.users.map(async (api) => {
+        for (const id of await active(api)) await api.post(`/api/v1/envs/${id}/stop`).catch(() => undefined);
+        for (let i = 0; i < 300 && (await active(api)).length; i++) await new Promise((ok) => setTimeout(ok, 100));
       }),
     );
-    this.started.length = 0;
+    this.users.length = 0;
   }
 }

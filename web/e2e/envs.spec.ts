@@ -16,6 +16,7 @@ test("launch Jupyter live, open it, share it, sign in to it, stop it", async ({ 
   const org = await world.org();
   const user = await world.user(org);
   const project = await world.project(user, org);
+  teardown.add(user.api);
   await signIn(page, user.username, user.password);
   await page.goto(`/${org.slug}/${project.slug}/envs`);
   await expect(page.getByRole("article", { name: "jupyter" })).toBeVisible();
@@ -37,7 +38,6 @@ test("launch Jupyter live, open it, share it, sign in to it, stop it", async ({ 
   await expect(progress).toContainText("Ready", { timeout: 45_000 });
   await expect(progress).toContainText("Starting");
   const id = (await page.locator(".mono", { hasText: /^env_/ }).first().textContent())!.trim();
-  teardown.add(user.api, id);
 
   // Open: a new tab on the environment's own origin, Jupyter's own UI.
   const [tab] = await Promise.all([page.waitForEvent("popup"), page.getByRole("link", { name: "Open jupyter" }).first().click()]);
@@ -96,7 +96,7 @@ test("the terminal page: a command, resize, reconnect", async ({ page, world }, 
   const user = await world.user(org);
   const project = await world.project(user, org);
   const env = await user.api.post(`/api/v1/projects/${project.id}/envs`, { app: "terminal", mem_mb: 256 });
-  teardown.add(user.api, env.id);
+  teardown.add(user.api);
   // Every WebSocket of the page goes through here, so that the test can drop one.
   const sockets: { close: () => Promise<void> }[] = [];
   await page.routeWebSocket(/\/websocket$/, (ws) => {
