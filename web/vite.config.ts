@@ -19,6 +19,16 @@ export default defineConfig({
     assetsInlineLimit: 0,
     sourcemap: false,
     chunkSizeWarningLimit: 700,
+    // terminal.html: the terminal page Atrium serves on each environment's own origin.
+    rollupOptions: { input: { index: "index.html", terminal: "terminal.html" } },
+  },
+  experimental: {
+    // On an environment's origin only /_atrium/ is Atrium's: terminal.html names its files from
+    // there (the server maps /_atrium/assets/ to assets/); chunks import each other relatively.
+    renderBuiltUrl(filename, { hostType, hostId }) {
+      if (hostType === "html") return hostId.endsWith("terminal.html") ? `/_atrium/${filename}` : `/${filename}`;
+      return { relative: true };
+    },
   },
   server: { proxy },
   // Unit tests of the client logic (upload resume, log decoding, ...): src/**/*.test.ts.

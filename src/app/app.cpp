@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -227,6 +228,11 @@ void add_ops_routes(http::Api& api, db::Database& db, obs::Metrics& metrics,
 
 // The built web UI, served at /; without it the server still runs (the API, git, environments)
 // and / says how to build the UI.
+// Atrium's own pages on environments' origins (the terminal page), from the built UI.
+std::function<std::optional<http::Response>(const http::Request&)> env_pages(const std::unique_ptr<web::Assets>& ui) {
+  return [&ui](const http::Request& r) { return web::serve_env_page(ui.get(), r); };
+}
+
 std::unique_ptr<web::Assets> load_web_ui(const Settings& c, const std::string& exe) {
   fs::path dir = c.web.assets_dir.empty() ? web::default_assets_dir(exe) : fs::path(c.web.assets_dir);
   auto assets = web::Assets::load(dir);
@@ -522,7 +528,7 @@ int run_server(const ServerFlags& flags) {
                          &origins,
                          crypto::hmac_sha256(*secret, "atrium environment tickets and cookies"),
                          settings.session_idle_ms,
-                         &tickets};
+                         &tickets, env_pages(web_assets)};
   ss.proxy.prefix = std::string(proxy::kPrefix);
   ss.proxy.owns_host = [&origins](std::string_view host) { return !origins.env_of_host(host).empty(); };
   ss.on_bound = [&origins, &settings, &c](unsigned short bound) {

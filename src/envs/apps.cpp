@@ -41,6 +41,9 @@ class Page(tornado.web.RequestHandler):
     def get(self):
         if not authorized(self):
             raise tornado.web.HTTPError(403)
+        if not base and "text/html" in self.request.headers.get("Accept", ""):
+            # A browser: Atrium serves the terminal page (xterm.js) on this same origin.
+            return self.redirect("/_atrium/terminal")
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.write("Atrium terminal: connect a WebSocket to " + base + "/websocket (terminado protocol)\n")
 

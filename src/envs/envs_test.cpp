@@ -8,6 +8,7 @@
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
 #include "envs/state.hpp"
+#include "envs/streams.hpp"
 
 namespace atrium::envs {
 namespace {
@@ -223,6 +224,41 @@ TEST(Apps, JupyterGetsItsSettingsOnTheCommandLineButNeverTheToken) {
   EXPECT_EQ(l.env.at("JUPYTER_TOKEN_FILE"), "/atrium/run/token");
   for (auto& [k, v] : l.env) EXPECT_EQ(k.find("JUPYTER_TOKEN") != std::string::npos && k != "JUPYTER_TOKEN_FILE", false);
   EXPECT_EQ(l.health_path, "/env/env_abc/api/status");
+}
+
+// The list stream sends each active environment once, then only what changed (a new version,
+// or a QUEUED reason), and the last state of one that left the active set.
+TEST(ListTracker, SendsNewChangedAndEnded) {
+  auto rec = [](std::string id, EnvState st, std::int64_t v, std::string reason = "") {
+    EnvRecord e;
+    e.id = std::move(id);
+    e.state = st;
+    e.version = v;
+    e.reason = std::move(reason);
+    return e;
+  };
+  ListTracker t;
+  std::vector<std::string> asked;
+  std::optional<EnvRecord> ended;
+  auto read = [&](const std::string& id) {
+    asked.push_back(id);
+    return ended;
+  };
+  auto ids = [](const std::vector<EnvRecord>& v) {
+    std::string out;
+    for (auto& e : v) out += e.id + ":" + std::string(state_name(e.state)) + " ";
+    return out;
+  };
+  EXPECT_EQ(ids(t.update({rec("a", EnvState::kQueued, 1, "Priority"), rec("b", EnvState::kReady, 3)}, read)),
+            "a:QUEUED b:READY ");
+  EXPECT_EQ(ids(t.update({rec("a", EnvState::kQueued, 1, "Priority"), rec("b", EnvState::kReady, 3)}, read)), "");
+  EXPECT_EQ(ids(t.update({rec("a", EnvState::kQueued, 1, "Resources"), rec("b", EnvState::kReady, 3)}, read)),
+            "a:QUEUED ");
+  ended = rec("b", EnvState::kStopped, 5);
+  EXPECT_EQ(ids(t.update({rec("a", EnvState::kStarting, 2)}, read)), "a:STARTING b:STOPPED ");
+  EXPECT_EQ(asked, std::vector<std::string>{"b"});
+  EXPECT_EQ(ids(t.update({rec("a", EnvState::kStarting, 2)}, read)), "");  // b is no longer followed
+  EXPECT_EQ(asked.size(), 1u);
 }
 
 }  // namespace

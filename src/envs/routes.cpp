@@ -8,6 +8,7 @@
 #include "core/async.hpp"
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "envs/streams.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
 
@@ -20,8 +21,6 @@ using http::Context;
 using http::Response;
 using http::Target;
 using nlohmann::json;
-
-constexpr Millis kFollowMax = 600'000;
 
 Result<Target> target_for(Context& ctx, const EnvRecord& e) {
   auto p = TRY(projects::get_for(ctx.t(), e.project_id, ctx.who().user_id));
@@ -54,61 +53,6 @@ Result<Millis> seconds_param(const http::JsonBody& b, const char* key) {
   auto v = TRY(b.opt_integer(key, 60, 365LL * 86400));
   return v ? *v * 1000 : Millis{0};
 }
-
-// Server-sent events: each env_events row as it is committed, until the environment ends. It
-// waits on the service's changes; the reads run on the worker pool.
-class EventStream final : public async::Stream {
- public:
-  EventStream(async::Runtime& rt, db::Database& db, Service& svc, std::string id, std::int64_t after)
-      : rt_(rt), db_(db), svc_(svc), id_(std::move(id)), seq_(after), deadline_(svc.clock().now_ms() + kFollowMax) {}
-  async::Task<bool> next(std::string& out) override {
-    auto changes = waiter_.wake_on(svc_.changes());
-    for (;;) {
-      if (ended_) co_return false;
-      if (cancelled_) co_return true;
-      auto version = svc_.changes().version();
-      if (first_ || version != seen_) {
-        first_ = false;
-        seen_ = version;
-        auto [rows, active] = co_await async::on_pool(rt_, [this] { return read(); });
-        if (!rows) co_return false;
-        for (auto& ev : *rows) {
-          seq_ = ev["seq"].get<std::int64_t>();
-          out += "id: " + std::to_string(seq_) + "\nevent: " + ev["event"].get<std::string>() + "\ndata: " + ev.dump() +
-                 "\n\n";
-        }
-        ended_ = !active;
-        if (!out.empty()) co_return true;
-        if (ended_) co_return false;
-      }
-      if (svc_.clock().now_ms() >= deadline_) co_return false;
-      co_await waiter_.wait(svc_.clock(), deadline_);
-    }
-  }
-  void cancel() override {
-    cancelled_ = true;
-    waiter_.wake();
-  }
-
- private:
-  // The events after seq_, and whether the environment is still active (nullopt: gone).
-  std::pair<std::optional<json>, bool> read() {
-    auto rows = db_.read([&](db::Tx& tx) { return env_events(tx, id_, seq_); });
-    auto env = db_.read([&](db::Tx& tx) { return get_env(tx, id_); });
-    if (!rows || !env || !*env) return {std::nullopt, false};
-    return {std::move(*rows), (*env)->active()};
-  }
-
-  async::Runtime& rt_;
-  db::Database& db_;
-  Service& svc_;
-  std::string id_;
-  std::int64_t seq_;
-  Millis deadline_;
-  std::uint64_t seen_ = 0;
-  bool first_ = true, cancelled_ = false, ended_ = false;
-  async::Waiter waiter_;
-};
 
 // ---- the catalog
 
@@ -212,6 +156,15 @@ Result<Response> stop_env(Service& svc, Context& ctx) {
   return Response::json(200, svc.to_json(out));
 }
 
+Response sse(std::shared_ptr<async::Stream> stream) {
+  Response r;
+  r.status = 200;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.stream = std::move(stream);
+  return r;
+}
+
 // A query parameter that must be a whole number in [lo, hi] (nullopt when absent).
 Result<std::optional<std::int64_t>> int_param(Context& ctx, const char* key, std::int64_t lo, std::int64_t hi,
                                               const char* what) {
@@ -230,14 +183,28 @@ Result<Response> env_events_route(Service& svc, async::Runtime& rt, Context& ctx
       TRY(int_param(ctx, "after", 0, std::numeric_limits<std::int64_t>::max(), "after must be an event seq")).value_or(0);
   if (ctx.req.query_param("follow").value_or("") == "true" ||
       ctx.req.header("accept").value_or("").find("text/event-stream") != std::string_view::npos) {
-    Response r;
-    r.status = 200;
-    r.content_type = "text/event-stream";
-    r.headers.emplace_back("Cache-Control", "no-store");
-    r.stream = std::make_shared<EventStream>(rt, ctx.db(), svc, e.id, after);
-    return r;
+    return sse(event_stream(rt, ctx.db(), svc, e.id, after));
   }
   return Response::json(200, http::page_json(TRY(env_events(ctx.t(), e.id, after)), std::nullopt));
+}
+
+// GET /envs/events[?project=<id>]: server-sent events, each an environment's JSON as it changes:
+// the caller's own environments in every project, or every environment of a project they may read.
+Result<Response> list_events_route(Service& svc, async::Runtime& rt, Context& ctx) {
+  ListFilter f;
+  if (auto id = ctx.req.query_param("project")) {
+    auto p = TRY(projects::get_for(ctx.t(), std::string(id->substr(0, 64)), ctx.who().user_id));
+    if (!p) {
+      ctx.filtered();
+      return fail(Error(ErrorCode::kNotFound, "not-found", "no such project").with("field", "project"));
+    }
+    TRY_STATUS(ctx.authorize({"envs", "read"}, projects::target_of(*p)));
+    f.project_id = p->id;
+  } else {
+    ctx.filtered();
+    f.user_id = ctx.who().user_id;
+  }
+  return sse(list_stream(rt, ctx.db(), svc, std::move(f)));
 }
 
 Result<Response> env_logs(Service& svc, Context& ctx) {
@@ -330,6 +297,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
   api.add({"GET", "/api/v1/envs", Access::signed_in(),
            {"The caller's own environments, in every project", "envs", nullptr, kList, 200, kPaged},
            bind_front(list_my_envs, ref(svc))});
+  api.add({"GET", "/api/v1/envs/events", Access::signed_in(),
+           {"Server-sent events: each of the caller's environments (or, with project, the project's) as it changes "
+            "(event env, data the environment); the active ones first",
+            "envs", nullptr, nullptr, 200, {"project"}},
+           bind_front(list_events_route, ref(svc), ref(rt))});
   api.add({"GET", "/api/v1/envs/{id}", Access::require("envs", "read"), {"One environment", "envs", nullptr, kObj},
            bind_front(show_env, ref(svc))});
   api.add({"POST", "/api/v1/envs/{id}/stop", Access::require("envs", "write"),

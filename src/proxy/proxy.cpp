@@ -344,11 +344,29 @@ ProxyTarget exchange(const Deps& deps, const http::Request& req, const std::stri
   return refuse_with(redirect(302, next).header("Set-Cookie", cookie));
 }
 
+// One of Atrium's pages on an environment's origin (the terminal page; see web::serve_env_page):
+// served by Atrium, never by the app. The page itself asks a browser with neither this
+// environment's cookie nor a guest link's to fetch a ticket first (the main origin signs it in);
+// its files are the UI's, public anyway.
+std::optional<ProxyTarget> own_page(const Deps& deps, const http::Request& req, const std::string& id) {
+  if (!deps.pages) return std::nullopt;
+  auto page = deps.pages(req);
+  if (!page) return std::nullopt;
+  if (!req.path.starts_with("/_atrium/assets/")) {
+    auto c = req.cookie(kEnvCookie);
+    auto ec = c ? open_env_cookie(deps.key, *c) : std::nullopt;
+    if ((!ec || ec->env_id != id) && !req.cookie(guest_cookie_name(id)))
+      return refuse_with(redirect(302, deps.origins->public_url + std::string(kPrefix) + id + req.target));
+  }
+  return refuse_with(std::move(*page));
+}
+
 // A request on an environment's own origin.
 ProxyTarget on_origin(const Deps& deps, const http::Request& req, const std::string& id) {
   if (auto st = check_origin_target(req.target); !st) return refuse(st.error(), req);
   auto path_end = req.target.find('?');
   if (std::string_view(req.target).substr(0, path_end) == kAuthPath) return exchange(deps, req, id);
+  if (auto page = own_page(deps, req, id)) return std::move(*page);
   if (req.path.starts_with(kReservedPrefix))
     return refuse(Error(ErrorCode::kNotFound, "not-found", "no such Atrium page"), req);
   if (req.query_param(kGuestParam)) return guest_open(deps, req, id, true);

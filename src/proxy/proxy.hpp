@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -131,6 +132,9 @@ struct Deps {
   std::string key;                         // signs tickets and environment cookies
   Millis session_idle_ms = 2LL * 3600 * 1000;
   TicketLedger* tickets = nullptr;
+  // Atrium's own pages under /_atrium/ on an environment's origin (the terminal page and its
+  // files: web::serve_env_page); nullopt or unset: 404.
+  std::function<std::optional<http::Response>(const http::Request&)> pages;
 };
 
 // Decides one request (runs on a worker thread).

@@ -95,9 +95,22 @@ std::optional<http::Response> serve(const Assets* assets, const http::Request& r
     return r;
   }
   // A file at the top (favicon.svg, robots.txt), else the app's page for this route.
-  if (req.path != "/" && req.path != "/index.html")
+  // (terminal.html is served on environments' origins only: serve_env_page.)
+  if (req.path != "/" && req.path != "/index.html" && req.path != "/terminal.html")
     if (const Asset* a = assets->find(req.path)) return file(*a, req, false);
   return file(*assets->find("/index.html"), req, false);
+}
+
+std::optional<http::Response> serve_env_page(const Assets* assets, const http::Request& req) {
+  if (!assets || (req.method != "GET" && req.method != "HEAD")) return std::nullopt;
+  constexpr std::string_view kAssets = "/_atrium/assets/";
+  if (req.path.starts_with(kAssets)) {
+    if (const Asset* a = assets->find("/assets/" + req.path.substr(kAssets.size()))) return file(*a, req, true);
+    return std::nullopt;
+  }
+  if (req.path == "/_atrium/terminal")
+    if (const Asset* a = assets->find("/terminal.html")) return file(*a, req, false);
+  return std::nullopt;
 }
 
 }  // namespace atrium::web

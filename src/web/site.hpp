@@ -20,4 +20,10 @@ inline constexpr const char* kContentSecurityPolicy =
 // under /api/, git's .git paths). `assets` null: the UI was not built; / says so.
 std::optional<http::Response> serve(const Assets* assets, const http::Request& req);
 
+// Atrium's pages on an environment's own origin, where only /_atrium/ is Atrium's: the terminal
+// page (/_atrium/terminal, the build's terminal.html: xterm.js talking to the terminal app's
+// WebSocket on that same origin) and the built files it names (/_atrium/assets/...). nullopt: not
+// one of them (or the UI was not built).
+std::optional<http::Response> serve_env_page(const Assets* assets, const http::Request& req);
+
 }  // namespace atrium::web

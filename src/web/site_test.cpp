@@ -111,5 +111,32 @@ TEST_F(SiteTest, SymlinksInTheBuildAreNotServed) {
   EXPECT_EQ(a->find("/assets/passwd.js"), nullptr);
 }
 
+// The terminal page and its files on an environment's origin (under /_atrium/ there), and never
+// the terminal page on Atrium's own origin.
+TEST_F(SiteTest, TerminalPageOnlyOnEnvironmentOrigins) {
+  write("terminal.html", "<!doctype html><main id=terminal-page></main>");
+  auto a = Assets::load(dir_);
+  ASSERT_TRUE(a);
+  auto page = serve_env_page(&*a, get("/_atrium/terminal"));
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->body, "<!doctype html><main id=terminal-page></main>");
+  EXPECT_NE(header(*page, "Content-Security-Policy").find("frame-ancestors 'none'"), std::string::npos);
+  auto js = serve_env_page(&*a, get("/_atrium/assets/app-abc.js"));
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->body, "console.log(1)");
+  EXPECT_EQ(header(*js, "Cache-Control"), "public, max-age=31536000, immutable");
+  for (auto path : {"/_atrium/assets/nope.js", "/_atrium/auth", "/_atrium/index.html", "/terminal.html", "/"})
+    EXPECT_FALSE(serve_env_page(&*a, get(path))) << path;
+  EXPECT_FALSE(serve_env_page(nullptr, get("/_atrium/terminal")));
+  auto post = get("/_atrium/terminal");
+  post.method = "POST";
+  EXPECT_FALSE(serve_env_page(&*a, post));
+  // On the main origin /terminal.html is the UI's page, not the terminal.
+  auto main = serve(&*a, get("/terminal.html"));
+  ASSERT_TRUE(main);
+  EXPECT_EQ(main->body, "<!doctype html><div id=root></div>");
+}
+
 }  // namespace
 }  // namespace atrium::web

@@ -624,6 +624,106 @@ def test_server_sent_events_follow_the_state(srv, w):
     assert names[0] == b"launch" and b"ready" in names and names[-1] == b"stopped", names
 
 
+def sse_open(srv, path, token):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=90)
+    conn.request("GET", path, headers=bearer(token))
+    return conn, conn.getresponse()
+
+
+def sse_envs(resp, done, buf=None):
+    """Reads a list stream's `env` events (the environments' JSON) until done(events) holds."""
+    events, raw = [], b""
+    while not done(events):
+        chunk = resp.read1(65536)
+        if not chunk:
+            break
+        raw += chunk
+        while b"\n\n" in raw:
+            block, raw = raw.split(b"\n\n", 1)
+            fields = dict(line.split(": ", 1) for line in block.decode().split("\n") if ": " in line)
+            if fields.get("event") == "env":
+                events.append(json.loads(fields["data"]))
+    return events
+
+
+def test_list_stream_follows_the_callers_and_a_projects_environments(srv, w):
+    a, b = w.a, w.b
+    member, pid = a.users["member"], a.org_project["id"]
+    # Bad input and other tenants: 404 for a project they cannot see, nothing of theirs in their own.
+    for tok in (b.users["org-admin"].token, b.users["member"].token):
+        assert is_problem(srv.call("GET", f"/api/v1/envs/events?project={pid}", tok), 404)
+    assert is_problem(srv.call("GET", "/api/v1/envs/events?project=prj_nope", member.token), 404)
+    assert is_problem(srv.call("GET", "/api/v1/envs/events?project=" + "x" * 300, member.token), 404)
+    assert srv.call("GET", "/api/v1/envs/events").status == 401
+    proj_conn, proj = sse_open(srv, f"/api/v1/envs/events?project={pid}", a.users["org-admin"].token)
+    assert proj.status == 200 and proj.getheader("Content-Type") == "text/event-stream"
+    mine_conn, mine = sse_open(srv, "/api/v1/envs/events", member.token)
+    other_conn, other = sse_open(srv, "/api/v1/envs/events", b.users["member"].token)
+    e = launch(srv, member.token, pid, "echo").json
+    mine_seen = sse_envs(mine, lambda evs: any(x["id"] == e["id"] and x["state"] == "READY" for x in evs))
+    states = [x["state"] for x in mine_seen if x["id"] == e["id"]]
+    assert states[-1] == "READY" and "FAILED" not in states, states
+    ready = [x for x in mine_seen if x["id"] == e["id"]][-1]
+    assert ready["url"] == e["url"] and ready["app"] == "echo" and ready["ready_at"], ready
+    # A colleague who may read the project sees it too; its end comes as the last change.
+    stop(srv, member.token, e["id"])
+    proj_seen = sse_envs(proj, lambda evs: any(x["id"] == e["id"] and x["state"] == "STOPPED" for x in evs))
+    assert [x["state"] for x in proj_seen if x["id"] == e["id"]][-1] == "STOPPED"
+    assert "STOPPED" in [x["state"] for x in sse_envs(mine, lambda evs: any(x["state"] == "STOPPED" for x in evs))]
+    # Another tenant's stream said nothing of it.
+    other_conn.sock.settimeout(0.5)
+    got = b""
+    try:
+        while True:
+            chunk = other.read1(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (TimeoutError, OSError):
+        pass
+    assert e["id"].encode() not in got and b"event: env" not in got, got
+    for c in (proj_conn, mine_conn, other_conn):
+        c.close()
+
+
+def test_terminal_page_on_the_environments_origin(srv, w):
+    web = Path(ATRIUM_BIN).resolve().parent.parent / "web" / "terminal.html"
+    if not web.exists():
+        pytest.skip("the web UI is not built beside the binary")
+    member = w.a.users["member"]
+    env = wait_state(srv, member.token, launch(srv, member.token, w.a.org_project["id"], "terminal").json["id"])
+    host = env_host(srv, env["id"])
+    html = {"Accept": "text/html"}
+    # Without the environment's cookie: to the main origin for a ticket, and back to the page.
+    r = env_raw(srv, "GET", env["url"] + "_atrium/terminal", headers=html)
+    assert r.status == 302 and r.headers["Location"] == f"http://localhost:{srv.port}/env/{env['id']}/_atrium/terminal"
+    br = Browser(srv, member.username, USER_PASSWORD)
+    r = srv.raw("GET", f"/env/{env['id']}/_atrium/terminal", headers={"Cookie": f"atrium_session={br.session}"})
+    assert r.status == 302 and "next=%2F_atrium%2Fterminal" in r.headers["Location"], r
+    r = env_raw(srv, "GET", r.headers["Location"])
+    assert r.status == 302 and r.headers["Location"] == "/_atrium/terminal", r
+    cookie = r.headers["Set-Cookie"].split(";")[0]
+    page = env_raw(srv, "GET", env["url"] + "_atrium/terminal", headers={"Cookie": cookie, **html})
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html"), page
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    script = re.search(r'src="(/_atrium/assets/terminal-[^"]+\.js)"', page.body.decode()).group(1)
+    js = env_raw(srv, "GET", env["url"] + script[1:])
+    assert js.status == 200 and "javascript" in js.headers["Content-Type"], js
+    # A browser opening the environment lands on that page (the app sends it there); a program
+    # still reads the app's own answer.
+    r = env_raw(srv, "GET", env["url"], headers={"Cookie": cookie, **html})
+    assert r.status == 302 and r.headers["Location"] == "/_atrium/terminal", r
+    assert "websocket" in proxied(srv, "GET", env["url"], member.token).body.decode()
+    # The page's WebSocket, same origin, with the cookie: a shell.
+    ws = env_ws(srv, env["url"] + "websocket", headers={"Cookie": cookie, "Origin": f"http://{host}"})
+    terminal_run(ws, "echo page-$((6*7))", r"page-42")
+    ws.close()
+    # Not on Atrium's origin, and nothing else under /_atrium/ there.
+    assert srv.raw("GET", "/_atrium/terminal", headers=html).status == 404
+    assert env_raw(srv, "GET", env["url"] + "_atrium/nope", headers={"Cookie": cookie}).status == 404
+    stop(srv, member.token, env["id"])
+
+
 def test_cli_env_commands(srv, w, tmp_path):
     member = w.a.users["member"]
     env = base_env({"ATRIUM_SERVER_URL": srv.base, "ATRIUM_TOKEN": member.token,
@@ -653,6 +753,18 @@ def test_cli_env_commands(srv, w, tmp_path):
     assert p.returncode == 1 and "unknown-app" in (p.stderr + p.stdout), p
 
 
+def procs_naming(text):
+    """The /proc/<pid>/cmdline files that contain `text` (a process may end while they are read)."""
+    found = []
+    for p in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            if text.encode() in Path(p).read_bytes():
+                found.append(p)
+        except OSError:
+            pass
+    return found
+
+
 def test_environments_survive_a_server_kill9(make_server):
     srv = make_server(env=ENV_SERVER)
     adm = srv.admin_token()
@@ -664,8 +776,7 @@ def test_environments_survive_a_server_kill9(make_server):
     lose_job = lose["job_id"]
     srv.kill9()
     # While the server is down, one environment's sandbox dies too.
-    sup = [p for p in glob.glob("/proc/[0-9]*/cmdline")
-           if f"/jobs/{lose_job}/".encode() in Path(p).read_bytes()] if True else []
+    sup = procs_naming(f"/jobs/{lose_job}/")
     assert sup, "the lost environment's supervisor"
     for p in sup:
         os.kill(int(p.split("/")[2]), 9)
@@ -681,5 +792,5 @@ def test_environments_survive_a_server_kill9(make_server):
     stop(srv, adm, keep["id"])
     # No process of either sandbox is left.
     for job in (keep["job_id"], lose_job):
-        left = [p for p in glob.glob("/proc/[0-9]*/cmdline") if f"/jobs/{job}/".encode() in Path(p).read_bytes()]
+        left = procs_naming(f"/jobs/{job}/")
         wait_until(lambda: not [p for p in left if Path(p).exists()], 30, 0.1, "the sandbox to be gone")
