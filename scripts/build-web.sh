@@ -48,7 +48,7 @@ wait "$pid" 2>/dev/null || true
 # 3. Anything to do?
 stamp="$out/.build-stamp"
 if [ -f "$stamp" ] && [ -f src/api/schema.d.ts ] && cmp -s "$tmp/openapi.json" "$gen/openapi.json" &&
-   [ -z "$(find src e2e public index.html vite.config.ts tsconfig*.json package-lock.json -newer "$stamp" -print -quit)" ]; then
+   [ -z "$(find src e2e public index.html terminal.html vite.config.ts tsconfig*.json package-lock.json -newer "$stamp" -print -quit)" ]; then
   exit 0
 fi
 cp "$tmp/openapi.json" "$gen/openapi.json"
