@@ -1,5 +1,7 @@
 #include "audit/audit.hpp"
 
+#include <limits>
+
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "db/columns.hpp"
@@ -43,6 +45,30 @@ std::string link_hash(const Stored& e) {
   return crypto::sha256_hex(a.dump());
 }
 
+std::string project_of(const Event& e) {
+  if (e.target_kind == "project") return e.target_id;
+  if (!e.summary.is_object()) return "";
+  auto it = e.summary.find("project_id");
+  return it != e.summary.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// Appends "(?, ?, ...)" for `values` to `sql`.
+void add_in(std::string& sql, db::Params& p, const std::vector<std::string>& values) {
+  sql += "(";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    sql += i ? ", ?" : "?";
+    p.emplace_back(values[i]);
+  }
+  sql += ")";
+}
+
+nlohmann::json summary_json(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(text) : j;
+}
+
+nlohmann::json or_null(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
 }  // namespace
 
 std::vector<db::Migration> migrations() {
@@ -55,6 +81,16 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_org ON audit_events (org_id, seq);
 CREATE INDEX audit_events_actor ON audit_events (actor_id, seq);
 CREATE INDEX audit_events_target ON audit_events (target_id, seq);
+)SQL"},
+          // The project an event is about (its target, or its summary's project_id), for the feeds of
+          // the project's members. Not part of the hashed content: it is derived from it.
+          {2, "audit project_id", R"SQL(
+ALTER TABLE audit_events ADD COLUMN project_id TEXT NOT NULL DEFAULT '';
+UPDATE audit_events SET project_id = CASE
+  WHEN target_kind = 'project' THEN target_id
+  WHEN json_valid(summary) AND json_type(summary, '$.project_id') = 'text' THEN json_extract(summary, '$.project_id')
+  ELSE '' END;
+CREATE INDEX audit_events_project ON audit_events (project_id, seq);
 )SQL"}};
 }
 
@@ -75,9 +111,10 @@ Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now) {
            .summary = e.summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
            .prev_hash = last ? last->str(1) : kGenesis};
   s.hash = link_hash(s);
-  TRY(tx.exec("INSERT INTO audit_events (" + kColumns.list() + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  TRY(tx.exec("INSERT INTO audit_events (" + kColumns.list() +
+                  ", project_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {s.seq, s.id, s.time, s.actor_id, s.actor_name, s.token_id, s.org_id, s.action, s.target_kind,
-               s.target_id, s.request_id, s.client_ip, s.summary, s.prev_hash, s.hash}));
+               s.target_id, s.request_id, s.client_ip, s.summary, s.prev_hash, s.hash, project_of(e)}));
   return {};
 }
 
@@ -100,12 +137,8 @@ Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
   if (f.until) { sql += " AND time_ms < ?"; p.emplace_back(*f.until); }
   if (f.restrict_orgs) {
     if (f.org_ids.empty()) return std::vector<nlohmann::json>{};
-    sql += " AND org_id IN (";
-    for (std::size_t i = 0; i < f.org_ids.size(); ++i) {
-      sql += i ? ", ?" : "?";
-      p.emplace_back(f.org_ids[i]);
-    }
-    sql += ")";
+    sql += " AND org_id IN ";
+    add_in(sql, p, f.org_ids);
   }
   sql += " ORDER BY seq LIMIT ?";
   p.emplace_back(static_cast<std::int64_t>(f.limit));
@@ -113,24 +146,59 @@ Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
   std::vector<nlohmann::json> out;
   out.reserve(rows.size());
   for (auto& e : TRY(kColumns.read_all(rows))) {
-    auto summary = nlohmann::json::parse(e.summary, nullptr, false);
-    auto nz = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
     out.push_back({{"seq", e.seq},
                    {"id", e.id},
                    {"time", format_rfc3339(e.time)},
-                   {"actor_id", nz(e.actor_id)},
-                   {"actor", nz(e.actor_name)},
-                   {"token_id", nz(e.token_id)},
-                   {"org_id", nz(e.org_id)},
+                   {"actor_id", or_null(e.actor_id)},
+                   {"actor", or_null(e.actor_name)},
+                   {"token_id", or_null(e.token_id)},
+                   {"org_id", or_null(e.org_id)},
                    {"action", e.action},
                    {"target_kind", e.target_kind},
                    {"target_id", e.target_id},
                    {"request_id", e.request_id},
                    {"client_ip", e.client_ip},
-                   {"summary", summary.is_discarded() ? nlohmann::json(e.summary) : summary},
+                   {"summary", summary_json(e.summary)},
                    {"prev_hash", e.prev_hash},
                    {"hash", e.hash}});
   }
+  return out;
+}
+
+Result<std::vector<nlohmann::json>> activity(db::Tx& tx, const ActivityQuery& q) {
+  std::string sql =
+      "SELECT seq, id, time_ms, actor_id, actor_name, org_id, project_id, action, target_kind, target_id, summary "
+      "FROM audit_events WHERE seq < ? AND substr(action, 1, 5) <> 'auth.' AND (";
+  db::Params p{q.before_seq > 0 ? q.before_seq : std::numeric_limits<std::int64_t>::max()};
+  // Own actions: only in the caller's current orgs, or instance-level (tokens, profile).
+  sql += "(actor_id = ? AND (org_id = ''";
+  p.emplace_back(q.user_id);
+  if (!q.org_ids.empty()) {
+    sql += " OR org_id IN ";
+    add_in(sql, p, q.org_ids);
+  }
+  sql += "))";
+  if (!q.project_ids.empty()) {
+    sql += " OR project_id IN ";
+    add_in(sql, p, q.project_ids);
+  }
+  sql += ") ORDER BY seq DESC LIMIT ?";
+  p.emplace_back(static_cast<std::int64_t>(q.limit));
+  auto rows = TRY(tx.query(sql, p));
+  std::vector<nlohmann::json> out;
+  out.reserve(rows.size());
+  for (auto& r : rows)
+    out.push_back({{"seq", r.i64(0)},
+                   {"id", r.str(1)},
+                   {"time", format_rfc3339(r.i64(2))},
+                   {"actor_id", or_null(r.str(3))},
+                   {"actor", or_null(r.str(4))},
+                   {"org_id", or_null(r.str(5))},
+                   {"project_id", or_null(r.str(6))},
+                   {"action", r.str(7)},
+                   {"target_kind", r.str(8)},
+                   {"target_id", r.str(9)},
+                   {"summary", summary_json(r.str(10))}});
   return out;
 }
 

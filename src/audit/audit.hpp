@@ -41,11 +41,24 @@ struct VerifyResult {
   std::string reason;
 };
 
+// A user's activity feed: the events about the given projects (those they are a member of) and
+// their own actions in the given orgs or at instance level (no sign-ins), newest first.
+struct ActivityQuery {
+  std::string user_id;
+  std::vector<std::string> org_ids;      // the caller's current orgs
+  std::vector<std::string> project_ids;  // projects the caller may see as a member
+  std::int64_t before_seq = 0;           // 0 = from the newest
+  int limit = 50;
+};
+
 std::vector<db::Migration> migrations();
 
 Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now);
 // Events in seq order as JSON objects (the API shape).
 Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f);
+// Feed rows: {seq, id, time, actor_id, actor, org_id, project_id, action, target_kind, target_id,
+// summary}; never the client address, token or request id (others' events are in the feed).
+Result<std::vector<nlohmann::json>> activity(db::Tx& tx, const ActivityQuery& q);
 Result<VerifyResult> verify(db::Tx& tx);
 
 }  // namespace atrium::audit

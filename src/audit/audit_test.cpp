@@ -85,5 +85,32 @@ TEST_F(AuditTest, FiltersByOrgActionAndTime) {
   EXPECT_EQ((*db_->read([&](db::Tx& tx) { return list(tx, prefix); })).size(), 10u);
 }
 
+TEST_F(AuditTest, ActivityHoldsMyProjectsAndMyOwnActionsNewestFirst) {
+  auto rec = [&](const std::string& user, Event e) {
+    ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) {
+      return record(tx, Actor{.user_id = user, .username = user, .client_ip = "10.0.0.1"}, e, 5000);
+    }));
+  };
+  rec("bob", {"org_a", "project.update", "project", "prj_mine", {{"name", "x"}}});          // 1: my project
+  rec("bob", {"org_a", "file.create", "file", "prj_mine:a", {{"project_id", "prj_mine"}}});  // 2: about it
+  rec("bob", {"org_a", "project.update", "project", "prj_other", {}});                      // 3: not mine
+  rec("ann", {"org_a", "token.create", "token", "tok_1", {}});                                // 4: mine, org a
+  rec("ann", {"org_b", "project.create", "project", "prj_b", {}});                           // 5: mine, an old org
+  rec("ann", {"", "auth.login", "session", "ses_1", {}});                                    // 6: a sign-in
+  rec("ann", {"", "token.create", "token", "tok_2", {}});                                    // 7: instance-level
+  ActivityQuery q{.user_id = "ann", .org_ids = {"org_a"}, .project_ids = {"prj_mine"}, .limit = 10};
+  auto got = *db_->read([&](db::Tx& tx) { return activity(tx, q); });
+  std::vector<std::int64_t> seqs;
+  for (auto& e : got) seqs.push_back(e["seq"].get<std::int64_t>());
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{7, 4, 2, 1}));
+  EXPECT_EQ(got[2]["project_id"], "prj_mine");
+  EXPECT_FALSE(got[0].contains("client_ip"));
+  q.before_seq = 4;
+  q.limit = 1;
+  got = *db_->read([&](db::Tx& tx) { return activity(tx, q); });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["seq"], 2);
+}
+
 }  // namespace
 }  // namespace atrium::audit

@@ -272,6 +272,20 @@ Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQue
   return out;
 }
 
+Result<std::vector<Project>> member_projects(db::Tx& tx, const std::string& user_id,
+                                             const std::vector<std::string>& org_ids) {
+  std::vector<Project> out;
+  if (org_ids.empty()) return out;
+  std::string sql = "SELECT " + kProject.list("p") +
+                    ", m.role FROM project_members m JOIN projects p ON p.id = m.project_id WHERE m.user_id = ? "
+                    "AND p.org_id IN ";
+  db::Params params{user_id};
+  add_in(sql, params, org_ids);
+  sql += " ORDER BY p.id";
+  for (auto& r : TRY(tx.query(sql, params))) out.push_back(TRY(with_role(r)));
+  return out;
+}
+
 Result<nlohmann::json> list_members(db::Tx& tx, const std::string& project_id, const std::string& after, int limit) {
   auto rows = TRY(tx.query("SELECT user_id, role, version, created_ms FROM project_members WHERE project_id = ? AND user_id > ? "
                            "ORDER BY user_id LIMIT ?",

@@ -72,6 +72,9 @@ struct ListQuery {
   int limit = 50;
 };
 Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQuery& q);
+// The projects `user_id` is a member of in `org_ids` (the caller's current orgs), with the role.
+Result<std::vector<Project>> member_projects(db::Tx& tx, const std::string& user_id,
+                                             const std::vector<std::string>& org_ids);
 
 // ---- members
 Result<nlohmann::json> list_members(db::Tx& tx, const std::string& project_id, const std::string& after, int limit);

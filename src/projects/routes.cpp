@@ -5,6 +5,7 @@
 #include "identity/policy.hpp"
 #include "identity/routes.hpp"
 #include "identity/store.hpp"
+#include "projects/org_slugs.hpp"
 #include "projects/projects.hpp"
 
 namespace atrium::projects {
@@ -20,7 +21,17 @@ const json& kObj = http::object_schema();
 using http::list_schema;
 using http::paged;
 
-Response with_etag(Response r, const Project& p) {
+// The project as the API answers it: its fields and its org's slug (for /{org}/{project} links).
+json project_json(const Project& p, OrgSlugs& slugs) {
+  json j = p.json();
+  j["org_slug"] = slugs(p.org_id);
+  return j;
+}
+
+// One project's answer with its ETag.
+Response one(Context& ctx, int status, const Project& p) {
+  OrgSlugs slugs(ctx.t());
+  Response r = Response::json(status, project_json(p, slugs));
   r.header("ETag", p.etag());
   return r;
 }
@@ -96,7 +107,7 @@ Result<Response> create_project(Context& ctx) {
                       .with("field", "group_id"));
   }
   auto p = TRY(create(ctx.t(), ctx.actor(), org->id, slug, name, desc, tags, vis, group, ctx.now()));
-  return with_etag(Response::json(201, p.json()), p);
+  return one(ctx, 201, p);
 }
 
 Result<Response> list_projects(Context& ctx) {
@@ -129,14 +140,15 @@ Result<Response> list_projects(Context& ctx) {
       v.read_groups.push_back(g);
   }
   auto items = TRY(list(ctx.t(), v, q));
+  OrgSlugs slugs(ctx.t());
   json arr = json::array();
-  for (auto& p : items) arr.push_back(p.json());
+  for (auto& p : items) arr.push_back(project_json(p, slugs));
   return paged(std::move(arr), q.limit, "id");
 }
 
 Result<Response> show_project(Context& ctx) {
   auto p = TRY(load(ctx));
-  return with_etag(Response::json(200, p.json()), p);
+  return one(ctx, 200, p);
 }
 
 Result<Response> show_project_by_slug(Context& ctx) {
@@ -153,7 +165,7 @@ Result<Response> show_project_by_slug(Context& ctx) {
   // A project the caller may not see answers word for word like a missing one.
   if (auto st = ctx.authorize(target_of(*p)); !st)
     return st.error().code == ErrorCode::kNotFound ? hidden() : std::unexpected(st.error());
-  return with_etag(Response::json(200, p->json()), *p);
+  return one(ctx, 200, *p);
 }
 
 Result<Response> update_project(Context& ctx) {
@@ -184,7 +196,7 @@ Result<Response> update_project(Context& ctx) {
                 "the project is archived and read-only; unarchive it first ({\"archived\": false})");
   TRY_STATUS(ctx.check_if_match(p.etag()));
   auto n = TRY(update(ctx.t(), ctx.actor(), p, c, ctx.now()));
-  return with_etag(Response::json(200, n.json()), n);
+  return one(ctx, 200, n);
 }
 
 Result<Response> delete_project(Context& ctx) {
@@ -342,6 +354,8 @@ void add_routes(http::Api& api) {
            Access::require("projects", "admin"),
            {"Remove a member from a project", "projects", nullptr, nullptr, 204},
            [](Context& ctx) { return change_member(ctx, true); }});
+
+  add_activity_route(api);
 }
 
 }  // namespace atrium::projects

@@ -6,6 +6,8 @@
 
 namespace atrium::projects {
 void add_routes(http::Api& api);
+// GET /api/v1/me/activity (routes_activity.cpp; add_routes adds it).
+void add_activity_route(http::Api& api);
 
 // The project a route's {id} names, authorized for `perm` in `tx`: 404 for anyone who may not
 // see it (the routes of other modules that act inside a project start here).

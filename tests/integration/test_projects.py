@@ -348,3 +348,59 @@ def test_pagination_is_stable_and_complete(server, admin):
     for bad in ("limit=0", "limit=201", "limit=abc", "limit=-1", "limit=1.5", "after=%25%25%25", "after=%FF",
                 "archived=maybe"):
         assert is_problem(server.call("GET", f"/api/v1/projects?org={org['id']}&{bad}", admin), 400), bad
+
+
+# ---------------------------------------------------------------------------- my activity
+
+
+def activity(server, token, **q):
+    query = "&".join(f"{k}={v}" for k, v in q.items())
+    r = server.call("GET", "/api/v1/me/activity" + (f"?{query}" if query else ""), token)
+    assert r.status == 200, r
+    return r.json
+
+
+def test_my_activity_is_my_projects_and_my_own_actions_only(server, admin, world):
+    a, b = world.a, world.b
+    owner = a.users["member"]
+    outsider = a.users["org-admin"]  # of the same org, not a member of the project
+    u = create_user(server, admin, uniq("feed"))
+    add_member(server, admin, a.id, u["id"], "member")
+    utok = server.login_token(u["username"], USER_PASSWORD)
+    p = create(server, owner.token, a.id, name="Feed")
+    assert server.call("POST", f"/api/v1/projects/{p['id']}/members", owner.token,
+                       json={"user_id": u["id"], "role": "viewer"}).status == 201
+    assert server.call("PATCH", f"/api/v1/projects/{p['id']}", owner.token, json={"name": "Feed 2"},
+                       if_match="*").status == 200
+    assert server.call("POST", "/api/v1/tokens", utok, json={"name": "mine"}).status == 201
+
+    feed = activity(server, utok)["items"]
+    actions = [(e["action"], e["project_id"]) for e in feed]
+    # Newest first: my own token, the owner's rename, my being added, the project's creation.
+    assert actions[:4] == [("token.create", None), ("project.update", p["id"]), ("project.member.add", p["id"]),
+                           ("project.create", p["id"])], actions
+    assert not any(e["action"].startswith("auth.") for e in feed)
+    upd = feed[1]
+    assert upd["actor"] == owner.username and upd["org_slug"] == a.slug and upd["summary"] == {"name": "Feed 2"}
+    assert upd["project"] == {"id": p["id"], "slug": p["slug"], "name": "Feed 2", "org_slug": a.slug}
+    assert not {"client_ip", "token_id", "request_id", "hash"} & set(upd)
+    # Cursor paging goes to older events and ends.
+    first = activity(server, utok, limit=2)
+    assert [e["seq"] for e in first["items"]] == [e["seq"] for e in feed[:2]] and first["next"]
+    second = activity(server, utok, limit=2, after=first["next"])
+    assert [e["seq"] for e in second["items"]] == [e["seq"] for e in feed[2:4]]
+    assert is_problem(server.call("GET", "/api/v1/me/activity?after=zz", utok), 400)
+    assert is_problem(server.call("GET", "/api/v1/me/activity?limit=0", utok), 400)
+    assert server.call("GET", "/api/v1/me/activity").status == 401
+
+    # Another member of the org who is not in the project, and every user of another tenant, see
+    # none of its events.
+    for tok in (outsider.token, b.users["org-admin"].token, b.users["member"].token):
+        assert not [e for e in activity(server, tok, limit=100)["items"] if e["project_id"] == p["id"]]
+    for tok in (b.users["org-admin"].token, b.users["member"].token, b.users["viewer"].token):
+        assert not [e for e in activity(server, tok, limit=100)["items"] if e["org_id"] == a.id]
+
+    # Removed from the org, the user sees nothing more of it, not even their own past actions there.
+    assert server.call("DELETE", f"/api/v1/orgs/{a.id}/members/{u['id']}", admin, if_match="*").status == 204
+    left = activity(server, utok, limit=100)["items"]
+    assert left and {e["action"] for e in left} == {"token.create"}, left

@@ -33,6 +33,7 @@ import "@mantine/core/styles/InlineInput.css";
 import "@mantine/core/styles/Input.css";
 import "@mantine/core/styles/Kbd.css";
 import "@mantine/core/styles/List.css";
+import "@mantine/core/styles/Mark.css";
 import "@mantine/core/styles/Loader.css";
 import "@mantine/core/styles/LoadingOverlay.css";
 import "@mantine/core/styles/Menu.css";

@@ -4,8 +4,9 @@ import { Anchor, Badge, Group, Stack, Tabs, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { createContext, useContext } from "react";
 import { Link, Outlet, useLocation, useNavigate, useParams } from "react-router";
-import { fetchJson } from "../../api/client";
+import { ApiError, fetchJson } from "../../api/client";
 import type { Project } from "../../api/projects";
+import { NotFound } from "../../app/NotFound";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 
@@ -48,6 +49,8 @@ export function ProjectShell() {
       fetchJson<Project>(`/api/v1/orgs/${encodeURIComponent(org)}/projects/${encodeURIComponent(slug)}`),
   });
   if (q.isPending) return <Loading />;
+  // Missing and hidden read alike (the API answers 404 for both).
+  if (q.error instanceof ApiError && q.error.status === 404) return <NotFound />;
   if (q.error) return <ErrorAlert error={q.error} title="This project could not be loaded" />;
   const base = `/${org}/${slug}`;
   const rest = loc.pathname.slice(base.length + 1);
@@ -63,16 +66,24 @@ export function ProjectShell() {
             {org}
           </Anchor>
           <Text c="dimmed">/</Text>
-          <Title order={1} size="h3">
+          <Title order={1} size="h3" style={{ overflowWrap: "anywhere" }}>
             {q.data.name || q.data.slug}
           </Title>
-          <Badge variant="light">{q.data.visibility}</Badge>
+          <Badge variant="default" title={`Visibility: ${q.data.visibility}`}>
+            {q.data.visibility}
+          </Badge>
           {q.data.archived ? <Badge color="gray">archived</Badge> : null}
         </Group>
+        {q.data.archived ? (
+          <Text size="sm" c="dimmed">
+            This project is archived: it is read-only until an owner or maintainer unarchives it in Settings.
+          </Text>
+        ) : null}
         <Tabs value={tab} onChange={(v) => navigate(v && v !== "overview" ? `${base}/${v}` : base)}>
-          <Tabs.List aria-label="Project sections">
+          {/* One row that scrolls sideways on a narrow screen rather than wrapping. */}
+          <Tabs.List aria-label="Project sections" style={{ flexWrap: "nowrap", overflowX: "auto", overflowY: "hidden" }}>
             {TABS.map((t) => (
-              <Tabs.Tab key={t.value} value={t.value}>
+              <Tabs.Tab key={t.value} value={t.value} style={{ flex: "none" }}>
                 {t.label}
               </Tabs.Tab>
             ))}
