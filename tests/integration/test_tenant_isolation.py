@@ -92,6 +92,7 @@ ALLOWED_2XX = {
     ("GET", "/api/v1/apps"): "the instance-level app catalog (no tenant data)",
     ("GET", "/api/v1/apps/{name}"): "one entry of the instance-level app catalog",
     ("GET", "/api/v1/envs"): "the caller's own environments only (checked: none of B's)",
+    ("GET", "/api/v1/me/activity"): "events of the caller's projects and own actions (checked: none of B's)",
 }
 
 SWEEP = {
@@ -289,6 +290,7 @@ SWEEP = {
         V(404, params={"id": B_ORG_PROJECT}, body={"app": "terminal"}, name="org-visible")],
     ("GET", "/api/v1/projects/{id}/envs"): [V(404, params={"id": B_PROJECT})],
     ("GET", "/api/v1/envs"): [V(200, check=no_b_ids())],
+    ("GET", "/api/v1/me/activity"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/envs/{id}"): [V(404, params={"id": B_ENV})],
     ("POST", "/api/v1/envs/{id}/stop"): [V(404, params={"id": B_ENV})],
     ("GET", "/api/v1/envs/{id}/events"): [V(404, params={"id": B_ENV})],
