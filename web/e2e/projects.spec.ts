@@ -21,7 +21,7 @@ test("a member creates a project from the UI and finds it on home and in search"
 
   await page.getByRole("link", { name: "New project" }).first().click();
   await expect(page).toHaveURL(/\/new$/);
-  await page.getByRole("textbox", { name: "Name" }).fill(`Ice ${word}`);
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill(`Ice ${word}`);
   const slug = page.getByRole("textbox", { name: "Slug" });
   await expect(slug).toHaveValue(`ice-${word}`);
   // The slug is checked as it is typed, with the API's rule.
@@ -32,7 +32,7 @@ test("a member creates a project from the UI and finds it on home and in search"
   await slug.fill(`ice-${word}`);
   await page.getByRole("radio", { name: /^Organisation:/ }).check();
   await page.getByRole("textbox", { name: "Description" }).fill(`Mass balance of the ${word} sheet`);
-  const tags = page.getByRole("textbox", { name: "Tags" });
+  const tags = page.getByRole("combobox", { name: "Tags" });
   await tags.fill("Climate");
   await tags.press("Enter");
   await expectAccessible(page, "/new");
@@ -43,7 +43,7 @@ test("a member creates a project from the UI and finds it on home and in search"
 
   // The same slug again: the server's answer at the slug field.
   await page.goto("/new");
-  await page.getByRole("textbox", { name: "Name" }).fill(`Ice ${word}`);
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill(`Ice ${word}`);
   await page.getByRole("button", { name: "Create project" }).click();
   await expect(page.getByText(`a project with slug 'ice-${word}' exists in this organisation`)).toBeVisible();
 
@@ -75,7 +75,7 @@ test("settings: a conflict, a member who then sees it, archive, delete", async (
   const p = await world.project(owner, org, { description: "first words" });
   const base = `/${org.slug}/${p.slug}`;
   await signIn(page, owner.username, owner.password, `${base}/settings`);
-  const name = page.getByRole("textbox", { name: "Name" });
+  const name = page.getByRole("textbox", { name: "Name", exact: true });
   await expect(name).toHaveValue(p.name);
   await expectAccessible(page, "settings (owner)");
 
@@ -98,7 +98,7 @@ test("settings: a conflict, a member who then sees it, archive, delete", async (
   await page.getByRole("button", { name: "Add member" }).click();
   await expect(page.getByText("the user must be a member of the project's organisation")).toBeVisible();
   await username.fill(bob.username);
-  await page.getByLabel("Role", { exact: true }).click();
+  await page.getByRole("combobox", { name: "Role", exact: true }).click();
   await page.getByRole("option", { name: "viewer" }).click();
   await page.getByRole("button", { name: "Add member" }).click();
   const members = page.getByRole("table", { name: "Project members" });
@@ -169,7 +169,7 @@ test("home, new project and settings at 390 px, dark", async ({ page, world }, i
   await expect(page.getByRole("button", { name: "Create project" })).toBeVisible();
   await expectAccessible(page, "/new 390 dark");
   await page.goto(`/${org.slug}/${p.slug}/settings`);
-  await expect(page.getByRole("textbox", { name: "Name" })).toHaveValue(p.name);
+  await expect(page.getByRole("textbox", { name: "Name", exact: true })).toHaveValue(p.name);
   // The tabs scroll inside their row; the page itself is no wider than the screen.
   await expect(page.getByRole("tab", { name: "Settings" })).toBeAttached();
   expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);

@@ -43,7 +43,7 @@ export function MyJobs() {
         <Stack gap={6} component="ul" aria-label="Running and pending jobs" style={{ listStyle: "none", padding: 0, margin: 0 }}>
           {list.items.map((j) => (
             <Group component="li" key={j.id} gap="xs" wrap="wrap">
-              <Badge color={STATE_COLOR[j.state] ?? "gray"} variant="light">
+              <Badge color={STATE_COLOR[j.state] ?? "gray"} variant="dot">
                 {j.state}
               </Badge>
               <Anchor component={Link} to={`/jobs/${j.id}`} style={{ overflowWrap: "anywhere" }}>
@@ -75,7 +75,7 @@ export function MyEnvs() {
         <Stack gap={6} component="ul" aria-label="Active environments" style={{ listStyle: "none", padding: 0, margin: 0 }}>
           {list.items.map((e) => (
             <Group component="li" key={e.id} gap="xs" wrap="wrap">
-              <Badge color={STATE_COLOR[e.state] ?? "gray"} variant="light">
+              <Badge color={STATE_COLOR[e.state] ?? "gray"} variant="dot">
                 {e.state}
               </Badge>
               <Text>{e.app}</Text>
@@ -88,7 +88,7 @@ export function MyEnvs() {
                 </Text>
               ) : null}
               {e.state === "READY" ? (
-                <Button component="a" href={e.url} target="_blank" rel="noopener" size="compact-xs" variant="light" aria-label={`Open ${e.app} ${e.id} in a new tab`}>
+                <Button component="a" href={e.url} target="_blank" rel="noopener" size="compact-xs" variant="default" aria-label={`Open ${e.app} ${e.id} in a new tab`}>
                   Open
                 </Button>
               ) : null}

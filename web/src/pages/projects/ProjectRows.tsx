@@ -28,9 +28,9 @@ export function ProjectRows({ items, query, label }: { items: Project[]; query?:
               </Text>
             </Group>
             <Group gap={4}>
-              <Badge variant="light">{p.visibility}</Badge>
+              <Badge variant="default">{p.visibility}</Badge>
               {p.archived ? <Badge color="gray">archived</Badge> : null}
-              {p.my_role ? <Badge variant="outline">{p.my_role}</Badge> : null}
+              {p.my_role ? <Badge variant="default">{p.my_role}</Badge> : null}
             </Group>
           </Group>
           {p.description ? (

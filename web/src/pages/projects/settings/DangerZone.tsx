@@ -33,7 +33,13 @@ function DeleteDialog({ project, opened, onClose }: { project: Project; opened: 
   };
   const conflict = del.error instanceof ApiError && del.error.status === 412;
   return (
-    <Modal opened={opened} onClose={close} title={`Delete ${project.name || project.slug}?`} centered>
+    <Modal
+      opened={opened}
+      onClose={close}
+      title={`Delete ${project.name || project.slug}?`}
+      centered
+      closeButtonProps={{ "aria-label": "Close" }}
+    >
       <form onSubmit={submit} aria-label="Delete the project">
         <Stack gap="sm">
           <Text size="sm">
