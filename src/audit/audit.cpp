@@ -5,6 +5,7 @@
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
 #include "db/columns.hpp"
+#include "db/in_list.hpp"
 
 namespace atrium::audit {
 namespace {
@@ -50,16 +51,6 @@ std::string project_of(const Event& e) {
   if (!e.summary.is_object()) return "";
   auto it = e.summary.find("project_id");
   return it != e.summary.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-// Appends "(?, ?, ...)" for `values` to `sql`.
-void add_in(std::string& sql, db::Params& p, const std::vector<std::string>& values) {
-  sql += "(";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    sql += i ? ", ?" : "?";
-    p.emplace_back(values[i]);
-  }
-  sql += ")";
 }
 
 nlohmann::json summary_json(const std::string& text) {
@@ -138,7 +129,7 @@ Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
   if (f.restrict_orgs) {
     if (f.org_ids.empty()) return std::vector<nlohmann::json>{};
     sql += " AND org_id IN ";
-    add_in(sql, p, f.org_ids);
+    db::append_in(sql, p, f.org_ids);
   }
   sql += " ORDER BY seq LIMIT ?";
   p.emplace_back(static_cast<std::int64_t>(f.limit));
@@ -175,12 +166,12 @@ Result<std::vector<nlohmann::json>> activity(db::Tx& tx, const ActivityQuery& q)
   p.emplace_back(q.user_id);
   if (!q.org_ids.empty()) {
     sql += " OR org_id IN ";
-    add_in(sql, p, q.org_ids);
+    db::append_in(sql, p, q.org_ids);
   }
   sql += "))";
   if (!q.project_ids.empty()) {
     sql += " OR project_id IN ";
-    add_in(sql, p, q.project_ids);
+    db::append_in(sql, p, q.project_ids);
   }
   sql += ") ORDER BY seq DESC LIMIT ?";
   p.emplace_back(static_cast<std::int64_t>(q.limit));

@@ -3,6 +3,7 @@
 #include "audit/audit.hpp"
 #include "core/ids.hpp"
 #include "db/columns.hpp"
+#include "db/in_list.hpp"
 #include "http/etag.hpp"
 
 namespace atrium::projects {
@@ -83,15 +84,6 @@ Status index(db::Tx& tx, const Project& p) {
 
 Status stale() {
   return fail(ErrorCode::kPreconditionFailed, "etag-mismatch", "the project changed meanwhile; fetch it again and retry");
-}
-
-void add_in(std::string& sql, db::Params& p, const std::vector<std::string>& values) {
-  sql += "(";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    sql += i ? ", ?" : "?";
-    p.emplace_back(values[i]);
-  }
-  sql += ")";
 }
 
 }  // namespace
@@ -257,11 +249,11 @@ Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQue
     if (!v.member_orgs.empty()) {
       // Project membership and org visibility count only inside the caller's orgs.
       sql += " OR ((m.role IS NOT NULL OR p.visibility = 'org') AND p.org_id IN ";
-      add_in(sql, params, v.member_orgs);
+      db::append_in(sql, params, v.member_orgs);
       sql += ")";
     }
-    if (!v.read_orgs.empty()) { sql += " OR p.org_id IN "; add_in(sql, params, v.read_orgs); }
-    if (!v.read_groups.empty()) { sql += " OR p.group_id IN "; add_in(sql, params, v.read_groups); }
+    if (!v.read_orgs.empty()) { sql += " OR p.org_id IN "; db::append_in(sql, params, v.read_orgs); }
+    if (!v.read_groups.empty()) { sql += " OR p.group_id IN "; db::append_in(sql, params, v.read_groups); }
     sql += ")";
   }
   sql += " ORDER BY p.id LIMIT ?";
@@ -280,7 +272,7 @@ Result<std::vector<Project>> member_projects(db::Tx& tx, const std::string& user
                     ", m.role FROM project_members m JOIN projects p ON p.id = m.project_id WHERE m.user_id = ? "
                     "AND p.org_id IN ";
   db::Params params{user_id};
-  add_in(sql, params, org_ids);
+  db::append_in(sql, params, org_ids);
   sql += " ORDER BY p.id";
   for (auto& r : TRY(tx.query(sql, params))) out.push_back(TRY(with_role(r)));
   return out;

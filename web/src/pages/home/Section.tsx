@@ -1,6 +1,8 @@
 // A titled block of the home page; its list, its loading state and its error in words.
 import { Group, Paper, Stack, Title } from "@mantine/core";
 import type { ReactNode } from "react";
+import { LoadMore } from "../../components/CursorList";
+import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 
@@ -30,5 +32,39 @@ export function Section(props: {
         )}
       </Stack>
     </Paper>
+  );
+}
+
+// A section that is one list with the API's cursor: its rows, "Load more", or its empty state.
+export function ListSection<T>(props: {
+  title: string;
+  list: {
+    items: T[];
+    isPending: boolean;
+    error: unknown;
+    hasNextPage: boolean;
+    isFetchingNextPage: boolean;
+    fetchNextPage: () => unknown;
+  };
+  rowKey: (item: T) => string | number;
+  row: (item: T) => ReactNode;
+  empty: { title: string; text: ReactNode };
+}) {
+  const { list } = props;
+  return (
+    <Section title={props.title} pending={list.isPending} error={list.error}>
+      {list.items.length ? (
+        <Stack gap={6} component="ul" aria-label={props.title} style={{ listStyle: "none", padding: 0, margin: 0 }}>
+          {list.items.map((item) => (
+            <Group component="li" key={props.rowKey(item)} gap="xs" wrap="wrap">
+              {props.row(item)}
+            </Group>
+          ))}
+          <LoadMore {...list} />
+        </Stack>
+      ) : (
+        <EmptyState title={props.empty.title}>{props.empty.text}</EmptyState>
+      )}
+    </Section>
   );
 }
