@@ -41,7 +41,7 @@ export function ProjectRows({ items, query, label }: { items: Project[]; query?:
           {p.tags.length ? (
             <Group gap={4} mt={4} aria-label="Tags">
               {p.tags.map((t) => (
-                <Badge key={t} size="sm" variant="dot">
+                <Badge key={t} size="sm" variant="dot" tt="none">
                   <Highlighted text={t} query={query} />
                 </Badge>
               ))}

@@ -63,14 +63,16 @@ export function GeneralSettings({ project, org, canEdit }: { project: Project; o
       setDraft(draftOf(p));
     },
   });
+  const resetSave = save.reset;
   // The project changed here (archived, saved elsewhere on this page): an untouched form follows.
   const pristine = Object.keys(changes(base, draft)).length === 0;
   useEffect(() => {
     if (project.etag !== base.etag && pristine) {
       setBase(project);
       setDraft(draftOf(project));
+      resetSave(); // an earlier "Saved." is about another version
     }
-  }, [project, base.etag, pristine]);
+  }, [project, base.etag, pristine, resetSave]);
   const reload = async () => {
     const fresh = await qc.fetchQuery({
       queryKey: projectKey(org, project.slug),
