@@ -236,6 +236,7 @@ Result<std::vector<Project>> list(db::Tx& tx, const Visibility& v, const ListQue
                     "LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = ? WHERE p.id > ?";
   db::Params params{v.user_id, q.after};
   if (!q.org_id.empty()) { sql += " AND p.org_id = ?"; params.emplace_back(q.org_id); }
+  if (q.mine) sql += " AND m.role IS NOT NULL";
   if (q.archived == "true") sql += " AND p.archived = 1";
   else if (q.archived == "false") sql += " AND p.archived = 0";
   if (!q.q.empty()) {

@@ -68,6 +68,7 @@ struct ListQuery {
   std::string q;        // full-text query; "" = none
   std::string org_id;   // "" = any
   std::string archived = "false";  // true | false | any
+  bool mine = false;    // only projects the caller is a member of
   std::string after;
   int limit = 50;
 };

@@ -126,6 +126,9 @@ Result<Response> list_projects(Context& ctx) {
   q.archived = std::string(ctx.req.query_param("archived").value_or("false"));
   if (q.archived != "true" && q.archived != "false" && q.archived != "any")
     return invalid("archived must be true, false or any");
+  std::string mine(ctx.req.query_param("mine").value_or("false"));
+  if (mine != "true" && mine != "false") return invalid("mine must be true or false");
+  q.mine = mine == "true";
   Visibility v;
   v.user_id = ctx.who().user_id;
   v.all = ctx.who().is_instance_admin() && ctx.allowed({"projects", "read"}, Target{});
@@ -288,7 +291,7 @@ void add_routes(http::Api& api) {
             nullptr,
             list_schema(),
             200,
-            {"q", "org", "archived", "limit", "after"}},
+            {"q", "org", "archived", "mine", "limit", "after"}},
            list_projects});
 
   api.add({"GET",

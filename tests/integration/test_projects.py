@@ -374,6 +374,12 @@ def test_my_activity_is_my_projects_and_my_own_actions_only(server, admin, world
                        if_match="*").status == 200
     assert server.call("POST", "/api/v1/tokens", utok, json={"name": "mine"}).status == 201
 
+    # ?mine=true: only the projects the caller is a member of (the org admin sees p, but is not in it).
+    assert p["id"] in [x["id"] for x in list_all(server, "/api/v1/projects?mine=true", utok)]
+    assert p["id"] in [x["id"] for x in list_all(server, "/api/v1/projects", outsider.token)]
+    assert p["id"] not in [x["id"] for x in list_all(server, "/api/v1/projects?mine=true", outsider.token)]
+    assert is_problem(server.call("GET", "/api/v1/projects?mine=yes", utok), 400)
+
     feed = activity(server, utok)["items"]
     actions = [(e["action"], e["project_id"]) for e in feed]
     # Newest first: my own token, the owner's rename, my being added, the project's creation.

@@ -1,4 +1,4 @@
-// Home: the projects the caller can see, with the API's cursor.
+// Home: the projects the caller is a member of (?mine=true), with the API's cursor.
 import { Button } from "@mantine/core";
 import { Link } from "react-router";
 import type { Project } from "../../api/projects";
@@ -8,7 +8,7 @@ import { ProjectRows } from "../projects/ProjectRows";
 import { Section } from "./Section";
 
 export function MyProjects() {
-  const list = useCursorList<Project>(["projects", "list", "home"], "/api/v1/projects", 20);
+  const list = useCursorList<Project>(["projects", "list", "mine"], "/api/v1/projects?mine=true", 20);
   return (
     <Section
       title="Your projects"
@@ -28,7 +28,8 @@ export function MyProjects() {
       ) : (
         <EmptyState title="No projects yet">
           Create your first project with <strong>New project</strong>: it holds your code, data, jobs and
-          environments.
+          environments. Projects others share with you appear here once they add you; the search box finds
+          the ones open to your organisation.
         </EmptyState>
       )}
     </Section>
