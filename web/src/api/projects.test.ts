@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { activityText, highlight, projectAbilities, slugError, slugFromName, tagError, type ActivityEvent } from "./projects";
+import { activityText, etagVersion, highlight, projectAbilities, slugError, slugFromName, tagError, type ActivityEvent } from "./projects";
 
 describe("slugError (the API's slug rule)", () => {
   it("accepts 1-64 of a-z 0-9 - _ . starting with a letter or digit", () => {
@@ -69,5 +69,13 @@ describe("projectAbilities", () => {
     expect(projectAbilities("maintainer", false)).toEqual({ edit: true, members: false, remove: false });
     expect(projectAbilities("viewer", false)).toEqual({ edit: false, members: false, remove: false });
     expect(projectAbilities(null, true)).toEqual({ edit: true, members: true, remove: true });
+  });
+});
+
+describe("etagVersion", () => {
+  it("reads the version an ETag names", () => {
+    expect(etagVersion('"v12"')).toBe(12);
+    expect(etagVersion('"v2"') > etagVersion('"v1"')).toBe(true);
+    expect(etagVersion("*")).toBe(0);
   });
 });

@@ -201,3 +201,9 @@ export function newIdempotencyKey(): string {
   const b = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
+
+// The version an ETag names ("v3" -> 3; 0 when it names none): which of two copies is newer.
+export function etagVersion(etag: string): number {
+  const m = /(\d+)/.exec(etag);
+  return m ? Number(m[1]) : 0;
+}

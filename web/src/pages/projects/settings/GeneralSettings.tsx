@@ -5,6 +5,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, fetchJson } from "../../../api/client";
 import {
+  etagVersion,
   problemField,
   projectApi,
   tagError,
@@ -64,10 +65,11 @@ export function GeneralSettings({ project, org, canEdit }: { project: Project; o
     },
   });
   const resetSave = save.reset;
-  // The project changed here (archived, saved elsewhere on this page): an untouched form follows.
+  // A newer copy of the project arrived (archived, saved elsewhere on this page): an untouched form
+  // follows it.
   const pristine = Object.keys(changes(base, draft)).length === 0;
   useEffect(() => {
-    if (project.etag !== base.etag && pristine) {
+    if (etagVersion(project.etag) > etagVersion(base.etag) && pristine) {
       setBase(project);
       setDraft(draftOf(project));
       resetSave(); // an earlier "Saved." is about another version
