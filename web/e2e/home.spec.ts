@@ -24,11 +24,18 @@ test("home shows my pending job, my projects and what happened in them", async (
   await signIn(page, colleague.username, colleague.password);
   const jobs = page.getByRole("list", { name: "Running and pending jobs" });
   await expect(jobs.getByRole("link", { name: "held-one" })).toHaveAttribute("href", `/jobs/${job.id}`);
-  await expect(jobs.getByText("PENDING")).toBeVisible();
+  await expect(jobs.getByText("PENDING (held)")).toBeVisible();
+  await expect(jobs.getByText("Held: release it to let it run.")).toBeVisible();
   await expect(page.getByRole("list", { name: "Your projects" }).getByRole("link", { name: p.name })).toBeVisible();
   const activity = page.getByRole("list", { name: "Recent activity" });
   await expect(activity.getByText("submitted a job (held-one)")).toBeVisible();
   await expect(activity.getByText("added a member (member)")).toBeVisible();
   await expectAccessible(page, "home");
+  // Live, without a reload: a job submitted now appears, a released one changes state.
+  await colleague.api.post(`/api/v1/projects/${p.id}/jobs`, { command: ["true"], name: "second-one", hold: true });
+  await expect(jobs.getByRole("link", { name: "second-one" })).toBeVisible();
+  await colleague.api.post(`/api/v1/jobs/${job.id}/release`);
+  const row = jobs.getByRole("listitem").filter({ hasText: "held-one" });
+  await expect(row.getByText(/^(RUNNING|COMPLETED|FAILED)$/)).toBeVisible();
   await page.screenshot({ path: info.outputPath("home.png"), fullPage: true });
 });

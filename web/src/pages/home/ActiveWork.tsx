@@ -1,18 +1,14 @@
 // Home: my running and pending jobs and my active environments, with their states.
 import { Anchor, Badge, Button, Text } from "@mantine/core";
 import { Link } from "react-router";
+import type { Job } from "../../api/jobs";
 import { useCursorList } from "../../components/CursorList";
+import { JobStateBadge } from "../jobs/JobStateBadge";
+import { reasonText, startText } from "../jobs/reasons";
+import { useJobEvents } from "../jobs/useJobEvents";
 import { ListSection } from "./Section";
 
-// The few fields of a job and an environment this page reads (docs/api.md has them all).
-interface JobRow {
-  id: string;
-  name: string;
-  state: string;
-  reason: string | null;
-  reason_detail?: string;
-  project_id: string;
-}
+// The few fields of an environment this page reads (docs/api.md has them all).
 interface EnvRow {
   id: string;
   app: string;
@@ -22,11 +18,9 @@ interface EnvRow {
   project_id: string;
 }
 
-export const STATE_COLOR: Record<string, string> = {
-  PENDING: "yellow",
+const STATE_COLOR: Record<string, string> = {
   QUEUED: "yellow",
   STARTING: "blue",
-  RUNNING: "green",
   READY: "green",
   STOPPING: "gray",
 };
@@ -43,7 +37,10 @@ function State({ state }: { state: string }) {
 }
 
 export function MyJobs() {
-  const list = useCursorList<JobRow>(["jobs", "mine", "active"], MY_ACTIVE_JOBS, 20);
+  // Under the jobs' key: the job event stream (useJobEvents) updates these rows as states change,
+  // and refetches the list when one of my jobs it does not hold appears.
+  const list = useCursorList<Job>(["jobs", "home", "active"], MY_ACTIVE_JOBS, 20);
+  useJobEvents();
   return (
     <ListSection
       title="Running and pending jobs"
@@ -51,13 +48,14 @@ export function MyJobs() {
       rowKey={(j) => j.id}
       row={(j) => (
         <>
-          <State state={j.state} />
+          <JobStateBadge state={j.state} held={j.held} />
           <Anchor component={Link} to={`/jobs/${j.id}`} style={{ overflowWrap: "anywhere" }}>
             {j.name || j.id}
           </Anchor>
-          {j.state === "PENDING" && (j.reason_detail || j.reason) ? (
+          {j.state === "PENDING" ? (
             <Text size="sm" c="dimmed">
-              {j.reason_detail || j.reason}
+              {reasonText(j.reason)}
+              {j.estimated_start && startText(j.estimated_start) ? ` It is ${startText(j.estimated_start)}.` : ""}
             </Text>
           ) : null}
         </>
