@@ -1,40 +1,19 @@
 // Home: my running and pending jobs and my active environments, with their states.
-import { Anchor, Badge, Button, Text } from "@mantine/core";
+import { Anchor, Button, Text } from "@mantine/core";
 import { Link } from "react-router";
+import type { Env } from "../../api/envs";
 import type { Job } from "../../api/jobs";
 import { useCursorList } from "../../components/CursorList";
 import { JobStateBadge } from "../jobs/JobStateBadge";
 import { reasonText, startText } from "../jobs/reasons";
 import { useJobEvents } from "../jobs/useJobEvents";
+import { EnvStateBadge } from "../envs/EnvStateBadge";
+import { isActive, mergeLive } from "../envs/envState";
+import { useEnvEvents } from "../envs/useEnvEvents";
 import { ListSection } from "./Section";
-
-// The few fields of an environment this page reads (docs/api.md has them all).
-interface EnvRow {
-  id: string;
-  app: string;
-  state: string;
-  reason: string;
-  url: string;
-  project_id: string;
-}
-
-const STATE_COLOR: Record<string, string> = {
-  QUEUED: "yellow",
-  STARTING: "blue",
-  READY: "green",
-  STOPPING: "gray",
-};
 
 export const MY_ACTIVE_JOBS = "/api/v1/jobs?state=PENDING,RUNNING";
 export const MY_ACTIVE_ENVS = "/api/v1/envs?active=true";
-
-function State({ state }: { state: string }) {
-  return (
-    <Badge color={STATE_COLOR[state] ?? "gray"} variant="dot">
-      {state}
-    </Badge>
-  );
-}
 
 export function MyJobs() {
   // Under the jobs' key: the job event stream (useJobEvents) updates these rows as states change,
@@ -73,24 +52,22 @@ export function MyJobs() {
 }
 
 export function MyEnvs() {
-  const list = useCursorList<EnvRow>(["envs", "mine", "active"], MY_ACTIVE_ENVS, 20);
+  const list = useCursorList<Env>(["envs", "home", "active"], MY_ACTIVE_ENVS, 20);
+  // The environment event stream: listed ones take their newest state, new active ones come first.
+  const live = useEnvEvents();
+  const items = mergeLive(list.items, live.envs, isActive);
   return (
     <ListSection
       title="Active environments"
-      list={list}
+      list={{ ...list, items }}
       rowKey={(e) => e.id}
       row={(e) => (
         <>
-          <State state={e.state} />
+          <EnvStateBadge state={e.state} reason={e.reason} showReason />
           <Text>{e.app}</Text>
           <Text size="sm" c="dimmed">
             {e.id}
           </Text>
-          {e.state === "QUEUED" && e.reason ? (
-            <Text size="sm" c="dimmed">
-              {e.reason}
-            </Text>
-          ) : null}
           {e.state === "READY" ? (
             <Button
               component="a"
