@@ -208,6 +208,7 @@ SWEEP = {
                               V(404, query="?org={b}", name="org-filter")],
     ("GET", "/api/v1/jobs/{id}"): [V(404, params={"id": B_JOB})],
     # Without ?project= the stream shows the caller's own jobs only (test_jobs.py checks B's never appear).
+    ("GET", "/api/v1/envs/events"): [V(404, query="?project={bp}")],
     ("GET", "/api/v1/jobs/events"): [V(404, query="?project={bp}"),
                                      V(404, query="?project={bp}&after=x", name="bad-query")],
     ("GET", "/api/v1/jobs/{id}/logs"): [V(404, params={"id": B_JOB}),
