@@ -36,6 +36,7 @@
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
+#include "jobs/usage.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -173,13 +174,15 @@ Status bootstrap_admin(db::Database& db, const Clock& clock) {
     auto u = TRY(identity::create_user(tx, system, "admin", crypto::hash_password(password), "", "Administrator",
                                        clock.now_ms()));
     TRY_STATUS(identity::make_instance_admin(tx, system, u.id, clock.now_ms()));
+    // A generated password is for the first sign-in only: the admin must choose their own.
+    if (generated) TRY_STATUS(identity::require_password_change(tx, system, u.id, clock.now_ms()));
     created = true;
     return {};
   }));
   if (created && generated)
     std::printf(
         "atrium: created the instance admin 'admin' with the one-time password: %s\n"
-        "atrium: (shown only now; sign in and change it with `atrium login` / POST /api/v1/auth/password)\n",
+        "atrium: (shown only now; sign in and change it: until then the account may only change its password)\n",
         password.c_str());
   else if (created)
     std::printf("atrium: created the instance admin 'admin' (password from ATRIUM_ADMIN_PASSWORD)\n");
@@ -505,6 +508,7 @@ int run_server(const ServerFlags& flags) {
   projects::add_routes(api);
   audit::add_routes(api);
   jobs::add_routes(api, compute_service, runtime);
+  jobs::add_usage_routes(api);
   data::add_routes(api, data_service, runtime);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
