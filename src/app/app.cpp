@@ -36,7 +36,6 @@
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
-#include "jobs/usage.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -508,7 +507,6 @@ int run_server(const ServerFlags& flags) {
   projects::add_routes(api);
   audit::add_routes(api);
   jobs::add_routes(api, compute_service, runtime);
-  jobs::add_usage_routes(api);
   data::add_routes(api, data_service, runtime);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);

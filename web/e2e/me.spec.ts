@@ -33,9 +33,9 @@ test("password: errors at their fields, then changed", async ({ page, world, atr
   const u = await world.user();
   await signIn(page, u.username, u.password, "/me/password");
   await expectAccessible(page, "/me/password");
-  const current = page.getByLabel("Current password", { exact: true });
-  const next = page.getByLabel("New password", { exact: true });
-  const repeat = page.getByLabel("Repeat the new password", { exact: true });
+  const current = page.getByRole("textbox", { name: "Current password", exact: true });
+  const next = page.getByRole("textbox", { name: "New password", exact: true });
+  const repeat = page.getByRole("textbox", { name: "Repeat the new password", exact: true });
   const change = page.getByRole("button", { name: "Change password" });
   await current.fill("not-my-password");
   await next.fill("a-brand-new-password");
@@ -58,12 +58,14 @@ test("sessions: this one is marked, another is signed out", async ({ page, world
   const u = await world.user();
   const other = await sessionFor(atrium.url, u.username, u.password);
   await signIn(page, u.username, u.password, "/me/sessions");
+  // The fixture's own sign-in (it made the user's API token), `other`, and this page's session.
   const items = page.getByRole("region", { name: "Where you are signed in" }).getByRole("listitem");
-  await expect(items).toHaveCount(2);
+  await expect(items).toHaveCount(3);
   await expect(page.getByRole("listitem", { name: /\(this session\)$/ })).toContainText("This session");
   await expectAccessible(page, "/me/sessions");
-  await page.getByRole("button", { name: /^Sign out .* from / }).click();
-  await expect(items).toHaveCount(1);
+  // Listed oldest first: the last one with a sign-out button is `other`.
+  await page.getByRole("button", { name: /^Sign out .* from / }).last().click();
+  await expect(items).toHaveCount(2);
   expect((await other.get("/api/v1/me")).status()).toBe(401);
   await page.screenshot({ path: testInfo.outputPath("sessions.png") });
   await other.dispose();
@@ -73,7 +75,8 @@ test("API tokens: made with scopes and expiry, shown once, listed, revoked", asy
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   const u = await world.user();
   await signIn(page, u.username, u.password, "/me/tokens");
-  await expect(page.getByText("No tokens yet")).toBeVisible();
+  // The fixture made the user's "e2e" token.
+  await expect(page.getByRole("listitem", { name: "Token e2e" })).toContainText("May do: Everything");
   await expectAccessible(page, "/me/tokens");
   await page.getByRole("textbox", { name: "Name" }).fill("laptop git");
   await page.getByRole("radiogroup", { name: "Code" }).getByText("Read and change").click();
@@ -94,11 +97,11 @@ test("API tokens: made with scopes and expiry, shown once, listed, revoked", asy
   // The token works, within its scopes.
   const api = await request.newContext({ baseURL: atrium.url, extraHTTPHeaders: { Authorization: `Bearer ${secret}` } });
   expect((await api.get("/api/v1/me")).status()).toBe(200);
-  const t = (await (await api.get("/api/v1/tokens")).json()) as { items: { expires_at: string | null }[] };
-  expect(t.items[0]?.expires_at).toBeTruthy();
+  const t = (await (await api.get("/api/v1/tokens")).json()) as { items: { name: string; expires_at: string | null }[] };
+  expect(t.items.find((x) => x.name === "laptop git")?.expires_at).toBeTruthy();
   await item.getByRole("button", { name: "Revoke token laptop git" }).click();
   await item.getByRole("button", { name: "Revoke now" }).click();
-  await expect(page.getByText("No tokens yet")).toBeVisible();
+  await expect(item).toHaveCount(0);
   expect((await api.get("/api/v1/me")).status()).toBe(401);
   await api.dispose();
 });
@@ -112,7 +115,7 @@ test("usage: CPU-hours by project as a chart and a table", async ({ page, world 
   const job = await u.api.post(`/api/v1/projects/${p.id}/jobs`, {
     command: ["true"],
     cpus: 1,
-    mem_mb: 64,
+    mem_mb: 128,
     time_limit_s: 60,
   });
   await expect

@@ -58,18 +58,18 @@ test("the first admin changes the one-time password first; the address limit is 
     await page.goto("/login?next=%2Fme%2Ftokens");
     await submitSignIn(page, "admin", srv.adminPassword);
     await expect(page).toHaveURL(/\/me\/password\?next=%2Fme%2Ftokens$/);
-    await expect(page.getByText("Choose your own password")).toBeVisible();
+    await expect(page.getByText("Choose your own password", { exact: true })).toBeVisible();
     await expectAccessible(page, "/me/password (forced)");
     // Nowhere else to go until it is changed.
     await page.goto("/");
     await expect(page).toHaveURL(/\/me\/password\?next=%2F$/);
-    await page.getByLabel("Current password", { exact: true }).fill(srv.adminPassword);
-    await page.getByLabel("New password", { exact: true }).fill("short");
-    await page.getByLabel("Repeat the new password", { exact: true }).fill("short");
+    await page.getByRole("textbox", { name: "Current password", exact: true }).fill(srv.adminPassword);
+    await page.getByRole("textbox", { name: "New password", exact: true }).fill("short");
+    await page.getByRole("textbox", { name: "Repeat the new password", exact: true }).fill("short");
     await page.getByRole("button", { name: "Change password" }).click();
     await expect(page.getByText("the password must be at least 10 characters")).toBeVisible();
-    await page.getByLabel("New password", { exact: true }).fill("the-admins-own-password");
-    await page.getByLabel("Repeat the new password", { exact: true }).fill("the-admins-own-password");
+    await page.getByRole("textbox", { name: "New password", exact: true }).fill("the-admins-own-password");
+    await page.getByRole("textbox", { name: "Repeat the new password", exact: true }).fill("the-admins-own-password");
     await page.getByRole("button", { name: "Change password" }).click();
     await expect(page).toHaveURL(/127\.0\.0\.1:\d+\/$/);
     await expect(page.getByRole("link", { name: "Atrium home" })).toBeVisible();
@@ -99,10 +99,10 @@ test("an invitation makes an account and signs it in", async ({ browser, atrium,
   const username = unique("newbie");
   await page.getByRole("textbox", { name: "Username" }).fill(username);
   await page.getByRole("textbox", { name: "Display name" }).fill("New Researcher");
-  await page.getByLabel("Password", { exact: true }).fill(username);
+  await page.getByRole("textbox", { name: "Password", exact: true }).fill(username);
   await page.getByRole("button", { name: "Create my account" }).click();
   await expect(page.getByText("the password must not be the username")).toBeVisible();
-  await page.getByLabel("Password", { exact: true }).fill("a-good-long-password");
+  await page.getByRole("textbox", { name: "Password", exact: true }).fill("a-good-long-password");
   await page.getByRole("button", { name: "Create my account" }).click();
   await expect(page.getByRole("button", { name: `Account menu for ${username}` })).toContainText("New Researcher");
   await expect(page).toHaveURL(/127\.0\.0\.1:\d+\/$/);
@@ -112,7 +112,7 @@ test("an invitation makes an account and signs it in", async ({ browser, atrium,
   const again = await newPage(browser, atrium.url);
   await again.page.goto(`/invite#${inv.token}`);
   await again.page.getByRole("textbox", { name: "Username" }).fill(unique("late"));
-  await again.page.getByLabel("Password", { exact: true }).fill("another-long-password");
+  await again.page.getByRole("textbox", { name: "Password", exact: true }).fill("another-long-password");
   await again.page.getByRole("button", { name: "Create my account" }).click();
   await expect(again.page.getByRole("alert")).toContainText("used, expired or revoked");
   await again.ctx.close();

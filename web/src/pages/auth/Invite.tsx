@@ -74,9 +74,9 @@ export default function Invite() {
             Join Atrium
           </Title>
           {!token ? (
-            <Alert color="yellow" variant="light" role="alert">
+            <Alert color="red" variant="light" role="alert">
               This page needs the whole invitation link, including the part after “#”. Open the link you were sent
-              again, or <Anchor component={Link} to="/login">sign in</Anchor> if you already have an account.
+              again.
             </Alert>
           ) : (
             <form onSubmit={submit}>
@@ -118,11 +118,16 @@ export default function Invite() {
                 <Button type="submit" loading={busy}>
                   Create my account
                 </Button>
-                <Text size="sm" c="dimmed">
-                  Already have an account? <Anchor component={Link} to="/login">Sign in</Anchor>
-                </Text>
+                <Anchor component={Link} to="/login" size="sm" underline="always">
+                  I already have an account: sign in
+                </Anchor>
               </Stack>
             </form>
+          )}
+          {token ? null : (
+            <Anchor component={Link} to="/login" size="sm" underline="always">
+              I already have an account: sign in
+            </Anchor>
           )}
         </Stack>
       </Paper>

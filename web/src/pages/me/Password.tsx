@@ -64,7 +64,7 @@ export default function Password() {
             Change your password
           </Title>
           {forced ? (
-            <Alert color="yellow" variant="light" role="status" title="Choose your own password">
+            <Alert color="blue" variant="light" role="status" title="Choose your own password">
               You signed in with a one-time password the server generated. Choose your own password to go on; until
               then Atrium does nothing else for this account.
             </Alert>

@@ -65,7 +65,7 @@ export default function Profile() {
             {me.instance_admin ? " (instance administrator)" : ""}. The username cannot be changed.
           </Text>
           {conflict ? (
-            <Alert color="yellow" variant="light" role="alert" title="Changed elsewhere">
+            <Alert color="blue" variant="light" role="alert" title="Changed elsewhere">
               <Stack gap="xs" align="flex-start">
                 <Text size="sm">Your profile was changed elsewhere since this page loaded. Reload it, then make your change again.</Text>
                 <Button size="xs" variant="default" onClick={() => void reload()}>

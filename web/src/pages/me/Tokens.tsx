@@ -1,34 +1,17 @@
 // /me/tokens: my API tokens (for git, the CLI and scripts): make one, list them, revoke one.
 import { Button, Group, Paper, Stack, Text, Title } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { fetchJson } from "../../api/client";
 import type { TokenRow } from "../../api/me";
-import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { LoadMore, useCursorList } from "../../components/CursorList";
-import { Loading } from "../../components/Loading";
 import { when } from "./device";
 import { NewToken } from "./NewToken";
+import { OwnList, useEnd } from "./OwnList";
 import { describeScopes } from "./scopes";
 
 function TokenItem({ t, onRevoked }: { t: TokenRow; onRevoked: () => unknown }) {
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const revoke = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fetchJson<void>(`/api/v1/tokens/${encodeURIComponent(t.id)}`, {
-        method: "DELETE",
-        headers: { "If-Match": t.etag },
-      });
-      await onRevoked();
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
+  const { busy, error, end: revoke } = useEnd(`/api/v1/tokens/${encodeURIComponent(t.id)}`, t.etag, onRevoked);
   return (
     <Paper withBorder p="sm" component="li" aria-label={`Token ${t.name}`}>
       <Stack gap={4}>
@@ -63,7 +46,7 @@ function TokenItem({ t, onRevoked }: { t: TokenRow; onRevoked: () => unknown }) 
 }
 
 export default function Tokens() {
-  const list = useCursorList<TokenRow>(["me", "tokens"], "/api/v1/tokens");
+  const qc = useQueryClient();
   return (
     <Stack component="section" aria-labelledby="tokens-title">
       <Title order={2} size="h3" id="tokens-title">
@@ -72,21 +55,16 @@ export default function Tokens() {
       <Text size="sm" c="dimmed">
         Tokens let git, the <code>atrium</code> command and your scripts act as you, within the scopes you choose.
       </Text>
-      <NewToken onCreated={() => list.refetch()} />
+      <NewToken onCreated={() => qc.invalidateQueries({ queryKey: ["me", "tokens"] })} />
       <Title order={3} size="h4">
         Your tokens
       </Title>
-      {list.isPending ? <Loading label="Loading tokens" /> : null}
-      <ErrorAlert error={list.error} title="Could not list your tokens" />
-      {list.isSuccess && list.items.length === 0 ? (
-        <EmptyState title="No tokens yet">Create one above to use git or the command line.</EmptyState>
-      ) : null}
-      <Stack component="ul" gap="xs" p={0} m={0} style={{ listStyle: "none" }}>
-        {list.items.map((t) => (
-          <TokenItem key={t.id} t={t} onRevoked={() => list.refetch()} />
-        ))}
-      </Stack>
-      <LoadMore {...list} />
+      <OwnList<TokenRow>
+        what="tokens"
+        path="/api/v1/tokens"
+        empty={{ title: "No tokens yet", hint: "Create one above to use git or the command line." }}
+        item={(t, refetch) => <TokenItem key={t.id} t={t} onRevoked={refetch} />}
+      />
     </Stack>
   );
 }
