@@ -1,7 +1,6 @@
 // The form that makes an API token: name, what it may do (scopes.ts), how long it lasts. The
 // secret comes back once: it is shown with a copy button and a warning, never again.
 import {
-  Alert,
   Button,
   Checkbox,
   Code,
@@ -68,8 +67,11 @@ export function NewToken({ onCreated }: { onCreated: () => unknown }) {
 
   if (created)
     return (
-      <Alert color="green" variant="light" title={`Token “${created.name}” created`} role="status">
+      <Paper withBorder p="lg" component="section" role="status" aria-labelledby="created-token-title">
         <Stack gap="xs">
+          <Title order={3} size="h4" id="created-token-title">
+            Token “{created.name}” created
+          </Title>
           <Text size="sm" fw={600}>
             Copy it now: it is shown only this once. Atrium keeps only a hash of it; if you lose it, revoke it and make
             a new one.
@@ -84,7 +86,7 @@ export function NewToken({ onCreated }: { onCreated: () => unknown }) {
             I have copied it
           </Button>
         </Stack>
-      </Alert>
+      </Paper>
     );
 
   return (
