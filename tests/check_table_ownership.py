@@ -22,7 +22,7 @@ STORE_FILES = {
     "projects": {"projects.cpp"},
     "data": {"store.cpp"},
     "vcs": {"store.cpp"},
-    "jobs": {"store.cpp"},
+    "jobs": {"store.cpp", "store_usage.cpp"},
     "envs": {"store.cpp"},
 }
 

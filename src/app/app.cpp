@@ -173,13 +173,15 @@ Status bootstrap_admin(db::Database& db, const Clock& clock) {
     auto u = TRY(identity::create_user(tx, system, "admin", crypto::hash_password(password), "", "Administrator",
                                        clock.now_ms()));
     TRY_STATUS(identity::make_instance_admin(tx, system, u.id, clock.now_ms()));
+    // A generated password is for the first sign-in only: the admin must choose their own.
+    if (generated) TRY_STATUS(identity::require_password_change(tx, system, u.id, clock.now_ms()));
     created = true;
     return {};
   }));
   if (created && generated)
     std::printf(
         "atrium: created the instance admin 'admin' with the one-time password: %s\n"
-        "atrium: (shown only now; sign in and change it with `atrium login` / POST /api/v1/auth/password)\n",
+        "atrium: (shown only now; sign in and change it: until then the account may only change its password)\n",
         password.c_str());
   else if (created)
     std::printf("atrium: created the instance admin 'admin' (password from ATRIUM_ADMIN_PASSWORD)\n");

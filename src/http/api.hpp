@@ -81,6 +81,9 @@ struct Route {
   // authentication, CSRF and token-scope checks. An error answers the request and its body is
   // never read (git pushes, upload chunks: the RBAC on the object the path names).
   Handler head_check = nullptr;
+  // Answers a caller who must first change a server-generated password (who am I, change it,
+  // sign out); every other route refuses them with 403 `password-change-required`.
+  bool during_password_change = false;
   std::vector<std::string> segments;  // split pattern (filled by Api::add)
 };
 

@@ -52,6 +52,8 @@ Result<nlohmann::json> list_sessions(db::Tx& tx, const std::string& user_id, con
                                      const std::string& after, int limit, Millis now);
 Result<nlohmann::json> get_session_json(db::Tx& tx, const std::string& id, const std::string& current_id);
 Status revoke_session(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
+// Signs the user out everywhere: every live session ends (tokens stay). Audited.
+Status revoke_all_sessions(db::Tx& tx, const Actor& actor, const std::string& user_id, Millis now);
 Status revoke_other_sessions(db::Tx& tx, const std::string& user_id, const std::string& keep_id, Millis now);
 Result<std::optional<std::string>> session_owner(db::Tx& tx, const std::string& id);
 // The user of a session still alive at `now` (not signed out, revoked, expired, or idle longer than

@@ -62,7 +62,10 @@ CREATE TABLE login_failures (
   user_id TEXT NOT NULL, client TEXT NOT NULL, failures INTEGER NOT NULL, locked_until_ms INTEGER NOT NULL,
   updated_ms INTEGER NOT NULL, PRIMARY KEY (user_id, client));
 CREATE INDEX login_failures_updated ON login_failures (updated_ms);
-)SQL"}};
+)SQL"},
+          // A server-generated password (the first admin's one-time password) must be changed first.
+          {3, "must_change_password",
+           "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;"}};
 }
 
 bool changes_principals(const std::vector<std::string>& tables) {
@@ -80,6 +83,7 @@ nlohmann::json User::json() const {
           {"email", email},
           {"display_name", display_name},
           {"disabled", disabled},
+          {"must_change_password", must_change_password},
           {"created_at", format_rfc3339(created)},
           {"updated_at", format_rfc3339(updated)},
           {"etag", http::etag_of(version)}};
@@ -90,10 +94,13 @@ nlohmann::json Org::json() const {
           {"etag", http::etag_of(version)}};
 }
 
-Status check_password(std::string_view username, std::string_view password) {
-  if (password.size() < 10) return invalid("the password must be at least 10 characters");
-  if (password.size() > 1024) return invalid("the password must be at most 1024 bytes");
-  if (password == username) return invalid("the password must not be the username");
+Status check_password(std::string_view username, std::string_view password, const char* field) {
+  auto weak = [&](const char* why) {
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-argument", why).with("field", field));
+  };
+  if (password.size() < 10) return weak("the password must be at least 10 characters");
+  if (password.size() > 1024) return weak("the password must be at most 1024 bytes");
+  if (password == username) return weak("the password must not be the username");
   return {};
 }
 
@@ -108,6 +115,7 @@ const db::Columns<User> kUserColumns{
     db::col<&User::display_name>("display_name"),
     db::col<&User::password_hash>("password_hash"),
     db::col<&User::disabled>("disabled"),
+    db::col<&User::must_change_password>("must_change_password"),
     db::col<&User::failed_logins>("failed_logins"),
     db::col<&User::locked_until>("locked_until_ms"),
     db::col<&User::created>("created_ms"),
@@ -145,7 +153,8 @@ Result<User> create_user(db::Tx& tx, const Actor& actor, const std::string& user
                      {u.id, u.username, u.email, u.display_name, u.password_hash, now, now});
   if (!ins) {
     if (ins.error().code == ErrorCode::kAlreadyExists)
-      return fail(ErrorCode::kAlreadyExists, "username-taken", "the username '" + username + "' is taken");
+      return fail(Error(ErrorCode::kAlreadyExists, "username-taken", "the username '" + username + "' is taken")
+                      .with("field", "username"));
     return std::unexpected(ins.error());
   }
   TRY_STATUS(audit::record(tx, actor,
@@ -161,6 +170,11 @@ Result<bool> any_user(db::Tx& tx) {
 Status make_instance_admin(db::Tx& tx, const Actor& actor, const std::string& user_id, Millis now) {
   TRY(tx.exec("INSERT INTO instance_admins (user_id, created_ms) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING", {user_id, now}));
   return audit::record(tx, actor, {"", "user.grant_admin", "user", user_id, {}}, now);
+}
+
+Status require_password_change(db::Tx& tx, const Actor& actor, const std::string& user_id, Millis now) {
+  TRY(tx.exec("UPDATE users SET must_change_password = 1, version = version + 1 WHERE id = ?", {user_id}));
+  return audit::record(tx, actor, {"", "user.password_change_required", "user", user_id, {}}, now);
 }
 
 Result<bool> is_instance_admin(db::Tx& tx, const std::string& user_id) {
@@ -179,6 +193,7 @@ Result<http::Principal> load_principal(db::Tx& tx, const User& u) {
   http::Principal p;
   p.user_id = u.id;
   p.username = u.username;
+  p.password_change_required = u.must_change_password;
   if (TRY(is_instance_admin(tx, u.id))) {
     const auto* admin = find_builtin("admin");
     http::Binding b{"", "admin", {}};

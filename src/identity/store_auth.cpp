@@ -83,6 +83,12 @@ Status revoke_session(db::Tx& tx, const Actor& actor, const std::string& id, Mil
   return audit::record(tx, actor, {"", "auth.session.revoke", "session", id, {}}, now);
 }
 
+Status revoke_all_sessions(db::Tx& tx, const Actor& actor, const std::string& user_id, Millis now) {
+  auto n = TRY(tx.exec("UPDATE sessions SET revoked_ms = ?, version = version + 1 WHERE user_id = ? AND revoked_ms IS NULL",
+                       {now, user_id}));
+  return audit::record(tx, actor, {"", "auth.session.revoke_all", "user", user_id, {{"sessions", n}}}, now);
+}
+
 Status revoke_other_sessions(db::Tx& tx, const std::string& user_id, const std::string& keep_id, Millis now) {
   TRY(tx.exec("UPDATE sessions SET revoked_ms = ?, version = version + 1 "
               "WHERE user_id = ? AND id != ? AND revoked_ms IS NULL",
@@ -185,11 +191,13 @@ Status record_login_success(db::Tx& tx, const User& u, const std::string& client
 
 Status set_password(db::Tx& tx, const Actor& actor, const User& u, const std::string& new_hash, Millis now) {
   auto n = TRY(tx.exec("UPDATE users SET password_hash = ?, updated_ms = ?, version = version + 1, failed_logins = 0, "
-                       "locked_until_ms = 0 WHERE id = ? AND version = ?",
+                       "locked_until_ms = 0, must_change_password = 0 WHERE id = ? AND version = ?",
                        {new_hash, now, u.id, u.version}));
   if (n == 0) return fail(ErrorCode::kAborted, "concurrent-change", "the account changed meanwhile; retry");
   TRY(tx.exec("DELETE FROM login_failures WHERE user_id = ?", {u.id}));
-  return audit::record(tx, actor, {"", "user.password_change", "user", u.id, {}}, now);
+  nlohmann::json summary = nlohmann::json::object();
+  if (u.must_change_password) summary["was_required"] = true;  // a server-generated password replaced
+  return audit::record(tx, actor, {"", "user.password_change", "user", u.id, summary}, now);
 }
 
 // ---------------------------------------------------------------- what the gate reads and records

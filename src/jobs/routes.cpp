@@ -1,4 +1,5 @@
 #include "jobs/routes.hpp"
+#include "jobs/usage.hpp"
 
 #include <fcntl.h>
 #include <sys/inotify.h>
@@ -586,6 +587,7 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
            [&svc](Context&) -> Result<Response> { return Response::json(200, svc.node_json()); }});
 
   add_event_routes(api, svc, rt);
+  add_usage_routes(api);  // GET /api/v1/me/usage (routes_usage.cpp)
 }
 
 }  // namespace atrium::jobs

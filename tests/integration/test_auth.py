@@ -1,5 +1,6 @@
 """Sign-in, sessions, CSRF, login throttling, password change and API tokens."""
 import base64
+import re
 import sqlite3
 
 import pytest
@@ -87,6 +88,35 @@ def test_logout_clears_cookies_and_ends_session(server, fresh_user):
 def test_logout_with_a_bearer_token_is_refused(server, admin):
     r = server.call("POST", "/api/v1/auth/logout", admin)
     assert is_problem(r, 400)
+
+
+def test_logout_everywhere_ends_every_session_but_keeps_tokens(server, fresh_user):
+    b1 = Browser(server, fresh_user["username"], USER_PASSWORD)
+    b2 = Browser(server, fresh_user["username"], USER_PASSWORD)
+    t = b1.call("POST", "/api/v1/tokens", json={"name": "stays"})
+    assert t.status == 201, t
+    # A malformed body ends nothing.
+    assert is_problem(b1.call("POST", "/api/v1/auth/logout", json={"everywhere": "yes"}), 400)
+    assert is_problem(b1.call("POST", "/api/v1/auth/logout", json={"all": True}), 400)
+    assert b1.call("GET", "/api/v1/me").status == 200
+    r = b1.call("POST", "/api/v1/auth/logout", json={"everywhere": True})
+    assert r.status == 204, r
+    assert parse_cookies(r)["atrium_session"]["value"] == ""
+    for b in (b1, b2):
+        assert is_problem(b.call("GET", "/api/v1/me"), 401)
+    assert server.call("GET", "/api/v1/me", t.json["token"]).status == 200, "tokens stay"
+    ev = server.call("GET", "/api/v1/audit/events?action=auth.session.revoke_all", server.admin).json["items"]
+    assert any(e["target_id"] == fresh_user["id"] and e["summary"].get("sessions") == 2 for e in ev), ev
+
+
+def test_logout_with_an_empty_object_ends_this_session_only(server, fresh_user):
+    b1 = Browser(server, fresh_user["username"], USER_PASSWORD)
+    b2 = Browser(server, fresh_user["username"], USER_PASSWORD)
+    assert b1.call("POST", "/api/v1/auth/logout", json={}).status == 204
+    assert is_problem(b1.call("GET", "/api/v1/me"), 401)
+    assert b2.call("GET", "/api/v1/me").status == 200
+    assert b2.call("POST", "/api/v1/auth/logout", json={"everywhere": False}).status == 204
+    assert is_problem(b2.call("GET", "/api/v1/me"), 401)
 
 
 def test_wrong_password_and_unknown_user_answer_the_same_401(server, fresh_user):
@@ -430,3 +460,57 @@ def test_admin_cannot_disable_itself(server, admin):
     me = server.call("GET", "/api/v1/me", admin).json
     r = server.call("PATCH", f"/api/v1/users/{me['id']}", admin, json={"disabled": True}, if_match=me["etag"])
     assert is_problem(r, 409)
+
+
+# ---------------------------------------------------------------------------- a server-generated password
+
+
+def test_a_generated_admin_password_must_be_changed_before_anything_else(make_server):
+    srv = make_server(admin_password=None)
+    found = [m.group(1) for line in srv.stdout_snapshot() if (m := re.search(r"one-time password: (\S+)", line))]
+    assert len(found) == 1
+    pw = found[0]
+    b = Browser(srv, "admin", pw)
+    assert b.login_resp.json["user"]["must_change_password"] is True
+    me = b.call("GET", "/api/v1/me")
+    assert me.status == 200 and me.json["must_change_password"] is True
+    assert b.call("GET", "/api/v1/auth/session").status == 200
+    # Everything else is refused, reads and writes alike, with one problem type.
+    for method, path, body in (("GET", "/api/v1/orgs", None), ("GET", "/api/v1/users", None),
+                               ("GET", "/api/v1/auth/sessions", None), ("POST", "/api/v1/tokens", {"name": "x"}),
+                               ("POST", "/api/v1/orgs", {"slug": "o1", "name": "O"}),
+                               ("PATCH", f"/api/v1/users/{me.json['id']}", {"display_name": "x"})):
+        kw = {} if body is None else {"json": body}
+        r = b.call(method, path, **kw)
+        assert is_problem(r, 403, "password-change-required"), (method, path, r)
+    # The new password follows the policy (the problem names the field) and is not the old one.
+    r = b.call("POST", "/api/v1/auth/password", json={"current_password": pw, "new_password": "short"})
+    assert is_problem(r, 400) and r.json["field"] == "new_password"
+    r = b.call("POST", "/api/v1/auth/password", json={"current_password": pw, "new_password": pw})
+    assert is_problem(r, 400) and r.json["field"] == "new_password"
+    r = b.call("POST", "/api/v1/auth/password", json={"current_password": pw, "new_password": "my-own-admin-pw-1"})
+    assert r.status == 204, r
+    me = b.call("GET", "/api/v1/me")
+    assert me.status == 200 and me.json["must_change_password"] is False
+    assert b.call("GET", "/api/v1/orgs").status == 200
+    admin = srv.login_token("admin", "my-own-admin-pw-1")
+    ev = srv.call("GET", "/api/v1/audit/events?target=" + me.json["id"], admin).json["items"]
+    actions = {e["action"]: e for e in ev}
+    assert "user.password_change_required" in actions
+    assert actions["user.password_change"]["summary"].get("was_required") is True
+    # A restart does not bring the hold back.
+    srv.restart()
+    assert srv.login("admin", "my-own-admin-pw-1").json["user"]["must_change_password"] is False
+
+
+def test_signing_out_works_while_a_password_change_is_required(make_server):
+    srv = make_server(admin_password=None)
+    pw = next(m.group(1) for line in srv.stdout_snapshot() if (m := re.search(r"one-time password: (\S+)", line)))
+    b = Browser(srv, "admin", pw)
+    assert b.call("POST", "/api/v1/auth/logout", json={"everywhere": True}).status == 204
+    assert is_problem(b.call("GET", "/api/v1/me"), 401)
+
+
+def test_a_chosen_admin_password_is_not_held(server):
+    me = server.call("GET", "/api/v1/me", server.admin)
+    assert me.status == 200 and me.json["must_change_password"] is False

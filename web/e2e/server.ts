@@ -45,6 +45,8 @@ export class AtriumServer {
       ATRIUM_SERVER_WORKER_THREADS: "4",
       ATRIUM_STRICT_THREADS: "1",
       ATRIUM_WEB_ASSETS_DIR: webDir,
+      // Every test signs in from 127.0.0.1: the per-address sign-in limit is tested on its own server.
+      ATRIUM_AUTH_LOGIN_IP_PER_MINUTE: "10000",
       ...opts.env,
     });
     const proc = spawn(bin, ["server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, ...(opts.args ?? [])], {

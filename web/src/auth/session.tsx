@@ -20,6 +20,7 @@ interface SessionValue {
 const SessionContext = createContext<SessionValue>({ me: null, loading: true, refresh: async () => null });
 
 export const ME_KEY = ["me"] as const;
+const PUBLIC_PAGES = new Set(["/login", "/invite"]);
 
 async function loadMe(): Promise<Me | null> {
   try {
@@ -38,7 +39,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setUnauthenticatedHandler(() => {
       qc.setQueryData(ME_KEY, null);
       const here = window.location.pathname + window.location.search;
-      if (window.location.pathname !== "/login") navigate(loginPath(here), { replace: true });
+      // Pages for visitors (sign in, accept an invitation) stay where they are.
+      if (!PUBLIC_PAGES.has(window.location.pathname)) navigate(loginPath(here), { replace: true });
     });
     return () => setUnauthenticatedHandler(null);
   }, [qc, navigate]);

@@ -1,8 +1,17 @@
 import type { RouteObject } from "react-router";
 import { page } from "../../app/lazy";
 
-// /me: profile; /me/password; sessions, tokens and usage are added by the Me pages.
+// /me: the signed-in user's own account, one tab each: profile, password, sessions, API tokens, usage.
 export const meRoutes: RouteObject[] = [
-  { path: "me", lazy: page(() => import("./Profile")) },
-  { path: "me/password", lazy: page(() => import("./Password")) },
+  {
+    path: "me",
+    lazy: page(() => import("./MeLayout")),
+    children: [
+      { index: true, lazy: page(() => import("./Profile")) },
+      { path: "password", lazy: page(() => import("./Password")) },
+      { path: "sessions", lazy: page(() => import("./Sessions")) },
+      { path: "tokens", lazy: page(() => import("./Tokens")) },
+      { path: "usage", lazy: page(() => import("./Usage")) },
+    ],
+  },
 ];
