@@ -151,6 +151,16 @@ export class UploadQueue {
     if (e.uploadId) await this.uploader.discard(e.uploadId).catch(() => undefined);
   }
 
+  // Tries a failed upload again; it resumes from the server's offset.
+  retry(key: string): void {
+    const e = this.entries.find((x) => x.item.key === key);
+    if (!e || e.item.state !== "error") return;
+    e.abort = new AbortController();
+    e.meter = new RateMeter();
+    this.update(e, { state: "queued", error: null });
+    this.pump();
+  }
+
   // Forgets the finished, failed and cancelled ones.
   clearFinished(): void {
     this.entries = this.entries.filter((e) => e.item.state === "queued" || e.item.state === "uploading");
