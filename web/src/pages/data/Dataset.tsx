@@ -47,12 +47,14 @@ export default function Dataset() {
   const current = shown ?? d?.versions[0]?.version ?? null;
   return (
     <Stack gap="sm">
-      <Breadcrumbs aria-label="Dataset">
+      <nav aria-label="Dataset">
+      <Breadcrumbs>
         <Anchor component={Link} to={`${base}/datasets`}>
           Datasets
         </Anchor>
         <Text>{name}</Text>
       </Breadcrumbs>
+      </nav>
       <Title order={2} size="h4">
         Dataset {name}
       </Title>

@@ -35,7 +35,7 @@ export function RenameDialog({ projectId, file, onClose }: { projectId: string; 
     m.mutate();
   };
   return (
-    <Modal opened onClose={onClose} title={`Rename or move ${file.path}`}>
+    <Modal opened onClose={onClose} closeButtonProps={{ "aria-label": "Close" }} title={`Rename or move ${file.path}`}>
       <form onSubmit={submit}>
         <Stack gap="sm">
           <TextInput
@@ -73,7 +73,7 @@ export function DeleteDialog({ projectId, file, onClose }: { projectId: string; 
     },
   });
   return (
-    <Modal opened onClose={onClose} title={`Delete ${file.path}?`}>
+    <Modal opened onClose={onClose} closeButtonProps={{ "aria-label": "Close" }} title={`Delete ${file.path}?`}>
       <Stack gap="sm">
         <Text size="sm">
           The file is removed from the project. Dataset versions that hold it and signed links made to it keep their

@@ -82,7 +82,8 @@ export default function Files() {
         </Group>
       </Group>
       <StorageBar orgId={project.org_id} />
-      <Breadcrumbs separator="/" aria-label="Folder">
+      <nav aria-label="Folder">
+      <Breadcrumbs separator="/">
         <Anchor component={Link} to={`${base}/files`}>
           {project.slug}
         </Anchor>
@@ -92,6 +93,7 @@ export default function Files() {
           </Anchor>
         ))}
       </Breadcrumbs>
+      </nav>
       <UploadPanel queue={queue} projectId={project.id} folder={folder} overwrite={overwrite} setOverwrite={setOverwrite} />
       {dragging ? (
         <Text size="sm" c="blue" role="status">

@@ -39,7 +39,7 @@ export function LinkDialog({ projectId, target, onClose }: { projectId: string; 
   const what = target.kind === "file" ? target.path : `${target.name} version ${target.version}`;
   const url = m.data?.url ? `${window.location.origin}${m.data.url}` : "";
   return (
-    <Modal opened onClose={onClose} title={`Signed link to ${what}`}>
+    <Modal opened onClose={onClose} closeButtonProps={{ "aria-label": "Close" }} title={`Signed link to ${what}`}>
       <Stack gap="sm">
         {url ? (
           <>
@@ -47,7 +47,7 @@ export function LinkDialog({ projectId, target, onClose }: { projectId: string; 
               Anyone with this link can download {what} until {formatTime(m.data!.expires)}
               {m.data!.one_time ? ", once" : ""}. It is shown only now.
             </Text>
-            <Code block aria-label="Signed link" style={{ wordBreak: "break-all" }}>
+            <Code block tabIndex={0} aria-label="Signed link" style={{ wordBreak: "break-all" }}>
               {url}
             </Code>
             <Group justify="flex-end">

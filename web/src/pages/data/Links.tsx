@@ -15,7 +15,7 @@ function state(l: LinkInfo): { label: string; color: string } {
   if (l.revoked) return { label: "revoked", color: "gray" };
   if (new Date(l.expires).getTime() <= Date.now()) return { label: "expired", color: "gray" };
   if (l.one_time && l.uses > 0) return { label: "used", color: "gray" };
-  return { label: "live", color: "teal" };
+  return { label: "live", color: "dark" };
 }
 
 function Row({ l, projectId }: { l: LinkInfo; projectId: string }) {
@@ -36,7 +36,7 @@ function Row({ l, projectId }: { l: LinkInfo; projectId: string }) {
         {l.one_time ? " (one-time)" : ""}
       </Table.Td>
       <Table.Td>
-        <Badge color={s.color} variant="light">
+        <Badge color={s.color} variant="outline">
           {s.label}
         </Badge>
       </Table.Td>

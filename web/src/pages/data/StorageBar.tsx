@@ -40,7 +40,7 @@ export function StorageBar({ orgId }: { orgId: string }) {
   const mine = useQuota(orgId, "user", me.id);
   if (!org.data && !mine.data) return null; // neither readable: nothing to show
   return (
-    <Group gap="lg" wrap="wrap" aria-label="Storage">
+    <Group gap="lg" wrap="wrap" role="group" aria-label="Storage">
       {org.data ? <Bar label="Organisation" q={org.data} /> : null}
       {mine.data ? <Bar label="You" q={mine.data} /> : null}
     </Group>

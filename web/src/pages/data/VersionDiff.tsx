@@ -13,7 +13,7 @@ function Section({ title, color, rows }: { title: string; color: string; rows: {
   return (
     <Stack gap={2}>
       <Group gap="xs">
-        <Badge color={color} variant="light">
+        <Badge color={color} variant="outline">
           {title}
         </Badge>
         <Text size="xs" c="dimmed">
@@ -33,8 +33,11 @@ function Section({ title, color, rows }: { title: string; color: string; rows: {
 
 export function VersionDiff({ datasetId, versions }: { datasetId: string; versions: DatasetVersion[] }) {
   const options = versions.map((v) => ({ value: String(v.version), label: `Version ${v.version}` }));
-  const [from, setFrom] = useState<string | null>(options.at(1)?.value ?? null);
-  const [to, setTo] = useState<string | null>(options.at(0)?.value ?? null);
+  // Until chosen: the newest version against the one before it.
+  const [fromChoice, setFrom] = useState<string | null>(null);
+  const [toChoice, setTo] = useState<string | null>(null);
+  const from = fromChoice ?? options.at(1)?.value ?? null;
+  const to = toChoice ?? options.at(0)?.value ?? null;
   const [shown, setShown] = useState<[string, string] | null>(null);
   const q = useQuery({
     queryKey: ["dataset-diff", datasetId, shown],
@@ -56,16 +59,16 @@ export function VersionDiff({ datasetId, versions }: { datasetId: string; versio
       {shown && q.isPending ? <Loading label="Comparing" /> : null}
       <ErrorAlert error={q.error} title="The versions could not be compared" />
       {d ? (
-        <Stack gap="xs" aria-label="Differences">
+        <Stack gap="xs" role="region" aria-label="Differences">
           <Text size="sm">
             Version {d.from} → {d.to}: {d.added.length} added, {d.removed.length} removed, {d.changed.length} changed,{" "}
             {d.unchanged} unchanged
           </Text>
-          <Section title="Added" color="teal" rows={d.added.map((e) => ({ path: e.path, note: formatBytes(e.size) }))} />
-          <Section title="Removed" color="red" rows={d.removed.map((e) => ({ path: e.path, note: formatBytes(e.size) }))} />
+          <Section title="Added" color="dark" rows={d.added.map((e) => ({ path: e.path, note: formatBytes(e.size) }))} />
+          <Section title="Removed" color="red.9" rows={d.removed.map((e) => ({ path: e.path, note: formatBytes(e.size) }))} />
           <Section
             title="Changed"
-            color="orange"
+            color="dark"
             rows={d.changed.map((c) => ({ path: c.path, note: `${formatBytes(c.from.size)} → ${formatBytes(c.to.size)}` }))}
           />
         </Stack>
