@@ -10,6 +10,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { useProject } from "../projects/ProjectShell";
+import { HeadRow } from "./bits";
 import { formatBytes, formatTime } from "./format";
 import { LinkDialog } from "./LinkDialog";
 import { NewVersion } from "./NewVersion";
@@ -73,16 +74,7 @@ export default function Dataset() {
           ) : (
             <Table.ScrollContainer minWidth={520}>
               <Table aria-label="Versions" verticalSpacing={4}>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Version</Table.Th>
-                    <Table.Th>Files</Table.Th>
-                    <Table.Th>Size</Table.Th>
-                    <Table.Th>Made</Table.Th>
-                    <Table.Th>Message</Table.Th>
-                    <Table.Th>Actions</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
+                <HeadRow cols={["Version", "Files", "Size", "Made", "Message", "Actions"]} />
                 <Table.Tbody>
                   {d.versions.map((v) => (
                     <Table.Tr key={v.version} aria-current={v.version === current ? "true" : undefined}>

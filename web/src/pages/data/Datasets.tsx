@@ -2,7 +2,7 @@
 // form to make one.
 import { Anchor, Button, Group, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { fetchJson } from "../../api/client";
 import { projectApi, type Dataset } from "../../api/data";
@@ -12,6 +12,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { useProject } from "../projects/ProjectShell";
+import { HeadRow, InlineForm } from "./bits";
 import { formatTime } from "./format";
 
 function NewDataset({ projectId, base }: { projectId: string; base: string }) {
@@ -31,32 +32,25 @@ function NewDataset({ projectId, base }: { projectId: string; base: string }) {
     },
   });
   const err = m.error instanceof ApiError ? m.error : null;
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    m.mutate();
-  };
+  const nameErr = err?.problem.field === "name" || err?.code === "dataset-exists" ? err.message : null;
   return (
-    <Paper withBorder p="sm">
-      <form onSubmit={submit}>
-        <Group align="flex-end" gap="sm" wrap="wrap">
+    <InlineForm
+      onSubmit={() => m.mutate()}
+      footer={m.error && !nameErr ? <ErrorAlert error={m.error} title="The dataset was not created" /> : null}
+    >
           <TextInput
             label="New dataset name"
             description="a-z 0-9 - _ . (jobs see it as /data/<name>)"
             value={name}
             onChange={(e) => setName(e.currentTarget.value)}
-            error={err?.problem.field === "name" || err?.code === "dataset-exists" ? err.message : null}
+            error={nameErr}
             required
           />
           <TextInput label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} style={{ flex: 1, minWidth: 180 }} />
           <Button type="submit" loading={m.isPending} disabled={!name.trim()}>
             Create dataset
           </Button>
-        </Group>
-        {m.error && !(err?.problem.field === "name" || err?.code === "dataset-exists") ? (
-          <ErrorAlert error={m.error} title="The dataset was not created" />
-        ) : null}
-      </form>
-    </Paper>
+    </InlineForm>
   );
 }
 
@@ -86,13 +80,7 @@ export default function Datasets() {
         </Paper>
       ) : (
         <Table aria-label="Datasets" verticalSpacing={4}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Latest version</Table.Th>
-              <Table.Th>Created</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <HeadRow cols={["Name", "Latest version", "Created"]} />
           <Table.Tbody>
             {list.items.map((d) => (
               <Table.Tr key={d.id}>

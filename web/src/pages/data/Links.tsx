@@ -1,6 +1,6 @@
 // /{org}/{project}/links: the project's signed links (what they give, expiry, uses) and revoke.
 // Tokens are never listed: a link's URL is shown once, when it is made.
-import { Badge, Button, Group, Paper, Stack, Table, Text, Title } from "@mantine/core";
+import { Badge, Button, Paper, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { fetchJson } from "../../api/client";
 import { projectApi, type LinkInfo } from "../../api/data";
@@ -9,6 +9,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { useProject } from "../projects/ProjectShell";
+import { HeadRow } from "./bits";
 import { formatBytes, formatTime } from "./format";
 
 function state(l: LinkInfo): { label: string; color: string } {
@@ -74,18 +75,7 @@ export default function Links() {
       ) : (
         <Table.ScrollContainer minWidth={560}>
           <Table aria-label="Signed links" verticalSpacing={4}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Of</Table.Th>
-                <Table.Th>Size</Table.Th>
-                <Table.Th>Expires</Table.Th>
-                <Table.Th>Uses</Table.Th>
-                <Table.Th>State</Table.Th>
-                <Table.Th>
-                  <Group gap={0}>Action</Group>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
+            <HeadRow cols={["Of", "Size", "Expires", "Uses", "State", "Action"]} />
             <Table.Tbody>
               {list.items.map((l) => (
                 <Row key={l.id} l={l} projectId={project.id} />

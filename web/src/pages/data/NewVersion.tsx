@@ -1,11 +1,12 @@
 // Make a dataset's next version from a folder of the project's files, as they are now.
-import { Button, Group, Paper, TextInput } from "@mantine/core";
+import { Button, TextInput } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { fetchJson } from "../../api/client";
 import type { DatasetVersion } from "../../api/data";
 import { ApiError } from "../../api/problem";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { InlineForm } from "./bits";
 
 export function NewVersion({ datasetId, onMade }: { datasetId: string; onMade: (v: DatasetVersion) => void }) {
   const [prefix, setPrefix] = useState("");
@@ -24,14 +25,11 @@ export function NewVersion({ datasetId, onMade }: { datasetId: string; onMade: (
     },
   });
   const fieldErr = m.error instanceof ApiError && m.error.problem.field === "prefix" ? m.error.message : null;
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    m.mutate();
-  };
   return (
-    <Paper withBorder p="sm">
-      <form onSubmit={submit}>
-        <Group align="flex-end" gap="sm" wrap="wrap">
+    <InlineForm
+      onSubmit={() => m.mutate()}
+      footer={m.error && !fieldErr ? <ErrorAlert error={m.error} title="No version was made" /> : null}
+    >
           <TextInput
             label="Folder"
             description="The project's files below it become the version (empty: every file)"
@@ -44,9 +42,6 @@ export function NewVersion({ datasetId, onMade }: { datasetId: string; onMade: (
           <Button type="submit" loading={m.isPending}>
             Make version
           </Button>
-        </Group>
-        {m.error && !fieldErr ? <ErrorAlert error={m.error} title="No version was made" /> : null}
-      </form>
-    </Paper>
+    </InlineForm>
   );
 }

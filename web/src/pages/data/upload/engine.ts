@@ -178,13 +178,18 @@ export class Uploader {
   }
 
   // Abandons an upload on the server and forgets it here.
+  // A chunk the server is still writing when the user cancels holds the upload (409 upload-busy):
+  // ask again shortly.
   async discard(uploadId: string): Promise<void> {
-    try {
-      await this.http.remove(uploadId);
-    } catch (e) {
-      if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    } finally {
-      this.store.remove(uploadId);
+    this.store.remove(uploadId);
+    for (let failures = 0; ; ) {
+      try {
+        return await this.http.remove(uploadId);
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) return;
+        if (!retryable(e) || ++failures > 4) throw e;
+        await this.sleep(backoffMs(failures - 1));
+      }
     }
   }
 }
