@@ -16,7 +16,7 @@ async function setup(world: World, page: import("@playwright/test").Page) {
 }
 
 test("files: drop several files, see them, rename into a folder, delete", async ({ page, world }, testInfo) => {
-  const { user, project, base } = await setup(world, page);
+  const { org, user, project, base } = await setup(world, page);
   await page.goto(`${base}/files`);
   await expect(page.getByText("No files yet")).toBeVisible();
   await expectAccessible(page, "files (empty)");
@@ -61,6 +61,13 @@ test("files: drop several files, see them, rename into a folder, delete", async 
   await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   await expect(page.getByRole("link", { name: "Download bravo.txt" })).toHaveCount(0);
   expect(await fileNames(user.api, project.id)).toEqual(["charlie.csv", "results/alpha-1.txt"]);
+
+  // Storage against the quota, and an upload over it refused in words.
+  await world.admin.call("PUT", `/api/v1/orgs/${org.id}/quotas/user/${user.id}`, { storage_bytes: 1000 }, { "If-Match": "*" });
+  await page.reload();
+  await expect(page.getByRole("group", { name: "Storage" })).toContainText("You: 13 B of 1.0 kB");
+  await page.getByLabel("Choose files to upload").setInputFiles({ name: "big.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(5000) });
+  await expect(page.getByRole("alert").filter({ hasText: "Not enough storage" })).toContainText("quota would be exceeded");
 
   // Narrow screens: the same page, still usable and accessible.
   await page.setViewportSize({ width: 390, height: 800 });
