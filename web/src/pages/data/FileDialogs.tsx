@@ -10,7 +10,11 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 
 function useFilesChanged(projectId: string) {
   const qc = useQueryClient();
-  return () => qc.invalidateQueries({ queryKey: ["files", projectId] });
+  return () =>
+    Promise.all([
+      qc.invalidateQueries({ queryKey: ["files", projectId] }),
+      qc.invalidateQueries({ queryKey: ["quota"] }),
+    ]);
 }
 
 export function RenameDialog({ projectId, file, onClose }: { projectId: string; file: FileInfo; onClose: () => void }) {

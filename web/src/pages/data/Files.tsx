@@ -31,7 +31,10 @@ export default function Files() {
   const [action, setAction] = useState<FileAction | null>(null);
 
   useEffect(() => {
-    queue.onFileDone = () => void qc.invalidateQueries({ queryKey: ["files", project.id] });
+    queue.onFileDone = () => {
+      void qc.invalidateQueries({ queryKey: ["files", project.id] });
+      void qc.invalidateQueries({ queryKey: ["quota"] });
+    };
   }, [queue, qc, project.id]);
 
   const q = useInfiniteQuery({

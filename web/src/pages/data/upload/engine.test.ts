@@ -67,6 +67,14 @@ describe("Uploader", () => {
     expect(new Set(offsets).size).toBe(offsets.length);
   });
 
+  it("a lost answer to /complete still ends with the file", async () => {
+    const { server, uploader, store } = setup();
+    server.loseCompleteReply = true;
+    const f = await uploader.upload({ projectId: "prj1", path: "g/h.bin", file: patternFile("h.bin", 1000) });
+    expect(f.size).toBe(1000);
+    expect(store.all()).toEqual([]);
+  });
+
   it("gives up after too many failures in a row, remembering the upload", async () => {
     const { server, uploader, store } = setup();
     server.faults = Array(20).fill("network");

@@ -149,7 +149,7 @@ export class Uploader {
       remember();
       hooks.onProgress?.(offset);
     }
-    const done = await this.completeWithRetry(id, signal);
+    const done = await this.completeWithRetry(id, projectId, path, file.size, signal);
     this.store.remove(id);
     return done;
   }
@@ -166,11 +166,23 @@ export class Uploader {
     }
   }
 
-  private async completeWithRetry(id: string, signal?: AbortSignal): Promise<FileInfo> {
+  // A retried /complete that finds no upload may follow one whose answer was lost: the file is
+  // there if its size says so.
+  private async completeWithRetry(
+    id: string,
+    projectId: string,
+    path: string,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<FileInfo> {
     for (let failures = 0; ; ) {
       try {
         return await this.http.complete(id);
       } catch (e) {
+        if (failures > 0 && e instanceof ApiError && e.status === 404) {
+          const f = await this.http.stat(projectId, path).catch(() => null);
+          if (f && f.size === size) return f;
+        }
         if (!retryable(e) || ++failures > this.maxRetries) throw e;
         await this.sleep(backoffMs(failures - 1), signal);
       }

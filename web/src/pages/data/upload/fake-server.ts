@@ -39,6 +39,12 @@ export class FakeServer {
     const url = new URL(input, "http://x");
     let m = url.pathname.match(/^\/api\/v1\/projects\/([^/]+)\/uploads$/);
     if (m && method === "POST") return this.create(JSON.parse(String(init.body)));
+    m = url.pathname.match(/^\/api\/v1\/projects\/[^/]+\/files\/(.+)$/);
+    if (m && method === "GET") {
+      const path = m[1].split("/").map(decodeURIComponent).join("/");
+      const data = this.files.get(path);
+      return data ? json(200, { path, size: data.length }) : problem(404, "not-found", `no file ${path}`);
+    }
     m = url.pathname.match(/^\/api\/v1\/uploads\/([^/]+)(\/complete)?$/);
     if (!m) return problem(404, "not-found", "no route");
     const u = this.uploads.get(decodeURIComponent(m[1]));
@@ -85,11 +91,18 @@ export class FakeServer {
     return json(200, this.info(u), { "Upload-Offset": String(u.offset) });
   }
 
+  // The answer to the next /complete is lost after the server did it.
+  loseCompleteReply = false;
+
   private complete(u: FakeUpload): Response {
     if (u.offset !== u.size)
       return problem(409, "upload-incomplete", `the upload has ${u.offset} of ${u.size} bytes`);
     this.files.set(u.path, u.data);
     this.uploads.delete(u.id);
+    if (this.loseCompleteReply) {
+      this.loseCompleteReply = false;
+      throw new TypeError("network connection lost");
+    }
     return json(201, { path: u.path, size: u.size, sha256: "", etag: '"1"' });
   }
 }

@@ -6,7 +6,7 @@
 //   POST /uploads/{id}/complete                          -> 201 the file
 //   DELETE /uploads/{id}                                 -> abandon
 import { ApiError } from "../../../api/problem";
-import { projectApi, type FileInfo, type UploadInfo } from "../../../api/data";
+import { fileUrl, projectApi, type FileInfo, type UploadInfo } from "../../../api/data";
 
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -60,6 +60,10 @@ export class UploadHttp {
       headers: { "Content-Type": "application/json" },
     });
     return (await r.json()) as FileInfo;
+  }
+
+  async stat(projectId: string, path: string): Promise<FileInfo> {
+    return (await (await this.call("GET", `${fileUrl(projectId, path)}?stat=true`)).json()) as FileInfo;
   }
 
   async remove(id: string): Promise<void> {
