@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../../api/problem";
-import { CancelledError, Uploader, backoffMs, retryable } from "./engine";
+import { CancelledError, Uploader, backoffMs, chunkFor, retryable } from "./engine";
 import { FakeServer, patternFile } from "./fake-server";
 import { UploadHttp } from "./http";
 import { MemoryKeyValue, ResumeStore } from "./resume";
@@ -159,6 +159,18 @@ describe("Uploader", () => {
     await uploader.discard(id);
     expect(server.uploads.size).toBe(0);
     expect(store.all()).toEqual([]);
+  });
+});
+
+describe("chunkFor", () => {
+  it("grows with the file, within the base, 64 MiB and the server's maximum", () => {
+    const MiB = 1 << 20;
+    expect(chunkFor(64 * MiB, 16 * MiB, 64 * MiB)).toBe(16 * MiB);
+    expect(chunkFor(1024 * MiB, 16 * MiB, 64 * MiB)).toBe(32 * MiB);
+    expect(chunkFor(8192 * MiB, 16 * MiB, 64 * MiB)).toBe(64 * MiB);
+    expect(chunkFor(8192 * MiB, 16 * MiB, 8 * MiB)).toBe(8 * MiB);
+    expect(chunkFor(10, 64 * 1024, null)).toBe(64 * 1024);
+    expect(chunkFor(300 * 1024, 64 * 1024, 10 * 1024)).toBe(10 * 1024);
   });
 });
 
