@@ -24,9 +24,12 @@ try {
   page.on("request", (r) => {
     if (r.method() === "PATCH") chunks += 1;
   });
+  page.on("crash", () => console.error("upload.mjs: the page crashed"));
+  page.on("pageerror", (e) => console.error(`upload.mjs: page error: ${e.message}`));
   const done = page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith("/complete"), {
     timeout: 600_000,
   });
+  done.catch(() => undefined); // a failure before it (setInputFiles) is the error to report
   const t0 = performance.now();
   await picker.setInputFiles(file);
   const r = await done;
