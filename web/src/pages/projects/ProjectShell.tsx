@@ -32,6 +32,7 @@ const TABS = [
   { value: "overview", label: "Overview" },
   { value: "tree", label: "Code" },
   { value: "files", label: "Files" },
+  { value: "datasets", label: "Datasets" },
   { value: "jobs", label: "Jobs" },
   { value: "envs", label: "Environments" },
   { value: "settings", label: "Settings" },
