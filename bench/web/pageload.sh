@@ -39,7 +39,7 @@ done
 [[ -f $WEB_DIR/index.html ]] || die "no built UI in $WEB_DIR (build web_ui, or set ATRIUM_BENCH_WEB_DIR)"
 [[ -d $REPO/web/node_modules/playwright-core ]] || die "web/node_modules has no playwright-core (npm ci in web/)"
 
-bench_init atrium-bench-web
+bench_init atrium-bench-pageload
 BIN=$TMP/bin/atrium
 mkdir -p "$TMP/bin"
 cp "$SRC_BIN" "$BIN"
