@@ -1,22 +1,11 @@
 import "./styles";
 import { MantineProvider, createTheme } from "@mantine/core";
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { RouterProvider } from "react-router";
-import { ApiError } from "./api/problem";
+import { queryClient } from "./app/queryClient";
 import { router } from "./app/routes";
-
-const queryClient = new QueryClient({
-  defaultOptions: {
-    queries: {
-      // 4xx are answers, not glitches: no retry. Network errors and 5xx get one more try.
-      retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 1,
-      refetchOnWindowFocus: false,
-      staleTime: 10_000,
-    },
-  },
-});
 
 // Shade 8: white text on the primary colour meets WCAG AA (4.5:1); Mantine's default 6 does not.
 const theme = createTheme({ primaryColor: "blue", primaryShade: { light: 8, dark: 8 }, defaultRadius: "sm", focusRing: "auto" });

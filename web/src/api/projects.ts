@@ -1,5 +1,6 @@
 // Projects, their members and the caller's activity feed, as the API answers them, and the rules
 // the project forms check as the user types (the server's own: src/projects/routes.cpp).
+import { fetchJson } from "./client";
 
 export const VISIBILITIES = ["private", "org", "instance"] as const;
 export type Visibility = (typeof VISIBILITIES)[number];
@@ -206,4 +207,13 @@ export function newIdempotencyKey(): string {
 export function etagVersion(etag: string): number {
   const m = /(\d+)/.exec(etag);
   return m ? Number(m[1]) : 0;
+}
+
+// The query of a project by its URL's org and slug: ProjectShell's, and the route loader's that
+// starts it while the page's chunks load (app/routes.tsx). One key, so they share the answer.
+export function projectQuery(org: string, slug: string) {
+  return {
+    queryKey: ["project", org, slug] as const,
+    queryFn: () => fetchJson<Project>(`/api/v1/orgs/${encodeURIComponent(org)}/projects/${encodeURIComponent(slug)}`),
+  };
 }

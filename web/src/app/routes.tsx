@@ -9,12 +9,21 @@ import { dataRoutes } from "../pages/data";
 import { jobRoutes, projectJobRoutes } from "../pages/jobs";
 import { envRoutes, projectEnvRoutes } from "../pages/envs";
 import { meRoutes } from "../pages/me";
+import { projectQuery } from "../api/projects";
+import { loadMe, ME_KEY } from "../auth/session";
+import { queryClient } from "./queryClient";
 import { Root } from "./Root";
 import { NotFound } from "./NotFound";
 
 const routes: RouteObject[] = [
   {
     element: <Root />,
+    // Who is signed in, asked for while the matched routes' chunks load (the router loads them
+    // before it renders anything, so SessionProvider's own query would start only after them).
+    loader: () => {
+      void queryClient.prefetchQuery({ queryKey: ME_KEY, queryFn: loadMe, staleTime: 60_000, retry: false });
+      return null;
+    },
     children: [
       // Pages without the signed-in shell: sign in, invitations, a full-window terminal.
       ...authRoutes,
@@ -31,6 +40,11 @@ const routes: RouteObject[] = [
           {
             // /{org}/{project}/...: the project's own pages share its header and tabs.
             path: ":org/:project",
+            // The project too (ProjectShell's query), not after /me and the chunks.
+            loader: ({ params }) => {
+              void queryClient.prefetchQuery(projectQuery(params.org ?? "", params.project ?? ""));
+              return null;
+            },
             lazy: async () => ({ Component: (await import("../pages/projects/ProjectShell")).ProjectShell }),
             children: [...projectChildRoutes, ...codeRoutes, ...dataRoutes, ...projectJobRoutes, ...projectEnvRoutes],
           },

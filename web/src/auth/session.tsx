@@ -22,7 +22,7 @@ const SessionContext = createContext<SessionValue>({ me: null, loading: true, re
 export const ME_KEY = ["me"] as const;
 const PUBLIC_PAGES = new Set(["/login", "/invite"]);
 
-async function loadMe(): Promise<Me | null> {
+export async function loadMe(): Promise<Me | null> {
   try {
     return await fetchJson<Me>("/api/v1/me");
   } catch (e) {
