@@ -2,6 +2,7 @@
 // commit, and its README rendered as Markdown (an empty repository says how to push the first
 // commit, or to write the README in the browser).
 import { Anchor, Badge, Code, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { useEffect } from "react";
 import { Link } from "react-router";
 import { useRepo, useTree } from "../../api/code";
 import { ErrorAlert } from "../../components/ErrorAlert";
@@ -11,6 +12,7 @@ import { CommitLine } from "../code/CommitLine";
 import { EmptyRepo } from "../code/EmptyRepo";
 import { canWrite, codeUrl } from "../code/refs";
 import { FolderReadme } from "../code/FolderReadme";
+import { preloadMarkdown } from "../code/lazy";
 import { useProject } from "./ProjectShell";
 
 function CopyLine({ label, value }: { label: string; value: string }) {
@@ -29,6 +31,7 @@ function CopyLine({ label, value }: { label: string; value: string }) {
 
 export default function ProjectOverview() {
   const { project, org, base } = useProject();
+  useEffect(preloadMarkdown, []); // the renderer loads while the README's text is fetched
   const repo = useRepo(project.id);
   const head = repo.data?.default_branch ?? "";
   const root = useTree(project.id, head, "", !!repo.data && !repo.data.empty);
