@@ -444,3 +444,42 @@ def test_project_by_name_is_404_across_tenants(server, dcli, tmp_path):
     oc.run("login", "--username", "cli-outsider", "--password-stdin", stdin="user-password-for-tests\n")
     p = oc.run("project", "show", "cli-hidden/secret", check=False)
     assert p.returncode == 1 and "404" in p.stderr
+
+
+def test_login_with_the_generated_admin_password_asks_for_a_new_one(make_server, tmp_path):
+    """The first admin's one-time password must be replaced before anything else (the server
+    refuses even a token): `atrium login` asks for a new one in a terminal, and says so where it
+    cannot ask."""
+    import pty
+    import re
+
+    srv = make_server(admin_password=None)
+    generated = re.search(r"one-time password: (\S+)", "\n".join(srv.stdout_lines)).group(1)
+    c = Cli(srv, tmp_path / "cfg")
+    piped = c.run("login", "--username", "admin", "--password-stdin", stdin=generated + "\n", check=False)
+    assert piped.returncode == 1 and "must be changed first" in piped.stderr, piped
+    assert not (tmp_path / "cfg" / "credentials.json").exists()
+
+    env = base_env(admin_password=None)
+    env.update(ATRIUM_CONFIG_DIR=str(tmp_path / "cfg"), ATRIUM_SERVER_URL=srv.base)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: atrium login on a terminal
+        os.execve(ATRIUM_BIN, [ATRIUM_BIN, "login", "--username", "admin"], env)
+    out = b""
+    answers = [(b"Password: ", generated), (b"New password: ", "a-new-admin-password-7"),
+               (b"Repeat: ", "a-new-admin-password-7")]  # the confirmation prompt
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if answers and out.rstrip().endswith(answers[0][0].rstrip()):
+            os.write(fd, (answers.pop(0)[1] + "\n").encode())
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"choose your own" in out and b"Logged in" in out, out
+    assert c.json("whoami")["username"] == "admin"
+    assert srv.login("admin", "a-new-admin-password-7").status == 200
