@@ -1,7 +1,7 @@
 // /invite#<token>: accept an invitation (choose a username, a display name and a password), then
 // sign in with them and land on the home page. The token stays in the fragment: it is never
 // sent to the server in a URL, only in the accept request's body.
-import { Alert, Anchor, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Anchor, Button, Center, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router";
@@ -10,6 +10,7 @@ import { splitError } from "../../api/fields";
 import { loginErrorText } from "../../auth/loginError";
 import { ME_KEY } from "../../auth/session";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { NewPasswordInput } from "../../components/NewPasswordInput";
 
 const FIELDS = ["username", "display_name", "password"] as const;
 
@@ -106,15 +107,7 @@ export default function Invite() {
                   onChange={(e) => setDisplayName(e.currentTarget.value)}
                   error={split.fields.display_name}
                 />
-                <PasswordInput
-                  label="Password"
-                  description="At least 10 characters, not your username"
-                  autoComplete="new-password"
-                  required
-                  value={password}
-                  onChange={(e) => setPassword(e.currentTarget.value)}
-                  error={split.fields.password}
-                />
+                <NewPasswordInput label="Password" value={password} onChange={setPassword} error={split.fields.password} />
                 <Button type="submit" loading={busy}>
                   Create my account
                 </Button>

@@ -9,6 +9,7 @@ import { splitError } from "../../api/fields";
 import { goNext } from "../../auth/go";
 import { ME_KEY, useMe } from "../../auth/session";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { NewPasswordInput } from "../../components/NewPasswordInput";
 
 const FIELDS = ["current", "next", "confirm"] as const;
 const ALIASES = { current_password: "current", new_password: "next" };
@@ -87,15 +88,7 @@ export default function Password() {
             onChange={(e) => setCurrent(e.currentTarget.value)}
             error={split.fields.current}
           />
-          <PasswordInput
-            label="New password"
-            description="At least 10 characters, not your username"
-            autoComplete="new-password"
-            required
-            value={next}
-            onChange={(e) => setNext(e.currentTarget.value)}
-            error={split.fields.next}
-          />
+          <NewPasswordInput label="New password" value={next} onChange={setNext} error={split.fields.next} />
           <PasswordInput
             label="Repeat the new password"
             autoComplete="new-password"
