@@ -72,6 +72,9 @@ function UserMenu() {
         <Menu.Item component={Link} to="/me/tokens">
           API tokens
         </Menu.Item>
+        <Menu.Item component={Link} to="/me/usage">
+          Usage
+        </Menu.Item>
         <Menu.Divider />
         <Menu.Item onClick={() => void signOut(false)}>Sign out</Menu.Item>
         <Menu.Item color="red" onClick={() => void signOut(true)}>

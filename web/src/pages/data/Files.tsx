@@ -85,6 +85,13 @@ export default function Files() {
         </Group>
       </Group>
       <StorageBar orgId={project.org_id} />
+      <Text size="sm" c="dimmed">
+        Jobs read files through datasets (mounted read-only at /data/&lt;name&gt;):{" "}
+        <Anchor component={Link} to={`${base}/datasets`}>
+          make a dataset version from these files
+        </Anchor>
+        .
+      </Text>
       <nav aria-label="Folder">
       <Breadcrumbs separator="/">
         <Anchor component={Link} to={`${base}/files`}>
