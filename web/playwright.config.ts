@@ -18,6 +18,9 @@ export default defineConfig({
     trace: process.env.PW_TRACE ? "retain-on-failure" : "off",
     screenshot: "only-on-failure",
     viewport: { width: 1280, height: 800 },
+    // No transitions (the UI honours prefers-reduced-motion): axe then never sees a dialog
+    // half faded in, whose text would measure as low contrast.
+    reducedMotion: "reduce",
   },
   projects: [
     {

@@ -93,6 +93,7 @@ ALLOWED_2XX = {
     ("GET", "/api/v1/apps/{name}"): "one entry of the instance-level app catalog",
     ("GET", "/api/v1/envs"): "the caller's own environments only (checked: none of B's)",
     ("GET", "/api/v1/me/activity"): "events of the caller's projects and own actions (checked: none of B's)",
+    ("GET", "/api/v1/me/usage"): "the caller's own jobs' usage (checked: none of B's projects)",
 }
 
 SWEEP = {
@@ -292,6 +293,8 @@ SWEEP = {
     ("GET", "/api/v1/projects/{id}/envs"): [V(404, params={"id": B_PROJECT})],
     ("GET", "/api/v1/envs"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/me/activity"): [V(200, check=no_b_ids())],
+    ("GET", "/api/v1/me/usage"): [V(200, check=no_b_ids("project_id")),
+                                  V(200, check=lambda c, r: not {p["id"] for p in r.json["projects"]} & c.b_ids)],
     ("GET", "/api/v1/envs/{id}"): [V(404, params={"id": B_ENV})],
     ("POST", "/api/v1/envs/{id}/stop"): [V(404, params={"id": B_ENV})],
     ("GET", "/api/v1/envs/{id}/events"): [V(404, params={"id": B_ENV})],

@@ -85,13 +85,14 @@ export default function Files() {
         </Group>
       </Group>
       <StorageBar orgId={project.org_id} />
-      <Text size="sm" c="dimmed">
-        Jobs read files through datasets (mounted read-only at /data/&lt;name&gt;):{" "}
-        <Anchor component={Link} to={`${base}/datasets`}>
-          make a dataset version from these files
+      <Group gap="xs" wrap="wrap">
+        <Text size="sm" c="dimmed">
+          Jobs read files through datasets (mounted read-only at /data/&lt;name&gt;).
+        </Text>
+        <Anchor component={Link} to={`${base}/datasets`} size="sm">
+          Make a dataset version from these files
         </Anchor>
-        .
-      </Text>
+      </Group>
       <nav aria-label="Folder">
       <Breadcrumbs separator="/">
         <Anchor component={Link} to={`${base}/files`}>
