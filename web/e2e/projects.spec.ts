@@ -2,7 +2,8 @@
 // conflict, members, archive, delete with confirmation; another tenant never sees any of it.
 import type { Browser, Page } from "@playwright/test";
 import { expectAccessible } from "./a11y.ts";
-import { expect, signIn, test, unique, type TestUser } from "./fixtures.ts";
+import { ADMIN_PASSWORD, expect, signIn, test, unique, type TestUser } from "./fixtures.ts";
+import { AtriumServer } from "./server.ts";
 
 // A signed-in page of its own for a second user in the same test.
 async function pageFor(browser: Browser, url: string, u: TestUser, next?: string): Promise<Page> {
@@ -179,4 +180,30 @@ test("home, settings and the org page at 390 px, dark", async ({ page, world }, 
   await expect(page.getByRole("list", { name: /Projects of/ }).getByRole("link", { name: p.name })).toBeVisible();
   await expectAccessible(page, "org page 390 dark");
   await page.screenshot({ path: info.outputPath("org-390-dark.png"), fullPage: true });
+});
+
+test("on a fresh server the instance admin creates the first organisation, then a project", async ({ browser }, testInfo) => {
+  const srv = await AtriumServer.start();
+  try {
+    const ctx = await browser.newContext({ baseURL: srv.url, viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    await signIn(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/new");
+    await expect(page.getByRole("heading", { name: "Create the first organisation" })).toBeVisible();
+    await expectAccessible(page, "/new without an org");
+    await page.getByRole("textbox", { name: "Organisation slug" }).fill("Not a slug");
+    await page.getByRole("textbox", { name: "Organisation name" }).fill("Ocean lab");
+    await page.getByRole("button", { name: "Create organisation" }).click();
+    await expect(page.getByText(/slug/i).locator("visible=true").first()).toBeVisible();
+    await page.getByRole("textbox", { name: "Organisation slug" }).fill("ocean");
+    await page.getByRole("button", { name: "Create organisation" }).click();
+    // The project form, with the new org chosen.
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Tides");
+    await page.getByRole("button", { name: "Create project" }).click();
+    await expect(page).toHaveURL(/\/ocean\/tides$/);
+    await page.screenshot({ path: testInfo.outputPath("first-org-and-project.png") });
+    await ctx.close();
+  } finally {
+    await srv.stop();
+  }
 });

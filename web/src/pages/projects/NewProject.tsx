@@ -22,9 +22,12 @@ import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { useCreatableOrgs } from "./useCreatableOrgs";
+import { NewOrg } from "./NewOrg";
+import { useMe } from "../../auth/session";
 
 export default function NewProject() {
   const { orgs, pending, error } = useCreatableOrgs();
+  const me = useMe();
   const navigate = useNavigate();
   const qc = useQueryClient();
   const [params] = useSearchParams();
@@ -83,6 +86,13 @@ export default function NewProject() {
     create.mutate(orgId);
   };
 
+  if (!orgs.length && me.instance_admin)
+    return (
+      <Stack>
+        <Title order={1}>New project</Title>
+        <NewOrg />
+      </Stack>
+    );
   if (!orgs.length)
     return (
       <Stack>
