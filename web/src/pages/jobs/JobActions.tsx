@@ -4,6 +4,7 @@ import { Button, Group } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { actOn, jobKeys, validActions, type Job, type JobAction } from "../../api/jobs";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { mergeJob } from "./jobCache";
 
 const LABELS: Record<JobAction, string> = { cancel: "Cancel", hold: "Hold", release: "Release", requeue: "Requeue" };
 
@@ -11,7 +12,8 @@ export function JobActions({ job }: { job: Job }) {
   const qc = useQueryClient();
   const act = useMutation({
     mutationFn: (a: JobAction) => actOn(job.id, a),
-    onSuccess: (j) => qc.setQueryData<Job>(jobKeys.one(job.id), (old) => (old ? { ...old, ...j } : j)),
+    // The answer may come after the event stream brought what followed (a cancelled job's end).
+    onSuccess: (j) => qc.setQueryData<Job>(jobKeys.one(job.id), (old) => mergeJob(old, j)),
   });
   const actions = validActions(job);
   return (

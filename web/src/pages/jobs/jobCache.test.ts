@@ -1,7 +1,7 @@
 import { QueryClient } from "@tanstack/query-core";
 import { describe, expect, it } from "vitest";
 import { jobKeys, type Job } from "../../api/jobs";
-import { applyJobEvent } from "./jobCache";
+import { applyJobEvent, mergeJob } from "./jobCache";
 import { backoff, eventsUrl } from "./eventSource";
 
 const job = (id: string, state: string, project = "prj_A"): Job => ({ id, state, project_id: project }) as unknown as Job;
@@ -45,5 +45,16 @@ describe("the event stream's URL and retries", () => {
   });
   it("backs off up to 30 s", () => {
     expect([1, 2, 3, 10].map(backoff)).toEqual([1000, 2000, 4000, 30000]);
+  });
+});
+
+describe("mergeJob", () => {
+  it("never lets an older answer replace a newer event", () => {
+    const ended = { id: "job_1", state: "CANCELLED", etag: '"v12"', events: [{ to: "CANCELLED" }] } as unknown as Job;
+    const cancelAnswer = { id: "job_1", state: "RUNNING", etag: '"v11"' } as unknown as Job;
+    expect(mergeJob(ended, cancelAnswer)).toBe(ended);
+    const newer = { id: "job_1", state: "COMPLETED", etag: '"v13"' } as unknown as Job;
+    expect(mergeJob(ended, newer)).toMatchObject({ state: "COMPLETED", events: [{ to: "CANCELLED" }] });
+    expect(mergeJob(undefined, cancelAnswer)).toBe(cancelAnswer);
   });
 });

@@ -17,10 +17,21 @@ function listScope(key: readonly unknown[]): string | null {
   return typeof s === "string" ? s : null;
 }
 
+// The job's version, from its ETag ("v12" -> 12); answers can arrive out of order (an action's
+// answer after the event of what followed it), so an older version never replaces a newer one.
+export function jobVersion(j: Pick<Job, "etag">): number {
+  return Number(/\d+/.exec(j.etag ?? "")?.[0] ?? 0);
+}
+
+export function mergeJob(old: Job | undefined, next: Job): Job {
+  if (!old) return next;
+  if (jobVersion(next) < jobVersion(old)) return old;
+  // Keep the detail fields a list item lacks when the newer one has none.
+  return { ...old, ...next };
+}
+
 export function applyJobEvent(qc: QueryClient, job: Job): void {
-  const one = qc.getQueryData<Job>(jobKeys.one(job.id));
-  // Keep the detail fields a list item lacks when the event has none (it always has them today).
-  qc.setQueryData(jobKeys.one(job.id), one ? { ...one, ...job } : job);
+  qc.setQueryData<Job>(jobKeys.one(job.id), (old) => mergeJob(old, job));
   for (const q of qc.getQueryCache().findAll({ queryKey: jobKeys.all })) {
     const data = q.state.data;
     if (!isPages(data)) continue;
@@ -30,7 +41,7 @@ export function applyJobEvent(qc: QueryClient, job: Job): void {
       items: p.items.map((it) => {
         if (it.id !== job.id) return it;
         found = true;
-        return { ...it, ...job };
+        return mergeJob(it, job);
       }),
     }));
     if (found) qc.setQueryData(q.queryKey, { ...data, pages });
