@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { activityText, etagVersion, highlight, projectAbilities, slugError, slugFromName, tagError, type ActivityEvent } from "./projects";
+import { etagVersion } from "./conventions";
+import { activityText, highlight, projectAbilities, slugError, slugFromName, tagError, type ActivityEvent } from "./projects";
 
 describe("slugError (the API's slug rule)", () => {
   it("accepts 1-64 of a-z 0-9 - _ . starting with a letter or digit", () => {

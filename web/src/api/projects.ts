@@ -197,18 +197,6 @@ export function problemField(problem: { field?: unknown; type?: string } | undef
   return null;
 }
 
-// An Idempotency-Key (crypto.randomUUID needs a secure context; getRandomValues does not).
-export function newIdempotencyKey(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-// The version an ETag names ("v3" -> 3; 0 when it names none): which of two copies is newer.
-export function etagVersion(etag: string): number {
-  const m = /(\d+)/.exec(etag);
-  return m ? Number(m[1]) : 0;
-}
-
 // The query of a project by its URL's org and slug: ProjectShell's, and the route loader's that
 // starts it while the page's chunks load (app/routes.tsx). One key, so they share the answer.
 export function projectQuery(org: string, slug: string) {

@@ -9,6 +9,7 @@ import { ApiError } from "../../api/client";
 import { jobKeys, listDatasets, submitJob, type Submitted } from "../../api/jobs";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { EMPTY_FORM as EMPTY, fieldOf, toBody, validate, type FieldErrors, type JobForm } from "./validate";
+import { newIdempotencyKey } from "../../api/conventions";
 
 
 function datasetOptions(ds: { name: string; latest: number }[]) {
@@ -27,13 +28,13 @@ export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: (
   const [touched, setTouched] = useState<Set<string>>(new Set());
   const [server, setServer] = useState<FieldErrors & { form?: string }>({});
   const [done, setDone] = useState<Submitted | null>(null);
-  const key = useRef<string>(crypto.randomUUID());
+  const key = useRef<string>(newIdempotencyKey());
   const datasets = useQuery({ queryKey: ["datasets", projectId], queryFn: () => listDatasets(projectId) });
   const errors = validate(f);
   const submit = useMutation({
     mutationFn: () => submitJob(projectId, toBody(f), key.current),
     onSuccess: (out) => {
-      key.current = crypto.randomUUID();
+      key.current = newIdempotencyKey();
       setDone(out);
       void qc.invalidateQueries({ queryKey: jobKeys.lists() });
     },
@@ -48,7 +49,7 @@ export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: (
     setF((old) => ({ ...old, [k]: v }));
     setTouched((t) => new Set(t).add(k === "outputs_dataset" ? "outputs_paths" : k).add(k));
     setServer((s) => ({ ...s, [k]: undefined, form: undefined }));
-    key.current = crypto.randomUUID(); // another request: another key
+    key.current = newIdempotencyKey(); // another request: another key
     setDone(null);
   };
   const err = (k: keyof JobForm) => server[k] ?? (touched.has(k) ? errors[k] : undefined);

@@ -3,6 +3,7 @@
 // and lists that do not hold it are refetched when the job is new to them (a submit elsewhere).
 import type { InfiniteData, QueryClient } from "@tanstack/query-core";
 import type { ListPage } from "../../api/client";
+import { etagVersion } from "../../api/conventions";
 import { jobKeys, type Job } from "../../api/jobs";
 
 type Pages = InfiniteData<ListPage<Job>>;
@@ -17,15 +18,11 @@ function listScope(key: readonly unknown[]): string | null {
   return typeof s === "string" ? s : null;
 }
 
-// The job's version, from its ETag ("v12" -> 12); answers can arrive out of order (an action's
-// answer after the event of what followed it), so an older version never replaces a newer one.
-export function jobVersion(j: Pick<Job, "etag">): number {
-  return Number(/\d+/.exec(j.etag ?? "")?.[0] ?? 0);
-}
-
+// Answers can arrive out of order (an action's answer after the event of what followed it), so
+// an older version of a job (its ETag's) never replaces a newer one.
 export function mergeJob(old: Job | undefined, next: Job): Job {
   if (!old) return next;
-  if (jobVersion(next) < jobVersion(old)) return old;
+  if (etagVersion(next.etag) < etagVersion(old.etag)) return old;
   // Keep the detail fields a list item lacks when the newer one has none.
   return { ...old, ...next };
 }

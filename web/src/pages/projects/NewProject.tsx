@@ -7,7 +7,6 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { ApiError, fetchJson } from "../../api/client";
 import {
-  newIdempotencyKey,
   problemField,
   projectPath,
   slugError,
@@ -24,6 +23,7 @@ import { Loading } from "../../components/Loading";
 import { useCreatableOrgs } from "./useCreatableOrgs";
 import { NewOrg } from "./NewOrg";
 import { useMe } from "../../auth/session";
+import { newIdempotencyKey } from "../../api/conventions";
 
 export default function NewProject() {
   const { orgs, pending, error } = useCreatableOrgs();

@@ -5,7 +5,6 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, fetchJson } from "../../../api/client";
 import {
-  etagVersion,
   problemField,
   projectApi,
   tagError,
@@ -16,6 +15,7 @@ import {
 } from "../../../api/projects";
 import { ErrorAlert } from "../../../components/ErrorAlert";
 import { projectKey } from "../ProjectShell";
+import { etagVersion } from "../../../api/conventions";
 
 interface Draft {
   name: string;
