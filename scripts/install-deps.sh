@@ -22,6 +22,12 @@ PKGS=(
   nodejs
   # scripts/check-house.py (ctest check.house) finds the functions with universal-ctags
   universal-ctags
+  # sign-in for institutions (issue 17): libcurl for OIDC back-channel calls and SMTP, cjose + jansson
+  # to verify ID tokens against a JWKS, libldap for LDAP bind/search; slapd + ldap-utils,
+  # python3-aiosmtpd for the test fixtures (scripts/dev-idp.sh, tests/integration/smtp_sink.py);
+  # libqrencode for the TOTP enrolment QR code
+  libcurl4-openssl-dev libcjose-dev libjansson-dev libldap-dev slapd ldap-utils python3-aiosmtpd
+  libqrencode-dev
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 
@@ -35,5 +41,7 @@ fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# slapd without a system database or a daemon on port 389: the tests start their own.
+echo 'slapd slapd/no_configuration boolean true' | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
