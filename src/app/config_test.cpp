@@ -100,6 +100,19 @@ TEST(ConfigDocs, ExampleListsEveryKeyWithItsDefault) {
     EXPECT_EQ(toml_as_text(root.at(section).at(key)), r.value_text(k.name))
         << k.name << ": deploy/atrium.toml.example does not show the default";
   }
+  // A family's members are named by the site ([oidc.NAME]): the example shows one, commented out,
+  // with every key.
+  std::string text = read_source("deploy/atrium.toml.example");
+  for (auto& k : r.family_keys()) {
+    auto first = k.name.find('.'), last = k.name.rfind('.');
+    std::string prefix = k.name.substr(0, first), key = k.name.substr(last + 1);
+    auto block = text.find("\n# [" + prefix + ".");
+    EXPECT_NE(block, std::string::npos) << "deploy/atrium.toml.example shows no commented [" << prefix << ".NAME]";
+    if (block != std::string::npos) {
+      EXPECT_NE(text.find("\n# " + key + " =", block), std::string::npos)
+          << k.name << " (" << k.help << ") is missing from the commented [" << prefix << ".NAME] example";
+    }
+  }
   auto loaded = load_settings(example, {}, {});
   EXPECT_TRUE(loaded) << loaded.error().detail;
 }

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
 #include <toml.hpp>
 
 extern char** environ;
@@ -65,6 +66,25 @@ const Registry::Field* Registry::find(const std::string& name) const {
 
 namespace {
 
+nlohmann::json to_json(const toml::value& v) {
+  if (v.is_boolean()) return v.as_boolean();
+  if (v.is_integer()) return v.as_integer();
+  if (v.is_floating()) return v.as_floating();
+  if (v.is_string()) return v.as_string().str;
+  if (v.is_array()) {
+    auto a = nlohmann::json::array();
+    for (auto& x : v.as_array()) a.push_back(to_json(x));
+    return a;
+  }
+  if (v.is_table()) {
+    auto o = nlohmann::json::object();
+    for (auto& [k, x] : v.as_table()) o[k] = to_json(x);
+    return o;
+  }
+  return toml::format(v);  // dates and times: as TOML writes them
+}
+std::string to_json_text(const toml::value& v) { return to_json(v).dump(); }
+
 // A TOML value as the text a field's setter takes, or an error naming the key.
 Result<std::string> toml_text(const std::string& where, const std::string& name, const Registry::Field& f,
                               const toml::value& value) {
@@ -80,6 +100,7 @@ Result<std::string> toml_text(const std::string& where, const std::string& name,
     }
     return text;
   }
+  if (f.key.type == "json") return to_json_text(value);
   if (f.key.type == "boolean") {
     if (!value.is_boolean()) return invalid(where + name + " must be true or false");
     return std::string(value.as_boolean() ? "true" : "false");
@@ -99,8 +120,7 @@ Status Registry::apply_toml(const std::string& file) {
     return invalid(where + e.what());
   }
   if (!root.is_table()) return invalid(where + "not a table");
-  for (auto& [section, table] : root.as_table()) {
-    if (!table.is_table()) return invalid(where + "'" + section + "' must be a [section]");
+  auto apply_table = [&](const std::string& section, const toml::value& table) -> Status {
     for (auto& [key, value] : table.as_table()) {
       std::string name = section + "." + key;
       const Field* f = find(name);
@@ -108,8 +128,35 @@ Status Registry::apply_toml(const std::string& file) {
       auto text = TRY(toml_text(where, name, *f, value));
       if (auto st = f->set(text); !st) return invalid(where + st.error().detail);
     }
+    return {};
+  };
+  for (auto& [section, table] : root.as_table()) {
+    if (!table.is_table()) return invalid(where + "'" + section + "' must be a [section]");
+    auto fam = std::find_if(families_.begin(), families_.end(), [&](auto& f) { return f.prefix == section; });
+    if (fam == families_.end()) {
+      TRY_STATUS(apply_table(section, table));
+      continue;
+    }
+    for (auto& [name, member] : table.as_table()) {
+      if (!member.is_table())
+        return invalid(where + "'" + section + "." + name + "' must be a [" + section + ".NAME] section");
+      TRY_STATUS(add_member(*fam, name, where));
+      TRY_STATUS(apply_table(section + "." + name, member));
+    }
   }
   return {};
+}
+
+Status Registry::add_member(const Family& f, const std::string& name, const std::string& where) {
+  bool ok = !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+  if (!ok)
+    return invalid(where + "'" + f.prefix + "." + name +
+                   "': a name is 1-32 characters of a-z, 0-9, '-' and '_'");
+  std::string full = f.prefix + "." + name;
+  if (std::find(members_.begin(), members_.end(), full) == members_.end()) members_.push_back(full);
+  return f.add(name);
 }
 
 // ATRIUM_SECTION_KEY, plus the declared short forms (ATRIUM_LISTEN). Variables under a settings

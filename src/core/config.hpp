@@ -40,6 +40,9 @@ class Section {
   // empty, already absolute or `keep` (e.g. "-" for stdout).
   Section& path(const std::string& key, std::string help, std::string T::*member, std::string keep = "");
   Section& boolean(const std::string& key, std::string help, bool T::*member);
+  // A structured value (an array of tables, an inline table, ...) kept as JSON text for the module
+  // to parse: the TOML value converted to JSON; from a flag or an environment variable, JSON text.
+  Section& json(const std::string& key, std::string help, std::string T::*member);
   // Runs after every layer is applied, in declaration order: cross-field validation, normalising,
   // defaults that depend on the machine.
   Section& check(std::function<Status(T&)> f);
@@ -58,6 +61,16 @@ class Registry {
     sections_.push_back(name);
     return Section<T>(*this, std::move(name), target);
   }
+  // A family of named sections with the same keys: each `[prefix.NAME]` table of the config file adds
+  // items[NAME] (default-constructed) and declares its keys with `declare` as section "prefix.NAME"
+  // (e.g. [oidc.uni] and [oidc.lab]: two OIDC providers). Members come from the file only; flags and
+  // ATRIUM_PREFIX_NAME_KEY variables may then override the keys of a member the file declared.
+  // `items` must outlive the registry (std::map: its elements never move).
+  template <typename T>
+  void family(std::string prefix, std::map<std::string, T>& items, std::function<void(Section<T>&)> declare);
+  // The keys of every family, with NAME as the member's name ("oidc.NAME.issuer").
+  const std::vector<Key>& family_keys() const { return family_keys_; }
+
   // ATRIUM_<alias> is a short form of key "section.key" (ATRIUM_LISTEN for server.listen).
   void env_alias(std::string alias, std::string key) { aliases_[std::move(alias)] = std::move(key); }
   // An ATRIUM_* variable that looks like a setting but belongs to the client and tools.
@@ -98,7 +111,16 @@ class Registry {
   Status apply_toml(const std::string& file);
   Status apply_env(const std::map<std::string, std::string>& env);
 
+  struct Family {
+    std::string prefix;
+    std::function<Status(const std::string& name)> add;  // declares member `name` (once)
+  };
+  Status add_member(const Family& f, const std::string& name, const std::string& where);
+
   std::vector<std::string> sections_;
+  std::vector<Family> families_;
+  std::vector<Key> family_keys_;
+  std::vector<std::string> members_;  // "prefix.NAME" of the members declared so far
   std::vector<Field> fields_;
   std::vector<std::function<Status()>> checks_;
   std::map<std::string, std::string> aliases_;
@@ -171,6 +193,39 @@ Section<T>& Section<T>::boolean(const std::string& key, std::string help, bool T
           .set = [=](const std::string& v) -> Status { return parse_bool(name, v, t->*member); },
           .get = [=] { return std::string(t->*member ? "true" : "false"); }});
   return *this;
+}
+
+template <typename T>
+Section<T>& Section<T>::json(const std::string& key, std::string help, std::string T::*member) {
+  std::string name = name_ + "." + key;
+  T* t = &t_;
+  r_.add({.key = {name, "json", std::move(help)},
+          .set = [=](const std::string& v) -> Status {
+            t->*member = v;
+            return {};
+          },
+          .get = [=] { return t->*member; }});
+  return *this;
+}
+
+template <typename T>
+void Registry::family(std::string prefix, std::map<std::string, T>& items, std::function<void(Section<T>&)> declare) {
+  {  // the keys, for documentation and checks: declared once on a scratch member
+    Registry scratch;
+    T dummy{};
+    Section<T> s(scratch, prefix + ".NAME", dummy);
+    declare(s);
+    for (auto& k : scratch.keys()) family_keys_.push_back(k);
+  }
+  sections_.push_back(prefix);
+  std::map<std::string, T>* m = &items;
+  families_.push_back({prefix, [this, prefix, m, declare](const std::string& name) -> Status {
+                         auto [it, fresh] = m->try_emplace(name);
+                         if (!fresh) return {};
+                         Section<T> s(*this, prefix + "." + name, it->second);
+                         declare(s);
+                         return {};
+                       }});
 }
 
 template <typename T>

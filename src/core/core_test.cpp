@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/clock.hpp"
+
 #include "core/config.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
@@ -204,6 +207,53 @@ TEST_F(CoreTest, ConfigListFromArrayAndPathsAbsolute) {
   t.d.log = "../logs/a.log";
   t.r.make_paths_absolute("/srv/atrium");
   EXPECT_EQ(t.d.log, "/srv/logs/a.log");
+}
+
+// A family of named sections: [idp.NAME], each one member.
+struct Provider {
+  std::string issuer;
+  bool on = true;
+  std::string rules;  // JSON
+};
+
+TEST_F(CoreTest, ConfigFamilyMembersFromTheFile) {
+  std::map<std::string, Provider> idps;
+  config::Registry r;
+  int checked = 0;
+  r.family<Provider>("idp", idps, [&](config::Section<Provider>& s) {
+    s.string("issuer", "the issuer", &Provider::issuer)
+        .boolean("on", "a switch", &Provider::on)
+        .json("rules", "mapping rules", &Provider::rules)
+        .check([&](Provider& p) -> Status {
+          ++checked;
+          return p.issuer.empty() ? invalid("idp: issuer is required") : Status{};
+        });
+  });
+  ASSERT_EQ(r.family_keys().size(), 3u);
+  EXPECT_EQ(r.family_keys()[0].name, "idp.NAME.issuer");
+  std::string path = write_temp("atrium_cfg_family.toml",
+                                "[idp.uni]\nissuer = \"https://a\"\n[[idp.uni.rules]]\norg = \"x\"\nrole = \"member\"\n"
+                                "[idp.lab]\nissuer = \"https://b\"\non = false\n");
+  ASSERT_TRUE(r.load(path, {{"ATRIUM_IDP_LAB_ISSUER", "https://c"}}, {{"idp.uni.on", "false"}}));
+  ASSERT_EQ(idps.size(), 2u);
+  EXPECT_EQ(idps["uni"].issuer, "https://a");
+  EXPECT_FALSE(idps["uni"].on);
+  EXPECT_EQ(nlohmann::json::parse(idps["uni"].rules), nlohmann::json::parse(R"([{"org":"x","role":"member"}])"));
+  EXPECT_EQ(idps["lab"].issuer, "https://c");
+  EXPECT_EQ(checked, 2);
+
+  auto error_of = [&](const std::string& text, const std::map<std::string, std::string>& env = {}) {
+    std::map<std::string, Provider> m;
+    config::Registry r2;
+    r2.family<Provider>("idp", m, [&](config::Section<Provider>& s) { s.string("issuer", "", &Provider::issuer); });
+    auto st = r2.load(write_temp("atrium_cfg_family_bad.toml", text), env, {});
+    return st ? std::string() : st.error().detail;
+  };
+  EXPECT_NE(error_of("[idp.uni]\nissuerr = \"x\"\n").find("idp.uni.issuerr"), std::string::npos);
+  EXPECT_NE(error_of("[idp]\nissuer = \"x\"\n").find("[idp.NAME]"), std::string::npos);
+  EXPECT_NE(error_of("[idp.\"Bad Name\"]\nissuer = \"x\"\n").find("a name is"), std::string::npos);
+  // Environment variables override members the file declared; they cannot invent one.
+  EXPECT_NE(error_of("", {{"ATRIUM_IDP_NEW_ISSUER", "x"}}).find("ATRIUM_IDP_NEW_ISSUER"), std::string::npos);
 }
 
 TEST_F(CoreTest, ConfigCidrs) {
