@@ -42,6 +42,9 @@
 #include "proxy/proxy.hpp"
 #include "quota/quota.hpp"
 #include "sandbox/sandbox.hpp"
+#include "tasks/config.hpp"
+#include "tasks/routes.hpp"
+#include "tasks/tasks.hpp"
 #include "vcs/routes.hpp"
 #include "web/assets.hpp"
 #include "web/site.hpp"
@@ -126,6 +129,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("data", data::migrations()));
   TRY_STATUS(db->migrate("vcs", vcs::migrations()));
   TRY_STATUS(db->migrate("envs", envs::migrations()));
+  TRY_STATUS(db->migrate("tasks", tasks::migrations()));
   return db;
 }
 
@@ -437,6 +441,25 @@ http::ServerSettings server_settings(const Settings& c, const std::string& host,
   return ss;
 }
 
+// Commits reach the identity cache, and the task queue when a task was enqueued (or retried).
+void listen_for_commits(db::Database& db, identity::IdentityGate& gate, tasks::Queue& queue) {
+  db.set_commit_listener([&gate, &queue](const std::vector<std::string>& tables) {
+    gate.on_commit(tables);
+    for (auto& t : tables)
+      if (t == "tasks" || t == "*") queue.kick();
+  });
+}
+
+void announce(const Settings& c, const std::string& host, unsigned bound, const std::string& public_url) {
+  std::printf("atrium: listening on %s://%s:%u\n", c.server.tls_cert.empty() ? "http" : "https",
+              host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), bound);
+  // Browsers keep cookies per host: the address to open is the one links and redirects use.
+  std::printf("atrium: open %s in a browser (server.public_url)\n", public_url.c_str());
+  std::fflush(stdout);
+  spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", bound, c.server.data_dir,
+               c.server.io_threads, c.server.worker_threads);
+}
+
 int run_server(const ServerFlags& flags) {
   tune_allocator();
   crypto::init();
@@ -462,7 +485,8 @@ int run_server(const ServerFlags& flags) {
 
   auto settings = identity::AuthSettings::from(c.auth, c.server.public_url, *secret);
   identity::IdentityGate gate(clock, settings);
-  (*db)->set_commit_listener([&gate](const std::vector<std::string>& tables) { gate.on_commit(tables); });
+  tasks::Queue task_queue(**db, runtime, clock, tasks::settings_from(c.tasks));
+  listen_for_commits(**db, gate, task_queue);
   identity::LoginLimiter limiter(c.auth.login_ip_per_minute);
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
@@ -510,6 +534,9 @@ int run_server(const ServerFlags& flags) {
   data::add_routes(api, data_service, runtime);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
+  tasks::add_routes(api);
+  metrics.add_source([&task_queue] { return task_queue.render_metrics(); });
+  task_queue.start();  // every module's kinds are registered by now
   auto web_assets = load_web_ui(c, js->exe);
   api.set_fallback([&web_assets](const http::Request& req) { return web::serve(web_assets.get(), req); });
 
@@ -543,14 +570,9 @@ int run_server(const ServerFlags& flags) {
   http::Server server(ss, api, metrics, runtime);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);
-  std::printf("atrium: listening on %s://%s:%u\n", c.server.tls_cert.empty() ? "http" : "https",
-              host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), *bound);
-  // Browsers keep cookies per host: the address to open is the one links and redirects use.
-  std::printf("atrium: open %s in a browser (server.public_url)\n", origins.public_url.c_str());
-  std::fflush(stdout);
-  spdlog::info("atrium server ready on port {} (data dir {}, {} io threads, {} workers)", *bound, c.server.data_dir,
-               c.server.io_threads, c.server.worker_threads);
+  announce(c, host, *bound, origins.public_url);
   server.wait();
+  task_queue.stop();  // running handlers finish first (they use the services below)
   env_service.stop();
   compute_service.stop();  // running jobs keep running; the next start re-adopts them
   runtime.stop();

@@ -54,6 +54,7 @@ void declare_all(config::Registry& r, Settings& s) {
   envs::declare(r, s.envs);
   vcs::declare(r, s.git);
   web::declare(r, s.web);
+  tasks::declare(r, s.tasks);
 }
 
 Result<Settings> load_settings(const std::string& file, const std::map<std::string, std::string>& env,

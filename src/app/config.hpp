@@ -12,6 +12,7 @@
 #include "http/config.hpp"
 #include "identity/config.hpp"
 #include "jobs/config.hpp"
+#include "tasks/config.hpp"
 #include "vcs/config.hpp"
 #include "web/config.hpp"
 
@@ -46,6 +47,7 @@ struct Settings {
   envs::Config envs;        // [envs]
   vcs::Config git;          // [git]
   web::Config web;          // [web]
+  tasks::Config tasks;      // [tasks]
 };
 
 // Binds every section of `s` to `r`, in the order of the example file.

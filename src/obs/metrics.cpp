@@ -142,6 +142,7 @@ std::string Metrics::render() const {
     out += "# HELP process_threads Threads in the process.\n# TYPE process_threads gauge\n";
     out += fmt::format("process_threads {}\n", threads);
   }
+  for (auto& f : sources_) out += f();
   return out;
 }
 

@@ -4,10 +4,12 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace atrium::obs {
 
@@ -37,8 +39,11 @@ class Metrics {
   // unauthorized_body, spool_reserve).
   void connection_cut(std::string_view reason);
   std::string render() const;
+  // A module's own metrics, rendered after these (Prometheus text); set at startup, before requests.
+  void add_source(std::function<std::string()> f) { sources_.push_back(std::move(f)); }
 
  private:
+  std::vector<std::function<std::string()>> sources_;
   // Per route pattern and method: counts by status and the latency histogram. Looked up by
   // string_view, so observing a known route allocates nothing.
   struct MethodStats {

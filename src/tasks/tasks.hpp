@@ -11,11 +11,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/actor.hpp"
 #include "core/async.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -36,6 +38,35 @@ struct NewTask {
 // Enqueues `t` in the caller's transaction. Returns the task's id (the existing task's id when a task
 // with the same key exists, whatever its state).
 Result<std::string> enqueue(db::Tx& tx, const NewTask& t, Millis now);
+
+// What admins see of a task (never its payload: a payload may hold what a handler needs, such as
+// an address or a link, that an admin list must not show).
+struct Info {
+  std::string id, kind, key;
+  std::string state;  // queued | running | succeeded | dead
+  int attempts = 0, max_attempts = 0;
+  Millis run_at = 0;
+  std::optional<Millis> lease_until;
+  std::string last_error;
+  Millis created_at = 0, updated_at = 0;
+  std::optional<Millis> finished_at;
+  nlohmann::json json() const;
+};
+
+struct ListFilter {
+  std::string state, kind;  // "" = any
+  int limit = 50;
+  std::string after;  // the last id of the previous page ("" = from the oldest)
+};
+
+// Reads for the admin API and for modules that follow a task they enqueued (by key).
+Result<std::vector<Info>> list(db::Tx& tx, const ListFilter& f);
+Result<std::optional<Info>> get(db::Tx& tx, const std::string& id);
+Result<std::optional<Info>> get_by_key(db::Tx& tx, const std::string& key);
+// A dead task back to queued with its attempts reset (audited); kFailedPrecondition when not dead.
+Result<Info> retry(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
+// Deletes a dead task (audited); kFailedPrecondition when not dead.
+Status remove(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
 
 struct Task {
   std::string id, kind, key;
@@ -58,6 +89,11 @@ struct Settings {
   Millis keep_done_ms = 7LL * 24 * 3600 * 1000;  // succeeded tasks are deleted after this
 };
 
+// The wait before the retry that follows failed attempt `attempt` (1, 2, ...): base * 2^(attempt-1)
+// capped at backoff_max_ms, then scaled into [1/2, 1] of that by `jitter` in [0, 1) ("equal
+// jitter": retries of tasks that failed together spread out, none comes much sooner than planned).
+Millis backoff_ms(const Settings& s, int attempt, double jitter);
+
 class Queue {
  public:
   Queue(db::Database& db, async::Runtime& rt, const Clock& clock, Settings s);
@@ -71,6 +107,9 @@ class Queue {
   void stop();  // waits for running handlers; their tasks stay leased and run again after restart
   // Something was enqueued: look for work now rather than at the next timer.
   void kick();
+  // Prometheus text: tasks by state (a gauge, read from the database: call it on the pool), runs
+  // by kind and outcome, run durations by kind.
+  std::string render_metrics() const;
 
  private:
   struct Impl;
