@@ -8,8 +8,11 @@
 #include <set>
 
 #include "core/crypto.hpp"
+#include "db/testing.hpp"
+#include "mail/mail.hpp"
 #include "mail/message.hpp"
 #include "mail/smtp.hpp"
+#include "mail/store.hpp"
 #include "mail/templates.hpp"
 
 namespace atrium::mail {
@@ -136,6 +139,40 @@ TEST(Smtp, RefusedConnectionIsTransient) {
   auto st = smtp_send(s, "a@example.org", "b@example.org", "Subject: x\r\n\r\nhi\r\n");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, ErrorCode::kUnavailable);
+}
+
+
+TEST(Preferences, DefaultsOnThenStoredPerKindWithVersion) {
+  auto db = db::open_test_db();
+  ASSERT_TRUE(db->migrate("mail", migrations()));
+  auto p = db->read([](db::Tx& tx) { return preferences(tx, "usr_a"); });
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->version, 0);
+  EXPECT_EQ(p->locale, "");
+  for (auto& k : notification_kinds()) EXPECT_TRUE(p->email.at(k)) << k;
+  p->email["job_end"] = false;
+  p->locale = "de";
+  auto q = db->write([&](db::Tx& tx) { return put_preferences(tx, "usr_a", *p, 5); });
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->version, 1);
+  EXPECT_FALSE(q->email.at("job_end"));
+  EXPECT_TRUE(q->email.at("quota_near_limit"));
+  auto off = db->read([](db::Tx& tx) { return mail_locale_if_wanted(tx, "usr_a", "job_end"); });
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->has_value());
+  auto on = db->read([](db::Tx& tx) { return mail_locale_if_wanted(tx, "usr_a", "env_cull_warning"); });
+  ASSERT_TRUE(on && on->has_value());
+  EXPECT_EQ(**on, "de");
+  auto other = db->read([](db::Tx& tx) { return mail_locale_if_wanted(tx, "usr_b", "job_end"); });
+  ASSERT_TRUE(other && other->has_value());
+  EXPECT_EQ(**other, "");
+  q = db->write([&](db::Tx& tx) { return put_preferences(tx, "usr_a", *q, 6); });
+  EXPECT_EQ(q->version, 2);
+  // The sent log answers a second run of the same mail.
+  ASSERT_TRUE(db->write_tx([](db::Tx& tx) { return record_sent(tx, "m1@example.org", "tsk_1", 7); }));
+  ASSERT_TRUE(db->write_tx([](db::Tx& tx) { return record_sent(tx, "m1@example.org", "tsk_1", 8); }));
+  EXPECT_TRUE(*db->read([](db::Tx& tx) { return was_sent(tx, "m1@example.org"); }));
+  EXPECT_FALSE(*db->read([](db::Tx& tx) { return was_sent(tx, "m2@example.org"); }));
 }
 
 }  // namespace
