@@ -276,7 +276,7 @@ Millis Service::cull(const Look& s) {
   if (warn) {
     auto st = db_.write([&](db::Tx& tx) -> Status {
       TRY_STATUS(add_event(tx, e.id, EnvState::kReady, "warning", d.reason, now));
-      return settings_.on_cull_warning ? settings_.on_cull_warning(tx, e, d.reason, d.at) : Status{};
+      return settings_.on_cull_warning ? settings_.on_cull_warning(tx, e, d.reason, d.at, now) : Status{};
     });
     if (!st) spdlog::error("env {}: {}", e.id, st.error().detail);
     changed();

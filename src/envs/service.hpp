@@ -55,7 +55,8 @@ struct Settings {
   Millis warn_before = 300'000;    // the warning event comes this long before a cull ([envs] cull_warning_s)
   // Called in the transaction that records the warning (mail queues its notice there); `stop_at`
   // is when the cull will come. Unset: nothing.
-  std::function<Status(db::Tx& tx, const EnvRecord& env, const std::string& reason, Millis stop_at)> on_cull_warning;
+  std::function<Status(db::Tx& tx, const EnvRecord& env, const std::string& reason, Millis stop_at, Millis now)>
+      on_cull_warning;
   std::string slirp4netns = "/usr/bin/slirp4netns";  // for apps with network "outbound"
   // network "outbound": what it may reach although private, link-local or the host's own (CIDRs;
   // compute.outbound_allow). Everything else of that kind is refused inside the sandbox.
