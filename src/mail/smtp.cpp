@@ -21,9 +21,9 @@ std::size_t read_cb(char* buf, std::size_t size, std::size_t n, void* user) {
   return len;
 }
 
-// The server's replies, as they arrive: the last one is what an error reports.
+// The server's last 4xx or 5xx reply, as it arrives: what an error reports (not the "221 Bye" after it).
 int debug_cb(CURL*, curl_infotype type, char* data, std::size_t size, void* user) {
-  if (type != CURLINFO_HEADER_IN) return 0;
+  if (type != CURLINFO_HEADER_IN || size == 0 || (data[0] != '4' && data[0] != '5')) return 0;
   std::string line(data, size);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
   if (line.size() > 300) line.resize(300);
