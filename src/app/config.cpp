@@ -52,6 +52,7 @@ void declare_all(config::Registry& r, Settings& s) {
   jobs::declare(r, s.compute);
   data::declare(r, s.data);
   envs::declare(r, s.envs);
+  mail::declare(r, s.mail);
   vcs::declare(r, s.git);
   web::declare(r, s.web);
   tasks::declare(r, s.tasks);

@@ -12,6 +12,7 @@
 #include "http/config.hpp"
 #include "identity/config.hpp"
 #include "jobs/config.hpp"
+#include "mail/config.hpp"
 #include "tasks/config.hpp"
 #include "vcs/config.hpp"
 #include "web/config.hpp"
@@ -45,6 +46,7 @@ struct Settings {
   jobs::Config compute;     // [compute]
   data::Config data;        // [data]
   envs::Config envs;        // [envs]
+  mail::Config mail;        // [mail]
   vcs::Config git;          // [git]
   web::Config web;          // [web]
   tasks::Config tasks;      // [tasks]

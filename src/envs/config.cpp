@@ -29,6 +29,8 @@ void declare(config::Registry& r, Config& c) {
       .string("domain", "environments are served at <env>.<domain> (wildcard DNS and certificate)", &Config::domain)
       .boolean("path_mode", "serve environments at <public_url>/env/<id>/ on Atrium's own origin (unsafe)",
                &Config::path_mode)
+      .integer("cull_warning_s", "seconds before an idle or uptime cull that its owner is warned (event and mail)",
+               &Config::cull_warning_s, 0, 86400)
       .check(check_domain);
 }
 

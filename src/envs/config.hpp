@@ -10,6 +10,7 @@ namespace atrium::envs {
 struct Config {
   std::string domain = "env.localhost";  // each environment at <env-label>.<domain> (its own origin)
   bool path_mode = false;                // opt-in: serve at <public_url>/env/<id>/ (shares the origin)
+  int cull_warning_s = 300;              // the warning (event, mail) comes this long before a cull
 };
 
 void declare(config::Registry& r, Config& c);

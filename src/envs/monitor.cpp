@@ -274,7 +274,10 @@ Millis Service::cull(const Look& s) {
   bool warn = d.kind == CullDecision::kWarn && !std::exchange(l.warned, true);
   if (d.kind != CullDecision::kWarn) l.warned = false;
   if (warn) {
-    auto st = db_.write([&](db::Tx& tx) { return add_event(tx, e.id, EnvState::kReady, "warning", d.reason, now); });
+    auto st = db_.write([&](db::Tx& tx) -> Status {
+      TRY_STATUS(add_event(tx, e.id, EnvState::kReady, "warning", d.reason, now));
+      return settings_.on_cull_warning ? settings_.on_cull_warning(tx, e, d.reason, d.at, now) : Status{};
+    });
     if (!st) spdlog::error("env {}: {}", e.id, st.error().detail);
     changed();
   } else if (d.kind == CullDecision::kStop) {

@@ -52,7 +52,11 @@ struct Settings {
   Millis health_interval = 20;     // between a STARTING app's health checks
   Millis health_timeout = 2000;    // one request to an app over its socket
   Millis activity_poll = 60'000;   // how often a READY app's own last_activity is asked for
-  Millis warn_before = 300'000;    // the warning event comes this long before a cull
+  Millis warn_before = 300'000;    // the warning event comes this long before a cull ([envs] cull_warning_s)
+  // Called in the transaction that records the warning (mail queues its notice there); `stop_at`
+  // is when the cull will come. Unset: nothing.
+  std::function<Status(db::Tx& tx, const EnvRecord& env, const std::string& reason, Millis stop_at, Millis now)>
+      on_cull_warning;
   std::string slirp4netns = "/usr/bin/slirp4netns";  // for apps with network "outbound"
   // network "outbound": what it may reach although private, link-local or the host's own (CIDRs;
   // compute.outbound_allow). Everything else of that kind is refused inside the sandbox.

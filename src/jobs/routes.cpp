@@ -325,7 +325,7 @@ Status parse_outputs(Context& ctx, const http::JsonBody& b, const projects::Proj
 Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref"}));
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -353,6 +353,7 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
     r.begin_time = t;
   }
   r.hold = TRY(b.opt_bool("hold")).value_or(false);
+  r.notify = TRY(b.opt_one_of("notify", {"never", "failure", "end"})).value_or("never");
   TRY_STATUS(parse_code(ctx, b, svc, p, r));
   TRY_STATUS(parse_datasets(ctx, b, p, r));
   TRY_STATUS(parse_outputs(ctx, b, p, r));
@@ -540,6 +541,10 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
          {{"type", "string"},
           {"description", "branch, tag or commit of the project's repository (default: its default branch), pinned to "
                           "a commit at submission; the workspace is checked out there"}}},
+        {"notify",
+         {{"type", "string"},
+          {"enum", {"never", "failure", "end"}},
+          {"description", "mail the submitter when the job ends (end) or ends without success (failure); default never"}}},
         {"outputs",
          {{"type", "object"},
           {"description", "workspace files (globs) recorded as a new version of a dataset when the job ends"},

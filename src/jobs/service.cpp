@@ -147,6 +147,8 @@ Status Service::persist(db::Tx& tx, const std::vector<compute::Transition>& ts) 
     auto it = state_.jobs.find(t.job);
     if (it == state_.jobs.end()) return internal("transition of a job not in memory: " + t.job);
     TRY_STATUS(record_transition(tx, it->second, t));
+    if (settings_.on_end && compute::is_terminal(t.to))
+      if (auto notify = TRY(job_notify(tx, t.job)); !notify.empty()) TRY_STATUS(settings_.on_end(tx, it->second, t, notify));
   }
   return {};
 }

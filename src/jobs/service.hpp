@@ -73,6 +73,10 @@ struct Settings {
   // Adds to a job's sandbox before it starts (an environment's run directory, home and token);
   // an error fails the launch. Unset: nothing added.
   std::function<Status(const JobRecord& job, sandbox::Spec& spec)> prepare;
+  // A job submitted with notify has reached a final state: called in the transaction that records
+  // it (mail queues its notification there). Unset: nothing.
+  std::function<Status(db::Tx& tx, const compute::Job& job, const compute::Transition& t, const std::string& notify)>
+      on_end;
 };
 
 struct SubmitRequest {
@@ -91,6 +95,7 @@ struct SubmitRequest {
   std::vector<DatasetMount> datasets;  // resolved to versions by the caller
   std::optional<OutputsSpec> outputs;  // the dataset resolved (or made) by the caller
   std::optional<CommitPin> commit;     // resolved by the caller at submission
+  std::string notify;                  // "never" (or "") | "failure" | "end": Settings::on_end is told
 };
 
 struct Submitted {

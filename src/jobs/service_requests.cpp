@@ -95,6 +95,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     TRY_STATUS(insert_datasets(tx, rec.id(), req.datasets));
     if (req.outputs) TRY_STATUS(insert_outputs(tx, rec.id(), *req.outputs));
     if (req.commit) TRY_STATUS(insert_commit(tx, rec.id(), *req.commit));
+    if (!req.notify.empty() && req.notify != "never") TRY_STATUS(insert_notify(tx, rec.id(), req.notify));
     out.jobs.push_back(std::move(rec));
   }
   json summary{{"project_id", req.project_id},

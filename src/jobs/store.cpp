@@ -145,7 +145,9 @@ std::vector<db::Migration> migrations() {
           {6, "a change sequence for the job event stream; the version a job's outputs made",
            "ALTER TABLE jobs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
            "CREATE INDEX jobs_change ON jobs (change_seq);"
-           "ALTER TABLE job_outputs ADD COLUMN version INTEGER;"}};
+           "ALTER TABLE job_outputs ADD COLUMN version INTEGER;"},
+          {7, "when a job's end is mailed to its owner (notify at submission)",
+           "CREATE TABLE job_notify (job_id TEXT PRIMARY KEY, notify TEXT NOT NULL);"}};
 }
 
 Status bump_change(db::Tx& tx, const std::string& job_id) {
@@ -180,6 +182,16 @@ Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& 
   TRY(tx.exec("INSERT INTO job_outputs (job_id, dataset_id, dataset_name, globs) VALUES (?, ?, ?, ?)",
               {job_id, o.dataset_id, o.dataset_name, nlohmann::json(o.globs).dump()}));
   return {};
+}
+
+Status insert_notify(db::Tx& tx, const std::string& job_id, const std::string& notify) {
+  TRY(tx.exec("INSERT INTO job_notify (job_id, notify) VALUES (?, ?)", {job_id, notify}));
+  return {};
+}
+
+Result<std::string> job_notify(db::Tx& tx, const std::string& job_id) {
+  auto r = TRY(tx.query_one("SELECT notify FROM job_notify WHERE job_id = ?", {job_id}));
+  return r ? r->str(0) : std::string();
 }
 
 Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id) {

@@ -64,6 +64,9 @@ struct CommitPin {
 Status insert_commit(db::Tx& tx, const std::string& job_id, const CommitPin& c);
 Result<std::optional<CommitPin>> job_commit(db::Tx& tx, const std::string& job_id);
 Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& o);
+// When the job's end is mailed ("failure" | "end"; no row or "" = never): mail's notifications.
+Status insert_notify(db::Tx& tx, const std::string& job_id, const std::string& notify);
+Result<std::string> job_notify(db::Tx& tx, const std::string& job_id);
 Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id);
 Status set_outputs_version(db::Tx& tx, const std::string& job_id, std::int64_t number);
 Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds);

@@ -5,13 +5,18 @@
 // (callers then say so: e.g. a password reset link is shown to the admin instead).
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "db/database.hpp"
+#include "mail/config.hpp"
+#include "mail/smtp.hpp"
+#include "tasks/tasks.hpp"
 
 namespace atrium::mail {
 
@@ -27,7 +32,28 @@ struct Message {
 bool enabled();
 
 // Queues `m` in the caller's transaction (a "mail.send" task); returns the task id, or "" when mail is
-// not enabled. Refuses a bad address or an unknown template (kInvalidArgument).
+// not enabled. Refuses a bad address, CR/LF in a header, an unknown template or a variable the
+// template needs but `m.vars` lacks (kInvalidArgument), so nothing bad waits in the queue.
 Result<std::string> enqueue(db::Tx& tx, const Message& m, Millis now);
+
+// ---- wiring (app/)
+
+std::vector<db::Migration> migrations();
+
+struct Settings {
+  SmtpSettings smtp;  // smtp.url "" = mail disabled
+  std::string from, from_name = "Atrium", default_locale = "en";
+  // The server's public URL (known once the server is bound): every mail gets it as {{site_url}}.
+  std::function<std::string()> public_url;
+  // The address of a user ("" = none: nothing is sent to them); identity's, wired by app/.
+  std::function<Result<std::string>(db::Tx&, const std::string& user_id)> email_of;
+};
+// [mail] as settings: the password file is read here (a missing or unreadable one: invalid_argument).
+Result<Settings> settings_from(const Config& c);
+// Once at startup, before any enqueue or send.
+void configure(db::Database& db, const Clock& clock, Settings s);
+// The "mail.send" handler: renders and sends one queued mail (register it with tasks::Queue::handle).
+tasks::Handler send_handler();
+inline constexpr const char* kSendKind = "mail.send";
 
 }  // namespace atrium::mail

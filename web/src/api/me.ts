@@ -47,3 +47,14 @@ export interface UsageAnswer {
   projects: UsageProject[];
   totals: { cpu_hours: number; gpu_hours: number };
 }
+
+export type NotificationKind = "job_end" | "env_cull_warning" | "quota_near_limit";
+
+// GET/PUT /api/v1/me/notifications: mail per kind (all on by default) and the mail locale.
+export interface NotificationPrefs {
+  locale: string | null; // null = the server's default
+  locales: string[];
+  mail_enabled: boolean; // false: the server has no SMTP server configured
+  kinds: Record<NotificationKind, { email: boolean }>;
+  etag: string;
+}

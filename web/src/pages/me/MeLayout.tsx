@@ -11,6 +11,7 @@ const TABS = [
   { to: "/me/sessions", label: "Sessions" },
   { to: "/me/tokens", label: "API tokens" },
   { to: "/me/usage", label: "Usage" },
+  { to: "/me/notifications", label: "Notifications" },
 ];
 
 export default function MeLayout() {

@@ -1,7 +1,7 @@
 import type { RouteObject } from "react-router";
 import { page } from "../../app/lazy";
 
-// /me: the signed-in user's own account, one tab each: profile, password, sessions, API tokens, usage.
+// /me: the signed-in user's own account, one tab each: profile, password, sessions, API tokens, usage, notifications.
 export const meRoutes: RouteObject[] = [
   {
     path: "me",
@@ -12,6 +12,7 @@ export const meRoutes: RouteObject[] = [
       { path: "sessions", lazy: page(() => import("./Sessions")) },
       { path: "tokens", lazy: page(() => import("./Tokens")) },
       { path: "usage", lazy: page(() => import("./Usage")) },
+      { path: "notifications", lazy: page(() => import("./Notifications")) },
     ],
   },
 ];
