@@ -45,6 +45,7 @@
 #include "tasks/config.hpp"
 #include "tasks/routes.hpp"
 #include "tasks/tasks.hpp"
+#include "sso/routes.hpp"
 #include "vcs/routes.hpp"
 #include "web/assets.hpp"
 #include "web/site.hpp"
@@ -130,6 +131,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("vcs", vcs::migrations()));
   TRY_STATUS(db->migrate("envs", envs::migrations()));
   TRY_STATUS(db->migrate("tasks", tasks::migrations()));
+  TRY_STATUS(db->migrate("sso", sso::migrations()));
   return db;
 }
 
@@ -526,6 +528,10 @@ int run_server(const ServerFlags& flags) {
   identity::RouteDeps deps{
       settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
       [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
+  auto oidc_providers = sso::make_providers(c.oidc, clock);
+  if (!oidc_providers) die(oidc_providers.error().detail);
+  deps.provider_logout_url = sso::logout_url_fn(*oidc_providers, settings);
+  sso::add_routes(api, {*oidc_providers, settings, limiter});
   identity::add_auth_routes(api, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);

@@ -13,6 +13,7 @@
 #include "identity/config.hpp"
 #include "jobs/config.hpp"
 #include "tasks/config.hpp"
+#include "sso/config.hpp"
 #include "vcs/config.hpp"
 #include "web/config.hpp"
 
@@ -48,6 +49,7 @@ struct Settings {
   vcs::Config git;          // [git]
   web::Config web;          // [web]
   tasks::Config tasks;      // [tasks]
+  std::map<std::string, sso::OidcConfig> oidc;  // [oidc.NAME], one per OpenID Connect provider
 };
 
 // Binds every section of `s` to `r`, in the order of the example file.
