@@ -379,3 +379,27 @@ def test_rules_api_is_checked(srv, idp):
     assert alice.api("GET", "/api/v1/orgs/chem/sso-rules").status == 403
     inst = srv.call("GET", "/api/v1/orgs/institute/sso-rules", srv.admin)
     assert inst.json["config_rules"] == [{"provider": "dev", "email_domain": "example.test", "role": "viewer"}]
+
+
+def test_bad_provider_config_stops_startup(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-value\n")
+    for section, words in (('issuer = "http://idp.example"\nclient_id = "a"\n', "https://"),
+                           ('issuer = "https://idp.example"\n', "client_id"),
+                           ('issuer = "https://idp.example"\nclient_id = "a"\nclient_secret_file = "/nonexistent"\n',
+                            "client_secret_file"),
+                           ('issuer = "https://idp.example"\nclient_id = "a"\n[[oidc.x.rules]]\norg = "p"\n',
+                            "rules")):
+        cfg = tmp_path / "bad.toml"
+        cfg.write_text("[oidc.x]\n" + section)
+        s = Server(tmp_path / "data", args=["--config", str(cfg)])
+        s.spawn()
+        assert s.wait_exit(30) != 0
+        assert words in s.output(), s.output()
+    cfg.write_text(f'[oidc.x]\nissuer = "https://idp.example"\nclient_id = "a"\nclient_secret_file = "{secret}"\n')
+    s = Server(tmp_path / "data", args=["--config", str(cfg)]).start()
+    try:
+        assert "s3cret-value" not in s.output()
+        assert call(s.port, "GET", "/api/v1/auth/providers").json["providers"][0]["name"] == "x"
+    finally:
+        s.stop()
