@@ -12,7 +12,7 @@ export async function signOut(everywhere = false): Promise<void> {
       method: "POST",
       body: JSON.stringify(everywhere ? { everywhere: true } : {}),
     });
-    if (r?.logout_url && /^https:\/\//.test(r.logout_url)) next = r.logout_url;
+    if (r?.logout_url?.startsWith("https://")) next = r.logout_url;
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) throw e;
   }
