@@ -19,6 +19,7 @@ STORE_FILES = {
     "audit": {"audit.cpp"},
     "quota": {"quota.cpp"},
     "identity": {"store.cpp", "orgs.cpp", "store_auth.cpp"},
+    "sso": {"store.cpp"},
     "projects": {"projects.cpp"},
     "data": {"store.cpp"},
     "vcs": {"store.cpp"},

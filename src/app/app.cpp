@@ -48,6 +48,7 @@
 #include "tasks/config.hpp"
 #include "tasks/routes.hpp"
 #include "tasks/tasks.hpp"
+#include "sso/routes.hpp"
 #include "vcs/routes.hpp"
 #include "web/assets.hpp"
 #include "web/site.hpp"
@@ -134,6 +135,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("envs", envs::migrations()));
   TRY_STATUS(db->migrate("tasks", tasks::migrations()));
   TRY_STATUS(db->migrate("mail", mail::migrations()));
+  TRY_STATUS(db->migrate("sso", sso::migrations()));
   return db;
 }
 
@@ -337,6 +339,20 @@ quota::Registry quota_registry(const jobs::Service& compute_service) {
   return quotas;
 }
 
+// Signing in: with a password (identity) and through identity providers ([oidc.NAME]), whose
+// sessions sign out at the provider too. The providers live as long as the server (routes hold them).
+std::unique_ptr<std::map<std::string, std::unique_ptr<sso::Provider>>> add_sign_in_routes(
+    http::Api& api, const Settings& c, const Clock& clock, const identity::AuthSettings& settings,
+    identity::LoginLimiter& limiter, identity::RouteDeps& deps) {
+  auto providers = sso::make_providers(c.oidc, clock);
+  if (!providers) die(providers.error().detail);
+  auto held = std::make_unique<std::map<std::string, std::unique_ptr<sso::Provider>>>(std::move(*providers));
+  deps.provider_logout_url = sso::logout_url_fn(*held, settings);
+  sso::add_routes(api, {*held, settings, limiter});
+  identity::add_auth_routes(api, deps);
+  return held;
+}
+
 struct Listen {
   std::string host;
   int port = 0;
@@ -534,7 +550,7 @@ int run_server(const ServerFlags& flags) {
   identity::RouteDeps deps{
       settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
       [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
-  identity::add_auth_routes(api, deps);
+  auto oidc_providers = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
   audit::add_routes(api);

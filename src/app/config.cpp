@@ -56,6 +56,7 @@ void declare_all(config::Registry& r, Settings& s) {
   vcs::declare(r, s.git);
   web::declare(r, s.web);
   tasks::declare(r, s.tasks);
+  sso::declare(r, s.oidc);
 }
 
 Result<Settings> load_settings(const std::string& file, const std::map<std::string, std::string>& env,

@@ -14,6 +14,7 @@
 #include "jobs/config.hpp"
 #include "mail/config.hpp"
 #include "tasks/config.hpp"
+#include "sso/config.hpp"
 #include "vcs/config.hpp"
 #include "web/config.hpp"
 
@@ -50,6 +51,7 @@ struct Settings {
   vcs::Config git;          // [git]
   web::Config web;          // [web]
   tasks::Config tasks;      // [tasks]
+  std::map<std::string, sso::OidcConfig> oidc;  // [oidc.NAME], one per OpenID Connect provider
 };
 
 // Binds every section of `s` to `r`, in the order of the example file.

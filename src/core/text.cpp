@@ -75,4 +75,11 @@ std::string percent_encode(std::string_view s) {
   return out;
 }
 
+bool safe_next(std::string_view next) {
+  if (!next.starts_with('/') || next.starts_with("//") || next.size() > 4000) return false;
+  for (unsigned char c : next)
+    if (c < 0x21 || c == 0x7f || c == '\\') return false;
+  return true;
+}
+
 }  // namespace atrium

@@ -17,4 +17,8 @@ Status check_display_text(std::string_view field, std::string_view s, std::size_
 // RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - . _ ~) stay, every other byte is %XX.
 std::string percent_encode(std::string_view s);
 
+// Where a sign-in may send the browser on (`next`): a path on this origin ("/...", never "//host",
+// "/\\host", a URL, a space or a control character), as web/src/auth/next.ts decides in the UI.
+bool safe_next(std::string_view next);
+
 }  // namespace atrium

@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/notifier.hpp"
 #include "http/gate.hpp"
+#include "http/message.hpp"
 #include "identity/config.hpp"
 #include "identity/store.hpp"
 
@@ -46,6 +47,8 @@ struct NewToken {
 };
 
 // ---- sessions
+// Sets the session and CSRF cookies of a new session on `r` (every sign-in: password, sso/).
+void set_session_cookies(http::Response& r, const NewSession& ns, const AuthSettings& s, bool tls);
 Result<NewSession> create_session(db::Tx& tx, const Actor& actor, const User& u, const std::string& user_agent,
                                   const AuthSettings& s, Millis now);
 Result<nlohmann::json> list_sessions(db::Tx& tx, const std::string& user_id, const std::string& current_id,

@@ -188,6 +188,13 @@ Result<std::optional<Group>> get_group(db::Tx& tx, const std::string& id) {
   return std::optional<Group>{TRY(kGroupColumns.read(*row))};
 }
 
+Result<std::optional<Group>> find_group(db::Tx& tx, const std::string& org_id, const std::string& slug_or_id) {
+  auto row = TRY(tx.query_one("SELECT " + kGroupColumns.list() + " FROM org_groups WHERE org_id = ? AND (slug = ? OR id = ?)",
+                              {org_id, slug_or_id, slug_or_id}));
+  if (!row) return std::optional<Group>{};
+  return std::optional<Group>{TRY(kGroupColumns.read(*row))};
+}
+
 Result<Group> update_group(db::Tx& tx, const Actor& actor, const Group& g, const std::string& name, Millis now) {
   auto n = TRY(tx.exec("UPDATE org_groups SET name = ?, updated_ms = ?, version = version + 1 WHERE id = ? AND version = ?",
                        {name, now, g.id, g.version}));

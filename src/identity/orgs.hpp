@@ -41,6 +41,8 @@ Result<Group> create_group(db::Tx& tx, const Actor& actor, const std::string& or
                            const std::string& name, Millis now);
 Result<nlohmann::json> list_groups(db::Tx& tx, const std::string& org_id, const std::string& after, int limit);
 Result<std::optional<Group>> get_group(db::Tx& tx, const std::string& id);
+// The org's group with this slug (or id).
+Result<std::optional<Group>> find_group(db::Tx& tx, const std::string& org_id, const std::string& slug_or_id);
 Result<Group> update_group(db::Tx& tx, const Actor& actor, const Group& g, const std::string& name, Millis now);
 Status delete_group(db::Tx& tx, const Actor& actor, const Group& g, Millis now);
 Status add_group_member(db::Tx& tx, const Actor& actor, const Group& g, const std::string& user_id, Millis now);

@@ -19,6 +19,10 @@ struct RouteDeps {
   // Projects of a group (a group that projects belong to cannot be deleted); provided by projects/.
   std::function<Result<std::int64_t>(db::Tx&, const std::string& group_id)> group_project_count;
   const quota::Registry& quotas;  // the quota kinds and usage functions of jobs, data and envs
+  // Optional (sso/): where the browser goes next to sign out at the identity provider the session
+  // came from ("" = nowhere); logout then answers 200 {"logout_url"} instead of 204.
+  using LogoutUrlFn = std::function<Result<std::string>(db::Tx&, const std::string& session_id)>;
+  LogoutUrlFn provider_logout_url = nullptr;
 };
 
 // A user named in a request body by "user_id" or "username" (one is required).
@@ -27,6 +31,10 @@ struct UserRef {
   const char* field;  // which field named it, for error messages
 };
 Result<UserRef> user_ref(const http::JsonBody& body);
+
+// Nobody hands out, through a role, a permission they do not hold (nor, with a token, one outside
+// its scopes): for other modules that grant roles (sso/ mapping rules).
+Status may_grant_role(http::Context& ctx, const std::string& org_id, const std::string& role_id);
 
 void add_auth_routes(http::Api& api, RouteDeps deps);
 void add_org_routes(http::Api& api, RouteDeps deps);

@@ -75,8 +75,7 @@ Result<Response> login(const AuthSettings& settings, LoginLimiter& limiter, Cont
                                     {"session_id", ns.id},
                                     {"csrf_token", ns.csrf},
                                     {"expires_at", format_rfc3339(ns.expires)}});
-  r.header("Set-Cookie", cookie(kSessionCookie, ns.secret, settings.session_ttl_ms, true, ctx.req.tls));
-  r.header("Set-Cookie", cookie(kCsrfCookie, ns.csrf, settings.session_ttl_ms, false, ctx.req.tls));
+  set_session_cookies(r, ns, settings, ctx.req.tls);
   return r;
 }
 
@@ -86,7 +85,7 @@ http::Route before_password_change(http::Route r) {
   return r;
 }
 
-Result<Response> logout(Context& ctx) {
+Result<Response> logout(const RouteDeps::LogoutUrlFn& provider_logout_url, Context& ctx) {
   if (ctx.who().session_id.empty())
     return invalid("logout ends a browser session; revoke a token with DELETE /api/v1/tokens/{id}");
   bool everywhere = false;
@@ -95,11 +94,12 @@ Result<Response> logout(Context& ctx) {
     TRY_STATUS(body.only({"everywhere"}));
     everywhere = TRY(body.opt_bool("everywhere")).value_or(false);
   }
+  std::string at_provider = provider_logout_url ? TRY(provider_logout_url(ctx.t(), ctx.who().session_id)) : "";
   if (everywhere)
     TRY_STATUS(revoke_all_sessions(ctx.t(), ctx.actor(), ctx.who().user_id, ctx.now()));
   else
     TRY_STATUS(revoke_session(ctx.t(), ctx.actor(), ctx.who().session_id, ctx.now()));
-  Response r = Response::no_content();
+  Response r = at_provider.empty() ? Response::no_content() : Response::json(200, {{"logout_url", at_provider}});
   r.header("Set-Cookie", cookie(kSessionCookie, "", 0, true, ctx.req.tls));
   r.header("Set-Cookie", cookie(kCsrfCookie, "", 0, false, ctx.req.tls));
   return r;
@@ -324,6 +324,11 @@ void add_user_routes(http::Api& api) {
 }  // namespace
 }  // namespace detail
 
+void set_session_cookies(http::Response& r, const NewSession& ns, const AuthSettings& s, bool tls) {
+  r.header("Set-Cookie", detail::cookie(kSessionCookie, ns.secret, s.session_ttl_ms, true, tls));
+  r.header("Set-Cookie", detail::cookie(kCsrfCookie, ns.csrf, s.session_ttl_ms, false, tls));
+}
+
 void add_auth_routes(http::Api& api, RouteDeps deps) {
   using namespace detail;
   const AuthSettings& settings = deps.settings;
@@ -341,12 +346,13 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
 
   api.add(before_password_change(
       {"POST", "/api/v1/auth/logout", Access::signed_in(),
-       {"End this browser session; `everywhere: true` ends all of my sessions (tokens stay)",
+       {"End this browser session; `everywhere: true` ends all of my sessions (tokens stay). A session "
+        "from an identity provider that offers sign-out answers 200 {logout_url}: go there next",
         "auth",
         {{"type", "object"}, {"properties", {{"everywhere", {{"type", "boolean"}}}}}},
         nullptr,
         204},
-       logout}));
+       std::bind_front(logout, deps.provider_logout_url)}));
 
   api.add(before_password_change({"GET", "/api/v1/auth/session", Access::signed_in(),
                                   {"The caller's identity and how it authenticated", "auth", nullptr, kObj},

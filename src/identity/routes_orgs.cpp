@@ -378,4 +378,8 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
   add_quota_routes(api, deps);
 }
 
+Status may_grant_role(http::Context& ctx, const std::string& org_id, const std::string& role_id) {
+  return detail::may_grant_role(ctx, org_id, role_id);
+}
+
 }  // namespace atrium::identity

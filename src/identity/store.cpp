@@ -133,6 +133,15 @@ Result<std::optional<User>> find_user(db::Tx& tx, std::string_view id_or_name) {
   return std::optional<User>{TRY(kUserColumns.read(*row))};
 }
 
+Result<std::vector<User>> find_users_by_email(db::Tx& tx, std::string_view email, int limit) {
+  std::vector<User> out;
+  if (email.empty()) return out;
+  auto rows = TRY(tx.query("SELECT " + kUserColumns.list() + " FROM users WHERE lower(email) = lower(?) ORDER BY id LIMIT ?",
+                           {std::string(email), std::int64_t{limit}}));
+  for (auto& r : rows) out.push_back(TRY(kUserColumns.read(r)));
+  return out;
+}
+
 Result<User> get_user(db::Tx& tx, std::string_view id) {
   auto u = TRY(find_user(tx, id));
   if (!u) return not_found("user");

@@ -48,6 +48,8 @@ Status check_password(std::string_view username, std::string_view password, cons
 // ---- users
 Result<std::optional<User>> find_user(db::Tx& tx, std::string_view id_or_name);
 Result<User> get_user(db::Tx& tx, std::string_view id);  // not_found
+// Users whose email is `email` (case-insensitive), at most `limit` of them (sign-in linking, sso/).
+Result<std::vector<User>> find_users_by_email(db::Tx& tx, std::string_view email, int limit);
 Result<User> create_user(db::Tx& tx, const Actor& actor, const std::string& username, const std::string& password_hash,
                          const std::string& email, const std::string& display_name, Millis now);
 Result<bool> any_user(db::Tx& tx);

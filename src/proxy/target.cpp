@@ -92,12 +92,7 @@ Status check_origin_target(std::string_view target) {
   return check_segments(path.substr(1));
 }
 
-bool safe_next(std::string_view next) {
-  if (!next.starts_with('/') || next.starts_with("//") || next.size() > 4000) return false;
-  for (unsigned char c : next)
-    if (c < 0x21 || c == 0x7f || c == '\\') return false;
-  return true;
-}
+bool safe_next(std::string_view next) { return atrium::safe_next(next); }
 
 std::string seal_ticket(std::string_view key, const Ticket& t) {
   return seal(key, "atrium env ticket", {t.env_id, t.user_id, t.session_id, t.nonce, std::to_string(t.expires)});

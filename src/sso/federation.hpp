@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/actor.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -32,11 +34,29 @@ struct ExternalIdentity {
   std::vector<std::string> groups;  // group names as the provider gives them
 };
 
+// One mapping rule: when the person matches (a verified email in `email_domain`, or the provider
+// asserts the group `claim_group`), they get membership of the org with `role` and/or the org's
+// Atrium group `group`. Declared per org through the API (org_id set), or in a provider's config
+// section (`org` names the org by slug; read-only). See docs/auth.md.
+struct Rule {
+  std::string provider;      // "" = any provider (API rules); a config rule: its provider
+  std::string email_domain;  // match: the domain of a provider-verified email (case-insensitive)
+  std::string claim_group;   // match: a group as the provider names it
+  std::string org;           // the org (slug or id)
+  std::string role;          // grant: org membership with this role (name or id), "" = none
+  std::string group;         // grant: the org's group (slug), "" = none
+};
+
 // How a provider may create and link accounts (from its config section).
 struct LinkPolicy {
   bool create_users = true;          // first sign-in creates the user (just in time)
   bool link_by_verified_email = false;  // an existing account with this verified email is linked
+  std::vector<Rule> rules;           // the provider's read-only rules from its config section
 };
+
+// A provider's config rules ([[oidc.NAME.rules]] / [[ldap.NAME.rules]] as JSON: an array of objects
+// with email_domain or claim_group, org, and role and/or group). Bad rules are config errors.
+Result<std::vector<Rule>> parse_config_rules(const nlohmann::json& rules, const std::string& provider);
 
 // Finds or creates the user for `who` and applies the mapping rules. Returns the user; refuses a
 // disabled user (kPermissionDenied) and an unknown one when creation is off.

@@ -94,6 +94,7 @@ ALLOWED_2XX = {
     ("GET", "/api/v1/envs"): "the caller's own environments only (checked: none of B's)",
     ("GET", "/api/v1/me/activity"): "events of the caller's projects and own actions (checked: none of B's)",
     ("GET", "/api/v1/me/usage"): "the caller's own jobs' usage (checked: none of B's projects)",
+    ("GET", "/api/v1/auth/providers"): "the public sign-in options (no tenant data)",
 }
 
 SWEEP = {
@@ -104,6 +105,11 @@ SWEEP = {
     # public, no tenant: a failed sign-in with an unknown name
     ("POST", "/api/v1/auth/login"): [V(401, body={"username": "nobody-at-all", "password": "wrong-password-1"})],
     ("POST", "/api/v1/auth/logout"): [V(400)],  # a bearer token has no session to end
+    ("GET", "/api/v1/auth/providers"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("GET", "/api/v1/auth/oidc/{name}/start"): [V(404, params={"name": lambda c: "no-such-provider"})],
+    ("GET", "/api/v1/auth/oidc/{name}/callback"): [V(404, params={"name": lambda c: "no-such-provider"})],
+    ("GET", "/api/v1/orgs/{org}/sso-rules"): [V(404, params={"org": B_ORG})],
+    ("PUT", "/api/v1/orgs/{org}/sso-rules"): [V(404, params={"org": B_ORG}, body={"rules": []})],
     ("GET", "/api/v1/auth/session"): [V(200, check=lambda c, r: r.json["user"]["id"] == c.caller_id)],
     ("GET", "/api/v1/auth/sessions"): [V(200, check=no_b_ids())],
     ("DELETE", "/api/v1/auth/sessions/{id}"): [V(404, params={"id": B_SESSION})],

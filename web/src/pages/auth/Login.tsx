@@ -9,8 +9,10 @@ import { fetchJson } from "../../api/client";
 import type { User } from "../../api/types";
 import { goNext } from "../../auth/go";
 import { loginErrorText } from "../../auth/loginError";
+import { ssoErrorText } from "../../auth/ssoError";
 import { ME_KEY, safeNext, useSession } from "../../auth/session";
 import { Loading } from "../../components/Loading";
+import { SsoButtons } from "./SsoButtons";
 
 interface LoginAnswer {
   user: User;
@@ -25,7 +27,7 @@ export default function Login() {
   const { me, loading } = useSession();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(() => ssoErrorText(params.get("sso_error")));
   const [busy, setBusy] = useState(false);
 
   // Already signed in (a bookmark, the proxy's redirect after the session came back): go on.
@@ -79,6 +81,7 @@ export default function Login() {
                 {error}
               </Alert>
             ) : null}
+            <SsoButtons next={next} />
             <TextInput
               label="Username"
               autoComplete="username"
