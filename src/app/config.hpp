@@ -46,10 +46,10 @@ struct Settings {
   jobs::Config compute;     // [compute]
   data::Config data;        // [data]
   envs::Config envs;        // [envs]
-  mail::Config mail;        // [mail]
   vcs::Config git;          // [git]
   web::Config web;          // [web]
   tasks::Config tasks;      // [tasks]
+  mail::Config mail;        // [mail]
 };
 
 // Binds every section of `s` to `r`, in the order of the example file.
