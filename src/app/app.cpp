@@ -38,7 +38,6 @@
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
 #include "mail/mail.hpp"
-#include "mail/routes.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -507,14 +506,13 @@ int run_server(const ServerFlags& flags) {
   identity::IdentityGate gate(clock, settings);
   tasks::Queue task_queue(**db, runtime, clock, tasks::settings_from(c.tasks));
   listen_for_commits(**db, gate, task_queue);
-  if (auto st = setup_mail(c, **db, clock, task_queue, [&settings] { return settings.public_url; }); !st)
-    die(st.error().detail);
   identity::LoginLimiter limiter(c.auth.login_ip_per_minute);
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_ops_routes(api, **db, metrics, draining);
   auto js = compute_settings(c);
   if (!js) die(js.error().detail);
+  if (auto st = setup_mail(c, **db, clock, task_queue, settings, *js); !st) die(st.error().detail);
   data::Service data_service(**db, clock, **blobs, data_settings(c));
   vcs::Repos repos(fs::path(c.server.data_dir) / "git");
   if (auto st = repos.init(); !st) die("git: " + st.error().detail);
@@ -525,16 +523,13 @@ int run_server(const ServerFlags& flags) {
   js->prepare = [&env_service_ptr](const jobs::JobRecord& job, sandbox::Spec& spec) -> Status {
     return env_service_ptr ? env_service_ptr->prepare(job, spec) : Status{};
   };
-  connect_job_notifications(*js);
   jobs::Service compute_service(**db, clock, runtime, std::move(*scheduler), *js);
   // Where environments are served (each on its own origin); the main origin is known once bound.
   envs::Origins origins = origins_of(c, port);
   settings.public_url = origins.public_url;
   auto outbound_allow = sandbox::parse_cidrs(c.compute.outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
-  envs::Settings env_settings{.data_dir = c.server.data_dir, .outbound_allow = *outbound_allow, .origins = &origins};
-  connect_env_notifications(c, env_settings);
-  envs::Service env_service(**db, clock, runtime, compute_service, env_settings);
+  envs::Service env_service(**db, clock, runtime, compute_service, env_settings(c, *outbound_allow, origins));
   env_service_ptr = &env_service;
   data_service.set_version_in_use([&compute_service](const std::string& id, std::int64_t n, std::int64_t uid) {
     return compute_service.dataset_in_use(id, n, uid);
@@ -559,8 +554,7 @@ int run_server(const ServerFlags& flags) {
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
   tasks::add_routes(api);
-  mail::add_routes(api);
-  if (auto st = schedule_quota_checks(c, **db, clock, task_queue, quotas); !st) die("mail: " + st.error().detail);
+  if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, quotas); !st) die(st.error().detail);
   metrics.add_source([&task_queue] { return task_queue.render_metrics(); });
   task_queue.start();  // every module's kinds are registered by now
   auto web_assets = load_web_ui(c, js->exe);

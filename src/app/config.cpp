@@ -52,10 +52,10 @@ void declare_all(config::Registry& r, Settings& s) {
   jobs::declare(r, s.compute);
   data::declare(r, s.data);
   envs::declare(r, s.envs);
-  mail::declare(r, s.mail);
   vcs::declare(r, s.git);
   web::declare(r, s.web);
   tasks::declare(r, s.tasks);
+  mail::declare(r, s.mail);
   sso::declare(r, s.oidc);
 }
 

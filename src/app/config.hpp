@@ -47,10 +47,10 @@ struct Settings {
   jobs::Config compute;     // [compute]
   data::Config data;        // [data]
   envs::Config envs;        // [envs]
-  mail::Config mail;        // [mail]
   vcs::Config git;          // [git]
   web::Config web;          // [web]
   tasks::Config tasks;      // [tasks]
+  mail::Config mail;        // [mail]
   std::map<std::string, sso::OidcConfig> oidc;  // [oidc.NAME], one per OpenID Connect provider
 };
 

@@ -6,6 +6,7 @@
 #include "identity/store.hpp"
 #include "mail/mail.hpp"
 #include "mail/notify.hpp"
+#include "mail/routes.hpp"
 
 namespace atrium::app {
 namespace {
@@ -43,9 +44,9 @@ Status enqueue_quota_check(db::Tx& tx, Millis slot, Millis interval, Millis now)
 }  // namespace
 
 Status setup_mail(const Settings& c, db::Database& db, const Clock& clock, tasks::Queue& queue,
-                  std::function<std::string()> public_url) {
+                  const identity::AuthSettings& auth, jobs::Settings& js) {
   auto s = TRY(mail::settings_from(c.mail));
-  s.public_url = std::move(public_url);
+  s.public_url = [&auth] { return auth.public_url; };
   s.email_of = [](db::Tx& tx, const std::string& user_id) -> Result<std::string> {
     auto u = TRY(identity::find_user(tx, user_id));
     return u && !u->disabled ? u->email : std::string();
@@ -56,10 +57,6 @@ Status setup_mail(const Settings& c, db::Database& db, const Clock& clock, tasks
     spdlog::info("mail: via {} as {}", c.mail.smtp_url, c.mail.from);
   else
     spdlog::info("mail: off ([mail] smtp_url is not set)");
-  return {};
-}
-
-void connect_job_notifications(jobs::Settings& js) {
   js.on_end = [](db::Tx& tx, const compute::Job& j, const compute::Transition& t, const std::string& notify) -> Status {
     auto n = mail::parse_job_notify(notify);
     if (!n) return {};
@@ -74,9 +71,11 @@ void connect_job_notifications(jobs::Settings& js) {
                                  .cancelled = t.to == compute::JobState::kCancelled},
                                 t.at);
   };
+  return {};
 }
 
-void connect_env_notifications(const Settings& c, envs::Settings& es) {
+envs::Settings env_settings(const Settings& c, std::vector<std::string> outbound_allow, const envs::Origins& origins) {
+  envs::Settings es{.data_dir = c.server.data_dir, .outbound_allow = std::move(outbound_allow), .origins = &origins};
   es.warn_before = Millis{c.envs.cull_warning_s} * 1000;
   es.on_cull_warning = [](db::Tx& tx, const envs::EnvRecord& e, const std::string& reason, Millis stop_at,
                           Millis now) -> Status {
@@ -85,10 +84,12 @@ void connect_env_notifications(const Settings& c, envs::Settings& es) {
                                       .stop_at = stop_at},
                                  now);
   };
+  return es;
 }
 
-Status schedule_quota_checks(const Settings& c, db::Database& db, const Clock& clock, tasks::Queue& queue,
-                             const quota::Registry& quotas) {
+Status add_mail_routes_and_checks(const Settings& c, http::Api& api, db::Database& db, const Clock& clock,
+                                  tasks::Queue& queue, const quota::Registry& quotas) {
+  mail::add_routes(api);
   Millis interval = Millis{c.mail.quota_check_minutes} * 60'000;
   queue.handle(kQuotaCheck, [&db, &clock, &quotas, interval](const tasks::Task& t) -> Status {
     Millis slot = t.payload.value("slot", Millis{0});

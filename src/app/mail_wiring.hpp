@@ -9,21 +9,23 @@
 #include "core/clock.hpp"
 #include "db/database.hpp"
 #include "envs/service.hpp"
+#include "http/api.hpp"
+#include "identity/auth.hpp"
 #include "jobs/service.hpp"
 #include "quota/quota.hpp"
 #include "tasks/tasks.hpp"
 
 namespace atrium::app {
 
-// Configures mail from [mail] (reads the password file) and registers "mail.send" with the queue.
+// Configures mail from [mail] (reads the password file), registers "mail.send" with the queue and
+// connects jobs' ends to their notifications. Links use auth.public_url (known once bound).
 Status setup_mail(const Settings& c, db::Database& db, const Clock& clock, tasks::Queue& queue,
-                  std::function<std::string()> public_url);
-// Jobs' and environments' hooks that queue their notifications.
-void connect_job_notifications(jobs::Settings& js);
-void connect_env_notifications(const Settings& c, envs::Settings& es);
-// The periodic quota check ("mail.quota_check", every [mail] quota_check_minutes): registered with
-// the queue, and its first run queued. `quotas` outlives the queue.
-Status schedule_quota_checks(const Settings& c, db::Database& db, const Clock& clock, tasks::Queue& queue,
-                             const quota::Registry& quotas);
+                  const identity::AuthSettings& auth, jobs::Settings& js);
+// The environments' settings, with their cull warnings ([envs] cull_warning_s) mailed to their owners.
+envs::Settings env_settings(const Settings& c, std::vector<std::string> outbound_allow, const envs::Origins& origins);
+// GET/PUT /api/v1/me/notifications, and the periodic quota check ("mail.quota_check", every [mail]
+// quota_check_minutes): registered with the queue, its first run queued. `quotas` outlives the queue.
+Status add_mail_routes_and_checks(const Settings& c, http::Api& api, db::Database& db, const Clock& clock,
+                                  tasks::Queue& queue, const quota::Registry& quotas);
 
 }  // namespace atrium::app

@@ -177,3 +177,63 @@ TEST(Preferences, DefaultsOnThenStoredPerKindWithVersion) {
 
 }  // namespace
 }  // namespace atrium::mail
+
+namespace atrium::mail {
+namespace {
+
+class FixedClock : public Clock {
+ public:
+  Millis now_ms() const override { return 1'000'000; }
+};
+
+// enqueue refuses what could never be sent, so nothing bad waits in the queue; disabled: nothing.
+TEST(Enqueue, RefusesBadInputAndQueuesNothingWhenDisabled) {
+  crypto::init();
+  auto db = db::open_test_db();
+  ASSERT_TRUE(db->migrate("tasks", tasks::migrations()));
+  ASSERT_TRUE(db->migrate("mail", migrations()));
+  static FixedClock clock;
+  Message ok{.to = "ann@example.org", .template_name = "verify_email", .vars = {{"link", "https://x/v?t=1"}}, .key = "k1"};
+  configure(*db, clock, Settings{});
+  EXPECT_FALSE(enabled());
+  auto none = db->write([&](db::Tx& tx) { return enqueue(tx, ok, 1); });
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, "");
+  Settings s;
+  s.smtp.url = "smtp://127.0.0.1:1";
+  s.from = "atrium@example.org";
+  s.public_url = [] { return std::string("https://atrium.example.org"); };
+  configure(*db, clock, s);
+  ASSERT_TRUE(enabled());
+  auto bad = [&](Message m) {
+    auto r = db->write([&](db::Tx& tx) { return enqueue(tx, m, 1); });
+    return !r && r.error().code == ErrorCode::kInvalidArgument;
+  };
+  Message m = ok;
+  m.to = "ann@example.org\r\nBcc: eve@example.org";
+  EXPECT_TRUE(bad(m));
+  m.to = "not an address";
+  EXPECT_TRUE(bad(m));
+  m = ok;
+  m.template_name = "no_such";
+  EXPECT_TRUE(bad(m));
+  m = ok;
+  m.vars = nlohmann::json::object();
+  EXPECT_TRUE(bad(m));
+  m = ok;
+  m.template_name = "job_failed";
+  m.vars = {{"job_name", "x\r\nBcc: eve@example.org"}, {"job_id", "j"}, {"state", "FAILED"}, {"cause", "c"},
+            {"link", "l"}};
+  EXPECT_TRUE(bad(m));
+  auto id = db->write([&](db::Tx& tx) { return enqueue(tx, ok, 1); });
+  ASSERT_TRUE(id) << id.error().detail;
+  EXPECT_FALSE(id->empty());
+  // The same key is the same task.
+  auto again = db->write([&](db::Tx& tx) { return enqueue(tx, ok, 2); });
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *id);
+  configure(*db, clock, Settings{});
+}
+
+}  // namespace
+}  // namespace atrium::mail
