@@ -95,6 +95,8 @@ ALLOWED_2XX = {
     ("GET", "/api/v1/me/activity"): "events of the caller's projects and own actions (checked: none of B's)",
     ("GET", "/api/v1/me/usage"): "the caller's own jobs' usage (checked: none of B's projects)",
     ("GET", "/api/v1/auth/providers"): "the public sign-in options (no tenant data)",
+    ("GET", "/api/v1/me/notifications"): "the caller's own notification preferences",
+    ("PUT", "/api/v1/me/notifications"): "sets the caller's own notification preferences",
 }
 
 SWEEP = {
@@ -246,6 +248,13 @@ SWEEP = {
     ("POST", "/api/v1/projects/{id}/files-move"): [
         V(404, params={"id": B_PROJECT}, body={"from": "b-secret.txt", "to": "stolen.txt"})],
     ("POST", "/api/v1/admin/gc"): [V(403, body={"dry_run": True})],
+    # the task queue: instance administrators only (tasks are not tenant objects)
+    ("GET", "/api/v1/tasks"): [V(403)],
+    ("GET", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
+    ("POST", "/api/v1/tasks/{id}/retry"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
+    ("DELETE", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
+    ("GET", "/api/v1/me/notifications"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("PUT", "/api/v1/me/notifications"): [V(200, body={"locale": "en"}, check=lambda c, r: c.b.id not in r.text)],
     ("POST", "/api/v1/projects/{id}/links"): [
         V(404, params={"id": B_PROJECT}, body={"path": "b-secret.txt"}),
         V(404, params={"id": B_ORG_PROJECT}, body={"path": "b-secret.txt"}, name="org-visible")],
