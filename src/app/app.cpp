@@ -39,6 +39,7 @@
 #include "jobs/store.hpp"
 #include "mail/mail.hpp"
 #include "mail/routes.hpp"
+#include "mfa/mfa.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -134,6 +135,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("envs", envs::migrations()));
   TRY_STATUS(db->migrate("tasks", tasks::migrations()));
   TRY_STATUS(db->migrate("mail", mail::migrations()));
+  TRY_STATUS(db->migrate("mfa", mfa::migrations()));
   return db;
 }
 
@@ -494,6 +496,10 @@ int run_server(const ServerFlags& flags) {
   if (auto st = setup_mail(c, **db, clock, task_queue, [&settings] { return settings.public_url; }); !st)
     die(st.error().detail);
   identity::LoginLimiter limiter(c.auth.login_ip_per_minute);
+  // Second factors: TOTP secrets sealed with a key derived from the data master key.
+  mfa::Service mfa_service({.key = (*blobs)->key().derive("mfa"), .require_for_admins = c.auth.require_mfa_for_admins});
+  gate.set_mfa_enrollment_check(
+      [&mfa_service](db::Tx& tx, const std::string& session_id) { return mfa_service.enrollment_only(tx, session_id); });
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_ops_routes(api, **db, metrics, draining);
@@ -533,8 +539,10 @@ int run_server(const ServerFlags& flags) {
   quota::Registry quotas = quota_registry(compute_service);
   identity::RouteDeps deps{
       settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
-      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
+      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas,
+      mfa_service.second_factor()};
   identity::add_auth_routes(api, deps);
+  mfa::add_routes(api, {mfa_service, settings, limiter});
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
   audit::add_routes(api);
