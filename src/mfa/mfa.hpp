@@ -48,6 +48,7 @@ class Service {
   // that requires it)?
   Result<bool> required(db::Tx& tx, const std::string& user_id) const;
   Result<nlohmann::json> status(db::Tx& tx, const std::string& user_id) const;
+  Result<bool> enabled(db::Tx& tx, const std::string& user_id) const;
   // A new pending secret: {secret, otpauth_uri, qr_svg}.
   Result<nlohmann::json> begin(db::Tx& tx, const Actor& actor, const identity::User& u, Millis now) const;
   // Activates the pending secret with a code from it: {enabled, recovery_codes} (shown once).

@@ -90,8 +90,7 @@ Result<Response> recovery_replace(const Service& m, Context& ctx) {
   auto body = TRY(ctx.json());
   TRY_STATUS(body.only({"code"}));
   auto code = TRY(body.str("code", 16));
-  auto st = TRY(m.status(ctx.t(), ctx.who().user_id));
-  if (!st["enabled"].get<bool>()) return not_enabled();
+  if (!TRY(m.enabled(ctx.t(), ctx.who().user_id))) return not_enabled();
   if (!TRY(m.check(ctx.t(), ctx.who().user_id, Proof::kTotp, code, ctx.now()))) return wrong_code("code");
   return no_store(Response::json(200, TRY(m.new_recovery_codes(ctx.t(), ctx.actor(), ctx.who().user_id, ctx.now()))));
 }
@@ -126,12 +125,14 @@ Result<Response> disable(const Service& m, const identity::AuthSettings& auth, C
     return fail(ErrorCode::kResourceExhausted, "rate-limited", "too many failed attempts from your address; wait");
   enum class Outcome { kOff, kWrongPassword, kWrongCode, kNotEnabled } outcome = Outcome::kOff;
   TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) -> Status {
-    if (!password_ok)
+    if (!TRY(m.enabled(tx, before.u.id)))
+      outcome = Outcome::kNotEnabled;
+    else if (!password_ok)
       outcome = Outcome::kWrongPassword;
     else if (!TRY(m.check(tx, before.u.id, proof.kind, proof.code, now)))
       outcome = Outcome::kWrongCode;
-    else if (!TRY(m.turn_off(tx, actor, before.u.id, "mfa.disable", now)))
-      outcome = Outcome::kNotEnabled;
+    else
+      TRY_STATUS(m.turn_off(tx, actor, before.u.id, "mfa.disable", now));
     if (outcome == Outcome::kWrongPassword || outcome == Outcome::kWrongCode)
       TRY_STATUS(identity::record_login_failure(tx, actor, before.u, auth, now));
     return {};

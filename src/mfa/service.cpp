@@ -89,6 +89,11 @@ Result<bool> Service::required(db::Tx& tx, const std::string& user_id) const {
   return store::any_org_requires(tx, TRY(identity::user_org_ids(tx, user_id)));
 }
 
+Result<bool> Service::enabled(db::Tx& tx, const std::string& user_id) const {
+  auto t = TRY(store::find_totp(tx, user_id));
+  return t && t->active;
+}
+
 Result<json> Service::status(db::Tx& tx, const std::string& user_id) const {
   auto t = TRY(store::find_totp(tx, user_id));
   bool on = t && t->active;
