@@ -466,6 +466,20 @@ void announce(const Settings& c, const std::string& host, unsigned bound, const 
                c.server.io_threads, c.server.worker_threads);
 }
 
+// Second factors (mfa/): the password login's second step (deps.second_factor), the gate's hold of
+// sessions to enrolment, and mfa's routes. TOTP secrets are sealed with a key derived from the data
+// master key.
+std::unique_ptr<mfa::Service> add_mfa(const Settings& c, const data::MasterKey& key, identity::IdentityGate& gate,
+                                      http::Api& api, identity::RouteDeps& deps) {
+  auto m = std::make_unique<mfa::Service>(
+      mfa::Settings{.key = key.derive("mfa"), .require_for_admins = c.auth.require_mfa_for_admins});
+  gate.set_mfa_enrollment_check(
+      [&m = *m](db::Tx& tx, const std::string& session_id) { return m.enrollment_only(tx, session_id); });
+  deps.second_factor = m->second_factor();
+  mfa::add_routes(api, {*m, deps.settings, deps.limiter});
+  return m;
+}
+
 int run_server(const ServerFlags& flags) {
   tune_allocator();
   crypto::init();
@@ -496,10 +510,6 @@ int run_server(const ServerFlags& flags) {
   if (auto st = setup_mail(c, **db, clock, task_queue, [&settings] { return settings.public_url; }); !st)
     die(st.error().detail);
   identity::LoginLimiter limiter(c.auth.login_ip_per_minute);
-  // Second factors: TOTP secrets sealed with a key derived from the data master key.
-  mfa::Service mfa_service({.key = (*blobs)->key().derive("mfa"), .require_for_admins = c.auth.require_mfa_for_admins});
-  gate.set_mfa_enrollment_check(
-      [&mfa_service](db::Tx& tx, const std::string& session_id) { return mfa_service.enrollment_only(tx, session_id); });
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_ops_routes(api, **db, metrics, draining);
@@ -539,10 +549,9 @@ int run_server(const ServerFlags& flags) {
   quota::Registry quotas = quota_registry(compute_service);
   identity::RouteDeps deps{
       settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
-      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas,
-      mfa_service.second_factor()};
+      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
+  auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before add_auth_routes: deps.second_factor
   identity::add_auth_routes(api, deps);
-  mfa::add_routes(api, {mfa_service, settings, limiter});
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
   audit::add_routes(api);

@@ -66,7 +66,7 @@ test("enrol, then sign in with a code and with a recovery code (once)", async ({
   await expect(page.getByText("the code does not match")).toBeVisible();
   await page.getByRole("textbox", { name: "Code from the app" }).fill(await device.code());
   await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
-  const codesBlock = page.getByLabel("Recovery codes");
+  const codesBlock = page.getByLabel("Recovery codes", { exact: true });
   await expect(codesBlock).toBeVisible();
   const codes = (await codesBlock.innerText()).split("\n").filter((c) => c.trim());
   expect(codes).toHaveLength(10);
@@ -103,4 +103,23 @@ test("enrol, then sign in with a code and with a recovery code (once)", async ({
     if (expectOk) await expect(page).not.toHaveURL(/\/login/);
     else await expect(page.getByRole("alert")).toContainText("wrong or was already used");
   }
+});
+
+test("an org that requires it sends a member to the Security page first", async ({ page, world, admin }) => {
+  const org = await world.org();
+  const u = await world.user(org);
+  const policy = await admin.get(`/api/v1/orgs/${org.id}/mfa-policy`);
+  await admin.call("PUT", `/api/v1/orgs/${org.id}/mfa-policy`, { require_mfa: true }, { "If-Match": policy.etag });
+  await page.goto("/login?next=%2Fjobs");
+  await submitSignIn(page, u.username, u.password);
+  await expect(page).toHaveURL(/\/me\/security\?next=%2Fjobs/);
+  await expect(page.getByText("Your account must use two-factor authentication")).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Account" })).toHaveCount(0);
+  await expectAccessible(page, "/me/security (required)");
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  const device = new Device(await page.getByRole("textbox", { name: "Key" }).inputValue());
+  await page.getByRole("textbox", { name: "Code from the app" }).fill(await device.code());
+  await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page).toHaveURL(/\/jobs$/);
 });

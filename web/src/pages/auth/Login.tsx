@@ -5,7 +5,7 @@
 // whom a policy requires to set it up is sent to the Security page first.
 import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useLocation, useNavigate, useSearchParams } from "react-router";
 import { ApiError, fetchJson } from "../../api/client";
 import type { MfaChallenge } from "../../api/mfa";
@@ -14,6 +14,36 @@ import { goNext } from "../../auth/go";
 import { loginErrorText } from "../../auth/loginError";
 import { ME_KEY, safeNext, useSession } from "../../auth/session";
 import { Loading } from "../../components/Loading";
+
+// The sign-in card: a titled form with the error (if any) above its fields.
+interface CardProps {
+  title: string;
+  error: string | null;
+  onSubmit: (e: FormEvent) => void;
+  children: ReactNode;
+}
+
+function Card({ title, error, onSubmit, children }: CardProps) {
+  return (
+    <Center mih="100vh" p="md">
+      <Paper withBorder p="xl" w={380} maw="100%" component="main">
+        <form onSubmit={onSubmit}>
+          <Stack>
+            <Title order={1} size="h2">
+              {title}
+            </Title>
+            {error ? (
+              <Alert color="red" role="alert" variant="light">
+                {error}
+              </Alert>
+            ) : null}
+            {children}
+          </Stack>
+        </form>
+      </Paper>
+    </Center>
+  );
+}
 
 interface LoginAnswer {
   user: User;
@@ -101,87 +131,59 @@ export default function Login() {
   if (loading || (me && !busy)) return <Loading label="Checking your session" />;
   if (ticket)
     return (
-      <Center mih="100vh" p="md">
-        <Paper withBorder p="xl" w={380} maw="100%" component="main">
-          <form onSubmit={submitCode}>
-            <Stack>
-              <Title order={1} size="h2">
-                Two-factor authentication
-              </Title>
-              {error ? (
-                <Alert color="red" role="alert" variant="light">
-                  {error}
-                </Alert>
-              ) : null}
-              <TextInput
-                key={useRecovery ? "recovery" : "code"}
-                label={useRecovery ? "Recovery code" : "Code from your authenticator app"}
-                autoComplete="one-time-code"
-                inputMode={useRecovery ? "text" : "numeric"}
-                required
-                autoFocus
-                value={code}
-                onChange={(e) => setCode(e.currentTarget.value)}
-              />
-              <Button type="submit" loading={busy}>
-                Verify
-              </Button>
-              <Button
-                variant="subtle"
-                onClick={() => {
-                  setUseRecovery(!useRecovery);
-                  setCode("");
-                }}
-              >
-                {useRecovery ? "Use a code from the app" : "Use a recovery code"}
-              </Button>
-            </Stack>
-          </form>
-        </Paper>
-      </Center>
+      <Card title="Two-factor authentication" error={error} onSubmit={submitCode}>
+        <TextInput
+          key={useRecovery ? "recovery" : "code"}
+          label={useRecovery ? "Recovery code" : "Code from your authenticator app"}
+          autoComplete="one-time-code"
+          inputMode={useRecovery ? "text" : "numeric"}
+          required
+          autoFocus
+          value={code}
+          onChange={(e) => setCode(e.currentTarget.value)}
+        />
+        <Button type="submit" loading={busy}>
+          Verify
+        </Button>
+        <Button
+          variant="subtle"
+          onClick={() => {
+            setUseRecovery(!useRecovery);
+            setCode("");
+          }}
+        >
+          {useRecovery ? "Use a code from the app" : "Use a recovery code"}
+        </Button>
+      </Card>
     );
   return (
-    <Center mih="100vh" p="md">
-      <Paper withBorder p="xl" w={380} maw="100%" component="main">
-        <form onSubmit={submit}>
-          <Stack>
-            <Title order={1} size="h2">
-              Sign in to Atrium
-            </Title>
-            {notice && !error ? (
-              <Alert color="blue" variant="light" role="status">
-                {notice}
-              </Alert>
-            ) : null}
-            {error ? (
-              <Alert color="red" role="alert" variant="light">
-                {error}
-              </Alert>
-            ) : null}
-            <TextInput
-              label="Username"
-              autoComplete="username"
-              required
-              autoFocus
-              value={username}
-              onChange={(e) => setUsername(e.currentTarget.value)}
-            />
-            <PasswordInput
-              label="Password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(e) => setPassword(e.currentTarget.value)}
-            />
-            <Button type="submit" loading={busy}>
-              Sign in
-            </Button>
-            <Text size="sm" c="dimmed">
-              New here? Open the invitation link you were sent to create your account.
-            </Text>
-          </Stack>
-        </form>
-      </Paper>
-    </Center>
+    <Card title="Sign in to Atrium" error={error} onSubmit={submit}>
+      {notice && !error ? (
+        <Alert color="blue" variant="light" role="status">
+          {notice}
+        </Alert>
+      ) : null}
+      <TextInput
+        label="Username"
+        autoComplete="username"
+        required
+        autoFocus
+        value={username}
+        onChange={(e) => setUsername(e.currentTarget.value)}
+      />
+      <PasswordInput
+        label="Password"
+        autoComplete="current-password"
+        required
+        value={password}
+        onChange={(e) => setPassword(e.currentTarget.value)}
+      />
+      <Button type="submit" loading={busy}>
+        Sign in
+      </Button>
+      <Text size="sm" c="dimmed">
+        New here? Open the invitation link you were sent to create your account.
+      </Text>
+    </Card>
   );
 }

@@ -14,7 +14,7 @@ export function RecoveryCodes({ codes }: { codes: string[] }) {
   };
   return (
     <Stack gap="xs">
-      <Alert color="yellow" variant="light" role="status" title="Save your recovery codes now">
+      <Alert color="blue" variant="light" role="status" title="Save your recovery codes now">
         Each code signs you in once if you lose your device. They are shown only this once.
       </Alert>
       <Code block aria-label="Recovery codes">

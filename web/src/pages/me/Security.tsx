@@ -18,39 +18,49 @@ function svgDataUrl(svg: string): string {
   return `data:image/svg+xml;base64,${btoa(svg)}`;
 }
 
+// One form's request: busy while it runs, its error kept for the form to show.
+function useSubmit() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = (f: () => Promise<void>) => async (e?: FormEvent) => {
+    e?.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await f();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}
+
+function CodeInput(props: { label?: string; value: string; onChange: (v: string) => void; error?: string }) {
+  return (
+    <TextInput
+      label={props.label ?? "Code from the app"}
+      autoComplete="one-time-code"
+      required
+      value={props.value}
+      onChange={(e) => props.onChange(e.currentTarget.value)}
+      error={props.error}
+    />
+  );
+}
+
+const post = <T,>(path: string, body: unknown) => fetchJson<T>(path, { method: "POST", body: JSON.stringify(body) });
+
 function Enrol({ onDone }: { onDone: (codes: string[]) => void }) {
   const [pending, setPending] = useState<TotpEnrolment | null>(null);
   const [code, setCode] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
   const split = splitError(error, ["code"]);
-  const begin = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      setPending(await fetchJson<TotpEnrolment>("/api/v1/me/mfa/totp", { method: "POST", body: "{}" }));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const confirm = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await fetchJson<Codes>("/api/v1/me/mfa/totp/confirm", {
-        method: "POST",
-        body: JSON.stringify({ code: code.trim() }),
-      });
-      onDone(r.recovery_codes);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const begin = run(async () => setPending(await post<TotpEnrolment>("/api/v1/me/mfa/totp", {})));
+  const confirm = run(async () => {
+    onDone((await post<Codes>("/api/v1/me/mfa/totp/confirm", { code: code.trim() })).recovery_codes);
+  });
   if (!pending)
     return (
       <Stack gap="sm" align="flex-start">
@@ -59,7 +69,7 @@ function Enrol({ onDone }: { onDone: (codes: string[]) => void }) {
           after your password.
         </Text>
         <ErrorAlert error={split.general} title="Could not start" />
-        <Button onClick={begin} loading={busy}>
+        <Button onClick={() => void begin()} loading={busy}>
           Set up an authenticator app
         </Button>
       </Stack>
@@ -71,15 +81,7 @@ function Enrol({ onDone }: { onDone: (codes: string[]) => void }) {
         <Image src={svgDataUrl(pending.qr_svg)} alt="QR code of the authenticator key" w={216} h={216} />
         <TextInput label="Key" readOnly value={pending.secret} ff="monospace" />
         <ErrorAlert error={split.general} title="Could not turn it on" />
-        <TextInput
-          label="Code from the app"
-          autoComplete="one-time-code"
-          inputMode="numeric"
-          required
-          value={code}
-          onChange={(e) => setCode(e.currentTarget.value)}
-          error={split.fields.code}
-        />
+        <CodeInput value={code} onChange={setCode} error={split.fields.code} />
         <Button type="submit" loading={busy} style={{ alignSelf: "flex-start" }}>
           Turn on two-factor authentication
         </Button>
@@ -93,45 +95,23 @@ function Manage({ status, onCodes }: { status: MfaStatus; onCodes: (codes: strin
   const [code, setCode] = useState("");
   const [password, setPassword] = useState("");
   const [offCode, setOffCode] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [offError, setOffError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const split = splitError(error, ["code"]);
-  const offSplit = splitError(offError, ["password", "code", "recovery_code"]);
-  const replace = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await fetchJson<Codes>("/api/v1/me/mfa/recovery-codes", {
-        method: "POST",
-        body: JSON.stringify({ code: code.trim() }),
-      });
-      setCode("");
-      onCodes(r.recovery_codes);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const turnOff = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setOffError(null);
+  const replacing = useSubmit();
+  const off = useSubmit();
+  const split = splitError(replacing.error, ["code"]);
+  const offSplit = splitError(off.error, ["password", "code", "recovery_code"]);
+  const replace = replacing.run(async () => {
+    const r = await post<Codes>("/api/v1/me/mfa/recovery-codes", { code: code.trim() });
+    setCode("");
+    onCodes(r.recovery_codes);
+  });
+  const turnOff = off.run(async () => {
     const c = offCode.trim();
     const proof = /^\d{6}$/.test(c) ? { code: c } : { recovery_code: c };
-    try {
-      await fetchJson<void>("/api/v1/me/mfa", { method: "DELETE", body: JSON.stringify({ password, ...proof }) });
-      setPassword("");
-      setOffCode("");
-      await qc.invalidateQueries({ queryKey: MFA_KEY });
-    } catch (err) {
-      setOffError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    await fetchJson<void>("/api/v1/me/mfa", { method: "DELETE", body: JSON.stringify({ password, ...proof }) });
+    setPassword("");
+    setOffCode("");
+    await qc.invalidateQueries({ queryKey: MFA_KEY });
+  });
   return (
     <Stack gap="lg">
       <Alert color="green" variant="light" role="status">
@@ -147,16 +127,8 @@ function Manage({ status, onCodes }: { status: MfaStatus; onCodes: (codes: strin
             The old codes stop working.
           </Text>
           <ErrorAlert error={split.general} title="Could not make new codes" />
-          <TextInput
-            label="Code from the app"
-            autoComplete="one-time-code"
-            inputMode="numeric"
-            required
-            value={code}
-            onChange={(e) => setCode(e.currentTarget.value)}
-            error={split.fields.code}
-          />
-          <Button type="submit" variant="default" loading={busy} style={{ alignSelf: "flex-start" }}>
+          <CodeInput value={code} onChange={setCode} error={split.fields.code} />
+          <Button type="submit" variant="default" loading={replacing.busy} style={{ alignSelf: "flex-start" }}>
             Make new recovery codes
           </Button>
         </Stack>
@@ -180,15 +152,13 @@ function Manage({ status, onCodes }: { status: MfaStatus; onCodes: (codes: strin
               onChange={(e) => setPassword(e.currentTarget.value)}
               error={offSplit.fields.password}
             />
-            <TextInput
+            <CodeInput
               label="Code from the app, or a recovery code"
-              autoComplete="one-time-code"
-              required
               value={offCode}
-              onChange={(e) => setOffCode(e.currentTarget.value)}
+              onChange={setOffCode}
               error={offSplit.fields.code ?? offSplit.fields.recovery_code}
             />
-            <Button type="submit" color="red" variant="light" loading={busy} style={{ alignSelf: "flex-start" }}>
+            <Button type="submit" color="red" variant="light" loading={off.busy} style={{ alignSelf: "flex-start" }}>
               Turn off two-factor authentication
             </Button>
           </Stack>
