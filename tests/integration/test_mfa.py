@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import struct
+import subprocess
 import time
 
 import pytest
 
-from conftest import USER_PASSWORD, Browser, Server, call, create_user, add_member, is_problem, parse_cookies, wait_until
+from conftest import ATRIUM_BIN, USER_PASSWORD, Browser, base_env, Server, call, create_user, add_member, is_problem, parse_cookies, wait_until
 
 ENV = {"ATRIUM_AUTH_LOGIN_IP_PER_MINUTE": "1000", "ATRIUM_SERVER_TRUSTED_PROXIES": "127.0.0.1/32"}
 
@@ -294,3 +296,25 @@ def test_admins_must_enrol_when_the_instance_requires_it(make_server):
     assert r.json["mfa_required"] is True
     r = call(s.port, "POST", "/api/v1/auth/login/mfa", json={"mfa_ticket": r.json["mfa_ticket"], "code": dev.code()})
     assert r.status == 200 and "mfa_enrollment_required" not in r.json, r
+
+
+def test_cli_login_takes_the_code(srv, tmp_path):
+    u = new_user(srv)
+    dev, codes = enrol(Browser(srv, u["username"], USER_PASSWORD))
+    env = {**base_env(admin_password=None), "ATRIUM_CONFIG_DIR": str(tmp_path), "ATRIUM_SERVER_URL": srv.base}
+
+    def login(*extra):
+        return subprocess.run([ATRIUM_BIN, "login", "-u", u["username"], "--password-stdin", *extra],
+                              input=USER_PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=60)
+
+    p = login()  # no terminal to ask in, no --code
+    assert p.returncode != 0 and "--code" in p.stderr, p
+    assert not (tmp_path / "credentials.json").exists()
+    p = login("--code", dev.wrong())
+    assert p.returncode != 0 and "wrong" in p.stderr, p
+    assert login("--code", dev.code()).returncode == 0
+    assert json.loads((tmp_path / "credentials.json").read_text())["token"].startswith("atr_")
+    p = login("--code", codes[3])
+    assert p.returncode == 0, p
+    st = subprocess.run([ATRIUM_BIN, "mfa", "status", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert st.returncode == 0 and json.loads(st.stdout)["recovery_codes_left"] == 9, st
