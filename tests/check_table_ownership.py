@@ -27,6 +27,7 @@ STORE_FILES = {
     "envs": {"store.cpp"},
     "tasks": {"store.cpp"},
     "mail": {"store.cpp"},
+    "mfa": {"store.cpp"},
 }
 
 # Known offenders when this test landed, each being fixed by the helper named, as

@@ -38,6 +38,7 @@
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
 #include "mail/mail.hpp"
+#include "mfa/mfa.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -135,6 +136,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("tasks", tasks::migrations()));
   TRY_STATUS(db->migrate("mail", mail::migrations()));
   TRY_STATUS(db->migrate("sso", sso::migrations()));
+  TRY_STATUS(db->migrate("mfa", mfa::migrations()));
   return db;
 }
 
@@ -479,6 +481,20 @@ void announce(const Settings& c, const std::string& host, unsigned bound, const 
                c.server.io_threads, c.server.worker_threads);
 }
 
+// Second factors (mfa/): the password login's second step (deps.second_factor), the gate's hold of
+// sessions to enrolment, and mfa's routes. TOTP secrets are sealed with a key derived from the data
+// master key.
+std::unique_ptr<mfa::Service> add_mfa(const Settings& c, const data::MasterKey& key, identity::IdentityGate& gate,
+                                      http::Api& api, identity::RouteDeps& deps) {
+  auto m = std::make_unique<mfa::Service>(
+      mfa::Settings{.key = key.derive("mfa"), .require_for_admins = c.auth.require_mfa_for_admins});
+  gate.set_mfa_enrollment_check(
+      [&m = *m](db::Tx& tx, const std::string& session_id) { return m.enrollment_only(tx, session_id); });
+  deps.second_factor = m->second_factor();
+  mfa::add_routes(api, {*m, deps.settings, deps.limiter});
+  return m;
+}
+
 int run_server(const ServerFlags& flags) {
   tune_allocator();
   crypto::init();
@@ -545,6 +561,7 @@ int run_server(const ServerFlags& flags) {
   identity::RouteDeps deps{
       settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
       [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
+  auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before the sign-in routes: deps.second_factor
   auto oidc_providers = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);

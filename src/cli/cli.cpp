@@ -23,6 +23,7 @@ void add_commands(CLI::App& app, int& exit_code) {
   add_role_commands(app, ctx);
   add_project_commands(app, ctx);
   add_token_commands(app, ctx);
+  add_mfa_commands(app, ctx);
   add_invite_commands(app, ctx);
   add_audit_commands(app, ctx);
   add_job_commands(app, ctx);

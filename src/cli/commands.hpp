@@ -102,6 +102,7 @@ void add_login_command(CLI::App& app, const Ctx& ctx);
 void add_logout_command(CLI::App& app, const Ctx& ctx);
 void add_whoami_command(CLI::App& app, const Ctx& ctx);
 void add_token_commands(CLI::App& app, const Ctx& ctx);
+void add_mfa_commands(CLI::App& app, const Ctx& ctx);
 // commands_org.cpp
 void add_org_commands(CLI::App& app, const Ctx& ctx);
 void add_group_commands(CLI::App& app, const Ctx& ctx);

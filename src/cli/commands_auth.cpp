@@ -52,17 +52,36 @@ Status replace_generated_password(Context& ctx, ApiClient& api, const Headers& s
   return {};
 }
 
+// A password login that answers `mfa_required` made no session yet: the second step takes its ticket
+// and a code from the authenticator app (or a recovery code), from --code or asked on the terminal.
+Result<ApiReply> second_factor(ApiClient& api, const ApiReply& login, std::string code, bool from_stdin) {
+  if (code.empty()) {
+    if (from_stdin || !stdin_is_terminal())
+      return fail(ErrorCode::kFailedPrecondition, "mfa-required",
+                  "this account uses two-factor authentication: pass --code, or run `atrium login` in a terminal");
+    code = TRY(prompt_line("Authentication code (or a recovery code): "));
+  }
+  bool totp = code.size() == 6 && code.find_first_not_of("0123456789") == std::string::npos;
+  ApiCall step;
+  step.method = "POST";
+  step.path = api_path({"auth", "login", "mfa"});
+  step.body = json{{"mfa_ticket", str(login.body, "mfa_ticket")}, {totp ? "code" : "recovery_code", code}};
+  return api.send(step);
+}
+
 }  // namespace
 
 void add_login_command(CLI::App& app, const Ctx& ctx) {
   struct Args {
     std::string username;
     bool password_stdin = false;
+    std::string code;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("login", "Log in and store an API token for this machine");
   cmd->add_option("--username,-u", a->username, "Username (prompted for when omitted)");
   cmd->add_flag("--password-stdin", a->password_stdin, "Read the password from stdin");
+  cmd->add_option("--code", a->code, "Two-factor code (or a recovery code); asked for when needed in a terminal");
   ctx->add_globals(cmd, kServerOpt | kJsonOpt | kInsecureOpt);
   ctx->on_run(cmd, [ctx, a]() -> Status {
     auto dir = TRY(ctx->config_directory());
@@ -81,6 +100,7 @@ void add_login_command(CLI::App& app, const Ctx& ctx) {
 
     ApiClient anon = ctx->client_for(t);
     ApiReply login = TRY(anon.send(login_call(username, password)));
+    if (login.body.value("mfa_required", false)) login = TRY(second_factor(anon, login, a->code, a->password_stdin));
     auto session = set_cookie_value(login.raw, "atrium_session");
     std::string csrf = str(login.body, "csrf_token");
     if (csrf.empty()) csrf = set_cookie_value(login.raw, "atrium_csrf").value_or("");
@@ -101,6 +121,10 @@ void add_login_command(CLI::App& app, const Ctx& ctx) {
     logout.path = api_path({"auth", "logout"});
     if (auto out = anon.send(logout, session_headers); !out)
       ctx->err() << "warning: could not end the login session: " << sanitize(out.error().detail) << "\n";
+    if (!minted && minted.error().type == "mfa-enrollment-required")
+      return fail(ErrorCode::kPermissionDenied, "mfa-enrollment-required",
+                  "two-factor authentication is required for this account: set it up first in the web UI "
+                  "(Account, Security), then log in again");
     if (!minted) return fail(minted.error());
 
     Credentials creds;

@@ -84,6 +84,9 @@ struct Route {
   // Answers a caller who must first change a server-generated password (who am I, change it,
   // sign out); every other route refuses them with 403 `password-change-required`.
   bool during_password_change = false;
+  // Answers a session that must first enrol a second factor (mfa/'s enrolment routes); every other
+  // route, except those above, refuses it with 403 `mfa-enrollment-required`.
+  bool during_mfa_enrollment = false;
   std::vector<std::string> segments;  // split pattern (filled by Api::add)
 };
 

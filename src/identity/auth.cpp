@@ -131,6 +131,7 @@ Result<http::PrincipalPtr> IdentityGate::by_session(db::Tx& tx, std::string_view
   auto p = TRY(load_principal(tx, user));
   p.session_id = row->id;
   p.csrf_hash = row->csrf_hash;
+  if (mfa_enrollment_check_) p.mfa_enrollment_required = TRY(mfa_enrollment_check_(tx, row->id));
   touch(session_touched_, pending_sessions_, p.session_id, now);
   return std::make_shared<const http::Principal>(std::move(p));
 }

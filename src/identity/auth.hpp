@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -139,6 +140,10 @@ class IdentityGate final : public http::Gatekeeper {
   const Notifier& changes() const { return changes_; }
   // The commit listener: drops cached principals when a table they are built from changed.
   void on_commit(const std::vector<std::string>& tables);
+  // Whether a session is held to enrolling a second factor first (mfa/ provides it; set once at
+  // startup, before requests).
+  using SessionCheck = std::function<Result<bool>(db::Tx&, const std::string& session_id)>;
+  void set_mfa_enrollment_check(SessionCheck f) { mfa_enrollment_check_ = std::move(f); }
 
  private:
   Result<http::PrincipalPtr> by_token(db::Tx& tx, std::string_view secret);
@@ -168,6 +173,7 @@ class IdentityGate final : public http::Gatekeeper {
   std::mutex cache_mu_;
   std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_), keyed by token hash
   Notifier changes_;
+  SessionCheck mfa_enrollment_check_;
 };
 
 }  // namespace atrium::identity

@@ -12,7 +12,9 @@ void declare(config::Registry& r, Config& c) {
       .integer("login_lockout_base_s", "first lockout; doubles after", &Config::login_lockout_base_s, 1, 3600)
       .integer("login_ip_per_minute", "login attempts per client IP per minute", &Config::login_ip_per_minute, 1,
                100000)
-      .integer("invite_ttl_hours_max", "longest invitation lifetime", &Config::invite_ttl_hours_max, 1, 24 * 365);
+      .integer("invite_ttl_hours_max", "longest invitation lifetime", &Config::invite_ttl_hours_max, 1, 24 * 365)
+      .boolean("require_mfa_for_admins", "instance and org admins must enrol two-factor authentication",
+               &Config::require_mfa_for_admins);
 }
 
 AuthSettings AuthSettings::from(const Config& c, std::string public_url, std::string secret) {

@@ -12,6 +12,7 @@ struct Config {
   int login_lockout_base_s = 30;  // doubles with every further failure, capped at 1 h
   int login_ip_per_minute = 30;   // login attempts per client IP per minute
   int invite_ttl_hours_max = 24 * 30;
+  bool require_mfa_for_admins = false;  // instance and org admins must enrol a second factor (mfa/)
 };
 
 void declare(config::Registry& r, Config& c);

@@ -2,7 +2,9 @@
 // invitations, quotas.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "http/api.hpp"
 #include "identity/auth.hpp"
@@ -10,6 +12,25 @@
 #include "quota/quota.hpp"
 
 namespace atrium::identity {
+
+// A second sign-in step after a correct password (mfa/ provides it); both run in the password
+// login's write transaction. `challenge`, before any session: an answer that replaces the session
+// (the second step's ticket), or nullopt to go on. `session_made`, once the session exists: fields
+// added to the login's answer (mfa/ may hold the session to enrolment).
+struct SecondFactor {
+  std::function<Result<std::optional<nlohmann::json>>(db::Tx&, const Actor&, const User&, Millis now)> challenge;
+  std::function<Result<nlohmann::json>(db::Tx&, const Actor&, const User&, const std::string& session_id, Millis now)>
+      session_made;
+};
+
+// The end of every successful sign-in (the password login, mfa/'s second step), in the caller's
+// write transaction: the account's failures for this client end and the session is made.
+Result<NewSession> open_session(db::Tx& tx, const Actor& actor, const User& u, const http::Request& req,
+                                const AuthSettings& s, Millis now);
+// The answer that hands a new session to its browser: user, session id, CSRF token (+ `extra`
+// fields) and the session and CSRF cookies.
+http::Response session_answer(const AuthSettings& s, const http::Request& req, const User& u, const NewSession& ns,
+                              nlohmann::json extra = nlohmann::json::object());
 
 struct RouteDeps {
   const AuthSettings& settings;
@@ -23,6 +44,7 @@ struct RouteDeps {
   // came from ("" = nowhere); logout then answers 200 {"logout_url"} instead of 204.
   using LogoutUrlFn = std::function<Result<std::string>(db::Tx&, const std::string& session_id)>;
   LogoutUrlFn provider_logout_url = nullptr;
+  SecondFactor second_factor = {};  // mfa/'s step after a correct password (none: the password signs in)
 };
 
 // A user named in a request body by "user_id" or "username" (one is required).

@@ -26,7 +26,7 @@ const std::string& dummy_hash() {
 
 // ---- handlers, one per endpoint
 
-Result<Response> login(const AuthSettings& settings, LoginLimiter& limiter, Context& ctx) {
+Result<Response> login(const AuthSettings& settings, LoginLimiter& limiter, const SecondFactor& second, Context& ctx) {
   auto body = TRY(ctx.json());
   TRY_STATUS(body.only({"username", "password"}));
   auto username = TRY(body.str("username", 64));
@@ -66,17 +66,19 @@ Result<Response> login(const AuthSettings& settings, LoginLimiter& limiter, Cont
   if (user->disabled) return refuse("disabled", user->id);
   actor.user_id = user->id;
   actor.username = user->username;
-  std::string ua(ctx.req.header("user-agent").value_or(""));
-  auto ns = TRY(ctx.db().write([&](db::Tx& tx) -> Result<NewSession> {
-    TRY_STATUS(record_login_success(tx, *user, http::address_key(actor.client_ip)));
-    return create_session(tx, actor, *user, ua, settings, now);
+  // With a second factor on, the password alone makes no session: the answer is its challenge.
+  std::optional<json> challenge;
+  NewSession ns;
+  json extra = json::object();
+  TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) -> Status {
+    if (second.challenge) challenge = TRY(second.challenge(tx, actor, *user, now));
+    if (challenge) return {};
+    ns = TRY(open_session(tx, actor, *user, ctx.req, settings, now));
+    if (second.session_made) extra = TRY(second.session_made(tx, actor, *user, ns.id, now));
+    return {};
   }));
-  Response r = Response::json(200, {{"user", user->json()},
-                                    {"session_id", ns.id},
-                                    {"csrf_token", ns.csrf},
-                                    {"expires_at", format_rfc3339(ns.expires)}});
-  set_session_cookies(r, ns, settings, ctx.req.tls);
-  return r;
+  if (challenge) return Response::json(200, *challenge);
+  return session_answer(settings, ctx.req, *user, ns, std::move(extra));
 }
 
 // Routes a user may call while they must still replace a server-generated password.
@@ -329,6 +331,24 @@ void set_session_cookies(http::Response& r, const NewSession& ns, const AuthSett
   r.header("Set-Cookie", detail::cookie(kCsrfCookie, ns.csrf, s.session_ttl_ms, false, tls));
 }
 
+Result<NewSession> open_session(db::Tx& tx, const Actor& actor, const User& u, const http::Request& req,
+                                const AuthSettings& s, Millis now) {
+  TRY_STATUS(record_login_success(tx, u, http::address_key(actor.client_ip)));
+  return create_session(tx, actor, u, std::string(req.header("user-agent").value_or("")), s, now);
+}
+
+http::Response session_answer(const AuthSettings& s, const http::Request& req, const User& u, const NewSession& ns,
+                              nlohmann::json extra) {
+  nlohmann::json j = {{"user", u.json()},
+                      {"session_id", ns.id},
+                      {"csrf_token", ns.csrf},
+                      {"expires_at", format_rfc3339(ns.expires)}};
+  if (extra.is_object()) j.update(extra);
+  http::Response r = http::Response::json(200, j);
+  set_session_cookies(r, ns, s, req.tls);
+  return r;
+}
+
 void add_auth_routes(http::Api& api, RouteDeps deps) {
   using namespace detail;
   const AuthSettings& settings = deps.settings;
@@ -341,7 +361,7 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
              {"required", {"username", "password"}},
              {"properties", {{"username", {{"type", "string"}}}, {"password", {{"type", "string"}}}}}},
             kObj},
-           std::bind_front(login, std::cref(settings), std::ref(limiter)),
+           std::bind_front(login, std::cref(settings), std::ref(limiter), deps.second_factor),
            http::TxMode::kNone});
 
   api.add(before_password_change(

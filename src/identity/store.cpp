@@ -292,6 +292,7 @@ Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who) {
   j["orgs"] = orgs;
   j["groups"] = who.group_ids;
   j["instance_admin"] = who.is_instance_admin();
+  if (who.mfa_enrollment_required) j["mfa_enrollment_required"] = true;  // the session may only enrol (mfa/)
   j["token_id"] = who.token_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(who.token_id);
   return j;
 }

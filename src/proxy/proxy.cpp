@@ -100,6 +100,12 @@ Result<http::PrincipalPtr> authenticate_on_origin(const Deps& deps, db::Tx& tx, 
 std::optional<Error> may_use(const Deps& deps, const http::Principal& who, const std::optional<envs::EnvRecord>& env,
                              const std::string& role) {
   if (!env) return Error(ErrorCode::kNotFound, "not-found", "no such environment");
+  // A session held to a password change or to enrolling a second factor reaches nothing else,
+  // environments included (Api::pre_checks holds it on the API).
+  if (who.password_change_required || who.mfa_enrollment_required)
+    return Error(ErrorCode::kPermissionDenied,
+                 who.password_change_required ? "password-change-required" : "mfa-enrollment-required",
+                 "finish signing in first (a new password or two-factor authentication), then open the environment");
   const auto& e = *env;
   http::Target t{.org_id = e.org_id, .owner_id = e.user_id, .group_id = e.group_id, .project_role = role};
   auto d = deps.gate.decide(who, {"envs", "use"}, t);

@@ -97,6 +97,8 @@ ALLOWED_2XX = {
     ("GET", "/api/v1/auth/providers"): "the public sign-in options (no tenant data)",
     ("GET", "/api/v1/me/notifications"): "the caller's own notification preferences",
     ("PUT", "/api/v1/me/notifications"): "sets the caller's own notification preferences",
+    ("GET", "/api/v1/me/mfa"): "the caller's own two-factor status",
+    ("POST", "/api/v1/me/mfa/totp"): "starts the caller's own two-factor enrolment (pending)",
 }
 
 SWEEP = {
@@ -118,6 +120,15 @@ SWEEP = {
     ("POST", "/api/v1/auth/password"): [V(400, body={"current_password": "not-my-password",
                                                       "new_password": "whatever-password-1"})],
     ("GET", "/api/v1/me"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("GET", "/api/v1/me/mfa"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("POST", "/api/v1/me/mfa/totp"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("POST", "/api/v1/me/mfa/totp/confirm"): [V(400, body={"code": 5})],
+    ("POST", "/api/v1/me/mfa/recovery-codes"): [V(400, body={"code": 5})],
+    ("DELETE", "/api/v1/me/mfa"): [V(400, body={"password": "not-my-password"})],
+    ("POST", "/api/v1/auth/login/mfa"): [V(401, body={"mfa_ticket": "no-such-ticket", "code": "123456"})],
+    ("DELETE", "/api/v1/users/{id}/mfa"): [V(403, params={"id": B_USER})],
+    ("GET", "/api/v1/orgs/{org}/mfa-policy"): [V(404, params={"org": B_ORG})],
+    ("PUT", "/api/v1/orgs/{org}/mfa-policy"): [V(404, params={"org": B_ORG}, body={"require_mfa": True})],
     ("POST", "/api/v1/tokens"): [V(201, body={"name": "sweep"})],
     ("GET", "/api/v1/tokens"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/tokens/{id}"): [V(404, params={"id": B_TOKEN})],

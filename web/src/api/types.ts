@@ -26,6 +26,8 @@ export interface Me extends User {
   orgs: Membership[];
   groups: unknown[];
   token_id: string | null;
+  // A policy requires two-factor authentication and this session has not set it up: it may only enrol.
+  mfa_enrollment_required?: boolean;
 }
 
 export interface SessionInfo {

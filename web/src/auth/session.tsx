@@ -66,5 +66,7 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   if (!me) return <Navigate to={loginPath(loc.pathname + loc.search)} replace />;
   if (me.must_change_password && loc.pathname !== "/me/password")
     return <Navigate to={`/me/password?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
+  if (me.mfa_enrollment_required && !me.must_change_password && loc.pathname !== "/me/security")
+    return <Navigate to={`/me/security?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
   return <>{children}</>;
 }

@@ -8,6 +8,7 @@ import classes from "./me.module.css";
 const TABS = [
   { to: "/me", label: "Profile" },
   { to: "/me/password", label: "Password" },
+  { to: "/me/security", label: "Security" },
   { to: "/me/sessions", label: "Sessions" },
   { to: "/me/tokens", label: "API tokens" },
   { to: "/me/usage", label: "Usage" },
@@ -22,7 +23,7 @@ export default function MeLayout() {
     <Stack gap="md" maw={960}>
       <Title order={1}>Your account</Title>
       {/* While a server-generated password must be replaced, the other tabs would only be refused. */}
-      {me.must_change_password ? null : (
+      {me.must_change_password || me.mfa_enrollment_required ? null : (
         <nav aria-label="Account">
           <Group gap={4} className={classes.tabs} wrap="wrap">
             {TABS.map((t) => (

@@ -9,6 +9,7 @@ export const meRoutes: RouteObject[] = [
     children: [
       { index: true, lazy: page(() => import("./Profile")) },
       { path: "password", lazy: page(() => import("./Password")) },
+      { path: "security", lazy: page(() => import("./Security")) },
       { path: "sessions", lazy: page(() => import("./Sessions")) },
       { path: "tokens", lazy: page(() => import("./Tokens")) },
       { path: "usage", lazy: page(() => import("./Usage")) },
