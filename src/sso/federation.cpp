@@ -62,7 +62,9 @@ Result<identity::User> find_or_create(db::Tx& tx, const Actor& actor, const Link
   // Linking by email only when the provider vouches for it, and only to the one account that has it.
   if (policy.link_by_verified_email && who.email_verified && !who.email.empty()) {
     auto users = TRY(identity::find_users_by_email(tx, who.email, 2));
-    if (users.size() == 1) {
+    // Not to an account that already has another identity at this provider: an address the
+    // provider gave to someone new must not hand them the previous holder's account.
+    if (users.size() == 1 && !TRY(store::has_identity_at(tx, who.provider, users[0].id))) {
       TRY_STATUS(refuse_disabled(users[0]));
       TRY_STATUS(store::link_identity(tx, who.provider, who.subject, users[0].id, who.email, now));
       link["how"] = "verified-email";
@@ -76,7 +78,9 @@ Result<identity::User> find_or_create(db::Tx& tx, const Actor& actor, const Link
                 "ask an administrator");
   std::string name = TRY(unique_username(tx, who));
   // No password: the account signs in through its provider (a reset by mail may add one later).
-  auto u = TRY(identity::create_user(tx, actor, name, "", who.email, who.display_name, now));
+  // Only a verified email is kept: an unverified one could later link another provider's sign-in
+  // (or a reset mail) to this account.
+  auto u = TRY(identity::create_user(tx, actor, name, "", who.email_verified ? who.email : "", who.display_name, now));
   TRY_STATUS(store::link_identity(tx, who.provider, who.subject, u.id, who.email, now));
   link["how"] = "created";
   TRY_STATUS(record(tx, actor, "", "sso.identity.link", u.id, link, now));

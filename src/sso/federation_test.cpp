@@ -59,6 +59,8 @@ TEST_F(FederationTest, CreatesOnceAndKeepsTheSubject) {
   auto other = fed(person("ann lee", "x@y.z", false), {});  // another subject, same name: unique
   ASSERT_TRUE(other);
   EXPECT_NE(other->username, a->username);
+  EXPECT_EQ(other->email, "");  // an unverified address is not kept
+  EXPECT_EQ(a->email, "ann@uni.example");
   auto none = fed(person("nobody", "n@uni.example", true), {.create_users = false});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().type, "sso-no-account");
@@ -77,6 +79,8 @@ TEST_F(FederationTest, LinksOnlyByVerifiedEmail) {
   EXPECT_EQ(unverified.error().type, "sso-no-account");
   EXPECT_EQ(fed(person("s-verified", "bob@uni.example", true), link)->id, existing);
   EXPECT_NE(fed(person("s-nolink", "bob@uni.example", true), {})->id, existing);
+  // A second subject of the same provider with that address: not bob's account (already linked there).
+  EXPECT_NE(fed(person("s-verified-2", "bob@uni.example", true), link)->id, existing);
   // Several accounts with that address now: no guessing which one.
   EXPECT_NE(fed(person("s-ambiguous", "bob@uni.example", true), link)->id, existing);
 }

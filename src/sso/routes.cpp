@@ -69,6 +69,14 @@ Result<Response> providers_list(RouteDeps& deps, Context&) {
   return Response::json(200, {{"providers", list}, {"password_login", true}, {"password_reset", deps.password_reset}});
 }
 
+Status check_rate(RouteDeps& deps, Context& ctx) {
+  if (auto wait = deps.limiter.check_ip("sso:" + http::address_key(ctx.req.remote_ip), ctx.now()))
+    return fail(Error(ErrorCode::kResourceExhausted, "rate-limited",
+                      "too many sign-in attempts from your address; wait " + std::to_string(wait) + " s")
+                    .with("retry_after_s", wait));
+  return {};
+}
+
 Result<Response> start(RouteDeps& deps, Context& ctx) {
   Provider* p = TRY(provider_of(deps, ctx));
   std::string next = std::string(ctx.req.query_param("next").value_or("/"));
@@ -76,10 +84,7 @@ Result<Response> start(RouteDeps& deps, Context& ctx) {
     return fail(Error(ErrorCode::kInvalidArgument, "unsafe-next", "next must be a path on this site, such as /projects")
                     .with("field", "next"));
   Millis now = ctx.now();
-  if (auto wait = deps.limiter.check_ip("sso:" + http::address_key(ctx.req.remote_ip), now))
-    return fail(Error(ErrorCode::kResourceExhausted, "rate-limited",
-                      "too many sign-in attempts from your address; wait " + std::to_string(wait) + " s")
-                    .with("retry_after_s", wait));
+  TRY_STATUS(check_rate(deps, ctx));
   auto d = p->discovery();
   if (!d) {
     spdlog::warn("sso: provider {}: {}", p->name(), d.error().detail);
@@ -127,6 +132,7 @@ Status record_failure(Context& ctx, const std::string& provider, const std::stri
 
 Result<Response> callback(RouteDeps& deps, Context& ctx) {
   Provider* p = TRY(provider_of(deps, ctx));
+  TRY_STATUS(check_rate(deps, ctx));  // before any write: bogus callbacks cost a client its budget
   bool tls = ctx.req.tls;
   auto q = [&](const char* k) { return std::string(ctx.req.query_param(k).value_or("")); };
   auto failed = [&](const std::string& code, const std::string& why) -> Result<Response> {

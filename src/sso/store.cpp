@@ -37,6 +37,12 @@ Status link_identity(db::Tx& tx, const std::string& provider, const std::string&
   return {};
 }
 
+Result<bool> has_identity_at(db::Tx& tx, const std::string& provider, const std::string& user_id) {
+  auto row = TRY(tx.query_one("SELECT 1 FROM sso_identities WHERE provider = ? AND user_id = ? LIMIT 1",
+                              {provider, user_id}));
+  return row.has_value();
+}
+
 Status touch_identity(db::Tx& tx, const std::string& provider, const std::string& subject, const std::string& email,
                       Millis now) {
   TRY(tx.exec("UPDATE sso_identities SET email = ?, last_login_ms = ? WHERE provider = ? AND subject = ?",

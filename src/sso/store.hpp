@@ -18,6 +18,8 @@ std::vector<db::Migration> migrations();
 Result<std::optional<std::string>> identity_user(db::Tx& tx, const std::string& provider, const std::string& subject);
 Status link_identity(db::Tx& tx, const std::string& provider, const std::string& subject, const std::string& user_id,
                      const std::string& email, Millis now);
+// Whether the user already has an identity at this provider.
+Result<bool> has_identity_at(db::Tx& tx, const std::string& provider, const std::string& user_id);
 Status touch_identity(db::Tx& tx, const std::string& provider, const std::string& subject, const std::string& email,
                       Millis now);
 

@@ -147,7 +147,9 @@ def srv(idp, tmp_path_factory):
         "[oidc.dev_es256]\n" + common + 'client_id = "atrium-dev-es256"\ncreate_users = false\n'
         "[oidc.dev_public]\n" + f'issuer = "{oidc["issuer"]}"\nca_file = "{idp["ca_file"]}"\n'
         'client_id = "atrium-dev-public"\n')
-    s = Server(d / "data", args=["--config", str(d / "atrium.toml")]).start()
+    # every test signs in from 127.0.0.1: the per-address limit has a test of its own
+    s = Server(d / "data", args=["--config", str(d / "atrium.toml")],
+               env={"ATRIUM_AUTH_LOGIN_IP_PER_MINUTE": "10000"}).start()
     admin = s.admin_token()
     for slug in ("physics", "institute", "chem"):
         assert s.call("POST", "/api/v1/orgs", admin, json={"slug": slug, "name": slug.title()}).status == 201
@@ -401,5 +403,19 @@ def test_bad_provider_config_stops_startup(tmp_path):
     try:
         assert "s3cret-value" not in s.output()
         assert call(s.port, "GET", "/api/v1/auth/providers").json["providers"][0]["name"] == "x"
+    finally:
+        s.stop()
+
+
+def test_sign_in_attempts_are_rate_limited(idp, tmp_path):
+    cfg = tmp_path / "atrium.toml"
+    cfg.write_text(f'[oidc.dev]\nissuer = "{idp["oidc"]["issuer"]}"\nca_file = "{idp["ca_file"]}"\n'
+                   'client_id = "atrium-dev-public"\n')
+    s = Server(tmp_path / "data", args=["--config", str(cfg)], env={"ATRIUM_AUTH_LOGIN_IP_PER_MINUTE": "3"}).start()
+    try:
+        answers = [call(s.port, "GET", "/api/v1/auth/oidc/dev/callback?state=x&code=y").status for _ in range(3)]
+        assert answers == [302, 302, 302]
+        assert is_problem(call(s.port, "GET", "/api/v1/auth/oidc/dev/start"), 429)
+        assert is_problem(call(s.port, "GET", "/api/v1/auth/oidc/dev/callback?state=x&code=y"), 429)
     finally:
         s.stop()
