@@ -34,6 +34,7 @@
 #include "identity/auth.hpp"
 #include "identity/routes.hpp"
 #include "identity/store.hpp"
+#include "app/user_work.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
@@ -545,6 +546,8 @@ int run_server(const ServerFlags& flags) {
   identity::RouteDeps deps{
       settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
       [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
+  deps.account = identity::account_settings(c.auth);
+  deps.end_user_work = end_user_work(compute_service, env_service);
   auto oidc_providers = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
