@@ -543,11 +543,7 @@ int run_server(const ServerFlags& flags) {
     spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   quota::Registry quotas = quota_registry(compute_service);
-  identity::RouteDeps deps{
-      settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
-      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
-  deps.account = identity::account_settings(c.auth);
-  deps.end_user_work = end_user_work(compute_service, env_service);
+  auto deps = identity_deps(settings, limiter, quotas, c.auth, compute_service, env_service);
   auto oidc_providers = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);

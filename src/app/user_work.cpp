@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "projects/projects.hpp"
+
 namespace atrium::app {
 
 namespace {
@@ -35,6 +37,17 @@ identity::EndUserWork end_user_work(jobs::Service& jobs, envs::Service& envs) {
     }
     return {};
   };
+}
+
+identity::RouteDeps identity_deps(const identity::AuthSettings& settings, identity::LoginLimiter& limiter,
+                                  const quota::Registry& quotas, const identity::Config& c, jobs::Service& jobs,
+                                  envs::Service& envs) {
+  identity::RouteDeps deps{
+      settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
+      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
+  deps.account = identity::account_settings(c);
+  deps.end_user_work = end_user_work(jobs, envs);
+  return deps;
 }
 
 }  // namespace atrium::app

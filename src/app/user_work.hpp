@@ -4,11 +4,18 @@
 
 #include "envs/service.hpp"
 #include "identity/account.hpp"
+#include "identity/routes.hpp"
 #include "jobs/service.hpp"
 
 namespace atrium::app {
 
 // The user's environments are asked to stop and their other PENDING and RUNNING jobs cancelled.
 identity::EndUserWork end_user_work(jobs::Service& jobs, envs::Service& envs);
+
+// What identity's routes need from the other modules: projects (counts), quotas, mail, and the
+// jobs and environments services (end_user_work).
+identity::RouteDeps identity_deps(const identity::AuthSettings& settings, identity::LoginLimiter& limiter,
+                                  const quota::Registry& quotas, const identity::Config& c, jobs::Service& jobs,
+                                  envs::Service& envs);
 
 }  // namespace atrium::app

@@ -185,6 +185,10 @@ const json& token_body() {
 void add_account_routes(http::Api& api, const RouteDeps& deps) {
   auto d = std::make_shared<const Deps>(Deps{deps.settings, deps.account, deps.mailer,
                                              std::make_shared<LoginLimiter>(deps.account.reset_ip_per_minute)});
+  api.add({"GET", "/api/v1/auth/recovery", Access::open(),
+           {"What the sign-in page offers for recovery (password_reset: a link can be mailed)", "auth", nullptr,
+            kObj},
+           [d](Context&) -> Result<Response> { return Response::json(200, recovery_features(d->mailer)); }});
   api.add({"POST", "/api/v1/auth/password-reset", Access::open(),
            {"Ask for a password-reset link by mail (202 whether or not the account exists)", "auth",
             obj({{"email", "string"}, {"username", "string"}}), kObj, 202},
