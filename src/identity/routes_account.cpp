@@ -61,8 +61,9 @@ Result<bool> send_reset(db::Tx& tx, const Deps& d, const Actor& actor, const Use
                   "password_reset",
                   "",
                   {{"username", u.username},
-                   {"url", link_url(d.auth.public_url, "/reset-password", link.token)},
-                   {"expires_in_minutes", d.account.reset_ttl_ms / 60000}},
+                   {"link", link_url(d.auth.public_url, "/reset-password", link.token)},
+                   {"requester_ip", actor.client_ip},
+                   {"expiry", format_rfc3339(link.expires)}},
                   "password_reset:" + link.id};
   auto queued = d.mailer.enqueue(tx, m, now);
   if (!queued && queued.error().code != ErrorCode::kInvalidArgument) return std::unexpected(queued.error());
@@ -101,13 +102,24 @@ Result<Response> reset_request(const DepsPtr& d, Context& ctx) {
                               {"expires_in_minutes", d->account.reset_ttl_ms / 60000}});
 }
 
-Result<Response> reset_check(const DepsPtr& d, Context& ctx) {
-  TRY_STATUS(rate_limit(*d, ctx));
+struct LinkHolder {
+  std::string token;
+  User user;
+};
+
+// A body {token} naming a valid link of `purpose` (checked in the request's transaction).
+Result<LinkHolder> link_of_body(const Deps& d, Context& ctx, LinkPurpose purpose) {
+  TRY_STATUS(rate_limit(d, ctx));
   auto body = TRY(ctx.json());
   TRY_STATUS(body.only({"token"}));
   auto token = TRY(body.str("token", 200));
-  auto u = TRY(check_link(ctx.t(), token, LinkPurpose::kPasswordReset, ctx.now()));
-  return Response::json(200, {{"username", u.username}});
+  auto u = TRY(check_link(ctx.t(), token, purpose, ctx.now()));
+  return LinkHolder{token, u};
+}
+
+Result<Response> reset_check(const DepsPtr& d, Context& ctx) {
+  auto l = TRY(link_of_body(*d, ctx, LinkPurpose::kPasswordReset));
+  return Response::json(200, {{"username", l.user.username}});
 }
 
 Result<Response> reset_confirm(const DepsPtr& d, Context& ctx) {
@@ -150,8 +162,8 @@ Result<Response> verify_request(const DepsPtr& d, Context& ctx) {
                   "",
                   {{"username", u.username},
                    {"email", u.email},
-                   {"url", link_url(d->auth.public_url, "/verify-email", link.token)},
-                   {"expires_in_hours", d->account.verify_ttl_ms / 3600000}},
+                   {"link", link_url(d->auth.public_url, "/verify-email", link.token)},
+                   {"expiry", format_rfc3339(link.expires)}},
                   "verify_email:" + link.id};
   auto queued = d->mailer.enqueue(ctx.t(), m, ctx.now());
   if (!queued && queued.error().code == ErrorCode::kInvalidArgument)
@@ -162,11 +174,7 @@ Result<Response> verify_request(const DepsPtr& d, Context& ctx) {
 }
 
 Result<Response> verify_confirm(const DepsPtr& d, Context& ctx) {
-  TRY_STATUS(rate_limit(*d, ctx));
-  auto body = TRY(ctx.json());
-  TRY_STATUS(body.only({"token"}));
-  auto token = TRY(body.str("token", 200));
-  auto u = TRY(check_link(ctx.t(), token, LinkPurpose::kVerifyEmail, ctx.now()));
+  auto [token, u] = TRY(link_of_body(*d, ctx, LinkPurpose::kVerifyEmail));
   TRY_STATUS(use_link(ctx.t(), token, LinkPurpose::kVerifyEmail, ctx.now()));
   Actor actor = ctx.actor();
   actor.user_id = u.id;

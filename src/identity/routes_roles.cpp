@@ -93,8 +93,8 @@ Result<bool> mail_invitation(const Mailer& mailer, Context& ctx, const Org& o, c
                                 "invitation",
                                 "",
                                 {{"org_name", o.name}, {"org_slug", o.slug}, {"role", inv.value("role", "")},
-                                 {"url", url}, {"invited_by", ctx.who().username},
-                                 {"expires_at", inv.value("expires_at", "")}},
+                                 {"link", url}, {"inviter", ctx.who().username},
+                                 {"expiry", inv.value("expires_at", "")}},
                                 "invitation:" + inv.value("id", "")},
                                ctx.now());
   if (!queued && queued.error().code == ErrorCode::kInvalidArgument)

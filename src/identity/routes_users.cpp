@@ -144,10 +144,9 @@ Result<Response> admin_reset_link(const AuthSettings& auth, const AccountSetting
   if (mailer.on() && !u.email.empty()) {
     auto queued = mailer.enqueue(ctx.t(),
                                  {u.email,
-                                  "password_reset",
+                                  "admin_password_reset",
                                   "",
-                                  {{"username", u.username}, {"url", url},
-                                   {"expires_in_minutes", account.reset_ttl_ms / 60000}},
+                                  {{"username", u.username}, {"link", url}, {"expiry", format_rfc3339(link.expires)}},
                                   "password_reset:" + link.id},
                                  ctx.now());
     if (!queued && queued.error().code != ErrorCode::kInvalidArgument) return std::unexpected(queued.error());

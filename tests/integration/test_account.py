@@ -33,11 +33,15 @@ def srv(tmp_path_factory):
         s.org_admin = new_user(s, "org-admin")
         yield s
     finally:
-        if s.running():
-            try:
-                s.stop(30)
-            except AssertionError:
-                s.kill9()
+        stop_quietly(s)
+
+
+def stop_quietly(s):
+    if s.running():
+        try:
+            s.stop(30)
+        except AssertionError:
+            s.kill9()
 
 
 def new_user(s, role="member", org=None, email=""):
