@@ -3,13 +3,15 @@ email verification, disabling and deleting a user, a user's sessions and tokens 
 a link used twice, an expired link, enumeration, a member acting on another user, a disabled user's
 credentials and jobs."""
 import itertools
+import json
 import sqlite3
+import subprocess
 import uuid
 
 import pytest
 
-from conftest import (USER_PASSWORD, Browser, Server, add_member, create_user, is_problem, list_all,
-                      parse_cookies, wait_until)
+from conftest import (ADMIN_PASSWORD, ATRIUM_BIN, USER_PASSWORD, Browser, Server, add_member, base_env,
+                      create_user, is_problem, list_all, wait_until)
 
 NEW_PASSWORD = "a-brand-new-password-42"
 COMPUTE_ENV = {"ATRIUM_COMPUTE_CPUS": "2", "ATRIUM_COMPUTE_MEM_MB": "2048", "ATRIUM_COMPUTE_GPUS": "0",
@@ -326,3 +328,38 @@ def test_invitation_without_mail_is_not_mailed(srv):
     r = srv.call("POST", f"/api/v1/orgs/{srv.org['id']}/invitations", srv.admin,
                  json={"role": "member", "email": "invitee@example.org"})
     assert r.status == 201 and r.json["mailed"] is False and r.json["url"], r
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_admin_user(srv, tmp_path):
+    env = base_env(admin_password=None)
+    env["ATRIUM_CONFIG_DIR"] = str(tmp_path)
+    env["ATRIUM_SERVER_URL"] = srv.base
+
+    def run(*args, stdin=None, ok=True):
+        p = subprocess.run([ATRIUM_BIN, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+        assert (p.returncode == 0) == ok, (args, p.returncode, p.stdout, p.stderr)
+        return p
+
+    run("login", "--username", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+    u = new_user(srv)
+    Browser(srv, u["username"], USER_PASSWORD)
+    assert "ses_" in run("admin", "user", "sessions", u["username"]).stdout
+    sessions = json.loads(run("admin", "user", "sessions", u["username"], "--json").stdout)
+    assert len(sessions["items"]) >= 2  # the token's session and the browser's
+    assert "atr_" not in run("admin", "user", "tokens", u["username"]).stdout
+    run("admin", "user", "sessions", u["username"], "--end")
+    assert srv.call("GET", f"/api/v1/users/{u['id']}/sessions", srv.admin).json["items"] == []
+    out = run("admin", "user", "reset-password", u["username"]).stdout
+    link = next(w for w in out.split() if "/reset-password#" in w)
+    assert confirm(srv, link.split("#", 1)[1]).status == 204
+    run("admin", "user", "disable", u["username"])
+    assert srv.call("GET", "/api/v1/me", u["token"]).status == 401
+    run("admin", "user", "enable", u["username"])
+    assert srv.login(u["username"], NEW_PASSWORD).status == 200
+    run("admin", "user", "delete", u["username"])
+    assert is_problem(srv.call("GET", f"/api/v1/users/{u['id']}", srv.admin), 404)
+    p = run("admin", "user", "delete", u["username"], ok=False)
+    assert "user" in p.stderr.lower()
