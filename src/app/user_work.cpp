@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "mail/mail.hpp"
 #include "projects/projects.hpp"
 
 namespace atrium::app {
@@ -47,6 +48,7 @@ identity::RouteDeps identity_deps(const identity::AuthSettings& settings, identi
       [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
   deps.account = identity::account_settings(c);
   deps.end_user_work = end_user_work(jobs, envs);
+  deps.mailer = {mail::enabled, mail::enqueue};
   return deps;
 }
 

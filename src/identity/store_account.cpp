@@ -138,7 +138,7 @@ Status delete_user(db::Tx& tx, const Actor& actor, const User& u, Millis now) {
                       "the user is the last org-admin of an organisation; make someone else org-admin first")
                     .with("org_id", sole.front().str(0)));
   TRY_STATUS(end_access(tx, u.id, now));
-  TRY(tx.exec("UPDATE account_tokens SET used_ms = ? WHERE user_id = ? AND used_ms IS NULL", {now, u.id}));
+  TRY(tx.exec("DELETE FROM account_tokens WHERE user_id = ?", {u.id}));  // and the addresses they name
   TRY(tx.exec("DELETE FROM group_members WHERE user_id = ?", {u.id}));
   TRY(tx.exec("DELETE FROM org_members WHERE user_id = ?", {u.id}));
   TRY(tx.exec("DELETE FROM instance_admins WHERE user_id = ?", {u.id}));

@@ -1,9 +1,11 @@
-// Account recovery in the browser: a reset link (an admin's, handed over while this server sends no
-// mail; by mail once the SMTP sink fixture is there) → a new password → every old session ended →
-// sign in with the new password; the same link refused the second time; the pages' a11y.
+// Account recovery in the browser: "Forgot password?" → the link in the mail (a local SMTP sink) or
+// an admin's link (a server without mail) → a new password → every old session ended → sign in with
+// the new password; the same link refused the second time; the pages' a11y.
 import { expectAccessible } from "./a11y.ts";
 import { newPage, sessionFor, submitSignIn } from "./auth-helpers.ts";
-import { expect, test } from "./fixtures.ts";
+import { ADMIN_PASSWORD, expect, test, tokenFor, unique } from "./fixtures.ts";
+import { AtriumServer } from "./server.ts";
+import { SmtpSink } from "./smtp-sink.ts";
 
 const NEW_PASSWORD = "a-brand-new-password-42";
 
@@ -66,4 +68,45 @@ test("recovery pages without their link, and the forgot-password page", async ({
   await page.getByLabel("Username or email").fill("nobody");
   await page.getByRole("button", { name: "Mail me a link" }).click();
   await expect(page.getByRole("alert")).toContainText("sends no mail");
+});
+
+test("forgot password: the mailed link resets once and ends every session", async ({ browser }, testInfo) => {
+  const sink = await SmtpSink.start();
+  const srv = await AtriumServer.start({ env: sink.env() });
+  try {
+    const admin = await tokenFor(srv, "admin", ADMIN_PASSWORD);
+    const username = unique("forgetful");
+    const email = `${username}@example.org`;
+    const u = await admin.post("/api/v1/users", { username, password: "old-password-1234" });
+    await admin.call("PATCH", `/api/v1/users/${u.id}`, { email }, { "If-Match": u.etag });
+    const other = await sessionFor(srv.url, username, "old-password-1234");
+
+    const { ctx, page } = await newPage(browser, srv.url);
+    await page.goto("/login");
+    await page.getByRole("link", { name: "Forgot password?" }).click();
+    await expect(page).toHaveURL(/\/forgot-password$/);
+    await page.getByLabel("Username or email").fill(email);
+    await page.getByRole("button", { name: "Mail me a link" }).click();
+    await expect(page.getByRole("status")).toContainText("mailed it a link");
+    await expectAccessible(page, "/forgot-password sent");
+
+    const link = (await sink.linksTo(email)).find((l) => l.includes("/reset-password#"));
+    expect(link).toBeTruthy();
+    const target = new URL(link!);
+    await page.goto(target.pathname + target.hash);
+    await page.getByLabel("New password").fill(NEW_PASSWORD);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(page).toHaveURL(/\/login$/);
+    expect((await other.get("/api/v1/me")).status()).toBe(401);
+    await submitSignIn(page, username, NEW_PASSWORD);
+    await expect(page).not.toHaveURL(/\/login/);
+    await page.screenshot({ path: testInfo.outputPath("signed-in-after-mail-reset.png") });
+
+    await page.goto(target.pathname + target.hash);
+    await expect(page.getByRole("alert")).toContainText("invalid, has expired or was used already");
+    await Promise.all([ctx.close(), other.dispose(), admin.ctx.dispose()]);
+  } finally {
+    await srv.stop();
+    await sink.stop();
+  }
 });
