@@ -205,7 +205,8 @@ def test_members_cannot_administer_other_users(srv):
                                  ("GET", f"/api/v1/users/{tid}/sessions", {}),
                                  ("GET", f"/api/v1/users/{tid}/tokens", {}),
                                  ("DELETE", f"/api/v1/users/{tid}/sessions", {}),
-                                 ("DELETE", f"/api/v1/users/{tid}", {"if_match": cur.etag})):
+                                 ("DELETE", f"/api/v1/users/{tid}", {"if_match": cur.etag}),
+                                 ("PATCH", f"/api/v1/users/{tid}", {"if_match": cur.etag, "json": {"disabled": True}})):
             r = srv.call(method, path, tok, **kw)
             assert is_problem(r, want), (method, path, r)
     assert db_rows(srv, "SELECT COUNT(*) FROM account_tokens WHERE user_id IN (?, ?, ?)",
