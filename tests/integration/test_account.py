@@ -247,6 +247,10 @@ def job_state(s, job_id):
     return s.call("GET", f"/api/v1/jobs/{job_id}", s.admin).json["state"]
 
 
+def env_state(s, env_id):
+    return s.call("GET", f"/api/v1/envs/{env_id}", s.admin).json["state"]
+
+
 def test_disable_ends_access_and_work_at_once(srv):
     u = new_user(srv)
     b = Browser(srv, u["username"], USER_PASSWORD)
@@ -259,6 +263,11 @@ def test_disable_ends_access_and_work_at_once(srv):
     held = srv.call("POST", f"/api/v1/projects/{project['id']}/jobs", u["token"],
                     json={"command": ["true"], "hold": True, "mem_mb": 128})
     assert held.status == 201, held
+    r = srv.call("POST", f"/api/v1/projects/{project['id']}/envs", u["token"], json={"app": "terminal", "cpus": 1})
+    assert r.status == 201, r
+    env = r.json
+    wait_until(lambda: env_state(srv, env["id"]) in ("READY", "FAILED"), 60, 0.1, "the environment to be ready")
+    assert env_state(srv, env["id"]) == "READY"
     cur = srv.call("GET", f"/api/v1/users/{u['id']}", srv.admin)
     r = srv.call("PATCH", f"/api/v1/users/{u['id']}", srv.admin, json={"disabled": True}, if_match=cur.etag)
     assert r.status == 200 and r.json["disabled"] is True, r
@@ -267,6 +276,7 @@ def test_disable_ends_access_and_work_at_once(srv):
     assert srv.login(u["username"], USER_PASSWORD).status == 401
     assert job_state(srv, held.json["id"]) == "CANCELLED"
     wait_until(lambda: job_state(srv, running["id"]) == "CANCELLED", 30, interval=0.05, what="the job to stop")
+    wait_until(lambda: env_state(srv, env["id"]) == "STOPPED", 60, 0.1, "the environment to stop")
     # The project stays with the org.
     assert srv.call("GET", f"/api/v1/projects/{project['id']}", srv.admin).status == 200
     # Enabled again: the user signs in; the old token stays revoked.
