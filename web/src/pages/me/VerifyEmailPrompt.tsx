@@ -13,7 +13,7 @@ export function VerifyEmailPrompt({ email }: { email: string }) {
   });
   if (!recovery.data?.email_verification) return null;
   return (
-    <Alert color="yellow" variant="light" title="Verify your email address">
+    <Alert color="blue" variant="light" title="Verify your email address">
       <Stack gap="xs" align="flex-start">
         {send.isSuccess ? (
           <Text size="sm" role="status">
