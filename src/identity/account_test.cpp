@@ -12,6 +12,17 @@ namespace {
 
 constexpr Millis kTtl = 30 * 60 * 1000;
 
+TEST(Recovery, OfferedOnlyWhereMailIsOn) {
+  EXPECT_FALSE(password_reset_available(Mailer{}));
+  Mailer off{[] { return false; }, [](db::Tx&, const mail::Message&, Millis) { return Result<std::string>(""); }};
+  EXPECT_FALSE(password_reset_available(off));
+  Mailer on{[] { return true; }, [](db::Tx&, const mail::Message&, Millis) { return Result<std::string>("tsk"); }};
+  EXPECT_EQ(recovery_features(on), (nlohmann::json{{"password_reset", true}, {"email_verification", true}}));
+  // The token goes in the fragment, never in the path or the query.
+  EXPECT_EQ(link_url("https://atrium.example/", "/reset-password", "art_1.s3cr3t"),
+            "https://atrium.example/reset-password#art_1.s3cr3t");
+}
+
 class Account : public ::testing::Test {
  protected:
   void SetUp() override {
