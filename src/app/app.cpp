@@ -348,7 +348,7 @@ std::unique_ptr<std::map<std::string, std::unique_ptr<sso::Provider>>> add_sign_
   if (!providers) die(providers.error().detail);
   auto held = std::make_unique<std::map<std::string, std::unique_ptr<sso::Provider>>>(std::move(*providers));
   deps.provider_logout_url = sso::logout_url_fn(*held, settings);
-  sso::add_routes(api, {*held, settings, limiter});
+  sso::add_routes(api, {*held, settings, limiter, {}, identity::password_reset_available(deps.mailer)});
   identity::add_auth_routes(api, deps);
   return held;
 }

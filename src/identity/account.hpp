@@ -61,9 +61,6 @@ Result<User> check_link(db::Tx& tx, std::string_view token, LinkPurpose purpose,
 // its user and purpose with it.
 Status use_link(db::Tx& tx, std::string_view token, LinkPurpose purpose, Millis now);
 
-// Accounts (not deleted) with this email address, compared without case; at most `limit`.
-Result<std::vector<User>> users_with_email(db::Tx& tx, const std::string& email, int limit);
-
 Status set_email_verified(db::Tx& tx, const Actor& actor, const std::string& user_id, bool verified, Millis now);
 // Ends every session and API token of the user at once (disable, delete).
 Status end_access(db::Tx& tx, const std::string& user_id, Millis now);

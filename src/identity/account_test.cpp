@@ -149,7 +149,7 @@ TEST_F(Account, DeleteTombstonesAndFreesTheName) {
   EXPECT_EQ(gone.email, "");
   EXPECT_TRUE(db_->read([&](db::Tx& tx) { return user_org_ids(tx, bob.id); })->empty());
   make_user("bob", "bob@example.org");  // the name is free again
-  auto found = *db_->read([&](db::Tx& tx) { return users_with_email(tx, "BOB@example.org", 5); });
+  auto found = *db_->read([&](db::Tx& tx) { return find_users_by_email(tx, "BOB@example.org", 5); });
   ASSERT_EQ(found.size(), 1u);
   EXPECT_NE(found[0].id, bob.id);
 }

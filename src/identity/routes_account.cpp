@@ -41,7 +41,7 @@ Result<std::vector<User>> named_accounts(db::Tx& tx, const std::optional<std::st
     if (!u || u->deleted) return std::vector<User>{};
     return std::vector<User>{*u};
   }
-  return users_with_email(tx, *email, 5);
+  return find_users_by_email(tx, *email, 5);  // tombstones have no email
 }
 
 // Why no link goes to `u` ("" = one does).

@@ -5,7 +5,6 @@
 #include "core/ids.hpp"
 #include "identity/account.hpp"
 #include "identity/auth.hpp"
-#include "identity/columns.hpp"
 
 namespace atrium::identity {
 
@@ -104,14 +103,6 @@ Status use_link(db::Tx& tx, std::string_view token, LinkPurpose purpose, Millis 
   TRY(tx.exec("UPDATE account_tokens SET used_ms = ? WHERE user_id = ? AND purpose = ? AND used_ms IS NULL",
               {now, link->user_id, std::string(purpose_name(purpose))}));
   return {};
-}
-
-Result<std::vector<User>> users_with_email(db::Tx& tx, const std::string& email, int limit) {
-  if (email.empty()) return std::vector<User>{};
-  auto rows = TRY(tx.query("SELECT " + kUserColumns.list() +
-                               " FROM users WHERE LOWER(email) = LOWER(?) AND deleted_ms IS NULL ORDER BY id LIMIT ?",
-                           {email, std::int64_t{limit}}));
-  return kUserColumns.read_all(rows);
 }
 
 Status set_email_verified(db::Tx& tx, const Actor& actor, const std::string& user_id, bool verified, Millis now) {
