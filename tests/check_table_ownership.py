@@ -18,7 +18,7 @@ STORE_FILES = {
     "http": {"api.cpp"},  # the idempotency-key store of the API layer
     "audit": {"audit.cpp"},
     "quota": {"quota.cpp"},
-    "identity": {"store.cpp", "orgs.cpp", "store_auth.cpp"},
+    "identity": {"store.cpp", "orgs.cpp", "store_auth.cpp", "store_account.cpp"},
     "sso": {"store.cpp"},
     "projects": {"projects.cpp"},
     "data": {"store.cpp"},

@@ -34,6 +34,7 @@
 #include "identity/auth.hpp"
 #include "identity/routes.hpp"
 #include "identity/store.hpp"
+#include "app/user_work.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
@@ -349,7 +350,7 @@ std::unique_ptr<std::map<std::string, std::unique_ptr<sso::Provider>>> add_sign_
   if (!providers) die(providers.error().detail);
   auto held = std::make_unique<std::map<std::string, std::unique_ptr<sso::Provider>>>(std::move(*providers));
   deps.provider_logout_url = sso::logout_url_fn(*held, settings);
-  sso::add_routes(api, {*held, settings, limiter});
+  sso::add_routes(api, {*held, settings, limiter, {}, identity::password_reset_available(deps.mailer)});
   identity::add_auth_routes(api, deps);
   return held;
 }
@@ -558,9 +559,7 @@ int run_server(const ServerFlags& flags) {
     spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   quota::Registry quotas = quota_registry(compute_service);
-  identity::RouteDeps deps{
-      settings, limiter, [](db::Tx& tx, const std::string& org) { return projects::count_in_org(tx, org); },
-      [](db::Tx& tx, const std::string& group) { return projects::count_in_group(tx, group); }, quotas};
+  auto deps = identity_deps(settings, limiter, quotas, c.auth, compute_service, env_service);
   auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before the sign-in routes: deps.second_factor
   auto oidc_providers = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);

@@ -393,7 +393,7 @@ TEST(Table, RendersOneObjectAsKeyValues) {
 
 TEST(Table, EveryKindHasColumns) {
   for (const char* kind : {"org", "my-org", "group", "user", "role", "project", "token", "invitation", "member",
-                           "group-member", "project-member", "audit", "files", "commit", "tree-entry"}) {
+                           "group-member", "project-member", "audit", "files", "commit", "tree-entry", "session"}) {
     EXPECT_FALSE(columns_for(kind).empty()) << kind;
     EXPECT_NE(columns_for(kind)[0].header, "NAME") << kind;
   }

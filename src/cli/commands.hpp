@@ -116,6 +116,10 @@ void add_audit_commands(CLI::App& app, const Ctx& ctx);
 void add_job_commands(CLI::App& app, const Ctx& ctx);
 // commands_data.cpp
 void add_data_commands(CLI::App& app, const Ctx& ctx);
+// commands_admin_user.cpp: `admin user reset-password|disable|enable|delete|sessions|tokens USER`
+void add_admin_user_commands(CLI::App* admin, const Ctx& ctx);
+// `disable` and `enable` USER under `parent` (`atrium user` and `atrium admin user`).
+void add_user_disable_commands(CLI::App* parent, const Ctx& ctx);
 void add_admin_commands(CLI::App& app, const Ctx& ctx);
 // commands_repo.cpp
 void add_repo_commands(CLI::App& app, const Ctx& ctx);

@@ -343,6 +343,7 @@ void add_admin_commands(CLI::App& app, const Ctx& ctx) {
     admin = app.add_subcommand("admin", "Instance administration");
     admin->require_subcommand(1);
   }
+  add_admin_user_commands(admin, ctx);
   auto dry = std::make_shared<bool>(false);
   auto* cmd = admin->add_subcommand("gc", "Collect blobs no file refers to, expired uploads and orphaned staging files");
   cmd->add_flag("--dry-run", *dry, "Only count what would be collected");

@@ -280,18 +280,7 @@ void add_user_commands(CLI::App& app, const Ctx& ctx) {
       return {};
     });
   }
-  for (bool disable : {true, false}) {
-    auto u = std::make_shared<std::string>();
-    auto* cmd = leaf(user, ctx, disable ? "disable" : "enable",
-                     disable ? "Disable a user (admins; ends their sessions)" : "Enable a disabled user (admins)");
-    cmd->add_option("USER", *u, "User id or username")->required();
-    ctx->on_api(cmd, [ctx, u, disable](ApiClient& api) -> Status {
-      std::string id = TRY(api.resolve_user(*u));
-      ApiReply r = TRY(api.send_if_match(TRY(user_set_disabled(id, disable)), api_path({"users", id})));
-      ctx->done(r, std::string(disable ? "Disabled" : "Enabled") + " user " + *u + ".");
-      return {};
-    });
-  }
+  add_user_disable_commands(user, ctx);
 }
 
 void add_role_commands(CLI::App& app, const Ctx& ctx) {

@@ -13,8 +13,13 @@ struct Config {
   int login_ip_per_minute = 30;   // login attempts per client IP per minute
   int invite_ttl_hours_max = 24 * 30;
   bool require_mfa_for_admins = false;  // instance and org admins must enrol a second factor (mfa/)
+  int password_reset_ttl_s = 30 * 60;     // a password-reset link's lifetime
+  int email_verify_ttl_hours = 48;        // an email-verification link's lifetime
+  int password_reset_ip_per_minute = 10;  // reset and verification requests per client IP per minute
 };
 
 void declare(config::Registry& r, Config& c);
+struct AccountSettings;
+AccountSettings account_settings(const Config& c);
 
 }  // namespace atrium::identity

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "http/api.hpp"
+#include "identity/account.hpp"
 #include "identity/auth.hpp"
 #include "identity/orgs.hpp"
 #include "quota/quota.hpp"
@@ -45,6 +46,11 @@ struct RouteDeps {
   using LogoutUrlFn = std::function<Result<std::string>(db::Tx&, const std::string& session_id)>;
   LogoutUrlFn provider_logout_url = nullptr;
   SecondFactor second_factor = {};  // mfa/'s step after a correct password (none: the password signs in)
+  // Account recovery (identity/account.hpp): link lifetimes, the mail module, and what stops a
+  // disabled or deleted user's jobs and environments (app/ wires the jobs and envs services).
+  AccountSettings account = {};
+  Mailer mailer = {};
+  EndUserWork end_user_work = nullptr;
 };
 
 // A user named in a request body by "user_id" or "username" (one is required).

@@ -217,112 +217,6 @@ Result<Response> token_delete(Context& ctx) {
   return Response::no_content();
 }
 
-Result<Response> user_create(Context& ctx) {
-  TRY_STATUS(ctx.authorize(Target{}));
-  auto body = TRY(ctx.json());
-  TRY_STATUS(body.only({"username", "password", "email", "display_name"}));
-  auto username = TRY(body.str("username", 64));
-  if (!is_valid_slug(username))
-    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
-                      "username must be 1-64 of a-z 0-9 - _ . starting with a letter or digit")
-                    .with("field", "username"));
-  auto password = TRY(body.str("password", 1024));
-  TRY_STATUS(check_password(username, password));
-  auto email = TRY(body.opt_str("email", 254)).value_or("");
-  auto display = TRY(body.opt_str("display_name", 200)).value_or("");
-  TRY_STATUS(check_display_text("email", email, 254, true));
-  TRY_STATUS(check_display_text("display_name", display, 200, true));
-  std::string hash = crypto::hash_password(password);
-  auto u = TRY(ctx.db().write(
-      [&](db::Tx& tx) { return create_user(tx, ctx.actor(), username, hash, email, display, ctx.now()); }));
-  return with_etag(Response::json(201, u.json()), u.json());
-}
-
-Result<Response> users_list(Context& ctx) {
-  ctx.filtered();
-  auto page = TRY(ctx.page());
-  bool all = ctx.who().is_instance_admin() && ctx.allowed({"users", "read"}, Target{});
-  std::vector<std::string> orgs;
-  for (auto& b : ctx.who().bindings)
-    if (!b.org_id.empty() && ctx.allowed({"users", "read"}, Target{.org_id = b.org_id})) orgs.push_back(b.org_id);
-  auto items = TRY(list_users(ctx.t(), all, orgs, ctx.who().user_id, page.after, page.limit));
-  return http::paged(std::move(items), page.limit, "id");
-}
-
-Result<Response> user_show(Context& ctx) {
-  auto u = TRY(find_user(ctx.t(), ctx.param("id")));
-  if (!u) return not_found("user");
-  auto orgs = TRY(user_org_ids(ctx.t(), u->id));
-  TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));
-  return with_etag(Response::json(200, u->json()), u->json());
-}
-
-Result<Response> user_update(Context& ctx) {
-  auto u = TRY(find_user(ctx.t(), ctx.param("id")));
-  if (!u) return not_found("user");
-  auto orgs = TRY(user_org_ids(ctx.t(), u->id));
-  TRY_STATUS(ctx.authorize(user_target(ctx.who(), u->id, orgs)));  // strangers get 404 before any 4xx
-  auto body = TRY(ctx.json());
-  TRY_STATUS(body.only({"display_name", "email", "disabled"}));
-  auto display = TRY(body.opt_str("display_name", 200));
-  auto email = TRY(body.opt_str("email", 254));
-  auto disabled = TRY(body.opt_bool("disabled"));
-  if (display) TRY_STATUS(check_display_text("display_name", *display, 200, true));
-  if (email) TRY_STATUS(check_display_text("email", *email, 254, true));
-  if (disabled) {
-    TRY_STATUS(ctx.authorize({"users", "admin"}, Target{}));
-    if (u->id == ctx.who().user_id && *disabled)
-      return fail(ErrorCode::kFailedPrecondition, "self-disable", "you cannot disable your own account");
-  }
-  TRY_STATUS(ctx.check_if_match(u->json()["etag"].get<std::string>()));
-  auto n = TRY(update_user(ctx.t(), ctx.actor(), *u, display, email, disabled, ctx.now()));
-  return with_etag(Response::json(200, n.json()), n.json());
-}
-
-void add_user_routes(http::Api& api) {
-  // ---- users
-  api.add({"POST", "/api/v1/users", Access::require("users", "create"),
-           {"Create a user (instance admin)",
-            "users",
-            {{"type", "object"},
-             {"required", {"username", "password"}},
-             {"properties",
-              {{"username", {{"type", "string"}}},
-               {"password", {{"type", "string"}}},
-               {"email", {{"type", "string"}}},
-               {"display_name", {{"type", "string"}}}}}},
-            kObj,
-            201,
-            {},
-            false},
-           user_create,
-           http::TxMode::kNone});
-
-  api.add({"GET", "/api/v1/users", Access::require("users", "read"),
-           {"List users who share an organisation with me (admins: all)",
-            "users",
-            nullptr,
-            list_schema(),
-            200,
-            {"limit", "after"}},
-           users_list});
-
-  api.add({"GET", "/api/v1/users/{id}", Access::require("users", "read"),
-           {"Show a user", "users", nullptr, kObj},
-           user_show});
-
-  api.add({"PATCH", "/api/v1/users/{id}", Access::require("users", "write"),
-           {"Update a user's profile; `disabled` needs the instance admin",
-            "users",
-            {{"type", "object"},
-             {"properties",
-              {{"display_name", {{"type", "string"}}},
-               {"email", {{"type", "string"}}},
-               {"disabled", {{"type", "boolean"}}}}}},
-            kObj},
-           user_update});
-}
-
 }  // namespace
 }  // namespace detail
 
@@ -430,7 +324,8 @@ void add_auth_routes(http::Api& api, RouteDeps deps) {
   api.add({"DELETE", "/api/v1/tokens/{id}", Access::require("tokens", "delete"),
            {"Revoke an API token", "tokens", nullptr, nullptr, 204},
            token_delete});
-  add_user_routes(api);
+  add_user_routes(api, deps);
+  add_account_routes(api, deps);
 }
 
 }  // namespace atrium::identity

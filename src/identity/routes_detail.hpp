@@ -41,5 +41,8 @@ Status may_grant_role(Context& ctx, const std::string& org_id, const std::string
 void add_role_routes(http::Api& api);
 void add_invitation_routes(http::Api& api, const RouteDeps& deps);
 void add_quota_routes(http::Api& api, const RouteDeps& deps);
+// Parts of add_auth_routes: users and their administration, account recovery.
+void add_user_routes(http::Api& api, const RouteDeps& deps);
+void add_account_routes(http::Api& api, const RouteDeps& deps);
 
 }  // namespace atrium::identity::detail

@@ -84,7 +84,27 @@ Result<Response> invitations_list(Context& ctx) {
   return paged(TRY(list_invitations(ctx.t(), o.id, page.after, page.limit, ctx.now())), page.limit, "id");
 }
 
-Result<Response> invitation_create(const AuthSettings& settings, Context& ctx) {
+// Mails the invitation's link to its address in the request's transaction (when mail is on).
+Result<bool> mail_invitation(const Mailer& mailer, Context& ctx, const Org& o, const json& inv, const std::string& url) {
+  std::string email = inv.value("email", "");
+  if (email.empty() || !mailer.on()) return false;
+  auto queued = mailer.enqueue(ctx.t(),
+                               {email,
+                                "invitation",
+                                "",
+                                {{"org_name", o.name}, {"org_slug", o.slug}, {"role", inv.value("role", "")},
+                                 {"link", url}, {"inviter", ctx.who().username},
+                                 {"expiry", inv.value("expires_at", "")}},
+                                "invitation:" + inv.value("id", "")},
+                               ctx.now());
+  if (!queued && queued.error().code == ErrorCode::kInvalidArgument)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-email", "this email address cannot receive mail")
+                    .with("field", "email"));
+  if (!queued) return std::unexpected(queued.error());
+  return true;
+}
+
+Result<Response> invitation_create(const AuthSettings& settings, const Mailer& mailer, Context& ctx) {
   auto o = TRY(org_of(ctx));
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"role", "email", "expires_in_hours"}));
@@ -101,6 +121,7 @@ Result<Response> invitation_create(const AuthSettings& settings, Context& ctx) {
   std::string base = settings.public_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   j["url"] = base + "/invite#" + inv.token;
+  j["mailed"] = TRY(mail_invitation(mailer, ctx, o, inv.json, j["url"].get<std::string>()));
   return with_etag(Response::json(201, j), j);
 }
 
@@ -212,7 +233,7 @@ void add_invitation_routes(http::Api& api, const RouteDeps& deps) {
             {},
             true,
             {"token", "url"}},
-           std::bind_front(invitation_create, std::cref(deps.settings))});
+           std::bind_front(invitation_create, std::cref(deps.settings), deps.mailer)});
 
   api.add({"DELETE", "/api/v1/invitations/{id}", Access::require("invitations", "delete"),
            {"Revoke an invitation", "invitations", nullptr, nullptr, 204},

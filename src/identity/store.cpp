@@ -65,13 +65,25 @@ CREATE INDEX login_failures_updated ON login_failures (updated_ms);
 )SQL"},
           // A server-generated password (the first admin's one-time password) must be changed first.
           {3, "must_change_password",
-           "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;"}};
+           "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;"},
+          // Account recovery (identity/account.hpp): verified emails, tombstones of deleted users, and
+          // one-time links (password reset, email verification) stored as hashes.
+          {4, "account_recovery",
+           R"SQL(
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN deleted_ms INTEGER;
+CREATE TABLE account_tokens (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), purpose TEXT NOT NULL,
+  secret_hash TEXT NOT NULL, email TEXT NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL, used_ms INTEGER);
+CREATE INDEX account_tokens_user ON account_tokens (user_id, purpose, created_ms);
+)SQL"}};
 }
 
 bool changes_principals(const std::vector<std::string>& tables) {
   static constexpr std::array<std::string_view, 10> kSources = {
       "*", "users", "instance_admins", "sessions", "tokens", "orgs", "roles", "org_members", "org_groups",
-      "group_members"};
+      "group_members"};  // account_tokens: no principal is built from them
   for (auto& t : tables)
     if (std::find(kSources.begin(), kSources.end(), t) != kSources.end()) return true;
   return false;
@@ -81,6 +93,7 @@ nlohmann::json User::json() const {
   return {{"id", id},
           {"username", username},
           {"email", email},
+          {"email_verified", email_verified},
           {"display_name", display_name},
           {"disabled", disabled},
           {"must_change_password", must_change_password},
@@ -121,6 +134,8 @@ const db::Columns<User> kUserColumns{
     db::col<&User::created>("created_ms"),
     db::col<&User::updated>("updated_ms"),
     db::col<&User::version>("version"),
+    db::col<&User::email_verified>("email_verified"),
+    db::col<&User::deleted>("deleted_ms"),
 };
 
 const db::Columns<Org> kOrgColumns{db::col<&Org::id>("id"), db::col<&Org::slug>("slug"), db::col<&Org::name>("name"),
@@ -299,7 +314,7 @@ Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who) {
 
 Result<nlohmann::json> list_users(db::Tx& tx, bool all, const std::vector<std::string>& org_ids,
                                   const std::string& self, const std::string& after, int limit) {
-  std::string sql = "SELECT " + kUserColumns.list() + " FROM users WHERE id > ?";
+  std::string sql = "SELECT " + kUserColumns.list() + " FROM users WHERE id > ? AND deleted_ms IS NULL";
   db::Params p{after};
   if (!all) {
     sql += " AND (id = ?";
@@ -327,17 +342,24 @@ Result<User> update_user(db::Tx& tx, const Actor& actor, const User& u, const st
   User n = u;
   nlohmann::json changes = nlohmann::json::object();
   if (display_name && *display_name != u.display_name) { n.display_name = *display_name; changes["display_name"] = *display_name; }
-  if (email && *email != u.email) { n.email = *email; changes["email"] = *email; }
+  if (email && *email != u.email) {
+    n.email = *email;
+    n.email_verified = false;  // a new address is verified anew (POST /api/v1/me/email/verify)
+    changes["email"] = *email;
+  }
   if (disabled && *disabled != u.disabled) { n.disabled = *disabled; changes["disabled"] = *disabled; }
   if (changes.empty()) return u;
-  auto c = TRY(tx.exec("UPDATE users SET display_name = ?, email = ?, disabled = ?, updated_ms = ?, version = version + 1 "
-                       "WHERE id = ? AND version = ?",
-                       {n.display_name, n.email, std::int64_t{n.disabled ? 1 : 0}, now, u.id, u.version}));
+  auto c = TRY(tx.exec("UPDATE users SET display_name = ?, email = ?, email_verified = ?, disabled = ?, updated_ms = ?, "
+                       "version = version + 1 WHERE id = ? AND version = ?",
+                       {n.display_name, n.email, std::int64_t{n.email_verified ? 1 : 0},
+                        std::int64_t{n.disabled ? 1 : 0}, now, u.id, u.version}));
   if (c == 0) return fail(ErrorCode::kPreconditionFailed, "etag-mismatch", "the user changed meanwhile; retry");
   if (n.disabled && !u.disabled) {
     // A disabled account loses its sessions and tokens at once.
-    TRY(tx.exec("UPDATE sessions SET revoked_ms = ? WHERE user_id = ? AND revoked_ms IS NULL", {now, u.id}));
-    TRY(tx.exec("UPDATE tokens SET revoked_ms = ? WHERE user_id = ? AND revoked_ms IS NULL", {now, u.id}));
+    TRY(tx.exec("UPDATE sessions SET revoked_ms = ?, version = version + 1 WHERE user_id = ? AND revoked_ms IS NULL",
+                {now, u.id}));
+    TRY(tx.exec("UPDATE tokens SET revoked_ms = ?, version = version + 1 WHERE user_id = ? AND revoked_ms IS NULL",
+                {now, u.id}));
   }
   TRY_STATUS(audit::record(tx, actor, {"", "user.update", "user", u.id, changes}, now));
   n.version = u.version + 1;

@@ -6,6 +6,7 @@ export interface User {
   username: string;
   display_name: string;
   email: string;
+  email_verified?: boolean;
   disabled: boolean;
   created_at: string;
   updated_at: string;

@@ -2,6 +2,7 @@
 // pages, so the first page loads only the shell and the code of the page it shows.
 import { createBrowserRouter, type RouteObject } from "react-router";
 import { authRoutes } from "../pages/auth";
+import { recoveryRoutes } from "../pages/recovery";
 import { homeRoutes } from "../pages/home";
 import { projectRoutes, projectChildRoutes } from "../pages/projects";
 import { codeRoutes } from "../pages/code";
@@ -27,6 +28,7 @@ const routes: RouteObject[] = [
     children: [
       // Pages without the signed-in shell: sign in, invitations, a full-window terminal.
       ...authRoutes,
+      ...recoveryRoutes,
       ...envRoutes.bare,
       {
         // The signed-in shell is its own chunk: the sign-in page does not load it.

@@ -20,7 +20,7 @@ interface SessionValue {
 const SessionContext = createContext<SessionValue>({ me: null, loading: true, refresh: async () => null });
 
 export const ME_KEY = ["me"] as const;
-const PUBLIC_PAGES = new Set(["/login", "/invite"]);
+const PUBLIC_PAGES = new Set(["/login", "/invite", "/forgot-password", "/reset-password", "/verify-email"]);
 
 export async function loadMe(): Promise<Me | null> {
   try {

@@ -8,6 +8,7 @@ import { splitError } from "../../api/fields";
 import type { User } from "../../api/types";
 import { ME_KEY, useMe, useSession } from "../../auth/session";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { VerifyEmailPrompt } from "./VerifyEmailPrompt";
 
 const FIELDS = ["display_name", "email"] as const;
 
@@ -76,6 +77,7 @@ export default function Profile() {
           ) : (
             <ErrorAlert error={split.general} title="Could not save the profile" />
           )}
+          {me.email && !me.email_verified && !saved ? <VerifyEmailPrompt email={me.email} /> : null}
           {saved ? (
             <Alert color="green" variant="light" role="status">
               Profile saved.
