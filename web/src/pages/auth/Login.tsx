@@ -12,6 +12,7 @@ import { loginErrorText } from "../../auth/loginError";
 import { ssoErrorText } from "../../auth/ssoError";
 import { ME_KEY, safeNext, useSession } from "../../auth/session";
 import { Loading } from "../../components/Loading";
+import { DirectoryChoice, loginUrl } from "./DirectoryChoice";
 import { SsoButtons } from "./SsoButtons";
 
 interface LoginAnswer {
@@ -29,6 +30,7 @@ export default function Login() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(() => ssoErrorText(params.get("sso_error")));
   const [busy, setBusy] = useState(false);
+  const [directory, setDirectory] = useState(""); // "" = the Atrium account, else an [ldap.NAME]
 
   // Already signed in (a bookmark, the proxy's redirect after the session came back): go on.
   useEffect(() => {
@@ -43,7 +45,7 @@ export default function Login() {
     setBusy(true);
     setError(null);
     try {
-      const a = await fetchJson<LoginAnswer>("/api/v1/auth/login", {
+      const a = await fetchJson<LoginAnswer>(loginUrl(directory), {
         method: "POST",
         body: JSON.stringify({ username, password }),
       });
@@ -82,6 +84,7 @@ export default function Login() {
               </Alert>
             ) : null}
             <SsoButtons next={next} />
+            <DirectoryChoice value={directory} onChange={setDirectory} />
             <TextInput
               label="Username"
               autoComplete="username"
