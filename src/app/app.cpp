@@ -35,6 +35,7 @@
 #include "identity/routes.hpp"
 #include "identity/store.hpp"
 #include "app/user_work.hpp"
+#include "sso/ldap.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
@@ -341,16 +342,22 @@ quota::Registry quota_registry(const jobs::Service& compute_service) {
   return quotas;
 }
 
-// Signing in: with a password (identity) and through identity providers ([oidc.NAME]), whose
-// sessions sign out at the provider too. The providers live as long as the server (routes hold them).
-std::unique_ptr<std::map<std::string, std::unique_ptr<sso::Provider>>> add_sign_in_routes(
-    http::Api& api, const Settings& c, const Clock& clock, const identity::AuthSettings& settings,
-    identity::LoginLimiter& limiter, identity::RouteDeps& deps) {
+// Signing in: with a password (identity), through identity providers ([oidc.NAME]), whose sessions
+// sign out at the provider too, and with LDAP directories ([ldap.NAME]). What it returns lives as
+// long as the server (routes hold it).
+struct SignIn {
+  std::map<std::string, std::unique_ptr<sso::Provider>> oidc;
+  std::unique_ptr<sso::LdapProviders> ldap;
+};
+std::unique_ptr<SignIn> add_sign_in_routes(http::Api& api, const Settings& c, const Clock& clock,
+                                           const identity::AuthSettings& settings, identity::LoginLimiter& limiter,
+                                           identity::RouteDeps& deps) {
   auto providers = sso::make_providers(c.oidc, clock);
   if (!providers) die(providers.error().detail);
-  auto held = std::make_unique<std::map<std::string, std::unique_ptr<sso::Provider>>>(std::move(*providers));
-  deps.provider_logout_url = sso::logout_url_fn(*held, settings);
-  sso::add_routes(api, {*held, settings, limiter, {}, identity::password_reset_available(deps.mailer)});
+  auto held = std::make_unique<SignIn>(SignIn{std::move(*providers), std::make_unique<sso::LdapProviders>(c.ldap)});
+  deps.provider_logout_url = sso::logout_url_fn(held->oidc, settings);
+  sso::add_routes(api, {held->oidc, settings, limiter, held->ldap->infos(), identity::password_reset_available(deps.mailer)});
+  sso::add_ldap_routes(api, *held->ldap, settings, limiter);
   identity::add_auth_routes(api, deps);
   return held;
 }
@@ -561,7 +568,7 @@ int run_server(const ServerFlags& flags) {
   quota::Registry quotas = quota_registry(compute_service);
   auto deps = identity_deps(settings, limiter, quotas, c.auth, compute_service, env_service);
   auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before the sign-in routes: deps.second_factor
-  auto oidc_providers = add_sign_in_routes(api, c, clock, settings, limiter, deps);
+  auto sign_in = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);
   audit::add_routes(api);

@@ -57,6 +57,7 @@ void declare_all(config::Registry& r, Settings& s) {
   tasks::declare(r, s.tasks);
   mail::declare(r, s.mail);
   sso::declare(r, s.oidc);
+  sso::declare_ldap(r, s.ldap);
 }
 
 Result<Settings> load_settings(const std::string& file, const std::map<std::string, std::string>& env,

@@ -13,6 +13,7 @@
 #include "identity/config.hpp"
 #include "jobs/config.hpp"
 #include "mail/config.hpp"
+#include "sso/ldap.hpp"
 #include "tasks/config.hpp"
 #include "sso/config.hpp"
 #include "vcs/config.hpp"
@@ -52,6 +53,7 @@ struct Settings {
   tasks::Config tasks;      // [tasks]
   mail::Config mail;        // [mail]
   std::map<std::string, sso::OidcConfig> oidc;  // [oidc.NAME], one per OpenID Connect provider
+  std::map<std::string, sso::LdapConfig> ldap;  // [ldap.NAME]: directories to sign in with
 };
 
 // Binds every section of `s` to `r`, in the order of the example file.

@@ -15,6 +15,7 @@ import { loginErrorText } from "../../auth/loginError";
 import { ssoErrorText } from "../../auth/ssoError";
 import { ME_KEY, safeNext, useSession } from "../../auth/session";
 import { Loading } from "../../components/Loading";
+import { DirectoryChoice, loginUrl } from "./DirectoryChoice";
 import { SsoButtons, useSignInOptions } from "./SsoButtons";
 
 // The sign-in card: a titled form with the error (if any) above its fields.
@@ -68,6 +69,7 @@ export default function Login() {
   const [useRecovery, setUseRecovery] = useState(false);
   // "Forgot password?" only where the server can mail a reset link.
   const options = useSignInOptions();
+  const [directory, setDirectory] = useState(""); // "" = the Atrium account, else an [ldap.NAME]
 
   // Already signed in (a bookmark, the proxy's redirect after the session came back): go on.
   useEffect(() => {
@@ -97,7 +99,7 @@ export default function Login() {
     setBusy(true);
     setError(null);
     try {
-      const a = await fetchJson<LoginAnswer | MfaChallenge>("/api/v1/auth/login", {
+      const a = await fetchJson<LoginAnswer | MfaChallenge>(loginUrl(directory), {
         method: "POST",
         body: JSON.stringify({ username, password }),
       });
@@ -168,6 +170,7 @@ export default function Login() {
         </Alert>
       ) : null}
       <SsoButtons next={next} />
+      <DirectoryChoice value={directory} onChange={setDirectory} />
       <TextInput
         label="Username"
         autoComplete="username"
