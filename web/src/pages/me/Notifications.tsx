@@ -1,7 +1,7 @@
 // /me/notifications: which notifications come by mail (a job's end for jobs that ask for it, an
 // environment about to be stopped, a quota nearly used up) and the language of the mails. Saved
 // with the version it was loaded at (If-Match): a change made elsewhere is shown with a reload.
-import { Alert, Button, Checkbox, Group, Loader, Paper, Select, Stack, Text, Title } from "@mantine/core";
+import { Alert, Button, Checkbox, Group, Loader, NativeSelect, Paper, Stack, Text, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, fetchJson } from "../../api/client";
@@ -75,7 +75,7 @@ export default function Notifications() {
             Notifications
           </Title>
           {prefs.mail_enabled ? null : (
-            <Alert color="gray" variant="light" title="Mail is not set up">
+            <Alert color="gray" variant="light" title="Mail is not set up" role="note">
               This server sends no mail yet; your choices apply once an administrator sets it up.
             </Alert>
           )}
@@ -113,15 +113,14 @@ export default function Notifications() {
               />
             ))}
           </Stack>
-          <Select
+          <NativeSelect
             label="Language of mails"
             data={[
               { value: "", label: "Server default" },
               ...prefs.locales.map((l) => ({ value: l, label: LANGUAGES[l] ?? l })),
             ]}
             value={locale}
-            onChange={(v) => setLocale(v ?? "")}
-            allowDeselect={false}
+            onChange={(e) => setLocale(e.currentTarget.value)}
           />
           <Group>
             <Button type="submit" loading={busy}>
