@@ -7,10 +7,12 @@
 #include <regex>
 #include <set>
 
+#include "audit/audit.hpp"
 #include "core/crypto.hpp"
 #include "db/testing.hpp"
 #include "mail/mail.hpp"
 #include "mail/message.hpp"
+#include "mail/notify.hpp"
 #include "mail/smtp.hpp"
 #include "mail/store.hpp"
 #include "mail/templates.hpp"
@@ -232,6 +234,63 @@ TEST(Enqueue, RefusesBadInputAndQueuesNothingWhenDisabled) {
   auto again = db->write([&](db::Tx& tx) { return enqueue(tx, ok, 2); });
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, *id);
+  configure(*db, clock, Settings{});
+}
+
+}  // namespace
+}  // namespace atrium::mail
+
+namespace atrium::mail {
+namespace {
+
+// A quota at 90 % or more: one notice per recipient and period, none below 90 % or when unwanted.
+TEST(Notify, QuotaNearLimitOncePerPeriodAndRespectsThePreference) {
+  crypto::init();
+  auto db = db::open_test_db();
+  ASSERT_TRUE(db->migrate("audit", audit::migrations()));
+  ASSERT_TRUE(db->migrate("orgs", {{1, "orgs", "CREATE TABLE orgs (id TEXT PRIMARY KEY); INSERT INTO orgs VALUES ('org_a');"}}));
+  ASSERT_TRUE(db->migrate("quota", quota::migrations()));
+  ASSERT_TRUE(db->migrate("tasks", tasks::migrations()));
+  ASSERT_TRUE(db->migrate("mail", migrations()));
+  static FixedClock clock;
+  Settings s;
+  s.smtp.url = "smtp://127.0.0.1:1";
+  s.from = "atrium@example.org";
+  s.public_url = [] { return std::string("https://atrium.example.org"); };
+  s.email_of = [](db::Tx&, const std::string& id) -> Result<std::string> { return id + "@example.org"; };
+  configure(*db, clock, s);
+  std::int64_t used = 950;
+  quota::Registry reg;
+  ASSERT_TRUE(reg.add("data", {"storage_bytes"}, [&used](db::Tx&, const quota::Subject&) -> Result<nlohmann::json> {
+    return nlohmann::json{{"storage_bytes", used}};
+  }));
+  quota::Subject ann{"org_a", "user", "ann"};
+  ASSERT_TRUE(db->write([&](db::Tx& tx) {
+    return quota::put(tx, reg, Actor{.user_id = "usr_admin"}, ann, {.storage_bytes = 1000}, 1);
+  }));
+  QuotaRecipients who = [](db::Tx&, const quota::Subject& q) -> Result<std::vector<std::string>> {
+    return std::vector<std::string>{q.id};
+  };
+  auto mails = [&] {
+    return db->read([](db::Tx& tx) { return tasks::list(tx, {.kind = kSendKind}); })->size();
+  };
+  Millis day = 86'400'000;
+  ASSERT_TRUE(db->write([&](db::Tx& tx) { return check_quotas(tx, reg, who, 100 * day); }));
+  EXPECT_EQ(mails(), 1u);
+  ASSERT_TRUE(db->write([&](db::Tx& tx) { return check_quotas(tx, reg, who, 101 * day); }));
+  EXPECT_EQ(mails(), 1u);  // the same 30-day period
+  used = 899;
+  ASSERT_TRUE(db->write([&](db::Tx& tx) { return check_quotas(tx, reg, who, 131 * day); }));
+  EXPECT_EQ(mails(), 1u);  // below 90 %
+  used = 1000;
+  ASSERT_TRUE(db->write_tx([&](db::Tx& tx) -> Status {
+    Preferences p = TRY(preferences(tx, "ann"));
+    p.email["quota_near_limit"] = false;
+    TRY(put_preferences(tx, "ann", p, 1));
+    return {};
+  }));
+  ASSERT_TRUE(db->write([&](db::Tx& tx) { return check_quotas(tx, reg, who, 131 * day); }));
+  EXPECT_EQ(mails(), 1u);  // unwanted
   configure(*db, clock, Settings{});
 }
 

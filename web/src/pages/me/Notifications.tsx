@@ -1,12 +1,13 @@
 // /me/notifications: which notifications come by mail (a job's end for jobs that ask for it, an
 // environment about to be stopped, a quota nearly used up) and the language of the mails. Saved
 // with the version it was loaded at (If-Match): a change made elsewhere is shown with a reload.
-import { Alert, Button, Checkbox, Group, Loader, Paper, Select, Stack, Text, Title } from "@mantine/core";
+import { Alert, Button, Checkbox, Group, Loader, NativeSelect, Paper, Stack, Text, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, fetchJson } from "../../api/client";
+import { useEffect, useState } from "react";
+import { fetchJson } from "../../api/client";
 import type { NotificationKind, NotificationPrefs } from "../../api/me";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { ChangedElsewhere, Saved, useSaveForm } from "./saveForm";
 
 const KEY = ["me", "notifications"];
 const URL = "/api/v1/me/notifications";
@@ -24,10 +25,16 @@ export default function Notifications() {
   const q = useQuery({ queryKey: KEY, queryFn: () => fetchJson<NotificationPrefs>(URL) });
   const [email, setEmail] = useState<Record<string, boolean>>({});
   const [locale, setLocale] = useState<string>("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
-  const conflict = error instanceof ApiError && error.status === 412;
+  const { error, setError, busy, saved, conflict, submit } = useSaveForm(async () => {
+    if (!q.data) return;
+    const kinds = Object.fromEntries(Object.entries(email).map(([k, v]) => [k, { email: v }]));
+    const p = await fetchJson<NotificationPrefs>(URL, {
+      method: "PUT",
+      headers: { "If-Match": q.data.etag },
+      body: JSON.stringify({ locale: locale || null, kinds }),
+    });
+    qc.setQueryData(KEY, p);
+  });
 
   const take = (p: NotificationPrefs) => {
     setEmail(Object.fromEntries(Object.entries(p.kinds).map(([k, v]) => [k, v.email])));
@@ -40,27 +47,6 @@ export default function Notifications() {
   if (q.isPending) return <Loader aria-label="Loading notification settings" />;
   if (q.isError) return <ErrorAlert error={q.error} title="Could not load the notification settings" />;
   const prefs = q.data;
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    try {
-      const kinds = Object.fromEntries(Object.entries(email).map(([k, v]) => [k, { email: v }]));
-      const p = await fetchJson<NotificationPrefs>(URL, {
-        method: "PUT",
-        headers: { "If-Match": prefs.etag },
-        body: JSON.stringify({ locale: locale || null, kinds }),
-      });
-      qc.setQueryData(KEY, p);
-      setSaved(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const reload = async () => {
     setError(null);
@@ -75,7 +61,7 @@ export default function Notifications() {
             Notifications
           </Title>
           {prefs.mail_enabled ? null : (
-            <Alert color="gray" variant="light" title="Mail is not set up">
+            <Alert color="gray" variant="light" title="Mail is not set up" role="note">
               This server sends no mail yet; your choices apply once an administrator sets it up.
             </Alert>
           )}
@@ -83,22 +69,15 @@ export default function Notifications() {
             Mails go to the address in your profile. Invitations and password resets always come.
           </Text>
           {conflict ? (
-            <Alert color="blue" variant="light" role="alert" title="Changed elsewhere">
-              <Stack gap="xs" align="flex-start">
-                <Text size="sm">Your notification settings were changed elsewhere. Reload them, then make your change again.</Text>
-                <Button size="xs" variant="default" onClick={() => void reload()}>
-                  Reload notification settings
-                </Button>
-              </Stack>
-            </Alert>
+            <ChangedElsewhere
+              text="Your notification settings were changed elsewhere. Reload them, then make your change again."
+              reloadLabel="Reload notification settings"
+              onReload={reload}
+            />
           ) : (
             <ErrorAlert error={error} title="Could not save the notification settings" />
           )}
-          {saved ? (
-            <Alert color="green" variant="light" role="status">
-              Notification settings saved.
-            </Alert>
-          ) : null}
+          {saved ? <Saved what="Notification settings" /> : null}
           <Stack gap="sm" role="group" aria-label="Send me a mail about">
             {KINDS.map((k) => (
               <Checkbox
@@ -113,15 +92,14 @@ export default function Notifications() {
               />
             ))}
           </Stack>
-          <Select
+          <NativeSelect
             label="Language of mails"
             data={[
               { value: "", label: "Server default" },
               ...prefs.locales.map((l) => ({ value: l, label: LANGUAGES[l] ?? l })),
             ]}
             value={locale}
-            onChange={(v) => setLocale(v ?? "")}
-            allowDeselect={false}
+            onChange={(e) => setLocale(e.currentTarget.value)}
           />
           <Group>
             <Button type="submit" loading={busy}>

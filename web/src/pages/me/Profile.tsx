@@ -1,14 +1,15 @@
 // /me: my profile: display name and email. The update names the version it was made from
 // (If-Match): a change made elsewhere meanwhile is shown, with a reload, instead of overwritten.
-import { Alert, Button, Group, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
-import { ApiError, fetchJson } from "../../api/client";
+import { useState } from "react";
+import { fetchJson } from "../../api/client";
 import { splitError } from "../../api/fields";
 import type { User } from "../../api/types";
 import { ME_KEY, useMe, useSession } from "../../auth/session";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { VerifyEmailPrompt } from "./VerifyEmailPrompt";
+import { ChangedElsewhere, Saved, useSaveForm } from "./saveForm";
 
 const FIELDS = ["display_name", "email"] as const;
 
@@ -18,31 +19,15 @@ export default function Profile() {
   const qc = useQueryClient();
   const [displayName, setDisplayName] = useState(me.display_name);
   const [email, setEmail] = useState(me.email);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
-  const conflict = error instanceof ApiError && error.status === 412;
+  const { error, setError, busy, saved, conflict, submit } = useSaveForm(async () => {
+    const u = await fetchJson<User>(`/api/v1/users/${encodeURIComponent(me.id)}`, {
+      method: "PATCH",
+      headers: { "If-Match": me.etag },
+      body: JSON.stringify({ display_name: displayName, email }),
+    });
+    qc.setQueryData(ME_KEY, { ...me, ...u });
+  });
   const split = splitError(conflict ? null : error, FIELDS);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    try {
-      const u = await fetchJson<User>(`/api/v1/users/${encodeURIComponent(me.id)}`, {
-        method: "PATCH",
-        headers: { "If-Match": me.etag },
-        body: JSON.stringify({ display_name: displayName, email }),
-      });
-      qc.setQueryData(ME_KEY, { ...me, ...u });
-      setSaved(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   // Takes what the server has now (the form shows it), dropping this form's edits.
   const reload = async () => {
@@ -66,23 +51,16 @@ export default function Profile() {
             {me.instance_admin ? " (instance administrator)" : ""}. The username cannot be changed.
           </Text>
           {conflict ? (
-            <Alert color="blue" variant="light" role="alert" title="Changed elsewhere">
-              <Stack gap="xs" align="flex-start">
-                <Text size="sm">Your profile was changed elsewhere since this page loaded. Reload it, then make your change again.</Text>
-                <Button size="xs" variant="default" onClick={() => void reload()}>
-                  Reload profile
-                </Button>
-              </Stack>
-            </Alert>
+            <ChangedElsewhere
+              text="Your profile was changed elsewhere since this page loaded. Reload it, then make your change again."
+              reloadLabel="Reload profile"
+              onReload={reload}
+            />
           ) : (
             <ErrorAlert error={split.general} title="Could not save the profile" />
           )}
           {me.email && !me.email_verified && !saved ? <VerifyEmailPrompt email={me.email} /> : null}
-          {saved ? (
-            <Alert color="green" variant="light" role="status">
-              Profile saved.
-            </Alert>
-          ) : null}
+          {saved ? <Saved what="Profile" /> : null}
           <TextInput
             label="Display name"
             autoComplete="name"
