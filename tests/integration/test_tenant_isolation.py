@@ -113,6 +113,8 @@ SWEEP = {
     ("GET", "/api/v1/auth/providers"): [V(200, check=lambda c, r: c.b.id not in r.text)],
     ("GET", "/api/v1/auth/oidc/{name}/start"): [V(404, params={"name": lambda c: "no-such-provider"})],
     ("GET", "/api/v1/auth/oidc/{name}/callback"): [V(404, params={"name": lambda c: "no-such-provider"})],
+    ("POST", "/api/v1/auth/ldap/{name}/login"): [
+        V(404, params={"name": lambda c: "no-such-provider"}, body={"username": "alice", "password": "x-password"})],
     ("GET", "/api/v1/orgs/{org}/sso-rules"): [V(404, params={"org": B_ORG})],
     ("PUT", "/api/v1/orgs/{org}/sso-rules"): [V(404, params={"org": B_ORG}, body={"rules": []})],
     ("GET", "/api/v1/auth/session"): [V(200, check=lambda c, r: r.json["user"]["id"] == c.caller_id)],
