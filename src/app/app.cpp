@@ -575,6 +575,7 @@ int run_server(const ServerFlags& flags) {
   jobs::add_routes(api, compute_service, runtime);
   data::add_routes(api, data_service, runtime);
   data::add_gc(api, data_service, task_queue);
+  compute_service.add_tasks(task_queue);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
   tasks::add_routes(api);

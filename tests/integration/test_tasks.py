@@ -1,7 +1,11 @@
 """The durable task queue: the admin API (instance admins only, bad input refused, retry and delete
 of dead tasks audited) and its durability promise with real kinds (data.gc, jobs.capture_outputs):
 kill -9 with tasks in flight and queued, and after the restart each runs to success exactly once."""
+import os
+import signal
 import sqlite3
+import uuid
+from pathlib import Path
 
 from conftest import USER_PASSWORD, create_user, is_problem, list_all, wait_until
 
@@ -84,3 +88,104 @@ def test_admin_api_lists_retries_and_deletes_dead_tasks(make_server):
     assert [(e["action"], e["target_id"]) for e in events] == [("task.retry", second), ("task.delete", deleted)]
     assert len(list_all(srv, "/api/v1/audit/events?action=data.gc", admin)) == 3
     assert 'atrium_task_runs_total{kind="data.gc",outcome="succeeded"} 1' in srv.call("GET", "/metrics").text
+
+
+# ---------------------------------------------------------------------------- durability with real kinds
+
+COMPUTE_ENV = {"ATRIUM_COMPUTE_CPUS": "4", "ATRIUM_COMPUTE_MEM_MB": "4096", "ATRIUM_COMPUTE_GPUS": "0",
+               "ATRIUM_COMPUTE_KILL_GRACE_S": "1"}
+BIG_MB = 256  # one job's output, large enough that its capture is still running when the server dies
+
+
+def marker() -> str:
+    return f"300.{uuid.uuid4().int % 10**9:09d}"
+
+
+def processes_with(text: str) -> list[int]:
+    found = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if text in cmd and state != "Z" and int(d.name) != os.getpid():
+            found.append(int(d.name))
+    return found
+
+
+def end_sleep(m: str):
+    """Ends a job's `sleep m`: its script goes on and exits 0."""
+    for pid in processes_with(f"sleep {m}"):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def capture_task(srv, tok, job_id):
+    for t in tasks_of(srv, tok, "?kind=jobs.capture_outputs"):
+        if t["key"] == f"jobs.capture_outputs:{job_id}":
+            return t
+    return None
+
+
+def test_kill_9_with_captures_in_flight_queued_and_due_runs_each_once(make_server):
+    """One capture task in flight (its lease held by the dead server), two queued behind it, and a
+    job that ends while the server is down: after the restart every job's outputs are captured
+    exactly once, as one dataset version each."""
+    srv = make_server(env={**COMPUTE_ENV, "ATRIUM_TASKS_WORKERS": "1", "ATRIUM_TASKS_LEASE_S": "5"})
+    tok = srv.admin_token()
+    org = srv.call("POST", "/api/v1/orgs", tok, json={"slug": "dur", "name": "Dur"}).json
+    pid = srv.call("POST", f"/api/v1/orgs/{org['id']}/projects", tok, json={"slug": "p", "name": "P"}).json["id"]
+    marks = [marker() for _ in range(4)]
+    jobs = []
+    try:
+        for i, m in enumerate(marks):
+            big = f"head -c {BIG_MB << 20} /dev/zero > out/big.bin && " if i == 0 else ""
+            script = f"mkdir -p out && {big}echo {i} > out/r.csv; sleep {m}; echo end > out/end.csv"
+            r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok,
+                         json={"script": script, "time_limit_s": 600,
+                               "outputs": {"dataset": f"out-{i}", "paths": ["out/*"]}})
+            assert r.status == 201, r
+            jobs.append(r.json["id"])
+        for m in marks:
+            wait_until(lambda m=m: processes_with(f"sleep {m}"), 60, what="the jobs' processes")
+        # Job 0 ends: its capture (a large file) runs on the only worker.
+        end_sleep(marks[0])
+        wait_until(lambda: (capture_task(srv, tok, jobs[0]) or {}).get("state") == "running", 30,
+                   interval=0.01, what="job 0's capture to run")
+        # Jobs 1 and 2 end: their captures queue behind it.
+        end_sleep(marks[1])
+        end_sleep(marks[2])
+        wait_until(lambda: all((capture_task(srv, tok, j) or {}).get("state") == "queued" for j in jobs[1:3]), 30,
+                   interval=0.01, what="jobs 1 and 2's captures to queue")
+        assert capture_task(srv, tok, jobs[0])["state"] == "running", "the capture ended too soon: raise BIG_MB"
+        srv.kill9()
+        # Job 3 ends while the server is down.
+        end_sleep(marks[3])
+        wait_until(lambda: not processes_with(f"sleep {marks[3]}"), 30, what="job 3 to end")
+
+        srv.start()
+        tok = srv.admin_token()
+
+        def all_done():
+            ts = [capture_task(srv, tok, j) for j in jobs]
+            return ts if all(t and t["state"] == "succeeded" for t in ts) else None
+
+        done = wait_until(all_done, 120, interval=0.1, what="every capture to succeed")
+        # The one in flight ran again once its lease expired; the others ran once.
+        assert [t["attempts"] for t in done] == [2, 1, 1, 1], done
+        assert "lease expired" in done[0]["last_error"], done[0]
+        for i, j in enumerate(jobs):
+            job = srv.call("GET", f"/api/v1/jobs/{j}", tok).json
+            assert job["state"] == "COMPLETED" and job["outputs"]["version"] == 1, job
+            assert job["outputs"]["capture"] == "done", job
+            ds = srv.call("GET", f"/api/v1/datasets/{job['outputs']['dataset_id']}", tok).json
+            assert [v["version"] for v in ds["versions"]] == [1], ds  # the effect, once
+            files = srv.call("GET", f"/api/v1/datasets/{ds['id']}/versions/1/files", tok).json["items"]
+            expect = {"out/r.csv": 2, "out/end.csv": 4} | ({"out/big.bin": BIG_MB << 20} if i == 0 else {})
+            assert {f["path"]: f["size"] for f in files} == expect, files
+    finally:
+        for m in marks:
+            end_sleep(m)
