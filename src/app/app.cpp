@@ -668,7 +668,7 @@ void add_commands(CLI::App& app, int& exit_code) {
   server->callback([flags, &exit_code] { exit_code = run_server(*flags); });
 
   auto* admin =
-      app.add_subcommand("admin", "Instance administration: audit verify on the server host, gc over the API");
+      app.add_subcommand("admin", "Instance administration: audit verify on the server host, gc and tasks over the API");
   admin->require_subcommand(1);
   auto* audit_cmd = admin->add_subcommand("audit", "The audit trail");
   audit_cmd->require_subcommand(1);

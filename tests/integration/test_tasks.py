@@ -7,7 +7,10 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from conftest import USER_PASSWORD, create_user, is_problem, list_all, wait_until
+import json
+import subprocess
+
+from conftest import ATRIUM_BIN, USER_PASSWORD, base_env, create_user, is_problem, list_all, wait_until
 
 
 def tasks_of(srv, tok, query=""):
@@ -23,6 +26,14 @@ def make_dead(srv, task_id, error="injected by the test"):
                        (error, task_id)).rowcount
     db.close()
     assert n == 1
+
+
+def cli(srv, tok, *args, check=True):
+    env = base_env({"ATRIUM_SERVER_URL": srv.base, "ATRIUM_TOKEN": tok, "ATRIUM_CONFIG_DIR": str(srv.data_dir / "cli")},
+                   admin_password=None)
+    p = subprocess.run([ATRIUM_BIN, *args], capture_output=True, text=True, env=env, timeout=60)
+    assert not check or p.returncode == 0, (args, p.returncode, p.stdout, p.stderr)
+    return p
 
 
 def test_admin_api_lists_retries_and_deletes_dead_tasks(make_server):
@@ -75,8 +86,17 @@ def test_admin_api_lists_retries_and_deletes_dead_tasks(make_server):
     metrics = srv.call("GET", "/metrics").text
     assert 'atrium_tasks{state="dead"} 2' in metrics, metrics
 
-    r = srv.call("POST", f"/api/v1/tasks/{second}/retry", admin)
-    assert r.status == 200 and r.json["attempts"] == 0 and r.json["state"] in ("queued", "running", "succeeded"), r
+    # The CLI: `atrium admin tasks --state dead` lists them, `retry ID` queues one again.
+    listed = cli(srv, admin, "admin", "tasks", "--state", "dead")
+    assert second in listed.stdout and deleted in listed.stdout and "injected by the test" in listed.stdout, listed
+    assert gc_id not in listed.stdout
+    assert {t["id"] for t in json.loads(cli(srv, admin, "admin", "tasks", "--state", "dead", "--json").stdout)["items"]} \
+        == {second, deleted}
+    assert cli(srv, admin, "admin", "tasks", "--state", "bogus", check=False).returncode != 0
+    refused = cli(srv, admin, "admin", "tasks", "retry", gc_id, check=False)
+    assert refused.returncode == 1 and "not dead" in refused.stderr, refused
+    r = json.loads(cli(srv, admin, "admin", "tasks", "retry", second, "--json").stdout)
+    assert r["attempts"] == 0 and r["state"] in ("queued", "running", "succeeded"), r
     wait_until(lambda: srv.call("GET", f"/api/v1/tasks/{second}", admin).json["state"] == "succeeded", 30,
                what="the retried task to succeed")
     again = srv.call("GET", f"/api/v1/tasks/{second}", admin).json
