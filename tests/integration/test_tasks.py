@@ -1,16 +1,14 @@
 """The durable task queue: the admin API (instance admins only, bad input refused, retry and delete
 of dead tasks audited) and its durability promise with real kinds (data.gc, jobs.capture_outputs):
 kill -9 with tasks in flight and queued, and after the restart each runs to success exactly once."""
+import json
 import os
 import signal
 import sqlite3
-import uuid
-from pathlib import Path
-
-import json
 import subprocess
 
 from conftest import ATRIUM_BIN, USER_PASSWORD, base_env, create_user, is_problem, list_all, wait_until
+from test_jobs import COMPUTE_ENV, marker, processes_with
 
 
 def tasks_of(srv, tok, query=""):
@@ -112,26 +110,7 @@ def test_admin_api_lists_retries_and_deletes_dead_tasks(make_server):
 
 # ---------------------------------------------------------------------------- durability with real kinds
 
-COMPUTE_ENV = {"ATRIUM_COMPUTE_CPUS": "4", "ATRIUM_COMPUTE_MEM_MB": "4096", "ATRIUM_COMPUTE_GPUS": "0",
-               "ATRIUM_COMPUTE_KILL_GRACE_S": "1"}
 BIG_MB = 256  # one job's output, large enough that its capture is still running when the server dies
-
-
-def marker() -> str:
-    return f"300.{uuid.uuid4().int % 10**9:09d}"
-
-
-def processes_with(text: str) -> list[int]:
-    found = []
-    for d in Path("/proc").glob("[0-9]*"):
-        try:
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if text in cmd and state != "Z" and int(d.name) != os.getpid():
-            found.append(int(d.name))
-    return found
 
 
 def end_sleep(m: str):
