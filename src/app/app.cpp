@@ -503,6 +503,24 @@ std::unique_ptr<mfa::Service> add_mfa(const Settings& c, const data::MasterKey& 
   return m;
 }
 
+// Plaintext dataset copies that no running (re-adopted) job mounts: left by a crash or an older layout.
+void sweep_dataset_copies(data::Service& data_service) {
+  if (auto n = data_service.sweep_materialized(false); !n)
+    spdlog::warn("data: {}", n.error().detail);
+  else if (*n > 0)
+    spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
+}
+
+// Each module's task kinds (and their routes), the admin API and the metrics; then the workers.
+void start_tasks(http::Api& api, obs::Metrics& metrics, tasks::Queue& queue, data::Service& data_service,
+                 jobs::Service& compute_service) {
+  data::add_gc(api, data_service, queue);
+  compute_service.add_tasks(queue);
+  tasks::add_routes(api);
+  metrics.add_source([&queue] { return queue.render_metrics(); });
+  queue.start();
+}
+
 int run_server(const ServerFlags& flags) {
   tune_allocator();
   crypto::init();
@@ -559,11 +577,7 @@ int run_server(const ServerFlags& flags) {
     return compute_service.dataset_in_use(id, n, uid);
   });
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
-  // Plaintext dataset copies that no running (re-adopted) job mounts: left by a crash or an older layout.
-  if (auto n = data_service.sweep_materialized(false); !n)
-    spdlog::warn("data: {}", n.error().detail);
-  else if (*n > 0)
-    spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
+  sweep_dataset_copies(data_service);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   quota::Registry quotas = quota_registry(compute_service);
   auto deps = identity_deps(settings, limiter, quotas, c.auth, compute_service, env_service);
@@ -576,10 +590,8 @@ int run_server(const ServerFlags& flags) {
   data::add_routes(api, data_service, runtime);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
-  tasks::add_routes(api);
   if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, quotas); !st) die(st.error().detail);
-  metrics.add_source([&task_queue] { return task_queue.render_metrics(); });
-  task_queue.start();  // every module's kinds are registered by now
+  start_tasks(api, metrics, task_queue, data_service, compute_service);
   auto web_assets = load_web_ui(c, js->exe);
   api.set_fallback([&web_assets](const http::Request& req) { return web::serve(web_assets.get(), req); });
 
@@ -656,7 +668,7 @@ void add_commands(CLI::App& app, int& exit_code) {
   server->callback([flags, &exit_code] { exit_code = run_server(*flags); });
 
   auto* admin =
-      app.add_subcommand("admin", "Instance administration: audit verify on the server host, gc over the API");
+      app.add_subcommand("admin", "Instance administration: audit verify on the server host, gc and tasks over the API");
   admin->require_subcommand(1);
   auto* audit_cmd = admin->add_subcommand("audit", "The audit trail");
   audit_cmd->require_subcommand(1);

@@ -121,6 +121,8 @@ void add_admin_user_commands(CLI::App* admin, const Ctx& ctx);
 // `disable` and `enable` USER under `parent` (`atrium user` and `atrium admin user`).
 void add_user_disable_commands(CLI::App* parent, const Ctx& ctx);
 void add_admin_commands(CLI::App& app, const Ctx& ctx);
+// commands_tasks.cpp: `admin tasks`
+void add_task_commands(CLI::App* admin, const Ctx& ctx);
 // commands_repo.cpp
 void add_repo_commands(CLI::App& app, const Ctx& ctx);
 // commands_env.cpp

@@ -344,12 +344,18 @@ void add_admin_commands(CLI::App& app, const Ctx& ctx) {
     admin->require_subcommand(1);
   }
   add_admin_user_commands(admin, ctx);
+  add_task_commands(admin, ctx);
   auto dry = std::make_shared<bool>(false);
   auto* cmd = admin->add_subcommand("gc", "Collect blobs no file refers to, expired uploads and orphaned staging files");
   cmd->add_flag("--dry-run", *dry, "Only count what would be collected");
   ctx->on_api(cmd, [ctx, dry](ApiClient& api) -> Status {
     auto r = TRY(api.send({"POST", api_path({"admin", "gc"}), {}, json{{"dry_run", *dry}}, std::nullopt}));
     const auto& b = r.body;
+    if (r.status == 202) {  // it outlasted the server's wait: it goes on as a task
+      std::string id = sanitize(b.value("id", ""));
+      ctx->done(r, "garbage collection goes on as task " + id + ": see `atrium admin tasks show " + id + "`");
+      return {};
+    }
     ctx->done(r, std::string(*dry ? "would collect " : "collected ") + std::to_string(b.value("blobs", 0)) +
                      " blobs (" + format_size(b.value("bytes", std::uint64_t{0})) + "), " +
                      std::to_string(b.value("orphan_objects", 0)) + " orphaned objects, " +

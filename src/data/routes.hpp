@@ -9,10 +9,16 @@
 namespace atrium::async {
 class Runtime;
 }
+namespace atrium::tasks {
+class Queue;
+}
 
 namespace atrium::data {
 
 // Downloads are decrypted on `rt`'s worker pool.
 void add_routes(http::Api& api, Service& svc, async::Runtime& rt);
+// Garbage collection as the "data.gc" task (its handler registered on `queue`, before it starts)
+// and POST /api/v1/admin/gc, which enqueues one and waits a while for its report.
+void add_gc(http::Api& api, Service& svc, tasks::Queue& queue);
 
 }  // namespace atrium::data

@@ -161,15 +161,6 @@ Result<Response> dl_file_get(Service& svc, async::Runtime& rt, Context& ctx) {
   return serve_blob(ctx, svc.blobs(), rt, e->blob_id, e->size, blob_etag(e->blob_id), path);
 }
 
-Result<Response> admin_gc(Service& svc, Context& ctx) {
-  TRY_STATUS(ctx.authorize(Target{}));
-  auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"dry_run"}));
-  bool dry = TRY(b.opt_bool("dry_run")).value_or(false);
-  auto rep = TRY(svc.gc(dry));
-  return Response::json(200, rep.json());
-}
-
 }  // namespace
 
 void add_file_routes(http::Api& api, Service& svc, async::Runtime& rt) {
@@ -231,12 +222,6 @@ void add_file_routes(http::Api& api, Service& svc, async::Runtime& rt) {
            {"Through a signed link to a dataset version: one of its files (Range supported); every use is audited",
             "files", nullptr, nullptr},
            std::bind_front(dl_file_get, std::ref(svc), std::ref(rt)),
-           http::TxMode::kNone});
-
-  api.add({"POST", "/api/v1/admin/gc", Access::require("files", "admin"),  // instance administrators
-           {"Collect unreferenced blobs, expired uploads and orphaned staging files ({dry_run: true} only counts)",
-            "files", json{{"type", "object"}, {"properties", {{"dry_run", {{"type", "boolean"}}}}}}, kObj},
-           std::bind_front(admin_gc, std::ref(svc)),
            http::TxMode::kNone});
 }
 

@@ -36,6 +36,7 @@
 #include "jobs/inflight.hpp"
 #include "jobs/store.hpp"
 #include "sandbox/sandbox.hpp"
+#include "tasks/tasks.hpp"
 
 namespace atrium::jobs {
 
@@ -117,6 +118,9 @@ class Service {
 
   // Loads the state, re-adopts running jobs, starts the scheduling passes.
   Status start();
+  // Registers the jobs' task kinds ("jobs.capture_outputs") on `queue`, before it starts.
+  void add_tasks(tasks::Queue& queue);
+  static constexpr std::string_view kCaptureKind = "jobs.capture_outputs";
   // Waits for the pass and the launches in progress; running jobs keep running. Call it while
   // the runtime still runs (its I/O thread ends the supervisors' watches).
   void stop();
@@ -186,6 +190,8 @@ class Service {
   void on_exit(const std::string& id, const std::string& cause);
   Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
   Status end_job(const std::string& id, const std::optional<nlohmann::json>& outcome, const std::string& fallback_cause);
+  // The capture task's handler: the job's outputs as a new version of its dataset, once.
+  Status capture_outputs(const std::string& id);
   void stop_after_commit(db::Tx& tx, const std::string& id);
 
   db::Database& db_;

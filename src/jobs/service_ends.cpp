@@ -62,41 +62,6 @@ void Service::on_exit(const std::string& id, const std::string& cause) {
 }
 
 Status Service::end_job(const std::string& id, const std::optional<json>& given, const std::string& fallback) {
-  // Declared outputs of a job whose process ran: stored as blobs first (outside the database
-  // lock; a crash before the end is recorded captures them again after the re-adoption), then
-  // recorded as a dataset version in the transaction that ends the job.
-  struct Captured {
-    OutputsSpec spec;
-    std::vector<data::ManifestEntry> entries;
-    std::string error;
-    JobRecord rec;
-    std::vector<DatasetMount> inputs;
-    std::optional<CommitPin> commit;
-  };
-  std::optional<Captured> cap;
-  // Read once: capturing outputs asks first whether the process ran, the end then records it.
-  std::optional<std::optional<json>> outcome;
-  auto outcome_file = [&](const JobRecord& r) -> const std::optional<json>& {
-    if (!outcome) outcome = given ? given : executor_->outcome(r);
-    return *outcome;
-  };
-  if (settings_.capture_outputs) {
-    auto found = db_.read([&](db::Tx& tx) -> Result<std::optional<Captured>> {
-      auto rec = TRY(get(tx, id));
-      if (!rec) return std::optional<Captured>();
-      auto spec = TRY(job_outputs(tx, id));
-      if (!spec) return std::optional<Captured>();
-      return std::optional<Captured>(Captured{*spec, {}, "", *rec, TRY(job_datasets(tx, id)), TRY(job_commit(tx, id))});
-    });
-    if (found && *found && outcome_file((*found)->rec)) {
-      cap = std::move(**found);
-      data::StorageOwner owner{cap->rec.org_id(), cap->rec.job.assoc.group, cap->rec.user_id()};
-      auto entries = settings_.capture_outputs(run_dir(cap->rec).parent_path() / "workspace", cap->rec.uid,
-                                               cap->spec.globs, owner);
-      if (entries) cap->entries = std::move(*entries);
-      else cap->error = entries.error().detail;
-    }
-  }
   auto st = db_.write_tx([&](db::Tx& tx) -> Status {
     auto lk = lock();
     auto it = state_.jobs.find(id);
@@ -104,29 +69,7 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     auto rec = TRY(get(tx, id));
     if (!rec) return {};
     undo_on_rollback(tx);
-    TRY_STATUS(record_end(tx, *rec, outcome_file(*rec), fallback, clock_.now_ms()));
-    if (!cap) return {};
-    auto ds = TRY(data::get_dataset(tx, cap->spec.dataset_id));
-    if (!ds) return {};  // the dataset was deleted meanwhile
-    const Job& j = state_.jobs.at(id);
-    json inputs = json::array();
-    for (auto& d : cap->inputs) inputs.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number}});
-    json provenance = {{"source", "job"},
-                       {"job_id", id},
-                       {"state", compute::state_name(j.state)},
-                       {"exit_code", j.exit_code ? json(*j.exit_code) : json(nullptr)},
-                       {"command", rec->script.empty() ? json(rec->argv) : json(nullptr)},
-                       {"script_sha256", rec->script.empty() ? json(nullptr) : json(crypto::sha256_hex(rec->script))},
-                       {"inputs", inputs},
-                       {"globs", cap->spec.globs},
-                       {"commit", cap->commit ? json(cap->commit->commit) : json(nullptr)},
-                       {"ref", cap->commit ? json(cap->commit->ref) : json(nullptr)},
-                       {"image", "host"}};  // the host's /usr, read-only
-    if (!cap->error.empty()) provenance["capture_error"] = cap->error;
-    Actor system{.user_id = rec->user_id(), .username = "job " + id, .request_id = id};
-    auto v = TRY(data::add_version(tx, system, *ds, cap->error.empty() ? cap->entries : std::vector<data::ManifestEntry>{},
-                                   "outputs of job " + id, provenance, clock_.now_ms()));
-    return set_outputs_version(tx, id, v["version"].get<std::int64_t>());  // the provenance link back
+    return record_end(tx, *rec, given ? given : executor_->outcome(*rec), fallback, clock_.now_ms());
   });
   // The plaintext of the datasets it mounted lives only while a job of its uid runs with them.
   if (st && settings_.release_dataset) {
@@ -145,6 +88,63 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
   return st;
 }
 
+void Service::add_tasks(tasks::Queue& queue) {
+  queue.handle(std::string(kCaptureKind),
+               [this](const tasks::Task& t) { return capture_outputs(t.payload.value("job_id", "")); });
+}
+
+// The "jobs.capture_outputs" task of a job that ended: its declared outputs stored as blobs
+// (outside any transaction: it reads the whole workspace), then recorded as a dataset version.
+// Idempotent: a second attempt (a worker that died, a lease taken over) finds the version recorded
+// and stops; blobs stored twice are the same blobs. A refused capture (quotas, sizes, the disk) is
+// recorded in the version's provenance, as before: the task succeeds.
+Status Service::capture_outputs(const std::string& id) {
+  struct Captured {
+    JobRecord rec;
+    OutputsSpec spec;
+    std::vector<DatasetMount> inputs;
+    std::optional<CommitPin> commit;
+  };
+  auto found = TRY(db_.read([&](db::Tx& tx) -> Result<std::optional<Captured>> {
+    auto rec = TRY(get(tx, id));
+    if (!rec) return std::optional<Captured>();
+    auto spec = TRY(job_outputs(tx, id));
+    if (!spec || spec->version) return std::optional<Captured>();
+    return std::optional<Captured>(Captured{*rec, *spec, TRY(job_datasets(tx, id)), TRY(job_commit(tx, id))});
+  }));
+  if (!found || !settings_.capture_outputs) return {};
+  Captured& cap = *found;
+  data::StorageOwner owner{cap.rec.org_id(), cap.rec.job.assoc.group, cap.rec.user_id()};
+  auto entries =
+      settings_.capture_outputs(run_dir(cap.rec).parent_path() / "workspace", cap.rec.uid, cap.spec.globs, owner);
+  std::string error = entries ? "" : entries.error().detail;
+  return db_.write_tx([&](db::Tx& tx) -> Status {
+    auto spec = TRY(job_outputs(tx, id));
+    if (!spec || spec->version) return {};  // recorded by another attempt meanwhile
+    auto ds = TRY(data::get_dataset(tx, spec->dataset_id));
+    if (!ds) return {};  // the dataset was deleted meanwhile
+    const JobRecord& rec = cap.rec;
+    json inputs = json::array();
+    for (auto& d : cap.inputs) inputs.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number}});
+    json provenance = {{"source", "job"},
+                       {"job_id", id},
+                       {"state", compute::state_name(rec.job.state)},
+                       {"exit_code", rec.job.exit_code ? json(*rec.job.exit_code) : json(nullptr)},
+                       {"command", rec.script.empty() ? json(rec.argv) : json(nullptr)},
+                       {"script_sha256", rec.script.empty() ? json(nullptr) : json(crypto::sha256_hex(rec.script))},
+                       {"inputs", inputs},
+                       {"globs", spec->globs},
+                       {"commit", cap.commit ? json(cap.commit->commit) : json(nullptr)},
+                       {"ref", cap.commit ? json(cap.commit->ref) : json(nullptr)},
+                       {"image", "host"}};  // the host's /usr, read-only
+    if (!error.empty()) provenance["capture_error"] = error;
+    Actor system{.user_id = rec.user_id(), .username = "job " + id, .request_id = id};
+    auto v = TRY(data::add_version(tx, system, *ds, error.empty() ? *entries : std::vector<data::ManifestEntry>{},
+                                   "outputs of job " + id, provenance, clock_.now_ms()));
+    return set_outputs_version(tx, id, v["version"].get<std::int64_t>());  // the provenance link back
+  });
+}
+
 Status Service::adopt(db::Tx& tx, const std::string& id, Millis now) {
   auto rec = TRY(get(tx, id));
   if (!rec) return {};
@@ -154,14 +154,26 @@ Status Service::adopt(db::Tx& tx, const std::string& id, Millis now) {
 }
 
 // A RUNNING job's process has ended: its outcome (or, without one, NODE_FAIL with `fallback`)
-// becomes the end transition (or a requeue, when one was asked for) and its measurements.
+// becomes the end transition (or a requeue, when one was asked for) and its measurements. A job
+// whose process ran and that declared outputs gets its capture as a task in the same transaction:
+// a crash right after the end (a kill -9, here or while the server was down and the job ended)
+// no longer loses them. Its workspace stays until then (nothing removes it before a new run of
+// the job, and a requeued job is not captured).
 Status Service::record_end(db::Tx& tx, const JobRecord& rec, const std::optional<json>& outcome,
                            const std::string& fallback, Millis now) {
   auto end = job_end(outcome, rec.stop_requested, fallback);
   compute::Transition t;
-  if (rec.stop_requested == "requeue") t = TRY(sched_.requeue(state_, rec.id(), now, "requeued", end.usage));
+  bool requeued = rec.stop_requested == "requeue";
+  if (requeued) t = TRY(sched_.requeue(state_, rec.id(), now, "requeued", end.usage));
   else t = TRY(sched_.finish(state_, rec.id(), end, now));
   TRY_STATUS(persist(tx, t));
+  if (!requeued && outcome && settings_.capture_outputs && TRY(job_outputs(tx, rec.id())))
+    TRY(tasks::enqueue(tx,
+                       {.kind = std::string(kCaptureKind),
+                        .key = std::string(kCaptureKind) + ":" + rec.id(),
+                        .payload = {{"job_id", rec.id()}},
+                        .max_attempts = 5},
+                       now));
   json enforced = outcome && outcome->contains("enforced") ? (*outcome)["enforced"] : json(nullptr);
   return set_measurements(tx, rec.id(), end.usage, enforced);
 }

@@ -85,11 +85,18 @@ Result<json> Service::detail_json(db::Tx& tx, const JobRecord& rec) const {
     j["commit"] = {{"id", c->commit}, {"ref", c->ref.empty() ? json(nullptr) : json(c->ref)}};
   else
     j["commit"] = nullptr;
-  if (auto o = TRY(job_outputs(tx, rec.id())))
+  if (auto o = TRY(job_outputs(tx, rec.id()))) {
+    // The capture runs as a task after the job's end: pending until it recorded the version.
+    auto task = TRY(tasks::get_by_key(tx, std::string(kCaptureKind) + ":" + rec.id()));
+    json capture = nullptr;
+    if (task) capture = task->state == "succeeded" ? "done" : task->state == "dead" ? "failed" : "pending";
+    else if (o->version) capture = "done";
     j["outputs"] = {{"dataset", o->dataset_name},
                     {"dataset_id", o->dataset_id},
                     {"paths", o->globs},
-                    {"version", o->version ? json(*o->version) : json(nullptr)}};
+                    {"version", o->version ? json(*o->version) : json(nullptr)},
+                    {"capture", capture}};
+  }
   return j;
 }
 

@@ -84,6 +84,7 @@ class ServiceTest : public ::testing::Test {
     ASSERT_TRUE(db_->migrate("identity", identity::migrations()));
     ASSERT_TRUE(db_->migrate("quota", quota::migrations()));
     ASSERT_TRUE(db_->migrate("jobs", migrations()));
+    ASSERT_TRUE(db_->migrate("tasks", tasks::migrations()));
     rt_.start();
     Settings s;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

@@ -50,7 +50,8 @@ nlohmann::json Info::json() const {
           {"last_error", last_error},
           {"created_at", format_rfc3339(created_at)},
           {"updated_at", format_rfc3339(updated_at)},
-          {"finished_at", time(finished_at)}};
+          {"finished_at", time(finished_at)},
+          {"result", result}};
 }
 
 Result<std::vector<Info>> list(db::Tx& tx, const ListFilter& f) { return store::list(tx, f); }

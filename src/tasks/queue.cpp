@@ -3,6 +3,7 @@
 // until kicked, until a handler ends, or until the next task falls due or lease expires on the
 // injected clock. An async::Periodic renews the leases of running handlers every third of a
 // lease and deletes old succeeded tasks.
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <random>
@@ -33,7 +34,7 @@ struct Queue::Impl {
   async::Runtime& rt;
   const Clock& clock;
   Settings s;
-  std::map<std::string, Handler> handlers;  // fixed once started
+  std::map<std::string, ResultHandler> handlers;  // fixed once started
   std::vector<std::string> kinds;
   async::Waiter waiter;
   std::atomic<bool> stopping{false};
@@ -44,6 +45,7 @@ struct Queue::Impl {
   bool dispatching = false;           // GUARDED_BY(mu): the dispatcher coroutine has not ended
   int in_flight = 0;                  // GUARDED_BY(mu)
   std::set<std::string> held;         // GUARDED_BY(mu): lease tokens of running handlers
+  std::uint64_t recorded = 0;         // GUARDED_BY(mu): attempts recorded (await_done waits for more)
   std::mt19937_64 rng{std::random_device{}()};  // GUARDED_BY(mu)
   Millis last_purge = 0;              // the upkeep's own (runs never overlap)
 
@@ -55,7 +57,7 @@ struct Queue::Impl {
 
   async::Task<void> dispatch();
   void run(const store::Claim& c);
-  void record(const store::Claim& c, const Status& st, double seconds);
+  void record(const store::Claim& c, const Result<nlohmann::json>& st, double seconds);
   Millis tend();
 };
 
@@ -65,8 +67,31 @@ Queue::Queue(db::Database& db, async::Runtime& rt, const Clock& clock, Settings 
 Queue::~Queue() { stop(); }
 
 void Queue::handle(std::string kind, Handler h) {
+  handle_with_result(std::move(kind), [h = std::move(h)](const Task& t) -> Result<nlohmann::json> {
+    TRY_STATUS(h(t));
+    return nlohmann::json(nullptr);
+  });
+}
+
+void Queue::handle_with_result(std::string kind, ResultHandler h) {
   impl_->kinds.push_back(kind);
   impl_->handlers[std::move(kind)] = std::move(h);
+}
+
+Result<std::optional<Info>> Queue::await_done(const std::string& id, Millis timeout_ms) {
+  Impl& q = *impl_;
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    std::uint64_t seen;
+    {
+      std::lock_guard lk(q.mu);
+      seen = q.recorded;
+    }
+    auto t = TRY(q.db.read([&](db::Tx& tx) { return get(tx, id); }));
+    if (!t || t->state == "succeeded" || t->state == "dead") return t;
+    std::unique_lock lk(q.mu);
+    if (!q.cv.wait_until(lk, until, [&] { return q.recorded != seen; })) return t;
+  }
 }
 
 void Queue::start() {
@@ -144,7 +169,7 @@ async::Task<void> Queue::Impl::dispatch() {
 
 void Queue::Impl::run(const store::Claim& c) {
   Stopwatch sw;
-  Status st;
+  Result<nlohmann::json> st;
   try {
     st = handlers.at(c.task.kind)(c.task);
   } catch (const std::exception& e) {
@@ -154,6 +179,7 @@ void Queue::Impl::run(const store::Claim& c) {
   {
     std::lock_guard lk(mu);
     --in_flight;
+    ++recorded;
     held.erase(c.token);
     cv.notify_all();
   }
@@ -162,7 +188,7 @@ void Queue::Impl::run(const store::Claim& c) {
 
 // The attempt's outcome, kept only while its lease is still this worker's: when the lease expired
 // and another worker claimed the task, that worker's attempt decides.
-void Queue::Impl::record(const store::Claim& c, const Status& st, double seconds) {
+void Queue::Impl::record(const store::Claim& c, const Result<nlohmann::json>& st, double seconds) {
   const Task& t = c.task;
   Millis now = clock.now_ms();
   std::string outcome = st ? "succeeded" : (transient(st.error().code) && t.attempt < t.max_attempts ? "retry" : "dead");
@@ -173,7 +199,7 @@ void Queue::Impl::record(const store::Claim& c, const Status& st, double seconds
   }
   std::string error = st ? "" : st.error().detail.substr(0, 2000);
   auto kept = db.write([&](db::Tx& tx) -> Result<bool> {
-    if (outcome == "succeeded") return store::succeed(tx, t.id, c.token, now);
+    if (outcome == "succeeded") return store::succeed(tx, t.id, c.token, now, *st);
     if (outcome == "retry") return store::requeue(tx, t.id, c.token, error, run_at, now);
     return store::bury(tx, t.id, c.token, error, now);
   });

@@ -9,7 +9,7 @@ std::vector<db::Migration> migrations() {
 CREATE TABLE tasks (id TEXT PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL,
   state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, run_at INTEGER NOT NULL,
   lease_until INTEGER, lease_token TEXT, last_error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL, finished_at INTEGER);
+  updated_at INTEGER NOT NULL, finished_at INTEGER, result TEXT);
 CREATE UNIQUE INDEX tasks_key ON tasks(key) WHERE key <> '';
 CREATE INDEX tasks_due ON tasks(state, run_at);
 CREATE INDEX tasks_lease ON tasks(state, lease_until);
@@ -21,7 +21,8 @@ namespace store {
 namespace {
 
 constexpr const char* kInfoCols =
-    "id, kind, key, state, attempts, max_attempts, run_at, lease_until, last_error, created_at, updated_at, finished_at";
+    "id, kind, key, state, attempts, max_attempts, run_at, lease_until, last_error, created_at, updated_at, finished_at, "
+    "result";
 
 Info info_from(const db::Row& r) {
   return {.id = r.str(0),
@@ -35,7 +36,8 @@ Info info_from(const db::Row& r) {
           .last_error = r.str(8),
           .created_at = r.i64(9),
           .updated_at = r.i64(10),
-          .finished_at = r.opt_i64(11)};
+          .finished_at = r.opt_i64(11),
+          .result = r.is_null(12) ? nlohmann::json(nullptr) : nlohmann::json::parse(r.str(12), nullptr, false)};
 }
 
 // "(?, ?, ?)" for n values, appended to `params`.
@@ -105,10 +107,11 @@ Result<ClaimResult> claim(db::Tx& tx, const std::vector<std::string>& kinds, con
   return out;
 }
 
-Result<bool> succeed(db::Tx& tx, const std::string& id, const std::string& token, Millis now) {
+Result<bool> succeed(db::Tx& tx, const std::string& id, const std::string& token, Millis now,
+                     const nlohmann::json& result) {
   return TRY(tx.exec("UPDATE tasks SET state = 'succeeded', lease_until = NULL, lease_token = NULL, updated_at = ?, "
-                     "finished_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
-                     {now, now, id, token})) > 0;
+                     "finished_at = ?, result = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+                     {now, now, result.is_null() ? db::Value(nullptr) : db::Value(result.dump()), id, token})) > 0;
 }
 
 Result<bool> requeue(db::Tx& tx, const std::string& id, const std::string& token, const std::string& error,
@@ -179,7 +182,8 @@ Result<std::optional<Info>> get(db::Tx& tx, const std::string& column, const std
 }
 
 Result<bool> reset_dead(db::Tx& tx, const std::string& id, Millis now) {
-  return TRY(tx.exec("UPDATE tasks SET state = 'queued', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL "
+  return TRY(tx.exec("UPDATE tasks SET state = 'queued', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL, "
+                     "result = NULL "
                      "WHERE id = ? AND state = 'dead'",
                      {now, now, id})) > 0;
 }

@@ -31,7 +31,8 @@ Result<ClaimResult> claim(db::Tx& tx, const std::vector<std::string>& kinds, con
                           Millis lease_ms);
 // The outcomes of an attempt; each changes the task only while `token` still holds its lease and
 // says whether it did.
-Result<bool> succeed(db::Tx& tx, const std::string& id, const std::string& token, Millis now);
+Result<bool> succeed(db::Tx& tx, const std::string& id, const std::string& token, Millis now,
+                     const nlohmann::json& result = nullptr);
 Result<bool> requeue(db::Tx& tx, const std::string& id, const std::string& token, const std::string& error,
                      Millis run_at, Millis now);
 Result<bool> bury(db::Tx& tx, const std::string& id, const std::string& token, const std::string& error, Millis now);

@@ -50,6 +50,7 @@ struct Info {
   std::string last_error;
   Millis created_at = 0, updated_at = 0;
   std::optional<Millis> finished_at;
+  nlohmann::json result;  // what a result handler left (null: none)
   nlohmann::json json() const;
 };
 
@@ -80,6 +81,9 @@ struct Task {
 // (any other code: dead at once, without further attempts). The error's detail is kept as the task's
 // last error, visible to admins: it must not hold secrets.
 using Handler = std::function<Status(const Task&)>;
+// A handler whose success leaves a result with the task (a report shown to admins and to whoever
+// waits for it: no secrets).
+using ResultHandler = std::function<Result<nlohmann::json>(const Task&)>;
 
 struct Settings {
   int workers = 2;                // tasks run at once
@@ -103,6 +107,7 @@ class Queue {
 
   // Registers the handler of `kind`; before start().
   void handle(std::string kind, Handler h);
+  void handle_with_result(std::string kind, ResultHandler h);
   void start();
   void stop();  // waits for running handlers; their tasks stay leased and run again after restart
   // Something was enqueued: look for work now rather than at the next timer.
@@ -110,6 +115,10 @@ class Queue {
   // Prometheus text: tasks by state (a gauge, read from the database: call it on the pool), runs
   // by kind and outcome, run durations by kind.
   std::string render_metrics() const;
+  // Blocks (on the pool, never on an I/O thread) until task `id` has succeeded or is dead, or
+  // until `timeout_ms` of real time passed (a request's patience, not a schedule); the task as it
+  // is then (nullopt: no such task).
+  Result<std::optional<Info>> await_done(const std::string& id, Millis timeout_ms);
 
  private:
   struct Impl;

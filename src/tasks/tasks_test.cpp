@@ -222,9 +222,12 @@ TEST_F(TasksTest, TransientFailuresBackOffThenDie) {
   ASSERT_TRUE(eventually([&] { return info(id).state == "dead"; }));
   EXPECT_EQ(runs.load(), 3);
   EXPECT_EQ(info(id).attempts, 3);
+  // The outcome is counted just after it is committed.
+  EXPECT_TRUE(eventually([&] {
+    return q.render_metrics().find("atrium_task_runs_total{kind=\"k\",outcome=\"dead\"} 1") != std::string::npos;
+  }));
   auto metrics = q.render_metrics();
   EXPECT_NE(metrics.find("atrium_task_runs_total{kind=\"k\",outcome=\"retry\"} 2"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("atrium_task_runs_total{kind=\"k\",outcome=\"dead\"} 1"), std::string::npos);
   EXPECT_NE(metrics.find("atrium_tasks{state=\"dead\"} 1"), std::string::npos);
 }
 
@@ -288,6 +291,22 @@ TEST_F(TasksTest, AThrowingHandlerIsRetried) {
   EXPECT_NE(info(id).last_error.find("boom"), std::string::npos);
   clock_.advance_ms(1000);
   ASSERT_TRUE(eventually([&] { return info(id).state == "succeeded"; }));
+}
+
+TEST_F(TasksTest, AResultHandlerLeavesItsResultForWhoeverWaits) {
+  auto& q = queue();
+  q.handle_with_result("k", [](const Task& t) -> Result<nlohmann::json> {
+    return nlohmann::json{{"doubled", t.payload["n"].get<int>() * 2}};
+  });
+  q.start();
+  auto id = add({.kind = "k", .payload = {{"n", 21}}});
+  q.kick();
+  auto t = q.await_done(id, 10'000);
+  ASSERT_TRUE(t && *t);
+  EXPECT_EQ((*t)->state, "succeeded");
+  EXPECT_EQ((*t)->result["doubled"], 42);
+  EXPECT_EQ((*t)->json()["result"]["doubled"], 42);
+  EXPECT_FALSE(*q.await_done("tsk_none", 10));
 }
 
 }  // namespace

@@ -75,7 +75,8 @@ def download(srv: Server, token: str, project_id: str, path: str, headers: dict 
 def wait_job_end(srv: Server, token: str, job_id: str) -> dict:
     def ended():
         j = srv.call("GET", f"/api/v1/jobs/{job_id}", token).json
-        return j if j["state"] in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL") else None
+        ended = j["state"] in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL")
+        return j if ended and (j.get("outputs") or {}).get("capture") != "pending" else None  # outputs: a task
     return wait_until(ended, 60, interval=0.05, what=f"job {job_id} to end")
 
 

@@ -91,7 +91,8 @@ class Jobs:
         def check():
             nonlocal last
             last = self.get(job_id)
-            return last if last["state"] in states else None
+            captured = (last.get("outputs") or {}).get("capture") != "pending"  # captured by a task after the end
+            return last if last["state"] in states and captured else None
 
         try:
             return wait_until(check, timeout, interval=0.05, what=f"job {job_id} in {sorted(states)}")

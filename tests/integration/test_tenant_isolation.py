@@ -276,7 +276,7 @@ SWEEP = {
         V(404, params={"id": B_PROJECT}, body={"from": "b-secret.txt", "to": "stolen.txt"})],
     ("POST", "/api/v1/admin/gc"): [V(403, body={"dry_run": True})],
     # the task queue: instance administrators only (tasks are not tenant objects)
-    ("GET", "/api/v1/tasks"): [V(403)],
+    ("GET", "/api/v1/tasks"): [V(403), V(403, query="?state=dead", name="filtered")],
     ("GET", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
     ("POST", "/api/v1/tasks/{id}/retry"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
     ("DELETE", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],

@@ -64,7 +64,8 @@ class Site:
 
         def check():
             j = self.job(jid, token)
-            return j if j["state"] in states else None
+            captured = (j.get("outputs") or {}).get("capture") != "pending"  # captured by a task after the end
+            return j if j["state"] in states and captured else None
 
         return wait_until(check, timeout, interval=0.05, what=f"job {jid} in {sorted(states)}")
 
