@@ -511,14 +511,14 @@ void sweep_dataset_copies(data::Service& data_service) {
     spdlog::info("removed {} plaintext dataset copies no running job mounts", *n);
 }
 
-// Each module's task kinds (and their routes), the admin API and the metrics; then the workers.
-void start_tasks(http::Api& api, obs::Metrics& metrics, tasks::Queue& queue, data::Service& data_service,
-                 jobs::Service& compute_service) {
+// Each module's task kinds (and their routes), the admin API and the metrics. The workers start
+// once the server is bound (run_server).
+void add_tasks(http::Api& api, obs::Metrics& metrics, tasks::Queue& queue, data::Service& data_service,
+               jobs::Service& compute_service) {
   data::add_gc(api, data_service, queue);
   compute_service.add_tasks(queue);
   tasks::add_routes(api);
   metrics.add_source([&queue] { return queue.render_metrics(); });
-  queue.start();
 }
 
 int run_server(const ServerFlags& flags) {
@@ -554,7 +554,8 @@ int run_server(const ServerFlags& flags) {
   add_ops_routes(api, **db, metrics, draining);
   auto js = compute_settings(c);
   if (!js) die(js.error().detail);
-  if (auto st = setup_mail(c, **db, clock, task_queue, settings, *js); !st) die(st.error().detail);
+  if (auto st = setup_mail(c, **db, clock, task_queue, settings, *js, (*blobs)->key().derive("mail")); !st)
+    die(st.error().detail);
   data::Service data_service(**db, clock, **blobs, data_settings(c));
   vcs::Repos repos(fs::path(c.server.data_dir) / "git");
   if (auto st = repos.init(); !st) die("git: " + st.error().detail);
@@ -591,7 +592,7 @@ int run_server(const ServerFlags& flags) {
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
   if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, quotas); !st) die(st.error().detail);
-  start_tasks(api, metrics, task_queue, data_service, compute_service);
+  add_tasks(api, metrics, task_queue, data_service, compute_service);
   auto web_assets = load_web_ui(c, js->exe);
   api.set_fallback([&web_assets](const http::Request& req) { return web::serve(web_assets.get(), req); });
 
@@ -625,6 +626,9 @@ int run_server(const ServerFlags& flags) {
   http::Server server(ss, api, metrics, runtime);
   auto bound = server.start();
   if (!bound) die(bound.error().detail);
+  // Tasks run once the public URL is known (after binding: port 0), so a mail renders its final links;
+  // every module's kinds are registered by now.
+  task_queue.start();
   announce(c, host, *bound, origins.public_url);
   server.wait();
   task_queue.stop();  // running handlers finish first (they use the services below)

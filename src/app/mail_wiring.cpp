@@ -44,8 +44,9 @@ Status enqueue_quota_check(db::Tx& tx, Millis slot, Millis interval, Millis now)
 }  // namespace
 
 Status setup_mail(const Settings& c, db::Database& db, const Clock& clock, tasks::Queue& queue,
-                  const identity::AuthSettings& auth, jobs::Settings& js) {
+                  const identity::AuthSettings& auth, jobs::Settings& js, std::string payload_key) {
   auto s = TRY(mail::settings_from(c.mail));
+  s.key = std::move(payload_key);
   s.public_url = [&auth] { return auth.public_url; };
   s.email_of = [](db::Tx& tx, const std::string& user_id) -> Result<std::string> {
     auto u = TRY(identity::find_user(tx, user_id));

@@ -20,7 +20,7 @@ namespace atrium::app {
 // Configures mail from [mail] (reads the password file), registers "mail.send" with the queue and
 // connects jobs' ends to their notifications. Links use auth.public_url (known once bound).
 Status setup_mail(const Settings& c, db::Database& db, const Clock& clock, tasks::Queue& queue,
-                  const identity::AuthSettings& auth, jobs::Settings& js);
+                  const identity::AuthSettings& auth, jobs::Settings& js, std::string payload_key);
 // The environments' settings, with their cull warnings ([envs] cull_warning_s) mailed to their owners.
 envs::Settings env_settings(const Settings& c, std::vector<std::string> outbound_allow, const envs::Origins& origins);
 // GET/PUT /api/v1/me/notifications, and the periodic quota check ("mail.quota_check", every [mail]

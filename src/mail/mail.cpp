@@ -4,7 +4,10 @@
 #include <memory>
 #include <sstream>
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
+
+#include "core/crypto.hpp"
 
 #include "mail/message.hpp"
 #include "mail/store.hpp"
@@ -26,23 +29,72 @@ State& state() {
   return s;
 }
 
-json with_site_url(const json& vars) {
+// The variables as sent: {{site_url}} and a "link" that is a path made absolute with the public URL
+// as it is now (at send time, so a mail queued before the server was bound gets its final address).
+// Only the sending side (tasks start after the server is bound) reads the public URL: no race with
+// the write that sets it once bound.
+json with_site_url(const json& vars, const std::string& site) {
   json v = vars.is_object() ? vars : json::object();
-  if (!v.contains("site_url") && state().settings.public_url) v["site_url"] = state().settings.public_url();
+  if (!v.contains("site_url")) v["site_url"] = site;
+  if (v.contains("link") && v["link"].is_string() && v["link"].get<std::string>().starts_with("/"))
+    v["link"] = site + v["link"].get<std::string>();
   return v;
+}
+
+constexpr std::string_view kAad = "atrium mail.send payload v1";
+constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr std::size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+
+// XChaCha20-Poly1305 under Settings::key: {"sealed": base64(nonce | ciphertext)}.
+json seal(const json& plain) {
+  const std::string& key = state().settings.key;
+  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) return plain;
+  std::string text = plain.dump();
+  std::string out(kNonce + text.size() + kTag, '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(p, kNonce);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(p + kNonce, &clen, reinterpret_cast<const unsigned char*>(text.data()),
+                                             text.size(), reinterpret_cast<const unsigned char*>(kAad.data()),
+                                             kAad.size(), nullptr, p, reinterpret_cast<const unsigned char*>(key.data()));
+  return json{{"sealed", crypto::base64(out)}};
+}
+
+// A payload as enqueued: sealed, or plain (queued by an older binary, or without a key).
+Result<json> unseal(const json& payload) {
+  if (!payload.is_object() || !payload.contains("sealed")) return payload;
+  const std::string& key = state().settings.key;
+  auto raw = payload["sealed"].is_string() ? crypto::base64_decode(payload["sealed"].get<std::string>()) : std::nullopt;
+  if (!raw || raw->size() < kNonce + kTag || key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
+    return fail(ErrorCode::kInvalidArgument, "invalid-mail", "a sealed mail task that cannot be opened");
+  std::string text(raw->size() - kNonce - kTag, '\0');
+  unsigned long long len = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(raw->data());
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(text.data()), &len, nullptr,
+                                                 p + kNonce, raw->size() - kNonce,
+                                                 reinterpret_cast<const unsigned char*>(kAad.data()), kAad.size(), p,
+                                                 reinterpret_cast<const unsigned char*>(key.data())) != 0)
+    return fail(ErrorCode::kInvalidArgument, "invalid-mail",
+                "a sealed mail task does not open with this instance's key (was the data master key replaced?)");
+  text.resize(len);
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return fail(ErrorCode::kInvalidArgument, "invalid-mail", "a sealed mail task is damaged");
+  return j;
 }
 
 // A task's failure as the queue reads it: permanent errors keep their code, the rest retry.
 Status send_one(const tasks::Task& t) {
   const State& s = state();
-  const json& p = t.payload;
-  if (!p.contains("to") || !p["to"].is_string() || !p.contains("template") || !p["template"].is_string())
+  std::string mid = message_id_for(t.key.empty() ? t.id : t.key, s.settings.from);
+  // Sent already by an earlier run whose end the queue did not record (a crash after the reply); its
+  // payload may be cleared already.
+  if (TRY(s.db->read([&](db::Tx& tx) { return was_sent(tx, mid); }))) return {};
+  const json p = TRY(unseal(t.payload));
+  if (!p.is_object() || !p.contains("to") || !p["to"].is_string() || !p.contains("template") || !p["template"].is_string())
     return fail(ErrorCode::kInvalidArgument, "invalid-mail", "a mail task without to or template");
   std::string to = p["to"], name = p["template"], locale = p.value("locale", "");
-  std::string mid = message_id_for(t.key.empty() ? t.id : t.key, s.settings.from);
-  // Sent already by an earlier run whose end the queue did not record (a crash after the reply).
-  if (TRY(s.db->read([&](db::Tx& tx) { return was_sent(tx, mid); }))) return {};
-  auto r = TRY(render(name, locale, s.settings.default_locale, p.value("vars", json::object())));
+  std::string site = s.settings.public_url ? s.settings.public_url() : std::string();
+  auto r = TRY(render(name, locale, s.settings.default_locale, with_site_url(p.value("vars", json::object()), site)));
   auto msg = TRY(build({.from = s.settings.from,
                         .from_name = s.settings.from_name,
                         .to = to,
@@ -53,7 +105,11 @@ Status send_one(const tasks::Task& t) {
                         .date = s.clock->now_ms()}));
   TRY_STATUS(smtp_send(s.settings.smtp, s.settings.from, to, msg));
   spdlog::info("mail: sent {} ({}) for task {}", name, mid, t.id);
-  return s.db->write_tx([&](db::Tx& tx) { return record_sent(tx, mid, t.id, s.clock->now_ms()); });
+  // Sent: the payload (links that are bearer secrets) is no longer kept, sealed or not.
+  return s.db->write_tx([&](db::Tx& tx) -> Status {
+    TRY_STATUS(record_sent(tx, mid, t.id, s.clock->now_ms()));
+    return tasks::clear_payload(tx, t.id);
+  });
 }
 
 }  // namespace
@@ -84,6 +140,8 @@ Result<Settings> settings_from(const Config& c) {
 }
 
 void configure(db::Database& db, const Clock& clock, Settings s) {
+  // Any non-empty key (the app's is derived from the data master key) becomes the AEAD key.
+  if (!s.key.empty()) s.key = crypto::hmac_sha256(s.key, "atrium mail: task payloads v1");
   state() = State{&db, &clock, std::move(s)};
 }
 
@@ -93,12 +151,11 @@ Result<std::string> enqueue(db::Tx& tx, const Message& m, Millis now) {
   if (!m.locale.empty() && m.locale.size() > 16)
     return fail(Error(ErrorCode::kInvalidArgument, "invalid-mail", "a locale has at most 16 characters")
                     .with("field", "locale"));
-  json vars = with_site_url(m.vars);
   // Rendered now too: a bad template name or a missing variable is the caller's error, not a dead task.
-  TRY(render(m.template_name, m.locale, state().settings.default_locale, vars));
-  tasks::NewTask t{.kind = kSendKind,
-                   .key = m.key.empty() ? "" : "mail:" + m.key,
-                   .payload = {{"to", m.to}, {"template", m.template_name}, {"locale", m.locale}, {"vars", vars}}};
+  // The public URL is added when sent (it may not be known yet), so it is not stored.
+  TRY(render(m.template_name, m.locale, state().settings.default_locale, with_site_url(m.vars, "")));
+  json plain = {{"to", m.to}, {"template", m.template_name}, {"locale", m.locale}, {"vars", m.vars}};
+  tasks::NewTask t{.kind = kSendKind, .key = m.key.empty() ? "" : "mail:" + m.key, .payload = seal(plain)};
   return tasks::enqueue(tx, t, now);
 }
 
@@ -114,10 +171,6 @@ namespace atrium::mail {
 Result<std::string> email_of_user(db::Tx& tx, const std::string& user_id) {
   if (!state().settings.email_of) return std::string();
   return state().settings.email_of(tx, user_id);
-}
-
-std::string current_public_url() {
-  return state().settings.public_url ? state().settings.public_url() : std::string();
 }
 
 }  // namespace atrium::mail

@@ -27,11 +27,14 @@ struct Message {
   nlohmann::json vars = nlohmann::json::object();  // values the template names ({{name}})
   std::string key;           // idempotency key (the task's): the same key never sends twice
 };
+// A var "link" that starts with "/" is a path on this server: it is made absolute with the public
+// URL when the mail is sent (as is {{site_url}}), so mails queued before the server knew its own
+// address (bound to port 0, jobs that ended while it was down) still link to it.
 
 // Whether an SMTP server is configured ([mail] smtp_url).
 bool enabled();
 
-// Queues `m` in the caller's transaction (a "mail.send" task); returns the task id, or "" when mail is
+// Queues `m` in the caller's transaction (sealed with Settings::key; the payload is cleared once sent) (a "mail.send" task); returns the task id, or "" when mail is
 // not enabled. Refuses a bad address, CR/LF in a header, an unknown template or a variable the
 // template needs but `m.vars` lacks (kInvalidArgument), so nothing bad waits in the queue.
 Result<std::string> enqueue(db::Tx& tx, const Message& m, Millis now);
@@ -47,6 +50,10 @@ struct Settings {
   std::function<std::string()> public_url;
   // The address of a user ("" = none: nothing is sent to them); identity's, wired by app/.
   std::function<Result<std::string>(db::Tx&, const std::string& user_id)> email_of;
+  // 32 bytes (derived from the data master key by app/): seals a queued mail's payload (address,
+  // template, variables: reset and invitation links are bearer secrets) in the `tasks` table, so a
+  // copy of the database alone sends nothing anyone can use. "" = stored in plain text (tests).
+  std::string key;
 };
 // [mail] as settings: the password file is read here (a missing or unreadable one: invalid_argument).
 Result<Settings> settings_from(const Config& c);

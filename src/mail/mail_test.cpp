@@ -237,6 +237,45 @@ TEST(Enqueue, RefusesBadInputAndQueuesNothingWhenDisabled) {
   configure(*db, clock, Settings{});
 }
 
+// Mail enabled (to an SMTP server that is not there: nothing is sent in these tests).
+Settings sending_settings() {
+  Settings s;
+  s.smtp.url = "smtp://127.0.0.1:1";
+  s.from = "atrium@example.org";
+  s.public_url = [] { return std::string("https://atrium.example.org"); };
+  return s;
+}
+
+// A queued mail's payload is sealed (the link, a bearer secret, is not in the tasks table), and a
+// sent one keeps no payload at all.
+TEST(Mail, PayloadIsSealedAndClearedOnceSent) {
+  crypto::init();
+  auto db = db::open_test_db();
+  ASSERT_TRUE(db->migrate("tasks", tasks::migrations()));
+  ASSERT_TRUE(db->migrate("mail", migrations()));
+  static FixedClock clock;
+  Settings s = sending_settings();
+  s.key = "any key: configure derives the AEAD key from it";
+  configure(*db, clock, s);
+  Message m{.to = "ann@example.org",
+            .template_name = "password_reset",
+            .vars = {{"link", "https://atrium.example.org/reset?token=SECRETTOKEN123"}, {"expiry", "1 hour"}, {"requester_ip", "192.0.2.1"}},
+            .key = "reset1"};
+  auto id = db->write([&](db::Tx& tx) { return enqueue(tx, m, 1); });
+  ASSERT_TRUE(id) << id.error().detail;
+  auto payload = [&] {
+    return db->read([](db::Tx& tx) { return tx.query_one("SELECT payload FROM tasks"); })->value().str(0);
+  };
+  std::string stored = payload();
+  EXPECT_EQ(stored.find("SECRETTOKEN123"), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("ann@example.org"), std::string::npos) << stored;
+  EXPECT_NE(stored.find("sealed"), std::string::npos);
+  // Once done, the task holds nothing.
+  ASSERT_TRUE(db->write_tx([&](db::Tx& tx) { return tasks::clear_payload(tx, *id); }));
+  EXPECT_EQ(payload(), "{}");
+  configure(*db, clock, Settings{});
+}
+
 }  // namespace
 }  // namespace atrium::mail
 
@@ -253,10 +292,7 @@ TEST(Notify, QuotaNearLimitOncePerPeriodAndRespectsThePreference) {
   ASSERT_TRUE(db->migrate("tasks", tasks::migrations()));
   ASSERT_TRUE(db->migrate("mail", migrations()));
   static FixedClock clock;
-  Settings s;
-  s.smtp.url = "smtp://127.0.0.1:1";
-  s.from = "atrium@example.org";
-  s.public_url = [] { return std::string("https://atrium.example.org"); };
+  Settings s = sending_settings();
   s.email_of = [](db::Tx&, const std::string& id) -> Result<std::string> { return id + "@example.org"; };
   configure(*db, clock, s);
   std::int64_t used = 950;

@@ -11,7 +11,6 @@ namespace atrium::mail {
 
 // mail.cpp: the hooks app/ set (configure).
 Result<std::string> email_of_user(db::Tx& tx, const std::string& user_id);
-std::string current_public_url();
 
 namespace {
 
@@ -34,7 +33,6 @@ Status to_user(db::Tx& tx, const std::string& user_id, const std::string& kind, 
   if (!locale) return {};
   std::string to = TRY(email_of_user(tx, user_id));
   if (to.empty()) return {};
-  vars["site_url"] = current_public_url();
   auto id = enqueue(tx, Message{.to = to, .template_name = name, .locale = *locale, .vars = vars, .key = key}, now);
   // A user's stored address that is not one SMTP takes is no reason to fail their job's end.
   if (!id && id.error().code == ErrorCode::kInvalidArgument) return {};
@@ -59,7 +57,7 @@ Status notify_job_end(db::Tx& tx, JobNotify notify, const JobEnded& e, Millis no
                {"job_id", e.job_id},
                {"state", e.state},
                {"cause", e.cause.empty() ? e.state : e.cause},
-               {"link", current_public_url() + "/jobs/" + e.job_id}};
+               {"link", "/jobs/" + e.job_id}};
   return to_user(tx, e.user_id, "job_end", failed ? "job_failed" : "job_ended", vars,
                  fmt::format("job-end:{}:{}", e.job_id, e.requeue_count), now);
 }
@@ -69,7 +67,7 @@ Status notify_env_cull(db::Tx& tx, const EnvCullWarning& w, Millis now) {
                {"env_id", w.env_id},
                {"reason", w.reason},
                {"stop_at", format_utc(w.stop_at)},
-               {"link", current_public_url() + "/envs"}};
+               {"link", "/envs"}};
   // Keyed by the planned stop: activity that moves it, then idleness again, warns again.
   return to_user(tx, w.user_id, "env_cull_warning", "env_cull_warning", vars,
                  fmt::format("env-cull:{}:{}", w.env_id, w.stop_at / 1000), now);
@@ -104,7 +102,7 @@ Result<int> check_quotas(db::Tx& tx, const quota::Registry& reg, const QuotaReci
                    {"percent", static_cast<int>(std::floor(pct))},
                    {"subject", q.subject.kind == "user" ? std::string("your account")
                                                         : "the " + q.subject.kind + " " + q.subject.id},
-                   {"link", current_public_url() + "/me/usage"}};
+                   {"link", "/me/usage"}};
       std::string period = std::to_string(now / c.period);
       for (auto& user : TRY(who(tx, q.subject))) {
         std::string key = fmt::format("quota:{}:{}:{}:{}:{}:{}", q.subject.org_id, q.subject.kind, q.subject.id,

@@ -58,6 +58,8 @@ Result<std::vector<Info>> list(db::Tx& tx, const ListFilter& f) { return store::
 
 Result<std::optional<Info>> get(db::Tx& tx, const std::string& id) { return store::get(tx, "id", id); }
 
+Status clear_payload(db::Tx& tx, const std::string& id) { return store::clear_payload(tx, id); }
+
 Result<std::optional<Info>> get_by_key(db::Tx& tx, const std::string& key) {
   if (key.empty()) return std::optional<Info>();
   return store::get(tx, "key", key);

@@ -114,6 +114,11 @@ Result<bool> succeed(db::Tx& tx, const std::string& id, const std::string& token
                      {now, now, result.is_null() ? db::Value(nullptr) : db::Value(result.dump()), id, token})) > 0;
 }
 
+Status clear_payload(db::Tx& tx, const std::string& id) {
+  TRY(tx.exec("UPDATE tasks SET payload = '{}' WHERE id = ?", {id}));
+  return {};
+}
+
 Result<bool> requeue(db::Tx& tx, const std::string& id, const std::string& token, const std::string& error,
                      Millis run_at, Millis now) {
   return TRY(tx.exec("UPDATE tasks SET state = 'queued', run_at = ?, lease_until = NULL, lease_token = NULL, "

@@ -47,6 +47,7 @@ Result<std::map<std::string, std::int64_t>> unknown_kinds(db::Tx& tx, const std:
 Result<std::vector<Info>> list(db::Tx& tx, const ListFilter& f);
 Result<std::optional<Info>> get(db::Tx& tx, const std::string& column, const std::string& value);
 Result<bool> reset_dead(db::Tx& tx, const std::string& id, Millis now);
+Status clear_payload(db::Tx& tx, const std::string& id);
 Result<bool> delete_dead(db::Tx& tx, const std::string& id);
 
 }  // namespace atrium::tasks::store

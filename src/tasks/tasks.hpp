@@ -66,6 +66,9 @@ Result<std::optional<Info>> get(db::Tx& tx, const std::string& id);
 Result<std::optional<Info>> get_by_key(db::Tx& tx, const std::string& key);
 // A dead task back to queued with its attempts reset (audited); kFailedPrecondition when not dead.
 Result<Info> retry(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
+// Empties a task's payload (to {}): a handler whose payload holds a secret calls it once the work is
+// done, in the transaction that records it, so succeeded tasks kept for keep_done_ms hold nothing.
+Status clear_payload(db::Tx& tx, const std::string& id);
 // Deletes a dead task (audited); kFailedPrecondition when not dead.
 Status remove(db::Tx& tx, const Actor& actor, const std::string& id, Millis now);
 

@@ -142,3 +142,39 @@ def test_invitation_and_admin_link_are_mailed(ms):
     assert r.status == 201 and r.json["mailed"] is True, r
     mail = sink.wait_for(to=u["email"], subject="Set a new password")
     assert r.json["url"] in mail.links(), mail.text
+
+
+def test_reset_link_is_not_left_in_the_database(ms):
+    """A copy of the database (a backup) holds no usable reset link: the queued mail's payload is
+    sealed, and emptied once the mail is sent."""
+    import sqlite3
+    import time
+    s, sink = ms
+    u = user_with_email(s)
+    r = s.call("POST", "/api/v1/auth/password-reset", json={"email": u["email"]})
+    assert r.status == 202, r
+    mail = sink.wait_for(to=u["email"], subject="Reset")
+    link = [l for l in mail.links() if "/reset-password#" in l][0]
+    secret = fragment_token(link, "/reset-password").split(".", 1)[1]  # after the row's id
+    assert len(secret) >= 20, link
+    assert f"://localhost:{s.port}/" in link or link.startswith(s.base + "/"), link  # the final port
+    db = s.data_dir / "atrium.db"
+
+    def payloads():
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return [row for row in con.execute("SELECT state, payload FROM tasks WHERE kind = 'mail.send'")]
+        finally:
+            con.close()
+    deadline = time.monotonic() + 10
+    while any(state in ("queued", "running") for state, _ in payloads()):
+        assert time.monotonic() < deadline, payloads()
+        time.sleep(0.05)  # polls: the task ends just after the sink has the mail
+    rows = payloads()
+    assert rows and all(payload == "{}" for state, payload in rows if state == "succeeded"), rows
+    assert all(secret not in payload for _, payload in rows)
+    for name in ("atrium.db", "atrium.db-wal"):
+        f = s.data_dir / name
+        if f.exists():
+            raw = f.read_bytes()
+            assert secret.encode() not in raw, name
