@@ -66,6 +66,12 @@ Result<Settings> load_settings(const std::string& file, const std::map<std::stri
   config::Registry r;
   declare_all(r, s);
   TRY_STATUS(r.load(file, env, flags));
+  // A provider's name keys the accounts linked through it and the mapping rules that name it: one
+  // namespace for every kind of sign-in provider.
+  for (auto& [name, _] : s.ldap)
+    if (s.oidc.contains(name))
+      return invalid("[oidc." + name + "] and [ldap." + name +
+                     "] share a name: each sign-in provider needs its own (it keys the accounts linked through it)");
   if (!cwd.empty()) r.make_paths_absolute(cwd);
   return s;
 }

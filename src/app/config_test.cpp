@@ -45,6 +45,26 @@ TEST(Config, LayersAndErrors) {
   EXPECT_EQ(domain->server.public_url, "https://a.org");
 }
 
+// One name, one sign-in provider: the name keys the accounts linked through it.
+TEST(Config, ProviderNamesAreUniqueAcrossKinds) {
+  std::string path = ::testing::TempDir() + "/atrium_providers.toml";
+  auto write = [&](const std::string& ldap_name) {
+    FILE* f = fopen(path.c_str(), "w");
+    fputs(("[oidc.uni]\nissuer = \"https://idp.uni.example\"\nclient_id = \"atrium\"\n[ldap." + ldap_name +
+           "]\nurl = \"ldaps://ldap.uni.example\"\nuser_base = \"ou=people,dc=uni\"\n")
+              .c_str(),
+          f);
+    fclose(f);
+  };
+  write("dir");
+  auto ok = load_settings(path, {}, {});
+  ASSERT_TRUE(ok) << ok.error().detail;
+  write("uni");
+  auto clash = load_settings(path, {}, {});
+  ASSERT_FALSE(clash);
+  EXPECT_NE(clash.error().detail.find("share a name"), std::string::npos) << clash.error().detail;
+}
+
 TEST(Config, PathsBecomeAbsolute) {
   auto c = load_settings("", {}, {{"server.data_dir", "./var/"}, {"server.tls_cert", "certs/a.pem"},
                                   {"server.tls_key", "/etc/k.pem"}, {"data.key_file", "../keys/master.key"},
