@@ -3,7 +3,7 @@
 # (npm oidc-provider, pinned in tests/idp) over HTTPS and an OpenLDAP slapd (StartTLS, ldaps, ldapi),
 # both on 127.0.0.1 with free ports, a throwaway CA and everything else inside DIR.
 #
-#   scripts/dev-idp.sh start DIR [--redirect URL]...   prints the [oidc.dev] and [ldap.dev] TOML
+#   scripts/dev-idp.sh start DIR [--redirect URL]...   prints the [oidc.dev] and [ldap.devldap] TOML
 #                                                      sections for atrium.toml on stdout
 #   scripts/dev-idp.sh stop DIR [--rm]                 stops both (by recorded PID); --rm removes DIR
 #   scripts/dev-idp.sh ldap-down DIR | ldap-up DIR     stops slapd / starts it again on the same ports
@@ -276,7 +276,7 @@ client_secret_file = "$d/oidc-client-secret"
 ca_file = "$d/ca.pem"
 scopes = "openid email profile groups"
 
-[ldap.dev]
+[ldap.devldap]
 display_name = "Dev LDAP (local)"
 url = "ldap://127.0.0.1:$port"
 start_tls = true

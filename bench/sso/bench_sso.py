@@ -93,7 +93,7 @@ def main() -> None:
     toml = subprocess.run([dev_idp, "start", str(tmp / "idp")], check=True, capture_output=True, text=True).stdout
     info = json.loads((tmp / "idp" / "info.json").read_text())
     cfg = tmp / "atrium.toml"
-    cfg.write_text(toml[toml.index("[oidc.dev]"):toml.index("[ldap.dev]")] +
+    cfg.write_text(toml[toml.index("[oidc.dev]"):toml.index("[ldap.devldap]")] +
                    '[[oidc.dev.rules]]\nclaim_group = "physics-staff"\norg = "physics"\nrole = "member"\n')
     srv = Server(tmp / "data", args=["--config", str(cfg)], env={"ATRIUM_AUTH_LOGIN_IP_PER_MINUTE": "100000"})
     srv.start()

@@ -4,7 +4,7 @@ StartTLS/ldaps/ldapi, one throwaway CA) started once per module.
     from idp import dev_idp  # noqa: F401  (the fixture)
 
     def test_x(dev_idp):
-        dev_idp.toml                     # [oidc.dev] and [ldap.dev] sections for atrium.toml
+        dev_idp.toml                     # [oidc.dev] and [ldap.devldap] sections for atrium.toml
         dev_idp.issuer, dev_idp.ca_file  # the provider's issuer URL; the CA both servers' certs chain to
         dev_idp.ldap["url"], ["ldaps_url"], ["users"]["alice"]["password"]   # see info.json / dev-idp.sh
         dev_idp.set_oidc_groups("alice", ["hpc-admins"])    # the provider asserts new groups at next login

@@ -12,8 +12,8 @@ MAX_FAILURES = 3
 
 
 def ldap_section(toml: str) -> str:
-    """The [ldap.dev] block of dev-idp.sh's output."""
-    m = re.search(r"^\[ldap\.dev\]\n(?:(?!\[).*\n?)*", toml, re.M)
+    """The [ldap.devldap] block of dev-idp.sh's output."""
+    m = re.search(r"^\[ldap\.devldap\]\n(?:(?!\[).*\n?)*", toml, re.M)
     assert m, toml
     return m.group(0)
 
@@ -23,7 +23,7 @@ def srv(dev_idp, tmp_path_factory):  # noqa: F811
     d = tmp_path_factory.mktemp("atrium-ldap")
     dev = ldap_section(dev_idp.toml)
     # The same directory over ldaps:// as a second provider.
-    sec = dev.replace("[ldap.dev]", "[ldap.sec]").replace('display_name = "Dev LDAP (local)"',
+    sec = dev.replace("[ldap.devldap]", "[ldap.sec]").replace('display_name = "Dev LDAP (local)"',
                                                            'display_name = "Secure LDAP"')
     sec = re.sub(r'url = ".*"', f'url = "{dev_idp.ldap["ldaps_url"]}"', sec).replace("start_tls = true",
                                                                                      "start_tls = false")
@@ -33,8 +33,8 @@ def srv(dev_idp, tmp_path_factory):  # noqa: F811
                     "-keyout", str(d / "other-ca.key"), "-out", str(other_ca)], check=True, capture_output=True)
     badca = re.sub(r'ca_file = ".*"', f'ca_file = "{other_ca}"', sec.replace("[ldap.sec]", "[ldap.badca]"))
     cfg = d / "atrium.toml"
-    rules = ('[[ldap.dev.rules]]\nclaim_group = "physics-staff"\norg = "ldap-lab"\nrole = "member"\n'
-             '[[ldap.dev.rules]]\nclaim_group = "hpc-admins"\norg = "ldap-lab"\ngroup = "hpc"\n')
+    rules = ('[[ldap.devldap.rules]]\nclaim_group = "physics-staff"\norg = "ldap-lab"\nrole = "member"\n'
+             '[[ldap.devldap.rules]]\nclaim_group = "hpc-admins"\norg = "ldap-lab"\ngroup = "hpc"\n')
     cfg.write_text(f"{dev}\nemail_verified = true\ntimeout_ms = 2000\nconnect_timeout_ms = 1000\n{rules}\n"
                    f"{sec}\n\n{badca}\n")
     s = Server(d / "data", args=["--config", str(cfg)],
@@ -51,7 +51,7 @@ def srv(dev_idp, tmp_path_factory):  # noqa: F811
         s.stop(30)
 
 
-def ldap_login(srv, username, password, provider="dev", **kw):
+def ldap_login(srv, username, password, provider="devldap", **kw):
     return srv.call("POST", f"/api/v1/auth/ldap/{provider}/login", json={"username": username, "password": password},
                     **kw)
 
@@ -70,7 +70,7 @@ def failed_events(srv, username):
 def test_starttls_sign_in_creates_the_user_and_a_session(srv, dev_idp):  # noqa: F811
     r = ldap_login(srv, "alice", "alice-pw")
     assert r.status == 200, r
-    assert r.json["provider"] == "dev"
+    assert r.json["provider"] == "devldap"
     u = r.json["user"]
     assert u["username"] == "alice" and u["email"] == "alice@example.test"
     assert u["display_name"] == "Alice Example"
@@ -109,7 +109,7 @@ def test_the_login_page_lists_the_directories(srv):
     r = srv.call("GET", "/api/v1/auth/providers")
     assert r.status == 200, r
     by = {p["name"]: p for p in r.json["providers"]}
-    assert by["dev"] == {"name": "dev", "display_name": "Dev LDAP (local)", "type": "ldap", "start_url": None}
+    assert by["devldap"] == {"name": "devldap", "display_name": "Dev LDAP (local)", "type": "ldap", "start_url": None}
     assert by["sec"]["display_name"] == "Secure LDAP"
     assert "ldap://" not in r.text and "bind" not in r.text  # no directory details for strangers
 
@@ -166,9 +166,9 @@ def test_control_characters_in_the_username_are_refused(srv):
 
 def test_bad_input_and_unknown_provider(srv):
     assert srv.call("POST", "/api/v1/auth/ldap/nope/login", json={"username": "a", "password": "b"}).status == 404
-    r = srv.call("POST", "/api/v1/auth/ldap/dev/login", json={"username": "alice"})
+    r = srv.call("POST", "/api/v1/auth/ldap/devldap/login", json={"username": "alice"})
     assert r.status == 400 and r.json.get("field") == "password", r
-    r = srv.call("POST", "/api/v1/auth/ldap/dev/login", json={"username": "alice", "password": "x", "admin": True})
+    r = srv.call("POST", "/api/v1/auth/ldap/devldap/login", json={"username": "alice", "password": "x", "admin": True})
     assert r.status == 400, r
 
 

@@ -1,6 +1,6 @@
 // Signing in with an LDAP directory: the sign-in form offers the directory by its display name,
 // a wrong directory password is refused in words, the right one signs in. The directory is the
-// slapd of scripts/dev-idp.sh, on a server of its own configured with its [ldap.dev] section.
+// slapd of scripts/dev-idp.sh, on a server of its own configured with its [ldap.devldap] section.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +17,7 @@ test("a directory account signs in from the sign-in page", async ({ browser }, t
   const toml = execFileSync(script, ["start", join(dir, "idp")], { encoding: "utf8" });
   let srv: AtriumServer | undefined;
   try {
-    const section = toml.slice(toml.indexOf("[ldap.dev]"));
+    const section = toml.slice(toml.indexOf("[ldap.devldap]"));
     writeFileSync(join(dir, "atrium.toml"), section);
     srv = await AtriumServer.start({ args: ["--config", join(dir, "atrium.toml")] });
     const { ctx, page } = await newPage(browser, srv.url);

@@ -18,7 +18,7 @@ test("a researcher signs in with the institution's provider and lands in their o
   test.setTimeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), "atrium-e2e-idp-"));
   const toml = execFileSync(DEV_IDP, ["start", dir], { encoding: "utf8" });
-  const oidc = toml.slice(toml.indexOf("[oidc.dev]"), toml.indexOf("[ldap.dev]"));
+  const oidc = toml.slice(toml.indexOf("[oidc.dev]"), toml.indexOf("[ldap.devldap]"));
   const config = join(dir, "atrium-e2e.toml");
   writeFileSync(
     config,
