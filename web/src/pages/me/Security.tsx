@@ -55,24 +55,39 @@ const post = <T,>(path: string, body: unknown) => fetchJson<T>(path, { method: "
 function Enrol({ onDone }: { onDone: (codes: string[]) => void }) {
   const [pending, setPending] = useState<TotpEnrolment | null>(null);
   const [code, setCode] = useState("");
+  const [password, setPassword] = useState("");
   const { busy, error, run } = useSubmit();
-  const split = splitError(error, ["code"]);
-  const begin = run(async () => setPending(await post<TotpEnrolment>("/api/v1/me/mfa/totp", {})));
+  const split = splitError(error, ["code", "password"]);
+  // The current password first: a session left open elsewhere must not enrol an app of its own.
+  const begin = run(async () => {
+    setPending(await post<TotpEnrolment>("/api/v1/me/mfa/totp", { password }));
+    setPassword("");
+  });
   const confirm = run(async () => {
     onDone((await post<Codes>("/api/v1/me/mfa/totp/confirm", { code: code.trim() })).recovery_codes);
   });
   if (!pending)
     return (
-      <Stack gap="sm" align="flex-start">
-        <Text size="sm">
-          Sign-ins will ask for a code from an authenticator app (such as Aegis, Google Authenticator or 1Password)
-          after your password.
-        </Text>
-        <ErrorAlert error={split.general} title="Could not start" />
-        <Button onClick={() => void begin()} loading={busy}>
-          Set up an authenticator app
-        </Button>
-      </Stack>
+      <form onSubmit={begin}>
+        <Stack gap="sm" maw={480}>
+          <Text size="sm">
+            Sign-ins will ask for a code from an authenticator app (such as Aegis, Google Authenticator or 1Password)
+            after your password.
+          </Text>
+          <ErrorAlert error={split.general} title="Could not start" />
+          <PasswordInput
+            label="Your current password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+            error={split.fields.password}
+          />
+          <Button type="submit" loading={busy} style={{ alignSelf: "flex-start" }}>
+            Set up an authenticator app
+          </Button>
+        </Stack>
+      </form>
     );
   return (
     <form onSubmit={confirm}>
