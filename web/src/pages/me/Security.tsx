@@ -50,6 +50,19 @@ function CodeInput(props: { label?: string; value: string; onChange: (v: string)
   );
 }
 
+function CurrentPassword(props: { label: string; value: string; onChange: (v: string) => void; error?: string }) {
+  return (
+    <PasswordInput
+      label={props.label}
+      autoComplete="current-password"
+      required
+      value={props.value}
+      onChange={(e) => props.onChange(e.currentTarget.value)}
+      error={props.error}
+    />
+  );
+}
+
 const post = <T,>(path: string, body: unknown) => fetchJson<T>(path, { method: "POST", body: JSON.stringify(body) });
 
 function Enrol({ onDone }: { onDone: (codes: string[]) => void }) {
@@ -75,12 +88,10 @@ function Enrol({ onDone }: { onDone: (codes: string[]) => void }) {
             after your password.
           </Text>
           <ErrorAlert error={split.general} title="Could not start" />
-          <PasswordInput
+          <CurrentPassword
             label="Your current password"
-            autoComplete="current-password"
-            required
             value={password}
-            onChange={(e) => setPassword(e.currentTarget.value)}
+            onChange={setPassword}
             error={split.fields.password}
           />
           <Button type="submit" loading={busy} style={{ alignSelf: "flex-start" }}>
@@ -159,14 +170,7 @@ function Manage({ status, onCodes }: { status: MfaStatus; onCodes: (codes: strin
               Turn off
             </Title>
             <ErrorAlert error={offSplit.general} title="Could not turn it off" />
-            <PasswordInput
-              label="Password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(e) => setPassword(e.currentTarget.value)}
-              error={offSplit.fields.password}
-            />
+            <CurrentPassword label="Password" value={password} onChange={setPassword} error={offSplit.fields.password} />
             <CodeInput
               label="Code from the app, or a recovery code"
               value={offCode}
