@@ -499,6 +499,7 @@ std::unique_ptr<mfa::Service> add_mfa(const Settings& c, const data::MasterKey& 
   gate.set_mfa_enrollment_check(
       [&m = *m](db::Tx& tx, const std::string& session_id) { return m.enrollment_only(tx, session_id); });
   deps.second_factor = m->second_factor();
+  deps.forget_user = forget_second_factor(*m);  // a deleted user's second factor goes with the account
   mfa::add_routes(api, {*m, deps.settings, deps.limiter});
   return m;
 }

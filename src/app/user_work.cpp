@@ -3,6 +3,7 @@
 #include <set>
 
 #include "mail/mail.hpp"
+#include "mfa/mfa.hpp"
 #include "projects/projects.hpp"
 
 namespace atrium::app {
@@ -36,6 +37,13 @@ identity::EndUserWork end_user_work(jobs::Service& jobs, envs::Service& envs) {
       if (page.size() < static_cast<std::size_t>(f.limit)) break;
       f.after = page.back().id();
     }
+    return {};
+  };
+}
+
+identity::EndUserWork forget_second_factor(const mfa::Service& m) {
+  return [&m](db::Tx& tx, const Actor& actor, const std::string& user_id, Millis now) -> Status {
+    TRY(m.turn_off(tx, actor, user_id, "mfa.user_delete", now));
     return {};
   };
 }

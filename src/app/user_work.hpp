@@ -6,11 +6,14 @@
 #include "identity/account.hpp"
 #include "identity/routes.hpp"
 #include "jobs/service.hpp"
+#include "mfa/mfa.hpp"
 
 namespace atrium::app {
 
 // The user's environments are asked to stop and their other PENDING and RUNNING jobs cancelled.
 identity::EndUserWork end_user_work(jobs::Service& jobs, envs::Service& envs);
+// A deleted user's second factor (TOTP secret, recovery codes, tickets) goes with the account.
+identity::EndUserWork forget_second_factor(const mfa::Service& m);
 
 // What identity's routes need from the other modules: projects (counts), quotas, mail, and the
 // jobs and environments services (end_user_work).

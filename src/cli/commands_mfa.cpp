@@ -42,9 +42,11 @@ void add_mfa_commands(CLI::App& app, const Ctx& ctx) {
     return {};
   });
 
-  auto* enable = mfa->add_subcommand("enable", "Turn it on: add the key to your app, then type its code");
+  auto* enable =
+      mfa->add_subcommand("enable", "Turn it on (asks for your password): add the key to your app, then type its code");
   ctx->on_api(enable, [ctx](ApiClient& api) -> Status {
-    ApiReply begun = TRY(api.send(mfa_call("POST", api_path({"me", "mfa", "totp"}), json::object())));
+    std::string password = TRY(ask("Password: ", true));
+    ApiReply begun = TRY(api.send(mfa_call("POST", api_path({"me", "mfa", "totp"}), json{{"password", password}})));
     ctx->out() << "Add this key to your authenticator app (or open the URI on the device):\n  key: "
                << sanitize(begun.body.value("secret", "")) << "\n  uri: " << sanitize(begun.body.value("otpauth_uri", ""))
                << "\n";

@@ -51,6 +51,9 @@ struct RouteDeps {
   AccountSettings account = {};
   Mailer mailer = {};
   EndUserWork end_user_work = nullptr;
+  // What other modules keep of a deleted user that must go with the account (app/ wires mfa's
+  // second factor); runs in the delete's transaction.
+  EndUserWork forget_user = nullptr;
 };
 
 // A user named in a request body by "user_id" or "username" (one is required).

@@ -180,12 +180,13 @@ Result<Response> user_tokens(Context& ctx) {
   return http::paged(TRY(list_tokens(ctx.t(), u.id, page.after, page.limit)), page.limit, "id");
 }
 
-Result<Response> user_delete(const EndUserWork& end_work, Context& ctx) {
+Result<Response> user_delete(const EndUserWork& end_work, const EndUserWork& forget, Context& ctx) {
   auto u = TRY(administered_user(ctx));
   if (u.id == ctx.who().user_id)
     return fail(ErrorCode::kFailedPrecondition, "self-delete", "you cannot delete your own account");
   TRY_STATUS(ctx.check_if_match(u.json()["etag"].get<std::string>()));
   if (end_work) TRY_STATUS(end_work(ctx.t(), ctx.actor(), u.id, ctx.now()));
+  if (forget) TRY_STATUS(forget(ctx.t(), ctx.actor(), u.id, ctx.now()));
   TRY_STATUS(delete_user(ctx.t(), ctx.actor(), u, ctx.now()));
   return Response::no_content();
 }
@@ -208,7 +209,7 @@ void add_user_admin_routes(http::Api& api, const RouteDeps& deps) {
   api.add({"DELETE", "/api/v1/users/{id}", Access::require("users", "admin"),
            {"Delete a user (instance admin; If-Match): access ends, work stops, the account is tombstoned",
             "users", nullptr, nullptr, 204},
-           std::bind_front(user_delete, deps.end_user_work)});
+           std::bind_front(user_delete, deps.end_user_work, deps.forget_user)});
 }
 
 }  // namespace

@@ -70,11 +70,49 @@ Result<Response> me_status(const Service& m, Context& ctx) {
   return http::with_etag(Response::json(200, j), j);
 }
 
-Result<Response> totp_begin(const Service& m, Context& ctx) {
+// What a re-authentication needs to know before checking the password (outside any transaction).
+struct Before {
+  identity::User u;
+  bool required = false, locked = false;
+};
+Result<Before> load_before(const Service& m, Context& ctx, const std::string& client, Millis now) {
+  return ctx.db().read([&](db::Tx& tx) -> Result<Before> {
+    auto u = TRY(identity::get_user(tx, ctx.who().user_id));
+    bool required = TRY(m.required(tx, u.id));
+    bool locked = TRY(identity::login_locked(tx, u, client, now));
+    return Before{u, required, locked};
+  });
+}
+
+std::unexpected<Error> wrong_password() {
+  return fail(Error(ErrorCode::kInvalidArgument, "wrong-password", "the password is wrong").with("field", "password"));
+}
+
+// Starting enrolment takes the current password: a stolen session must not lock its owner out by
+// enrolling an app of its own. A wrong one counts toward the lockout like one at sign-in. Accounts
+// without a password sign in through their provider, which handles the second factor.
+Result<Response> totp_begin(const Service& m, const identity::AuthSettings& auth, Context& ctx) {
   TRY_STATUS(self(ctx));
-  if (!ctx.req.body.empty()) TRY_STATUS(TRY(ctx.json()).only({}));
-  auto u = TRY(identity::get_user(ctx.t(), ctx.who().user_id));
-  return no_store(Response::json(200, TRY(m.begin(ctx.t(), ctx.actor(), u, ctx.now()))));
+  auto body = TRY(ctx.json());
+  TRY_STATUS(body.only({"password"}));
+  auto password = TRY(body.str("password", 1024));
+  Actor actor = ctx.actor();
+  Millis now = ctx.now();
+  auto before = TRY(load_before(m, ctx, http::address_key(actor.client_ip), now));
+  if (before.u.password_hash.empty())
+    return fail(ErrorCode::kFailedPrecondition, "mfa-provider-account",
+                "this account signs in through its identity provider, which handles the second factor");
+  bool password_ok = crypto::verify_password(before.u.password_hash, password);  // slow: outside any transaction
+  if (before.locked)
+    return fail(ErrorCode::kResourceExhausted, "rate-limited", "too many failed attempts from your address; wait");
+  json out;
+  TRY_STATUS(ctx.db().write_tx([&](db::Tx& tx) -> Status {
+    if (!password_ok) return identity::record_login_failure(tx, actor, before.u, auth, now);
+    out = TRY(m.begin(tx, actor, before.u, now));
+    return {};
+  }));
+  if (!password_ok) return wrong_password();
+  return no_store(Response::json(200, out));
 }
 
 Result<Response> totp_confirm(const Service& m, Context& ctx) {
@@ -106,16 +144,7 @@ Result<Response> disable(const Service& m, const identity::AuthSettings& auth, C
   Actor actor = ctx.actor();
   const std::string client = http::address_key(actor.client_ip);
   Millis now = ctx.now();
-  struct Before {
-    identity::User u;
-    bool required = false, locked = false;
-  };
-  auto before = TRY(ctx.db().read([&](db::Tx& tx) -> Result<Before> {
-    auto u = TRY(identity::get_user(tx, ctx.who().user_id));
-    bool required = TRY(m.required(tx, u.id));
-    bool locked = TRY(identity::login_locked(tx, u, client, now));
-    return Before{u, required, locked};
-  }));
+  auto before = TRY(load_before(m, ctx, client, now));
   if (before.required)
     return fail(ErrorCode::kPermissionDenied, "mfa-required",
                 "two-factor authentication is required for this account by policy and cannot be turned off; for a "
@@ -139,8 +168,7 @@ Result<Response> disable(const Service& m, const identity::AuthSettings& auth, C
   }));
   switch (outcome) {
     case Outcome::kOff: return Response::no_content();
-    case Outcome::kWrongPassword:
-      return fail(Error(ErrorCode::kInvalidArgument, "wrong-password", "the password is wrong").with("field", "password"));
+    case Outcome::kWrongPassword: return wrong_password();
     case Outcome::kWrongCode: return wrong_code(proof.field);
     case Outcome::kNotEnabled: return not_enabled();
   }
@@ -268,9 +296,11 @@ void add_routes(http::Api& api, RouteDeps deps) {
                              std::bind_front(me_status, std::cref(m))}));
   api.add(during_enrollment(
       {"POST", "/api/v1/me/mfa/totp", Access::require("users", "write"),
-       {"Start enrolling an authenticator app: a new secret, its otpauth:// URI and QR code (pending until confirmed)",
-        "mfa", obj({}), obj({{"secret", "string"}, {"otpauth_uri", "string"}, {"qr_svg", "string"}})},
-       std::bind_front(totp_begin, std::cref(m))}));
+       {"Start enrolling an authenticator app (current password): a new secret, its otpauth:// URI and QR code "
+        "(pending until confirmed)",
+        "mfa", obj({{"password", "string"}}, {"password"}),
+        obj({{"secret", "string"}, {"otpauth_uri", "string"}, {"qr_svg", "string"}})},
+       std::bind_front(totp_begin, std::cref(m), std::cref(deps.auth)), http::TxMode::kNone}));
   api.add(during_enrollment(
       {"POST", "/api/v1/me/mfa/totp/confirm", Access::require("users", "write"),
        {"Turn two-factor authentication on with a code from the app; answers the recovery codes (shown once)",

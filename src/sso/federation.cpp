@@ -7,6 +7,7 @@
 
 #include "core/crypto.hpp"
 #include "core/text.hpp"
+#include "identity/account.hpp"
 #include "identity/orgs.hpp"
 #include "sso/rules.hpp"
 #include "sso/store.hpp"
@@ -59,12 +60,13 @@ Result<identity::User> find_or_create(db::Tx& tx, const Actor& actor, const Link
     return u;
   }
   json link = {{"provider", who.provider}, {"subject", who.subject}};
-  // Linking by email only when the provider vouches for it, and only to the one account that has it.
+  // Linking by email only when the provider vouches for it, and only to the one account that has it
+  // and has proven it: anyone may type a victim's address into their own profile.
   if (policy.link_by_verified_email && who.email_verified && !who.email.empty()) {
     auto users = TRY(identity::find_users_by_email(tx, who.email, 2));
     // Not to an account that already has another identity at this provider: an address the
     // provider gave to someone new must not hand them the previous holder's account.
-    if (users.size() == 1 && !TRY(store::has_identity_at(tx, who.provider, users[0].id))) {
+    if (users.size() == 1 && users[0].email_verified && !TRY(store::has_identity_at(tx, who.provider, users[0].id))) {
       TRY_STATUS(refuse_disabled(users[0]));
       TRY_STATUS(store::link_identity(tx, who.provider, who.subject, users[0].id, who.email, now));
       link["how"] = "verified-email";
@@ -81,6 +83,10 @@ Result<identity::User> find_or_create(db::Tx& tx, const Actor& actor, const Link
   // Only a verified email is kept: an unverified one could later link another provider's sign-in
   // (or a reset mail) to this account.
   auto u = TRY(identity::create_user(tx, actor, name, "", who.email_verified ? who.email : "", who.display_name, now));
+  if (who.email_verified && !who.email.empty()) {
+    TRY_STATUS(identity::set_email_verified(tx, actor, u.id, true, now));
+    u.email_verified = true;
+  }
   TRY_STATUS(store::link_identity(tx, who.provider, who.subject, u.id, who.email, now));
   link["how"] = "created";
   TRY_STATUS(record(tx, actor, "", "sso.identity.link", u.id, link, now));

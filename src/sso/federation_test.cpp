@@ -8,6 +8,7 @@
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
 #include "db/testing.hpp"
+#include "identity/account.hpp"
 #include "identity/orgs.hpp"
 
 namespace atrium::sso {
@@ -61,6 +62,8 @@ TEST_F(FederationTest, CreatesOnceAndKeepsTheSubject) {
   EXPECT_NE(other->username, a->username);
   EXPECT_EQ(other->email, "");  // an unverified address is not kept
   EXPECT_EQ(a->email, "ann@uni.example");
+  EXPECT_TRUE(a->email_verified);  // the provider vouched for it
+  EXPECT_FALSE(other->email_verified);
   auto none = fed(person("nobody", "n@uni.example", true), {.create_users = false});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().type, "sso-no-account");
@@ -77,6 +80,13 @@ TEST_F(FederationTest, LinksOnlyByVerifiedEmail) {
                                                                          .link_by_verified_email = true});
   ASSERT_FALSE(unverified);  // never linked to bob's account
   EXPECT_EQ(unverified.error().type, "sso-no-account");
+  // The provider vouches for the address but bob never proved it: anyone can type an address
+  // into their own profile, so this is no link either.
+  auto unproven = fed(person("s-verified", "bob@uni.example", true), {.create_users = false,
+                                                                     .link_by_verified_email = true});
+  ASSERT_FALSE(unproven);
+  EXPECT_EQ(unproven.error().type, "sso-no-account");
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return identity::set_email_verified(tx, admin_, existing, true, now_); }));
   EXPECT_EQ(fed(person("s-verified", "bob@uni.example", true), link)->id, existing);
   EXPECT_NE(fed(person("s-nolink", "bob@uni.example", true), {})->id, existing);
   // A second subject of the same provider with that address: not bob's account (already linked there).

@@ -71,7 +71,7 @@ def new_user(srv: Server) -> dict:
 
 
 def enrol(b: Browser) -> tuple[Device, list[str]]:
-    r = b.call("POST", "/api/v1/me/mfa/totp")
+    r = b.call("POST", "/api/v1/me/mfa/totp", json={"password": USER_PASSWORD})
     assert r.status == 200, r
     dev = Device(r.json["secret"])
     r = b.call("POST", "/api/v1/me/mfa/totp/confirm", json={"code": dev.code()})
@@ -104,7 +104,7 @@ def test_enrol_then_sign_in_with_a_code(srv):
     b = Browser(srv, u["username"], USER_PASSWORD)
     r = b.call("GET", "/api/v1/me/mfa")
     assert r.status == 200 and r.json["enabled"] is False and r.json["required"] is False, r
-    r = b.call("POST", "/api/v1/me/mfa/totp")
+    r = b.call("POST", "/api/v1/me/mfa/totp", json={"password": USER_PASSWORD})
     assert r.status == 200, r
     assert r.headers.get("cache-control") == "no-store"
     secret = r.json["secret"]
@@ -123,7 +123,8 @@ def test_enrol_then_sign_in_with_a_code(srv):
     assert len(codes) == 10 and len(set(codes)) == 10
     st = b.call("GET", "/api/v1/me/mfa").json
     assert st["enabled"] is True and st["recovery_codes_left"] == 10 and st["enabled_at"], st
-    assert is_problem(b.call("POST", "/api/v1/me/mfa/totp"), 409, "mfa-already-enabled")
+    assert is_problem(b.call("POST", "/api/v1/me/mfa/totp", json={"password": USER_PASSWORD}), 409,
+                      "mfa-already-enabled")
 
     # The password alone: a ticket, which is no credential anywhere.
     t = ticket(srv, u["username"])
@@ -140,6 +141,24 @@ def test_enrol_then_sign_in_with_a_code(srv):
     audit = audit_text(srv)
     assert secret not in audit and t not in audit and codes[0] not in audit
     assert '"mfa.enable"' in audit and '"mfa.login"' in audit
+
+
+def test_enrolling_takes_the_current_password(srv):
+    """A stolen session must not lock the real user out by enrolling an authenticator of its own."""
+    u = new_user(srv)
+    b = Browser(srv, u["username"], USER_PASSWORD)
+    assert b.call("POST", "/api/v1/me/mfa/totp").status in (400, 415)  # no body
+    for body in ({}, {"password": 5}, {"password": USER_PASSWORD, "x": 1}):
+        assert b.call("POST", "/api/v1/me/mfa/totp", json=body).status == 400, body
+    r = b.call("POST", "/api/v1/me/mfa/totp", json={"password": "not-the-password"})
+    assert is_problem(r, 400, "wrong-password") and r.json["field"] == "password"
+    assert "secret" not in r.text
+    # Counted like a failed sign-in (toward the lockout of this client).
+    assert u["id"] in audit_text(srv, "auth.login_failed")
+    # Nothing is pending: a confirm has no secret to check against.
+    assert is_problem(b.call("POST", "/api/v1/me/mfa/totp/confirm", json={"code": "123456"}), 409)
+    assert b.call("GET", "/api/v1/me/mfa").json["enabled"] is False
+    enrol(b)  # the right password works
 
 
 def test_a_code_works_once(srv):
@@ -218,6 +237,26 @@ def test_turning_it_off_takes_the_password_and_a_code(srv):
                       "mfa-not-enabled")
 
 
+def test_deleting_a_user_removes_their_second_factor(srv):
+    import sqlite3
+    u = new_user(srv)
+    enrol(Browser(srv, u["username"], USER_PASSWORD))
+
+    def rows() -> int:
+        db = sqlite3.connect(f"file:{srv.data_dir / 'atrium.db'}?mode=ro", uri=True)
+        try:
+            return sum(db.execute(f"SELECT COUNT(*) FROM {t} WHERE user_id = ?", (u["id"],)).fetchone()[0]
+                       for t in ("mfa_totp", "mfa_recovery_codes"))
+        finally:
+            db.close()
+
+    assert rows() == 11  # the secret and ten recovery codes
+    cur = srv.call("GET", f"/api/v1/users/{u['id']}", srv.admin)
+    assert srv.call("DELETE", f"/api/v1/users/{u['id']}", srv.admin, if_match=cur.etag).status == 204
+    assert rows() == 0
+    assert u["id"] in audit_text(srv, "mfa.user_delete")
+
+
 def test_admin_resets_a_lost_device(srv):
     u = new_user(srv)
     other = new_user(srv)
@@ -276,6 +315,35 @@ def test_org_policy_is_the_org_admins_and_holds_members_to_enrolment(srv):
     assert a_id in audit_text(srv, "org.mfa_policy_update")
 
 
+def test_a_session_held_to_enrolment_opens_no_environment(srv):
+    """The proxy's own check (may_use): a held session gets no ticket for an environment's origin."""
+    r = srv.call("POST", "/api/v1/orgs", srv.admin, json={"slug": "mfa-envs", "name": "Envs"})
+    assert r.status == 201, r
+    org = r.json["id"]
+    u = new_user(srv)
+    add_member(srv, srv.admin, org, u["id"], "member")
+    token = srv.login_token(u["username"], USER_PASSWORD)  # made before the policy: tokens are unaffected
+    r = srv.call("POST", f"/api/v1/orgs/{org}/projects", token, json={"slug": "p", "name": "P"})
+    assert r.status == 201, r
+    r = srv.call("POST", f"/api/v1/projects/{r.json['id']}/envs", token, json={"app": "terminal", "cpus": 1})
+    assert r.status == 201, r
+    env = r.json["id"]
+    try:
+        policy = srv.call("GET", f"/api/v1/orgs/{org}/mfa-policy", srv.admin)
+        r = srv.call("PUT", f"/api/v1/orgs/{org}/mfa-policy", srv.admin, json={"require_mfa": True},
+                     if_match=policy.etag)
+        assert r.status == 200, r
+        b = Browser(srv, u["username"], USER_PASSWORD)
+        assert b.login_resp.json["mfa_enrollment_required"] is True
+        r = srv.raw("GET", f"/env/{env}/", headers={"Cookie": f"atrium_session={b.session}"})
+        assert is_problem(r, 403, "mfa-enrollment-required")
+        enrol(b)  # the same session, now a full one, gets its ticket
+        r = srv.raw("GET", f"/env/{env}/", headers={"Cookie": f"atrium_session={b.session}"})
+        assert r.status == 302 and "ticket=" in r.headers["Location"], r
+    finally:
+        srv.call("POST", f"/api/v1/envs/{env}/stop", token)
+
+
 def test_admins_must_enrol_when_the_instance_requires_it(make_server):
     s = make_server(env={**ENV, "ATRIUM_AUTH_REQUIRE_MFA_FOR_ADMINS": "true"})
     r = s.login("admin", s.admin_password)
@@ -285,7 +353,8 @@ def test_admins_must_enrol_when_the_instance_requires_it(make_server):
     held = call(s.port, "POST", "/api/v1/tokens", json={"name": "t"}, cookies=cookies, csrf=csrf)
     assert is_problem(held, 403, "mfa-enrollment-required")
     assert is_problem(call(s.port, "GET", "/api/v1/users", cookies=cookies), 403, "mfa-enrollment-required")
-    r = call(s.port, "POST", "/api/v1/me/mfa/totp", cookies=cookies, csrf=csrf)
+    # Held to enrolment, the session still enrols (with the password just typed).
+    r = call(s.port, "POST", "/api/v1/me/mfa/totp", json={"password": s.admin_password}, cookies=cookies, csrf=csrf)
     assert r.status == 200, r
     dev = Device(r.json["secret"])
     r = call(s.port, "POST", "/api/v1/me/mfa/totp/confirm", json={"code": dev.code()}, cookies=cookies, csrf=csrf)

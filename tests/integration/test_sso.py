@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, Server, call, is_problem, parse_cookies
+from smtp_sink import SmtpSink
 
 DEV_IDP = os.environ.get("ATRIUM_DEV_IDP") or str(REPO / "scripts" / "dev-idp.sh")
 
@@ -147,9 +148,12 @@ def srv(idp, tmp_path_factory):
         "[oidc.dev_es256]\n" + common + 'client_id = "atrium-dev-es256"\ncreate_users = false\n'
         "[oidc.dev_public]\n" + f'issuer = "{oidc["issuer"]}"\nca_file = "{idp["ca_file"]}"\n'
         'client_id = "atrium-dev-public"\n')
-    # every test signs in from 127.0.0.1: the per-address limit has a test of its own
+    # every test signs in from 127.0.0.1: the per-address limit has a test of its own. Mail on: an
+    # account's address is verified by a mailed link before a provider's sign-in may link to it.
+    sink = SmtpSink(d, tls=False).__enter__()
     s = Server(d / "data", args=["--config", str(d / "atrium.toml")],
-               env={"ATRIUM_AUTH_LOGIN_IP_PER_MINUTE": "10000"}).start()
+               env={**sink.atrium_config(), "ATRIUM_AUTH_LOGIN_IP_PER_MINUTE": "10000"}).start()
+    s.sink = sink
     admin = s.admin_token()
     for slug in ("physics", "institute", "chem"):
         assert s.call("POST", "/api/v1/orgs", admin, json={"slug": slug, "name": slug.title()}).status == 201
@@ -160,6 +164,17 @@ def srv(idp, tmp_path_factory):
     s.admin = admin
     yield s
     s.stop()
+    sink.__exit__(None, None, None)
+
+
+def verify_email(srv, username: str, password: str, email: str):
+    """Proves an account's address the way its user would: the mailed link."""
+    tok = srv.login_token(username, password)
+    r = srv.call("POST", "/api/v1/me/email/verify", tok)
+    assert r.status == 202, r
+    link = next(l for l in srv.sink.wait_for(to=email, subject="Confirm").links() if "/verify-email#" in l)
+    r = srv.call("POST", "/api/v1/auth/verify-email", json={"token": link.split("#", 1)[1]})
+    assert r.status == 200 and r.json["email_verified"] is True, r
 
 
 def users(srv) -> dict[str, dict]:
@@ -273,6 +288,7 @@ def test_linking_by_verified_email_only(srv, idp):
         r = srv.call("POST", "/api/v1/users", srv.admin,
                      json={"username": name, "password": "a-long-password-1", "email": email})
         assert r.status == 201, r
+        verify_email(srv, name, "a-long-password-1", email)
     bob = Person(srv, idp, "bob")
     bob.sign_in()
     assert me(bob)["username"] == "robert"  # verified email, linking allowed
@@ -286,6 +302,31 @@ def test_linking_by_verified_email_only(srv, idp):
     bob2 = Person(srv, idp, "bob")
     bob2.sign_in("dev_public")
     assert me(bob2)["username"] not in ("robert",), me(bob2)
+
+
+def test_no_link_to_an_account_whose_address_is_unproven(srv, idp):
+    """Anyone can type a victim's address into their own profile: a provider's verified address links
+    only to an account that proved the address itself."""
+    path = Path(idp["oidc"]["users_file"])
+    people = json.loads(path.read_text())
+    people["gwen"] = {"email": "gwen@example.test", "email_verified": True, "preferred_username": "gwen",
+                      "name": "Gwen Example", "groups": []}
+    path.write_text(json.dumps(people))
+    r = srv.call("POST", "/api/v1/users", srv.admin,
+                 json={"username": "squatter", "password": "a-long-password-1", "email": "gwen@example.test"})
+    assert r.status == 201 and r.json["email_verified"] is False, r
+    squatter = r.json["id"]
+    gwen = Person(srv, idp, "gwen")
+    gwen.sign_in()
+    m = me(gwen)
+    assert m["id"] != squatter and m["username"] != "squatter", m
+    assert m["email_verified"] is True  # created here with the provider's verified address
+    links = [e for e in audit(srv, "sso.identity.link") if e["summary"].get("subject") == "gwen"]
+    assert [e["summary"]["how"] for e in links] == ["created"], links
+    assert not [e for e in audit(srv, "sso.identity.link") if e["target_id"] == squatter]
+    # An account without a password: its provider handles the second factor.
+    r = gwen.api("POST", "/api/v1/me/mfa/totp", json={"password": "anything-at-all"})
+    assert is_problem(r, 409, "mfa-provider-account"), r
 
 
 def test_sign_out_goes_to_the_provider(srv, idp):

@@ -124,7 +124,7 @@ SWEEP = {
                                                       "new_password": "whatever-password-1"})],
     ("GET", "/api/v1/me"): [V(200, check=lambda c, r: c.b.id not in r.text)],
     ("GET", "/api/v1/me/mfa"): [V(200, check=lambda c, r: c.b.id not in r.text)],
-    ("POST", "/api/v1/me/mfa/totp"): [V(200, check=lambda c, r: c.b.id not in r.text)],
+    ("POST", "/api/v1/me/mfa/totp"): [V(400, body={"password": "not-my-password"})],
     ("POST", "/api/v1/me/mfa/totp/confirm"): [V(400, body={"code": 5})],
     ("POST", "/api/v1/me/mfa/recovery-codes"): [V(400, body={"code": 5})],
     ("DELETE", "/api/v1/me/mfa"): [V(400, body={"password": "not-my-password"})],

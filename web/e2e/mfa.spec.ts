@@ -1,6 +1,6 @@
-// Two-factor authentication in the browser: enrol on the Security page (QR code, key, confirm),
-// recovery codes shown once; sign out; sign in with the app's code (computed here from the key
-// with node:crypto), and with a recovery code, which works once.
+// Two-factor authentication in the browser: enrol on the Security page (current password, QR code,
+// key, confirm), recovery codes shown once; sign out; sign in with the app's code (computed here
+// from the key with node:crypto), and with a recovery code, which works once.
 import { createHmac } from "node:crypto";
 import { expectAccessible } from "./a11y.ts";
 import { accountMenu, submitSignIn } from "./auth-helpers.ts";
@@ -57,6 +57,12 @@ test("enrol, then sign in with a code and with a recovery code (once)", async ({
   await signIn(page, u.username, u.password, "/me/security");
   await expect(page.getByRole("heading", { name: "Two-factor authentication" })).toBeVisible();
   await expectAccessible(page, "/me/security");
+  // A wrong current password starts nothing.
+  await page.getByLabel("Your current password").fill("not-the-password");
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  await expect(page.getByText("the password is wrong")).toBeVisible();
+  await expect(page.getByRole("img", { name: "QR code of the authenticator key" })).toHaveCount(0);
+  await page.getByLabel("Your current password").fill(u.password);
   await page.getByRole("button", { name: "Set up an authenticator app" }).click();
   await expect(page.getByRole("img", { name: "QR code of the authenticator key" })).toBeVisible();
   const device = new Device(await page.getByRole("textbox", { name: "Key" }).inputValue());
@@ -116,6 +122,7 @@ test("an org that requires it sends a member to the Security page first", async 
   await expect(page.getByText("Your account must use two-factor authentication")).toBeVisible();
   await expect(page.getByRole("navigation", { name: "Account" })).toHaveCount(0);
   await expectAccessible(page, "/me/security (required)");
+  await page.getByLabel("Your current password").fill(u.password);
   await page.getByRole("button", { name: "Set up an authenticator app" }).click();
   const device = new Device(await page.getByRole("textbox", { name: "Key" }).inputValue());
   await page.getByRole("textbox", { name: "Code from the app" }).fill(await device.code());

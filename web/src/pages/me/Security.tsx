@@ -50,29 +50,55 @@ function CodeInput(props: { label?: string; value: string; onChange: (v: string)
   );
 }
 
+function CurrentPassword(props: { label: string; value: string; onChange: (v: string) => void; error?: string }) {
+  return (
+    <PasswordInput
+      label={props.label}
+      autoComplete="current-password"
+      required
+      value={props.value}
+      onChange={(e) => props.onChange(e.currentTarget.value)}
+      error={props.error}
+    />
+  );
+}
+
 const post = <T,>(path: string, body: unknown) => fetchJson<T>(path, { method: "POST", body: JSON.stringify(body) });
 
 function Enrol({ onDone }: { onDone: (codes: string[]) => void }) {
   const [pending, setPending] = useState<TotpEnrolment | null>(null);
   const [code, setCode] = useState("");
+  const [password, setPassword] = useState("");
   const { busy, error, run } = useSubmit();
-  const split = splitError(error, ["code"]);
-  const begin = run(async () => setPending(await post<TotpEnrolment>("/api/v1/me/mfa/totp", {})));
+  const split = splitError(error, ["code", "password"]);
+  // The current password first: a session left open elsewhere must not enrol an app of its own.
+  const begin = run(async () => {
+    setPending(await post<TotpEnrolment>("/api/v1/me/mfa/totp", { password }));
+    setPassword("");
+  });
   const confirm = run(async () => {
     onDone((await post<Codes>("/api/v1/me/mfa/totp/confirm", { code: code.trim() })).recovery_codes);
   });
   if (!pending)
     return (
-      <Stack gap="sm" align="flex-start">
-        <Text size="sm">
-          Sign-ins will ask for a code from an authenticator app (such as Aegis, Google Authenticator or 1Password)
-          after your password.
-        </Text>
-        <ErrorAlert error={split.general} title="Could not start" />
-        <Button onClick={() => void begin()} loading={busy}>
-          Set up an authenticator app
-        </Button>
-      </Stack>
+      <form onSubmit={begin}>
+        <Stack gap="sm" maw={480}>
+          <Text size="sm">
+            Sign-ins will ask for a code from an authenticator app (such as Aegis, Google Authenticator or 1Password)
+            after your password.
+          </Text>
+          <ErrorAlert error={split.general} title="Could not start" />
+          <CurrentPassword
+            label="Your current password"
+            value={password}
+            onChange={setPassword}
+            error={split.fields.password}
+          />
+          <Button type="submit" loading={busy} style={{ alignSelf: "flex-start" }}>
+            Set up an authenticator app
+          </Button>
+        </Stack>
+      </form>
     );
   return (
     <form onSubmit={confirm}>
@@ -144,14 +170,7 @@ function Manage({ status, onCodes }: { status: MfaStatus; onCodes: (codes: strin
               Turn off
             </Title>
             <ErrorAlert error={offSplit.general} title="Could not turn it off" />
-            <PasswordInput
-              label="Password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(e) => setPassword(e.currentTarget.value)}
-              error={offSplit.fields.password}
-            />
+            <CurrentPassword label="Password" value={password} onChange={setPassword} error={offSplit.fields.password} />
             <CodeInput
               label="Code from the app, or a recovery code"
               value={offCode}
