@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import sys
+import time
 
 HZ = os.sysconf("SC_CLK_TCK")
 MiB = 1 << 20
@@ -47,3 +49,32 @@ def children_cpu() -> float:
 def self_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+def timed(f, n: int) -> list[float]:
+    """Milliseconds of each of n calls of f(), one after the other."""
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        f()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def p90(x: list[float]) -> float:
+    return sorted(x)[int(0.9 * (len(x) - 1))]
+
+
+def machine(repo) -> str:
+    """'2 × CPU model; Atrium at <commit>' for a results section."""
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"{os.cpu_count()} × {model}; Atrium at {rev.stdout.strip() or '?'}"
+
+
+def publish(section: str) -> None:
+    """Prints a results section and appends it to $RESULTS when set."""
+    print(section)
+    if os.environ.get("RESULTS"):
+        with open(os.environ["RESULTS"], "a") as f:
+            f.write(section)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "bench"))
+from benchlib import p90, publish, timed  # noqa: E402
 from conftest import Server  # noqa: E402
 from test_sso import Hop, provider_login  # noqa: E402
 
@@ -78,15 +80,6 @@ def through_atrium(info, hop: Hop, port: int) -> None:
     assert "atrium_session" in hop.jar[f"127.0.0.1:{port}"]
 
 
-def timed(f) -> list[float]:
-    out = []
-    for _ in range(N):
-        t = time.perf_counter()
-        f()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="atrium-bench-sso-"))
     dev_idp = str(REPO / "scripts" / "dev-idp.sh")
@@ -103,14 +96,12 @@ def main() -> None:
         for _ in range(3):  # warm up both (discovery, keys, the user's creation)
             direct(info, Hop(info["ca_file"]))
             through_atrium(info, Hop(info["ca_file"]), srv.port)
-        d = timed(lambda: direct(info, Hop(info["ca_file"])))
-        a = timed(lambda: through_atrium(info, Hop(info["ca_file"]), srv.port))
+        d = timed(lambda: direct(info, Hop(info["ca_file"])), N)
+        a = timed(lambda: through_atrium(info, Hop(info["ca_file"]), srv.port), N)
     finally:
         srv.stop()
         subprocess.run([dev_idp, "stop", str(tmp / "idp"), "--rm"], capture_output=True)
 
-    def p90(x):
-        return sorted(x)[int(0.9 * (len(x) - 1))]
     md, ma = statistics.median(d), statistics.median(a)
     cores = os.cpu_count()
     section = f"""
@@ -129,10 +120,7 @@ Python (a new TLS connection per hop, the token exchange from Python); through A
 exchange is Atrium's (libcurl) and the two Atrium hops are plain HTTP on 127.0.0.1, so the rows say how
 much Atrium adds to what a browser waits for, not how fast each relying party is.
 """
-    print(section)
-    if os.environ.get("RESULTS"):
-        with open(os.environ["RESULTS"], "a") as f:
-            f.write(section)
+    publish(section)
 
 
 if __name__ == "__main__":
