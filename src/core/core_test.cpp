@@ -100,6 +100,20 @@ TEST_F(CoreTest, PasswordsHashAndVerify) {
   EXPECT_FALSE(crypto::verify_password("garbage", "x"));
 }
 
+TEST_F(CoreTest, AeadOpensOnlyWithItsKeyAndAssociatedData) {
+  std::string key = crypto::random_bytes(crypto::kAeadKeyBytes);
+  std::string sealed = crypto::aead_seal(key, "secret", "row-1");
+  EXPECT_EQ(sealed.find("secret"), std::string::npos);
+  EXPECT_EQ(crypto::aead_open(key, sealed, "row-1"), std::optional<std::string>("secret"));
+  EXPECT_FALSE(crypto::aead_open(key, sealed, "row-2"));
+  EXPECT_FALSE(crypto::aead_open(crypto::random_bytes(crypto::kAeadKeyBytes), sealed, "row-1"));
+  std::string damaged = sealed;
+  damaged.back() ^= 1;
+  EXPECT_FALSE(crypto::aead_open(key, damaged, "row-1"));
+  EXPECT_FALSE(crypto::aead_open(key, sealed.substr(0, 10), "row-1"));
+  EXPECT_NE(crypto::aead_seal(key, "secret", "row-1"), sealed);  // a fresh nonce each time
+}
+
 TEST_F(CoreTest, Base64UrlRoundTripAndRejectsJunk) {
   std::string raw = crypto::random_bytes(33);
   EXPECT_EQ(*crypto::base64url_decode(crypto::base64url(raw)), raw);

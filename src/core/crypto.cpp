@@ -32,6 +32,36 @@ std::string sha256(std::string_view data) {
 
 std::string sha256_hex(std::string_view data) { return hex(sha256(data)); }
 
+std::string aead_seal(std::string_view key, std::string_view plain, std::string_view ad) {
+  static_assert(kAeadKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+  if (key.size() != kAeadKeyBytes) throw std::invalid_argument("aead_seal: the key must be 32 bytes");
+  constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  std::string out(kNonce + plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(p, kNonce);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(p + kNonce, &clen, reinterpret_cast<const unsigned char*>(plain.data()),
+                                             plain.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+                                             nullptr, p, reinterpret_cast<const unsigned char*>(key.data()));
+  return out;
+}
+
+std::optional<std::string> aead_open(std::string_view key, std::string_view sealed, std::string_view ad) {
+  constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  constexpr std::size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (key.size() != kAeadKeyBytes || sealed.size() < kNonce + kTag) return std::nullopt;
+  std::string plain(sealed.size() - kNonce - kTag, '\0');
+  unsigned long long len = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(sealed.data());
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plain.data()), &len, nullptr,
+                                                 p + kNonce, sealed.size() - kNonce,
+                                                 reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), p,
+                                                 reinterpret_cast<const unsigned char*>(key.data())) != 0)
+    return std::nullopt;
+  plain.resize(len);
+  return plain;
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   crypto_auth_hmacsha256_state st;
   crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());

@@ -17,6 +17,14 @@ std::string sha256_hex(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+// XChaCha20-Poly1305 with a random nonce: returns nonce | ciphertext | tag. `key` must be
+// kAeadKeyBytes; `ad` is authenticated, not stored (e.g. the id of the row the value belongs to, so
+// a sealed value copied to another row does not open).
+inline constexpr std::size_t kAeadKeyBytes = 32;
+std::string aead_seal(std::string_view key, std::string_view plain, std::string_view ad);
+// The plaintext, or nullopt when `sealed` does not open under this key and `ad` (or is damaged).
+std::optional<std::string> aead_open(std::string_view key, std::string_view sealed, std::string_view ad);
+
 // Streaming SHA-256 for bulk data: OpenSSL's, which uses the CPU's SHA instructions (about 5x
 // libsodium's portable code on these machines).
 class Sha256 {

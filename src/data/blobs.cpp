@@ -230,30 +230,15 @@ Result<MasterKey> MasterKey::create(const fs::path& file) {
 }
 
 std::string MasterKey::wrap(std::string_view blob_key, std::string_view blob_id) const {
-  std::string out(kWrappedSize, '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  randombytes_buf(p, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      p + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, reinterpret_cast<const unsigned char*>(blob_key.data()),
-      blob_key.size(), reinterpret_cast<const unsigned char*>(blob_id.data()), blob_id.size(), nullptr, p,
-      reinterpret_cast<const unsigned char*>(key_.data()));
-  return out;
+  return crypto::aead_seal(key_, blob_key, blob_id);
 }
 
 Result<std::string> MasterKey::unwrap(std::string_view wrapped, std::string_view blob_id) const {
   if (wrapped.size() != kWrappedSize) return internal("wrapped key has the wrong size");
-  std::string key(crypto_secretstream_xchacha20poly1305_KEYBYTES, '\0');
-  unsigned long long len = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(wrapped.data());
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(key.data()), &len, nullptr, p + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-          wrapped.size() - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-          reinterpret_cast<const unsigned char*>(blob_id.data()), blob_id.size(), p,
-          reinterpret_cast<const unsigned char*>(key_.data())) != 0 ||
-      len != key.size())
+  auto key = crypto::aead_open(key_, wrapped, blob_id);
+  if (!key || key->size() != crypto_secretstream_xchacha20poly1305_KEYBYTES)
     return internal("the blob key does not open with the master key");
-  return key;
+  return std::move(*key);
 }
 
 std::string MasterKey::derive(std::string_view purpose) const {

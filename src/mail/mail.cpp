@@ -4,7 +4,6 @@
 #include <memory>
 #include <sstream>
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
@@ -42,22 +41,11 @@ json with_site_url(const json& vars, const std::string& site) {
 }
 
 constexpr std::string_view kAad = "atrium mail.send payload v1";
-constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-constexpr std::size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
-
 // XChaCha20-Poly1305 under Settings::key: {"sealed": base64(nonce | ciphertext)}.
 json seal(const json& plain) {
   const std::string& key = state().settings.key;
-  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) return plain;
-  std::string text = plain.dump();
-  std::string out(kNonce + text.size() + kTag, '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  randombytes_buf(p, kNonce);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(p + kNonce, &clen, reinterpret_cast<const unsigned char*>(text.data()),
-                                             text.size(), reinterpret_cast<const unsigned char*>(kAad.data()),
-                                             kAad.size(), nullptr, p, reinterpret_cast<const unsigned char*>(key.data()));
-  return json{{"sealed", crypto::base64(out)}};
+  if (key.size() != crypto::kAeadKeyBytes) return plain;
+  return json{{"sealed", crypto::base64(crypto::aead_seal(key, plain.dump(), kAad))}};
 }
 
 // A payload as enqueued: sealed, or plain (queued by an older binary, or without a key).
@@ -65,19 +53,13 @@ Result<json> unseal(const json& payload) {
   if (!payload.is_object() || !payload.contains("sealed")) return payload;
   const std::string& key = state().settings.key;
   auto raw = payload["sealed"].is_string() ? crypto::base64_decode(payload["sealed"].get<std::string>()) : std::nullopt;
-  if (!raw || raw->size() < kNonce + kTag || key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
+  if (!raw || key.size() != crypto::kAeadKeyBytes)
     return fail(ErrorCode::kInvalidArgument, "invalid-mail", "a sealed mail task that cannot be opened");
-  std::string text(raw->size() - kNonce - kTag, '\0');
-  unsigned long long len = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(raw->data());
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(text.data()), &len, nullptr,
-                                                 p + kNonce, raw->size() - kNonce,
-                                                 reinterpret_cast<const unsigned char*>(kAad.data()), kAad.size(), p,
-                                                 reinterpret_cast<const unsigned char*>(key.data())) != 0)
+  auto text = crypto::aead_open(key, *raw, kAad);
+  if (!text)
     return fail(ErrorCode::kInvalidArgument, "invalid-mail",
                 "a sealed mail task does not open with this instance's key (was the data master key replaced?)");
-  text.resize(len);
-  auto j = json::parse(text, nullptr, false);
+  auto j = json::parse(*text, nullptr, false);
   if (j.is_discarded()) return fail(ErrorCode::kInvalidArgument, "invalid-mail", "a sealed mail task is damaged");
   return j;
 }

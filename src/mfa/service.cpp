@@ -1,5 +1,3 @@
-#include <sodium.h>
-
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
@@ -34,34 +32,16 @@ Service::Service(Settings s)
 // XChaCha20-Poly1305 with the user's id as associated data: a sealed secret copied to another
 // user's row does not open.
 std::string Service::seal(std::string_view secret, const std::string& user_id) const {
-  std::string out(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + secret.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES,
-                  '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  randombytes_buf(p, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      p + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, reinterpret_cast<const unsigned char*>(secret.data()),
-      secret.size(), reinterpret_cast<const unsigned char*>(user_id.data()), user_id.size(), nullptr, p,
-      reinterpret_cast<const unsigned char*>(seal_key_.data()));
-  return crypto::base64(out);
+  return crypto::base64(crypto::aead_seal(seal_key_, secret, user_id));
 }
 
 Result<std::string> Service::open(std::string_view sealed, const std::string& user_id) const {
   auto raw = crypto::base64_decode(sealed);
-  constexpr std::size_t kOverhead =
-      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-  if (!raw || raw->size() < kOverhead) return internal("a stored TOTP secret is damaged");
-  std::string secret(raw->size() - kOverhead, '\0');
-  unsigned long long len = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(raw->data());
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(secret.data()), &len, nullptr,
-          p + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, raw->size() - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-          reinterpret_cast<const unsigned char*>(user_id.data()), user_id.size(), p,
-          reinterpret_cast<const unsigned char*>(seal_key_.data())) != 0)
+  if (!raw) return internal("a stored TOTP secret is damaged");
+  auto secret = crypto::aead_open(seal_key_, *raw, user_id);
+  if (!secret)
     return internal("a stored TOTP secret does not open with this instance's key (was the data master key replaced?)");
-  secret.resize(len);
-  return secret;
+  return std::move(*secret);
 }
 
 std::string Service::code_hash(std::string_view code) const {
