@@ -28,6 +28,10 @@ PKGS=(
   # libqrencode for the TOTP enrolment QR code
   libcurl4-openssl-dev libcjose-dev libjansson-dev libldap-dev slapd ldap-utils python3-aiosmtpd
   libqrencode-dev
+  # software environments (issue 18): skopeo pulls OCI images, umoci unpacks and repacks them,
+  # squashfs-tools reads SIF/squashfs images; docker-registry (a registry v2), busybox-static (a
+  # tiny test image) and apt-utils (a local apt repository for build tests) are test fixtures
+  skopeo umoci squashfs-tools docker-registry busybox-static apt-utils
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 
