@@ -1,0 +1,55 @@
+// Turning image files into a root directory, safely. Every extraction runs the tool (umoci,
+// unsquashfs) as Settings::unpack_uid, an unprivileged uid, into a fresh directory that uid owns,
+// so a hostile archive cannot write outside it even through a tool's bug; then neutralise() walks the
+// tree through directory fds (openat O_NOFOLLOW, never a path that a symlink could redirect) and
+// removes device nodes, fifos and sockets and clears setuid/setgid bits (the sandbox mounts images
+// nosuid,nodev as well: two walls). Module-internal (images/ only).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace atrium::images {
+
+struct UnpackLimits {
+  std::int64_t uid = 1'999'999;            // run the tools as this uid/gid (when we are root)
+  std::int64_t max_bytes = 20LL << 30;     // resource_exhausted beyond (checked while walking)
+  std::int64_t max_entries = 2'000'000;
+};
+
+struct Unpacked {
+  std::int64_t bytes = 0, entries = 0;
+  std::int64_t removed_devices = 0, cleared_setid = 0;  // what neutralise() changed
+};
+
+// OCI: unpacks image `ref` ("<layout dir>:<tag>" in umoci's --image syntax) into `dest`/rootfs.
+Result<Unpacked> unpack_oci(const std::string& image_ref, const std::filesystem::path& dest, const UnpackLimits& l);
+
+// SIF (Apptainer/Singularity): the byte range of the first squashfs system partition (the
+// descriptor table, parsed by hand: no library in Debian reads SIF). invalid_argument when the file
+// is not a SIF or holds no squashfs root partition.
+struct Range {
+  std::int64_t offset = 0, size = 0;
+};
+Result<Range> sif_rootfs_partition(const std::filesystem::path& sif);
+// A squashfs image (a whole file, or `range` of it: a SIF's partition) into `dest`/rootfs.
+Result<Unpacked> unpack_squashfs(const std::filesystem::path& file, Range range, const std::filesystem::path& dest,
+                                 const UnpackLimits& l);
+
+// Removes device nodes, fifos and sockets and clears setuid/setgid bits under `root`, through
+// directory fds only. Counts into `u`.
+Status neutralise(const std::filesystem::path& root, Unpacked& u, const UnpackLimits& l);
+
+// What software an unpacked root holds: {"os": {ID, VERSION_ID, PRETTY_NAME...} from etc/os-release
+// (or usr/lib/os-release), "packages": {"deb": N (var/lib/dpkg/status), "python": N (dist-info
+// dirs)}, "python": "3.11.2" (from the python3 symlink/lib dir names)}. Read through directory fds;
+// never follows a symlink out of the root.
+nlohmann::json describe(const std::filesystem::path& root);
+
+}  // namespace atrium::images
