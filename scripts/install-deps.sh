@@ -31,7 +31,7 @@ PKGS=(
   # software environments (issue 18): skopeo pulls OCI images, umoci unpacks and repacks them,
   # squashfs-tools reads SIF/squashfs images; docker-registry (a registry v2), busybox-static (a
   # tiny test image) and apt-utils (a local apt repository for build tests) are test fixtures
-  skopeo umoci squashfs-tools docker-registry busybox-static apt-utils
+  skopeo umoci squashfs-tools docker-registry busybox-static apt-utils python3-bcrypt
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 
