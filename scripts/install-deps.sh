@@ -30,7 +30,8 @@ PKGS=(
   libqrencode-dev
   # software environments (issue 18): skopeo pulls OCI images, umoci unpacks and repacks them,
   # squashfs-tools reads SIF/squashfs images; docker-registry (a registry v2), busybox-static (a
-  # tiny test image) and apt-utils (a local apt repository for build tests) are test fixtures
+  # tiny test image), apt-utils (a local apt repository for build tests) and python3-bcrypt (the
+  # registry's htpasswd file) are test fixtures
   skopeo umoci squashfs-tools docker-registry busybox-static apt-utils python3-bcrypt
 )
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
