@@ -192,6 +192,7 @@ json to_json(const App& a) {
             {"spawn_timeout_s", a.spawn_timeout / 1000},
             {"network", a.network},
             {"rootfs", a.rootfs},
+            {"image", a.image},
             {"enabled", a.enabled},
             {"orgs", a.orgs ? json(*a.orgs) : json(nullptr)},
             {"per_org", json::object()},
@@ -218,7 +219,7 @@ Result<App> app_from_json(const std::string& name, const json& j, const App* bui
   if (!j.is_object()) return fail(bad("body", "must be a JSON object"));
   static const std::vector<std::string> known = {"kind",    "title",   "command",      "listen",        "port",
                                                  "health_path", "defaults", "max", "idle_timeout_s", "max_uptime_s",
-                                                 "spawn_timeout_s", "network", "rootfs", "enabled", "orgs", "per_org",
+                                                 "spawn_timeout_s", "network", "rootfs", "image", "enabled", "orgs", "per_org",
                                                  // read-only fields a client may send back unchanged
                                                  "name", "builtin", "etag"};
   for (auto& [k, v] : j.items())
@@ -288,6 +289,8 @@ Result<App> app_from_json(const std::string& name, const json& j, const App* bui
   if (a.network != "none" && a.network != "outbound") return fail(bad("network", "must be none or outbound"));
   TRY_STATUS(str("rootfs", a.rootfs, 1024));
   if (!a.rootfs.empty() && a.rootfs.front() != '/') return fail(bad("rootfs", "must be an absolute host path"));
+  TRY_STATUS(str("image", a.image, 400));
+  if (!a.image.empty() && !a.rootfs.empty()) return fail(bad("image", "give an image or a rootfs, not both"));
   if (j.contains("enabled")) {
     if (!j["enabled"].is_boolean()) return fail(bad("enabled", "must be true or false"));
     a.enabled = j["enabled"].get<bool>();

@@ -39,6 +39,9 @@ struct App {
   Millis spawn_timeout = 120'000;      // STARTING longer than this: FAILED
   std::string network = "none";        // none | outbound (slirp4netns, host loopback disabled)
   std::string rootfs;                  // "" = the host's /usr, /etc read-only
+  // The image its environments run on unless the launch names one ("name", "name@sha256:…" or
+  // "sha256:…", resolved in the launching project); "" = none (rootfs, else the project's default).
+  std::string image;
   bool enabled = true;
   std::optional<std::vector<std::string>> orgs;  // org ids that may use it; nullopt = every org
   struct OrgLimits {

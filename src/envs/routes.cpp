@@ -105,7 +105,7 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
   TRY_STATUS(projects::check_writable(p));
   auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref"}));
+  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "image"}));
   auto name = TRY(b.str("app", 40));
   auto app = TRY(get_app(ctx.t(), name));
   if (!app)
@@ -120,6 +120,7 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   if (auto t = TRY(seconds_param(b, "time_limit_s")); t > 0) r.time_limit = t;
   r.ref = TRY(b.opt_str("ref", 255));
   if (r.ref && r.ref->empty()) r.ref.reset();
+  r.image = TRY(svc.image_for(ctx.t(), p, *app, TRY(b.opt_str("image", 400))));
   auto e = TRY(svc.launch(ctx.t(), ctx.actor(), p.id, p.org_id, p.group_id, *app, r, ctx.now()));
   auto j = svc.to_json(e);
   return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/envs/" + e.id);
@@ -274,7 +275,12 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
         {"cpus", {{"type", "integer"}}},
         {"mem_mb", {{"type", "integer"}}},
         {"time_limit_s", {{"type", "integer"}}},
-        {"ref", {{"type", "string"}, {"description", "branch, tag or commit the workspace is checked out at"}}}}}};
+        {"ref", {{"type", "string"}, {"description", "branch, tag or commit the workspace is checked out at"}}},
+        {"image",
+         {{"type", "string"},
+          {"description", "the image the environment runs on (mounted read-only as /): name, name@sha256:<hex> or "
+                          "sha256:<hex>, pinned to its digest now; absent: the app's image, else (an app without a "
+                          "rootfs) the project's default; \"none\": no image"}}}}}};
   const json link_schema = {{"type", "object"}, {"properties", {{"ttl_s", {{"type", "integer"}}}}}};
   const std::vector<std::string> kPaged = {"active", "limit", "after"};
 

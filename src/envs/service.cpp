@@ -168,6 +168,7 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   sr.resources.cpus = r.cpus;
   sr.resources.mem_mb = r.mem_mb;
   sr.resources.time_limit = r.time_limit;
+  sr.image = req.image;  // mounted as / by the compute service (it wins over the app's rootfs)
   if (auto commit = TRY(jobs_.resolve_commit(project_id, req.ref)))
     sr.commit = jobs::CommitPin{req.ref.value_or(""), *commit};
   else if (req.ref)
@@ -189,16 +190,18 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
             {"spawn_timeout_s", app.spawn_timeout / 1000},
             {"health_path", l.health_path},
             {"network", app.network},
-            {"rootfs", app.rootfs},
+            {"rootfs", req.image ? std::string() : app.rootfs},
             {"files", l.files},
             {"cwd", l.cwd}};
   if (sr.commit) e.spec["commit"] = sr.commit->commit;
+  if (req.image) e.spec["image"] = {{"name", req.image->name}, {"digest", req.image->digest}};
   TRY_STATUS(insert_env(tx, e));
   TRY_STATUS(add_event(tx, e.id, e.state, "launch", app.name + " as job " + e.job_id, now));
   TRY_STATUS(audit::record(tx, actor,
                            {org_id, "env.launch", "env", e.id,
                             {{"app", app.name}, {"project_id", project_id}, {"job_id", e.job_id},
-                             {"cpus", r.cpus}, {"mem_mb", r.mem_mb}, {"time_limit_s", r.time_limit / 1000}}},
+                             {"cpus", r.cpus}, {"mem_mb", r.mem_mb}, {"time_limit_s", r.time_limit / 1000},
+                             {"image", e.spec.contains("image") ? e.spec["image"] : json(nullptr)}}},
                            now));
   changed_on_commit(tx);
   tx.on_end([this, id = e.id](bool committed) {
@@ -223,6 +226,14 @@ Result<EnvRecord> Service::request_stop(db::Tx& tx, const Actor& actor, const En
     if (committed) wake(id);
   });
   return *TRY(get_env(tx, env.id));
+}
+
+Result<std::optional<jobs::ImageRef>> Service::image_for(db::Tx& tx, const projects::Project& p, const App& app,
+                                                         const std::optional<std::string>& text) const {
+  if (text) return jobs_.resolve_image(tx, p, text);
+  if (!app.image.empty()) return jobs_.resolve_image(tx, p, app.image);
+  if (!app.rootfs.empty()) return std::optional<jobs::ImageRef>();  // the app's own root
+  return jobs_.resolve_image(tx, p, std::nullopt);
 }
 
 void Service::access_changed(db::Tx& tx) { changed_on_commit(tx); }
@@ -272,7 +283,8 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
   spec.cwd = e->spec.value("cwd", std::string(kind == "web" ? "/workspace" : kSandboxRunDir));
   spec.hostname = "env";
   spec.network = false;  // only lo: nothing but the proxy (through the socket) reaches the app
-  if (auto rootfs = e->spec.value("rootfs", std::string()); !rootfs.empty()) spec.rootfs = rootfs;
+  // Its image (set by the compute service from the job's pin) wins over an app's host rootfs.
+  if (auto rootfs = e->spec.value("rootfs", std::string()); !rootfs.empty() && spec.rootfs.empty()) spec.rootfs = rootfs;
   spec.env["ATRIUM_ENV_ID"] = e->id;
   return {};  // its job's start (a committed change) wakes the monitor: STARTING, health checks
 }
@@ -334,6 +346,7 @@ json Service::to_json(const EnvRecord& e) const {
             {"idle_timeout_s", e.spec.value("idle_timeout_s", std::int64_t{0})},
             {"max_uptime_s", e.spec.value("max_uptime_s", std::int64_t{0})},
             {"commit", e.spec.contains("commit") ? e.spec["commit"] : json(nullptr)},
+            {"image", e.spec.contains("image") ? e.spec["image"] : json(nullptr)},
             {"created_at", format_rfc3339(e.created)},
             {"ready_at", e.ready ? json(format_rfc3339(*e.ready)) : json(nullptr)},
             {"ended_at", e.ended ? json(format_rfc3339(*e.ended)) : json(nullptr)},

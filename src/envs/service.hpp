@@ -43,6 +43,9 @@
 namespace atrium::http {
 struct UnixReply;
 }
+namespace atrium::projects {
+struct Project;
+}
 
 namespace atrium::envs {
 
@@ -69,6 +72,7 @@ struct LaunchRequest {
   std::optional<std::int64_t> mem_mb;
   std::optional<Millis> time_limit;
   std::optional<std::string> ref;  // the commit the workspace is checked out at (default branch)
+  std::optional<jobs::ImageRef> image;  // pinned by image_for(); nullopt: the app's rootfs or the host's
 };
 
 // What the proxy needs of a READY environment.
@@ -94,6 +98,10 @@ class Service {
   // --- inside a request's write transaction
   Result<EnvRecord> launch(db::Tx& tx, const Actor& actor, const std::string& project_id, const std::string& org_id,
                            const std::string& group_id, const App& app, const LaunchRequest& req, Millis now);
+  // The image an environment of `app` launched in project p runs on: `text` when given ("none":
+  // no image), else the app's own image, else (an app without a rootfs) the project's default.
+  Result<std::optional<jobs::ImageRef>> image_for(db::Tx& tx, const projects::Project& p, const App& app,
+                                                  const std::optional<std::string>& text) const;
   // Asks the environment to stop (graceful: the app's own shutdown, then SIGTERM, then the cgroup).
   Result<EnvRecord> request_stop(db::Tx& tx, const Actor& actor, const EnvRecord& env, const std::string& why,
                                  Millis now);

@@ -28,6 +28,7 @@ struct StartRequest {
   compute::Allocation alloc;
   std::optional<CommitPin> commit;     // checked out into the workspace
   std::vector<DatasetMount> datasets;  // mounted read-only at /data/<name>
+  std::string rootfs;                  // the job's image root (mounted read-only as /); "" = the host's
 };
 
 class Executor {

@@ -155,6 +155,7 @@ Result<sandbox::Spec> LocalExecutor::make_spec(const StartRequest& req, Dir& in)
   spec.gid = static_cast<std::uint32_t>(r.uid);
   spec.gpus = alloc.gpus;
   spec.hostname = "job";
+  spec.rootfs = req.rootfs;
   spec.cgroup_parent = settings_.cgroup_parent;
   spec.stdout_path = (dir / "stdout").string();
   spec.stderr_path = (dir / "stderr").string();

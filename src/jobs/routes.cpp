@@ -325,7 +325,7 @@ Status parse_outputs(Context& ctx, const http::JsonBody& b, const projects::Proj
 Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify"}));
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify", "image"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -357,6 +357,8 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
   TRY_STATUS(parse_code(ctx, b, svc, p, r));
   TRY_STATUS(parse_datasets(ctx, b, p, r));
   TRY_STATUS(parse_outputs(ctx, b, p, r));
+  // The image: pinned to a digest now, so every task, requeue and rerun runs the same software.
+  r.image = TRY(svc.resolve_image(ctx.t(), p, TRY(b.opt_str("image", 400))));
   return r;
 }
 
@@ -541,6 +543,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
          {{"type", "string"},
           {"description", "branch, tag or commit of the project's repository (default: its default branch), pinned to "
                           "a commit at submission; the workspace is checked out there"}}},
+        {"image",
+         {{"type", "string"},
+          {"description", "the image the job runs on (mounted read-only as /): an image name of the project or its "
+                          "org, name@sha256:<hex>, or sha256:<hex>; pinned to its digest at submission. Absent: the "
+                          "project's default image (the host's root when it has none); \"none\": the host's root"}}},
         {"notify",
          {{"type", "string"},
           {"enum", {"never", "failure", "end"}},

@@ -13,6 +13,7 @@ namespace fs = std::filesystem;
 using compute::JobState;
 
 constexpr Millis kTick = 30'000;  // a pass at least this often: priorities age
+constexpr const char* kImageUnavailable = "image-unavailable";  // a start failed for the job's image
 
 }  // namespace
 
@@ -237,7 +238,9 @@ void Service::launch(const Launch& l) {
   if (auto st = start_run(l); !st) {
     const std::string& why = st.error().detail;
     spdlog::error("job {}: {}", l.rec.id(), why);
-    if (auto e = end_job(l.rec.id(), std::nullopt, why); !e) spdlog::error("job {}: {}", l.rec.id(), e.error().detail);
+    // The job's own fault (its image is gone): FAILED. The node's: NODE_FAIL.
+    auto e = st.error().type == kImageUnavailable ? fail_start(l.rec.id(), why) : end_job(l.rec.id(), std::nullopt, why);
+    if (!e) spdlog::error("job {}: {}", l.rec.id(), e.error().detail);
   }
 }
 
@@ -250,6 +253,16 @@ Status Service::start_run(const Launch& l) {
   auto mounts = db_.read([&](db::Tx& tx) { return job_datasets(tx, l.rec.id()); });
   if (!mounts) return internal("reading the job's datasets: " + mounts.error().detail);
   req.datasets = std::move(*mounts);
+  // The image pinned at submission, or nothing: never the host root in its place.
+  if (l.rec.image) {
+    const auto& img = *l.rec.image;
+    std::string what = "image " + (img.name.empty() ? img.digest : img.name + "@" + img.digest);
+    if (!settings_.image_root)
+      return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + ": this server has no images");
+    auto root = settings_.image_root(img.digest);
+    if (!root) return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + " is not available: " + root.error().detail);
+    req.rootfs = root->string();
+  }
   return executor_->start(req);
 }
 

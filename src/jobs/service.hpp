@@ -38,6 +38,10 @@
 #include "sandbox/sandbox.hpp"
 #include "tasks/tasks.hpp"
 
+namespace atrium::projects {
+struct Project;
+}
+
 namespace atrium::jobs {
 
 struct Settings {
@@ -74,6 +78,15 @@ struct Settings {
   // Adds to a job's sandbox before it starts (an environment's run directory, home and token);
   // an error fails the launch. Unset: nothing added.
   std::function<Status(const JobRecord& job, sandbox::Spec& spec)> prepare;
+  // Pins the `image` text of a job (or an environment) in project `p` to a digest (images'
+  // resolve): "name", "name@sha256:…" or "sha256:…"; "" = the project's default image (nullopt:
+  // none, the host root). invalid_argument with field "image" when it names nothing usable.
+  // Unset: this server has no images (absent = the host root; any name is refused).
+  std::function<Result<std::optional<ImageRef>>(db::Tx& tx, const projects::Project& p, std::string_view text)>
+      resolve_image;
+  // The host directory holding a pinned digest's root filesystem (images' rootfs), mounted
+  // read-only as / at launch. An error there fails the job (FAILED, never the host root instead).
+  std::function<Result<std::filesystem::path>(const std::string& digest)> image_root;
   // A job submitted with notify has reached a final state: called in the transaction that records
   // it (mail queues its notification there). Unset: nothing.
   std::function<Status(db::Tx& tx, const compute::Job& job, const compute::Transition& t, const std::string& notify)>
@@ -97,6 +110,7 @@ struct SubmitRequest {
   std::optional<OutputsSpec> outputs;  // the dataset resolved (or made) by the caller
   std::optional<CommitPin> commit;     // resolved by the caller at submission
   std::string notify;                  // "never" (or "") | "failure" | "end": Settings::on_end is told
+  std::optional<ImageRef> image;       // pinned by the caller (resolve_image); nullopt: the host root
 };
 
 struct Submitted {
@@ -149,6 +163,12 @@ class Service {
   // The commit `ref` (nullopt: the default branch) names in the project's repository now.
   Result<std::optional<std::string>> resolve_commit(const std::string& project_id,
                                                     const std::optional<std::string>& ref) const;
+  // `image` of a submission or a launch pinned in project p: nullopt (absent) = the project's
+  // default image, "none" = the host root, else a name or digest (Settings::resolve_image).
+  Result<std::optional<ImageRef>> resolve_image(db::Tx& tx, const projects::Project& p,
+                                                const std::optional<std::string>& text) const;
+  // Whether a pending or running job (an environment's too) runs on this digest.
+  Result<bool> image_in_use(const std::string& digest) const;
   // Whether a running job of host uid `uid` mounts this dataset version.
   Result<bool> dataset_in_use(const std::string& dataset_id, std::int64_t number, std::int64_t uid) const;
   // Fired after each commit that changed a job's state (live log streams wait on it).
@@ -190,6 +210,8 @@ class Service {
   void on_exit(const std::string& id, const std::string& cause);
   Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
   Status end_job(const std::string& id, const std::optional<nlohmann::json>& outcome, const std::string& fallback_cause);
+  // A RUNNING job that could not start for a reason of its own (its image is gone): FAILED with `why`.
+  Status fail_start(const std::string& id, const std::string& why);
   // The capture task's handler: the job's outputs as a new version of its dataset, once.
   Status capture_outputs(const std::string& id);
   void stop_after_commit(db::Tx& tx, const std::string& id);

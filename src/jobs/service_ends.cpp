@@ -88,6 +88,17 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
   return st;
 }
 
+Status Service::fail_start(const std::string& id, const std::string& why) {
+  return db_.write_tx([&](db::Tx& tx) -> Status {
+    auto lk = lock();
+    auto it = state_.jobs.find(id);
+    if (it == state_.jobs.end() || it->second.state != JobState::kRunning) return {};
+    undo_on_rollback(tx);
+    compute::JobEnd end{.state = JobState::kFailed, .exit_code = 125 /* atrium exec's setup failure */, .usage = {}, .cause = why};
+    return persist(tx, TRY(sched_.finish(state_, id, end, clock_.now_ms())));
+  });
+}
+
 void Service::add_tasks(tasks::Queue& queue) {
   queue.handle(std::string(kCaptureKind),
                [this](const tasks::Task& t) { return capture_outputs(t.payload.value("job_id", "")); });
@@ -100,7 +111,7 @@ void Service::add_tasks(tasks::Queue& queue) {
 // recorded in the version's provenance, as before: the task succeeds.
 Status Service::capture_outputs(const std::string& id) {
   struct Captured {
-    JobRecord rec;
+    JobRecord rec;  // its image: pinned at submission
     OutputsSpec spec;
     std::vector<DatasetMount> inputs;
     std::optional<CommitPin> commit;
@@ -136,7 +147,8 @@ Status Service::capture_outputs(const std::string& id) {
                        {"globs", spec->globs},
                        {"commit", cap.commit ? json(cap.commit->commit) : json(nullptr)},
                        {"ref", cap.commit ? json(cap.commit->ref) : json(nullptr)},
-                       {"image", "host"}};  // the host's /usr, read-only
+                       {"image", rec.image ? json{{"name", rec.image->name}, {"digest", rec.image->digest}}
+                                           : json("host")}};  // "host": the host's /usr, read-only
     if (!error.empty()) provenance["capture_error"] = error;
     Actor system{.user_id = rec.user_id(), .username = "job " + id, .request_id = id};
     auto v = TRY(data::add_version(tx, system, *ds, error.empty() ? *entries : std::vector<data::ManifestEntry>{},

@@ -71,6 +71,9 @@ json Service::to_json(const JobRecord& r) const {
   }
   out["usage"] = usage;
   out["enforced"] = r.enforced;
+  out["image"] = r.image ? json{{"name", r.image->name.empty() ? json(nullptr) : json(r.image->name)},
+                                {"digest", r.image->digest}}
+                         : json(nullptr);
   return out;
 }
 
@@ -150,6 +153,30 @@ Result<std::optional<std::string>> Service::resolve_commit(const std::string& pr
                                                           const std::optional<std::string>& ref) const {
   if (!settings_.resolve_commit) return std::optional<std::string>{};
   return settings_.resolve_commit(project_id, ref);
+}
+
+Result<std::optional<ImageRef>> Service::resolve_image(db::Tx& tx, const projects::Project& p,
+                                                       const std::optional<std::string>& text) const {
+  if (text && *text == "none") return std::optional<ImageRef>();  // the host root, asked for
+  if (!settings_.resolve_image) {
+    if (!text) return std::optional<ImageRef>();
+    return fail(Error(ErrorCode::kUnprocessable, "invalid-image", "image: this server runs jobs on its own root only")
+                    .with("field", "image"));
+  }
+  auto pin = settings_.resolve_image(tx, p, text ? std::string_view(*text) : std::string_view());
+  // A well-formed request naming no usable image (unknown, not ready, a digest that does not
+  // match, another org's): 422, the same answer whatever the reason, field "image".
+  if (!pin && pin.error().code == ErrorCode::kInvalidArgument) {
+    Error e = pin.error();
+    e.code = ErrorCode::kUnprocessable;
+    e.extra["field"] = "image";
+    return fail(std::move(e));
+  }
+  return pin;
+}
+
+Result<bool> Service::image_in_use(const std::string& digest) const {
+  return db_.read([&](db::Tx& tx) { return jobs::image_in_use(tx, digest); });
 }
 
 Result<bool> Service::dataset_in_use(const std::string& dataset_id, std::int64_t number, std::int64_t uid) const {

@@ -82,6 +82,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     rec.script = req.script;
     rec.env = req.env;
     rec.uid = uid;
+    rec.image = req.image;
     if (req.hold) {
       auto h = TRY(sched_.hold(state_, t.job, now, "held at submission"));
       rec.job = state_.jobs.at(t.job);
@@ -103,6 +104,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
                {"tasks", out.jobs.size()}};
   if (!req.name.empty()) summary["name"] = req.name;
   if (req.commit) summary["commit"] = req.commit->commit;
+  if (req.image) summary["image"] = {{"name", req.image->name}, {"digest", req.image->digest}};
   TRY_STATUS(audit::record(tx, actor,
                            {req.org_id, "job.submit", "job", spec ? out.array_id : out.jobs.front().id(), summary},
                            now));

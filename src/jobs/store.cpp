@@ -93,6 +93,11 @@ const db::Columns<JobRecord> kJob{
     db::col<&JobRecord::job, &Job::requeue_count>("requeue_count"),
     db::col<&JobRecord::stop_requested>("stop_requested"),
     db::col<&JobRecord::version>("version"),
+    db::cols<JobRecord>(2, "image_name, image_digest",
+                        [](JobRecord& rec, const db::Row& r, std::size_t i) -> Status {
+                          if (!r.str(i + 1).empty()) rec.image = ImageRef{r.str(i), r.str(i + 1)};
+                          return {};
+                        }),
 };
 const std::string kCols = kJob.list();
 
@@ -147,7 +152,11 @@ std::vector<db::Migration> migrations() {
            "CREATE INDEX jobs_change ON jobs (change_seq);"
            "ALTER TABLE job_outputs ADD COLUMN version INTEGER;"},
           {7, "when a job's end is mailed to its owner (notify at submission)",
-           "CREATE TABLE job_notify (job_id TEXT PRIMARY KEY, notify TEXT NOT NULL);"}};
+           "CREATE TABLE job_notify (job_id TEXT PRIMARY KEY, notify TEXT NOT NULL);"},
+          {8, "the image a job runs on (name as chosen, digest pinned at submission)",
+           "ALTER TABLE jobs ADD COLUMN image_name TEXT NOT NULL DEFAULT '';"
+           "ALTER TABLE jobs ADD COLUMN image_digest TEXT NOT NULL DEFAULT '';"
+           "CREATE INDEX jobs_active_image ON jobs (image_digest) WHERE state IN ('PENDING', 'RUNNING');"}};
 }
 
 Status bump_change(db::Tx& tx, const std::string& job_id) {
@@ -227,7 +236,7 @@ Status insert(db::Tx& tx, const JobRecord& r) {
   const Job& j = r.job;
   std::string dep = j.dependency.empty() ? "" : compute::format_dependency(j.dependency);
   TRY(tx.exec(fmt::format("INSERT INTO jobs ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                          "?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', 0, '', 1)",
+                          "?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', 0, '', 1, ?, ?)",
                           kCols),
               {j.id,
                j.assoc.org,
@@ -255,7 +264,9 @@ Status insert(db::Tx& tx, const JobRecord& r) {
                std::int64_t{j.held},
                j.reason == compute::PendingReason::kNone ? std::string() : std::string(compute::reason_name(j.reason)),
                j.reason_detail,
-               j.submit_time}));
+               j.submit_time,
+               r.image ? r.image->name : std::string(),
+               r.image ? r.image->digest : std::string()}));
   TRY(tx.exec("INSERT INTO job_events (job_id, seq, at_ms, from_state, to_state, event, reason, cause, exit_code) "
               "VALUES (?, 1, ?, NULL, 'PENDING', 'submit', '', ?, NULL)",
               {j.id, j.submit_time, std::string(j.held ? "submitted held" : "submitted")}));
@@ -406,6 +417,12 @@ Result<std::optional<std::string>> org_of(db::Tx& tx, const std::string& id) {
   auto row = TRY(tx.query_one("SELECT org_id FROM jobs WHERE id = ? OR array_id = ? LIMIT 1", {id, id}));
   if (!row) return std::optional<std::string>();
   return std::optional<std::string>(row->str(0));
+}
+
+Result<bool> image_in_use(db::Tx& tx, const std::string& digest) {
+  auto r = TRY(tx.query_one("SELECT 1 FROM jobs WHERE image_digest = ? AND state IN ('PENDING', 'RUNNING') LIMIT 1",
+                            {digest}));
+  return r.has_value();
 }
 
 Result<bool> running_job_mounts(db::Tx& tx, const std::string& dataset_id, std::int64_t number, std::int64_t uid) {

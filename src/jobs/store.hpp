@@ -18,6 +18,14 @@ namespace atrium::jobs {
 
 std::vector<db::Migration> migrations();
 
+// The image a job runs on (its root filesystem, mounted read-only as /), pinned at submission:
+// the digest is what runs and what provenance records; the name is what it was chosen by ("" when
+// by digest). A job without one runs on the host's /usr and /etc.
+struct ImageRef {
+  std::string name, digest;
+  bool operator==(const ImageRef&) const = default;
+};
+
 // A job as stored: the scheduler's view plus what the executor and the API need.
 struct JobRecord {
   compute::Job job;  // job.assoc = {org_id, group_id, user_id}
@@ -32,6 +40,7 @@ struct JobRecord {
   nlohmann::json enforced = nullptr;  // what the sandbox enforced, and how
   std::string stop_requested;         // "", "cancel" or "requeue": a stop is on its way to the process
   std::int64_t version = 1;
+  std::optional<ImageRef> image;      // nullopt: the host root
 
   const std::string& id() const { return job.id; }
   const std::string& org_id() const { return job.assoc.org; }
@@ -115,6 +124,8 @@ Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& arra
 Result<std::vector<std::string>> job_or_tasks(db::Tx& tx, const std::string& id);
 // The organisation of a job or an array (nullopt: no such job).
 Result<std::optional<std::string>> org_of(db::Tx& tx, const std::string& id);
+// Whether a PENDING or RUNNING job runs on this image digest (images' garbage collection keeps it).
+Result<bool> image_in_use(db::Tx& tx, const std::string& digest);
 // Whether a RUNNING job of host uid `uid` mounts this dataset version.
 Result<bool> running_job_mounts(db::Tx& tx, const std::string& dataset_id, std::int64_t number, std::int64_t uid);
 Result<nlohmann::json> events(db::Tx& tx, const std::string& id);
