@@ -11,6 +11,7 @@
 #include "envs/streams.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
+#include "secrets/secrets.hpp"
 
 namespace atrium::envs {
 
@@ -105,7 +106,7 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
   TRY_STATUS(projects::check_writable(p));
   auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref"}));
+  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "secrets"}));
   auto name = TRY(b.str("app", 40));
   auto app = TRY(get_app(ctx.t(), name));
   if (!app)
@@ -120,6 +121,9 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   if (auto t = TRY(seconds_param(b, "time_limit_s")); t > 0) r.time_limit = t;
   r.ref = TRY(b.opt_str("ref", 255));
   if (r.ref && r.ref->empty()) r.ref.reset();
+  if (b.has("secrets"))
+    r.secrets = TRY(secrets::check_requests(ctx, p.id, projects::target_of(p),
+                                            TRY(secrets::parse_requests(b.raw()["secrets"]))));
   auto e = TRY(svc.launch(ctx.t(), ctx.actor(), p.id, p.org_id, p.group_id, *app, r, ctx.now()));
   auto j = svc.to_json(e);
   return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/envs/" + e.id);
@@ -274,7 +278,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
         {"cpus", {{"type", "integer"}}},
         {"mem_mb", {{"type", "integer"}}},
         {"time_limit_s", {{"type", "integer"}}},
-        {"ref", {{"type", "string"}, {"description", "branch, tag or commit the workspace is checked out at"}}}}}};
+        {"ref", {{"type", "string"}, {"description", "branch, tag or commit the workspace is checked out at"}}},
+        {"secrets",
+         {{"type", "array"},
+          {"items", {{"type", "string"}}},
+          {"description", "secrets by name as for jobs: NAME (a variable) or NAME:file (/run/secrets/NAME)"}}}}}};
   const json link_schema = {{"type", "object"}, {"properties", {{"ttl_s", {{"type", "integer"}}}}}};
   const std::vector<std::string> kPaged = {"active", "limit", "after"};
 

@@ -39,6 +39,7 @@
 #include "envs/store.hpp"
 #include "jobs/service.hpp"
 #include "sandbox/sandbox.hpp"
+#include "secrets/secrets.hpp"
 
 namespace atrium::http {
 struct UnixReply;
@@ -69,6 +70,7 @@ struct LaunchRequest {
   std::optional<std::int64_t> mem_mb;
   std::optional<Millis> time_limit;
   std::optional<std::string> ref;  // the commit the workspace is checked out at (default branch)
+  std::vector<secrets::Request> secrets;  // checked and pinned (secrets::check_requests)
 };
 
 // What the proxy needs of a READY environment.

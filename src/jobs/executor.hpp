@@ -28,6 +28,7 @@ struct StartRequest {
   compute::Allocation alloc;
   std::optional<CommitPin> commit;     // checked out into the workspace
   std::vector<DatasetMount> datasets;  // mounted read-only at /data/<name>
+  std::vector<secrets::Value> secrets;  // resolved at this launch: held in memory only
 };
 
 class Executor {

@@ -14,6 +14,7 @@
 #include "core/text.hpp"
 #include "data/store.hpp"
 #include "projects/projects.hpp"
+#include "secrets/secrets.hpp"
 
 namespace atrium::jobs {
 namespace {
@@ -322,10 +323,26 @@ Status parse_outputs(Context& ctx, const http::JsonBody& b, const projects::Proj
   return {};
 }
 
+// Secrets by name (["HF_TOKEN", "KEY:file"]): each must exist now (the caller's own, else the
+// project's; 422 naming the missing one) and is pinned to where it was found; the values are read
+// at launch. A secret variable may not share a name with one of `env`.
+Status parse_secrets(Context& ctx, const http::JsonBody& b, const projects::Project& p, SubmitRequest& r) {
+  if (!b.has("secrets")) return {};
+  auto wanted = TRY(secrets::parse_requests(b.raw()["secrets"]));
+  for (auto& w : wanted)
+    if (w.as == "env" && r.env.contains(w.name))
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-secrets",
+                        "secrets: " + w.name + " is also a variable of env; rename one (or use " + w.name + ":file)")
+                      .with("field", "secrets"));
+  r.secrets = TRY(secrets::check_requests(ctx, p.id, projects::target_of(p), std::move(wanted)));
+  return {};
+}
+
 Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify"}));
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify",
+                     "secrets"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -357,6 +374,7 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
   TRY_STATUS(parse_code(ctx, b, svc, p, r));
   TRY_STATUS(parse_datasets(ctx, b, p, r));
   TRY_STATUS(parse_outputs(ctx, b, p, r));
+  TRY_STATUS(parse_secrets(ctx, b, p, r));
   return r;
 }
 
@@ -541,6 +559,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
          {{"type", "string"},
           {"description", "branch, tag or commit of the project's repository (default: its default branch), pinned to "
                           "a commit at submission; the workspace is checked out there"}}},
+        {"secrets",
+         {{"type", "array"},
+          {"items", {{"type", "string"}}},
+          {"description", "secrets by name, the caller's own first, else the project's: NAME (an environment "
+                          "variable) or NAME:file (/run/secrets/NAME); checked now, read at launch"}}},
         {"notify",
          {{"type", "string"},
           {"enum", {"never", "failure", "end"}},

@@ -237,7 +237,10 @@ void Service::launch(const Launch& l) {
   if (auto st = start_run(l); !st) {
     const std::string& why = st.error().detail;
     spdlog::error("job {}: {}", l.rec.id(), why);
-    if (auto e = end_job(l.rec.id(), std::nullopt, why); !e) spdlog::error("job {}: {}", l.rec.id(), e.error().detail);
+    // A secret it asked for is gone (or refused): the job's own failure (it never runs without it), not the node's.
+    auto state = st.error().type.starts_with("secret-") ? compute::JobState::kFailed : compute::JobState::kNodeFail;
+    if (auto e = end_job(l.rec.id(), std::nullopt, why, state); !e)
+      spdlog::error("job {}: {}", l.rec.id(), e.error().detail);
   }
 }
 
@@ -250,6 +253,15 @@ Status Service::start_run(const Launch& l) {
   auto mounts = db_.read([&](db::Tx& tx) { return job_datasets(tx, l.rec.id()); });
   if (!mounts) return internal("reading the job's datasets: " + mounts.error().detail);
   req.datasets = std::move(*mounts);
+  // Secrets: resolved now (never at submission), held in memory until the sandbox has them.
+  auto wanted = db_.read([&](db::Tx& tx) { return job_secrets(tx, l.rec.id()); });
+  if (!wanted) return internal("reading the job's secrets: " + wanted.error().detail);
+  if (!wanted->empty()) {
+    if (!settings_.resolve_secrets) return internal("this server cannot resolve secrets");
+    auto values = db_.read([&](db::Tx& tx) { return settings_.resolve_secrets(tx, l.rec, *wanted); });
+    if (!values) return std::unexpected(values.error());
+    req.secrets = std::move(*values);
+  }
   return executor_->start(req);
 }
 
