@@ -28,6 +28,7 @@ STORE_FILES = {
     "tasks": {"store.cpp"},
     "mail": {"store.cpp"},
     "mfa": {"store.cpp"},
+    "secrets": {"store.cpp"},
 }
 
 # Known offenders when this test landed, each being fixed by the helper named, as

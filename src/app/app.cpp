@@ -41,6 +41,8 @@
 #include "jobs/store.hpp"
 #include "mail/mail.hpp"
 #include "mfa/mfa.hpp"
+#include "secrets/secrets.hpp"
+#include "app/secrets_wiring.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -139,6 +141,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("mail", mail::migrations()));
   TRY_STATUS(db->migrate("sso", sso::migrations()));
   TRY_STATUS(db->migrate("mfa", mfa::migrations()));
+  TRY_STATUS(db->migrate("secrets", secrets::migrations()));
   return db;
 }
 
@@ -555,6 +558,7 @@ int run_server(const ServerFlags& flags) {
   add_ops_routes(api, **db, metrics, draining);
   auto js = compute_settings(c);
   if (!js) die(js.error().detail);
+  connect_secrets(*js, (*blobs)->key());
   if (auto st = setup_mail(c, **db, clock, task_queue, settings, *js, (*blobs)->key().derive("mail")); !st)
     die(st.error().detail);
   data::Service data_service(**db, clock, **blobs, data_settings(c));
@@ -584,6 +588,7 @@ int run_server(const ServerFlags& flags) {
   quota::Registry quotas = quota_registry(compute_service);
   auto deps = identity_deps(settings, limiter, quotas, c.auth, compute_service, env_service);
   auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before the sign-in routes: deps.second_factor
+  add_secret_routes(api, (*blobs)->key(), deps);                     // after add_mfa: chains deps.forget_user
   auto sign_in = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);
   projects::add_routes(api);

@@ -127,6 +127,8 @@ void add_task_commands(CLI::App* admin, const Ctx& ctx);
 void add_repo_commands(CLI::App& app, const Ctx& ctx);
 // commands_env.cpp
 void add_env_commands(CLI::App& app, const Ctx& ctx);
+// commands_secret.cpp
+void add_secret_commands(CLI::App& app, const Ctx& ctx);
 
 // A password from stdin (--password-stdin), else from the terminal (asked twice when `confirm`).
 [[nodiscard]] Result<std::string> read_password(bool from_stdin, bool confirm, std::string_view prompt);

@@ -144,6 +144,9 @@ void add_job_submit(CLI::App* job, const Ctx& ctx) {
   cmd->add_option("--qos", a->submit.qos, "Quality of service");
   cmd->add_option("--nice", a->submit.nice, "Lower the priority by this much (negative: administrators)");
   cmd->add_option("--env", a->submit.env, "NAME=VALUE for the job's environment (repeatable)")->allow_extra_args(false);
+  cmd->add_option("--secret", a->submit.secrets,
+                  "A secret by name: NAME (a variable) or NAME:file (/run/secrets/NAME) (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--begin", a->submit.begin, "Not before: RFC 3339, or now+DURATION (now+2h)");
   cmd->add_flag("--hold", a->submit.hold, "Submit held (release with `atrium job release`)");
   auto* script = cmd->add_option("--script", a->script_file, "Shell script to run (- reads stdin)");

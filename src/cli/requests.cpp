@@ -14,10 +14,10 @@ using nlohmann::json;
 namespace {
 
 constexpr std::array<std::string_view, 3> kVisibilities{"private", "org", "instance"};
-constexpr std::array<std::string_view, 15> kResources{"orgs",     "members", "groups",   "roles",
+constexpr std::array<std::string_view, 16> kResources{"orgs",     "members", "groups",   "roles",
                                                       "invitations", "quotas", "projects", "users",
                                                       "tokens",   "sessions", "audit",    "jobs",
-                                                      "files",    "code",     "*"};
+                                                      "files",    "code",     "secrets",  "*"};
 constexpr std::array<std::string_view, 6> kVerbs{"read", "create", "write", "delete", "admin", "*"};
 constexpr std::array<std::string_view, 5> kScopes{"own", "group", "org", "all", "*"};
 
@@ -398,6 +398,7 @@ Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, 
     }
     body["env"] = std::move(env);
   }
+  if (!a.secrets.empty()) body["secrets"] = a.secrets;
   if (a.begin) body["begin_time"] = TRY(begin_time(*a.begin, now));
   if (a.hold) body["hold"] = true;
   return call("POST", api_path({"projects", project_id, "jobs"}), std::move(body));

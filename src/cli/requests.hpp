@@ -164,6 +164,7 @@ struct JobSubmitArgs {
   std::optional<std::string> qos;
   std::optional<int> nice;
   std::vector<std::string> env;      // NAME=VALUE
+  std::vector<std::string> secrets;  // NAME or NAME:file (checked by the server)
   std::optional<std::string> begin;  // RFC 3339, "now" or now+DURATION
   bool hold = false;
   std::optional<std::string> script;  // the script's text

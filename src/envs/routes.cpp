@@ -11,6 +11,7 @@
 #include "envs/streams.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
+#include "secrets/secrets.hpp"
 
 namespace atrium::envs {
 
@@ -105,7 +106,7 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
   TRY_STATUS(projects::check_writable(p));
   auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "image"}));
+  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "image", "secrets"}));
   auto name = TRY(b.str("app", 40));
   auto app = TRY(get_app(ctx.t(), name));
   if (!app)
@@ -121,6 +122,9 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   r.ref = TRY(b.opt_str("ref", 255));
   if (r.ref && r.ref->empty()) r.ref.reset();
   r.image = TRY(svc.image_for(ctx.t(), p, *app, TRY(b.opt_str("image", 400))));
+  if (b.has("secrets"))
+    r.secrets = TRY(secrets::check_requests(ctx, p.id, projects::target_of(p),
+                                            TRY(secrets::parse_requests(b.raw()["secrets"]))));
   auto e = TRY(svc.launch(ctx.t(), ctx.actor(), p.id, p.org_id, p.group_id, *app, r, ctx.now()));
   auto j = svc.to_json(e);
   return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/envs/" + e.id);
@@ -280,7 +284,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
          {{"type", "string"},
           {"description", "the image the environment runs on (mounted read-only as /): name, name@sha256:<hex> or "
                           "sha256:<hex>, pinned to its digest now; absent: the app's image, else (an app without a "
-                          "rootfs) the project's default; \"none\": no image"}}}}}};
+                          "rootfs) the project's default; \"none\": no image"}}}},
+        {"secrets",
+         {{"type", "array"},
+          {"items", {{"type", "string"}}},
+          {"description", "secrets by name as for jobs: NAME (a variable) or NAME:file (/run/secrets/NAME)"}}}}}};
   const json link_schema = {{"type", "object"}, {"properties", {{"ttl_s", {{"type", "integer"}}}}}};
   const std::vector<std::string> kPaged = {"active", "limit", "after"};
 

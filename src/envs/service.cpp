@@ -169,6 +169,7 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   sr.resources.mem_mb = r.mem_mb;
   sr.resources.time_limit = r.time_limit;
   sr.image = req.image;  // mounted as / by the compute service (it wins over the app's rootfs)
+  sr.secrets = req.secrets;  // checked and pinned by the route; read at launch by the job
   if (auto commit = TRY(jobs_.resolve_commit(project_id, req.ref)))
     sr.commit = jobs::CommitPin{req.ref.value_or(""), *commit};
   else if (req.ref)
@@ -195,6 +196,7 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
             {"cwd", l.cwd}};
   if (sr.commit) e.spec["commit"] = sr.commit->commit;
   if (req.image) e.spec["image"] = {{"name", req.image->name}, {"digest", req.image->digest}};
+  if (!req.secrets.empty()) e.spec["secrets"] = secrets::to_json(req.secrets);  // names only
   TRY_STATUS(insert_env(tx, e));
   TRY_STATUS(add_event(tx, e.id, e.state, "launch", app.name + " as job " + e.job_id, now));
   TRY_STATUS(audit::record(tx, actor,
@@ -347,6 +349,7 @@ json Service::to_json(const EnvRecord& e) const {
             {"max_uptime_s", e.spec.value("max_uptime_s", std::int64_t{0})},
             {"commit", e.spec.contains("commit") ? e.spec["commit"] : json(nullptr)},
             {"image", e.spec.contains("image") ? e.spec["image"] : json(nullptr)},
+            {"secrets", e.spec.value("secrets", json::array())},
             {"created_at", format_rfc3339(e.created)},
             {"ready_at", e.ready ? json(format_rfc3339(*e.ready)) : json(nullptr)},
             {"ended_at", e.ended ? json(format_rfc3339(*e.ended)) : json(nullptr)},

@@ -39,6 +39,7 @@
 #include "envs/store.hpp"
 #include "jobs/service.hpp"
 #include "sandbox/sandbox.hpp"
+#include "secrets/secrets.hpp"
 
 namespace atrium::http {
 struct UnixReply;
@@ -73,6 +74,7 @@ struct LaunchRequest {
   std::optional<Millis> time_limit;
   std::optional<std::string> ref;  // the commit the workspace is checked out at (default branch)
   std::optional<jobs::ImageRef> image;  // pinned by image_for(); nullopt: the app's rootfs or the host's
+  std::vector<secrets::Request> secrets;  // checked and pinned (secrets::check_requests)
 };
 
 // What the proxy needs of a READY environment.

@@ -23,7 +23,7 @@ bool scope_covers(const std::string& scope, const std::string& binding_org, cons
 // Everyone may manage their own credentials and profile.
 bool self_service(const http::Principal& who, const http::Permission& perm, const http::Target& t) {
   if (t.owner_id.empty() || t.owner_id != who.user_id || !t.org_id.empty()) return false;
-  if (perm.resource == "tokens" || perm.resource == "sessions") return true;
+  if (perm.resource == "tokens" || perm.resource == "sessions" || perm.resource == "secrets") return true;
   if (perm.resource == "users") return perm.verb == "read" || perm.verb == "write";
   return false;
 }
@@ -110,7 +110,7 @@ const std::vector<BuiltinRole>& builtin_roles() {
        "Administers one organisation: members, groups, roles, invitations, quotas, projects, audit",
        {"orgs:read:org", "orgs:write:org", "members:*:org", "groups:*:org", "roles:*:org", "invitations:*:org",
         "quotas:*:org", "projects:*:org", "jobs:*:org", "files:*:org", "code:*:org", "envs:read:org", "envs:write:org",
-        "users:read:org", "audit:read:org"},
+        "users:read:org", "audit:read:org", "secrets:*:org"},
        false},
       {"role_member",
        "member",
@@ -138,16 +138,18 @@ std::vector<http::Grant> project_role_grants(std::string_view role) {
   // one's own job is the own-job rule below. Files: members read and write, viewers read.
   // Environments: members launch and see them; owners and maintainers also stop everyone's. Using
   // one (the proxy) is its launcher's alone (the own-environment rule below), never a role's.
+  // Secrets: owners and maintainers set them; members list the names and use them in their jobs.
   if (role == "owner")
     return {{"projects", "*", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"}, {"code", "*", "*"},
-            {"envs", "read", "*"},  {"envs", "create", "*"}, {"envs", "write", "*"}};
+            {"envs", "read", "*"},  {"envs", "create", "*"}, {"envs", "write", "*"}, {"secrets", "*", "*"}};
   if (role == "maintainer")
     return {{"projects", "read", "*"}, {"projects", "write", "*"}, {"jobs", "*", "*"}, {"files", "*", "*"},
-            {"code", "*", "*"},        {"envs", "read", "*"},      {"envs", "create", "*"}, {"envs", "write", "*"}};
+            {"code", "*", "*"},        {"envs", "read", "*"},      {"envs", "create", "*"}, {"envs", "write", "*"},
+            {"secrets", "*", "*"}};
   if (role == "member")
     return {{"projects", "read", "*"}, {"jobs", "read", "*"},  {"jobs", "create", "*"}, {"files", "read", "*"},
             {"files", "write", "*"},   {"code", "read", "*"},  {"code", "write", "*"},  {"envs", "read", "*"},
-            {"envs", "create", "*"}};
+            {"envs", "create", "*"}, {"secrets", "read", "*"}};
   if (role == "viewer")
     return {{"projects", "read", "*"}, {"jobs", "read", "*"}, {"files", "read", "*"}, {"code", "read", "*"},
             {"envs", "read", "*"}};

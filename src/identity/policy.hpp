@@ -14,7 +14,7 @@ namespace atrium::identity {
 
 inline const std::vector<std::string> kResources = {"orgs",   "members", "groups", "roles",   "invitations", "quotas",
                                                     "projects", "users", "tokens", "sessions", "audit", "jobs",
-                                                    "files", "code", "envs", "apps", "tasks"};
+                                                    "files", "code", "envs", "apps", "tasks", "secrets"};
 inline const std::vector<std::string> kVerbs = {"read", "create", "write", "delete", "admin", "use"};
 inline const std::vector<std::string> kScopes = {"own", "group", "org", "all"};
 inline const std::vector<std::string> kProjectRoles = {"owner", "maintainer", "member", "viewer"};

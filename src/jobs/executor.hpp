@@ -29,6 +29,7 @@ struct StartRequest {
   std::optional<CommitPin> commit;     // checked out into the workspace
   std::vector<DatasetMount> datasets;  // mounted read-only at /data/<name>
   std::string rootfs;                  // the job's image root (mounted read-only as /); "" = the host's
+  std::vector<secrets::Value> secrets;  // resolved at this launch: held in memory only
 };
 
 class Executor {

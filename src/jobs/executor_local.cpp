@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -138,8 +139,51 @@ Status LocalExecutor::prepare_and_spawn(const StartRequest& req) {
   auto spec = TRY(make_spec(req, *in));
   if (settings_.prepare)
     if (auto st = settings_.prepare(r, spec); !st) return internal("preparing the sandbox: " + st.error().detail);
+  // spec.json never holds a secret: they go to the supervisor through a socket (secret_payload).
   TRY_STATUS(run->write_file("spec.json", sandbox::to_json(spec).dump(), 0600));
-  return spawn(r, dir);
+  std::string payload = TRY(secret_payload(req, spec));
+  auto st = spawn(r, dir, payload);
+  std::fill(payload.begin(), payload.end(), '\0');
+  return st;
+}
+
+// {"env": {...}, "files": {...}} for `atrium exec --secrets -` ("" when the job asked for none).
+// A secret variable never replaces one the job already has (its env, Atrium's, the environment's).
+Result<std::string> LocalExecutor::secret_payload(const StartRequest& req, const sandbox::Spec& spec) {
+  if (req.secrets.empty()) return std::string();
+  json env = json::object(), files = json::object();
+  std::size_t env_bytes = 0;
+  for (const auto& v : req.secrets) {
+    const std::string& name = v.request.name;
+    if (v.request.as == "file") {
+      files[name] = v.value;
+      continue;
+    }
+    if (spec.env.contains(name))
+      return fail(Error(ErrorCode::kFailedPrecondition, "secret-refused",
+                        "the secret " + name + " would replace the job's variable of that name; rename one"));
+    env_bytes += name.size() + v.value.size() + 2;
+    env[name] = v.value;
+  }
+  if (env_bytes > secrets::kMaxEnvBytes)
+    return fail(Error(ErrorCode::kFailedPrecondition, "secret-refused",
+                      "the job's secret variables together pass " + std::to_string(secrets::kMaxEnvBytes >> 10) +
+                          " KiB; ask for the large ones as files (NAME:file)"));
+  return json{{"env", env}, {"files", files}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Hands the secrets to a just-spawned supervisor through its stdin (a socket: a write to a dead
+// reader fails with EPIPE instead of a SIGPIPE, and a stuck one times out).
+Status LocalExecutor::send_secrets(int fd, const std::string& payload) {
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  for (std::size_t off = 0; off < payload.size();) {
+    ssize_t n = ::send(fd, payload.data() + off, payload.size() - off, MSG_NOSIGNAL);
+    if (n > 0) off += static_cast<std::size_t>(n);
+    else if (n < 0 && errno != EINTR) return internal("handing the secrets to the job's supervisor: " + std::string(std::strerror(errno)));
+  }
+  ::shutdown(fd, SHUT_WR);
+  return {};
 }
 
 // The sandbox of a run: limits from the allocation, the script or argv, the datasets, and the
@@ -202,15 +246,23 @@ Result<sandbox::Spec> LocalExecutor::make_spec(const StartRequest& req, Dir& in)
 
 // `atrium exec --spec <run>/spec.json --state-dir <run>`, in a session of its own with none of
 // the server's descriptors, so it outlives the server.
-Status LocalExecutor::spawn(const JobRecord& r, const fs::path& dir) {
+Status LocalExecutor::spawn(const JobRecord& r, const fs::path& dir, const std::string& secrets) {
   std::string spec_arg = (dir / "spec.json").string(), dir_arg = dir.string(), log = (dir / "supervisor.log").string();
   std::vector<char*> argv{const_cast<char*>(settings_.exe.c_str()), const_cast<char*>("exec"),
                           const_cast<char*>("--spec"),             spec_arg.data(),
-                          const_cast<char*>("--state-dir"),        dir_arg.data(),
-                          nullptr};
+                          const_cast<char*>("--state-dir"),        dir_arg.data()};
+  int sv[2] = {-1, -1};  // secrets: [0] ours, [1] the supervisor's stdin
+  if (!secrets.empty()) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      return internal("socketpair: " + std::string(std::strerror(errno)));
+    argv.push_back(const_cast<char*>("--secrets"));
+    argv.push_back(const_cast<char*>("-"));
+  }
+  argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (sv[1] >= 0) posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   // Nothing of the server's (listening sockets, the database, other jobs' pidfds) may live on
@@ -232,13 +284,20 @@ Status LocalExecutor::spawn(const JobRecord& r, const fs::path& dir) {
   int rc = ::posix_spawn(&pid, settings_.exe.c_str(), &fa, &attr, argv.data(), env);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return internal("cannot start the job's supervisor: " + std::string(std::strerror(rc)));
+  if (sv[1] >= 0) ::close(sv[1]);
+  if (rc != 0) {
+    if (sv[0] >= 0) ::close(sv[0]);
+    return internal("cannot start the job's supervisor: " + std::string(std::strerror(rc)));
+  }
   int fd = pidfd_open(pid);
-  if (fd < 0) {
-    std::string err = std::strerror(errno);
+  Status sent = fd < 0 ? internal("pidfd_open: " + std::string(std::strerror(errno)))
+                       : sv[0] >= 0 ? send_secrets(sv[0], secrets) : Status{};
+  if (sv[0] >= 0) ::close(sv[0]);
+  if (!sent) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    return internal("pidfd_open: " + err);
+    if (fd >= 0) ::close(fd);
+    return sent;
   }
   watch(r.id(), pid, fd, true);
   return {};

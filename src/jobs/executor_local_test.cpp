@@ -74,6 +74,46 @@ TEST_F(LocalExecutorTest, TheSupervisorsEndIsReportedOnThePool) {
   EXPECT_FALSE(ex.outcome(r));
 }
 
+// The secrets reach the supervisor on its stdin (--secrets -); spec.json holds none of them.
+TEST_F(LocalExecutorTest, SecretsGoThroughStdinNotSpecJson) {
+  fs::path stub = dir_ / "stub.sh";
+  std::ofstream(stub) << "#!/bin/sh\nprintf '%s\\n' \"$@\" > " << (dir_ / "argv").string() << "\ncat > "
+                      << (dir_ / "stdin").string() << "\n";
+  fs::permissions(stub, fs::perms::owner_all);
+  LocalExecutor ex(rt_, clock_, settings(stub.string()));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ended = false;
+  ex.on_exit([&](const std::string&, const std::string&) {
+    std::lock_guard lk(mu);
+    ended = true;
+    cv.notify_all();
+  });
+  auto r = job("job_4");
+  std::vector<secrets::Value> values = {{{"API_KEY", "env", "user"}, "user", "sk-in-memory-only"},
+                                        {{"CERT", "file", "project"}, "project", "pem-in-memory-only"}};
+  ASSERT_TRUE(ex.start({r, compute::Allocation{1, 64, {}}, std::nullopt, {}, values}));
+  std::unique_lock lk(mu);
+  ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(30), [&] { return ended; }));
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_NE(slurp(dir_ / "argv").find("--secrets\n-\n"), std::string::npos) << slurp(dir_ / "argv");
+  auto sent = nlohmann::json::parse(slurp(dir_ / "stdin"));
+  EXPECT_EQ(sent["env"]["API_KEY"], "sk-in-memory-only");
+  EXPECT_EQ(sent["files"]["CERT"], "pem-in-memory-only");
+  std::string spec = slurp(run_dir_of(dir_, r) / "spec.json");
+  EXPECT_EQ(spec.find("in-memory-only"), std::string::npos);
+  EXPECT_EQ(spec.find("API_KEY"), std::string::npos);
+  // A secret variable never replaces one of the job's own.
+  auto clash = job("job_5");
+  clash.env["API_KEY"] = "plain";
+  auto st = ex.start({clash, compute::Allocation{1, 64, {}}, std::nullopt, {}, values});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().type, "secret-refused");
+}
+
 TEST_F(LocalExecutorTest, AStartThatCannotSpawnSaysWhy) {
   LocalExecutor ex(rt_, clock_, settings((dir_ / "missing").string()));
   auto st = ex.start({job("job_2"), compute::Allocation{1, 64, {}}, std::nullopt, {}});

@@ -14,6 +14,7 @@
 #include "core/text.hpp"
 #include "data/store.hpp"
 #include "projects/projects.hpp"
+#include "secrets/secrets.hpp"
 
 namespace atrium::jobs {
 namespace {
@@ -322,10 +323,27 @@ Status parse_outputs(Context& ctx, const http::JsonBody& b, const projects::Proj
   return {};
 }
 
+// Secrets by name (["HF_TOKEN", "KEY:file"]): each must exist now (the caller's own, else the
+// project's; 422 naming the missing one) and is pinned to where it was found; the values are read
+// at launch. A secret variable may not share a name with one of `env`.
+Status parse_secrets(Context& ctx, const http::JsonBody& b, const projects::Project& p, SubmitRequest& r) {
+  if (!b.has("secrets")) return {};
+  auto wanted = TRY(secrets::parse_requests(b.raw()["secrets"]));
+  for (auto& w : wanted)
+    if (w.as == "env" && r.env.contains(w.name))
+      return fail(Error(ErrorCode::kInvalidArgument, "invalid-secrets",
+                        "secrets: " + w.name + " is also a variable of env; rename one (or use " + w.name + ":file)")
+                      .with("field", "secrets"));
+  r.secrets = TRY(secrets::check_requests(ctx, p.id, projects::target_of(p), std::move(wanted)));
+  return {};
+}
+
 Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
                      "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify", "image"}));
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify",
+                     "secrets"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -359,6 +377,7 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
   TRY_STATUS(parse_outputs(ctx, b, p, r));
   // The image: pinned to a digest now, so every task, requeue and rerun runs the same software.
   r.image = TRY(svc.resolve_image(ctx.t(), p, TRY(b.opt_str("image", 400))));
+  TRY_STATUS(parse_secrets(ctx, b, p, r));
   return r;
 }
 
@@ -548,6 +567,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
           {"description", "the image the job runs on (mounted read-only as /): an image name of the project or its "
                           "org, name@sha256:<hex>, or sha256:<hex>; pinned to its digest at submission. Absent: the "
                           "project's default image (the host's root when it has none); \"none\": the host's root"}}},
+        {"secrets",
+         {{"type", "array"},
+          {"items", {{"type", "string"}}},
+          {"description", "secrets by name, the caller's own first, else the project's: NAME (an environment "
+                          "variable) or NAME:file (/run/secrets/NAME); checked now, read at launch"}}},
         {"notify",
          {{"type", "string"},
           {"enum", {"never", "failure", "end"}},

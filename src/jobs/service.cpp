@@ -238,8 +238,10 @@ void Service::launch(const Launch& l) {
   if (auto st = start_run(l); !st) {
     const std::string& why = st.error().detail;
     spdlog::error("job {}: {}", l.rec.id(), why);
-    // The job's own fault (its image is gone): FAILED. The node's: NODE_FAIL.
-    auto e = st.error().type == kImageUnavailable ? fail_start(l.rec.id(), why) : end_job(l.rec.id(), std::nullopt, why);
+    // The job's own fault (its image is gone, a secret it asked for is gone or refused): FAILED,
+    // it never runs without them. The node's: NODE_FAIL.
+    bool own = st.error().type == kImageUnavailable || st.error().type.starts_with("secret-");
+    auto e = own ? fail_start(l.rec.id(), why) : end_job(l.rec.id(), std::nullopt, why);
     if (!e) spdlog::error("job {}: {}", l.rec.id(), e.error().detail);
   }
 }
@@ -262,6 +264,15 @@ Status Service::start_run(const Launch& l) {
     auto root = settings_.image_root(img.digest);
     if (!root) return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + " is not available: " + root.error().detail);
     req.rootfs = root->string();
+  }
+  // Secrets: resolved now (never at submission), held in memory until the sandbox has them.
+  auto wanted = db_.read([&](db::Tx& tx) { return job_secrets(tx, l.rec.id()); });
+  if (!wanted) return internal("reading the job's secrets: " + wanted.error().detail);
+  if (!wanted->empty()) {
+    if (!settings_.resolve_secrets) return internal("this server cannot resolve secrets");
+    auto values = db_.read([&](db::Tx& tx) { return settings_.resolve_secrets(tx, l.rec, *wanted); });
+    if (!values) return std::unexpected(values.error());
+    req.secrets = std::move(*values);
   }
   return executor_->start(req);
 }

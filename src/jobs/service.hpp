@@ -87,6 +87,12 @@ struct Settings {
   // The host directory holding a pinned digest's root filesystem (images' rootfs), mounted
   // read-only as / at launch. An error there fails the job (FAILED, never the host root instead).
   std::function<Result<std::filesystem::path>(const std::string& digest)> image_root;
+  // The values of the secrets a job asked for, at its launch (secrets::resolve); an error fails the
+  // launch (the job ends FAILED with it: a job never runs without a secret it asked for). Unset:
+  // a job that asks for secrets fails at launch.
+  std::function<Result<std::vector<secrets::Value>>(db::Tx& tx, const JobRecord& job,
+                                                    const std::vector<secrets::Request>& wanted)>
+      resolve_secrets;
   // A job submitted with notify has reached a final state: called in the transaction that records
   // it (mail queues its notification there). Unset: nothing.
   std::function<Status(db::Tx& tx, const compute::Job& job, const compute::Transition& t, const std::string& notify)>
@@ -111,6 +117,7 @@ struct SubmitRequest {
   std::optional<CommitPin> commit;     // resolved by the caller at submission
   std::string notify;                  // "never" (or "") | "failure" | "end": Settings::on_end is told
   std::optional<ImageRef> image;       // pinned by the caller (resolve_image); nullopt: the host root
+  std::vector<secrets::Request> secrets;  // checked and pinned by the caller (secrets::check_requests)
 };
 
 struct Submitted {
@@ -203,13 +210,17 @@ class Service {
   // On rollback: reload the state at the next pass. On commit: a pass when `schedule`.
   void undo_on_rollback(db::Tx& tx, bool schedule = true);
   Status adopt(db::Tx& tx, const std::string& id, Millis now);
+  // Without an outcome: `fallback_state` (NODE_FAIL; FAILED when the job itself cannot run: a
+  // secret it asked for is gone) with `fallback` as the cause.
   Status record_end(db::Tx& tx, const JobRecord& rec, const std::optional<nlohmann::json>& outcome,
-                    const std::string& fallback, Millis now);
+                    const std::string& fallback, Millis now,
+                    compute::JobState fallback_state = compute::JobState::kNodeFail);
   void launch(const Launch& l);  // on the worker pool
   Status start_run(const Launch& l);
   void on_exit(const std::string& id, const std::string& cause);
   Result<JobRecord> toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
-  Status end_job(const std::string& id, const std::optional<nlohmann::json>& outcome, const std::string& fallback_cause);
+  Status end_job(const std::string& id, const std::optional<nlohmann::json>& outcome, const std::string& fallback_cause,
+                 compute::JobState fallback_state = compute::JobState::kNodeFail);
   // A RUNNING job that could not start for a reason of its own (its image is gone): FAILED with `why`.
   Status fail_start(const std::string& id, const std::string& why);
   // The capture task's handler: the job's outputs as a new version of its dataset, once.

@@ -14,10 +14,10 @@ using nlohmann::json;
 
 // How the sandbox's outcome ends the job.
 compute::JobEnd job_end(const std::optional<json>& outcome, const std::string& stop_requested,
-                        const std::string& fallback_cause) {
+                        const std::string& fallback_cause, JobState fallback_state) {
   compute::JobEnd end;
   if (!outcome) {
-    end.state = JobState::kNodeFail;
+    end.state = fallback_state;
     end.exit_code = 0;
     end.cause = fallback_cause;
     return end;
@@ -61,7 +61,8 @@ void Service::on_exit(const std::string& id, const std::string& cause) {
   if (auto st = end_job(id, std::nullopt, cause); !st) spdlog::error("job {}: {}", id, st.error().detail);
 }
 
-Status Service::end_job(const std::string& id, const std::optional<json>& given, const std::string& fallback) {
+Status Service::end_job(const std::string& id, const std::optional<json>& given, const std::string& fallback,
+                       JobState fallback_state) {
   auto st = db_.write_tx([&](db::Tx& tx) -> Status {
     auto lk = lock();
     auto it = state_.jobs.find(id);
@@ -69,7 +70,7 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     auto rec = TRY(get(tx, id));
     if (!rec) return {};
     undo_on_rollback(tx);
-    return record_end(tx, *rec, given ? given : executor_->outcome(*rec), fallback, clock_.now_ms());
+    return record_end(tx, *rec, given ? given : executor_->outcome(*rec), fallback, clock_.now_ms(), fallback_state);
   });
   // The plaintext of the datasets it mounted lives only while a job of its uid runs with them.
   if (st && settings_.release_dataset) {
@@ -172,8 +173,8 @@ Status Service::adopt(db::Tx& tx, const std::string& id, Millis now) {
 // no longer loses them. Its workspace stays until then (nothing removes it before a new run of
 // the job, and a requeued job is not captured).
 Status Service::record_end(db::Tx& tx, const JobRecord& rec, const std::optional<json>& outcome,
-                           const std::string& fallback, Millis now) {
-  auto end = job_end(outcome, rec.stop_requested, fallback);
+                           const std::string& fallback, Millis now, JobState fallback_state) {
+  auto end = job_end(outcome, rec.stop_requested, fallback, fallback_state);
   compute::Transition t;
   bool requeued = rec.stop_requested == "requeue";
   if (requeued) t = TRY(sched_.requeue(state_, rec.id(), now, "requeued", end.usage));

@@ -84,6 +84,7 @@ Result<json> Service::detail_json(db::Tx& tx, const JobRecord& rec) const {
   for (auto& d : TRY(job_datasets(tx, rec.id())))
     ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number}, {"path", "/data/" + d.name}});
   j["datasets"] = ds;
+  j["secrets"] = secrets::to_json(TRY(job_secrets(tx, rec.id())));  // names only, never a value
   if (auto c = TRY(job_commit(tx, rec.id())))
     j["commit"] = {{"id", c->commit}, {"ref", c->ref.empty() ? json(nullptr) : json(c->ref)}};
   else

@@ -97,6 +97,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     if (req.outputs) TRY_STATUS(insert_outputs(tx, rec.id(), *req.outputs));
     if (req.commit) TRY_STATUS(insert_commit(tx, rec.id(), *req.commit));
     if (!req.notify.empty() && req.notify != "never") TRY_STATUS(insert_notify(tx, rec.id(), req.notify));
+    TRY_STATUS(insert_secrets(tx, rec.id(), req.secrets));
     out.jobs.push_back(std::move(rec));
   }
   json summary{{"project_id", req.project_id},
@@ -105,6 +106,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
   if (!req.name.empty()) summary["name"] = req.name;
   if (req.commit) summary["commit"] = req.commit->commit;
   if (req.image) summary["image"] = {{"name", req.image->name}, {"digest", req.image->digest}};
+  if (!req.secrets.empty()) summary["secrets"] = secrets::to_json(req.secrets);  // names only
   TRY_STATUS(audit::record(tx, actor,
                            {req.org_id, "job.submit", "job", spec ? out.array_id : out.jobs.front().id(), summary},
                            now));

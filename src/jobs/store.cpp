@@ -156,7 +156,10 @@ std::vector<db::Migration> migrations() {
           {8, "the image a job runs on (name as chosen, digest pinned at submission)",
            "ALTER TABLE jobs ADD COLUMN image_name TEXT NOT NULL DEFAULT '';"
            "ALTER TABLE jobs ADD COLUMN image_digest TEXT NOT NULL DEFAULT '';"
-           "CREATE INDEX jobs_active_image ON jobs (image_digest) WHERE state IN ('PENDING', 'RUNNING');"}};
+           "CREATE INDEX jobs_active_image ON jobs (image_digest) WHERE state IN ('PENDING', 'RUNNING');"},
+
+          {9, "the secrets a job asked for: names, where they go, the scope pinned at submission (never a value)",
+           "CREATE TABLE job_secrets (job_id TEXT PRIMARY KEY, requests TEXT NOT NULL);"}};
 }
 
 Status bump_change(db::Tx& tx, const std::string& job_id) {
@@ -196,6 +199,24 @@ Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& 
 Status insert_notify(db::Tx& tx, const std::string& job_id, const std::string& notify) {
   TRY(tx.exec("INSERT INTO job_notify (job_id, notify) VALUES (?, ?)", {job_id, notify}));
   return {};
+}
+
+Status insert_secrets(db::Tx& tx, const std::string& job_id, const std::vector<secrets::Request>& rs) {
+  if (rs.empty()) return {};
+  nlohmann::json a = nlohmann::json::array();
+  for (auto& r : rs) a.push_back({{"name", r.name}, {"as", r.as}, {"scope", r.scope}});
+  TRY(tx.exec("INSERT INTO job_secrets (job_id, requests) VALUES (?, ?)", {job_id, a.dump()}));
+  return {};
+}
+
+Result<std::vector<secrets::Request>> job_secrets(db::Tx& tx, const std::string& job_id) {
+  std::vector<secrets::Request> out;
+  auto r = TRY(tx.query_one("SELECT requests FROM job_secrets WHERE job_id = ?", {job_id}));
+  if (!r) return out;
+  auto a = nlohmann::json::parse(r->str(0), nullptr, false);
+  if (!a.is_array()) return internal("job " + job_id + ": its secrets row is damaged");
+  for (auto& x : a) out.push_back({x.value("name", ""), x.value("as", "env"), x.value("scope", "")});
+  return out;
 }
 
 Result<std::string> job_notify(db::Tx& tx, const std::string& job_id) {

@@ -13,6 +13,7 @@
 #include "compute/job.hpp"
 #include "compute/usage.hpp"
 #include "db/database.hpp"
+#include "secrets/secrets.hpp"
 
 namespace atrium::jobs {
 
@@ -76,6 +77,9 @@ Status insert_outputs(db::Tx& tx, const std::string& job_id, const OutputsSpec& 
 // When the job's end is mailed ("failure" | "end"; no row or "" = never): mail's notifications.
 Status insert_notify(db::Tx& tx, const std::string& job_id, const std::string& notify);
 Result<std::string> job_notify(db::Tx& tx, const std::string& job_id);
+// The secrets a job asked for (names, where they go, the scope pinned at submission): never a value.
+Status insert_secrets(db::Tx& tx, const std::string& job_id, const std::vector<secrets::Request>& rs);
+Result<std::vector<secrets::Request>> job_secrets(db::Tx& tx, const std::string& job_id);
 Result<std::optional<OutputsSpec>> job_outputs(db::Tx& tx, const std::string& job_id);
 Status set_outputs_version(db::Tx& tx, const std::string& job_id, std::int64_t number);
 Status insert_datasets(db::Tx& tx, const std::string& job_id, const std::vector<DatasetMount>& ds);

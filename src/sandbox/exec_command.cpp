@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <iostream>
 #include <iterator>
@@ -43,34 +44,62 @@ std::string self_start_time() {
 struct Options {
   std::string spec;
   std::string state_dir;
+  std::string secrets;  // "" | FILE | "-" (stdin: the server's pipe)
   bool probe = false;
 };
+
+// JSON from FILE, or from stdin to EOF for "-" (stdin is /dev/null again afterwards); discarded
+// (and said why on stderr) when it cannot be read or parsed. `what` names it in messages.
+nlohmann::json read_json_input(const std::string& path, const char* what) {
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::dup2(fd, 0);
+      ::close(fd);
+    }
+  } else if (auto t = detail::read_file(path)) {
+    text = std::move(*t);
+  } else {
+    std::cerr << "atrium exec: cannot read " << path << ": " << detail::errno_text(errno) << "\n";
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  std::fill(text.begin(), text.end(), '\0');  // the secrets' copy: gone once parsed
+  if (j.is_discarded()) std::cerr << "atrium exec: bad " << what << ": not valid JSON\n";
+  return j;
+}
+
+// The secrets a server hands over through its socket (never a file at rest), added to the spec.
+int read_secrets(const Options& opt, Spec& spec) {
+  nlohmann::json j = read_json_input(opt.secrets, "secrets");
+  if (j.is_discarded()) return kUsageError;
+  if (auto st = add_secrets(spec, j); !st) {
+    std::cerr << "atrium exec: bad secrets: " << st.error().detail << "\n";
+    return kUsageError;
+  }
+  return 0;
+}
 
 int run_exec(const Options& opt) {
   if (opt.probe) {
     std::cout << to_json(probe()).dump(2) << "\n";
     return 0;
   }
-  std::string text;
-  if (opt.spec == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else {
-    auto t = detail::read_file(opt.spec);
-    if (!t) {
-      std::cerr << "atrium exec: cannot read " << opt.spec << ": " << detail::errno_text(errno) << "\n";
-      return kUsageError;
-    }
-    text = std::move(*t);
-  }
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    std::cerr << "atrium exec: bad spec: not valid JSON\n";
-    return kUsageError;
-  }
+  nlohmann::json j = read_json_input(opt.spec, "spec");
+  if (j.is_discarded()) return kUsageError;
   auto spec = spec_from_json(j);
   if (!spec) {
     std::cerr << "atrium exec: bad spec: " << spec.error().detail << "\n";
     return kUsageError;
+  }
+  if (!opt.secrets.empty()) {
+    if (opt.secrets == "-" && opt.spec == "-") {
+      std::cerr << "atrium exec: --spec - and --secrets - cannot both read stdin\n";
+      return kUsageError;
+    }
+    if (int rc = read_secrets(opt, *spec); rc != 0) return rc;
   }
   if (!opt.state_dir.empty()) {
     if (::mkdir(opt.state_dir.c_str(), 0750) != 0 && errno != EEXIST) {
@@ -138,6 +167,8 @@ void add_exec_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("exec", "Run one job in the sandbox (the per-job supervisor)");
   auto* spec = cmd->add_option("--spec", opt->spec, "The job's JSON spec: a file, or - for stdin");
   cmd->add_option("--state-dir", opt->state_dir, "Write supervisor.json and outcome.json here (atomically)");
+  cmd->add_option("--secrets", opt->secrets,
+                  "Secret variables and files as JSON {\"env\": {...}, \"files\": {...}}: a file, or - for stdin");
   cmd->add_flag("--probe", opt->probe, "Print what this host's sandbox can enforce (JSON) and exit");
   cmd->callback([opt, &exit_code, spec] {
     if (!opt->probe && spec->count() == 0) {

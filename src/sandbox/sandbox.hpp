@@ -57,7 +57,15 @@ struct Spec {
   std::string stdout_path;        // host files (created 0640, appended); "" = discard
   std::string stderr_path;
   std::string cgroup_parent = "atrium";  // job cgroups live in <hierarchy>/<parent>/<id>
+  // Secrets as files: NAME -> content at /run/secrets/NAME (0400, the job's uid) on a tmpfs of the
+  // sandbox's own, read-only once written. Never in to_json/spec_from_json: a spec file on disk
+  // holds no secret; `atrium exec --secrets -` reads them (and secret variables) from a pipe.
+  std::map<std::string, std::string> secret_files;
 };
+
+// What `atrium exec --secrets FILE|-` reads: {"env": {NAME: value}, "files": {NAME: content}},
+// added to the spec's env (a name it already has is refused) and secret_files.
+Status add_secrets(Spec& spec, const nlohmann::json& j);
 
 Result<Spec> spec_from_json(const nlohmann::json& j);  // invalid_argument naming the field
 nlohmann::json to_json(const Spec& s);

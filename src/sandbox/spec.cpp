@@ -69,6 +69,7 @@ bool under(const std::string& path, std::string_view dir) {
 }
 
 // What a bind target may not be: the sandbox's own structure and the host's system directories.
+constexpr std::size_t kMaxSecretFileBytes = 4u << 20;
 constexpr std::string_view kReservedTargets[] = {"/proc", "/dev", "/sys", "/usr", "/etc", "/bin", "/sbin", "/lib",
                                                  "/lib32", "/lib64", "/libx32", "/tmp", "/workspace", "/boot",
                                                  "/run", "/var/run"};
@@ -266,7 +267,28 @@ Status validate(const Spec& s) {
   if (!s.stdout_path.empty()) TRY_STATUS(check_abs_path("stdout_path", s.stdout_path));
   if (!s.stderr_path.empty()) TRY_STATUS(check_abs_path("stderr_path", s.stderr_path));
   TRY_STATUS(check_cgroup_parent(s.cgroup_parent));
+  std::size_t secret_bytes = 0;
+  for (const auto& [name, content] : s.secret_files) {
+    if (!valid_env_name(name) || name.size() > 64) return bad("secret_files", "a name must be 1 to 64 of [A-Za-z0-9_]");
+    secret_bytes += content.size();
+  }
+  if (secret_bytes > kMaxSecretFileBytes) return bad("secret_files", "are too large together");
   return {};
+}
+
+Status add_secrets(Spec& spec, const json& j) {
+  if (!j.is_object()) return bad("secrets", "must be a JSON object");
+  for (const char* part : {"env", "files"}) {
+    if (!j.contains(part)) continue;
+    if (!j.at(part).is_object()) return bad(std::string("secrets.") + part, "must be an object of strings");
+    for (auto it = j.at(part).begin(); it != j.at(part).end(); ++it) {
+      if (!it->is_string()) return bad(std::string("secrets.") + part + "." + it.key(), "must be a string");
+      auto& into = std::string_view(part) == "env" ? spec.env : spec.secret_files;
+      if (!into.emplace(it.key(), it->get<std::string>()).second)
+        return bad(std::string("secrets.") + part + "." + it.key(), "is given twice (a variable of the job has that name)");
+    }
+  }
+  return validate(spec);
 }
 
 Result<Spec> spec_from_json(const json& j) {

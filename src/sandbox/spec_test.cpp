@@ -157,6 +157,27 @@ TEST(SandboxSpec, ValidateCatchesCodeBuiltSpecs) {
   EXPECT_FALSE(validate(s));
 }
 
+TEST(SandboxSpec, SecretsAreAddedNeverSerialised) {
+  auto s = spec_from_json(json{{"id", "job-1"}, {"argv", {"/bin/true"}}, {"workspace", "/srv/ws"},
+                               {"env", {{"PLAIN", "1"}}}});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(add_secrets(*s, json{{"env", {{"API_KEY", "sk-value"}}}, {"files", {{"CERT", "pem-value"}}}}));
+  EXPECT_EQ(s->env.at("API_KEY"), "sk-value");
+  EXPECT_EQ(s->secret_files.at("CERT"), "pem-value");
+  const std::string text = to_json(*s).dump();
+  EXPECT_EQ(text.find("pem-value"), std::string::npos);
+  EXPECT_EQ(text.find("CERT"), std::string::npos);
+  // A secret never replaces a variable the spec has; bad shapes and names are refused, naming no value.
+  auto again = add_secrets(*s, json{{"env", {{"PLAIN", "other-value"}}}});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().detail.find("other-value"), std::string::npos);
+  for (const json& bad : {json::array(), json{{"files", {{"A", 1}}}}, json{{"files", {{"../x", "v"}}}},
+                          json{{"files", {{"BIG", std::string(5u << 20, 'x')}}}}, json{{"env", {{"A=B", "v"}}}}}) {
+    Spec copy = *s;
+    EXPECT_FALSE(add_secrets(copy, bad)) << bad.dump().substr(0, 80);
+  }
+}
+
 TEST(SandboxOutcome, RoundTrip) {
   Outcome o;
   o.kind = "oom";

@@ -48,6 +48,7 @@ B_DATASET = lambda c: c.b_dataset["id"]        # noqa: E731  a dataset with vers
 B_ENV = lambda c: c.b_env["id"]                # noqa: E731  a READY terminal environment in B's private project
 B_ENV_LINK = lambda c: c.b_env_link["id"]      # noqa: E731  a guest link to it
 APP = lambda c: "terminal"                     # noqa: E731  an app of the (instance-level) catalog
+B_SECRET = lambda c: "B_TOKEN"                 # noqa: E731  a secret of B's private project
 
 
 def no_b_ids(field="id"):
@@ -99,6 +100,7 @@ ALLOWED_2XX = {
     ("GET", "/api/v1/me/notifications"): "the caller's own notification preferences",
     ("PUT", "/api/v1/me/notifications"): "sets the caller's own notification preferences",
     ("GET", "/api/v1/me/mfa"): "the caller's own two-factor status",
+    ("GET", "/api/v1/me/secrets"): "the caller's own secrets (names only; checked: none of B's)",
     ("POST", "/api/v1/me/mfa/totp"): "starts the caller's own two-factor enrolment (pending)",
 }
 
@@ -333,6 +335,18 @@ SWEEP = {
         V(404, params={"id": B_PROJECT}, body={"app": "terminal"}),
         V(404, params={"id": B_ORG_PROJECT}, body={"app": "terminal"}, name="org-visible")],
     ("GET", "/api/v1/projects/{id}/envs"): [V(404, params={"id": B_PROJECT})],
+    # secrets: B's project's are not there for A; one's own are one's own (B's member's not among them)
+    ("GET", "/api/v1/projects/{id}/secrets"): [V(404, params={"id": B_PROJECT}),
+                                               V(404, params={"id": B_ORG_PROJECT}, name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/secrets/{name}"): [V(404, params={"id": B_PROJECT, "name": B_SECRET})],
+    ("PUT", "/api/v1/projects/{id}/secrets/{name}"): [
+        V(404, params={"id": B_PROJECT, "name": B_SECRET}, body={"value": "overwrite"}),
+        V(404, params={"id": B_PROJECT, "name": lambda c: "NEW_ONE"}, body={"value": "x"}, name="new")],
+    ("DELETE", "/api/v1/projects/{id}/secrets/{name}"): [V(404, params={"id": B_PROJECT, "name": B_SECRET})],
+    ("GET", "/api/v1/me/secrets"): [V(200, check=lambda c, r: "B_OWN" not in r.text)],
+    ("GET", "/api/v1/me/secrets/{name}"): [V(404, params={"name": lambda c: "B_OWN"})],
+    ("PUT", "/api/v1/me/secrets/{name}"): [V(400, params={"name": lambda c: "B_OWN"}, body={"value": ""})],
+    ("DELETE", "/api/v1/me/secrets/{name}"): [V(404, params={"name": lambda c: "B_OWN"})],
     ("GET", "/api/v1/envs"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/me/activity"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/me/usage"): [V(200, check=no_b_ids("project_id")),
@@ -394,6 +408,11 @@ class Sweep:
                         json={"branch": "main", "content": "b secret\n"}, headers={"If-None-Match": "*"})
         assert r.status == 201, r
         r = server.call("POST", f"/api/v1/projects/{pid}/repo/protected-branches", owner.token, json={"pattern": "main"})
+        assert r.status == 201, r
+        # A project secret of B's private project, and one of B's member.
+        r = server.call("PUT", f"/api/v1/projects/{pid}/secrets/B_TOKEN", owner.token, json={"value": "b-secret-value"})
+        assert r.status == 201, r
+        r = server.call("PUT", "/api/v1/me/secrets/B_OWN", b_member.token, json={"value": "b-own-value"})
         assert r.status == 201, r
         # A running terminal environment with a guest link in B's private project.
         r = server.call("POST", f"/api/v1/projects/{pid}/envs", owner.token, json={"app": "terminal", "cpus": 1})
@@ -457,6 +476,7 @@ class Sweep:
             snap[f"project-links {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/links", adm)
             snap[f"project-branches {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/repo/branches", adm)
             snap[f"project-protected {p['id']}"] = get(f"/api/v1/projects/{p['id']}/repo/protected-branches")
+            snap[f"project-secrets {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/secrets", adm)
             for d in list_all(s, f"/api/v1/projects/{p['id']}/datasets", adm, limit=100):
                 snap[f"dataset {d['id']}"] = get(f"/api/v1/datasets/{d['id']}")
         up = s.call("GET", f"/api/v1/uploads/{self.b_upload['id']}", b.users["org-admin"].token)

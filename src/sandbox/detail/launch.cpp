@@ -154,6 +154,25 @@ void bind_device(Layout& lay, LaunchPlan& p, const std::string& node, const stru
   p.devices.push_back({'c', static_cast<int>(major(st.st_rdev)), static_cast<int>(minor(st.st_rdev))});
 }
 
+// Secret files at /run/secrets/NAME: a tmpfs of the sandbox's own (gone with its mount namespace,
+// never on a disk), the files written by the init as the job's uid, then made read-only.
+void add_secret_files(Layout& lay, LaunchPlan& p, const Spec& spec) {
+  if (spec.secret_files.empty()) return;
+  std::size_t bytes = 0;
+  for (const auto& [name, content] : spec.secret_files) bytes += content.size() + 4096;
+  lay.tmpfs("/run/secrets", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            fmt::format("mode=0700,size={},nr_inodes={}", bytes + 65536, spec.secret_files.size() + 16));
+  for (const auto& [name, content] : spec.secret_files)
+    p.steps.push_back({.op = Op::kWrite,
+                       .dst = std::string(kNew) + "/run/secrets/" + name,
+                       .data = content,
+                       .what = "write /run/secrets/" + name});
+  p.steps.push_back({.op = Op::kSetAttr,
+                     .dst = std::string(kNew) + "/run/secrets",
+                     .attr = MOUNT_ATTR_RDONLY,
+                     .what = "read-only /run/secrets"});
+}
+
 // A minimal /dev: a tmpfs with binds of the harmless nodes, made read-only at the end.
 void add_dev(Layout& lay, LaunchPlan& p) {
   lay.tmpfs("/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=256");
@@ -297,6 +316,7 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {
       if (n == "." || n == ".." || n == "proc" || n == "dev" || n == "sys" || n == "tmp" || n == "workspace") continue;
+      if (n == "run" && !spec.secret_files.empty()) continue;  // a runtime directory: /run/secrets goes there
       add_root_entry(lay, rootfs, n);
     }
   } else {
@@ -321,6 +341,7 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
   std::string tmp_opts = "mode=1777";
   if (spec.limits.memory_bytes) tmp_opts += fmt::format(",size={}", *spec.limits.memory_bytes);
   lay.tmpfs("/tmp", MS_NOSUID | MS_NODEV, tmp_opts);
+  add_secret_files(lay, p, spec);
   add_dev(lay, p);
   if (!spec.gpus.empty()) TRY_STATUS(add_gpus(lay, p, spec.gpus));
   p.steps.push_back(
@@ -423,6 +444,20 @@ void open_trees(LaunchPlan& p) {
   }
 }
 
+// A new file (0400, the job's uid) holding `content`: a secret on the sandbox's own tmpfs.
+int write_new_file(const char* path, const std::string& content) {
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+  if (fd < 0) return errno;
+  int e = 0;
+  for (size_t off = 0; off < content.size() && !e;) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n > 0) off += static_cast<size_t>(n);
+    else if (n < 0 && errno != EINTR) e = errno;
+  }
+  ::close(fd);
+  return e;
+}
+
 // Phase 2, as the job's uid inside the namespace: build the new root.
 void run_step(const LaunchPlan& p, size_t index) {
   const MountStep& s = p.steps[index];
@@ -456,6 +491,7 @@ void run_step(const LaunchPlan& p, size_t index) {
       if (::mount("devpts", s.dst.c_str(), "devpts", s.flags, s.data.c_str()) != 0) e = errno;
       break;
     case Op::kSetAttr: e = set_attr(s.dst.c_str(), s.attr, s.recursive); break;
+    case Op::kWrite: e = write_new_file(s.dst.c_str(), s.data); break;
   }
   if (e && !s.optional) die(p, s.what.c_str(), e);
 }

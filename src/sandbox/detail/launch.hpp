@@ -20,11 +20,11 @@
 namespace atrium::sandbox::detail {
 
 struct MountStep {
-  enum class Op { kMkdir, kTouch, kSymlink, kBind, kTmpfs, kProc, kDevpts, kSetAttr };
+  enum class Op { kMkdir, kTouch, kSymlink, kBind, kTmpfs, kProc, kDevpts, kSetAttr, kWrite };
   Op op = Op::kMkdir;
   std::string src;   // bind: host path (realpath); symlink: the link's text
   std::string dst;   // under /newroot
-  std::string data;  // tmpfs/devpts options
+  std::string data;  // tmpfs/devpts options; kWrite: the new file's content (0400; never in `what`)
   unsigned long flags = 0;  // mount(2) flags for tmpfs/proc/devpts
   std::uint64_t attr = 0;   // MOUNT_ATTR_* set after a bind, or by kSetAttr
   bool recursive = false;
