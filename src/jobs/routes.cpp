@@ -341,8 +341,7 @@ Status parse_secrets(Context& ctx, const http::JsonBody& b, const projects::Proj
 Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::Project& p) {
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify", "image"}));
-                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify",
+                     "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify", "image",
                      "secrets"}));
   SubmitRequest r;
   r.project_id = p.id;
