@@ -284,7 +284,7 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
          {{"type", "string"},
           {"description", "the image the environment runs on (mounted read-only as /): name, name@sha256:<hex> or "
                           "sha256:<hex>, pinned to its digest now; absent: the app's image, else (an app without a "
-                          "rootfs) the project's default; \"none\": no image"}}}},
+                          "rootfs) the project's default; \"none\": no image"}}},
         {"secrets",
          {{"type", "array"},
           {"items", {{"type", "string"}}},

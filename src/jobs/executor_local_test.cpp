@@ -92,7 +92,7 @@ TEST_F(LocalExecutorTest, SecretsGoThroughStdinNotSpecJson) {
   auto r = job("job_4");
   std::vector<secrets::Value> values = {{{"API_KEY", "env", "user"}, "user", "sk-in-memory-only"},
                                         {{"CERT", "file", "project"}, "project", "pem-in-memory-only"}};
-  ASSERT_TRUE(ex.start({r, compute::Allocation{1, 64, {}}, std::nullopt, {}, values}));
+  ASSERT_TRUE(ex.start({r, compute::Allocation{1, 64, {}}, std::nullopt, {}, "", values}));
   std::unique_lock lk(mu);
   ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(30), [&] { return ended; }));
   auto slurp = [](const fs::path& p) {
@@ -109,7 +109,7 @@ TEST_F(LocalExecutorTest, SecretsGoThroughStdinNotSpecJson) {
   // A secret variable never replaces one of the job's own.
   auto clash = job("job_5");
   clash.env["API_KEY"] = "plain";
-  auto st = ex.start({clash, compute::Allocation{1, 64, {}}, std::nullopt, {}, values});
+  auto st = ex.start({clash, compute::Allocation{1, 64, {}}, std::nullopt, {}, "", values});
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().type, "secret-refused");
 }
