@@ -43,6 +43,7 @@
 #include "mfa/mfa.hpp"
 #include "secrets/secrets.hpp"
 #include "app/secrets_wiring.hpp"
+#include "app/images_wiring.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -135,6 +136,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("projects", projects::migrations()));
   TRY_STATUS(db->migrate("jobs", jobs::migrations()));
   TRY_STATUS(db->migrate("data", data::migrations()));
+  TRY_STATUS(db->migrate("images", images::migrations()));
   TRY_STATUS(db->migrate("vcs", vcs::migrations()));
   TRY_STATUS(db->migrate("envs", envs::migrations()));
   TRY_STATUS(db->migrate("tasks", tasks::migrations()));
@@ -327,7 +329,7 @@ Result<jobs::Settings> compute_settings(const Settings& c) {
 }
 
 // Each module that counts something a quota limits registers its kinds and how it counts them.
-quota::Registry quota_registry(const jobs::Service& compute_service) {
+quota::Registry quota_registry(const jobs::Service& compute_service, const images::Service& image_service) {
   quota::Registry quotas;
   auto add = [&quotas](const char* module, std::vector<std::string> kinds, quota::UsageFn f) {
     if (auto st = quotas.add(module, std::move(kinds), std::move(f)); !st) die("quotas: " + st.error().detail);
@@ -339,6 +341,7 @@ quota::Registry quota_registry(const jobs::Service& compute_service) {
   add("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
     return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id))}};
   });
+  add("images", {"storage_bytes"}, image_usage(image_service));
   add("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
     return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
   });
@@ -562,6 +565,7 @@ int run_server(const ServerFlags& flags) {
   if (auto st = setup_mail(c, **db, clock, task_queue, settings, *js, (*blobs)->key().derive("mail")); !st)
     die(st.error().detail);
   data::Service data_service(**db, clock, **blobs, data_settings(c));
+  auto image_service = connect_images(c, **db, clock, (*blobs)->key(), *js);
   vcs::Repos repos(fs::path(c.server.data_dir) / "git");
   if (auto st = repos.init(); !st) die("git: " + st.error().detail);
   connect_jobs_to_data_and_code(*js, data_service, repos);
@@ -585,7 +589,8 @@ int run_server(const ServerFlags& flags) {
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
   sweep_dataset_copies(data_service);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
-  quota::Registry quotas = quota_registry(compute_service);
+  quota::Registry quotas = quota_registry(compute_service, *image_service);
+  data_service.set_quotas(&quotas), image_service->set_quotas(&quotas);
   auto deps = identity_deps(settings, limiter, quotas, c.auth, compute_service, env_service);
   auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before the sign-in routes: deps.second_factor
   add_secret_routes(api, (*blobs)->key(), deps);                     // after add_mfa: chains deps.forget_user
@@ -595,6 +600,7 @@ int run_server(const ServerFlags& flags) {
   audit::add_routes(api);
   jobs::add_routes(api, compute_service, runtime);
   data::add_routes(api, data_service, runtime);
+  add_image_routes(api, *image_service, task_queue, compute_service);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
   if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, quotas); !st) die(st.error().detail);

@@ -51,6 +51,7 @@ void declare_all(config::Registry& r, Settings& s) {
       .path("access_log", "access log path, - for stdout, empty for none", &LogConfig::access_log, "-");
   jobs::declare(r, s.compute);
   data::declare(r, s.data);
+  images::declare(r, s.images);
   envs::declare(r, s.envs);
   vcs::declare(r, s.git);
   web::declare(r, s.web);

@@ -11,6 +11,7 @@
 #include "envs/config.hpp"
 #include "http/config.hpp"
 #include "identity/config.hpp"
+#include "images/config.hpp"
 #include "jobs/config.hpp"
 #include "mail/config.hpp"
 #include "sso/ldap.hpp"
@@ -47,6 +48,7 @@ struct Settings {
   LogConfig log;            // [log]
   jobs::Config compute;     // [compute]
   data::Config data;        // [data]
+  images::Config images;    // [images]
   envs::Config envs;        // [envs]
   vcs::Config git;          // [git]
   web::Config web;          // [web]

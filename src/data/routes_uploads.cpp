@@ -75,7 +75,7 @@ Result<Response> upload_create(Service& svc, Context& ctx) {
   u.overwrite = TRY(b.opt_bool("overwrite")).value_or(false);
   if (!u.overwrite && TRY(get_file(ctx.t(), p.id, u.path))) return file_exists_error(u.path);
   // Refused before a byte is sent: the owners' quotas, then the disk.
-  TRY_STATUS(check_storage_quota(ctx.t(), p.org_id, p.group_id, ctx.who().user_id, u.size));
+  TRY_STATUS(check_storage_quota(ctx.t(), svc.quotas(), p.org_id, p.group_id, ctx.who().user_id, u.size));
   auto room = TRY(svc.disk_room(ctx.t()));
   if (2 * u.size > room)
     return fail(Error(ErrorCode::kQuotaExceeded, "insufficient-storage",

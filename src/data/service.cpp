@@ -236,7 +236,7 @@ Result<std::vector<ManifestEntry>> Service::capture(const fs::path& workspace, s
     return {};
   }));
   if (auto q = db_.read(
-          [&](db::Tx& tx) { return check_storage_quota(tx, owner.org_id, owner.group_id, owner.user_id, total); });
+          [&](db::Tx& tx) { return check_storage_quota(tx, quotas_, owner.org_id, owner.group_id, owner.user_id, total); });
       !q)
     return refused(q.error().code, q.error().type, q.error().detail);
 

@@ -19,6 +19,10 @@
 #include "data/store.hpp"
 #include "db/database.hpp"
 
+namespace atrium::quota {
+class Registry;
+}
+
 namespace atrium::data {
 
 struct Settings {
@@ -52,6 +56,9 @@ class Service {
     settings_.version_in_use = std::move(f);
   }
   const Settings& settings() const { return settings_; }
+  // Storage quotas count what every module stores (app/ sets it once quotas are registered).
+  void set_quotas(const quota::Registry* q) { quotas_ = q; }
+  const quota::Registry* quotas() const { return quotas_; }
   const Clock& clock() const { return clock_; }
 
   // Drops expired uploads and staging files without an upload, then (unless dry_run) the blobs
@@ -108,6 +115,7 @@ class Service {
   const Clock& clock_;
   BlobStore& blobs_;
   Settings settings_;
+  const quota::Registry* quotas_ = nullptr;
   std::mutex busy_mu_;
   std::set<std::string> busy_;
   std::shared_mutex gc_mu_;

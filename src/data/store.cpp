@@ -304,30 +304,14 @@ Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const s
   return row ? row->i64(0) : 0;
 }
 
-Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::string& group_id,
-                           const std::string& user_id, std::int64_t bytes) {
-  struct Owner {
-    const char* kind;
-    std::string id;
-  };
-  for (const Owner& o : {Owner{"org", org_id}, Owner{"group", group_id}, Owner{"user", user_id}}) {
-    if (o.id.empty()) continue;
-    auto l = TRY(quota::limits_of(tx, {org_id, o.kind, o.id}));
-    if (!l || !l->storage_bytes) continue;
-    std::int64_t limit = *l->storage_bytes;
-    std::int64_t used = TRY(storage_used(tx, org_id, o.kind, o.id));
-    if (used + bytes > limit)
-      return fail(Error(ErrorCode::kQuotaExceeded, "quota-exceeded",
-                        std::string("the ") + o.kind + " storage quota would be exceeded: " + std::to_string(used) +
-                            " of " + std::to_string(limit) + " bytes used, " + std::to_string(bytes) + " more asked")
-                      .with("limit", "storage_bytes")
-                      .with("kind", o.kind)
-                      .with("subject_id", o.id)
-                      .with("max", limit)
-                      .with("used", used)
-                      .with("requested", bytes));
-  }
-  return {};
+Status check_storage_quota(db::Tx& tx, const quota::Registry* quotas, const std::string& org_id,
+                           const std::string& group_id, const std::string& user_id, std::int64_t bytes) {
+  if (quotas) return quota::check_storage(tx, *quotas, org_id, group_id, user_id, bytes);
+  quota::Registry own;
+  TRY_STATUS(own.add("data", {"storage_bytes"}, [](db::Tx& t, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"storage_bytes", TRY(storage_used(t, s.org_id, s.kind, s.id))}};
+  }));
+  return quota::check_storage(tx, own, org_id, group_id, user_id, bytes);
 }
 
 namespace {

@@ -15,6 +15,10 @@
 #include "core/error.hpp"
 #include "db/database.hpp"
 
+namespace atrium::quota {
+class Registry;
+}
+
 namespace atrium::data {
 
 std::vector<db::Migration> migrations();
@@ -71,9 +75,11 @@ Result<std::vector<std::string>> expired_uploads(db::Tx& tx, Millis now);
 // plus the declared size of that owner's uploads in progress (reserved before they are sent).
 Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const std::string& kind,
                                   const std::string& subject_id);
-// The 507 quota-exceeded error if adding `bytes` (new data) for the file's owners passes a limit.
-Status check_storage_quota(db::Tx& tx, const std::string& org_id, const std::string& group_id,
-                           const std::string& user_id, std::int64_t bytes);
+// The 507 quota-exceeded error if adding `bytes` (new data) for the file's owners passes a limit:
+// against the storage every module counts (`quotas`: data files, images, homes); without a
+// registry, against the data store's own count.
+Status check_storage_quota(db::Tx& tx, const quota::Registry* quotas, const std::string& org_id,
+                           const std::string& group_id, const std::string& user_id, std::int64_t bytes);
 
 // ---- signed links: an expiring (optionally one-time) download link for the blob a file had when
 // the link was made; revocable; every use audited.

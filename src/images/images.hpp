@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ struct Project;
 }
 namespace atrium::tasks {
 class Queue;
+}
+namespace atrium::quota {
+class Registry;
 }
 
 namespace atrium::images {
@@ -69,6 +73,10 @@ struct Settings {
   std::int64_t max_image_bytes = 20LL << 30;  // refused beyond (unpacked)
   Millis pull_timeout_ms = 30 * 60'000;
   std::string skopeo = "skopeo", umoci = "umoci", unsquashfs = "unsquashfs";
+  std::string key;  // seals registry passwords (derived from the data master key)
+  std::vector<std::string> insecure_registries;  // host globs reached over plain HTTP / unverified TLS
+  std::string arch;                              // the platform picked from an index ("" = this machine's)
+  Millis gc_interval_ms = 3600'000;              // the periodic images.gc task
 };
 
 class Service {
@@ -96,6 +104,9 @@ class Service {
   // an environment, a dataset version's provenance does not count: digests stay recorded after GC).
   void set_in_use(std::function<Result<bool>(const std::string& digest)> f);
 
+  // Pull and unpack checks count the storage of every module (app/ sets it once quotas are registered).
+  void set_quotas(const quota::Registry* q);
+
   // Storage quota: bytes of distinct digests held by images of the subject (org / group / user).
   Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const std::string& kind,
                                     const std::string& subject_id) const;
@@ -103,6 +114,7 @@ class Service {
   // The rest (routes, pull, import, build, gc) is the module's own; see routes.hpp and README.md.
   struct Impl;
   Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
 
  private:
   std::unique_ptr<Impl> impl_;

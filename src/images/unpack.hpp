@@ -21,6 +21,8 @@ struct UnpackLimits {
   std::int64_t uid = 1'999'999;            // run the tools as this uid/gid (when we are root)
   std::int64_t max_bytes = 20LL << 30;     // resource_exhausted beyond (checked while walking)
   std::int64_t max_entries = 2'000'000;
+  long long timeout_ms = 30 * 60'000;     // the tool is killed after this
+  std::string umoci = "umoci", unsquashfs = "unsquashfs";
 };
 
 struct Unpacked {

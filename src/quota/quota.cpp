@@ -11,13 +11,15 @@ namespace {
 
 using json = nlohmann::json;
 
-// The limit kinds in the API's order; `counted` ones have a usage that some module counts.
+// The limit kinds in the API's order; `counted` ones have a usage that some module counts; `summed`
+// ones may be counted by several modules, whose counts add up (storage: data files, images, homes).
 struct Kind {
   const char* name;
   std::optional<std::int64_t> Limits::*limit;
   bool counted;
+  bool summed = false;
 };
-constexpr Kind kKinds[] = {{"storage_bytes", &Limits::storage_bytes, true},
+constexpr Kind kKinds[] = {{"storage_bytes", &Limits::storage_bytes, true, true},
                            {"cpu_hours", &Limits::cpu_hours, true},
                            {"cpu_period_days", &Limits::cpu_period_days, false},
                            {"concurrent_jobs", &Limits::concurrent_jobs, true},
@@ -103,7 +105,7 @@ Status Registry::add(std::string module, std::vector<std::string> kinds, UsageFn
     if (known == std::end(kKinds) || !known->counted)
       return invalid(module + " registers an unknown quota kind " + k);
     for (const auto& e : entries_)
-      if (std::find(e.kinds.begin(), e.kinds.end(), k) != e.kinds.end())
+      if (!known->summed && std::find(e.kinds.begin(), e.kinds.end(), k) != e.kinds.end())
         return invalid(module + " registers the quota kind " + k + ", which " + e.module + " counts");
   }
   entries_.push_back({std::move(module), std::move(kinds), std::move(usage)});
@@ -114,8 +116,42 @@ Result<json> Registry::usage(db::Tx& tx, const Subject& s) const {
   json out = json::object();
   for (const Kind& k : kKinds)
     if (k.counted) out[k.name] = 0;
-  for (const auto& e : entries_) out.update(TRY(e.usage(tx, s)));
+  for (const auto& e : entries_) {
+    json mine = TRY(e.usage(tx, s));
+    for (const auto& k : e.kinds) {
+      if (!mine.contains(k) || !mine[k].is_number_integer()) continue;
+      out[k] = out[k].get<std::int64_t>() + mine[k].get<std::int64_t>();  // each kind starts at 0 above
+    }
+    for (auto it = mine.begin(); it != mine.end(); ++it)
+      if (!out.contains(it.key())) out[it.key()] = it.value();
+  }
   return out;
+}
+
+Status check_storage(db::Tx& tx, const Registry& reg, const std::string& org_id, const std::string& group_id,
+                     const std::string& user_id, std::int64_t bytes) {
+  struct Owner {
+    const char* kind;
+    std::string id;
+  };
+  for (const Owner& o : {Owner{"org", org_id}, Owner{"group", group_id}, Owner{"user", user_id}}) {
+    if (o.id.empty()) continue;
+    auto l = TRY(limits_of(tx, {org_id, o.kind, o.id}));
+    if (!l || !l->storage_bytes) continue;
+    std::int64_t limit = *l->storage_bytes;
+    std::int64_t used = TRY(reg.usage(tx, {org_id, o.kind, o.id})).value("storage_bytes", std::int64_t{0});
+    if (used + bytes > limit)
+      return fail(Error(ErrorCode::kQuotaExceeded, "quota-exceeded",
+                        std::string("the ") + o.kind + " storage quota would be exceeded: " + std::to_string(used) +
+                            " of " + std::to_string(limit) + " bytes used, " + std::to_string(bytes) + " more asked")
+                      .with("limit", "storage_bytes")
+                      .with("kind", o.kind)
+                      .with("subject_id", o.id)
+                      .with("max", limit)
+                      .with("used", used)
+                      .with("requested", bytes));
+  }
+  return {};
 }
 
 Result<json> get_json(db::Tx& tx, const Registry& reg, const Subject& s) {

@@ -56,7 +56,8 @@ using UsageFn = std::function<Result<nlohmann::json>(db::Tx&, const Subject&)>;
 class Registry {
  public:
   // `module` counts `kinds` (of storage_bytes, cpu_hours, concurrent_jobs, concurrent_envs) with
-  // `usage`. Called once per module at startup; a kind unknown or already taken is refused.
+  // `usage`. Called once per module at startup; a kind unknown or already taken is refused, except
+  // storage_bytes, which several modules count (data files, images, homes): their counts add up.
   Status add(std::string module, std::vector<std::string> kinds, UsageFn usage);
   // Every counted kind's usage of the subject: from the module that registered it, 0 if none did.
   Result<nlohmann::json> usage(db::Tx& tx, const Subject& s) const;
@@ -69,6 +70,12 @@ class Registry {
   };
   std::vector<Entry> entries_;
 };
+
+// Refuses `bytes` more storage (507 quota-exceeded: limit, kind, subject_id, max, used, requested)
+// when the org's, the group's (group_id "" = none) or the user's storage_bytes limit would be
+// exceeded by the summed usage of every module that counts storage.
+Status check_storage(db::Tx& tx, const Registry& reg, const std::string& org_id, const std::string& group_id,
+                     const std::string& user_id, std::int64_t bytes);
 
 // ---- the API's views (identity's quota routes): limits, usage and etag of a subject
 Result<nlohmann::json> get_json(db::Tx& tx, const Registry& reg, const Subject& s);

@@ -53,6 +53,23 @@ TEST_F(QuotaTest, UsageComesFromEachModuleAndIsZeroOtherwise) {
   EXPECT_EQ(u, (json{{"storage_bytes", 42}, {"cpu_hours", 0}, {"concurrent_jobs", 0}, {"concurrent_envs", 0}}));
 }
 
+TEST_F(QuotaTest, StorageIsSummedAcrossModulesAndChecked) {
+  auto counts = [](std::int64_t n) {
+    return [n](db::Tx&, const Subject&) -> Result<json> { return json{{"storage_bytes", n}}; };
+  };
+  ASSERT_TRUE(reg_.add("data", {"storage_bytes"}, counts(40)));
+  ASSERT_TRUE(reg_.add("images", {"storage_bytes"}, counts(2)));
+  auto u = read([&](db::Tx& tx) { return reg_.usage(tx, {"org_a", "user", "usr_1"}); });
+  EXPECT_EQ(u["storage_bytes"], 42);
+  put_limits({"org_a", "user", "usr_1"}, {.storage_bytes = 50});
+  EXPECT_TRUE(db_->read([&](db::Tx& tx) { return check_storage(tx, reg_, "org_a", "", "usr_1", 8); }));
+  auto over = db_->read([&](db::Tx& tx) { return check_storage(tx, reg_, "org_a", "", "usr_1", 9); });
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().type, "quota-exceeded");
+  EXPECT_EQ(over.error().extra["used"], 42);
+  EXPECT_EQ(over.error().extra["kind"], "user");
+}
+
 TEST_F(QuotaTest, SetReadListAndRemove) {
   Subject user{"org_a", "user", "usr_1"}, group{"org_a", "group", "grp_1"};
   EXPECT_EQ(read([&](db::Tx& tx) { return limits_of(tx, user); }), std::nullopt);

@@ -548,8 +548,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("atrium")).start()
+def server(tmp_path_factory, request):
+    """The module's server; a module may set SERVER_ENV (a dict of ATRIUM_* settings) for it."""
+    srv = Server(tmp_path_factory.mktemp("atrium"), env=getattr(request.module, "SERVER_ENV", None)).start()
     try:
         srv.admin = srv.admin_token()
         yield srv

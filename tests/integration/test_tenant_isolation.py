@@ -12,8 +12,10 @@ A route in openapi.json that SWEEP does not know fails test_sweep_knows_every_ro
 import pytest
 
 from conftest import Browser, USER_PASSWORD, is_problem, list_all, wait_until
+from images_fixture import busybox_layout, oci_registry  # noqa: F401
 
 CALLERS = ("member", "org-admin")  # of org A
+SERVER_ENV = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*"}  # B's image comes from the test registry
 
 
 class V:
@@ -47,6 +49,8 @@ B_LINK = lambda c: c.b_link["id"]              # noqa: E731  a signed link to th
 B_DATASET = lambda c: c.b_dataset["id"]        # noqa: E731  a dataset with version 1 holding that file
 B_ENV = lambda c: c.b_env["id"]                # noqa: E731  a READY terminal environment in B's private project
 B_ENV_LINK = lambda c: c.b_env_link["id"]      # noqa: E731  a guest link to it
+B_IMAGE = lambda c: c.b_image["id"]            # noqa: E731  a ready image in B's private project
+B_REGISTRY = lambda c: c.b_registry["id"]      # noqa: E731  B's registry credentials
 APP = lambda c: "terminal"                     # noqa: E731  an app of the (instance-level) catalog
 B_SECRET = lambda c: "B_TOKEN"                 # noqa: E731  a secret of B's private project
 
@@ -358,13 +362,27 @@ SWEEP = {
     ("POST", "/api/v1/envs/{id}/links"): [V(404, params={"id": B_ENV}, body={"ttl_s": 600})],
     ("GET", "/api/v1/envs/{id}/links"): [V(404, params={"id": B_ENV})],
     ("DELETE", "/api/v1/envs/{id}/links/{link}"): [V(404, params={"id": B_ENV, "link": B_ENV_LINK})],
+    ("POST", "/api/v1/projects/{id}/images"): [
+        V(404, params={"id": B_PROJECT}, body={"name": "sweep", "source": "docker://127.0.0.1:1/x/y:z"})],
+    ("GET", "/api/v1/projects/{id}/images"): [V(404, params={"id": B_PROJECT})],
+    ("GET", "/api/v1/projects/{id}/images/default"): [V(404, params={"id": B_PROJECT})],
+    ("PUT", "/api/v1/projects/{id}/images/default"): [V(404, params={"id": B_PROJECT}, body={"image": None})],
+    ("POST", "/api/v1/orgs/{org}/images"): [
+        V(404, params={"org": B_ORG}, body={"name": "sweep", "source": "docker://127.0.0.1:1/x/y:z"})],
+    ("GET", "/api/v1/orgs/{org}/images"): [V(404, params={"org": B_ORG})],
+    ("GET", "/api/v1/images/{id}"): [V(404, params={"id": B_IMAGE})],
+    ("DELETE", "/api/v1/images/{id}"): [V(404, params={"id": B_IMAGE})],
+    ("GET", "/api/v1/orgs/{org}/registries"): [V(404, params={"org": B_ORG})],
+    ("POST", "/api/v1/orgs/{org}/registries"): [
+        V(404, params={"org": B_ORG}, body={"host": "sweep.example", "username": "u", "password": "p"})],
+    ("DELETE", "/api/v1/orgs/{org}/registries/{rid}"): [V(404, params={"org": B_ORG, "rid": B_REGISTRY})],
 }
 
 # Routes whose bad-body answer comes before the tenant check: known server bugs.
 
 
 class Sweep:
-    def __init__(self, server, world):
+    def __init__(self, server, world, registry=None, layout=None):
         self.s = server
         self.world = world
         self.a, self.b = world.a, world.b
@@ -426,6 +444,20 @@ class Sweep:
         assert r.status == 201, r
         self.b_env_link = r.json
         self.b_ids.add(self.b_env_link["id"])
+        # A ready image in B's private project (its default) and B's registry credentials.
+        registry.push(layout, "v1", "sweep/busybox")
+        r = server.call("POST", f"/api/v1/projects/{pid}/images", owner.token,
+                        json={"name": "b-image", "source": registry.ref("sweep/busybox", "v1"), "default": True})
+        assert r.status in (201, 202), r
+        self.b_image = r.json
+        wait_until(lambda: server.call("GET", f"/api/v1/images/{self.b_image['id']}", owner.token).json["state"]
+                   != "pending", 60, 0.05, "B's image to be pulled")
+        self.b_ids.add(self.b_image["id"])
+        r = server.call("POST", f"/api/v1/orgs/{self.b.id}/registries", owner.token,
+                        json={"host": "b-registry.example", "username": "b-user", "password": "b-registry-password"})
+        assert r.status == 201, r
+        self.b_registry = r.json
+        self.b_ids.add(self.b_registry["id"])
         self.caller_id = None
         self.baseline = self.snapshot()
 
@@ -477,8 +509,12 @@ class Sweep:
             snap[f"project-branches {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/repo/branches", adm)
             snap[f"project-protected {p['id']}"] = get(f"/api/v1/projects/{p['id']}/repo/protected-branches")
             snap[f"project-secrets {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/secrets", adm)
+            snap[f"project-images {p['id']}"] = list_all(s, f"/api/v1/projects/{p['id']}/images", adm)
+            snap[f"project-default-image {p['id']}"] = get(f"/api/v1/projects/{p['id']}/images/default")
             for d in list_all(s, f"/api/v1/projects/{p['id']}/datasets", adm, limit=100):
                 snap[f"dataset {d['id']}"] = get(f"/api/v1/datasets/{d['id']}")
+        snap["org-images"] = list_all(s, f"/api/v1/orgs/{b.id}/images", adm)
+        snap["registries"] = get(f"/api/v1/orgs/{b.id}/registries")["items"]
         up = s.call("GET", f"/api/v1/uploads/{self.b_upload['id']}", b.users["org-admin"].token)
         snap["b_upload"] = (up.status, up.json.get("offset"), up.json.get("updated"))
         env = get(f"/api/v1/envs/{self.b_env['id']}")
@@ -496,8 +532,8 @@ class Sweep:
 
 
 @pytest.fixture(scope="module")
-def sweep(server, world):
-    sw = Sweep(server, world)
+def sweep(server, world, oci_registry, busybox_layout):
+    sw = Sweep(server, world, oci_registry, busybox_layout)
     yield sw
     sw.close()
 

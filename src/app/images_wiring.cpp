@@ -1,0 +1,34 @@
+#include "app/images_wiring.hpp"
+
+#include "images/config.hpp"
+#include "images/routes.hpp"
+
+namespace atrium::app {
+
+std::unique_ptr<images::Service> connect_images(const Settings& c, db::Database& db, const Clock& clock,
+                                                const data::MasterKey& key, jobs::Settings& js) {
+  auto s = std::make_unique<images::Service>(db, clock,
+                                             images::settings_from(c.images, c.server.data_dir, key.derive("images")));
+  js.resolve_image = [&svc = *s](db::Tx& tx, const projects::Project& p,
+                                 std::string_view text) -> Result<std::optional<jobs::ImageRef>> {
+    auto pin = TRY(svc.resolve(tx, p, text));
+    if (!pin) return std::optional<jobs::ImageRef>{};
+    return std::optional<jobs::ImageRef>{jobs::ImageRef{pin->name, pin->digest}};
+  };
+  js.image_root = [&svc = *s](const std::string& digest) { return svc.rootfs(digest); };
+  return s;
+}
+
+quota::UsageFn image_usage(const images::Service& images) {
+  return [&images](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"storage_bytes", TRY(images.storage_used(tx, s.org_id, s.kind, s.id))}};
+  };
+}
+
+void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs) {
+  images.set_in_use([&jobs](const std::string& digest) { return jobs.image_in_use(digest); });
+  images::add_routes(api, images);
+  images.add_tasks(queue);
+}
+
+}  // namespace atrium::app
