@@ -287,6 +287,11 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
   spec.network = false;  // only lo: nothing but the proxy (through the socket) reaches the app
   // Its image (set by the compute service from the job's pin) wins over an app's host rootfs.
   if (auto rootfs = e->spec.value("rootfs", std::string()); !rootfs.empty() && spec.rootfs.empty()) spec.rootfs = rootfs;
+  // An outbound env on an image resolves names as it would on the host's root: the host's
+  // resolv.conf (whose nameservers its egress rules allow) and hosts, read-only over the image's.
+  if (!spec.rootfs.empty() && e->spec.value("network", std::string()) == "outbound")
+    for (const char* f : {"/etc/resolv.conf", "/etc/hosts"})
+      if (std::error_code ec; fs::is_regular_file(f, ec)) spec.mounts.push_back({f, f, false});
   spec.env["ATRIUM_ENV_ID"] = e->id;
   return {};  // its job's start (a committed change) wakes the monitor: STARTING, health checks
 }

@@ -263,6 +263,9 @@ Status Service::start_run(const Launch& l) {
       return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + ": this server has no images");
     auto root = settings_.image_root(img.digest);
     if (!root) return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + " is not available: " + root.error().detail);
+    std::error_code ec;
+    if (!fs::is_directory(*root, ec))
+      return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + " is not available: its root is gone");
     req.rootfs = root->string();
   }
   // Secrets: resolved now (never at submission), held in memory until the sandbox has them.

@@ -33,6 +33,7 @@
 #include <fmt/format.h>
 
 #include "sandbox/detail/gpu.hpp"
+#include "sandbox/detail/rootfs.hpp"
 #include "sandbox/detail/sys.hpp"
 
 #ifndef PR_CAP_AMBIENT
@@ -122,8 +123,7 @@ class Layout {
   std::set<std::string> made_;
 };
 
-// A top-level entry of the host root or an image root: symlinks are copied, directories and
-// files bound read-only.
+// A top-level entry of the host root: symlinks are copied, directories and files bound read-only.
 void add_root_entry(Layout& lay, const std::string& root, const std::string& name) {
   std::string host = (root == "/" ? "" : root) + "/" + name;
   struct stat st;
@@ -304,20 +304,24 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
                      .flags = MS_NOSUID | MS_NODEV,
                      .what = "tmpfs root"});
   // The system: an image root, or the host's /usr and /etc and its /bin, /lib... links.
+  std::vector<std::string> underlays;
   if (!spec.rootfs.empty()) {
     std::string rootfs = real_path(spec.rootfs);
     if (rootfs.empty() || !is_dir(rootfs))
       return precondition(fmt::format("rootfs {} is not an existing directory", spec.rootfs));
-    DIR* d = ::opendir(rootfs.c_str());
-    if (!d) return precondition(fmt::format("rootfs {}: {}", rootfs, errno_text(errno)));
-    std::vector<std::string> names;
-    while (auto* e = ::readdir(d)) names.emplace_back(e->d_name);
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const auto& n : names) {
-      if (n == "." || n == ".." || n == "proc" || n == "dev" || n == "sys" || n == "tmp" || n == "workspace") continue;
-      if (n == "run" && !spec.secret_files.empty()) continue;  // a runtime directory: /run/secrets goes there
-      add_root_entry(lay, rootfs, n);
+    std::vector<std::string> targets;
+    for (const auto& m : spec.mounts) targets.push_back(m.target);
+    if (!spec.secret_files.empty()) targets.push_back("/run/secrets");  // a tmpfs of its own (add_secret_files)
+    for (const auto& e : TRY(image_root_entries(rootfs, targets))) {
+      switch (e.kind) {
+        case RootEntry::Kind::kSymlink: lay.symlink(e.source, e.path); break;
+        case RootEntry::Kind::kDir: lay.bind(e.source, e.path, kRo); break;
+        case RootEntry::Kind::kFile: lay.bind(e.source, e.path, kRo, false); break;
+        case RootEntry::Kind::kUnderlay:
+          lay.tmpfs(e.path, MS_NOSUID | MS_NODEV, fmt::format("mode={:o},size=64k,nr_inodes=4096", e.mode));
+          underlays.push_back(e.path);
+          break;
+      }
     }
   } else {
     for (const char* n : {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"}) add_root_entry(lay, "/", n);
@@ -344,6 +348,9 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
   add_secret_files(lay, p, spec);
   add_dev(lay, p);
   if (!spec.gpus.empty()) TRY_STATUS(add_gpus(lay, p, spec.gpus));
+  // An image's underlays hold their mount points now: read-only like the rest of the image.
+  for (const auto& u : underlays)
+    p.steps.push_back({.op = Op::kSetAttr, .dst = kNew + u, .attr = kRo, .what = "read-only " + u});
   p.steps.push_back(
       {.op = Op::kSetAttr, .dst = std::string(kNew) + "/dev", .attr = MOUNT_ATTR_RDONLY, .what = "read-only /dev"});
 
@@ -467,7 +474,8 @@ void run_step(const LaunchPlan& p, size_t index) {
       if (::mkdir(s.dst.c_str(), 0755) != 0 && errno != EEXIST) e = errno;
       break;
     case Op::kTouch: {
-      int fd = ::open(s.dst.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      // Read-only: an existing mount point (a file of the image or the host) on a read-only bind.
+      int fd = ::open(s.dst.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
       if (fd < 0)
         e = errno;
       else
