@@ -24,7 +24,7 @@ STORE_FILES = {
     "data": {"store.cpp"},
     "vcs": {"store.cpp"},
     "jobs": {"store.cpp", "store_usage.cpp"},
-    "envs": {"store.cpp"},
+    "envs": {"store.cpp", "store_view.cpp"},
     "tasks": {"store.cpp"},
     "mail": {"store.cpp"},
     "mfa": {"store.cpp"},

@@ -338,8 +338,10 @@ quota::Registry quota_registry(const jobs::Service& compute_service, const image
       [&compute_service](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
         return compute_service.usage(s.org_id, s.kind, s.id);
       });
+  // Storage: the data store's files and the environments' homes (envs::homes_bytes).
   add("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id))}};
+    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id)) +
+                                                TRY(envs::homes_bytes(tx, s.org_id, s.kind, s.id))}};
   });
   add("images", {"storage_bytes"}, image_usage(image_service));
   add("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
@@ -581,7 +583,7 @@ int run_server(const ServerFlags& flags) {
   settings.public_url = origins.public_url;
   auto outbound_allow = sandbox::parse_cidrs(c.compute.outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
-  envs::Service env_service(**db, clock, runtime, compute_service, env_settings(c, *outbound_allow, origins));
+  envs::Service env_service(**db, clock, runtime, compute_service, env_settings(c, *outbound_allow, origins, &data_service));
   env_service_ptr = &env_service;
   data_service.set_version_in_use([&compute_service](const std::string& id, std::int64_t n, std::int64_t uid) {
     return compute_service.dataset_in_use(id, n, uid);

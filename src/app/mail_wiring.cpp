@@ -75,8 +75,11 @@ Status setup_mail(const Settings& c, db::Database& db, const Clock& clock, tasks
   return {};
 }
 
-envs::Settings env_settings(const Settings& c, std::vector<std::string> outbound_allow, const envs::Origins& origins) {
+envs::Settings env_settings(const Settings& c, std::vector<std::string> outbound_allow, const envs::Origins& origins,
+                            data::Service* data) {
   envs::Settings es{.data_dir = c.server.data_dir, .outbound_allow = std::move(outbound_allow), .origins = &origins};
+  es.data = data;
+  es.files_sync_interval = Millis{c.envs.files_sync_s} * 1000;
   es.warn_before = Millis{c.envs.cull_warning_s} * 1000;
   es.on_cull_warning = [](db::Tx& tx, const envs::EnvRecord& e, const std::string& reason, Millis stop_at,
                           Millis now) -> Status {

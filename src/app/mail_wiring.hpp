@@ -22,7 +22,8 @@ namespace atrium::app {
 Status setup_mail(const Settings& c, db::Database& db, const Clock& clock, tasks::Queue& queue,
                   const identity::AuthSettings& auth, jobs::Settings& js, std::string payload_key);
 // The environments' settings, with their cull warnings ([envs] cull_warning_s) mailed to their owners.
-envs::Settings env_settings(const Settings& c, std::vector<std::string> outbound_allow, const envs::Origins& origins);
+envs::Settings env_settings(const Settings& c, std::vector<std::string> outbound_allow, const envs::Origins& origins,
+                            data::Service* data);
 // GET/PUT /api/v1/me/notifications, and the periodic quota check ("mail.quota_check", every [mail]
 // quota_check_minutes): registered with the queue, its first run queued. `quotas` outlives the queue.
 Status add_mail_routes_and_checks(const Settings& c, http::Api& api, db::Database& db, const Clock& clock,

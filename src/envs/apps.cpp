@@ -181,12 +181,22 @@ const std::vector<App>& builtin_apps() {
   return apps;
 }
 
+namespace {
+// How many GPUs a launch of the app may ask for.
+Result<int> max_gpus_from(const json& v) {
+  if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 64)
+    return fail(bad("max_gpus", "must be an integer in [0, 64]"));
+  return v.get<int>();
+}
+}  // namespace
+
 json to_json(const App& a) {
   json j = {{"name", a.name},
             {"kind", a.kind},
             {"title", a.title},
             {"defaults", resources_json(a.defaults)},
             {"max", resources_json(a.max)},
+            {"max_gpus", a.max_gpus},
             {"idle_timeout_s", a.idle_timeout / 1000},
             {"max_uptime_s", a.max_uptime / 1000},
             {"spawn_timeout_s", a.spawn_timeout / 1000},
@@ -219,7 +229,7 @@ Result<App> app_from_json(const std::string& name, const json& j, const App* bui
   if (!j.is_object()) return fail(bad("body", "must be a JSON object"));
   static const std::vector<std::string> known = {"kind",    "title",   "command",      "listen",        "port",
                                                  "health_path", "defaults", "max", "idle_timeout_s", "max_uptime_s",
-                                                 "spawn_timeout_s", "network", "rootfs", "image", "enabled", "orgs", "per_org",
+                                                 "spawn_timeout_s", "network", "rootfs", "image", "enabled", "orgs", "per_org", "max_gpus",
                                                  // read-only fields a client may send back unchanged
                                                  "name", "builtin", "etag"};
   for (auto& [k, v] : j.items())
@@ -282,6 +292,7 @@ Result<App> app_from_json(const std::string& name, const json& j, const App* bui
   if (j.contains("max")) a.max = TRY(resources_from(j["max"], "max", a.max));
   if (a.defaults.cpus > a.max.cpus || a.defaults.mem_mb > a.max.mem_mb || a.defaults.time_limit > a.max.time_limit)
     return fail(bad("defaults", "must not exceed max"));
+  if (j.contains("max_gpus")) a.max_gpus = TRY(max_gpus_from(j["max_gpus"]));
   TRY_STATUS(seconds("idle_timeout_s", a.idle_timeout, 0, 365LL * 86400));
   TRY_STATUS(seconds("max_uptime_s", a.max_uptime, 0, 365LL * 86400));
   TRY_STATUS(seconds("spawn_timeout_s", a.spawn_timeout, 1, 3600));

@@ -34,6 +34,7 @@ struct App {
   std::string health_path = "/";     // relative to the base URL; readiness is a 200 (or 3xx) there
   Resources defaults;
   Resources max{.cpus = 8, .mem_mb = 32768, .time_limit = 7 * 86400'000LL};
+  int max_gpus = 0;                    // GPUs a launch may ask for (`gpus`); 0 = none
   Millis idle_timeout = 3600'000;      // 0 = never culled for idleness
   Millis max_uptime = 86400'000;       // 0 = no limit beyond the time limit
   Millis spawn_timeout = 120'000;      // STARTING longer than this: FAILED

@@ -31,6 +31,10 @@ void declare(config::Registry& r, Config& c) {
                &Config::path_mode)
       .integer("cull_warning_s", "seconds before an idle or uptime cull that its owner is warned (event and mail)",
                &Config::cull_warning_s, 0, 86400)
+      .integer("files_sync_s",
+               "seconds between syncs of environments' project views (/project) and measurements of their homes "
+               "(0: at stop and on request only)",
+               &Config::files_sync_s, 0, 86400)
       .check(check_domain);
 }
 

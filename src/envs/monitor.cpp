@@ -392,6 +392,7 @@ void Service::fail_and_cancel(const EnvRecord& e, const std::string& why, const 
 }
 
 void Service::cleanup(const std::string& id) {
+  finish_data(id);  // a last sync of the project's view (its processes have ended or are ending)
   std::error_code ec;
   if (std::ifstream pf(env_dir(id) / "slirp.pid"); pf) {
     long pid = 0;

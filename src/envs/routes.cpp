@@ -8,7 +8,9 @@
 #include "core/async.hpp"
 #include "core/crypto.hpp"
 #include "core/ids.hpp"
+#include "data/paths.hpp"
 #include "envs/streams.hpp"
+#include "jobs/routes.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
 #include "secrets/secrets.hpp"
@@ -100,13 +102,41 @@ Result<Response> delete_app_route(Context& ctx) {
 
 // ---- environments
 
+// `gpus`, `datasets` (as jobs take them: files:read) and `files` (true, or {"prefix": dir}: the
+// project's files read-write at /project, written back as the caller: files:write).
+Status parse_data(Context& ctx, const http::JsonBody& b, const projects::Project& p, LaunchRequest& r) {
+  if (auto g = TRY(b.opt_integer("gpus", 0, 64))) r.gpus = static_cast<int>(*g);
+  TRY_STATUS(jobs::parse_datasets(ctx, b, p, r.datasets));
+  if (!b.has("files")) return {};
+  const json& f = b.raw()["files"];
+  auto bad = [] {
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-files", "files: must be true, false or {\"prefix\": DIR}")
+                    .with("field", "files"));
+  };
+  if (f.is_boolean()) {
+    if (f.get<bool>()) r.files_prefix = "";
+  } else if (f.is_object() && f.size() == 1 && f.contains("prefix") && f["prefix"].is_string()) {
+    auto prefix = f["prefix"].get<std::string>();
+    if (prefix.size() > data::kMaxPathBytes) return bad();
+    if (!prefix.empty()) {
+      auto norm = data::normalize_path(prefix);
+      if (!norm || *norm != prefix) return bad();
+    }
+    r.files_prefix = prefix;
+  } else {
+    return bad();
+  }
+  if (r.files_prefix) TRY_STATUS(ctx.authorize({"files", "write"}, projects::target_of(p)));
+  return {};
+}
+
 Result<Response> launch_env(Service& svc, Context& ctx) {
   auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"envs", "create"}));
   // The environment's workspace is the project's code: launching reads it.
   TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
   TRY_STATUS(projects::check_writable(p));
   auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "image", "secrets"}));
+  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "image", "secrets", "gpus", "datasets", "files"}));
   auto name = TRY(b.str("app", 40));
   auto app = TRY(get_app(ctx.t(), name));
   if (!app)
@@ -125,6 +155,7 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   if (b.has("secrets"))
     r.secrets = TRY(secrets::check_requests(ctx, p.id, projects::target_of(p),
                                             TRY(secrets::parse_requests(b.raw()["secrets"]))));
+  TRY_STATUS(parse_data(ctx, b, p, r));
   auto e = TRY(svc.launch(ctx.t(), ctx.actor(), p.id, p.org_id, p.group_id, *app, r, ctx.now()));
   auto j = svc.to_json(e);
   return http::with_etag(Response::json(201, j), j).header("Location", "/api/v1/envs/" + e.id);
@@ -159,6 +190,19 @@ Result<Response> stop_env(Service& svc, Context& ctx) {
   auto e = TRY(load(ctx, {"envs", "write"}));
   auto out = TRY(svc.request_stop(ctx.t(), ctx.actor(), e, "stopped by " + ctx.who().username, ctx.now()));
   return Response::json(200, svc.to_json(out));
+}
+
+// POST /envs/{id}/sync: outside a request transaction (it reads and stores the view's files);
+// the environment is loaded and authorized in a read transaction of its own first.
+Result<Response> sync_env(Service& svc, Context& ctx) {
+  auto e = TRY(ctx.db().read([&](db::Tx& tx) -> Result<EnvRecord> {
+    ctx.tx = &tx;
+    auto loaded = load(ctx, {"envs", "write"});
+    ctx.tx = nullptr;
+    return loaded;
+  }));
+  auto rep = TRY(svc.sync_files(e, ctx.actor()));
+  return Response::json(200, rep.json());
 }
 
 Response sse(std::shared_ptr<async::Stream> stream) {
@@ -288,7 +332,15 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
         {"secrets",
          {{"type", "array"},
           {"items", {{"type", "string"}}},
-          {"description", "secrets by name as for jobs: NAME (a variable) or NAME:file (/run/secrets/NAME)"}}}}}};
+          {"description", "secrets by name as for jobs: NAME (a variable) or NAME:file (/run/secrets/NAME)"}}},
+        {"gpus", {{"type", "integer"}, {"minimum", 0}, {"description", "GPUs, within the app's max_gpus and the node's"}}},
+        {"datasets",
+         {{"type", "array"},
+          {"items", {{"type", "string"}}},
+          {"description", "datasets of the project, read-only at /data/<name>: name (its latest version) or name@N"}}},
+        {"files",
+         {{"description", "true, or {\"prefix\": DIR}: the project's files (under DIR) read-write at /project, "
+                          "synced back at stop, on POST /envs/{id}/sync and every envs.files_sync_s"}}}}}};
   const json link_schema = {{"type", "object"}, {"properties", {{"ttl_s", {{"type", "integer"}}}}}};
   const std::vector<std::string> kPaged = {"active", "limit", "after"};
 
@@ -321,6 +373,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
   api.add({"POST", "/api/v1/envs/{id}/stop", Access::require("envs", "write"),
            {"Stop an environment: the app's own shutdown, then SIGTERM, then its cgroup is killed", "envs", nullptr, kObj},
            bind_front(stop_env, ref(svc))});
+  api.add({"POST", "/api/v1/envs/{id}/sync", Access::require("envs", "write"),
+           {"Write a running environment's project view (/project) back into the project's files now; the "
+            "report lists what was added, updated, deleted, and what was not synced or conflicted, and why",
+            "envs", nullptr, kObj},
+           bind_front(sync_env, ref(svc)), http::TxMode::kNone});
   api.add({"GET", "/api/v1/envs/{id}/events", Access::require("envs", "read"),
            {"An environment's state changes; follow=true streams them as server-sent events", "envs", nullptr, kList, 200,
             {"follow", "after"}},

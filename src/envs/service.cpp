@@ -54,7 +54,12 @@ std::string tail_lines(const fs::path& p, int lines) {
 }  // namespace
 
 Service::Service(db::Database& db, const Clock& clock, async::Runtime& rt, jobs::Service& jobs, Settings settings)
-    : db_(db), clock_(clock), rt_(rt), jobs_(jobs), settings_(std::move(settings)) {}
+    : db_(db),
+      clock_(clock),
+      rt_(rt),
+      jobs_(jobs),
+      settings_(std::move(settings)),
+      views_(db, clock, settings_.data_dir / "envs", settings_.data) {}
 
 Service::~Service() { stop(); }
 
@@ -67,10 +72,19 @@ Status Service::start() {
     return list_envs(tx, f);
   }));
   for (auto& e : envs) follow(e.id);
+  TRY_STATUS(views_.start());
+  if (settings_.files_sync_interval > 0) {
+    data_periodic_ = std::make_unique<async::Periodic>(rt_, clock_, settings_.files_sync_interval, [this] {
+      periodic_data();
+      return Millis{0};
+    });
+    data_periodic_->start();
+  }
   return {};
 }
 
 void Service::stop() {
+  if (data_periodic_) data_periodic_->stop();
   std::unique_lock lk(mu_);
   stopping_ = true;
   for (auto& [id, w] : watches_) w->waiter.wake();
@@ -134,6 +148,15 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
     return over("mem_mb", std::to_string(r.mem_mb) + " MiB (max " + std::to_string(app.max.mem_mb) + ")");
   if (r.time_limit > app.max.time_limit)
     return over("time_limit_s", std::to_string(r.time_limit / 1000) + " s (max " + std::to_string(app.max.time_limit / 1000) + ")");
+  const int gpus = req.gpus.value_or(0);
+  if (gpus > app.max_gpus) return over("gpus", std::to_string(gpus) + " GPUs (max " + std::to_string(app.max_gpus) + ")");
+  if (int node = jobs_.node_json()["resources"].value("gpus", 0); gpus > node)
+    return fail(Error(ErrorCode::kInvalidArgument, "over-node",
+                      "gpus: " + std::to_string(gpus) + " GPUs is more than this node has (" + std::to_string(node) + ")")
+                    .with("field", "gpus"));
+  if (req.files_prefix && !views_.enabled())
+    return fail(Error(ErrorCode::kFailedPrecondition, "no-files-view", "this server cannot give environments the project's files")
+                    .with("field", "files"));
   // Concurrent environments: the group's, org's and user's quotas (the first reached is reported).
   for (const quota::Subject& s : {quota::Subject{org_id, "group", group_id}, quota::Subject{org_id, "org", org_id},
                                   quota::Subject{org_id, "user", actor.user_id}}) {
@@ -170,6 +193,8 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   sr.resources.time_limit = r.time_limit;
   sr.image = req.image;  // mounted as / by the compute service (it wins over the app's rootfs)
   sr.secrets = req.secrets;  // checked and pinned by the route; read at launch by the job
+  sr.resources.gpus = gpus;
+  sr.datasets = req.datasets;
   if (auto commit = TRY(jobs_.resolve_commit(project_id, req.ref)))
     sr.commit = jobs::CommitPin{req.ref.value_or(""), *commit};
   else if (req.ref)
@@ -197,13 +222,22 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   if (sr.commit) e.spec["commit"] = sr.commit->commit;
   if (req.image) e.spec["image"] = {{"name", req.image->name}, {"digest", req.image->digest}};
   if (!req.secrets.empty()) e.spec["secrets"] = secrets::to_json(req.secrets);  // names only
+  e.spec["gpus"] = gpus;
+  if (!req.datasets.empty()) {
+    json ds = json::array();
+    for (auto& d : req.datasets) ds.push_back({{"name", d.name}, {"dataset_id", d.dataset_id}, {"version", d.number}});
+    e.spec["datasets"] = ds;
+  }
+  if (req.files_prefix) e.spec["view"] = {{"prefix", *req.files_prefix}};
   TRY_STATUS(insert_env(tx, e));
   TRY_STATUS(add_event(tx, e.id, e.state, "launch", app.name + " as job " + e.job_id, now));
   TRY_STATUS(audit::record(tx, actor,
                            {org_id, "env.launch", "env", e.id,
                             {{"app", app.name}, {"project_id", project_id}, {"job_id", e.job_id},
                              {"cpus", r.cpus}, {"mem_mb", r.mem_mb}, {"time_limit_s", r.time_limit / 1000},
-                             {"image", e.spec.contains("image") ? e.spec["image"] : json(nullptr)}}},
+                             {"image", e.spec.contains("image") ? e.spec["image"] : json(nullptr)},
+                             {"gpus", gpus}, {"datasets", e.spec.value("datasets", json::array())},
+                             {"files", e.spec.contains("view") ? e.spec["view"] : json(nullptr)}}},
                            now));
   changed_on_commit(tx);
   tx.on_end([this, id = e.id](bool committed) {
@@ -292,6 +326,8 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
   if (!spec.rootfs.empty() && e->spec.value("network", std::string()) == "outbound")
     for (const char* f : {"/etc/resolv.conf", "/etc/hosts"})
       if (std::error_code ec; fs::is_regular_file(f, ec)) spec.mounts.push_back({f, f, false});
+  if (e->spec.contains("view"))
+    spec.mounts.push_back({TRY(views_.materialize(*e, sandbox_uid(job.uid))), kSandboxProjectDir, true});
   spec.env["ATRIUM_ENV_ID"] = e->id;
   return {};  // its job's start (a committed change) wakes the monitor: STARTING, health checks
 }
@@ -361,6 +397,16 @@ json Service::to_json(const EnvRecord& e) const {
             {"last_activity", format_rfc3339(e.last_activity)},
             {"stop_requested", e.stop_requested.empty() ? json(nullptr) : json(e.stop_requested)},
             {"etag", "\"" + std::to_string(e.version) + "\""}};
+  j["gpus"] = e.spec.value("gpus", 0);
+  j["datasets"] = json::array();
+  for (auto& d : e.spec.value("datasets", json::array()))
+    j["datasets"].push_back({{"name", d.value("name", "")},
+                             {"dataset_id", d.value("dataset_id", "")},
+                             {"version", d.value("version", 0)},
+                             {"path", "/data/" + d.value("name", "")}});
+  j["files"] = nullptr;
+  if (auto v = e.spec.find("view"); v != e.spec.end())
+    j["files"] = {{"prefix", v->value("prefix", "")}, {"path", kSandboxProjectDir}, {"last_sync", views_.last_report(e.id)}};
   if (e.state == EnvState::kFailed) j["log_tail"] = log_tail(e, 20);
   return j;
 }

@@ -34,6 +34,7 @@
 #include "db/database.hpp"
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
+#include "envs/files_view.hpp"
 #include "envs/origin.hpp"
 #include "envs/state.hpp"
 #include "envs/store.hpp"
@@ -66,6 +67,8 @@ struct Settings {
   // compute.outbound_allow). Everything else of that kind is refused inside the sandbox.
   std::vector<std::string> outbound_allow;
   const Origins* origins = nullptr;  // where environments are served; null: path mode on a relative URL
+  data::Service* data = nullptr;     // the project views' store; null: launches with `files` are refused
+  Millis files_sync_interval = 300'000;  // views synced and homes measured this often ([envs] files_sync_s; 0: never)
 };
 
 struct LaunchRequest {
@@ -75,6 +78,11 @@ struct LaunchRequest {
   std::optional<std::string> ref;  // the commit the workspace is checked out at (default branch)
   std::optional<jobs::ImageRef> image;  // pinned by image_for(); nullopt: the app's rootfs or the host's
   std::vector<secrets::Request> secrets;  // checked and pinned (secrets::check_requests)
+  std::optional<int> gpus;         // within the app's max_gpus and the node's
+  std::vector<jobs::DatasetMount> datasets;  // pinned by the caller (jobs::parse_datasets)
+  // The project's files (those under `files_prefix`, "" = all) read-write at /project, synced
+  // back (envs/files_view.hpp); nullopt: no view.
+  std::optional<std::string> files_prefix;
 };
 
 // What the proxy needs of a READY environment.
@@ -110,8 +118,15 @@ class Service {
   // Who may reach an environment changed in `tx` (a guest link revoked): changes() fires on its commit.
   void access_changed(db::Tx& tx);
 
-  // The compute service's launch hook: the run directory (socket, token), the home, the app's files.
+  // The compute service's launch hook: the run directory (socket, token), the home, the app's files,
+  // the project's files (envs/files_view.hpp).
   Status prepare(const jobs::JobRecord& job, sandbox::Spec& spec);
+
+  // --- the project's files and the home (files_view.hpp; data.cpp), on the worker pool
+  // Writes a running environment's view back now (POST /envs/{id}/sync).
+  Result<SyncReport> sync_files(const EnvRecord& e, const Actor& actor);
+  // Measures the environment's home and records its size (it counts against storage quotas).
+  Status measure_home(const EnvRecord& e);
 
   // --- the proxy
   // Where a READY environment is reached (socket path and token; both empty when it is not READY).
@@ -174,6 +189,10 @@ class Service {
   void stop_env(const EnvRecord& e, const std::string& why, Millis now);
   void end_env(const EnvRecord& e, const jobs::JobRecord& job, Millis now);
   void cleanup(const std::string& id);
+  // The environment's end for its data: a last sync of its view, its home measured (data.cpp).
+  void finish_data(const std::string& id);
+  // Every envs.files_sync_s: the READY environments' views synced, the active ones' homes measured.
+  void periodic_data();
   // Cancels an environment's job unless it has ended or a stop is on its way already.
   Status cancel_job(db::Tx& tx, const std::string& job_id, Millis now);
   // FAILED with `why` as the reason (`detail` in the event), the job cancelled, the run directory cleaned.
@@ -203,6 +222,8 @@ class Service {
   std::condition_variable watches_done_;                   // watches_ became empty
   std::atomic<std::int64_t> changes_{0};
   Notifier change_notifier_;
+  FilesView views_;
+  std::unique_ptr<async::Periodic> data_periodic_;
 };
 
 }  // namespace atrium::envs

@@ -5,6 +5,7 @@
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
 #include "envs/apps.hpp"
+#include "envs/store_view.hpp"
 
 namespace atrium::envs {
 
@@ -77,7 +78,8 @@ CREATE TABLE env_events (env_id TEXT NOT NULL, seq INTEGER NOT NULL, time_ms INT
 CREATE TABLE env_links (id TEXT PRIMARY KEY, env_id TEXT NOT NULL, secret_hash TEXT NOT NULL UNIQUE,
   created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, revoked_ms INTEGER);
 CREATE INDEX env_links_env ON env_links(env_id);
-)SQL"}};
+)SQL"},
+          view_migration()};
 }
 
 Result<std::optional<App>> get_app(db::Tx& tx, const std::string& name) {

@@ -248,8 +248,10 @@ Status parse_code(Context& ctx, const http::JsonBody& b, Service& svc, const pro
   return {};
 }
 
-// Datasets of the project, "name" (its latest version) or "name@N", pinned now.
-Status parse_datasets(Context& ctx, const http::JsonBody& b, const projects::Project& p, SubmitRequest& r) {
+}  // namespace
+
+Status parse_datasets(http::Context& ctx, const http::JsonBody& b, const projects::Project& p,
+                      std::vector<DatasetMount>& out) {
   const http::Target target = projects::target_of(p);
   if (auto ds = TRY(b.opt_str_list("datasets", 32, 200))) {
     if (!ds->empty()) TRY_STATUS(ctx.authorize({"files", "read"}, target));  // mounted read-only
@@ -272,11 +274,13 @@ Status parse_datasets(Context& ctx, const http::JsonBody& b, const projects::Pro
           return bad("names no version of it (it has " + std::to_string(d->latest) + ")");
       }
       if (n < 1) return bad("has no version yet");
-      r.datasets.push_back({d->name, d->id, n});
+      out.push_back({d->name, d->id, n});
     }
   }
   return {};
 }
+
+namespace {
 
 // Outputs: {"dataset": name, "paths": [globs]}; the dataset is made if the project has none of
 // that name.
@@ -372,7 +376,7 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
   r.hold = TRY(b.opt_bool("hold")).value_or(false);
   r.notify = TRY(b.opt_one_of("notify", {"never", "failure", "end"})).value_or("never");
   TRY_STATUS(parse_code(ctx, b, svc, p, r));
-  TRY_STATUS(parse_datasets(ctx, b, p, r));
+  TRY_STATUS(parse_datasets(ctx, b, p, r.datasets));
   TRY_STATUS(parse_outputs(ctx, b, p, r));
   // The image: pinned to a digest now, so every task, requeue and rerun runs the same software.
   r.image = TRY(svc.resolve_image(ctx.t(), p, TRY(b.opt_str("image", 400))));

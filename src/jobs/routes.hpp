@@ -4,6 +4,7 @@
 
 #include "http/api.hpp"
 #include "jobs/service.hpp"
+#include "projects/projects.hpp"
 
 namespace atrium::async {
 class Runtime;
@@ -14,4 +15,9 @@ namespace atrium::jobs {
 void add_routes(http::Api& api, Service& service, async::Runtime& rt);
 // GET /api/v1/jobs/events: server-sent events of job changes (routes_events.cpp).
 void add_event_routes(http::Api& api, Service& service, async::Runtime& rt);
+// The request's `datasets` (a list of "name", its latest version, or "name@N"), datasets of
+// project `p` pinned to versions now, appended to `out`; asks files:read of the caller (they are
+// mounted read-only at /data/<name>). 400 invalid-dataset (field datasets) names what is wrong.
+Status parse_datasets(http::Context& ctx, const http::JsonBody& b, const projects::Project& p,
+                      std::vector<DatasetMount>& out);
 }

@@ -357,6 +357,7 @@ SWEEP = {
                                   V(200, check=lambda c, r: not {p["id"] for p in r.json["projects"]} & c.b_ids)],
     ("GET", "/api/v1/envs/{id}"): [V(404, params={"id": B_ENV})],
     ("POST", "/api/v1/envs/{id}/stop"): [V(404, params={"id": B_ENV})],
+    ("POST", "/api/v1/envs/{id}/sync"): [V(404, params={"id": B_ENV})],
     ("GET", "/api/v1/envs/{id}/events"): [V(404, params={"id": B_ENV})],
     ("GET", "/api/v1/envs/{id}/logs"): [V(404, params={"id": B_ENV})],
     ("POST", "/api/v1/envs/{id}/links"): [V(404, params={"id": B_ENV}, body={"ttl_s": 600})],
