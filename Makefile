@@ -36,8 +36,8 @@ fuzz-build: deps
 	fi
 	ninja -C $(FUZZ_DIR) -j $(JOBS) fuzzers
 
-# Two at a time: the fuzzers (one core each) run beside the integration and browser suites, which
-# take one lock and so run one after another.
+# Two at a time: the integration suites take one lock, so they run one after another, from the
+# start (their COST); the fuzzers (one core) and then the browser suite run beside them.
 test: build fuzz-build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
