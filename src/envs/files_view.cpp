@@ -214,7 +214,7 @@ Status FilesView::ingest(const EnvRecord& e, std::uint32_t uid, const std::strin
       continue;
     }
     if (auto q = db_.read([&](db::Tx& tx) {
-          return data::check_storage_quota(tx, e.org_id, e.group_id, e.user_id, size);
+          return data::check_storage_quota(tx, data_->quotas(), e.org_id, e.group_id, e.user_id, size);
         });
         !q) {
       skip("quota-exceeded", q.error().detail);

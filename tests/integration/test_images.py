@@ -25,7 +25,9 @@ pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("umoci", "skop
 ZERO = "sha256:" + "0" * 64
 
 
-SERVER_ENV = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*"}  # the test registry: plain HTTP on loopback
+SERVER_ENV = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*",  # the test registry: plain HTTP on loopback
+              "ATRIUM_COMPUTE_CPUS": "2", "ATRIUM_COMPUTE_MEM_MB": "2048", "ATRIUM_COMPUTE_GPUS": "0",
+              "ATRIUM_COMPUTE_KILL_GRACE_S": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +112,31 @@ def test_pull_by_tag_then_the_same_digest_again_instantly(srv, w, oci_registry, 
     assert names["busybox-pinned"]["source"] == f"docker://{src}"
     # The name is taken now.
     assert is_problem(pull(srv, m.token, pid, "busybox", src), 409)
+
+
+def run_job(srv, tok, pid, **body) -> dict:
+    body = {"time_limit_s": 60, "mem_mb": 128, **body}
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok, json=body)
+    assert r.status == 201, r
+    return wait_until(lambda: (j := srv.call("GET", f"/api/v1/jobs/{r.json['id']}", tok).json)["state"]
+                      in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") and j, 60, 0.05, "the job to end")
+
+
+def test_a_job_runs_on_the_image_and_sees_its_os_release(srv, w, busybox):
+    m = w.a.users["member"]
+    pid = w.a.org_project["id"]
+    j = run_job(srv, m.token, pid, command=["cat", "/etc/os-release"], image="busybox")
+    assert j["state"] == "COMPLETED", j
+    assert j["image"]["digest"] == busybox and j["image"]["name"] == "busybox"
+    out = srv.call("GET", f"/api/v1/jobs/{j['id']}/logs?stream=stdout", m.token).text
+    assert "ID=atrium-test" in out and "Atrium test image" in out, out
+    # A digest the project cannot see, or a name it does not have: refused, nothing runs.
+    for bad in ("sha256:" + "1" * 64, "no-such-image", f"busybox@{ZERO}"):
+        r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", m.token, json={"command": ["true"], "image": bad})
+        assert r.status == 422 and r.json["field"] == "image", (bad, r)
+    r = srv.call("POST", f"/api/v1/projects/{w.b.org_project['id']}/jobs", w.b.users["member"].token,
+                 json={"command": ["true"], "image": busybox})
+    assert r.status == 422, r  # org B holds its own images; A's is not B's to run
 
 
 def test_refusals_store_nothing(srv, w, oci_registry, busybox):
