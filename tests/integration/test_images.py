@@ -375,3 +375,30 @@ def test_cli_pull_list_registry_and_rm(srv, w, oci_registry, busybox, tmp_path):
     cli("image", "registry", "rm", w.a.slug, reg["id"])
     cli("image", "rm", out["id"])
     assert cli("image", "show", out["id"], check=False).returncode != 0
+
+
+def test_gc_keeps_the_root_a_running_job_uses(srv, w, oci_registry, tmp_path):
+    oa = w.a.users["org-admin"]
+    pid = w.a.project["id"]
+    digest = oci_registry.push(variant(tmp_path, "inuse"), "inuse", "test/inuse", dest_tag="v1")
+    r = pull(srv, oa.token, pid, "in-use", oci_registry.ref("test/inuse", "v1"))
+    im = ready(srv, oa.token, r.json["id"])
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", oa.token,
+                 json={"command": ["sleep", "60"], "image": "in-use", "time_limit_s": 120, "mem_mb": 64})
+    assert r.status == 201, r
+    job = r.json["id"]
+    wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job}", oa.token).json["state"] == "RUNNING", 30, 0.05)
+
+    def gc_done(key):
+        r = srv.call("GET", "/api/v1/tasks?kind=images.gc&limit=200", srv.admin)
+        return any(t["key"] == key and t["state"] == "succeeded" for t in r.json["items"])
+    assert srv.call("DELETE", f"/api/v1/images/{im['id']}", oa.token, if_match=im["etag"]).status == 204
+    wait_until(lambda: gc_done(f"images.gc:{im['id']}"), 30, 0.05, "the collection after the removal")
+    assert digest[7:] in roots(srv)  # the job still runs on it
+    assert srv.call("POST", f"/api/v1/jobs/{job}/cancel", oa.token).status in (200, 202)
+    wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job}", oa.token).json["state"] == "CANCELLED", 30, 0.05)
+    # The next collection (another removal queues one) takes it.
+    oci_registry.push(variant(tmp_path, "inuse2"), "inuse2", "test/inuse2", dest_tag="v1")
+    other = ready(srv, oa.token, pull(srv, oa.token, pid, "in-use-2", oci_registry.ref("test/inuse2", "v1")).json["id"])
+    assert srv.call("DELETE", f"/api/v1/images/{other['id']}", oa.token, if_match=other["etag"]).status == 204
+    wait_until(lambda: digest[7:] not in roots(srv), 30, 0.05, "the root to go once no job uses it")
