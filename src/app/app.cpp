@@ -44,6 +44,7 @@
 #include "secrets/secrets.hpp"
 #include "app/secrets_wiring.hpp"
 #include "app/images_wiring.hpp"
+#include "app/quota_wiring.hpp"
 #include "obs/metrics.hpp"
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
@@ -328,28 +329,6 @@ Result<jobs::Settings> compute_settings(const Settings& c) {
   return s;
 }
 
-// Each module that counts something a quota limits registers its kinds and how it counts them.
-quota::Registry quota_registry(const jobs::Service& compute_service, const images::Service& image_service) {
-  quota::Registry quotas;
-  auto add = [&quotas](const char* module, std::vector<std::string> kinds, quota::UsageFn f) {
-    if (auto st = quotas.add(module, std::move(kinds), std::move(f)); !st) die("quotas: " + st.error().detail);
-  };
-  add("jobs", {"concurrent_jobs", "cpu_hours"},
-      [&compute_service](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
-        return compute_service.usage(s.org_id, s.kind, s.id);
-      });
-  // Storage: the data store's files and the environments' homes (envs::homes_bytes).
-  add("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id)) +
-                                                TRY(envs::homes_bytes(tx, s.org_id, s.kind, s.id))}};
-  });
-  add("images", {"storage_bytes"}, image_usage(image_service));
-  add("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
-  });
-  return quotas;
-}
-
 // Signing in: with a password (identity), through identity providers ([oidc.NAME]), whose sessions
 // sign out at the provider too, and with LDAP directories ([ldap.NAME]). What it returns lives as
 // long as the server (routes hold it).
@@ -523,8 +502,9 @@ void sweep_dataset_copies(data::Service& data_service) {
 // Each module's task kinds (and their routes), the admin API and the metrics. The workers start
 // once the server is bound (run_server).
 void add_tasks(http::Api& api, obs::Metrics& metrics, tasks::Queue& queue, data::Service& data_service,
-               jobs::Service& compute_service) {
+               jobs::Service& compute_service, images::Service& image_service) {
   data::add_gc(api, data_service, queue);
+  add_image_routes(api, image_service, queue, compute_service);
   compute_service.add_tasks(queue);
   tasks::add_routes(api);
   metrics.add_source([&queue] { return queue.render_metrics(); });
@@ -591,9 +571,8 @@ int run_server(const ServerFlags& flags) {
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
   sweep_dataset_copies(data_service);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
-  quota::Registry quotas = quota_registry(compute_service, *image_service);
-  data_service.set_quotas(&quotas), image_service->set_quotas(&quotas);
-  auto deps = identity_deps(settings, limiter, quotas, c.auth, compute_service, env_service);
+  auto quotas = make_quotas(compute_service, data_service, *image_service);
+  auto deps = identity_deps(settings, limiter, *quotas, c.auth, compute_service, env_service);
   auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before the sign-in routes: deps.second_factor
   add_secret_routes(api, (*blobs)->key(), deps);                     // after add_mfa: chains deps.forget_user
   auto sign_in = add_sign_in_routes(api, c, clock, settings, limiter, deps);
@@ -602,11 +581,10 @@ int run_server(const ServerFlags& flags) {
   audit::add_routes(api);
   jobs::add_routes(api, compute_service, runtime);
   data::add_routes(api, data_service, runtime);
-  add_image_routes(api, *image_service, task_queue, compute_service);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
-  if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, quotas); !st) die(st.error().detail);
-  add_tasks(api, metrics, task_queue, data_service, compute_service);
+  if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, *quotas); !st) die(st.error().detail);
+  add_tasks(api, metrics, task_queue, data_service, compute_service, *image_service);
   auto web_assets = load_web_ui(c, js->exe);
   api.set_fallback([&web_assets](const http::Request& req) { return web::serve(web_assets.get(), req); });
 

@@ -19,12 +19,6 @@ std::unique_ptr<images::Service> connect_images(const Settings& c, db::Database&
   return s;
 }
 
-quota::UsageFn image_usage(const images::Service& images) {
-  return [&images](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"storage_bytes", TRY(images.storage_used(tx, s.org_id, s.kind, s.id))}};
-  };
-}
-
 void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs) {
   images.set_in_use([&jobs](const std::string& digest) { return jobs.image_in_use(digest); });
   images::add_routes(api, images);

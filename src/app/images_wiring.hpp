@@ -9,7 +9,6 @@
 #include "http/api.hpp"
 #include "images/images.hpp"
 #include "jobs/service.hpp"
-#include "quota/quota.hpp"
 #include "tasks/tasks.hpp"
 
 namespace atrium::app {
@@ -18,8 +17,6 @@ namespace atrium::app {
 // js.resolve_image / js.image_root from it.
 std::unique_ptr<images::Service> connect_images(const Settings& c, db::Database& db, const Clock& clock,
                                                 const data::MasterKey& key, jobs::Settings& js);
-// What images count in storage_bytes (the quota registry's usage function).
-quota::UsageFn image_usage(const images::Service& images);
 // images' routes and task kinds; its GC asks the jobs which digests they use.
 void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs);
 

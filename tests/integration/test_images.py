@@ -25,7 +25,9 @@ pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("umoci", "skop
 ZERO = "sha256:" + "0" * 64
 
 
-SERVER_ENV = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*"}  # the test registry: plain HTTP on loopback
+SERVER_ENV = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*",  # the test registry: plain HTTP on loopback
+              "ATRIUM_COMPUTE_CPUS": "2", "ATRIUM_COMPUTE_MEM_MB": "2048", "ATRIUM_COMPUTE_GPUS": "0",
+              "ATRIUM_COMPUTE_KILL_GRACE_S": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +112,31 @@ def test_pull_by_tag_then_the_same_digest_again_instantly(srv, w, oci_registry, 
     assert names["busybox-pinned"]["source"] == f"docker://{src}"
     # The name is taken now.
     assert is_problem(pull(srv, m.token, pid, "busybox", src), 409)
+
+
+def run_job(srv, tok, pid, **body) -> dict:
+    body = {"time_limit_s": 60, "mem_mb": 128, **body}
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", tok, json=body)
+    assert r.status == 201, r
+    return wait_until(lambda: (j := srv.call("GET", f"/api/v1/jobs/{r.json['id']}", tok).json)["state"]
+                      in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") and j, 60, 0.05, "the job to end")
+
+
+def test_a_job_runs_on_the_image_and_sees_its_os_release(srv, w, busybox):
+    m = w.a.users["member"]
+    pid = w.a.org_project["id"]
+    j = run_job(srv, m.token, pid, command=["cat", "/etc/os-release"], image="busybox")
+    assert j["state"] == "COMPLETED", j
+    assert j["image"]["digest"] == busybox and j["image"]["name"] == "busybox"
+    out = srv.call("GET", f"/api/v1/jobs/{j['id']}/logs?stream=stdout", m.token).text
+    assert "ID=atrium-test" in out and "Atrium test image" in out, out
+    # A digest the project cannot see, or a name it does not have: refused, nothing runs.
+    for bad in ("sha256:" + "1" * 64, "no-such-image", f"busybox@{ZERO}"):
+        r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", m.token, json={"command": ["true"], "image": bad})
+        assert r.status == 422 and r.json["field"] == "image", (bad, r)
+    r = srv.call("POST", f"/api/v1/projects/{w.b.org_project['id']}/jobs", w.b.users["member"].token,
+                 json={"command": ["true"], "image": busybox})
+    assert r.status == 422, r  # org B holds its own images; A's is not B's to run
 
 
 def test_refusals_store_nothing(srv, w, oci_registry, busybox):
@@ -348,3 +375,30 @@ def test_cli_pull_list_registry_and_rm(srv, w, oci_registry, busybox, tmp_path):
     cli("image", "registry", "rm", w.a.slug, reg["id"])
     cli("image", "rm", out["id"])
     assert cli("image", "show", out["id"], check=False).returncode != 0
+
+
+def test_gc_keeps_the_root_a_running_job_uses(srv, w, oci_registry, tmp_path):
+    oa = w.a.users["org-admin"]
+    pid = w.a.project["id"]
+    digest = oci_registry.push(variant(tmp_path, "inuse"), "inuse", "test/inuse", dest_tag="v1")
+    r = pull(srv, oa.token, pid, "in-use", oci_registry.ref("test/inuse", "v1"))
+    im = ready(srv, oa.token, r.json["id"])
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", oa.token,
+                 json={"command": ["sleep", "60"], "image": "in-use", "time_limit_s": 120, "mem_mb": 64})
+    assert r.status == 201, r
+    job = r.json["id"]
+    wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job}", oa.token).json["state"] == "RUNNING", 30, 0.05)
+
+    def gc_done(key):
+        r = srv.call("GET", "/api/v1/tasks?kind=images.gc&limit=200", srv.admin)
+        return any(t["key"] == key and t["state"] == "succeeded" for t in r.json["items"])
+    assert srv.call("DELETE", f"/api/v1/images/{im['id']}", oa.token, if_match=im["etag"]).status == 204
+    wait_until(lambda: gc_done(f"images.gc:{im['id']}"), 30, 0.05, "the collection after the removal")
+    assert digest[7:] in roots(srv)  # the job still runs on it
+    assert srv.call("POST", f"/api/v1/jobs/{job}/cancel", oa.token).status in (200, 202)
+    wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job}", oa.token).json["state"] == "CANCELLED", 30, 0.05)
+    # The next collection (another removal queues one) takes it.
+    oci_registry.push(variant(tmp_path, "inuse2"), "inuse2", "test/inuse2", dest_tag="v1")
+    other = ready(srv, oa.token, pull(srv, oa.token, pid, "in-use-2", oci_registry.ref("test/inuse2", "v1")).json["id"])
+    assert srv.call("DELETE", f"/api/v1/images/{other['id']}", oa.token, if_match=other["etag"]).status == 204
+    wait_until(lambda: digest[7:] not in roots(srv), 30, 0.05, "the root to go once no job uses it")

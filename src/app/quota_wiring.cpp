@@ -1,0 +1,40 @@
+#include "app/quota_wiring.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "data/store.hpp"
+#include "envs/store.hpp"
+#include "envs/store_view.hpp"
+
+namespace atrium::app {
+
+std::unique_ptr<quota::Registry> make_quotas(const jobs::Service& compute, data::Service& data,
+                                             images::Service& images) {
+  auto quotas = std::make_unique<quota::Registry>();
+  auto add = [&quotas](const char* module, std::vector<std::string> kinds, quota::UsageFn f) {
+    if (auto st = quotas->add(module, std::move(kinds), std::move(f)); !st) {
+      std::fprintf(stderr, "atrium: quotas: %s\n", st.error().detail.c_str());
+      std::abort();
+    }
+  };
+  add("jobs", {"concurrent_jobs", "cpu_hours"}, [&compute](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
+    return compute.usage(s.org_id, s.kind, s.id);
+  });
+  // Storage: the data store's files and the environments' homes (envs::homes_bytes), and images.
+  add("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id)) +
+                                                TRY(envs::homes_bytes(tx, s.org_id, s.kind, s.id))}};
+  });
+  add("images", {"storage_bytes"}, [&images](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"storage_bytes", TRY(images.storage_used(tx, s.org_id, s.kind, s.id))}};
+  });
+  add("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
+  });
+  data.set_quotas(quotas.get());
+  images.set_quotas(quotas.get());
+  return quotas;
+}
+
+}  // namespace atrium::app
