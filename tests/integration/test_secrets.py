@@ -75,10 +75,16 @@ class Env:
         return self.srv.call("POST", f"/api/v1/projects/{self.project['id']}/jobs", token, json=body)
 
     def wait_job(self, token: str, job_id: str, timeout: float = 30) -> dict:
+        last: dict = {}
+
         def done():
-            j = self.srv.call("GET", f"/api/v1/jobs/{job_id}", token).json
-            return j if j["state"] in TERMINAL else None
-        return wait_until(done, timeout, 0.05, f"job {job_id} to end")
+            nonlocal last
+            last = self.srv.call("GET", f"/api/v1/jobs/{job_id}", token).json
+            return last if last["state"] in TERMINAL else None
+        try:
+            return wait_until(done, timeout, 0.05, f"job {job_id} to end")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; last seen: {last}\n{self.srv.output()[-3000:]}") from None
 
     def stdout(self, token: str, job_id: str) -> str:
         r = self.srv.call("GET", f"/api/v1/jobs/{job_id}/logs?stream=stdout", token)
