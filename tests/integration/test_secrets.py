@@ -232,6 +232,12 @@ def test_missing_or_foreign_secrets_refuse_the_submission(env):
         assert is_problem(r, 422, "secret-not-found") and r.json["secret"] == secrets[-1].split(":")[0], r
     for bad in (["lower"], "API_KEY", ["API_KEY", "API_KEY:file"], ["API_KEY:disk"], [f"S{i}" for i in range(33)]):
         assert is_problem(env.submit(env.member.token, command=["true"], secrets=bad), 400), bad
+    # A token without secrets:read may submit jobs, but not with secrets (the same 422: nothing told).
+    narrow = srv.login_token(env.member.username, USER_PASSWORD, scopes=["jobs:*", "projects:read", "code:read"])
+    r = env.submit(narrow, command=["true"], secrets=["API_KEY"])
+    assert is_problem(r, 422, "secret-not-found"), r
+    assert env.submit(narrow, command=["true"]).status == 201
+    before += 1
     # A secret variable may not shadow one of env.
     r = env.submit(env.member.token, command=["true"], env={"API_KEY": "x"}, secrets=["API_KEY"])
     assert is_problem(r, 400) and r.json["field"] == "secrets", r
