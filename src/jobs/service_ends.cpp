@@ -18,7 +18,9 @@ compute::JobEnd job_end(const std::optional<json>& outcome, const std::string& s
   compute::JobEnd end;
   if (!outcome) {
     end.state = fallback_state;
-    end.exit_code = 0;
+    // FAILED (the job refused before it ran) takes a non-zero code: 125, what `atrium exec` says
+    // when it does not run a job.
+    end.exit_code = fallback_state == JobState::kFailed ? 125 : 0;
     end.cause = fallback_cause;
     return end;
   }

@@ -413,7 +413,7 @@ def test_openapi_document(server):
     assert doc["info"]["title"] and doc["paths"]
     op_ids = set()
     resources = {"orgs", "members", "groups", "roles", "invitations", "quotas", "projects", "users", "tokens",
-                 "sessions", "audit", "jobs", "files", "code", "envs", "apps", "tasks"}
+                 "sessions", "audit", "jobs", "files", "code", "envs", "apps", "tasks", "secrets"}
     verbs = {"read", "create", "write", "delete", "admin"}
     for path, ops in doc["paths"].items():
         params_in_path = set(re.findall(r"\{(\w+)\}", path))

@@ -8,13 +8,15 @@ directory (the database holds them sealed; the sandbox spec on disk holds none).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import (SERVE_H_ON_ATRIUM_SOCKET, USER_PASSWORD, Server, World, add_member, create_user, is_problem,
-                      list_all, stop_envs_then_server, wait_until)
+from conftest import (ATRIUM_BIN, SERVE_H_ON_ATRIUM_SOCKET, USER_PASSWORD, Server, World, add_member, base_env,
+                      create_user, is_problem, list_all, stop_envs_then_server, wait_until)
 
 SERVER_ENV = {"ATRIUM_COMPUTE_CPUS": "8", "ATRIUM_COMPUTE_MEM_MB": "8192", "ATRIUM_COMPUTE_GPUS": "0",
               "ATRIUM_COMPUTE_KILL_GRACE_S": "1"}
@@ -75,10 +77,16 @@ class Env:
         return self.srv.call("POST", f"/api/v1/projects/{self.project['id']}/jobs", token, json=body)
 
     def wait_job(self, token: str, job_id: str, timeout: float = 30) -> dict:
+        last: dict = {}
+
         def done():
-            j = self.srv.call("GET", f"/api/v1/jobs/{job_id}", token).json
-            return j if j["state"] in TERMINAL else None
-        return wait_until(done, timeout, 0.05, f"job {job_id} to end")
+            nonlocal last
+            last = self.srv.call("GET", f"/api/v1/jobs/{job_id}", token).json
+            return last if last["state"] in TERMINAL else None
+        try:
+            return wait_until(done, timeout, 0.05, f"job {job_id} to end")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; last seen: {last}\n{self.srv.output()[-3000:]}") from None
 
     def stdout(self, token: str, job_id: str) -> str:
         r = self.srv.call("GET", f"/api/v1/jobs/{job_id}/logs?stream=stdout", token)
@@ -224,6 +232,12 @@ def test_missing_or_foreign_secrets_refuse_the_submission(env):
         assert is_problem(r, 422, "secret-not-found") and r.json["secret"] == secrets[-1].split(":")[0], r
     for bad in (["lower"], "API_KEY", ["API_KEY", "API_KEY:file"], ["API_KEY:disk"], [f"S{i}" for i in range(33)]):
         assert is_problem(env.submit(env.member.token, command=["true"], secrets=bad), 400), bad
+    # A token without secrets:read may submit jobs, but not with secrets (the same 422: nothing told).
+    narrow = srv.login_token(env.member.username, USER_PASSWORD, scopes=["jobs:*", "projects:read", "code:read"])
+    r = env.submit(narrow, command=["true"], secrets=["API_KEY"])
+    assert is_problem(r, 422, "secret-not-found"), r
+    assert env.submit(narrow, command=["true"]).status == 201
+    before += 1
     # A secret variable may not shadow one of env.
     r = env.submit(env.member.token, command=["true"], env={"API_KEY": "x"}, secrets=["API_KEY"])
     assert is_problem(r, 400) and r.json["field"] == "secrets", r
@@ -284,6 +298,46 @@ def test_environment_gets_secrets(env):
     err = srv.call("GET", f"/api/v1/jobs/{x['job_id']}/logs?stream=stderr", me.token).body.decode()
     assert sha(API_KEY) in err and sha(CERT) in err, err
     assert srv.call("POST", f"/api/v1/envs/{e['id']}/stop", me.token).status == 200
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+CLI_VALUE = "cli-typed-value-6d2e"
+VALUES.append(CLI_VALUE)
+
+
+def test_cli_sets_lists_and_removes(env, tmp_path):
+    srv = env.srv
+
+    def cli(*args, stdin=None, token=env.owner.token):
+        e = base_env(admin_password=None)
+        e.update(ATRIUM_CONFIG_DIR=str(tmp_path), ATRIUM_SERVER_URL=srv.base, ATRIUM_TOKEN=token)
+        p = subprocess.run([ATRIUM_BIN, *args], input=stdin, capture_output=True, text=True, env=e, timeout=60)
+        assert CLI_VALUE not in p.stdout + p.stderr, p  # the CLI never prints a value either
+        return p
+
+    p = cli("secret", "set", "CLI_KEY", "--description", "from the cli", stdin=CLI_VALUE + "\n")
+    assert p.returncode == 0 and "Created secret CLI_KEY" in p.stdout, p
+    p = cli("secret", "set", "CLI_KEY", stdin=CLI_VALUE + "\n")  # replaced: the CLI sends the ETag
+    assert p.returncode == 0 and "Replaced secret CLI_KEY" in p.stdout, p
+    proj = ["--project", env.project["id"]]
+    assert cli("secret", "set", "CLI_PROJECT", *proj, stdin=CLI_VALUE).returncode == 0
+    assert cli("secret", "set", "CLI_PROJECT", *proj, stdin=CLI_VALUE, token=env.member.token).returncode != 0
+    listed = cli("secret", "list", *proj)
+    assert listed.returncode == 0 and "CLI_PROJECT" in listed.stdout and "HF_TOKEN" in listed.stdout, listed
+    mine = json.loads(cli("secret", "list", "--json").stdout)
+    assert [i["name"] for i in mine["items"]] == ["CLI_KEY"] and mine["items"][0]["version"] == 2, mine
+    # The stored value is what was piped, without echo's newline: a job sees exactly it.
+    r = env.submit(env.owner.token, script='printf %s "$CLI_KEY" | sha256sum | cut -c1-64', secrets=["CLI_KEY"])
+    assert r.status == 201, r
+    assert env.wait_job(env.owner.token, r.json["id"])["state"] == "COMPLETED"
+    assert env.stdout(env.owner.token, r.json["id"]).strip() == sha(CLI_VALUE)
+    assert cli("secret", "set", "CLI_EMPTY", stdin="").returncode != 0
+    for args in (("secret", "rm", "CLI_KEY"), ("secret", "rm", "CLI_PROJECT", *proj)):
+        p = cli(*args)
+        assert p.returncode == 0 and "Removed secret" in p.stdout, p
+    assert is_problem(srv.call("GET", "/api/v1/me/secrets/CLI_KEY", env.owner.token), 404)
 
 
 # ---------------------------------------------------------------------------- nothing leaks
