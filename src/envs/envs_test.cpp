@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <limits>
 #include <optional>
 #include <string>
@@ -7,6 +12,7 @@
 
 #include "envs/apps.hpp"
 #include "envs/cull.hpp"
+#include "envs/files_view.hpp"
 #include "envs/state.hpp"
 #include "envs/streams.hpp"
 
@@ -182,6 +188,36 @@ TEST(Apps, BuiltinsKeepTheirKindAndWebAppsNeedACommand) {
   auto ls = launch_for(*sock, "/env/env_x/", 0);
   EXPECT_EQ(ls.argv, (std::vector<std::string>{"/usr/bin/python3", "app.py"}));
   EXPECT_EQ(ls.cwd, "/workspace");
+}
+
+TEST(Apps, MaxGpusIsCheckedAndRoundTrips) {
+  auto a = app_from_json("g", json{{"kind", "web"}, {"command", {"x"}}, {"max_gpus", 2}}, nullptr);
+  ASSERT_TRUE(a) << a.error().detail;
+  EXPECT_EQ(a->max_gpus, 2);
+  EXPECT_EQ(to_json(*a)["max_gpus"], 2);
+  EXPECT_EQ(app_from_json("g", json{{"kind", "web"}, {"command", {"x"}}}, nullptr)->max_gpus, 0);
+  for (json bad : {json(-1), json(65), json("1"), json(1.5)}) {
+    auto r = app_from_json("g", json{{"kind", "web"}, {"command", {"x"}}, {"max_gpus", bad}}, nullptr);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().extra.value("field", ""), "max_gpus");
+  }
+}
+
+// A home's size: allocated blocks, a file with two links once, a link never followed.
+TEST(Homes, TreeBytesCountsBlocksOnceAndFollowsNoLink) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("envs-home-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "sub");
+  std::ofstream(root / "sub" / "a.bin") << std::string(100'000, 'x');
+  fs::create_hard_link(root / "sub" / "a.bin", root / "b.bin");
+  fs::create_directory_symlink("/usr", root / "usr");
+  auto n = tree_bytes(root);
+  ASSERT_TRUE(n) << n.error().detail;
+  EXPECT_GE(*n, 100'000);
+  EXPECT_LT(*n, 200'000);  // a.bin once; /usr not walked
+  EXPECT_EQ(*tree_bytes(root / "missing"), 0);
+  fs::remove_all(root);
 }
 
 TEST(Apps, BuiltInPythonStartsWithSafePathsOutsideTheWorkspace) {

@@ -107,6 +107,7 @@ Result<std::string> FilesView::materialize(const EnvRecord& e, std::uint32_t uid
   if (!data_) return fail(ErrorCode::kFailedPrecondition, "no-files-view", "this server has no data store for views");
   auto lock = lock_of(e.id);
   std::lock_guard g(*lock);
+  const Stopwatch took;
   const std::string prefix = view_prefix(e);
   const Owner owner{uid, uid};
   Dir env_dir = TRY(TRY(Dir::open(envs_dir_)).make_dirs(e.id, 0711));
@@ -151,6 +152,8 @@ Result<std::string> FilesView::materialize(const EnvRecord& e, std::uint32_t uid
   }));
   if (::renameat(env_dir.fd(), ".files-new", env_dir.fd(), "files") != 0)
     return internal("placing the view of " + e.id + ": " + std::strerror(errno));
+  spdlog::info("env {}: project view of {} files ({} bytes) materialised in {} ms", e.id, entries.size(), total,
+               took.millis());
   return view_dir(e.id).string();
 }
 

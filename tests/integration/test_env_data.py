@@ -39,6 +39,11 @@ class H(http.server.BaseHTTPRequestHandler):
 ''' + SERVE_H_ON_ATRIUM_SOCKET
 
 
+def shell_app(max_gpus):
+    return {"kind": "web", "title": "shell", "command": ["/usr/bin/python3", "-c", SHELL_APP], "health_path": "health",
+            "defaults": {"cpus": 1, "mem_mb": 256}, "max": {"cpus": 2, "mem_mb": 1024}, "max_gpus": max_gpus}
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     with env_suite_server(tmp_path_factory, "envdata", SERVER_ENV) as s:
@@ -48,9 +53,7 @@ def srv(tmp_path_factory):
 @pytest.fixture(scope="module")
 def w(srv) -> World:
     world = World(srv, srv.admin, prefix="d")
-    r = srv.call("PUT", "/api/v1/apps/shell", srv.admin, json={
-        "kind": "web", "title": "shell", "command": ["/usr/bin/python3", "-c", SHELL_APP], "health_path": "health",
-        "defaults": {"cpus": 1, "mem_mb": 256}, "max": {"cpus": 2, "mem_mb": 1024}, "max_gpus": 1})
+    r = srv.call("PUT", "/api/v1/apps/shell", srv.admin, json=shell_app(1))
     assert r.status == 201, r
     return world
 
@@ -212,11 +215,11 @@ def test_cross_tenant_and_bad_input_launch_nothing(srv, w):
     assert is_problem(launch(srv, member.token, pid, "shell", gpus=-1), 400)
     assert is_problem(launch(srv, member.token, pid, "echo-none", gpus=0), 400, "unknown-app")
     assert is_problem(launch(srv, member.token, pid, "terminal", gpus=1), 400, "over-app-maximum")
-    r = srv.call("PUT", "/api/v1/apps/shell", srv.admin, json={"max_gpus": 64}, if_match="*")
+    r = srv.call("PUT", "/api/v1/apps/shell", srv.admin, json=shell_app(64))
     assert r.status == 200, r
     assert is_problem(launch(srv, member.token, pid, "shell", gpus=64), 400, "over-node")
-    assert is_problem(srv.call("PUT", "/api/v1/apps/shell", srv.admin, json={"max_gpus": -1}), 400)
-    srv.call("PUT", "/api/v1/apps/shell", srv.admin, json={"max_gpus": 1}, if_match="*")
+    assert is_problem(srv.call("PUT", "/api/v1/apps/shell", srv.admin, json=shell_app(-1)), 400, "invalid-field")
+    assert srv.call("PUT", "/api/v1/apps/shell", srv.admin, json=shell_app(1)).status == 200
     for bad in ("yes", {"prefix": "../x"}, {"prefix": "/abs"}, {"prefix": "a", "x": 1}, 3):
         assert is_problem(launch(srv, member.token, pid, "shell", files=bad), 400, "invalid-files"), bad
     # A viewer may not write the project's files; a sync of an env without a view is refused.
