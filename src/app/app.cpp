@@ -600,7 +600,7 @@ int run_server(const ServerFlags& flags) {
   audit::add_routes(api);
   jobs::add_routes(api, compute_service, runtime);
   data::add_routes(api, data_service, runtime);
-  add_image_routes(api, *image_service, task_queue, compute_service);
+  add_image_routes(api, *image_service, task_queue, compute_service, **blobs);
   vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
   envs::add_routes(api, env_service, runtime);
   if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, quotas); !st) die(st.error().detail);

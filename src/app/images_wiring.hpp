@@ -20,7 +20,9 @@ std::unique_ptr<images::Service> connect_images(const Settings& c, db::Database&
                                                 const data::MasterKey& key, jobs::Settings& js);
 // What images count in storage_bytes (the quota registry's usage function).
 quota::UsageFn image_usage(const images::Service& images);
-// images' routes and task kinds; its GC asks the jobs which digests they use.
-void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs);
+// images' routes and task kinds (imports read project files from `blobs`); its GC asks the jobs
+// which digests they use.
+void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs,
+                      data::BlobStore& blobs);
 
 }  // namespace atrium::app
