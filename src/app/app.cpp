@@ -504,7 +504,7 @@ void sweep_dataset_copies(data::Service& data_service) {
 void add_tasks(http::Api& api, obs::Metrics& metrics, tasks::Queue& queue, data::Service& data_service,
                jobs::Service& compute_service, images::Service& image_service) {
   data::add_gc(api, data_service, queue);
-  add_image_routes(api, image_service, queue, compute_service);
+  add_image_routes(api, image_service, queue, compute_service, data_service.blobs());
   compute_service.add_tasks(queue);
   tasks::add_routes(api);
   metrics.add_source([&queue] { return queue.render_metrics(); });

@@ -1,6 +1,7 @@
 #include "app/images_wiring.hpp"
 
 #include "images/config.hpp"
+#include "images/import.hpp"
 #include "images/routes.hpp"
 
 namespace atrium::app {
@@ -19,10 +20,13 @@ std::unique_ptr<images::Service> connect_images(const Settings& c, db::Database&
   return s;
 }
 
-void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs) {
+void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs,
+                      data::BlobStore& blobs) {
   images.set_in_use([&jobs](const std::string& digest) { return jobs.image_in_use(digest); });
   images::add_routes(api, images);
   images.add_tasks(queue);
+  images::add_import_routes(api, images, blobs);  // imports read the project's file from the blob store
+  images::add_import_tasks(queue, images, blobs);
 }
 
 }  // namespace atrium::app

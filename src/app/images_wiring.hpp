@@ -17,7 +17,9 @@ namespace atrium::app {
 // js.resolve_image / js.image_root from it.
 std::unique_ptr<images::Service> connect_images(const Settings& c, db::Database& db, const Clock& clock,
                                                 const data::MasterKey& key, jobs::Settings& js);
-// images' routes and task kinds; its GC asks the jobs which digests they use.
-void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs);
+// images' routes and task kinds (imports read project files from `blobs`); its GC asks the jobs
+// which digests they use.
+void add_image_routes(http::Api& api, images::Service& images, tasks::Queue& queue, const jobs::Service& jobs,
+                      data::BlobStore& blobs);
 
 }  // namespace atrium::app

@@ -40,7 +40,11 @@ struct Range {
   std::int64_t offset = 0, size = 0;
 };
 Result<Range> sif_rootfs_partition(const std::filesystem::path& sif);
-// A squashfs image (a whole file, or `range` of it: a SIF's partition) into `dest`/rootfs.
+// A squashfs image (a whole file, or `range` of it: a SIF's partition; size < 0: to the end) into
+// `dest`/rootfs. `dest` is made afresh and owned by l.uid while unsquashfs runs (then root's, 0755);
+// `file` is handed to l.uid read-only (unsquashfs reopens it as /proc/self/fd/3). invalid_argument
+// for a file unsquashfs cannot read and (type image-too-large) beyond the limits, which a listing
+// checks before anything is written.
 Result<Unpacked> unpack_squashfs(const std::filesystem::path& file, Range range, const std::filesystem::path& dest,
                                  const UnpackLimits& l);
 

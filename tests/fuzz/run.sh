@@ -14,7 +14,7 @@ fi
 build="$(cd "$1" 2>/dev/null && pwd)" || { echo "fuzz: build directory $1 not found (run make fuzz-build)" >&2; exit 1; }
 seconds="${FUZZ_SECONDS:-20}"
 harnesses=(fuzz_query fuzz_json_body fuzz_request fuzz_job_spec fuzz_sandbox_spec fuzz_data_path fuzz_upload_offsets
-           fuzz_byte_range fuzz_proxy)
+           fuzz_byte_range fuzz_proxy fuzz_sif)
 
 # UBSan only reports by default; make any report fail the run.
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"

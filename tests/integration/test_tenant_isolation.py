@@ -365,6 +365,8 @@ SWEEP = {
     ("DELETE", "/api/v1/envs/{id}/links/{link}"): [V(404, params={"id": B_ENV, "link": B_ENV_LINK})],
     ("POST", "/api/v1/projects/{id}/images"): [
         V(404, params={"id": B_PROJECT}, body={"name": "sweep", "source": "docker://127.0.0.1:1/x/y:z"})],
+    ("POST", "/api/v1/projects/{id}/images/import"): [
+        V(404, params={"id": B_PROJECT}, body={"name": "sweep", "file": "b-secret.txt"})],
     ("GET", "/api/v1/projects/{id}/images"): [V(404, params={"id": B_PROJECT})],
     ("GET", "/api/v1/projects/{id}/images/default"): [V(404, params={"id": B_PROJECT})],
     ("PUT", "/api/v1/projects/{id}/images/default"): [V(404, params={"id": B_PROJECT}, body={"image": None})],
