@@ -2,6 +2,7 @@
 #include "images/build_routes.hpp"
 
 #include "projects/projects.hpp"
+#include "projects/routes.hpp"
 #include "vcs/git.hpp"
 
 namespace atrium::images {
@@ -13,19 +14,9 @@ using nlohmann::json;
 
 namespace {
 
-Result<projects::Project> load_project(Context& ctx) {
-  auto p = TRY(projects::get_for(ctx.t(), ctx.param("id"), ctx.who().user_id));
-  if (!p) {
-    ctx.filtered();
-    return not_found("project");
-  }
-  TRY_STATUS(ctx.authorize(projects::target_of(*p)));
-  return *p;
-}
-
 Result<Response> request_build(Builder& b, Context& ctx) {
-  auto p = TRY(load_project(ctx));
-  if (p.archived) return fail(ErrorCode::kFailedPrecondition, "project-archived", "the project is archived");
+  auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"jobs", "create"}));
+  TRY_STATUS(projects::check_writable(p));
   auto body = TRY(ctx.json());
   TRY_STATUS(body.only({"spec", "ref"}));
   std::string spec = TRY(vcs::repo_path(TRY(body.opt_str("spec", 1024)).value_or("atrium-env.toml"), "spec"));
@@ -41,7 +32,7 @@ Result<Response> request_build(Builder& b, Context& ctx) {
 }
 
 Result<Response> show_build(Builder& b, Context& ctx) {
-  auto p = TRY(load_project(ctx));
+  auto p = TRY(projects::load_in_route(ctx, ctx.t(), {"jobs", "read"}));
   auto build = TRY(b.get(ctx.t(), p.id, ctx.param("build_id")));
   if (!build) return not_found("image build");
   return Response::json(200, build->json());
