@@ -30,6 +30,7 @@
 #include "db/sqlite/sqlite_database.hpp"
 #include "envs/routes.hpp"
 #include "envs/service.hpp"
+#include "app/image_builds_wiring.hpp"
 #include "http/server.hpp"
 #include "identity/auth.hpp"
 #include "identity/routes.hpp"
@@ -145,6 +146,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("sso", sso::migrations()));
   TRY_STATUS(db->migrate("mfa", mfa::migrations()));
   TRY_STATUS(db->migrate("secrets", secrets::migrations()));
+  TRY_STATUS(db->migrate("image_builds", images::build_migrations()));
   return db;
 }
 
@@ -557,6 +559,7 @@ int run_server(const ServerFlags& flags) {
   js->prepare = [&env_service_ptr](const jobs::JobRecord& job, sandbox::Spec& spec) -> Status {
     return env_service_ptr ? env_service_ptr->prepare(job, spec) : Status{};
   };
+  auto image_builds = chain_image_builds(*js);  // its builder is made after the compute service
   jobs::Service compute_service(**db, clock, runtime, std::move(*scheduler), *js);
   // Where environments are served (each on its own origin); the main origin is known once bound.
   envs::Origins origins = origins_of(c, port);
@@ -565,6 +568,8 @@ int run_server(const ServerFlags& flags) {
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
   envs::Service env_service(**db, clock, runtime, compute_service, env_settings(c, *outbound_allow, origins, &data_service));
   env_service_ptr = &env_service;
+  if (auto st = image_builds->start(c, **db, clock, compute_service, *image_service, repos, task_queue, api); !st)
+    die(st.error().detail);
   data_service.set_version_in_use([&compute_service](const std::string& id, std::int64_t n, std::int64_t uid) {
     return compute_service.dataset_in_use(id, n, uid);
   });

@@ -53,6 +53,7 @@ void declare_all(config::Registry& r, Settings& s) {
   data::declare(r, s.data);
   images::declare(r, s.images);
   envs::declare(r, s.envs);
+  images::declare(r, s.image_builds);
   vcs::declare(r, s.git);
   web::declare(r, s.web);
   tasks::declare(r, s.tasks);

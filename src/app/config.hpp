@@ -9,6 +9,7 @@
 #include "data/config.hpp"
 #include "db/config.hpp"
 #include "envs/config.hpp"
+#include "images/build_config.hpp"
 #include "http/config.hpp"
 #include "identity/config.hpp"
 #include "images/config.hpp"
@@ -50,6 +51,7 @@ struct Settings {
   data::Config data;        // [data]
   images::Config images;    // [images]
   envs::Config envs;        // [envs]
+  images::BuildConfig image_builds;  // [image_builds]
   vcs::Config git;          // [git]
   web::Config web;          // [web]
   tasks::Config tasks;      // [tasks]

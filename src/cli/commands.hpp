@@ -132,6 +132,8 @@ void add_secret_commands(CLI::App& app, const Ctx& ctx);
 // commands_image.cpp: `image pull|list|show|rm|registry`; returns the `image` command, to which
 // `import` and `build` are added.
 CLI::App* add_image_commands(CLI::App& app, const Ctx& ctx);
+// commands_image_build.cpp: `image build`.
+void add_image_build(CLI::App* image, const Ctx& ctx);
 
 // A password from stdin (--password-stdin), else from the terminal (asked twice when `confirm`).
 [[nodiscard]] Result<std::string> read_password(bool from_stdin, bool confirm, std::string_view prompt);

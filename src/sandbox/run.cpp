@@ -125,7 +125,7 @@ class Supervisor {
     if (!caps_->user_namespaces) return setup_failed("user namespaces are not available on this host");
     if (!caps_->seccomp) return setup_failed("seccomp is not available on this host");
     if (auto why = choose_identity(); !why.empty()) return setup_failed(why);
-    auto planned = build_plan(spec_, uid_, gid_, caps_->root);
+    auto planned = build_plan(spec_, spec_.root_inside ? 0 : uid_, spec_.root_inside ? 0 : gid_, caps_->root);
     if (!planned) return setup_failed(planned.error().detail);
     plan_ = std::move(*planned);
     auto filter = build_seccomp_filter();
@@ -230,7 +230,8 @@ class Supervisor {
     enforced_["uid"] = uid_mode_;
     enforced_["capabilities"] = "none";
     enforced_["no_new_privs"] = "yes";
-    enforced_["filesystem"] = "read-only-root";
+    enforced_["filesystem"] = spec_.rootfs_writable ? "writable-rootfs" : "read-only-root";
+    if (spec_.root_inside) enforced_["uid"] = uid_mode_ + ",root-inside";
     enforced_["namespaces"] = spec_.network ? "user,mount,pid,ipc,uts,cgroup" : "user,mount,pid,ipc,uts,cgroup,net";
     enforced_["kill"] = cg_ && cg_->kills_by_cgroup() ? "cgroup.kill" : "pid-namespace";
     if (!spec_.gpus.empty()) enforced_["gpus"] = "device-nodes";
@@ -288,13 +289,13 @@ class Supervisor {
       return why;
     };
     std::string base = fmt::format("/proc/{}", pid_);
-    if (int e = write_file(base + "/uid_map", fmt::format("{} {} 1\n", uid_, uid_)))
+    if (int e = write_file(base + "/uid_map", fmt::format("{} {} 1\n", spec_.root_inside ? 0 : uid_, uid_)))
       return abort_child(fmt::format("write uid_map: {}", errno_text(e)));
     if (!caps_->root) {
       if (int e = write_file(base + "/setgroups", "deny"))
         return abort_child(fmt::format("write setgroups: {}", errno_text(e)));
     }
-    if (int e = write_file(base + "/gid_map", fmt::format("{} {} 1\n", gid_, gid_)))
+    if (int e = write_file(base + "/gid_map", fmt::format("{} {} 1\n", spec_.root_inside ? 0 : gid_, gid_)))
       return abort_child(fmt::format("write gid_map: {}", errno_text(e)));
     if (cg_) {
       if (auto st = cg_->join(pid_); !st) return abort_child(st.error().detail);

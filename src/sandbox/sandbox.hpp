@@ -47,6 +47,9 @@ struct Spec {
   std::string workspace;          // host directory, bound read-write at /workspace (the cwd)
   std::vector<BindMount> mounts;  // extra binds (datasets read-only at /data/<name>, ...)
   std::string rootfs;             // "" = host /usr, /etc, /bin, /lib... read-only; else an image root directory
+  bool rootfs_writable = false;   // the rootfs entries bound read-write (nosuid, nodev): image builds only
+  bool root_inside = false;       // the job is uid/gid 0 inside, mapped to `uid`/`gid` (or the caller) outside;
+                                  //   still no capabilities, no_new_privs, seccomp (image builds: apt, dpkg)
   std::optional<std::uint32_t> uid;  // host uid/gid the job runs as (when the launcher is root);
   std::optional<std::uint32_t> gid;  //   ignored (caller's own uid) when unprivileged
   bool network = false;           // false: own network namespace with only lo (up)

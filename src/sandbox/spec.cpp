@@ -242,6 +242,7 @@ Status validate(const Spec& s) {
     TRY_STATUS(check_abs_path("rootfs", s.rootfs));
     if (normalise(s.rootfs) == "/") return bad("rootfs", "must not be / (leave it empty for the host's /usr and /etc)");
   }
+  if (s.rootfs_writable && s.rootfs.empty()) return bad("rootfs_writable", "needs a rootfs (never the host's)");
   if (s.uid && (*s.uid == 0 || *s.uid >= 0xFFFFFFFEu)) return bad("uid", "must be between 1 and 4294967293 (never root)");
   if (s.gid && (*s.gid == 0 || *s.gid >= 0xFFFFFFFEu)) return bad("gid", "must be between 1 and 4294967293 (never root)");
   if (s.gid && !s.uid) return bad("gid", "is given without uid");
@@ -294,8 +295,8 @@ Status add_secrets(Spec& spec, const json& j) {
 Result<Spec> spec_from_json(const json& j) {
   if (!j.is_object()) return bad("spec", "must be a JSON object");
   Reader r(j, "");
-  TRY_STATUS(r.only({"id", "argv", "env", "workspace", "mounts", "rootfs", "uid", "gid", "network", "gpus", "hostname", "cwd",
-                     "limits", "stdout_path", "stderr_path", "cgroup_parent"}));
+  TRY_STATUS(r.only({"id", "argv", "env", "workspace", "mounts", "rootfs", "rootfs_writable", "root_inside", "uid", "gid",
+                     "network", "gpus", "hostname", "cwd", "limits", "stdout_path", "stderr_path", "cgroup_parent"}));
   Spec s;
   s.id = TRY(r.str("id", true));
   if (!r.has("argv")) return bad("argv", "is required");
@@ -329,6 +330,8 @@ Result<Spec> spec_from_json(const json& j) {
     }
   }
   s.rootfs = TRY(r.str("rootfs", false));
+  s.rootfs_writable = TRY(r.boolean("rootfs_writable", false));
+  s.root_inside = TRY(r.boolean("root_inside", false));
   if (auto u = TRY(r.integer("uid", 0, 0xFFFFFFFFll))) s.uid = static_cast<std::uint32_t>(*u);
   if (auto g = TRY(r.integer("gid", 0, 0xFFFFFFFFll))) s.gid = static_cast<std::uint32_t>(*g);
   s.network = TRY(r.boolean("network", false));
@@ -362,6 +365,8 @@ json to_json(const Spec& s) {
   j["mounts"] = json::array();
   for (const auto& m : s.mounts) j["mounts"].push_back({{"source", m.source}, {"target", m.target}, {"writable", m.writable}});
   j["rootfs"] = s.rootfs;
+  if (s.rootfs_writable) j["rootfs_writable"] = true;
+  if (s.root_inside) j["root_inside"] = true;
   if (s.uid) j["uid"] = *s.uid;
   if (s.gid) j["gid"] = *s.gid;
   j["network"] = s.network;

@@ -220,3 +220,34 @@ TEST(SandboxOutcome, ExitStatus) {
 
 }  // namespace
 }  // namespace atrium::sandbox
+
+namespace atrium::sandbox {
+namespace {
+
+TEST(SandboxSpec, RootInsideAndWritableRootfs) {
+  auto j = nlohmann::json{{"id", "b-1"}, {"argv", {"/bin/sh"}}, {"workspace", "/srv/ws"}, {"rootfs", "/srv/b/rootfs"},
+                          {"rootfs_writable", true}, {"root_inside", true}, {"uid", 2000001}};
+  auto s = spec_from_json(j);
+  ASSERT_TRUE(s) << s.error().detail;
+  EXPECT_TRUE(s->rootfs_writable);
+  EXPECT_TRUE(s->root_inside);
+  auto back = to_json(*s);
+  EXPECT_EQ(back["rootfs_writable"], true);
+  EXPECT_EQ(back["root_inside"], true);
+  // Never the host's root writable; the spec's own uid is still never 0.
+  j.erase("rootfs");
+  auto host = spec_from_json(j);
+  ASSERT_FALSE(host);
+  EXPECT_NE(host.error().detail.find("rootfs_writable"), std::string::npos);
+  j["rootfs"] = "/srv/b/rootfs";
+  j["uid"] = 0;
+  EXPECT_FALSE(spec_from_json(j));
+  // Defaults: neither.
+  auto plain = spec_from_json(nlohmann::json{{"id", "j"}, {"argv", {"/bin/true"}}, {"workspace", "/w"}});
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->rootfs_writable || plain->root_inside);
+  EXPECT_FALSE(to_json(*plain).contains("root_inside"));
+}
+
+}  // namespace
+}  // namespace atrium::sandbox

@@ -351,6 +351,12 @@ SWEEP = {
     ("GET", "/api/v1/me/secrets/{name}"): [V(404, params={"name": lambda c: "B_OWN"})],
     ("PUT", "/api/v1/me/secrets/{name}"): [V(400, params={"name": lambda c: "B_OWN"}, body={"value": ""})],
     ("DELETE", "/api/v1/me/secrets/{name}"): [V(404, params={"name": lambda c: "B_OWN"})],
+    # image builds (the build reads B's repository: 404 before the body is looked at)
+    ("POST", "/api/v1/projects/{id}/images/build"): [
+        V(404, params={"id": B_PROJECT}, body={"spec": "atrium-env.toml"}),
+        V(404, params={"id": B_ORG_PROJECT}, body={"spec": "atrium-env.toml"}, name="org-visible")],
+    ("GET", "/api/v1/projects/{id}/images/builds/{build_id}"): [
+        V(404, params={"id": B_PROJECT, "build_id": lambda c: "imb_none"})],
     ("GET", "/api/v1/envs"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/me/activity"): [V(200, check=no_b_ids())],
     ("GET", "/api/v1/me/usage"): [V(200, check=no_b_ids("project_id")),

@@ -134,9 +134,9 @@ void add_root_entry(Layout& lay, const std::string& root, const std::string& nam
     if (n <= 0) return;
     lay.symlink(std::string(buf, static_cast<size_t>(n)), "/" + name);
   } else if (S_ISDIR(st.st_mode)) {
-    lay.bind(real_path(host), "/" + name, kRo);
+    lay.bind(real_path(host), "/" + name, attr);
   } else if (S_ISREG(st.st_mode)) {
-    lay.bind(real_path(host), "/" + name, kRo, false);
+    lay.bind(real_path(host), "/" + name, attr, false);
   }
 }
 
@@ -309,14 +309,15 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
     std::string rootfs = real_path(spec.rootfs);
     if (rootfs.empty() || !is_dir(rootfs))
       return precondition(fmt::format("rootfs {} is not an existing directory", spec.rootfs));
+    const std::uint64_t image_attr = spec.rootfs_writable ? kRw : kRo;  // writable: image builds only
     std::vector<std::string> targets;
     for (const auto& m : spec.mounts) targets.push_back(m.target);
     if (!spec.secret_files.empty()) targets.push_back("/run/secrets");  // a tmpfs of its own (add_secret_files)
     for (const auto& e : TRY(image_root_entries(rootfs, targets))) {
       switch (e.kind) {
         case RootEntry::Kind::kSymlink: lay.symlink(e.source, e.path); break;
-        case RootEntry::Kind::kDir: lay.bind(e.source, e.path, kRo); break;
-        case RootEntry::Kind::kFile: lay.bind(e.source, e.path, kRo, false); break;
+        case RootEntry::Kind::kDir: lay.bind(e.source, e.path, image_attr); break;
+        case RootEntry::Kind::kFile: lay.bind(e.source, e.path, image_attr, false); break;
         case RootEntry::Kind::kUnderlay:
           lay.tmpfs(e.path, MS_NOSUID | MS_NODEV, fmt::format("mode={:o},size=64k,nr_inodes=4096", e.mode));
           underlays.push_back(e.path);
