@@ -90,7 +90,7 @@ TEST(Config, KeysAreUniqueAndSectionsDeclared) {
   std::set<std::string> names;
   for (auto& k : r.keys()) EXPECT_TRUE(names.insert(k.name).second) << k.name;
   EXPECT_EQ(r.sections(), (std::vector<std::string>{"server", "limits", "auth", "database", "log", "compute", "data",
-                                                    "envs", "git", "web", "tasks", "mail", "oidc", "ldap"}));
+                                                    "images", "envs", "git", "web", "tasks", "mail", "oidc", "ldap"}));
 }
 
 // A TOML value as the text Registry::value_text gives.

@@ -12,6 +12,9 @@ struct Config {
   // Registries reached over plain HTTP or TLS without verification: host[:port] globs,
   // comma-separated or a TOML array ("127.0.0.1:*", "harbor.lab.internal"); "" = none.
   std::string insecure_registries;
+  // The registries pulls may use: host[:port] globs ("ghcr.io", "*.lab.internal"); "" = any host
+  // the server reaches (a pull makes the server contact the host its source names).
+  std::string allowed_registries;
   std::int64_t unpack_uid = 1'999'999;        // the unprivileged uid that unpacks images
   std::int64_t max_image_bytes = 20LL << 30;  // largest image, unpacked
   int pull_timeout_s = 1800;                  // longest copy or unpack of one image

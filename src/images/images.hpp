@@ -75,6 +75,7 @@ struct Settings {
   std::string skopeo = "skopeo", umoci = "umoci", unsquashfs = "unsquashfs";
   std::string key;  // seals registry passwords (derived from the data master key)
   std::vector<std::string> insecure_registries;  // host globs reached over plain HTTP / unverified TLS
+  std::vector<std::string> allowed_registries;   // host globs pulls may use (empty: any)
   std::string arch;                              // the platform picked from an index ("" = this machine's)
   Millis gc_interval_ms = 3600'000;              // the periodic images.gc task
 };

@@ -31,7 +31,6 @@ bool has(const std::string& text, std::initializer_list<const char*> needles) {
 // skopeo's failure, as a problem a researcher can act on (never the raw output alone).
 Error classify(const std::string& err, const Reference& r) {
   std::string what = r.host + "/" + r.repo + (r.digest.empty() ? ":" + r.tag : "@" + r.digest);
-  std::string tail = err.substr(0, 400);
   if (has(err, {"unauthorized", "authentication required", "denied", "401 ", "403 ", "Forbidden"}))
     return Error(ErrorCode::kUnprocessable, "registry-refused",
                  "the registry " + r.host + " refused access to " + r.repo +
@@ -52,7 +51,11 @@ Error classify(const std::string& err, const Reference& r) {
     return Error(ErrorCode::kUnprocessable, "registry-unreachable", "the registry " + r.host + " cannot be reached")
         .with("field", "source")
         .with("host", r.host);
-  return Error(ErrorCode::kUnprocessable, "registry-error", "the registry " + r.host + " answered: " + tail)
+  // Anything else: its words stay in the server's log (a host may be any address the server
+  // reaches: its answers are not the caller's to read).
+  spdlog::info("images: {}: {}", what, err.substr(0, 400));
+  return Error(ErrorCode::kUnprocessable, "registry-error",
+               "the registry " + r.host + " could not serve " + what + " (the server's log has its answer)")
       .with("field", "source")
       .with("host", r.host);
 }
@@ -99,7 +102,8 @@ Status readable_layout(const fs::path& oci) {
 Result<std::string> Service::Impl::auth_file(const std::string& org_id, const std::string& host, const fs::path& dir) {
   auto c = TRY(db.read([&](db::Tx& tx) { return store::find_credential(tx, org_id, host); }));
   if (!c) return std::string();
-  auto password = crypto::aead_open(s.key, *crypto::base64_decode(c->password_sealed), c->id);
+  auto sealed = crypto::base64_decode(c->password_sealed);
+  auto password = sealed ? crypto::aead_open(s.key, *sealed, c->id) : std::nullopt;
   if (!password) return internal("the credentials for " + host + " cannot be opened (another master key?)");
   json auth = {{"auths", {{host, {{"auth", crypto::base64(c->username + ":" + *password)}}}}}};
   auto d = TRY(Dir::open(dir));
@@ -145,6 +149,11 @@ Result<Resolved> Service::Impl::resolve_remote(const Reference& r, const std::st
 
 Result<Image> Service::Impl::start_pull(const NewImage& req) {
   auto ref = TRY(parse_reference(req.source));
+  if (!s.allowed_registries.empty() && !host_matches(s.allowed_registries, ref.host))
+    return fail(Error(ErrorCode::kUnprocessable, "registry-not-allowed",
+                      "this server does not pull from " + ref.host + " (images.allowed_registries)")
+                    .with("field", "source")
+                    .with("host", ref.host));
   auto resolved = TRY(resolve_remote(ref, req.org_id));
   if (resolved.layers_bytes > s.max_image_bytes)
     return fail(Error(ErrorCode::kPayloadTooLarge, "image-too-large",

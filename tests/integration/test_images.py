@@ -402,3 +402,16 @@ def test_gc_keeps_the_root_a_running_job_uses(srv, w, oci_registry, tmp_path):
     other = ready(srv, oa.token, pull(srv, oa.token, pid, "in-use-2", oci_registry.ref("test/inuse2", "v1")).json["id"])
     assert srv.call("DELETE", f"/api/v1/images/{other['id']}", oa.token, if_match=other["etag"]).status == 204
     wait_until(lambda: digest[7:] not in roots(srv), 30, 0.05, "the root to go once no job uses it")
+
+
+def test_only_allowed_registries_are_contacted(make_server, oci_registry, busybox):
+    s = make_server(env={"ATRIUM_IMAGES_ALLOWED_REGISTRIES": "ghcr.io,*.lab.internal",
+                         "ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*"})
+    admin = s.admin_token()
+    org = s.call("POST", "/api/v1/orgs", admin, json={"slug": "allow", "name": "Allow"}).json
+    pid = s.call("POST", f"/api/v1/orgs/{org['id']}/projects", admin, json={"slug": "p", "name": "P"}).json["id"]
+    seen = len(oci_registry.requests())
+    r = pull(s, admin, pid, "x", oci_registry.ref("test/busybox", "v1"))
+    assert is_problem(r, 422) and r.json["type"].endswith("registry-not-allowed") and r.json["field"] == "source", r
+    assert len(oci_registry.requests()) == seen  # never contacted
+    assert images_of(s, admin, pid) == []
