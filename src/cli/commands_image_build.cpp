@@ -62,10 +62,4 @@ void add_image_build(CLI::App* image, const Ctx& ctx) {
   });
 }
 
-void add_image_commands(CLI::App& app, const Ctx& ctx) {
-  auto* image = app.add_subcommand("image", "Images: build (pull, import, list, rm: the images module)");
-  image->require_subcommand(1);
-  add_image_build(image, ctx);
-}
-
 }  // namespace atrium::cli

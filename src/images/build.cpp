@@ -165,7 +165,7 @@ Result<Builder::Requested> Builder::request(db::Tx& tx, const Actor& actor, cons
     break;
   }
   if (!out.cached && TRY(image_name_taken(tx, p.org_id, p.id, spec.name)))
-    return fail(Error(ErrorCode::kConflict, "image-name-taken",
+    return fail(Error(ErrorCode::kAlreadyExists, "image-name-taken",
                       "image.name: the project has an image named " + spec.name +
                           " already; name the new one differently or remove the old one")
                     .with("field", "image.name"));

@@ -62,7 +62,7 @@ Result<std::string> ingest_built(Service& svc, const BuiltImage& b) {
   auto inserted = m.db.write([&](db::Tx& tx) -> Status {
     if (auto old = TRY(store::find_by_name(tx, im.org_id, im.project_id, im.name)); old) {
       if (old->state != "failed")
-        return fail(ErrorCode::kConflict, "image-name-taken", "an image named " + im.name + " exists in the project");
+        return fail(ErrorCode::kAlreadyExists, "image-name-taken", "an image named " + im.name + " exists in the project");
       TRY(store::delete_image(tx, old->id, old->version));
     }
     bool held = TRY(store::subjects_hold(tx, im.org_id, im.group_id, im.created_by, b.digest));

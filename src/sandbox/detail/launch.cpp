@@ -134,9 +134,9 @@ void add_root_entry(Layout& lay, const std::string& root, const std::string& nam
     if (n <= 0) return;
     lay.symlink(std::string(buf, static_cast<size_t>(n)), "/" + name);
   } else if (S_ISDIR(st.st_mode)) {
-    lay.bind(real_path(host), "/" + name, attr);
+    lay.bind(real_path(host), "/" + name, kRo);
   } else if (S_ISREG(st.st_mode)) {
-    lay.bind(real_path(host), "/" + name, attr, false);
+    lay.bind(real_path(host), "/" + name, kRo, false);
   }
 }
 
