@@ -24,6 +24,7 @@ import pytest
 
 from build_fixture import chown_tree, make_apt_repo, make_debian_root, make_wheel_dir
 from conftest import ATRIUM_BIN, Server, World, is_problem, wait_until
+from images_fixture import build_oci_image, oci_registry  # noqa: F401 (a fixture)
 
 ROOT = os.geteuid() == 0
 JOB_UID = 27000 + os.getpid() % 3000 if ROOT else os.getuid()
@@ -126,7 +127,8 @@ def test_root_inside_has_no_capabilities_and_no_host_root(mirrors, tmp_path):
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory, mirrors):
-    env = {"ATRIUM_IMAGE_BUILDS_APT_MIRROR": f"[trusted=yes] file://{mirrors}/apt ./",
+    env = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*",
+           "ATRIUM_IMAGE_BUILDS_APT_MIRROR": f"[trusted=yes] file://{mirrors}/apt ./",
            "ATRIUM_IMAGE_BUILDS_PIP_INDEX_URL": f"file://{mirrors}/wheels",
            "ATRIUM_IMAGE_BUILDS_CPUS": "1", "ATRIUM_IMAGE_BUILDS_MEM_MB": "1024"}
     s = Server(tmp_path_factory.mktemp("imgbuild"), env=env).start()
@@ -199,36 +201,80 @@ def test_bad_specs_are_refused_before_anything_runs(srv, w):
     assert r.status in (403, 404)
 
 
-def test_build_then_cache_then_failure(srv, w):
+@pytest.fixture(scope="module")
+def base_image(srv, w, mirrors, oci_registry, tmp_path_factory):
+    """The Debian base root as an image of A's project, pulled from the test registry."""
+    layout = build_oci_image(mirrors / "base", tmp_path_factory.mktemp("base-oci") / "layout", "v1")
+    oci_registry.push(layout, "v1", "test/debian-base")
+    owner = w.a.users["org-admin"].token
+    pid = w.a.project["id"]
+    r = srv.call("POST", f"/api/v1/projects/{pid}/images", owner,
+                 json={"name": "debian-base", "source": oci_registry.ref("test/debian-base", "v1")})
+    assert r.status in (200, 201, 202), r
+    im = wait_until(lambda: (lambda j: j if j["state"] != "pending" else None)(
+        srv.call("GET", f"/api/v1/images/{r.json['id']}", owner).json), 120, what="the base pull")
+    assert im["state"] == "ready", im
+    return im
+
+
+def build_state(srv, tok, pid, build_id, timeout=80):
+    def done():
+        b = srv.call("GET", f"/api/v1/projects/{pid}/images/builds/{build_id}", tok).json
+        return b if b["state"] != "running" else None
+    return wait_until(done, timeout, interval=0.2, what="the build")
+
+
+def test_build_then_cache_then_failure(srv, w, base_image):
     owner = w.a.users["org-admin"].token
     pid = w.a.project["id"]
     put_file(srv, owner, pid, "requirements.txt", "atrium_tiny==1.0\n")
     put_file(srv, owner, pid, "atrium-env.toml", SPEC)
     r = srv.call("POST", f"/api/v1/projects/{pid}/images/build", owner, json={})
-    if is_problem(r, 503, "images-unavailable") or (r.status == 422 and r.json.get("field") == "image.base"):
-        pytest.skip("needs the images module (a base image in the project): " + r.json.get("detail", ""))
     assert r.status == 201, r
     build = r.json
     assert build["state"] == "running" and build["job_id"] and build["apt"] == ["atrium-hello"]
-
-    def done():
-        b = srv.call("GET", f"/api/v1/projects/{pid}/images/builds/{build['id']}", owner).json
-        return b if b["state"] != "running" else None
-    b = wait_until(done, 80, what="the build")
-    log = srv.call("GET", f"/api/v1/jobs/{build['job_id']}/logs", owner).body.decode()
-    assert b["state"] == "ready", (b, log)
-    assert "hello" in log or "atrium-hello" in log
-    # The same inputs again: served from cache, no job.
+    assert build["pip"] == ["atrium_tiny==1.0"] and build["cached"] is False
+    # The build job is managed by images: no hold/requeue through the jobs API; its log is a job's.
+    job = srv.call("GET", f"/api/v1/jobs/{build['job_id']}", owner).json
+    assert job["name"] == "image build: analysis"
+    b = build_state(srv, owner, pid, build["id"])
+    out = srv.call("GET", f"/api/v1/jobs/{build['job_id']}/logs", owner).body.decode()
+    err = srv.call("GET", f"/api/v1/jobs/{build['job_id']}/logs?stream=stderr", owner).body.decode()
+    assert b["state"] == "ready", (b, out, err)
+    assert "Setting up atrium-hello" in out and "Successfully installed atrium_tiny" in out, out
+    assert b["digest"].startswith("sha256:") and b["image_id"]
+    im = srv.call("GET", f"/api/v1/images/{b['image_id']}", owner).json
+    assert im["state"] == "ready" and im["name"] == "analysis" and im["digest"] == b["digest"]
+    assert im["source"] == f"build:atrium-env.toml@{b['commit']}"
+    assert im["software"]["os"]["ID"] == "atrium-build-base"
+    # A job on the built image runs the installed command and imports the module.
+    r = srv.call("POST", f"/api/v1/projects/{pid}/jobs", owner,
+                 json={"image": "analysis", "command": ["/bin/sh", "-c",
+                       "atrium-hello && python3 -c 'import atrium_tiny; print(atrium_tiny.VALUE)'"]})
+    assert r.status == 201, r
+    jid = r.json["id"]
+    j = wait_until(lambda: (lambda x: x if x["state"] not in ("PENDING", "RUNNING") else None)(
+        srv.call("GET", f"/api/v1/jobs/{jid}", owner).json), 60, what="the job on the built image")
+    log = srv.call("GET", f"/api/v1/jobs/{jid}/logs", owner).body.decode()
+    assert j["state"] == "COMPLETED" and log.split() == ["hello", "from", "atrium-hello", "42"], (j, log)
+    # The same inputs again: served from cache, no job (another spec path, same content, same hash).
+    jobs_before = len(srv.call("GET", f"/api/v1/projects/{pid}/jobs", owner).json["items"])
     r = srv.call("POST", f"/api/v1/projects/{pid}/images/build", owner, json={"spec": "atrium-env.toml"})
-    assert r.status == 200 and r.json["cached"] is True and r.json["job_id"] is None
-    assert r.json["digest"] == b["digest"]
+    assert r.status == 200 and r.json["cached"] is True and r.json["job_id"] is None, r
+    assert r.json["digest"] == b["digest"] and r.json["image_id"] == b["image_id"]
+    assert len(srv.call("GET", f"/api/v1/projects/{pid}/jobs", owner).json["items"]) == jobs_before
+    # Changed inputs under a taken name: 409 before any job.
+    put_file(srv, owner, pid, "requirements.txt", "atrium_tiny\n")
+    r = srv.call("POST", f"/api/v1/projects/{pid}/images/build", owner, json={})
+    assert is_problem(r, 409) and r.json.get("field") == "image.name"
     # A package that does not exist: failed, apt's error in the log, nothing stored.
-    put_file(srv, owner, pid, "broken.toml", SPEC.replace("atrium-hello", "atrium-nope"))
+    images_before = srv.call("GET", f"/api/v1/projects/{pid}/images", owner).json["items"]
+    put_file(srv, owner, pid, "broken.toml", SPEC.replace("atrium-hello", "atrium-nope").replace("analysis", "broken"))
     r = srv.call("POST", f"/api/v1/projects/{pid}/images/build", owner, json={"spec": "broken.toml"})
     assert r.status == 201, r
-    failed = wait_until(lambda: (lambda x: x if x["state"] != "running" else None)(
-        srv.call("GET", f"/api/v1/projects/{pid}/images/builds/{r.json['id']}", owner).json), 60, what="failure")
-    assert failed["state"] == "failed" and failed["job_id"] in failed["error"]
+    failed = build_state(srv, owner, pid, r.json["id"])
+    assert failed["state"] == "failed" and failed["job_id"] in failed["error"], failed
     log = srv.call("GET", f"/api/v1/jobs/{failed['job_id']}/logs?stream=stderr", owner).body.decode()
     assert "Unable to locate package atrium-nope" in log
+    assert srv.call("GET", f"/api/v1/projects/{pid}/images", owner).json["items"] == images_before
     assert not list((srv.data_dir / "images/builds").iterdir())
