@@ -55,6 +55,7 @@ def busybox_image(root: Path, merged_usr: bool) -> Path:
         (root / "lib").symlink_to("usr/lib")
         (root / "mnt").symlink_to("usr/lib")
         (root / "home/someone").mkdir(parents=True)
+        (root / "home/someone/.profile").write_text("# not empty: bound, not made\n")
         (root / "data").mkdir()
         (root / "etc/resolv.conf").symlink_to("../run/systemd/resolve/stub-resolv.conf")
         (root / "usr/bin/suid-copy").write_bytes(Path(BUSYBOX).read_bytes())
