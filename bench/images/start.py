@@ -29,6 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "bench"))
+from benchlib import publish  # noqa: E402
 from jupyter_image import jupyter_image  # noqa: E402
 
 BIN = os.environ.get("ATRIUM_BIN", str(REPO / "build" / "src" / "atrium"))
@@ -93,11 +95,7 @@ def main() -> None:
             over = p50[n] - p50[pairs[n]]
             lines.append(f"| {n} | {labels[n]} | {mounts[n]} | {p50[n]:.2f} | {q(v, 90):.2f} | "
                          f"{'—' if pairs[n] == n else f'{over:+.2f} ms'} | {'—' if pairs[n] == n else f'{paired[n]:+.2f} ms'} |")
-        text = "\n".join(lines) + "\n"
-        print(text)
-        if os.environ.get("RESULTS"):
-            with open(os.environ["RESULTS"], "a") as f:
-                f.write("\n" + text)
+        publish("\n" + "\n".join(lines) + "\n")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
