@@ -159,6 +159,27 @@ TEST_F(ServiceTest, SubmittedJobStartsOnThePassItsCommitKicks) {
   EXPECT_TRUE(svc_->active(job.id()));
 }
 
+// An image pinned at submission is stored with the job and keeps its digest in use while the job
+// waits; a root that cannot be found at the start fails the job (FAILED, its reason), never runs it.
+TEST_F(ServiceTest, ImageIsPinnedInUseAndAMissingRootFailsTheJob) {
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  SubmitRequest req;
+  req.image = ImageRef{"busybox", digest};
+  req.hold = true;
+  auto job = submit(req);
+  EXPECT_EQ(row(job.id()).image, (ImageRef{"busybox", digest}));
+  EXPECT_EQ(svc_->to_json(row(job.id()))["image"]["digest"], digest);
+  EXPECT_TRUE(*svc_->image_in_use(digest));
+  EXPECT_FALSE(*svc_->image_in_use("sha256:" + std::string(64, 'b')));
+  ASSERT_TRUE(act(&Service::release, job.id()));
+  ASSERT_TRUE(wait_until([&] { return row(job.id()).job.state == JobState::kFailed; }));
+  EXPECT_FALSE(exec_->started(job.id()));  // never on the host's root instead
+  auto events = db_->read([&](db::Tx& tx) { return jobs::events(tx, job.id()); });
+  ASSERT_TRUE(events);
+  EXPECT_NE(events->back()["cause"].get<std::string>().find("image busybox@" + digest), std::string::npos);
+  EXPECT_FALSE(*svc_->image_in_use(digest));
+}
+
 TEST_F(ServiceTest, EndWithOutcomeRecordsTheFinalState) {
   auto ok = submit({});
   auto bad = submit({});

@@ -232,8 +232,10 @@ Status validate(const Spec& s) {
     TRY_STATUS(check_abs_path(tf, m.target));
     auto t = normalise(m.target);
     if (t == "/") return bad(tf, "must not be /");
+    // An image root's resolver files may be replaced (an outbound env's: the host's, read-only).
+    bool image_etc = !s.rootfs.empty() && (t == "/etc/resolv.conf" || t == "/etc/hosts") && !m.writable;
     for (auto r : kReservedTargets)
-      if (under(t, r)) return bad(tf, fmt::format("must not be {} or below it", r));
+      if (under(t, r) && !image_etc) return bad(tf, fmt::format("must not be {} or below it", r));
     for (const auto& other : targets)
       if (under(t, other) || under(other, t)) return bad(tf, fmt::format("overlaps another mount target {}", other));
     targets.insert(t);

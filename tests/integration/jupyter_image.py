@@ -2,7 +2,7 @@
 
 The closure of the built-in jupyter app's packages (`apt-cache depends --recurse --installed` of
 python3-jupyter-server, python3-nbclassic, python3-ipykernel, python3-terminado: ~180 packages)
-is laid out from `dpkg -L` into a root directory whose /etc/os-release is a marker (not the host's),
+is laid out from `dpkg -L` (plus the byte code the host compiled for those .py files) into a root directory whose /etc/os-release is a marker (not the host's),
 with the host's top-level merged-/usr symlinks (bin -> usr/bin, lib -> usr/lib...). Files are
 hard links to the host's (same file system; a copy where it is not), so the build takes seconds and
 no extra disk. Built once per package set and reused (a cache directory keyed by the packages and
@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -62,9 +63,14 @@ def build(root: Path, pkgs: list[str]) -> dict:
         if host.is_symlink():
             (root / name).symlink_to(os.readlink(host))
     listed = subprocess.run(["dpkg", "-L", *pkgs], capture_output=True, text=True).stdout.splitlines()
+    tag = sys.implementation.cache_tag  # the byte code the host's postinst compiled (py3compile)
     for p in listed:
         if p.startswith("/") and os.path.lexists(p) and not p.startswith("/etc/os-release"):
             _place(p, root)
+            if p.endswith(".py"):  # not in dpkg -L: without it every start compiles (a read-only root)
+                pyc = os.path.join(os.path.dirname(p), "__pycache__", f"{os.path.basename(p)[:-3]}.{tag}.pyc")
+                if os.path.isfile(pyc):
+                    _place(pyc, root)
     for extra in ("/etc/ld.so.cache", "/etc/mime.types"):
         if os.path.isfile(extra):
             _place(extra, root)
@@ -89,7 +95,7 @@ def build(root: Path, pkgs: list[str]) -> dict:
 def jupyter_image() -> Path:
     """The image root (built now, or the one built before for the same package versions)."""
     pkgs = closure()
-    key = hashlib.sha256(versions(pkgs).encode()).hexdigest()[:16]
+    key = hashlib.sha256(("2\n" + versions(pkgs)).encode()).hexdigest()[:16]  # 2: with byte code
     final = CACHE / f"jupyter-{key}"
     if (final / "etc" / "os-release").exists():
         return final

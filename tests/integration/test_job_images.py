@@ -146,7 +146,7 @@ def test_unknown_wrong_or_foreign_images_are_refused_and_nothing_is_submitted(sr
 
 def test_same_commit_image_and_inputs_make_identical_outputs_with_provenance(srv, w, busybox):
     m, pid, digest = w.a.users["member"], w.a.org_project["id"], busybox["digest"]
-    r = srv.call("PUT", f"/api/v1/projects/{pid}/files/run.sh", m.token,
+    r = srv.call("PUT", f"/api/v1/projects/{pid}/repo/files/run.sh", m.token,
                  json={"branch": "main", "content": "#!/bin/sh\nsha256sum /data/inputs/x.txt /etc/os-release\n"},
                  headers={"If-None-Match": "*"})
     assert r.status == 201, r
@@ -197,6 +197,11 @@ def test_a_gone_root_fails_the_job_and_gc_keeps_a_running_jobs_root(srv, w, busy
     d = srv.call("DELETE", f"/api/v1/images/{victim['id']}", m.token, headers={"If-Match": g.etag})
     assert d.status in (200, 202, 204), d
     ws = srv.data_dir / "jobs" / run.json["id"] / "workspace"
+
+    def collected():
+        tasks = list_all(srv, "/api/v1/tasks?kind=images.gc", srv.admin)
+        return any(t.get("key") == f"images.gc:{victim['id']}" and t["state"] == "succeeded" for t in tasks)
+    wait_until(collected, 60, 0.05, "the collection after the removal")
     assert root_dir.is_dir()  # in use: a running job and a held one
     (ws / flag).write_text("")
     j = ended(srv, m.token, run.json["id"])

@@ -317,6 +317,10 @@ Result<LaunchPlan> build_plan(const Spec& spec, uid_t uid, gid_t gid, bool clear
       switch (e.kind) {
         case RootEntry::Kind::kSymlink: lay.symlink(e.source, e.path); break;
         case RootEntry::Kind::kDir: lay.bind(e.source, e.path, image_attr); break;
+        case RootEntry::Kind::kEmptyDir:  // a build writes into it: bound like the rest
+          if (spec.rootfs_writable) lay.bind(e.source, e.path, image_attr);
+          else lay.mkdirs(e.path);
+          break;
         case RootEntry::Kind::kFile: lay.bind(e.source, e.path, image_attr, false); break;
         case RootEntry::Kind::kUnderlay:
           lay.tmpfs(e.path, MS_NOSUID | MS_NODEV, fmt::format("mode={:o},size=64k,nr_inodes=4096", e.mode));

@@ -25,6 +25,19 @@ std::vector<std::string> components(const std::string& path) {
   return out;
 }
 
+bool empty_dir(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return false;
+  bool empty = true;
+  while (auto* e = ::readdir(d))
+    if (std::string_view n = e->d_name; n != "." && n != "..") {
+      empty = false;
+      break;
+    }
+  ::closedir(d);
+  return empty;
+}
+
 struct Walk {
   std::set<std::string> underlays;  // image directories laid out entry by entry
   std::set<std::string> replaced;   // image symlinks a mount takes the place of
@@ -79,7 +92,8 @@ void emit(const std::string& rootfs, const std::string& dir, const Walk& w, std:
       out.push_back({RootEntry::Kind::kUnderlay, path, "", static_cast<unsigned>(st.st_mode & 01777)});
       emit(rootfs, path, w, out);
     } else if (S_ISDIR(st.st_mode)) {
-      out.push_back({RootEntry::Kind::kDir, path, host});
+      // An empty one (/home, /root, /mnt, /srv of most images) costs a mount for nothing to see.
+      out.push_back({empty_dir(host) ? RootEntry::Kind::kEmptyDir : RootEntry::Kind::kDir, path, host});
     } else if (S_ISREG(st.st_mode)) {
       out.push_back({RootEntry::Kind::kFile, path, host});
     }  // device nodes, fifos and sockets of an image are left out

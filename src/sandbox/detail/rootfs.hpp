@@ -15,7 +15,8 @@
 namespace atrium::sandbox::detail {
 
 struct RootEntry {
-  enum class Kind { kSymlink, kDir, kFile, kUnderlay };
+  // kEmptyDir: an empty directory of the image, made on the sandbox's read-only root (no mount)
+  enum class Kind { kSymlink, kDir, kFile, kUnderlay, kEmptyDir };
   Kind kind = Kind::kDir;
   std::string path;    // in the sandbox: "/bin", "/home", "/etc/hosts"
   std::string source;  // host path (kDir, kFile) or the link's text (kSymlink); kUnderlay: ""
