@@ -210,6 +210,12 @@ Status FilesView::ingest(const EnvRecord& e, std::uint32_t uid, const std::strin
   std::string buf(1 << 20, '\0');
   std::vector<Stored> batch;
   std::int64_t pending = 0;  // bytes stored for the batch, not yet counted by the quota's usage
+  // All of them within the quotas (the usual case): one check instead of one per file.
+  std::int64_t all = 0;
+  for (auto& c : w.changed) all += c.st.st_size;
+  const bool all_fit = db_.read([&](db::Tx& tx) {
+                         return data::check_storage_quota(tx, data_->quotas(), e.org_id, e.group_id, e.user_id, all);
+                       }).has_value();
   for (auto& c : w.changed) {
     const std::string path = project_path(prefix, c.rel);
     auto skip = [&](const char* reason, const std::string& detail) {
@@ -226,7 +232,7 @@ Status FilesView::ingest(const EnvRecord& e, std::uint32_t uid, const std::strin
                                        " more bytes (after data.reserve_bytes)");
       continue;
     }
-    if (auto q = db_.read([&](db::Tx& tx) {
+    if (auto q = all_fit ? Status{} : db_.read([&](db::Tx& tx) {
           return data::check_storage_quota(tx, data_->quotas(), e.org_id, e.group_id, e.user_id, pending + size);
         });
         !q) {
