@@ -21,16 +21,16 @@ std::unique_ptr<quota::Registry> make_quotas(const jobs::Service& compute, data:
   add("jobs", {"concurrent_jobs", "cpu_hours"}, [&compute](db::Tx&, const quota::Subject& s) -> Result<nlohmann::json> {
     return compute.usage(s.org_id, s.kind, s.id);
   });
-  // Storage: the data store's files and the environments' homes (envs::homes_bytes), and images.
+  // Storage (the registry sums each module's): the data store's files, images, environments' homes.
   add("data", {"storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id)) +
-                                                TRY(envs::homes_bytes(tx, s.org_id, s.kind, s.id))}};
+    return nlohmann::json{{"storage_bytes", TRY(data::storage_used(tx, s.org_id, s.kind, s.id))}};
   });
   add("images", {"storage_bytes"}, [&images](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
     return nlohmann::json{{"storage_bytes", TRY(images.storage_used(tx, s.org_id, s.kind, s.id))}};
   });
-  add("envs", {"concurrent_envs"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
-    return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))}};
+  add("envs", {"concurrent_envs", "storage_bytes"}, [](db::Tx& tx, const quota::Subject& s) -> Result<nlohmann::json> {
+    return nlohmann::json{{"concurrent_envs", TRY(envs::active_count(tx, s.org_id, s.kind, s.id))},
+                          {"storage_bytes", TRY(envs::homes_bytes(tx, s.org_id, s.kind, s.id))}};
   });
   data.set_quotas(quotas.get());
   images.set_quotas(quotas.get());

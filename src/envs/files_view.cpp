@@ -190,16 +190,32 @@ Result<FilesView::Walked> FilesView::walk(const EnvRecord& e, std::uint32_t uid,
   return w;
 }
 
-// Each new or changed file: checked, stored as a blob, then put at its project path in a
-// transaction that first looks at what the project has there now.
+// A changed file stored as a blob, waiting for its transaction.
+struct FilesView::Stored {
+  std::string rel, path;
+  data::BlobInfo info;
+  std::int64_t ctime_ns = 0;
+};
+
+// Each new or changed file: checked, stored as a blob, then put at its project path in batches of
+// one transaction (which looks first at what the project has there now).
 Status FilesView::ingest(const EnvRecord& e, std::uint32_t uid, const std::string& prefix, Walked& w,
                          SyncReport& rep) {
+  constexpr std::size_t kBatch = 256;  // files per transaction
   const data::Settings& ds = data_->settings();
   std::int64_t room = TRY(db_.read([&](db::Tx& tx) { return data_->disk_room(tx); }));
   // Against garbage collection from a blob's storing to its file row.
   expect_blocking_allowed("data::Service::gc_mu_");
   std::shared_lock gc_lock(data_->gc_mutex());
   std::string buf(1 << 20, '\0');
+  std::vector<Stored> batch;
+  std::int64_t pending = 0;  // bytes stored for the batch, not yet counted by the quota's usage
+  // All of them within the quotas (the usual case): one check instead of one per file.
+  std::int64_t all = 0;
+  for (auto& c : w.changed) all += c.st.st_size;
+  const bool all_fit = db_.read([&](db::Tx& tx) {
+                         return data::check_storage_quota(tx, data_->quotas(), e.org_id, e.group_id, e.user_id, all);
+                       }).has_value();
   for (auto& c : w.changed) {
     const std::string path = project_path(prefix, c.rel);
     auto skip = [&](const char* reason, const std::string& detail) {
@@ -216,8 +232,8 @@ Status FilesView::ingest(const EnvRecord& e, std::uint32_t uid, const std::strin
                                        " more bytes (after data.reserve_bytes)");
       continue;
     }
-    if (auto q = db_.read([&](db::Tx& tx) {
-          return data::check_storage_quota(tx, data_->quotas(), e.org_id, e.group_id, e.user_id, size);
+    if (auto q = all_fit ? Status{} : db_.read([&](db::Tx& tx) {
+          return data::check_storage_quota(tx, data_->quotas(), e.org_id, e.group_id, e.user_id, pending + size);
         });
         !q) {
       skip("quota-exceeded", q.error().detail);
@@ -245,57 +261,87 @@ Status FilesView::ingest(const EnvRecord& e, std::uint32_t uid, const std::strin
     }
     auto info = TRY(writer.finish());
     room -= info.existed ? 0 : info.size;
-    TRY_STATUS(db_.write([&](db::Tx& tx) -> Status {
-      auto cur = TRY(data::get_file(tx, e.project_id, path));
-      auto rec = w.recorded.find(c.rel);
-      const ViewEntry now{info.id, info.size, ctime_ns(st)};
-      if (cur && cur->blob_id == info.id) {  // the project has this content there already
-        ++rep.unchanged;
-        return put_view_entry(tx, e.id, c.rel, now);
+    pending += info.size;
+    batch.push_back({c.rel, path, info, ctime_ns(st)});
+    if (batch.size() >= kBatch) {
+      TRY_STATUS(commit(e, w, batch, rep));
+      pending = 0;
+    }
+  }
+  return commit(e, w, batch, rep);
+}
+
+// One transaction for a batch of stored files: each put at its path unless that is a conflict.
+Status FilesView::commit(const EnvRecord& e, const Walked& w, std::vector<Stored>& batch, SyncReport& rep) {
+  if (batch.empty()) return {};
+  SyncReport counts;  // applied to `rep` once committed
+  TRY_STATUS(db_.write([&](db::Tx& tx) -> Status {
+    counts = SyncReport{};
+    for (auto& b : batch) {
+      auto cur = TRY(data::get_file(tx, e.project_id, b.path));
+      auto rec = w.recorded.find(b.rel);
+      const ViewEntry now{b.info.id, b.info.size, b.ctime_ns};
+      if (cur && cur->blob_id == b.info.id) {  // the project has this content there already
+        ++counts.unchanged;
+        TRY_STATUS(put_view_entry(tx, e.id, b.rel, now));
+        continue;
       }
       if (cur && (rec == w.recorded.end() || cur->blob_id != rec->second.blob_id)) {
-        rep.conflicts.push_back(
-            {{"path", path},
+        counts.conflicts.push_back(
+            {{"path", b.path},
              {"reason", rec == w.recorded.end() ? "the project has another file at this path"
                                                 : "changed in the project since it was materialised"},
              {"detail", "the environment's copy was not written back; rename it there to keep both"}});
-        return {};
+        continue;
       }
       data::FileRow f;
       f.project_id = e.project_id;
-      f.path = path;
+      f.path = b.path;
       f.org_id = e.org_id;
       f.group_id = e.group_id;
       f.owner_id = e.user_id;
-      f.blob_id = info.id;
-      f.size = info.size;
+      f.blob_id = b.info.id;
+      f.size = b.info.size;
       TRY(data::put_file(tx, owner_actor(e), f, cur.has_value(), clock_.now_ms()));
-      ++(cur ? rep.updated : rep.added);
-      rep.bytes += info.size;
-      return put_view_entry(tx, e.id, c.rel, now);
-    }));
-  }
+      ++(cur ? counts.updated : counts.added);
+      counts.bytes += b.info.size;
+      TRY_STATUS(put_view_entry(tx, e.id, b.rel, now));
+    }
+    return {};
+  }));
+  batch.clear();
+  rep.unchanged += counts.unchanged;
+  rep.added += counts.added;
+  rep.updated += counts.updated;
+  rep.bytes += counts.bytes;
+  for (auto& c : counts.conflicts) rep.conflicts.push_back(c);
   return {};
 }
 
-// Recorded files gone from the view: deleted only where the project still has what was materialised.
+// Recorded files gone from the view (one transaction): deleted only where the project still has
+// what was materialised.
 Status FilesView::deletions(const EnvRecord& e, const std::string& prefix, Walked& w, SyncReport& rep) {
-  for (auto& [rel, v] : w.recorded) {
-    if (w.present.contains(rel)) continue;
-    const std::string path = project_path(prefix, rel);
-    TRY_STATUS(db_.write([&](db::Tx& tx) -> Status {
+  SyncReport counts;  // applied to `rep` once committed
+  TRY_STATUS(db_.write([&](db::Tx& tx) -> Status {
+    counts = SyncReport{};
+    for (auto& [rel, v] : w.recorded) {
+      if (w.present.contains(rel)) continue;
+      const std::string path = project_path(prefix, rel);
       auto cur = TRY(data::get_file(tx, e.project_id, path));
       if (cur && cur->blob_id == v.blob_id) {
         TRY_STATUS(data::delete_file(tx, owner_actor(e), *cur, clock_.now_ms()));
-        ++rep.deleted;
+        ++counts.deleted;
       } else if (cur) {
-        rep.conflicts.push_back({{"path", path},
-                                 {"reason", "changed in the project since it was materialised"},
-                                 {"detail", "deleted in the environment; the project keeps its file"}});
+        counts.conflicts.push_back({{"path", path},
+                                    {"reason", "changed in the project since it was materialised"},
+                                    {"detail", "deleted in the environment; the project keeps its file"}});
       }
-      return drop_view_entry(tx, e.id, rel);
-    }));
-  }
+      TRY_STATUS(drop_view_entry(tx, e.id, rel));
+    }
+    return {};
+  }));
+  rep.deleted += counts.deleted;
+  for (auto& c : counts.conflicts) rep.conflicts.push_back(c);
   return {};
 }
 

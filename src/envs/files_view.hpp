@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -79,6 +80,8 @@ class FilesView {
   struct Walked;
   Result<Walked> walk(const EnvRecord& e, std::uint32_t uid, const std::string& prefix, SyncReport& rep);
   Status ingest(const EnvRecord& e, std::uint32_t uid, const std::string& prefix, Walked& w, SyncReport& rep);
+  struct Stored;
+  Status commit(const EnvRecord& e, const Walked& w, std::vector<Stored>& batch, SyncReport& rep);
   Status deletions(const EnvRecord& e, const std::string& prefix, Walked& w, SyncReport& rep);
   std::shared_ptr<std::mutex> lock_of(const std::string& env_id);
 

@@ -174,6 +174,13 @@ def test_datasets_and_the_project_view(srv, w):
     q = srv.call("GET", f"/api/v1/orgs/{a.id}/quotas/user/{member.id}", srv.admin).json
     files_bytes = sum(f["size"] for f in list_all(srv, f"/api/v1/projects/{pid}/files", member.token))
     assert q["usage"]["storage_bytes"] >= 65536 + files_bytes - 1000, q
+    # ... and in the checks: 100 bytes left, and files_bytes alone would leave 64 KiB.
+    quota = f"/api/v1/orgs/{a.id}/quotas/user/{member.id}"
+    assert srv.call("PUT", quota, srv.admin, json={"storage_bytes": q["usage"]["storage_bytes"] + 100},
+                    if_match="*").status == 200
+    r = srv.call("POST", f"/api/v1/projects/{pid}/uploads", member.token, json={"path": "more.bin", "size": 1000})
+    assert is_problem(r, 507, "quota-exceeded"), r
+    assert srv.call("PUT", quota, srv.admin, json={"storage_bytes": None}, if_match="*").status == 200
 
 
 def test_gpus_reach_the_job(srv, w):
