@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import pytest
 
 from conftest import (ATRIUM_BIN, SERVE_H_ON_ATRIUM_SOCKET, USER_PASSWORD, Server, World, add_member, base_env,
                       create_user, is_problem, list_all, stop_envs_then_server, wait_until)
+from images_fixture import build_oci_image, busybox_rootfs, oci_registry  # noqa: F401
 
-SERVER_ENV = {"ATRIUM_COMPUTE_CPUS": "8", "ATRIUM_COMPUTE_MEM_MB": "8192", "ATRIUM_COMPUTE_GPUS": "0",
+SERVER_ENV = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*", "ATRIUM_COMPUTE_CPUS": "8", "ATRIUM_COMPUTE_MEM_MB": "8192", "ATRIUM_COMPUTE_GPUS": "0",
               "ATRIUM_COMPUTE_KILL_GRACE_S": "1"}
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
 
@@ -256,6 +258,35 @@ def test_secret_removed_after_submission_fails_the_job(env):
     assert done["state"] == "FAILED", done
     ends = [e for e in done["events"] if e["to"] == "FAILED"]
     assert ends and "GOES_AWAY" in str(ends[-1]) and "no longer exists" in str(ends[-1]), done["events"]
+
+
+HAS_IMAGE_TOOLS = all(shutil.which(t) for t in ("umoci", "skopeo", "docker-registry"))
+
+
+@pytest.mark.skipif(not HAS_IMAGE_TOOLS, reason="needs umoci, skopeo and docker-registry")
+def test_job_on_an_image_gets_secret_files(env, oci_registry, tmp_path):
+    """An image with its own /run (here /run/lock): the image stays read-only, /run becomes an
+    underlay holding its entries beside the secrets' tmpfs."""
+    srv, pid = env.srv, env.project["id"]
+    root = busybox_rootfs(tmp_path / "rootfs")
+    (root / "run" / "lock").mkdir(parents=True)
+    oci_registry.push(build_oci_image(root, tmp_path / "layout", "v1"), "v1", "test/busybox-run")
+    r = srv.call("POST", f"/api/v1/projects/{pid}/images", env.owner.token,
+                 json={"name": "busybox", "source": oci_registry.ref("test/busybox-run", "v1")})
+    assert r.status in (201, 202), r
+
+    def pulled():
+        g = srv.call("GET", f"/api/v1/images/{r.json['id']}", env.owner.token).json
+        return g if g["state"] != "pending" else None
+    assert wait_until(pulled, 120, 0.05, "the image to be pulled")["state"] == "ready"
+    script = 'head -1 /etc/os-release; sha256sum < /run/secrets/CERT; printf %s "$API_KEY" | sha256sum; ls /run'
+    j = env.submit(env.member.token, script=script, image="busybox", secrets=["API_KEY", "CERT:file"])
+    assert j.status == 201, j
+    done = env.wait_job(env.member.token, j.json["id"])
+    assert done["state"] == "COMPLETED", done
+    lines = env.stdout(env.member.token, done["id"]).split("\n")
+    assert lines[0] == "ID=atrium-test" and lines[1].split()[0] == sha(CERT), lines
+    assert lines[2].split()[0] == sha(API_KEY) and lines[3:5] == ["lock", "secrets"], lines
 
 
 # ---------------------------------------------------------------------------- environments
