@@ -27,6 +27,10 @@ export interface Env {
   last_activity: string;
   stop_requested: string | null;
   log_tail?: string;
+  gpus?: number;
+  image?: { name: string | null; digest: string } | null; // null: the host system
+  secrets?: string[]; // names only
+  datasets?: { name: string; version: number; dataset_id?: string; path?: string }[];
   etag: string;
 }
 
@@ -47,6 +51,7 @@ export interface App {
   spawn_timeout_s: number;
   network: string;
   enabled: boolean;
+  max_gpus?: number; // GPUs a launch may ask for (0 or absent: none)
 }
 
 export interface GuestLink {
@@ -72,6 +77,10 @@ export interface LaunchBody {
   mem_mb?: number;
   time_limit_s?: number;
   ref?: string;
+  gpus?: number;
+  image?: string; // "name", "name@sha256:…", "none"; absent: the project's default
+  datasets?: string[]; // name or name@N
+  secrets?: string[]; // NAME or NAME:file
 }
 
 export const listApps = () => fetchJson<ListPage<App>>("/api/v1/apps");

@@ -110,6 +110,10 @@ export interface LaunchForm {
   memGb: number | string;
   hours: number | string;
   ref: string;
+  gpus?: number | string;
+  image?: string; // "@default", "none" or "name@sha256:…" (RunPickers' ImagePicker)
+  datasets?: string[];
+  secrets?: string[];
 }
 
 export type LaunchErrors = Partial<Record<keyof LaunchForm, string>>;
@@ -120,6 +124,10 @@ export function defaultsFor(app: App): LaunchForm {
     memGb: Math.round((app.defaults.mem_mb / 1024) * 100) / 100,
     hours: Math.round((app.defaults.time_limit_s / 3600) * 100) / 100,
     ref: "",
+    gpus: 0,
+    image: "@default",
+    datasets: [],
+    secrets: [],
   };
 }
 
@@ -150,9 +158,23 @@ export function validateLaunch(f: LaunchForm, app: App): { errors: LaunchErrors;
   const ref = f.ref.trim();
   if (ref.length > 255) errors.ref = "At most 255 characters";
   else if (/[\s~^:?*[\\]/.test(ref) || ref.includes("..")) errors.ref = "Not a branch, tag or commit name";
+  const gpus = f.gpus === undefined ? 0 : num(f.gpus);
+  const maxGpus = app.max_gpus ?? 0;
+  if (!Number.isInteger(gpus) || gpus < 0) errors.gpus = "A whole number of GPUs";
+  else if (gpus > maxGpus) errors.gpus = `At most ${maxGpus} GPUs for ${app.name}`;
+  const datasets = f.datasets ?? [];
+  const dsNames = datasets.map((d) => d.split("@")[0]);
+  if (new Set(dsNames).size !== dsNames.length) errors.datasets = "A dataset is named twice";
+  const secrets = f.secrets ?? [];
+  const secretNames = secrets.map((x) => x.split(":")[0]);
+  if (new Set(secretNames).size !== secretNames.length) errors.secrets = "A secret is named twice";
   if (Object.keys(errors).length) return { errors };
   const body: LaunchBody = { app: app.name, cpus, mem_mb: mem, time_limit_s: secs };
   if (ref) body.ref = ref;
+  if (gpus > 0) body.gpus = gpus;
+  if (f.image && f.image !== "@default") body.image = f.image;
+  if (datasets.length) body.datasets = datasets;
+  if (secrets.length) body.secrets = secrets;
   return { errors, body };
 }
 
@@ -167,6 +189,11 @@ export function formField(apiField: string | undefined): keyof LaunchForm | unde
       return "hours";
     case "ref":
       return "ref";
+    case "gpus":
+    case "image":
+    case "datasets":
+    case "secrets":
+      return apiField;
     default:
       return undefined;
   }
