@@ -1,0 +1,102 @@
+// Images in the browser against the real server: pull the tiny busybox image from a registry the
+// test starts (e2e/test-registry.py), see it become ready with its digest and software, make it
+// the project's default, run a job on it that reads the image's /etc/os-release, not the host's;
+// the job and its provenance name the image; delete it after a confirmation.
+import { expectAccessible } from "./a11y.ts";
+import { test as base, expect, signIn, type World } from "./fixtures.ts";
+import { startRegistry, type TestRegistry } from "./images-helpers.ts";
+import { AtriumServer } from "./server.ts";
+
+// A server of its own that may reach the test registry over plain HTTP.
+const test = base.extend<object, { registry: TestRegistry }>({
+  registry: [
+    // oxlint-disable-next-line no-empty-pattern
+    async ({}, use) => {
+      const r = await startRegistry();
+      await use(r);
+      await r.stop();
+    },
+    { scope: "worker", timeout: 60_000 },
+  ],
+  atrium: [
+    async ({ registry }, use) => {
+      const s = await AtriumServer.start({ env: { ATRIUM_IMAGES_INSECURE_REGISTRIES: registry.host } });
+      await use(s);
+      await s.stop();
+    },
+    { scope: "worker", timeout: 60_000 },
+  ],
+});
+
+async function setup(world: World) {
+  const org = await world.org();
+  const user = await world.user(org, "member");
+  const project = await world.project(user, org);
+  await user.api.call(
+    "PUT",
+    `/api/v1/projects/${project.id}/repo/files/README.md`,
+    { branch: "main", content: "# images\n", message: "start" },
+    { "If-None-Match": "*" },
+  );
+  return { user, project, base: `/${org.slug}/${project.slug}` };
+}
+
+test("pull an image, make it the default, a job runs on it", async ({ page, world, registry }, info) => {
+  const s = await setup(world);
+  const short = registry.digest.slice(0, "sha256:".length + 12);
+  await signIn(page, s.user.username, s.user.password, `${s.base}/images`);
+  await expect(page.getByText("No images yet")).toBeVisible();
+  await expectAccessible(page, "project images, none yet");
+
+  await page.getByRole("textbox", { name: "Image name" }).fill("busybox");
+  await page.getByRole("textbox", { name: "Source" }).fill(`docker://${registry.host}/${registry.repo}:${registry.tag}`);
+  await page.getByRole("checkbox", { name: "Set as default" }).check();
+  await page.getByRole("button", { name: "Pull image" }).click();
+  // Pending, then ready without a reload: its digest (shortened, copyable), software and size.
+  const row = page.getByRole("row").filter({ hasText: "busybox" });
+  await expect(row.getByText("ready", { exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(row.getByText(short, { exact: true })).toBeVisible();
+  await expect(row.getByRole("button", { name: `Copy digest: ${registry.digest.slice(0, 40)}` })).toBeVisible();
+  await expect(row).toContainText("Atrium test image");
+  await expect(row).toContainText(`docker://${registry.host}/${registry.repo}:${registry.tag}`);
+  await expect(row.getByText("default", { exact: true })).toBeVisible();
+  await expect(page.getByText("Jobs that name none run on busybox.")).toBeVisible();
+  await expectAccessible(page, "project images");
+  await page.screenshot({ path: info.outputPath("images.png") });
+
+  // The submit form preselects the default image; the job sees the image's os-release.
+  await page.goto(`${s.base}/jobs?new=1`);
+  const picker = page.getByRole("combobox", { name: "Image" });
+  await expect(picker).toHaveValue(`busybox (${short}), the project's default`);
+  await page.getByRole("textbox", { name: "Command" }).fill("cat /etc/os-release");
+  await page.getByRole("button", { name: "Submit job" }).click();
+  const id = (await page.getByRole("status").filter({ hasText: "Submitted" }).getByRole("link").textContent())!;
+  await page.goto(`/jobs/${id}`);
+  await expect(page.getByTestId("job-log")).toContainText("ID=atrium-test", { timeout: 30_000 });
+  await expect(page.getByText("COMPLETED", { exact: true })).toBeVisible();
+  await expect(page.getByText(`busybox ${short}`).first()).toBeVisible();
+  const prov = page.getByRole("region", { name: "Provenance" });
+  await expect(prov.getByRole("link", { name: `busybox ${short}` })).toHaveAttribute("href", `${s.base}/images`);
+
+  // Delete, after a confirmation that says what it does.
+  await page.goto(`${s.base}/images`);
+  await page.getByRole("button", { name: "Delete busybox" }).click();
+  const dialog = page.getByRole("dialog", { name: "Delete the image busybox?" });
+  await expect(dialog).toContainText("It is the project's default");
+  await expectAccessible(page, "delete image dialog");
+  await dialog.getByRole("button", { name: "Delete busybox" }).click();
+  await expect(page.getByText("No images yet")).toBeVisible();
+});
+
+test("a pull the registry refuses fails in words; the host system stays the default", async ({ page, world, registry }) => {
+  const s = await setup(world);
+  await signIn(page, s.user.username, s.user.password, `${s.base}/images`);
+  await page.getByRole("textbox", { name: "Image name" }).fill("missing");
+  await page.getByRole("textbox", { name: "Source" }).fill(`docker://${registry.host}/${registry.repo}:no-such-tag`);
+  await page.getByRole("button", { name: "Pull image" }).click();
+  // Refused at once (an alert) or failed in the background (the row says why).
+  await expect(page.getByRole("alert").or(page.getByRole("row").filter({ hasText: "failed" }))).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByText("Jobs that name none run on the host system.")).toBeVisible();
+  await page.goto(`${s.base}/jobs?new=1`);
+  await expect(page.getByRole("combobox", { name: "Image" })).toHaveValue("Host system (the project has no default image)");
+});
