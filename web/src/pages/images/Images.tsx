@@ -28,7 +28,7 @@ const STATE_COLOR: Record<string, string> = { ready: "green", pending: "blue", f
 
 export function ImageStateBadge({ state }: { state: string }) {
   return (
-    <Badge color={STATE_COLOR[state] ?? "gray"} variant="light">
+    <Badge color={STATE_COLOR[state] ?? "gray"} variant="dot">
       {state}
     </Badge>
   );
@@ -114,7 +114,7 @@ function ImageRow({ im, projectId, readOnly, onDelete }: { im: Image; projectId:
         )}
       </Table.Td>
       <Table.Td>{softwareWords(im.software) || "—"}</Table.Td>
-      <Table.Td>{im.state === "ready" ? formatBytes(im.size_bytes) : "—"}</Table.Td>
+      <Table.Td style={{ whiteSpace: "nowrap" }}>{im.state === "ready" ? formatBytes(im.size_bytes) : "—"}</Table.Td>
       <Table.Td>
         <Group gap={4} wrap="nowrap">
           {im.default ? (

@@ -12,7 +12,7 @@ export default function ProjectSecrets() {
       <Title order={2} size="h4">
         Secrets
       </Title>
-      <Alert color="yellow" title="Whoever runs a job here can read these">
+      <Alert color="gray" title="Whoever runs a job here can read these">
         A project secret is given to any job or environment of this project that names it, so anyone who may run jobs
         in the project can read its value from inside one. Keep personal credentials in your own secrets (Your account,
         Secrets).
