@@ -3,8 +3,9 @@
 // the project's default, run a job on it that reads the image's /etc/os-release, not the host's;
 // the job and its provenance name the image; delete it after a confirmation.
 import { expectAccessible } from "./a11y.ts";
-import { test as base, expect, signIn, type World } from "./fixtures.ts";
+import { test as base, expect, signIn } from "./fixtures.ts";
 import { startRegistry, type TestRegistry } from "./images-helpers.ts";
+import { memberProject } from "./project-helpers.ts";
 import { AtriumServer } from "./server.ts";
 
 // A server of its own that may reach the test registry over plain HTTP.
@@ -28,21 +29,8 @@ const test = base.extend<object, { registry: TestRegistry }>({
   ],
 });
 
-async function setup(world: World) {
-  const org = await world.org();
-  const user = await world.user(org, "member");
-  const project = await world.project(user, org);
-  await user.api.call(
-    "PUT",
-    `/api/v1/projects/${project.id}/repo/files/README.md`,
-    { branch: "main", content: "# images\n", message: "start" },
-    { "If-None-Match": "*" },
-  );
-  return { user, project, base: `/${org.slug}/${project.slug}` };
-}
-
 test("pull an image, make it the default, a job runs on it", async ({ page, world, registry }, info) => {
-  const s = await setup(world);
+  const s = await memberProject(world, "# images\n");
   const short = registry.digest.slice(0, "sha256:".length + 12);
   await signIn(page, s.user.username, s.user.password, `${s.base}/images`);
   await expect(page.getByText("No images yet")).toBeVisible();
@@ -89,7 +77,7 @@ test("pull an image, make it the default, a job runs on it", async ({ page, worl
 });
 
 test("a pull the registry refuses fails in words; the host system stays the default", async ({ page, world, registry }) => {
-  const s = await setup(world);
+  const s = await memberProject(world, "# images\n");
   await signIn(page, s.user.username, s.user.password, `${s.base}/images`);
   await page.getByRole("textbox", { name: "Image name" }).fill("missing");
   await page.getByRole("textbox", { name: "Source" }).fill(`docker://${registry.host}/${registry.repo}:no-such-tag`);

@@ -4,18 +4,10 @@
 import { createHash } from "node:crypto";
 import { expectAccessible } from "./a11y.ts";
 import { expect, signIn, test } from "./fixtures.ts";
+import { memberProject } from "./project-helpers.ts";
 
 test("secrets are never shown again; a job that names them gets them", async ({ page, world }, info) => {
-  const org = await world.org();
-  const user = await world.user(org, "member");
-  const project = await world.project(user, org);
-  await user.api.call(
-    "PUT",
-    `/api/v1/projects/${project.id}/repo/files/README.md`,
-    { branch: "main", content: "# secrets\n", message: "start" },
-    { "If-None-Match": "*" },
-  );
-  const base = `/${org.slug}/${project.slug}`;
+  const { user, base } = await memberProject(world, "# secrets\n");
   const mine = `mine-${Math.random().toString(36).slice(2)}`;
   const theirs = `proj-${Math.random().toString(36).slice(2)}`;
 
@@ -80,6 +72,6 @@ test("secrets are never shown again; a job that names them gets them", async ({ 
   const log = page.getByTestId("job-log");
   await expect(log).toContainText(sha(`${mine}-2`), { timeout: 30_000 });
   await expect(log).toContainText(sha(theirs));
-  await expect(page.getByText("MY_TOKEN, PROJ_KEY")).toBeVisible();
+  await expect(page.getByText("MY_TOKEN, PROJ_KEY:file")).toBeVisible();
   expect(await page.content()).not.toContain(mine);
 });

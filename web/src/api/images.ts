@@ -1,6 +1,6 @@
 // Images (docs/images.md): a project's root filesystems for jobs and environments, pulled from a
 // registry, imported from a project file, or built from a spec in the repository.
-import { fetchJson, type ListPage } from "./client";
+import { fetchJson, listAll } from "./client";
 import { projectApi } from "./data";
 
 export type ImageState = "pending" | "ready" | "failed";
@@ -54,19 +54,7 @@ export const imageKeys = {
 export const imagesPath = (projectId: string) => `${projectApi(projectId)}/images`;
 
 // The project's images (its own and its org's), every page: the pickers need them all.
-export async function listAllImages(projectId: string): Promise<Image[]> {
-  const out: Image[] = [];
-  let after = "";
-  for (let i = 0; i < 20; i++) {
-    const q = new URLSearchParams({ limit: "200" });
-    if (after) q.set("after", after);
-    const page = await fetchJson<ListPage<Image>>(`${imagesPath(projectId)}?${q}`);
-    out.push(...page.items);
-    if (!page.next) break;
-    after = page.next;
-  }
-  return out;
-}
+export const listAllImages = (projectId: string) => listAll<Image>(imagesPath(projectId));
 
 const post = <T>(path: string, body: unknown) => fetchJson<T>(path, { method: "POST", body: JSON.stringify(body) });
 

@@ -1,6 +1,6 @@
 // Secrets (docs/secrets.md): the user's own (/me/secrets) and a project's. Values are written,
 // never read back: the API answers names, descriptions and who changed them when.
-import { fetchJson, type ListPage } from "./client";
+import { fetchJson, listAll } from "./client";
 import { projectApi } from "./data";
 
 export interface Secret {
@@ -24,19 +24,7 @@ export const secretKeys = {
   at: (path: string) => ["secrets", path] as const,
 };
 
-export async function listAllSecrets(path: string): Promise<Secret[]> {
-  const out: Secret[] = [];
-  let after = "";
-  for (let i = 0; i < 20; i++) {
-    const q = new URLSearchParams({ limit: "200" });
-    if (after) q.set("after", after);
-    const page = await fetchJson<ListPage<Secret>>(`${path}?${q}`);
-    out.push(...page.items);
-    if (!page.next) break;
-    after = page.next;
-  }
-  return out;
-}
+export const listAllSecrets = (path: string) => listAll<Secret>(path);
 
 // PUT: a new one (no If-Match) or a replacement (If-Match: the etag it was listed at).
 export function putSecret(path: string, name: string, body: { value: string; description?: string }, etag?: string) {

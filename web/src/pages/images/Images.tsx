@@ -1,7 +1,7 @@
 // /{org}/{project}/images: the images jobs and environments of the project run on: their state
 // (pending ones refresh until ready or failed), digest, source, the software they hold and size;
 // the default one; pull, import and build forms; make default; delete with a confirmation.
-import { Anchor, Badge, Button, Group, Modal, Paper, SegmentedControl, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Anchor, Badge, Button, Group, Paper, SegmentedControl, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
@@ -15,6 +15,7 @@ import {
   softwareWords,
   type Image,
 } from "../../api/images";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { CopyButton } from "../../components/CopyButton";
 import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
@@ -36,32 +37,21 @@ export function ImageStateBadge({ state }: { state: string }) {
 
 function DeleteImage({ projectId, image, onClose }: { projectId: string; image: Image; onClose: () => void }) {
   const qc = useQueryClient();
-  const m = useMutation({
-    mutationFn: () => deleteImage(image),
-    onSuccess: async () => {
-      await qc.invalidateQueries({ queryKey: imageKeys.project(projectId) });
-      onClose();
-    },
-  });
   return (
-    <Modal opened onClose={onClose} closeButtonProps={{ "aria-label": "Close" }} title={`Delete the image ${image.name}?`}>
-      <Stack gap="sm">
-        <Text size="sm">
-          Jobs can no longer name it. Jobs that ran on it keep its digest in their records; its files go once no other
-          image names the same digest and no job uses it.
-          {image.default ? " It is the project's default: new jobs will run on the host system." : ""}
-        </Text>
-        <ErrorAlert error={m.error} title="The image was not deleted" />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            Keep it
-          </Button>
-          <Button color="red" loading={m.isPending} onClick={() => m.mutate()}>
-            Delete {image.name}
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmDialog
+      title={`Delete the image ${image.name}?`}
+      confirm={`Delete ${image.name}`}
+      failed="The image was not deleted"
+      action={async () => {
+        await deleteImage(image);
+        await qc.invalidateQueries({ queryKey: imageKeys.project(projectId) });
+      }}
+      onClose={onClose}
+    >
+      Jobs can no longer name it. Jobs that ran on it keep its digest in their records; its files go once no other image
+      names the same digest and no job uses it.
+      {image.default ? " It is the project's default: new jobs will run on the host system." : ""}
+    </ConfirmDialog>
   );
 }
 

@@ -7,6 +7,7 @@ import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiError } from "../../api/client";
 import { checkSecretName, deleteSecret, listAllSecrets, putSecret, secretKeys, type Secret } from "../../api/secrets";
 import { EmptyState } from "../../components/EmptyState";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { HeadRow, InlineForm } from "../data/bits";
@@ -136,28 +137,19 @@ function ReplaceDialog({ path, secret, onClose }: { path: string; secret: Secret
 
 function DeleteDialog({ path, secret, onClose }: { path: string; secret: Secret; onClose: () => void }) {
   const qc = useQueryClient();
-  const m = useMutation({
-    mutationFn: () => deleteSecret(path, secret),
-    onSuccess: async () => {
-      await qc.invalidateQueries({ queryKey: ["secrets"] });
-      onClose();
-    },
-  });
   return (
-    <Modal opened onClose={onClose} closeButtonProps={{ "aria-label": "Close" }} title={`Delete ${secret.name}?`}>
-      <Stack gap="sm">
-        <Text size="sm">Jobs and environments that ask for {secret.name} will no longer start until it is set again.</Text>
-        <ErrorAlert error={m.error} title="The secret was not deleted" />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            Keep it
-          </Button>
-          <Button color="red" loading={m.isPending} onClick={() => m.mutate()}>
-            Delete {secret.name}
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmDialog
+      title={`Delete ${secret.name}?`}
+      confirm={`Delete ${secret.name}`}
+      failed="The secret was not deleted"
+      action={async () => {
+        await deleteSecret(path, secret);
+        await qc.invalidateQueries({ queryKey: ["secrets"] });
+      }}
+      onClose={onClose}
+    >
+      Jobs and environments that ask for {secret.name} will no longer start until it is set again.
+    </ConfirmDialog>
   );
 }
 
