@@ -52,10 +52,14 @@ test("pull an image, make it the default, a job runs on it", async ({ page, worl
   await expectAccessible(page, "project images");
   await page.screenshot({ path: info.outputPath("images.png") });
 
-  // The submit form preselects the default image; the job sees the image's os-release.
+  // The launch form and the submit form preselect the default image; the job sees its os-release.
+  const preselected = `busybox (${short}), the project's default`;
+  await page.goto(`${s.base}/envs`);
+  await page.getByRole("button", { name: "Launch jupyter…" }).click();
+  await expect(page.getByRole("combobox", { name: "Image" })).toHaveValue(preselected);
   await page.goto(`${s.base}/jobs?new=1`);
   const picker = page.getByRole("combobox", { name: "Image" });
-  await expect(picker).toHaveValue(`busybox (${short}), the project's default`);
+  await expect(picker).toHaveValue(preselected);
   await page.getByRole("textbox", { name: "Command" }).fill("cat /etc/os-release");
   await page.getByRole("button", { name: "Submit job" }).click();
   const id = (await page.getByRole("status").filter({ hasText: "Submitted" }).getByRole("link").textContent())!;

@@ -52,6 +52,7 @@ export interface App {
   network: string;
   enabled: boolean;
   max_gpus?: number; // GPUs a launch may ask for (0 or absent: none)
+  image?: string; // the image the app runs on when a launch names none ("" or absent: the project's default)
 }
 
 export interface GuestLink {

@@ -47,6 +47,15 @@ export interface Build {
   commit?: string;
 }
 
+// The image pickers' values: DEFAULT_IMAGE = what runs when a request names none (the project's
+// default, or an environment app's own image), "none" = the host system, else "name@sha256:…".
+export const DEFAULT_IMAGE = "@default";
+
+// The request's `image` for a picked value: undefined = left out (the default).
+export function imageField(v: string | undefined): string | undefined {
+  return v === undefined || v === DEFAULT_IMAGE || v === "" ? undefined : v;
+}
+
 export const imageKeys = {
   project: (projectId: string) => ["images", projectId] as const,
 };

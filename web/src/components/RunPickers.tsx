@@ -4,7 +4,7 @@
 import { MultiSelect, Select } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { ApiError } from "../api/client";
-import { imageKeys, listAllImages, shortDigest, type Image } from "../api/images";
+import { DEFAULT_IMAGE, imageKeys, listAllImages, shortDigest, type Image } from "../api/images";
 import { listDatasets } from "../api/jobs";
 import { listAllSecrets, mySecretsPath, projectSecretsPath, secretKeys } from "../api/secrets";
 import { ErrorAlert } from "./ErrorAlert";
@@ -41,27 +41,33 @@ export function DatasetsPicker({ projectId, value, onChange, error }: { projectI
   );
 }
 
-// DEFAULT_IMAGE = the project's default image (the request leaves `image` out), "none" = the host
-// system, else "name@sha256:…" (pinned to the digest shown).
-export const DEFAULT_IMAGE = "@default";
-
-// The request's `image` for a picked value: undefined = the project's default.
-export function imageField(v: string): string | undefined {
-  return v === DEFAULT_IMAGE || v === "" ? undefined : v;
-}
-
-export function imageOptions(images: Image[]) {
+// appImage: an environment app's own image, which a launch naming none runs on.
+export function imageOptions(images: Image[], appImage?: string) {
   const ready = images.filter((i) => i.state === "ready" && i.digest);
-  const def = ready.find((i) => i.default);
+  const def = appImage ? undefined : ready.find((i) => i.default);
   const label = (i: Image) => `${i.name} (${shortDigest(i.digest)})`;
   const out: { value: string; label: string }[] = [];
-  out.push(def ? { value: DEFAULT_IMAGE, label: `${label(def)}, the project's default` } : { value: DEFAULT_IMAGE, label: "Host system (the project has no default image)" });
+  if (appImage) out.push({ value: DEFAULT_IMAGE, label: `${appImage}, the app's image` });
+  else if (def) out.push({ value: DEFAULT_IMAGE, label: `${label(def)}, the project's default` });
+  else out.push({ value: DEFAULT_IMAGE, label: "Host system (the project has no default image)" });
   for (const i of ready) if (i !== def) out.push({ value: `${i.name}@${i.digest}`, label: label(i) });
-  if (def) out.push({ value: "none", label: "Host system" });
+  if (def || appImage) out.push({ value: "none", label: "Host system" });
   return out;
 }
 
-export function ImagePicker({ projectId, value, onChange, error }: { projectId: string; value: string; onChange: (v: string) => void; error?: string | null }) {
+export function ImagePicker({
+  projectId,
+  value,
+  onChange,
+  error,
+  appImage,
+}: {
+  projectId: string;
+  value: string;
+  onChange: (v: string) => void;
+  error?: string | null;
+  appImage?: string;
+}) {
   const images = useQuery({ queryKey: imageKeys.project(projectId), queryFn: () => listAllImages(projectId) });
   if (missing(images.error)) return null;
   return (
@@ -69,7 +75,7 @@ export function ImagePicker({ projectId, value, onChange, error }: { projectId: 
       <Select
         label="Image"
         description="the software it runs on, mounted read-only as /"
-        data={imageOptions(images.data ?? [])}
+        data={imageOptions(images.data ?? [], appImage)}
         value={value}
         onChange={(v) => onChange(v ?? DEFAULT_IMAGE)}
         allowDeselect={false}

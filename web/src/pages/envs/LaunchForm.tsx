@@ -5,6 +5,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { launchEnv, type App, type Env } from "../../api/envs";
+import { DEFAULT_IMAGE } from "../../api/images";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { DatasetsPicker, ImagePicker, SecretsPicker } from "../../components/RunPickers";
 import { defaultsFor, fmtHours, formField, validateLaunch, type LaunchForm as Form } from "./envState";
@@ -91,7 +92,7 @@ export function LaunchForm({
               />
             ) : null}
           </SimpleGrid>
-          <ImagePicker projectId={projectId} value={form.image ?? "@default"} onChange={set("image")} error={err("image")} />
+          <ImagePicker projectId={projectId} value={form.image ?? DEFAULT_IMAGE} onChange={set("image")} error={err("image")} appImage={app.image || undefined} />
           <DatasetsPicker projectId={projectId} value={form.datasets ?? []} onChange={setList("datasets")} error={err("datasets")} />
           <SecretsPicker projectId={projectId} value={form.secrets ?? []} onChange={setList("secrets")} error={err("secrets")} />
           <TextInput

@@ -2,6 +2,7 @@
 // state words and colours, the queue reason in words, live updates merged into a listed page,
 // durations, and the launch form's rules (the API's, within the app's maxima).
 import type { App, Env, LaunchBody } from "../../api/envs";
+import { DEFAULT_IMAGE, imageField } from "../../api/images";
 
 export const ACTIVE_STATES = new Set(["QUEUED", "STARTING", "READY", "STOPPING"]);
 export const isActive = (e: Pick<Env, "state">) => ACTIVE_STATES.has(e.state);
@@ -125,7 +126,7 @@ export function defaultsFor(app: App): LaunchForm {
     hours: Math.round((app.defaults.time_limit_s / 3600) * 100) / 100,
     ref: "",
     gpus: 0,
-    image: "@default",
+    image: DEFAULT_IMAGE,
     datasets: [],
     secrets: [],
   };
@@ -172,7 +173,8 @@ export function validateLaunch(f: LaunchForm, app: App): { errors: LaunchErrors;
   const body: LaunchBody = { app: app.name, cpus, mem_mb: mem, time_limit_s: secs };
   if (ref) body.ref = ref;
   if (gpus > 0) body.gpus = gpus;
-  if (f.image && f.image !== "@default") body.image = f.image;
+  const image = imageField(f.image);
+  if (image) body.image = image;
   if (datasets.length) body.datasets = datasets;
   if (secrets.length) body.secrets = secrets;
   return { errors, body };

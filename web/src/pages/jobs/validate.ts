@@ -2,6 +2,7 @@
 // OpenAPI schema's limits, compute/array_spec.cpp and compute/job.cpp parse_dependency), so the
 // form says what is wrong while the user types. The server stays the judge: its errors are shown
 // at their field too.
+import { DEFAULT_IMAGE, imageField } from "../../api/images";
 
 export interface JobForm {
   name: string;
@@ -38,7 +39,7 @@ export const EMPTY_FORM: JobForm = {
   outputs_dataset: "",
   outputs_paths: "",
   ref: "",
-  image: "@default",
+  image: DEFAULT_IMAGE,
   secrets: [],
 };
 
@@ -236,7 +237,7 @@ export function toBody(f: JobForm): import("../../api/jobs").SubmitBody {
   if (f.datasets.length) body.datasets = f.datasets;
   if (f.outputs_dataset.trim()) body.outputs = { dataset: f.outputs_dataset.trim(), paths: globsOf(f.outputs_paths) };
   if (f.ref.trim()) body.ref = f.ref.trim();
-  if (f.image && f.image !== "@default") body.image = f.image;
+  body.image = imageField(f.image);
   if (f.secrets.length) body.secrets = f.secrets;
   for (const k of Object.keys(body) as (keyof typeof body)[]) if (body[k] === undefined) delete body[k];
   return body;
