@@ -31,6 +31,7 @@ export interface Env {
   image?: { name: string | null; digest: string } | null; // null: the host system
   secrets?: string[]; // names only
   datasets?: { name: string; version: number; dataset_id?: string; path?: string }[];
+  files?: { prefix: string; path: string } | null; // the project's files, read-write (null: not mounted)
   etag: string;
 }
 
@@ -82,6 +83,7 @@ export interface LaunchBody {
   image?: string; // "name", "name@sha256:…", "none"; absent: the project's default
   datasets?: string[]; // name or name@N
   secrets?: string[]; // NAME or NAME:file
+  files?: boolean; // the project's files read-write at /project, written back
 }
 
 export const listApps = () => fetchJson<ListPage<App>>("/api/v1/apps");

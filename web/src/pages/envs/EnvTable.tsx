@@ -26,12 +26,14 @@ function useNow(ms = 15_000): number {
   return now;
 }
 
-// What an environment runs with: its image (name and digest), GPUs, datasets and secrets' names.
+// What an environment runs with: its image (name and digest), GPUs, datasets, secrets' names and
+// the project's files.
 function EnvRuns({ env }: { env: Env }) {
   const parts: string[] = [];
   if (env.gpus) parts.push(`${env.gpus} GPU${env.gpus > 1 ? "s" : ""}`);
   if (env.datasets?.length) parts.push(`data: ${env.datasets.map((d) => `${d.name}@${d.version}`).join(", ")}`);
   if (env.secrets?.length) parts.push(`secrets: ${env.secrets.join(", ")}`);
+  if (env.files) parts.push(`files at ${env.files.path}${env.files.prefix ? ` (${env.files.prefix})` : ""}`);
   if (env.image === undefined && parts.length === 0) return null;
   return (
     <Text size="xs" c="dimmed" style={{ overflowWrap: "anywhere" }}>

@@ -1,6 +1,6 @@
 // The launch form for one app of the catalog: resources within the app's maxima (GPUs when the
 // app allows them), the image, datasets and secrets, checked as typed with the API's rules; the API's own answer (a field's problem) shown next to that field.
-import { Button, Group, NumberInput, Paper, SimpleGrid, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Button, Checkbox, Group, NumberInput, Paper, SimpleGrid, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError } from "../../api/client";
@@ -95,6 +95,16 @@ export function LaunchForm({
           <ImagePicker projectId={projectId} value={form.image ?? DEFAULT_IMAGE} onChange={set("image")} error={err("image")} appImage={app.image || undefined} />
           <DatasetsPicker projectId={projectId} value={form.datasets ?? []} onChange={setList("datasets")} error={err("datasets")} />
           <SecretsPicker projectId={projectId} value={form.secrets ?? []} onChange={setList("secrets")} error={err("secrets")} />
+          <Checkbox
+            label="The project's files, read-write at /project"
+            description="what the environment writes there is saved back as the project's files"
+            checked={!!form.files}
+            onChange={(e) => {
+              const files = e.currentTarget.checked;
+              setForm((f) => ({ ...f, files }));
+            }}
+            error={err("files")}
+          />
           <TextInput
             label="Branch, tag or commit"
             description="The project's code in /workspace; empty: the default branch"

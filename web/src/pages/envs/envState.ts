@@ -115,6 +115,7 @@ export interface LaunchForm {
   image?: string; // "@default", "none" or "name@sha256:…" (RunPickers' ImagePicker)
   datasets?: string[];
   secrets?: string[];
+  files?: boolean;
 }
 
 export type LaunchErrors = Partial<Record<keyof LaunchForm, string>>;
@@ -177,6 +178,7 @@ export function validateLaunch(f: LaunchForm, app: App): { errors: LaunchErrors;
   if (image) body.image = image;
   if (datasets.length) body.datasets = datasets;
   if (secrets.length) body.secrets = secrets;
+  if (f.files) body.files = true;
   return { errors, body };
 }
 
@@ -195,6 +197,7 @@ export function formField(apiField: string | undefined): keyof LaunchForm | unde
     case "image":
     case "datasets":
     case "secrets":
+    case "files":
       return apiField;
     default:
       return undefined;
