@@ -1,7 +1,8 @@
 // Images in the browser against the real server: pull the tiny busybox image from a registry the
 // test starts (e2e/test-registry.py), see it become ready with its digest and software, make it
 // the project's default, run a job on it that reads the image's /etc/os-release, not the host's;
-// the job and its provenance name the image; delete it after a confirmation.
+// the job, its provenance and the dataset version it made name the image; delete it after a
+// confirmation.
 import { expectAccessible } from "./a11y.ts";
 import { test as base, expect, signIn } from "./fixtures.ts";
 import { startRegistry, type TestRegistry } from "./images-helpers.ts";
@@ -60,7 +61,9 @@ test("pull an image, make it the default, a job runs on it", async ({ page, worl
   await page.goto(`${s.base}/jobs?new=1`);
   const picker = page.getByRole("combobox", { name: "Image" });
   await expect(picker).toHaveValue(preselected);
-  await page.getByRole("textbox", { name: "Command" }).fill("cat /etc/os-release");
+  await page.getByRole("textbox", { name: "Command" }).fill("sh -c 'cat /etc/os-release; cat /etc/os-release > os.txt'");
+  await page.getByRole("textbox", { name: "Output dataset" }).fill("made");
+  await page.getByRole("textbox", { name: "Output files (globs)" }).fill("os.txt");
   await page.getByRole("button", { name: "Submit job" }).click();
   const id = (await page.getByRole("status").filter({ hasText: "Submitted" }).getByRole("link").textContent())!;
   await page.goto(`/jobs/${id}`);
@@ -69,6 +72,9 @@ test("pull an image, make it the default, a job runs on it", async ({ page, worl
   await expect(page.getByText(`busybox ${short}`).first()).toBeVisible();
   const prov = page.getByRole("region", { name: "Provenance" });
   await expect(prov.getByRole("link", { name: `busybox ${short}` })).toHaveAttribute("href", `${s.base}/images`);
+  // The dataset version the job made names the image it ran on.
+  await prov.getByRole("link", { name: "made v1" }).click();
+  await expect(page.getByRole("row").filter({ hasText: `job ${id} on image busybox ${short}` })).toBeVisible();
 
   // Delete, after a confirmation that says what it does.
   await page.goto(`${s.base}/images`);
