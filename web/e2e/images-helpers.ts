@@ -9,6 +9,7 @@ export interface TestRegistry {
   repo: string;
   tag: string;
   digest: string;
+  squashfs: string; // a squashfs file of the same root (to upload and import)
   stop: () => Promise<void>;
 }
 

@@ -3,7 +3,9 @@
 // the project's default, run a job on it that reads the image's /etc/os-release, not the host's;
 // the job, its provenance and the dataset version it made name the image; delete it after a
 // confirmation.
+import { readFileSync } from "node:fs";
 import { expectAccessible } from "./a11y.ts";
+import { putFile } from "./data-helpers.ts";
 import { test as base, expect, signIn } from "./fixtures.ts";
 import { startRegistry, type TestRegistry } from "./images-helpers.ts";
 import { memberProject } from "./project-helpers.ts";
@@ -100,4 +102,20 @@ test("a tag the registry does not have is refused at its field; the host system 
   await expect(page.getByText("Jobs that name none run on the host system.")).toBeVisible();
   await page.goto(`${s.base}/jobs?new=1`);
   await expect(page.getByRole("combobox", { name: "Image" })).toHaveValue("Host system (the project has no default image)");
+});
+
+test("import a squashfs file of the project", async ({ page, world, registry }) => {
+  const s = await memberProject(world, "# import\n");
+  await putFile(s.user.api, s.project.id, "images/busybox.squashfs", readFileSync(registry.squashfs));
+  await signIn(page, s.user.username, s.user.password, `${s.base}/images`);
+  await page.getByText("Import a file").click();
+  await page.getByRole("textbox", { name: "Image name" }).fill("imported");
+  await page.getByRole("combobox", { name: "Project file" }).click();
+  await page.getByRole("option", { name: "images/busybox.squashfs" }).click();
+  await expectAccessible(page, "images, the import form");
+  await page.getByRole("button", { name: "Import" }).click();
+  const row = page.getByRole("row").filter({ hasText: "imported" });
+  await expect(row.getByText("ready", { exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(row).toContainText("Atrium test image");
+  await expect(row.getByText(/^sha256:[0-9a-f]{12}$/)).toBeVisible();
 });

@@ -70,7 +70,7 @@ const post = <T>(path: string, body: unknown) => fetchJson<T>(path, { method: "P
 export const pullImage = (projectId: string, body: { name: string; source: string; default?: boolean }) =>
   post<Image>(imagesPath(projectId), body);
 
-export const importImage = (projectId: string, body: { name: string; file: string; format?: string }) =>
+export const importImage = (projectId: string, body: { name: string; file: string; format?: string; default?: boolean }) =>
   post<Image>(`${imagesPath(projectId)}/import`, body);
 
 export const buildImage = (projectId: string, body: { spec: string; ref?: string }) =>

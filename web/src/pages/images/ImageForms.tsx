@@ -68,6 +68,7 @@ export function ImportForm({ projectId }: { projectId: string }) {
   const [name, setName] = useState("");
   const [file, setFile] = useState<string | null>(null);
   const [format, setFormat] = useState<string | null>(null);
+  const [makeDefault, setMakeDefault] = useState(false);
   const changed = useImagesChanged(projectId);
   const files = useQuery({
     queryKey: ["files", projectId, "image-files"],
@@ -77,10 +78,11 @@ export function ImportForm({ projectId }: { projectId: string }) {
   const likely = all.filter((f) => IMAGE_FILE.test(f.path));
   const options = (likely.length ? likely : all).map((f) => f.path);
   const m = useMutation({
-    mutationFn: () => importImage(projectId, { name: name.trim(), file: file ?? "", ...(format ? { format } : {}) }),
+    mutationFn: () => importImage(projectId, { name: name.trim(), file: file ?? "", default: makeDefault, ...(format ? { format } : {}) }),
     onSuccess: async () => {
       setName("");
       setFile(null);
+      setMakeDefault(false);
       await changed();
     },
   });
@@ -122,6 +124,7 @@ export function ImportForm({ projectId }: { projectId: string }) {
         clearable
         w={170}
       />
+      <Checkbox label="Set as default" checked={makeDefault} onChange={(e) => setMakeDefault(e.currentTarget.checked)} mb={8} />
       <Button type="submit" loading={m.isPending} disabled={!name.trim() || !file || !!nameError(name.trim())}>
         Import
       </Button>
