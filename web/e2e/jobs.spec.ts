@@ -2,28 +2,13 @@
 // queue's live states, the live coloured log, cancel, hold/release, provenance, and the form's
 // own and the server's errors at their fields.
 import { expectAccessible } from "./a11y.ts";
-import { expect, signIn, test, unique, type TestUser, type World } from "./fixtures.ts";
+import { expect, signIn, test, unique, type World } from "./fixtures.ts";
+import { memberProject, type MemberProject } from "./project-helpers.ts";
 
-interface Setup {
-  user: TestUser;
-  org: { id: string; slug: string };
-  project: { id: string; slug: string };
-  base: string;
-}
+type Setup = MemberProject;
 
 // A member's project with one commit on main (so jobs are pinned to it).
-async function setup(world: World): Promise<Setup> {
-  const org = await world.org();
-  const user = await world.user(org, "member");
-  const project = await world.project(user, org);
-  await user.api.call(
-    "PUT",
-    `/api/v1/projects/${project.id}/repo/files/README.md`,
-    { branch: "main", content: "# jobs\n", message: "start" },
-    { "If-None-Match": "*" },
-  );
-  return { user, org, project, base: `/${org.slug}/${project.slug}` };
-}
+const setup = (world: World): Promise<Setup> => memberProject(world, "# jobs\n");
 
 function submit(s: Setup, body: Record<string, unknown>) {
   return s.user.api.post(`/api/v1/projects/${s.project.id}/jobs`, { mem_mb: 256, time_limit_s: 120, ...body });

@@ -67,3 +67,18 @@ export interface ListPage<T> {
   items: T[];
   next: string | null;
 }
+
+// Every page of a list (up to `maxPages` of 200): for pickers and short lists shown whole.
+export async function listAll<T>(path: string, maxPages = 20): Promise<T[]> {
+  const out: T[] = [];
+  let after = "";
+  for (let i = 0; i < maxPages; i++) {
+    const q = new URLSearchParams({ limit: "200" });
+    if (after) q.set("after", after);
+    const page = await fetchJson<ListPage<T>>(`${path}${path.includes("?") ? "&" : "?"}${q}`);
+    out.push(...page.items);
+    if (!page.next) break;
+    after = page.next;
+  }
+  return out;
+}

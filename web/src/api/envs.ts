@@ -27,6 +27,11 @@ export interface Env {
   last_activity: string;
   stop_requested: string | null;
   log_tail?: string;
+  gpus?: number;
+  image?: { name: string | null; digest: string } | null; // null: the host system
+  secrets?: string[]; // names only
+  datasets?: { name: string; version: number; dataset_id?: string; path?: string }[];
+  files?: { prefix: string; path: string } | null; // the project's files, read-write (null: not mounted)
   etag: string;
 }
 
@@ -47,6 +52,8 @@ export interface App {
   spawn_timeout_s: number;
   network: string;
   enabled: boolean;
+  max_gpus?: number; // GPUs a launch may ask for (0 or absent: none)
+  image?: string; // the image the app runs on when a launch names none ("" or absent: the project's default)
 }
 
 export interface GuestLink {
@@ -72,6 +79,11 @@ export interface LaunchBody {
   mem_mb?: number;
   time_limit_s?: number;
   ref?: string;
+  gpus?: number;
+  image?: string; // "name", "name@sha256:…", "none"; absent: the project's default
+  datasets?: string[]; // name or name@N
+  secrets?: string[]; // NAME or NAME:file
+  files?: boolean; // the project's files read-write at /project, written back
 }
 
 export const listApps = () => fetchJson<ListPage<App>>("/api/v1/apps");

@@ -61,6 +61,8 @@ export interface Job {
   datasets?: { name: string; dataset_id: string; version: number; path: string }[];
   commit?: { id: string; ref: string | null } | null;
   outputs?: { dataset: string; dataset_id: string; paths: string[]; version: number | null };
+  image?: { name: string | null; digest: string } | null; // null: the host system
+  secrets?: string[]; // the names it was given (never values)
 }
 
 // The body of POST /api/v1/projects/{id}/jobs.
@@ -77,6 +79,8 @@ export interface SubmitBody {
   datasets?: string[];
   outputs?: { dataset: string; paths: string[] };
   ref?: string;
+  image?: string; // "name", "name@sha256:…", "sha256:…", "none"; absent: the project's default
+  secrets?: string[]; // NAME or NAME:file
 }
 
 // A single job answers with the job; an array with its tasks' ids.

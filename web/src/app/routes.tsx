@@ -9,6 +9,8 @@ import { codeRoutes } from "../pages/code";
 import { dataRoutes } from "../pages/data";
 import { jobRoutes, projectJobRoutes } from "../pages/jobs";
 import { envRoutes, projectEnvRoutes } from "../pages/envs";
+import { projectImageRoutes } from "../pages/images";
+import { projectSecretRoutes } from "../pages/secrets";
 import { meRoutes } from "../pages/me";
 import { projectQuery } from "../api/projects";
 import { loadMe, ME_KEY } from "../auth/session";
@@ -48,7 +50,7 @@ const routes: RouteObject[] = [
               return null;
             },
             lazy: async () => ({ Component: (await import("../pages/projects/ProjectShell")).ProjectShell }),
-            children: [...projectChildRoutes, ...codeRoutes, ...dataRoutes, ...projectJobRoutes, ...projectEnvRoutes],
+            children: [...projectChildRoutes, ...codeRoutes, ...dataRoutes, ...projectJobRoutes, ...projectEnvRoutes, ...projectImageRoutes, ...projectSecretRoutes],
           },
           { path: "*", element: <NotFound /> },
         ],

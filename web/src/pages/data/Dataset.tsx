@@ -16,6 +16,7 @@ import { LinkDialog } from "./LinkDialog";
 import { NewVersion } from "./NewVersion";
 import { VersionDiff } from "./VersionDiff";
 import { VersionFiles } from "./VersionFiles";
+import { VersionProvenance } from "./VersionProvenance";
 
 // The API names datasets by id; the page by name: page through the list (name order) to it.
 async function findDataset(projectId: string, name: string): Promise<DatasetT> {
@@ -72,9 +73,9 @@ export default function Dataset() {
               </EmptyState>
             </Paper>
           ) : (
-            <Table.ScrollContainer minWidth={520}>
+            <Table.ScrollContainer minWidth={640}>
               <Table aria-label="Versions" verticalSpacing={4}>
-                <HeadRow cols={["Version", "Files", "Size", "Made", "Message", "Actions"]} />
+                <HeadRow cols={["Version", "Files", "Size", "Made", "Made by", "Message", "Actions"]} />
                 <Table.Tbody>
                   {d.versions.map((v) => (
                     <Table.Tr key={v.version} aria-current={v.version === current ? "true" : undefined}>
@@ -82,6 +83,9 @@ export default function Dataset() {
                       <Table.Td>{v.files}</Table.Td>
                       <Table.Td>{formatBytes(v.bytes)}</Table.Td>
                       <Table.Td>{formatTime(v.created)}</Table.Td>
+                      <Table.Td>
+                        <VersionProvenance provenance={v.provenance ?? {}} />
+                      </Table.Td>
                       <Table.Td>{v.message}</Table.Td>
                       <Table.Td>
                         <Group gap={4} wrap="nowrap">

@@ -3,6 +3,7 @@
 import { Button, Group, SegmentedControl, Stack, Table, Text } from "@mantine/core";
 import { useEffect, useState } from "react";
 import type { Env } from "../../api/envs";
+import { shortDigest } from "../../api/images";
 import { useMe } from "../../auth/session";
 import { LoadMore, useCursorList } from "../../components/CursorList";
 import { EmptyState } from "../../components/EmptyState";
@@ -25,6 +26,31 @@ function useNow(ms = 15_000): number {
   return now;
 }
 
+// What an environment runs with: its image (name and digest), GPUs, datasets, secrets' names and
+// the project's files.
+function EnvRuns({ env }: { env: Env }) {
+  const parts: string[] = [];
+  if (env.gpus) parts.push(`${env.gpus} GPU${env.gpus > 1 ? "s" : ""}`);
+  if (env.datasets?.length) parts.push(`data: ${env.datasets.map((d) => `${d.name}@${d.version}`).join(", ")}`);
+  if (env.secrets?.length) parts.push(`secrets: ${env.secrets.join(", ")}`);
+  if (env.files) parts.push(`files at ${env.files.path}${env.files.prefix ? ` (${env.files.prefix})` : ""}`);
+  if (env.image === undefined && parts.length === 0) return null;
+  return (
+    <Text size="xs" c="dimmed" style={{ overflowWrap: "anywhere" }}>
+      {env.image === undefined ? null : env.image === null ? "host system" : (
+        <>
+          image {env.image.name ? `${env.image.name} ` : ""}
+          <span className="mono" title={env.image.digest}>
+            {shortDigest(env.image.digest)}
+          </span>
+        </>
+      )}
+      {env.image !== undefined && parts.length ? " · " : ""}
+      {parts.join(" · ")}
+    </Text>
+  );
+}
+
 function Row({ env, now, mine, onShare }: { env: Env; now: number; mine: boolean; onShare: (e: Env) => void }) {
   return (
     <Table.Tr>
@@ -35,6 +61,7 @@ function Row({ env, now, mine, onShare }: { env: Env; now: number; mine: boolean
         <Text size="xs" c="dimmed" className="mono">
           {env.id}
         </Text>
+        <EnvRuns env={env} />
       </Table.Td>
       <Table.Td>
         <EnvStateBadge state={env.state} reason={env.reason} showReason />

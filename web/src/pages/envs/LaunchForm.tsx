@@ -1,11 +1,13 @@
-// The launch form for one app of the catalog: resources within the app's maxima, checked as
-// typed with the API's rules; the API's own answer (a field's problem) shown next to that field.
-import { Button, Group, NumberInput, Paper, SimpleGrid, Stack, Text, TextInput, Title } from "@mantine/core";
+// The launch form for one app of the catalog: resources within the app's maxima (GPUs when the
+// app allows them), the image, datasets and secrets, checked as typed with the API's rules; the API's own answer (a field's problem) shown next to that field.
+import { Button, Checkbox, Group, NumberInput, Paper, SimpleGrid, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { launchEnv, type App, type Env } from "../../api/envs";
+import { DEFAULT_IMAGE } from "../../api/images";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { DatasetsPicker, ImagePicker, SecretsPicker } from "../../components/RunPickers";
 import { defaultsFor, fmtHours, formField, validateLaunch, type LaunchForm as Form } from "./envState";
 
 export function LaunchForm({
@@ -32,6 +34,7 @@ export function LaunchForm({
   const problemField = launch.error instanceof ApiError ? formField(launch.error.problem.field) : undefined;
   const err = (k: keyof Form) => errors[k] ?? (problemField === k ? launch.error?.message : undefined);
   const set = (k: keyof Form) => (v: string | number) => setForm((f) => ({ ...f, [k]: v }));
+  const setList = (k: "datasets" | "secrets") => (v: string[]) => setForm((f) => ({ ...f, [k]: v }));
   return (
     <Paper withBorder p="md">
       <form
@@ -76,7 +79,32 @@ export function LaunchForm({
               onChange={set("hours")}
               error={err("hours")}
             />
+            {app.max_gpus ? (
+              <NumberInput
+                label="GPUs"
+                description={`0 to ${app.max_gpus}`}
+                min={0}
+                max={app.max_gpus}
+                allowDecimal={false}
+                value={form.gpus}
+                onChange={set("gpus")}
+                error={err("gpus")}
+              />
+            ) : null}
           </SimpleGrid>
+          <ImagePicker projectId={projectId} value={form.image ?? DEFAULT_IMAGE} onChange={set("image")} error={err("image")} appImage={app.image || undefined} />
+          <DatasetsPicker projectId={projectId} value={form.datasets ?? []} onChange={setList("datasets")} error={err("datasets")} />
+          <SecretsPicker projectId={projectId} value={form.secrets ?? []} onChange={setList("secrets")} error={err("secrets")} />
+          <Checkbox
+            label="The project's files, read-write at /project"
+            description="what the environment writes there is saved back as the project's files"
+            checked={!!form.files}
+            onChange={(e) => {
+              const files = e.currentTarget.checked;
+              setForm((f) => ({ ...f, files }));
+            }}
+            error={err("files")}
+          />
           <TextInput
             label="Branch, tag or commit"
             description="The project's code in /workspace; empty: the default branch"

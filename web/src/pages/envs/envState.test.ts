@@ -33,6 +33,18 @@ describe("validateLaunch", () => {
     const low = validateLaunch({ cpus: 0, memGb: 0.001, hours: 0.001, ref: "a..b" }, app);
     expect(Object.keys(low.errors).sort()).toEqual(["cpus", "hours", "memGb", "ref"]);
   });
+  it("adds GPUs within the app's maximum, the image, datasets and secrets", () => {
+    const gpuApp = { ...app, max_gpus: 2 };
+    const f = { cpus: 1, memGb: 2, hours: 1, ref: "", gpus: 1, image: "py@sha256:aa", datasets: ["d@2"], secrets: ["K", "F:file"] };
+    expect(validateLaunch(f, gpuApp).body).toEqual({
+      app: "jupyter", cpus: 1, mem_mb: 2048, time_limit_s: 3600, gpus: 1, image: "py@sha256:aa", datasets: ["d@2"], secrets: ["K", "F:file"],
+    });
+    expect(validateLaunch({ ...f, image: "@default", gpus: 0, datasets: [], secrets: [] }, gpuApp).body).toEqual({
+      app: "jupyter", cpus: 1, mem_mb: 2048, time_limit_s: 3600,
+    });
+    expect(validateLaunch({ ...f, gpus: 1 }, app).errors.gpus).toMatch(/At most 0 GPUs/);
+    expect(validateLaunch({ ...f, secrets: ["K", "K:file"] }, gpuApp).errors.secrets).toMatch(/twice/);
+  });
   it("rejects what is not a number", () => {
     const r = validateLaunch({ cpus: "1.5", memGb: "", hours: "x", ref: "" }, app);
     expect(Object.keys(r.errors).sort()).toEqual(["cpus", "hours", "memGb"]);

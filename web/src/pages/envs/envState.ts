@@ -2,6 +2,7 @@
 // state words and colours, the queue reason in words, live updates merged into a listed page,
 // durations, and the launch form's rules (the API's, within the app's maxima).
 import type { App, Env, LaunchBody } from "../../api/envs";
+import { DEFAULT_IMAGE, imageField } from "../../api/images";
 
 export const ACTIVE_STATES = new Set(["QUEUED", "STARTING", "READY", "STOPPING"]);
 export const isActive = (e: Pick<Env, "state">) => ACTIVE_STATES.has(e.state);
@@ -110,6 +111,11 @@ export interface LaunchForm {
   memGb: number | string;
   hours: number | string;
   ref: string;
+  gpus?: number | string;
+  image?: string; // "@default", "none" or "name@sha256:…" (RunPickers' ImagePicker)
+  datasets?: string[];
+  secrets?: string[];
+  files?: boolean;
 }
 
 export type LaunchErrors = Partial<Record<keyof LaunchForm, string>>;
@@ -120,6 +126,10 @@ export function defaultsFor(app: App): LaunchForm {
     memGb: Math.round((app.defaults.mem_mb / 1024) * 100) / 100,
     hours: Math.round((app.defaults.time_limit_s / 3600) * 100) / 100,
     ref: "",
+    gpus: 0,
+    image: DEFAULT_IMAGE,
+    datasets: [],
+    secrets: [],
   };
 }
 
@@ -150,9 +160,25 @@ export function validateLaunch(f: LaunchForm, app: App): { errors: LaunchErrors;
   const ref = f.ref.trim();
   if (ref.length > 255) errors.ref = "At most 255 characters";
   else if (/[\s~^:?*[\\]/.test(ref) || ref.includes("..")) errors.ref = "Not a branch, tag or commit name";
+  const gpus = f.gpus === undefined ? 0 : num(f.gpus);
+  const maxGpus = app.max_gpus ?? 0;
+  if (!Number.isInteger(gpus) || gpus < 0) errors.gpus = "A whole number of GPUs";
+  else if (gpus > maxGpus) errors.gpus = `At most ${maxGpus} GPUs for ${app.name}`;
+  const datasets = f.datasets ?? [];
+  const dsNames = datasets.map((d) => d.split("@")[0]);
+  if (new Set(dsNames).size !== dsNames.length) errors.datasets = "A dataset is named twice";
+  const secrets = f.secrets ?? [];
+  const secretNames = secrets.map((x) => x.split(":")[0]);
+  if (new Set(secretNames).size !== secretNames.length) errors.secrets = "A secret is named twice";
   if (Object.keys(errors).length) return { errors };
   const body: LaunchBody = { app: app.name, cpus, mem_mb: mem, time_limit_s: secs };
   if (ref) body.ref = ref;
+  if (gpus > 0) body.gpus = gpus;
+  const image = imageField(f.image);
+  if (image) body.image = image;
+  if (datasets.length) body.datasets = datasets;
+  if (secrets.length) body.secrets = secrets;
+  if (f.files) body.files = true;
   return { errors, body };
 }
 
@@ -167,6 +193,12 @@ export function formField(apiField: string | undefined): keyof LaunchForm | unde
       return "hours";
     case "ref":
       return "ref";
+    case "gpus":
+    case "image":
+    case "datasets":
+    case "secrets":
+    case "files":
+      return apiField;
     default:
       return undefined;
   }

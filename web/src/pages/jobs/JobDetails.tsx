@@ -1,7 +1,24 @@
 // A job's timings, resources, usage, what it runs, and its events as a timeline.
 import { Code, SimpleGrid, Stack, Text, Timeline } from "@mantine/core";
 import type { ReactNode } from "react";
+import { shortDigest } from "../../api/images";
 import type { Job } from "../../api/jobs";
+import { CopyButton } from "../../components/CopyButton";
+
+// The image a job or an environment runs on: its name and digest (null: the host system).
+export function ImageWords({ image }: { image: { name: string | null; digest: string } | null | undefined }) {
+  if (image === undefined) return null;
+  if (image === null) return <>host system</>;
+  return (
+    <>
+      {image.name ? `${image.name} ` : ""}
+      <span className="mono" title={image.digest}>
+        {shortDigest(image.digest)}
+      </span>{" "}
+      <CopyButton value={image.digest} label="Copy digest" />
+    </>
+  );
+}
 
 function when(t: string | null | undefined): string {
   return t ? new Date(t).toLocaleString() : "—";
@@ -48,6 +65,12 @@ export function JobDetails({ job }: { job: Job }) {
         </Item>
         {job.dependency ? <Item label="Dependencies">{job.dependency}</Item> : null}
         {job.requeue_count ? <Item label="Requeued">{job.requeue_count} times</Item> : null}
+        {job.image !== undefined ? (
+          <Item label="Image">
+            <ImageWords image={job.image} />
+          </Item>
+        ) : null}
+        {job.secrets?.length ? <Item label="Secrets">{job.secrets.join(", ")}</Item> : null}
       </SimpleGrid>
       <div>
         <Text size="xs" c="dimmed">

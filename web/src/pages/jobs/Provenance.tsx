@@ -1,8 +1,9 @@
-// Where a job's results come from and go: commit (and input datasets) → job → the dataset
+// Where a job's results come from and go: commit, image (and input datasets) → job → the dataset
 // version its outputs made. Boxes and arrows in flex (no graph library); each node a link.
 import { Anchor, Box, Group, Paper, Text } from "@mantine/core";
 import type { ReactNode } from "react";
 import { Link } from "react-router";
+import { shortDigest } from "../../api/images";
 import type { Job } from "../../api/jobs";
 
 function Node({ kind, to, children }: { kind: string; to: string | null; children: ReactNode }) {
@@ -35,7 +36,8 @@ function Arrow() {
 export function Provenance({ job, base }: { job: Job; base: string | null }) {
   const inputs = job.datasets ?? [];
   const out = job.outputs;
-  if (!job.commit && inputs.length === 0 && !out) return null;
+  const image = job.image;
+  if (!job.commit && inputs.length === 0 && !out && !image) return null;
   const ds = (name: string, v: number | null) => (base ? `${base}/datasets/${encodeURIComponent(name)}${v ? `?version=${v}` : ""}` : null);
   return (
     <section aria-label="Provenance">
@@ -43,13 +45,19 @@ export function Provenance({ job, base }: { job: Job; base: string | null }) {
         Provenance
       </Text>
       <Group component="ul" gap="xs" align="center" wrap="wrap" style={{ listStyle: "none", padding: 0, margin: 0 }} aria-label="commit, job and dataset version">
-        {job.commit || inputs.length ? (
+        {job.commit || inputs.length || image ? (
           <Box component="li" style={{ listStyle: "none" }}>
             <Group component="ul" gap={4} style={{ listStyle: "none", padding: 0, margin: 0, flexDirection: "column", alignItems: "stretch" }}>
               {job.commit ? (
                 <Node kind="commit" to={base ? `${base}/commit/${job.commit.id}` : null}>
                   {job.commit.id.slice(0, 12)}
                   {job.commit.ref ? ` (${job.commit.ref})` : ""}
+                </Node>
+              ) : null}
+              {image ? (
+                <Node kind="image" to={base ? `${base}/images` : null}>
+                  {image.name ? `${image.name} ` : ""}
+                  {shortDigest(image.digest)}
                 </Node>
               ) : null}
               {inputs.map((d) => (
@@ -60,7 +68,7 @@ export function Provenance({ job, base }: { job: Job; base: string | null }) {
             </Group>
           </Box>
         ) : null}
-        {job.commit || inputs.length ? <Arrow /> : null}
+        {job.commit || inputs.length || image ? <Arrow /> : null}
         <Node kind="job" to={`/jobs/${job.id}`}>
           {job.name || job.id}
         </Node>

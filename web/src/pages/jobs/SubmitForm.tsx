@@ -1,26 +1,17 @@
-// "New job": command or script, resources, array, dependencies, datasets, outputs and ref. Checked
+// "New job": command or script, resources, array, dependencies, image, datasets, secrets, outputs and ref. Checked
 // as the user types with the API's rules (validate.ts); the server's errors are shown at their
 // field. The submit carries an Idempotency-Key, so a retry after a lost answer stores one job.
-import { Alert, Button, Group, MultiSelect, SegmentedControl, SimpleGrid, Stack, Text, TextInput, Textarea } from "@mantine/core";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Alert, Button, Group, SegmentedControl, SimpleGrid, Stack, Text, TextInput, Textarea } from "@mantine/core";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState } from "react";
 import { Link } from "react-router";
 import { ApiError } from "../../api/client";
-import { jobKeys, listDatasets, submitJob, type Submitted } from "../../api/jobs";
+import { jobKeys, submitJob, type Submitted } from "../../api/jobs";
+import { DatasetsPicker, ImagePicker, SecretsPicker } from "../../components/RunPickers";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { EMPTY_FORM as EMPTY, fieldOf, toBody, validate, type FieldErrors, type JobForm } from "./validate";
 import { newIdempotencyKey } from "../../api/conventions";
 
-
-function datasetOptions(ds: { name: string; latest: number }[]) {
-  const out: { value: string; label: string }[] = [];
-  for (const d of ds) {
-    if (d.latest < 1) continue;
-    out.push({ value: d.name, label: `${d.name} (latest, v${d.latest})` });
-    for (let n = d.latest; n >= Math.max(1, d.latest - 4); n--) out.push({ value: `${d.name}@${n}`, label: `${d.name}@${n}` });
-  }
-  return out;
-}
 
 export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: () => void }) {
   const qc = useQueryClient();
@@ -29,7 +20,6 @@ export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: (
   const [server, setServer] = useState<FieldErrors & { form?: string }>({});
   const [done, setDone] = useState<Submitted | null>(null);
   const key = useRef<string>(newIdempotencyKey());
-  const datasets = useQuery({ queryKey: ["datasets", projectId], queryFn: () => listDatasets(projectId) });
   const errors = validate(f);
   const submit = useMutation({
     mutationFn: () => submitJob(projectId, toBody(f), key.current),
@@ -106,17 +96,9 @@ export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: (
           {text("array", "Array", "sbatch syntax: 0-9, 1,3,5-7, 0-15:4, 0-99%10")}
           {text("dependency", "Dependencies", "afterok:JOB[:JOB], afterany:…, singleton")}
         </SimpleGrid>
-        <MultiSelect
-          label="Datasets"
-          description="mounted read-only at /data/<name>: the latest version or a pinned one (name@N)"
-          data={datasetOptions(datasets.data?.items ?? [])}
-          value={f.datasets}
-          onChange={(v) => set("datasets", v)}
-          searchable
-          nothingFoundMessage={datasets.isPending ? "Loading…" : "This project has no datasets yet"}
-          error={err("datasets")}
-        />
-        <ErrorAlert error={datasets.error} title="The project's datasets could not be loaded" />
+        <ImagePicker projectId={projectId} value={f.image} onChange={(v) => set("image", v)} error={err("image")} />
+        <DatasetsPicker projectId={projectId} value={f.datasets} onChange={(v) => set("datasets", v)} error={err("datasets")} />
+        <SecretsPicker projectId={projectId} value={f.secrets} onChange={(v) => set("secrets", v)} error={err("secrets")} />
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           {text("outputs_dataset", "Output dataset", "the job's matching files become its next version")}
           <Textarea

@@ -100,6 +100,12 @@ describe("the form", () => {
       ref: "main",
     });
   });
+  it("names the image and secrets only when chosen", () => {
+    expect(toBody({ ...base, image: "none", secrets: ["K:file"] })).toEqual({ command: ["echo", "hi"], image: "none", secrets: ["K:file"] });
+    expect(toBody({ ...base, image: "@default" })).toEqual({ command: ["echo", "hi"] });
+    expect(validate({ ...base, secrets: ["K", "K:file"] }).secrets).toMatch(/twice/);
+    expect(fieldOf("image")).toBe("image");
+  });
   it("maps a problem's field to the form's", () => {
     expect(fieldOf("outputs")).toBe("outputs_paths");
     expect(fieldOf("ref")).toBe("ref");

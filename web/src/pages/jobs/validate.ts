@@ -2,6 +2,7 @@
 // OpenAPI schema's limits, compute/array_spec.cpp and compute/job.cpp parse_dependency), so the
 // form says what is wrong while the user types. The server stays the judge: its errors are shown
 // at their field too.
+import { DEFAULT_IMAGE, imageField } from "../../api/images";
 
 export interface JobForm {
   name: string;
@@ -18,6 +19,8 @@ export interface JobForm {
   outputs_dataset: string;
   outputs_paths: string; // globs, one per line
   ref: string;
+  image: string; // "@default" (the project's), "none" (the host system) or "name@sha256:…"
+  secrets: string[]; // NAME or NAME:file
 }
 
 // A new form: the server's defaults filled in.
@@ -36,6 +39,8 @@ export const EMPTY_FORM: JobForm = {
   outputs_dataset: "",
   outputs_paths: "",
   ref: "",
+  image: DEFAULT_IMAGE,
+  secrets: [],
 };
 
 export type FieldErrors = Partial<Record<keyof JobForm | "outputs", string>>;
@@ -199,6 +204,9 @@ export function validate(f: JobForm): FieldErrors {
   if (f.datasets.length > LIMITS.datasets) e.datasets = `at most ${LIMITS.datasets} datasets`;
   const names = f.datasets.map((s) => s.split("@")[0]);
   if (new Set(names).size !== names.length) e.datasets = "a dataset is named twice";
+  const secretNames = f.secrets.map((s) => s.split(":")[0]);
+  if (new Set(secretNames).size !== secretNames.length) e.secrets = "a secret is named twice";
+  if (f.secrets.length > LIMITS.datasets) e.secrets = `at most ${LIMITS.datasets} secrets`;
   if (f.ref.length > LIMITS.ref) e.ref = `ref must be at most ${LIMITS.ref} characters`;
   const globs = globsOf(f.outputs_paths);
   const ds = f.outputs_dataset.trim();
@@ -229,6 +237,8 @@ export function toBody(f: JobForm): import("../../api/jobs").SubmitBody {
   if (f.datasets.length) body.datasets = f.datasets;
   if (f.outputs_dataset.trim()) body.outputs = { dataset: f.outputs_dataset.trim(), paths: globsOf(f.outputs_paths) };
   if (f.ref.trim()) body.ref = f.ref.trim();
+  body.image = imageField(f.image);
+  if (f.secrets.length) body.secrets = f.secrets;
   for (const k of Object.keys(body) as (keyof typeof body)[]) if (body[k] === undefined) delete body[k];
   return body;
 }
@@ -247,6 +257,8 @@ export function fieldOf(problemField: string | undefined): keyof JobForm | "form
     case "datasets":
     case "ref":
     case "name":
+    case "image":
+    case "secrets":
       return problemField;
     case "outputs":
       return "outputs_paths";

@@ -13,6 +13,7 @@ const TABS = [
   { to: "/me/tokens", label: "API tokens" },
   { to: "/me/usage", label: "Usage" },
   { to: "/me/notifications", label: "Notifications" },
+  { to: "/me/secrets", label: "Secrets" },
 ];
 
 export default function MeLayout() {

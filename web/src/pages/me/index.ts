@@ -1,7 +1,8 @@
 import type { RouteObject } from "react-router";
 import { page } from "../../app/lazy";
+import { meSecretsRoute } from "../secrets";
 
-// /me: the signed-in user's own account, one tab each: profile, password, sessions, API tokens, usage, notifications.
+// /me: the signed-in user's own account, one tab each: profile, password, sessions, API tokens, usage, notifications, secrets.
 export const meRoutes: RouteObject[] = [
   {
     path: "me",
@@ -14,6 +15,7 @@ export const meRoutes: RouteObject[] = [
       { path: "tokens", lazy: page(() => import("./Tokens")) },
       { path: "usage", lazy: page(() => import("./Usage")) },
       { path: "notifications", lazy: page(() => import("./Notifications")) },
+      meSecretsRoute,
     ],
   },
 ];

@@ -35,6 +35,8 @@ const TABS = [
   { value: "datasets", label: "Datasets" },
   { value: "jobs", label: "Jobs" },
   { value: "envs", label: "Environments" },
+  { value: "images", label: "Images" },
+  { value: "secrets", label: "Secrets" },
   { value: "settings", label: "Settings" },
 ];
 
