@@ -512,6 +512,17 @@ void add_tasks(http::Api& api, obs::Metrics& metrics, tasks::Queue& queue, data:
   metrics.add_source([&queue] { return queue.render_metrics(); });
 }
 
+// The routes of projects and what they hold: audit, code, data, jobs, environments.
+void add_project_routes(http::Api& api, async::Runtime& runtime, const Settings& c, vcs::Repos& repos,
+                        jobs::Service& compute_service, data::Service& data_service, envs::Service& env_service) {
+  projects::add_routes(api);
+  audit::add_routes(api);
+  jobs::add_routes(api, compute_service, runtime);
+  data::add_routes(api, data_service, runtime);
+  vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
+  envs::add_routes(api, env_service, runtime);
+}
+
 int run_server(const ServerFlags& flags) {
   tune_allocator();
   crypto::init();
@@ -582,12 +593,7 @@ int run_server(const ServerFlags& flags) {
   add_secret_routes(api, (*blobs)->key(), deps);                     // after add_mfa: chains deps.forget_user
   auto sign_in = add_sign_in_routes(api, c, clock, settings, limiter, deps);
   identity::add_org_routes(api, deps);
-  projects::add_routes(api);
-  audit::add_routes(api);
-  jobs::add_routes(api, compute_service, runtime);
-  data::add_routes(api, data_service, runtime);
-  vcs::add_routes(api, repos, runtime, {.max_blob_bytes = static_cast<std::size_t>(c.git.max_file_bytes)});
-  envs::add_routes(api, env_service, runtime);
+  add_project_routes(api, runtime, c, repos, compute_service, data_service, env_service);
   if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, *quotas); !st) die(st.error().detail);
   add_tasks(api, metrics, task_queue, data_service, compute_service, *image_service);
   auto web_assets = load_web_ui(c, js->exe);
