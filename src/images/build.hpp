@@ -63,7 +63,7 @@ struct BuiltImage {
 };
 
 // The images module's side (build_ingest.cpp): the built root becomes a ready image of the
-// project (neutralised, described, within the storage quota); its id. kConflict when the name is
+// project (neutralised, described, within the storage quota); its id. kAlreadyExists when the name is
 // taken meanwhile.
 Result<std::string> ingest_built(Service& images, const BuiltImage& b);
 // Whether the image exists and is ready (a cached build whose image was removed builds again).
