@@ -31,7 +31,9 @@ void add_commands(CLI::App& app, int& exit_code) {
   add_repo_commands(app, ctx);
   add_env_commands(app, ctx);
   add_secret_commands(app, ctx);
-  add_image_build(add_image_commands(app, ctx), ctx);
+  auto* image = add_image_commands(app, ctx);
+  add_image_build(image, ctx);
+  add_image_import(image, ctx);
   add_admin_commands(app, ctx);
 }
 

@@ -134,6 +134,15 @@ void add_secret_commands(CLI::App& app, const Ctx& ctx);
 CLI::App* add_image_commands(CLI::App& app, const Ctx& ctx);
 // commands_image_build.cpp: `image build`.
 void add_image_build(CLI::App* image, const Ctx& ctx);
+// With --wait, polls the image `im` (as a POST answered it) until it is not pending; prints it (JSON
+// or a line) and fails when it failed. `what`: "pull", "import".
+Status wait_and_report_image(Context& ctx, ApiClient& api, nlohmann::json im, const std::string& name, bool wait,
+                             int wait_s, const char* what);
+// commands_image_import.cpp: `image import`
+void add_image_import(CLI::App* image, const Ctx& ctx);
+// commands_data.cpp: `data put` for other commands (a resumable upload of `file` to `path`).
+Status upload_file(Context& ctx, ApiClient& api, const std::string& file, const std::string& project,
+                   const std::string& path, bool overwrite);
 
 // A password from stdin (--password-stdin), else from the terminal (asked twice when `confirm`).
 [[nodiscard]] Result<std::string> read_password(bool from_stdin, bool confirm, std::string_view prompt);

@@ -105,6 +105,7 @@ Result<fs::path> resume_file(Context& ctx, const std::string& server, const std:
 struct PutArgs {
   std::string file, project, path;
   bool overwrite = false, quiet = false;
+  bool report = true;  // print the upload's result (false: another command reports)
   std::string chunk = "16MiB";
 };
 
@@ -173,7 +174,11 @@ Status put(Context& ctx, ApiClient& api, const PutArgs& a) {
   std::error_code ec;
   fs::remove(state_file, ec);
   TRY_STATUS(r);
-  ctx.done(*r, "uploaded " + dest + " (" + format_size(static_cast<std::uint64_t>(size)) + ", sha256 " + sha + ")");
+  std::string msg = "uploaded " + dest + " (" + format_size(static_cast<std::uint64_t>(size)) + ", sha256 " + sha + ")";
+  if (a.report)
+    ctx.done(*r, msg);
+  else
+    ctx.err() << sanitize(msg) << "\n";  // a step of another command, whose own answer is stdout
   return {};
 }
 
@@ -251,6 +256,13 @@ Status get(Context& ctx, ApiClient& api, const GetArgs& a) {
 }
 
 }  // namespace
+
+Status upload_file(Context& ctx, ApiClient& api, const std::string& file, const std::string& project,
+                   const std::string& path, bool overwrite) {
+  PutArgs a;
+  a.file = file, a.project = project, a.path = path, a.overwrite = overwrite, a.report = false;
+  return put(ctx, api, a);
+}
 
 void add_data_commands(CLI::App& app, const Ctx& ctx) {
   auto* data = app.add_subcommand("data", "Project files: upload, download, list, move, delete");

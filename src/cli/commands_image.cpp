@@ -52,24 +52,7 @@ void add_image_pull(CLI::App* image, const Ctx& ctx) {
     c.method = "POST";
     c.path = api_path({"projects", a->project, "images"});
     c.body = json{{"name", a->name}, {"source", a->source}, {"default", a->make_default}};
-    json im = TRY(api.send(c)).body;
-    std::string id = im.value("id", std::string());
-    const Stopwatch waited;
-    while (a->wait && im.value("state", std::string()) == "pending" && waited.millis() < Millis{a->wait_s} * 1000) {
-      client_sleep_ms(250);
-      im = TRY(api.get(api_path({"images", id}))).body;
-    }
-    if (ctx->globals.json) {
-      ctx->print_json(im);
-    } else {
-      ctx->out() << "Image " << sanitize(a->name) << " (" << sanitize(id) << ") is " << sanitize(im.value("state", std::string()));
-      if (im.contains("digest") && im["digest"].is_string()) ctx->out() << ": " << sanitize(im["digest"].get<std::string>());
-      ctx->out() << "\n";
-    }
-    if (im.value("state", std::string()) == "failed")
-      return fail(ErrorCode::kFailedPrecondition, "image-failed",
-                  "the pull failed: " + (im["error"].is_string() ? im["error"].get<std::string>() : std::string()));
-    return {};
+    return wait_and_report_image(*ctx, api, TRY(api.send(c)).body, a->name, a->wait, a->wait_s, "pull");
   });
 }
 
@@ -161,6 +144,27 @@ void add_registry_commands(CLI::App* image, const Ctx& ctx) {
 }
 
 }  // namespace
+
+Status wait_and_report_image(Context& ctx, ApiClient& api, json im, const std::string& name, bool wait, int wait_s,
+                             const char* what) {
+  std::string id = im.value("id", std::string());
+  const Stopwatch waited;
+  while (wait && im.value("state", std::string()) == "pending" && waited.millis() < Millis{wait_s} * 1000) {
+    client_sleep_ms(250);
+    im = TRY(api.get(api_path({"images", id}))).body;
+  }
+  if (ctx.globals.json) {
+    ctx.print_json(im);
+  } else {
+    ctx.out() << "Image " << sanitize(name) << " (" << sanitize(id) << ") is " << sanitize(im.value("state", std::string()));
+    if (im.contains("digest") && im["digest"].is_string()) ctx.out() << ": " << sanitize(im["digest"].get<std::string>());
+    ctx.out() << "\n";
+  }
+  if (im.value("state", std::string()) == "failed")
+    return fail(ErrorCode::kFailedPrecondition, "image-failed",
+                std::string("the ") + what + " failed: " + (im["error"].is_string() ? im["error"].get<std::string>() : std::string()));
+  return {};
+}
 
 CLI::App* add_image_commands(CLI::App& app, const Ctx& ctx) {
   auto* image = app.add_subcommand("image", "Images that jobs and environments run on: pull, list, show, rm, registry");

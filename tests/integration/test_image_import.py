@@ -312,3 +312,22 @@ def _tar(files: dict[str, bytes]) -> bytes:
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+def test_cli_uploads_then_imports_and_waits(srv, w, busybox_sqfs, tmp_path):
+    env = base_env(admin_password=None)
+    env.update(ATRIUM_CONFIG_DIR=str(tmp_path / "cfg"), ATRIUM_SERVER_URL=srv.base,
+               ATRIUM_TOKEN=w.a.users["org-admin"].token)
+    local = tmp_path / "local.sif"
+    local.write_bytes(sif_fixture.wrap(busybox_sqfs))
+    project = f"{w.a.slug}/{w.a.project['slug']}"
+    p = subprocess.run([ATRIUM_BIN, "image", "import", project, "cli-sif", "envs/cli.sif", "--upload", str(local),
+                        "--wait", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    im = json.loads(p.stdout)
+    assert im["state"] == "ready" and im["digest"] == sha256(busybox_sqfs) and im["source"] == "sif:envs/cli.sif"
+    # A file that is no image: refused at once, the CLI says why and fails.
+    (tmp_path / "notes.txt").write_text("no image\n" * 100)
+    p = subprocess.run([ATRIUM_BIN, "image", "import", project, "cli-bad", "notes.txt", "--upload",
+                        str(tmp_path / "notes.txt")], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode != 0 and "not a SIF, squashfs or OCI archive" in p.stderr, (p.stdout, p.stderr)
