@@ -90,7 +90,8 @@ TEST(Config, KeysAreUniqueAndSectionsDeclared) {
   std::set<std::string> names;
   for (auto& k : r.keys()) EXPECT_TRUE(names.insert(k.name).second) << k.name;
   EXPECT_EQ(r.sections(), (std::vector<std::string>{"server", "limits", "auth", "database", "log", "compute", "data",
-                                                    "images", "envs", "git", "web", "tasks", "mail", "oidc", "ldap"}));
+                                                    "images", "envs", "image_builds", "git", "web", "tasks", "mail",
+                                                    "oidc", "ldap"}));
 }
 
 // A TOML value as the text Registry::value_text gives.
