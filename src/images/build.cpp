@@ -13,6 +13,7 @@
 #include "images/build_store.hpp"
 #include "jobs/store.hpp"
 #include "projects/projects.hpp"
+#include "core/dir.hpp"
 #include "images/tool.hpp"
 
 namespace atrium::images {
@@ -32,9 +33,12 @@ Error unavailable(const char* what) {
   return Error(ErrorCode::kUnavailable, "images-unavailable", std::string("image builds need the images module: ") + what);
 }
 
-// Runs a tool, as `uid` when we are root, with a small fixed environment.
+// Runs a tool, as `uid` when we are root, with a small fixed environment, in `home` (entered by
+// fd before the uid changes: the directories above it may be root's only).
 Status run_as(std::int64_t uid, const std::vector<std::string>& argv, const fs::path& home) {
+  auto cwd = TRY(Dir::open(home));
   ToolOptions o;
+  o.cwd_fd = cwd.fd();
   if (::geteuid() == 0 && uid != 0) o.uid = static_cast<uid_t>(uid);
   o.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home.string(), "LC_ALL=C.UTF-8"};
   auto r = TRY(run_tool(argv, o));
@@ -213,7 +217,8 @@ Status Builder::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
   TRY_STATUS(run_as(0, {settings_.cp, "-a", "--reflink=auto", base.string(), (dir / "rootfs").string()}, dir));
   TRY_STATUS(run_as(0, {"chown", "-hRP", fmt::format("{}:{}", uid, uid), dir.string()}, dir));
   fs::create_directory(dir / "inputs", ec);
-  for (const auto& [name, content] : b->inputs.value("files", json::object()).items()) {
+  const json files = b->inputs.value("files", json::object());  // kept: items() refers into it
+  for (const auto& [name, content] : files.items()) {
     std::ofstream f(dir / "inputs" / name, std::ios::binary);
     f << content.get<std::string>();
     if (!f) return fail(ErrorCode::kInternal, "image-build", "cannot write the build's " + name);
@@ -268,16 +273,17 @@ Status Builder::pack_and_ingest(const Build& b, std::int64_t uid) {
   const auto& u = settings_.umoci;
   // An empty image unpacked (for umoci's bookkeeping), its root replaced by the built one, repacked:
   // one layer holding the whole root, owners recorded as root (rootless).
-  TRY_STATUS(run_as(uid, {u, "init", "--layout", layout.string()}, dir));
-  TRY_STATUS(run_as(uid, {u, "new", "--image", layout.string() + ":empty"}, dir));
-  TRY_STATUS(run_as(uid, {u, "unpack", "--rootless", "--image", layout.string() + ":empty", pack.string()}, dir));
+  // umoci runs in the build directory (relative paths): as the build's uid it may not pass above it.
+  TRY_STATUS(run_as(uid, {u, "init", "--layout", "oci"}, dir));
+  TRY_STATUS(run_as(uid, {u, "new", "--image", "oci:empty"}, dir));
+  TRY_STATUS(run_as(uid, {u, "unpack", "--rootless", "--image", "oci:empty", "pack"}, dir));
   std::error_code ec;
   fs::remove(pack / "rootfs", ec);
   fs::rename(dir / "rootfs", pack / "rootfs", ec);
   if (ec) return fail(ErrorCode::kInternal, "image-build", "cannot move the built root: " + ec.message());
   TRY_STATUS(run_as(uid,
-                      {u, "repack", "--rootless", "--history.created_by=atrium image build",
-                       "--image", layout.string() + ":built", pack.string()},
+                      {u, "repack", "--history.created_by=atrium image build",
+                       "--image", "oci:built", "pack"},
                       dir));
   BuiltImage img{.org_id = b.org_id,
                  .project_id = b.project_id,
