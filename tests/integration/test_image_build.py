@@ -270,9 +270,14 @@ def test_build_then_cache_then_failure(srv, w, base_image):
     # A package that does not exist: failed, apt's error in the log, nothing stored.
     images_before = srv.call("GET", f"/api/v1/projects/{pid}/images", owner).json["items"]
     put_file(srv, owner, pid, "broken.toml", SPEC.replace("atrium-hello", "atrium-nope").replace("analysis", "broken"))
-    r = srv.call("POST", f"/api/v1/projects/{pid}/images/build", owner, json={"spec": "broken.toml"})
-    assert r.status == 201, r
-    failed = build_state(srv, owner, pid, r.json["id"])
+    # Through the CLI, following the log: apt's error streams, the build ends failed (exit 1).
+    p = subprocess.run([ATRIUM_BIN, "image", "build", pid, "broken.toml", "--follow", "--server", srv.base,
+                        "--token", owner], capture_output=True, text=True, timeout=80,
+                       env={k: v for k, v in os.environ.items() if not k.startswith("ATRIUM_")})
+    assert p.returncode != 0 and "Unable to locate package atrium-nope" in p.stdout, (p.stdout, p.stderr)
+    build_id = next(w for w in p.stdout.split() if w.startswith("imb_"))
+    assert f"Build {build_id} failed" in p.stdout
+    failed = build_state(srv, owner, pid, build_id)
     assert failed["state"] == "failed" and failed["job_id"] in failed["error"], failed
     log = srv.call("GET", f"/api/v1/jobs/{failed['job_id']}/logs?stream=stderr", owner).body.decode()
     assert "Unable to locate package atrium-nope" in log
