@@ -75,7 +75,13 @@ test("pull an image, make it the default, a job runs on it", async ({ page, worl
   const prov = page.getByRole("region", { name: "Provenance" });
   await expect(prov.getByRole("link", { name: `busybox ${short}` })).toHaveAttribute("href", `${s.base}/images`);
   // The dataset version the job made names the image it ran on.
-  await prov.getByRole("link", { name: "made v1" }).click();
+  // (The version is captured as the job ends: reload until the page has it.)
+  const made = prov.getByRole("link", { name: "made v1" });
+  await expect(async () => {
+    await page.reload();
+    await expect(made).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await made.click();
   await expect(page.getByRole("row").filter({ hasText: `job ${id} on image busybox ${short}` })).toBeVisible();
 
   // Delete, after a confirmation that says what it does.
