@@ -66,7 +66,7 @@ void add_env_launch(CLI::App* env, const Ctx& ctx) {
   struct Args {
     std::string app, project;
     std::optional<int> cpus;
-    std::optional<std::string> mem, time, ref;
+    std::optional<std::string> mem, time, ref, image;
     bool wait = false;
     int wait_s = 300;
   };
@@ -78,6 +78,7 @@ void add_env_launch(CLI::App* env, const Ctx& ctx) {
   cmd->add_option("--mem", a->mem, "Memory: 4G, 512M; a bare number is MiB (default: the app's)");
   cmd->add_option("--time", a->time, "Time limit: 8h, 90m, HH:MM:SS (default: the app's)");
   cmd->add_option("--ref", a->ref, "Branch, tag or commit for the workspace (default: the default branch)");
+  cmd->add_option("--image", a->image, "Image to run on: NAME, NAME@sha256:..., sha256:... or none");
   cmd->add_flag("--wait", a->wait, "Wait until the environment is READY, FAILED or STOPPED");
   cmd->add_option("--wait-timeout", a->wait_s, "Seconds --wait waits at most (default 300)");
   ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
@@ -87,6 +88,7 @@ void add_env_launch(CLI::App* env, const Ctx& ctx) {
     if (a->mem) body["mem_mb"] = TRY(parse_mem_mb(*a->mem));
     if (a->time) body["time_limit_s"] = TRY(parse_time_limit(*a->time)).count();
     if (a->ref) body["ref"] = *a->ref;
+    if (a->image) body["image"] = *a->image;
     ApiCall c;
     c.method = "POST";
     c.path = api_path({"projects", a->project, "envs"});

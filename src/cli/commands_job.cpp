@@ -147,6 +147,8 @@ void add_job_submit(CLI::App* job, const Ctx& ctx) {
   cmd->add_option("--secret", a->submit.secrets,
                   "A secret by name: NAME (a variable) or NAME:file (/run/secrets/NAME) (repeatable)")
       ->allow_extra_args(false);
+  cmd->add_option("--image", a->submit.image,
+                  "Image to run on: NAME, NAME@sha256:..., sha256:... or none (default: the project's default)");
   cmd->add_option("--begin", a->submit.begin, "Not before: RFC 3339, or now+DURATION (now+2h)");
   cmd->add_flag("--hold", a->submit.hold, "Submit held (release with `atrium job release`)");
   auto* script = cmd->add_option("--script", a->script_file, "Shell script to run (- reads stdin)");

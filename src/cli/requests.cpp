@@ -399,6 +399,7 @@ Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, 
     body["env"] = std::move(env);
   }
   if (!a.secrets.empty()) body["secrets"] = a.secrets;
+  if (a.image) body["image"] = *a.image;
   if (a.begin) body["begin_time"] = TRY(begin_time(*a.begin, now));
   if (a.hold) body["hold"] = true;
   return call("POST", api_path({"projects", project_id, "jobs"}), std::move(body));

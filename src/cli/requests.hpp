@@ -165,6 +165,7 @@ struct JobSubmitArgs {
   std::optional<int> nice;
   std::vector<std::string> env;      // NAME=VALUE
   std::vector<std::string> secrets;  // NAME or NAME:file (checked by the server)
+  std::optional<std::string> image;  // name, name@sha256:..., sha256:... or none (checked by the server)
   std::optional<std::string> begin;  // RFC 3339, "now" or now+DURATION
   bool hold = false;
   std::optional<std::string> script;  // the script's text

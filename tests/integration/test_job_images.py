@@ -14,12 +14,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import World, env_suite_server, is_problem, list_all, wait_until
+from conftest import ATRIUM_BIN, USER_PASSWORD, World, base_env, env_suite_server, is_problem, list_all, wait_until
 from images_fixture import build_oci_image, busybox_layout, busybox_rootfs, oci_registry  # noqa: F401
 from jupyter_image import jupyter_layout
 from test_envs import bearer, env_ws, execute, proxied
@@ -118,6 +119,22 @@ def test_a_job_sees_the_images_root_by_name_digest_default_and_none(srv, w, busy
     again = ended(srv, m.token, first)
     assert again["state"] == "COMPLETED" and again["image"]["digest"] == digest
     assert "ID=atrium-test" in stdout(srv, m.token, first)
+
+
+def test_cli_submits_on_an_image(srv, w, busybox, tmp_path):
+    m, pid = w.a.users["member"], w.a.org_project["id"]
+    env = {**base_env(admin_password=None), "ATRIUM_CONFIG_DIR": str(tmp_path / "cfg"), "ATRIUM_SERVER_URL": srv.base}
+
+    def cli(*args, stdin=None):
+        return subprocess.run([ATRIUM_BIN, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    assert cli("login", "--username", m.username, "--password-stdin", stdin=USER_PASSWORD + "\n").returncode == 0
+    p = cli("job", "submit", "--project", pid, "--image", f"busybox@{busybox['digest']}", "--", "cat", "/etc/os-release")
+    assert p.returncode == 0 and p.stdout.startswith("Submitted job job_"), p
+    jid = p.stdout.strip().rsplit(" ", 1)[1]
+    assert ended(srv, m.token, jid)["image"] == {"name": "busybox", "digest": busybox["digest"]}
+    assert "ID=atrium-test" in stdout(srv, m.token, jid)
+    p = cli("job", "submit", "--project", pid, "--image", "nosuch", "--", "true")
+    assert p.returncode != 0 and "image" in p.stderr, p
 
 
 def test_unknown_wrong_or_foreign_images_are_refused_and_nothing_is_submitted(srv, w, busybox):
