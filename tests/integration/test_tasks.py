@@ -46,11 +46,12 @@ def test_admin_api_lists_retries_and_deletes_dead_tasks(make_server):
     assert t.json["kind"] == "data.gc" and t.json["state"] == "succeeded" and t.json["attempts"] == 1
     assert t.json["result"]["dry_run"] is True and "payload" not in t.json
     assert [x["id"] for x in tasks_of(srv, admin, "?kind=data.gc")] == [gc_id]
-    assert [x["id"] for x in tasks_of(srv, admin, "?state=succeeded")] == [gc_id]
+    # (the images module's periodic collection may run beside it: other kinds are not this test's)
+    assert [x["id"] for x in tasks_of(srv, admin, "?state=succeeded") if x["kind"] == "data.gc"] == [gc_id]
     assert tasks_of(srv, admin, "?state=dead") == []
-    page = srv.call("GET", "/api/v1/tasks?limit=1", admin)
+    page = srv.call("GET", "/api/v1/tasks?kind=data.gc&limit=1", admin)
     assert page.status == 200 and len(page.json["items"]) == 1 and page.json["next"], page
-    rest = srv.call("GET", f"/api/v1/tasks?limit=1&after={page.json['next']}", admin)
+    rest = srv.call("GET", f"/api/v1/tasks?kind=data.gc&limit=1&after={page.json['next']}", admin)
     assert rest.status == 200 and rest.json["items"] == [], rest
 
     # Bad input: 4xx with the field, nothing changed.
