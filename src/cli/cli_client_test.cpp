@@ -259,6 +259,109 @@ TEST(Jobs, SubmitRefusesBadArgumentsBeforeAnyRequest) {
   EXPECT_FALSE(job_submit("", with([](JobSubmitArgs&) {}), now));
 }
 
+TEST(Jobs, SubmitTakesAnImageDatasetsAndSecrets) {
+  JobSubmitArgs a;
+  a.command = {"cat", "/etc/os-release"};
+  a.image = "busybox@sha256:0123";
+  a.datasets = {"genomes", "ref@3"};
+  a.secrets = {"HF_TOKEN", "KEY:file"};
+  auto c = job_submit(kProject, a, 0);
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(*c->body, (json{{"command", {"cat", "/etc/os-release"}},
+                            {"image", "busybox@sha256:0123"},
+                            {"datasets", {"genomes", "ref@3"}},
+                            {"secrets", {"HF_TOKEN", "KEY:file"}}}));
+  a = JobSubmitArgs{};
+  a.command = {"true"};
+  a.image = "none";  // the host's root, passed as it is
+  EXPECT_EQ(job_submit(kProject, a, 0)->body->at("image"), "none");
+  for (auto change : {+[](JobSubmitArgs& b) { b.image = ""; }, +[](JobSubmitArgs& b) { b.datasets = {"x", ""}; }}) {
+    JobSubmitArgs b;
+    b.command = {"true"};
+    change(b);
+    auto bad = job_submit(kProject, b, 0);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().type, kUsageErrorType);
+  }
+}
+
+TEST(Envs, LaunchMapsOptionsToTheBody) {
+  EnvLaunchArgs a;
+  a.app = "jupyter";
+  auto bare = env_launch(kProject, a);
+  ASSERT_TRUE(bare) << bare.error().detail;
+  EXPECT_EQ(bare->method, "POST");
+  EXPECT_EQ(bare->path, std::string("/api/v1/projects/") + kProject + "/envs");
+  EXPECT_EQ(*bare->body, (json{{"app", "jupyter"}}));
+
+  a.cpus = 2;
+  a.mem = "4G";
+  a.time = "8h";
+  a.ref = "main";
+  a.image = "sci";
+  a.datasets = {"genomes", "ref@3"};
+  a.gpus = 1;
+  a.files = true;
+  a.secrets = {"HF_TOKEN"};
+  auto c = env_launch(kProject, a);
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(*c->body, (json{{"app", "jupyter"},
+                            {"cpus", 2},
+                            {"mem_mb", 4096},
+                            {"time_limit_s", 28800},
+                            {"ref", "main"},
+                            {"image", "sci"},
+                            {"datasets", {"genomes", "ref@3"}},
+                            {"gpus", 1},
+                            {"files", true},
+                            {"secrets", {"HF_TOKEN"}}}));
+  a.files = false;
+  a.files_prefix = "analysis/run1";
+  EXPECT_EQ(env_launch(kProject, a)->body->at("files"), (json{{"prefix", "analysis/run1"}}));
+
+  auto with = [](auto change) {
+    EnvLaunchArgs b;
+    b.app = "jupyter";
+    change(b);
+    return b;
+  };
+  std::vector<EnvLaunchArgs> bad{EnvLaunchArgs{},
+                                 with([](EnvLaunchArgs& b) { b.gpus = -1; }),
+                                 with([](EnvLaunchArgs& b) { b.cpus = 0; }),
+                                 with([](EnvLaunchArgs& b) { b.mem = "lots"; }),
+                                 with([](EnvLaunchArgs& b) { b.image = ""; }),
+                                 with([](EnvLaunchArgs& b) { b.datasets = {""}; }),
+                                 with([](EnvLaunchArgs& b) { b.files_prefix = std::string("a\0b", 3); })};
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    auto r = env_launch(kProject, bad[i]);
+    ASSERT_FALSE(r) << "case " << i;
+    EXPECT_EQ(r.error().type, kUsageErrorType) << "case " << i;
+  }
+  EXPECT_FALSE(env_launch("", with([](EnvLaunchArgs&) {})));
+}
+
+TEST(Envs, ShowWritesImageDatasetsFilesAndSecretsAsText) {
+  json e = json::parse(R"({"id":"env_1","app":"jupyter","state":"READY","gpus":1,
+      "image":{"name":"sci","digest":"sha256:ab12"},"secrets":["HF_TOKEN","KEY:file"],
+      "datasets":[{"name":"genomes","dataset_id":"ds_1","version":3,"path":"/data/genomes"}],
+      "files":{"prefix":"analysis","path":"/project","last_sync":{"at":"2026-01-02T03:04:05.000Z"}}})");
+  std::string out = render_env(e);
+  EXPECT_NE(out.find("image:    sci@sha256:ab12\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("secrets:  HF_TOKEN KEY:file\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("datasets: genomes@3 (at /data/NAME)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("gpus:     1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("files:    /project (the files under analysis), last synced 2026-01-02T03:04:05Z\n"),
+            std::string::npos)
+      << out;
+  json bare = json::parse(R"({"id":"env_2","image":null,"secrets":[],"datasets":[],"files":null,"gpus":0})");
+  std::string b = render_env(bare);
+  EXPECT_NE(b.find("image:    host root\n"), std::string::npos) << b;
+  EXPECT_NE(b.find("files:    not mounted\n"), std::string::npos) << b;
+  EXPECT_NE(b.find("datasets: none\n"), std::string::npos) << b;
+  EXPECT_EQ(b.find("secrets"), std::string::npos) << b;
+  EXPECT_EQ(image_text(json{{"name", nullptr}, {"digest", "sha256:ff"}}), "sha256:ff");
+}
+
 TEST(Jobs, ListCallsAndStates) {
   JobListArgs mine;
   EXPECT_EQ(job_list(mine)->target(), "/api/v1/jobs");
@@ -389,6 +492,14 @@ TEST(Jobs, TablesAndDetails) {
   EXPECT_NE(d.find("usage:      wall 1:15, cpu 1.2 s, peak memory 12M\n"), std::string::npos) << d;
   EXPECT_NE(d.find("script:     2 lines"), std::string::npos) << d;
   EXPECT_NE(d.find("allocation: cpus=1 mem=1000M gpus=-\n"), std::string::npos) << d;
+  EXPECT_EQ(d.find("image:"), std::string::npos) << d;  // an older server's job: no image line
+  json pinned = json::parse(R"({"id":"job_4","state":"COMPLETED","image":{"name":"busybox","digest":"sha256:ab"},
+      "secrets":["HF_TOKEN"],"datasets":[{"name":"genomes","version":3}]})");
+  std::string i = render_job(pinned);
+  EXPECT_NE(i.find("image:     busybox@sha256:ab\n"), std::string::npos) << i;
+  EXPECT_NE(i.find("secrets:   HF_TOKEN\n"), std::string::npos) << i;
+  EXPECT_NE(i.find("datasets:  genomes@3 (at /data/NAME)\n"), std::string::npos) << i;
+  EXPECT_NE(render_job(json::parse(R"({"id":"job_5","image":null})")).find("image:     host root\n"), std::string::npos);
   // Terminal escapes from the server never reach the terminal.
   json evil = json::parse(R"({"id":"job_3","name":"\u001b[31mred","state":"RUNNING"})");
   EXPECT_EQ(render_job_table({evil}).find('\x1b'), std::string::npos);

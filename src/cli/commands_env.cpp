@@ -64,35 +64,37 @@ void add_env_apps(CLI::App* env, const Ctx& ctx) {
 
 void add_env_launch(CLI::App* env, const Ctx& ctx) {
   struct Args {
-    std::string app, project;
-    std::optional<int> cpus;
-    std::optional<std::string> mem, time, ref, image;
+    std::string project;
+    EnvLaunchArgs launch;
     bool wait = false;
     int wait_s = 300;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = env->add_subcommand("launch", "Launch an environment; --wait waits until it is READY (or FAILED)");
-  cmd->add_option("--app", a->app, "The app (atrium env apps)")->required();
+  EnvLaunchArgs& l = a->launch;
+  cmd->add_option("--app", l.app, "The app (atrium env apps)")->required();
   cmd->add_option("--project", a->project, "Project: ORG/PROJECT or its id (prj_...)")->required();
-  cmd->add_option("--cpus", a->cpus, "CPUs (default: the app's)");
-  cmd->add_option("--mem", a->mem, "Memory: 4G, 512M; a bare number is MiB (default: the app's)");
-  cmd->add_option("--time", a->time, "Time limit: 8h, 90m, HH:MM:SS (default: the app's)");
-  cmd->add_option("--ref", a->ref, "Branch, tag or commit for the workspace (default: the default branch)");
-  cmd->add_option("--image", a->image, "Image to run on: NAME, NAME@sha256:..., sha256:... or none");
+  cmd->add_option("--cpus", l.cpus, "CPUs (default: the app's)");
+  cmd->add_option("--mem", l.mem, "Memory: 4G, 512M; a bare number is MiB (default: the app's)");
+  cmd->add_option("--time", l.time, "Time limit: 8h, 90m, HH:MM:SS (default: the app's)");
+  cmd->add_option("--ref", l.ref, "Branch, tag or commit for the workspace (default: the default branch)");
+  cmd->add_option("--image", l.image,
+                  "Image: NAME, NAME@sha256:..., sha256:..., or none for the host's root "
+                  "(default: the app's, else the project's default image)");
+  cmd->add_option("--dataset", l.datasets, "A dataset NAME or NAME@VERSION, read-only at /data/NAME (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--gpus", l.gpus, "GPUs (default 0; at most the app's max_gpus)");
+  auto* files = cmd->add_flag("--files", l.files, "The project's files, read-write at /project");
+  cmd->add_option("--files-prefix", l.files_prefix, "Only this directory of the project's files at /project")
+      ->excludes(files);
+  cmd->add_option("--secret", l.secrets,
+                  "A secret by name: NAME (a variable) or NAME:file (/run/secrets/NAME) (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_flag("--wait", a->wait, "Wait until the environment is READY, FAILED or STOPPED");
   cmd->add_option("--wait-timeout", a->wait_s, "Seconds --wait waits at most (default 300)");
   ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {
     a->project = TRY(api.resolve_project(a->project));
-    json body = {{"app", a->app}};
-    if (a->cpus) body["cpus"] = *a->cpus;
-    if (a->mem) body["mem_mb"] = TRY(parse_mem_mb(*a->mem));
-    if (a->time) body["time_limit_s"] = TRY(parse_time_limit(*a->time)).count();
-    if (a->ref) body["ref"] = *a->ref;
-    if (a->image) body["image"] = *a->image;
-    ApiCall c;
-    c.method = "POST";
-    c.path = api_path({"projects", a->project, "envs"});
-    c.body = body;
+    ApiCall c = TRY(env_launch(a->project, a->launch));
     ApiReply r = TRY(api.send(c));
     json e = r.body;
     std::string id = e.value("id", std::string());
@@ -107,7 +109,7 @@ void add_env_launch(CLI::App* env, const Ctx& ctx) {
       ctx->print_json(e);
     } else {
       std::string state = e.value("state", std::string());
-      ctx->out() << "Environment " << sanitize(id) << " (" << sanitize(a->app) << ") is " << sanitize(state);
+      ctx->out() << "Environment " << sanitize(id) << " (" << sanitize(a->launch.app) << ") is " << sanitize(state);
       if (!e.value("reason", std::string()).empty()) ctx->out() << ": " << sanitize(e.value("reason", std::string()));
       ctx->out() << "\n";
       auto t = TRY(ctx->target(true));
@@ -168,7 +170,7 @@ void add_env_show(CLI::App* env, const Ctx& ctx) {
     }
     json obj = r.body;
     obj.erase("log_tail");
-    ctx->out() << render_object(obj);
+    ctx->out() << render_env(obj);
     ctx->out() << "events:\n";
     for (auto& e : ev.body.value("items", json::array()))
       ctx->out() << "  " << format_cell(e.value("time", json())) << "  " << sanitize(e.value("state", std::string()))

@@ -148,7 +148,10 @@ void add_job_submit(CLI::App* job, const Ctx& ctx) {
                   "A secret by name: NAME (a variable) or NAME:file (/run/secrets/NAME) (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option("--image", a->submit.image,
-                  "Image to run on: NAME, NAME@sha256:..., sha256:... or none (default: the project's default)");
+                  "Image to run on: NAME, NAME@sha256:..., sha256:..., or none for the host's root "
+                  "(default: the project's default image)");
+  cmd->add_option("--dataset", a->submit.datasets, "A dataset NAME or NAME@VERSION, read-only at /data/NAME (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--begin", a->submit.begin, "Not before: RFC 3339, or now+DURATION (now+2h)");
   cmd->add_flag("--hold", a->submit.hold, "Submit held (release with `atrium job release`)");
   auto* script = cmd->add_option("--script", a->script_file, "Shell script to run (- reads stdin)");

@@ -336,6 +336,48 @@ Result<std::string> begin_time(std::string_view text, Millis now) {
                      "': expected RFC 3339 (2026-11-25T19:16:09Z), now, or now+DURATION (now+2h)");
 }
 
+struct Resources {
+  const std::optional<int>& cpus;
+  const std::optional<std::string>& mem;
+  const std::optional<int>& gpus;
+  const std::optional<std::string>& time;
+};
+
+// cpus, mem_mb, gpus and time_limit_s, as jobs and environments take them.
+Status add_resources(json& body, const Resources& r) {
+  if (r.cpus) {
+    if (*r.cpus < 1) return usage_error("--cpus must be at least 1");
+    body["cpus"] = *r.cpus;
+  }
+  if (r.mem) {
+    auto mb = parse_mem_mb(*r.mem);
+    if (!mb) return usage_error("--mem: " + mb.error().detail);
+    body["mem_mb"] = *mb;
+  }
+  if (r.gpus) {
+    if (*r.gpus < 0) return usage_error("--gpus must not be negative");
+    body["gpus"] = *r.gpus;
+  }
+  if (r.time) {
+    auto t = parse_time_limit(*r.time);
+    if (!t) return usage_error("--time: " + t.error().detail);
+    body["time_limit_s"] = t->count();
+  }
+  return {};
+}
+
+// `image` and `datasets`, as jobs and environments take them.
+Status add_image_and_datasets(json& body, const std::optional<std::string>& image,
+                              const std::vector<std::string>& datasets) {
+  if (image) {
+    TRY_STATUS(require_text("--image", *image));
+    body["image"] = *image;
+  }
+  for (const auto& d : datasets) TRY_STATUS(require_text("--dataset", d));
+  if (!datasets.empty()) body["datasets"] = datasets;
+  return {};
+}
+
 }  // namespace
 
 Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, Millis now) {
@@ -355,24 +397,7 @@ Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, 
     if (a.command[0].empty()) return usage_error("the command must name a program");
     body["command"] = a.command;
   }
-  if (a.cpus) {
-    if (*a.cpus < 1) return usage_error("--cpus must be at least 1");
-    body["cpus"] = *a.cpus;
-  }
-  if (a.mem) {
-    auto mb = parse_mem_mb(*a.mem);
-    if (!mb) return usage_error("--mem: " + mb.error().detail);
-    body["mem_mb"] = *mb;
-  }
-  if (a.gpus) {
-    if (*a.gpus < 0) return usage_error("--gpus must not be negative");
-    body["gpus"] = *a.gpus;
-  }
-  if (a.time) {
-    auto t = parse_time_limit(*a.time);
-    if (!t) return usage_error("--time: " + t.error().detail);
-    body["time_limit_s"] = t->count();
-  }
+  TRY_STATUS(add_resources(body, {a.cpus, a.mem, a.gpus, a.time}));
   if (a.array) {
     TRY_STATUS(require_text("--array", *a.array));
     body["array"] = *a.array;
@@ -399,7 +424,7 @@ Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, 
     body["env"] = std::move(env);
   }
   if (!a.secrets.empty()) body["secrets"] = a.secrets;
-  if (a.image) body["image"] = *a.image;
+  TRY_STATUS(add_image_and_datasets(body, a.image, a.datasets));
   if (a.begin) body["begin_time"] = TRY(begin_time(*a.begin, now));
   if (a.hold) body["hold"] = true;
   return call("POST", api_path({"projects", project_id, "jobs"}), std::move(body));
@@ -481,6 +506,27 @@ ApiCall job_logs(std::string_view job_id, bool stderr_stream, std::int64_t offse
   c.query.emplace_back("stream", stderr_stream ? "stderr" : "stdout");
   c.query.emplace_back("offset", std::to_string(offset));
   return c;
+}
+
+Result<ApiCall> env_launch(std::string_view project_id, const EnvLaunchArgs& a) {
+  if (project_id.empty()) return usage_error("--project must not be empty");
+  TRY_STATUS(require_text("--app", a.app));
+  json body{{"app", a.app}};
+  TRY_STATUS(add_resources(body, {a.cpus, a.mem, a.gpus, a.time}));
+  if (a.ref) {
+    TRY_STATUS(require_text("--ref", *a.ref));
+    body["ref"] = *a.ref;
+  }
+  TRY_STATUS(add_image_and_datasets(body, a.image, a.datasets));
+  if (a.files_prefix) {
+    if (a.files_prefix->find('\0') != std::string::npos || !is_valid_utf8(*a.files_prefix))
+      return usage_error("--files-prefix is not a valid path");
+    body["files"] = json{{"prefix", *a.files_prefix}};  // "" is the whole tree, as --files
+  } else if (a.files) {
+    body["files"] = true;
+  }
+  if (!a.secrets.empty()) body["secrets"] = a.secrets;
+  return call("POST", api_path({"projects", project_id, "envs"}), std::move(body));
 }
 
 }  // namespace atrium::cli

@@ -165,7 +165,8 @@ struct JobSubmitArgs {
   std::optional<int> nice;
   std::vector<std::string> env;      // NAME=VALUE
   std::vector<std::string> secrets;  // NAME or NAME:file (checked by the server)
-  std::optional<std::string> image;  // name, name@sha256:..., sha256:... or none (checked by the server)
+  std::optional<std::string> image;  // name, name@sha256:..., sha256:..., or "none" (the host's root)
+  std::vector<std::string> datasets;  // name or name@N, read-only at /data/<name>
   std::optional<std::string> begin;  // RFC 3339, "now" or now+DURATION
   bool hold = false;
   std::optional<std::string> script;  // the script's text
@@ -191,5 +192,22 @@ struct JobListArgs {
                                              const std::optional<std::string>& state);
 // GET /jobs/{id}/logs from a byte offset.
 [[nodiscard]] ApiCall job_logs(std::string_view job_id, bool stderr_stream, std::int64_t offset);
+
+// ---- environments ----
+struct EnvLaunchArgs {
+  std::string app;
+  std::optional<int> cpus;
+  std::optional<std::string> mem;   // as for jobs: 4G, 512M, a bare number of MiB
+  std::optional<std::string> time;  // 8h, 90m, HH:MM:SS
+  std::optional<std::string> ref;
+  std::optional<std::string> image;  // as for jobs
+  std::vector<std::string> datasets;
+  std::optional<int> gpus;
+  bool files = false;                       // the project's files read-write at /project
+  std::optional<std::string> files_prefix;  // only this directory of them (implies files)
+  std::vector<std::string> secrets;
+};
+// POST /projects/{id}/envs.
+[[nodiscard]] Result<ApiCall> env_launch(std::string_view project_id, const EnvLaunchArgs& a);
 
 }  // namespace atrium::cli

@@ -215,7 +215,56 @@ std::string elapsed_of(const json& job) {
   return format_elapsed(wall.is_number() ? static_cast<std::int64_t>(wall.get<double>()) : 0);
 }
 
+// Array items as text joined by spaces (secret names: NAME, NAME:file).
+std::string joined(const json& items) {
+  std::string text;
+  if (!items.is_array()) return text;
+  for (const auto& i : items) text += (text.empty() ? "" : " ") + format_cell(i);
+  return text;
+}
+
 }  // namespace
+
+std::string image_text(const json& image) {
+  if (!image.is_object()) return image.is_null() ? "host root" : format_cell(image);
+  std::string name = str_at(image, "name"), digest = str_at(image, "digest");
+  if (name.empty()) return digest;
+  return digest.empty() ? name : name + "@" + digest;
+}
+
+std::string datasets_text(const json& datasets) {
+  std::string text;
+  if (!datasets.is_array()) return text;
+  for (const auto& d : datasets) {
+    std::string one = str_at(d, "name");
+    if (auto v = str_at(d, "version"); !v.empty()) one += "@" + v;
+    text += (text.empty() ? "" : " ") + one;
+  }
+  return text;
+}
+
+std::string render_env(const json& env) {
+  if (!env.is_object()) return format_cell(env) + "\n";
+  json obj = env;
+  if (obj.contains("image")) obj["image"] = image_text(obj["image"]);
+  if (joined(obj.value("secrets", json())).empty())
+    obj.erase("secrets");
+  else
+    obj["secrets"] = joined(obj["secrets"]);
+  if (obj.contains("datasets")) {
+    std::string ds = datasets_text(obj["datasets"]);
+    obj["datasets"] = ds.empty() ? "none" : ds + " (at /data/NAME)";
+  }
+  if (const json& f = field_at(env, "files"); f.is_object()) {
+    std::string text = str_at(f, "path");
+    if (auto prefix = str_at(f, "prefix"); !prefix.empty()) text += " (the files under " + prefix + ")";
+    if (auto at = str_at(f, "last_sync.at"); !at.empty()) text += ", last synced " + at;
+    obj["files"] = text;
+  } else if (obj.contains("files")) {
+    obj["files"] = "not mounted";
+  }
+  return render_object(obj);
+}
 
 std::string render_job_table(const std::vector<json>& jobs) {
   std::vector<std::vector<std::string>> rows;
@@ -267,6 +316,9 @@ std::string render_job(const json& j) {
   add("ended", str_at(j, "end_time"));
   add("resources", resources_text(field_at(j, "resources"), true));
   if (field_at(j, "allocation").is_object()) add("allocation", resources_text(field_at(j, "allocation"), false));
+  if (j.contains("image")) add("image", image_text(j["image"]));
+  if (auto ds = datasets_text(field_at(j, "datasets")); !ds.empty()) add("datasets", ds + " (at /data/NAME)");
+  add("secrets", joined(field_at(j, "secrets")));
   if (field_at(j, "array").is_object())
     add("array", str_at(j, "array.array_id") + " task " + str_at(j, "array.index") + " of " + str_at(j, "array.spec"));
   add("dependency", str_at(j, "dependency"));

@@ -36,6 +36,15 @@ std::string render_object(const nlohmann::json& obj);
 // elapsed wall time. `atrium job show`: the job as "key: value" lines, with its events last.
 std::string render_job_table(const std::vector<nlohmann::json>& jobs);
 std::string render_job(const nlohmann::json& job);
+// `atrium env show`: the environment's "key: value" lines, its image, datasets, files and secrets
+// written out as text (not as JSON).
+std::string render_env(const nlohmann::json& env);
+
+// What a job or an environment runs on: "name@sha256:..." (or the digest alone), or "host root"
+// for null (no image).
+std::string image_text(const nlohmann::json& image);
+// Datasets as pinned: "genomes@3 ref@1", mounted at /data/<name>.
+std::string datasets_text(const nlohmann::json& datasets);
 
 // The columns shown for each kind of object: org, group, user, role, project, token, invitation,
 // member (org), group-member, project-member, audit. Unknown kinds get id + name.

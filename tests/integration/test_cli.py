@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import stat
 import subprocess
 
 import pytest
 
 from conftest import ADMIN_PASSWORD, ATRIUM_BIN, base_env, wait_until
+from images_fixture import busybox_layout, oci_registry  # noqa: F401
+
+SERVER_ENV = {"ATRIUM_IMAGES_INSECURE_REGISTRIES": "127.0.0.1:*"}  # the test's loopback registry
 
 
 class Cli:
@@ -147,6 +152,27 @@ def test_job_submit_show_and_logs(job_cli):
     for want in ("state:", "COMPLETED", "exit code:", "resources:", "mem=64M", "time=1:30", "events:",
                  "PENDING -> RUNNING", "RUNNING -> COMPLETED"):
         assert want in text, (want, text)
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("umoci", "skopeo", "docker-registry")),
+                    reason="needs umoci, skopeo and docker-registry")
+def test_job_submit_on_an_image(job_cli, oci_registry, busybox_layout):
+    c = job_cli
+    oci_registry.push(busybox_layout, "v1", "cli/busybox")
+    c.run("image", "pull", c.project, "busybox", oci_registry.ref("cli/busybox", "v1"), "--wait",
+          "--wait-timeout", "60")
+    jid = submitted_id(c.run("job", "submit", "--project", c.project, "--image", "busybox", "--",
+                             "cat", "/etc/os-release"))
+    done = job_state(c, jid, ENDED)
+    assert done["state"] == "COMPLETED" and done["image"]["name"] == "busybox", done
+    assert "ID=atrium-test" in c.run("job", "logs", jid).stdout
+    shown = c.run("job", "show", jid).stdout
+    assert re.search(rf"^image: +busybox@{done['image']['digest']}$", shown, re.M), shown
+    host = submitted_id(c.run("job", "submit", "--project", c.project, "--image", "none", "--", "true"))
+    assert job_state(c, host, ENDED)["image"] is None
+    assert re.search(r"^image: +host root$", c.run("job", "show", host).stdout, re.M)
+    bad = c.run("job", "submit", "--project", c.project, "--image", "nosuch", "--", "true", check=False)
+    assert bad.returncode == 1 and "image" in bad.stderr, bad
 
 
 def test_job_logs_follow_until_the_job_ends(job_cli):
