@@ -5,7 +5,7 @@ An image of SIZE_MB incompressible bytes (plus busybox) is built with umoci and 
 docker-registry on loopback. Cases, REPS runs each, interleaved:
   skopeo   `skopeo copy docker://… oci:<fresh dir>:t` (the copy alone, as the issue's anchor)
   atrium   POST /projects/{id}/images, polled until ready: resolve + copy into the shared layout +
-           unpack (umoci as the unpack uid) + neutralise + move into place; then the image is
+           unpack (umoci raw unpack as the unpack uid) + neutralise + move into place; then the image is
            removed and collected so that the next run transfers everything again
   again    a second pull of a digest already stored (another name): N requests, each answered
            201 ready with nothing transferred (its time is skopeo inspect of the manifest: the
