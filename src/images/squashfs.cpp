@@ -108,17 +108,10 @@ Result<Unpacked> unpack_squashfs(const std::filesystem::path& file, Range range,
   // unsquashfs reopens /proc/self/fd/3, which checks the file's own permissions.
   if (as_root && (::fchown(in.get(), uid, uid) != 0 || ::fchmod(in.get(), 0400) != 0))
     return internal("cannot hand " + file.string() + " to the unpack user: " + std::strerror(errno));
-  Dir parent = TRY(Dir::open(dest.parent_path()));
-  auto owner = as_root ? std::optional<Owner>(Owner{uid, uid}) : std::nullopt;
-  Dir work = TRY(parent.make_fresh(dest.filename().string(), 0700, owner));
-
-  ToolOptions o;
-  o.cwd_fd = work.fd();
+  auto work = TRY(start_unpack(dest, l));
+  ToolOptions& o = work.tool;
   o.keep_fds = {in.get()};
-  if (as_root) o.uid = static_cast<uid_t>(uid);
-  o.timeout_ms = l.timeout_ms;
   o.max_output = kMaxListing;
-  o.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "LANG=C.UTF-8"};
   std::string off = std::to_string(offset);
   auto listed = run_tool({l.unsquashfs, "-lln", "-o", off, "/proc/self/fd/3"}, o);
   if (!listed && listed.error().type == "tool-output") return too_big(l);
@@ -141,11 +134,7 @@ Result<Unpacked> unpack_squashfs(const std::filesystem::path& file, Range range,
   if (r.timed_out) return fail(ErrorCode::kUnavailable, "image-unpack", "unpacking the squashfs image timed out");
   if (r.status != 0 && !(r.status == 2 && only_special_files_refused(r.err)))
     return bad("unsquashfs could not unpack the image: " + last_words(r.err));
-  Unpacked u;
-  TRY_STATUS(neutralise(dest / "rootfs", u, l));
-  if (as_root) TRY_STATUS(work.chown(Owner{0, 0}));
-  TRY_STATUS(work.chmod(0755));
-  return u;
+  return finish_unpack(work, dest, l);
 }
 
 }  // namespace atrium::images

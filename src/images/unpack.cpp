@@ -144,18 +144,10 @@ Result<Unpacked> unpack_oci(const std::string& image_ref, const fs::path& dest, 
   // layout through an inherited fd, so it needs no access to any directory above either.
   std::error_code ec;
   fs::remove_all(dest, ec);
-  auto parent = TRY(Dir::open(dest.parent_path()));
-  bool as_root = ::geteuid() == 0;
-  auto owner = as_root ? std::optional<Owner>(Owner{static_cast<std::uint32_t>(l.uid), static_cast<std::uint32_t>(l.uid)})
-                       : std::nullopt;
-  auto work = TRY(parent.make_fresh(dest.filename().string(), 0700, owner));
+  auto work = TRY(start_unpack(dest, l));
   auto lay = TRY(Dir::open(layout));
-  ToolOptions o;
-  o.cwd_fd = work.fd();
+  ToolOptions& o = work.tool;
   o.keep_fds = {lay.fd()};
-  if (as_root) o.uid = static_cast<uid_t>(l.uid);
-  o.timeout_ms = l.timeout_ms;
-  o.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "LANG=C.UTF-8"};
   // `raw unpack`: the root file system alone. `unpack` also writes a runtime bundle (config.json,
   // umoci.json) and an mtree manifest, which reads every unpacked file back to hash it: ~25% of the
   // unpack's time, and nothing here uses them (the job's spec is Atrium's own).
@@ -166,10 +158,27 @@ Result<Unpacked> unpack_oci(const std::string& image_ref, const fs::path& dest, 
   if (r.status != 0)
     return fail(ErrorCode::kInvalidArgument, "image-unpack",
                 "the image could not be unpacked: " + r.err.substr(0, 2000));
+  return finish_unpack(work, dest, l);
+}
+
+Result<UnpackWork> start_unpack(const fs::path& dest, const UnpackLimits& l) {
+  bool as_root = ::geteuid() == 0;
+  auto uid = static_cast<std::uint32_t>(l.uid);
+  auto parent = TRY(Dir::open(dest.parent_path()));
+  auto owner = as_root ? std::optional<Owner>(Owner{uid, uid}) : std::nullopt;
+  UnpackWork w{TRY(parent.make_fresh(dest.filename().string(), 0700, owner)), {}};
+  w.tool.cwd_fd = w.dir.fd();
+  if (as_root) w.tool.uid = static_cast<uid_t>(uid);
+  w.tool.timeout_ms = l.timeout_ms;
+  w.tool.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "LANG=C.UTF-8"};
+  return w;
+}
+
+Result<Unpacked> finish_unpack(UnpackWork& w, const fs::path& dest, const UnpackLimits& l) {
   Unpacked u;
   TRY_STATUS(neutralise(dest / "rootfs", u, l));
-  if (as_root) TRY_STATUS(work.chown(Owner{0, 0}));
-  TRY_STATUS(work.chmod(0755));
+  if (::geteuid() == 0) TRY_STATUS(w.dir.chown(Owner{0, 0}));
+  TRY_STATUS(w.dir.chmod(0755));
   return u;
 }
 

@@ -13,7 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/dir.hpp"
 #include "core/error.hpp"
+#include "images/tool.hpp"
 
 namespace atrium::images {
 
@@ -47,6 +49,17 @@ Result<Range> sif_rootfs_partition(const std::filesystem::path& sif);
 // checks before anything is written.
 Result<Unpacked> unpack_squashfs(const std::filesystem::path& file, Range range, const std::filesystem::path& dest,
                                  const UnpackLimits& l);
+
+// The two ends every unpacker shares. start_unpack(): `dest` made afresh (0700, owned by the unpack
+// uid when we are root) and the tool's options: run there (cwd by fd) as that uid, with a clean
+// environment and the deadline. finish_unpack(): neutralise dest/rootfs, then give the directory
+// back to root (0755).
+struct UnpackWork {
+  Dir dir;
+  ToolOptions tool;
+};
+Result<UnpackWork> start_unpack(const std::filesystem::path& dest, const UnpackLimits& l);
+Result<Unpacked> finish_unpack(UnpackWork& w, const std::filesystem::path& dest, const UnpackLimits& l);
 
 // Removes device nodes, fifos and sockets and clears setuid/setgid bits under `root`, through
 // directory fds only. Counts into `u`.
