@@ -83,11 +83,13 @@ Status Service::Impl::init() {
   TRY(top.make_fresh("tmp", 0700));  // work of an interrupted pull: nothing refers to it
   // The layout: 0755 inside (the unpack uid reads it through an fd; images/ above stays root-only).
   if (!fs::exists(oci_dir() / "index.json")) {
-    TRY(top.make_fresh("oci", 0755));
+    // umoci makes the directory itself (it refuses one that exists): clear what an interrupted start left.
+    TRY_STATUS(top.remove("oci"));
     std::lock_guard lock(layout_mu);
     ToolOptions o{.timeout_ms = 60'000, .env = tool_env(tmp_dir())};
     auto r = TRY(run_tool({s.umoci, "init", "--layout", oci_dir().string()}, o));
     if (r.status != 0) return internal("umoci init " + oci_dir().string() + ": " + r.err);
+    TRY_STATUS(TRY(top.dir("oci")).chmod(0755));
   }
   return {};
 }
