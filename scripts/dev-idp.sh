@@ -102,12 +102,13 @@ start_oidc() {
   node "$IDP/oidc_server.mjs" "$d" >"$d/oidc.log" 2>&1 &
   echo $! >"$d/oidc.pid"
   local iss=""
-  for _ in $(seq 1 500); do
+  # Loading oidc-provider takes ~1 s on a quiet machine, over 10 s beside a loaded test run.
+  for _ in $(seq 1 3000); do
     iss=$(sed -n 's/^OIDC_ISSUER=//p' "$d/oidc.log"); [ -n "$iss" ] && break
     running "$d/oidc.pid" || { cat "$d/oidc.log" >&2; die "the OIDC provider exited"; }
     sleep 0.02
   done
-  [ -n "$iss" ] || die "the OIDC provider did not start in 10 s (see $d/oidc.log)"
+  [ -n "$iss" ] || die "the OIDC provider did not start in 60 s (see $d/oidc.log)"
   echo "$iss" >"$d/oidc-issuer"
 }
 
@@ -221,10 +222,10 @@ run_slapd() {  # starts slapd from DIR/slapd.d on the URLs in DIR/slapd.urls, wa
   local d=$1 urls ldapi
   urls=$(cat "$d/slapd.urls"); ldapi=${urls##* }
   slapd -F "$d/slapd.d" -h "$urls" >"$d/slapd.log" 2>&1 || die "slapd did not start: $(cat "$d/slapd.log")"
-  for _ in $(seq 1 500); do
+  for _ in $(seq 1 3000); do
     ldapsearch -x -H "$ldapi" -b "" -s base -LLL namingContexts >/dev/null 2>&1 && return 0; sleep 0.02
   done
-  die "slapd did not answer in 10 s (see $d/slapd.log)"
+  die "slapd did not answer in 60 s (see $d/slapd.log)"
 }
 
 start_ldap() {
@@ -311,10 +312,11 @@ cmd_start() {
   (umask 077; rand >"$d/oidc-client-secret"; rand >"$d/ldap-bind-password"; rand >"$d/admin-token")
   make_certs "$d"
   write_oidc_files "$d" "${redirects[@]}"
-  trap 'cmd_stop "$d" >/dev/null 2>&1 || true' ERR
+  # EXIT, not ERR: die() exits without a failing command, and what started must not outlive it.
+  trap 'cmd_stop "$d" >/dev/null 2>&1 || true' EXIT
   start_ldap "$d" "$port" "$sport" "$ldapi" "$adminpw" "$(cat "$d/ldap-bind-password")"
   start_oidc "$d"
-  trap - ERR
+  trap - EXIT
   write_info "$d" "$(cat "$d/oidc-issuer")" "$port" "$sport" "$ldapi" "$adminpw" "$(cat "$d/admin-token")"
   write_toml "$d" "$(cat "$d/oidc-issuer")" "$port" | tee "$d/atrium.toml"
 }

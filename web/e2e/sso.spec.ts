@@ -15,7 +15,7 @@ const DEV_IDP = resolve(import.meta.dirname, "../../scripts/dev-idp.sh");
 test.use({ ignoreHTTPSErrors: true }); // the provider's throwaway CA
 
 test("a researcher signs in with the institution's provider and lands in their org", async ({ browser }) => {
-  test.setTimeout(60_000);
+  test.setTimeout(120_000);  // dev-idp start waits up to 60 s for the provider under load
   const dir = mkdtempSync(join(tmpdir(), "atrium-e2e-idp-"));
   const toml = execFileSync(DEV_IDP, ["start", dir], { encoding: "utf8" });
   const oidc = toml.slice(toml.indexOf("[oidc.dev]"), toml.indexOf("[ldap.devldap]"));
