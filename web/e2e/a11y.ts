@@ -5,6 +5,15 @@ import { expect, type Page } from "@playwright/test";
 export async function expectAccessible(page: Page, what: string): Promise<void> {
   // A transition still running (a dialog fading in) measures as low contrast: wait it out.
   // (A function, not a string: the UI's CSP forbids eval. This tsconfig has no DOM types.)
+  // Two frames first: right after a change (emulateMedia to dark) the new styles, and the
+  // transitions they start, exist only once the browser has recalculated them.
+  await page.evaluate(
+    () =>
+      new Promise<void>((done) => {
+        const raf = (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame;
+        raf(() => raf(() => done()));
+      }),
+  );
   await page.waitForFunction(() => {
     type Anim = { playState: string; constructor: { name: string } };
     const doc = (globalThis as unknown as { document: { getAnimations(): Anim[] } }).document;
