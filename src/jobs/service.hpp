@@ -34,6 +34,7 @@
 #include "data/store.hpp"
 #include "jobs/executor.hpp"
 #include "jobs/inflight.hpp"
+#include "jobs/remote.hpp"
 #include "jobs/store.hpp"
 #include "sandbox/sandbox.hpp"
 #include "tasks/tasks.hpp"
@@ -118,6 +119,8 @@ struct SubmitRequest {
   std::string notify;                  // "never" (or "") | "failure" | "end": Settings::on_end is told
   std::optional<ImageRef> image;       // pinned by the caller (resolve_image); nullopt: the host root
   std::vector<secrets::Request> secrets;  // checked and pinned by the caller (secrets::check_requests)
+  std::string partition;  // "" = the org's default partition (else compute.default_partition)
+  std::string account;    // SLURM account ("" = the org's mapped account); remote partitions only
 };
 
 struct Submitted {
@@ -187,6 +190,28 @@ class Service {
   bool active(const std::string& id) const;
   std::filesystem::path run_dir(const JobRecord& r) const;
 
+  // --- remote partitions (remote.hpp; src/slurm) ---------------------------------------------
+  // The backend of the partitions that are not local; set once, before start(). Unset: only the
+  // local partition exists.
+  void set_remote(Remote* remote);
+  // The partition a submission in `org_id` goes to when it names none (the org's default, else
+  // compute.default_partition).
+  Result<std::string> default_partition(db::Tx& tx, const std::string& org_id) const;
+  // For the backend, on the worker pool: prepares a handed-over job's run exactly like a local
+  // start and says what the node runs. Paths in spec.json and RemoteRun under this server's
+  // data_dir are written as `node_data_dir` (where the nodes see the shared data directory; ""
+  // = the same path). An error: the job cannot run (the backend ends it FAILED through
+  // observe_remote with the error as the reason).
+  Result<RemoteRun> prepare_remote(const std::string& id, const std::filesystem::path& node_data_dir);
+  // For the backend, on the worker pool: what SLURM says about a job. PENDING -> RUNNING starts
+  // it (start time and nodes recorded); a terminal state ends it like a local end (outcome.json in
+  // the run directory first, else the observation's state with SLURM's reason), outputs,
+  // datasets and usage included. A state the job already has changes nothing; a late or
+  // contradicting one (RUNNING after an end) is ignored.
+  Status observe_remote(const std::string& id, const Observation& o);
+  // The values of the secrets a remote job asked for, at its launch (the exec channel's route).
+  Result<std::vector<secrets::Value>> remote_secrets(const std::string& id);
+
   // Runs a scheduling pass now (tests and benchmarks; the periodic task does this by itself).
   Status schedule_now();
 
@@ -233,6 +258,7 @@ class Service {
   compute::Scheduler sched_;
   Settings settings_;
   std::unique_ptr<Executor> executor_;
+  Remote* remote_ = nullptr;
 
   mutable std::mutex mu_;  // after the database writer lock, never before
   compute::ClusterState state_;

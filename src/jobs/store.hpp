@@ -42,6 +42,7 @@ struct JobRecord {
   std::string stop_requested;         // "", "cancel" or "requeue": a stop is on its way to the process
   std::int64_t version = 1;
   std::optional<ImageRef> image;      // nullopt: the host root
+  std::string partition = "local";    // "local": this server's scheduler; else a remote one (remote.hpp)
 
   const std::string& id() const { return job.id; }
   const std::string& org_id() const { return job.assoc.org; }

@@ -1,0 +1,86 @@
+// Jobs that another scheduler runs: the partitions of a SLURM cluster (src/slurm implements
+// Remote). jobs keeps what it keeps for every job (the row, the states and events, the run
+// directory with spec.json, stdout, stderr and outcome.json, the end: outputs, datasets, usage,
+// notifications); the backend hands jobs over durably, exactly once, and tracks them. The local
+// scheduler never places a job of a remote partition (SLURM schedules its own).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compute/job.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "db/database.hpp"
+#include "jobs/store.hpp"
+
+namespace atrium::jobs {
+
+// The partition every job goes to unless it (or its org's default) names another: this server.
+inline constexpr std::string_view kLocalPartition = "local";
+
+// What a remote partition admits (0 = no limit known; SLURM's own limits still apply).
+struct PartitionLimits {
+  int max_cpus = 0;
+  std::int64_t max_mem_mb = 0;
+  int max_gpus = 0;
+  Millis max_time = 0;
+};
+
+struct PartitionInfo {
+  std::string name;     // Atrium's partition name
+  std::string cluster;  // compute.clusters.<name>
+  std::string slurm_partition;
+  PartitionLimits limits;
+};
+
+enum class Control { kCancel, kHold, kRelease, kRequeue };
+
+// What the backend learned about one job from SLURM (the tracker).
+struct Observation {
+  compute::JobState state = compute::JobState::kPending;  // SLURM's state mapped to Atrium's
+  std::string slurm_state;  // SLURM's own name (PREEMPTED, BOOT_FAIL, DEADLINE... kept in the reason)
+  std::string reason;       // SLURM's pending or end reason ("" for None)
+  std::optional<Millis> start_time, end_time, estimated_start;
+  std::optional<int> exit_code;
+  std::string nodes;  // SLURM's node list
+  bool held = false;
+};
+
+// What a node runs for a job: prepared by jobs exactly as for a local start (run directory,
+// workspace checked out at the pinned commit, dataset copies, image root, spec.json), then
+// `atrium exec` with these arguments on the node (paths as this server sees them: the backend
+// maps them to the nodes' view of the shared filesystem).
+struct RemoteRun {
+  std::filesystem::path run_dir;         // <data_dir>/jobs/<id>/run<n>: stdout, stderr, outcome.json
+  std::vector<std::string> exec_args;    // after the binary: {"exec", "--spec", ..., "--state-dir", ...}
+  bool wants_secrets = false;            // the job asked for secrets: fetched at launch over the exec channel
+  // An environment's job: the app's socket on the node, reached through the node's tunnel (empty: none).
+  std::filesystem::path tunnel_socket;
+};
+
+class Remote {
+ public:
+  virtual ~Remote() = default;
+  // The partition if it is one of this backend's (nullopt: not one of ours).
+  virtual std::optional<PartitionInfo> partition(const std::string& name) const = 0;
+  // Every partition of this backend (GET /api/v1/compute/partitions).
+  virtual std::vector<PartitionInfo> partitions() const = 0;
+  // Inside the submission's transaction, after the rows are inserted (all tasks of an array at
+  // once): checks what only the backend knows (the org may use the partition, `account` is one of
+  // the org's) and queues the jobs durably for hand-over after the commit. An error rolls the
+  // submission back: nothing is stored, nothing is submitted.
+  virtual Status submitted(db::Tx& tx, const std::vector<JobRecord>& jobs, const std::string& account) = 0;
+  // Inside the request's transaction: cancel, hold, release or requeue of one of its jobs,
+  // recorded durably and sent to SLURM after the commit (again after a reconnect until SLURM took it).
+  virtual Status control(db::Tx& tx, const JobRecord& job, Control c) = 0;
+  // The live fields shown with the job as `slurm` (cluster, job_id, nodes, state, reason,
+  // unknown_since, handed_over): null for a job it does not know.
+  virtual nlohmann::json live(const JobRecord& job) const = 0;
+};
+
+}  // namespace atrium::jobs
