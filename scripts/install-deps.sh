@@ -33,7 +33,14 @@ PKGS=(
   # tiny test image), apt-utils (a local apt repository for build tests) and python3-bcrypt (the
   # registry's htpasswd file) are test fixtures
   skopeo umoci squashfs-tools docker-registry busybox-static apt-utils python3-bcrypt
+  # the SLURM executor (issue 19): scripts/slurm-dev-cluster.sh starts its own munged, slurmctld,
+  # slurmrestd and two slurmd (in network namespaces: iproute2, above) on free ports; the packages'
+  # own services are not started (see SLURM_PKGS below)
+  slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
 )
+# Installed with service starts denied (policy-rc.d): the tests run private daemons, and a packaged
+# munged/slurmctld/slurmd would sit on the default ports for nothing.
+SLURM_PKGS=" slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge "
 BENCH_PKGS=(nginx-light wrk fcgiwrap)
 
 missing=()
@@ -49,4 +56,22 @@ export DEBIAN_FRONTEND=noninteractive
 # slapd without a system database or a daemon on port 389: the tests start their own.
 echo 'slapd slapd/no_configuration boolean true' | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+plain=() slurm=()
+for p in "${missing[@]}"; do
+  if [[ $SLURM_PKGS == *" $p "* ]]; then slurm+=("$p"); else plain+=("$p"); fi
+done
+if [ ${#plain[@]} -gt 0 ]; then
+  $SUDO apt-get install -y -qq --no-install-recommends "${plain[@]}" >/dev/null
+fi
+if [ ${#slurm[@]} -gt 0 ]; then
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  rc=0
+  $SUDO apt-get install -y -qq --no-install-recommends "${slurm[@]}" >/dev/null || rc=$?
+  [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+  exit $rc
+fi

@@ -10,7 +10,10 @@
 #   slurm-dev-cluster.sh stop DIR           stops what it started (recorded PIDs checked against
 #                                           /proc/PID/exe), removes its netns/bridge/veths; rc 0 if stopped
 #   slurm-dev-cluster.sh status DIR         which daemons run; rc 0 only if all do
-#   slurm-dev-cluster.sh kill-ctld DIR      kill -9 slurmctld            start-ctld DIR: start it again (saved state)
+#   slurm-dev-cluster.sh kill-ctld DIR [--settled]  kill -9 slurmctld (--settled: once its state saver
+#                                           wrote every change, up to ~6 s; without it a crash loses the
+#                                           last <= 5 s of changes, as on a real cluster)
+#   slurm-dev-cluster.sh start-ctld DIR     start it again (saved state); returns when the nodes registered
 #   slurm-dev-cluster.sh kill-node DIR N    kill -9 every process of node N (slurmd, its steps and jobs:
 #                                           a crashed node)           start-node DIR N: its slurmd again
 #   slurm-dev-cluster.sh drain DIR N        scontrol update state=drain   resume DIR N: state=resume
@@ -142,11 +145,14 @@ spawn() {
   echo $! >"$DIR/run/$name.pid"
 }
 
-wait_for() {  # wait_for WHAT SECONDS CMD...
+wait_for() {  # wait_for NAME SECONDS CMD...: until CMD succeeds; dies when the daemon NAME exited
   local what=$1 secs=$2 i
   shift 2
   for ((i = 0; i < secs * 20; i++)); do
     "$@" >/dev/null 2>&1 && return 0
+    if [[ -s $DIR/run/$what.pid ]] && ! readlink "/proc/$(<"$DIR/run/$what.pid")/exe" >/dev/null 2>&1; then
+      die "$what exited: $(tail -n 3 "$DIR/log/$what.out" 2>/dev/null | tr '\n' ' ')"
+    fi
     sleep 0.05
   done
   die "$what did not come up within $secs s (logs: $DIR/log)"
@@ -299,6 +305,19 @@ wait_nodes_idle() {
   die "nodes ${NODES[*]} not idle within 30 s (logs: $DIR/log)"
 }
 
+# settle_state: until slurmctld's state saver has written every change (it writes at most every
+# 5 s, SAVE_MAX_WAIT, waking each second): no state file changed for 6.2 s. At most 20 s.
+settle_state() {
+  local i newest now
+  for ((i = 0; i < 200; i++)); do
+    newest=$(find "$DIR/state" -maxdepth 1 -name '*_state' -printf '%T@\n' | sort -n | tail -n1)
+    now=$(date +%s.%N)
+    awk -v a="$newest" -v b="$now" 'BEGIN { exit !(b - a >= 6.2) }' && return 0
+    sleep 0.1
+  done
+  log "slurmctld kept saving state for 20 s; killing it anyway"
+}
+
 # After a controller restart: until every node whose slurmd runs has registered again (~4 s).
 wait_registered() {
   local n i
@@ -356,7 +375,7 @@ EOF
 
 check_tools() {
   local tool
-  for tool in munged mungekey slurmctld slurmd slurmrestd sbatch scontrol sinfo ip ss unshare nsenter flock curl; do
+  for tool in munged mungekey slurmctld slurmd slurmrestd sbatch scontrol sinfo ip ss unshare nsenter flock setpriv curl; do
     command -v "$tool" >/dev/null ||
       die "$tool not found (apt-get install slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge iproute2 curl)"
   done
@@ -377,6 +396,9 @@ do_start() {
   chmod 755 "$DIR" "$DIR/munge"
   chmod 1777 "$DIR/jobs"
   chown "$REST_USER" "$DIR/restd"
+  # slurmrestd runs as $REST_USER and makes its socket in DIR/restd, and reaches munged's socket.
+  setpriv --reuid="$REST_USER" --regid="$(id -g "$REST_USER")" --clear-groups test -w "$DIR/restd" -a -x "$DIR/munge" ||
+    die "$REST_USER cannot reach $DIR (a parent directory not world-searchable, e.g. mode 0700?): use a DIR it can reach"
   [[ -s $DIR/etc/munge.key ]] || mungekey --create --keyfile="$DIR/etc/munge.key" --bits=1024
   chmod 600 "$DIR/etc/munge.key"
   [[ -s $DIR/etc/jwt_hs256.key ]] || (umask 077 && head -c 32 /dev/urandom >"$DIR/etc/jwt_hs256.key")
@@ -429,7 +451,7 @@ case $CMD in
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  kill-ctld) need_running_dir; kill_one slurmctld KILL ;;
+  kill-ctld) need_running_dir; [[ $NODE == --settled ]] && settle_state; kill_one slurmctld KILL ;;
   start-ctld) need_running_dir; start_ctld; wait_registered ;;
   kill-node) need_running_dir; need_node; kill_one "slurmd-$NODE" KILL; kill_netns_procs "$NODE" ;;
   start-node) need_running_dir; need_node; start_node "$NODE" ;;

@@ -1,0 +1,268 @@
+"""A real SLURM development cluster for the SLURM executor's tests (scripts/slurm-dev-cluster.sh):
+munged, slurmctld, slurmrestd (JWT on 127.0.0.1) and two slurmd nodes (node1, node2), each in its
+own network namespace with its own address on a private bridge. Jobs on a node reach this machine
+only at `cluster.bridge_addr`, so a server the nodes call back must listen there (slurm_server
+below listens on 0.0.0.0:0; the TOML's server_url has `{port}`, replaced by the bound port).
+
+- DevCluster(dir): start() -> the TOML section for Atrium ([compute.clusters.dev], partitions
+  `slurm` = SLURM `debug` (both nodes, no time limit) and `slurm-short` = SLURM `short` (both nodes,
+  MaxTime 5 min, MaxCPUsPerNode=1)); .info = DIR/cluster.json (addresses, ports, pids, netns);
+  stop(); faults: kill_ctld(), start_ctld() (saved state; returns when the nodes registered again),
+  kill_node(n) (kill -9 of everything on the node: a crash), start_node(n), drain(n), resume(n);
+  SLURM clients: env() (SLURM_CONF), sbatch(...) -> SLURM job id, squeue_json(), job(id),
+  wait_job(id, states), node_state(n), wait_node(n, states), jwt(user).
+- Fixtures: `slurm_cluster` (session scope, shared: do not wreck it), `make_slurm_cluster` (a
+  factory for a test's own cluster, for fault tests; stopped at the end of the test).
+- slurm_server(cluster, data_dir, ...): an Atrium Server configured for the cluster (--config with
+  the TOML, listening on 0.0.0.0:0).
+
+Timings on the 2-core box: start ~0.5 s, stop ~0.5 s; a killed node is DOWN (and its jobs
+NODE_FAIL, or requeued unless submitted with --no-requeue / "requeue": false) after ~10-15 s
+(SlurmdTimeout=5); a restarted slurmctld has its nodes back in ~4 s.
+Skips (with the reason) when not root or the SLURM packages are missing (scripts/install-deps.sh
+installs them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, Server, wait_until
+
+SCRIPT = REPO / "scripts" / "slurm-dev-cluster.sh"
+NODES = ("node1", "node2")
+TOOLS = ("munged", "mungekey", "slurmctld", "slurmd", "slurmrestd", "sbatch", "squeue", "scontrol", "sinfo",
+         "ip", "nsenter", "unshare", "flock")
+# The JWT plugin is a file, not a command.
+JWT_PLUGIN_GLOB = "/usr/lib/*/slurm-wlm/auth_jwt.so"
+
+
+def missing() -> str | None:
+    """Why a dev cluster cannot start here (None: it can)."""
+    if os.geteuid() != 0:
+        return "the SLURM dev cluster needs root (network namespaces, SlurmUser=root)"
+    gone = [t for t in TOOLS if shutil.which(t) is None]
+    if not list(Path("/").glob(JWT_PLUGIN_GLOB.lstrip("/"))):
+        gone.append("auth_jwt.so (slurm-wlm-jwt-plugin)")
+    if gone:
+        return ("SLURM packages missing (" + ", ".join(gone) + "): run scripts/install-deps.sh "
+                "(slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge iproute2)")
+    return None
+
+
+class DevCluster:
+    def __init__(self, dir: Path):
+        self.dir = Path(dir)
+        self.toml = ""
+        self.info: dict = {}
+
+    # -- lifecycle
+    def _script(self, *args: str, timeout: float = 60) -> str:
+        r = subprocess.run(["bash", str(SCRIPT), args[0], str(self.dir), *args[1:]], capture_output=True,
+                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise AssertionError(f"slurm-dev-cluster.sh {' '.join(args)} failed (rc {r.returncode})\n"
+                                 f"{r.stdout}\n{r.stderr}\n{self.logs()}")
+        return r.stdout
+
+    def start(self) -> str:
+        """Starts the cluster (both nodes idle on return); returns the TOML section for Atrium."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.toml = self._script("start")
+        self.info = json.loads((self.dir / "cluster.json").read_text())
+        return self.toml
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def status(self) -> dict[str, bool]:
+        r = subprocess.run(["bash", str(SCRIPT), "status", str(self.dir)], capture_output=True, text=True)
+        return {k: v.strip().startswith("running") for k, _, v in
+                (line.partition(":") for line in r.stdout.splitlines())}
+
+    def logs(self, tail: int = 20) -> str:
+        out = []
+        for f in sorted((self.dir / "log").glob("*.log")):
+            lines = [x for x in f.read_text(errors="replace").splitlines() if "pmix" not in x]
+            out.append(f"--- {f.name}\n" + "\n".join(lines[-tail:]))
+        return "\n".join(out)
+
+    # -- faults
+    def kill_ctld(self, settled: bool = True) -> None:
+        """kill -9 of slurmctld. settled: first until its state saver wrote every change (up to
+        ~6 s; it writes at most every 5 s), so a restart knows every job and node state; False: a
+        real crash, which loses the last <= 5 s of changes (jobs submitted then are gone)."""
+        self._script("kill-ctld", *(["--settled"] if settled else []))
+
+    def start_ctld(self) -> None:
+        self._script("start-ctld")
+
+    def kill_node(self, node: str) -> None:
+        """kill -9 of the node's slurmd and of every process in its netns (its steps and jobs)."""
+        self._script("kill-node", node)
+
+    def start_node(self, node: str) -> None:
+        self._script("start-node", node)
+
+    def drain(self, node: str) -> None:
+        self._script("drain", node)
+
+    def resume(self, node: str) -> None:
+        self._script("resume", node)
+
+    # -- facts
+    @property
+    def bridge_addr(self) -> str:
+        return self.info["bridge_addr"]
+
+    @property
+    def rest_url(self) -> str:
+        return self.info["rest_url"]
+
+    @property
+    def jwt_key_file(self) -> str:
+        return self.info["jwt_key_file"]
+
+    def node_addr(self, node: str) -> str:
+        return self.info["nodes"][node]["addr"]
+
+    def netns(self, node: str) -> str:
+        return self.info["nodes"][node]["netns"]
+
+    # -- SLURM clients (for a test's anchors; Atrium itself never parses their text)
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "ATRIUM_"))}
+        env["SLURM_CONF"] = str(self.dir / "etc" / "slurm.conf")
+        env.update(extra or {})
+        return env
+
+    def run(self, *cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+        r = subprocess.run(list(cmd), capture_output=True, text=True, env=self.env(), timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)}: rc {r.returncode}\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def sbatch(self, wrap: str, *args: str, node: str | None = None, partition: str | None = None,
+               output: str | Path = "/dev/null") -> int:
+        """sbatch --wrap WRAP [--nodelist NODE] [--partition P] -o OUTPUT ARGS...; the job id."""
+        cmd = ["sbatch", "--parsable", "-o", str(output), "-D", str(self.dir / "jobs")]
+        if node:
+            cmd += ["--nodelist", node]
+        if partition:
+            cmd += ["--partition", partition]
+        r = self.run(*cmd, *args, "--wrap", wrap)
+        return int(r.stdout.strip().split(";")[0])
+
+    def squeue_json(self) -> list[dict]:
+        """Every job slurmctld still knows (finished ones until MinJobAge), v0.0.38 schema."""
+        return json.loads(self.run("squeue", "--json", "-t", "all").stdout)["jobs"]
+
+    def job(self, job_id: int) -> dict | None:
+        return next((j for j in self.squeue_json() if j["job_id"] == job_id), None)
+
+    def wait_job(self, job_id: int, states=("COMPLETED",), timeout: float = 30) -> dict:
+        def done():
+            j = self.job(job_id)
+            return j if j and j["job_state"] in states else None
+        try:
+            return wait_until(done, timeout, 0.1, f"SLURM job {job_id} in {states}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: {self.job(job_id)}\n{self.logs()}") from None
+
+    def node_state(self, node: str) -> str:
+        """sinfo's compact state (idle, alloc, mix, down*, drain, unk*, ...)."""
+        return self.run("sinfo", "-h", "-N", "-n", node, "-p", "debug", "-o", "%t").stdout.strip()
+
+    def wait_node(self, node: str, states=("idle",), timeout: float = 30) -> str:
+        return wait_until(lambda: (s := self.node_state(node)) in states and s, timeout, 0.1,
+                          f"node {node} in {states}")
+
+    def jwt(self, user: str = "root", lifespan: int = 600) -> str:
+        out = self.run("scontrol", "token", f"username={user}", f"lifespan={lifespan}").stdout.strip()
+        return out.removeprefix("SLURM_JWT=")
+
+
+def slurm_server(cluster: DevCluster, data_dir: Path, env: dict[str, str] | None = None,
+                 extra_toml: str = "", args: list[str] | None = None, start: bool = True) -> Server:
+    """An Atrium server for the cluster: a config file with the cluster's TOML (+ extra_toml) and
+    --listen 0.0.0.0:0, so jobs on the nodes reach it at the bridge address (server_url has
+    `{port}`). The caller stops it (srv.stop())."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = data_dir.parent / f"{data_dir.name}-slurm.toml"
+    cfg.write_text(cluster.toml + ("\n" + extra_toml if extra_toml else ""))
+    srv = Server(data_dir, env=env, args=["--config", str(cfg), *(args or [])], listen="0.0.0.0:0")
+    return srv.start() if start else srv
+
+
+def _started() -> DevCluster:
+    """A started cluster in a fresh /tmp/atrium-slurm-XXXX (mode 0755: slurmrestd runs as nobody
+    and must reach its socket directory, which pytest's 0700 tmp_path does not allow)."""
+    why = missing()
+    if why:
+        pytest.skip(why)
+    d = Path(tempfile.mkdtemp(prefix="atrium-slurm-", dir="/tmp"))
+    d.chmod(0o755)
+    c = DevCluster(d)
+    try:
+        c.start()
+    except BaseException:
+        _finish(c)
+        raise
+    return c
+
+
+def _finish(c: DevCluster) -> None:
+    """Stops the cluster and removes its directory."""
+    c.stop()
+    shutil.rmtree(c.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The session's dev cluster, shared by every test: leave it as you found it (no kills)."""
+    c = _started()
+    try:
+        yield c
+    finally:
+        _finish(c)
+
+
+@pytest.fixture
+def make_slurm_cluster():
+    """make_slurm_cluster() -> a started DevCluster of this test alone (for fault tests)."""
+    made: list[DevCluster] = []
+
+    def make() -> DevCluster:
+        made.append(_started())
+        return made[-1]
+
+    yield make
+    for c in made:
+        _finish(c)
+
+
+def wait_gone(pids: list[int], timeout: float = 10) -> None:
+    """Until none of the PIDs runs (zombies count as gone: PID 1 here may not reap)."""
+    def gone():
+        for p in pids:
+            try:
+                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if state != "Z":
+                return False
+        return True
+    wait_until(gone, timeout, 0.05, f"processes {pids} to end")
+
+
+def netns_names() -> set[str]:
+    return {line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                                       text=True).stdout.splitlines() if line.strip()}
