@@ -12,6 +12,8 @@ FUZZ_DIR := build-fuzz
 FUZZ_CC := clang-19
 FUZZ_CXX := clang++-19
 JOBS ?= 2
+# `make run LISTEN=ADDR:PORT`: where the server listens (the SLURM dev cluster's nodes reach the bridge address)
+LISTEN ?= 127.0.0.1:8080
 
 .PHONY: deps build run fuzz-build test bench
 
@@ -26,7 +28,7 @@ build: deps
 
 run: build
 	mkdir -p var
-	exec ./$(BUILD_DIR)/src/atrium server --listen 127.0.0.1:8080 --data-dir ./var
+	exec ./$(BUILD_DIR)/src/atrium server --listen $(LISTEN) --data-dir ./var
 
 fuzz-build: deps
 	@if [ ! -f $(FUZZ_DIR)/build.ninja ] || \
