@@ -50,6 +50,9 @@ NODE=${3:-}
 # sd<6 hex>-node1.. (netns).
 HASH=$(printf '%s' "$DIR" | sha256sum | cut -c1-6)
 BR=sd${HASH}b
+# The sockets slurmrestd (as $REST_USER) must reach live outside DIR, so that DIR may be private
+# (pytest's tmp_path is under a 0700 directory).
+SOCK=/run/slurm-dev-$HASH
 ns_of() { echo "sd${HASH}-$1"; }
 veth_of() { echo "sd${HASH}h${1#node}"; }
 node_index() { case $1 in node1) echo 11 ;; node2) echo 12 ;; *) die "unknown node '$1' (node1, node2)" ;; esac; }
@@ -126,6 +129,7 @@ do_stop() {
   for n in "${NODES[@]}"; do kill_netns_procs "$n"; done
   for name in slurmrestd-jwt slurmrestd-local slurmctld munged; do kill_one "$name"; done
   net_down
+  rm -rf "$SOCK"
   return 0
 }
 
@@ -229,7 +233,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$DIR/munge/munge.socket
+AuthInfo=socket=$SOCK/munge/munge.socket
 AuthAltTypes=auth/jwt
 AuthAltParameters=jwt_key=$DIR/etc/jwt_hs256.key
 StateSaveLocation=$DIR/state
@@ -356,7 +360,7 @@ EOF
     echo "  \"slurm_conf\": \"$DIR/etc/slurm.conf\","
     echo "  \"bridge\": \"$BR\", \"bridge_addr\": \"$prefix.1\", \"subnet\": \"$prefix.0/24\","
     echo "  \"ports\": {\"slurmctld\": $ctld, \"slurmd\": $slurmd, \"slurmrestd\": $rest},"
-    echo "  \"rest_url\": \"http://127.0.0.1:$rest\", \"rest_socket\": \"$DIR/restd/slurmrestd.sock\","
+    echo "  \"rest_url\": \"http://127.0.0.1:$rest\", \"rest_socket\": \"$SOCK/restd/slurmrestd.sock\","
     echo "  \"jwt_key_file\": \"$DIR/etc/jwt_hs256.key\","
     echo "  \"pids\": {\"munged\": $(json_pid munged), \"slurmctld\": $(json_pid slurmctld),"
     echo "           \"slurmrestd_jwt\": $(json_pid slurmrestd-jwt), \"slurmrestd_local\": $(json_pid slurmrestd-local)},"
@@ -392,13 +396,10 @@ do_start() {
     fi
   done
   check_tools
-  mkdir -p "$DIR"/{etc,state,spool,run,log,munge,restd,jobs}
-  chmod 755 "$DIR" "$DIR/munge"
+  mkdir -p "$DIR"/{etc,state,spool,run,log,jobs} "$SOCK"/{munge,restd}
+  chmod 755 "$SOCK" "$SOCK/munge"
   chmod 1777 "$DIR/jobs"
-  chown "$REST_USER" "$DIR/restd"
-  # slurmrestd runs as $REST_USER and makes its socket in DIR/restd, and reaches munged's socket.
-  setpriv --reuid="$REST_USER" --regid="$(id -g "$REST_USER")" --clear-groups test -w "$DIR/restd" -a -x "$DIR/munge" ||
-    die "$REST_USER cannot reach $DIR (a parent directory not world-searchable, e.g. mode 0700?): use a DIR it can reach"
+  chown "$REST_USER" "$SOCK/restd"
   [[ -s $DIR/etc/munge.key ]] || mungekey --create --keyfile="$DIR/etc/munge.key" --bits=1024
   chmod 600 "$DIR/etc/munge.key"
   [[ -s $DIR/etc/jwt_hs256.key ]] || (umask 077 && head -c 32 /dev/urandom >"$DIR/etc/jwt_hs256.key")
@@ -419,22 +420,24 @@ do_start() {
   write_conf "$prefix" "$ctld" "$slurmd"
   export SLURM_CONF=$DIR/etc/slurm.conf
 
-  spawn munged munged -F --force --key-file="$DIR/etc/munge.key" --socket="$DIR/munge/munge.socket" \
+  spawn munged munged -F --force --key-file="$DIR/etc/munge.key" --socket="$SOCK/munge/munge.socket" \
     --pid-file="$DIR/run/munged.pidfile" --log-file="$DIR/log/munged.log" --seed-file="$DIR/run/munged.seed"
-  wait_for munged 10 test -S "$DIR/munge/munge.socket"
-  chmod 777 "$DIR/munge/munge.socket"
+  wait_for munged 10 test -S "$SOCK/munge/munge.socket"
+  chmod 777 "$SOCK/munge/munge.socket"
   start_ctld
   flock -u 9  # slurmctld holds its port now
   local n
   for n in "${NODES[@]}"; do start_node "$n"; done
 
+  # slurmrestd reads its configuration after setuid: a copy it can read (nothing secret in it).
+  install -m 644 "$SLURM_CONF" "$SOCK/slurm.conf"
   local plugins=openapi/v0.0.36,openapi/v0.0.37,openapi/v0.0.38
-  spawn slurmrestd-local slurmrestd -f "$SLURM_CONF" -a rest_auth/local -u "$REST_USER" -s "$plugins" \
-    "unix:$DIR/restd/slurmrestd.sock"
-  spawn slurmrestd-jwt env SLURM_JWT=daemon slurmrestd -f "$SLURM_CONF" -a rest_auth/jwt -u "$REST_USER" \
+  spawn slurmrestd-local slurmrestd -f "$SOCK/slurm.conf" -a rest_auth/local -u "$REST_USER" -s "$plugins" \
+    "unix:$SOCK/restd/slurmrestd.sock"
+  spawn slurmrestd-jwt env SLURM_JWT=daemon slurmrestd -f "$SOCK/slurm.conf" -a rest_auth/jwt -u "$REST_USER" \
     -s "$plugins" "127.0.0.1:$rest"
   wait_nodes_idle
-  wait_for slurmrestd-local 10 curl -sf --unix-socket "$DIR/restd/slurmrestd.sock" http://localhost/slurm/v0.0.38/ping
+  wait_for slurmrestd-local 10 curl -sf --unix-socket "$SOCK/restd/slurmrestd.sock" http://localhost/slurm/v0.0.38/ping
   # JWT: any HTTP answer (401 without a token) means it listens.
   wait_for slurmrestd-jwt 10 curl -s -o /dev/null "http://127.0.0.1:$rest/slurm/v0.0.38/ping"
   trap - EXIT

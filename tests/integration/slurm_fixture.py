@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -202,51 +201,41 @@ def slurm_server(cluster: DevCluster, data_dir: Path, env: dict[str, str] | None
     return srv.start() if start else srv
 
 
-def _started() -> DevCluster:
-    """A started cluster in a fresh /tmp/atrium-slurm-XXXX (mode 0755: slurmrestd runs as nobody
-    and must reach its socket directory, which pytest's 0700 tmp_path does not allow)."""
+def _started(dir: Path) -> DevCluster:
     why = missing()
     if why:
         pytest.skip(why)
-    d = Path(tempfile.mkdtemp(prefix="atrium-slurm-", dir="/tmp"))
-    d.chmod(0o755)
-    c = DevCluster(d)
+    c = DevCluster(dir)
     try:
         c.start()
     except BaseException:
-        _finish(c)
+        c.stop()
         raise
     return c
 
 
-def _finish(c: DevCluster) -> None:
-    """Stops the cluster and removes its directory."""
-    c.stop()
-    shutil.rmtree(c.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
-def slurm_cluster():
+def slurm_cluster(tmp_path_factory):
     """The session's dev cluster, shared by every test: leave it as you found it (no kills)."""
-    c = _started()
+    c = _started(tmp_path_factory.mktemp("slurm"))
     try:
         yield c
     finally:
-        _finish(c)
+        c.stop()
 
 
 @pytest.fixture
-def make_slurm_cluster():
+def make_slurm_cluster(tmp_path):
     """make_slurm_cluster() -> a started DevCluster of this test alone (for fault tests)."""
     made: list[DevCluster] = []
 
     def make() -> DevCluster:
-        made.append(_started())
+        made.append(_started(tmp_path / f"slurm{len(made)}"))
         return made[-1]
 
     yield make
     for c in made:
-        _finish(c)
+        c.stop()
 
 
 def wait_gone(pids: list[int], timeout: float = 10) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import tomllib
 import urllib.request
+from pathlib import Path
 
 from conftest import wait_until
 from slurm_fixture import NODES, make_slurm_cluster, netns_names, slurm_cluster, wait_gone  # noqa: F401
@@ -136,5 +137,6 @@ def test_faults_and_stop_leave_nothing(make_slurm_cluster):
     wait_gone(pids, 1)
     assert not {c.netns(n) for n in NODES} & netns_names()
     assert subprocess.run(["ip", "link", "show", info["bridge"]], capture_output=True).returncode != 0
+    assert not Path(c.info["rest_socket"]).parent.parent.exists()  # /run/slurm-dev-<hash>
     assert not any(c.status().values())
     c.stop()
