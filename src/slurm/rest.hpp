@@ -6,6 +6,7 @@
 // Every call blocks: call it on the worker pool. Never parses command-line tools' text.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,8 +24,10 @@ struct RestConfig {
   std::string jwt_key;   // the HS256 key's bytes (empty: no Authorization headers, unix socket local auth)
   std::string user;      // X-SLURM-USER-NAME and the token's `sun`
   std::string version = "v0.0.38";
-  Millis timeout = 10'000;  // one request
-  int max_connections = 8;
+  Millis timeout = 15'000;  // one request (slurmrestd answers a submit after ~9 s when slurmctld is down)
+  int max_connections = 8;  // kept-alive connections (one per concurrent caller; more callers wait)
+  std::size_t max_response_bytes = std::size_t{256} << 20;  // a full listing is ~4 kB per job
+  std::int64_t token_lifetime_s = 600;  // renewed at half its lifetime
 };
 
 // A batch job as submitted (sbatch's options that Atrium uses).
@@ -38,7 +41,7 @@ struct JobSubmission {
   std::map<std::string, std::string> environment;
   int cpus = 1;                // cpus_per_task
   std::int64_t mem_mb = 0;     // memory_per_node (0: the partition's default)
-  int gpus = 0;                // gres gpu:N
+  int gpus = 0;                // gres "gpu:N" (per node; 400 where the cluster has no GresTypes=gpu)
   std::int64_t time_limit_min = 0;  // minutes (0: the partition's default)
   std::string array;           // "0-9%2" (empty: not an array)
   std::string dependency;      // SLURM syntax with SLURM job ids ("afterok:12:13")
@@ -57,26 +60,43 @@ struct JobInfo {
   std::optional<std::int64_t> array_task_id;  // nullopt: not a task (or the array's pending rest)
   std::string array_task_string;          // pending tasks not yet split off ("3-9%2")
   std::string name, comment, partition, account, user_name;
-  std::string state;                      // SLURM's base state name: PENDING, RUNNING, COMPLETED, ...
-  std::string reason;                     // state_reason ("None" -> "")
-  std::string nodes;
-  std::optional<Millis> submit_time, start_time, end_time;  // unix ms (0 from SLURM -> nullopt)
-  std::optional<int> exit_code;           // the batch script's exit status (signal: 128+n)
-  bool held = false;                      // priority 0 with a Held reason
+  // SLURM's name: PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL,
+  // PREEMPTED, BOOT_FAIL, DEADLINE, SUSPENDED; in 22.05 a set flag shows instead of the base state:
+  // COMPLETING (a job ending: not final yet), CONFIGURING, REQUEUED, RESIZING, SIGNALING, STAGE_OUT, ...
+  std::string state;
+  std::string reason;                     // state_reason ("None" -> ""), ": state_description" if any
+  std::string nodes;                      // SLURM's host list ("n[1-2]"), "" before it runs
+  std::optional<Millis> submit_time;      // unix ms
+  std::optional<Millis> start_time;       // when it started (nullopt while PENDING)
+  std::optional<Millis> estimated_start;  // PENDING only: SLURM's expected start, when it has one
+  std::optional<Millis> end_time;         // only once terminal (SLURM's expected end is dropped)
+  std::optional<int> exit_code;           // terminal only: the script's exit status (signal n: 128+n)
+  bool held = false;                      // PENDING with priority 0 (JobHeldUser / JobHeldAdmin)
   std::int64_t time_limit_min = 0;
 };
 
+// A listing (GET /jobs). slurmctld's update_time filter is all or nothing: every job it still knows
+// when anything changed since then, else none (`unchanged`: keep what you have; no job has gone).
+struct JobList {
+  std::vector<JobInfo> jobs;
+  bool unchanged = false;
+};
+
+// True for SLURM's final states (a job in one of them never changes again).
+bool terminal_state(const std::string& state);
+
 struct PartitionState {
   std::string name;
-  std::vector<std::string> nodes;
-  int max_cpus_per_node = 0;  // from the nodes (0 unknown)
-  std::int64_t max_mem_mb_per_node = 0;
+  std::vector<std::string> nodes;  // the nodes that list this partition
+  int max_cpus_per_node = 0;  // the partition's limit, else its largest node (0 unknown)
+  std::int64_t max_mem_mb_per_node = 0;  // likewise (MB)
   std::int64_t max_time_min = 0;  // 0 = INFINITE
   std::string state;              // UP, DOWN, DRAIN, INACTIVE
 };
 
 struct NodeState {
-  std::string name, state, reason;  // state: idle, allocated, mixed, down, drain, ...
+  std::string name, state, reason;  // state: idle, allocated, mixed, down, drained, draining, ...
+  std::vector<std::string> partitions;
   int cpus = 0;
   std::int64_t real_memory_mb = 0;
 };
@@ -99,14 +119,21 @@ class Rest {
   // kUnavailable: slurmrestd or slurmctld cannot be reached (the tracker's "unknown since");
   // kInvalidArgument / kFailedPrecondition: SLURM refused the request (its error text in the detail).
   Result<SubmitResult> submit(const JobSubmission& job);
-  // Every job slurmctld still knows (finished ones until MinJobAge); `changed_since` (unix ms,
-  // 0 = all): only those changed since (slurmrestd's update_time).
-  Result<std::vector<JobInfo>> jobs(Millis changed_since = 0);
-  // One job (nullopt: SLURM does not know it, e.g. purged after MinJobAge).
+  // Every job slurmctld still knows (finished ones until MinJobAge; an array's pending rest is one
+  // record with array_task_string). `changed_since` (unix ms, 0 = always list): pass the time the
+  // previous listing was asked for; seconds are enough (SLURM answers when anything changed in or
+  // after that second).
+  Result<JobList> jobs(Millis changed_since = 0);
+  // One job (nullopt: SLURM does not know it, e.g. purged after MinJobAge). For an array's job id:
+  // the record with that job id (the pending rest, or the task that took the array's id).
   Result<std::optional<JobInfo>> job(std::int64_t job_id);
-  Status cancel(std::int64_t job_id);  // scancel (SIGTERM then SIGKILL after KillWait)
-  Status hold(std::int64_t job_id);
+  // kNotFound: SLURM does not know the job. Cancelling a finished job succeeds (SLURM's answer).
+  Status cancel(std::int64_t job_id);  // scancel: SIGCONT+SIGTERM, SIGKILL after KillWait
+  Status hold(std::int64_t job_id);    // PENDING only (kFailedPrecondition once it has run)
   Status release(std::int64_t job_id);
+  // Not offered by slurmrestd v0.0.38 (SLURM 22.05 has no requeue through REST; scontrol requeue
+  // only): always kFailedPrecondition `slurm-unsupported`. The closest REST way is cancel and submit
+  // again (the caller's hand-over does that with the same comment).
   Status requeue(std::int64_t job_id);
   Result<std::vector<PartitionState>> partitions();
   Result<std::vector<NodeState>> nodes();
@@ -114,6 +141,7 @@ class Rest {
   Status ping();
 
   // An HS256 JWT for `user` valid `lifetime` from `now` (unix seconds): {"exp","iat","sun"}.
+  // HS256 over base64url('{"alg":"HS256","typ":"JWT"}') "." base64url('{"exp":..,"iat":..,"sun":..}').
   static std::string mint_token(const std::string& key, const std::string& user, std::int64_t now_s,
                                 std::int64_t lifetime_s);
 
