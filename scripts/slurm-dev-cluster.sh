@@ -162,16 +162,20 @@ wait_for() {  # wait_for NAME SECONDS CMD...: until CMD succeeds; dies when the 
   die "$what did not come up within $secs s (logs: $DIR/log)"
 }
 
-# A TCP port nobody listens on (host namespace), not one handed out earlier in this run.
+# free_port VAR: a TCP port nobody listens on (host namespace), not handed out earlier in this run,
+# below the kernel's ephemeral range (where servers on port 0 and outgoing connections live).
 TAKEN=" "
 free_port() {
-  local p used
+  local p used low span
   used=$(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u | tr '\n' ' ')
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  span=$((low - 10000))
+  ((span >= 1000)) || { low=65000; span=20000; }  # odd ephemeral range: 45000..64999
   while :; do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+    p=$((low - span + (RANDOM * 32768 + RANDOM) % span))
     [[ " $used " == *" $p "* || $TAKEN == *" $p "* ]] && continue
     TAKEN+="$p "
-    echo "$p"
+    printf -v "$1" '%s' "$p"
     return
   done
 }
@@ -407,15 +411,16 @@ do_start() {
   chmod 600 "$DIR/etc/jwt_hs256.key"
 
   # One start at a time on this machine: subnets and ports are picked, then taken.
+  mkdir -p "$(dirname "$LOCK")"
   exec 9>"$LOCK"
   flock 9
   trap 'rc=$?; if [[ $rc != 0 ]]; then log "start failed; stopping what was started (logs: $DIR/log)"; do_stop; fi' EXIT
   net_down  # leftovers of a cluster in DIR that was never stopped
   local prefix ctld slurmd rest
   prefix=$(pick_subnet)
-  ctld=$(free_port)
-  slurmd=$(free_port)
-  rest=$(free_port)
+  free_port ctld
+  free_port slurmd
+  free_port rest
   net_up "$prefix"
   write_conf "$prefix" "$ctld" "$slurmd"
   export SLURM_CONF=$DIR/etc/slurm.conf
@@ -425,10 +430,6 @@ do_start() {
   wait_for munged 10 test -S "$SOCK/munge/munge.socket"
   chmod 777 "$SOCK/munge/munge.socket"
   start_ctld
-  flock -u 9  # slurmctld holds its port now
-  local n
-  for n in "${NODES[@]}"; do start_node "$n"; done
-
   # slurmrestd reads its configuration after setuid: a copy it can read (nothing secret in it).
   install -m 644 "$SLURM_CONF" "$SOCK/slurm.conf"
   local plugins=openapi/v0.0.36,openapi/v0.0.37,openapi/v0.0.38
@@ -436,11 +437,15 @@ do_start() {
     "unix:$SOCK/restd/slurmrestd.sock"
   spawn slurmrestd-jwt env SLURM_JWT=daemon slurmrestd -f "$SOCK/slurm.conf" -a rest_auth/jwt -u "$REST_USER" \
     -s "$plugins" "127.0.0.1:$rest"
-  wait_nodes_idle
   wait_for slurmrestd-local 10 curl -sf --unix-socket "$SOCK/restd/slurmrestd.sock" http://localhost/slurm/v0.0.38/ping
   # JWT: any HTTP answer (401 without a token) means it listens.
   wait_for slurmrestd-jwt 10 curl -s -o /dev/null "http://127.0.0.1:$rest/slurm/v0.0.38/ping"
+  flock -u 9  # the ports are taken now (slurmd's are in the nodes' own namespaces)
+  local n
+  for n in "${NODES[@]}"; do start_node "$n"; done
+  wait_nodes_idle
   trap - EXIT
+  printf 'PREFIX=%s CTLD_PORT=%s SLURMD_PORT=%s REST_PORT=%s\n' "$prefix" "$ctld" "$slurmd" "$rest" >"$DIR/run/net.env"
   write_outputs "$prefix" "$ctld" "$slurmd" "$rest"
   log "running in $DIR: bridge $BR $prefix.1, nodes ${NODES[*]} at $prefix.11/12, ctld :$ctld, rest 127.0.0.1:$rest"
   log "clients: . $DIR/env.sh; the Atrium server must listen where nodes reach it (--listen $prefix.1:PORT or 0.0.0.0:PORT)"
@@ -448,6 +453,15 @@ do_start() {
 }
 
 need_running_dir() { [[ -s $DIR/etc/slurm.conf ]] || die "no cluster in $DIR"; export SLURM_CONF=$DIR/etc/slurm.conf; }
+
+# cluster.json again, with the PIDs of now (after start-ctld / start-node).
+refresh_outputs() {
+  local PREFIX CTLD_PORT SLURMD_PORT REST_PORT
+  [[ -s $DIR/run/net.env ]] || return 0
+  # shellcheck disable=SC1091
+  . "$DIR/run/net.env"
+  write_outputs "$PREFIX" "$CTLD_PORT" "$SLURMD_PORT" "$REST_PORT"
+}
 need_node() { [[ -n $NODE ]] || usage; node_index "$NODE" >/dev/null; }
 
 case $CMD in
@@ -455,9 +469,9 @@ case $CMD in
   stop) do_stop ;;
   status) do_status ;;
   kill-ctld) need_running_dir; [[ $NODE == --settled ]] && settle_state; kill_one slurmctld KILL ;;
-  start-ctld) need_running_dir; start_ctld; wait_registered ;;
+  start-ctld) need_running_dir; start_ctld; wait_registered; refresh_outputs ;;
   kill-node) need_running_dir; need_node; kill_one "slurmd-$NODE" KILL; kill_netns_procs "$NODE" ;;
-  start-node) need_running_dir; need_node; start_node "$NODE" ;;
+  start-node) need_running_dir; need_node; start_node "$NODE"; refresh_outputs ;;
   drain) need_running_dir; need_node; scontrol update nodename="$NODE" state=drain reason="drained by slurm-dev-cluster.sh" ;;
   resume) need_running_dir; need_node; scontrol update nodename="$NODE" state=resume ;;
   *) usage ;;
