@@ -10,9 +10,10 @@
 #   slurm-dev-cluster.sh stop DIR           stops what it started (recorded PIDs checked against
 #                                           /proc/PID/exe), removes its netns/bridge/veths; rc 0 if stopped
 #   slurm-dev-cluster.sh status DIR         which daemons run; rc 0 only if all do
-#   slurm-dev-cluster.sh kill-ctld DIR [--settled]  kill -9 slurmctld (--settled: once its state saver
-#                                           wrote every change, up to ~6 s; without it a crash loses the
-#                                           last <= 5 s of changes, as on a real cluster)
+#   slurm-dev-cluster.sh kill-ctld DIR [--now]  kill -9 slurmctld, once its state saver wrote every
+#                                           change (it batches them for <= 5 s: up to ~6 s); --now: at once,
+#                                           losing those changes (jobs just submitted), as a real crash may
+#   slurm-dev-cluster.sh stop-ctld DIR      SIGTERM slurmctld (it saves its state and exits)
 #   slurm-dev-cluster.sh start-ctld DIR     start it again (saved state); returns when the nodes registered
 #   slurm-dev-cluster.sh kill-node DIR N    kill -9 every process of node N (slurmd, its steps and jobs:
 #                                           a crashed node)           start-node DIR N: its slurmd again
@@ -38,7 +39,7 @@ LOCK=/run/lock/atrium-slurm-dev-cluster.lock
 
 die() { echo "slurm-dev-cluster: error: $*" >&2; exit 1; }
 log() { echo "slurm-dev-cluster: $*" >&2; }
-usage() { die "usage: $0 start|stop|status|kill-ctld|start-ctld|drain|resume DIR | kill-node|start-node DIR NODE"; }
+usage() { die "usage: $0 start|stop|status|kill-ctld [--now]|stop-ctld|start-ctld DIR | kill-node|start-node|drain|resume DIR NODE"; }
 
 [[ $# -ge 2 ]] || usage
 CMD=$1
@@ -468,7 +469,8 @@ case $CMD in
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  kill-ctld) need_running_dir; [[ $NODE == --settled ]] && settle_state; kill_one slurmctld KILL ;;
+  kill-ctld) need_running_dir; [[ $NODE == --now ]] || settle_state; kill_one slurmctld KILL ;;
+  stop-ctld) need_running_dir; kill_one slurmctld TERM ;;
   start-ctld) need_running_dir; start_ctld; wait_registered; refresh_outputs ;;
   kill-node) need_running_dir; need_node; kill_one "slurmd-$NODE" KILL; kill_netns_procs "$NODE" ;;
   start-node) need_running_dir; need_node; start_node "$NODE"; refresh_outputs ;;

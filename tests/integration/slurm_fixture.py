@@ -7,7 +7,8 @@ below listens on 0.0.0.0:0; the TOML's server_url has `{port}`, replaced by the 
 - DevCluster(dir): start() -> the TOML section for Atrium ([compute.clusters.dev], partitions
   `slurm` = SLURM `debug` (both nodes, no time limit) and `slurm-short` = SLURM `short` (both nodes,
   MaxTime 5 min, MaxCPUsPerNode=1)); .info = DIR/cluster.json (addresses, ports, pids, netns);
-  stop(); faults: kill_ctld(), start_ctld() (saved state; returns when the nodes registered again),
+  stop(); faults: kill_ctld() (kill -9 once the state is saved; now=True: at once), stop_ctld()
+  (SIGTERM), start_ctld() (saved state; returns when the nodes registered again),
   kill_node(n) (kill -9 of everything on the node: a crash), start_node(n), drain(n), resume(n);
   SLURM clients: env() (SLURM_CONF), sbatch(...) -> SLURM job id, squeue_json(), job(id),
   wait_job(id, states), node_state(n), wait_node(n, states), jwt(user).
@@ -93,11 +94,15 @@ class DevCluster:
         return "\n".join(out)
 
     # -- faults
-    def kill_ctld(self, settled: bool = True) -> None:
-        """kill -9 of slurmctld. settled: first until its state saver wrote every change (up to
-        ~6 s; it writes at most every 5 s), so a restart knows every job and node state; False: a
-        real crash, which loses the last <= 5 s of changes (jobs submitted then are gone)."""
-        self._script("kill-ctld", *(["--settled"] if settled else []))
+    def kill_ctld(self, now: bool = False) -> None:
+        """kill -9 of slurmctld, once its state saver wrote every change (up to ~6 s: it batches
+        them for <= 5 s), so a restart knows every job and node state. now=True: at once, losing
+        the last <= 5 s of changes (jobs submitted then are gone), as a real crash may."""
+        self._script("kill-ctld", *(["--now"] if now else []))
+
+    def stop_ctld(self) -> None:
+        """SIGTERM to slurmctld: it saves its state and exits."""
+        self._script("stop-ctld")
 
     def start_ctld(self) -> None:
         self._script("start-ctld")
