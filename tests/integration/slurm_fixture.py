@@ -194,16 +194,21 @@ class DevCluster:
 
 
 def slurm_server(cluster: DevCluster, data_dir: Path, env: dict[str, str] | None = None,
-                 extra_toml: str = "", args: list[str] | None = None, start: bool = True) -> Server:
+                 extra_toml: str = "", args: list[str] | None = None, start: bool = True,
+                 with_cluster: bool = True) -> Server:
     """An Atrium server for the cluster: a config file with the cluster's TOML (+ extra_toml) and
     --listen 0.0.0.0:0, so jobs on the nodes reach it at the bridge address (server_url has
-    `{port}`). The caller stops it (srv.stop())."""
+    `{port}`; srv.node_url is that URL). with_cluster=False leaves the cluster's TOML out. The
+    caller stops it (srv.stop())."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     cfg = data_dir.parent / f"{data_dir.name}-slurm.toml"
-    cfg.write_text(cluster.toml + ("\n" + extra_toml if extra_toml else ""))
+    cfg.write_text((cluster.toml if with_cluster else "") + ("\n" + extra_toml if extra_toml else ""))
     srv = Server(data_dir, env=env, args=["--config", str(cfg), *(args or [])], listen="0.0.0.0:0")
-    return srv.start() if start else srv
+    if start:
+        srv.start()
+        srv.node_url = f"http://{cluster.bridge_addr}:{srv.port}"
+    return srv
 
 
 def _started(dir: Path) -> DevCluster:

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from conftest import wait_until
-from slurm_fixture import NODES, make_slurm_cluster, netns_names, slurm_cluster, wait_gone  # noqa: F401
+from slurm_fixture import NODES, make_slurm_cluster, netns_names, slurm_cluster, slurm_server, wait_gone  # noqa: F401
 
 
 def test_toml_points_atrium_at_the_cluster(slurm_cluster):
@@ -88,6 +88,21 @@ def test_jobs_run_on_their_nodes_own_addresses(slurm_cluster, tmp_path):
     finally:
         bridge.close()
         loopback.close()
+
+
+def test_a_node_reaches_a_server_listening_as_slurm_server_starts_it(slurm_cluster, tmp_path):
+    # The cluster's own TOML joins in once the SLURM executor reads it (test_slurm_*.py use it).
+    srv = slurm_server(slurm_cluster, tmp_path / "atrium", with_cluster=False)
+    try:
+        out = tmp_path / "curl.out"
+        url = srv.node_url + "/healthz"
+        server_url = tomllib.loads(slurm_cluster.toml)["compute"]["clusters"]["dev"]["server_url"]
+        assert url == server_url.replace("{port}", str(srv.port)) + "/healthz"
+        job = slurm_cluster.sbatch(f"curl -s -o /dev/null -w '%{{http_code}}' {url}", node="node1", output=out)
+        slurm_cluster.wait_job(job)
+        assert out.read_text() == "200"
+    finally:
+        srv.stop()
 
 
 def test_slurmrestd_jwt_and_unix_socket(slurm_cluster):
