@@ -27,7 +27,14 @@
 # taken); bridge = .1 (the host side, where slurmctld and the Atrium server are reached), node1 =
 # .11, node2 = .12. The nodes have no default route. Ports (slurmctld, slurmd, slurmrestd) are free
 # ones picked at start, so several clusters (parallel tests, a developer's own) never clash.
-# Both nodes claim the same CPUs and half of this machine's memory each: a development cluster.
+# Both nodes claim the same CPUs and 45 % of this machine's memory each: a development cluster.
+# slurmctld listens on all of this machine's addresses (SLURM 22.05 has no bind option; munge
+# authenticates every RPC); slurmd only in its node's namespace; slurmrestd on 127.0.0.1 and a
+# unix socket in /run/slurm-dev-<hash>. A host firewall that drops input on the bridge would cut
+# the nodes off. Without JobRequeue settings, a batch job on a node that dies is requeued
+# (submit with --no-requeue / "requeue": false to have it end NODE_FAIL). Failure detection is
+# fast for fault tests: SlurmdTimeout=5, MessageTimeout=5, KillWait=3 (a killed node is DOWN in
+# ~10-15 s).
 #
 # Environment: SLURM_DEV_MIN_JOB_AGE (300), SLURM_DEV_CPUS (slurmd -C), SLURM_DEV_REST_USER (nobody).
 set -Eeuo pipefail
@@ -124,7 +131,7 @@ net_down() {
 
 do_stop() {
   local n
-  [[ -d $DIR/run ]] || { net_down; return 0; }
+  [[ -d $DIR/run ]] || { net_down; rm -rf "$SOCK"; return 0; }
   # slurmd first (TERM: it ends its steps), then whatever is left in the nodes' netns.
   for n in "${NODES[@]}"; do kill_one "slurmd-$n"; done
   for n in "${NODES[@]}"; do kill_netns_procs "$n"; done
