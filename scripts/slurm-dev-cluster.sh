@@ -34,14 +34,16 @@
 # the nodes off. Without JobRequeue settings, a batch job on a node that dies is requeued
 # (submit with --no-requeue / "requeue": false to have it end NODE_FAIL). Failure detection is
 # fast for fault tests: SlurmdTimeout=5, MessageTimeout=5, KillWait=3 (a killed node is DOWN in
-# ~10-15 s).
+# ~15 s, its --no-requeue jobs NODE_FAIL then).
 #
-# Environment: SLURM_DEV_MIN_JOB_AGE (300), SLURM_DEV_CPUS (slurmd -C), SLURM_DEV_REST_USER (nobody).
+# Environment: SLURM_DEV_MIN_JOB_AGE (300), SLURM_DEV_SLURMD_TIMEOUT (5), SLURM_DEV_CPUS (slurmd -C),
+# SLURM_DEV_REST_USER (nobody).
 set -Eeuo pipefail
 
 NODES=(node1 node2)
 REST_USER=${SLURM_DEV_REST_USER:-nobody}
 MIN_JOB_AGE=${SLURM_DEV_MIN_JOB_AGE:-300}
+SLURMD_TIMEOUT=${SLURM_DEV_SLURMD_TIMEOUT:-5}
 LOCK=/run/lock/atrium-slurm-dev-cluster.lock
 
 die() { echo "slurm-dev-cluster: error: $*" >&2; exit 1; }
@@ -270,7 +272,7 @@ JobCompLoc=$DIR/log/jobcomp.txt
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
-SlurmdTimeout=5
+SlurmdTimeout=$SLURMD_TIMEOUT
 MessageTimeout=5
 KillWait=3
 MailProg=/bin/true
