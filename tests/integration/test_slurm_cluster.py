@@ -117,9 +117,14 @@ def test_slurmrestd_jwt_and_unix_socket(slurm_cluster):
     assert out.returncode == 0 and json.loads(out.stdout)["errors"] == []
 
 
-def test_faults_and_stop_leave_nothing(make_slurm_cluster):
+def test_faults_and_stop_leave_nothing(slurm_cluster, make_slurm_cluster):
     c = make_slurm_cluster()
     assert all(c.status().values()) and len(c.status()) == 6
+    # Side by side with the session's cluster: its own subnet, ports, netns and bridge.
+    for k in ("subnet", "bridge", "rest_url"):
+        assert c.info[k] != slurm_cluster.info[k], k
+    assert not set(c.info["ports"].values()) & set(slurm_cluster.info["ports"].values())
+    assert not {c.netns(n) for n in NODES} & {slurm_cluster.netns(n) for n in NODES}
     # start again: reports "already running", the same TOML, nothing new.
     assert c.start() == c.toml
     # drain / resume
