@@ -87,7 +87,7 @@ alive() {
   [[ $exe == "$(exe_of "$1")" ]]
 }
 
-# kill_one NAME [SIGNAL]: TERM (then KILL after 10 s) or the given signal, waits until gone.
+# kill_one NAME [SIGNAL]: TERM or the given signal (then KILL after 5 s), waits until gone.
 kill_one() {
   local name=$1 sig=${2:-TERM} pid i
   alive "$name" || { rm -f "$DIR/run/$name.pid"; return 0; }
@@ -401,14 +401,16 @@ check_tools() {
 }
 
 do_start() {
-  local name
+  local name up=() down=()
   for name in munged slurmctld "${NODES[@]/#/slurmd-}" slurmrestd-local slurmrestd-jwt; do
-    if alive "$name"; then
-      log "already running in $DIR ($name); 'stop' it first"
-      [[ -s $DIR/atrium.toml ]] && cat "$DIR/atrium.toml"
-      return 0
-    fi
+    if alive "$name"; then up+=("$name"); else down+=("$name"); fi
   done
+  if ((${#up[@]})); then
+    ((${#down[@]} == 0)) || die "partly running in $DIR (stopped: ${down[*]}): start-ctld/start-node, or stop it first"
+    log "already running in $DIR"
+    cat "$DIR/atrium.toml"
+    return 0
+  fi
   check_tools
   mkdir -p "$DIR"/{etc,state,spool,run,log,jobs} "$SOCK"/{munge,restd}
   chmod 755 "$SOCK" "$SOCK/munge"
