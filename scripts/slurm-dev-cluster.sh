@@ -18,6 +18,7 @@
 #   slurm-dev-cluster.sh kill-node DIR N    kill -9 every process of node N (slurmd, its steps and jobs:
 #                                           a crashed node)           start-node DIR N: its slurmd again
 #   slurm-dev-cluster.sh drain DIR N        scontrol update state=drain   resume DIR N: state=resume
+#   slurm-dev-cluster.sh gc                 stops clusters whose DIR is gone (a killed test run's)
 #
 # Needs root, iproute2 and: slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge.
 # Files: DIR/env.sh (SLURM_CONF for sbatch/squeue/scontrol), DIR/atrium.toml, DIR/cluster.json
@@ -48,21 +49,24 @@ LOCK=/run/lock/atrium-slurm-dev-cluster.lock
 
 die() { echo "slurm-dev-cluster: error: $*" >&2; exit 1; }
 log() { echo "slurm-dev-cluster: $*" >&2; }
-usage() { die "usage: $0 start|stop|status|kill-ctld [--now]|stop-ctld|start-ctld DIR | kill-node|start-node|drain|resume DIR NODE"; }
+usage() { die "usage: $0 start|stop|status|kill-ctld [--now]|stop-ctld|start-ctld DIR | kill-node|start-node|drain|resume DIR NODE | gc"; }
 
-[[ $# -ge 2 ]] || usage
+[[ $# -ge 2 || ${1:-} == gc ]] || usage
 CMD=$1
-DIR=$(realpath -m "$2")
 NODE=${3:-}
-[[ $DIR != *[[:space:]\"\\]* ]] || die "DIR must not contain spaces, quotes or backslashes"
 
-# Short names per DIR (IFNAMSIZ: 15 bytes): sd<6 hex>b (bridge), sd<6 hex>h1.. (host veths),
-# sd<6 hex>-node1.. (netns).
-HASH=$(printf '%s' "$DIR" | sha256sum | cut -c1-6)
-BR=sd${HASH}b
-# The sockets slurmrestd (as $REST_USER) must reach live outside DIR, so that DIR may be private
-# (pytest's tmp_path is under a 0700 directory).
-SOCK=/run/slurm-dev-$HASH
+# set_dir DIR: the cluster's directory and the names derived from it. Short names per DIR
+# (IFNAMSIZ: 15 bytes): sd<6 hex>b (bridge), sd<6 hex>h1.. (host veths), sd<6 hex>-node1.. (netns).
+# The sockets slurmrestd (as $REST_USER) must reach live outside DIR, in SOCK, so that DIR may be
+# private (pytest's tmp_path is under a 0700 directory).
+set_dir() {
+  DIR=$(realpath -m "$1")
+  [[ $DIR != *[[:space:]\"\\]* ]] || die "DIR must not contain spaces, quotes or backslashes"
+  HASH=$(printf '%s' "$DIR" | sha256sum | cut -c1-6)
+  BR=sd${HASH}b
+  SOCK=/run/slurm-dev-$HASH
+}
+[[ $CMD == gc ]] || set_dir "$2"
 ns_of() { echo "sd${HASH}-$1"; }
 veth_of() { echo "sd${HASH}h${1#node}"; }
 node_index() { case $1 in node1) echo 11 ;; node2) echo 12 ;; *) die "unknown node '$1' (node1, node2)" ;; esac; }
@@ -141,6 +145,33 @@ do_stop() {
   net_down
   rm -rf "$SOCK"
   return 0
+}
+
+# gc: stops the clusters whose DIR is gone (a test run killed before its cleanup, its temp dir
+# removed since): found by their /run/slurm-dev-<hash>/slurm.conf, their daemons by a command line
+# naming that DIR or socket dir (and the binary checked), their nodes by netns name.
+do_gc() {
+  local d dir p pid exe args n
+  for d in /run/slurm-dev-*; do
+    [[ -f $d/slurm.conf ]] || continue
+    dir=$(sed -n 's|^StateSaveLocation=\(.*\)/state$|\1|p' "$d/slurm.conf")
+    [[ -n $dir && ! -d $dir/run ]] || continue
+    set_dir "$dir"
+    [[ $SOCK == "$d" ]] || continue
+    log "gc: the cluster of $DIR (gone)"
+    for n in "${NODES[@]}"; do kill_netns_procs "$n"; done
+    for p in /proc/[0-9]*; do
+      pid=${p#/proc/}
+      exe=$(readlink -f "/proc/$pid/exe" 2>/dev/null) || continue
+      case $exe in "$(exe_of munged)" | "$(exe_of slurmctld)" | "$(exe_of slurmrestd-jwt)") ;; *) continue ;; esac
+      args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+      if [[ $args == *" $DIR/etc/"* || $args == *"=$DIR/etc/"* || $args == *" $SOCK/"* ]]; then
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    done
+    net_down
+    rm -rf "$SOCK"
+  done
 }
 
 do_status() {
@@ -478,6 +509,7 @@ need_node() { [[ -n $NODE ]] || usage; node_index "$NODE" >/dev/null; }
 
 case $CMD in
   start) do_start ;;
+  gc) do_gc ;;
   stop) do_stop ;;
   status) do_status ;;
   kill-ctld) need_running_dir; [[ $NODE == --now ]] || settle_state; kill_one slurmctld KILL ;;
