@@ -120,6 +120,22 @@ class DevCluster:
     def resume(self, node: str) -> None:
         self._script("resume", node)
 
+    def toml_with(self, **keys) -> str:
+        """The TOML with more keys in [compute.clusters.dev] (poll_ms=200, accounts=..., ...):
+        a table may not be opened twice, so they go inside it. Values: int, bool, str or a dict
+        of str (an inline table)."""
+        def lit(v):
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            if isinstance(v, int):
+                return str(v)
+            if isinstance(v, dict):
+                return "{ " + ", ".join(f"{k} = {lit(x)}" for k, x in v.items()) + " }"
+            return json.dumps(str(v))
+        head = "[compute.clusters.dev]\n"
+        assert head in self.toml
+        return self.toml.replace(head, head + "".join(f"{k} = {lit(v)}\n" for k, v in keys.items()), 1)
+
     # -- facts
     @property
     def bridge_addr(self) -> str:
@@ -195,15 +211,16 @@ class DevCluster:
 
 def slurm_server(cluster: DevCluster, data_dir: Path, env: dict[str, str] | None = None,
                  extra_toml: str = "", args: list[str] | None = None, start: bool = True,
-                 with_cluster: bool = True) -> Server:
-    """An Atrium server for the cluster: a config file with the cluster's TOML (+ extra_toml) and
-    --listen 0.0.0.0:0, so jobs on the nodes reach it at the bridge address (server_url has
-    `{port}`; srv.node_url is that URL). with_cluster=False leaves the cluster's TOML out. The
-    caller stops it (srv.stop())."""
+                 with_cluster: bool = True, cluster_keys: dict | None = None) -> Server:
+    """An Atrium server for the cluster: a config file with the cluster's TOML (cluster_keys added
+    to [compute.clusters.dev], e.g. {"poll_ms": 200}; then extra_toml) and --listen 0.0.0.0:0, so
+    jobs on the nodes reach it at the bridge address (server_url has `{port}`; srv.node_url is
+    that URL). with_cluster=False leaves the cluster's TOML out. The caller stops it (srv.stop())."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     cfg = data_dir.parent / f"{data_dir.name}-slurm.toml"
-    cfg.write_text((cluster.toml if with_cluster else "") + ("\n" + extra_toml if extra_toml else ""))
+    text = cluster.toml_with(**(cluster_keys or {})) if with_cluster else ""
+    cfg.write_text(text + ("\n" + extra_toml if extra_toml else ""))
     srv = Server(data_dir, env=env, args=["--config", str(cfg), *(args or [])], listen="0.0.0.0:0")
     if start:
         srv.start()

@@ -29,6 +29,8 @@ def test_toml_points_atrium_at_the_cluster(slurm_cluster):
     assert parts == {"slurm": {"cluster": "dev", "slurm_partition": "debug"},
                      "slurm-short": {"cluster": "dev", "slurm_partition": "short"}}
     assert (slurm_cluster.dir / "atrium.toml").read_text() == slurm_cluster.toml
+    more = tomllib.loads(slurm_cluster.toml_with(poll_ms=200, accounts={"lab": "lab_acct"}))
+    assert more["compute"]["clusters"]["dev"] == {**dev, "poll_ms": 200, "accounts": {"lab": "lab_acct"}}
     # The partitions exist with the limits the limit tests rely on.
     out = slurm_cluster.run("scontrol", "show", "partition", "short").stdout
     assert "MaxTime=00:05:00" in out and "MaxCPUsPerNode=1" in out and "Nodes=node[1-2]" in out
