@@ -20,6 +20,9 @@
 #   slurm-dev-cluster.sh drain DIR N        scontrol update state=drain   resume DIR N: state=resume
 #   slurm-dev-cluster.sh gc                 stops clusters whose DIR is gone (a killed test run's)
 #
+# Partitions: debug (both nodes, default, no time limit), short (both nodes, MaxTime=5 min,
+# MaxCPUsPerNode=1, MaxMemPerNode=2048: something for limit tests).
+#
 # Needs root, iproute2 and: slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge.
 # Files: DIR/env.sh (SLURM_CONF for sbatch/squeue/scontrol), DIR/atrium.toml, DIR/cluster.json
 # (addresses, ports, pids, netns names), DIR/log/*, DIR/etc/{slurm.conf,jwt_hs256.key,munge.key}.
@@ -313,7 +316,7 @@ EOF
   done
   cat >>"$DIR/etc/slurm.conf" <<EOF
 PartitionName=debug Nodes=$(IFS=,; echo "${NODES[*]}") Default=YES MaxTime=INFINITE State=UP
-PartitionName=short Nodes=$(IFS=,; echo "${NODES[*]}") MaxTime=5 MaxCPUsPerNode=1 State=UP
+PartitionName=short Nodes=$(IFS=,; echo "${NODES[*]}") MaxTime=5 MaxCPUsPerNode=1 MaxMemPerNode=2048 State=UP
 EOF
 }
 

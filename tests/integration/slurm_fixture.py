@@ -6,7 +6,7 @@ below listens on 0.0.0.0:0; the TOML's server_url has `{port}`, replaced by the 
 
 - DevCluster(dir): start() -> the TOML section for Atrium ([compute.clusters.dev], partitions
   `slurm` = SLURM `debug` (both nodes, no time limit) and `slurm-short` = SLURM `short` (both nodes,
-  MaxTime 5 min, MaxCPUsPerNode=1)); .info = DIR/cluster.json (addresses, ports, pids, netns);
+  MaxTime 5 min, MaxCPUsPerNode=1, MaxMemPerNode=2048)); .info = DIR/cluster.json (addresses, ports, pids, netns);
   stop(); faults: kill_ctld() (kill -9 once the state is saved; now=True: at once), stop_ctld()
   (SIGTERM), start_ctld() (saved state; returns when the nodes registered again),
   kill_node(n) (kill -9 of everything on the node: a crash), start_node(n), drain(n), resume(n);

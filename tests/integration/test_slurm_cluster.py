@@ -33,7 +33,8 @@ def test_toml_points_atrium_at_the_cluster(slurm_cluster):
     assert more["compute"]["clusters"]["dev"] == {**dev, "poll_ms": 200, "accounts": {"lab": "lab_acct"}}
     # The partitions exist with the limits the limit tests rely on.
     out = slurm_cluster.run("scontrol", "show", "partition", "short").stdout
-    assert "MaxTime=00:05:00" in out and "MaxCPUsPerNode=1" in out and "Nodes=node[1-2]" in out
+    assert "MaxTime=00:05:00" in out and "MaxCPUsPerNode=1" in out and "MaxMemPerNode=2048" in out, out
+    assert "Nodes=node[1-2]" in out, out
 
 
 class Listener:
