@@ -189,7 +189,7 @@ do_status() {
 spawn() {
   local name=$1
   shift
-  setsid "$@" </dev/null >>"$DIR/log/$name.out" 2>&1 &
+  setsid "$@" </dev/null >>"$DIR/log/$name.out" 2>&1 9>&- &  # (fd 9: the start lock, not theirs)
   echo $! >"$DIR/run/$name.pid"
 }
 
@@ -459,7 +459,7 @@ do_start() {
   # One start at a time on this machine: subnets and ports are picked, then taken.
   mkdir -p "$(dirname "$LOCK")"
   exec 9>"$LOCK"
-  flock 9
+  flock -w 60 9 || die "another start held $LOCK for 60 s"
   trap 'rc=$?; if [[ $rc != 0 ]]; then log "start failed; stopping what was started (logs: $DIR/log)"; do_stop; fi' EXIT
   net_down  # leftovers of a cluster in DIR that was never stopped
   local prefix ctld slurmd rest
