@@ -328,6 +328,7 @@ Result<jobs::Settings> compute_settings(const Settings& c) {
   s.scheduler.usage_half_life = c.compute.fairshare_half_life_h * 3600'000LL;
   s.scheduler.max_time_limit = c.compute.max_time_h * 3600'000LL;
   s.scheduler.kill_margin = s.kill_grace + 5'000;
+  s.default_partition = c.compute.default_partition;
   return s;
 }
 

@@ -136,7 +136,8 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   TRY_STATUS(ctx.authorize({"code", "read"}, projects::target_of(p)));
   TRY_STATUS(projects::check_writable(p));
   auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "image", "secrets", "gpus", "datasets", "files"}));
+  TRY_STATUS(b.only({"app", "cpus", "mem_mb", "time_limit_s", "ref", "image", "secrets", "gpus", "datasets", "files",
+                     "partition"}));
   auto name = TRY(b.str("app", 40));
   auto app = TRY(get_app(ctx.t(), name));
   if (!app)
@@ -151,6 +152,7 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
   if (auto t = TRY(seconds_param(b, "time_limit_s")); t > 0) r.time_limit = t;
   r.ref = TRY(b.opt_str("ref", 255));
   if (r.ref && r.ref->empty()) r.ref.reset();
+  r.partition = TRY(b.opt_str("partition", 64)).value_or("");
   r.image = TRY(svc.image_for(ctx.t(), p, *app, TRY(b.opt_str("image", 400))));
   if (b.has("secrets"))
     r.secrets = TRY(secrets::check_requests(ctx, p.id, projects::target_of(p),
@@ -334,6 +336,10 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
           {"items", {{"type", "string"}}},
           {"description", "secrets by name as for jobs: NAME (a variable) or NAME:file (/run/secrets/NAME)"}}},
         {"gpus", {{"type", "integer"}, {"minimum", 0}, {"description", "GPUs, within the app's max_gpus and the node's"}}},
+        {"partition",
+         {{"type", "string"},
+          {"description", "where it runs: \"local\" or a SLURM partition (GET /api/v1/compute/partitions); default: "
+                          "the org's default, else the server's"}}},
         {"datasets",
          {{"type", "array"},
           {"items", {{"type", "string"}}},

@@ -195,6 +195,7 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
   sr.secrets = req.secrets;  // checked and pinned by the route; read at launch by the job
   sr.resources.gpus = gpus;
   sr.datasets = req.datasets;
+  sr.partition = req.partition;
   if (auto commit = TRY(jobs_.resolve_commit(project_id, req.ref)))
     sr.commit = jobs::CommitPin{req.ref.value_or(""), *commit};
   else if (req.ref)

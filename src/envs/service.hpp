@@ -83,6 +83,7 @@ struct LaunchRequest {
   // The project's files (those under `files_prefix`, "" = all) read-write at /project, synced
   // back (envs/files_view.hpp); nullopt: no view.
   std::optional<std::string> files_prefix;
+  std::string partition;  // where its job runs ("" = the org's default, else the server's; jobs checks it)
 };
 
 // What the proxy needs of a READY environment.

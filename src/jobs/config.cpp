@@ -11,6 +11,7 @@ Status check(Config& c) {
       return invalid("compute.cgroup_parent: only letters, digits, - _ / are allowed");
   if (c.cgroup_parent.empty() || c.cgroup_parent.find("..") != std::string::npos)
     return invalid("compute.cgroup_parent must be a relative path without ..");
+  if (c.default_partition.empty()) return invalid("compute.default_partition must name a partition (\"local\")");
   return config::check_cidrs("compute.outbound_allow", c.outbound_allow);
 }
 
@@ -34,6 +35,10 @@ void declare(config::Registry& r, Config& c) {
               "CIDRs \"outbound\" environments may reach although private, link-local or the host's own "
               "(comma-separated)",
               &Config::outbound_allow)
+      .string("default_partition",
+              "partition of a job or environment that names none and whose org has no default (\"local\" = this "
+              "server)",
+              &Config::default_partition)
       .check(check);
 }
 

@@ -21,6 +21,9 @@ struct Config {
   // What "outbound" environments may reach although it is private, link-local or the host's own
   // ("10.1.2.0/24,fd00:1::/64"); "" = only public addresses.
   std::string outbound_allow;
+  // The partition a job or environment goes to when neither it nor its org names one ("local":
+  // this server; else one of [compute.partitions.NAME], see src/slurm/config.hpp).
+  std::string default_partition = "local";
 };
 
 void declare(config::Registry& r, Config& c);

@@ -35,9 +35,7 @@ class LocalExecutor final : public Executor {
  private:
   struct Watch;
   Status prepare_and_spawn(const StartRequest& req);
-  Result<sandbox::Spec> make_spec(const StartRequest& req, Dir& run);
   Status spawn(const JobRecord& rec, const std::filesystem::path& dir, const std::string& secrets);
-  Result<std::string> secret_payload(const StartRequest& req, const sandbox::Spec& spec);
   static Status send_secrets(int fd, const std::string& payload);
   void watch(const std::string& id, int pid, int pidfd, bool child);
   async::Task<void> wait_exit(std::shared_ptr<Watch> w);

@@ -53,8 +53,8 @@ struct Observation {
 
 // What a node runs for a job: prepared by jobs exactly as for a local start (run directory,
 // workspace checked out at the pinned commit, dataset copies, image root, spec.json), then
-// `atrium exec` with these arguments on the node (paths as this server sees them: the backend
-// maps them to the nodes' view of the shared filesystem).
+// `atrium exec` with these arguments on the node. run_dir is this server's path; exec_args,
+// spec.json and tunnel_socket already name the nodes' view (prepare_remote's node_data_dir).
 struct RemoteRun {
   std::filesystem::path run_dir;         // <data_dir>/jobs/<id>/run<n>: stdout, stderr, outcome.json
   std::vector<std::string> exec_args;    // after the binary: {"exec", "--spec", ..., "--state-dir", ...}
@@ -70,13 +70,31 @@ class Remote {
   virtual std::optional<PartitionInfo> partition(const std::string& name) const = 0;
   // Every partition of this backend (GET /api/v1/compute/partitions).
   virtual std::vector<PartitionInfo> partitions() const = 0;
+  // Whether org `org_id` may use the partition (listing it, an org's default); submitted() is
+  // still where a submission is refused (403 partition-forbidden).
+  virtual Result<bool> usable(db::Tx& tx, const PartitionInfo& p, const std::string& org_id) const {
+    (void)tx, (void)p, (void)org_id;
+    return true;
+  }
   // Inside the submission's transaction, after the rows are inserted (all tasks of an array at
   // once): checks what only the backend knows (the org may use the partition, `account` is one of
   // the org's) and queues the jobs durably for hand-over after the commit. An error rolls the
   // submission back: nothing is stored, nothing is submitted.
+  // Also called (one job, account "" = keep the one it had) when a job of the backend is PENDING
+  // again after a requeue: requeue_count has grown, so its run directory is a new one and it
+  // is handed over anew as a new SLURM job (the idempotency key must tell the runs apart).
+  // jobs calls submitted() and control() without holding its own lock, but inside the
+  // transaction: they must not open another one.
   virtual Status submitted(db::Tx& tx, const std::vector<JobRecord>& jobs, const std::string& account) = 0;
   // Inside the request's transaction: cancel, hold, release or requeue of one of its jobs,
   // recorded durably and sent to SLURM after the commit (again after a reconnect until SLURM took it).
+  // jobs has already recorded what is certain: a cancelled PENDING job is CANCELLED (scancel it
+  // if it was handed over), a RUNNING one has stop_requested "cancel" (its end comes through
+  // observe_remote); hold/release changed the held flag (an Observation's `held` is taken as
+  // SLURM's truth: report the flag a control not yet applied asks for, or it flaps). kRequeue
+  // comes only for a RUNNING job (stop_requested "requeue"): stop it; once its end is observed
+  // jobs makes it PENDING again and calls submitted() for it (a finished job requeued gets
+  // submitted() at once, no control).
   virtual Status control(db::Tx& tx, const JobRecord& job, Control c) = 0;
   // The live fields shown with the job as `slurm` (cluster, job_id, nodes, state, reason,
   // unknown_since, handed_over): null for a job it does not know.

@@ -346,7 +346,7 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"name", "command", "script", "env", "cpus", "mem_mb", "gpus", "time_limit_s", "array",
                      "dependency", "qos", "nice", "begin_time", "hold", "datasets", "outputs", "ref", "notify", "image",
-                     "secrets"}));
+                     "secrets", "partition", "account"}));
   SubmitRequest r;
   r.project_id = p.id;
   r.org_id = p.org_id;
@@ -374,6 +374,8 @@ Result<SubmitRequest> parse_submit(Context& ctx, Service& svc, const projects::P
     r.begin_time = t;
   }
   r.hold = TRY(b.opt_bool("hold")).value_or(false);
+  r.partition = TRY(b.opt_str("partition", 64)).value_or("");
+  r.account = TRY(b.opt_str("account", 64)).value_or("");
   r.notify = TRY(b.opt_one_of("notify", {"never", "failure", "end"})).value_or("never");
   TRY_STATUS(parse_code(ctx, b, svc, p, r));
   TRY_STATUS(parse_datasets(ctx, b, p, r.datasets));
@@ -575,6 +577,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
           {"items", {{"type", "string"}}},
           {"description", "secrets by name, the caller's own first, else the project's: NAME (an environment "
                           "variable) or NAME:file (/run/secrets/NAME); checked now, read at launch"}}},
+        {"partition",
+         {{"type", "string"},
+          {"description", "where the job runs: \"local\" (this server) or a SLURM partition (GET "
+                          "/api/v1/compute/partitions); default: the org's default, else the server's"}}},
+        {"account", {{"type", "string"}, {"description", "SLURM account (SLURM partitions only; default: the org's)"}}},
         {"notify",
          {{"type", "string"},
           {"enum", {"never", "failure", "end"}},
@@ -626,6 +633,7 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
            [&svc](Context&) -> Result<Response> { return Response::json(200, svc.node_json()); }});
 
   add_event_routes(api, svc, rt);
+  add_compute_routes(api, svc);  // partitions, an org's default partition (routes_compute.cpp)
   add_usage_routes(api);  // GET /api/v1/me/usage (routes_usage.cpp)
 }
 

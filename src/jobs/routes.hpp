@@ -15,6 +15,8 @@ namespace atrium::jobs {
 void add_routes(http::Api& api, Service& service, async::Runtime& rt);
 // GET /api/v1/jobs/events: server-sent events of job changes (routes_events.cpp).
 void add_event_routes(http::Api& api, Service& service, async::Runtime& rt);
+// GET /api/v1/compute/partitions, GET/PUT /api/v1/orgs/{org}/compute (routes_compute.cpp).
+void add_compute_routes(http::Api& api, Service& service);
 // The request's `datasets` (a list of "name", its latest version, or "name@N"), datasets of
 // project `p` pinned to versions now, appended to `out`; asks files:read of the caller (they are
 // mounted read-only at /data/<name>). 400 invalid-dataset (field datasets) names what is wrong.

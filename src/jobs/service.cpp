@@ -81,7 +81,17 @@ Status Service::load(db::Tx& tx, Millis now, std::vector<std::string>& running) 
   fresh.node = settings_.node;
   fresh.policy = state_.policy;
   auto active = TRY(load_active(tx));
+  std::map<std::string, RemoteLive> remote;
   for (auto& r : active) {
+    if (r.partition != kLocalPartition) {
+      // SLURM runs it: never placed, adopted or ended here (what SLURM said last is kept).
+      if (compute::is_terminal(r.job.state)) continue;
+      auto& live = remote[r.id()];
+      if (auto it = remote_jobs_.find(r.id()); it != remote_jobs_.end()) live = it->second;
+      live.assoc = r.job.assoc;
+      live.state = r.job.state;
+      continue;
+    }
     if (r.job.state == JobState::kRunning) running.push_back(r.id());
     fresh.jobs.emplace(r.id(), std::move(r.job));
   }
@@ -89,13 +99,15 @@ Status Service::load(db::Tx& tx, Millis now, std::vector<std::string>& running) 
   Millis half = sched_.config().usage_half_life;
   Millis since = std::min(fresh.ledger.period_start_for(now), half > 0 ? now - 8 * half : Millis{0});
   for (auto& r : TRY(load_finished_since(tx, since))) {
-    sched_.charge(fresh.usage, r.job);
+    // Quotas count every partition's jobs; fair share is the local scheduler's (SLURM has its own).
+    if (r.partition == kLocalPartition) sched_.charge(fresh.usage, r.job);
     Millis wall = *r.job.end_time - *r.job.start_time;
     int cpus = r.job.allocation ? r.job.allocation->cpus : r.job.request.cpus;
     fresh.ledger.add(r.job.assoc, cpus, wall,
                      compute::JobUsage{r.cpu_seconds.value_or(0), r.peak_mem_mb.value_or(0)}, *r.job.end_time);
   }
   state_ = std::move(fresh);
+  remote_jobs_ = std::move(remote);
   policy_stamp_ = -1;
   return refresh_policy(tx);
 }
@@ -134,7 +146,7 @@ Status Service::ensure_loaded(db::Tx& tx, const std::string& id) {
   for (auto& job_id : TRY(job_or_tasks(tx, id))) {
     if (state_.jobs.contains(job_id)) continue;
     auto rec = TRY(get(tx, job_id));
-    if (rec) state_.jobs.emplace(rec->id(), rec->job);
+    if (rec && rec->partition == kLocalPartition) state_.jobs.emplace(rec->id(), rec->job);
   }
   return {};
 }
@@ -147,10 +159,19 @@ Status Service::persist(db::Tx& tx, const std::vector<compute::Transition>& ts) 
   for (auto& t : ts) {
     auto it = state_.jobs.find(t.job);
     if (it == state_.jobs.end()) return internal("transition of a job not in memory: " + t.job);
-    TRY_STATUS(record_transition(tx, it->second, t));
-    if (settings_.on_end && compute::is_terminal(t.to))
-      if (auto notify = TRY(job_notify(tx, t.job)); !notify.empty()) TRY_STATUS(settings_.on_end(tx, it->second, t, notify));
+    TRY_STATUS(record(tx, it->second, t, false));
   }
+  return {};
+}
+
+Status Service::record(db::Tx& tx, const compute::Job& after, const compute::Transition& t, bool announce) {
+  if (announce)
+    tx.on_end([this](bool committed) {
+      if (committed) changes_.notify();
+    });
+  TRY_STATUS(record_transition(tx, after, t));
+  if (settings_.on_end && compute::is_terminal(t.to))
+    if (auto notify = TRY(job_notify(tx, t.job)); !notify.empty()) TRY_STATUS(settings_.on_end(tx, after, t, notify));
   return {};
 }
 
@@ -247,17 +268,24 @@ void Service::launch(const Launch& l) {
 }
 
 Status Service::start_run(const Launch& l) {
-  StartRequest req{l.rec, l.alloc, std::nullopt, {}};
+  return executor_->start(TRY(start_request(l.rec, l.alloc, true)));
+}
+
+// What a run needs besides the job, read from the database: the commit, the datasets, the image's
+// root (never the host root in its place), and at a launch the secrets' values.
+Result<StartRequest> Service::start_request(const JobRecord& rec, const compute::Allocation& alloc,
+                                            bool with_secrets) {
+  StartRequest req{rec, alloc, std::nullopt, {}};
   // The workspace holds the project's code at the commit pinned at submission.
-  auto pin = db_.read([&](db::Tx& tx) { return job_commit(tx, l.rec.id()); });
+  auto pin = db_.read([&](db::Tx& tx) { return job_commit(tx, rec.id()); });
   if (!pin) return internal("reading the job's commit: " + pin.error().detail);
   req.commit = *pin;
-  auto mounts = db_.read([&](db::Tx& tx) { return job_datasets(tx, l.rec.id()); });
+  auto mounts = db_.read([&](db::Tx& tx) { return job_datasets(tx, rec.id()); });
   if (!mounts) return internal("reading the job's datasets: " + mounts.error().detail);
   req.datasets = std::move(*mounts);
   // The image pinned at submission, or nothing: never the host root in its place.
-  if (l.rec.image) {
-    const auto& img = *l.rec.image;
+  if (rec.image) {
+    const auto& img = *rec.image;
     std::string what = "image " + (img.name.empty() ? img.digest : img.name + "@" + img.digest);
     if (!settings_.image_root)
       return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + ": this server has no images");
@@ -268,16 +296,17 @@ Status Service::start_run(const Launch& l) {
       return fail(ErrorCode::kFailedPrecondition, kImageUnavailable, what + " is not available: its root is gone");
     req.rootfs = root->string();
   }
+  if (!with_secrets) return req;
   // Secrets: resolved now (never at submission), held in memory until the sandbox has them.
-  auto wanted = db_.read([&](db::Tx& tx) { return job_secrets(tx, l.rec.id()); });
+  auto wanted = db_.read([&](db::Tx& tx) { return job_secrets(tx, rec.id()); });
   if (!wanted) return internal("reading the job's secrets: " + wanted.error().detail);
   if (!wanted->empty()) {
     if (!settings_.resolve_secrets) return internal("this server cannot resolve secrets");
-    auto values = db_.read([&](db::Tx& tx) { return settings_.resolve_secrets(tx, l.rec, *wanted); });
+    auto values = db_.read([&](db::Tx& tx) { return settings_.resolve_secrets(tx, rec, *wanted); });
     if (!values) return std::unexpected(values.error());
     req.secrets = std::move(*values);
   }
-  return executor_->start(req);
+  return req;
 }
 
 }  // namespace atrium::jobs

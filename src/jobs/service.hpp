@@ -98,6 +98,8 @@ struct Settings {
   // it (mail queues its notification there). Unset: nothing.
   std::function<Status(db::Tx& tx, const compute::Job& job, const compute::Transition& t, const std::string& notify)>
       on_end;
+  // The partition of a submission that names none and whose org set no default (compute.default_partition).
+  std::string default_partition = std::string(kLocalPartition);
 };
 
 struct SubmitRequest {
@@ -209,8 +211,16 @@ class Service {
   // datasets and usage included. A state the job already has changes nothing; a late or
   // contradicting one (RUNNING after an end) is ignored.
   Status observe_remote(const std::string& id, const Observation& o);
-  // The values of the secrets a remote job asked for, at its launch (the exec channel's route).
+  // The values of the secrets a remote job asked for, at its launch (the exec channel's route);
+  // the job must be PENDING or RUNNING (SLURM may start it before an observation says so).
   Result<std::vector<secrets::Value>> remote_secrets(const std::string& id);
+  // The partitions org members may use (GET /api/v1/compute/partitions): `local` first, with
+  // this node's resources as its limits. `orgs` empty: every partition.
+  Result<nlohmann::json> partitions_json(db::Tx& tx, const std::vector<std::string>& orgs,
+                                         const std::string& default_of_org) const;
+  // The partition if it exists (local included) and org `org_id` may use it; else 400
+  // unknown-partition (field `partition`). For the org default routes.
+  Status check_partition(db::Tx& tx, const std::string& name, const std::string& org_id) const;
 
   // Runs a scheduling pass now (tests and benchmarks; the periodic task does this by itself).
   Status schedule_now();
@@ -219,6 +229,19 @@ class Service {
   struct Launch {
     JobRecord rec;
     compute::Allocation alloc;
+  };
+  // A PENDING or RUNNING job of a remote partition: the core never sees it (SLURM schedules it);
+  // what SLURM said of it last (the pending reason, the estimated start) lives here.
+  struct RemoteLive {
+    compute::Association assoc;
+    compute::JobState state = compute::JobState::kPending;
+    std::string reason;
+    std::optional<Millis> estimated_start;
+  };
+  // A job being submitted, its hold (a submission with hold) recorded after the row.
+  struct NewJob {
+    JobRecord rec;
+    std::optional<compute::Transition> hold;
   };
 
   // mu_, on a thread that may block.
@@ -232,14 +255,38 @@ class Service {
   Status ensure_loaded(db::Tx& tx, const std::string& id);
   Status persist(db::Tx& tx, const std::vector<compute::Transition>& ts);
   Status persist(db::Tx& tx, const compute::Transition& t) { return persist(tx, std::vector{t}); }
+  // The row, the event, the end's notification; the change is announced after the commit
+  // (`announce`; persist() announces once for all).
+  Status record(db::Tx& tx, const compute::Job& after, const compute::Transition& t, bool announce = true);
+  // --- remote partitions (service_remote.cpp); mu_ held where a state_ member is touched
+  Result<std::optional<PartitionInfo>> remote_partition(db::Tx& tx, const SubmitRequest& req, std::string& name) const;
+  Status check_dependency_partitions(db::Tx& tx, const compute::DependencySpec& dep, const std::string& partition) const;
+  Result<std::vector<compute::Transition>> submit_to(compute::ClusterState& st, const compute::Job& tmpl,
+                                                     const std::optional<compute::ArraySpec>& spec, Millis now);
+  Result<compute::ClusterState> remote_view(db::Tx& tx, const compute::Job& tmpl) const;
+  Result<JobRecord> cancel_remote(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
+  Result<JobRecord> hold_remote(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold);
+  Result<JobRecord> requeue_remote(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now);
+  // A scheduler mutation of one remote job outside state_ (its quota ledger is charged: fair
+  // share is the local scheduler's). mu_ held.
+  Status on_remote(compute::Job& job, const std::function<Status(compute::ClusterState&)>& f);
+  Status observe_locked(db::Tx& tx, JobRecord rec, const Observation& o, Millis now);
+  void track_remote(db::Tx& tx, const JobRecord& rec);  // remote_jobs_ follows the row (mu_ held)
+  // A remote job has ended: its dataset copies go, after the commit.
+  void release_after_commit(db::Tx& tx, const std::string& id);
+  Result<StartRequest> start_request(const JobRecord& rec, const compute::Allocation& alloc, bool with_secrets);
+  Status release_datasets(const std::string& id);
   // On rollback: reload the state at the next pass. On commit: a pass when `schedule`.
   void undo_on_rollback(db::Tx& tx, bool schedule = true);
   Status adopt(db::Tx& tx, const std::string& id, Millis now);
   // Without an outcome: `fallback_state` (NODE_FAIL; FAILED when the job itself cannot run: a
   // secret it asked for is gone) with `fallback` as the cause.
+  // `st`: where the job lives (nullptr: state_; a remote job's one-job state); `fallback_exit`:
+  // the exit code without an outcome (SLURM's).
   Status record_end(db::Tx& tx, const JobRecord& rec, const std::optional<nlohmann::json>& outcome,
                     const std::string& fallback, Millis now,
-                    compute::JobState fallback_state = compute::JobState::kNodeFail);
+                    compute::JobState fallback_state = compute::JobState::kNodeFail,
+                    std::optional<int> fallback_exit = std::nullopt, compute::ClusterState* st = nullptr);
   void launch(const Launch& l);  // on the worker pool
   Status start_run(const Launch& l);
   void on_exit(const std::string& id, const std::string& cause);
@@ -262,6 +309,7 @@ class Service {
 
   mutable std::mutex mu_;  // after the database writer lock, never before
   compute::ClusterState state_;
+  std::map<std::string, RemoteLive> remote_jobs_;  // GUARDED_BY(mu_)
   std::int64_t policy_stamp_ = -1;
   std::atomic<bool> reload_{false};
 

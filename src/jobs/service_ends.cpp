@@ -14,13 +14,15 @@ using nlohmann::json;
 
 // How the sandbox's outcome ends the job.
 compute::JobEnd job_end(const std::optional<json>& outcome, const std::string& stop_requested,
-                        const std::string& fallback_cause, JobState fallback_state) {
+                        const std::string& fallback_cause, JobState fallback_state, std::optional<int> fallback_exit) {
   compute::JobEnd end;
   if (!outcome) {
     end.state = fallback_state;
     // FAILED (the job refused before it ran) takes a non-zero code: 125, what `atrium exec` says
-    // when it does not run a job.
+    // when it does not run a job. SLURM's code when it gave one (COMPLETED is 0, FAILED never is).
     end.exit_code = fallback_state == JobState::kFailed ? 125 : 0;
+    if (fallback_exit && fallback_state != JobState::kCompleted)
+      end.exit_code = fallback_state == JobState::kFailed && *fallback_exit == 0 ? 1 : *fallback_exit;
     end.cause = fallback_cause;
     return end;
   }
@@ -74,21 +76,27 @@ Status Service::end_job(const std::string& id, const std::optional<json>& given,
     undo_on_rollback(tx);
     return record_end(tx, *rec, given ? given : executor_->outcome(*rec), fallback, clock_.now_ms(), fallback_state);
   });
-  // The plaintext of the datasets it mounted lives only while a job of its uid runs with them.
-  if (st && settings_.release_dataset) {
-    auto mounts = db_.read([&](db::Tx& tx) -> Result<std::pair<std::int64_t, std::vector<DatasetMount>>> {
-      auto rec = TRY(get(tx, id));
-      if (!rec || rec->job.state == JobState::kRunning) return std::pair<std::int64_t, std::vector<DatasetMount>>{};
-      return std::pair{rec->uid, TRY(job_datasets(tx, id))};
-    });
-    if (!mounts) spdlog::error("job {}: {}", id, mounts.error().detail);
-    else
-      for (auto& m : mounts->second)
-        if (auto rs = settings_.release_dataset(m.dataset_id, m.number, mounts->first); !rs)
-          spdlog::error("job {}: removing the copy of dataset {} version {}: {}", id, m.dataset_id, m.number,
-                        rs.error().detail);
-  }
+  if (st) (void)release_datasets(id);
   return st;
+}
+
+// The plaintext of the datasets it mounted lives only while a job of its uid runs with them.
+Status Service::release_datasets(const std::string& id) {
+  if (!settings_.release_dataset) return {};
+  auto mounts = db_.read([&](db::Tx& tx) -> Result<std::pair<std::int64_t, std::vector<DatasetMount>>> {
+    auto rec = TRY(get(tx, id));
+    if (!rec || rec->job.state == JobState::kRunning) return std::pair<std::int64_t, std::vector<DatasetMount>>{};
+    return std::pair{rec->uid, TRY(job_datasets(tx, id))};
+  });
+  if (!mounts) {
+    spdlog::error("job {}: {}", id, mounts.error().detail);
+    return std::unexpected(mounts.error());
+  }
+  for (auto& m : mounts->second)
+    if (auto rs = settings_.release_dataset(m.dataset_id, m.number, mounts->first); !rs)
+      spdlog::error("job {}: removing the copy of dataset {} version {}: {}", id, m.dataset_id, m.number,
+                    rs.error().detail);
+  return {};
 }
 
 Status Service::fail_start(const std::string& id, const std::string& why) {
@@ -175,13 +183,15 @@ Status Service::adopt(db::Tx& tx, const std::string& id, Millis now) {
 // no longer loses them. Its workspace stays until then (nothing removes it before a new run of
 // the job, and a requeued job is not captured).
 Status Service::record_end(db::Tx& tx, const JobRecord& rec, const std::optional<json>& outcome,
-                           const std::string& fallback, Millis now, JobState fallback_state) {
-  auto end = job_end(outcome, rec.stop_requested, fallback, fallback_state);
+                           const std::string& fallback, Millis now, JobState fallback_state,
+                           std::optional<int> fallback_exit, compute::ClusterState* st) {
+  compute::ClusterState& where = st ? *st : state_;
+  auto end = job_end(outcome, rec.stop_requested, fallback, fallback_state, fallback_exit);
   compute::Transition t;
   bool requeued = rec.stop_requested == "requeue";
-  if (requeued) t = TRY(sched_.requeue(state_, rec.id(), now, "requeued", end.usage));
-  else t = TRY(sched_.finish(state_, rec.id(), end, now));
-  TRY_STATUS(persist(tx, t));
+  if (requeued) t = TRY(sched_.requeue(where, rec.id(), now, "requeued", end.usage));
+  else t = TRY(sched_.finish(where, rec.id(), end, now));
+  TRY_STATUS(record(tx, where.jobs.at(rec.id()), t));
   if (!requeued && outcome && settings_.capture_outputs && TRY(job_outputs(tx, rec.id())))
     TRY(tasks::enqueue(tx,
                        {.kind = std::string(kCaptureKind),

@@ -49,6 +49,16 @@ json Service::to_json(const JobRecord& r) const {
     out["priority"] = j.priority;
     out["estimated_start"] = ms_or_null(j.estimated_start);
   }
+  bool remote = r.partition != kLocalPartition;
+  if (remote && j.state == JobState::kPending) {
+    // SLURM schedules it: its reason and estimated start, when the backend has seen them.
+    out["priority"] = nullptr;
+    out["estimated_start"] = nullptr;
+    if (auto it = remote_jobs_.find(r.id()); it != remote_jobs_.end()) {
+      if (!it->second.reason.empty() && !j.held) out["reason"] = it->second.reason;
+      out["estimated_start"] = ms_or_null(it->second.estimated_start);
+    }
+  }
   out["allocation"] = j.allocation ? json{{"cpus", j.allocation->cpus},
                                           {"mem_mb", j.allocation->mem_mb},
                                           {"gpus", j.allocation->gpus}}
@@ -59,6 +69,8 @@ json Service::to_json(const JobRecord& r) const {
                                 {"spec", r.array_spec}}
                          : json(nullptr);
   lk.unlock();
+  out["partition"] = r.partition;
+  if (remote) out["slurm"] = remote_ ? remote_->live(r) : json(nullptr);
   if (r.script.empty()) out["command"] = r.argv;
   else out["script"] = r.script;
   out["env"] = r.env;
@@ -108,14 +120,14 @@ json Service::usage(const std::string& org_id, const std::string& kind, const st
   auto lk = lock();
   Millis now = clock_.now_ms();
   compute::UsageTotals totals;
+  auto mine = [&](const compute::Association& a) {
+    return kind == "org"     ? a.org == subject_id
+           : kind == "group" ? a.org == org_id && a.group == subject_id
+                             : a.org == org_id && a.user == subject_id;
+  };
   int running = 0;
-  for (auto& [id, j] : state_.jobs) {
-    if (j.state != JobState::kRunning) continue;
-    bool mine = kind == "org"     ? j.assoc.org == subject_id
-                : kind == "group" ? j.assoc.org == org_id && j.assoc.group == subject_id
-                                  : j.assoc.org == org_id && j.assoc.user == subject_id;
-    running += mine;
-  }
+  for (auto& [id, j] : state_.jobs) running += j.state == JobState::kRunning && mine(j.assoc);
+  for (auto& [id, j] : remote_jobs_) running += j.state == JobState::kRunning && mine(j.assoc);  // SLURM's
   if (kind == "org") totals = state_.ledger.org(subject_id, now);
   else if (kind == "group") totals = state_.ledger.group(org_id, subject_id, now);
   else totals = state_.ledger.user(subject_id, now);
@@ -128,7 +140,7 @@ json Service::usage(const std::string& org_id, const std::string& kind, const st
 bool Service::active(const std::string& id) const {
   auto lk = lock();
   auto it = state_.jobs.find(id);
-  return it != state_.jobs.end() && !compute::is_terminal(it->second.state);
+  return (it != state_.jobs.end() && !compute::is_terminal(it->second.state)) || remote_jobs_.contains(id);
 }
 
 json Service::node_json() const {

@@ -26,6 +26,9 @@ Status refuse_if_managed(db::Tx& tx, const JobRecord& job, const char* verb) {
 }  // namespace
 
 Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRequest& req, Millis now) {
+  // The partition first: a name it does not know, limits it does not admit change nothing.
+  std::string partition;
+  auto remote = TRY(remote_partition(tx, req, partition));
   Job tmpl;
   tmpl.name = req.name;
   tmpl.assoc = {req.org_id, req.group_id, actor.user_id};
@@ -44,6 +47,7 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
         return fail(Error(ErrorCode::kInvalidArgument, "invalid-dependency", "no job " + d.target + " to depend on")
                         .with("field", "dependency"));
     }
+    TRY_STATUS(check_dependency_partitions(tx, tmpl.dependency, partition));
   }
   std::optional<compute::ArraySpec> spec;
   if (!req.array.empty()) spec = TRY(compute::parse_array_spec(req.array, sched_.config().array_limits));
@@ -51,31 +55,28 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
 
   auto lk = lock();
   TRY_STATUS(refresh_policy(tx));
-  for (auto& d : tmpl.dependency.items)
-    if (!d.target.empty()) TRY_STATUS(ensure_loaded(tx, d.target));
   Submitted out;
-  std::vector<compute::Transition> ts;
   std::string base = new_id("job", now);
-  if (spec) {
-    out.array_id = base;
-    tmpl.id = base;  // expand_array names every task's array after the template's id
-    std::vector<compute::JobId> ids;
-    ids.reserve(spec->indices.size());
-    for (auto i : spec->indices) ids.push_back(base + "_" + std::to_string(i));
-    ts = TRY(sched_.submit_array(state_, tmpl, *spec, ids, now));
-  } else {
-    tmpl.id = base;
-    ts.push_back(TRY(sched_.submit(state_, tmpl, now)));
-  }
+  tmpl.id = base;  // an array: expand_array names every task's array after the template's id
+  if (spec) out.array_id = base;
+  // A remote job never enters state_ (the core would place it): its submission is checked on a
+  // view of its own (the quotas, its dependencies), and SLURM schedules it.
+  compute::ClusterState view;
+  if (remote) view = TRY(remote_view(tx, tmpl));
+  else
+    for (auto& d : tmpl.dependency.items)
+      if (!d.target.empty()) TRY_STATUS(ensure_loaded(tx, d.target));
+  compute::ClusterState& st = remote ? view : state_;
+  auto ts = TRY(submit_to(st, tmpl, spec, now));
   tx.on_end([this](bool committed) {
     if (committed) changes_.notify();  // the event stream shows new jobs
   });
   // From here on the memory holds the new jobs: a failure must reload it from the database.
-  // Held jobs cannot start, so submitting them needs no scheduling pass.
-  undo_on_rollback(tx, !req.hold);
+  // Held jobs cannot start, so submitting them needs no scheduling pass; nor do remote ones.
+  undo_on_rollback(tx, !req.hold && !remote);
   for (auto& t : ts) {
     JobRecord rec;
-    rec.job = state_.jobs.at(t.job);
+    rec.job = st.jobs.at(t.job);
     rec.project_id = req.project_id;
     rec.array_spec = spec ? compute::format_array_spec(*spec) : "";
     rec.argv = req.argv;
@@ -83,13 +84,14 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     rec.env = req.env;
     rec.uid = uid;
     rec.image = req.image;
+    rec.partition = partition;
     if (req.hold) {
-      auto h = TRY(sched_.hold(state_, t.job, now, "held at submission"));
-      rec.job = state_.jobs.at(t.job);
+      auto h = TRY(sched_.hold(st, t.job, now, "held at submission"));
+      rec.job = st.jobs.at(t.job);
       rec.job.held = false;  // the row starts unheld; the hold is its second event
       TRY_STATUS(insert(tx, rec));
-      TRY_STATUS(persist(tx, h));
-      rec.job = state_.jobs.at(t.job);
+      TRY_STATUS(record(tx, st.jobs.at(t.job), h));
+      rec.job = st.jobs.at(t.job);
     } else {
       TRY_STATUS(insert(tx, rec));
     }
@@ -98,18 +100,24 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
     if (req.commit) TRY_STATUS(insert_commit(tx, rec.id(), *req.commit));
     if (!req.notify.empty() && req.notify != "never") TRY_STATUS(insert_notify(tx, rec.id(), req.notify));
     TRY_STATUS(insert_secrets(tx, rec.id(), req.secrets));
+    if (remote) track_remote(tx, rec);
     out.jobs.push_back(std::move(rec));
   }
+  lk.unlock();
   json summary{{"project_id", req.project_id},
                {"resources", compute::describe(req.resources)},
-               {"tasks", out.jobs.size()}};
+               {"tasks", out.jobs.size()},
+               {"partition", partition}};
   if (!req.name.empty()) summary["name"] = req.name;
   if (req.commit) summary["commit"] = req.commit->commit;
   if (req.image) summary["image"] = {{"name", req.image->name}, {"digest", req.image->digest}};
   if (!req.secrets.empty()) summary["secrets"] = secrets::to_json(req.secrets);  // names only
+  if (!req.account.empty()) summary["account"] = req.account;
   TRY_STATUS(audit::record(tx, actor,
                            {req.org_id, "job.submit", "job", spec ? out.array_id : out.jobs.front().id(), summary},
                            now));
+  // The backend checks what only it knows and queues the hand-over; its error undoes everything.
+  if (remote) TRY_STATUS(remote_->submitted(tx, out.jobs, req.account));
   return out;
 }
 
@@ -122,6 +130,7 @@ void Service::stop_after_commit(db::Tx& tx, const std::string& id) {
 }
 
 Result<JobRecord> Service::cancel(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
+  if (job.partition != kLocalPartition) return cancel_remote(tx, actor, job, now);
   auto lk = lock();
   auto it = state_.jobs.find(job.id());
   if (it == state_.jobs.end() || compute::is_terminal(it->second.state))
@@ -145,6 +154,7 @@ Result<JobRecord> Service::cancel(db::Tx& tx, const Actor& actor, const JobRecor
 // hold and release: a pending job's held flag, one event and one audit record.
 Result<JobRecord> Service::toggle_hold(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now, bool hold) {
   TRY_STATUS(refuse_if_managed(tx, job, hold ? "held" : "released"));
+  if (job.partition != kLocalPartition) return hold_remote(tx, actor, job, now, hold);
   auto lk = lock();
   if (!state_.jobs.contains(job.id()))
     return fail(Error(ErrorCode::kFailedPrecondition, "job-finished", "job " + job.id() + " has already ended"));
@@ -161,6 +171,7 @@ Result<JobRecord> Service::toggle_hold(db::Tx& tx, const Actor& actor, const Job
 
 Result<JobRecord> Service::requeue(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
   TRY_STATUS(refuse_if_managed(tx, job, "requeued"));
+  if (job.partition != kLocalPartition) return requeue_remote(tx, actor, job, now);
   auto lk = lock();
   JobRecord out = job;
   auto it = state_.jobs.find(job.id());

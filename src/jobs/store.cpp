@@ -98,6 +98,7 @@ const db::Columns<JobRecord> kJob{
                           if (!r.str(i + 1).empty()) rec.image = ImageRef{r.str(i), r.str(i + 1)};
                           return {};
                         }),
+    db::col<&JobRecord::partition>("partition"),
 };
 const std::string kCols = kJob.list();
 
@@ -159,7 +160,13 @@ std::vector<db::Migration> migrations() {
            "CREATE INDEX jobs_active_image ON jobs (image_digest) WHERE state IN ('PENDING', 'RUNNING');"},
 
           {9, "the secrets a job asked for: names, where they go, the scope pinned at submission (never a value)",
-           "CREATE TABLE job_secrets (job_id TEXT PRIMARY KEY, requests TEXT NOT NULL);"}};
+           "CREATE TABLE job_secrets (job_id TEXT PRIMARY KEY, requests TEXT NOT NULL);"},
+          {10, "remote partitions: where a job runs (local = this server); an org's default partition",
+           "ALTER TABLE jobs ADD COLUMN partition TEXT NOT NULL DEFAULT 'local';"
+           "CREATE INDEX jobs_remote_active ON jobs (partition) WHERE state IN ('PENDING', 'RUNNING') AND "
+           "partition <> 'local';"
+           "CREATE TABLE org_compute (org_id TEXT PRIMARY KEY, default_partition TEXT NOT NULL,"
+           " version INTEGER NOT NULL);"}};
 }
 
 Status bump_change(db::Tx& tx, const std::string& job_id) {
@@ -257,7 +264,7 @@ Status insert(db::Tx& tx, const JobRecord& r) {
   const Job& j = r.job;
   std::string dep = j.dependency.empty() ? "" : compute::format_dependency(j.dependency);
   TRY(tx.exec(fmt::format("INSERT INTO jobs ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                          "?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', 0, '', 1, ?, ?)",
+                          "?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', 0, '', 1, ?, ?, ?)",
                           kCols),
               {j.id,
                j.assoc.org,
@@ -287,7 +294,8 @@ Status insert(db::Tx& tx, const JobRecord& r) {
                j.reason_detail,
                j.submit_time,
                r.image ? r.image->name : std::string(),
-               r.image ? r.image->digest : std::string()}));
+               r.image ? r.image->digest : std::string(),
+               r.partition}));
   TRY(tx.exec("INSERT INTO job_events (job_id, seq, at_ms, from_state, to_state, event, reason, cause, exit_code) "
               "VALUES (?, 1, ?, NULL, 'PENDING', 'submit', '', ?, NULL)",
               {j.id, j.submit_time, std::string(j.held ? "submitted held" : "submitted")}));
@@ -440,6 +448,12 @@ Result<std::optional<std::string>> org_of(db::Tx& tx, const std::string& id) {
   return std::optional<std::string>(row->str(0));
 }
 
+Result<std::optional<std::string>> partition_of(db::Tx& tx, const std::string& id) {
+  auto row = TRY(tx.query_one("SELECT partition FROM jobs WHERE id = ? OR array_id = ? LIMIT 1", {id, id}));
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(row->str(0));
+}
+
 Result<bool> image_in_use(db::Tx& tx, const std::string& digest) {
   auto r = TRY(tx.query_one("SELECT 1 FROM jobs WHERE image_digest = ? AND state IN ('PENDING', 'RUNNING') LIMIT 1",
                             {digest}));
@@ -447,8 +461,10 @@ Result<bool> image_in_use(db::Tx& tx, const std::string& digest) {
 }
 
 Result<bool> running_job_mounts(db::Tx& tx, const std::string& dataset_id, std::int64_t number, std::int64_t uid) {
+  // A remote job's copy is made when it is handed over (prepare_remote), while it is still PENDING.
   auto r = TRY(tx.query_one("SELECT 1 FROM job_datasets d JOIN jobs j ON j.id = d.job_id WHERE d.dataset_id = ? "
-                            "AND d.number = ? AND j.uid = ? AND j.state = 'RUNNING' LIMIT 1",
+                            "AND d.number = ? AND j.uid = ? AND (j.state = 'RUNNING' OR (j.state = 'PENDING' "
+                            "AND j.partition <> 'local')) LIMIT 1",
                             {dataset_id, number, uid}));
   return r.has_value();
 }
@@ -468,6 +484,26 @@ Result<nlohmann::json> events(db::Tx& tx, const std::string& id) {
     out.push_back(std::move(e));
   }
   return out;
+}
+
+Result<OrgCompute> org_compute(db::Tx& tx, const std::string& org_id) {
+  auto r = TRY(tx.query_one("SELECT default_partition, version FROM org_compute WHERE org_id = ?", {org_id}));
+  if (!r) return OrgCompute{};
+  return OrgCompute{r->str(0), r->i64(1)};
+}
+
+Result<bool> set_org_compute(db::Tx& tx, const std::string& org_id, const std::string& partition,
+                             std::int64_t expected_version) {
+  if (expected_version == 0) {
+    auto n = TRY(tx.exec("INSERT INTO org_compute (org_id, default_partition, version) VALUES (?, ?, 1) "
+                         "ON CONFLICT (org_id) DO NOTHING",
+                         {org_id, partition}));
+    return n == 1;
+  }
+  auto n = TRY(tx.exec("UPDATE org_compute SET default_partition = ?, version = version + 1 WHERE org_id = ? AND "
+                       "version = ?",
+                       {partition, org_id, expected_version}));
+  return n == 1;
 }
 
 Result<std::int64_t> uid_for(db::Tx& tx, const std::string& user_id, std::int64_t uid_base) {

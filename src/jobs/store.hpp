@@ -127,13 +127,28 @@ Result<std::int64_t> last_change(db::Tx& tx);
 Result<std::vector<std::string>> array_tasks(db::Tx& tx, const std::string& array_id);
 // Ids of job `id`, or of the tasks of array `id`.
 Result<std::vector<std::string>> job_or_tasks(db::Tx& tx, const std::string& id);
+// The partition of a job or an array (nullopt: no such job).
+Result<std::optional<std::string>> partition_of(db::Tx& tx, const std::string& id);
 // The organisation of a job or an array (nullopt: no such job).
 Result<std::optional<std::string>> org_of(db::Tx& tx, const std::string& id);
 // Whether a PENDING or RUNNING job runs on this image digest (images' garbage collection keeps it).
 Result<bool> image_in_use(db::Tx& tx, const std::string& digest);
-// Whether a RUNNING job of host uid `uid` mounts this dataset version.
+// Whether a RUNNING job of host uid `uid` (or a PENDING remote one: its copy is made at the
+// hand-over) mounts this dataset version.
 Result<bool> running_job_mounts(db::Tx& tx, const std::string& dataset_id, std::int64_t number, std::int64_t uid);
 Result<nlohmann::json> events(db::Tx& tx, const std::string& id);
+
+// An org's compute settings (GET/PUT /api/v1/orgs/{org}/compute): version 0 = none stored yet
+// (its default partition is then compute.default_partition).
+struct OrgCompute {
+  std::string default_partition;  // "" = none set
+  std::int64_t version = 0;
+};
+Result<OrgCompute> org_compute(db::Tx& tx, const std::string& org_id);
+// Stores the org's default partition if its version is still `expected_version` (0: none yet);
+// false when it changed meanwhile.
+Result<bool> set_org_compute(db::Tx& tx, const std::string& org_id, const std::string& partition,
+                             std::int64_t expected_version);
 
 // The host uid Atrium user `user_id` runs jobs as (allocated on first use: uid_base + n).
 Result<std::int64_t> uid_for(db::Tx& tx, const std::string& user_id, std::int64_t uid_base);
