@@ -7,10 +7,8 @@
 namespace atrium::jobs {
 namespace {
 
-using http::Access;
 using http::Context;
 using http::Response;
-using http::Target;
 using nlohmann::json;
 
 // The partitions the caller's orgs may use (an instance administrator: all); ?org= one of them,
@@ -34,7 +32,7 @@ Result<Response> list_partitions(Service& svc, Context& ctx) {
 
 Result<identity::Org> org_of(Context& ctx) {
   auto org = TRY(identity::get_org(ctx.t(), ctx.param("org")));
-  TRY_STATUS(ctx.authorize(Target{.org_id = org.id}));  // 404 for strangers, before any other answer
+  TRY_STATUS(ctx.authorize(http::Target{.org_id = org.id}));  // 404 for strangers, before any other answer
   return org;
 }
 
@@ -80,15 +78,15 @@ Result<Response> put_compute(Service& svc, Context& ctx) {
 
 void add_compute_routes(http::Api& api, Service& svc) {
   const json kObj = http::object_schema();
-  api.add({"GET", "/api/v1/compute/partitions", Access::signed_in(),
+  api.add({"GET", "/api/v1/compute/partitions", http::Access::signed_in(),
            {"Partitions my organisations may run jobs and environments on (local: this server; slurm: a SLURM "
             "partition), with their limits; ?org= one of them (its default is marked)",
             "jobs", nullptr, kObj, 200, {"org"}},
            [&svc](Context& ctx) { return list_partitions(svc, ctx); }});
-  api.add({"GET", "/api/v1/orgs/{org}/compute", Access::require("orgs", "read"),
+  api.add({"GET", "/api/v1/orgs/{org}/compute", http::Access::require("orgs", "read"),
            {"The org's compute settings: its default partition (null: the server's)", "jobs", nullptr, kObj},
            [&svc](Context& ctx) { return show_compute(svc, ctx); }});
-  api.add({"PUT", "/api/v1/orgs/{org}/compute", Access::require("orgs", "write"),
+  api.add({"PUT", "/api/v1/orgs/{org}/compute", http::Access::require("orgs", "write"),
            {"Set the org's default partition (org admin; If-Match, * before any is set); it must exist and be usable "
             "by the org",
             "jobs",

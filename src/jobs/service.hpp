@@ -270,6 +270,10 @@ class Service {
   // A scheduler mutation of one remote job outside state_ (its quota ledger is charged: fair
   // share is the local scheduler's). mu_ held.
   Status on_remote(compute::Job& job, const std::function<Status(compute::ClusterState&)>& f);
+  // One transition of a remote job by `f` (a scheduler mutator) through on_remote: recorded, and
+  // remote_jobs_ follows. mu_ held.
+  Status transition_remote(db::Tx& tx, JobRecord& rec,
+                           const std::function<Result<compute::Transition>(compute::ClusterState&)>& f);
   Status observe_locked(db::Tx& tx, JobRecord rec, const Observation& o, Millis now);
   void track_remote(db::Tx& tx, const JobRecord& rec);  // remote_jobs_ follows the row (mu_ held)
   // A remote job has ended: its dataset copies go, after the commit.

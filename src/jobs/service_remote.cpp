@@ -150,6 +150,17 @@ Status Service::on_remote(Job& job, const std::function<Status(compute::ClusterS
   return st;
 }
 
+Status Service::transition_remote(db::Tx& tx, JobRecord& rec,
+                                  const std::function<Result<compute::Transition>(compute::ClusterState&)>& f) {
+  undo_on_rollback(tx, false);
+  TRY_STATUS(on_remote(rec.job, [&](compute::ClusterState& st) -> Status {
+    auto t = TRY(f(st));
+    return record(tx, st.jobs.at(rec.id()), t);
+  }));
+  track_remote(tx, rec);
+  return {};
+}
+
 void Service::track_remote(db::Tx& tx, const JobRecord& rec) {
   (void)tx;
   if (compute::is_terminal(rec.job.state)) {
@@ -188,12 +199,9 @@ Result<JobRecord> Service::cancel_remote(db::Tx& tx, const Actor& actor, const J
     TRY_STATUS(set_stop_requested(tx, job.id(), "cancel"));
     out.stop_requested = "cancel";
   } else {
-    undo_on_rollback(tx, false);
-    TRY_STATUS(on_remote(out.job, [&](compute::ClusterState& st) -> Status {
-      auto t = TRY(sched_.cancel(st, job.id(), now, "cancelled by " + actor.username));
-      return record(tx, st.jobs.at(job.id()), t);
+    TRY_STATUS(transition_remote(tx, out, [&](compute::ClusterState& st) {
+      return sched_.cancel(st, job.id(), now, "cancelled by " + actor.username);
     }));
-    track_remote(tx, out);
     release_after_commit(tx, job.id());
   }
   lk.unlock();
@@ -207,13 +215,10 @@ Result<JobRecord> Service::hold_remote(db::Tx& tx, const Actor& actor, const Job
     return fail(Error(ErrorCode::kFailedPrecondition, "job-finished", "job " + job.id() + " has already ended"));
   JobRecord out = job;
   auto lk = lock();
-  undo_on_rollback(tx, false);
-  TRY_STATUS(on_remote(out.job, [&](compute::ClusterState& st) -> Status {
-    auto t = hold ? TRY(sched_.hold(st, job.id(), now, "held by " + actor.username))
-                  : TRY(sched_.release(st, job.id(), now, "released by " + actor.username));
-    return record(tx, st.jobs.at(job.id()), t);
+  TRY_STATUS(transition_remote(tx, out, [&](compute::ClusterState& st) {
+    return hold ? sched_.hold(st, job.id(), now, "held by " + actor.username)
+                : sched_.release(st, job.id(), now, "released by " + actor.username);
   }));
-  track_remote(tx, out);
   lk.unlock();
   TRY_STATUS(audit::record(tx, actor, {job.org_id(), hold ? "job.hold" : "job.release", "job", job.id(), json::object()},
                            now));
@@ -233,12 +238,9 @@ Result<JobRecord> Service::requeue_remote(db::Tx& tx, const Actor& actor, const 
     TRY_STATUS(set_stop_requested(tx, job.id(), "requeue"));
     out.stop_requested = "requeue";
   } else {
-    undo_on_rollback(tx, false);
-    TRY_STATUS(on_remote(out.job, [&](compute::ClusterState& st) -> Status {
-      auto t = TRY(sched_.requeue(st, job.id(), now, "requeued by " + actor.username));
-      return record(tx, st.jobs.at(job.id()), t);
+    TRY_STATUS(transition_remote(tx, out, [&](compute::ClusterState& st) {
+      return sched_.requeue(st, job.id(), now, "requeued by " + actor.username);
     }));
-    track_remote(tx, out);
   }
   lk.unlock();
   TRY_STATUS(audit::record(tx, actor, {job.org_id(), "job.requeue", "job", job.id(), json::object()}, now));
@@ -290,18 +292,14 @@ Status Service::observe_locked(db::Tx& tx, JobRecord rec, const Observation& o, 
     // A RUNNING job seen PENDING: a late observation, or SLURM requeued it itself; Atrium's view
     // stays until an end is seen.
     if (rec.job.state != JobState::kPending || o.held == rec.job.held) return {};
-    return on_remote(rec.job, [&](compute::ClusterState& st) -> Status {
-      std::string why = o.held ? "held in SLURM" : "released in SLURM";
-      auto t = o.held ? TRY(sched_.hold(st, id, now, why)) : TRY(sched_.release(st, id, now, why));
-      return record(tx, st.jobs.at(id), t);
+    return transition_remote(tx, rec, [&](compute::ClusterState& st) {
+      return o.held ? sched_.hold(st, id, now, "held in SLURM") : sched_.release(st, id, now, "released in SLURM");
     });
   }
   Millis end = o.end_time.value_or(now);
   if (rec.job.state == JobState::kPending) {
     if (o.state == JobState::kCancelled && !o.start_time)  // cancelled before it ran
-      return on_remote(rec.job, [&](compute::ClusterState& st) -> Status {
-        return record(tx, st.jobs.at(id), TRY(sched_.cancel(st, id, end, slurm_cause(o))));
-      });
+      return transition_remote(tx, rec, [&](compute::ClusterState& st) { return sched_.cancel(st, id, end, slurm_cause(o)); });
     TRY_STATUS(on_remote(rec.job, [&](compute::ClusterState& st) -> Status {
       Job& j = st.jobs.at(id);
       if (j.held) TRY_STATUS(record(tx, j, TRY(sched_.release(st, id, now, "released in SLURM"))));
