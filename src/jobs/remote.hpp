@@ -49,6 +49,9 @@ struct Observation {
   std::optional<int> exit_code;
   std::string nodes;  // SLURM's node list
   bool held = false;
+  // The run it is about (the job's requeue_count when that SLURM job was handed over); -1: the
+  // current one. An observation of an earlier run (one requeued since) changes nothing.
+  int run = -1;
 };
 
 // What a node runs for a job: prepared by jobs exactly as for a local start (run directory,
@@ -80,9 +83,6 @@ class Remote {
   // once): checks what only the backend knows (the org may use the partition, `account` is one of
   // the org's) and queues the jobs durably for hand-over after the commit. An error rolls the
   // submission back: nothing is stored, nothing is submitted.
-  // Also called (one job, account "" = keep the one it had) when a job of the backend is PENDING
-  // again after a requeue: requeue_count has grown, so its run directory is a new one and it
-  // is handed over anew as a new SLURM job (the idempotency key must tell the runs apart).
   // jobs calls submitted() and control() without holding its own lock, but inside the
   // transaction: they must not open another one.
   virtual Status submitted(db::Tx& tx, const std::vector<JobRecord>& jobs, const std::string& account) = 0;
@@ -91,10 +91,10 @@ class Remote {
   // jobs has already recorded what is certain: a cancelled PENDING job is CANCELLED (scancel it
   // if it was handed over), a RUNNING one has stop_requested "cancel" (its end comes through
   // observe_remote); hold/release changed the held flag (an Observation's `held` is taken as
-  // SLURM's truth: report the flag a control not yet applied asks for, or it flaps). kRequeue
-  // comes only for a RUNNING job (stop_requested "requeue"): stop it; once its end is observed
-  // jobs makes it PENDING again and calls submitted() for it (a finished job requeued gets
-  // submitted() at once, no control).
+  // SLURM's truth: report the flag a control not yet applied asks for, or it flaps). kRequeue:
+  // the job (RUNNING or ended) is PENDING again already, with requeue_count + 1 (a new run
+  // directory): cancel the old SLURM job if it still runs and hand the job over anew as a new
+  // SLURM job (the idempotency key must tell the runs apart); the old job's end is not reported.
   virtual Status control(db::Tx& tx, const JobRecord& job, Control c) = 0;
   // The live fields shown with the job as `slurm` (cluster, job_id, nodes, state, reason,
   // unknown_since, handed_over): null for a job it does not know.

@@ -227,27 +227,20 @@ Result<JobRecord> Service::hold_remote(db::Tx& tx, const Actor& actor, const Job
 }
 
 // SLURM's own requeue reruns the same batch script, whose run directory is the old one: a
-// requeued remote job is a new SLURM job instead (a new run directory), like a local requeue.
+// requeued remote job is PENDING again at once (like scontrol requeue; a RUNNING one's run so far
+// is charged), with a new run directory, and the backend stops the old SLURM job and hands the
+// job over anew.
 Result<JobRecord> Service::requeue_remote(db::Tx& tx, const Actor& actor, const JobRecord& job, Millis now) {
-  JobRecord out = job;
-  auto lk = lock();
   if (job.job.state == JobState::kPending)
     return fail(Error(ErrorCode::kFailedPrecondition, "illegal-transition", "job " + job.id() + " is still pending"));
-  bool running = job.job.state == JobState::kRunning;
-  if (running) {
-    TRY_STATUS(set_stop_requested(tx, job.id(), "requeue"));
-    out.stop_requested = "requeue";
-  } else {
-    TRY_STATUS(transition_remote(tx, out, [&](compute::ClusterState& st) {
-      return sched_.requeue(st, job.id(), now, "requeued by " + actor.username);
-    }));
-  }
+  JobRecord out = job;
+  auto lk = lock();
+  TRY_STATUS(transition_remote(tx, out, [&](compute::ClusterState& st) {
+    return sched_.requeue(st, job.id(), now, "requeued by " + actor.username);
+  }));
   lk.unlock();
   TRY_STATUS(audit::record(tx, actor, {job.org_id(), "job.requeue", "job", job.id(), json::object()}, now));
-  if (remote_) {
-    if (running) TRY_STATUS(remote_->control(tx, out, Control::kRequeue));
-    else TRY_STATUS(remote_->submitted(tx, {out}, ""));
-  }
+  if (remote_) TRY_STATUS(remote_->control(tx, out, Control::kRequeue));
   return out;
 }
 
@@ -255,15 +248,14 @@ Result<JobRecord> Service::requeue_remote(db::Tx& tx, const Actor& actor, const 
 
 Status Service::observe_remote(const std::string& id, const Observation& o) {
   expect_blocking_allowed("jobs::Service::observe_remote");
-  bool requeued = false;
   JobRecord after;
-  auto st = db_.write_tx([&](db::Tx& tx) -> Status {
+  return db_.write_tx([&](db::Tx& tx) -> Status {
     auto rec = TRY(get(tx, id));
     if (!rec || rec->partition == kLocalPartition) return not_found("remote job " + id);
     if (compute::is_terminal(rec->job.state)) return {};  // late: the end is recorded
+    if (o.run >= 0 && o.run != rec->job.requeue_count) return {};  // a run requeued since
     auto lk = lock();
     undo_on_rollback(tx, false);
-    int before = rec->job.requeue_count;
     TRY_STATUS(observe_locked(tx, *rec, o, clock_.now_ms()));
     after = TRY(get(tx, id)).value_or(*rec);
     track_remote(tx, after);
@@ -273,14 +265,9 @@ Status Service::observe_remote(const std::string& id, const Observation& o) {
       it->second.reason = o.reason == "None" ? "" : o.reason;
       it->second.estimated_start = o.estimated_start;
     }
-    requeued = after.job.requeue_count != before;
-    if (compute::is_terminal(after.job.state) || requeued) release_after_commit(tx, id);
-    lk.unlock();
-    // A requeue asked for: the job runs again as a new SLURM job.
-    if (requeued && remote_) TRY_STATUS(remote_->submitted(tx, {after}, ""));
+    if (compute::is_terminal(after.job.state)) release_after_commit(tx, id);
     return {};
   });
-  return st;
 }
 
 // What SLURM says, applied to the row (mu_ held). A PENDING job seen only once it ended (a short

@@ -503,18 +503,21 @@ TEST_F(RemoteTest, CancelHoldAndRequeueRecordWhatIsCertainAndTellTheBackend) {
   EXPECT_EQ(row(running.id()).job.state, JobState::kCancelled);
   auto again = submit_on("gpu");
   ASSERT_TRUE(observe(again.id(), running_since(t0)));
-  out = act(&Service::requeue, again.id());
+  EXPECT_FALSE(act(&Service::requeue, held.id()));  // still pending
+  out = act(&Service::requeue, again.id());  // PENDING at once, a new run; the old one's end is not reported
   ASSERT_TRUE(out);
-  EXPECT_EQ(out->stop_requested, "requeue");
-  ASSERT_TRUE(observe(again.id(), ended(JobState::kCancelled, "CANCELLED", t0, t0 + 100, 0)));
   auto r = row(again.id());
   EXPECT_EQ(r.job.state, JobState::kPending);
   EXPECT_EQ(r.job.requeue_count, 1);
+  EXPECT_EQ(svc_->run_dir(r).filename(), "run1");
+  auto late = running_since(t0);
+  late.run = 0;  // the old run, seen before the requeue reached SLURM
+  ASSERT_TRUE(observe(again.id(), late));
+  EXPECT_EQ(row(again.id()).job.state, JobState::kPending);
   auto c = [](const JobRecord& j, Control k) { return j.id() + ":" + std::to_string(static_cast<int>(k)); };
   EXPECT_EQ(remote_.controls(),
             (std::vector<std::string>{c(pending, Control::kCancel), c(held, Control::kHold), c(held, Control::kRelease),
                                       c(running, Control::kCancel), c(again, Control::kRequeue)}));
-  EXPECT_EQ(remote_.handed().back(), again.id() + "#1");  // a new run, handed over anew
 }
 
 TEST_F(RemoteTest, ARestartNeitherAdoptsNorFailsRemoteJobs) {
