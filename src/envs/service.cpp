@@ -150,7 +150,9 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
     return over("time_limit_s", std::to_string(r.time_limit / 1000) + " s (max " + std::to_string(app.max.time_limit / 1000) + ")");
   const int gpus = req.gpus.value_or(0);
   if (gpus > app.max_gpus) return over("gpus", std::to_string(gpus) + " GPUs (max " + std::to_string(app.max_gpus) + ")");
-  if (int node = jobs_.node_json()["resources"].value("gpus", 0); gpus > node)
+  // This node's GPUs bound a local launch only (a SLURM partition's limits are checked by jobs).
+  std::string partition = req.partition.empty() ? TRY(jobs_.default_partition(tx, org_id)) : req.partition;
+  if (int node = jobs_.node_json()["resources"].value("gpus", 0); partition == jobs::kLocalPartition && gpus > node)
     return fail(Error(ErrorCode::kInvalidArgument, "over-node",
                       "gpus: " + std::to_string(gpus) + " GPUs is more than this node has (" + std::to_string(node) + ")")
                     .with("field", "gpus"));
