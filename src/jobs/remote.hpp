@@ -83,6 +83,7 @@ class Remote {
   // once): checks what only the backend knows (the org may use the partition, `account` is one of
   // the org's) and queues the jobs durably for hand-over after the commit. An error rolls the
   // submission back: nothing is stored, nothing is submitted.
+  // A submission with hold gets control(kHold) for each job right after submitted().
   // jobs calls submitted() and control() without holding its own lock, but inside the
   // transaction: they must not open another one.
   virtual Status submitted(db::Tx& tx, const std::vector<JobRecord>& jobs, const std::string& account) = 0;

@@ -117,7 +117,11 @@ Result<Submitted> Service::submit(db::Tx& tx, const Actor& actor, const SubmitRe
                            {req.org_id, "job.submit", "job", spec ? out.array_id : out.jobs.front().id(), summary},
                            now));
   // The backend checks what only it knows and queues the hand-over; its error undoes everything.
-  if (remote) TRY_STATUS(remote_->submitted(tx, out.jobs, req.account));
+  if (remote) {
+    TRY_STATUS(remote_->submitted(tx, out.jobs, req.account));
+    if (req.hold)  // held at submission: handed over held
+      for (auto& j : out.jobs) TRY_STATUS(remote_->control(tx, j, Control::kHold));
+  }
   return out;
 }
 

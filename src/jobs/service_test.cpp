@@ -488,6 +488,7 @@ TEST_F(RemoteTest, CancelHoldAndRequeueRecordWhatIsCertainAndTellTheBackend) {
   auto held = submit_on("gpu");
   ASSERT_TRUE(act(&Service::hold, held.id()));
   EXPECT_TRUE(row(held.id()).job.held);
+  auto held_at_submission = submit_on("gpu", {.hold = true});
   // An observation that agrees changes nothing; one without the hold releases it (SLURM's truth).
   ASSERT_TRUE(observe(held.id(), {.state = JobState::kPending, .held = true}));
   EXPECT_TRUE(row(held.id()).job.held);
@@ -516,7 +517,8 @@ TEST_F(RemoteTest, CancelHoldAndRequeueRecordWhatIsCertainAndTellTheBackend) {
   EXPECT_EQ(row(again.id()).job.state, JobState::kPending);
   auto c = [](const JobRecord& j, Control k) { return j.id() + ":" + std::to_string(static_cast<int>(k)); };
   EXPECT_EQ(remote_.controls(),
-            (std::vector<std::string>{c(pending, Control::kCancel), c(held, Control::kHold), c(held, Control::kRelease),
+            (std::vector<std::string>{c(pending, Control::kCancel), c(held, Control::kHold),
+                                      c(held_at_submission, Control::kHold), c(held, Control::kRelease),
                                       c(running, Control::kCancel), c(again, Control::kRequeue)}));
 }
 
