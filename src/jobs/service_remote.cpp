@@ -285,7 +285,9 @@ Status Service::observe_locked(db::Tx& tx, JobRecord rec, const Observation& o, 
   }
   Millis end = o.end_time.value_or(now);
   if (rec.job.state == JobState::kPending) {
-    if (o.state == JobState::kCancelled && !o.start_time)  // cancelled before it ran
+    // Cancelled before it ran (SLURM may give such a job a start time equal to its end).
+    bool never_ran = !o.start_time || (o.end_time && *o.start_time >= *o.end_time);
+    if (o.state == JobState::kCancelled && never_ran)
       return transition_remote(tx, rec, [&](compute::ClusterState& st) { return sched_.cancel(st, id, end, slurm_cause(o)); });
     TRY_STATUS(on_remote(rec.job, [&](compute::ClusterState& st) -> Status {
       Job& j = st.jobs.at(id);

@@ -478,6 +478,12 @@ TEST_F(RemoteTest, AnEndReadsTheRunsOutcomeFirstElseSlurmsState) {
   ASSERT_TRUE(events);
   EXPECT_EQ((*events)[1]["to"], "RUNNING");
   EXPECT_NE(events->back()["cause"].get<std::string>().find("BOOT_FAIL"), std::string::npos);
+  // Cancelled in SLURM before it ran (a start time equal to its end): never started here.
+  auto cancelled = submit_on("gpu");
+  ASSERT_TRUE(observe(cancelled.id(), ended(JobState::kCancelled, "CANCELLED", t0 + 10, t0 + 10, 0)));
+  r = row(cancelled.id());
+  EXPECT_EQ(r.job.state, JobState::kCancelled);
+  EXPECT_FALSE(r.job.start_time);
 }
 
 TEST_F(RemoteTest, CancelHoldAndRequeueRecordWhatIsCertainAndTellTheBackend) {
