@@ -54,11 +54,11 @@ Status Cluster::send_controls() {
     if (!id) {
       // A pending task SLURM has not split off: only the whole array can be named (when every
       // task of it is cancelled); otherwise it is sent once the task runs.
-      if (r.control == "cancel") unsplit_cancels[*r.slurm_job_id].push_back(r.job_id);
+      if (r.control == "cancel" || r.control == "requeue") unsplit_cancels[*r.slurm_job_id].push_back(r.job_id);
       continue;
     }
     Status st;
-    if (r.control == "cancel") st = call("cancel", [&] { return rest_.cancel(*id); });
+    if (r.control == "cancel" || r.control == "requeue") st = call("cancel", [&] { return rest_.cancel(*id); });
     if (r.control == "hold") st = call("hold", [&] { return rest_.hold(*id); });
     if (r.control == "release") st = call("release", [&] { return rest_.release(*id); });
     if (!st && !refused(st.error())) return st;

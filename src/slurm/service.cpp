@@ -91,6 +91,15 @@ std::vector<jobs::PartitionInfo> Service::partitions() const {
   return out;
 }
 
+Result<bool> Service::usable(db::Tx& tx, const jobs::PartitionInfo& p, const std::string& org_id) const {
+  auto pc = settings_.config.partitions.find(p.name);
+  if (pc == settings_.config.partitions.end()) return false;
+  auto orgs = split_list(pc->second.orgs);
+  if (orgs.empty()) return true;
+  std::string slug = TRY(jobs_.org_slug(tx, org_id));
+  return std::find(orgs.begin(), orgs.end(), slug) != orgs.end();
+}
+
 std::optional<std::string> Service::mapped_account(const std::string& cluster, const std::string& slug) const {
   auto c = settings_.config.clusters.find(cluster);
   if (c == settings_.config.clusters.end()) return std::nullopt;
@@ -119,6 +128,32 @@ Status Service::submitted(db::Tx& tx, const std::vector<jobs::JobRecord>& recs, 
     if (!account.empty() && account != mapped)
       return fail(forbidden("account-forbidden", "the account '" + account + "' is not the organisation's", "account"));
     JobRow r;
+    auto existing = TRY(store::get(tx, rec.id()));
+    if (existing) {
+      // PENDING again after a requeue: a new run directory, so a new SLURM job with its own
+      // comment (the next generation); SLURM's old job has ended or is being cancelled.
+      r = *existing;
+      if (existing->active() && existing->slurm_job_id)  // still SLURM's: cancelled by the hand-over
+        r.old_slurm_job_id = existing->array_task_id ? existing->task_job_id : existing->slurm_job_id;
+      r.generation += 1;
+      r.submit_key = rec.id();
+      r.array_task_id.reset();
+      r.slurm_job_id.reset();
+      r.task_job_id.reset();
+      r.state = kQueued;
+      r.control.clear();
+      r.control_sent = true;
+      r.attempts = 0;
+      r.next_try_ms = 0;
+      r.exec_token_hash.clear();
+      r.submitted_ms.reset();
+      r.slurm_state.clear();
+      r.reason.clear();
+      r.nodes.clear();
+      TRY_STATUS(store::save(tx, r));
+      rows.push_back(std::move(r));
+      continue;
+    }
     r.job_id = rec.id();
     r.submit_key = rec.job.array ? rec.job.array->array_id : rec.id();
     if (rec.job.array) r.array_task_id = rec.job.array->index;
@@ -160,23 +195,11 @@ Status Service::control(db::Tx& tx, const jobs::JobRecord& job, jobs::Control c)
       r.control_sent = r.state == kQueued;  // the hand-over submits it held (or not)
       break;
     case jobs::Control::kRequeue:
-      // A new run directory, so a new SLURM job: the old one is cancelled, the row queued again
-      // with the next generation (its own comment).
-      r.old_slurm_job_id = r.task_job_id ? r.task_job_id : (r.array_task_id ? std::nullopt : r.slurm_job_id);
-      r.submit_key = r.job_id;
-      r.array_task_id.reset();
-      r.slurm_job_id.reset();
-      r.task_job_id.reset();
-      r.generation += 1;
-      r.state = kQueued;
-      r.control.clear();
-      r.control_sent = true;
-      r.attempts = 0;
-      r.next_try_ms = 0;
-      r.submitted_ms.reset();
-      r.slurm_state.clear();
-      r.reason.clear();
-      r.nodes.clear();
+      // Only for a RUNNING job: it is stopped (scancel); once its end is observed jobs makes it
+      // PENDING again and calls submitted() for the new run (a new SLURM job, the next generation).
+      if (r.state == kEnded) return {};
+      r.control = "requeue";
+      r.control_sent = r.state == kQueued;
       break;
   }
   TRY_STATUS(store::save(tx, r));

@@ -94,6 +94,8 @@ Status Cluster::poll(bool full) {
 void Cluster::apply(const JobRow& row, const JobInfo& info) {
   auto o = observation_of(info);
   if (!o) return;
+  // A hold or release SLURM has not applied yet is what jobs already shows: no flapping.
+  if (!row.control_sent && (row.control == "hold" || row.control == "release")) o->held = row.control == "hold";
   std::string fp = fingerprint(*o);
   if (seen_[row.job_id] == fp) return;
   // A requeue may have given the row a new SLURM job since the index was made.
