@@ -148,6 +148,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("mfa", mfa::migrations()));
   TRY_STATUS(db->migrate("secrets", secrets::migrations()));
   TRY_STATUS(db->migrate("image_builds", images::build_migrations()));
+  TRY_STATUS(db->migrate("slurm", slurm::migrations()));
   return db;
 }
 

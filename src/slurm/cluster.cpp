@@ -39,6 +39,15 @@ std::optional<Millis> Cluster::unknown_since() const {
   return unknown_since_;
 }
 
+jobs::PartitionLimits Cluster::limits(const std::string& slurm_partition) const {
+  std::lock_guard lk(mu_);
+  auto it = partitions_.find(slurm_partition);
+  if (it == partitions_.end()) return {};
+  return jobs::PartitionLimits{.max_cpus = it->second.max_cpus_per_node,
+                               .max_mem_mb = it->second.max_mem_mb_per_node,
+                               .max_time = it->second.max_time_min * 60'000};
+}
+
 std::string Cluster::server_url() const {
   std::string url = cfg_.server_url, port;
   {

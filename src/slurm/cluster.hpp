@@ -34,6 +34,8 @@ class Cluster {
   const std::string& name() const { return name_; }
   const ClusterConfig& config() const { return cfg_; }
   std::optional<Millis> unknown_since() const;
+  // What SLURM says a partition admits (from the last full listing; all 0 before).
+  jobs::PartitionLimits limits(const std::string& slurm_partition) const;
   std::string metrics() const;
   std::string server_url() const;     // {port} replaced by the server's bound port
   std::string node_data_dir() const;  // where the nodes see this server's data_dir
@@ -76,6 +78,7 @@ class Cluster {
   bool need_full_ = true;                // GUARDED_BY(mu_): after start and every reconnect
   Millis last_full_ = 0, last_poll_ = 0;  // GUARDED_BY(mu_)
   std::map<std::string, std::int64_t> rpcs_;  // GUARDED_BY(mu_): call -> count
+  std::map<std::string, PartitionState> partitions_;  // GUARDED_BY(mu_): SLURM's, by name
   // The tracker's last observation per job (memory only: after a restart jobs hears each once more).
   std::map<std::string, std::string> seen_;  // tracker thread only
 };

@@ -82,7 +82,9 @@ void Service::poll_now() {
 std::optional<jobs::PartitionInfo> Service::partition(const std::string& name) const {
   auto it = settings_.config.partitions.find(name);
   if (it == settings_.config.partitions.end()) return std::nullopt;
-  return jobs::PartitionInfo{.name = name, .cluster = it->second.cluster, .slurm_partition = it->second.slurm_partition};
+  jobs::PartitionInfo p{.name = name, .cluster = it->second.cluster, .slurm_partition = it->second.slurm_partition};
+  if (auto c = clusters_.find(p.cluster); c != clusters_.end()) p.limits = c->second->limits(p.slurm_partition);
+  return p;
 }
 
 std::vector<jobs::PartitionInfo> Service::partitions() const {

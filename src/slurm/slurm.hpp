@@ -67,8 +67,7 @@ class Service : public jobs::Remote {
   // --- jobs::Remote ---
   std::optional<jobs::PartitionInfo> partition(const std::string& name) const override;
   std::vector<jobs::PartitionInfo> partitions() const override;
-  // jobs::Remote::usable (helper jobsremote adds it to the interface): the org may use the partition.
-  Result<bool> usable(db::Tx& tx, const jobs::PartitionInfo& p, const std::string& org_id) const;
+  Result<bool> usable(db::Tx& tx, const jobs::PartitionInfo& p, const std::string& org_id) const override;
   Status submitted(db::Tx& tx, const std::vector<jobs::JobRecord>& jobs, const std::string& account) override;
   Status control(db::Tx& tx, const jobs::JobRecord& job, jobs::Control c) override;
   nlohmann::json live(const jobs::JobRecord& job) const override;

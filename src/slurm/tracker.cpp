@@ -82,8 +82,15 @@ Status Cluster::poll(bool full) {
     // slurmctld lists every job it knows whenever anything changed: each listing is complete.
     reconcile(list.jobs, started, full);
   }
+  std::optional<std::vector<PartitionState>> parts;
+  if (full)
+    if (auto p = call("partitions", [&] { return rest_.partitions(); }); p) parts = std::move(*p);
   std::lock_guard lk(mu_);
   last_poll_ = started;
+  if (parts) {
+    partitions_.clear();
+    for (auto& p : *parts) partitions_[p.name] = p;
+  }
   if (full) {
     last_full_ = started;
     need_full_ = false;
