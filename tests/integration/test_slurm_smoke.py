@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import World, call, wait_until
-from slurm_fixture import slurm_cluster, slurm_server  # noqa: F401
+from slurm_fixture import make_slurm_cluster, slurm_cluster, slurm_server  # noqa: F401
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
 
@@ -96,3 +96,66 @@ def test_exec_channel_takes_only_the_jobs_own_token(smoke):
     assert r.status == 200, r
     wait_end(srv, member.token, job_id)
     assert call(srv.port, "GET", path, token).status == 404  # a token dies with its job
+
+
+def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster, tmp_path):
+    """slurmctld stopped: jobs submitted meanwhile are accepted (201), show unknown_since, and are
+    handed over once it is back: each SLURM job exactly once, each Atrium job COMPLETED."""
+    c = make_slurm_cluster()
+    srv = slurm_server(c, tmp_path / "data", cluster_keys={"poll_ms": 200})
+    try:
+        admin = srv.admin_token()
+        world = World(srv, admin, prefix="f")
+        member = world.a.users["member"]
+        project = world.a.org_project["id"]
+        c.stop_ctld()
+        ids = []
+        for i in range(3):
+            r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                         json={"command": ["sh", "-c", f"echo job{i}"], "partition": "slurm", "time_limit_s": 120,
+                               "mem_mb": 256})
+            assert r.status == 201, r
+            ids.append(r.json["id"])
+
+        def marked():
+            js = [srv.call("GET", f"/api/v1/jobs/{i}", member.token).json for i in ids]
+            return all(j["state"] == "PENDING" and j["slurm"]["unknown_since"] for j in js) and js
+        wait_until(marked, 30, 0.1, "unknown_since on the queued jobs")
+        c.start_ctld()
+        for i, job_id in enumerate(ids):
+            done = wait_end(srv, member.token, job_id, timeout=90)
+            assert done["state"] == "COMPLETED", done
+            assert done["slurm"]["unknown_since"] is None
+        comments = [j["comment"] for j in c.squeue_json() if j["comment"].startswith("atrium:")]
+        assert sorted(comments) == sorted(f"atrium:{i}" for i in ids), comments
+    finally:
+        srv.stop(30)
+
+
+def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path):
+    """kill -9 of atrium server while its job runs on a node: after the restart the job is found
+    again and COMPLETES; a SLURM job with an Atrium comment that Atrium does not track is cancelled."""
+    c = slurm_cluster
+    srv = slurm_server(c, tmp_path / "data", cluster_keys={"poll_ms": 200})
+    try:
+        admin = srv.admin_token()
+        world = World(srv, admin, prefix="k")
+        member = world.a.users["member"]
+        project = world.a.org_project["id"]
+        r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                     json={"command": ["sh", "-c", "sleep 3; echo survived"], "partition": "slurm",
+                           "time_limit_s": 120, "mem_mb": 256})
+        assert r.status == 201, r
+        job_id = r.json["id"]
+        wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job_id}", member.token).json["state"] == "RUNNING",
+                   30, 0.05, "the job to run")
+        srv.kill9()
+        orphan = c.sbatch("sleep 120", "--comment", "atrium:not-a-job-of-atrium")
+        srv.start()
+        done = wait_end(srv, member.token, job_id, timeout=60)
+        assert done["state"] == "COMPLETED", done
+        logs = srv.call("GET", f"/api/v1/jobs/{job_id}/logs?stream=stdout&offset=0", member.token)
+        assert logs.body == b"survived\n", logs
+        c.wait_job(orphan, ("CANCELLED",), timeout=30)
+    finally:
+        srv.stop(30)
