@@ -44,6 +44,7 @@
 #include "mfa/mfa.hpp"
 #include "secrets/secrets.hpp"
 #include "app/secrets_wiring.hpp"
+#include "app/slurm_wiring.hpp"
 #include "app/images_wiring.hpp"
 #include "app/quota_wiring.hpp"
 #include "obs/metrics.hpp"
@@ -147,6 +148,7 @@ Result<std::unique_ptr<db::SqliteDatabase>> open_database(const Settings& c, obs
   TRY_STATUS(db->migrate("mfa", mfa::migrations()));
   TRY_STATUS(db->migrate("secrets", secrets::migrations()));
   TRY_STATUS(db->migrate("image_builds", images::build_migrations()));
+  TRY_STATUS(db->migrate("slurm", slurm::migrations()));
   return db;
 }
 
@@ -573,6 +575,7 @@ int run_server(const ServerFlags& flags) {
   };
   auto image_builds = chain_image_builds(*js);  // its builder is made after the compute service
   jobs::Service compute_service(**db, clock, runtime, std::move(*scheduler), *js);
+  SlurmWiring slurm(c, **db, clock, runtime, compute_service, *js, api, metrics);  // remote partitions
   // Where environments are served (each on its own origin); the main origin is known once bound.
   envs::Origins origins = origins_of(c, port);
   settings.public_url = origins.public_url;
@@ -586,6 +589,7 @@ int run_server(const ServerFlags& flags) {
     return compute_service.dataset_in_use(id, n, uid);
   });
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
+  if (auto st = slurm.start(); !st) die("slurm: " + st.error().detail);
   sweep_dataset_copies(data_service);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   auto quotas = make_quotas(compute_service, data_service, *image_service);
@@ -620,7 +624,8 @@ int run_server(const ServerFlags& flags) {
                          &tickets, env_pages(web_assets)};
   ss.proxy.prefix = std::string(proxy::kPrefix);
   ss.proxy.owns_host = [&origins](std::string_view host) { return !origins.env_of_host(host).empty(); };
-  ss.on_bound = [&origins, &settings, &c](unsigned short bound) {
+  ss.on_bound = [&origins, &settings, &c, &slurm](unsigned short bound) {
+    slurm.bound(bound);
     if (!origins.public_url.empty()) return;
     origins.public_url = envs::resolve_public_url(c.server.public_url, !c.server.tls_cert.empty(), bound);
     settings.public_url = origins.public_url;
@@ -637,6 +642,7 @@ int run_server(const ServerFlags& flags) {
   server.wait();
   task_queue.stop();  // running handlers finish first (they use the services below)
   env_service.stop();
+  slurm.stop();
   compute_service.stop();  // running jobs keep running; the next start re-adopts them
   runtime.stop();
   spdlog::info("atrium server stopped");

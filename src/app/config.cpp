@@ -50,6 +50,7 @@ void declare_all(config::Registry& r, Settings& s) {
       .string("level", "log level", &LogConfig::level, {"trace", "debug", "info", "warn", "error"})
       .path("access_log", "access log path, - for stdout, empty for none", &LogConfig::access_log, "-");
   jobs::declare(r, s.compute);
+  slurm::declare(r, s.slurm);
   data::declare(r, s.data);
   images::declare(r, s.images);
   envs::declare(r, s.envs);

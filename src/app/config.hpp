@@ -15,6 +15,7 @@
 #include "images/config.hpp"
 #include "jobs/config.hpp"
 #include "mail/config.hpp"
+#include "slurm/config.hpp"
 #include "sso/ldap.hpp"
 #include "tasks/config.hpp"
 #include "sso/config.hpp"
@@ -48,6 +49,7 @@ struct Settings {
   db::Config database;      // [database]
   LogConfig log;            // [log]
   jobs::Config compute;     // [compute]
+  slurm::Config slurm;      // [compute.clusters.NAME], [compute.partitions.NAME]: SLURM
   data::Config data;        // [data]
   images::Config images;    // [images]
   envs::Config envs;        // [envs]

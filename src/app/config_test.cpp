@@ -65,6 +65,46 @@ TEST(Config, ProviderNamesAreUniqueAcrossKinds) {
   EXPECT_NE(clash.error().detail.find("share a name"), std::string::npos) << clash.error().detail;
 }
 
+// [compute.clusters.NAME] and [compute.partitions.NAME] (src/slurm/config.cpp), nested in [compute].
+TEST(Config, SlurmClustersAndPartitions) {
+  std::string dir = ::testing::TempDir(), key = dir + "/atrium_jwt.key", path = dir + "/atrium_slurm.toml";
+  std::ofstream(key) << "0123456789abcdef0123456789abcdef";
+  auto load = [&](const std::string& text, std::map<std::string, std::string> env = {}) {
+    std::ofstream(path) << text;
+    return load_settings(path, env, {});
+  };
+  std::string cluster = "[compute.clusters.dev]\nrest_url = \"http://127.0.0.1:6820/\"\njwt_key_file = \"" + key +
+                        "\"\nserver_url = \"http://10.1.0.1:{port}\"\naccounts = { lab = \"lab_acct\" }\n";
+  auto c = load("[compute]\ncpus = 2\n" + cluster + "[compute.partitions.slurm]\ncluster = \"dev\"\norgs = [\"lab\", \"b\"]\n",
+                {{"ATRIUM_COMPUTE_CLUSTERS_DEV_POLL_MS", "250"}});
+  ASSERT_TRUE(c) << c.error().detail;
+  EXPECT_EQ(c->compute.cpus, 2);
+  auto& dev = c->slurm.clusters.at("dev");
+  EXPECT_EQ(dev.rest_url, "http://127.0.0.1:6820");
+  EXPECT_EQ(dev.submit_user, "root");
+  EXPECT_EQ(dev.poll_ms, 250);
+  EXPECT_EQ(nlohmann::json::parse(dev.accounts), nlohmann::json::parse(R"({"lab":"lab_acct"})"));
+  EXPECT_EQ(c->slurm.partitions.at("slurm").slurm_partition, "slurm");  // "" = its own name
+  EXPECT_EQ(c->slurm.partitions.at("slurm").orgs, "lab,b");
+  auto error_of = [&](const std::string& text) {
+    auto r = load(text);
+    return r ? std::string() : r.error().detail;
+  };
+  EXPECT_NE(error_of(cluster + "[compute.partitions.p]\ncluster = \"nope\"\n").find("nope"), std::string::npos);
+  EXPECT_NE(error_of(cluster + "[compute.partitions.local]\ncluster = \"dev\"\n").find("local"), std::string::npos);
+  EXPECT_NE(error_of("[compute.clusters.x]\nrest_url = \"ftp://a\"\nserver_url = \"http://a\"\n").find("rest_url"),
+            std::string::npos);
+  EXPECT_NE(error_of(cluster + "[compute.clusters.y]\nrest_url = \"http://a\"\nserver_url = \"http://a\"\n"
+                               "jwt_key_file = \"/nonexistent/key\"\n")
+                .find("cannot be read"),
+            std::string::npos);
+  EXPECT_NE(error_of("[compute.clusters.z]\nrest_url = \"unix:/run/s.sock\"\nserver_url = \"http://a\"\n"
+                     "accounts = { lab = 3 }\n")
+                .find("accounts"),
+            std::string::npos);
+  EXPECT_NE(error_of("[compute.clusters.z]\nrest_url = \"unix:/run/s.sock\"\n").find("server_url"), std::string::npos);
+}
+
 TEST(Config, PathsBecomeAbsolute) {
   auto c = load_settings("", {}, {{"server.data_dir", "./var/"}, {"server.tls_cert", "certs/a.pem"},
                                   {"server.tls_key", "/etc/k.pem"}, {"data.key_file", "../keys/master.key"},
@@ -89,9 +129,10 @@ TEST(Config, KeysAreUniqueAndSectionsDeclared) {
   declare_all(r, s);
   std::set<std::string> names;
   for (auto& k : r.keys()) EXPECT_TRUE(names.insert(k.name).second) << k.name;
-  EXPECT_EQ(r.sections(), (std::vector<std::string>{"server", "limits", "auth", "database", "log", "compute", "data",
-                                                    "images", "envs", "image_builds", "git", "web", "tasks", "mail",
-                                                    "oidc", "ldap"}));
+  EXPECT_EQ(r.sections(),
+            (std::vector<std::string>{"server", "limits", "auth", "database", "log", "compute", "compute.clusters",
+                                      "compute.partitions", "data", "images", "envs", "image_builds", "git", "web",
+                                      "tasks", "mail", "oidc", "ldap"}));
 }
 
 // A TOML value as the text Registry::value_text gives.
@@ -125,8 +166,8 @@ TEST(ConfigDocs, ExampleListsEveryKeyWithItsDefault) {
   // with every key.
   std::string text = read_source("deploy/atrium.toml.example");
   for (auto& k : r.family_keys()) {
-    auto first = k.name.find('.'), last = k.name.rfind('.');
-    std::string prefix = k.name.substr(0, first), key = k.name.substr(last + 1);
+    auto last = k.name.rfind('.');
+    std::string prefix = k.name.substr(0, k.name.find(".NAME.")), key = k.name.substr(last + 1);
     auto block = text.find("\n# [" + prefix + ".");
     EXPECT_NE(block, std::string::npos) << "deploy/atrium.toml.example shows no commented [" << prefix << ".NAME]";
     if (block != std::string::npos) {

@@ -35,6 +35,7 @@ void add_commands(CLI::App& app, int& exit_code) {
   add_image_build(image, ctx);
   add_image_import(image, ctx);
   add_admin_commands(app, ctx);
+  add_exec_secrets_command(app, ctx);
 }
 
 std::ostream& Context::out() { return std::cout; }

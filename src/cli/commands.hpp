@@ -114,6 +114,8 @@ void add_project_commands(CLI::App& app, const Ctx& ctx);
 void add_audit_commands(CLI::App& app, const Ctx& ctx);
 // commands_job.cpp
 void add_job_commands(CLI::App& app, const Ctx& ctx);
+// commands_exec.cpp: `atrium exec-secrets` (on a compute node, for a SLURM job)
+void add_exec_secrets_command(CLI::App& app, const Ctx& ctx);
 // commands_data.cpp
 void add_data_commands(CLI::App& app, const Ctx& ctx);
 // commands_admin_user.cpp: `admin user reset-password|disable|enable|delete|sessions|tokens USER`

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 #include <toml.hpp>
@@ -120,9 +121,22 @@ Status Registry::apply_toml(const std::string& file) {
     return invalid(where + e.what());
   }
   if (!root.is_table()) return invalid(where + "not a table");
-  auto apply_table = [&](const std::string& section, const toml::value& table) -> Status {
+  // A family's prefix may be a section of its own or lie inside one ("compute.clusters": the
+  // [compute.clusters.NAME] tables sit in [compute] as nested tables).
+  auto family_of = [&](const std::string& name) {
+    auto f = std::find_if(families_.begin(), families_.end(), [&](auto& x) { return x.prefix == name; });
+    return f == families_.end() ? nullptr : &*f;
+  };
+  std::function<Status(const Family&, const toml::value&)> apply_family;
+  std::function<Status(const std::string&, const toml::value&)> apply_table =
+      [&](const std::string& section, const toml::value& table) -> Status {
     for (auto& [key, value] : table.as_table()) {
       std::string name = section + "." + key;
+      if (const Family* fam = family_of(name)) {
+        if (!value.is_table()) return invalid(where + "'" + name + "' must be [" + name + ".NAME] sections");
+        TRY_STATUS(apply_family(*fam, value));
+        continue;
+      }
       const Field* f = find(name);
       if (!f) return invalid(where + "unknown key '" + name + "'");
       auto text = TRY(toml_text(where, name, *f, value));
@@ -130,19 +144,21 @@ Status Registry::apply_toml(const std::string& file) {
     }
     return {};
   };
-  for (auto& [section, table] : root.as_table()) {
-    if (!table.is_table()) return invalid(where + "'" + section + "' must be a [section]");
-    auto fam = std::find_if(families_.begin(), families_.end(), [&](auto& f) { return f.prefix == section; });
-    if (fam == families_.end()) {
-      TRY_STATUS(apply_table(section, table));
-      continue;
-    }
+  apply_family = [&](const Family& fam, const toml::value& table) -> Status {
     for (auto& [name, member] : table.as_table()) {
       if (!member.is_table())
-        return invalid(where + "'" + section + "." + name + "' must be a [" + section + ".NAME] section");
-      TRY_STATUS(add_member(*fam, name, where));
-      TRY_STATUS(apply_table(section + "." + name, member));
+        return invalid(where + "'" + fam.prefix + "." + name + "' must be a [" + fam.prefix + ".NAME] section");
+      TRY_STATUS(add_member(fam, name, where));
+      TRY_STATUS(apply_table(fam.prefix + "." + name, member));
     }
+    return {};
+  };
+  for (auto& [section, table] : root.as_table()) {
+    if (!table.is_table()) return invalid(where + "'" + section + "' must be a [section]");
+    if (const Family* fam = family_of(section))
+      TRY_STATUS(apply_family(*fam, table));
+    else
+      TRY_STATUS(apply_table(section, table));
   }
   return {};
 }

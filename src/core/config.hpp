@@ -63,7 +63,9 @@ class Registry {
   }
   // A family of named sections with the same keys: each `[prefix.NAME]` table of the config file adds
   // items[NAME] (default-constructed) and declares its keys with `declare` as section "prefix.NAME"
-  // (e.g. [oidc.uni] and [oidc.lab]: two OIDC providers). Members come from the file only; flags and
+  // (e.g. [oidc.uni] and [oidc.lab]: two OIDC providers). The prefix may itself be dotted
+  // ("compute.clusters": [compute.clusters.lab], nested in [compute]; the variables are then
+  // ATRIUM_COMPUTE_CLUSTERS_LAB_KEY). Members come from the file only; flags and
   // ATRIUM_PREFIX_NAME_KEY variables may then override the keys of a member the file declared.
   // `items` must outlive the registry (std::map: its elements never move).
   template <typename T>

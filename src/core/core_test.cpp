@@ -270,6 +270,43 @@ TEST_F(CoreTest, ConfigFamilyMembersFromTheFile) {
   EXPECT_NE(error_of("", {{"ATRIUM_IDP_NEW_ISSUER", "x"}}).find("ATRIUM_IDP_NEW_ISSUER"), std::string::npos);
 }
 
+// A family inside a section: [compute.clusters.NAME] beside [compute]'s own keys.
+TEST_F(CoreTest, ConfigFamilyWithADottedPrefix) {
+  struct Compute {
+    std::int64_t cpus = 0;
+  } compute;
+  std::map<std::string, Provider> clusters;
+  config::Registry r;
+  r.section("compute", compute).integer("cpus", "", &Compute::cpus, 0, 64);
+  r.family<Provider>("compute.clusters", clusters,
+                     [&](config::Section<Provider>& s) { s.string("issuer", "", &Provider::issuer); });
+  EXPECT_EQ(r.family_keys()[0].name, "compute.clusters.NAME.issuer");
+  std::string path = write_temp("atrium_cfg_dotted.toml",
+                                "[compute]\ncpus = 4\n[compute.clusters.dev]\nissuer = \"a\"\n"
+                                "[compute.clusters.lab]\nissuer = \"b\"\n");
+  ASSERT_TRUE(r.load(path, {{"ATRIUM_COMPUTE_CLUSTERS_DEV_ISSUER", "c"}}, {{"compute.clusters.lab.issuer", "d"}}));
+  EXPECT_EQ(compute.cpus, 4);
+  ASSERT_EQ(clusters.size(), 2u);
+  EXPECT_EQ(clusters["dev"].issuer, "c");
+  EXPECT_EQ(clusters["lab"].issuer, "d");
+
+  auto error_of = [&](const std::string& text, const std::map<std::string, std::string>& env = {}) {
+    Compute c2;
+    std::map<std::string, Provider> m;
+    config::Registry r2;
+    r2.section("compute", c2).integer("cpus", "", &Compute::cpus, 0, 64);
+    r2.family<Provider>("compute.clusters", m, [&](config::Section<Provider>& s) { s.string("issuer", "", &Provider::issuer); });
+    auto st = r2.load(write_temp("atrium_cfg_dotted_bad.toml", text), env, {});
+    return st ? std::string() : st.error().detail;
+  };
+  EXPECT_NE(error_of("[compute.clusters.dev]\nissuerr = \"x\"\n").find("compute.clusters.dev.issuerr"), std::string::npos);
+  EXPECT_NE(error_of("[compute]\nclusters = 3\n").find("[compute.clusters.NAME]"), std::string::npos);
+  EXPECT_NE(error_of("[compute.clusters]\nissuer = \"x\"\n").find("[compute.clusters.NAME]"), std::string::npos);
+  EXPECT_NE(error_of("[compute.other.x]\nissuer = \"x\"\n").find("compute.other"), std::string::npos);
+  EXPECT_NE(error_of("", {{"ATRIUM_COMPUTE_CLUSTERS_NEW_ISSUER", "x"}}).find("ATRIUM_COMPUTE_CLUSTERS_NEW_ISSUER"),
+            std::string::npos);
+}
+
 TEST_F(CoreTest, ConfigCidrs) {
   EXPECT_TRUE(config::check_cidrs("k", "10.1.2.0/24, fd00::/8,192.0.2.7"));
   EXPECT_TRUE(config::check_cidrs("k", ""));

@@ -1,0 +1,46 @@
+#include "app/slurm_wiring.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "identity/store.hpp"
+#include "jobs/store.hpp"
+
+namespace atrium::app {
+
+SlurmWiring::SlurmWiring(const Settings& c, db::Database& db, const Clock& clock, async::Runtime& rt,
+                         jobs::Service& compute, const jobs::Settings& js, http::Api& api, obs::Metrics& metrics) {
+  if (c.slurm.clusters.empty()) return;
+  slurm::Settings s{.config = c.slurm, .data_dir = c.server.data_dir, .exe = js.exe, .kill_grace = js.kill_grace};
+  slurm::JobsPort port{
+      .prepare = [&compute](const std::string& id,
+                            const std::filesystem::path& node) { return compute.prepare_remote(id, node); },
+      .observe = [&compute](const std::string& id, const jobs::Observation& o) { return compute.observe_remote(id, o); },
+      .secrets = [&compute](const std::string& id) { return compute.remote_secrets(id); },
+      .get = [&db](const std::string& id) { return db.read([&](db::Tx& tx) { return jobs::get(tx, id); }); },
+      .org_slug = [](db::Tx& tx, const std::string& org_id) -> Result<std::string> {
+        return TRY(identity::get_org(tx, org_id)).slug;
+      }};
+  svc_ = std::make_unique<slurm::Service>(db, clock, rt, std::move(s), std::move(port));
+  if (auto st = svc_->init(); !st) {
+    std::fprintf(stderr, "atrium: %s\n", st.error().detail.c_str());
+    std::_Exit(2);
+  }
+  compute.set_remote(svc_.get());
+  slurm::add_routes(api, *svc_);
+  metrics.add_source([svc = svc_.get()] { return svc->render_metrics(); });
+  spdlog::info("slurm: {} cluster(s), {} partition(s)", c.slurm.clusters.size(), c.slurm.partitions.size());
+}
+
+SlurmWiring::~SlurmWiring() { stop(); }
+
+Status SlurmWiring::start() { return svc_ ? svc_->start() : Status{}; }
+
+void SlurmWiring::bound(unsigned short port) {
+  if (svc_) svc_->set_server_port(port);
+}
+
+void SlurmWiring::stop() {
+  if (svc_) svc_->stop();
+}
+
+}  // namespace atrium::app

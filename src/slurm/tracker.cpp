@@ -1,0 +1,183 @@
+// The tracker: every poll_ms, SLURM's listing if anything changed since the last poll (slurmctld's
+// update_time: all or nothing); a full one every ~30 s and after every reconnect. Each listing finds
+// jobs SLURM lost and orphans; a full one also jobs Atrium ended that SLURM still runs. What SLURM
+// says goes to jobs (observe_remote) once per change.
+#include <spdlog/spdlog.h>
+
+#include "slurm/cluster.hpp"
+#include "slurm/translate.hpp"
+
+namespace atrium::slurm {
+
+namespace {
+
+// The active rows by SLURM identity.
+struct Index {
+  std::map<std::int64_t, JobRow> single;                           // SLURM job id -> row
+  std::map<std::pair<std::int64_t, std::int64_t>, JobRow> tasks;   // (array job id, task) -> row
+  std::map<std::int64_t, std::vector<JobRow>> arrays;              // array job id -> its task rows
+
+  explicit Index(const std::vector<JobRow>& rows) {
+    for (auto& r : rows) {
+      if (!r.slurm_job_id) continue;
+      if (r.array_task_id) {
+        tasks[{*r.slurm_job_id, *r.array_task_id}] = r;
+        arrays[*r.slurm_job_id].push_back(r);
+      } else {
+        single[*r.slurm_job_id] = r;
+      }
+    }
+  }
+  // The rows one listed SLURM job stands for (a pending array's rest: several).
+  std::vector<JobRow> rows_of(const JobInfo& j) const {
+    std::vector<JobRow> out;
+    if (!j.array_job_id) {
+      if (auto it = single.find(j.job_id); it != single.end()) out.push_back(it->second);
+      return out;
+    }
+    if (j.array_task_id) {
+      if (auto it = tasks.find({j.array_job_id, *j.array_task_id}); it != tasks.end()) out.push_back(it->second);
+      return out;
+    }
+    auto idx = parse_task_string(j.array_task_string);
+    if (auto it = arrays.find(j.array_job_id); it != arrays.end())
+      for (auto& r : it->second)
+        if (idx.contains(static_cast<std::uint32_t>(*r.array_task_id))) out.push_back(r);
+    return out;
+  }
+};
+
+std::string fingerprint(const jobs::Observation& o) {
+  return std::string(compute::state_name(o.state)) + "|" + o.slurm_state + "|" + o.reason + "|" + o.nodes + "|" +
+         (o.held ? "h" : "") + "|" + (o.exit_code ? std::to_string(*o.exit_code) : "");
+}
+
+}  // namespace
+
+Millis Cluster::tracker_run() {
+  Millis now = svc_.clock_.now_ms(), until = 0;
+  if (backing_off(now, until)) return until;
+  bool full = false;
+  {
+    std::lock_guard lk(mu_);
+    full = need_full_ || now - last_full_ >= svc_.settings_.full_listing_every;
+  }
+  if (auto st = poll(full); !st && refused(st.error()))
+    spdlog::warn("slurm cluster {}: tracking: {}", name_, st.error().detail);
+  return 0;
+}
+
+Status Cluster::poll(bool full) {
+  Millis started = svc_.clock_.now_ms();
+  Millis since = 0;
+  {
+    std::lock_guard lk(mu_);
+    if (!full) since = last_poll_;  // the time the previous listing was asked for
+  }
+  auto list = TRY(call("jobs", [&] { return rest_.jobs(since); }));
+  if (!list.unchanged) {
+    Index index(svc_.remembered_active(name_));
+    for (auto& info : list.jobs)
+      for (auto& row : index.rows_of(info)) apply(row, info);
+    // slurmctld lists every job it knows whenever anything changed: each listing is complete.
+    reconcile(list.jobs, started, full);
+  }
+  std::optional<std::vector<PartitionState>> parts;
+  if (full)
+    if (auto p = call("partitions", [&] { return rest_.partitions(); }); p) parts = std::move(*p);
+  std::lock_guard lk(mu_);
+  last_poll_ = started;
+  if (parts) {
+    partitions_.clear();
+    for (auto& p : *parts) partitions_[p.name] = p;
+  }
+  if (full) {
+    last_full_ = started;
+    need_full_ = false;
+  }
+  return {};
+}
+
+void Cluster::apply(const JobRow& row, const JobInfo& info) {
+  auto o = observation_of(info);
+  if (!o) return;
+  // A hold or release SLURM has not applied yet is what jobs already shows: no flapping.
+  if (!row.control_sent && (row.control == "hold" || row.control == "release")) o->held = row.control == "hold";
+  std::string fp = fingerprint(*o);
+  if (seen_[row.job_id] == fp) return;
+  // A requeue may have given the row a new SLURM job since the index was made.
+  auto now_row = svc_.remembered(row.job_id);
+  if (!now_row || now_row->slurm_job_id != row.slurm_job_id || !now_row->active()) return;
+  if (auto st = svc_.jobs_.observe(row.job_id, *o); !st) {
+    spdlog::warn("slurm cluster {}: job {} ({} {}): {}", name_, row.job_id, info.job_id, info.state, st.error().detail);
+    return;  // told again at the next poll
+  }
+  seen_[row.job_id] = fp;
+  bool ended = compute::is_terminal(o->state);
+  Millis now = svc_.clock_.now_ms();
+  auto st = svc_.mutate(row.job_id, [&](JobRow& x) -> Status {
+    if (x.slurm_job_id != row.slurm_job_id) return {};
+    x.slurm_state = info.state;
+    x.reason = o->reason;
+    x.nodes = info.nodes;
+    x.last_seen_ms = now;
+    if (info.array_task_id) x.task_job_id = info.job_id;
+    if (ended) x.state = kEnded;
+    return {};
+  });
+  if (!st) spdlog::warn("slurm cluster {}: job {}: {}", name_, row.job_id, st.error().detail);
+  if (ended) {
+    seen_.erase(row.job_id);
+    if (!row.control_sent) kick_handover();
+  }
+}
+
+// With a complete listing: jobs SLURM no longer knows end NODE_FAIL (jobs reads outcome.json first);
+// SLURM jobs with an Atrium comment that Atrium does not track (orphans, e.g. left by a server that
+// died) are cancelled: only ours (submit_user); and, every full listing (`full`), jobs Atrium ended
+// that SLURM still runs (an environment that ended while this server was down).
+void Cluster::reconcile(const std::vector<JobInfo>& listing, Millis listed_at, bool full) {
+  auto rows = svc_.remembered_active(name_);
+  Index index(rows);
+  std::set<std::string> present;
+  for (auto& info : listing) {
+    auto mine = index.rows_of(info);
+    for (auto& r : mine) present.insert(r.job_id);
+    if (!slurm_active(info.state)) continue;
+    if (mine.empty()) {
+      if (key_of_comment(info.comment).empty() || info.user_name != cfg_.submit_user) continue;
+      bool in_flight = std::any_of(rows.begin(), rows.end(), [&](const JobRow& r) {
+        return (r.state == kQueued || r.state == kSubmitting) && r.comment() == info.comment;
+      });
+      if (in_flight) continue;  // the hand-over adopts it
+      spdlog::warn("slurm cluster {}: cancelling SLURM job {} ({}): Atrium does not track it", name_, info.job_id,
+                   info.comment);
+      (void)call("cancel", [&] { return rest_.cancel(info.job_id); });
+      continue;
+    }
+    for (auto& r : mine) {
+      if (!full) break;
+      auto rec = svc_.jobs_.get(r.job_id);
+      if (!rec || !*rec || !compute::is_terminal((*rec)->job.state)) continue;
+      spdlog::info("slurm cluster {}: job {} has ended in Atrium; cancelling SLURM job {}", name_, r.job_id, info.job_id);
+      (void)call("cancel", [&] { return rest_.cancel(info.job_id); });
+    }
+  }
+  for (auto& r : rows) {
+    if (r.state != kSubmitted || !r.submitted_ms || *r.submitted_ms >= listed_at || present.contains(r.job_id)) continue;
+    std::string id = std::to_string(*r.slurm_job_id) + (r.array_task_id ? "_" + std::to_string(*r.array_task_id) : "");
+    jobs::Observation o{.state = compute::JobState::kNodeFail, .slurm_state = "", .reason = "SLURM no longer knows job " + id};
+    o.end_time = listed_at;
+    if (auto st = svc_.jobs_.observe(r.job_id, o); !st) {
+      spdlog::warn("slurm cluster {}: job {}: {}", name_, r.job_id, st.error().detail);
+      continue;
+    }
+    auto st = svc_.mutate(r.job_id, [&](JobRow& x) -> Status {
+      if (x.slurm_job_id == r.slurm_job_id) x.state = kEnded;
+      return {};
+    });
+    if (!st) spdlog::warn("slurm cluster {}: job {}: {}", name_, r.job_id, st.error().detail);
+  }
+}
+
+}  // namespace atrium::slurm

@@ -1,0 +1,161 @@
+"""The SLURM executor end to end (the smoke test of issue 19's path): a job submitted to partition
+`slurm` is handed over to the dev cluster (scripts/slurm-dev-cluster.sh), runs `atrium exec` on a
+node, COMPLETES with its output in the logs and its SLURM job id shown; the exec channel opens
+only with the job's own token. The broad suite is test_slurm_*.py beside it."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import World, call, wait_until
+from slurm_fixture import make_slurm_cluster, slurm_cluster, slurm_server  # noqa: F401
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
+
+
+@pytest.fixture(scope="module")
+def smoke(slurm_cluster, tmp_path_factory):
+    srv = slurm_server(slurm_cluster, tmp_path_factory.mktemp("slurm-smoke") / "data", cluster_keys={"poll_ms": 200})
+    try:
+        srv.admin = srv.admin_token()
+        world = World(srv, srv.admin, prefix="s")
+        yield srv, world
+    finally:
+        srv.stop(30)
+
+
+def wait_end(srv, token: str, job_id: str, timeout: float = 60) -> dict:
+    last: dict = {}
+
+    def ended():
+        nonlocal last
+        r = srv.call("GET", f"/api/v1/jobs/{job_id}", token)
+        assert r.status == 200, r
+        last = r.json
+        return last if last["state"] in TERMINAL else None
+
+    try:
+        return wait_until(ended, timeout, 0.05, f"job {job_id} to end")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last seen: {json.dumps(last)[:2000]}\n{srv.output()[-4000:]}") from None
+
+
+def test_echo_hi_completes_through_slurm(smoke, slurm_cluster):
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["sh", "-c", "echo hi"], "partition": "slurm", "time_limit_s": 120,
+                       "mem_mb": 256})
+    assert r.status == 201, r
+    job = r.json
+    assert job["partition"] == "slurm"
+    done = wait_end(srv, member.token, job["id"])
+    assert done["state"] == "COMPLETED", done
+    assert done["exit_code"] == 0
+    s = done["slurm"]
+    assert s["cluster"] == "dev" and s["handed_over"] is True and isinstance(s["job_id"], int), s
+    assert s["nodes"] in ("node1", "node2"), s
+    assert s["unknown_since"] is None
+    # SLURM ran it: its own record carries Atrium's comment.
+    sj = slurm_cluster.job(s["job_id"])
+    assert sj and sj["comment"] == f"atrium:{job['id']}" and sj["job_state"] == "COMPLETED", sj
+    logs = srv.call("GET", f"/api/v1/jobs/{job['id']}/logs?stream=stdout&offset=0", member.token)
+    assert logs.status == 200, logs
+    assert logs.body == b"hi\n", logs
+    # The RPCs Atrium made are counted (the benchmark compares them with sdiag).
+    metrics = srv.call("GET", "/metrics").body.decode()
+    assert 'atrium_slurm_rpcs_total{cluster="dev",call="submit"}' in metrics
+
+
+def test_exec_channel_takes_only_the_jobs_own_token(smoke):
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["sleep", "30"], "partition": "slurm", "time_limit_s": 120, "mem_mb": 256})
+    assert r.status == 201, r
+    job_id = r.json["id"]
+    run = srv.data_dir / "jobs" / job_id / "run0"
+    token_file = run / "exec.token"
+    wait_until(lambda: token_file.exists(), 30, 0.05, "the exec token in the run directory")
+    assert token_file.stat().st_mode & 0o777 == 0o600 and token_file.stat().st_uid == 0
+    token = token_file.read_text().strip()
+    path = f"/api/v1/exec/jobs/{job_id}/secrets"
+    ok = call(srv.port, "GET", path, token)
+    assert ok.status == 200, ok
+    assert ok.json == {"env": {}, "files": {}}
+    assert ok.headers.get("cache-control") == "no-store"
+    # Anything else: 404, the same answer whether the job exists or not.
+    for bad_path, tok in ((path, token + "x"), (path, member.token), (path, None),
+                          ("/api/v1/exec/jobs/nope/secrets", token)):
+        r = call(srv.port, "GET", bad_path, tok)
+        assert r.status == 404, (bad_path, r)
+    r = srv.call("POST", f"/api/v1/jobs/{job_id}/cancel", member.token)
+    assert r.status == 200, r
+    wait_end(srv, member.token, job_id)
+    assert call(srv.port, "GET", path, token).status == 404  # a token dies with its job
+
+
+def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster, tmp_path):
+    """slurmctld stopped: jobs submitted meanwhile are accepted (201), show unknown_since, and are
+    handed over once it is back: each SLURM job exactly once, each Atrium job COMPLETED."""
+    c = make_slurm_cluster()
+    srv = slurm_server(c, tmp_path / "data", cluster_keys={"poll_ms": 200})
+    try:
+        admin = srv.admin_token()
+        world = World(srv, admin, prefix="f")
+        member = world.a.users["member"]
+        project = world.a.org_project["id"]
+        c.stop_ctld()
+        ids = []
+        for i in range(3):
+            r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                         json={"command": ["sh", "-c", f"echo job{i}"], "partition": "slurm", "time_limit_s": 120,
+                               "mem_mb": 256})
+            assert r.status == 201, r
+            ids.append(r.json["id"])
+
+        def marked():
+            js = [srv.call("GET", f"/api/v1/jobs/{i}", member.token).json for i in ids]
+            return all(j["state"] == "PENDING" and j["slurm"]["unknown_since"] for j in js) and js
+        wait_until(marked, 30, 0.1, "unknown_since on the queued jobs")
+        c.start_ctld()
+        for i, job_id in enumerate(ids):
+            done = wait_end(srv, member.token, job_id, timeout=90)
+            assert done["state"] == "COMPLETED", done
+            assert done["slurm"]["unknown_since"] is None
+        comments = [j["comment"] for j in c.squeue_json() if j["comment"].startswith("atrium:")]
+        assert sorted(comments) == sorted(f"atrium:{i}" for i in ids), comments
+    finally:
+        srv.stop(30)
+
+
+def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path):
+    """kill -9 of atrium server while its job runs on a node: after the restart the job is found
+    again and COMPLETES; a SLURM job with an Atrium comment that Atrium does not track is cancelled."""
+    c = slurm_cluster
+    srv = slurm_server(c, tmp_path / "data", cluster_keys={"poll_ms": 200})
+    try:
+        admin = srv.admin_token()
+        world = World(srv, admin, prefix="k")
+        member = world.a.users["member"]
+        project = world.a.org_project["id"]
+        r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                     json={"command": ["sh", "-c", "sleep 3; echo survived"], "partition": "slurm",
+                           "time_limit_s": 120, "mem_mb": 256})
+        assert r.status == 201, r
+        job_id = r.json["id"]
+        wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job_id}", member.token).json["state"] == "RUNNING",
+                   30, 0.05, "the job to run")
+        srv.kill9()
+        orphan = c.sbatch("sleep 120", "--comment", "atrium:not-a-job-of-atrium")
+        srv.start()
+        done = wait_end(srv, member.token, job_id, timeout=60)
+        assert done["state"] == "COMPLETED", done
+        logs = srv.call("GET", f"/api/v1/jobs/{job_id}/logs?stream=stdout&offset=0", member.token)
+        assert logs.body == b"survived\n", logs
+        c.wait_job(orphan, ("CANCELLED",), timeout=30)
+    finally:
+        srv.stop(30)
