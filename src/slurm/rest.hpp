@@ -24,7 +24,8 @@ struct RestConfig {
   std::string jwt_key;   // the HS256 key's bytes (empty: no Authorization headers, unix socket local auth)
   std::string user;      // X-SLURM-USER-NAME and the token's `sun`
   std::string version = "v0.0.38";
-  Millis timeout = 15'000;  // one request (slurmrestd answers a submit after ~9 s when slurmctld is down)
+  // One request. With slurmctld down slurmrestd answers every call after ~9 s (its connect retries).
+  Millis timeout = 15'000;
   int max_connections = 8;  // kept-alive connections (one per concurrent caller; more callers wait)
   std::size_t max_response_bytes = std::size_t{256} << 20;  // a full listing is ~4 kB per job
   std::int64_t token_lifetime_s = 600;  // renewed at half its lifetime
