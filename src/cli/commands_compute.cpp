@@ -20,8 +20,12 @@ void add_compute_commands(CLI::App& app, const Ctx& ctx) {
   auto* cmd = app.add_subcommand("partitions",
                                  "Partitions you may run jobs and environments on (local: this server; "
                                  "others: SLURM), with their limits");
-  ctx->on_api(cmd, [ctx](ApiClient& api) -> Status {
-    ApiReply r = TRY(api.get(api_path({"compute", "partitions"})));
+  auto org = std::make_shared<std::optional<std::string>>();
+  cmd->add_option("--org", *org, "Only those this org may use, its default marked (id or slug)");
+  ctx->on_api(cmd, [ctx, org](ApiClient& api) -> Status {
+    ApiCall c{.method = "GET", .path = api_path({"compute", "partitions"})};
+    if (*org) c.query.emplace_back("org", TRY(api.resolve_org(**org)));
+    ApiReply r = TRY(api.send(c));
     if (ctx->globals.json) {
       ctx->print_json(r.body);
       return {};

@@ -128,7 +128,7 @@ test("the form's own errors before submit, the server's at its field", async ({ 
 
   // A SLURM partition listed (the list faked here; no SLURM runs): the picker shows, and the
   // server's refusal of a partition it does not have lands at the picker.
-  await page.route("**/api/v1/compute/partitions", (route) =>
+  await page.route(/\/api\/v1\/compute\/partitions/, (route) =>
     route.fulfill({
       json: {
         items: [
@@ -139,7 +139,7 @@ test("the form's own errors before submit, the server's at its field", async ({ 
     }),
   );
   await page.reload();
-  const picker = page.getByRole("textbox", { name: "Partition" });
+  const picker = page.getByRole("combobox", { name: "Partition" });
   await expect(picker).toHaveValue("Default: local");
   await page.getByRole("textbox", { name: "Command" }).fill("echo hi");
   await picker.click();

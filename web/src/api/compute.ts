@@ -32,9 +32,11 @@ export interface SlurmInfo {
   handed_over: boolean;
 }
 
-export const computeKeys = { partitions: ["compute", "partitions"] as const };
+export const computeKeys = { partitions: (orgId?: string) => ["compute", "partitions", orgId ?? ""] as const };
 
-export const listPartitions = () => fetchJson<{ items: Partition[] }>("/api/v1/compute/partitions");
+// orgId: the partitions that org may use, its default marked (else: all of mine, the server's default).
+export const listPartitions = (orgId?: string) =>
+  fetchJson<{ items: Partition[] }>(`/api/v1/compute/partitions${orgId ? `?org=${encodeURIComponent(orgId)}` : ""}`);
 
 // A picker is worth showing only when there is a choice beyond this server.
 export function offersChoice(items: Partition[] | undefined): boolean {

@@ -6,8 +6,19 @@ import { ApiError } from "../api/client";
 import { DEFAULT_PARTITION, computeKeys, listPartitions, offersChoice, partitionOptions } from "../api/compute";
 import { ErrorAlert } from "./ErrorAlert";
 
-export function PartitionPicker({ value, onChange, error }: { value: string; onChange: (v: string) => void; error?: string | null }) {
-  const parts = useQuery({ queryKey: computeKeys.partitions, queryFn: listPartitions, staleTime: 60_000 });
+// orgId: the org whose job or environment it is (its partitions and its default).
+export function PartitionPicker({
+  orgId,
+  value,
+  onChange,
+  error,
+}: {
+  orgId?: string;
+  value: string;
+  onChange: (v: string) => void;
+  error?: string | null;
+}) {
+  const parts = useQuery({ queryKey: computeKeys.partitions(orgId), queryFn: () => listPartitions(orgId), staleTime: 60_000 });
   if (parts.error) {
     if (parts.error instanceof ApiError && parts.error.status === 404) return null;
     return <ErrorAlert error={parts.error} title="The partitions could not be loaded" />;

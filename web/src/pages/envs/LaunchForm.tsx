@@ -15,11 +15,13 @@ import { defaultsFor, fmtHours, formField, validateLaunch, type LaunchForm as Fo
 export function LaunchForm({
   app,
   projectId,
+  orgId,
   onLaunched,
   onCancel,
 }: {
   app: App;
   projectId: string;
+  orgId?: string;
   onLaunched: (e: Env) => void;
   onCancel: () => void;
 }) {
@@ -94,7 +96,7 @@ export function LaunchForm({
               />
             ) : null}
           </SimpleGrid>
-          <PartitionPicker value={form.partition ?? DEFAULT_PARTITION} onChange={set("partition")} error={err("partition")} />
+          <PartitionPicker orgId={orgId} value={form.partition ?? DEFAULT_PARTITION} onChange={set("partition")} error={err("partition")} />
           <ImagePicker projectId={projectId} value={form.image ?? DEFAULT_IMAGE} onChange={set("image")} error={err("image")} appImage={app.image || undefined} />
           <DatasetsPicker projectId={projectId} value={form.datasets ?? []} onChange={setList("datasets")} error={err("datasets")} />
           <SecretsPicker projectId={projectId} value={form.secrets ?? []} onChange={setList("secrets")} error={err("secrets")} />

@@ -14,7 +14,7 @@ import { EMPTY_FORM as EMPTY, fieldOf, toBody, validate, type FieldErrors, type 
 import { newIdempotencyKey } from "../../api/conventions";
 
 
-export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: () => void }) {
+export function SubmitForm({ projectId, orgId, onDone }: { projectId: string; orgId?: string; onDone: () => void }) {
   const qc = useQueryClient();
   const [f, setF] = useState<JobForm>(EMPTY);
   const [touched, setTouched] = useState<Set<string>>(new Set());
@@ -97,7 +97,7 @@ export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: (
           {text("array", "Array", "sbatch syntax: 0-9, 1,3,5-7, 0-15:4, 0-99%10")}
           {text("dependency", "Dependencies", "afterok:JOB[:JOB], afterany:…, singleton")}
         </SimpleGrid>
-        <PartitionPicker value={f.partition} onChange={(v) => set("partition", v)} error={err("partition")} />
+        <PartitionPicker orgId={orgId} value={f.partition} onChange={(v) => set("partition", v)} error={err("partition")} />
         <ImagePicker projectId={projectId} value={f.image} onChange={(v) => set("image", v)} error={err("image")} />
         <DatasetsPicker projectId={projectId} value={f.datasets} onChange={(v) => set("datasets", v)} error={err("datasets")} />
         <SecretsPicker projectId={projectId} value={f.secrets} onChange={(v) => set("secrets", v)} error={err("secrets")} />
