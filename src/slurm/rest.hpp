@@ -91,6 +91,7 @@ struct PartitionState {
   std::vector<std::string> nodes;  // the nodes that list this partition
   int max_cpus_per_node = 0;  // the partition's limit, else its largest node (0 unknown)
   std::int64_t max_mem_mb_per_node = 0;  // likewise (MB)
+  int max_gpus_per_node = 0;              // its largest node's gres gpu count
   std::int64_t max_time_min = 0;  // 0 = INFINITE
   std::string state;              // UP, DOWN, DRAIN, INACTIVE
 };
@@ -100,6 +101,7 @@ struct NodeState {
   std::vector<std::string> partitions;
   int cpus = 0;
   std::int64_t real_memory_mb = 0;
+  int gpus = 0;  // from gres: "gpu:2", "gpu:a100:4(S:0-1),mps:400" -> 2, 4
 };
 
 // The scheduler's own counters (GET /diag): the RPCs it served, to measure our load on it.

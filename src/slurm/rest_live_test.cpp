@@ -161,6 +161,24 @@ TEST_F(SlurmLive, ArraysAndDependencies) {
   EXPECT_EQ(tasks, 4);
 }
 
+TEST_F(SlurmLive, GpusWhereTheClusterHasThem) {
+  auto parts = rest_->partitions();
+  ASSERT_TRUE(parts) << parts.error().detail;
+  std::string name = env("ATRIUM_SLURM_PARTITION");
+  auto it = std::ranges::find_if(*parts, [&](const PartitionState& p) { return p.name == name || name.empty(); });
+  if (it == parts->end() || it->max_gpus_per_node == 0) GTEST_SKIP() << "no GPUs (gres gpu) in the partition";
+  auto s = job("gpu", "test -n \"$CUDA_VISIBLE_DEVICES\"");
+  s.gpus = 1;
+  auto sub = rest_->submit(s);
+  ASSERT_TRUE(sub) << sub.error().detail;
+  JobInfo j = wait_for(sub->job_id, [](const JobInfo& j) { return terminal_state(j.state); });
+  EXPECT_EQ(j.state, "COMPLETED");  // SLURM set CUDA_VISIBLE_DEVICES
+  s.gpus = it->max_gpus_per_node + 1;
+  auto refused = rest_->submit(s);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+}
+
 // With ATRIUM_SLURM_EXPECT_DOWN=1 and slurmctld stopped (slurmrestd up): every call is kUnavailable,
 // never a refusal or "no such job".
 TEST_F(SlurmLive, ControllerDownIsUnavailable) {

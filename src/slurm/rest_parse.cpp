@@ -153,6 +153,26 @@ std::vector<JobInfo> parse_jobs(const json& body) {
   return out;
 }
 
+int gres_gpus(const std::string& gres) {
+  int total = 0;
+  std::size_t pos = 0;
+  while (pos <= gres.size()) {
+    std::size_t end = gres.find(',', pos);
+    if (end == std::string::npos) end = gres.size();
+    std::string item = gres.substr(pos, end - pos);
+    pos = end + 1;
+    if (!item.starts_with("gpu")) continue;
+    item = item.substr(0, item.find('('));
+    std::size_t colon = item.rfind(':');
+    if (colon == std::string::npos) continue;
+    try {
+      total += std::stoi(item.substr(colon + 1));
+    } catch (const std::exception&) {  // "gpu:a100" without a count: not counted
+    }
+  }
+  return total;
+}
+
 std::vector<NodeState> parse_nodes(const json& body) {
   std::vector<NodeState> out;
   auto it = body.find("nodes");
@@ -168,6 +188,7 @@ std::vector<NodeState> parse_nodes(const json& body) {
     s.reason = str(n, "reason");
     s.cpus = static_cast<int>(num(n, "cpus"));
     s.real_memory_mb = num(n, "real_memory");
+    s.gpus = gres_gpus(str(n, "gres"));
     if (auto p = n.find("partitions"); p != n.end() && p->is_array())
       for (auto& name : *p)
         if (name.is_string()) s.partitions.push_back(name.get<std::string>());
@@ -194,6 +215,7 @@ std::vector<PartitionState> parse_partitions(const json& partitions, const json&
       s.nodes.push_back(n.name);
       node_cpus = std::max(node_cpus, n.cpus);
       node_mem = std::max(node_mem, n.real_memory_mb);
+      s.max_gpus_per_node = std::max(s.max_gpus_per_node, n.gpus);
     }
     std::int64_t lim_cpus = num(p, "maximum_cpus_per_node"), lim_mem = num(p, "maximum_memory_per_node");
     s.max_cpus_per_node = lim_cpus > 0 && (node_cpus == 0 || lim_cpus < node_cpus) ? static_cast<int>(lim_cpus) : node_cpus;

@@ -142,6 +142,15 @@ TEST(SlurmParse, PartitionsNodesDiag) {
   EXPECT_EQ(gp[0].max_mem_mb_per_node, 1000);
   EXPECT_EQ(gp[0].max_time_min, 60);
   EXPECT_EQ(rd::parse_nodes(n)[0].state, "idle+DRAIN");
+  EXPECT_EQ(gp[0].max_gpus_per_node, 0);
+  EXPECT_EQ(rd::gres_gpus("gpu:2"), 2);
+  EXPECT_EQ(rd::gres_gpus("gpu:a100:4(S:0-1),mps:400"), 4);
+  EXPECT_EQ(rd::gres_gpus("mps:400,gpu:1,gpu:t4:2"), 3);
+  EXPECT_EQ(rd::gres_gpus(""), 0);
+  EXPECT_EQ(rd::gres_gpus("(null)"), 0);
+  EXPECT_EQ(rd::gres_gpus("gpu:a100"), 0);
+  n["nodes"][0]["gres"] = "gpu:v100:2(S:0)";
+  EXPECT_EQ(rd::parse_partitions(p, n)[0].max_gpus_per_node, 2);
 }
 
 TEST(SlurmParse, SubmissionBody) {
