@@ -47,7 +47,12 @@ struct JobSubmission {
   std::string array;           // "0-9%2" (empty: not an array)
   std::string dependency;      // SLURM syntax with SLURM job ids ("afterok:12:13")
   bool hold = false;
-  bool requeue = false;        // --no-requeue unless set
+  // Sent as is, but slurmrestd 22.05 (v0.0.38) IGNORES `requeue: false` (submit and update both;
+  // checked: the job shows requeue true, sbatch --no-requeue shows false): with the default
+  // JobRequeue=1 SLURM requeues a job whose node failed (PENDING again, restart_count + 1) instead
+  // of ending it NODE_FAIL. Set JobRequeue=0 on the cluster, and treat a restart_count that grew as
+  // the node failure it was (JobInfo::restart_count).
+  bool requeue = false;
 };
 
 struct SubmitResult {
@@ -71,9 +76,12 @@ struct JobInfo {
   std::optional<Millis> start_time;       // when it started (nullopt while PENDING)
   std::optional<Millis> estimated_start;  // PENDING only: SLURM's expected start, when it has one
   std::optional<Millis> end_time;         // only once terminal (SLURM's expected end is dropped)
-  std::optional<int> exit_code;           // terminal only: the script's exit status (signal n: 128+n)
+  // Terminal, and the script ran (not NODE_FAIL / BOOT_FAIL / cancelled before it started): its exit
+  // status (signal n: 128+n).
+  std::optional<int> exit_code;
   bool held = false;                      // PENDING with priority 0 (JobHeldUser / JobHeldAdmin)
   std::int64_t time_limit_min = 0;
+  int restart_count = 0;                  // times SLURM requeued it (node failure, scontrol requeue)
 };
 
 // A listing (GET /jobs). slurmctld's update_time filter is all or nothing: every job it still knows

@@ -128,6 +128,7 @@ JobInfo parse_job(const json& j) {
   r.nodes = str(j, "nodes");
   r.submit_time = when(j, "submit_time");
   r.time_limit_min = std::max<std::int64_t>(0, num(j, "time_limit"));
+  r.restart_count = static_cast<int>(num(j, "restart_cnt"));
   bool pending = r.state == "PENDING";
   bool final = terminal_state(r.state);
   if (pending) {
@@ -138,7 +139,10 @@ JobInfo parse_job(const json& j) {
   }
   if (final) {
     r.end_time = when(j, "end_time");
-    if (auto it = j.find("exit_code"); it != j.end() && it->is_number()) r.exit_code = exit_status(num(j, "exit_code"));
+    // Only for a script that ran and ended by itself or by a signal: SLURM says 0 for a node failure
+    // and for a job cancelled before it started.
+    bool ran = !r.nodes.empty() && r.state != "NODE_FAIL" && r.state != "BOOT_FAIL";
+    if (auto it = j.find("exit_code"); ran && it != j.end() && it->is_number()) r.exit_code = exit_status(num(j, "exit_code"));
   }
   return r;
 }
