@@ -31,6 +31,7 @@ void add_commands(CLI::App& app, int& exit_code) {
   add_repo_commands(app, ctx);
   add_env_commands(app, ctx);
   add_secret_commands(app, ctx);
+  add_compute_commands(app, ctx);
   auto* image = add_image_commands(app, ctx);
   add_image_build(image, ctx);
   add_image_import(image, ctx);

@@ -221,6 +221,22 @@ TEST(Jobs, SubmitMapsSbatchOptionsToTheBody) {
   auto sc = job_submit(kProject, s, now);
   ASSERT_TRUE(sc) << sc.error().detail;
   EXPECT_EQ(*sc->body, (json{{"script", "#!/bin/sh\necho hi\n"}, {"begin_time", "2026-01-02T03:04:05.000Z"}}));
+
+  JobSubmitArgs remote;
+  remote.command = {"true"};
+  remote.partition = "gpu";
+  remote.account = "lab_acct";
+  auto rc = job_submit(kProject, remote, now);
+  ASSERT_TRUE(rc) << rc.error().detail;
+  EXPECT_EQ(rc->body->at("partition"), "gpu");
+  EXPECT_EQ(rc->body->at("account"), "lab_acct");
+  remote.partition = "";
+  EXPECT_FALSE(job_submit(kProject, remote, now));
+  EnvLaunchArgs env;
+  env.app = "jupyter";
+  env.partition = "gpu";
+  EXPECT_EQ(env_launch(kProject, env)->body->at("partition"), "gpu");
+  EXPECT_FALSE(env_launch(kProject, env)->body->contains("account"));
 }
 
 TEST(Jobs, SubmitRefusesBadArgumentsBeforeAnyRequest) {
@@ -500,6 +516,32 @@ TEST(Jobs, TablesAndDetails) {
   EXPECT_NE(i.find("secrets:   HF_TOKEN\n"), std::string::npos) << i;
   EXPECT_NE(i.find("datasets:  genomes@3 (at /data/NAME)\n"), std::string::npos) << i;
   EXPECT_NE(render_job(json::parse(R"({"id":"job_5","image":null})")).find("image:     host root\n"), std::string::npos);
+  json remote = json::parse(R"({"id":"job_6","state":"RUNNING","partition":"gpu","slurm":{"cluster":"lab",
+      "job_id":1234,"array_job_id":1230,"array_task_id":4,"nodes":"node1","state":"RUNNING","reason":"",
+      "unknown_since":"2026-01-02T03:04:05.000Z","handed_over":true}})");
+  std::string r = render_job(remote);
+  EXPECT_NE(r.find("partition:     gpu\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("cluster:       lab\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("slurm job:     1230_4 (job 1234)\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("nodes:         node1\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("slurm state:   RUNNING\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("unknown since: 2026-01-02T03:04:05Z (SLURM cannot be reached"), std::string::npos) << r;
+  json queued = json::parse(R"({"id":"job_7","state":"PENDING","partition":"gpu","slurm":{"cluster":"lab",
+      "job_id":null,"array_job_id":null,"array_task_id":null,"nodes":"","state":"","reason":"",
+      "unknown_since":null,"handed_over":false}})");
+  std::string q = render_job(queued);
+  EXPECT_NE(q.find("slurm job:       not handed over yet"), std::string::npos) << q;
+  EXPECT_EQ(q.find("unknown since"), std::string::npos) << q;
+  EXPECT_EQ(render_job(pending).find("partition"), std::string::npos);  // an older server: no line
+  std::string parts = render_partition_table(
+      {json::parse(R"({"name":"local","kind":"local","cluster":null,"slurm_partition":null,"limits":{"max_cpus":8,
+          "max_mem_mb":16384,"max_gpus":0,"max_time_s":0},"default":true})"),
+       json::parse(R"({"name":"gpu","kind":"slurm","cluster":"lab","slurm_partition":"gpu_p","limits":{"max_cpus":0,
+          "max_mem_mb":0,"max_gpus":4,"max_time_s":86400},"default":false})")});
+  EXPECT_EQ(parts,
+            "NAME   KIND   CLUSTER  SLURM PARTITION  CPUS  MEM  GPUS  TIME        DEFAULT\n"
+            "local  local  -        -                8     16G  -     -           *\n"
+            "gpu    slurm  lab      gpu_p            -     -    4     1-00:00:00  -\n");
   // Terminal escapes from the server never reach the terminal.
   json evil = json::parse(R"({"id":"job_3","name":"\u001b[31mred","state":"RUNNING"})");
   EXPECT_EQ(render_job_table({evil}).find('\x1b'), std::string::npos);

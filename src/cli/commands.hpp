@@ -129,6 +129,8 @@ void add_task_commands(CLI::App* admin, const Ctx& ctx);
 void add_repo_commands(CLI::App& app, const Ctx& ctx);
 // commands_env.cpp
 void add_env_commands(CLI::App& app, const Ctx& ctx);
+// commands_compute.cpp: `partitions`, `org compute` (after add_org_commands)
+void add_compute_commands(CLI::App& app, const Ctx& ctx);
 // commands_secret.cpp
 void add_secret_commands(CLI::App& app, const Ctx& ctx);
 // commands_image.cpp: `image pull|list|show|rm|registry`; returns the `image` command, to which

@@ -84,6 +84,8 @@ void add_env_launch(CLI::App* env, const Ctx& ctx) {
   cmd->add_option("--dataset", l.datasets, "A dataset NAME or NAME@VERSION, read-only at /data/NAME (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option("--gpus", l.gpus, "GPUs (default 0; at most the app's max_gpus)");
+  cmd->add_option("--partition", l.partition,
+                  "Where it runs: local or a SLURM partition (`atrium partitions`; default: the org's)");
   auto* files = cmd->add_flag("--files", l.files, "The project's files, read-write at /project");
   cmd->add_option("--files-prefix", l.files_prefix, "Only this directory of the project's files at /project")
       ->excludes(files);

@@ -154,6 +154,9 @@ void add_job_submit(CLI::App* job, const Ctx& ctx) {
       ->allow_extra_args(false);
   cmd->add_option("--begin", a->submit.begin, "Not before: RFC 3339, or now+DURATION (now+2h)");
   cmd->add_flag("--hold", a->submit.hold, "Submit held (release with `atrium job release`)");
+  cmd->add_option("--partition", a->submit.partition,
+                  "Where it runs: local or a SLURM partition (`atrium partitions`; default: the org's)");
+  cmd->add_option("--account", a->submit.account, "The SLURM account to charge (one of the org's)");
   auto* script = cmd->add_option("--script", a->script_file, "Shell script to run (- reads stdin)");
   cmd->add_option("COMMAND", a->submit.command, "The program and its arguments, after --")->excludes(script);
   ctx->on_api(cmd, [ctx, a](ApiClient& api) -> Status {

@@ -427,6 +427,14 @@ Result<ApiCall> job_submit(std::string_view project_id, const JobSubmitArgs& a, 
   TRY_STATUS(add_image_and_datasets(body, a.image, a.datasets));
   if (a.begin) body["begin_time"] = TRY(begin_time(*a.begin, now));
   if (a.hold) body["hold"] = true;
+  if (a.partition) {
+    TRY_STATUS(require_text("--partition", *a.partition));
+    body["partition"] = *a.partition;
+  }
+  if (a.account) {
+    TRY_STATUS(require_text("--account", *a.account));
+    body["account"] = *a.account;
+  }
   return call("POST", api_path({"projects", project_id, "jobs"}), std::move(body));
 }
 
@@ -526,6 +534,10 @@ Result<ApiCall> env_launch(std::string_view project_id, const EnvLaunchArgs& a) 
     body["files"] = true;
   }
   if (!a.secrets.empty()) body["secrets"] = a.secrets;
+  if (a.partition) {
+    TRY_STATUS(require_text("--partition", *a.partition));
+    body["partition"] = *a.partition;
+  }
   return call("POST", api_path({"projects", project_id, "envs"}), std::move(body));
 }
 

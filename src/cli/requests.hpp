@@ -169,6 +169,8 @@ struct JobSubmitArgs {
   std::vector<std::string> datasets;  // name or name@N, read-only at /data/<name>
   std::optional<std::string> begin;  // RFC 3339, "now" or now+DURATION
   bool hold = false;
+  std::optional<std::string> partition;  // local or a SLURM partition (default: the org's)
+  std::optional<std::string> account;    // a SLURM account of the org (SLURM partitions)
   std::optional<std::string> script;  // the script's text
   std::vector<std::string> command;   // argv
 };
@@ -206,6 +208,7 @@ struct EnvLaunchArgs {
   bool files = false;                       // the project's files read-write at /project
   std::optional<std::string> files_prefix;  // only this directory of them (implies files)
   std::vector<std::string> secrets;
+  std::optional<std::string> partition;  // as for jobs
 };
 // POST /projects/{id}/envs.
 [[nodiscard]] Result<ApiCall> env_launch(std::string_view project_id, const EnvLaunchArgs& a);

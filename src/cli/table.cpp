@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 
 #include "cli/units.hpp"
@@ -288,6 +289,53 @@ std::string render_job_table(const std::vector<json>& jobs) {
   return render_table({"ID", "NAME", "STATE", "REASON", "CPUS", "MEM", "TIME", "SUBMIT"}, rows);
 }
 
+namespace {
+
+// A remote job's SLURM side: where it runs, SLURM's job id, nodes and state, and the marker the
+// tracker sets while SLURM cannot be reached (the state shown is then the last one known).
+void add_slurm_lines(const json& j, const std::function<void(std::string, std::string)>& add) {
+  const json& s = field_at(j, "slurm");
+  if (!s.is_object()) return;
+  add("cluster", str_at(s, "cluster"));
+  std::string id = str_at(s, "job_id");
+  if (const json& task = field_at(s, "array_task_id"); task.is_number() && !str_at(s, "array_job_id").empty())
+    id = str_at(s, "array_job_id") + "_" + format_cell(task) + (id.empty() ? "" : " (job " + id + ")");
+  const json& handed = field_at(s, "handed_over");
+  if (handed.is_boolean() && !handed.get<bool>() && id.empty()) id = "not handed over yet (queued in Atrium)";
+  add("slurm job", id);
+  add("nodes", str_at(s, "nodes"));
+  std::string state = str_at(s, "state");
+  if (auto reason = str_at(s, "reason"); !reason.empty()) state = state.empty() ? reason : state + " (" + reason + ")";
+  add("slurm state", state);
+  if (auto since = str_at(s, "unknown_since"); !since.empty())
+    add("unknown since", since + " (SLURM cannot be reached: the state shown is the last known)");
+}
+
+}  // namespace
+
+std::string render_partition_table(const std::vector<json>& partitions) {
+  std::vector<std::vector<std::string>> rows;
+  auto limit = [](const json& p, const char* key) -> std::string {
+    const json& v = field_at(p, std::string("limits.") + key);
+    if (!v.is_number() || v.get<std::int64_t>() <= 0) return "-";
+    std::int64_t n = v.get<std::int64_t>();
+    if (std::string_view(key) == "max_mem_mb") return format_mem_mb(n);
+    if (std::string_view(key) == "max_time_s") return format_elapsed(n);
+    return std::to_string(n);
+  };
+  for (const auto& p : partitions) {
+    const json& def = field_at(p, "default");
+    std::vector<std::string> row{str_at(p, "name"),        str_at(p, "kind"),         str_at(p, "cluster"),
+                                 str_at(p, "slurm_partition"), limit(p, "max_cpus"), limit(p, "max_mem_mb"),
+                                 limit(p, "max_gpus"),     limit(p, "max_time_s"),
+                                 def.is_boolean() && def.get<bool>() ? "*" : ""};
+    for (auto& cell : row)
+      if (cell.empty()) cell = "-";
+    rows.push_back(std::move(row));
+  }
+  return render_table({"NAME", "KIND", "CLUSTER", "SLURM PARTITION", "CPUS", "MEM", "GPUS", "TIME", "DEFAULT"}, rows);
+}
+
 std::string render_job(const json& j) {
   if (!j.is_object()) return format_cell(j) + "\n";
   std::vector<std::pair<std::string, std::string>> lines;
@@ -306,6 +354,8 @@ std::string render_job(const json& j) {
   if (auto detail = str_at(j, "reason_detail"); !detail.empty())
     reason = reason.empty() ? detail : reason + ": " + detail;
   add("reason", reason);
+  add("partition", str_at(j, "partition"));
+  add_slurm_lines(j, add);
   if (str_at(j, "state") == "PENDING") {
     add("estimated start", field_at(j, "estimated_start").is_null() ? "unknown" : str_at(j, "estimated_start"));
     add("priority", str_at(j, "priority"));

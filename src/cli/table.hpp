@@ -36,6 +36,9 @@ std::string render_object(const nlohmann::json& obj);
 // elapsed wall time. `atrium job show`: the job as "key: value" lines, with its events last.
 std::string render_job_table(const std::vector<nlohmann::json>& jobs);
 std::string render_job(const nlohmann::json& job);
+// `atrium partitions`: NAME KIND CLUSTER SLURM PARTITION CPUS MEM GPUS TIME DEFAULT (limits "-"
+// when none is known; DEFAULT "*" on the caller's default).
+std::string render_partition_table(const std::vector<nlohmann::json>& partitions);
 // `atrium env show`: the environment's "key: value" lines, its image, datasets, files and secrets
 // written out as text (not as JSON).
 std::string render_env(const nlohmann::json& env);

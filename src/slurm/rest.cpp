@@ -9,8 +9,11 @@
 //   comment, partition, account, current_working_directory, standard_output, standard_error,
 //   cpus_per_task, memory_per_node (MB), gres ("gpu:N"; `gpus` and `gres` both exist, both are
 //   checked by slurmrestd against the configured GresTypes: 400 "Failure during parsing" on a cluster
-//   without gpus; `tres_per_node` is not a v0.0.38 key), time_limit (minutes), array ("0-9%2"),
-//   dependency ("afterok:12"), hold (bool), requeue (bool). Answer {"job_id", "step_id": "BATCH",
+//   without gpus; `tres_per_node` is not a v0.0.38 key; on a cluster with GresTypes=gpu "gpu:1"
+//   shows as tres_per_node "gres:gpu:1" and the job gets CUDA_VISIBLE_DEVICES), time_limit (minutes), array ("0-9%2"),
+//   dependency ("afterok:12"), hold (bool), requeue (bool, but `false` is IGNORED by 22.05: the job
+//   keeps the cluster's JobRequeue default; on a node failure SLURM then requeues it: PENDING again,
+//   restart_cnt 1, nodes "", start_time = its new begin time). Answer {"job_id", "step_id": "BATCH",
 //   "errors": []}. A held submit answers 200 with job_id AND errors [{2042 "Job is in held state,
 //   pending scheduler release"}]: the job_id decides success.
 // - Errors: {"errors":[{"error", "error_number" | "error_code" (submit) | "errno" (nodes,
@@ -28,6 +31,8 @@
 //   highest of the steps (0 without steps). Times are unix seconds, 0 = not yet; start_time of a
 //   PENDING job is the scheduler's expected start (0 when none), end_time of a RUNNING job is
 //   start + time limit (a year on when unlimited). time_limit null = partition default/INFINITE.
+//   A node failure (slurmd killed, SlurmdTimeout): RUNNING until the node is declared down, then
+//   NODE_FAIL with reason "NodeDown", exit_code 0, nodes kept - or, when requeue-eligible (see above), PENDING again.
 //   Held: PENDING, priority 0, reason JobHeldUser/JobHeldAdmin (a hold on a RUNNING job sets
 //   priority 0 and the reason too, and is then ignored). nodes "" until it runs.
 // - Arrays: each started task is its own record (job_id = a new id, array_job_id = the array's,

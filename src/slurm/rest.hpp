@@ -24,7 +24,8 @@ struct RestConfig {
   std::string jwt_key;   // the HS256 key's bytes (empty: no Authorization headers, unix socket local auth)
   std::string user;      // X-SLURM-USER-NAME and the token's `sun`
   std::string version = "v0.0.38";
-  Millis timeout = 15'000;  // one request (slurmrestd answers a submit after ~9 s when slurmctld is down)
+  // One request. With slurmctld down slurmrestd answers every call after ~9 s (its connect retries).
+  Millis timeout = 15'000;
   int max_connections = 8;  // kept-alive connections (one per concurrent caller; more callers wait)
   std::size_t max_response_bytes = std::size_t{256} << 20;  // a full listing is ~4 kB per job
   std::int64_t token_lifetime_s = 600;  // renewed at half its lifetime
@@ -46,7 +47,12 @@ struct JobSubmission {
   std::string array;           // "0-9%2" (empty: not an array)
   std::string dependency;      // SLURM syntax with SLURM job ids ("afterok:12:13")
   bool hold = false;
-  bool requeue = false;        // --no-requeue unless set
+  // Sent as is, but slurmrestd 22.05 (v0.0.38) IGNORES `requeue: false` (submit and update both;
+  // checked: the job shows requeue true, sbatch --no-requeue shows false): with the default
+  // JobRequeue=1 SLURM requeues a job whose node failed (PENDING again, restart_count + 1) instead
+  // of ending it NODE_FAIL. Set JobRequeue=0 on the cluster, and treat a restart_count that grew as
+  // the node failure it was (JobInfo::restart_count).
+  bool requeue = false;
 };
 
 struct SubmitResult {
@@ -70,9 +76,12 @@ struct JobInfo {
   std::optional<Millis> start_time;       // when it started (nullopt while PENDING)
   std::optional<Millis> estimated_start;  // PENDING only: SLURM's expected start, when it has one
   std::optional<Millis> end_time;         // only once terminal (SLURM's expected end is dropped)
-  std::optional<int> exit_code;           // terminal only: the script's exit status (signal n: 128+n)
+  // Terminal, and the script ran (not NODE_FAIL / BOOT_FAIL / cancelled before it started): its exit
+  // status (signal n: 128+n).
+  std::optional<int> exit_code;
   bool held = false;                      // PENDING with priority 0 (JobHeldUser / JobHeldAdmin)
   std::int64_t time_limit_min = 0;
+  int restart_count = 0;                  // times SLURM requeued it (node failure, scontrol requeue)
 };
 
 // A listing (GET /jobs). slurmctld's update_time filter is all or nothing: every job it still knows
@@ -90,6 +99,7 @@ struct PartitionState {
   std::vector<std::string> nodes;  // the nodes that list this partition
   int max_cpus_per_node = 0;  // the partition's limit, else its largest node (0 unknown)
   std::int64_t max_mem_mb_per_node = 0;  // likewise (MB)
+  int max_gpus_per_node = 0;              // its largest node's gres gpu count
   std::int64_t max_time_min = 0;  // 0 = INFINITE
   std::string state;              // UP, DOWN, DRAIN, INACTIVE
 };
@@ -99,6 +109,7 @@ struct NodeState {
   std::vector<std::string> partitions;
   int cpus = 0;
   std::int64_t real_memory_mb = 0;
+  int gpus = 0;  // from gres: "gpu:2", "gpu:a100:4(S:0-1),mps:400" -> 2, 4
 };
 
 // The scheduler's own counters (GET /diag): the RPCs it served, to measure our load on it.

@@ -128,6 +128,7 @@ JobInfo parse_job(const json& j) {
   r.nodes = str(j, "nodes");
   r.submit_time = when(j, "submit_time");
   r.time_limit_min = std::max<std::int64_t>(0, num(j, "time_limit"));
+  r.restart_count = static_cast<int>(num(j, "restart_cnt"));
   bool pending = r.state == "PENDING";
   bool final = terminal_state(r.state);
   if (pending) {
@@ -138,7 +139,10 @@ JobInfo parse_job(const json& j) {
   }
   if (final) {
     r.end_time = when(j, "end_time");
-    if (auto it = j.find("exit_code"); it != j.end() && it->is_number()) r.exit_code = exit_status(num(j, "exit_code"));
+    // Only for a script that ran and ended by itself or by a signal: SLURM says 0 for a node failure
+    // and for a job cancelled before it started.
+    bool ran = !r.nodes.empty() && r.state != "NODE_FAIL" && r.state != "BOOT_FAIL";
+    if (auto it = j.find("exit_code"); ran && it != j.end() && it->is_number()) r.exit_code = exit_status(num(j, "exit_code"));
   }
   return r;
 }
@@ -151,6 +155,26 @@ std::vector<JobInfo> parse_jobs(const json& body) {
   for (auto& j : *it)
     if (j.is_object()) out.push_back(parse_job(j));
   return out;
+}
+
+int gres_gpus(const std::string& gres) {
+  int total = 0;
+  std::size_t pos = 0;
+  while (pos <= gres.size()) {
+    std::size_t end = gres.find(',', pos);
+    if (end == std::string::npos) end = gres.size();
+    std::string item = gres.substr(pos, end - pos);
+    pos = end + 1;
+    if (!item.starts_with("gpu")) continue;
+    item = item.substr(0, item.find('('));
+    std::size_t colon = item.rfind(':');
+    if (colon == std::string::npos) continue;
+    try {
+      total += std::stoi(item.substr(colon + 1));
+    } catch (const std::exception&) {  // "gpu:a100" without a count: not counted
+    }
+  }
+  return total;
 }
 
 std::vector<NodeState> parse_nodes(const json& body) {
@@ -168,6 +192,7 @@ std::vector<NodeState> parse_nodes(const json& body) {
     s.reason = str(n, "reason");
     s.cpus = static_cast<int>(num(n, "cpus"));
     s.real_memory_mb = num(n, "real_memory");
+    s.gpus = gres_gpus(str(n, "gres"));
     if (auto p = n.find("partitions"); p != n.end() && p->is_array())
       for (auto& name : *p)
         if (name.is_string()) s.partitions.push_back(name.get<std::string>());
@@ -194,6 +219,7 @@ std::vector<PartitionState> parse_partitions(const json& partitions, const json&
       s.nodes.push_back(n.name);
       node_cpus = std::max(node_cpus, n.cpus);
       node_mem = std::max(node_mem, n.real_memory_mb);
+      s.max_gpus_per_node = std::max(s.max_gpus_per_node, n.gpus);
     }
     std::int64_t lim_cpus = num(p, "maximum_cpus_per_node"), lim_mem = num(p, "maximum_memory_per_node");
     s.max_cpus_per_node = lim_cpus > 0 && (node_cpus == 0 || lim_cpus < node_cpus) ? static_cast<int>(lim_cpus) : node_cpus;

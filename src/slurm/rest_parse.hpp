@@ -36,6 +36,8 @@ int exit_status(std::int64_t wait_status);
 JobInfo parse_job(const nlohmann::json& j);
 std::vector<JobInfo> parse_jobs(const nlohmann::json& body);  // body["jobs"]
 std::vector<NodeState> parse_nodes(const nlohmann::json& body);
+// The GPUs in a node's gres string ("gpu:2", "gpu:a100:4(S:0-1),mps:400"; "" or "(null)": 0).
+int gres_gpus(const std::string& gres);
 // Partitions with their nodes and per-node limits from GET /partitions and GET /nodes.
 std::vector<PartitionState> parse_partitions(const nlohmann::json& partitions, const nlohmann::json& nodes);
 Diag parse_diag(const nlohmann::json& body);

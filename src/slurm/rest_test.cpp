@@ -82,6 +82,7 @@ TEST(SlurmParse, JobsAsSlurmrestdShowsThem) {
   EXPECT_EQ(by[4].exit_code, 128 + 15);
   EXPECT_EQ(by[4].time_limit_min, 1);
   EXPECT_EQ(by[7].state, "CANCELLED");  // cancelled while pending on a dependency
+  EXPECT_FALSE(by[7].exit_code);         // it never ran (SLURM says 0)
   EXPECT_EQ(by[15].state, "CANCELLED");  // cancelled while running
   EXPECT_EQ(by[15].reason, "");
   const JobInfo& running = by[18];  // array task 0 of 16
@@ -104,6 +105,23 @@ TEST(SlurmParse, JobsAsSlurmrestdShowsThem) {
   EXPECT_EQ(held.reason, "JobHeldUser");
   EXPECT_FALSE(held.estimated_start);
   EXPECT_EQ(held.time_limit_min, 0);  // null: the partition's (INFINITE)
+  EXPECT_EQ(held.restart_count, 0);
+  // Requeued after its node failed (captured): PENDING again, no nodes, the new begin time.
+  JobInfo requeued = rd::parse_job(nlohmann::json::parse(R"({"job_id":14018,"job_state":"PENDING","state_reason":"None",
+      "nodes":"","restart_cnt":1,"requeue":true,"priority":4294901760,"start_time":1796636724,"end_time":6091603960,
+      "exit_code":0})"));
+  EXPECT_EQ(requeued.restart_count, 1);
+  EXPECT_EQ(requeued.estimated_start, 1796636724000);
+  EXPECT_FALSE(requeued.end_time);
+  EXPECT_FALSE(requeued.exit_code);
+  // Its node killed with JobRequeue=0 (captured).
+  JobInfo lost = rd::parse_job(nlohmann::json::parse(R"({"job_id":1,"job_state":"NODE_FAIL","state_reason":"NodeDown",
+      "state_description":"","exit_code":0,"nodes":"node1","start_time":1796636679,"end_time":1796636691,
+      "restart_cnt":0,"requeue":false})"));
+  EXPECT_EQ(lost.state, "NODE_FAIL");
+  EXPECT_EQ(lost.reason, "NodeDown");
+  EXPECT_FALSE(lost.exit_code);
+  EXPECT_EQ(lost.end_time, 1796636691000);
 }
 
 TEST(SlurmParse, TerminalStates) {
@@ -142,6 +160,15 @@ TEST(SlurmParse, PartitionsNodesDiag) {
   EXPECT_EQ(gp[0].max_mem_mb_per_node, 1000);
   EXPECT_EQ(gp[0].max_time_min, 60);
   EXPECT_EQ(rd::parse_nodes(n)[0].state, "idle+DRAIN");
+  EXPECT_EQ(gp[0].max_gpus_per_node, 0);
+  EXPECT_EQ(rd::gres_gpus("gpu:2"), 2);
+  EXPECT_EQ(rd::gres_gpus("gpu:a100:4(S:0-1),mps:400"), 4);
+  EXPECT_EQ(rd::gres_gpus("mps:400,gpu:1,gpu:t4:2"), 3);
+  EXPECT_EQ(rd::gres_gpus(""), 0);
+  EXPECT_EQ(rd::gres_gpus("(null)"), 0);
+  EXPECT_EQ(rd::gres_gpus("gpu:a100"), 0);
+  n["nodes"][0]["gres"] = "gpu:v100:2(S:0)";
+  EXPECT_EQ(rd::parse_partitions(p, n)[0].max_gpus_per_node, 2);
 }
 
 TEST(SlurmParse, SubmissionBody) {

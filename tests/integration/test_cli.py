@@ -271,6 +271,27 @@ def test_job_usage_and_server_errors(job_cli):
     r = json.loads(c.run("job", "cancel", j["id"], "--json").stdout)
     assert r["id"] == j["id"] and r["state"] == "CANCELLED", r
 
+def test_partitions_and_a_jobs_partition(job_cli):
+    c = job_cli
+    table = c.run("partitions").stdout
+    assert table.splitlines()[0].split()[:3] == ["NAME", "KIND", "CLUSTER"], table
+    assert any(line.split()[:2] == ["local", "local"] and line.rstrip().endswith("*") for line in table.splitlines()), table
+    assert [p["name"] for p in c.json("partitions", "--org", "cli-jobs")["items"]] == ["local"]
+    r = c.run("job", "submit", "--project", c.project, "--partition", "gpu-nowhere", "--", "true", check=False)
+    assert r.returncode == 1 and "400" in r.stderr and "gpu-nowhere" in r.stderr, r
+    assert c.run("job", "submit", "--project", c.project, "--partition", "", "--", "true", check=False).returncode == 2
+    jid = submitted_id(c.run("job", "submit", "--project", c.project, "--partition", "local", "--hold", "--", "true"))
+    text = c.run("job", "show", jid).stdout
+    assert "partition:" in text and "local" in text and "slurm job" not in text, text
+    c.run("job", "cancel", jid)
+    assert c.json("org", "compute", "cli-jobs")["effective_default_partition"] == "local"
+    out = c.run("org", "compute", "cli-jobs", "--default-partition", "local").stdout
+    assert "Default partition of cli-jobs: local" in out, out
+    assert c.json("org", "compute", "cli-jobs")["default_partition"] == "local"
+    r = c.run("org", "compute", "cli-jobs", "--default-partition", "gpu-nowhere", check=False)
+    assert r.returncode == 1 and "400" in r.stderr, r
+
+
 def test_logout_revokes_the_token(cli, server):
     token = json.loads((cli.config_dir / "credentials.json").read_text())["token"]
     assert server.call("GET", "/api/v1/me", token).status == 200

@@ -98,7 +98,12 @@ test("a running job's live log, cancel; hold and release; 390 px", async ({ page
 
 test("the form's own errors before submit, the server's at its field", async ({ page, world }, info) => {
   const s = await setup(world);
+  // This server alone: no partition picker.
+  const partitions = page.waitForResponse((r) => r.url().includes("/api/v1/compute/partitions"));
   await signIn(page, s.user.username, s.user.password, `${s.base}/jobs?new=1`);
+  await partitions;
+  await expect(page.getByRole("textbox", { name: "Command" })).toBeVisible();
+  await expect(page.getByLabel("Partition")).toHaveCount(0);
   await page.getByRole("textbox", { name: "Command" }).fill("echo hi");
   const array = page.getByRole("textbox", { name: "Array" });
   await array.fill("5-3");
@@ -120,4 +125,26 @@ test("the form's own errors before submit, the server's at its field", async ({ 
   await ref.fill("main");
   await page.getByRole("button", { name: "Submit job" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Array" })).toContainText("with 2 tasks");
+
+  // A SLURM partition listed (the list faked here; no SLURM runs): the picker shows, and the
+  // server's refusal of a partition it does not have lands at the picker.
+  await page.route(/\/api\/v1\/compute\/partitions/, (route) =>
+    route.fulfill({
+      json: {
+        items: [
+          { name: "local", kind: "local", cluster: null, slurm_partition: null, limits: null, default: true },
+          { name: "gpu", kind: "slurm", cluster: "lab", slurm_partition: "gpu", limits: { max_cpus: 8, max_mem_mb: 0, max_gpus: 2, max_time_s: 0 }, default: false },
+        ],
+      },
+    }),
+  );
+  await page.reload();
+  const picker = page.getByRole("combobox", { name: "Partition" });
+  await expect(picker).toHaveValue("Default: local");
+  await page.getByRole("textbox", { name: "Command" }).fill("echo hi");
+  await picker.click();
+  await page.getByRole("option", { name: "gpu (SLURM lab/gpu; up to 8 CPUs, 2 GPUs)" }).click();
+  await page.getByRole("button", { name: "Submit job" }).click();
+  await expect(picker).toHaveAttribute("aria-invalid", "true");
+  await expectAccessible(page, "submit form with partitions");
 });

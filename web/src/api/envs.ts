@@ -32,6 +32,7 @@ export interface Env {
   secrets?: string[]; // names only
   datasets?: { name: string; version: number; dataset_id?: string; path?: string }[];
   files?: { prefix: string; path: string } | null; // the project's files, read-write (null: not mounted)
+  partition?: string; // "local" or a SLURM partition
   etag: string;
 }
 
@@ -84,6 +85,7 @@ export interface LaunchBody {
   datasets?: string[]; // name or name@N
   secrets?: string[]; // NAME or NAME:file
   files?: boolean; // the project's files read-write at /project, written back
+  partition?: string; // absent: the org's default partition
 }
 
 export const listApps = () => fetchJson<ListPage<App>>("/api/v1/apps");

@@ -1,4 +1,5 @@
 // Jobs as GET /api/v1/jobs/{id} and the job lists answer them, and the calls the job pages make.
+import type { SlurmInfo } from "./compute";
 import { ApiError, fetchJson, type ListPage } from "./client";
 
 export type JobState = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "OUT_OF_MEMORY" | "NODE_FAIL";
@@ -63,6 +64,8 @@ export interface Job {
   outputs?: { dataset: string; dataset_id: string; paths: string[]; version: number | null };
   image?: { name: string | null; digest: string } | null; // null: the host system
   secrets?: string[]; // the names it was given (never values)
+  partition?: string; // "local" or a SLURM partition (servers before SLURM: absent)
+  slurm?: SlurmInfo | null; // a SLURM partition's job only
 }
 
 // The body of POST /api/v1/projects/{id}/jobs.
@@ -81,6 +84,8 @@ export interface SubmitBody {
   ref?: string;
   image?: string; // "name", "name@sha256:…", "sha256:…", "none"; absent: the project's default
   secrets?: string[]; // NAME or NAME:file
+  partition?: string; // absent: the org's default partition
+  account?: string; // a SLURM account of the org
 }
 
 // A single job answers with the job; an array with its tasks' ids.

@@ -5,19 +5,23 @@ import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { launchEnv, type App, type Env } from "../../api/envs";
+import { DEFAULT_PARTITION } from "../../api/compute";
 import { DEFAULT_IMAGE } from "../../api/images";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { PartitionPicker } from "../../components/PartitionPicker";
 import { DatasetsPicker, ImagePicker, SecretsPicker } from "../../components/RunPickers";
 import { defaultsFor, fmtHours, formField, validateLaunch, type LaunchForm as Form } from "./envState";
 
 export function LaunchForm({
   app,
   projectId,
+  orgId,
   onLaunched,
   onCancel,
 }: {
   app: App;
   projectId: string;
+  orgId?: string;
   onLaunched: (e: Env) => void;
   onCancel: () => void;
 }) {
@@ -92,6 +96,7 @@ export function LaunchForm({
               />
             ) : null}
           </SimpleGrid>
+          <PartitionPicker orgId={orgId} value={form.partition ?? DEFAULT_PARTITION} onChange={set("partition")} error={err("partition")} />
           <ImagePicker projectId={projectId} value={form.image ?? DEFAULT_IMAGE} onChange={set("image")} error={err("image")} appImage={app.image || undefined} />
           <DatasetsPicker projectId={projectId} value={form.datasets ?? []} onChange={setList("datasets")} error={err("datasets")} />
           <SecretsPicker projectId={projectId} value={form.secrets ?? []} onChange={setList("secrets")} error={err("secrets")} />

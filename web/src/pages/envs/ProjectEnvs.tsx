@@ -35,6 +35,7 @@ export default function ProjectEnvs() {
           key={app.name}
           app={app}
           projectId={project.id}
+          orgId={project.org_id}
           onCancel={() => setApp(null)}
           onLaunched={(env) => {
             setLaunched({ env, at: Date.now() });

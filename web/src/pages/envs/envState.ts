@@ -2,6 +2,7 @@
 // state words and colours, the queue reason in words, live updates merged into a listed page,
 // durations, and the launch form's rules (the API's, within the app's maxima).
 import type { App, Env, LaunchBody } from "../../api/envs";
+import { DEFAULT_PARTITION, partitionField } from "../../api/compute";
 import { DEFAULT_IMAGE, imageField } from "../../api/images";
 
 export const ACTIVE_STATES = new Set(["QUEUED", "STARTING", "READY", "STOPPING"]);
@@ -116,6 +117,7 @@ export interface LaunchForm {
   datasets?: string[];
   secrets?: string[];
   files?: boolean;
+  partition?: string; // "@default" (the org's) or a partition's name
 }
 
 export type LaunchErrors = Partial<Record<keyof LaunchForm, string>>;
@@ -130,6 +132,7 @@ export function defaultsFor(app: App): LaunchForm {
     image: DEFAULT_IMAGE,
     datasets: [],
     secrets: [],
+    partition: DEFAULT_PARTITION,
   };
 }
 
@@ -179,11 +182,15 @@ export function validateLaunch(f: LaunchForm, app: App): { errors: LaunchErrors;
   if (datasets.length) body.datasets = datasets;
   if (secrets.length) body.secrets = secrets;
   if (f.files) body.files = true;
+  const partition = partitionField(f.partition);
+  if (partition) body.partition = partition;
   return { errors, body };
 }
 
 // The launch form's field for a problem's `field` from the API.
-export function formField(apiField: string | undefined): keyof LaunchForm | undefined {
+export function formField(problemField: string | undefined): keyof LaunchForm | undefined {
+  // exceeds-partition names "resources.<x>"
+  const apiField = problemField?.startsWith("resources.") ? problemField.slice("resources.".length) : problemField;
   switch (apiField) {
     case "cpus":
       return "cpus";
@@ -198,6 +205,7 @@ export function formField(apiField: string | undefined): keyof LaunchForm | unde
     case "datasets":
     case "secrets":
     case "files":
+    case "partition":
       return apiField;
     default:
       return undefined;

@@ -1,6 +1,7 @@
 // A job's timings, resources, usage, what it runs, and its events as a timeline.
-import { Code, SimpleGrid, Stack, Text, Timeline } from "@mantine/core";
+import { Alert, Code, SimpleGrid, Stack, Text, Timeline } from "@mantine/core";
 import type { ReactNode } from "react";
+import { slurmJobId, type SlurmInfo } from "../../api/compute";
 import { shortDigest } from "../../api/images";
 import type { Job } from "../../api/jobs";
 import { CopyButton } from "../../components/CopyButton";
@@ -43,11 +44,37 @@ function Item({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
+// While the tracker cannot reach SLURM the job keeps its last known state: say so, visibly.
+export function SlurmUnknown({ slurm }: { slurm: SlurmInfo | null | undefined }) {
+  if (!slurm?.unknown_since) return null;
+  return (
+    <Alert color="yellow" role="status" title="SLURM cannot be reached">
+      Since {when(slurm.unknown_since)}: the state shown is the last one SLURM reported.
+    </Alert>
+  );
+}
+
+function SlurmItems({ slurm }: { slurm: SlurmInfo }) {
+  const id = slurmJobId(slurm);
+  const state = [slurm.state, slurm.reason].filter(Boolean).join(" · ");
+  return (
+    <>
+      <Item label="SLURM cluster">{slurm.cluster}</Item>
+      <Item label="SLURM job">{id || (slurm.handed_over ? "—" : "queued in Atrium, not handed over yet")}</Item>
+      <Item label="Nodes">{slurm.nodes || "—"}</Item>
+      <Item label="SLURM state">{state || "—"}</Item>
+    </>
+  );
+}
+
 export function JobDetails({ job }: { job: Job }) {
   const r = job.resources;
   return (
     <Stack gap="sm">
+      <SlurmUnknown slurm={job.slurm} />
       <SimpleGrid cols={{ base: 2, sm: 4 }} spacing="sm">
+        {job.partition !== undefined ? <Item label="Partition">{job.partition}</Item> : null}
+        {job.slurm ? <SlurmItems slurm={job.slurm} /> : null}
         <Item label="Submitted">{when(job.submit_time)}</Item>
         <Item label="Started">{when(job.start_time)}</Item>
         <Item label="Ended">{when(job.end_time)}</Item>

@@ -27,7 +27,7 @@ export default function ProjectJobs() {
           <Title order={3} mb="sm">
             New job
           </Title>
-          <SubmitForm projectId={project.id} onDone={() => update("new", "")} />
+          <SubmitForm projectId={project.id} orgId={project.org_id} onDone={() => update("new", "")} />
         </Paper>
       ) : null}
       <JobQueue

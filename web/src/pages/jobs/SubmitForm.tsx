@@ -9,11 +9,12 @@ import { ApiError } from "../../api/client";
 import { jobKeys, submitJob, type Submitted } from "../../api/jobs";
 import { DatasetsPicker, ImagePicker, SecretsPicker } from "../../components/RunPickers";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { PartitionPicker } from "../../components/PartitionPicker";
 import { EMPTY_FORM as EMPTY, fieldOf, toBody, validate, type FieldErrors, type JobForm } from "./validate";
 import { newIdempotencyKey } from "../../api/conventions";
 
 
-export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: () => void }) {
+export function SubmitForm({ projectId, orgId, onDone }: { projectId: string; orgId?: string; onDone: () => void }) {
   const qc = useQueryClient();
   const [f, setF] = useState<JobForm>(EMPTY);
   const [touched, setTouched] = useState<Set<string>>(new Set());
@@ -96,6 +97,7 @@ export function SubmitForm({ projectId, onDone }: { projectId: string; onDone: (
           {text("array", "Array", "sbatch syntax: 0-9, 1,3,5-7, 0-15:4, 0-99%10")}
           {text("dependency", "Dependencies", "afterok:JOB[:JOB], afterany:…, singleton")}
         </SimpleGrid>
+        <PartitionPicker orgId={orgId} value={f.partition} onChange={(v) => set("partition", v)} error={err("partition")} />
         <ImagePicker projectId={projectId} value={f.image} onChange={(v) => set("image", v)} error={err("image")} />
         <DatasetsPicker projectId={projectId} value={f.datasets} onChange={(v) => set("datasets", v)} error={err("datasets")} />
         <SecretsPicker projectId={projectId} value={f.secrets} onChange={(v) => set("secrets", v)} error={err("secrets")} />

@@ -2,6 +2,7 @@
 // OpenAPI schema's limits, compute/array_spec.cpp and compute/job.cpp parse_dependency), so the
 // form says what is wrong while the user types. The server stays the judge: its errors are shown
 // at their field too.
+import { DEFAULT_PARTITION, partitionField } from "../../api/compute";
 import { DEFAULT_IMAGE, imageField } from "../../api/images";
 
 export interface JobForm {
@@ -21,6 +22,7 @@ export interface JobForm {
   ref: string;
   image: string; // "@default" (the project's), "none" (the host system) or "name@sha256:…"
   secrets: string[]; // NAME or NAME:file
+  partition: string; // "@default" (the org's) or a partition's name
 }
 
 // A new form: the server's defaults filled in.
@@ -41,6 +43,7 @@ export const EMPTY_FORM: JobForm = {
   ref: "",
   image: DEFAULT_IMAGE,
   secrets: [],
+  partition: DEFAULT_PARTITION,
 };
 
 export type FieldErrors = Partial<Record<keyof JobForm | "outputs", string>>;
@@ -239,13 +242,16 @@ export function toBody(f: JobForm): import("../../api/jobs").SubmitBody {
   if (f.ref.trim()) body.ref = f.ref.trim();
   body.image = imageField(f.image);
   if (f.secrets.length) body.secrets = f.secrets;
+  body.partition = partitionField(f.partition);
   for (const k of Object.keys(body) as (keyof typeof body)[]) if (body[k] === undefined) delete body[k];
   return body;
 }
 
 // The form field a server problem's `field` names.
 export function fieldOf(problemField: string | undefined): keyof JobForm | "form" {
-  switch (problemField) {
+  // exceeds-partition names "resources.<x>"
+  const f = problemField?.startsWith("resources.") ? problemField.slice("resources.".length) : problemField;
+  switch (f) {
     case "command":
     case "script":
     case "cpus":
@@ -259,7 +265,8 @@ export function fieldOf(problemField: string | undefined): keyof JobForm | "form
     case "name":
     case "image":
     case "secrets":
-      return problemField;
+    case "partition":
+      return f;
     case "outputs":
       return "outputs_paths";
     default:
