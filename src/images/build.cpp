@@ -185,6 +185,7 @@ Result<Builder::Requested> Builder::request(db::Tx& tx, const Actor& actor, cons
     sr.resources.mem_mb = settings_.mem_mb;
     sr.resources.time_limit = settings_.time_limit;
     sr.notify = std::string(kNotify);
+    sr.partition = std::string(jobs::kLocalPartition);  // the build writes this server's image store
     auto sub = TRY(jobs_.submit(tx, actor, sr, now));
     b.job_id = sub.jobs.front().id();
     // Its lifecycle is the build's: no hold, release or requeue through the jobs API.
