@@ -248,6 +248,14 @@ std::vector<JobRow> Service::remembered_active(const std::string& cluster) const
   return out;
 }
 
+bool Service::knows_key(const std::string& submit_key) const {
+  std::lock_guard lk(mu_);
+  if (rows_.contains(submit_key)) return true;
+  for (auto& [id, r] : rows_)
+    if (r.submit_key == submit_key) return true;
+  return false;
+}
+
 nlohmann::json Service::live(const jobs::JobRecord& job) const {
   auto r = remembered(job.id());
   if (!r) return nullptr;

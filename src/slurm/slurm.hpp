@@ -92,6 +92,7 @@ class Service : public jobs::Remote {
   void remember(const JobRow& r);  // the live fields' copy
   std::optional<JobRow> remembered(const std::string& job_id) const;
   std::vector<JobRow> remembered_active(const std::string& cluster) const;
+  bool knows_key(const std::string& submit_key) const;  // a job or array this server handed over
 
   db::Database& db_;
   const Clock& clock_;

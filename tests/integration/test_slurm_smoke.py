@@ -134,7 +134,8 @@ def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster
 
 def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path):
     """kill -9 of atrium server while its job runs on a node: after the restart the job is found
-    again and COMPLETES; a SLURM job with an Atrium comment that Atrium does not track is cancelled."""
+    again and COMPLETES; a SLURM job with the comment of one of its ended jobs (an orphan) is
+    cancelled, one with another Atrium's key is left alone (the module's server shares the cluster)."""
     c = slurm_cluster
     srv = slurm_server(c, tmp_path / "data", cluster_keys={"poll_ms": 200})
     try:
@@ -150,12 +151,15 @@ def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path
         wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job_id}", member.token).json["state"] == "RUNNING",
                    30, 0.05, "the job to run")
         srv.kill9()
-        orphan = c.sbatch("sleep 120", "--comment", "atrium:not-a-job-of-atrium")
+        foreign = c.sbatch("sleep 120", "--comment", "atrium:a-job-of-another-atrium")
         srv.start()
         done = wait_end(srv, member.token, job_id, timeout=60)
         assert done["state"] == "COMPLETED", done
         logs = srv.call("GET", f"/api/v1/jobs/{job_id}/logs?stream=stdout&offset=0", member.token)
         assert logs.body == b"survived\n", logs
+        orphan = c.sbatch("sleep 120", "--comment", f"atrium:{job_id}")
         c.wait_job(orphan, ("CANCELLED",), timeout=30)
+        assert c.job(foreign)["job_state"] in ("PENDING", "RUNNING")
+        c.run("scancel", str(foreign))
     finally:
         srv.stop(30)
