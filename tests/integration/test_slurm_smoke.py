@@ -69,6 +69,32 @@ def test_echo_hi_completes_through_slurm(smoke, slurm_cluster):
     assert 'atrium_slurm_rpcs_total{cluster="dev",call="submit"}' in metrics
 
 
+def test_secrets_reach_the_node_through_the_exec_channel(smoke):
+    """A job's secrets on a node: `atrium exec-secrets` fetches them with the run's token file and
+    pipes them to `atrium exec --secrets -`; neither the batch script nor spec.json holds them."""
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    value = "s3cr3t-" + "x7q" * 4
+    r = srv.call("PUT", "/api/v1/me/secrets/SMOKE_KEY", member.token, json={"value": value})
+    assert r.status in (200, 201), r
+    r = srv.call("PUT", "/api/v1/me/secrets/SMOKE_FILE", member.token, json={"value": value + "-file"})
+    assert r.status in (200, 201), r
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["sh", "-c", "echo key=$SMOKE_KEY; cat /run/secrets/SMOKE_FILE"],
+                       "secrets": ["SMOKE_KEY", "SMOKE_FILE:file"], "partition": "slurm", "time_limit_s": 120,
+                       "mem_mb": 256})
+    assert r.status == 201, r
+    done = wait_end(srv, member.token, r.json["id"])
+    assert done["state"] == "COMPLETED", done
+    logs = srv.call("GET", f"/api/v1/jobs/{done['id']}/logs?stream=stdout&offset=0", member.token)
+    assert logs.body.decode() == f"key={value}\n{value}-file", logs
+    run = srv.data_dir / "jobs" / done["id"] / "run0"
+    for f in run.iterdir():
+        if f.is_file() and f.name not in ("stdout", "stderr"):
+            assert value not in f.read_text(errors="replace"), f
+
+
 def test_exec_channel_takes_only_the_jobs_own_token(smoke):
     srv, world = smoke
     member = world.a.users["member"]
