@@ -95,6 +95,39 @@ def test_secrets_reach_the_node_through_the_exec_channel(smoke):
             assert value not in f.read_text(errors="replace"), f
 
 
+def test_array_goes_as_one_slurm_array_and_a_dependency_waits(smoke, slurm_cluster):
+    """An Atrium array is one SLURM array (%N kept), each task runs its own run; a job depending on
+    the array goes to SLURM with --dependency on the array's SLURM id and runs after it."""
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["sh", "-c", "echo task=$ATRIUM_ARRAY_TASK_ID"], "array": "0-2%2",
+                       "partition": "slurm", "time_limit_s": 120, "mem_mb": 128})
+    assert r.status == 201, r
+    a = r.json
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["echo", "after"], "dependency": f"afterok:{a['array_id']}",
+                       "partition": "slurm", "time_limit_s": 120, "mem_mb": 128})
+    assert r.status == 201, r
+    after = r.json["id"]
+    array_job = None
+    for i, tid in enumerate(a["job_ids"]):
+        t = wait_end(srv, member.token, tid)
+        assert t["state"] == "COMPLETED", t
+        assert t["slurm"]["array_task_id"] == i, t["slurm"]
+        array_job = array_job or t["slurm"]["array_job_id"]
+        assert t["slurm"]["array_job_id"] == array_job
+        logs = srv.call("GET", f"/api/v1/jobs/{tid}/logs?stream=stdout&offset=0", member.token)
+        assert logs.body == f"task={i}\n".encode(), logs
+    d = wait_end(srv, member.token, after)
+    assert d["state"] == "COMPLETED", d
+    sj = slurm_cluster.job(d["slurm"]["job_id"])
+    assert sj["comment"] == f"atrium:{after}", sj
+    ends = [wait_end(srv, member.token, tid)["end_time"] for tid in a["job_ids"]]
+    assert d["start_time"] >= max(ends), (d, ends)
+
+
 def test_exec_channel_takes_only_the_jobs_own_token(smoke):
     srv, world = smoke
     member = world.a.users["member"]
