@@ -536,7 +536,6 @@ int run_server(const ServerFlags& flags) {
   auto trusted = http::parse_cidrs(c.server.trusted_proxies);
   if (!trusted) die("server.trusted_proxies: " + trusted.error().detail);
   auto [host, port] = parse_listen(c.server.listen);
-
   static SystemClock clock;
   async::Runtime runtime(c.server.worker_threads);  // the worker pool and the services' I/O thread
   runtime.start();
@@ -589,7 +588,6 @@ int run_server(const ServerFlags& flags) {
     return compute_service.dataset_in_use(id, n, uid);
   });
   if (auto st = compute_service.start(); !st) die("compute: " + st.error().detail);
-  if (auto st = slurm.start(); !st) die("slurm: " + st.error().detail);
   sweep_dataset_copies(data_service);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   auto quotas = make_quotas(compute_service, data_service, *image_service);

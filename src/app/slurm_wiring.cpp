@@ -1,11 +1,22 @@
 #include "app/slurm_wiring.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <spdlog/spdlog.h>
 
 #include "identity/store.hpp"
 #include "jobs/store.hpp"
 
 namespace atrium::app {
+
+namespace {
+[[noreturn]] void die(const Error& e) {
+  std::fprintf(stderr, "atrium: slurm: %s\n", e.detail.c_str());
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+}  // namespace
 
 SlurmWiring::SlurmWiring(const Settings& c, db::Database& db, const Clock& clock, async::Runtime& rt,
                          jobs::Service& compute, const jobs::Settings& js, http::Api& api, obs::Metrics& metrics) {
@@ -21,10 +32,7 @@ SlurmWiring::SlurmWiring(const Settings& c, db::Database& db, const Clock& clock
         return TRY(identity::get_org(tx, org_id)).slug;
       }};
   svc_ = std::make_unique<slurm::Service>(db, clock, rt, std::move(s), std::move(port));
-  if (auto st = svc_->init(); !st) {
-    std::fprintf(stderr, "atrium: %s\n", st.error().detail.c_str());
-    std::_Exit(2);
-  }
+  if (auto st = svc_->init(); !st) die(st.error());
   compute.set_remote(svc_.get());
   slurm::add_routes(api, *svc_);
   metrics.add_source([svc = svc_.get()] { return svc->render_metrics(); });
@@ -33,10 +41,10 @@ SlurmWiring::SlurmWiring(const Settings& c, db::Database& db, const Clock& clock
 
 SlurmWiring::~SlurmWiring() { stop(); }
 
-Status SlurmWiring::start() { return svc_ ? svc_->start() : Status{}; }
-
 void SlurmWiring::bound(unsigned short port) {
-  if (svc_) svc_->set_server_port(port);
+  if (!svc_) return;
+  svc_->set_server_port(port);
+  if (auto st = svc_->start(); !st) die(st.error());
 }
 
 void SlurmWiring::stop() {

@@ -19,9 +19,8 @@ class SlurmWiring {
   SlurmWiring(const Settings& c, db::Database& db, const Clock& clock, async::Runtime& rt, jobs::Service& compute,
               const jobs::Settings& js, http::Api& api, obs::Metrics& metrics);
   ~SlurmWiring();
-  // After compute.start(): the trackers (a full listing first) and the hand-over workers.
-  Status start();
-  // Once the server is bound: {port} in the clusters' server_url.
+  // Once the server is bound (after compute.start()): {port} in the clusters' server_url, then the
+  // trackers (a full listing first) and the hand-over workers start.
   void bound(unsigned short port);
   // Before compute.stop().
   void stop();

@@ -1,6 +1,8 @@
 // The hand-over worker: pending controls first, then each queued submission (one SLURM job, or
 // one SLURM array for an Atrium array), exactly once: a row is marked `submitting` (durably)
 // before the submit, and a `submitting` row is first looked up by its comment.
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +13,10 @@
 #include "slurm/translate.hpp"
 
 namespace atrium::slurm {
+
+namespace {
+constexpr int kParallelHandOvers = 8;
+}
 
 Millis Cluster::handover_run() {
   Millis now = svc_.clock_.now_ms(), until = 0;
@@ -24,12 +30,29 @@ Millis Cluster::handover_run() {
   for (auto& r : svc_.remembered_active(name_))
     if ((r.state == kQueued || r.state == kSubmitting) && r.next_try_ms <= now && seen.insert(r.submit_key).second)
       keys.push_back(r.submit_key);
+  // Several submissions at once (slurmrestd pipelines them over the pool's kept-alive
+  // connections); the first "unreachable" stops the rest until the back-off has passed.
+  std::mutex m;
+  std::condition_variable cv;
+  int running = 0;
+  bool down = false;
   for (auto& key : keys) {
-    auto st = hand_over(key);
-    if (st) continue;
-    if (!refused(st.error())) break;  // SLURM is down: the rows stay queued, retried after the back-off
-    spdlog::warn("slurm cluster {}: handing over {}: {}", name_, key, st.error().detail);
+    std::unique_lock lk(m);
+    cv.wait(lk, [&] { return running < kParallelHandOvers; });
+    if (down) break;
+    ++running;
+    lk.unlock();
+    async::asio::post(svc_.rt_.pool(), [this, key, &m, &cv, &running, &down] {
+      auto st = hand_over(key);
+      if (!st && refused(st.error())) spdlog::warn("slurm cluster {}: handing over {}: {}", name_, key, st.error().detail);
+      std::lock_guard g(m);
+      if (!st && !refused(st.error())) down = true;
+      --running;
+      cv.notify_all();
+    });
   }
+  std::unique_lock lk(m);
+  cv.wait(lk, [&] { return running == 0; });
   return 0;
 }
 

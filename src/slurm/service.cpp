@@ -216,13 +216,22 @@ Status Service::control(db::Tx& tx, const jobs::JobRecord& job, jobs::Control c)
 // --- memory --------------------------------------------------------------------------------------
 
 Status Service::mutate(const std::string& job_id, const std::function<Status(JobRow&)>& fn) {
+  return mutate_all({job_id}, fn);
+}
+
+Status Service::mutate_all(const std::vector<std::string>& job_ids, const std::function<Status(JobRow&)>& fn) {
   return db_.write_tx([&](db::Tx& tx) -> Status {
-    auto r = TRY(store::get(tx, job_id));
-    if (!r) return not_found("slurm job row " + job_id);
-    TRY_STATUS(fn(*r));
-    TRY_STATUS(store::save(tx, *r));
-    tx.on_end([this, row = *r](bool committed) {
-      if (committed) remember(row);
+    std::vector<JobRow> done;
+    for (auto& id : job_ids) {
+      auto r = TRY(store::get(tx, id));
+      if (!r) return not_found("slurm job row " + id);
+      TRY_STATUS(fn(*r));
+      TRY_STATUS(store::save(tx, *r));
+      done.push_back(std::move(*r));
+    }
+    tx.on_end([this, done = std::move(done)](bool committed) {
+      if (committed)
+        for (auto& r : done) remember(r);
     });
     return {};
   });
@@ -246,6 +255,14 @@ std::vector<JobRow> Service::remembered_active(const std::string& cluster) const
   for (auto& [id, r] : rows_)
     if (r.cluster == cluster && r.active()) out.push_back(r);
   return out;
+}
+
+bool Service::knows_key(const std::string& submit_key) const {
+  std::lock_guard lk(mu_);
+  if (rows_.contains(submit_key)) return true;
+  for (auto& [id, r] : rows_)
+    if (r.submit_key == submit_key) return true;
+  return false;
 }
 
 nlohmann::json Service::live(const jobs::JobRecord& job) const {

@@ -89,9 +89,12 @@ class Service : public jobs::Remote {
   std::optional<std::string> mapped_account(const std::string& cluster, const std::string& slug) const;
   // Runs `fn` on the row in a write transaction and mirrors the result in memory on commit.
   Status mutate(const std::string& job_id, const std::function<Status(JobRow&)>& fn);
+  // The same for several rows in one transaction (an array's tasks).
+  Status mutate_all(const std::vector<std::string>& job_ids, const std::function<Status(JobRow&)>& fn);
   void remember(const JobRow& r);  // the live fields' copy
   std::optional<JobRow> remembered(const std::string& job_id) const;
   std::vector<JobRow> remembered_active(const std::string& cluster) const;
+  bool knows_key(const std::string& submit_key) const;  // a job or array this server handed over
 
   db::Database& db_;
   const Clock& clock_;

@@ -1,5 +1,6 @@
 // One submission: the runs prepared by jobs (as for a local start), an exec token per job in its
 // run directory, the batch script, then slurmrestd's submit. See handover.cpp for the order.
+#include <map>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -72,13 +73,16 @@ Status Cluster::submit_group(std::vector<JobRow>& rows) {
   }
   if (ready.empty()) return {};
   // Durable before the submit: after a crash or a lost answer, the comment is looked up first.
-  for (std::size_t i = 0; i < ready.size(); ++i)
-    TRY_STATUS(svc_.mutate(ready[i].job_id, [&](JobRow& x) -> Status {
-      x.state = kSubmitting;
-      x.attempts += 1;
-      x.exec_token_hash = hashes[i];
-      return {};
-    }));
+  std::vector<std::string> ids;
+  for (auto& r : ready) ids.push_back(r.job_id);
+  std::map<std::string, std::string> hash_of;
+  for (std::size_t i = 0; i < ready.size(); ++i) hash_of[ready[i].job_id] = hashes[i];
+  TRY_STATUS(svc_.mutate_all(ids, [&](JobRow& x) -> Status {
+    x.state = kSubmitting;
+    x.attempts += 1;
+    x.exec_token_hash = hash_of.at(x.job_id);
+    return {};
+  }));
 
   const auto& rec = recs.front();
   const auto& part = svc_.settings_.config.partitions.at(ready.front().partition);
@@ -104,15 +108,15 @@ Status Cluster::submit_group(std::vector<JobRow>& rows) {
     return end_rows(ready, compute::JobState::kFailed, "SLURM refused the job: " + res.error().detail);
   }
   Millis now = svc_.clock_.now_ms();
-  for (auto& r : ready)
-    TRY_STATUS(svc_.mutate(r.job_id, [&](JobRow& x) -> Status {
-      x.state = kSubmitted;
-      x.slurm_job_id = res->job_id;
-      x.submitted_ms = now;
-      return {};
-    }));
+  TRY_STATUS(svc_.mutate_all(ids, [&](JobRow& x) -> Status {
+    x.state = kSubmitted;
+    x.slurm_job_id = res->job_id;
+    x.submitted_ms = now;
+    return {};
+  }));
   spdlog::debug("slurm cluster {}: {} is SLURM job {}", name_, sub.comment, res->job_id);
   kick_tracker();
+  kick_handover();  // what waited for this job (a dependency) goes next
   return {};
 }
 

@@ -133,8 +133,8 @@ void Cluster::apply(const JobRow& row, const JobInfo& info) {
 }
 
 // With a complete listing: jobs SLURM no longer knows end NODE_FAIL (jobs reads outcome.json first);
-// SLURM jobs with an Atrium comment that Atrium does not track (orphans, e.g. left by a server that
-// died) are cancelled: only ours (submit_user); and, every full listing (`full`), jobs Atrium ended
+// SLURM jobs with the comment of one of this server's jobs that no active row maps (orphans: an old
+// run of a requeued job, a server that died) are cancelled: only ours (submit_user); and, every full listing (`full`), jobs Atrium ended
 // that SLURM still runs (an environment that ended while this server was down).
 void Cluster::reconcile(const std::vector<JobInfo>& listing, Millis listed_at, bool full) {
   auto rows = svc_.remembered_active(name_);
@@ -145,7 +145,10 @@ void Cluster::reconcile(const std::vector<JobInfo>& listing, Millis listed_at, b
     for (auto& r : mine) present.insert(r.job_id);
     if (!slurm_active(info.state)) continue;
     if (mine.empty()) {
-      if (key_of_comment(info.comment).empty() || info.user_name != cfg_.submit_user) continue;
+      // Only what this server submitted: another Atrium on the same cluster has keys this one
+      // never issued (every submission has a row here before it reaches SLURM).
+      std::string key = key_of_comment(info.comment);
+      if (key.empty() || info.user_name != cfg_.submit_user || !svc_.knows_key(key)) continue;
       bool in_flight = std::any_of(rows.begin(), rows.end(), [&](const JobRow& r) {
         return (r.state == kQueued || r.state == kSubmitting) && r.comment() == info.comment;
       });

@@ -69,6 +69,65 @@ def test_echo_hi_completes_through_slurm(smoke, slurm_cluster):
     assert 'atrium_slurm_rpcs_total{cluster="dev",call="submit"}' in metrics
 
 
+def test_secrets_reach_the_node_through_the_exec_channel(smoke):
+    """A job's secrets on a node: `atrium exec-secrets` fetches them with the run's token file and
+    pipes them to `atrium exec --secrets -`; neither the batch script nor spec.json holds them."""
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    value = "s3cr3t-" + "x7q" * 4
+    r = srv.call("PUT", "/api/v1/me/secrets/SMOKE_KEY", member.token, json={"value": value})
+    assert r.status in (200, 201), r
+    r = srv.call("PUT", "/api/v1/me/secrets/SMOKE_FILE", member.token, json={"value": value + "-file"})
+    assert r.status in (200, 201), r
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["sh", "-c", "echo key=$SMOKE_KEY; cat /run/secrets/SMOKE_FILE"],
+                       "secrets": ["SMOKE_KEY", "SMOKE_FILE:file"], "partition": "slurm", "time_limit_s": 120,
+                       "mem_mb": 256})
+    assert r.status == 201, r
+    done = wait_end(srv, member.token, r.json["id"])
+    assert done["state"] == "COMPLETED", done
+    logs = srv.call("GET", f"/api/v1/jobs/{done['id']}/logs?stream=stdout&offset=0", member.token)
+    assert logs.body.decode() == f"key={value}\n{value}-file", logs
+    run = srv.data_dir / "jobs" / done["id"] / "run0"
+    for f in run.iterdir():
+        if f.is_file() and f.name not in ("stdout", "stderr"):
+            assert value not in f.read_text(errors="replace"), f
+
+
+def test_array_goes_as_one_slurm_array_and_a_dependency_waits(smoke, slurm_cluster):
+    """An Atrium array is one SLURM array (%N kept), each task runs its own run; a job depending on
+    the array goes to SLURM with --dependency on the array's SLURM id and runs after it."""
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["sh", "-c", "echo task=$ATRIUM_ARRAY_TASK_ID"], "array": "0-2%2",
+                       "partition": "slurm", "time_limit_s": 120, "mem_mb": 128})
+    assert r.status == 201, r
+    a = r.json
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["echo", "after"], "dependency": f"afterok:{a['array_id']}",
+                       "partition": "slurm", "time_limit_s": 120, "mem_mb": 128})
+    assert r.status == 201, r
+    after = r.json["id"]
+    array_job = None
+    for i, tid in enumerate(a["job_ids"]):
+        t = wait_end(srv, member.token, tid)
+        assert t["state"] == "COMPLETED", t
+        assert t["slurm"]["array_task_id"] == i, t["slurm"]
+        array_job = array_job or t["slurm"]["array_job_id"]
+        assert t["slurm"]["array_job_id"] == array_job
+        logs = srv.call("GET", f"/api/v1/jobs/{tid}/logs?stream=stdout&offset=0", member.token)
+        assert logs.body == f"task={i}\n".encode(), logs
+    d = wait_end(srv, member.token, after)
+    assert d["state"] == "COMPLETED", d
+    sj = slurm_cluster.job(d["slurm"]["job_id"])
+    assert sj["comment"] == f"atrium:{after}", sj
+    ends = [wait_end(srv, member.token, tid)["end_time"] for tid in a["job_ids"]]
+    assert d["start_time"] >= max(ends), (d, ends)
+
+
 def test_exec_channel_takes_only_the_jobs_own_token(smoke):
     srv, world = smoke
     member = world.a.users["member"]
@@ -134,7 +193,8 @@ def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster
 
 def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path):
     """kill -9 of atrium server while its job runs on a node: after the restart the job is found
-    again and COMPLETES; a SLURM job with an Atrium comment that Atrium does not track is cancelled."""
+    again and COMPLETES; a SLURM job with the comment of one of its ended jobs (an orphan) is
+    cancelled, one with another Atrium's key is left alone (the module's server shares the cluster)."""
     c = slurm_cluster
     srv = slurm_server(c, tmp_path / "data", cluster_keys={"poll_ms": 200})
     try:
@@ -150,12 +210,15 @@ def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path
         wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job_id}", member.token).json["state"] == "RUNNING",
                    30, 0.05, "the job to run")
         srv.kill9()
-        orphan = c.sbatch("sleep 120", "--comment", "atrium:not-a-job-of-atrium")
+        foreign = c.sbatch("sleep 120", "--comment", "atrium:a-job-of-another-atrium")
         srv.start()
         done = wait_end(srv, member.token, job_id, timeout=60)
         assert done["state"] == "COMPLETED", done
         logs = srv.call("GET", f"/api/v1/jobs/{job_id}/logs?stream=stdout&offset=0", member.token)
         assert logs.body == b"survived\n", logs
+        orphan = c.sbatch("sleep 120", "--comment", f"atrium:{job_id}")
         c.wait_job(orphan, ("CANCELLED",), timeout=30)
+        assert c.job(foreign)["job_state"] in ("PENDING", "RUNNING")
+        c.run("scancel", str(foreign))
     finally:
         srv.stop(30)
