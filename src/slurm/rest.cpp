@@ -24,7 +24,9 @@
 //   retries) or 1000 "Unexpected message received" (POST /job/{id}). A bad token: 401.
 // - Jobs: job_state is job_state_string(): the base name (PENDING, RUNNING, COMPLETED, FAILED,
 //   CANCELLED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, PREEMPTED, BOOT_FAIL, DEADLINE, SUSPENDED) unless a
-//   flag is set, then the flag's name (COMPLETING, CONFIGURING, REQUEUED, RESIZING, ...).
+//   flag is set, then the flag's name (COMPLETING, CONFIGURING, REQUEUED, RESIZING, ...): a running
+//   job cancelled shows COMPLETING (exit_code 0) until its processes are gone (up to KillWait),
+//   then CANCELLED (exit_code 9 when SIGKILL was needed).
 //   state_reason "None" when none ("Priority", "Resources", "Dependency", "JobHeldUser",
 //   "JobHeldAdmin", "NonZeroExitCode", "BadConstraints", "JobLaunchFailure", "TimeLimit", ...).
 //   exit_code is the raw wait status (exit 3 -> 768, SIGKILL -> 9); derived_exit_code is the

@@ -21,7 +21,9 @@ namespace atrium::slurm {
 
 struct RestConfig {
   std::string url;       // "http://host:port" or "unix:/path/to/slurmrestd.sock"
-  std::string jwt_key;   // the HS256 key's bytes (empty: no Authorization headers, unix socket local auth)
+  // The HS256 key's bytes. Empty: no token headers (a unix socket with rest_auth/local, where every
+  // request runs as slurmrestd's own user).
+  std::string jwt_key;
   std::string user;      // X-SLURM-USER-NAME and the token's `sun`
   std::string version = "v0.0.38";
   // One request. With slurmctld down slurmrestd answers every call after ~9 s (its connect retries).
