@@ -24,6 +24,15 @@ describe("partitions", () => {
       { value: "gpu", label: "gpu (SLURM lab/gpu_p; up to 8 CPUs, 64 GB, 4 GPUs, 24 h)" },
     ]);
   });
+  it("writes time limits in the unit that reads best", () => {
+    const short = { ...gpu, limits: { max_cpus: 1, max_mem_mb: 2048, max_gpus: 0, max_time_s: 300 } };
+    const long = { ...gpu, limits: { max_cpus: 0, max_mem_mb: 0, max_gpus: 0, max_time_s: 30 * 86400 } };
+    expect(partitionOptions([short, long]).map((o) => o.label)).toEqual([
+      "Default",
+      "gpu (SLURM lab/gpu_p; up to 1 CPUs, 2 GB, 5 min)",
+      "gpu (SLURM lab/gpu_p; up to 30 days)",
+    ]);
+  });
   it("names a partition only when one was picked", () => {
     expect(partitionField("@default")).toBeUndefined();
     expect(partitionField(undefined)).toBeUndefined();

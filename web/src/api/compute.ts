@@ -43,13 +43,20 @@ export function offersChoice(items: Partition[] | undefined): boolean {
   return (items ?? []).some((p) => p.kind !== "local");
 }
 
+function timeWords(s: number): string {
+  const r = (x: number) => Math.round(x * 10) / 10;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 2 * 86400) return `${r(s / 3600)} h`;
+  return `${r(s / 86400)} days`;
+}
+
 function limitWords(l: PartitionLimits | null): string {
   if (!l) return "";
   const out: string[] = [];
   if (l.max_cpus > 0) out.push(`${l.max_cpus} CPUs`);
   if (l.max_mem_mb > 0) out.push(`${Math.round((l.max_mem_mb / 1024) * 10) / 10} GB`);
   if (l.max_gpus > 0) out.push(`${l.max_gpus} GPUs`);
-  if (l.max_time_s > 0) out.push(`${Math.round((l.max_time_s / 3600) * 10) / 10} h`);
+  if (l.max_time_s > 0) out.push(timeWords(l.max_time_s));
   return out.length ? `up to ${out.join(", ")}` : "";
 }
 

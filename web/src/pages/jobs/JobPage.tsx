@@ -3,7 +3,7 @@
 import { Anchor, Divider, Group, Paper, Stack, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
-import { getJob, jobKeys, type Job } from "../../api/jobs";
+import { TERMINAL, getJob, jobKeys, type Job } from "../../api/jobs";
 import { CopyButton } from "../../components/CopyButton";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
@@ -44,13 +44,21 @@ function ArrayTasks({ job }: { job: Job }) {
   );
 }
 
+const SLURM_REFRESH_MS = 10_000;
+
 function Live({ projectId }: { projectId: string }) {
   return <LiveBadge live={useJobEvents(projectId)} />;
 }
 
 export default function JobPage() {
   const { id = "" } = useParams();
-  const q = useQuery({ queryKey: jobKeys.one(id), queryFn: () => getJob(id) });
+  // The event stream carries Atrium's state changes; a SLURM job's own fields (its nodes, SLURM's
+  // reason, the tracker's unknown-since marker) change without one: re-read it while it is live.
+  const q = useQuery({
+    queryKey: jobKeys.one(id),
+    queryFn: () => getJob(id),
+    refetchInterval: (query) => (query.state.data?.slurm && !TERMINAL.has(query.state.data.state) ? SLURM_REFRESH_MS : false),
+  });
   const base = useProjectBase(q.data?.project_id, q.data?.org_id);
   if (q.isPending) return <Loading label="Loading the job" />;
   if (q.error) return <ErrorAlert error={q.error} title="This job could not be loaded" />;
