@@ -35,10 +35,10 @@
 # slurmctld listens on all of this machine's addresses (SLURM 22.05 has no bind option; munge
 # authenticates every RPC); slurmd only in its node's namespace; slurmrestd on 127.0.0.1 and a
 # unix socket in /run/slurm-dev-<hash>. A host firewall that drops input on the bridge would cut
-# the nodes off. Without JobRequeue settings, a batch job on a node that dies is requeued
-# (submit with --no-requeue / "requeue": false to have it end NODE_FAIL). Failure detection is
-# fast for fault tests: SlurmdTimeout=5, MessageTimeout=5, KillWait=3 (a killed node is DOWN in
-# ~15 s, its --no-requeue jobs NODE_FAIL then).
+# the nodes off. JobRequeue=0: a batch job on a node that dies ends NODE_FAIL instead of being
+# requeued (slurmrestd 22.05 ignores "requeue": false, so only the cluster default can say so;
+# sbatch --requeue still asks for it). Failure detection is fast for fault tests: SlurmdTimeout=5,
+# MessageTimeout=5, KillWait=3 (a killed node is DOWN in ~15 s, its jobs NODE_FAIL then).
 #
 # Environment: SLURM_DEV_MIN_JOB_AGE (300), SLURM_DEV_SLURMD_TIMEOUT (5), SLURM_DEV_CPUS (slurmd -C),
 # SLURM_DEV_REST_USER (nobody).
@@ -306,6 +306,7 @@ JobCompLoc=$DIR/log/jobcomp.txt
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
+JobRequeue=0
 SlurmdTimeout=$SLURMD_TIMEOUT
 MessageTimeout=5
 KillWait=3

@@ -18,7 +18,7 @@ below listens on 0.0.0.0:0; the TOML's server_url has `{port}`, replaced by the 
   the TOML, listening on 0.0.0.0:0).
 
 Timings on the 2-core box: start ~0.5 s, stop ~0.5 s; a killed node is DOWN (and its jobs
-NODE_FAIL, or requeued unless submitted with --no-requeue / "requeue": false) after ~15 s
+NODE_FAIL: the cluster has JobRequeue=0, since slurmrestd 22.05 ignores "requeue": false) after ~15 s
 (SlurmdTimeout=5); a restarted slurmctld has its nodes back in ~4 s.
 Skips (with the reason) when not root or the SLURM packages are missing (scripts/install-deps.sh
 installs them).
