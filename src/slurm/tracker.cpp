@@ -28,8 +28,14 @@ struct Index {
       }
     }
   }
-  // The rows one listed SLURM job stands for (a pending array's rest: several).
+  // The rows one listed SLURM job stands for (a pending array's rest: several). Its comment must
+  // be the row's: a slurmctld that lost its last state (kill -9) hands a lost job's id out again.
   std::vector<JobRow> rows_of(const JobInfo& j) const {
+    auto out = ids_of(j);
+    std::erase_if(out, [&](const JobRow& r) { return r.comment() != j.comment; });
+    return out;
+  }
+  std::vector<JobRow> ids_of(const JobInfo& j) const {
     std::vector<JobRow> out;
     if (!j.array_job_id) {
       if (auto it = single.find(j.job_id); it != single.end()) out.push_back(it->second);
