@@ -30,6 +30,7 @@ STORE_FILES = {
     "mfa": {"store.cpp"},
     "secrets": {"store.cpp"},
     "images": {"store.cpp", "build_store.cpp"},
+    "slurm": {"store.cpp"},
 }
 
 # Known offenders when this test landed, each being fixed by the helper named, as

@@ -113,16 +113,14 @@ TEST_F(SlurmServiceTest, ControlsAreDurableAndCancelBeforeHandOverEndsIt) {
   ASSERT_TRUE(control("j2", jobs::Control::kHold));
   EXPECT_EQ(row("j2")->control, "hold");
   EXPECT_FALSE(row("j2")->control_sent);
-  ASSERT_TRUE(control("j2", jobs::Control::kRequeue));  // stops it: scancel
-  EXPECT_EQ(row("j2")->control, "requeue");
-  EXPECT_FALSE(row("j2")->control_sent);
-  // Once its end is seen, jobs makes it PENDING again and hands it over anew: a new SLURM job.
-  ASSERT_TRUE(submit({records_["j2"]}, ""));
+  records_["j2"].job.requeue_count = 1;  // jobs made it PENDING again with a new run
+  ASSERT_TRUE(control("j2", jobs::Control::kRequeue));
   auto r = *row("j2");
   EXPECT_EQ(r.state, kQueued);
   EXPECT_EQ(r.old_slurm_job_id, 41);  // cancelled by the hand-over if SLURM still has it
   EXPECT_FALSE(r.slurm_job_id);
   EXPECT_EQ(r.control, "");
+  EXPECT_EQ(r.generation, 1);
   EXPECT_EQ(r.comment(), "atrium:j2#1");  // a new idempotency key for the new run
   ASSERT_TRUE(control("j2", jobs::Control::kCancel));
   ASSERT_TRUE(control("j2", jobs::Control::kRelease));  // nothing follows a cancel

@@ -132,6 +132,7 @@ Result<bool> Cluster::adopt_by_comment(std::vector<JobRow>& rows) {
 Status Cluster::end_rows(const std::vector<JobRow>& rows, compute::JobState state, const std::string& reason) {
   for (auto& r : rows) {
     jobs::Observation o{.state = state, .reason = reason};
+    o.run = static_cast<int>(r.generation);
     o.end_time = svc_.clock_.now_ms();
     if (auto st = svc_.jobs_.observe(r.job_id, o); !st)
       spdlog::warn("slurm cluster {}: ending job {}: {}", name_, r.job_id, st.error().detail);

@@ -113,6 +113,26 @@ std::optional<std::string> Service::mapped_account(const std::string& cluster, c
 
 // --- inside the submission's transaction ----------------------------------------------------------
 
+void Service::requeue_row(JobRow& r, int run) {
+  if (r.active() && r.slurm_job_id && !r.old_slurm_job_id)  // still SLURM's: cancelled by the hand-over
+    r.old_slurm_job_id = r.array_task_id ? r.task_job_id : r.slurm_job_id;
+  r.generation = std::max<std::int64_t>(r.generation + 1, run);
+  r.submit_key = r.job_id;
+  r.array_task_id.reset();
+  r.slurm_job_id.reset();
+  r.task_job_id.reset();
+  r.state = kQueued;
+  r.control.clear();
+  r.control_sent = true;
+  r.attempts = 0;
+  r.next_try_ms = 0;
+  r.exec_token_hash.clear();
+  r.submitted_ms.reset();
+  r.slurm_state.clear();
+  r.reason.clear();
+  r.nodes.clear();
+}
+
 Status Service::submitted(db::Tx& tx, const std::vector<jobs::JobRecord>& recs, const std::string& account) {
   std::vector<JobRow> rows;
   for (auto& rec : recs) {
@@ -135,23 +155,7 @@ Status Service::submitted(db::Tx& tx, const std::vector<jobs::JobRecord>& recs, 
       // PENDING again after a requeue: a new run directory, so a new SLURM job with its own
       // comment (the next generation); SLURM's old job has ended or is being cancelled.
       r = *existing;
-      if (existing->active() && existing->slurm_job_id)  // still SLURM's: cancelled by the hand-over
-        r.old_slurm_job_id = existing->array_task_id ? existing->task_job_id : existing->slurm_job_id;
-      r.generation += 1;
-      r.submit_key = rec.id();
-      r.array_task_id.reset();
-      r.slurm_job_id.reset();
-      r.task_job_id.reset();
-      r.state = kQueued;
-      r.control.clear();
-      r.control_sent = true;
-      r.attempts = 0;
-      r.next_try_ms = 0;
-      r.exec_token_hash.clear();
-      r.submitted_ms.reset();
-      r.slurm_state.clear();
-      r.reason.clear();
-      r.nodes.clear();
+      requeue_row(r, rec.job.requeue_count);
       TRY_STATUS(store::save(tx, r));
       rows.push_back(std::move(r));
       continue;
@@ -197,11 +201,9 @@ Status Service::control(db::Tx& tx, const jobs::JobRecord& job, jobs::Control c)
       r.control_sent = r.state == kQueued;  // the hand-over submits it held (or not)
       break;
     case jobs::Control::kRequeue:
-      // Only for a RUNNING job: it is stopped (scancel); once its end is observed jobs makes it
-      // PENDING again and calls submitted() for the new run (a new SLURM job, the next generation).
-      if (r.state == kEnded) return {};
-      r.control = "requeue";
-      r.control_sent = r.state == kQueued;
+      // The job is PENDING again already, with a new run directory: a new SLURM job with the
+      // next generation's comment; the old one is cancelled if SLURM still has it.
+      requeue_row(r, job.job.requeue_count);
       break;
   }
   TRY_STATUS(store::save(tx, r));

@@ -86,6 +86,8 @@ class Service : public jobs::Remote {
 
  private:
   friend class Cluster;
+  // A row handed over anew (a requeue: run = the job's requeue_count).
+  static void requeue_row(JobRow& r, int run);
   std::optional<std::string> mapped_account(const std::string& cluster, const std::string& slug) const;
   // Runs `fn` on the row in a write transaction and mirrors the result in memory on commit.
   Status mutate(const std::string& job_id, const std::function<Status(JobRow&)>& fn);

@@ -28,8 +28,14 @@ struct Index {
       }
     }
   }
-  // The rows one listed SLURM job stands for (a pending array's rest: several).
+  // The rows one listed SLURM job stands for (a pending array's rest: several). Its comment must
+  // be the row's: a slurmctld that lost its last state (kill -9) hands a lost job's id out again.
   std::vector<JobRow> rows_of(const JobInfo& j) const {
+    auto out = ids_of(j);
+    std::erase_if(out, [&](const JobRow& r) { return r.comment() != j.comment; });
+    return out;
+  }
+  std::vector<JobRow> ids_of(const JobInfo& j) const {
     std::vector<JobRow> out;
     if (!j.array_job_id) {
       if (auto it = single.find(j.job_id); it != single.end()) out.push_back(it->second);
@@ -101,6 +107,15 @@ Status Cluster::poll(bool full) {
 void Cluster::apply(const JobRow& row, const JobInfo& info) {
   auto o = observation_of(info);
   if (!o) return;
+  o->run = static_cast<int>(row.generation);
+  if (info.restart_count > 0 && !compute::is_terminal(o->state)) {
+    // SLURM requeued it (its node failed, with JobRequeue=1): that run ended NODE_FAIL; SLURM's
+    // rerun is then an orphan of this run and is cancelled.
+    o->state = compute::JobState::kNodeFail;
+    o->reason = "SLURM requeued job " + std::to_string(info.job_id) + " (its node failed; restart " +
+                std::to_string(info.restart_count) + ")";
+    o->end_time = svc_.clock_.now_ms();
+  }
   // A hold or release SLURM has not applied yet is what jobs already shows: no flapping.
   if (!row.control_sent && (row.control == "hold" || row.control == "release")) o->held = row.control == "hold";
   std::string fp = fingerprint(*o);
@@ -170,6 +185,7 @@ void Cluster::reconcile(const std::vector<JobInfo>& listing, Millis listed_at, b
     if (r.state != kSubmitted || !r.submitted_ms || *r.submitted_ms >= listed_at || present.contains(r.job_id)) continue;
     std::string id = std::to_string(*r.slurm_job_id) + (r.array_task_id ? "_" + std::to_string(*r.array_task_id) : "");
     jobs::Observation o{.state = compute::JobState::kNodeFail, .slurm_state = "", .reason = "SLURM no longer knows job " + id};
+    o.run = static_cast<int>(r.generation);
     o.end_time = listed_at;
     if (auto st = svc_.jobs_.observe(r.job_id, o); !st) {
       spdlog::warn("slurm cluster {}: job {}: {}", name_, r.job_id, st.error().detail);

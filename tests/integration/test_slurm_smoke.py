@@ -128,6 +128,30 @@ def test_array_goes_as_one_slurm_array_and_a_dependency_waits(smoke, slurm_clust
     assert d["start_time"] >= max(ends), (d, ends)
 
 
+def test_requeue_of_a_running_job_is_a_new_slurm_job(smoke, slurm_cluster):
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["sh", "-c", "echo run; sleep 2"], "partition": "slurm", "time_limit_s": 120,
+                       "mem_mb": 128})
+    assert r.status == 201, r
+    job_id = r.json["id"]
+
+    def running():
+        j = srv.call("GET", f"/api/v1/jobs/{job_id}", member.token).json
+        return j if j["state"] == "RUNNING" and j["slurm"]["job_id"] else None
+    first = wait_until(running, 30, 0.05, "the job to run")["slurm"]["job_id"]
+    r = srv.call("POST", f"/api/v1/jobs/{job_id}/requeue", member.token)
+    assert r.status == 200, r
+    done = wait_end(srv, member.token, job_id)
+    assert done["state"] == "COMPLETED", done
+    second = done["slurm"]["job_id"]
+    assert second != first
+    assert slurm_cluster.job(second)["comment"] == f"atrium:{job_id}#1"
+    assert slurm_cluster.job(first)["job_state"] == "CANCELLED"
+
+
 def test_exec_channel_takes_only_the_jobs_own_token(smoke):
     srv, world = smoke
     member = world.a.users["member"]
