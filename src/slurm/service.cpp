@@ -55,7 +55,7 @@ Status Service::start() {
   auto rows = TRY(db_.read([](db::Tx& tx) { return store::recent(tx, 100'000); }));
   {
     std::lock_guard lk(mu_);
-    for (auto& r : rows) rows_[r.job_id] = r;
+    for (auto& r : rows) remember_locked(r);
   }
   for (auto& [name, c] : clusters_) c->start();
   return {};
@@ -241,7 +241,17 @@ Status Service::mutate_all(const std::vector<std::string>& job_ids, const std::f
 
 void Service::remember(const JobRow& r) {
   std::lock_guard lk(mu_);
+  remember_locked(r);
+}
+
+void Service::remember_locked(const JobRow& r) {
   rows_[r.job_id] = r;
+  keys_.insert(r.submit_key);
+  keys_.insert(r.job_id);
+  if (r.active())
+    active_.insert(r.job_id);
+  else
+    active_.erase(r.job_id);
 }
 
 std::optional<JobRow> Service::remembered(const std::string& job_id) const {
@@ -254,17 +264,14 @@ std::optional<JobRow> Service::remembered(const std::string& job_id) const {
 std::vector<JobRow> Service::remembered_active(const std::string& cluster) const {
   std::lock_guard lk(mu_);
   std::vector<JobRow> out;
-  for (auto& [id, r] : rows_)
-    if (r.cluster == cluster && r.active()) out.push_back(r);
+  for (auto& id : active_)
+    if (auto& r = rows_.at(id); r.cluster == cluster) out.push_back(r);
   return out;
 }
 
 bool Service::knows_key(const std::string& submit_key) const {
   std::lock_guard lk(mu_);
-  if (rows_.contains(submit_key)) return true;
-  for (auto& [id, r] : rows_)
-    if (r.submit_key == submit_key) return true;
-  return false;
+  return keys_.contains(submit_key);
 }
 
 nlohmann::json Service::live(const jobs::JobRecord& job) const {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,7 @@ class Service : public jobs::Remote {
   // The same for several rows in one transaction (an array's tasks).
   Status mutate_all(const std::vector<std::string>& job_ids, const std::function<Status(JobRow&)>& fn);
   void remember(const JobRow& r);  // the live fields' copy
+  void remember_locked(const JobRow& r);
   std::optional<JobRow> remembered(const std::string& job_id) const;
   std::vector<JobRow> remembered_active(const std::string& cluster) const;
   bool knows_key(const std::string& submit_key) const;  // a job or array this server handed over
@@ -107,6 +109,8 @@ class Service : public jobs::Remote {
 
   mutable std::mutex mu_;
   std::map<std::string, JobRow> rows_;  // GUARDED_BY(mu_): every row loaded or written since start
+  std::set<std::string> active_;        // GUARDED_BY(mu_): the ids of rows not ended
+  std::set<std::string> keys_;          // GUARDED_BY(mu_): every submit_key (and so every comment) issued
   std::string server_port_;             // GUARDED_BY(mu_)
 };
 
