@@ -1,5 +1,6 @@
 #include "app/slurm_wiring.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -22,6 +23,7 @@ SlurmWiring::SlurmWiring(const Settings& c, db::Database& db, const Clock& clock
                          jobs::Service& compute, const jobs::Settings& js, http::Api& api, obs::Metrics& metrics) {
   if (c.slurm.clusters.empty()) return;
   slurm::Settings s{.config = c.slurm, .data_dir = c.server.data_dir, .exe = js.exe, .kill_grace = js.kill_grace};
+  s.parallel_handovers = std::clamp(c.server.worker_threads / 4, 1, 8);  // the rest serves requests
   slurm::JobsPort port{
       .prepare = [&compute](const std::string& id,
                             const std::filesystem::path& node) { return compute.prepare_remote(id, node); },

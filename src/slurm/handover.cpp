@@ -14,9 +14,6 @@
 
 namespace atrium::slurm {
 
-namespace {
-constexpr int kParallelHandOvers = 8;
-}
 
 Millis Cluster::handover_run() {
   Millis now = svc_.clock_.now_ms(), until = 0;
@@ -36,20 +33,25 @@ Millis Cluster::handover_run() {
   std::condition_variable cv;
   int running = 0;
   bool down = false;
+  auto one = [this, &m, &cv, &running, &down](const std::string& key) {
+    auto st = hand_over(key);
+    if (!st && refused(st.error())) spdlog::warn("slurm cluster {}: handing over {}: {}", name_, key, st.error().detail);
+    std::lock_guard g(m);
+    if (!st && !refused(st.error())) down = true;
+    --running;
+    cv.notify_all();
+  };
+  const int parallel = std::max(1, svc_.settings_.parallel_handovers);
   for (auto& key : keys) {
     std::unique_lock lk(m);
-    cv.wait(lk, [&] { return running < kParallelHandOvers; });
+    cv.wait(lk, [&] { return running < parallel; });
     if (down) break;
     ++running;
     lk.unlock();
-    async::asio::post(svc_.rt_.pool(), [this, key, &m, &cv, &running, &down] {
-      auto st = hand_over(key);
-      if (!st && refused(st.error())) spdlog::warn("slurm cluster {}: handing over {}: {}", name_, key, st.error().detail);
-      std::lock_guard g(m);
-      if (!st && !refused(st.error())) down = true;
-      --running;
-      cv.notify_all();
-    });
+    if (parallel == 1)
+      one(key);  // on this thread: no second pool thread held
+    else
+      async::asio::post(svc_.rt_.pool(), [key, &one] { one(key); });
   }
   std::unique_lock lk(m);
   cv.wait(lk, [&] { return running == 0; });

@@ -45,6 +45,9 @@ struct Settings {
   Millis kill_grace = 10'000;
   Millis full_listing_every = 30'000;
   Millis handover_retry = 5'000;
+  // Submissions handed over at once per cluster: each holds a pool thread for up to slurmrestd's
+  // timeout while slurmctld is down, so a share of the pool, never all of it.
+  int parallel_handovers = 1;
 };
 
 class Cluster;

@@ -246,3 +246,4 @@ def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path
         c.run("scancel", str(foreign))
     finally:
         srv.stop(30)
+
