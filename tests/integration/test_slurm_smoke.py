@@ -152,6 +152,28 @@ def test_requeue_of_a_running_job_is_a_new_slurm_job(smoke, slurm_cluster):
     assert slurm_cluster.job(first)["job_state"] == "CANCELLED"
 
 
+def test_held_at_submission_is_held_in_slurm_until_released(smoke, slurm_cluster):
+    srv, world = smoke
+    member = world.a.users["member"]
+    project = world.a.org_project["id"]
+    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
+                 json={"command": ["echo", "released"], "hold": True, "partition": "slurm", "time_limit_s": 120,
+                       "mem_mb": 128})
+    assert r.status == 201, r
+    job_id = r.json["id"]
+
+    def held_in_slurm():
+        j = srv.call("GET", f"/api/v1/jobs/{job_id}", member.token).json
+        sj = slurm_cluster.job(j["slurm"]["job_id"]) if j["slurm"]["job_id"] else None
+        return (j, sj) if sj and sj["job_state"] == "PENDING" and sj["priority"] == 0 else None
+    j, sj = wait_until(held_in_slurm, 30, 0.05, "the job held in SLURM")
+    assert j["state"] == "PENDING" and j["held"] is True, j
+    r = srv.call("POST", f"/api/v1/jobs/{job_id}/release", member.token)
+    assert r.status == 200, r
+    done = wait_end(srv, member.token, job_id)
+    assert done["state"] == "COMPLETED" and done["held"] is False, done
+
+
 def test_exec_channel_takes_only_the_jobs_own_token(smoke):
     srv, world = smoke
     member = world.a.users["member"]
