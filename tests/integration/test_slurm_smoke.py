@@ -41,14 +41,19 @@ def wait_end(srv, token: str, job_id: str, timeout: float = 60) -> dict:
         raise AssertionError(f"{e}; last seen: {json.dumps(last)[:2000]}\n{srv.output()[-4000:]}") from None
 
 
+def submit(srv, world, **body):
+    """POSTs a job to partition `slurm` in org A's shared project as its member: the 201."""
+    body = {"partition": "slurm", "time_limit_s": 120, "mem_mb": 128, **body}
+    r = srv.call("POST", f"/api/v1/projects/{world.a.org_project['id']}/jobs", world.a.users["member"].token,
+                 json=body)
+    assert r.status == 201, r
+    return r
+
+
 def test_echo_hi_completes_through_slurm(smoke, slurm_cluster):
     srv, world = smoke
     member = world.a.users["member"]
-    project = world.a.org_project["id"]
-    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                 json={"command": ["sh", "-c", "echo hi"], "partition": "slurm", "time_limit_s": 120,
-                       "mem_mb": 256})
-    assert r.status == 201, r
+    r = submit(srv, world, command=["sh", "-c", "echo hi"], mem_mb=256)
     job = r.json
     assert job["partition"] == "slurm"
     done = wait_end(srv, member.token, job["id"])
@@ -74,17 +79,12 @@ def test_secrets_reach_the_node_through_the_exec_channel(smoke):
     pipes them to `atrium exec --secrets -`; neither the batch script nor spec.json holds them."""
     srv, world = smoke
     member = world.a.users["member"]
-    project = world.a.org_project["id"]
     value = "s3cr3t-" + "x7q" * 4
     r = srv.call("PUT", "/api/v1/me/secrets/SMOKE_KEY", member.token, json={"value": value})
     assert r.status in (200, 201), r
     r = srv.call("PUT", "/api/v1/me/secrets/SMOKE_FILE", member.token, json={"value": value + "-file"})
     assert r.status in (200, 201), r
-    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                 json={"command": ["sh", "-c", "echo key=$SMOKE_KEY; cat /run/secrets/SMOKE_FILE"],
-                       "secrets": ["SMOKE_KEY", "SMOKE_FILE:file"], "partition": "slurm", "time_limit_s": 120,
-                       "mem_mb": 256})
-    assert r.status == 201, r
+    r = submit(srv, world, command=["sh", "-c", "echo key=$SMOKE_KEY; cat /run/secrets/SMOKE_FILE"], secrets=["SMOKE_KEY", "SMOKE_FILE:file"], mem_mb=256)
     done = wait_end(srv, member.token, r.json["id"])
     assert done["state"] == "COMPLETED", done
     logs = srv.call("GET", f"/api/v1/jobs/{done['id']}/logs?stream=stdout&offset=0", member.token)
@@ -100,16 +100,9 @@ def test_array_goes_as_one_slurm_array_and_a_dependency_waits(smoke, slurm_clust
     the array goes to SLURM with --dependency on the array's SLURM id and runs after it."""
     srv, world = smoke
     member = world.a.users["member"]
-    project = world.a.org_project["id"]
-    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                 json={"command": ["sh", "-c", "echo task=$ATRIUM_ARRAY_TASK_ID"], "array": "0-2%2",
-                       "partition": "slurm", "time_limit_s": 120, "mem_mb": 128})
-    assert r.status == 201, r
+    r = submit(srv, world, command=["sh", "-c", "echo task=$ATRIUM_ARRAY_TASK_ID"], array="0-2%2")
     a = r.json
-    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                 json={"command": ["echo", "after"], "dependency": f"afterok:{a['array_id']}",
-                       "partition": "slurm", "time_limit_s": 120, "mem_mb": 128})
-    assert r.status == 201, r
+    r = submit(srv, world, command=["echo", "after"], dependency=f"afterok:{a['array_id']}")
     after = r.json["id"]
     array_job = None
     for i, tid in enumerate(a["job_ids"]):
@@ -131,11 +124,7 @@ def test_array_goes_as_one_slurm_array_and_a_dependency_waits(smoke, slurm_clust
 def test_requeue_of_a_running_job_is_a_new_slurm_job(smoke, slurm_cluster):
     srv, world = smoke
     member = world.a.users["member"]
-    project = world.a.org_project["id"]
-    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                 json={"command": ["sh", "-c", "echo run; sleep 2"], "partition": "slurm", "time_limit_s": 120,
-                       "mem_mb": 128})
-    assert r.status == 201, r
+    r = submit(srv, world, command=["sh", "-c", "echo run; sleep 2"])
     job_id = r.json["id"]
 
     def running():
@@ -155,11 +144,7 @@ def test_requeue_of_a_running_job_is_a_new_slurm_job(smoke, slurm_cluster):
 def test_held_at_submission_is_held_in_slurm_until_released(smoke, slurm_cluster):
     srv, world = smoke
     member = world.a.users["member"]
-    project = world.a.org_project["id"]
-    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                 json={"command": ["echo", "released"], "hold": True, "partition": "slurm", "time_limit_s": 120,
-                       "mem_mb": 128})
-    assert r.status == 201, r
+    r = submit(srv, world, command=["echo", "released"], hold=True)
     job_id = r.json["id"]
 
     def held_in_slurm():
@@ -177,10 +162,7 @@ def test_held_at_submission_is_held_in_slurm_until_released(smoke, slurm_cluster
 def test_exec_channel_takes_only_the_jobs_own_token(smoke):
     srv, world = smoke
     member = world.a.users["member"]
-    project = world.a.org_project["id"]
-    r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                 json={"command": ["sleep", "30"], "partition": "slurm", "time_limit_s": 120, "mem_mb": 256})
-    assert r.status == 201, r
+    r = submit(srv, world, command=["sleep", "30"], mem_mb=256)
     job_id = r.json["id"]
     run = srv.data_dir / "jobs" / job_id / "run0"
     token_file = run / "exec.token"
@@ -212,15 +194,8 @@ def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster
         admin = srv.admin_token()
         world = World(srv, admin, prefix="f")
         member = world.a.users["member"]
-        project = world.a.org_project["id"]
         c.stop_ctld()
-        ids = []
-        for i in range(3):
-            r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                         json={"command": ["sh", "-c", f"echo job{i}"], "partition": "slurm", "time_limit_s": 120,
-                               "mem_mb": 256})
-            assert r.status == 201, r
-            ids.append(r.json["id"])
+        ids = [submit(srv, world, command=["sh", "-c", f"echo job{i}"]).json["id"] for i in range(3)]
 
         def marked():
             js = [srv.call("GET", f"/api/v1/jobs/{i}", member.token).json for i in ids]
@@ -247,12 +222,7 @@ def test_server_kill9_finds_its_jobs_and_cancels_orphans(slurm_cluster, tmp_path
         admin = srv.admin_token()
         world = World(srv, admin, prefix="k")
         member = world.a.users["member"]
-        project = world.a.org_project["id"]
-        r = srv.call("POST", f"/api/v1/projects/{project}/jobs", member.token,
-                     json={"command": ["sh", "-c", "sleep 3; echo survived"], "partition": "slurm",
-                           "time_limit_s": 120, "mem_mb": 256})
-        assert r.status == 201, r
-        job_id = r.json["id"]
+        job_id = submit(srv, world, command=["sh", "-c", "sleep 3; echo survived"]).json["id"]
         wait_until(lambda: srv.call("GET", f"/api/v1/jobs/{job_id}", member.token).json["state"] == "RUNNING",
                    30, 0.05, "the job to run")
         srv.kill9()
