@@ -85,7 +85,11 @@ Status Cluster::submit_group(std::vector<JobRow>& rows) {
   }));
 
   const auto& rec = recs.front();
-  const auto& part = svc_.settings_.config.partitions.at(ready.front().partition);
+  auto pc = svc_.settings_.config.partitions.find(ready.front().partition);
+  if (pc == svc_.settings_.config.partitions.end())
+    return end_rows(ready, compute::JobState::kFailed,
+                    "partition " + ready.front().partition + " is no longer configured on this server");
+  const auto& part = pc->second;
   JobSubmission sub{.name = rec.job.name.empty() ? "atrium-" + rec.id() : rec.job.name,
                     .comment = ready.front().comment(),
                     .partition = part.slurm_partition,
