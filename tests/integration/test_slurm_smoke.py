@@ -187,7 +187,8 @@ def test_exec_channel_takes_only_the_jobs_own_token(smoke):
 
 def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster, tmp_path):
     """slurmctld stopped: jobs submitted meanwhile are accepted (201), show unknown_since, and are
-    handed over once it is back: each SLURM job exactly once, each Atrium job COMPLETED."""
+    handed over once it is back: each SLURM job exactly once, each Atrium job COMPLETED; one
+    cancelled meanwhile is never submitted."""
     c = make_slurm_cluster()
     srv = slurm_server(c, tmp_path / "data", cluster_keys={"poll_ms": 200})
     try:
@@ -196,6 +197,9 @@ def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster
         member = world.a.users["member"]
         c.stop_ctld()
         ids = [submit(srv, world, command=["sh", "-c", f"echo job{i}"]).json["id"] for i in range(3)]
+        cancelled = submit(srv, world, command=["echo", "never"]).json["id"]
+        r = srv.call("POST", f"/api/v1/jobs/{cancelled}/cancel", member.token)
+        assert r.status == 200 and r.json["state"] == "CANCELLED", r
 
         def marked():
             js = [srv.call("GET", f"/api/v1/jobs/{i}", member.token).json for i in ids]
@@ -207,7 +211,7 @@ def test_slurmctld_down_submissions_queue_and_go_exactly_once(make_slurm_cluster
             assert done["state"] == "COMPLETED", done
             assert done["slurm"]["unknown_since"] is None
         comments = [j["comment"] for j in c.squeue_json() if j["comment"].startswith("atrium:")]
-        assert sorted(comments) == sorted(f"atrium:{i}" for i in ids), comments
+        assert sorted(comments) == sorted(f"atrium:{i}" for i in ids), comments  # the cancelled one never
     finally:
         srv.stop(30)
 
