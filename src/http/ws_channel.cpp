@@ -180,7 +180,9 @@ awaitable<void> Server::Impl::run_ws_handler(Stream& stream, const StringRequest
     std::lock_guard lk(conns_mu);
     live_streams.erase(&hook);
   }
-  if (sock.is_open()) {
+  if (sock.is_open()) {  // the handler ended without a close: one, briefly (the peer may be gone)
+    timeouts.handshake_timeout = std::chrono::seconds(2);
+    sock.set_option(timeouts);
     ws::close_reason why(draining ? ws::close_code::going_away : ws::close_code::normal);
     co_await sock.async_close(why, asio::redirect_error(use_awaitable, ec));
   }

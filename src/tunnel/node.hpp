@@ -9,6 +9,7 @@
 
 #include <utility>  // must precede Asio with g++ 12 + Boost 1.74 coroutines
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -60,7 +61,7 @@ class Node {
   std::unique_ptr<Timer> timer_;
   Mux* mux_ = nullptr;  // while connected
   bool stopped_ = false;
-  int connects_ = 0;
+  std::atomic<int> connects_{0};  // read by tests from another thread
 };
 
 void add_tunnel_command(CLI::App& app, int& exit_code);
