@@ -4,6 +4,7 @@
 #include "app/app.hpp"
 #include "cli/cli.hpp"
 #include "sandbox/exec_command.hpp"
+#include "tunnel/node.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Atrium: a self-hosted research computing platform", "atrium"};
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   atrium::app::add_commands(app, exit_code);  // server, admin
   atrium::sandbox::add_exec_command(app, exit_code);  // exec (the per-job sandbox supervisor)
+  atrium::tunnel::add_tunnel_command(app, exit_code);  // tunnel (an environment's link from a SLURM node)
   atrium::cli::add_commands(app, exit_code);  // login, whoami, org, group, user, role, project, token, invite, audit
   try {
     app.parse(argc, argv);

@@ -51,6 +51,7 @@
 #include "projects/projects.hpp"
 #include "projects/routes.hpp"
 #include "proxy/proxy.hpp"
+#include "app/tunnel_wiring.hpp"
 #include "quota/quota.hpp"
 #include "sandbox/sandbox.hpp"
 #include "tasks/config.hpp"
@@ -580,7 +581,9 @@ int run_server(const ServerFlags& flags) {
   settings.public_url = origins.public_url;
   auto outbound_allow = sandbox::parse_cidrs(c.compute.outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
-  envs::Service env_service(**db, clock, runtime, compute_service, env_settings(c, *outbound_allow, origins, &data_service));
+  tunnel::Service tunnel_service(**db, runtime, {.data_dir = c.server.data_dir});  // environments on SLURM nodes
+  envs::Service env_service(**db, clock, runtime, compute_service,
+                            with_tunnels(env_settings(c, *outbound_allow, origins, &data_service), tunnel_service, api));
   env_service_ptr = &env_service;
   if (auto st = image_builds->start(c, **db, clock, compute_service, *image_service, repos, task_queue, api); !st)
     die(st.error().detail);

@@ -58,6 +58,7 @@ struct Service::Look {
   std::string queue_text;              // QUEUED: what its job waits for
   std::shared_ptr<Live> live;
   std::optional<std::uint32_t> uid;    // its socket's owner
+  std::optional<AppSocket> socket;     // where its app is reached now (nullopt: not reachable)
   std::string token;
 };
 
@@ -132,6 +133,7 @@ Service::Look Service::look(const std::string& id) {
   if (s.env->state == EnvState::kQueued) s.queue_text = queue_text(jobs_.to_json(*s.job));
   if (s.env->state == EnvState::kQueued) return s;
   s.uid = uid_of(*s.env);
+  s.socket = app_socket(*s.env);
   s.token = token_of(id);
   return s;
 }
@@ -293,9 +295,10 @@ Millis Service::cull(const Look& s) {
 
 async::Task<Result<http::UnixReply>> Service::app_request(const Look& s, std::string method, std::string target) {
   if (!s.uid) co_return fail(ErrorCode::kUnavailable, "env-unreachable", "the environment's job is gone");
+  if (!s.socket) co_return fail(ErrorCode::kUnavailable, "env-unreachable", "its node's tunnel is not connected");
   http::UnixRequest req;
-  req.socket_path = (run_dir(s.env->id) / "app.sock").string();
-  req.owner_uid = *s.uid;
+  req.socket_path = s.socket->path;
+  req.owner_uid = s.socket->uid;
   req.method = std::move(method);
   req.target = std::move(target);
   req.headers.emplace_back("Authorization", "token " + s.token);

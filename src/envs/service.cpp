@@ -128,7 +128,23 @@ std::optional<std::uint32_t> Service::uid_of(const EnvRecord& e) {
   std::uint32_t uid = sandbox_uid((*job)->uid);
   std::lock_guard lk(mu_);
   lp->uid = uid;
+  lp->remote = (*job)->partition != jobs::kLocalPartition;
   return uid;
+}
+
+std::optional<Service::AppSocket> Service::app_socket(const EnvRecord& e) {
+  auto uid = uid_of(e);
+  if (!uid) return std::nullopt;
+  bool remote = false;
+  {
+    auto lp = live(e.id);
+    std::lock_guard lk(mu_);
+    remote = lp->remote;
+  }
+  if (!remote) return AppSocket{(run_dir(e.id) / "app.sock").string(), *uid};
+  auto tunnel = settings_.tunnel_socket ? settings_.tunnel_socket(e.job_id) : std::nullopt;
+  if (!tunnel) return std::nullopt;
+  return AppSocket{tunnel->string(), static_cast<std::uint32_t>(::geteuid())};
 }
 
 Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::string& project_id,
@@ -338,11 +354,11 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
 Upstream Service::upstream(const EnvRecord& e) {
   Upstream u{e.id, e.user_id, e.project_id, e.org_id, e.group_id, e.state_text(), "", "", 0};
   if (e.state == EnvState::kReady) {
-    auto uid = uid_of(e);
-    if (!uid) return u;
-    u.socket_path = (run_dir(e.id) / "app.sock").string();
+    auto sock = app_socket(e);
+    if (!sock) return u;
+    u.socket_path = sock->path;
     u.token = token_of(e.id);
-    u.socket_uid = *uid;
+    u.socket_uid = sock->uid;
   }
   return u;
 }

@@ -69,6 +69,10 @@ struct Settings {
   const Origins* origins = nullptr;  // where environments are served; null: path mode on a relative URL
   data::Service* data = nullptr;     // the project views' store; null: launches with `files` are refused
   Millis files_sync_interval = 300'000;  // views synced and homes measured this often ([envs] files_sync_s; 0: never)
+  // An environment whose job runs on a remote partition (a SLURM node) is reached through its
+  // tunnel: the server-side socket of the job's connected tunnel (tunnel::Service::socket_for),
+  // nullopt while none is. Unset: such environments are never reachable.
+  std::function<std::optional<std::filesystem::path>(const std::string& job_id)> tunnel_socket;
 };
 
 struct LaunchRequest {
@@ -159,7 +163,16 @@ class Service {
     bool net_attached = false;     // network "outbound": slirp4netns runs for it
     std::string token;             // read from the token file once
     std::optional<std::uint32_t> uid;  // the uid its app (and so app.sock) runs as
+    bool remote = false;               // its job runs on a remote partition (set with uid)
   };
+  // Where the app is reached: its socket in the run directory (owned by its uid), or, for a job on
+  // a remote partition, its tunnel's socket on this server (owned by the server's uid).
+  struct AppSocket {
+    std::string path;
+    std::uint32_t uid = 0;
+  };
+  // nullopt: not reachable now (its job is unknown, or its tunnel is not connected).
+  std::optional<AppSocket> app_socket(const EnvRecord& e);
   struct Watch {  // one environment's coroutine
     async::Waiter waiter;
   };

@@ -19,6 +19,8 @@ class Stream;  // core/async.hpp: a body produced piece by piece
 
 namespace atrium::http {
 
+class WsHandler;  // http/ws_channel.hpp
+
 struct Request {
   std::string method;  // upper case: GET, POST, ...
   std::string target;  // as sent: /api/v1/projects?limit=2
@@ -51,6 +53,9 @@ struct Response {
   // and then each piece the stream yields as one binary message; the stream's end closes the
   // WebSocket normally (1000). Messages from the client are read (pings, close) and ignored.
   bool websocket = false;
+  // To a WebSocket upgrade request: the server accepts the upgrade and hands the WebSocket to
+  // this handler (both ways, whole messages; http/ws_channel.hpp).
+  std::shared_ptr<WsHandler> ws_handler;
   // With `stream`: the body's length when it is known (sent as Content-Length, not chunked).
   std::int64_t stream_length = -1;
 

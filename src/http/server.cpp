@@ -108,6 +108,9 @@ void Server::Impl::connection_ended(const std::shared_ptr<Conn>& conn) {
 
 void Server::Impl::begin_shutdown() {
   if (draining.exchange(true)) return;
+  // Until the drain is spawned, io must not run out of work (the acceptor's close below can end
+  // its last pending operation, and run() would return before the drain ever runs).
+  auto hold = asio::make_work_guard(io);
   spdlog::info("shutting down: no new connections, finishing in-flight requests");
   if (settings.on_drain) settings.on_drain();
   asio::post(io, [this] {

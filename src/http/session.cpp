@@ -248,11 +248,14 @@ awaitable<bool> Server::Impl::serve_local(Stream& stream, flat_buffer& buffer, H
     resp = co_await async::on_pool(rt, [this, &req, &adm] { return api.handle(req, adm); });
     route = adm.pattern;
   }
-  if (req.websocket && resp.websocket && resp.stream && resp.status < 300) {
+  if (req.websocket && ((resp.websocket && resp.stream) || resp.ws_handler) && resp.status < 300) {
     double secs = t0.seconds();
     metrics.observe_request(route, req.method, 101, secs);  // the upgrade; the WebSocket may last hours
     log_access(req, 101, secs, 0, route);
-    co_await run_websocket(stream, msg, resp, rid);
+    if (resp.ws_handler)
+      co_await run_ws_handler(stream, msg, resp, rid);
+    else
+      co_await run_websocket(stream, msg, resp, rid);
     co_return false;
   }
   bool keep = msg.keep_alive() && !draining && !over_cap;

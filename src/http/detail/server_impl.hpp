@@ -5,6 +5,7 @@
 //   body.cpp       a local request's body: limits, 100-continue, spooling to disk
 //   write.cpp      responses: whole, sized (Content-Length) and chunked from a Stream
 //   websocket.cpp  a WebSocket that carries a Stream
+//   ws_channel.cpp a WebSocket handed to a route's WsHandler (both ways); the WebSocket client
 //   relay.cpp      the reverse proxy: upstream connections, relaying a request and its answer
 //   tunnel.cpp     a proxied WebSocket after its 101: bytes both ways
 #pragma once
@@ -211,6 +212,10 @@ struct Server::Impl {
   // ---- websocket.cpp
   template <typename Stream>
   awaitable<void> run_websocket(Stream& stream, const StringRequest& msg, const Response& r, const std::string& rid);
+
+  // ---- ws_channel.cpp
+  template <typename Stream>
+  awaitable<void> run_ws_handler(Stream& stream, const StringRequest& msg, const Response& r, const std::string& rid);
 
   // ---- relay.cpp
   bool for_proxy(const RequestHeader& hdr) const;
