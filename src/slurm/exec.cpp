@@ -21,6 +21,9 @@ Result<jobs::JobRecord> Service::verify_exec_token(const std::string& job_id, co
   std::string want = row && !row->exec_token_hash.empty() ? row->exec_token_hash : std::string(64, 'x');
   bool ok = crypto::constant_time_equal(crypto::sha256_hex(token), want);
   if (!ok || !row || token.empty() || !row->active()) return fail(unknown());
+  // A run being stopped (cancel, requeue: the requeued job's next run gets a token of its own)
+  // starts nothing more: its token is dead from the request's commit on.
+  if (row->control == "cancel" || row->control == "requeue") return fail(unknown());
   auto rec = TRY(jobs_.get(job_id));
   if (!rec || compute::is_terminal(rec->job.state)) return fail(unknown());
   return std::move(*rec);

@@ -121,6 +121,7 @@ TEST_F(SlurmServiceTest, ControlsAreDurableAndCancelBeforeHandOverEndsIt) {
   EXPECT_FALSE(r.slurm_job_id);
   EXPECT_EQ(r.control, "");
   EXPECT_EQ(r.generation, 1);
+  EXPECT_TRUE(r.exec_token_hash.empty());  // the old run's token is dead
   EXPECT_EQ(r.comment(), "atrium:j2#1");  // a new idempotency key for the new run
   ASSERT_TRUE(control("j2", jobs::Control::kCancel));
   ASSERT_TRUE(control("j2", jobs::Control::kRelease));  // nothing follows a cancel
@@ -145,6 +146,15 @@ TEST_F(SlurmServiceTest, ExecTokenOpensOnlyItsOwnActiveJob) {
     ASSERT_FALSE(r) << id;
     EXPECT_EQ(r.error().code, ErrorCode::kNotFound);  // the same answer, whatever was wrong
   }
+  // A run being stopped starts nothing more: a cancel kills its token at once.
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) { return svc_->control(tx, records_["j1"], jobs::Control::kCancel); }));
+  EXPECT_FALSE(svc_->verify_exec_token("j1", token));
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) -> Status {
+    auto r = *row("j1");
+    r.control.clear();
+    return store::save(tx, r);
+  }));
+  ASSERT_TRUE(svc_->verify_exec_token("j1", token));
   records_["j1"].job.state = compute::JobState::kCompleted;  // a token dies with its job
   EXPECT_FALSE(svc_->verify_exec_token("j1", token));
 }

@@ -107,12 +107,20 @@ Status Cluster::send_controls() {
 }
 
 // A submission that may already be in SLURM (its submit's answer was lost, or the server died):
-// adopted when SLURM lists a job with its comment.
+// adopted when SLURM lists a job with its comment, submitted by submit_user. Any SLURM user may set
+// any comment on their own jobs (and a tenant knows its job ids): a job of another user is never
+// Atrium's; adopted, that user's job would stand for the Atrium job (its state, hold, exit code and
+// end) while the real one is never submitted.
 Result<bool> Cluster::adopt_by_comment(std::vector<JobRow>& rows) {
   auto listing = TRY(call("jobs", [&] { return rest_.jobs(0); }));
   std::string comment = rows.front().comment();
   for (auto& j : listing.jobs) {
     if (j.comment != comment) continue;
+    if (j.user_name != cfg_.submit_user) {
+      spdlog::warn("slurm cluster {}: SLURM job {} of user {} carries {}: not adopted", name_, j.job_id,
+                   j.user_name, comment);
+      continue;
+    }
     std::int64_t id = j.array_job_id ? j.array_job_id : j.job_id;
     Millis now = svc_.clock_.now_ms();
     for (auto& r : rows)
