@@ -45,8 +45,39 @@ struct Options {
   std::string spec;
   std::string state_dir;
   std::string secrets;  // "" | FILE | "-" (stdin: the server's pipe)
+  std::string gpus;     // "" | the host scheduler's allocation ("0,2": SLURM's $SLURM_JOB_GPUS)
   bool probe = false;
 };
+
+// The GPUs the node's scheduler allocated replace the spec's indices (a remote spec says only how
+// many: 0..n-1 would be another job's GPUs on a shared node). Never more than the spec asks for: a
+// spec without GPUs gets none, whatever the node says; a different count is refused.
+int apply_gpus(const std::string& list, Spec& spec) {
+  if (list.empty() || spec.gpus.empty()) return 0;
+  std::vector<int> gpus;
+  std::istringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    int g = -1;
+    try {
+      std::size_t used = 0;
+      g = std::stoi(item, &used);
+      if (used != item.size()) g = -1;
+    } catch (const std::exception&) {
+    }
+    if (g < 0 || g > 254 || std::find(gpus.begin(), gpus.end(), g) != gpus.end()) {
+      std::cerr << "atrium exec: --gpus " << list << ": not a list of distinct GPU indices\n";
+      return kUsageError;
+    }
+    gpus.push_back(g);
+  }
+  if (gpus.size() != spec.gpus.size()) {
+    std::cerr << "atrium exec: --gpus " << list << " names " << gpus.size() << " GPU(s), the job has "
+              << spec.gpus.size() << "\n";
+    return kSetupError;
+  }
+  spec.gpus = std::move(gpus);
+  return 0;
+}
 
 // JSON from FILE, or from stdin to EOF for "-" (stdin is /dev/null again afterwards); discarded
 // (and said why on stderr) when it cannot be read or parsed. `what` names it in messages.
@@ -94,6 +125,7 @@ int run_exec(const Options& opt) {
     std::cerr << "atrium exec: bad spec: " << spec.error().detail << "\n";
     return kUsageError;
   }
+  if (int rc = apply_gpus(opt.gpus, *spec); rc != 0) return rc;
   if (!opt.secrets.empty()) {
     if (opt.secrets == "-" && opt.spec == "-") {
       std::cerr << "atrium exec: --spec - and --secrets - cannot both read stdin\n";
@@ -169,6 +201,8 @@ void add_exec_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--state-dir", opt->state_dir, "Write supervisor.json and outcome.json here (atomically)");
   cmd->add_option("--secrets", opt->secrets,
                   "Secret variables and files as JSON {\"env\": {...}, \"files\": {...}}: a file, or - for stdin");
+  cmd->add_option("--gpus", opt->gpus,
+                  "The GPU indices the node's scheduler allocated (e.g. $SLURM_JOB_GPUS): replace the spec's, as many");
   cmd->add_flag("--probe", opt->probe, "Print what this host's sandbox can enforce (JSON) and exit");
   cmd->callback([opt, &exit_code, spec] {
     if (!opt->probe && spec->count() == 0) {

@@ -63,6 +63,10 @@ std::string words(const std::vector<std::string>& args) {
   return out;
 }
 
+// The GPUs SLURM allocated (global indices; unset without GPUs) replace the spec's 0..n-1, which
+// on a node shared by several jobs would be another job's.
+constexpr const char* kSlurmGpus = " ${SLURM_JOB_GPUS:+--gpus \"$SLURM_JOB_GPUS\"}";
+
 // The lines that run one task (indent: inside a case branch).
 std::string task_lines(const std::string& server_url, const ScriptTask& t, const std::string& indent) {
   std::string run = t.run_dir, token = run + "/exec.token";
@@ -72,9 +76,9 @@ std::string task_lines(const std::string& server_url, const ScriptTask& t, const
   if (!t.tunnel_socket.empty())
     out += indent + "\"$A\" tunnel" + channel + " --socket " + shell_quote(t.tunnel_socket) + " &\n";
   if (t.wants_secrets)
-    out += indent + "\"$A\" exec-secrets" + channel + " | \"$A\"" + words(t.exec_args) + " --secrets -\n";
+    out += indent + "\"$A\" exec-secrets" + channel + " | \"$A\"" + words(t.exec_args) + kSlurmGpus + " --secrets -\n";
   else
-    out += indent + "exec \"$A\"" + words(t.exec_args) + "\n";
+    out += indent + "exec \"$A\"" + words(t.exec_args) + kSlurmGpus + "\n";
   return out;
 }
 

@@ -59,7 +59,8 @@ TEST(SlurmScript, SingleJobExecsAtriumExecWithQuotedArguments) {
             "# Atrium: the run is prepared on the shared filesystem; atrium exec builds the sandbox.\n"
             "A='/usr/bin/atrium'\n"
             "exec >>'/srv/data/jobs/j1/run0/slurm.out' 2>&1\n"
-            "exec \"$A\" 'exec' '--spec' '/srv/data/jobs/j1/run0/spec.json' '--state-dir' '/srv/it'\\''s'\n");
+            "exec \"$A\" 'exec' '--spec' '/srv/data/jobs/j1/run0/spec.json' '--state-dir' '/srv/it'\\''s'"
+            " ${SLURM_JOB_GPUS:+--gpus \"$SLURM_JOB_GPUS\"}\n");
 }
 
 TEST(SlurmScript, SecretsComeThroughTheExecChannelNeverTheScript) {
@@ -71,7 +72,7 @@ TEST(SlurmScript, SecretsComeThroughTheExecChannelNeverTheScript) {
             std::string::npos)
       << s;
   EXPECT_NE(s.find("\"$A\" exec-secrets --server 'http://srv:1' --token-file '/d/run0/exec.token' --job 'j2' | "
-                   "\"$A\" 'exec' '--spec' '/d/run0/spec.json' --secrets -\n"),
+                   "\"$A\" 'exec' '--spec' '/d/run0/spec.json' ${SLURM_JOB_GPUS:+--gpus \"$SLURM_JOB_GPUS\"} --secrets -\n"),
             std::string::npos)
       << s;
   EXPECT_EQ(s.find("exec \"$A\""), std::string::npos);  // the pipe's exec is not replaced
@@ -81,8 +82,8 @@ TEST(SlurmScript, ArrayPicksTheTasksRun) {
   std::vector<ScriptTask> ts = {{.index = 0, .job_id = "t0", .run_dir = "/r0", .exec_args = {"exec", "a"}},
                                 {.index = 3, .job_id = "t3", .run_dir = "/r3", .exec_args = {"exec", "b"}}};
   std::string s = batch_script("/a", "http://s", ts);
-  EXPECT_NE(s.find("case \"$SLURM_ARRAY_TASK_ID\" in\n0)\n  exec >>'/r0/slurm.out' 2>&1\n  exec \"$A\" 'exec' 'a'\n  ;;\n"
-                   "3)\n  exec >>'/r3/slurm.out' 2>&1\n  exec \"$A\" 'exec' 'b'\n  ;;\n*)\n"),
+  EXPECT_NE(s.find("case \"$SLURM_ARRAY_TASK_ID\" in\n0)\n  exec >>'/r0/slurm.out' 2>&1\n  exec \"$A\" 'exec' 'a' ${SLURM_JOB_GPUS:+--gpus \"$SLURM_JOB_GPUS\"}\n  ;;\n"
+                   "3)\n  exec >>'/r3/slurm.out' 2>&1\n  exec \"$A\" 'exec' 'b' ${SLURM_JOB_GPUS:+--gpus \"$SLURM_JOB_GPUS\"}\n  ;;\n*)\n"),
             std::string::npos)
       << s;
   EXPECT_TRUE(s.ends_with("esac\n"));
