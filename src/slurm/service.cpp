@@ -44,6 +44,10 @@ Status Service::init() {
       rc.jwt_key = buf.str();
       if (rc.jwt_key.empty()) return invalid("compute.clusters." + name + ".jwt_key_file: " + c.jwt_key_file + " is empty");
     }
+    if (c.server_url.starts_with("http://"))
+      spdlog::warn("compute.clusters.{}.server_url is plain http: exec tokens, secrets and environment traffic "
+                   "cross the nodes' network in clear (use https unless that network is trusted)",
+                   name);
     ClusterConfig cc = c;
     if (cc.atrium_path.empty()) cc.atrium_path = settings_.exe;
     clusters_.emplace(name, std::make_unique<Cluster>(*this, name, cc, std::move(rc)));
