@@ -5,13 +5,15 @@ or partition, and a SLURM user on the cluster making Atrium adopt a job Atrium d
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 import threading
 import urllib.request
 import uuid
 import pytest
 
-from conftest import World, call, wait_until
+from conftest import ATRIUM_BIN, World, call, wait_until
 from slurm_fixture import slurm_cluster, slurm_server  # noqa: F401
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
@@ -307,3 +309,26 @@ def test_a_cluster_user_cannot_make_atrium_adopt_a_job_with_its_comment(slurm_cl
             c.run("scancel", str(impostor), check=False)
         srv.stop(30)
         switch.close()
+
+
+def test_a_node_exposes_the_gpus_slurm_allocated_never_gpu_0_of_another_job(tmp_path):
+    """A remote spec says only how many GPUs (0..n-1); the batch script passes SLURM's allocation
+    ($SLURM_JOB_GPUS) as `atrium exec --gpus`, which replaces the indices: as many, never more."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+
+    def run(spec: dict, gpus: str) -> subprocess.CompletedProcess:
+        f = tmp_path / "spec.json"
+        f.write_text(json.dumps({"id": "g", "argv": ["/bin/true"], "workspace": str(ws), **spec}))
+        return subprocess.run([ATRIUM_BIN, "exec", "--spec", str(f), "--gpus", gpus], capture_output=True,
+                              text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+    r = run({"gpus": [0]}, "1,2")
+    assert r.returncode == 125 and "names 2 GPU(s), the job has 1" in r.stderr, r
+    r = run({"gpus": [0]}, "1,x")
+    assert r.returncode == 2, r
+    r = run({"gpus": [0]}, "203")  # replaced: the sandbox looks for SLURM's GPU, not GPU 0
+    assert "/dev/nvidia203" in r.stdout, r
+    if os.geteuid() == 0:
+        r = run({}, "5")  # a job charged for no GPU gets none, whatever the node says
+        assert r.returncode == 0 and json.loads(r.stdout)["exit_code"] == 0, r
