@@ -90,7 +90,9 @@ Status Cluster::submit_group(std::vector<JobRow>& rows) {
     return end_rows(ready, compute::JobState::kFailed,
                     "partition " + ready.front().partition + " is no longer configured on this server");
   const auto& part = pc->second;
-  JobSubmission sub{.name = rec.job.name.empty() ? "atrium-" + rec.id() : rec.job.name,
+  // Every job is submit_user's in SLURM, whose `singleton` compares names per user: the Atrium user
+  // goes into the name, so one tenant's job names never hold back another's (as locally).
+  JobSubmission sub{.name = rec.job.assoc.user + "/" + (rec.job.name.empty() ? "atrium-" + rec.id() : rec.job.name),
                     .comment = ready.front().comment(),
                     .partition = part.slurm_partition,
                     .account = ready.front().account,
