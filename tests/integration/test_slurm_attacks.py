@@ -197,6 +197,23 @@ def test_another_orgs_account_or_partition_is_refused_and_nothing_is_submitted(h
     assert slurm_cluster.job(done["slurm"]["job_id"])["account"] == "b_acct"
 
 
+def test_another_tenants_job_names_never_hold_back_a_singleton(hostile, slurm_cluster):
+    """Every Atrium job is submit_user's in SLURM, whose `singleton` compares names per user: B's
+    running job named like A's must not keep A's singleton job waiting (as locally: per user)."""
+    srv, world = hostile
+    a, b = world.a.users["member"], world.b.users["member"]
+    blocker = submit(srv, b, world.b.org_project["id"], name="nightly", command=["sleep", "60"])
+    wait_state(srv, b, blocker["id"], {"RUNNING"})
+    j = submit(srv, a, world.a.org_project["id"], name="nightly", dependency="singleton", command=["true"])
+    try:
+        done = wait_state(srv, a, j["id"], TERMINAL, timeout=30)
+        assert done["state"] == "COMPLETED", done
+    finally:
+        srv.call("POST", f"/api/v1/jobs/{blocker['id']}/cancel", b.token)
+    sj = slurm_cluster.job(done["slurm"]["job_id"])
+    assert sj["name"] == f"{a.id}/nightly", sj
+
+
 class RestSwitch:
     """A TCP forwarder to slurmrestd that the test cuts and restores: while cut, every connection is
     closed at once (Atrium sees slurmrestd unreachable) while SLURM's own clients keep working."""
