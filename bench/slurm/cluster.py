@@ -22,7 +22,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-DEV_CLUSTER = REPO / "scripts" / "slurm-dev-cluster.sh"
+DEV_CLUSTER = Path(os.environ.get("SLURMBENCH_DEV_CLUSTER") or REPO / "scripts" / "slurm-dev-cluster.sh")
 SLURM_LOCAL = REPO / "bench" / "jobs" / "slurm-local.sh"
 API = "/slurm/v0.0.38"
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",

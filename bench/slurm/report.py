@@ -116,7 +116,7 @@ def submit_part(r: dict) -> list[str]:
 def latency_part(r: dict) -> list[str]:
     rows = r.get("latency")
     if not rows:
-        why = missing(r, "latency") if "latency" in r.get("errors", {}) else "Not measured in this run."
+        why = missing(r, "latency") if "latency" in r.get("errors", {}) else "Not measured in this run"
         return ["### 3. State change: SLURM job ends → Atrium's API reports it", "", why + ".", ""] + rpc_part(r)
     poll = r["cluster"]["poll_ms"]
     out_ = [x["t_api"] - x["t_outcome"] for x in rows if x.get("t_outcome")]
