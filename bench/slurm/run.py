@@ -231,6 +231,12 @@ class Bench:
         assert resp.status == 200, resp.status
 
         def reader():
+            try:
+                read_events()
+            except (OSError, AttributeError, ValueError):
+                pass  # the stream was closed at the end
+
+        def read_events():
             data = []
             for raw in iter(resp.readline, b""):
                 line = raw.decode().rstrip("\n")
