@@ -91,7 +91,7 @@ def submit_part(r: dict) -> list[str]:
         return ["### 2. Submit throughput", "", "Not measured in this run.", ""]
     lines = ["### 2. Submit throughput (held jobs, wrk with bench/jobs/submit.lua, keep-alive) and the hand-over",
              "", "| system | connections | req/s | 2xx | other answers | p50 ms | p99 ms | vs slurmrestd | "
-             "in SLURM at wrk's end | all in SLURM after s | drain jobs/s | lag after the last 201 s | peak jobs/s into SLURM (1 s) |",
+             "in SLURM at wrk's end | all in SLURM: jobs in s | drain jobs/s | lag after the last 201 s | peak jobs/s into SLURM (1 s) |",
              "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     ref = {x["conns"]: x["rps"] for x in s if x["system"] == "slurmrestd"}
     for x in s:
@@ -101,7 +101,7 @@ def submit_part(r: dict) -> list[str]:
         lines.append(f"| {x['system']} | {x['conns']} | **{x['rps']:.0f}** | {x['ok']} | {x['bad'] or '—'} "
                      f"{x['socket_errors']} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} | {vs} | "
                      f"{fmt(d.get('in_slurm_at_wrk_end'), '{}') if d else '—'} | "
-                     f"{fmt(d.get('all_after_s')) if d else '—'} | {fmt(d.get('rate'), '{:.0f}') if d else '—'} | "
+                     f"{(str(d['accepted']) + ' in ' + fmt(d.get('all_after_s'))) if d else '—'} | {fmt(d.get('rate'), '{:.0f}') if d else '—'} | "
                      f"{fmt(d.get('lag_s')) if d else '—'} | {fmt(d.get('peak_rate_1s'), '{:.0f}') if d else '—'} |")
     if not any(x["system"] == "atrium" for x in s):
         return lines + ["", missing(r, "submit") + ".", ""]
@@ -178,6 +178,12 @@ def jupyter_part(r: dict) -> list[str]:
              stats_row("Atrium → READY", j["atrium_ready"], 1), stats_row("Atrium → api/status 200 through the proxy",
                                                                         j["atrium_200"], 1),
              stats_row("bare sbatch → api/status 200 on its socket", j["bare_200"], 1), ""]
+    ej = j.get("env_job") or {}
+    sl = ej.get("slurm") or {}
+    lines.append(f"The environment's job: partition `{ej.get('partition')}`, " +
+                 (f"SLURM job {sl.get('job_id')} on `{sl.get('nodes')}`." if sl.get("job_id") else
+                  "**no SLURM job** (it did not run on a node)." if ej else "not seen."))
+    lines.append("")
     if not j["atrium_ready"]:
         return lines + [missing(r, "jupyter") + "; bare runs (ms): " + " / ".join(f"{x:.0f}" for x in j["bare_200"]), ""]
     lines += [f"Atrium / bare at p50: **{statistics.median(j['atrium_ready']) / statistics.median(j['bare_200']):.2f}×** "

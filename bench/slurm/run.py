@@ -303,6 +303,9 @@ class Bench:
                                180, 0.02, "the environment on a node")
                 t_ready = time.perf_counter() - t0
                 assert e["state"] == "READY", e
+                if e.get("job_id") and "env_job" not in out:  # where it ran (a node, not this server)
+                    jj = self.srv.call("GET", f"/api/v1/jobs/{e['job_id']}", self.token).json
+                    out["env_job"] = {"partition": jj.get("partition"), "slurm": jj.get("slurm")}
                 wait_until(lambda: proxied(self.srv, "GET", e["url"] + "api/status", self.token).status == 200,
                            60, 0.02, "api/status through the proxy")
                 return t_ready * 1000, (time.perf_counter() - t0) * 1000
@@ -397,15 +400,19 @@ class Bench:
         try:
             rec = self.wrk(f"http://127.0.0.1:{self.srv.port}/api/v1/projects/{pid}/jobs",
                            [f"Authorization: Bearer {self.token}"], self.job(["true"], hold=True), conns)
+            # wrk counts the 201s it read; requests in flight at its end may still be committed: wait
+            # until SLURM has at least that many and nothing new came for 2 s (or 30 s without progress).
             deadline = time.monotonic() + 300
-            while (not samples or samples[-1][1] < rec["ok"]) and time.monotonic() < deadline:
-                if len(samples) > 120 and samples[-1][1] == samples[-120][1] and time.monotonic() > rec["t1"] + 30:
-                    break  # no progress for 30 s
+            while time.monotonic() < deadline:
                 time.sleep(0.25)
+                if len(samples) > 8 and samples[-1][1] >= rec["ok"] and samples[-1][1] == samples[-9][1]:
+                    break
+                if len(samples) > 120 and samples[-1][1] == samples[-120][1] and time.monotonic() > rec["t1"] + 30:
+                    break
         finally:
             stop.set()
             th.join()
-        rec["drain"] = report.drain(samples, rec["t0"], rec["t1"], rec["ok"])
+        rec["drain"] = report.drain(samples, rec["t0"], rec["t1"], max(rec["ok"], samples[-1][1] if samples else 0))
         self.api.call("POST", "/api/v1/jobs/cancel", {"project_id": pid})
         try:
             wait_until(lambda: self.rest.diag()["jobs_pending"] == 0, 120, 0.5, "SLURM's queue to empty")
