@@ -181,7 +181,11 @@ def jupyter_part(r: dict) -> list[str]:
     ej = j.get("env_job") or {}
     sl = ej.get("slurm") or {}
     lines.append(f"The environment's job: partition `{ej.get('partition')}`, " +
-                 (f"SLURM job {sl.get('job_id')} on `{sl.get('nodes')}`." if sl.get("job_id") else
+                 (f"SLURM job {sl.get('job_id')} on `{sl.get('nodes')}`; " + (
+                     "the proxy reached it through the node's tunnel (`<data_dir>/tunnels/<job>.sock`)." if ej.get("tunnel")
+                     else "**no tunnel socket**: the proxy reached the app's unix socket in the run directory directly, "
+                     "which works only because these nodes share this machine's kernel and filesystem.")
+                  if sl.get("job_id") else
                   "**no SLURM job** (it did not run on a node)." if ej else "not seen."))
     lines.append("")
     if not j["atrium_ready"]:

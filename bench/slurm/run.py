@@ -305,7 +305,8 @@ class Bench:
                 assert e["state"] == "READY", e
                 if e.get("job_id") and "env_job" not in out:  # where it ran (a node, not this server)
                     jj = self.srv.call("GET", f"/api/v1/jobs/{e['job_id']}", self.token).json
-                    out["env_job"] = {"partition": jj.get("partition"), "slurm": jj.get("slurm")}
+                    out["env_job"] = {"partition": jj.get("partition"), "slurm": jj.get("slurm"),
+                                      "tunnel": (self.tmp / "data" / "tunnels" / f"{e['job_id']}.sock").exists()}
                 wait_until(lambda: proxied(self.srv, "GET", e["url"] + "api/status", self.token).status == 200,
                            60, 0.02, "api/status through the proxy")
                 return t_ready * 1000, (time.perf_counter() - t0) * 1000
