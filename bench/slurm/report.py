@@ -170,8 +170,7 @@ def jupyter_part(r: dict) -> list[str]:
         return [head, "", "Not measured: no launches.", ""]
     lines = [head, "", "Alternating launches after one unmeasured launch of each, 1 CPU + 1024 MB, one at a time, each "
              "stopped before the next. Atrium: `POST /api/v1/projects/{id}/envs {app: jupyter, partition}` → "
-             "`GET /envs/{id}` READY (polled every 20 ms) and → the first 200 of `api/status` through the proxy (the "
-             "node's tunnel); bare: `sbatch` of a script running the same `python3 -P -m jupyter_server` command line "
+             "`GET /envs/{id}` READY (polled every 20 ms) and → the first 200 of `api/status` through the proxy; bare: `sbatch` of a script running the same `python3 -P -m jupyter_server` command line "
              "(no sandbox, as root, its unix socket on the shared /tmp) → first 200 of `api/status` on that socket "
              "(polled every 20 ms).", "",
              "| case | n | p50 ms | p95 ms | min ms | max ms |", "|---|---:|---:|---:|---:|---:|",
