@@ -214,7 +214,7 @@ def section(r: dict) -> str:
              f"- Atrium: `{r['atrium_bin']}`, one fresh server (temp data dir, SQLite, access log off) with the cluster's "
              "TOML as its config file; one project per figure; every figure is one run, ratios from the same run."]
     if r.get("atrium_error"):
-        lines.append(f"- **Atrium's side not measured** (the SLURM executor is not in this build): `{r['atrium_error']}`")
+        lines.append(f"- **Atrium's side not (fully) measured**: `{r['atrium_error']}`")
     lines.append("")
     for part in (e2e_part, submit_part, latency_part, jupyter_part):
         lines += part(r)

@@ -120,6 +120,12 @@ class Bench:
         except (SystemExit, AssertionError, OSError, KeyError) as e:
             self.res.setdefault("errors", {})[fig] = f"{type(e).__name__}: {str(e)[:400]}"
             log(f"{fig}: Atrium's side failed: {e}")
+            if self.srv.proc.poll() is not None:  # the server died: say how, measure SLURM only from here
+                tail = "\n".join(self.srv.stderr_snapshot()[-30:])
+                self.res["atrium_error"] = f"the server exited ({self.srv.proc.returncode}) during {fig}"
+                self.res["errors"][fig] += f"; {self.res['atrium_error']}"
+                log(f"{self.res['atrium_error']}; its stderr ends:\n{tail}")
+                self.srv = None
             return None
 
     def project(self, slug: str) -> str:
