@@ -183,7 +183,8 @@ def jupyter_part(r: dict) -> list[str]:
                  (f"SLURM job {sl.get('job_id')} on `{sl.get('nodes')}`; " + (
                      "the proxy reached it through the node's tunnel (`<data_dir>/tunnels/<job>.sock`)." if ej.get("tunnel")
                      else "**no tunnel socket**: the proxy reached the app's unix socket in the run directory directly, "
-                     "which works only because these nodes share this machine's kernel and filesystem.")
+                     "which works only because these nodes share this machine's kernel and filesystem." +
+                     (f" The batch job's output: `{ej['node_out'].strip()}`" if ej.get("node_out", "").strip() else ""))
                   if sl.get("job_id") else
                   "**no SLURM job** (it did not run on a node)." if ej else "not seen."))
     lines.append("")

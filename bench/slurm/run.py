@@ -313,6 +313,8 @@ class Bench:
                     jj = self.srv.call("GET", f"/api/v1/jobs/{e['job_id']}", self.token).json
                     out["env_job"] = {"partition": jj.get("partition"), "slurm": jj.get("slurm"),
                                       "tunnel": (self.tmp / "data" / "tunnels" / f"{e['job_id']}.sock").exists()}
+                    outs = sorted((self.tmp / "data" / "jobs" / e["job_id"]).glob("run*/slurm.out"))
+                    out["env_job"]["node_out"] = outs[-1].read_text(errors="replace")[-300:] if outs else ""
                 wait_until(lambda: proxied(self.srv, "GET", e["url"] + "api/status", self.token).status == 200,
                            60, 0.02, "api/status through the proxy")
                 return t_ready * 1000, (time.perf_counter() - t0) * 1000
