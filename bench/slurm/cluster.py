@@ -76,20 +76,20 @@ class Rest:
     def headers(self) -> dict[str, str]:
         return {"X-SLURM-USER-NAME": self.user, "X-SLURM-USER-TOKEN": self.token}
 
+    def _send(self, method: str, path: str, data: bytes | None, hs: dict) -> tuple:
+        self.conn.request(method, API + path, body=data, headers=hs)
+        r = self.conn.getresponse()
+        return r, r.read()
+
     def call(self, method: str, path: str, body=None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
         hs = self.headers() | ({"Content-Type": "application/json"} if data else {})
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, API + path, body=data, headers=hs)
-                r = self.conn.getresponse()
-                raw = r.read()
-                break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                if attempt == 2:
-                    raise
-                self.conn.close()
-                self.conn = self._connect()
+        try:
+            r, raw = self._send(method, path, data, hs)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.conn.close()  # slurmrestd closed the kept-alive connection: once more on a new one
+            self.conn = self._connect()
+            r, raw = self._send(method, path, data, hs)
         try:
             out = json.loads(raw)
         except ValueError:

@@ -157,7 +157,7 @@ def rpc_part(r: dict) -> list[str]:
         lines.append(f"| {ty} | " + " | ".join(f"{r[k]['per_min'].get(ty, 0):.1f}" for k, _ in wins) + " |")
     lines.append("| **all** | " + " | ".join(f"**{r[k]['total_per_min']:.1f}**" for k, _ in wins) + " |")
     if r.get("rpc_run"):
-        lines.append(f"| (jobs submitted in the window) | " + " | ".join(str(r[k]["jobs_submitted"]) for k, _ in wins) + " |")
+        lines.append("| (jobs submitted in the window) | " + " | ".join(str(r[k]["jobs_submitted"]) for k, _ in wins) + " |")
     return lines + [""]
 
 

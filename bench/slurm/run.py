@@ -45,7 +45,7 @@ for p in ("tests/integration", "bench", "bench/jobs", "bench/envs", "bench/slurm
     sys.path.insert(0, str(REPO / p))
 os.environ.setdefault("ATRIUM_BIN", str(REPO / "build" / "src" / "atrium"))
 from bench_envs import unix_get  # noqa: E402
-from bench_jobs import Api, parse_time_ms, pct  # noqa: E402
+from bench_jobs import Api, parse_time_ms  # noqa: E402
 from benchlib import machine, machine_busy, HZ, publish  # noqa: E402
 from cluster import TERMINAL, Cluster, Rest, log, rpc_counts  # noqa: E402
 from conftest import ATRIUM_BIN, Server, stop_envs_then_server, wait_until  # noqa: E402
@@ -108,7 +108,7 @@ class Bench:
         self.org = org["id"]
         self.api = Api(f"http://127.0.0.1:{self.srv.port}", self.token)
         self.res["partitions"] = self.srv.call("GET", "/api/v1/compute/partitions", self.token).json
-        log(f"atrium on :{self.srv.port}; partitions {self.res['partitions']}")
+        log(f"atrium on :{self.srv.port}; partitions {[p['name'] for p in self.res['partitions'].get('items', [])]}")
 
     def atrium_part(self, fig: str, f):
         """Runs f() (an Atrium measurement); a failure is recorded for the report, not raised."""
