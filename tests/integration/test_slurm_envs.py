@@ -1,15 +1,17 @@
-"""Environments on SLURM nodes, reached through the node's tunnel (src/tunnel): a web app and the
-terminal run as SLURM jobs on a dev-cluster node (its own network namespace: the server cannot
-connect to it, the node connects out), READY through the tunnel's health checks, reached through
-the proxy at the same address with the same auth; stopping one cancels its SLURM job and the
-tunnel's socket goes."""
+"""Environments on SLURM nodes, reached through the node's tunnel (src/tunnel): a web app, the
+terminal and Jupyter run as SLURM jobs on a dev-cluster node (its own network namespace: the node
+connects out to the server), become READY through the tunnel's health checks and are reached
+through the proxy at the same address with the same auth (a kernel executes 1+1, the terminal
+echoes); stopping one, or culling it when idle, ends its SLURM job and the tunnel's socket goes."""
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
 from conftest import World, wait_until
 from slurm_fixture import slurm_cluster, slurm_server  # noqa: F401
-from test_envs import ECHO_APP, bearer, env_ws, proxied, terminal_run, wait_state
+from test_envs import ECHO_APP, bearer, env_ws, execute, proxied, terminal_run, wait_state
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +24,18 @@ def setup(slurm_cluster, tmp_path_factory):
             "kind": "web", "title": "echo", "command": ["/usr/bin/python3", "-c", ECHO_APP], "health_path": "health",
             "defaults": {"cpus": 1, "mem_mb": 256}, "max": {"cpus": 2, "mem_mb": 1024}})
         assert r.status == 201, r
+        r = srv.call("PUT", "/api/v1/apps/idle3", srv.admin, json={
+            "kind": "web", "command": ["/usr/bin/python3", "-c", ECHO_APP], "health_path": "h",
+            "defaults": {"cpus": 1, "mem_mb": 256}, "idle_timeout_s": 3})
+        assert r.status == 201, r
         yield srv, world
     finally:
         srv.stop(30)
 
 
-def launch(srv, token, project_id, app):
+def launch(srv, token, project_id, app, **kw):
     r = srv.call("POST", f"/api/v1/projects/{project_id}/envs", token,
-                 json={"app": app, "partition": "slurm", "time_limit_s": 600})
+                 json={"app": app, "partition": "slurm", "time_limit_s": 600, **kw})
     assert r.status == 201, r
     return r.json
 
@@ -68,3 +74,30 @@ def test_terminal_on_a_node_echoes(setup):
     ws.close()
     srv.call("POST", f"/api/v1/envs/{env['id']}/stop", member.token)
     wait_state(srv, member.token, env["id"], ("STOPPED",), 90)
+
+
+def test_jupyter_on_a_node_executes(setup):
+    srv, w = setup
+    member = w.a.users["member"]
+    env = launch(srv, member.token, w.a.org_project["id"], "jupyter", cpus=1, mem_mb=1024)
+    env = wait_state(srv, member.token, env["id"], timeout=180)
+    base = env["url"]
+    k = proxied(srv, "POST", base + "api/kernels", member.token, {"Content-Type": "application/json"},
+                b'{"name": "python3"}')
+    assert k.status == 201, k
+    chan = f"{base}api/kernels/{k.json['id']}/channels?session_id={uuid.uuid4().hex}"
+    ws = env_ws(srv, chan, headers=bearer(member.token), subprotocols=["v1.kernel.websocket.jupyter.org"])
+    assert execute(ws, "1+1", v1=True) == "2"
+    ws.close()
+    srv.call("POST", f"/api/v1/envs/{env['id']}/stop", member.token)
+    wait_state(srv, member.token, env["id"], ("STOPPED",), 90)
+
+
+def test_culling_stops_the_slurm_job(setup):
+    srv, w = setup
+    member = w.a.users["member"]
+    env = wait_state(srv, member.token, launch(srv, member.token, w.a.org_project["id"], "idle3")["id"], timeout=120)
+    env = wait_state(srv, member.token, env["id"], ("STOPPED",), 90)
+    assert env["reason"] == "idle for 3 s", env
+    wait_until(lambda: job_of(srv, env)["state"] in ("CANCELLED", "COMPLETED"), 60, 0.1, "its SLURM job to end")
+    assert job_of(srv, env)["slurm"]["job_id"]
