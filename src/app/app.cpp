@@ -581,9 +581,9 @@ int run_server(const ServerFlags& flags) {
   settings.public_url = origins.public_url;
   auto outbound_allow = sandbox::parse_cidrs(c.compute.outbound_allow);
   if (!outbound_allow) die("compute.outbound_allow: " + outbound_allow.error().detail);
-  tunnel::Service tunnel_service(**db, runtime, {.data_dir = c.server.data_dir});  // environments on SLURM nodes
+  auto tunnels = make_tunnels(c, **db, runtime, slurm.service());  // environments on SLURM nodes
   envs::Service env_service(**db, clock, runtime, compute_service,
-                            with_tunnels(env_settings(c, *outbound_allow, origins, &data_service), tunnel_service, api));
+                            with_tunnels(env_settings(c, *outbound_allow, origins, &data_service), *tunnels, api));
   env_service_ptr = &env_service;
   if (auto st = image_builds->start(c, **db, clock, compute_service, *image_service, repos, task_queue, api); !st)
     die(st.error().detail);
@@ -614,15 +614,9 @@ int run_server(const ServerFlags& flags) {
   proxy_cache.follow(env_service.changes());  // any change to who may reach what
   proxy_cache.follow(gate.changes());
   proxy_cache.follow(projects::changes());
-  proxy::Deps proxy_deps{**db,
-                         gate,
-                         env_service,
-                         clock,
-                         &proxy_cache,
-                         &origins,
+  proxy::Deps proxy_deps{**db, gate, env_service, clock, &proxy_cache, &origins,
                          crypto::hmac_sha256(*secret, "atrium environment tickets and cookies"),
-                         settings.session_idle_ms,
-                         &tickets, env_pages(web_assets)};
+                         settings.session_idle_ms, &tickets, env_pages(web_assets)};
   ss.proxy.prefix = std::string(proxy::kPrefix);
   ss.proxy.owns_host = [&origins](std::string_view host) { return !origins.env_of_host(host).empty(); };
   ss.on_bound = [&origins, &settings, &c, &slurm](unsigned short bound) {

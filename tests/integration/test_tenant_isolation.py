@@ -258,7 +258,7 @@ SWEEP = {
     ("GET", "/api/v1/jobs/events"): [V(404, query="?project={bp}"),
                                      V(404, query="?project={bp}&after=x", name="bad-query")],
     # the environment tunnel takes only the job's exec token: a user's API token is nobody there
-    ("GET", "/api/v1/exec/jobs/{id}/tunnel"): [V(401, params={"id": B_JOB})],
+    ("GET", "/api/v1/exec/jobs/{id}/tunnel"): [V(404, params={"id": B_JOB})],
     ("GET", "/api/v1/jobs/{id}/logs"): [V(404, params={"id": B_JOB}),
                                         V(404, params={"id": B_JOB}, query="?stream=bogus", name="bad-query")],
     ("POST", "/api/v1/jobs/{id}/cancel"): [V(404, params={"id": B_JOB})],
