@@ -323,6 +323,7 @@ Status Service::prepare(const jobs::JobRecord& job, sandbox::Spec& spec) {
     std::lock_guard lk(mu_);
     l->token = token;
     l->uid = sandbox_uid(job.uid);
+    l->remote = job.partition != jobs::kLocalPartition;  // reached through its node's tunnel
   }
   spec.mounts.push_back({run_path.string(), kSandboxRunDir, true});
   spec.mounts.push_back({home_path.string(), kSandboxHome, true});

@@ -5,6 +5,7 @@ through the proxy at the same address with the same auth (a kernel executes 1+1,
 echoes); stopping one, or culling it when idle, ends its SLURM job and the tunnel's socket goes."""
 from __future__ import annotations
 
+import subprocess
 import uuid
 
 import pytest
@@ -58,6 +59,13 @@ def test_web_app_on_a_node_through_the_tunnel(setup):
     assert member.token not in str(r.json["headers"])  # Atrium's credentials never reach the app
     outsider = w.b.users["member"]
     assert proxied(srv, "GET", env["url"], outsider.token).status == 404
+    # The proxy reaches the app only through the tunnel, never through the app's socket on the
+    # shared filesystem (which a real cluster's server cannot connect to): without the node's
+    # `atrium tunnel`, the app is unreachable although it still runs.
+    subprocess.run(["pkill", "-f", f"tunnel --server .* --job {env['job_id']}"], check=True)
+    wait_until(lambda: not sock.exists(), 30, 0.05, "the tunnel's socket to go")
+    assert (srv.data_dir / "envs" / env["id"] / "run" / "app.sock").is_socket()
+    assert proxied(srv, "GET", env["url"] + "some/path", member.token).status != 200
     r = srv.call("POST", f"/api/v1/envs/{env['id']}/stop", member.token)
     assert r.status in (200, 409), r
     wait_state(srv, member.token, env["id"], ("STOPPED",), 90)
