@@ -1,6 +1,6 @@
-// The tracker: every poll_ms, SLURM's listing if anything changed since the last poll (slurmctld's
-// update_time: all or nothing); a full one every ~30 s and after every reconnect. Each listing finds
-// jobs SLURM lost and orphans; a full one also jobs Atrium ended that SLURM still runs. What SLURM
+// The tracker: every poll_ms while it follows jobs, SLURM's listing if anything changed since the
+// last poll (slurmctld's update_time: all or nothing); a full one every ~30 s and after every
+// reconnect. Each listing finds jobs SLURM lost and orphans; a full one also jobs Atrium ended that SLURM still runs. What SLURM
 // says goes to jobs (observe_remote) once per change.
 #include <spdlog/spdlog.h>
 
@@ -68,6 +68,9 @@ Millis Cluster::tracker_run() {
     std::lock_guard lk(mu_);
     full = need_full_ || now - last_full_ >= svc_.settings_.full_listing_every;
   }
+  // Nothing of this cluster to follow: only the full listings (orphans, partitions) ask slurmctld,
+  // so an idle server costs it two RPCs a minute, not one a second.
+  if (!full && svc_.remembered_active(name_).empty()) return 0;
   if (auto st = poll(full); !st && refused(st.error()))
     spdlog::warn("slurm cluster {}: tracking: {}", name_, st.error().detail);
   return 0;
