@@ -160,12 +160,10 @@ class Site:
     def jobs(self, token: str | None = None, project_id: str | None = None) -> Jobs:
         return Jobs(self.srv, token or self.member.token, project_id or self.project["id"])
 
-    def restart(self, kill: bool = False) -> None:
-        """kill -9 (or SIGTERM) and start again on the same data dir; tokens survive."""
-        if kill:
-            self.srv.kill9()
-        else:
-            self.srv.stop(60)
+    def start_again(self) -> None:
+        """Starts the stopped (or killed) server again on the same data dir and the same port, as a
+        real server would be: the nodes' tunnels and exec channels know it by its URL."""
+        self.srv.listen = f"0.0.0.0:{self.srv.port}"
         self.srv.start()
 
     def active_jobs(self) -> list[dict]:
@@ -177,7 +175,7 @@ class Site:
     def cancel_everything(self, timeout: float = 60) -> None:
         """No job of a test outlives it: everything pending or running is cancelled and ended."""
         if not self.srv.running():  # a test that killed it failed before starting it again
-            self.srv.start()
+            self.start_again()
         for j in self.active_jobs():
             self.srv.call("POST", f"/api/v1/jobs/{j['id']}/cancel", self.admin)
         wait_until(lambda: not self.active_jobs(), timeout, 0.1, "every job of the test to end")

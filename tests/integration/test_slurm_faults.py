@@ -191,7 +191,7 @@ def test_kill9_of_the_server_finds_every_slurm_job_again(site, ctld):
     release_file(site, ending["id"])  # it ends while the server is down
     wait_until(lambda: (x := slurm_job(site.c, sids[ending["id"]])) and x["job_state"] not in ACTIVE + ("COMPLETING",),
                30, 0.1, "SLURM to see the job end while Atrium is down")
-    site.srv.start()
+    site.start_again()
     ended = js.wait_state(ending["id"], TERMINAL, 30)
     assert ended["state"] == "FAILED" and ended["exit_code"] == 4, ended  # from its outcome.json
     assert js.full_log(ending["id"]) == "started\nended-while-down\n"
@@ -261,7 +261,7 @@ def test_an_environment_survives_a_server_kill9_and_one_ended_meanwhile_leaves_n
     assert r.status == 200, r
     site.srv.kill9()
     ctld.start_ctld()
-    site.srv.start()
+    site.start_again()
     wait_until(lambda: lose_sid not in queued_ids(c), 30, 0.1, "the stopped environment's SLURM job to be gone")
     assert wait_state(site.srv, m.token, lose["id"], ("STOPPED",), 60)["state"] == "STOPPED"
     again = wait_state(site.srv, m.token, keep["id"], ("READY",), 60)
