@@ -104,7 +104,8 @@ Status Cluster::submit_group(std::vector<JobRow>& rows) {
                     .cpus = rec.job.request.cpus,
                     .mem_mb = rec.job.request.mem_mb,
                     .gpus = rec.job.request.gpus,
-                    .time_limit_min = time_limit_minutes(rec.job.request.time_limit, svc_.settings_.kill_grace),
+                    .time_limit_min = time_limit_minutes(rec.job.request.time_limit, svc_.settings_.kill_grace,
+                                                        limits(part.slurm_partition).max_time / 60'000),
                     .dependency = dep->value_or(""),
                     .hold = ready.front().control == "hold"};
   if (ready.front().array_task_id && rec.job.array) sub.array = array_spec(indexes, rec.job.array->max_concurrent);

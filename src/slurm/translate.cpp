@@ -1,5 +1,6 @@
 #include "slurm/translate.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace atrium::slurm {
@@ -139,9 +140,10 @@ std::set<std::uint32_t> parse_task_string(std::string_view s) {
   return out;
 }
 
-std::int64_t time_limit_minutes(Millis job_limit, Millis kill_grace) {
+std::int64_t time_limit_minutes(Millis job_limit, Millis kill_grace, std::int64_t max_min) {
   Millis total = job_limit + kill_grace + 60'000;
-  return (total + 59'999) / 60'000;
+  std::int64_t minutes = (total + 59'999) / 60'000;
+  return max_min > 0 ? std::min(minutes, max_min) : minutes;
 }
 
 std::string rebase_path(const std::string& path, const std::string& from, const std::string& to) {

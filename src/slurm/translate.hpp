@@ -53,8 +53,10 @@ std::string array_spec(const std::set<std::uint32_t>& indexes, std::uint32_t max
 std::set<std::uint32_t> parse_task_string(std::string_view s);
 
 // The time limit SLURM gets: the job's, plus the kill grace, plus a minute (atrium exec's own
-// TIMEOUT fires first), rounded up to minutes.
-std::int64_t time_limit_minutes(Millis job_limit, Millis kill_grace);
+// TIMEOUT fires first), rounded up to minutes; at most the partition's MaxTime (`max_min`, 0 =
+// none), which a job within the partition's limits never exceeds itself: above it SLURM would
+// keep the job PENDING (PartitionConfig) for ever.
+std::int64_t time_limit_minutes(Millis job_limit, Millis kill_grace, std::int64_t max_min = 0);
 
 // A path under `from` rewritten under `to` (unchanged when it is not under `from`).
 std::string rebase_path(const std::string& path, const std::string& from, const std::string& to);

@@ -103,6 +103,8 @@ TEST(SlurmArrays, SpecAndTaskStrings) {
 TEST(SlurmTranslate, TimeLimitPathsComments) {
   EXPECT_EQ(time_limit_minutes(3'600'000, 10'000), 62);  // 60 min + 10 s + 1 min, rounded up
   EXPECT_EQ(time_limit_minutes(60'000, 0), 2);
+  EXPECT_EQ(time_limit_minutes(300'000, 10'000, 5), 5);  // a job at the partition's MaxTime: never above it
+  EXPECT_EQ(time_limit_minutes(60'000, 10'000, 5), 3);
   EXPECT_EQ(rebase_path("/var/atrium/jobs/x", "/var/atrium", "/shared/atrium"), "/shared/atrium/jobs/x");
   EXPECT_EQ(rebase_path("/var/atrium", "/var/atrium", "/shared"), "/shared");
   EXPECT_EQ(rebase_path("/var/atrium2/x", "/var/atrium", "/shared"), "/var/atrium2/x");
