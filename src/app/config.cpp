@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "jobs/remote.hpp"
+
 namespace atrium::app {
 namespace {
 
@@ -51,6 +53,12 @@ void declare_all(config::Registry& r, Settings& s) {
       .path("access_log", "access log path, - for stdout, empty for none", &LogConfig::access_log, "-");
   jobs::declare(r, s.compute);
   slurm::declare(r, s.slurm);
+  r.add_check([&s]() -> Status {  // after both sections' own checks: a name jobs and slurm agree on
+    const std::string& p = s.compute.default_partition;
+    if (p == jobs::kLocalPartition || s.slurm.partitions.contains(p)) return {};
+    return invalid("compute.default_partition: '" + p + "' is neither \"local\" nor a [compute.partitions." + p +
+                   "] section");
+  });
   data::declare(r, s.data);
   images::declare(r, s.images);
   envs::declare(r, s.envs);

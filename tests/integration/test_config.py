@@ -52,7 +52,9 @@ def test_bad_config_file_stops_startup(tmp_path, toml, names):
     ({"ATRIUM_LOG_LEVEL": "chatty"}, ["ATRIUM_LOG_LEVEL"]),
     ({"ATRIUM_SERVER_TLS_CERT": "/nonexistent.pem"}, ["tls_key"]),
     ({"ATRIUM_CONFIG": "/nonexistent/atrium.toml"}, ["/nonexistent/atrium.toml"]),
-], ids=["unknown-var", "typo-in-section", "not-an-integer", "below-minimum", "bad-enum", "cert-without-key", "missing-config-file"])
+    ({"ATRIUM_COMPUTE_DEFAULT_PARTITION": "gpu"}, ["compute.default_partition", "gpu"]),
+], ids=["unknown-var", "typo-in-section", "not-an-integer", "below-minimum", "bad-enum", "cert-without-key",
+        "missing-config-file", "unknown-default-partition"])
 def test_bad_environment_stops_startup(tmp_path, env, names):
     err = start_fails(Server(tmp_path / "data", env=env))
     for n in names:
