@@ -55,13 +55,16 @@ Result<Response> put_compute(Service& svc, Context& ctx) {
   auto org = TRY(org_of(ctx));
   auto b = TRY(ctx.json());
   TRY_STATUS(b.only({"default_partition"}));
+  // null: no default of the org's own any more (the server's compute.default_partition applies).
   auto name = TRY(b.opt_str("default_partition", 64));
-  if (!name || name->empty())
-    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "default_partition (a partition name) is required")
+  if (!b.has("default_partition") || (name && name->empty()))
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field",
+                      "default_partition (a partition name, or null for the server's) is required")
                     .with("field", "default_partition"));
+  if (!name) name = "";
   auto cur = TRY(org_compute(ctx.t(), org.id));
   TRY_STATUS(ctx.check_if_match(http::etag_of(cur.version)));
-  if (auto st = svc.check_partition(ctx.t(), *name, org.id); !st) {
+  if (auto st = name->empty() ? Status{} : svc.check_partition(ctx.t(), *name, org.id); !st) {
     Error e = st.error();
     e.extra["field"] = "default_partition";
     return fail(std::move(e));
@@ -69,7 +72,9 @@ Result<Response> put_compute(Service& svc, Context& ctx) {
   if (!TRY(set_org_compute(ctx.t(), org.id, *name, cur.version)))
     return fail(ErrorCode::kAborted, "concurrent-change", "the org's compute settings changed meanwhile; retry");
   TRY_STATUS(audit::record(ctx.t(), ctx.actor(),
-                           {org.id, "org.compute_update", "org", org.id, {{"default_partition", *name}}}, ctx.now()));
+                           {org.id, "org.compute_update", "org", org.id,
+                            {{"default_partition", name->empty() ? json(nullptr) : json(*name)}}},
+                           ctx.now()));
   auto j = TRY(compute_json(svc, ctx, org.id));
   return http::with_etag(Response::json(200, j), j);
 }
@@ -88,11 +93,11 @@ void add_compute_routes(http::Api& api, Service& svc) {
            [&svc](Context& ctx) { return show_compute(svc, ctx); }});
   api.add({"PUT", "/api/v1/orgs/{org}/compute", http::Access::require("orgs", "write"),
            {"Set the org's default partition (org admin; If-Match, * before any is set); it must exist and be usable "
-            "by the org",
+            "by the org; null: the server's default again",
             "jobs",
             json{{"type", "object"},
                  {"required", {"default_partition"}},
-                 {"properties", {{"default_partition", {{"type", "string"}}}}}},
+                 {"properties", {{"default_partition", {{"type", {"string", "null"}}}}}}},
             kObj},
            [&svc](Context& ctx) { return put_compute(svc, ctx); }});
 }

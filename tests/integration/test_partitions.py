@@ -70,6 +70,10 @@ def test_org_default_partition_needs_an_org_admin_and_if_match(server, world):
     assert r.status == 200, r
     assert r.json["default_partition"] == "local" and r.etag != etag
     assert is_problem(server.call("PUT", path, admin, json={"default_partition": "local"}, if_match=etag), 412)
+    # null: the org's own default goes; the server's applies again.
+    r = server.call("PUT", path, admin, json={"default_partition": None}, if_match=r.etag)
+    assert r.status == 200 and r.json["default_partition"] is None, r
+    assert r.json["effective_default_partition"] == "local"
     events = list_all(server, f"/api/v1/audit/events?org={a.id}", admin, limit=1000)
     assert any(e["action"] == "org.compute_update" for e in events)
     # The slug names the org too; B's settings do not exist for A's admin.
