@@ -1,5 +1,7 @@
 #include "slurm/store.hpp"
 
+#include "db/columns.hpp"
+
 namespace atrium::slurm {
 
 std::vector<db::Migration> migrations() {
@@ -43,38 +45,31 @@ std::string JobRow::comment() const {
 namespace store {
 namespace {
 
-constexpr const char* kCols =
-    "job_id, submit_key, cluster, partition, account, state, slurm_job_id, array_task_id, task_job_id, generation, "
-    "attempts, next_try_ms, exec_token_hash, submitted_ms, last_seen_ms, unknown_since_ms, control, control_sent, "
-    "old_slurm_job_id, slurm_state, reason, nodes, created_ms";
-
-JobRow row_of(const db::Row& r) {
-  JobRow j;
-  j.job_id = r.str(0);
-  j.submit_key = r.str(1);
-  j.cluster = r.str(2);
-  j.partition = r.str(3);
-  j.account = r.str(4);
-  j.state = r.str(5);
-  j.slurm_job_id = r.opt_i64(6);
-  j.array_task_id = r.opt_i64(7);
-  j.task_job_id = r.opt_i64(8);
-  j.generation = r.i64(9);
-  j.attempts = r.i64(10);
-  j.next_try_ms = r.i64(11);
-  j.exec_token_hash = r.str(12);
-  j.submitted_ms = r.opt_i64(13);
-  j.last_seen_ms = r.opt_i64(14);
-  j.unknown_since_ms = r.opt_i64(15);
-  j.control = r.str(16);
-  j.control_sent = r.i64(17) != 0;
-  j.old_slurm_job_id = r.opt_i64(18);
-  j.slurm_state = r.str(19);
-  j.reason = r.str(20);
-  j.nodes = r.str(21);
-  j.created_ms = r.i64(22);
-  return j;
-}
+const db::Columns<JobRow> kRow{
+    db::col<&JobRow::job_id>("job_id"),
+    db::col<&JobRow::submit_key>("submit_key"),
+    db::col<&JobRow::cluster>("cluster"),
+    db::col<&JobRow::partition>("partition"),
+    db::col<&JobRow::account>("account"),
+    db::col<&JobRow::state>("state"),
+    db::col<&JobRow::slurm_job_id>("slurm_job_id"),
+    db::col<&JobRow::array_task_id>("array_task_id"),
+    db::col<&JobRow::task_job_id>("task_job_id"),
+    db::col<&JobRow::generation>("generation"),
+    db::col<&JobRow::attempts>("attempts"),
+    db::col<&JobRow::next_try_ms>("next_try_ms"),
+    db::col<&JobRow::exec_token_hash>("exec_token_hash"),
+    db::col<&JobRow::submitted_ms>("submitted_ms"),
+    db::col<&JobRow::last_seen_ms>("last_seen_ms"),
+    db::col<&JobRow::unknown_since_ms>("unknown_since_ms"),
+    db::col<&JobRow::control>("control"),
+    db::col<&JobRow::control_sent>("control_sent"),
+    db::col<&JobRow::old_slurm_job_id>("old_slurm_job_id"),
+    db::col<&JobRow::slurm_state>("slurm_state"),
+    db::col<&JobRow::reason>("reason"),
+    db::col<&JobRow::nodes>("nodes"),
+    db::col<&JobRow::created_ms>("created_ms"),
+};
 
 db::Params params_of(const JobRow& j) {
   return {j.submit_key,       j.cluster,           j.partition,      j.account,
@@ -86,10 +81,7 @@ db::Params params_of(const JobRow& j) {
 }
 
 Result<std::vector<JobRow>> rows(db::Tx& tx, const std::string& where, const db::Params& p) {
-  std::vector<JobRow> out;
-  for (auto& r : TRY(tx.query(std::string("SELECT ") + kCols + " FROM slurm_jobs " + where, p)))
-    out.push_back(row_of(r));
-  return out;
+  return kRow.read_all(TRY(tx.query("SELECT " + kRow.list() + " FROM slurm_jobs " + where, p)));
 }
 
 }  // namespace
