@@ -2,13 +2,12 @@
 // It fetches the job's secrets over the exec channel with the job-scoped token the server wrote
 // into the run directory (never in argv, never in the script) and prints them to stdout, a pipe.
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "core/files.hpp"
 
 namespace atrium::cli {
 
@@ -21,13 +20,9 @@ struct ExecSecretsArgs {
 
 Status exec_secrets(Context& ctx, const ExecSecretsArgs& a) {
   auto url = TRY(parse_url(a.server));
-  std::ifstream in(a.token_file, std::ios::binary);
-  if (!in) return invalid("cannot read the token file " + a.token_file);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string token = buf.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.empty()) return invalid("the token file " + a.token_file + " is empty");
+  auto read = read_token_file(a.token_file);
+  if (!read) return invalid("the token file: " + read.error().detail);
+  std::string token = std::move(*read);
   HttpRequest req{.target = "/api/v1/exec/jobs/" + a.job + "/secrets",
                   .headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}}};
   ClientOptions opts{.insecure = a.insecure, .timeout = std::chrono::seconds(30)};

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace atrium {
 namespace {
@@ -52,6 +53,16 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
     return st;
   }
   return fsync_dir(std::filesystem::path(path).parent_path());
+}
+
+Result<std::string> read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return fail(ErrorCode::kNotFound, "no-token", "cannot read " + path);
+  auto b = line.find_first_not_of(" \t\r\n");
+  auto e = line.find_last_not_of(" \t\r\n");
+  if (b == std::string::npos) return fail(ErrorCode::kNotFound, "no-token", path + " is empty");
+  return line.substr(b, e - b + 1);
 }
 
 }  // namespace atrium

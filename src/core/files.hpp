@@ -16,5 +16,8 @@ Status write_all(int fd, std::string_view data);
 Status fsync_dir(const std::filesystem::path& dir);
 // Replaces `path` atomically and durably: a temp file beside it + fsync + rename + fsync(dir).
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+// A one-line credential file (a job's exec token on a node): its first line, surrounding white
+// space dropped. not_found ("no-token") when it cannot be read or holds nothing.
+Result<std::string> read_token_file(const std::string& path);
 
 }  // namespace atrium

@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/dir.hpp"
+#include "core/files.hpp"
 #include "http/ws_channel.hpp"
 
 namespace atrium::tunnel {
@@ -68,17 +68,6 @@ Result<Dir::SocketAddress> app_address(const std::string& path) {
   return a;
 }
 
-// The token: the file's first line, surrounding white space dropped.
-Result<std::string> read_token(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return fail(ErrorCode::kNotFound, "no-token", "cannot read " + path);
-  auto b = line.find_first_not_of(" \t\r\n");
-  auto e = line.find_last_not_of(" \t\r\n");
-  if (b == std::string::npos) return fail(ErrorCode::kNotFound, "no-token", path + " is empty");
-  return line.substr(b, e - b + 1);
-}
-
 }  // namespace
 
 async::Task<std::optional<UnixSocket>> Node::connect_app(std::function<bool()> gone) {
@@ -108,7 +97,7 @@ async::Task<int> Node::run() {
   while (!base.empty() && base.back() == '/') base.pop_back();
   Millis backoff = o_.backoff_min;
   while (!stopped_) {
-    auto token = read_token(o_.token_file);
+    auto token = read_token_file(o_.token_file);
     if (!token) {
       say(o_.job_id, "reading the token: " + token.error().detail);
       co_return kNodeRefused;
