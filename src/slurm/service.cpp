@@ -1,5 +1,6 @@
 #include "slurm/slurm.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -271,6 +272,11 @@ std::vector<JobRow> Service::remembered_active(const std::string& cluster) const
   for (auto& id : active_)
     if (auto& r = rows_.at(id); r.cluster == cluster) out.push_back(r);
   return out;
+}
+
+bool Service::follows(const std::string& cluster) const {
+  std::lock_guard lk(mu_);
+  return std::ranges::any_of(active_, [&](const std::string& id) { return rows_.at(id).cluster == cluster; });
 }
 
 bool Service::knows_key(const std::string& submit_key) const {

@@ -101,6 +101,7 @@ class Service : public jobs::Remote {
   void remember_locked(const JobRow& r);
   std::optional<JobRow> remembered(const std::string& job_id) const;
   std::vector<JobRow> remembered_active(const std::string& cluster) const;
+  bool follows(const std::string& cluster) const;  // an active row of that cluster (no copy)
   bool knows_key(const std::string& submit_key) const;  // a job or array this server handed over
 
   db::Database& db_;

@@ -70,7 +70,7 @@ Millis Cluster::tracker_run() {
   }
   // Nothing of this cluster to follow: only the full listings (orphans, partitions) ask slurmctld,
   // so an idle server costs it two RPCs a minute, not one a second.
-  if (!full && svc_.remembered_active(name_).empty()) return 0;
+  if (!full && !svc_.follows(name_)) return 0;
   if (auto st = poll(full); !st && refused(st.error()))
     spdlog::warn("slurm cluster {}: tracking: {}", name_, st.error().detail);
   return 0;
