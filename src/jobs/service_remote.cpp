@@ -302,9 +302,6 @@ Status Service::observe_locked(db::Tx& tx, JobRecord rec, const Observation& o, 
   if (o.state == JobState::kRunning) return {};
   // The end: the run's outcome.json first (what `atrium exec` saw), else SLURM's state and code.
   auto outcome = read_outcome(run_dir(rec));
-  // When it ended: `atrium exec`'s own clock (milliseconds), not SLURM's whole second.
-  if (outcome && outcome->contains("ended_ms") && (*outcome)["ended_ms"].is_number_integer())
-    if (Millis e = (*outcome)["ended_ms"].get<Millis>(); e > 0 && e >= o.start_time.value_or(0)) end = e;
   return on_remote(rec.job, [&](compute::ClusterState& st) -> Status {
     return record_end(tx, rec, outcome, slurm_cause(o), end, o.state, o.exit_code, &st);
   });
