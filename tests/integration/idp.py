@@ -31,7 +31,7 @@ class DevIdp:
         self.dir = d
 
     def _run(self, *args: str, input: str | None = None) -> str:
-        r = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, input=input, timeout=120)
+        r = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, input=input, timeout=300)
         assert r.returncode == 0, f"dev-idp.sh {args[0]} failed: {r.stderr}"
         return r.stdout
 
