@@ -302,7 +302,14 @@ Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who) {
   nlohmann::json orgs = nlohmann::json::array();
   for (auto& r : rows) {
     const auto* b = find_builtin(r.str(3));
-    orgs.push_back({{"id", r.str(0)}, {"slug", r.str(1)}, {"name", r.str(2)}, {"role", b ? b->name : r.str(4)}});
+    // What the role grants here (resource:verb:scope), so a page offers only what the caller may do;
+    // the routes decide on their own.
+    nlohmann::json perms = nlohmann::json::array();
+    for (auto& bind : who.bindings)
+      if (bind.org_id == r.str(0))
+        for (auto& g : bind.grants) perms.push_back(g.str());
+    orgs.push_back({{"id", r.str(0)}, {"slug", r.str(1)}, {"name", r.str(2)}, {"role", b ? b->name : r.str(4)},
+                    {"permissions", std::move(perms)}});
   }
   j["orgs"] = orgs;
   j["groups"] = who.group_ids;

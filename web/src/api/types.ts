@@ -19,6 +19,8 @@ export interface Membership {
   slug?: string;
   name?: string;
   role?: string;
+  // What the role grants in this org (resource:verb:scope): pages offer only what these allow.
+  permissions?: string[];
   [k: string]: unknown;
 }
 

@@ -16,6 +16,7 @@ import { useState, type FormEvent } from "react";
 import { Link, NavLink as RouterNavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { RequireAuth, useMe } from "../auth/session";
 import { signOut } from "../auth/actions";
+import { adminOrgs } from "../auth/can";
 
 const NAV = [
   { to: "/", label: "Home", end: true },
@@ -85,9 +86,17 @@ function UserMenu() {
   );
 }
 
+// The main links, then one per org the caller administers, then the instance's administration.
+function useNav() {
+  const me = useMe();
+  const orgs = adminOrgs(me).map((o) => ({ to: `/orgs/${o.slug}`, label: `Admin: ${o.name}`, end: false }));
+  return [...NAV, ...orgs, ...(me.instance_admin ? [{ to: "/admin", label: "Instance admin", end: false }] : [])];
+}
+
 function Shell() {
   const [opened, { toggle, close }] = useDisclosure();
   const loc = useLocation();
+  const nav = useNav();
   return (
     <AppShell
       header={{ height: 56 }}
@@ -111,7 +120,7 @@ function Shell() {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
-        {NAV.map((n) => (
+        {nav.map((n) => (
           <NavLink
             key={n.to}
             component={RouterNavLink}

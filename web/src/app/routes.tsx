@@ -12,6 +12,8 @@ import { envRoutes, projectEnvRoutes } from "../pages/envs";
 import { projectImageRoutes } from "../pages/images";
 import { projectSecretRoutes } from "../pages/secrets";
 import { meRoutes } from "../pages/me";
+import { orgAdminRoutes } from "../pages/orgadmin";
+import { adminRoutes } from "../pages/admin";
 import { projectQuery } from "../api/projects";
 import { loadMe, ME_KEY } from "../auth/session";
 import { queryClient } from "./queryClient";
@@ -38,6 +40,8 @@ const routes: RouteObject[] = [
         children: [
           ...homeRoutes,
           ...meRoutes,
+          ...orgAdminRoutes,
+          ...adminRoutes,
           ...jobRoutes,
           ...envRoutes.shell,
           ...projectRoutes,
