@@ -7,7 +7,10 @@ export default defineConfig({
   testDir: "e2e",
   outputDir: process.env.PW_OUTPUT_DIR ?? "test-results",
   forbidOnly: !!process.env.CI,
-  retries: 0,
+  // In CI (2 cores shared with the integration suites and SLURM daemons) a locator has twice
+  // timed out under load on a spec that passes alone: one retry there, reported as flaky in the
+  // closing line, so a load spike does not fail the run and a real failure (twice) still does.
+  retries: process.env.CI ? 1 : 0,
   // On 2 cores one worker was as fast as two (chromium and the server share them); each worker
   // runs its own atrium server (e2e/fixtures.ts).
   workers: Number(process.env.PW_WORKERS ?? 1),
