@@ -119,8 +119,12 @@ Result<json> Registry::usage(db::Tx& tx, const Subject& s) const {
   for (const auto& e : entries_) {
     json mine = TRY(e.usage(tx, s));
     for (const auto& k : e.kinds) {
-      if (!mine.contains(k) || !mine[k].is_number_integer()) continue;
-      out[k] = out[k].get<std::int64_t>() + mine[k].get<std::int64_t>();  // each kind starts at 0 above
+      if (!mine.contains(k) || !mine[k].is_number()) continue;
+      // Counts stay integers; CPU-hours are fractional (each kind starts at 0 above).
+      if (out[k].is_number_integer() && mine[k].is_number_integer())
+        out[k] = out[k].get<std::int64_t>() + mine[k].get<std::int64_t>();
+      else
+        out[k] = out[k].get<double>() + mine[k].get<double>();
     }
     for (auto it = mine.begin(); it != mine.end(); ++it)
       if (!out.contains(it.key())) out[it.key()] = it.value();

@@ -53,6 +53,16 @@ TEST_F(QuotaTest, UsageComesFromEachModuleAndIsZeroOtherwise) {
   EXPECT_EQ(u, (json{{"storage_bytes", 42}, {"cpu_hours", 0}, {"concurrent_jobs", 0}, {"concurrent_envs", 0}}));
 }
 
+TEST_F(QuotaTest, FractionalCpuHoursAreKept) {
+  ASSERT_TRUE(reg_.add("jobs", {"cpu_hours", "concurrent_jobs"}, [](db::Tx&, const Subject&) -> Result<json> {
+    return json{{"cpu_hours", 2.25}, {"concurrent_jobs", 3}};
+  }));
+  auto u = read([&](db::Tx& tx) { return reg_.usage(tx, {"org_a", "org", "org_a"}); });
+  EXPECT_DOUBLE_EQ(u["cpu_hours"].get<double>(), 2.25);
+  EXPECT_TRUE(u["concurrent_jobs"].is_number_integer());
+  EXPECT_EQ(u["concurrent_jobs"], 3);
+}
+
 TEST_F(QuotaTest, StorageIsSummedAcrossModulesAndChecked) {
   auto counts = [](std::int64_t n) {
     return [n](db::Tx&, const Subject&) -> Result<json> { return json{{"storage_bytes", n}}; };
