@@ -44,7 +44,11 @@ class Health {
          std::size_t capacity = 720);
 
   // Before the first sample (at startup). `read` runs on the worker pool; nullopt = unknown now.
+  // The name must be new and match [a-z][a-z0-9_]* (it becomes a Prometheus name): else abort.
   void add_gauge(Figure figure, std::function<std::optional<double>()> read);
+  // Called after each sample with it, on the sampling thread (the worker pool), outside the lock:
+  // where alerts evaluate their rules. Add before the first sample.
+  void on_sample(std::function<void(const Sample&)> f);
 
   // Takes one sample now (called every period by the app's timer on the worker pool; tests call it
   // directly with a ManualClock). Interval figures are differences from the previous sample.
@@ -52,13 +56,20 @@ class Health {
 
   Millis period_ms() const { return period_ms_; }
   std::vector<Figure> figures() const;
-  std::vector<Sample> since(Millis from) const;  // oldest first
+  std::vector<Sample> since(Millis from) const;  // those taken after `from`, oldest first
   std::optional<Sample> latest() const;
   // Prometheus text: `atrium_health_<name>` gauges of the latest sample.
   std::string render() const;
 
  private:
-  struct Impl;
+  struct Totals {
+    Millis at = 0;
+    double requests = 0, errors = 0, db_seconds = 0;
+    std::vector<double> latency_buckets;
+  };
+  Totals read_totals(Millis now) const;
+  void add_interval_figures(const Totals& now, Sample& s) const;  // REQUIRES(mu_)
+
   const Metrics& metrics_;
   const Clock& clock_;
   std::string data_dir_;
@@ -68,12 +79,8 @@ class Health {
   std::vector<std::pair<Figure, std::function<std::optional<double>()>>> gauges_;  // GUARDED_BY(mu_)
   std::vector<Sample> ring_;                                                        // GUARDED_BY(mu_)
   std::size_t next_ = 0;                                                            // GUARDED_BY(mu_)
-  struct Totals {
-    Millis at = 0;
-    double requests = 0, errors = 0, db_seconds = 0;
-    std::vector<double> latency_buckets;
-  };
-  std::optional<Totals> last_;  // GUARDED_BY(mu_)
+  std::vector<std::function<void(const Sample&)>> listeners_;                        // GUARDED_BY(mu_)
+  std::optional<Totals> last_;  // GUARDED_BY(mu_); the previous sample's (the constructor's at first)
 };
 
 }  // namespace atrium::obs

@@ -51,6 +51,18 @@ void Metrics::observe_request(std::string_view route, std::string_view method, i
   s.used = true;
   ++s.by_status[status];
   s.latency.observe(seconds);
+  all_latency_.observe(seconds);
+  if (status >= 500) ++errors_;
+}
+
+Totals Metrics::totals() const {
+  std::lock_guard lock(mu_);
+  Totals t;
+  t.latency = all_latency_.counts();
+  for (auto n : t.latency) t.requests += n;
+  t.errors = errors_;
+  t.db_seconds = db_.sum();
+  return t;
 }
 
 void Metrics::connection_cut(std::string_view reason) {

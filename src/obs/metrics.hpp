@@ -19,11 +19,22 @@ class Histogram {
                                                      0.025,  0.05,    0.1,    0.25,  0.5,    1.0,  5.0};
   void observe(double v);
   void render(std::string& out, const std::string& name, const std::string& labels) const;
+  // Per bucket (not cumulative); the last one is above every bound (+Inf).
+  const std::array<std::uint64_t, kBounds.size() + 1>& counts() const { return counts_; }
+  double sum() const { return sum_; }
 
  private:
   std::array<std::uint64_t, kBounds.size() + 1> counts_{};
   double sum_ = 0;
   std::uint64_t count_ = 0;
+};
+
+// Cumulative figures since start (obs::Health samples them and takes differences).
+struct Totals {
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;  // responses with status >= 500
+  double db_seconds = 0;     // time spent in database statements
+  std::array<std::uint64_t, Histogram::kBounds.size() + 1> latency{};  // every route's, merged
 };
 
 class Metrics {
@@ -39,6 +50,7 @@ class Metrics {
   // unauthorized_body, spool_reserve).
   void connection_cut(std::string_view reason);
   std::string render() const;
+  Totals totals() const;
   // A module's own metrics, rendered after these (Prometheus text); set at startup, before requests.
   void add_source(std::function<std::string()> f) { sources_.push_back(std::move(f)); }
 
@@ -55,6 +67,8 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, std::array<MethodStats, kMethods.size()>, std::less<>> routes_;  // GUARDED_BY(mu_)
   Histogram db_;                                                                         // GUARDED_BY(mu_)
+  Histogram all_latency_;                                                                // GUARDED_BY(mu_)
+  std::uint64_t errors_ = 0;                                                             // GUARDED_BY(mu_)
   Histogram db_flush_;                                                                   // GUARDED_BY(mu_)
   std::uint64_t db_flushed_commits_ = 0;                                                 // GUARDED_BY(mu_)
   std::map<std::string, std::uint64_t, std::less<>> cuts_;                               // GUARDED_BY(mu_)
