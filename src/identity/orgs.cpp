@@ -41,7 +41,7 @@ Status stale() {
 // ---------------------------------------------------------------- orgs
 
 Result<Org> create_org(db::Tx& tx, const Actor& actor, const std::string& slug, const std::string& name, Millis now) {
-  Org o{new_id("org", now), slug, name, now, 1};
+  Org o{.id = new_id("org", now), .slug = slug, .name = name, .created = now};
   auto ins = tx.exec("INSERT INTO orgs (id, slug, name, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)",
                      {o.id, slug, name, now, now});
   if (!ins) {
@@ -54,22 +54,38 @@ Result<Org> create_org(db::Tx& tx, const Actor& actor, const std::string& slug, 
 }
 
 Result<nlohmann::json> list_orgs(db::Tx& tx, bool all, const std::string& user_id, const std::string& after, int limit) {
-  auto rows = all ? TRY(tx.query("SELECT " + kOrgColumns.list() + " FROM orgs WHERE id > ? ORDER BY id LIMIT ?",
+  // Each with its member count (a correlated count over org_members' primary key); a member does
+  // not see an org that is disabled.
+  std::string cols = kOrgColumns.list("o") + ", (SELECT COUNT(*) FROM org_members c WHERE c.org_id = o.id)";
+  auto rows = all ? TRY(tx.query("SELECT " + cols + " FROM orgs o WHERE o.id > ? ORDER BY o.id LIMIT ?",
                                  {after, std::int64_t{limit}}))
-                  : TRY(tx.query("SELECT " + kOrgColumns.list("o") +
+                  : TRY(tx.query("SELECT " + cols +
                                      " FROM orgs o JOIN org_members m ON m.org_id = o.id AND m.user_id = ? "
-                                     "WHERE o.id > ? ORDER BY o.id LIMIT ?",
+                                     "WHERE o.id > ? AND o.disabled = 0 ORDER BY o.id LIMIT ?",
                                  {user_id, after, std::int64_t{limit}}));
-  return json_items(kOrgColumns, rows);
+  nlohmann::json items = nlohmann::json::array();
+  for (auto& r : rows) {
+    auto j = TRY(kOrgColumns.read(r)).json();
+    j["members"] = r.i64(kOrgColumns.width());
+    items.push_back(std::move(j));
+  }
+  return items;
 }
 
-Result<Org> update_org(db::Tx& tx, const Actor& actor, const Org& org, const std::string& name, Millis now) {
-  auto n = TRY(tx.exec("UPDATE orgs SET name = ?, updated_ms = ?, version = version + 1 WHERE id = ? AND version = ?",
-                       {name, now, org.id, org.version}));
-  if (n == 0) return std::unexpected(stale().error());
-  TRY_STATUS(audit::record(tx, actor, {org.id, "org.update", "org", org.id, {{"name", name}}}, now));
+Result<Org> update_org(db::Tx& tx, const Actor& actor, const Org& org, const std::optional<std::string>& name,
+                       std::optional<bool> disabled, Millis now) {
   Org o = org;
-  o.name = name;
+  if (name) o.name = *name;
+  if (disabled) o.disabled = *disabled;
+  auto n = TRY(tx.exec("UPDATE orgs SET name = ?, disabled = ?, updated_ms = ?, version = version + 1 "
+                       "WHERE id = ? AND version = ?",
+                       {o.name, std::int64_t{o.disabled ? 1 : 0}, now, org.id, org.version}));
+  if (n == 0) return std::unexpected(stale().error());
+  if (name) TRY_STATUS(audit::record(tx, actor, {org.id, "org.update", "org", org.id, {{"name", *name}}}, now));
+  // Disabling is its own event: who shut an org's members out, and who let them back in.
+  if (disabled && *disabled != org.disabled)
+    TRY_STATUS(audit::record(tx, actor, {org.id, *disabled ? "org.disable" : "org.enable", "org", org.id,
+                                         {{"slug", org.slug}}}, now));
   o.version++;
   return o;
 }

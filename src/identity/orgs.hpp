@@ -15,7 +15,9 @@ namespace atrium::identity {
 // ---- orgs
 Result<Org> create_org(db::Tx& tx, const Actor& actor, const std::string& slug, const std::string& name, Millis now);
 Result<nlohmann::json> list_orgs(db::Tx& tx, bool all, const std::string& user_id, const std::string& after, int limit);
-Result<Org> update_org(db::Tx& tx, const Actor& actor, const Org& org, const std::string& name, Millis now);
+// Renames and/or disables (enables) an org; a disabled org's members lose its role (load_principal).
+Result<Org> update_org(db::Tx& tx, const Actor& actor, const Org& org, const std::optional<std::string>& name,
+                       std::optional<bool> disabled, Millis now);
 Status delete_org(db::Tx& tx, const Actor& actor, const Org& org, Millis now);
 
 // ---- members

@@ -144,10 +144,13 @@ Result<Response> org_show(Context& ctx) {
 Result<Response> org_update(Context& ctx) {
   auto o = TRY(org_of(ctx));
   auto b = TRY(ctx.json());
-  TRY_STATUS(b.only({"name"}));
-  auto name = TRY(name_field(b, "name", true));
+  TRY_STATUS(b.only({"name", "disabled"}));
+  std::optional<std::string> name;
+  if (b.has("name") || !b.has("disabled")) name = TRY(name_field(b, "name", true));
+  auto disabled = TRY(b.opt_bool("disabled"));
+  if (disabled) TRY_STATUS(ctx.authorize({"orgs", "admin"}, Target{}));  // the instance admin only
   TRY_STATUS(ctx.check_if_match(o.json()["etag"].get<std::string>()));
-  auto n = TRY(update_org(ctx.t(), ctx.actor(), o, name, ctx.now()));
+  auto n = TRY(update_org(ctx.t(), ctx.actor(), o, name, disabled, ctx.now()));
   return with_etag(Response::json(200, n.json()), n.json());
 }
 
@@ -298,7 +301,8 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
            org_show});
 
   api.add({"PATCH", "/api/v1/orgs/{org}", Access::require("orgs", "write"),
-           {"Rename an organisation", "orgs", obj({{"name", "string"}}), kObj},
+           {"Rename an organisation; `disabled` (instance admin) shuts its members out until enabled again",
+            "orgs", obj({{"name", "string"}, {"disabled", "boolean"}}), kObj},
            org_update});
 
   api.add({"DELETE", "/api/v1/orgs/{org}", Access::require("orgs", "delete"),

@@ -39,7 +39,10 @@ Result<Response> users_list(Context& ctx) {
   std::vector<std::string> orgs;
   for (auto& b : ctx.who().bindings)
     if (!b.org_id.empty() && ctx.allowed({"users", "read"}, Target{.org_id = b.org_id})) orgs.push_back(b.org_id);
-  auto items = TRY(list_users(ctx.t(), all, orgs, ctx.who().user_id, page.after, page.limit));
+  std::string q(ctx.req.query_param("q").value_or(""));
+  if (q.size() > 200)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "q must be at most 200 characters").with("field", "q"));
+  auto items = TRY(list_users(ctx.t(), all, orgs, ctx.who().user_id, q, page.after, page.limit));
   return http::paged(std::move(items), page.limit, "id");
 }
 
@@ -95,12 +98,12 @@ void add_user_crud_routes(http::Api& api, const RouteDeps& deps) {
            http::TxMode::kNone});
 
   api.add({"GET", "/api/v1/users", Access::require("users", "read"),
-           {"List users who share an organisation with me (admins: all)",
+           {"List users who share an organisation with me (admins: all); `q` searches username, name and email",
             "users",
             nullptr,
             list_schema(),
             200,
-            {"limit", "after"}},
+            {"q", "limit", "after"}},
            users_list});
 
   api.add({"GET", "/api/v1/users/{id}", Access::require("users", "read"),
@@ -180,6 +183,11 @@ Result<Response> user_tokens(Context& ctx) {
   return http::paged(TRY(list_tokens(ctx.t(), u.id, page.after, page.limit)), page.limit, "id");
 }
 
+Result<Response> user_orgs(Context& ctx) {
+  auto u = TRY(administered_user(ctx));
+  return Response::json(200, {{"items", TRY(user_orgs_json(ctx.t(), u.id))}, {"next", nullptr}});
+}
+
 Result<Response> user_delete(const EndUserWork& end_work, const EndUserWork& forget, Context& ctx) {
   auto u = TRY(administered_user(ctx));
   if (u.id == ctx.who().user_id)
@@ -206,6 +214,9 @@ void add_user_admin_routes(http::Api& api, const RouteDeps& deps) {
            {"A user's API tokens, never their secrets (instance admin)", "users", nullptr, list_schema(), 200,
             {"limit", "after"}},
            user_tokens});
+  api.add({"GET", "/api/v1/users/{id}/orgs", Access::require("users", "admin"),
+           {"A user's organisations and their role in each (instance admin)", "users", nullptr, list_schema()},
+           user_orgs});
   api.add({"DELETE", "/api/v1/users/{id}", Access::require("users", "admin"),
            {"Delete a user (instance admin; If-Match): access ends, work stops, the account is tombstoned",
             "users", nullptr, nullptr, 204},

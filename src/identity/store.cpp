@@ -1,6 +1,7 @@
 #include "identity/store.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <string_view>
 
@@ -77,7 +78,9 @@ CREATE TABLE account_tokens (
   secret_hash TEXT NOT NULL, email TEXT NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL,
   expires_ms INTEGER NOT NULL, used_ms INTEGER);
 CREATE INDEX account_tokens_user ON account_tokens (user_id, purpose, created_ms);
-)SQL"}};
+)SQL"},
+          // An org the instance admin disabled: its members keep their membership but not its role.
+          {5, "org_disabled", "ALTER TABLE orgs ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"}};
 }
 
 bool changes_principals(const std::vector<std::string>& tables) {
@@ -103,7 +106,7 @@ nlohmann::json User::json() const {
 }
 
 nlohmann::json Org::json() const {
-  return {{"id", id}, {"slug", slug}, {"name", name}, {"created_at", format_rfc3339(created)},
+  return {{"id", id}, {"slug", slug}, {"name", name}, {"disabled", disabled}, {"created_at", format_rfc3339(created)},
           {"etag", http::etag_of(version)}};
 }
 
@@ -138,8 +141,9 @@ const db::Columns<User> kUserColumns{
     db::col<&User::deleted>("deleted_ms"),
 };
 
-const db::Columns<Org> kOrgColumns{db::col<&Org::id>("id"), db::col<&Org::slug>("slug"), db::col<&Org::name>("name"),
-                                   db::col<&Org::created>("created_ms"), db::col<&Org::version>("version")};
+const db::Columns<Org> kOrgColumns{db::col<&Org::id>("id"),           db::col<&Org::slug>("slug"),
+                                   db::col<&Org::name>("name"),       db::col<&Org::created>("created_ms"),
+                                   db::col<&Org::version>("version"), db::col<&Org::disabled>("disabled")};
 
 Result<std::optional<User>> find_user(db::Tx& tx, std::string_view id_or_name) {
   auto row = TRY(tx.query_one("SELECT " + kUserColumns.list() + " FROM users WHERE id = ? OR username = ?",
@@ -225,8 +229,8 @@ Result<http::Principal> load_principal(db::Tx& tx, const User& u) {
     p.bindings.push_back(std::move(b));
   }
   auto rows = TRY(tx.query(
-      "SELECT m.org_id, m.role_id, r.name, r.permissions FROM org_members m LEFT JOIN roles r ON r.id = m.role_id "
-      "WHERE m.user_id = ?",
+      "SELECT m.org_id, m.role_id, r.name, r.permissions FROM org_members m "
+      "JOIN orgs o ON o.id = m.org_id AND o.disabled = 0 LEFT JOIN roles r ON r.id = m.role_id WHERE m.user_id = ?",
       {u.id}));
   for (auto& r : rows) {
     http::Binding b;
@@ -244,7 +248,9 @@ Result<http::Principal> load_principal(db::Tx& tx, const User& u) {
     }
     p.bindings.push_back(std::move(b));
   }
-  auto groups = TRY(tx.query("SELECT group_id FROM group_members WHERE user_id = ?", {u.id}));
+  auto groups = TRY(tx.query("SELECT gm.group_id FROM group_members gm JOIN org_groups g ON g.id = gm.group_id "
+                             "JOIN orgs o ON o.id = g.org_id AND o.disabled = 0 WHERE gm.user_id = ?",
+                             {u.id}));
   for (auto& g : groups) p.group_ids.push_back(g.str(0));
   return p;
 }
@@ -296,8 +302,9 @@ Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who) {
   auto u = TRY(get_user(tx, who.user_id));
   nlohmann::json j = u.json();
   auto rows = TRY(tx.query(
-      "SELECT o.id, o.slug, o.name, m.role_id, r.name FROM org_members m JOIN orgs o ON o.id = m.org_id "
-      "LEFT JOIN roles r ON r.id = m.role_id WHERE m.user_id = ? ORDER BY o.id",
+      "SELECT o.id, o.slug, o.name, m.role_id, r.name FROM org_members m "
+      "JOIN orgs o ON o.id = m.org_id AND o.disabled = 0 LEFT JOIN roles r ON r.id = m.role_id "
+      "WHERE m.user_id = ? ORDER BY o.id",
       {who.user_id}));
   nlohmann::json orgs = nlohmann::json::array();
   for (auto& r : rows) {
@@ -319,10 +326,28 @@ Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who) {
   return j;
 }
 
+namespace {
+// A LIKE pattern that matches `q` anywhere, its wildcards taken literally (ESCAPE '\\').
+std::string contains_pattern(const std::string& q) {
+  std::string p = "%";
+  for (char c : q) {
+    if (c == '%' || c == '_' || c == '\\') p += '\\';
+    p += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return p + "%";
+}
+}  // namespace
+
 Result<nlohmann::json> list_users(db::Tx& tx, bool all, const std::vector<std::string>& org_ids,
-                                  const std::string& self, const std::string& after, int limit) {
+                                  const std::string& self, const std::string& q, const std::string& after, int limit) {
   std::string sql = "SELECT " + kUserColumns.list() + " FROM users WHERE id > ? AND deleted_ms IS NULL";
   db::Params p{after};
+  if (!q.empty()) {
+    sql += " AND (lower(username) LIKE ? ESCAPE '\\' OR lower(display_name) LIKE ? ESCAPE '\\'"
+           " OR lower(email) LIKE ? ESCAPE '\\')";
+    auto pat = contains_pattern(q);
+    p.insert(p.end(), {pat, pat, pat});
+  }
   if (!all) {
     sql += " AND (id = ?";
     p.emplace_back(self);
@@ -341,6 +366,20 @@ Result<nlohmann::json> list_users(db::Tx& tx, bool all, const std::vector<std::s
   auto rows = TRY(tx.query(sql, p));
   nlohmann::json items = nlohmann::json::array();
   for (auto& u : TRY(kUserColumns.read_all(rows))) items.push_back(u.json());
+  return items;
+}
+
+Result<nlohmann::json> user_orgs_json(db::Tx& tx, const std::string& user_id) {
+  auto rows = TRY(tx.query(
+      "SELECT o.id, o.slug, o.name, o.disabled, m.role_id, r.name FROM org_members m JOIN orgs o ON o.id = m.org_id "
+      "LEFT JOIN roles r ON r.id = m.role_id WHERE m.user_id = ? ORDER BY o.slug",
+      {user_id}));
+  nlohmann::json items = nlohmann::json::array();
+  for (auto& r : rows) {
+    const auto* b = find_builtin(r.str(4));
+    items.push_back({{"id", r.str(0)}, {"slug", r.str(1)}, {"name", r.str(2)}, {"disabled", r.i64(3) != 0},
+                     {"role_id", r.str(4)}, {"role", b ? b->name : r.str(5)}});
+  }
   return items;
 }
 

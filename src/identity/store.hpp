@@ -41,6 +41,7 @@ struct User {
 
 struct Org {
   std::string id, slug, name;
+  bool disabled = false;  // by the instance admin: its members cannot act in it (they lose its role)
   Millis created = 0;
   std::int64_t version = 1;
   nlohmann::json json() const;
@@ -82,9 +83,12 @@ Status add_org_member(db::Tx& tx, const Actor& actor, const std::string& org_id,
 namespace atrium::identity {
 // ---- user directory
 Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who);
-// Users visible through the given orgs (all users when all == true), plus `self`.
+// Users visible through the given orgs (all users when all == true), plus `self`; `q` (when not
+// empty) keeps those whose username, display name or email contains it (case-insensitive).
 Result<nlohmann::json> list_users(db::Tx& tx, bool all, const std::vector<std::string>& org_ids,
-                                  const std::string& self, const std::string& after, int limit);
+                                  const std::string& self, const std::string& q, const std::string& after, int limit);
+// The orgs a user belongs to, with their role there and whether the org is disabled (instance admin).
+Result<nlohmann::json> user_orgs_json(db::Tx& tx, const std::string& user_id);
 Result<User> update_user(db::Tx& tx, const Actor& actor, const User& u, const std::optional<std::string>& display_name,
                          const std::optional<std::string>& email, std::optional<bool> disabled, Millis now);
 // The target to check a user object against: self, or an org the caller shares with them.

@@ -156,6 +156,7 @@ SWEEP = {
     ("GET", "/api/v1/users/{id}/sessions"): [V(404, params={"id": B_USER})],
     ("DELETE", "/api/v1/users/{id}/sessions"): [V(404, params={"id": B_USER})],
     ("GET", "/api/v1/users/{id}/tokens"): [V(404, params={"id": B_USER})],
+    ("GET", "/api/v1/users/{id}/orgs"): [V(404, params={"id": B_USER})],
     # public, no tenant: account recovery (this server sends no mail; links are unknown)
     ("GET", "/api/v1/auth/recovery"): [V(200, check=lambda c, r: r.json["password_reset"] is False)],
     ("POST", "/api/v1/auth/password-reset"): [V(409, body={"username": "nobody-at-all"})],
@@ -171,7 +172,8 @@ SWEEP = {
     ("GET", "/api/v1/orgs/{org}/projects/{project}"): [
         V(404, params={"org": B_ORG, "project": lambda c: c.b.project["slug"]}),
         V(404, params={"org": B_ORG, "project": lambda c: c.b.org_project["slug"]}, name="org-visible")],
-    ("PATCH", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG}, body={"name": "pwned"})],
+    ("PATCH", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG}, body={"name": "pwned"}),
+                                      V(404, params={"org": B_ORG}, body={"disabled": True}, name="disable")],
     ("DELETE", "/api/v1/orgs/{org}"): [V(404, params={"org": B_ORG})],
     ("GET", "/api/v1/orgs/{org}/members"): [V(404, params={"org": B_ORG})],
     ("POST", "/api/v1/orgs/{org}/members"): [
