@@ -49,9 +49,18 @@ Level descend(const Level& parent, double usage, double total, double shares, do
   return {parent.norm_shares * frac, ua + (parent.effective_usage - ua) * frac};
 }
 
+double factor_of(const Level& l) { return l.norm_shares > 0 ? std::exp2(-l.effective_usage / l.norm_shares) : 0.0; }
+
+FairShareAccount account(bool is_group, std::string org, std::string group, std::uint32_t shares, double usage,
+                         double total, const Level& l) {
+  return {is_group, std::move(org), std::move(group), shares, usage, l.norm_shares, total > 0 ? usage / total : 0,
+          l.effective_usage, factor_of(l)};
+}
+
 }  // namespace
 
-void fill_fair_share(const SharesTable& shares, std::map<Association, FairShareRow>& rows) {
+void fill_fair_share(const SharesTable& shares, std::map<Association, FairShareRow>& rows,
+                     std::vector<FairShareAccount>* accounts) {
   for (const auto& [a, s] : shares.users) rows.try_emplace(a);
 
   // The tree: org -> group -> users, usage summed upwards, shares summed per sibling set.
@@ -87,10 +96,12 @@ void fill_fair_share(const SharesTable& shares, std::map<Association, FairShareR
   Level root{1.0, total > 0 ? 1.0 : 0.0};
   for (auto& [oname, o] : orgs) {
     Level ol = descend(root, o.usage, total, shares.org(oname), org_siblings);
+    if (accounts) accounts->push_back(account(false, oname, "", shares.org(oname), o.usage, total, ol));
     double group_siblings = 0;
     for (const auto& [gname, g] : o.groups) group_siblings += shares.group(oname, gname);
     for (auto& [gname, g] : o.groups) {
       g.level = descend(ol, g.usage, total, shares.group(oname, gname), group_siblings);
+      if (accounts) accounts->push_back(account(true, oname, gname, shares.group(oname, gname), g.usage, total, g.level));
     }
   }
 
@@ -101,7 +112,7 @@ void fill_fair_share(const SharesTable& shares, std::map<Association, FairShareR
     row.norm_shares = l.norm_shares;
     row.norm_usage = total > 0 ? row.raw_usage / total : 0;
     row.effective_usage = l.effective_usage;
-    row.factor = l.norm_shares > 0 ? std::exp2(-l.effective_usage / l.norm_shares) : 0.0;
+    row.factor = factor_of(l);
   }
 }
 

@@ -50,13 +50,24 @@ struct FairShareRow {
   double factor = 1;           // 2^(-UE / norm_shares), in [0, 1]
 };
 
+// An inner node of the tree as `sshare -l` lists it: an org or a group of an org (a group may be
+// "", the users outside any group). Its usage is the sum of its users'; factor = 2^(-UE / norm_shares).
+struct FairShareAccount {
+  bool is_group = false;
+  std::string org, group;
+  std::uint32_t shares = 0;  // configured (RawShares)
+  double raw_usage = 0, norm_shares = 0, norm_usage = 0, effective_usage = 0, factor = 1;
+};
+
 // Fair-share factors for every association in `usage` or `members` (plus those listed in
 // `shares`). `usage` is the usage at the evaluation time (decayed, plus any running charge).
 std::map<Association, FairShareRow> fair_share_factors(const SharesTable& shares,
                                                        const std::map<Association, double>& usage,
                                                        const std::vector<Association>& members = {});
 // The same in place: `rows` keyed by association with raw_usage set (members with 0); every other
-// field is filled in, and associations listed in `shares` are added.
-void fill_fair_share(const SharesTable& shares, std::map<Association, FairShareRow>& rows);
+// field is filled in, and associations listed in `shares` are added. `accounts`, when given, gets
+// the org and group nodes (each org, then its groups, in name order).
+void fill_fair_share(const SharesTable& shares, std::map<Association, FairShareRow>& rows,
+                     std::vector<FairShareAccount>* accounts = nullptr);
 
 }  // namespace atrium::compute

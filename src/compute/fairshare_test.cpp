@@ -82,6 +82,32 @@ TEST(FairShare, HierarchyOrgGroupUser) {
   EXPECT_GT(weighted.at(x).factor, weighted.at(y).factor);
 }
 
+TEST(FairShare, AccountsListOrgsAndGroupsWithSummedUsage) {
+  const Association u1{"org-x", "g1", "u1"}, u2{"org-x", "g2", "u2"}, u3{"org-y", "g1", "u3"};
+  std::map<Association, FairShareRow> rows;
+  rows[u1].raw_usage = 300;
+  rows[u2].raw_usage = 100;
+  rows[u3].raw_usage = 0;
+  std::vector<FairShareAccount> acc;
+  fill_fair_share({}, rows, &acc);
+  ASSERT_EQ(acc.size(), 5u);  // org-x, g1, g2, org-y, g1
+  EXPECT_EQ(acc[0].org, "org-x");
+  EXPECT_FALSE(acc[0].is_group);
+  EXPECT_TRUE(acc[1].is_group);
+  EXPECT_DOUBLE_EQ(acc[0].raw_usage, 400);
+  EXPECT_DOUBLE_EQ(acc[0].norm_usage, 1);
+  EXPECT_DOUBLE_EQ(acc[0].norm_shares, 0.5);
+  EXPECT_EQ(acc[1].group, "g1");
+  EXPECT_DOUBLE_EQ(acc[1].raw_usage, 300);
+  EXPECT_DOUBLE_EQ(acc[1].norm_shares, 0.25);
+  EXPECT_LT(acc[1].factor, acc[2].factor) << "the heavier group has the lower factor";
+  EXPECT_EQ(acc[3].org, "org-y");
+  EXPECT_DOUBLE_EQ(acc[3].raw_usage, 0);
+  EXPECT_GT(acc[3].factor, acc[0].factor);
+  // A user's effective usage lies between its own share of usage and its group's.
+  EXPECT_DOUBLE_EQ(rows.at(u1).norm_usage, 0.75);
+}
+
 // Two users, one heavy: the light user's job starts first although it was submitted later.
 TEST(FairShare, LightUsersJobGoesFirst) {
   SchedulerConfig cfg = testing::quiet_config();

@@ -304,6 +304,19 @@ Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const s
   return row ? row->i64(0) : 0;
 }
 
+Result<std::map<std::string, std::int64_t>> storage_by_project(db::Tx& tx, const std::string& org_id) {
+  std::map<std::string, std::int64_t> out;
+  auto rows = TRY(tx.query(
+      "SELECT project_id, SUM(size) FROM (SELECT project_id, blob_id, size FROM files WHERE org_id = ? "
+      "UNION SELECT d.project_id, e.blob_id, e.size FROM dataset_entries e JOIN dataset_versions v ON v.dataset_id = "
+      "e.dataset_id AND v.number = e.number JOIN datasets d ON d.id = v.dataset_id WHERE v.org_id = ?) AS held "
+      "GROUP BY project_id "
+      "UNION ALL SELECT project_id, SUM(size) FROM uploads WHERE org_id = ? GROUP BY project_id",
+      {org_id, org_id, org_id}));
+  for (auto& r : rows) out[r.str(0)] += r.i64(1);
+  return out;
+}
+
 Status check_storage_quota(db::Tx& tx, const quota::Registry* quotas, const std::string& org_id,
                            const std::string& group_id, const std::string& user_id, std::int64_t bytes) {
   if (quotas) return quota::check_storage(tx, *quotas, org_id, group_id, user_id, bytes);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,9 @@ Result<std::vector<std::string>> expired_uploads(db::Tx& tx, Millis now);
 // plus the declared size of that owner's uploads in progress (reserved before they are sent).
 Result<std::int64_t> storage_used(db::Tx& tx, const std::string& org_id, const std::string& kind,
                                   const std::string& subject_id);
+// The same per project of an org (each blob once per project; a blob two projects hold counts in
+// both), by project id: what GET /api/v1/orgs/{org}/usage shows. Projects without data are left out.
+Result<std::map<std::string, std::int64_t>> storage_by_project(db::Tx& tx, const std::string& org_id);
 // The 507 quota-exceeded error if adding `bytes` (new data) for the file's owners passes a limit:
 // against the storage every module counts (`quotas`: data files, images, homes); without a
 // registry, against the data store's own count.

@@ -14,21 +14,6 @@ using nlohmann::json;
 
 constexpr Millis kMaxSpanMs = 366 * kDayMs;
 
-// A query time: an RFC 3339 timestamp, or a date (YYYY-MM-DD: its midnight UTC; for `to`, the
-// midnight after it, so that to=<today> includes today).
-Result<std::optional<Millis>> query_time(Context& ctx, const char* name, bool end_of_day) {
-  auto v = ctx.req.query_param(name);
-  if (!v) return std::optional<Millis>{};
-  Millis t = 0;
-  bool date_only = v->size() == 10;
-  if (!parse_rfc3339(date_only ? std::string(*v) + "T00:00:00Z" : std::string(*v), t))
-    return fail(Error(ErrorCode::kInvalidArgument, "invalid-query",
-                      std::string(name) + " must be a date (2026-12-01) or an RFC 3339 time")
-                    .with("field", name));
-  if (date_only && end_of_day) t += kDayMs;
-  return std::optional<Millis>{t};
-}
-
 Result<Response> my_usage(Context& ctx) {
   ctx.filtered();  // the caller's own jobs only
   if (auto b = ctx.req.query_param("bucket"); b && *b != "day")
@@ -48,11 +33,11 @@ Result<Response> my_usage(Context& ctx) {
   double cpu = 0, gpu = 0;
   for (auto& c : cells) {
     items.push_back({{"day", format_rfc3339(c.day).substr(0, 10)},
-                     {"project_id", c.project_id},
+                     {"project_id", c.key},
                      {"cpu_hours", c.cpu_hours},
                      {"gpu_hours", c.gpu_hours},
                      {"cpu_hours_used", c.cpu_hours_used}});
-    ids.insert(c.project_id);
+    ids.insert(c.key);
     cpu += c.cpu_hours;
     gpu += c.gpu_hours;
   }
@@ -72,6 +57,19 @@ Result<Response> my_usage(Context& ctx) {
 }
 
 }  // namespace
+
+Result<std::optional<Millis>> query_time(Context& ctx, const char* name, bool end_of_day) {
+  auto v = ctx.req.query_param(name);
+  if (!v) return std::optional<Millis>{};
+  Millis t = 0;
+  bool date_only = v->size() == 10;
+  if (!parse_rfc3339(date_only ? std::string(*v) + "T00:00:00Z" : std::string(*v), t))
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-query",
+                      std::string(name) + " must be a date (2026-12-01) or an RFC 3339 time")
+                    .with("field", name));
+  if (date_only && end_of_day) t += kDayMs;
+  return std::optional<Millis>{t};
+}
 
 void add_usage_routes(http::Api& api) {
   api.add({"GET", "/api/v1/me/usage", Access::require("jobs", "read"),

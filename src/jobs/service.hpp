@@ -172,6 +172,14 @@ class Service {
   // Quota usage for identity's quota routes: concurrent_jobs, cpu_hours (this period).
   nlohmann::json usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const;
   nlohmann::json node_json() const;
+  // One org's fair-share tree at `now` as `sshare -l` lists it (this node's scheduler; SLURM keeps
+  // its own): the org and its groups, then the users (decayed usage plus running jobs' so far).
+  struct FairShareTree {
+    std::vector<compute::FairShareAccount> accounts;  // the org first, then its groups
+    std::vector<std::pair<compute::FairShareRow, std::uint32_t>> users;  // with the configured shares
+    Millis half_life = 0;
+  };
+  FairShareTree fair_share_of(const std::string& org_id, Millis now) const;
   // The commit `ref` (nullopt: the default branch) names in the project's repository now.
   Result<std::optional<std::string>> resolve_commit(const std::string& project_id,
                                                     const std::optional<std::string>& ref) const;

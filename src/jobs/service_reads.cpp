@@ -137,6 +137,23 @@ json Service::usage(const std::string& org_id, const std::string& kind, const st
               {"period_start", format_rfc3339(state_.ledger.period_start_for(now))}};
 }
 
+Service::FairShareTree Service::fair_share_of(const std::string& org_id, Millis now) const {
+  auto lk = lock();
+  auto rows = sched_.fair_share(state_, now);
+  std::vector<compute::FairShareAccount> accounts;
+  compute::fill_fair_share(state_.policy.shares, rows, &accounts);  // the same rows, plus the inner nodes
+  std::uint32_t org_shares = state_.policy.shares.org(org_id);
+  FairShareTree out;
+  for (auto& [assoc, row] : rows)
+    if (assoc.org == org_id) out.users.emplace_back(std::move(row), state_.policy.shares.user(assoc));
+  lk.unlock();
+  out.half_life = sched_.config().usage_half_life;
+  for (auto& a : accounts)
+    if (a.org == org_id) out.accounts.push_back(std::move(a));
+  if (out.accounts.empty()) out.accounts.push_back({false, org_id, "", org_shares, 0, 0, 0, 0, 1});  // no usage, no jobs yet
+  return out;
+}
+
 bool Service::active(const std::string& id) const {
   auto lk = lock();
   auto it = state_.jobs.find(id);

@@ -166,7 +166,9 @@ std::vector<db::Migration> migrations() {
            "CREATE INDEX jobs_remote_active ON jobs (partition) WHERE state IN ('PENDING', 'RUNNING') AND "
            "partition <> 'local';"
            "CREATE TABLE org_compute (org_id TEXT PRIMARY KEY, default_partition TEXT NOT NULL,"
-           " version INTEGER NOT NULL);"}};
+           " version INTEGER NOT NULL);"},
+          {11, "an org's runs by start time (GET /api/v1/orgs/{org}/usage over many jobs)",
+           "CREATE INDEX jobs_org_start ON jobs (org_id, start_ms) WHERE start_ms IS NOT NULL;"}};
 }
 
 Status bump_change(db::Tx& tx, const std::string& job_id) {

@@ -1,30 +1,55 @@
-// The jobs rows GET /api/v1/me/usage reads (declared in jobs/usage.hpp).
+// The jobs rows the usage routes read (declared in jobs/usage.hpp).
 #include "jobs/usage.hpp"
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
 
 namespace atrium::jobs {
+namespace {
 
-Result<std::vector<RunSpan>> user_runs(db::Tx& tx, const std::string& user_id, Millis from, Millis to, Millis now) {
-  auto rows = TRY(tx.query(
-      "SELECT project_id, start_ms, end_ms, alloc_cpus, alloc_gpus, cpu_seconds FROM jobs "
-      "WHERE user_id = ? AND start_ms IS NOT NULL AND alloc_cpus IS NOT NULL AND start_ms < ? "
-      "AND (end_ms IS NULL OR end_ms > ?) ORDER BY id",
-      {user_id, to, from}));
+// The number of GPUs in an allocation's JSON list of device indices ("[]", "[0,1]").
+int gpu_count(const db::Row& r, int col) {
+  if (r.is_null(col)) return 0;
+  std::string s = r.str(col);
+  if (s.find_first_not_of("[] \t") == std::string::npos) return 0;
+  return static_cast<int>(std::count(s.begin(), s.end(), ',')) + 1;
+}
+
+// Runs from rows of (key, start_ms, end_ms, alloc_cpus, alloc_gpus, cpu_seconds).
+Result<std::vector<RunSpan>> read_runs(db::Tx& tx, const std::string& key_col, const std::string& where,
+                                       const db::Params& params, Millis now) {
+  auto rows = TRY(tx.query("SELECT " + key_col +
+                               ", start_ms, end_ms, alloc_cpus, alloc_gpus, cpu_seconds FROM jobs "
+                               "WHERE " +
+                               where +
+                               " AND start_ms IS NOT NULL AND alloc_cpus IS NOT NULL AND start_ms < ? "
+                               "AND (end_ms IS NULL OR end_ms > ?)",
+                           params));
   std::vector<RunSpan> out;
   out.reserve(rows.size());
   for (auto& r : rows) {
     RunSpan s;
-    s.project_id = r.str(0);
+    s.key = r.str(0);
     s.start = r.i64(1);
     s.end = r.is_null(2) ? now : r.i64(2);
     s.cpus = static_cast<int>(r.i64(3));
-    auto gpus = nlohmann::json::parse(r.is_null(4) ? std::string("[]") : r.str(4), nullptr, false);
-    s.gpus = gpus.is_array() ? static_cast<int>(gpus.size()) : 0;
+    s.gpus = gpu_count(r, 4);
     if (!r.is_null(5)) s.cpu_seconds = r.f64(5);
     out.push_back(std::move(s));
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<RunSpan>> user_runs(db::Tx& tx, const std::string& user_id, Millis from, Millis to, Millis now) {
+  return read_runs(tx, "project_id", "user_id = ?", {user_id, to, from}, now);
+}
+
+Result<std::vector<RunSpan>> org_runs(db::Tx& tx, const std::string& org_id, UsageBy by, Millis from, Millis to,
+                                      Millis now) {
+  const char* col = by == UsageBy::kGroup ? "group_id" : by == UsageBy::kUser ? "user_id" : "project_id";
+  // jobs_org_start (migration 11) narrows to the org's runs that started before `to`.
+  return read_runs(tx, col, "org_id = ?", {org_id, to, from}, now);
 }
 
 }  // namespace atrium::jobs

@@ -1,24 +1,71 @@
 #include "jobs/usage.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <utility>
 
 namespace atrium::jobs {
 
-std::vector<UsageCell> usage_by_day(const std::vector<RunSpan>& runs, Millis from, Millis to) {
+namespace {
+
+Millis floor_div(Millis a, Millis b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+}  // namespace
+
+Millis bucket_start(Millis t, Bucket b) {
+  Millis day = floor_div(t, kDayMs) * kDayMs;
+  switch (b) {
+    case Bucket::kDay:
+      return day;
+    case Bucket::kWeek: {
+      // 1970-01-01 was a Thursday: day n since the epoch is weekday (n + 3) % 7 counted from Monday.
+      Millis n = day / kDayMs;
+      Millis wd = ((n + 3) % 7 + 7) % 7;
+      return day - wd * kDayMs;
+    }
+    case Bucket::kMonth: {
+      using namespace std::chrono;
+      year_month_day ymd{sys_days{days{day / kDayMs}}};
+      sys_days first{ymd.year() / ymd.month() / 1};
+      return static_cast<Millis>(first.time_since_epoch().count()) * kDayMs;
+    }
+  }
+  return day;
+}
+
+Millis bucket_next(Millis start, Bucket b) {
+  switch (b) {
+    case Bucket::kDay:
+      return start + kDayMs;
+    case Bucket::kWeek:
+      return start + 7 * kDayMs;
+    case Bucket::kMonth: {
+      using namespace std::chrono;
+      year_month_day ymd{sys_days{days{floor_div(start, kDayMs)}}};
+      sys_days next{(ymd.year() / ymd.month() / 1) + months{1}};
+      return static_cast<Millis>(next.time_since_epoch().count()) * kDayMs;
+    }
+  }
+  return start + kDayMs;
+}
+
+std::vector<UsageCell> usage_by_bucket(const std::vector<RunSpan>& runs, Millis from, Millis to, Bucket b) {
   std::map<std::pair<Millis, std::string>, UsageCell> cells;
   for (const auto& r : runs) {
     Millis wall = r.end - r.start;
     Millis lo = std::max(r.start, from), hi = std::min(r.end, to);
     if (wall <= 0 || lo >= hi) continue;
-    for (Millis day = lo - lo % kDayMs; day < hi; day += kDayMs) {
-      Millis part = std::min(hi, day + kDayMs) - std::max(lo, day);
+    for (Millis start = bucket_start(lo, b); start < hi; start = bucket_next(start, b)) {
+      Millis part = std::min(hi, bucket_next(start, b)) - std::max(lo, start);
       if (part <= 0) continue;
       double hours = part / 3'600'000.0;
-      auto& c = cells[{day, r.project_id}];
-      c.project_id = r.project_id;
-      c.day = day;
+      auto [it, fresh] = cells.try_emplace({start, r.key});
+      auto& c = it->second;
+      if (fresh) {
+        c.key = r.key;
+        c.day = start;
+      }
       c.cpu_hours += hours * r.cpus;
       c.gpu_hours += hours * r.gpus;
       if (r.cpu_seconds) c.cpu_hours_used += *r.cpu_seconds / 3600.0 * (static_cast<double>(part) / wall);

@@ -28,11 +28,39 @@ TEST(UsageByDay, ClipsToTheWindowAndSumsPerProject) {
                                {"d", kDayMs, kDayMs, 8, 0, std::nullopt}};         // no wall time
   auto cells = usage_by_day(runs, kDayMs, 2 * kDayMs);
   ASSERT_EQ(cells.size(), 2u);
-  EXPECT_EQ(cells[0].project_id, "a");
+  EXPECT_EQ(cells[0].key, "a");
   EXPECT_DOUBLE_EQ(cells[0].cpu_hours, 4);
-  EXPECT_EQ(cells[1].project_id, "b");
+  EXPECT_EQ(cells[1].key, "b");
   EXPECT_DOUBLE_EQ(cells[1].cpu_hours, 24);
   EXPECT_DOUBLE_EQ(cells[1].cpu_hours_used, 0);
+}
+
+constexpr Millis kDec1 = 1'796'083'200'000;  // 2026-12-01T00:00:00Z, a Tuesday
+
+TEST(Buckets, WeeksStartOnMondayAndMonthsOnTheFirst) {
+  EXPECT_EQ(bucket_start(kDec1 + 5 * kHour, Bucket::kDay), kDec1);
+  EXPECT_EQ(bucket_start(kDec1 + kDayMs + kHour, Bucket::kWeek), kDec1 - kDayMs);  // Mon 30 Nov
+  EXPECT_EQ(bucket_start(kDec1 - kDayMs, Bucket::kWeek), kDec1 - kDayMs);
+  EXPECT_EQ(bucket_start(kDec1 + 20 * kDayMs, Bucket::kMonth), kDec1);
+  EXPECT_EQ(bucket_next(kDec1, Bucket::kMonth), kDec1 + 31 * kDayMs);           // 2027-01-01
+  EXPECT_EQ(bucket_next(kDec1 - 30 * kDayMs, Bucket::kMonth), kDec1);           // November: 30 days
+  EXPECT_EQ(bucket_start(kDec1 - kHour, Bucket::kMonth), kDec1 - 30 * kDayMs);  // 1 Nov
+  EXPECT_EQ(bucket_start(0, Bucket::kWeek), -3 * kDayMs);                       // Mon 29 Dec 1969
+}
+
+TEST(UsageByBucket, SplitsARunAtTheMonthBoundary) {
+  // 1 CPU from 30 Nov 12:00 to 1 Dec 12:00: 12 h in November, 12 h in December; one week (Mon 30 Nov).
+  std::vector<RunSpan> runs = {{"g", kDec1 - 12 * kHour, kDec1 + 12 * kHour, 1, 0, std::nullopt}};
+  auto months = usage_by_bucket(runs, kDec1 - 30 * kDayMs, kDec1 + 31 * kDayMs, Bucket::kMonth);
+  ASSERT_EQ(months.size(), 2u);
+  EXPECT_EQ(months[0].day, kDec1 - 30 * kDayMs);
+  EXPECT_DOUBLE_EQ(months[0].cpu_hours, 12);
+  EXPECT_EQ(months[1].day, kDec1);
+  EXPECT_DOUBLE_EQ(months[1].cpu_hours, 12);
+  auto weeks = usage_by_bucket(runs, kDec1 - 30 * kDayMs, kDec1 + 31 * kDayMs, Bucket::kWeek);
+  ASSERT_EQ(weeks.size(), 1u);
+  EXPECT_EQ(weeks[0].day, kDec1 - kDayMs);
+  EXPECT_DOUBLE_EQ(weeks[0].cpu_hours, 24);
 }
 
 }  // namespace

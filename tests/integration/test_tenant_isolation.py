@@ -204,6 +204,9 @@ SWEEP = {
         V(400, body={"token": "inv_01ZZZZZZZZZZZZZZZZZZZZZZZZ.bm9uY2U.bWFj", "username": "sweep-accept",
                      "password": "sweep-password-1"})],
     ("GET", "/api/v1/orgs/{org}/quotas"): [V(404, params={"org": B_ORG})],
+    ("GET", "/api/v1/orgs/{org}/usage"): [V(404, params={"org": B_ORG}),
+                                          V(404, params={"org": B_ORG}, query="?by=nonsense", name="bad-input")],
+    ("GET", "/api/v1/orgs/{org}/fairshare"): [V(404, params={"org": B_ORG})],
     ("GET", "/api/v1/orgs/{org}/quotas/{kind}/{subject}"): [
         V(404, params={"org": B_ORG, "kind": lambda c: "org", "subject": B_ORG}, name="org"),
         V(404, params={"org": B_ORG, "kind": lambda c: "group", "subject": B_GROUP}, name="group"),
