@@ -62,6 +62,20 @@ struct OutputsSpec {
   std::optional<std::int64_t> version;  // the version the job's end made (nullopt: not yet)
 };
 
+// The queue's figures for the server's health gauges (alerts watch them): jobs pending; running
+// past their time limit plus `grace_ms` (the end did not come: a lost process or node); pending
+// (not held, not waiting on a dependency or a begin time) longer than pending_factor x the mean wait
+// of the last day's jobs, and at least pending_floor_ms.
+struct QueueFigureSettings {
+  Millis grace_ms = 10 * 60 * 1000;
+  Millis pending_floor_ms = 60 * 60 * 1000;
+  Millis pending_factor = 10;
+};
+struct QueueFigures {
+  std::int64_t pending = 0, stuck_running = 0, stuck_pending = 0;
+};
+Result<QueueFigures> queue_figures(db::Tx& tx, Millis now, const QueueFigureSettings& s = {});
+
 Status insert(db::Tx& tx, const JobRecord& r);
 // A job whose lifecycle another module drives (an environment's: "environment"): set right after
 // its submission, in the same transaction. Such a job is not held, released or requeued through
