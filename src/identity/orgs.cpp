@@ -105,7 +105,8 @@ Status delete_org(db::Tx& tx, const Actor& actor, const Org& org, Millis now) {
 // ---------------------------------------------------------------- members
 
 nlohmann::json Member::json() const {
-  return {{"user_id", user_id}, {"username", username}, {"role", role}, {"role_id", role_id}, {"etag", etag_of(version)}};
+  return {{"user_id", user_id},       {"username", username},     {"display_name", display_name}, {"role", role},
+          {"role_id", role_id},       {"last_admin", last_admin}, {"etag", etag_of(version)}};
 }
 
 static const db::Columns<Member> kMemberColumns{
@@ -118,29 +119,68 @@ static const db::Columns<Member> kMemberColumns{
                       return {};
                     }),
     db::col<&Member::version>("m.version"),
+    db::col<&Member::display_name>("u.display_name"),
 };
 
 static const std::string kMemberSelect = "SELECT " + kMemberColumns.list() +
                                          " FROM org_members m JOIN users u ON u.id = m.user_id "
                                          "LEFT JOIN roles r ON r.id = m.role_id ";
 
-Result<nlohmann::json> list_members(db::Tx& tx, const std::string& org_id, const std::string& after, int limit) {
-  auto rows = TRY(tx.query(std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id > ? ORDER BY m.user_id LIMIT ?",
-                           {org_id, after, std::int64_t{limit}}));
-  return json_items(kMemberColumns, rows);
+static Result<std::int64_t> admin_count(db::Tx& tx, const std::string& org_id) {
+  auto row = TRY(tx.query_one("SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role_id = 'role_org-admin'", {org_id}));
+  return row ? row->i64(0) : 0;
+}
+
+static void mark_last_admin(Member& m, std::int64_t admins) {
+  m.last_admin = m.role_id == "role_org-admin" && admins <= 1;
+}
+
+// A LIKE pattern matching `text` anywhere, its wildcards taken literally (ESCAPE '\\').
+static std::string contains_pattern(const std::string& text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+Result<nlohmann::json> list_members(db::Tx& tx, const std::string& org_id, const std::string& after, int limit,
+                                    const MemberFilter& filter) {
+  std::string sql = std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id > ? ";
+  std::vector<db::Value> args{org_id, after};
+  if (!filter.q.empty()) {
+    sql += "AND (u.username LIKE ? ESCAPE '\\' OR u.display_name LIKE ? ESCAPE '\\') ";
+    args.push_back(contains_pattern(filter.q));
+    args.push_back(contains_pattern(filter.q));
+  }
+  if (!filter.role_id.empty()) {
+    sql += "AND m.role_id = ? ";
+    args.push_back(filter.role_id);
+  }
+  args.push_back(std::int64_t{limit});
+  auto rows = TRY(tx.query(sql + "ORDER BY m.user_id LIMIT ?", args));
+  auto admins = TRY(admin_count(tx, org_id));
+  nlohmann::json items = nlohmann::json::array();
+  for (auto& m : TRY(kMemberColumns.read_all(rows))) {
+    mark_last_admin(m, admins);
+    items.push_back(m.json());
+  }
+  return items;
 }
 
 Result<std::optional<Member>> get_member(db::Tx& tx, const std::string& org_id, const std::string& user_id) {
   auto row = TRY(tx.query_one(std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id = ?", {org_id, user_id}));
   if (!row) return std::optional<Member>{};
-  return std::optional<Member>{TRY(kMemberColumns.read(*row))};
+  auto m = TRY(kMemberColumns.read(*row));
+  mark_last_admin(m, TRY(admin_count(tx, org_id)));
+  return std::optional<Member>{std::move(m)};
 }
 
 // The last org-admin of an org cannot be removed or demoted: someone must be able to administer it.
 static Status keep_an_admin(db::Tx& tx, const std::string& org_id, const Member& m) {
   if (m.role_id != "role_org-admin") return {};
-  auto row = TRY(tx.query_one("SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role_id = 'role_org-admin'", {org_id}));
-  if (row && row->i64(0) <= 1)
+  if (TRY(admin_count(tx, org_id)) <= 1)
     return fail(ErrorCode::kFailedPrecondition, "last-org-admin",
                 "this is the organisation's last org-admin; make someone else org-admin first");
   return {};

@@ -24,9 +24,17 @@ Status delete_org(db::Tx& tx, const Actor& actor, const Org& org, Millis now);
 struct Member {
   std::string user_id, username, role_id, role;
   std::int64_t version = 1;
+  std::string display_name;
+  bool last_admin = false;  // the org's only org-admin: it can be neither demoted nor removed
   nlohmann::json json() const;
 };
-Result<nlohmann::json> list_members(db::Tx& tx, const std::string& org_id, const std::string& after, int limit);
+// Narrows a member list: `q` a case-insensitive part of the username or display name, `role_id`
+// one role (empty: any).
+struct MemberFilter {
+  std::string q, role_id;
+};
+Result<nlohmann::json> list_members(db::Tx& tx, const std::string& org_id, const std::string& after, int limit,
+                                    const MemberFilter& filter = {});
 Result<std::optional<Member>> get_member(db::Tx& tx, const std::string& org_id, const std::string& user_id);
 Status set_member_role(db::Tx& tx, const Actor& actor, const std::string& org_id, const Member& m,
                        const std::string& role_id, Millis now);

@@ -164,10 +164,19 @@ Result<Response> org_delete(const RouteDeps& deps, Context& ctx) {
   return Response::no_content();
 }
 
+// ?q= a part of the username or display name; ?role= a role's name or id (e.g. who holds it).
 Result<Response> members_list(Context& ctx) {
   auto o = TRY(org_of(ctx));
   auto page = TRY(ctx.page());
-  return paged(TRY(list_members(ctx.t(), o.id, page.after, page.limit)), page.limit, "user_id");
+  MemberFilter f;
+  f.q = std::string(ctx.req.query_param("q").value_or(""));
+  if (f.q.size() > 200)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "q must be at most 200 characters").with("field", "q"));
+  std::string role(ctx.req.query_param("role").value_or(""));
+  if (role.size() > 100)
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-field", "role must be at most 100 characters").with("field", "role"));
+  if (!role.empty()) f.role_id = TRY(resolve_role(ctx.t(), o.id, role));
+  return paged(TRY(list_members(ctx.t(), o.id, page.after, page.limit, f)), page.limit, "user_id");
 }
 
 Result<Response> member_add(Context& ctx) {
@@ -311,7 +320,9 @@ void add_org_routes(http::Api& api, RouteDeps deps) {
 
   // ---------------------------------------------------------------- members
   api.add({"GET", "/api/v1/orgs/{org}/members", Access::require("members", "read"),
-           {"List an organisation's members", "orgs", nullptr, list_schema(), 200, {"limit", "after"}},
+           {"List an organisation's members (?q= part of a name, ?role= one role's holders); last_admin marks "
+            "the only org-admin, who can be neither demoted nor removed",
+            "orgs", nullptr, list_schema(), 200, {"limit", "after", "q", "role"}},
            members_list});
 
   api.add({"POST", "/api/v1/orgs/{org}/members", Access::require("members", "create"),

@@ -162,6 +162,44 @@ def test_last_org_admin_is_protected(server, admin, fresh_org, spare_users):
     assert server.call("DELETE", path, admin, if_match="*").status == 204
 
 
+def test_member_search_role_filter_and_last_admin_flag(server, admin, fresh_org, spare_users):
+    """What the Members and Roles pages read: ?q= and ?role= narrow the list, last_admin marks the
+    only org-admin (whose controls the page disables)."""
+    oid = fresh_org["id"]
+    path = f"/api/v1/orgs/{oid}/members"
+    boss, worker, other = spare_users[0], spare_users[1], spare_users[2]
+    add_member(server, admin, oid, boss["id"], "org-admin")
+    add_member(server, admin, oid, worker["id"], "member")
+    add_member(server, admin, oid, other["id"], "viewer")
+    flags = {m["user_id"]: m["last_admin"] for m in list_all(server, path, admin)}
+    assert flags == {boss["id"]: True, worker["id"]: False, other["id"]: False}
+    assert "display_name" in list_all(server, path, admin)[0]
+    # A part of the username, in any case; LIKE's wildcards match only themselves.
+    needle = worker["username"][-3:].upper()
+    assert [m["user_id"] for m in list_all(server, f"{path}?q={needle}", admin)] == [worker["id"]]
+    assert list_all(server, f"{path}?q=%25", admin) == [] and list_all(server, f"{path}?q=_", admin) == []
+    assert [m["user_id"] for m in list_all(server, f"{path}?role=viewer", admin)] == [other["id"]]
+    assert [m["user_id"] for m in list_all(server, f"{path}?role=role_org-admin&q=spare", admin)] == [boss["id"]]
+    assert is_problem(server.call("GET", f"{path}?role=chief", admin), 400, "unknown-role")
+    assert is_problem(server.call("GET", f"{path}?q={'x' * 201}", admin), 400)
+    # A second org-admin: neither is the last any more; the PATCH answer carries the flag too.
+    r = server.call("PATCH", f"{path}/{worker['id']}", admin, json={"role": "org-admin"}, if_match="*")
+    assert r.status == 200 and r.json["last_admin"] is False, r
+    assert not any(m["last_admin"] for m in list_all(server, path, admin))
+    r = server.call("PATCH", f"{path}/{worker['id']}", admin, json={"role": "member"}, if_match="*")
+    assert r.status == 200, r
+    assert {m["user_id"] for m in list_all(server, path, admin) if m["last_admin"]} == {boss["id"]}
+
+
+def test_member_filters_stay_in_their_org(server, world):
+    a, b = world.a, world.b
+    ob = b.users["org-admin"].token
+    # Another org's admin sees nothing of A's members, filtered or not; a role of A means nothing in B.
+    assert is_problem(server.call("GET", f"/api/v1/orgs/{a.id}/members?role=viewer", ob), 404)
+    assert is_problem(server.call("GET", f"/api/v1/orgs/{b.id}/members?role={a.role['id']}", ob), 400,
+                      "unknown-role")
+
+
 def test_member_management_is_for_org_admins(server, world, spare_users):
     a = world.a
     path = f"/api/v1/orgs/{a.id}/members"
@@ -313,7 +351,8 @@ def test_custom_role_grants_its_permissions(server, admin, world):
     assert r.json["items"] and all(e["org_id"] == a.id for e in r.json["items"])
     assert is_problem(server.call("GET", f"/api/v1/orgs/{a.id}/members", tok), 404)  # not in the role
     me = server.call("GET", "/api/v1/me", tok).json
-    assert me["orgs"] == [{"id": a.id, "slug": a.slug, "name": me["orgs"][0]["name"], "role": a.role["name"]}]
+    assert me["orgs"] == [{"id": a.id, "slug": a.slug, "name": me["orgs"][0]["name"], "role": a.role["name"],
+                           "permissions": ["audit:read:org"]}]
     assert server.call("DELETE", f"/api/v1/orgs/{a.id}/members/{u['id']}", oa, if_match="*").status == 204
 
 
@@ -322,6 +361,18 @@ def test_custom_roles_cannot_exceed_the_creators_permissions(server, world):
     r = server.call("POST", f"/api/v1/orgs/{world.a.id}/roles", oa,
                     json={"name": uniq("deleter"), "permissions": ["orgs:delete:org"]})
     assert is_problem(r, 403)
+
+
+def test_role_edit_cannot_add_a_permission_the_editor_lacks(server, world):
+    """The role editor offers only the editor's own grants; the API refuses the rest on a change too,
+    and the role stays as it was."""
+    a = world.a
+    oa = a.users["org-admin"].token
+    rpath = f"/api/v1/roles/{a.role['id']}"
+    before = server.call("GET", rpath, oa).json
+    r = server.call("PATCH", rpath, oa, json={"permissions": ["audit:read:org", "orgs:delete:org"]}, if_match="*")
+    assert is_problem(r, 403, "cannot-grant") and r.json["permission"] == "orgs:delete:org"
+    assert server.call("GET", rpath, oa).json == before
 
 
 # Nobody hands out, through a role, permissions they do not hold: a recruiter can give the viewer
