@@ -1,17 +1,16 @@
 // /orgs/{org}/groups: the org's groups (create, rename with If-Match, delete) and, for the group
 // opened, its members (add an org member by username, remove).
-import { Button, Group, Modal, Stack, Table, Text, TextInput, Title, VisuallyHidden } from "@mantine/core";
+import { Button, Group, Modal, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { fetchJson } from "../../api/client";
 import { splitError } from "../../api/fields";
 import { groupPath, groupsKey, orgPath, type GroupMember, type OrgGroup } from "../../api/orgadmin";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { LoadMore, useCursorList } from "../../components/CursorList";
+import { useCursorList } from "../../components/CursorList";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { Loading } from "../../components/Loading";
 import { OrgPage, useOrgSlug } from "./OrgAdminLayout";
-import { EditError, when } from "./people/bits";
+import { EditError, PagedTable, when } from "./people/bits";
 
 const groupMembersKey = (id: string) => ["orgadmin", "group-members", id] as const;
 
@@ -120,46 +119,25 @@ function GroupMembers({ g }: { g: OrgGroup }) {
       <Title order={2} size="h3" id="group-members-title">
         Members of {g.name}
       </Title>
-      {list.isPending ? (
-        <Loading label="Loading the group's members" />
-      ) : list.error ? (
-        <ErrorAlert error={list.error} title="The group's members could not be loaded" />
-      ) : list.items.length === 0 ? (
-        <Text size="sm" c="dimmed">
-          Nobody is in this group yet.
-        </Text>
-      ) : (
-        <Table aria-label={`Members of ${g.name}`} verticalSpacing="xs" maw={520}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>User</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {list.items.map((m) => (
-              <Table.Tr key={m.user_id}>
-                <Table.Td>{m.username}</Table.Td>
-                <Table.Td>
-                  <Button
-                    size="compact-sm"
-                    variant="subtle"
-                    color="red"
-                    loading={remove.isPending && remove.variables?.user_id === m.user_id}
-                    onClick={() => remove.mutate(m)}
-                    aria-label={`Remove ${m.username} from ${g.name}`}
-                  >
-                    Remove
-                  </Button>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      )}
-      <LoadMore {...list} />
+      <PagedTable list={list} what="group's members" empty="Nobody is in this group yet." label={`Members of ${g.name}`} heads={["User"]} minWidth={320}>
+        {list.items.map((m) => (
+          <Table.Tr key={m.user_id}>
+            <Table.Td>{m.username}</Table.Td>
+            <Table.Td>
+              <Button
+                size="compact-sm"
+                variant="subtle"
+                color="red"
+                loading={remove.isPending && remove.variables?.user_id === m.user_id}
+                onClick={() => remove.mutate(m)}
+                aria-label={`Remove ${m.username} from ${g.name}`}
+              >
+                Remove
+              </Button>
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </PagedTable>
       <EditError error={remove.error} title="The member was not removed" reload={key} />
       <form
         onSubmit={(e) => {
@@ -244,36 +222,11 @@ export default function Groups() {
           <Title order={2} size="h3" id="groups-title">
             Groups
           </Title>
-          {list.isPending ? (
-            <Loading label="Loading groups" />
-          ) : list.error ? (
-            <ErrorAlert error={list.error} title="The groups could not be loaded" />
-          ) : list.items.length === 0 ? (
-            <Text size="sm" c="dimmed">
-              No groups yet.
-            </Text>
-          ) : (
-            <Table.ScrollContainer minWidth={560}>
-              <Table aria-label="Groups" verticalSpacing="xs">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Name</Table.Th>
-                    <Table.Th>Slug</Table.Th>
-                    <Table.Th>Created</Table.Th>
-                    <Table.Th>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {list.items.map((g) => (
-                    <GroupRow key={g.id} org={org} g={g} open={g.id === openId} onOpen={() => setOpenId(g.id === openId ? null : g.id)} />
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
-          )}
-          <LoadMore {...list} />
+          <PagedTable list={list} what="groups" empty="No groups yet." label="Groups" heads={["Name", "Slug", "Created"]} minWidth={560}>
+            {list.items.map((g) => (
+              <GroupRow key={g.id} org={org} g={g} open={g.id === openId} onOpen={() => setOpenId(g.id === openId ? null : g.id)} />
+            ))}
+          </PagedTable>
         </Stack>
         {opened ? <GroupMembers key={opened.id} g={opened} /> : null}
         <NewGroup org={org} />

@@ -2,20 +2,18 @@
 // (built-in or custom: only roles whose every grant the caller holds are offered), removal, and
 // invitations (a one-time link, shown once). The org's last org-admin is protected by the API and
 // shown as such here, its controls disabled.
-import { Badge, Button, Group, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from "@mantine/core";
+import { Badge, Button, Group, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { fetchJson } from "../../api/client";
 import { membersKey, orgPath, type OrgMember } from "../../api/orgadmin";
-import { useMe } from "../../auth/session";
+import { ME_KEY, useMe } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { LoadMore, useCursorList, withQuery } from "../../components/CursorList";
-import { ErrorAlert } from "../../components/ErrorAlert";
-import { Loading } from "../../components/Loading";
+import { useCursorList, withQuery } from "../../components/CursorList";
 import { OrgPage, useOrgSlug } from "./OrgAdminLayout";
 import { AddMember, Invitations } from "./people/Invitations";
-import { EditError, useGrantableRoles, useOrgRoles } from "./people/bits";
+import { EditError, PagedTable, useGrantableRoles, useOrgRoles } from "./people/bits";
 
 function MemberRow({ org, m }: { org: string; m: OrgMember }) {
   const qc = useQueryClient();
@@ -25,7 +23,12 @@ function MemberRow({ org, m }: { org: string; m: OrgMember }) {
   const [removing, setRemoving] = useState(false);
   const who = m.username;
   const path = `${orgPath(org)}/members/${encodeURIComponent(m.user_id)}`;
-  const refresh = () => qc.invalidateQueries({ queryKey: membersKey(org) });
+  // A change to one's own membership changes what one may do here: /me says it again.
+  const refresh = () =>
+    Promise.all([
+      qc.invalidateQueries({ queryKey: membersKey(org) }),
+      m.user_id === me.id ? qc.invalidateQueries({ queryKey: ME_KEY }) : null,
+    ]);
   const change = useMutation({
     mutationFn: (role: string) =>
       fetchJson<OrgMember>(path, { method: "PATCH", headers: { "If-Match": m.etag }, body: JSON.stringify({ role }) }),
@@ -133,35 +136,17 @@ function MemberList({ org }: { org: string }) {
           w={200}
         />
       </Group>
-      {list.isPending ? (
-        <Loading label="Loading members" />
-      ) : list.error ? (
-        <ErrorAlert error={list.error} title="The members could not be loaded" />
-      ) : list.items.length === 0 ? (
-        <Text size="sm" c="dimmed">
-          {q || role ? "No member matches." : "No members yet."}
-        </Text>
-      ) : (
-        <Table.ScrollContainer minWidth={480}>
-          <Table aria-label="Organisation members" verticalSpacing="xs">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>User</Table.Th>
-                <Table.Th>Role</Table.Th>
-                <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.items.map((m) => (
-                <MemberRow key={m.user_id} org={org} m={m} />
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
-      <LoadMore {...list} />
+      <PagedTable
+        list={list}
+        what="members"
+        empty={q || role ? "No member matches." : "No members yet."}
+        label="Organisation members"
+        heads={["User", "Role"]}
+      >
+        {list.items.map((m) => (
+          <MemberRow key={m.user_id} org={org} m={m} />
+        ))}
+      </PagedTable>
     </Stack>
   );
 }

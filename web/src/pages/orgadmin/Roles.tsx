@@ -1,6 +1,6 @@
 // /orgs/{org}/roles: the built-in roles (read-only, with their permissions), the org's custom roles
 // (made and changed in the matrix editor, deleted when nobody holds them) and who holds each role.
-import { Button, Code, Group, Stack, Table, Text, Title, VisuallyHidden } from "@mantine/core";
+import { Button, Code, Group, Stack, Table, Text, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { Fragment, useState } from "react";
 import { fetchJson } from "../../api/client";
@@ -10,7 +10,7 @@ import { LoadMore, useCursorList, withQuery } from "../../components/CursorList"
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { OrgPage, useOrgSlug } from "./OrgAdminLayout";
-import { useOrgRoles } from "./people/bits";
+import { DataTable, useOrgRoles } from "./people/bits";
 import { RoleEditor } from "./people/RoleEditor";
 
 function Holders({ org, role }: { org: string; role: OrgRole }) {
@@ -123,24 +123,11 @@ function RoleRows({ org, role, onEdit }: { org: string; role: OrgRole; onEdit: (
 
 function RoleTable({ org, label, roles, onEdit }: { org: string; label: string; roles: OrgRole[]; onEdit: (r: OrgRole) => void }) {
   return (
-    <Table.ScrollContainer minWidth={640}>
-      <Table aria-label={label} verticalSpacing="xs">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Role</Table.Th>
-            <Table.Th>Permissions</Table.Th>
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {roles.map((r) => (
-            <RoleRows key={r.id} org={org} role={r} onEdit={() => onEdit(r)} />
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <DataTable label={label} heads={["Role", "Permissions"]} minWidth={640}>
+      {roles.map((r) => (
+        <RoleRows key={r.id} org={org} role={r} onEdit={() => onEdit(r)} />
+      ))}
+    </DataTable>
   );
 }
 

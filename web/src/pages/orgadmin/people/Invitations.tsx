@@ -1,7 +1,7 @@
 // The Members page's ways in: add an existing user by username, or invite by a one-time link (shown
 // once with a copy button and its expiry; mailed too when an address is given and mail is on). Open
 // invitations can be revoked.
-import { Badge, Button, Code, Group, Paper, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from "@mantine/core";
+import { Badge, Button, Code, Group, Paper, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { fetchJson } from "../../../api/client";
@@ -9,10 +9,9 @@ import { splitError } from "../../../api/fields";
 import { invitationsKey, membersKey, orgPath, type Invitation, type NewInvitation } from "../../../api/orgadmin";
 import { ConfirmDialog } from "../../../components/ConfirmDialog";
 import { CopyButton } from "../../../components/CopyButton";
-import { LoadMore, useCursorList } from "../../../components/CursorList";
+import { useCursorList } from "../../../components/CursorList";
 import { ErrorAlert } from "../../../components/ErrorAlert";
-import { Loading } from "../../../components/Loading";
-import { useGrantableRoles, when } from "./bits";
+import { PagedTable, useGrantableRoles, when } from "./bits";
 
 const EXPIRY = [
   { value: "24", label: "1 day" },
@@ -213,38 +212,18 @@ export function Invitations({ org }: { org: string }) {
         Invitations
       </Title>
       {created ? <NewLink inv={created} onDone={() => setCreated(null)} /> : <InviteForm org={org} onCreated={setCreated} />}
-      {list.isPending ? (
-        <Loading label="Loading invitations" />
-      ) : list.error ? (
-        <ErrorAlert error={list.error} title="The invitations could not be loaded" />
-      ) : list.items.length === 0 ? (
-        <Text size="sm" c="dimmed">
-          No invitations yet.
-        </Text>
-      ) : (
-        <Table.ScrollContainer minWidth={640}>
-          <Table aria-label="Invitations" verticalSpacing="xs">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Role</Table.Th>
-                <Table.Th>Email</Table.Th>
-                <Table.Th>State</Table.Th>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Expires</Table.Th>
-                <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.items.map((inv) => (
-                <InvitationRow key={inv.id} org={org} inv={inv} />
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
-      <LoadMore {...list} />
+      <PagedTable
+        list={list}
+        what="invitations"
+        empty="No invitations yet."
+        label="Invitations"
+        heads={["Role", "Email", "State", "Created", "Expires"]}
+        minWidth={640}
+      >
+        {list.items.map((inv) => (
+          <InvitationRow key={inv.id} org={org} inv={inv} />
+        ))}
+      </PagedTable>
     </Stack>
   );
 }
