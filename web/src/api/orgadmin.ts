@@ -122,3 +122,27 @@ export function mayGrant(me: Me, slug: string, perm: string): boolean {
 export function mayGrantAll(me: Me, slug: string, perms: string[]): boolean {
   return perms.every((p) => mayGrant(me, slug, p));
 }
+
+export type Cells = Record<string, string>; // "resource:verb" -> scope
+
+const MATRIX = new Set(RESOURCES.flatMap((r) => VERBS.map((v) => `${r}:${v}`)));
+
+// The role editor's matrix: a role's permissions as cells, and those the matrix cannot show.
+export function toCells(perms: string[]): { cells: Cells; other: string[] } {
+  const cells: Cells = {};
+  const other: string[] = [];
+  for (const p of perms) {
+    const i = p.lastIndexOf(":");
+    const key = p.slice(0, i);
+    const scope = p.slice(i + 1);
+    if (MATRIX.has(key) && (ROLE_SCOPES as readonly string[]).includes(scope) && !cells[key]) cells[key] = scope;
+    else other.push(p);
+  }
+  return { cells, other };
+}
+
+export function fromCells(cells: Cells, other: string[]): string[] {
+  const out: string[] = [];
+  for (const r of RESOURCES) for (const v of VERBS) if (cells[`${r}:${v}`]) out.push(`${r}:${v}:${cells[`${r}:${v}`]}`);
+  return [...out, ...other];
+}

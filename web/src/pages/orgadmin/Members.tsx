@@ -127,7 +127,7 @@ function MemberList({ org }: { org: string }) {
           w={280}
         />
         <Select
-          label="Role"
+          label="Filter by role"
           placeholder="Any role"
           data={roles.map((r) => ({ value: r.id, label: r.name }))}
           value={role}

@@ -7,33 +7,9 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState, type FormEvent } from "react";
 import { fetchJson } from "../../../api/client";
 import { splitError } from "../../../api/fields";
-import { mayGrant, orgPath, RESOURCES, ROLE_SCOPES, rolePath, rolesKey, VERBS, type OrgRole } from "../../../api/orgadmin";
+import { fromCells, mayGrant, orgPath, RESOURCES, ROLE_SCOPES, rolePath, rolesKey, toCells, VERBS, type Cells, type OrgRole } from "../../../api/orgadmin";
 import { useMe } from "../../../auth/session";
 import { EditError } from "./bits";
-
-type Cells = Record<string, string>; // "resource:verb" -> scope
-
-const MATRIX = new Set(RESOURCES.flatMap((r) => VERBS.map((v) => `${r}:${v}`)));
-
-// A role's permissions as matrix cells, and those the matrix cannot show.
-export function toCells(perms: string[]): { cells: Cells; other: string[] } {
-  const cells: Cells = {};
-  const other: string[] = [];
-  for (const p of perms) {
-    const i = p.lastIndexOf(":");
-    const key = p.slice(0, i);
-    const scope = p.slice(i + 1);
-    if (MATRIX.has(key) && (ROLE_SCOPES as readonly string[]).includes(scope) && !cells[key]) cells[key] = scope;
-    else other.push(p);
-  }
-  return { cells, other };
-}
-
-export function fromCells(cells: Cells, other: string[]): string[] {
-  const out: string[] = [];
-  for (const r of RESOURCES) for (const v of VERBS) if (cells[`${r}:${v}`]) out.push(`${r}:${v}:${cells[`${r}:${v}`]}`);
-  return [...out, ...other];
-}
 
 function Cell({ org, resource, verb, value, onChange }: { org: string; resource: string; verb: string; value: string; onChange: (s: string) => void }) {
   const me = useMe();
