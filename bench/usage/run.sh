@@ -120,7 +120,7 @@ log "anchor p50 $ANC_P50 ms; plan: $PLAN"
 
 # 5. The page in Chromium.
 PAGE_RUNS=$(( RUNS / 2 > 3 ? RUNS / 2 : 3 ))
-RENDER=$(BENCH_BASE=$ATR_BASE BENCH_PATH=/orgs/$ORG/usage BENCH_USER=admin BENCH_PASSWORD=$PASSWORD \
+RENDER=$(env BENCH_BASE=$ATR_BASE BENCH_PATH=/orgs/$ORG/usage BENCH_USER=admin BENCH_PASSWORD=$PASSWORD \
   BENCH_RUNS=$PAGE_RUNS ${BENCH_KEEP_TMP:+BENCH_SCREENSHOT=$TMP/usage-page.png} node "$REPO/bench/usage/render.mjs")
 read -r PAGE_P50 PAGE_P90 PAGE_API < <(echo "$RENDER" | python3 -c '
 import json, sys

@@ -4,7 +4,7 @@
 // fair-share tree as `sshare -l` shows it. Org and instance administrators (quotas:read).
 import { Button, Grid, Group, Paper, SegmentedControl, Stack, Table, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { lazy, Suspense, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { fetchJson } from "../../api/client";
 import type { FairShareAnswer, OrgUsageAnswer, UsageBucket, UsageBy } from "../../api/orgUsage";
 import { downloadCsv, type Cell } from "../../components/charts/csv";
@@ -13,10 +13,10 @@ import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { hours, lastDays } from "../me/usage";
+import { useUsageChart } from "../me/useUsageChart";
 import { OrgPage, useOrgSlug } from "./OrgAdminLayout";
 import { bytes, chartOf, fairShareLines, totalsByKey, type Metric } from "./orgUsage";
 
-const UsageChart = lazy(() => import("../me/UsageChart"));
 
 const BY = [
   { value: "group", label: "Group" },
@@ -68,6 +68,7 @@ function UsageSection({ org }: { org: string }) {
   const [bucket, setBucket] = useState<UsageBucket>("day");
   const [range, setRange] = useState("30");
   const [metric, setMetric] = useState<Metric>("cpu_hours");
+  const UsageChart = useUsageChart();
   const window = useMemo(() => lastDays(Number(range), new Date()), [range]);
   const q = useQuery({
     queryKey: ["orgs", org, "usage", by, bucket, window.from, window.to],
@@ -109,9 +110,11 @@ function UsageSection({ org }: { org: string }) {
         <Grid>
           <Grid.Col span={{ base: 12, lg: 7 }}>
             <Paper withBorder p="sm" role="img" aria-label={`${unit} per ${bucket} by ${byLabel}; the table beside lists the same numbers`}>
-              <Suspense fallback={<Loading label="Loading the chart" />}>
+              {UsageChart ? (
                 <UsageChart days={chart.days} series={chart.series} unit={unit} testId="org-usage-chart" />
-              </Suspense>
+              ) : (
+                <Loading label="Loading the chart" />
+              )}
             </Paper>
           </Grid.Col>
           <Grid.Col span={{ base: 12, lg: 5 }}>
