@@ -7,23 +7,19 @@ namespace atrium::jobs {
 namespace {
 
 // The number of GPUs in an allocation's JSON list of device indices ("[]", "[0,1]").
-int gpu_count(const db::Row& r, int col) {
-  if (r.is_null(col)) return 0;
-  std::string s = r.str(col);
-  if (s.find_first_not_of("[] \t") == std::string::npos) return 0;
-  return static_cast<int>(std::count(s.begin(), s.end(), ',')) + 1;
+int gpu_count(const db::Row& r, std::size_t col) {
+  const auto* s = std::get_if<std::string>(&r.at(col));
+  if (!s || s->find_first_not_of("[] \t") == std::string::npos) return 0;
+  return static_cast<int>(std::count(s->begin(), s->end(), ',')) + 1;
 }
 
-// Runs from rows of (key, start_ms, end_ms, alloc_cpus, alloc_gpus, cpu_seconds).
+// Runs from rows of (key, start_ms, end_ms, alloc_cpus, alloc_gpus, cpu_seconds) that overlap
+// [from, to): those that ended after `from`, and those still running (two ranges of one index).
 Result<std::vector<RunSpan>> read_runs(db::Tx& tx, const std::string& key_col, const std::string& where,
-                                       const db::Params& params, Millis now) {
-  auto rows = TRY(tx.query("SELECT " + key_col +
-                               ", start_ms, end_ms, alloc_cpus, alloc_gpus, cpu_seconds FROM jobs "
-                               "WHERE " +
-                               where +
-                               " AND start_ms IS NOT NULL AND alloc_cpus IS NOT NULL AND start_ms < ? "
-                               "AND (end_ms IS NULL OR end_ms > ?)",
-                           params));
+                                       const std::string& subject, Millis from, Millis to, Millis now) {
+  std::string select = "SELECT " + key_col + ", start_ms, end_ms, alloc_cpus, alloc_gpus, cpu_seconds FROM jobs WHERE " +
+                       where + " AND start_ms IS NOT NULL AND alloc_cpus IS NOT NULL AND start_ms < ? AND ";
+  auto rows = TRY(tx.query(select + "end_ms > ? UNION ALL " + select + "end_ms IS NULL", {subject, to, from, subject, to}));
   std::vector<RunSpan> out;
   out.reserve(rows.size());
   for (auto& r : rows) {
@@ -42,14 +38,14 @@ Result<std::vector<RunSpan>> read_runs(db::Tx& tx, const std::string& key_col, c
 }  // namespace
 
 Result<std::vector<RunSpan>> user_runs(db::Tx& tx, const std::string& user_id, Millis from, Millis to, Millis now) {
-  return read_runs(tx, "project_id", "user_id = ?", {user_id, to, from}, now);
+  return read_runs(tx, "project_id", "user_id = ?", user_id, from, to, now);
 }
 
 Result<std::vector<RunSpan>> org_runs(db::Tx& tx, const std::string& org_id, UsageBy by, Millis from, Millis to,
                                       Millis now) {
   const char* col = by == UsageBy::kGroup ? "group_id" : by == UsageBy::kUser ? "user_id" : "project_id";
-  // jobs_org_start (migration 11) narrows to the org's runs that started before `to`.
-  return read_runs(tx, col, "org_id = ?", {org_id, to, from}, now);
+  // jobs_org_runs (migration 11) holds every column read: an index range each, no table lookups.
+  return read_runs(tx, col, "org_id = ?", org_id, from, to, now);
 }
 
 }  // namespace atrium::jobs

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace atrium::jobs {
@@ -51,21 +53,22 @@ Millis bucket_next(Millis start, Bucket b) {
 }
 
 std::vector<UsageCell> usage_by_bucket(const std::vector<RunSpan>& runs, Millis from, Millis to, Bucket b) {
-  std::map<std::pair<Millis, std::string>, UsageCell> cells;
+  // Over many runs and few keys: a key's number once per run, cells by (bucket, key number).
+  std::unordered_map<std::string_view, int> key_of;
+  std::vector<const std::string*> keys;
+  std::map<std::pair<Millis, int>, UsageCell> cells;
   for (const auto& r : runs) {
     Millis wall = r.end - r.start;
     Millis lo = std::max(r.start, from), hi = std::min(r.end, to);
     if (wall <= 0 || lo >= hi) continue;
+    auto [k, fresh_key] = key_of.try_emplace(r.key, static_cast<int>(keys.size()));
+    if (fresh_key) keys.push_back(&r.key);
     for (Millis start = bucket_start(lo, b); start < hi; start = bucket_next(start, b)) {
       Millis part = std::min(hi, bucket_next(start, b)) - std::max(lo, start);
       if (part <= 0) continue;
       double hours = part / 3'600'000.0;
-      auto [it, fresh] = cells.try_emplace({start, r.key});
-      auto& c = it->second;
-      if (fresh) {
-        c.key = r.key;
-        c.day = start;
-      }
+      auto& c = cells[{start, k->second}];
+      c.day = start;
       c.cpu_hours += hours * r.cpus;
       c.gpu_hours += hours * r.gpus;
       if (r.cpu_seconds) c.cpu_hours_used += *r.cpu_seconds / 3600.0 * (static_cast<double>(part) / wall);
@@ -73,7 +76,13 @@ std::vector<UsageCell> usage_by_bucket(const std::vector<RunSpan>& runs, Millis 
   }
   std::vector<UsageCell> out;
   out.reserve(cells.size());
-  for (auto& [k, c] : cells) out.push_back(std::move(c));
+  for (auto& [k, c] : cells) {
+    c.key = *keys[static_cast<std::size_t>(k.second)];
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const UsageCell& x, const UsageCell& y) {
+    return x.day != y.day ? x.day < y.day : x.key < y.key;
+  });
   return out;
 }
 

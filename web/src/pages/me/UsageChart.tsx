@@ -1,6 +1,8 @@
-// The usage chart: ECharts from echarts/core with only a bar chart, grid, tooltip and legend
-// (tree-shaken), loaded lazily with the Usage page's chart only. The table beside it carries the
-// same numbers for screen readers and keyboard users.
+// The usage charts (/me/usage and an org's Usage page): stacked bars of one measure per time
+// bucket, one series each. ECharts from echarts/core with only a bar chart, grid, tooltip and
+// legend (tree-shaken), loaded lazily with the chart only. The table beside it carries the same
+// numbers for screen readers and keyboard users. Once drawn, the element says data-rendered="true"
+// (ECharts' `finished` event: the tests and bench/usage wait on it) and data-total the sum it drew.
 import { useComputedColorScheme } from "@mantine/core";
 import { BarChart } from "echarts/charts";
 import { GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
@@ -11,13 +13,28 @@ import type { Series } from "./usage";
 
 echarts.use([BarChart, GridComponent, LegendComponent, TooltipComponent, CanvasRenderer]);
 
-export default function UsageChart({ days, series, unit }: { days: string[]; series: Series[]; unit: string }) {
+export default function UsageChart({
+  days,
+  series,
+  unit,
+  testId = "usage-chart",
+}: {
+  days: string[]; // the buckets' start dates (YYYY-MM-DD), the x axis
+  series: Series[];
+  unit: string;
+  testId?: string;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const dark = useComputedColorScheme("light") === "dark";
   useEffect(() => {
     const el = ref.current;
     if (!el) return;
+    el.dataset.rendered = "false";
     const chart = echarts.init(el, dark ? "dark" : undefined, { renderer: "canvas" });
+    chart.on("finished", () => {
+      el.dataset.total = series.reduce((a, s) => a + s.values.reduce((x, y) => x + y, 0), 0).toFixed(2);
+      el.dataset.rendered = "true";
+    });
     chart.setOption({
       animation: false,
       backgroundColor: "transparent",
@@ -35,5 +52,5 @@ export default function UsageChart({ days, series, unit }: { days: string[]; ser
       chart.dispose();
     };
   }, [days, series, unit, dark]);
-  return <div ref={ref} data-testid="usage-chart" style={{ width: "100%", height: 280 }} />;
+  return <div ref={ref} data-testid={testId} style={{ width: "100%", height: 280 }} />;
 }
