@@ -104,7 +104,7 @@ function Sessions({ id }: { id: string }) {
   return (
     <>
       <Group>
-        <Button color="red" variant="light" onClick={() => setEnding(true)} disabled={list.items.length === 0}>
+        <Button color="red" variant="light" onClick={() => setEnding(true)}>
           End all sessions
         </Button>
       </Group>
