@@ -352,7 +352,7 @@ def test_custom_role_grants_its_permissions(server, admin, world):
     assert is_problem(server.call("GET", f"/api/v1/orgs/{a.id}/members", tok), 404)  # not in the role
     me = server.call("GET", "/api/v1/me", tok).json
     assert me["orgs"] == [{"id": a.id, "slug": a.slug, "name": me["orgs"][0]["name"], "role": a.role["name"],
-                           "permissions": ["audit:read:org"]}]
+                           "permissions": ["audit:read:org"]}]  # the role's grants, for the UI
     assert server.call("DELETE", f"/api/v1/orgs/{a.id}/members/{u['id']}", oa, if_match="*").status == 204
 
 

@@ -1,6 +1,7 @@
 // What the signed-in user may do, from /me: a page offers a control only when this says yes; the
 // server decides on its own (a hidden button is a courtesy, never the wall).
-import type { Me } from "../api/types";
+// (With its extension: the e2e tests, type-checked as Node modules, import this file too.)
+import type { Me } from "../api/types.ts";
 
 const SCOPE_RANK: Record<string, number> = { own: 0, group: 0, org: 1, all: 2, "*": 3 };
 

@@ -1,4 +1,129 @@
-// PLACEHOLDER (issue 20): replaced by the page's owner.
+// /admin/orgs: every organisation of the instance with its member count; create one; disable one
+// (its members can no longer act in it until it is enabled again) or enable it.
+import { Anchor, Button, Group, Paper, Stack, Table, TextInput, Title } from "@mantine/core";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { Link } from "react-router";
+import { fetchJson } from "../../api/client";
+import { ORGS_KEY, setOrgDisabled, type AdminOrg } from "../../api/admin";
+import { splitError } from "../../api/fields";
+import { ME_KEY } from "../../auth/session";
+import { useCursorList } from "../../components/CursorList";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { DisableToggle, ListTable, StatusBadge } from "./parts";
+
+function CreateOrg({ onCreated }: { onCreated: () => unknown }) {
+  const qc = useQueryClient();
+  const [slug, setSlug] = useState("");
+  const [name, setName] = useState("");
+  const create = useMutation({
+    mutationFn: () =>
+      fetchJson<AdminOrg>("/api/v1/orgs", { method: "POST", body: JSON.stringify({ slug: slug.trim(), name }) }),
+    onSuccess: async () => {
+      setSlug("");
+      setName("");
+      await onCreated();
+      await qc.invalidateQueries({ queryKey: ME_KEY });
+    },
+  });
+  const err = splitError(create.error, ["slug", "name"]);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate();
+  };
+  return (
+    <Paper withBorder p="md">
+      <form onSubmit={submit} aria-label="Create an organisation">
+        <Stack gap="sm">
+          <Title order={2} size="h4">
+            Create an organisation
+          </Title>
+          <Group align="flex-start" gap="sm" wrap="wrap">
+            <TextInput
+              label="Slug"
+              description="a-z, 0-9, '-', '_', '.': the first part of its projects' addresses"
+              required
+              value={slug}
+              onChange={(e) => setSlug(e.currentTarget.value.toLowerCase())}
+              error={err.fields.slug}
+              autoCapitalize="none"
+              style={{ flex: "1 1 14rem" }}
+            />
+            <TextInput
+              label="Name"
+              required
+              value={name}
+              onChange={(e) => setName(e.currentTarget.value)}
+              error={err.fields.name}
+              style={{ flex: "1 1 14rem" }}
+            />
+          </Group>
+          <ErrorAlert error={err.general} title="The organisation was not created" />
+          <Group>
+            <Button type="submit" loading={create.isPending}>
+              Create organisation
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Paper>
+  );
+}
+
+function OrgCells({ o, reload }: { o: AdminOrg; reload: () => unknown }) {
+  const qc = useQueryClient();
+  const change = async (disabled: boolean) => {
+    await setOrgDisabled(o, disabled, reload);
+    await reload();
+    await qc.invalidateQueries({ queryKey: ME_KEY });
+  };
+  return (
+    <>
+      <Table.Td>
+        <Anchor component={Link} to={`/orgs/${encodeURIComponent(o.slug)}/members`}>
+          {o.slug}
+        </Anchor>
+      </Table.Td>
+      <Table.Td style={{ overflowWrap: "anywhere" }}>{o.name}</Table.Td>
+      <Table.Td>{o.members ?? "–"}</Table.Td>
+      <Table.Td>
+        <StatusBadge disabled={o.disabled} />
+      </Table.Td>
+      <Table.Td>
+        <DisableToggle name={o.slug} kind="organisation" disabled={o.disabled} change={change}>
+          Its {o.members ?? ""} members can no longer open it or act in it (projects, jobs, environments, its
+          administration) until you enable it again. Nothing is deleted.
+        </DisableToggle>
+      </Table.Td>
+    </>
+  );
+}
+
 export default function Orgs() {
-  return <p>Orgs</p>;
+  const [filter, setFilter] = useState("");
+  const list = useCursorList<AdminOrg>(ORGS_KEY, "/api/v1/orgs", 100);
+  const f = filter.trim().toLowerCase();
+  const shown = f ? list.items.filter((o) => o.slug.includes(f) || o.name.toLowerCase().includes(f)) : list.items;
+  return (
+    <Stack gap="md">
+      <CreateOrg onCreated={() => list.refetch()} />
+      <Title order={2} size="h3">
+        Organisations
+      </Title>
+      <TextInput
+        label="Filter"
+        placeholder="slug or name"
+        value={filter}
+        onChange={(e) => setFilter(e.currentTarget.value)}
+        maw={320}
+      />
+      <ListTable
+        list={{ ...list, items: shown }}
+        label="Organisations"
+        empty={f ? { title: "No organisation matches", hint: "Clear the filter or load more." } : { title: "No organisations yet", hint: "Create one above." }}
+        headers={["Slug", "Name", "Members", "Status", "Actions"]}
+        row={(o) => <OrgCells o={o} reload={() => list.refetch()} />}
+      />
+    </Stack>
+  );
 }
