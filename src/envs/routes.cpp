@@ -144,7 +144,9 @@ Result<Response> launch_env(Service& svc, Context& ctx) {
     return fail(Error(ErrorCode::kInvalidArgument, "unknown-app", "no app '" + name.substr(0, 40) + "' in the catalog")
                     .with("field", "app"));
   if (!app->allowed_for(p.org_id))
-    return fail(Error(ErrorCode::kInvalidArgument, "app-not-enabled", "the app '" + name + "' is not enabled for this organisation")
+    return fail(Error(ErrorCode::kPermissionDenied, "app-not-enabled",
+                      "the app '" + name + "' is not enabled for this organisation; an instance administrator "
+                      "enables it in the app catalog")
                     .with("field", "app"));
   LaunchRequest r;
   if (auto c = TRY(b.opt_integer("cpus", 1, 4096))) r.cpus = static_cast<int>(*c);
@@ -400,6 +402,7 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
            {"An environment's guest links (without their secrets)", "envs", nullptr, kList}, list_links_route});
   api.add({"DELETE", "/api/v1/envs/{id}/links/{link}", Access::require("envs", "write"),
            {"Revoke a guest link", "envs", nullptr, nullptr, 204}, bind_front(revoke_link_route, ref(svc))});
+  add_admin_routes(api, svc);  // GET /api/v1/admin/envs (routes_admin.cpp)
 }
 
 }  // namespace atrium::envs

@@ -13,5 +13,7 @@ namespace atrium::envs {
 
 // Event streams read on `rt`'s worker pool.
 void add_routes(http::Api& api, Service& svc, async::Runtime& rt);
+// GET /api/v1/admin/envs: every org's environments (routes_admin.cpp).
+void add_admin_routes(http::Api& api, Service& svc);
 
 }  // namespace atrium::envs

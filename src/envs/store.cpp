@@ -134,6 +134,10 @@ Result<std::vector<EnvRecord>> list_envs(db::Tx& tx, const ListFilter& f) {
     sql += " AND user_id = ?";
     ps.push_back(f.user_id);
   }
+  if (!f.org_id.empty()) {
+    sql += " AND org_id = ?";
+    ps.push_back(f.org_id);
+  }
   if (f.active_only) sql += " AND " + active_in();
   sql += " ORDER BY id LIMIT ?";
   ps.push_back(std::int64_t{f.limit});

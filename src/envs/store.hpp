@@ -34,6 +34,7 @@ struct EnvRecord {
 Result<std::optional<EnvRecord>> get_env(db::Tx& tx, const std::string& id);
 struct ListFilter {
   std::string project_id, user_id;
+  std::string org_id;  // "" = any
   bool active_only = false;
   std::string after;
   int limit = 50;

@@ -636,6 +636,7 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
   add_compute_routes(api, svc);  // partitions, an org's default partition (routes_compute.cpp)
   add_usage_routes(api);  // GET /api/v1/me/usage (routes_usage.cpp)
   add_org_usage_routes(api, svc);  // GET /api/v1/orgs/{org}/usage, /fairshare (routes_org_usage.cpp)
+  add_admin_routes(api, svc);  // GET /api/v1/admin/compute/queue (routes_admin.cpp)
 }
 
 }  // namespace atrium::jobs

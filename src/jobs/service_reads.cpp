@@ -179,6 +179,14 @@ json Service::node_json() const {
               {"sandbox", sandbox::to_json(sandbox::probe())}};
 }
 
+std::map<std::string, Service::Ranked> Service::priority_factors() const {
+  auto lk = lock();
+  std::map<std::string, Ranked> out;
+  std::size_t rank = 0;
+  for (auto& [id, f] : sched_.priorities(state_, clock_.now_ms())) out[id] = {f, rank++};
+  return out;
+}
+
 Result<std::optional<std::string>> Service::resolve_commit(const std::string& project_id,
                                                           const std::optional<std::string>& ref) const {
   if (!settings_.resolve_commit) return std::optional<std::string>{};

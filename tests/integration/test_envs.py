@@ -522,7 +522,7 @@ def test_bad_input_changes_nothing(srv, w):
     # An app enabled for another org only.
     r = srv.call("PUT", "/api/v1/apps/b-only", srv.admin, json={"kind": "web", "command": ["true"], "orgs": [w.b.id]})
     assert r.status == 201, r
-    assert is_problem(launch(srv, member.token, pid, "b-only"), 400, "app-not-enabled")
+    assert is_problem(launch(srv, member.token, pid, "b-only"), 403, "app-not-enabled")
     assert "b-only" not in [x["name"] for x in srv.call("GET", "/api/v1/apps", member.token).json["items"]]
     # The org's concurrent-environment quota.
     r = srv.call("PUT", f"/api/v1/orgs/{a.id}/quotas/user/{member.id}", srv.admin, json={"concurrent_envs": 0}, if_match="*")

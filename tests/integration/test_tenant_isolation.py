@@ -292,6 +292,9 @@ SWEEP = {
     ("POST", "/api/v1/projects/{id}/files-move"): [
         V(404, params={"id": B_PROJECT}, body={"from": "b-secret.txt", "to": "stolen.txt"})],
     ("POST", "/api/v1/admin/gc"): [V(403, body={"dry_run": True})],
+    # the instance's queue and environments: instance administrators only
+    ("GET", "/api/v1/admin/compute/queue"): [V(403), V(403, query="?state=PENDING", name="filtered")],
+    ("GET", "/api/v1/admin/envs"): [V(403), V(403, query="?active=false", name="filtered")],
     # the task queue: instance administrators only (tasks are not tenant objects)
     ("GET", "/api/v1/tasks"): [V(403), V(403, query="?state=dead", name="filtered")],
     ("GET", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
