@@ -44,6 +44,7 @@
 #include "mfa/mfa.hpp"
 #include "secrets/secrets.hpp"
 #include "app/secrets_wiring.hpp"
+#include "app/health_wiring.hpp"
 #include "app/slurm_wiring.hpp"
 #include "app/images_wiring.hpp"
 #include "app/quota_wiring.hpp"
@@ -557,6 +558,7 @@ int run_server(const ServerFlags& flags) {
   http::Api api(**db, gate, clock, &metrics);
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_ops_routes(api, **db, metrics, draining);
+  HealthWiring health(c, metrics, clock, runtime, api);  // modules add gauges to health.health() before start()
   auto js = compute_settings(c);
   if (!js) die(js.error().detail);
   connect_secrets(*js, (*blobs)->key());
@@ -633,9 +635,11 @@ int run_server(const ServerFlags& flags) {
   // Tasks run once the public URL is known (after binding: port 0), so a mail renders its final links;
   // every module's kinds are registered by now.
   task_queue.start();
+  health.start();
   announce(c, host, *bound, origins.public_url);
   server.wait();
   task_queue.stop();  // running handlers finish first (they use the services below)
+  health.stop();
   env_service.stop();
   slurm.stop();
   compute_service.stop();  // running jobs keep running; the next start re-adopts them

@@ -66,6 +66,7 @@ void declare_all(config::Registry& r, Settings& s) {
   vcs::declare(r, s.git);
   web::declare(r, s.web);
   tasks::declare(r, s.tasks);
+  obs::declare(r, s.health);
   mail::declare(r, s.mail);
   sso::declare(r, s.oidc);
   sso::declare_ldap(r, s.ldap);

@@ -15,6 +15,7 @@
 #include "images/config.hpp"
 #include "jobs/config.hpp"
 #include "mail/config.hpp"
+#include "obs/config.hpp"
 #include "slurm/config.hpp"
 #include "sso/ldap.hpp"
 #include "tasks/config.hpp"
@@ -57,6 +58,7 @@ struct Settings {
   vcs::Config git;          // [git]
   web::Config web;          // [web]
   tasks::Config tasks;      // [tasks]
+  obs::HealthConfig health; // [health]
   mail::Config mail;        // [mail]
   std::map<std::string, sso::OidcConfig> oidc;  // [oidc.NAME], one per OpenID Connect provider
   std::map<std::string, sso::LdapConfig> ldap;  // [ldap.NAME]: directories to sign in with
