@@ -172,7 +172,6 @@ class Service {
   // Quota usage for identity's quota routes: concurrent_jobs, cpu_hours (this period).
   nlohmann::json usage(const std::string& org_id, const std::string& kind, const std::string& subject_id) const;
   nlohmann::json node_json() const;
-<<<<<<< HEAD
   // One org's fair-share tree at `now` as `sshare -l` lists it (this node's scheduler; SLURM keeps
   // its own): the org and its groups, then the users (decayed usage plus running jobs' so far).
   struct FairShareTree {
@@ -181,7 +180,6 @@ class Service {
     Millis half_life = 0;
   };
   FairShareTree fair_share_of(const std::string& org_id, Millis now) const;
-=======
   // `sprio`: the priority factors of every PENDING job of the local partition now, by job id,
   // with its rank in the queue (0 = next to start); and the weights that sum them.
   struct Ranked {
@@ -190,7 +188,6 @@ class Service {
   };
   std::map<std::string, Ranked> priority_factors() const;
   const compute::PriorityWeights& priority_weights() const { return sched_.config().weights; }
->>>>>>> 7d3f0f9 (compute: instance admin's queue with priority factors and every env)
   // The commit `ref` (nullopt: the default branch) names in the project's repository now.
   Result<std::optional<std::string>> resolve_commit(const std::string& project_id,
                                                     const std::optional<std::string>& ref) const;
