@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The house rules that a machine can check (issue 15), run by ctest as `house.sizes`:
 no source file under src/ over 700 lines and no function over 120 lines (universal-ctags finds the
-functions; a lambda counts inside the function that holds it). Prints each offender; exit 1 if any."""
+functions; a lambda counts inside the function that holds it), and no merge conflict marker left in
+a tracked source, test, doc or web file. Prints each offender; exit 1 if any."""
 import json
 import pathlib
 import subprocess
@@ -27,6 +28,10 @@ for line in out.splitlines():
         name = f"{scope}::{t['name']}" if scope else t["name"]
         bad.append(f"{pathlib.Path(t['path']).relative_to(root)}:{t['line']}: {name}: {length} lines "
                    f"(at most {MAX_FUNCTION})")
+# A conflict marker a merge or rebase left behind (git grep: tracked files only, whole lines).
+markers = subprocess.run(["git", "-C", str(root), "grep", "-nE", "^(<{7}|>{7})( |$)", "--", "src", "tests", "web/src",
+                          "web/e2e", "docs", "scripts", "bench", "README.md"], capture_output=True, text=True).stdout
+bad += [f"{m}: merge conflict marker" for m in markers.splitlines()]
 for b in bad:
     print(b)
 print(f"house: {len(files)} files, {len(bad)} over the limits")
