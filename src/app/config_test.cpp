@@ -132,7 +132,7 @@ TEST(Config, KeysAreUniqueAndSectionsDeclared) {
   EXPECT_EQ(r.sections(),
             (std::vector<std::string>{"server", "limits", "auth", "database", "log", "compute", "compute.clusters",
                                       "compute.partitions", "data", "images", "envs", "image_builds", "git", "web",
-                                      "tasks", "mail", "oidc", "ldap"}));
+                                      "tasks", "health", "mail", "oidc", "ldap"}));
 }
 
 // A TOML value as the text Registry::value_text gives.

@@ -295,6 +295,7 @@ SWEEP = {
     # the instance's queue and environments: instance administrators only
     ("GET", "/api/v1/admin/compute/queue"): [V(403), V(403, query="?state=PENDING", name="filtered")],
     ("GET", "/api/v1/admin/envs"): [V(403), V(403, query="?active=false", name="filtered")],
+    ("GET", "/api/v1/admin/health"): [V(403), V(403, query="?since=0", name="since")],
     # the task queue: instance administrators only (tasks are not tenant objects)
     ("GET", "/api/v1/tasks"): [V(403), V(403, query="?state=dead", name="filtered")],
     ("GET", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
