@@ -22,5 +22,5 @@ export function downloadCsv(filename: string, header: string[], rows: Cell[][]):
   document.body.appendChild(a);
   a.click();
   a.remove();
-  URL.revokeObjectURL(url);
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);  // after the browser has started the download
 }
