@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <spdlog/spdlog.h>
+
 namespace atrium::app {
 namespace {
 
@@ -50,7 +52,11 @@ HealthWiring::HealthWiring(const Settings& c, obs::Metrics& metrics, const Clock
                            http::Api& api)
     : health_(metrics, clock, c.server.data_dir, c.health.period_ms, obs::hour_of_samples(c.health.period_ms)),
       timer_(rt, clock, c.health.period_ms, [this] {
-        health_.sample();
+        try {
+          health_.sample();
+        } catch (const std::exception& e) {  // a listener's failure must not end the sampling
+          spdlog::error("health: sampling: {}", e.what());
+        }
         return Millis{0};
       }) {
   metrics.add_source([this] { return health_.render(); });

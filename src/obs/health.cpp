@@ -149,8 +149,14 @@ void Health::sample() {
     std::lock_guard lock(mu_);
     gauges = gauges_;
   }
-  for (auto& [f, read] : gauges)  // outside the lock: a gauge may take a while (the database)
-    if (auto v = read(); v && std::isfinite(*v)) s.values[f.name] = *v;
+  for (auto& [f, read] : gauges) {  // outside the lock: a gauge may take a while (the database)
+    std::optional<double> v;
+    try {
+      v = read();
+    } catch (...) {  // a gauge that fails is unknown this time; the others still count
+    }
+    if (v && std::isfinite(*v)) s.values[f.name] = *v;
+  }
   decltype(listeners_) listeners;
   {
     std::lock_guard lock(mu_);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <stdexcept>
 
 #include "obs/health.hpp"
 #include "obs/metrics.hpp"
@@ -79,14 +80,16 @@ TEST_F(HealthTest, GaugesAndListeners) {
   double pending = 3;
   h.add_gauge({"jobs_pending", "count", "Jobs waiting"}, [&pending] { return std::optional<double>(pending); });
   h.add_gauge({"nodes_down", "count", "Unknown now"}, [] { return std::optional<double>(); });
+  h.add_gauge({"broken", "count", "Throws"}, []() -> std::optional<double> { throw std::runtime_error("no"); });
   std::vector<Millis> seen;
   h.on_sample([&seen](const Sample& s) { seen.push_back(s.at); });
   h.sample();
   auto figures = h.figures();
   ASSERT_GE(figures.size(), 2u);
-  EXPECT_EQ(figures.back().name, "nodes_down");
+  EXPECT_EQ(figures.back().name, "broken");
   EXPECT_EQ(h.latest()->values.at("jobs_pending"), 3.0);
   EXPECT_FALSE(h.latest()->values.contains("nodes_down"));
+  EXPECT_FALSE(h.latest()->values.contains("broken"));
   EXPECT_EQ(seen, std::vector<Millis>{clock.now_ms()});
   EXPECT_DEATH(h.add_gauge({"jobs_pending", "count", "again"}, [] { return std::optional<double>(); }), "taken");
   EXPECT_DEATH(h.add_gauge({"Bad-Name", "count", "x"}, [] { return std::optional<double>(); }), "malformed");

@@ -49,7 +49,7 @@ function chartOption(g: ChartGroup, samples: HealthSample[], now: number) {
   };
 }
 
-function FigureCard({ group, samples, now }: { group: ChartGroup; samples: HealthSample[]; now: number }) {
+function FigureCard({ group, samples, now, period }: { group: ChartGroup; samples: HealthSample[]; now: number; period: number }) {
   const [table, setTable] = useState(false);
   const option = useMemo(() => chartOption(group, samples, now), [group, samples, now]);
   const latest = samples.at(-1);
@@ -109,7 +109,7 @@ function FigureCard({ group, samples, now }: { group: ChartGroup; samples: Healt
               <Table.Tbody>
                 {rows.rows.map((r) => (
                   <Table.Tr key={String(r[0])}>
-                    <Table.Td>{timeLabel(Date.parse(String(r[0])))}</Table.Td>
+                    <Table.Td>{timeLabel(Date.parse(String(r[0])), period < 1000)}</Table.Td>
                     {r.slice(1).map((v, i) => (
                       <Table.Td key={i} ta="right">
                         {v === null ? "—" : v}
@@ -148,7 +148,7 @@ export default function Health() {
         {q.data && q.data.samples.length > 0 ? (
           <SimpleGrid cols={{ base: 1, lg: 2 }}>
             {groups.map((g) => (
-              <FigureCard key={g.id} group={g} samples={q.data.samples} now={q.data.now} />
+              <FigureCard key={g.id} group={g} samples={q.data.samples} now={q.data.now} period={q.data.period_ms} />
             ))}
           </SimpleGrid>
         ) : null}

@@ -96,9 +96,9 @@ export function display(v: number | undefined, s: Scale): string {
   return s.label ? `${n} ${s.label}` : n;
 }
 
-// A sample's time as the table and the CSV show it (UTC, seconds).
-export function timeLabel(t: number): string {
-  return new Date(t).toISOString().slice(11, 19);
+// A sample's time as the table shows it (UTC; milliseconds when samples come more often than 1 s).
+export function timeLabel(t: number, millis = false): string {
+  return new Date(t).toISOString().slice(11, millis ? 23 : 19);
 }
 
 // The group's numbers in display units, newest first: [time, value per figure].
