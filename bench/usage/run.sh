@@ -83,6 +83,8 @@ start_atrium usage "ATRIUM_WEB_ASSETS_DIR=$TMP/web"
 expect_200 atrium "$ATR_PID" "$ATR_BASE/api/v1/orgs/$ORG/usage" "${AUTH[@]}"
 START_S=$(python3 -c "print(round($(date +%s.%N) - $T0, 1))")
 THREADS=$(grep -o '[0-9]* io threads, [0-9]* workers' "$TMP/atrium-usage/stderr.log" | tail -n 1 || echo "default threads")
+rss() { awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$ATR_PID/status"; }
+RSS_START=$(rss)
 log "seeded $JOBS jobs in ${SEED_S} s; server up again in ${START_S} s (load $LOAD_START)"
 
 # 3. The API call: RUNS calls, one after the other (curl: a new connection each, loopback).
@@ -127,7 +129,7 @@ import json, sys
 a = json.load(sys.stdin)
 print("%.0f %.0f %.0f" % (a["p50"], a["p90"], a["api_in_page_p50"]))')
 kill -0 "$ATR_PID" 2>/dev/null || die "atrium died during the run"
-RSS=$(awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$ATR_PID/status")
+RSS=$(rss)
 verdict() { python3 -c "print('met' if float('$1') <= 500 else 'NOT met')"; }
 
 SECTION=$(cat <<EOF
@@ -135,7 +137,7 @@ SECTION=$(cat <<EOF
 
 - Command: \`$CMD\`
 - Machine: $(machine_facts); load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (shared machine)
-- Atrium: copy of \`$SRC_BIN\` (built $BIN_STAMP) at $(git_rev "$REPO"), UI from \`$WEB_DIR\`; $THREADS; SQLite; RSS after the run $RSS.
+- Atrium: copy of \`$SRC_BIN\` (built $BIN_STAMP) at $(git_rev "$REPO"), UI from \`$WEB_DIR\`; $THREADS; SQLite; RSS $RSS_START once up on the seeded database (its scheduler loaded the finished jobs), $RSS after the run.
   Browser: $("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null | head -n 1) headless through playwright-core, 1280×800, loopback.
 - Data: $JOBS jobs written into the stopped server's database over the last 30 days (8 groups, 24 users, 12 projects; 5 min–8 h
   runs on 1–16 CPUs, a quarter with GPUs) in ${SEED_S} s; the server started again on it in ${START_S} s.

@@ -167,7 +167,10 @@ std::vector<db::Migration> migrations() {
            "partition <> 'local';"
            "CREATE TABLE org_compute (org_id TEXT PRIMARY KEY, default_partition TEXT NOT NULL,"
            " version INTEGER NOT NULL);"},
-          {11, "an org's runs by end time with what its usage reads (GET /api/v1/orgs/{org}/usage over many jobs)",
+          {11, "an org's runs by start time (GET /api/v1/orgs/{org}/usage over many jobs)",
+           "CREATE INDEX jobs_org_start ON jobs (org_id, start_ms) WHERE start_ms IS NOT NULL;"},
+          {12, "an org's runs by end time with every column its usage reads: a covering index range, no table lookups",
+           "DROP INDEX jobs_org_start;"
            "CREATE INDEX jobs_org_runs ON jobs (org_id, end_ms, start_ms, alloc_cpus, alloc_gpus, cpu_seconds, group_id,"
            " user_id, project_id) WHERE start_ms IS NOT NULL;"}};
 }

@@ -44,7 +44,7 @@ Result<std::vector<RunSpan>> user_runs(db::Tx& tx, const std::string& user_id, M
 Result<std::vector<RunSpan>> org_runs(db::Tx& tx, const std::string& org_id, UsageBy by, Millis from, Millis to,
                                       Millis now) {
   const char* col = by == UsageBy::kGroup ? "group_id" : by == UsageBy::kUser ? "user_id" : "project_id";
-  // jobs_org_runs (migration 11) holds every column read: an index range each, no table lookups.
+  // jobs_org_runs (migration 12) holds every column read: an index range each, no table lookups.
   return read_runs(tx, col, "org_id = ?", org_id, from, to, now);
 }
 
