@@ -97,6 +97,30 @@ TEST(CheckRule, NamesTheBadField) {
   EXPECT_EQ(field_of([](Rule& r) { r.webhook_url = "https://atrium.example.org:8443/"; }), "ok");  // another origin
 }
 
+// The server's own API spelt another way is still the server: a trailing dot, another scheme on
+// its port, and, for a server on loopback, any loopback spelling at its port.
+TEST(CheckRule, OwnServerInAnySpellingIsRefused) {
+  const std::vector<std::string> figures = {"disk_free_ratio"};
+  auto refused = [&](const std::string& own, const std::string& url) {
+    Rule r = disk_rule(0);
+    r.webhook_url = url;
+    auto st = check_rule(r, figures, own);
+    return !st && st.error().extra.value("field", std::string()) == "webhook_url";
+  };
+  for (const char* url : {"http://localhost:8080/api/v1/x", "http://localhost.:8080/api/v1/x", "http://127.0.0.1:8080/",
+                          "http://127.1:8080/", "http://2130706433:8080/", "http://0x7f000001:8080/",
+                          "http://0.0.0.0:8080/", "http://[::1]:8080/", "http://[::ffff:127.0.0.1]:8080/",
+                          "https://localhost:8080/", "http://u@127.0.0.1:8080/", "http://a.localhost:8080/"})
+    EXPECT_TRUE(refused("http://localhost:8080", url)) << url;
+  for (const char* url : {"https://atrium.example.org.:443/x", "http://atrium.example.org:443/x"})
+    EXPECT_TRUE(refused("https://atrium.example.org", url)) << url;
+  // Elsewhere on this machine, or the same port elsewhere: allowed (a local receiver is legitimate).
+  for (const char* url :
+       {"http://127.0.0.1:9/hook", "http://[::1]:9/", "http://10.0.0.1:8080/", "http://example.org:8080/"})
+    EXPECT_FALSE(refused("http://localhost:8080", url)) << url;
+  EXPECT_FALSE(refused("https://atrium.example.org", "http://127.0.0.1:443/"));
+}
+
 TEST(Signature, IsHexHmacSha256OfTheBody) {
   crypto::init();
   EXPECT_EQ(signature("key", "The quick brown fox jumps over the lazy dog"),

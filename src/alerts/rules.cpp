@@ -1,6 +1,10 @@
 // The rules' pure parts: checking one, the state machine, the JSON shape, the signature.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "alerts/alerts.hpp"
 #include "core/crypto.hpp"
@@ -32,6 +36,41 @@ std::string origin_of(std::string_view url) {
   return scheme + "://" + rest;
 }
 
+// "host:port" of an origin, the host without a trailing dot (a fully qualified name, the same host).
+std::string host_port(const std::string& origin) {
+  std::string hp = origin.substr(origin.find("://") + 3);
+  auto colon = hp.rfind(':');
+  std::string host = hp.substr(0, colon);
+  while (host.size() > 1 && host.back() == '.') host.pop_back();
+  return host + hp.substr(colon);
+}
+
+// Whether a host names this machine whatever its spelling: localhost, 127/8 in any form the
+// resolver takes (127.1, 2130706433, 0x7f.0.0.1), 0.0.0.0, [::1], [::], [::ffff:127.0.0.1].
+bool is_loopback(std::string host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    in6_addr a{};
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_UNSPECIFIED(&a)) return true;
+    const auto* v4 = a.s6_addr + 12;
+    return IN6_IS_ADDR_V4MAPPED(&a) && (v4[0] == 127 || (v4[0] | v4[1] | v4[2] | v4[3]) == 0);
+  }
+  if (host == "localhost" || host.ends_with(".localhost")) return true;
+  in_addr a{};
+  if (inet_aton(host.c_str(), &a) == 0) return false;
+  std::uint32_t v = ntohl(a.s_addr);
+  return (v >> 24) == 127 || v == 0;
+}
+
+// Whether `url_origin` reaches the server at `own_origin`: the same host and port (whatever the
+// scheme), or both on this machine's loopback at the same port.
+bool same_server(const std::string& url_origin, const std::string& own_origin) {
+  std::string a = host_port(url_origin), b = host_port(own_origin);
+  if (a == b) return true;
+  auto ca = a.rfind(':'), cb = b.rfind(':');
+  return a.substr(ca) == b.substr(cb) && is_loopback(a.substr(0, ca)) && is_loopback(b.substr(0, cb));
+}
+
 Status check_webhook_url(const std::string& url, const std::string& own_origin) {
   if (url.empty()) return {};
   if (url.size() > 2000) return bad("webhook_url", "invalid-webhook-url", "webhook_url has at most 2000 characters");
@@ -43,7 +82,7 @@ Status check_webhook_url(const std::string& url, const std::string& own_origin) 
   std::string host = origin.substr(origin.find("://") + 3);
   if (host.substr(0, host.rfind(':')).empty())
     return bad("webhook_url", "invalid-webhook-url", "webhook_url names no host");
-  if (!own_origin.empty() && origin == origin_of(own_origin))
+  if (std::string own = own_origin.empty() ? "" : origin_of(own_origin); !own.empty() && same_server(origin, own))
     return bad("webhook_url", "invalid-webhook-url", "webhook_url must not point at this server itself");
   return {};
 }

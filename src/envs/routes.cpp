@@ -59,21 +59,48 @@ Result<Millis> seconds_param(const http::JsonBody& b, const char* key) {
 
 // ---- the catalog
 
+// Whether the caller may see an app: instance admins every one, others those enabled for one of
+// their orgs.
+bool sees_app(const Context& ctx, const App& a) {
+  if (ctx.who().is_instance_admin()) return true;
+  for (auto& b : ctx.who().bindings)
+    if (!b.org_id.empty() && a.allowed_for(b.org_id)) return true;
+  return false;
+}
+
+// An app as the caller may see it: for anyone but an instance admin, `orgs` and `per_org` name only
+// the caller's own orgs (the others' ids and settings are theirs).
+json catalog_json(const Context& ctx, const App& a) {
+  json j = to_json(a);
+  if (ctx.who().is_instance_admin()) return j;
+  auto mine = [&](const std::string& org) { return !org.empty() && ctx.who().is_member_of(org); };
+  if (j["orgs"].is_array()) {
+    json orgs = json::array();
+    for (auto& o : j["orgs"])
+      if (mine(o.get<std::string>())) orgs.push_back(o);
+    j["orgs"] = std::move(orgs);
+  }
+  json per_org = json::object();
+  for (auto& [org, limits] : j["per_org"].items())
+    if (mine(org)) per_org[org] = limits;
+  j["per_org"] = std::move(per_org);
+  return j;
+}
+
 Result<Response> list_catalog(Context& ctx) {
   ctx.filtered();
   json items = json::array();
-  for (auto& a : TRY(list_apps(ctx.t()))) {
-    bool mine = ctx.who().is_instance_admin();
-    for (auto& b : ctx.who().bindings) mine = mine || (!b.org_id.empty() && a.allowed_for(b.org_id));
-    if (mine) items.push_back(to_json(a));
-  }
+  for (auto& a : TRY(list_apps(ctx.t())))
+    if (sees_app(ctx, a)) items.push_back(catalog_json(ctx, a));
   return Response::json(200, http::page_json(items, std::nullopt));
 }
 
 Result<Response> show_app(Context& ctx) {
   ctx.filtered();
   auto a = TRY(load_app(ctx, ctx.param("name")));
-  return http::with_etag(Response::json(200, to_json(a)), to_json(a));
+  if (!sees_app(ctx, a)) return not_found("app");  // another org's app does not exist for the caller
+  json j = catalog_json(ctx, a);
+  return http::with_etag(Response::json(200, j), j);
 }
 
 Result<Response> put_app_route(Context& ctx) {

@@ -65,6 +65,8 @@ Result<Response> role_update(Context& ctx) {
   if (perms) {
     TRY_STATUS(check_role_permissions(*perms));
     TRY_STATUS(may_grant(ctx, r.org_id, *perms));
+    // Nor change a role above you: stripping its grants would demote its holders (as members).
+    TRY_STATUS(may_grant(ctx, r.org_id, r.permissions));
   }
   TRY_STATUS(ctx.check_if_match(r.json()["etag"].get<std::string>()));
   auto n = TRY(update_role(ctx.t(), ctx.actor(), r, desc, perms, ctx.now()));
