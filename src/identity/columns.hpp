@@ -9,4 +9,7 @@ namespace atrium::identity {
 extern const db::Columns<User> kUserColumns;  // users
 extern const db::Columns<Org> kOrgColumns;    // orgs
 
+// A LIKE pattern matching `text` anywhere, its wildcards taken literally (use with ESCAPE '\\').
+std::string contains_pattern(const std::string& text);
+
 }  // namespace atrium::identity

@@ -135,16 +135,6 @@ static void mark_last_admin(Member& m, std::int64_t admins) {
   m.last_admin = m.role_id == "role_org-admin" && admins <= 1;
 }
 
-// A LIKE pattern matching `text` anywhere, its wildcards taken literally (ESCAPE '\\').
-static std::string contains_pattern(const std::string& text) {
-  std::string out = "%";
-  for (char c : text) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "%";
-}
-
 Result<nlohmann::json> list_members(db::Tx& tx, const std::string& org_id, const std::string& after, int limit,
                                     const MemberFilter& filter) {
   std::string sql = std::string(kMemberSelect) + "WHERE m.org_id = ? AND m.user_id > ? ";

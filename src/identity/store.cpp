@@ -1,7 +1,6 @@
 #include "identity/store.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <array>
 #include <string_view>
 
@@ -326,25 +325,22 @@ Result<nlohmann::json> me_json(db::Tx& tx, const http::Principal& who) {
   return j;
 }
 
-namespace {
-// A LIKE pattern that matches `q` anywhere, its wildcards taken literally (ESCAPE '\\').
-std::string contains_pattern(const std::string& q) {
-  std::string p = "%";
-  for (char c : q) {
-    if (c == '%' || c == '_' || c == '\\') p += '\\';
-    p += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+std::string contains_pattern(const std::string& text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
   }
-  return p + "%";
+  return out + "%";
 }
-}  // namespace
 
 Result<nlohmann::json> list_users(db::Tx& tx, bool all, const std::vector<std::string>& org_ids,
                                   const std::string& self, const std::string& q, const std::string& after, int limit) {
   std::string sql = "SELECT " + kUserColumns.list() + " FROM users WHERE id > ? AND deleted_ms IS NULL";
   db::Params p{after};
   if (!q.empty()) {
-    sql += " AND (lower(username) LIKE ? ESCAPE '\\' OR lower(display_name) LIKE ? ESCAPE '\\'"
-           " OR lower(email) LIKE ? ESCAPE '\\')";
+    sql += " AND (lower(username) LIKE lower(?) ESCAPE '\\' OR lower(display_name) LIKE lower(?) ESCAPE '\\'"
+           " OR lower(email) LIKE lower(?) ESCAPE '\\')";
     auto pat = contains_pattern(q);
     p.insert(p.end(), {pat, pat, pat});
   }
