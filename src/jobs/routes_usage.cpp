@@ -27,7 +27,7 @@ Result<Response> my_usage(Context& ctx) {
     return fail(Error(ErrorCode::kInvalidArgument, "invalid-query", "from..to spans at most 366 days")
                     .with("field", "from"));
   const std::string& me = ctx.who().user_id;
-  auto cells = usage_by_day(TRY(user_runs(ctx.t(), me, from, to, now)), from, to);
+  auto cells = usage_by_bucket(TRY(user_runs(ctx.t(), me, from, to, now)), from, to, Bucket::kDay);
   json items = json::array();
   std::set<std::string> ids;
   double cpu = 0, gpu = 0;

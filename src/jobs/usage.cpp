@@ -52,22 +52,34 @@ Millis bucket_next(Millis start, Bucket b) {
   return start + kDayMs;
 }
 
-std::vector<UsageCell> usage_by_bucket(const std::vector<RunSpan>& runs, Millis from, Millis to, Bucket b) {
+std::vector<UsageCell> usage_by_bucket(const Runs& runs, Millis from, Millis to, Bucket b) {
   // Over many runs and few keys: a key's number once per run, cells by (bucket, key number).
   std::unordered_map<std::string_view, int> key_of;
   std::vector<const std::string*> keys;
   std::map<std::pair<Millis, int>, UsageCell> cells;
-  for (const auto& r : runs) {
+  auto key_number = [&](const std::string& key) {
+    auto [k, fresh] = key_of.try_emplace(key, static_cast<int>(keys.size()));
+    if (fresh) keys.push_back(&key);
+    return k->second;
+  };
+  for (const auto& d : runs.days) {
+    Millis start = bucket_start(d.day, b);
+    auto& c = cells[{start, key_number(d.key)}];
+    c.day = start;
+    c.cpu_hours += d.cpu_hours;
+    c.gpu_hours += d.gpu_hours;
+    c.cpu_hours_used += d.cpu_hours_used;
+  }
+  for (const auto& r : runs.spans) {
     Millis wall = r.end - r.start;
     Millis lo = std::max(r.start, from), hi = std::min(r.end, to);
     if (wall <= 0 || lo >= hi) continue;
-    auto [k, fresh_key] = key_of.try_emplace(r.key, static_cast<int>(keys.size()));
-    if (fresh_key) keys.push_back(&r.key);
+    int k = key_number(r.key);
     for (Millis start = bucket_start(lo, b); start < hi; start = bucket_next(start, b)) {
       Millis part = std::min(hi, bucket_next(start, b)) - std::max(lo, start);
       if (part <= 0) continue;
       double hours = part / 3'600'000.0;
-      auto& c = cells[{start, k->second}];
+      auto& c = cells[{start, k}];
       c.day = start;
       c.cpu_hours += hours * r.cpus;
       c.gpu_hours += hours * r.gpus;

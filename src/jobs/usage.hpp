@@ -27,14 +27,26 @@ struct RunSpan {
   std::optional<double> cpu_seconds;  // measured for the whole run, after it ended
 };
 
+// Runs that lie within one UTC day and inside the window, summed per key and day by the database
+// (most runs: far fewer rows to read and hold than one per run).
+struct DaySum {
+  std::string key;
+  Millis day = 0;  // UTC midnight
+  double cpu_hours = 0, gpu_hours = 0, cpu_hours_used = 0;
+};
+// What a usage read returns: the day sums, and one span for each other run.
+struct Runs {
+  std::vector<RunSpan> spans;
+  std::vector<DaySum> days;
+};
+
 // The runs of `user_id`'s jobs that overlap [from, to), keyed by project (store_usage.cpp).
-Result<std::vector<RunSpan>> user_runs(db::Tx& tx, const std::string& user_id, Millis from, Millis to, Millis now);
+Result<Runs> user_runs(db::Tx& tx, const std::string& user_id, Millis from, Millis to, Millis now);
 
 // What an org's usage is summed by: the job's group, user or project (the jobs row's column).
 enum class UsageBy { kGroup, kUser, kProject };
 // The runs of the org's jobs that overlap [from, to), keyed by `by` (store_usage.cpp).
-Result<std::vector<RunSpan>> org_runs(db::Tx& tx, const std::string& org_id, UsageBy by, Millis from, Millis to,
-                                      Millis now);
+Result<Runs> org_runs(db::Tx& tx, const std::string& org_id, UsageBy by, Millis from, Millis to, Millis now);
 
 // UTC time buckets: days, ISO weeks (from Monday) or calendar months.
 enum class Bucket { kDay, kWeek, kMonth };
@@ -50,9 +62,13 @@ struct UsageCell {
 
 // Sums the runs per (key, bucket) within [from, to); a run's measured CPU time is spread over its
 // buckets in proportion to its wall time. Sorted by bucket, then key; empty cells left out.
-std::vector<UsageCell> usage_by_bucket(const std::vector<RunSpan>& runs, Millis from, Millis to, Bucket b);
-inline std::vector<UsageCell> usage_by_day(const std::vector<RunSpan>& runs, Millis from, Millis to) {
-  return usage_by_bucket(runs, from, to, Bucket::kDay);
+// Day sums go whole into the bucket holding their day (the caller made them within [from, to)).
+std::vector<UsageCell> usage_by_bucket(const Runs& runs, Millis from, Millis to, Bucket b);
+inline std::vector<UsageCell> usage_by_bucket(std::vector<RunSpan> spans, Millis from, Millis to, Bucket b) {
+  return usage_by_bucket(Runs{std::move(spans), {}}, from, to, b);
+}
+inline std::vector<UsageCell> usage_by_day(std::vector<RunSpan> spans, Millis from, Millis to) {
+  return usage_by_bucket(std::move(spans), from, to, Bucket::kDay);
 }
 
 // GET /api/v1/me/usage (routes_usage.cpp); GET /api/v1/orgs/{org}/usage and /fairshare

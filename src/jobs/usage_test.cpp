@@ -63,5 +63,21 @@ TEST(UsageByBucket, SplitsARunAtTheMonthBoundary) {
   EXPECT_DOUBLE_EQ(weeks[0].cpu_hours, 24);
 }
 
+TEST(UsageByBucket, DaySumsJoinTheSpansOfTheirBucket) {
+  Runs runs;
+  runs.days = {{"g", kDec1, 3, 1, 2}, {"g", kDec1 + kDayMs, 5, 0, 0}, {"h", kDec1, 1, 0, 0}};
+  runs.spans = {{"g", kDec1 - 2 * kHour, kDec1 + 2 * kHour, 1, 0, std::nullopt}};
+  auto weeks = usage_by_bucket(runs, kDec1 - 7 * kDayMs, kDec1 + 7 * kDayMs, Bucket::kWeek);
+  ASSERT_EQ(weeks.size(), 2u);  // (30 Nov, g), (30 Nov, h)
+  EXPECT_EQ(weeks[0].key, "g");
+  EXPECT_DOUBLE_EQ(weeks[0].cpu_hours, 3 + 5 + 4);
+  EXPECT_DOUBLE_EQ(weeks[0].gpu_hours, 1);
+  EXPECT_DOUBLE_EQ(weeks[0].cpu_hours_used, 2);
+  EXPECT_EQ(weeks[1].key, "h");
+  auto days = usage_by_bucket(runs, kDec1 - 7 * kDayMs, kDec1 + 7 * kDayMs, Bucket::kDay);
+  ASSERT_EQ(days.size(), 4u);  // (30 Nov, g) from the span; (1 Dec, g), (1 Dec, h); (2 Dec, g)
+  EXPECT_DOUBLE_EQ(days[1].cpu_hours, 3 + 2);
+}
+
 }  // namespace
 }  // namespace atrium::jobs
