@@ -95,6 +95,14 @@ TEST(CheckRule, NamesTheBadField) {
     EXPECT_EQ(field_of([&](Rule& r) { r.webhook_url = url; }), "webhook_url") << url;
   EXPECT_EQ(field_of([](Rule& r) { r.webhook_url = "http://127.0.0.1:9/hook"; }), "ok");
   EXPECT_EQ(field_of([](Rule& r) { r.webhook_url = "https://atrium.example.org:8443/"; }), "ok");  // another origin
+  auto loopback = [&](const std::string& own_url, const std::string& url) {
+    Rule r = ok;
+    r.webhook_url = url;
+    return static_cast<bool>(check_rule(r, figures, own_url));
+  };
+  EXPECT_FALSE(loopback("http://localhost:8080", "http://127.0.0.1:8080/hook"));
+  EXPECT_FALSE(loopback("http://127.0.0.1:8080", "http://[::1]:8080/hook"));
+  EXPECT_TRUE(loopback("http://localhost:8080", "http://127.0.0.1:8081/hook"));
 }
 
 // The server's own API spelt another way is still the server: a trailing dot, another scheme on
@@ -193,6 +201,26 @@ TEST_F(Evaluator, FiresAfterForThenResolvesWithEventsAuditAndDeliveries) {
   EXPECT_EQ(ds[0].state, "failed");
   EXPECT_EQ(ds[1].channel, "webhook");
   EXPECT_EQ(ds[1].state, "queued");
+}
+
+// With mail configured, each address is a queued "mail.send" task (the alert template renders).
+TEST_F(Evaluator, MailIsQueuedWhenConfigured) {
+  mail::Settings ms;
+  ms.smtp.url = "smtp://127.0.0.1:1";
+  ms.from = "atrium@example.org";
+  mail::configure(*db_, clock_, ms);
+  ASSERT_TRUE(svc_->evaluate(at(clock_.now_ms(), {{"disk_free_ratio", 0.01}})));
+  clock_.advance_ms(31'000);
+  ASSERT_TRUE(svc_->evaluate(at(clock_.now_ms(), {{"disk_free_ratio", 0.01}})));
+  auto evs = events();
+  ASSERT_EQ(evs.size(), 1u);
+  auto ds = *db_->read([&](db::Tx& tx) { return store::deliveries(tx, {evs[0].id}); });
+  ASSERT_EQ(ds.size(), 2u);
+  EXPECT_EQ(ds[0].state, "queued") << ds[0].last_error;
+  EXPECT_FALSE(ds[0].task_id.empty());
+  auto mails = *db_->read([](db::Tx& tx) { return tasks::list(tx, {.kind = "mail.send"}); });
+  EXPECT_EQ(mails.size(), 1u);
+  mail::configure(*db_, clock_, mail::Settings{});
 }
 
 TEST_F(Evaluator, SecretsOpenOnlyForTheirRule) {

@@ -45,6 +45,7 @@
 #include "secrets/secrets.hpp"
 #include "app/secrets_wiring.hpp"
 #include "app/health_wiring.hpp"
+#include "app/alerts_wiring.hpp"
 #include "app/slurm_wiring.hpp"
 #include "app/images_wiring.hpp"
 #include "app/quota_wiring.hpp"
@@ -603,6 +604,7 @@ int run_server(const ServerFlags& flags) {
   identity::add_org_routes(api, deps);
   add_project_routes(api, runtime, c, repos, compute_service, data_service, env_service);
   if (auto st = add_mail_routes_and_checks(c, api, **db, clock, task_queue, *quotas); !st) die(st.error().detail);
+  auto alerts = add_alerts(**db, clock, api, health.health(), task_queue, (*blobs)->key(), origins.public_url);
   add_tasks(api, metrics, task_queue, data_service, compute_service, *image_service);
   auto web_assets = load_web_ui(c, js->exe);
   api.set_fallback([&web_assets](const http::Request& req) { return web::serve(web_assets.get(), req); });

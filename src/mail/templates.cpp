@@ -78,6 +78,7 @@ const std::vector<TemplateInfo>& templates() {
       {"job_failed", {"job_name", "job_id", "state", "cause", "link"}},
       {"env_cull_warning", {"env_name", "env_id", "reason", "stop_at", "link"}},
       {"quota_near_limit", {"resource", "used", "limit", "percent", "subject", "link"}},
+      {"alert", {"rule_name", "kind", "figure", "op", "threshold", "value", "severity", "at", "link"}},
   };
   return all;
 }

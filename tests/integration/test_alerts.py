@@ -209,7 +209,7 @@ def test_bad_input_is_refused_and_changes_nothing(env):
     audit_before = srv.call("GET", "/api/v1/audit/events?action=alert_rule.*&limit=200", srv.admin).json["items"]
     own = {"webhook_url": srv.base + "/api/v1/x"}
     for change, field in BAD + [(own, "webhook_url")]:
-        r = srv.call("POST", f"{BASE}/rules", srv.admin, json=rule("disk-bad", **change))
+        r = srv.call("POST", f"{BASE}/rules", srv.admin, json={**rule("disk-bad"), **change})
         assert 400 <= r.status < 500 and is_problem(r), (change, r)
         if field:
             assert r.json.get("field") == field, (change, r)

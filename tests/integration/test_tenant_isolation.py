@@ -301,6 +301,18 @@ SWEEP = {
     ("GET", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
     ("POST", "/api/v1/tasks/{id}/retry"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
     ("DELETE", "/api/v1/tasks/{id}"): [V(403, params={"id": lambda c: "tsk_0000000000000000"})],
+    # alerts: instance administrators only (rules on the server's own health are not tenant objects)
+    ("GET", "/api/v1/admin/alerts/figures"): [V(403)],
+    ("GET", "/api/v1/admin/alerts/rules"): [V(403)],
+    ("POST", "/api/v1/admin/alerts/rules"): [
+        V(403, body={"name": "x", "figure": "disk_free_ratio", "op": "<", "threshold": 2})],
+    ("GET", "/api/v1/admin/alerts/rules/{id}"): [V(403, params={"id": lambda c: "alr_0000000000000000"})],
+    ("PATCH", "/api/v1/admin/alerts/rules/{id}"): [
+        V(403, params={"id": lambda c: "alr_0000000000000000"}, body={"threshold": 1})],
+    ("DELETE", "/api/v1/admin/alerts/rules/{id}"): [V(403, params={"id": lambda c: "alr_0000000000000000"})],
+    ("POST", "/api/v1/admin/alerts/rules/{id}/test"): [V(403, params={"id": lambda c: "alr_0000000000000000"})],
+    ("GET", "/api/v1/admin/alerts/current"): [V(403)],
+    ("GET", "/api/v1/admin/alerts/events"): [V(403)],
     ("GET", "/api/v1/me/notifications"): [V(200, check=lambda c, r: c.b.id not in r.text)],
     ("PUT", "/api/v1/me/notifications"): [V(200, body={"locale": "en"}, check=lambda c, r: c.b.id not in r.text)],
     ("POST", "/api/v1/projects/{id}/links"): [
