@@ -33,9 +33,6 @@ std::string origin_of(std::string_view url) {
   if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find(']', colon) == std::string::npos)
     has_port = true;
   if (!has_port) rest += scheme == "http" ? ":80" : ":443";
-  // The loopback names are one host: http://localhost:8080 is http://127.0.0.1:8080.
-  for (std::string_view lo : {"localhost:", "127.0.0.1:", "[::1]:"})
-    if (rest.starts_with(lo)) rest = "loopback:" + rest.substr(lo.size());
   return scheme + "://" + rest;
 }
 
