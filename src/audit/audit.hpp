@@ -24,7 +24,7 @@ struct Event {
 };
 
 struct Filter {
-  std::string actor_id;
+  std::string actor;  // the actor's user id or username (as recorded with the event)
   std::vector<std::string> org_ids;  // empty = any (instance admins); otherwise restricted to these
   bool restrict_orgs = false;
   std::string action;       // exact, or prefix when it ends with '*'
@@ -60,5 +60,9 @@ Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f);
 // summary}; never the client address, token or request id (others' events are in the feed).
 Result<std::vector<nlohmann::json>> activity(db::Tx& tx, const ActivityQuery& q);
 Result<VerifyResult> verify(db::Tx& tx);
+// The org's share of the chain, for its administrators (who may not read the other orgs' events):
+// each of the org's events matches its hash and links to the hash of the event before it (whoever's
+// that is); `checked` counts the org's events. A break elsewhere in the chain is not reported here.
+Result<VerifyResult> verify_org(db::Tx& tx, const std::string& org_id);
 
 }  // namespace atrium::audit

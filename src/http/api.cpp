@@ -488,6 +488,13 @@ Response Api::handle(Request& req, Admission& adm) {
     result = internal(std::string("unexpected exception: ") + e.what());
   }
   gate_.flush_pending(db_);
+  if (!result && result.error().code == ErrorCode::kQuotaExceeded && ctx.principal && on_quota_refusal_) {
+    try {
+      on_quota_refusal_(ctx.actor(), result.error(), req.method + " " + route->pattern);
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: recording a quota refusal failed: {}", req.request_id, e.what());
+    }
+  }
   if (!result) return refusal(route, result.error(), req);
   return std::move(*result);
 }
