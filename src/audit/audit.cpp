@@ -110,8 +110,8 @@ Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now) {
 }
 
 Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
-  std::string sql = "SELECT " + kColumns.list() + " FROM audit_events WHERE seq > ?";
-  db::Params p{f.after_seq};
+  std::string sql = "SELECT " + kColumns.list() + " FROM audit_events WHERE seq " + (f.newest_first ? "<" : ">") + " ?";
+  db::Params p{f.newest_first && f.after_seq == 0 ? std::numeric_limits<std::int64_t>::max() : f.after_seq};
   if (!f.actor.empty()) {
     sql += " AND (actor_id = ? OR actor_name = ?)";
     p.emplace_back(f.actor);
@@ -135,7 +135,7 @@ Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
     sql += " AND org_id IN ";
     db::append_in(sql, p, f.org_ids);
   }
-  sql += " ORDER BY seq LIMIT ?";
+  sql += f.newest_first ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?";
   p.emplace_back(static_cast<std::int64_t>(f.limit));
   auto rows = TRY(tx.query(sql, p));
   std::vector<nlohmann::json> out;

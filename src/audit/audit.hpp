@@ -30,7 +30,8 @@ struct Filter {
   std::string action;       // exact, or prefix when it ends with '*'
   std::string target_id;
   std::optional<Millis> since, until;
-  std::int64_t after_seq = 0;
+  std::int64_t after_seq = 0;  // the cursor: the last seq of the previous page (0 = from the start)
+  bool newest_first = false;   // descending seq: the next page holds seqs below after_seq
   int limit = 100;
 };
 
@@ -54,7 +55,7 @@ struct ActivityQuery {
 std::vector<db::Migration> migrations();
 
 Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now);
-// Events in seq order as JSON objects (the API shape).
+// Events in seq order (or newest first) as JSON objects (the API shape).
 Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f);
 // Feed rows: {seq, id, time, actor_id, actor, org_id, project_id, action, target_kind, target_id,
 // summary}; never the client address, token or request id (others' events are in the feed).

@@ -97,6 +97,24 @@ TEST_F(AuditTest, ActorIsAUserIdOrAUsername) {
   EXPECT_TRUE((*db_->read([&](db::Tx& tx) { return list(tx, nobody); })).empty());
 }
 
+TEST_F(AuditTest, NewestFirstPagesDownFromTheCursor) {
+  add(5);
+  Filter f;
+  f.newest_first = true;
+  f.limit = 2;
+  auto seqs = [&] {
+    std::vector<std::int64_t> out;
+    auto page = *db_->read([&](db::Tx& tx) { return list(tx, f); });
+    for (auto& e : page) out.push_back(e["seq"].get<std::int64_t>());
+    return out;
+  };
+  EXPECT_EQ(seqs(), (std::vector<std::int64_t>{5, 4}));
+  f.after_seq = 4;
+  EXPECT_EQ(seqs(), (std::vector<std::int64_t>{3, 2}));
+  f.after_seq = 2;
+  EXPECT_EQ(seqs(), (std::vector<std::int64_t>{1}));
+}
+
 TEST_F(AuditTest, AnOrgsShareOfTheChainVerifiesWithoutTheOthers) {
   add(10);  // org_0 holds even seqs - 1 (i even), org_1 the rest
   auto org = [&](const char* id) { return *db_->read([&](db::Tx& tx) { return verify_org(tx, id); }); };

@@ -24,6 +24,10 @@ Result<Filter> filter_from(Context& ctx, int max_limit) {
   f.actor = q("actor");
   f.action = q("action");
   f.target_id = q("target");
+  std::string order = q("order");
+  if (order != "" && order != "asc" && order != "desc")
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-enum", "order must be asc or desc").with("field", "order"));
+  f.newest_first = order == "desc";
   for (auto [key, slot] : {std::pair{"since", &f.since}, std::pair{"until", &f.until}}) {
     std::string v = q(key);
     if (v.empty()) continue;
@@ -62,11 +66,13 @@ Result<Filter> filter_from(Context& ctx, int max_limit) {
 }  // namespace
 
 void add_routes(http::Api& api) {
-  const std::vector<std::string> filters = {"actor", "org", "action", "target", "since", "until", "limit", "after"};
+  const std::vector<std::string> filters = {"actor", "org",   "action", "target", "since",
+                                            "until", "order", "limit",  "after"};
   const nlohmann::json& event_list = http::list_schema();
 
   api.add({"GET", "/api/v1/audit/events", http::Access::require("audit", "read"),
-           {"List audit events (filters: actor (user id or username), org, action (prefix with *), target, since, until)", "audit",
+           {"List audit events (filters: actor (user id or username), org, action (prefix with *), target, since, until; "
+            "order asc (default) or desc, newest first)", "audit",
             nullptr, event_list, 200, filters},
            [](Context& ctx) -> Result<Response> {
              auto f = TRY(filter_from(ctx, 1000));

@@ -1,6 +1,8 @@
 """What the org administration pages Quotas and Audit rely on: a request a quota refuses leaves an
 audit event (recorded after the refused transaction rolled back), in the refused org's trail only;
 the actor filter takes a username; an org's administrators verify their org's share of the chain."""
+import json
+
 import pytest
 
 from conftest import is_problem, list_all
@@ -111,3 +113,15 @@ def test_an_org_admin_verifies_their_orgs_share_of_the_chain(server, admin, worl
     assert is_problem(server.call("GET", "/api/v1/audit/verify", oa), 403)
     assert is_problem(server.call("GET", f"/api/v1/audit/verify?org={a.id}", a.users["member"].token), 403)
     assert is_problem(server.call("GET", f"/api/v1/audit/verify?org={a.id}"), 401)
+
+
+def test_newest_first_pages_the_same_events_backwards(server, world, refused):
+    a = world.a
+    oa = a.users["org-admin"].token
+    asc = events(server, oa, f"org={a.id}")
+    desc = list_all(server, f"/api/v1/audit/events?org={a.id}&order=desc", oa, limit=3)
+    assert len(asc) > 3 and desc == list(reversed(asc))
+    r = server.call("GET", f"/api/v1/audit/export?org={a.id}&order=desc", oa)
+    assert [json.loads(line)["seq"] for line in r.text.splitlines()] == [e["seq"] for e in desc]
+    bad = server.call("GET", "/api/v1/audit/events?order=sideways", oa)
+    assert is_problem(bad, 400) and bad.json["field"] == "order"
