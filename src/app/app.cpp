@@ -597,6 +597,7 @@ int run_server(const ServerFlags& flags) {
   sweep_dataset_copies(data_service);
   if (auto st = env_service.start(); !st) die("environments: " + st.error().detail);
   auto quotas = make_quotas(compute_service, data_service, *image_service);
+  audit_quota_refusals(api, **db, clock);
   auto deps = identity_deps(settings, limiter, *quotas, c.auth, compute_service, env_service);
   auto mfa_service = add_mfa(c, (*blobs)->key(), gate, api, deps);  // before the sign-in routes: deps.second_factor
   add_secret_routes(api, (*blobs)->key(), deps);                     // after add_mfa: chains deps.forget_user

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
 #include "data/store.hpp"
 #include "envs/store.hpp"
 #include "envs/store_view.hpp"
@@ -35,6 +37,14 @@ std::unique_ptr<quota::Registry> make_quotas(const jobs::Service& compute, data:
   data.set_quotas(quotas.get());
   images.set_quotas(quotas.get());
   return quotas;
+}
+
+void audit_quota_refusals(http::Api& api, db::Database& db, const Clock& clock) {
+  api.on_quota_refusal([&db, &clock](const Actor& actor, const Error& e, const std::string& route) {
+    auto event = quota::refusal_event(e, route);
+    auto st = db.write_tx([&](db::Tx& tx) { return audit::record(tx, actor, event, clock.now_ms()); });
+    if (!st) spdlog::error("request {}: recording a quota refusal: {}", actor.request_id, st.error().detail);
+  });
 }
 
 }  // namespace atrium::app

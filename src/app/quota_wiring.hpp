@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "data/service.hpp"
+#include "http/api.hpp"
 #include "images/images.hpp"
 #include "jobs/service.hpp"
 #include "quota/quota.hpp"
@@ -16,5 +17,11 @@ namespace atrium::app {
 // module registering a kind twice is a programming error: it aborts at startup.
 std::unique_ptr<quota::Registry> make_quotas(const jobs::Service& compute, data::Service& data,
                                              images::Service& images);
+
+// Records each request a signed-in caller made that a quota refused as an audit event
+// (quota.exceeded, quota::refusal_event) in a transaction of its own: the refused request's
+// transaction rolled back with everything it did. One small write per refusal; anonymous callers
+// never reach a quota check, and Api calls this only for authenticated ones.
+void audit_quota_refusals(http::Api& api, db::Database& db, const Clock& clock);
 
 }  // namespace atrium::app

@@ -110,9 +110,13 @@ Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now) {
 }
 
 Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
-  std::string sql = "SELECT " + kColumns.list() + " FROM audit_events WHERE seq > ?";
-  db::Params p{f.after_seq};
-  if (!f.actor_id.empty()) { sql += " AND actor_id = ?"; p.emplace_back(f.actor_id); }
+  std::string sql = "SELECT " + kColumns.list() + " FROM audit_events WHERE seq " + (f.newest_first ? "<" : ">") + " ?";
+  db::Params p{f.newest_first && f.after_seq == 0 ? std::numeric_limits<std::int64_t>::max() : f.after_seq};
+  if (!f.actor.empty()) {
+    sql += " AND (actor_id = ? OR actor_name = ?)";
+    p.emplace_back(f.actor);
+    p.emplace_back(f.actor);
+  }
   if (!f.target_id.empty()) { sql += " AND target_id = ?"; p.emplace_back(f.target_id); }
   if (!f.action.empty()) {
     if (f.action.back() == '*') {
@@ -131,7 +135,7 @@ Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f) {
     sql += " AND org_id IN ";
     db::append_in(sql, p, f.org_ids);
   }
-  sql += " ORDER BY seq LIMIT ?";
+  sql += f.newest_first ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?";
   p.emplace_back(static_cast<std::int64_t>(f.limit));
   auto rows = TRY(tx.query(sql, p));
   std::vector<nlohmann::json> out;
@@ -217,6 +221,36 @@ Result<VerifyResult> verify(db::Tx& tx) {
       ++expect_seq;
       ++v.checked;
       after = seq;
+    }
+  }
+  return v;
+}
+
+Result<VerifyResult> verify_org(db::Tx& tx, const std::string& org_id) {
+  VerifyResult v;
+  std::int64_t after = 0;
+  // Each event of the org with the hash of the one before it (NULL: it is missing).
+  const std::string sql = "SELECT " + kColumns.list("e") +
+                          ", p.hash FROM audit_events e LEFT JOIN audit_events p ON p.seq = e.seq - 1 "
+                          "WHERE e.org_id = ? AND e.seq > ? ORDER BY e.seq LIMIT 1000";
+  for (;;) {
+    auto rows = TRY(tx.query(sql, {org_id, after}));
+    if (rows.empty()) break;
+    for (const auto& r : rows) {
+      auto e = TRY(kColumns.read(r));
+      std::string prev = e.seq == 1 ? kGenesis : r.str(kColumns.width());
+      const char* why = nullptr;
+      if (e.seq > 1 && r.is_null(kColumns.width())) why = "the event before it is missing";
+      else if (e.prev_hash != prev) why = "prev_hash does not match the previous event's hash";
+      else if (link_hash(e) != e.hash) why = "the event's content does not match its hash";
+      if (why) {
+        v.ok = false;
+        v.first_broken_seq = e.seq;
+        v.reason = why;
+        return v;
+      }
+      ++v.checked;
+      after = e.seq;
     }
   }
   return v;

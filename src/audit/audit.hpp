@@ -24,13 +24,14 @@ struct Event {
 };
 
 struct Filter {
-  std::string actor_id;
+  std::string actor;  // the actor's user id or username (as recorded with the event)
   std::vector<std::string> org_ids;  // empty = any (instance admins); otherwise restricted to these
   bool restrict_orgs = false;
   std::string action;       // exact, or prefix when it ends with '*'
   std::string target_id;
   std::optional<Millis> since, until;
-  std::int64_t after_seq = 0;
+  std::int64_t after_seq = 0;  // the cursor: the last seq of the previous page (0 = from the start)
+  bool newest_first = false;   // descending seq: the next page holds seqs below after_seq
   int limit = 100;
 };
 
@@ -54,11 +55,15 @@ struct ActivityQuery {
 std::vector<db::Migration> migrations();
 
 Status record(db::Tx& tx, const Actor& actor, const Event& e, Millis now);
-// Events in seq order as JSON objects (the API shape).
+// Events in seq order (or newest first) as JSON objects (the API shape).
 Result<std::vector<nlohmann::json>> list(db::Tx& tx, const Filter& f);
 // Feed rows: {seq, id, time, actor_id, actor, org_id, project_id, action, target_kind, target_id,
 // summary}; never the client address, token or request id (others' events are in the feed).
 Result<std::vector<nlohmann::json>> activity(db::Tx& tx, const ActivityQuery& q);
 Result<VerifyResult> verify(db::Tx& tx);
+// The org's share of the chain, for its administrators (who may not read the other orgs' events):
+// each of the org's events matches its hash and links to the hash of the event before it (whoever's
+// that is); `checked` counts the org's events. A break elsewhere in the chain is not reported here.
+Result<VerifyResult> verify_org(db::Tx& tx, const std::string& org_id);
 
 }  // namespace atrium::audit

@@ -85,6 +85,56 @@ TEST_F(AuditTest, FiltersByOrgActionAndTime) {
   EXPECT_EQ((*db_->read([&](db::Tx& tx) { return list(tx, prefix); })).size(), 10u);
 }
 
+TEST_F(AuditTest, ActorIsAUserIdOrAUsername) {
+  add(3);
+  for (const char* who : {"usr_1", "ann"}) {
+    Filter f;
+    f.actor = who;
+    EXPECT_EQ((*db_->read([&](db::Tx& tx) { return list(tx, f); })).size(), 3u) << who;
+  }
+  Filter nobody;
+  nobody.actor = "bob";
+  EXPECT_TRUE((*db_->read([&](db::Tx& tx) { return list(tx, nobody); })).empty());
+}
+
+TEST_F(AuditTest, NewestFirstPagesDownFromTheCursor) {
+  add(5);
+  Filter f;
+  f.newest_first = true;
+  f.limit = 2;
+  auto seqs = [&] {
+    std::vector<std::int64_t> out;
+    auto page = *db_->read([&](db::Tx& tx) { return list(tx, f); });
+    for (auto& e : page) out.push_back(e["seq"].get<std::int64_t>());
+    return out;
+  };
+  EXPECT_EQ(seqs(), (std::vector<std::int64_t>{5, 4}));
+  f.after_seq = 4;
+  EXPECT_EQ(seqs(), (std::vector<std::int64_t>{3, 2}));
+  f.after_seq = 2;
+  EXPECT_EQ(seqs(), (std::vector<std::int64_t>{1}));
+}
+
+TEST_F(AuditTest, AnOrgsShareOfTheChainVerifiesWithoutTheOthers) {
+  add(10);  // org_0 holds even seqs - 1 (i even), org_1 the rest
+  auto org = [&](const char* id) { return *db_->read([&](db::Tx& tx) { return verify_org(tx, id); }); };
+  EXPECT_TRUE(org("org_0").ok);
+  EXPECT_EQ(org("org_0").checked, 5);
+  EXPECT_EQ(org("org_none").checked, 0);
+  // An edit of org_1's event 4 breaks org_1's share, not org_0's (whose events still link).
+  ASSERT_TRUE(db_->write([](db::Tx& tx) { return tx.exec("UPDATE audit_events SET summary = '{}' WHERE seq = 4"); }));
+  EXPECT_TRUE(org("org_0").ok);
+  auto b = org("org_1");
+  EXPECT_FALSE(b.ok);
+  EXPECT_EQ(*b.first_broken_seq, 4);
+  EXPECT_EQ(b.checked, 1);
+  // A deleted event (org_1's 6) breaks the link of the next one (org_0's 7).
+  ASSERT_TRUE(db_->write([](db::Tx& tx) { return tx.exec("DELETE FROM audit_events WHERE seq = 6"); }));
+  auto a = org("org_0");
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(*a.first_broken_seq, 7);
+}
+
 TEST_F(AuditTest, ActivityHoldsMyProjectsAndMyOwnActionsNewestFirst) {
   auto rec = [&](const std::string& user, Event e) {
     ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) {

@@ -21,9 +21,13 @@ Result<Filter> filter_from(Context& ctx, int max_limit) {
     }
   }
   auto q = [&](std::string_view k) { return std::string(ctx.req.query_param(k).value_or("")); };
-  f.actor_id = q("actor");
+  f.actor = q("actor");
   f.action = q("action");
   f.target_id = q("target");
+  std::string order = q("order");
+  if (order != "" && order != "asc" && order != "desc")
+    return fail(Error(ErrorCode::kInvalidArgument, "invalid-enum", "order must be asc or desc").with("field", "order"));
+  f.newest_first = order == "desc";
   for (auto [key, slot] : {std::pair{"since", &f.since}, std::pair{"until", &f.until}}) {
     std::string v = q(key);
     if (v.empty()) continue;
@@ -62,11 +66,13 @@ Result<Filter> filter_from(Context& ctx, int max_limit) {
 }  // namespace
 
 void add_routes(http::Api& api) {
-  const std::vector<std::string> filters = {"actor", "org", "action", "target", "since", "until", "limit", "after"};
+  const std::vector<std::string> filters = {"actor", "org",   "action", "target", "since",
+                                            "until", "order", "limit",  "after"};
   const nlohmann::json& event_list = http::list_schema();
 
   api.add({"GET", "/api/v1/audit/events", http::Access::require("audit", "read"),
-           {"List audit events (filters: actor, org, action (prefix with *), target, since, until)", "audit",
+           {"List audit events (filters: actor (user id or username), org, action (prefix with *), target, since, until; "
+            "order asc (default) or desc, newest first)", "audit",
             nullptr, event_list, 200, filters},
            [](Context& ctx) -> Result<Response> {
              auto f = TRY(filter_from(ctx, 1000));
@@ -93,12 +99,30 @@ void add_routes(http::Api& api) {
   nlohmann::json verify_schema = {{"type", "object"}};
   verify_schema["properties"]["ok"] = {{"type", "boolean"}};
   verify_schema["properties"]["checked"] = {{"type", "integer"}};
-  api.add({"GET", "/api/v1/audit/verify", http::Access::require("audit", "admin"),
-           {"Verify the audit hash chain", "audit", nullptr, verify_schema},
+  verify_schema["properties"]["scope"] = {{"type", "string"}, {"enum", {"instance", "org"}}};
+  // The whole chain is the instance administrators' (audit:admin); an org's administrators
+  // (audit:read in the org) verify the org's events and their links (?org=).
+  api.add({"GET", "/api/v1/audit/verify", http::Access::require("audit", "read"),
+           {"Verify the audit hash chain (instance administrators), or an org's events in it (?org=)", "audit",
+            nullptr, verify_schema, 200, {"org"}},
            [](Context& ctx) -> Result<Response> {
-             TRY_STATUS(ctx.authorize(http::Target{}));
-             auto v = TRY(verify(ctx.t()));
-             nlohmann::json j = {{"ok", v.ok}, {"checked", v.checked}, {"first_broken", nullptr}};
+             std::string org(ctx.req.query_param("org").value_or(""));
+             VerifyResult v;
+             if (org.empty()) {
+               TRY_STATUS(ctx.authorize({"audit", "admin"}, http::Target{}));
+               v = TRY(verify(ctx.t()));
+             } else {
+               // Not a member (and not an instance administrator): the org does not exist for them.
+               if (!ctx.who().is_instance_admin() && !ctx.who().is_member_of(org)) return not_found("organisation");
+               // A member without audit:read: 403, as for the events (the policy hides the target).
+               if (!ctx.allowed({"audit", "read"}, http::Target{.org_id = org}))
+                 return fail(Error(ErrorCode::kPermissionDenied, "forbidden", "you do not have permission audit:read in " + org)
+                                 .with("permission", "audit:read"));
+               TRY_STATUS(ctx.authorize(http::Target{.org_id = org}));
+               v = TRY(verify_org(ctx.t(), org));
+             }
+             nlohmann::json j = {{"ok", v.ok}, {"checked", v.checked}, {"first_broken", nullptr},
+                                 {"scope", org.empty() ? "instance" : "org"}};
              if (!v.ok) j["first_broken"] = {{"seq", *v.first_broken_seq}, {"reason", v.reason}};
              return Response::json(200, j);
            }});

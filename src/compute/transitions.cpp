@@ -9,10 +9,14 @@ namespace {
 
 using namespace detail;
 
+// Names the quota's subject (org_id, kind, subject_id): the refusal's audit event is the org's.
 std::unexpected<Error> quota_error(std::string detail, std::string_view limit, double max, double used,
-                                   double requested) {
+                                   double requested, const Job& job, std::string_view kind, const std::string& id) {
   return fail(Error(ErrorCode::kQuotaExceeded, "quota-exceeded", std::move(detail))
                   .with("limit", std::string(limit))
+                  .with("org_id", job.assoc.org)
+                  .with("kind", std::string(kind))
+                  .with("subject_id", id)
                   .with("max", max)
                   .with("used", used)
                   .with("requested", requested));
@@ -78,13 +82,14 @@ Status Scheduler::check_submission(const ClusterState& st, std::span<const Job> 
       active_group[job.assoc.group] += 1;
     }
   }
-  auto check = [&](const Limits& l, std::string_view who, int active, int adding, double used_s,
-                   const Job& job) -> Status {
+  auto check = [&](const Limits& l, std::string_view kind, const std::string& id, int active, int adding,
+                   double used_s, const Job& job) -> Status {
+    std::string who = fmt::format("{} {}", kind, id);
     if (l.max_submitted_jobs && active + adding > *l.max_submitted_jobs) {
       return quota_error(
           fmt::format("{} may have at most {} jobs pending or running; has {}, submitting {} ({} over)", who,
                       *l.max_submitted_jobs, active, adding, active + adding - *l.max_submitted_jobs),
-          "max_submitted_jobs", *l.max_submitted_jobs, active, adding);
+          "max_submitted_jobs", *l.max_submitted_jobs, active, adding, job, kind, id);
     }
     if (l.max_cpu_hours) {
       double used = used_s / 3600.0;
@@ -92,14 +97,14 @@ Status Scheduler::check_submission(const ClusterState& st, std::span<const Job> 
       if (used >= *l.max_cpu_hours) {
         return quota_error(fmt::format("{} has used {:.2f} of {:.2f} CPU-hours this period ({:.2f} over)", who, used,
                                        *l.max_cpu_hours, used - *l.max_cpu_hours),
-                           "max_cpu_hours", *l.max_cpu_hours, used, need);
+                           "max_cpu_hours", *l.max_cpu_hours, used, need, job, kind, id);
       }
       if (need > *l.max_cpu_hours) {
         return quota_error(fmt::format("the job may use {:.2f} CPU-hours ({} CPUs x {}); {}'s limit is {:.2f} per "
                                        "period ({:.2f} over)",
                                        need, job.request.cpus, format_duration(job.request.time_limit), who,
                                        *l.max_cpu_hours, need - *l.max_cpu_hours),
-                           "max_cpu_hours", *l.max_cpu_hours, used, need);
+                           "max_cpu_hours", *l.max_cpu_hours, used, need, job, kind, id);
       }
     }
     return {};
@@ -107,14 +112,14 @@ Status Scheduler::check_submission(const ClusterState& st, std::span<const Job> 
   for (const Job& job : jobs) {
     const std::string& u = job.assoc.user;
     const std::string& o = job.assoc.org;
-    TRY_STATUS(check(user_limits(st.policy, u), "user " + u, active_user[u], per_user[u],
+    TRY_STATUS(check(user_limits(st.policy, u), "user", u, active_user[u], per_user[u],
                      st.ledger.user(u, now).allocated_cpu_seconds, job));
     if (const Limits* ol = org_limits(st.policy, o)) {
-      TRY_STATUS(check(*ol, "org " + o, active_org[o], per_org[o], st.ledger.org(o, now).allocated_cpu_seconds, job));
+      TRY_STATUS(check(*ol, "org", o, active_org[o], per_org[o], st.ledger.org(o, now).allocated_cpu_seconds, job));
     }
     const std::string& g = job.assoc.group;
     if (const Limits* gl = group_limits(st.policy, g)) {
-      TRY_STATUS(check(*gl, "group " + g, active_group[g], per_group[g],
+      TRY_STATUS(check(*gl, "group", g, active_group[g], per_group[g],
                        st.ledger.group(o, g, now).allocated_cpu_seconds, job));
     }
   }

@@ -111,6 +111,10 @@ Result<Response> put_app_route(Context& ctx) {
   for (auto& x : builtin_apps())
     if (x.name == name) builtin = &x;
   auto cur = TRY(get_app(ctx.t(), name));
+  // If-None-Match: * adds an app only if the name is free (the UI's "Add": never overwrites).
+  if (cur && ctx.req.header("if-none-match").value_or("") == "*")
+    return fail(Error(ErrorCode::kAlreadyExists, "app-exists", "an app named '" + name + "' is in the catalog already")
+                    .with("field", "name"));
   if (cur && ctx.req.header("if-match")) TRY_STATUS(ctx.check_if_match(to_json(*cur)["etag"].get<std::string>()));
   auto a = TRY(app_from_json(name, b.raw(), builtin));
   a.version = cur ? cur->version : 0;
@@ -340,6 +344,44 @@ Result<Response> revoke_link_route(Service& svc, Context& ctx) {
   return Response::no_content();
 }
 
+// PUT /apps/{name}'s body, as the OpenAPI document shows it (app_from_json checks it).
+json app_schema() {
+  const json limits = {{"type", "object"},
+                      {"properties",
+                       {{"cpus", {{"type", "integer"}, {"minimum", 1}}},
+                        {"mem_mb", {{"type", "integer"}, {"minimum", 16}}},
+                        {"time_limit_s", {{"type", "integer"}, {"minimum", 60}}}}}};
+  const json secs = {{"type", "integer"}, {"minimum", 0}};
+  return {
+      {"type", "object"},
+      {"properties",
+       {{"kind", {{"type", "string"}, {"enum", {"web", "jupyter", "terminal"}}}},
+        {"title", {{"type", "string"}}},
+        {"command", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "web: argv"}}},
+        {"listen", {{"type", "string"}, {"enum", {"unix", "port"}}}},
+        {"port", {{"type", "integer"}}},
+        {"health_path", {{"type", "string"}}},
+        {"defaults", limits},
+        {"max", limits},
+        {"max_gpus", {{"type", "integer"}, {"minimum", 0}, {"maximum", 64}}},
+        {"idle_timeout_s", {{"type", "integer"}, {"minimum", 0}, {"description", "0: never culled for idleness"}}},
+        {"max_uptime_s", {{"type", "integer"}, {"minimum", 0}, {"description", "0: no limit beyond the time limit"}}},
+        {"spawn_timeout_s", {{"type", "integer"}, {"minimum", 1}}},
+        {"network", {{"type", "string"}, {"enum", {"none", "outbound"}}}},
+        {"rootfs", {{"type", "string"}}},
+        {"image", {{"type", "string"}}},
+        {"enabled", {{"type", "boolean"}}},
+        {"orgs",
+         {{"type", {"array", "null"}},
+          {"items", {{"type", "string"}}},
+          {"description", "org ids that may launch it; null: every org"}}},
+        {"per_org",
+         {{"type", "object"},
+          {"additionalProperties",
+           {{"type", "object"}, {"properties", {{"idle_timeout_s", secs}, {"max_uptime_s", secs}}}}},
+          {"description", "an org's own timeouts, by org id"}}}}}};
+}
+
 }  // namespace
 
 void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
@@ -384,7 +426,11 @@ void add_routes(http::Api& api, Service& svc, async::Runtime& rt) {
            list_catalog});
   api.add({"GET", "/api/v1/apps/{name}", Access::signed_in(), {"One app of the catalog", "envs", nullptr, kObj}, show_app});
   api.add({"PUT", "/api/v1/apps/{name}", Access::require("apps", "admin"),
-           {"Add or change an app (instance administrators): kind web with a command, or tune a built-in", "envs", kObj, kObj},
+           {"Add or change an app (instance administrators): kind web with a command, or tune a built-in; the "
+            "body is the whole definition (a field left out: its default, a built-in's as shipped); If-Match: "
+            "the app as read (412 when it changed meanwhile); If-None-Match: * adds only (409 app-exists when the "
+            "name is taken)",
+            "envs", app_schema(), kObj},
            put_app_route});
   api.add({"DELETE", "/api/v1/apps/{name}", Access::require("apps", "admin"),
            {"Remove an app (a built-in goes back to its shipped settings)", "envs", nullptr, nullptr, 204},

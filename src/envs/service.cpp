@@ -184,7 +184,10 @@ Result<EnvRecord> Service::launch(db::Tx& tx, const Actor& actor, const std::str
       return fail(Error(ErrorCode::kQuotaExceeded, "quota-exceeded",
                         "the " + s.kind + "'s limit of " + std::to_string(*l->concurrent_envs) +
                             " concurrent environments is reached; stop one first")
-                      .with("limit", "concurrent_envs"));
+                      .with("limit", "concurrent_envs")
+                      .with("org_id", org_id)
+                      .with("kind", s.kind)
+                      .with("subject_id", s.id));
   }
   EnvRecord e;
   e.id = new_id("env", now);

@@ -12,6 +12,17 @@
 namespace atrium::http {
 namespace {
 
+// Tells the app about a quota's refusal of a signed-in caller (after its transaction ended).
+void note_refusal(const Api::QuotaRefusal& hook, const Context& ctx, const Error& e, const Request& req,
+                  const Route& route) {
+  if (!hook || e.code != ErrorCode::kQuotaExceeded || !ctx.principal) return;
+  try {
+    hook(ctx.actor(), e, req.method + " " + route.pattern);
+  } catch (const std::exception& x) {
+    spdlog::error("request {}: recording a quota refusal failed: {}", req.request_id, x.what());
+  }
+}
+
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -415,6 +426,7 @@ std::optional<Response> Api::admit(const Request& head, Admission& adm) {
   }
   ctx.tx = nullptr;
   gate_.flush_pending(db_);
+  if (!st) note_refusal(on_quota_refusal_, ctx, st.error(), head, *route);  // an upload's size, say
   if (!st) return refusal(route, st.error(), head);
   return std::nullopt;
 }
@@ -488,6 +500,7 @@ Response Api::handle(Request& req, Admission& adm) {
     result = internal(std::string("unexpected exception: ") + e.what());
   }
   gate_.flush_pending(db_);
+  if (!result) note_refusal(on_quota_refusal_, ctx, result.error(), req, *route);
   if (!result) return refusal(route, result.error(), req);
   return std::move(*result);
 }

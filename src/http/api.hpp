@@ -179,6 +179,11 @@ class Api {
   // files); nullopt from it keeps the 404.
   using Fallback = std::function<std::optional<Response>(const Request&)>;
   void set_fallback(Fallback f) { fallback_ = std::move(f); }
+  // Called once a request from a signed-in caller was refused for a quota (kQuotaExceeded) and its
+  // transaction rolled back (on the worker thread, no transaction open): the app records the
+  // refusal in a transaction of its own. `route` is "METHOD /pattern".
+  using QuotaRefusal = std::function<void(const Actor&, const Error&, const std::string& route)>;
+  void on_quota_refusal(QuotaRefusal f) { on_quota_refusal_ = std::move(f); }
   nlohmann::json openapi() const;
 
   static std::vector<db::Migration> migrations();
@@ -201,6 +206,7 @@ class Api {
   ApiSettings settings_;
   std::vector<Route> routes_;
   Fallback fallback_;
+  QuotaRefusal on_quota_refusal_;
 };
 
 }  // namespace atrium::http

@@ -149,6 +149,7 @@ Status check_storage(db::Tx& tx, const Registry& reg, const std::string& org_id,
                         std::string("the ") + o.kind + " storage quota would be exceeded: " + std::to_string(used) +
                             " of " + std::to_string(limit) + " bytes used, " + std::to_string(bytes) + " more asked")
                       .with("limit", "storage_bytes")
+                      .with("org_id", org_id)
                       .with("kind", o.kind)
                       .with("subject_id", o.id)
                       .with("max", limit)
@@ -156,6 +157,15 @@ Status check_storage(db::Tx& tx, const Registry& reg, const std::string& org_id,
                       .with("requested", bytes));
   }
   return {};
+}
+
+audit::Event refusal_event(const Error& e, const std::string& route) {
+  auto str = [&](const char* k) { return e.extra.contains(k) && e.extra[k].is_string() ? e.extra[k].get<std::string>() : ""; };
+  json summary = {{"detail", e.detail}, {"route", route}};
+  for (const char* k : {"limit", "max", "used", "requested"})
+    if (e.extra.contains(k)) summary[k] = e.extra[k];
+  std::string kind = str("kind");
+  return {str("org_id"), "quota.exceeded", kind.empty() ? "quota" : kind, str("subject_id"), std::move(summary)};
 }
 
 Result<json> get_json(db::Tx& tx, const Registry& reg, const Subject& s) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/audit.hpp"
 #include "core/actor.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -71,11 +72,17 @@ class Registry {
   std::vector<Entry> entries_;
 };
 
-// Refuses `bytes` more storage (507 quota-exceeded: limit, kind, subject_id, max, used, requested)
+// Refuses `bytes` more storage (507 quota-exceeded: limit, org_id, kind, subject_id, max, used, requested)
 // when the org's, the group's (group_id "" = none) or the user's storage_bytes limit would be
 // exceeded by the summed usage of every module that counts storage.
 Status check_storage(db::Tx& tx, const Registry& reg, const std::string& org_id, const std::string& group_id,
                      const std::string& user_id, std::int64_t bytes);
+
+// The audit event of a request refused for a quota (a kQuotaExceeded error naming org_id, kind and
+// subject_id, as every quota check here and in jobs and envs does): action quota.exceeded, in that
+// org, about the subject, with the error's figures and message and the route. The refused request's
+// transaction rolled back, so the app records this in a transaction of its own.
+audit::Event refusal_event(const Error& e, const std::string& route);
 
 // ---- the API's views (identity's quota routes): limits, usage and etag of a subject
 Result<nlohmann::json> get_json(db::Tx& tx, const Registry& reg, const Subject& s);

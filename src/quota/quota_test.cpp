@@ -33,6 +33,13 @@ class QuotaTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().detail;
     return *r;
   }
+  // The error check_storage answers when 20 bytes more exceed usr_1's limit of 10.
+  Error check_storage_refusal() {
+    put_limits({"org_a", "user", "usr_1"}, {.storage_bytes = 10});
+    auto st = db_->read([&](db::Tx& tx) { return check_storage(tx, reg_, "org_a", "", "usr_1", 20); });
+    EXPECT_FALSE(st);
+    return st ? Error(ErrorCode::kInternal, "", "") : st.error();
+  }
   std::unique_ptr<db::SqliteDatabase> db_;
   Registry reg_;
 };
@@ -125,6 +132,24 @@ TEST_F(QuotaTest, SettingRecordsAnAuditEvent) {
   auto events = read([&](db::Tx& tx) { return audit::list(tx, f); });
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["action"], "quota.set");
+}
+
+TEST_F(QuotaTest, ARefusalBecomesTheOrgsEventAboutTheSubject) {
+  auto refused = check_storage_refusal();
+  auto e = refusal_event(refused, "POST /api/v1/x");
+  EXPECT_EQ(e.org_id, "org_a");
+  EXPECT_EQ(e.action, "quota.exceeded");
+  EXPECT_EQ(e.target_kind, "user");
+  EXPECT_EQ(e.target_id, "usr_1");
+  EXPECT_EQ(e.summary["limit"], "storage_bytes");
+  EXPECT_EQ(e.summary["max"], 10);
+  EXPECT_EQ(e.summary["requested"], 20);
+  EXPECT_EQ(e.summary["route"], "POST /api/v1/x");
+  EXPECT_EQ(e.summary["detail"], refused.detail);
+  // An error that names no subject still makes an event (about "quota"), never a crash.
+  auto bare = refusal_event(Error(ErrorCode::kQuotaExceeded, "quota-exceeded", "over"), "GET /y");
+  EXPECT_EQ(bare.org_id, "");
+  EXPECT_EQ(bare.target_kind, "quota");
 }
 
 }  // namespace

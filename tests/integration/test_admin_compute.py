@@ -152,3 +152,27 @@ def test_app_for_some_orgs_only_and_admin_stops_any_env(srv, w):
     assert envs_of(srv, "?active=false")[env_id]["state"] == "STOPPED"
     events = list_all(srv, f"/api/v1/audit/events?org={w.b.id}&action=env.stop", srv.admin, limit=500)
     assert any(ev["target_id"] == env_id for ev in events)
+
+
+def test_catalog_add_never_overwrites_and_edits_need_the_current_etag(srv, w):
+    put = lambda name, body, **h: srv.call("PUT", f"/api/v1/apps/{name}", srv.admin, json=body, headers=h)  # noqa: E731
+    r = put("adder", {"kind": "web", "command": ["/bin/true"], "title": "first"}, **{"If-None-Match": "*"})
+    assert r.status == 201, r
+    etag = r.headers["ETag"]
+    # Adding again under the same name changes nothing.
+    r = put("adder", {"kind": "web", "command": ["/bin/false"], "title": "second"}, **{"If-None-Match": "*"})
+    assert is_problem(r, 409, "app-exists") and r.json["field"] == "name"
+    assert is_problem(put("terminal", {"title": "x"}, **{"If-None-Match": "*"}), 409, "app-exists")
+    tuned = {"kind": "web", "command": ["/bin/true"], "title": "tuned", "per_org": {w.a.id: {"idle_timeout_s": 120}}}
+    r = put("adder", tuned, **{"If-Match": etag})
+    assert r.status == 200 and r.json["title"] == "tuned" and r.json["command"] == ["/bin/true"], r
+    assert r.json["per_org"] == {w.a.id: {"idle_timeout_s": 120}}
+    # The old ETag is stale now: 412, nothing changed.
+    assert is_problem(put("adder", {**tuned, "title": "stale"}, **{"If-Match": etag}), 412)
+    assert srv.call("GET", "/api/v1/apps/adder", srv.admin).json["title"] == "tuned"
+    # Only instance administrators edit the catalog.
+    r = srv.call("PUT", "/api/v1/apps/adder", w.a.users["org-admin"].token, json={"title": "mine"})
+    assert is_problem(r, 403)
+    doc = srv.call("GET", "/api/v1/openapi.json").json
+    body = doc["paths"]["/api/v1/apps/{name}"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"orgs", "per_org", "idle_timeout_s", "max_uptime_s", "network", "defaults", "max"} <= set(body["properties"])

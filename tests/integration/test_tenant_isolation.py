@@ -248,7 +248,7 @@ SWEEP = {
     ("GET", "/api/v1/audit/export"): [
         V({"member": 403, "org-admin": 200}, check=no_b_in_ndjson),
         V(404, query="?org={b}", name="org-filter")],
-    ("GET", "/api/v1/audit/verify"): [V(403)],
+    ("GET", "/api/v1/audit/verify"): [V(403), V(404, query="?org={b}", name="org-share")],
     ("POST", "/api/v1/projects/{id}/jobs"): [
         V(404, params={"id": B_PROJECT}, body={"command": ["true"]}),
         V(404, params={"id": B_ORG_PROJECT}, body={"command": ["true"]}, name="org-visible"),

@@ -92,6 +92,14 @@ test("apps: a web app for one org only is refused at launch in another", async (
   const row = catalog.locator(`tr[data-app="${app}"]`);
   await expect(row.locator("[data-who]")).toHaveText(orgA.slug);
   await expect(row).toContainText("idle 15 min");
+  // Adding under a taken name never overwrites: the name field says so.
+  await page.getByRole("button", { name: "Add a web app" }).click();
+  await form.getByRole("textbox", { name: "Name" }).fill(app);
+  await form.getByRole("textbox", { name: "Command" }).fill("/bin/true");
+  await form.getByRole("button", { name: "Add app" }).click();
+  await expect(form.getByText("is in the catalog already")).toBeVisible();
+  await form.getByRole("button", { name: "Cancel" }).click();
+  await expect(row.locator("[data-who]")).toHaveText(orgA.slug);
 
   // Org B may not launch it: 403 with the problem saying why.
   const r = await userB.api.ctx.fetch(`/api/v1/projects/${projectB.id}/envs`, {

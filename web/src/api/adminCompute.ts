@@ -107,12 +107,13 @@ const appPath = (name: string) => `/api/v1/apps/${encodeURIComponent(name)}`;
 
 export const listCatalog = () => fetchJson<ListPage<CatalogApp>>("/api/v1/apps");
 
-// etag: the app's as read (If-Match: a change made meanwhile answers 412); undefined: a new app.
+// etag: the app's as read (If-Match: a change made meanwhile answers 412); undefined: a new app
+// (If-None-Match: *, so that adding never overwrites an app of that name: 409 app-exists).
 export const putApp = (name: string, body: AppBody, etag?: string) =>
   fetchJson<CatalogApp>(appPath(name), {
     method: "PUT",
     body: JSON.stringify(body),
-    headers: etag ? { "If-Match": etag } : {},
+    headers: etag ? { "If-Match": etag } : { "If-None-Match": "*" },
   });
 
 export const deleteApp = (name: string) => fetchJson<void>(appPath(name), { method: "DELETE" });
