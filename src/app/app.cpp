@@ -613,8 +613,7 @@ int run_server(const ServerFlags& flags) {
   http::ServerSettings ss = server_settings(c, host, port, *trusted, repos.root() / "tmp");
   ss.on_drain = [draining] { draining->store(true); };
 
-  // Environments: /env/{id}/... through Atrium's own proxy.
-  proxy::TicketLedger tickets;
+  proxy::TicketLedger tickets;  // environments: /env/{id}/... through Atrium's own proxy
   proxy::DecisionCache proxy_cache;           // the environment proxy's remembered decisions: forgotten on
   proxy_cache.follow(env_service.changes());  // any change to who may reach what
   proxy_cache.follow(gate.changes());
