@@ -16,8 +16,11 @@ Result<QueueFigures> queue_figures(db::Tx& tx, Millis now, const QueueFigureSett
       "SELECT COALESCE(SUM(CASE WHEN state = 'PENDING' THEN 1 ELSE 0 END), 0),"
       " COALESCE(SUM(CASE WHEN state = 'RUNNING' AND start_ms IS NOT NULL AND time_limit_ms > 0"
       "   AND start_ms + time_limit_ms + ? < ? THEN 1 ELSE 0 END), 0),"
-      " COALESCE(SUM(CASE WHEN state = 'PENDING' AND held = 0 AND reason NOT IN ('Dependency', 'BeginTime', 'Held')"
-      "   AND submit_ms < ? THEN 1 ELSE 0 END), 0)"
+      // Pending reasons live in memory, not in the row: a job waiting on a dependency is known by
+      // its `dependency`, one with a begin time waits from then.
+      " COALESCE(SUM(CASE WHEN state = 'PENDING' AND held = 0 AND dependency = ''"
+      "   AND (CASE WHEN begin_ms IS NOT NULL AND begin_ms > submit_ms THEN begin_ms ELSE submit_ms END) < ?"
+      "   THEN 1 ELSE 0 END), 0)"
       " FROM jobs WHERE state IN ('PENDING', 'RUNNING')",
       {s.grace_ms, now, now - too_long}));
   if (!r) return QueueFigures{};

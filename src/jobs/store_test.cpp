@@ -163,3 +163,53 @@ TEST_F(StoreTest, UidsAreStablePerUserAndDistinct) {
 
 }  // namespace
 }  // namespace atrium::jobs
+
+namespace atrium::jobs {
+namespace {
+
+// The health gauges' figures: stuck running (past the limit plus grace), stuck pending (not held,
+// longer than 10x the last day's mean wait and at least an hour), pending.
+TEST_F(StoreTest, QueueFiguresFindStuckJobs) {
+  const Millis now = 1'700'010'000'000;
+  auto job = [&](const std::string& id, JobState st, Millis submit, std::optional<Millis> start) {
+    JobRecord r = sample(id);
+    r.job.begin_time.reset();
+    r.job.dependency = {};
+    r.job.state = st;
+    r.job.submit_time = submit;
+    r.job.start_time = start;
+    r.job.reason = st == JobState::kPending ? compute::PendingReason::kPriority : compute::PendingReason::kNone;
+    if (st == JobState::kCompleted) r.job.end_time = now - 3'600'000;
+    return r;
+  };
+  std::vector<JobRecord> jobs = {
+      job("job_p_old", JobState::kPending, now - 10'000'000, std::nullopt),     // stuck
+      job("job_p_new", JobState::kPending, now - 1'000, std::nullopt),          // waiting normally
+      job("job_p_held", JobState::kPending, now - 10'000'000, std::nullopt),    // held: not stuck
+      job("job_r_late", JobState::kRunning, now - 4 * 3'600'000, now - 3 * 3'600'000),  // 2 h limit
+      job("job_r_ok", JobState::kRunning, now - 3'600'000, now - 3'500'000),
+      job("job_done", JobState::kCompleted, now - 7'201'000, now - 7'200'000),  // the day's wait: 1 s
+  };
+  jobs[2].job.held = true;
+  jobs[2].job.reason = compute::PendingReason::kHeld;
+  jobs.push_back(job("job_p_dep", JobState::kPending, now - 10'000'000, std::nullopt));  // waits on another
+  jobs.back().job.dependency = *compute::parse_dependency("afterok:job_done");
+  ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) -> Status {
+    for (auto& j : jobs) {
+      JobRecord submitted = j;
+      submitted.job.state = JobState::kPending;
+      TRY_STATUS(insert(tx, submitted));
+      if (j.job.state != JobState::kPending)  // the row's start and end come with its transitions
+        TRY_STATUS(record_transition(tx, j.job, {.job = j.id(), .from = JobState::kPending, .to = j.job.state}));
+    }
+    return {};
+  }));
+  auto f = db_->read([&](db::Tx& tx) { return queue_figures(tx, now); });
+  ASSERT_TRUE(f) << f.error().detail;
+  EXPECT_EQ(f->pending, 4);
+  EXPECT_EQ(f->stuck_running, 1);
+  EXPECT_EQ(f->stuck_pending, 1);
+}
+
+}  // namespace
+}  // namespace atrium::jobs
