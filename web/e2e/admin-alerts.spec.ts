@@ -40,6 +40,7 @@ test("an alert on disk free fires, mails and resolves", async ({ browser }, test
     const mail = sink.mails.find((m) => m.to.includes("ops@example.org"))!;
     expect(mail.subject).toBe("[warning] Alert firing: disk nearly full");
     expect(mail.text).toContain("disk_free_ratio < 1.01");
+    await expect(page.getByRole("table", { name: "Alert history" }).getByRole("row", { name: /disk nearly full.*firing/ })).toBeVisible();
     await expectAccessible(page, "/admin/alerts firing");
     await page.screenshot({ path: testInfo.outputPath("alerts-firing.png"), fullPage: true });
 

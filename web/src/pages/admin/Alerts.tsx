@@ -2,7 +2,7 @@
 // delete), and the history of firing, resolving and test events with each delivery's outcome.
 import { Button, Group, Select, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import {
   ALERTS,
   alertKeys,
@@ -225,8 +225,14 @@ function History() {
 }
 
 export default function Alerts() {
+  const qc = useQueryClient();
   const rules = useQuery({ queryKey: alertKeys.rules, queryFn: listRules });
   const current = useQuery({ queryKey: alertKeys.current, queryFn: getCurrent, refetchInterval: 2000 });
+  // A state that changed made an event: the history is read again.
+  const states = (current.data?.items ?? []).map((c) => `${c.rule_id}:${c.state}`).join(",");
+  useEffect(() => {
+    void qc.invalidateQueries({ queryKey: ["alerts", "events"] });
+  }, [states, qc]);
   return (
     <Stack gap="lg">
       <Title order={2}>Alerts</Title>
