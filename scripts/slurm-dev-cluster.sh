@@ -285,7 +285,7 @@ AuthInfo=socket=$SOCK/munge/munge.socket
 AuthAltTypes=auth/jwt
 AuthAltParameters=jwt_key=$DIR/etc/jwt_hs256.key
 StateSaveLocation=$DIR/state
-SlurmdSpoolDir=$DIR/spool/slurmd-%n
+SlurmdSpoolDir=$SOCK/spool/slurmd-%n
 SlurmctldPidFile=$DIR/run/slurmctld.pidfile
 SlurmdPidFile=$DIR/run/slurmd-%n.pidfile
 SlurmctldLogFile=$DIR/log/slurmctld.log
@@ -327,7 +327,9 @@ EOF
 start_node() {
   local n=$1
   alive "slurmd-$n" && { log "slurmd $n already running"; return 0; }
-  mkdir -p "$DIR/spool/slurmd-$n"
+  # The spool is under the short $SOCK: slurmstepd's socket there (node1_<job>.<step id>) must fit in
+  # a unix socket path's 108 bytes, which a deep DIR (pytest's numbered temp dirs) overruns.
+  mkdir -p "$SOCK/spool/slurmd-$n"
   # shellcheck disable=SC2016  # $1/$2 are sh's
   spawn "slurmd-$n" nsenter --net="/run/netns/$(ns_of "$n")" unshare --uts \
     sh -c 'hostname "$1" && exec slurmd -D -N "$1" -f "$2"' slurmd "$n" "$DIR/etc/slurm.conf"
@@ -447,7 +449,7 @@ do_start() {
     return 0
   fi
   check_tools
-  mkdir -p "$DIR"/{etc,state,spool,run,log,jobs} "$SOCK"/{munge,restd}
+  mkdir -p "$DIR"/{etc,state,run,log,jobs} "$SOCK"/{munge,restd,spool}
   chmod 755 "$SOCK" "$SOCK/munge"
   chmod 1777 "$DIR/jobs"
   chown "$REST_USER" "$SOCK/restd"
