@@ -35,9 +35,8 @@ export const ORGS_KEY = ["admin", "orgs"] as const;
 export const USERS_KEY = ["admin", "users"] as const;
 export const userKey = (id: string) => ["admin", "user", id] as const;
 
-export function orgPath(id: string): string {
-  return `/api/v1/orgs/${encodeURIComponent(id)}`;
-}
+import { orgPath } from "./orgadmin";
+export { orgPath };
 
 export function userPath(id: string): string {
   return `/api/v1/users/${encodeURIComponent(id)}`;
