@@ -69,8 +69,12 @@ def test_a_job_runs_on_a_node_with_live_logs_and_slurms_fields(site):
     js = site.jobs()
     j = js.submit(partition=PARTITION, script=WAIT_FOR + "echo out-line; echo err-line >&2")
     assert j["state"] == "PENDING" and j["partition"] == PARTITION, j
-    run = js.wait_state(j["id"], "RUNNING")
+    js.wait_state(j["id"], "RUNNING")
+    # SLURM's own fields follow from the tracker's next listing (the node may still be "" in the
+    # listing that first said RUNNING, seen once under load): wait for the node, never guess it.
+    run = wait_until(lambda: (r := js.get(j["id"]))["slurm"]["nodes"] and r, 30, 0.1, "the job's SLURM node")
     s = run["slurm"]
+    assert run["state"] == "RUNNING", run
     assert s["cluster"] == CLUSTER and isinstance(s["job_id"], int) and s["handed_over"] is True, s
     assert s["nodes"] in site.c.nodes and s["state"] == "RUNNING" and s["unknown_since"] is None, s
     sq = slurm_job(site.c, s["job_id"])
