@@ -99,6 +99,7 @@ start_oidc() {
     (cd "$IDP" && npm ci --no-audit --no-fund --ignore-scripts >"$d/npm.log" 2>&1) \
       || die "npm ci in $IDP failed (see $d/npm.log)"
   fi
+  : >"$d/oidc.log"  # exists before the first poll: the child opens it only after the fork
   node "$IDP/oidc_server.mjs" "$d" >"$d/oidc.log" 2>&1 &
   echo $! >"$d/oidc.pid"
   local iss="" deadline=$((SECONDS + 180))
@@ -106,7 +107,7 @@ start_oidc() {
   # over 60 s on a 2-core CI machine beside the browser suite: the wait is by the clock, not by a
   # count of polls (each poll forks, which is slow under the same load).
   while [ "$SECONDS" -lt "$deadline" ]; do
-    iss=$(sed -n 's/^OIDC_ISSUER=//p' "$d/oidc.log"); [ -n "$iss" ] && break
+    iss=$(sed -n 's/^OIDC_ISSUER=//p' "$d/oidc.log" 2>/dev/null || true); [ -n "$iss" ] && break
     running "$d/oidc.pid" || { cat "$d/oidc.log" >&2; die "the OIDC provider exited"; }
     sleep 0.05
   done
@@ -315,7 +316,9 @@ cmd_start() {
   make_certs "$d"
   write_oidc_files "$d" "${redirects[@]}"
   # EXIT, not ERR: die() exits without a failing command, and what started must not outlive it.
-  trap 'cmd_stop "$d" >/dev/null 2>&1 || true' EXIT
+  # DIR is expanded now: a `set -e` exit runs the trap after cmd_start's local d is gone.
+  # shellcheck disable=SC2064
+  trap "cmd_stop $(printf %q "$d") >/dev/null 2>&1 || true" EXIT
   start_ldap "$d" "$port" "$sport" "$ldapi" "$adminpw" "$(cat "$d/ldap-bind-password")"
   start_oidc "$d"
   trap - EXIT
