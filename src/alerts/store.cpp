@@ -1,5 +1,6 @@
 #include "alerts/store.hpp"
 
+#include "db/columns.hpp"
 #include "db/in_list.hpp"
 #include "http/etag.hpp"
 
@@ -34,68 +35,66 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kRuleCols =
-    "id, name, figure, op, threshold, for_s, severity, enabled, emails, webhook_url, webhook_secret, created_ms, "
-    "created_by, updated_ms, updated_by, version";
-
-Rule rule_of(const db::Row& r) {
-  Rule x;
-  x.id = r.str(0);
-  x.name = r.str(1);
-  x.figure = r.str(2);
-  x.op = r.str(3);
-  x.threshold = r.f64(4);
-  x.for_s = r.i64(5);
-  x.severity = r.str(6);
-  x.enabled = r.i64(7) != 0;
-  auto emails = json::parse(r.str(8), nullptr, false);
-  if (emails.is_array())
-    for (auto& e : emails)
-      if (e.is_string()) x.emails.push_back(e.get<std::string>());
-  x.webhook_url = r.str(9);
-  x.has_webhook_secret = !r.str(10).empty();
-  x.created = r.i64(11);
-  x.created_by = r.str(12);
-  x.updated = r.i64(13);
-  x.updated_by = r.str(14);
-  x.version = r.i64(15);
-  return x;
-}
+const db::Columns<Rule> kRule{
+    db::col<&Rule::id>("id"),
+    db::col<&Rule::name>("name"),
+    db::col<&Rule::figure>("figure"),
+    db::col<&Rule::op>("op"),
+    db::col<&Rule::threshold>("threshold"),
+    db::col<&Rule::for_s>("for_s"),
+    db::col<&Rule::severity>("severity"),
+    db::col<&Rule::enabled>("enabled"),
+    db::col<&Rule::emails>("emails"),
+    db::col<&Rule::webhook_url>("webhook_url"),
+    // Only whether there is one: the sealed secret itself is read by sealed_secret() alone.
+    db::col<Rule>("webhook_secret",
+                  [](Rule& x, const db::Row& r, std::size_t i) -> Status {
+                    x.has_webhook_secret = !r.str(i).empty();
+                    return {};
+                  }),
+    db::col<&Rule::created>("created_ms"),
+    db::col<&Rule::created_by>("created_by"),
+    db::col<&Rule::updated>("updated_ms"),
+    db::col<&Rule::updated_by>("updated_by"),
+    db::col<&Rule::version>("version"),
+};
 
 db::Value opt_double(const std::optional<double>& v) { return v ? db::Value(*v) : db::Value(nullptr); }
-std::optional<double> double_at(const db::Row& r, std::size_t i) {
-  return r.is_null(i) ? std::nullopt : std::optional<double>(r.f64(i));
-}
 
-constexpr const char* kEventCols = "id, rule_id, rule_name, kind, figure, op, threshold, value, severity, at_ms";
+const db::Columns<Event> kEvent{
+    db::col<&Event::id>("id"),
+    db::col<&Event::rule_id>("rule_id"),
+    db::col<&Event::rule_name>("rule_name"),
+    db::col<&Event::kind>("kind"),
+    db::col<&Event::figure>("figure"),
+    db::col<&Event::op>("op"),
+    db::col<&Event::threshold>("threshold"),
+    db::col<&Event::value>("value"),
+    db::col<&Event::severity>("severity"),
+    db::col<&Event::at>("at_ms"),
+};
 
-Event event_of(const db::Row& r) {
-  return Event{.id = r.str(0),
-               .rule_id = r.str(1),
-               .rule_name = r.str(2),
-               .kind = r.str(3),
-               .figure = r.str(4),
-               .op = r.str(5),
-               .severity = r.str(8),
-               .threshold = r.f64(6),
-               .value = double_at(r, 7),
-               .at = r.i64(9)};
-}
+const db::Columns<Delivery> kDelivery{
+    db::col<&Delivery::event_id>("event_id"),
+    db::col<&Delivery::channel>("channel"),
+    db::col<&Delivery::state>("state"),
+    db::col<&Delivery::attempts>("attempts"),
+    db::col<&Delivery::last_error>("last_error"),
+    db::col<&Delivery::task_id>("task_id"),
+    db::col<&Delivery::updated>("updated_ms"),
+};
 
 }  // namespace
 
 Result<std::optional<Rule>> find_rule(db::Tx& tx, const std::string& id) {
-  auto r = TRY(tx.query_one(std::string("SELECT ") + kRuleCols + " FROM alert_rules WHERE id = ?", {id}));
+  auto r = TRY(tx.query_one("SELECT " + kRule.list() + " FROM alert_rules WHERE id = ?", {id}));
   if (!r) return std::optional<Rule>{};
-  return std::optional<Rule>{rule_of(*r)};
+  return std::optional<Rule>{TRY(kRule.read(*r))};
 }
 
 Result<std::vector<Rule>> list_rules(db::Tx& tx, const std::string& after, int limit) {
-  std::vector<Rule> out;
-  for (auto& r : TRY(tx.query(std::string("SELECT ") + kRuleCols + " FROM alert_rules WHERE id > ? ORDER BY id LIMIT ?",
-                              {after, static_cast<std::int64_t>(limit)})))
-    out.push_back(rule_of(r));
-  return out;
+  return kRule.read_all(TRY(tx.query("SELECT " + kRule.list() + " FROM alert_rules WHERE id > ? ORDER BY id LIMIT ?",
+                                     {after, static_cast<std::int64_t>(limit)})));
 }
 
 Result<std::int64_t> count_rules(db::Tx& tx) {
@@ -143,7 +142,8 @@ Result<std::string> sealed_secret(db::Tx& tx, const std::string& rule_id) {
 Result<std::map<std::string, RuleState>> states(db::Tx& tx) {
   std::map<std::string, RuleState> out;
   for (auto& r : TRY(tx.query("SELECT rule_id, state, since_ms, value FROM alert_states")))
-    out[r.str(0)] = RuleState{.state = r.str(1), .since = r.i64(2), .value = double_at(r, 3)};
+    out[r.str(0)] = RuleState{
+        .state = r.str(1), .since = r.i64(2), .value = r.is_null(3) ? std::nullopt : std::optional<double>(r.f64(3))};
   return out;
 }
 
@@ -163,14 +163,14 @@ json Event::json() const {
 }
 
 Status insert_event(db::Tx& tx, const Event& e) {
-  TRY(tx.exec(std::string("INSERT INTO alert_events (") + kEventCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  TRY(tx.exec("INSERT INTO alert_events (" + kEvent.list() + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {e.id, e.rule_id, e.rule_name, e.kind, e.figure, e.op, e.threshold, opt_double(e.value), e.severity,
                e.at}));
   return {};
 }
 
 Result<std::vector<Event>> list_events(db::Tx& tx, const EventFilter& f) {
-  std::string sql = std::string("SELECT ") + kEventCols + " FROM alert_events WHERE 1 = 1";
+  std::string sql = "SELECT " + kEvent.list() + " FROM alert_events WHERE 1 = 1";
   db::Params p;
   if (!f.rule_id.empty()) {
     sql += " AND rule_id = ?";
@@ -186,9 +186,7 @@ Result<std::vector<Event>> list_events(db::Tx& tx, const EventFilter& f) {
   }
   sql += " ORDER BY id DESC LIMIT ?";
   p.emplace_back(static_cast<std::int64_t>(f.limit));
-  std::vector<Event> out;
-  for (auto& r : TRY(tx.query(sql, p))) out.push_back(event_of(r));
-  return out;
+  return kEvent.read_all(TRY(tx.query(sql, p)));
 }
 
 json Delivery::json() const {
@@ -212,22 +210,12 @@ Status update_delivery(db::Tx& tx, const Delivery& d) {
 }
 
 Result<std::vector<Delivery>> deliveries(db::Tx& tx, const std::vector<std::string>& event_ids) {
-  std::vector<Delivery> out;
-  if (event_ids.empty()) return out;
-  std::string sql =
-      "SELECT event_id, channel, state, attempts, last_error, task_id, updated_ms FROM alert_deliveries WHERE event_id IN ";
+  if (event_ids.empty()) return std::vector<Delivery>{};
+  std::string sql = "SELECT " + kDelivery.list() + " FROM alert_deliveries WHERE event_id IN ";
   db::Params p;
   db::append_in(sql, p, event_ids);
   sql += " ORDER BY event_id, channel";
-  for (auto& r : TRY(tx.query(sql, p)))
-    out.push_back(Delivery{.event_id = r.str(0),
-                           .channel = r.str(1),
-                           .state = r.str(2),
-                           .attempts = static_cast<int>(r.i64(3)),
-                           .last_error = r.str(4),
-                           .task_id = r.str(5),
-                           .updated = r.i64(6)});
-  return out;
+  return kDelivery.read_all(TRY(tx.query(sql, p)));
 }
 
 }  // namespace store
