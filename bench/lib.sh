@@ -33,6 +33,37 @@ publish_section() {
   fi
 }
 
+# need_tools HINT TOOL...: dies naming the first TOOL not on PATH; HINT (may be empty) says how to
+# install it.
+need_tools() {
+  local hint=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "$tool not found${hint:+ ($hint)}"
+  done
+}
+
+# need_atrium: dies unless $SRC_BIN is an executable.
+need_atrium() {
+  [[ -x $SRC_BIN ]] || die "atrium binary $SRC_BIN not found (build it, or set ATRIUM_BIN)"
+}
+
+# need_web_ui: dies unless $WEB_DIR holds a built UI and web/node_modules has playwright-core.
+need_web_ui() {
+  [[ -f $WEB_DIR/index.html ]] || die "no built UI in $WEB_DIR (build web_ui, or set ATRIUM_BENCH_WEB_DIR)"
+  [[ -d $REPO/web/node_modules/playwright-core ]] || die "web/node_modules has no playwright-core (npm ci in web/)"
+}
+
+# copy_atrium: BIN=$TMP/bin/atrium, a private copy of $SRC_BIN that is checked to run (the binary may
+# be rebuilt under a run), and BIN_STAMP, when $SRC_BIN was built. After bench_init.
+copy_atrium() {
+  BIN=$TMP/bin/atrium
+  mkdir -p "$TMP/bin"
+  cp "$SRC_BIN" "$BIN"
+  "$BIN" --version >/dev/null 2>&1 || "$BIN" --help >/dev/null 2>&1 || die "the copy of $SRC_BIN does not run (rebuilt while copying?)"
+  BIN_STAMP="$(date -u -r "$SRC_BIN" '+%Y-%m-%d %H:%M UTC')"
+}
+
 # bench_init PREFIX [BASE]: creates TMP=BASE/PREFIX.XXXXXX (BASE: /tmp) and installs the exit traps.
 bench_init() {
   TMP=$(mktemp -d "${2:-/tmp}/$1.XXXXXX")

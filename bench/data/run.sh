@@ -44,10 +44,8 @@ print(int(m[1]) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m[2].upper()])
 PY
 }
 
-for tool in curl python3 "$NGINX"; do
-  command -v "$tool" >/dev/null || die "$tool not found (install: ATRIUM_BENCH=1 ./scripts/install-deps.sh)"
-done
-[[ -x $SRC_BIN ]] || die "atrium binary $SRC_BIN not found (build it, or set ATRIUM_BIN)"
+need_tools "install: ATRIUM_BENCH=1 ./scripts/install-deps.sh" curl python3 "$NGINX"
+need_atrium
 SIZE=$(to_bytes "$SIZE_ARG")
 CHUNKS=""
 for c in $CHUNKS_ARG; do CHUNKS+="$(to_bytes "$c") "; done
@@ -60,12 +58,7 @@ free_kb=$(df -Pk "$TMPBASE" | awk 'NR == 2 {print $4}')
 (( free_kb > need_kb )) || die "$TMPBASE has $((free_kb >> 20)) GiB free, the run needs ~$((need_kb >> 20)) GiB"
 
 bench_init atrium-bench-data "$TMPBASE"
-# The binary may be rebuilt under us: use a private copy.
-BIN=$TMP/bin/atrium
-mkdir -p "$TMP/bin"
-cp "$SRC_BIN" "$BIN"
-"$BIN" --version >/dev/null 2>&1 || "$BIN" --help >/dev/null 2>&1 || die "the copy of $SRC_BIN does not run (rebuilt while copying?)"
-BIN_STAMP="$(date -u -r "$SRC_BIN" '+%Y-%m-%d %H:%M UTC')"
+copy_atrium
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "size $SIZE bytes, $REPEAT round(s), chunks $CHUNKS_ARG, $PARALLEL parallel; temp dir $TMP (load $LOAD_START)"

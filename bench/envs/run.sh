@@ -190,11 +190,7 @@ ENV_SOCK=$TMP/up.sock
 ENV_TOKEN=bench
 ATR_AUTH="Authorization: Bearer none"
 if [[ $WITH_ATRIUM != 0 ]]; then
-  BIN=$TMP/bin/atrium  # the binary may be rebuilt under us: a private copy
-  mkdir -p "$TMP/bin"
-  cp "$SRC_BIN" "$BIN"
-  "$BIN" --version >/dev/null 2>&1 || "$BIN" --help >/dev/null 2>&1 || die "the copy of $SRC_BIN does not run"
-  BIN_STAMP="$(date -u -r "$SRC_BIN" '+%Y-%m-%d %H:%M UTC')"
+  copy_atrium
   # Every env asks for 1 CPU; the node must hold $RSS_ENVS of them at once (they idle).
   COMPUTE_CPUS=$((RSS_ENVS + 2 > $(nproc) ? RSS_ENVS + 2 : $(nproc)))
   # The benchmark reaches environments at /env/<id>/ on the server's own address (as nginx and CHP are

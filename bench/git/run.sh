@@ -50,10 +50,8 @@ source "$REPO/bench/lib.sh"
 
 CMD=$(bench_cmdline '^(ATRIUM_BENCH_|ATRIUM_BIN$|ATRIUM_SERVER_|NGINX$|FCGIWRAP$|RUNS$)' bench/git/run.sh "$@")
 
-for tool in git curl python3 "$NGINX" "$FCGIWRAP"; do
-  command -v "$tool" >/dev/null || die "$tool not found (install: ATRIUM_BENCH=1 ./scripts/install-deps.sh, or apt-get install nginx-light fcgiwrap)"
-done
-[[ -x $SRC_BIN ]] || die "atrium binary $SRC_BIN not found (build it, or set ATRIUM_BIN)"
+need_tools "install: ATRIUM_BENCH=1 ./scripts/install-deps.sh, or apt-get install nginx-light fcgiwrap" git curl python3 "$NGINX" "$FCGIWRAP"
+need_atrium
 [[ $RUNS =~ ^[1-9][0-9]*$ && $FILES =~ ^[1-9][0-9]*$ && $COMMITS =~ ^[1-9][0-9]*$ ]] ||
   die "ATRIUM_BENCH_RUNS/FILES/COMMITS must be positive integers"
 for v in $VARIANTS; do [[ $v == full || $v == depth1 || $v == bare ]] || die "unknown variant '$v' (full, depth1, bare)"; done
@@ -127,12 +125,7 @@ git_bench_cleanup() {  # stops the processes, removes the cgroups, then lib.sh's
   bench_cleanup
 }
 trap git_bench_cleanup EXIT
-# The binary may be rebuilt under us: use a private copy.
-BIN=$TMP/bin/atrium
-mkdir -p "$TMP/bin"
-cp "$SRC_BIN" "$BIN"
-"$BIN" --version >/dev/null 2>&1 || "$BIN" --help >/dev/null 2>&1 || die "the copy of $SRC_BIN does not run (rebuilt while copying?)"
-BIN_STAMP="$(date -u -r "$SRC_BIN" '+%Y-%m-%d %H:%M UTC')"
+copy_atrium
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "repository: $N_FILES files, $N_COMMITS commits, $N_OBJECTS objects; $RUNS run(s); temp dir $TMP (load $LOAD_START)"

@@ -32,19 +32,13 @@ QUERY="by=group&bucket=day"
 source "$REPO/bench/lib.sh"
 
 CMD=$(bench_cmdline '^(ATRIUM_BENCH_|ATRIUM_BIN$|CHROMIUM$)' bench/usage/run.sh "$@")
-for tool in curl python3 node "${CHROMIUM:-/usr/bin/chromium}"; do
-  command -v "$tool" >/dev/null || die "$tool not found"
-done
-[[ -x $SRC_BIN ]] || die "atrium binary $SRC_BIN not found (build it, or set ATRIUM_BIN)"
-[[ -f $WEB_DIR/index.html ]] || die "no built UI in $WEB_DIR (build web_ui, or set ATRIUM_BENCH_WEB_DIR)"
-[[ -d $REPO/web/node_modules/playwright-core ]] || die "web/node_modules has no playwright-core (npm ci in web/)"
+need_tools "" curl python3 node "${CHROMIUM:-/usr/bin/chromium}"
+need_atrium
+need_web_ui
 
 bench_init atrium-bench-usage
-BIN=$TMP/bin/atrium
-mkdir -p "$TMP/bin"
-cp "$SRC_BIN" "$BIN"
+copy_atrium
 cp -r "$WEB_DIR" "$TMP/web"
-BIN_STAMP="$(date -u -r "$SRC_BIN" '+%Y-%m-%d %H:%M UTC')"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DB=$TMP/atrium-usage/data/atrium.db
 

@@ -37,16 +37,12 @@ source "$REPO/bench/lib.sh"
 source "$REPO/bench/web/seed.sh"
 
 CMD=$(bench_cmdline '^(ATRIUM_BENCH_|ATRIUM_BIN$|CHROMIUM$|JUPYTER_PYTHON$)' bench/web/bundle.sh "$@")
-for tool in git curl python3 node "$JPY" "${CHROMIUM:-/usr/bin/chromium}"; do
-  command -v "$tool" >/dev/null || die "$tool not found"
-done
-[[ -x $SRC_BIN ]] || die "atrium binary $SRC_BIN not found (build it, or set ATRIUM_BIN)"
+need_tools "" git curl python3 node "$JPY" "${CHROMIUM:-/usr/bin/chromium}"
+need_atrium
 [[ -f $WEB_DIR/index.html && -f $SIZES ]] || die "no built UI in $WEB_DIR with $SIZES (build web_ui)"
 
 bench_init atrium-bench-bundle
-BIN=$TMP/bin/atrium
-mkdir -p "$TMP/bin"
-cp "$SRC_BIN" "$BIN"
+copy_atrium
 cp -r "$WEB_DIR" "$TMP/web"
 cp "$SIZES" "$TMP/bundle-size.json"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)

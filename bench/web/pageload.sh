@@ -32,19 +32,13 @@ source "$REPO/bench/lib.sh"
 source "$REPO/bench/web/seed.sh"
 
 CMD=$(bench_cmdline '^(ATRIUM_BENCH_|ATRIUM_BIN$|ATRIUM_SERVER_|CHROMIUM$)' bench/web/pageload.sh "$@")
-for tool in git curl python3 node "${CHROMIUM:-/usr/bin/chromium}"; do
-  command -v "$tool" >/dev/null || die "$tool not found"
-done
-[[ -x $SRC_BIN ]] || die "atrium binary $SRC_BIN not found (build it, or set ATRIUM_BIN)"
-[[ -f $WEB_DIR/index.html ]] || die "no built UI in $WEB_DIR (build web_ui, or set ATRIUM_BENCH_WEB_DIR)"
-[[ -d $REPO/web/node_modules/playwright-core ]] || die "web/node_modules has no playwright-core (npm ci in web/)"
+need_tools "" git curl python3 node "${CHROMIUM:-/usr/bin/chromium}"
+need_atrium
+need_web_ui
 
 bench_init atrium-bench-pageload
-BIN=$TMP/bin/atrium
-mkdir -p "$TMP/bin"
-cp "$SRC_BIN" "$BIN"
+copy_atrium
 cp -r "$WEB_DIR" "$TMP/web"  # a rebuild of the UI cannot change it mid-run either
-BIN_STAMP="$(date -u -r "$SRC_BIN" '+%Y-%m-%d %H:%M UTC')"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 start_atrium web "ATRIUM_WEB_ASSETS_DIR=$TMP/web"
