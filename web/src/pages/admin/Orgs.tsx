@@ -1,74 +1,14 @@
 // /admin/orgs: every organisation of the instance with its member count; create one; disable one
 // (its members can no longer act in it until it is enabled again) or enable it.
-import { Anchor, Button, Group, Paper, Stack, Table, TextInput, Title } from "@mantine/core";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { Anchor, Stack, Table, TextInput, Title } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link } from "react-router";
-import { fetchJson } from "../../api/client";
 import { ORGS_KEY, setOrgDisabled, type AdminOrg } from "../../api/admin";
-import { splitError } from "../../api/fields";
 import { ME_KEY } from "../../auth/session";
+import { CreateOrgForm } from "../../components/CreateOrgForm";
 import { useCursorList } from "../../components/CursorList";
-import { ErrorAlert } from "../../components/ErrorAlert";
 import { DisableToggle, ListTable, StatusBadge } from "./parts";
-
-function CreateOrg({ onCreated }: { onCreated: () => unknown }) {
-  const qc = useQueryClient();
-  const [slug, setSlug] = useState("");
-  const [name, setName] = useState("");
-  const create = useMutation({
-    mutationFn: () =>
-      fetchJson<AdminOrg>("/api/v1/orgs", { method: "POST", body: JSON.stringify({ slug: slug.trim(), name }) }),
-    onSuccess: async () => {
-      setSlug("");
-      setName("");
-      await onCreated();
-      await qc.invalidateQueries({ queryKey: ME_KEY });
-    },
-  });
-  const err = splitError(create.error, ["slug", "name"]);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    create.mutate();
-  };
-  return (
-    <Paper withBorder p="md">
-      <form onSubmit={submit} aria-label="Create an organisation">
-        <Stack gap="sm">
-          <Title order={2} size="h4">
-            Create an organisation
-          </Title>
-          <Group align="flex-start" gap="sm" wrap="wrap">
-            <TextInput
-              label="Slug"
-              description="a-z, 0-9, '-', '_', '.': the first part of its projects' addresses"
-              required
-              value={slug}
-              onChange={(e) => setSlug(e.currentTarget.value.toLowerCase())}
-              error={err.fields.slug}
-              autoCapitalize="none"
-              style={{ flex: "1 1 14rem" }}
-            />
-            <TextInput
-              label="Name"
-              required
-              value={name}
-              onChange={(e) => setName(e.currentTarget.value)}
-              error={err.fields.name}
-              style={{ flex: "1 1 14rem" }}
-            />
-          </Group>
-          <ErrorAlert error={err.general} title="The organisation was not created" />
-          <Group>
-            <Button type="submit" loading={create.isPending}>
-              Create organisation
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Paper>
-  );
-}
 
 function OrgCells({ o, reload }: { o: AdminOrg; reload: () => unknown }) {
   const qc = useQueryClient();
@@ -106,7 +46,7 @@ export default function Orgs() {
   const shown = f ? list.items.filter((o) => o.slug.includes(f) || o.name.toLowerCase().includes(f)) : list.items;
   return (
     <Stack gap="md">
-      <CreateOrg onCreated={() => list.refetch()} />
+      <CreateOrgForm onCreated={() => list.refetch()} />
       <Title order={2} size="h3">
         Organisations
       </Title>

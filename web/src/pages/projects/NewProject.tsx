@@ -18,10 +18,10 @@ import {
   type Visibility,
 } from "../../api/projects";
 import { EmptyState } from "../../components/EmptyState";
+import { CreateOrgForm } from "../../components/CreateOrgForm";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Loading } from "../../components/Loading";
 import { useCreatableOrgs } from "./useCreatableOrgs";
-import { NewOrg } from "./NewOrg";
 import { useMe } from "../../auth/session";
 import { newIdempotencyKey } from "../../api/conventions";
 
@@ -90,7 +90,7 @@ export default function NewProject() {
     return (
       <Stack>
         <Title order={1}>New project</Title>
-        <NewOrg />
+        <CreateOrgForm first />
       </Stack>
     );
   if (!orgs.length)
