@@ -578,7 +578,7 @@ int run_server(const ServerFlags& flags) {
   };
   auto image_builds = chain_image_builds(*js);  // its builder is made after the compute service
   jobs::Service compute_service(**db, clock, runtime, std::move(*scheduler), *js);
-  SlurmWiring slurm(c, **db, clock, runtime, compute_service, *js, api, metrics);  // remote partitions
+  SlurmWiring slurm(c, **db, clock, runtime, compute_service, *js, api, metrics, health.health());  // SLURM partitions
   // Where environments are served (each on its own origin); the main origin is known once bound.
   envs::Origins origins = origins_of(c, port);
   settings.public_url = origins.public_url;

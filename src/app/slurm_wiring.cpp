@@ -20,7 +20,8 @@ namespace {
 }  // namespace
 
 SlurmWiring::SlurmWiring(const Settings& c, db::Database& db, const Clock& clock, async::Runtime& rt,
-                         jobs::Service& compute, const jobs::Settings& js, http::Api& api, obs::Metrics& metrics) {
+                         jobs::Service& compute, const jobs::Settings& js, http::Api& api, obs::Metrics& metrics,
+                         obs::Health& health) {
   if (c.slurm.clusters.empty()) return;
   slurm::Settings s{.config = c.slurm, .data_dir = c.server.data_dir, .exe = js.exe, .kill_grace = js.kill_grace};
   s.parallel_handovers = std::clamp(c.server.worker_threads / 4, 1, 8);  // the rest serves requests
@@ -38,6 +39,7 @@ SlurmWiring::SlurmWiring(const Settings& c, db::Database& db, const Clock& clock
   compute.set_remote(svc_.get());
   slurm::add_routes(api, *svc_);
   metrics.add_source([svc = svc_.get()] { return svc->render_metrics(); });
+  add_gauges(health);
   spdlog::info("slurm: {} cluster(s), {} partition(s)", c.slurm.clusters.size(), c.slurm.partitions.size());
 }
 
@@ -47,6 +49,20 @@ void SlurmWiring::bound(unsigned short port) {
   if (!svc_) return;
   svc_->set_server_port(port);
   if (auto st = svc_->start(); !st) die(st.error());
+}
+
+void SlurmWiring::add_gauges(obs::Health& health) {
+  auto nodes = [svc = svc_.get()](std::int64_t slurm::NodeCounts::*field) -> std::optional<double> {
+    auto n = svc->nodes();
+    if (!n) return std::nullopt;
+    return static_cast<double>((*n).*field);
+  };
+  health.add_gauge({"slurm_nodes_down", "count", "SLURM nodes down, failing or not responding (every cluster)"},
+                   [nodes] { return nodes(&slurm::NodeCounts::down); });
+  health.add_gauge({"slurm_nodes_drained", "count", "SLURM nodes drained or draining (every cluster)"},
+                   [nodes] { return nodes(&slurm::NodeCounts::drained); });
+  health.add_gauge({"slurm_unreachable", "count", "SLURM clusters whose slurmrestd or slurmctld does not answer"},
+                   [svc = svc_.get()] { return std::optional<double>(svc->unreachable_clusters()); });
 }
 
 void SlurmWiring::stop() {

@@ -48,6 +48,12 @@ jobs::PartitionLimits Cluster::limits(const std::string& slurm_partition) const 
                                .max_time = it->second.max_time_min * 60'000};
 }
 
+std::optional<NodeCounts> Cluster::nodes() const {
+  std::lock_guard lk(mu_);
+  if (unknown_since_) return std::nullopt;
+  return nodes_;
+}
+
 std::string Cluster::server_url() const {
   std::string url = cfg_.server_url, port;
   {

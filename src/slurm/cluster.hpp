@@ -36,6 +36,8 @@ class Cluster {
   std::optional<Millis> unknown_since() const;
   // What SLURM says a partition admits (from the last full listing; all 0 before).
   jobs::PartitionLimits limits(const std::string& slurm_partition) const;
+  // Its nodes by condition from the last full listing; nullopt before one, or while unreachable.
+  std::optional<NodeCounts> nodes() const;
   std::string metrics() const;
   std::string server_url() const;     // {port} replaced by the server's bound port
   std::string node_data_dir() const;  // where the nodes see this server's data_dir
@@ -79,6 +81,7 @@ class Cluster {
   Millis last_full_ = 0, last_poll_ = 0;  // GUARDED_BY(mu_)
   std::map<std::string, std::int64_t> rpcs_;  // GUARDED_BY(mu_): call -> count
   std::map<std::string, PartitionState> partitions_;  // GUARDED_BY(mu_): SLURM's, by name
+  std::optional<NodeCounts> nodes_;                   // GUARDED_BY(mu_): from the last full listing
   // The tracker's last observation per job (memory only: after a restart jobs hears each once more).
   std::map<std::string, std::string> seen_;  // tracker thread only
 };

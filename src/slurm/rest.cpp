@@ -296,10 +296,11 @@ Status Rest::requeue(std::int64_t job_id) {
                   "; cancel it and submit it again");
 }
 
-Result<std::vector<PartitionState>> Rest::partitions() {
+Result<std::vector<PartitionState>> Rest::partitions(std::vector<NodeState>* nodes) {
   json parts = TRY(impl_->call_json("GET", "/partitions", nullptr, Op::kRead));
-  json nodes = TRY(impl_->call_json("GET", "/nodes", nullptr, Op::kRead));
-  return rest_detail::parse_partitions(parts, nodes);
+  json node_list = TRY(impl_->call_json("GET", "/nodes", nullptr, Op::kRead));
+  if (nodes) *nodes = rest_detail::parse_nodes(node_list);
+  return rest_detail::parse_partitions(parts, node_list);
 }
 
 Result<std::vector<NodeState>> Rest::nodes() {

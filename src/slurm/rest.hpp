@@ -114,6 +114,12 @@ struct NodeState {
   int gpus = 0;  // from gres: "gpu:2", "gpu:a100:4(S:0-1),mps:400" -> 2, 4
 };
 
+// Whether a node can take jobs, from its state and flags: kDown (down or error, failing, or not
+// responding to slurmctld), kDrained (drained or draining, by an admin or by SLURM), else kUp
+// (idle, allocated, mixed, powered down for power saving, ...).
+enum class NodeCondition { kUp, kDrained, kDown };
+NodeCondition condition_of(const NodeState& n);
+
 // The scheduler's own counters (GET /diag): the RPCs it served, to measure our load on it.
 struct Diag {
   std::int64_t server_thread_count = 0;
@@ -148,7 +154,8 @@ class Rest {
   // only): always kFailedPrecondition `slurm-unsupported`. The closest REST way is cancel and submit
   // again (the caller's hand-over does that with the same comment).
   Status requeue(std::int64_t job_id);
-  Result<std::vector<PartitionState>> partitions();
+  // With `nodes`: also every node as GET /nodes showed it (the same two calls).
+  Result<std::vector<PartitionState>> partitions(std::vector<NodeState>* nodes = nullptr);
   Result<std::vector<NodeState>> nodes();
   Result<Diag> diag();
   Status ping();

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <string_view>
+#include <vector>
 
 namespace atrium::slurm {
 
@@ -10,6 +12,25 @@ bool terminal_state(const std::string& state) {
   static constexpr std::array<std::string_view, 9> kFinal = {
       "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"};
   return std::ranges::find(kFinal, state) != kFinal.end();
+}
+
+NodeCondition condition_of(const NodeState& n) {
+  // "base+FLAG+FLAG" (parse_nodes); SLURM spells the base in lower case and the flags in upper case
+  // in 22.05, compared here without case.
+  std::string s = n.state;
+  std::ranges::transform(s, s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::vector<std::string_view> parts;
+  for (std::string_view rest = s; !rest.empty();) {
+    auto plus = rest.find('+');
+    parts.push_back(rest.substr(0, plus));
+    rest = plus == std::string_view::npos ? std::string_view{} : rest.substr(plus + 1);
+  }
+  auto has = [&](std::string_view p) { return std::ranges::find(parts, p) != parts.end(); };
+  if (parts.empty()) return NodeCondition::kUp;
+  if (parts[0] == "down" || parts[0] == "error" || has("not_responding") || has("fail") || has("failing"))
+    return NodeCondition::kDown;
+  if (parts[0] == "drained" || parts[0] == "draining" || has("drain")) return NodeCondition::kDrained;
+  return NodeCondition::kUp;
 }
 
 }  // namespace atrium::slurm

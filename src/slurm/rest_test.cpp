@@ -171,6 +171,21 @@ TEST(SlurmParse, PartitionsNodesDiag) {
   EXPECT_EQ(rd::parse_partitions(p, n)[0].max_gpus_per_node, 2);
 }
 
+TEST(SlurmParse, NodeConditions) {
+  auto cond = [](const std::string& state) { return condition_of(NodeState{.name = "n", .state = state}); };
+  for (const char* up : {"idle", "allocated", "mixed", "idle+POWERED_DOWN", "mixed+COMPLETING", "future", ""})
+    EXPECT_EQ(cond(up), NodeCondition::kUp) << up;
+  for (const char* drained : {"idle+DRAIN", "mixed+DRAIN", "allocated+DRAIN+COMPLETING", "drained", "draining"})
+    EXPECT_EQ(cond(drained), NodeCondition::kDrained) << drained;
+  // Down wins over drained: a drained node that stopped answering is down.
+  for (const char* down : {"down", "down+NOT_RESPONDING", "idle+NOT_RESPONDING", "idle+DRAIN+NOT_RESPONDING",
+                           "error", "idle+FAIL", "down+DRAIN", "DOWN"})
+    EXPECT_EQ(cond(down), NodeCondition::kDown) << down;
+  // As parse_nodes spells what slurmrestd sends.
+  json n = {{"nodes", {{{"name", "n1"}, {"state", "down"}, {"state_flags", {"NOT_RESPONDING"}}}}}};
+  EXPECT_EQ(condition_of(rd::parse_nodes(n)[0]), NodeCondition::kDown);
+}
+
 TEST(SlurmParse, SubmissionBody) {
   JobSubmission s;
   s.name = "train";

@@ -311,6 +311,23 @@ nlohmann::json Service::live(const jobs::JobRecord& job) const {
   return j;
 }
 
+std::optional<NodeCounts> Service::nodes() const {
+  NodeCounts sum;
+  for (auto& [name, c] : clusters_) {
+    auto n = c->nodes();
+    if (!n) return std::nullopt;
+    sum.total += n->total;
+    sum.down += n->down;
+    sum.drained += n->drained;
+  }
+  return sum;
+}
+
+int Service::unreachable_clusters() const {
+  return static_cast<int>(
+      std::ranges::count_if(clusters_, [](auto& c) { return c.second->unknown_since().has_value(); }));
+}
+
 std::string Service::render_metrics() const {
   std::string out =
       "# HELP atrium_slurm_rpcs_total Requests Atrium made to slurmrestd, by cluster and call.\n"
@@ -320,6 +337,18 @@ std::string Service::render_metrics() const {
          "# TYPE atrium_slurm_unreachable gauge\n";
   for (auto& [name, c] : clusters_)
     out += "atrium_slurm_unreachable{cluster=\"" + name + "\"} " + (c->unknown_since() ? "1" : "0") + "\n";
+  out += "# HELP atrium_slurm_nodes The cluster's nodes by condition (up, drained, down) at its last full listing.\n"
+         "# TYPE atrium_slurm_nodes gauge\n";
+  for (auto& [name, c] : clusters_)
+    if (auto n = c->nodes()) {
+      auto line = [&](const char* condition, std::int64_t v) {
+        out += "atrium_slurm_nodes{cluster=\"" + name + "\",condition=\"" + condition + "\"} " + std::to_string(v) +
+               "\n";
+      };
+      line("up", n->total - n->down - n->drained);
+      line("drained", n->drained);
+      line("down", n->down);
+    }
   return out;
 }
 

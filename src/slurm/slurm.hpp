@@ -50,6 +50,11 @@ struct Settings {
   int parallel_handovers = 1;
 };
 
+// A cluster's nodes by condition (condition_of in rest.hpp), as its last full listing saw them.
+struct NodeCounts {
+  std::int64_t total = 0, down = 0, drained = 0;
+};
+
 class Cluster;
 
 class Service : public jobs::Remote {
@@ -83,7 +88,15 @@ class Service : public jobs::Remote {
   // {"env": {...}, "files": {...}}: what `atrium exec --secrets -` reads, for a verified job.
   Result<std::string> secrets_payload(const std::string& job_id);
 
-  // Prometheus text: atrium_slurm_rpcs_total{cluster,call}, atrium_slurm_unreachable{cluster}.
+  // The nodes of every cluster, summed, for the health gauges and alerts (refreshed with each full
+  // listing, every ~30 s): nullopt while any cluster's nodes are unknown (not yet listed, or its
+  // slurmrestd or slurmctld does not answer now: never a guess).
+  std::optional<NodeCounts> nodes() const;
+  // The clusters whose slurmrestd or slurmctld does not answer now.
+  int unreachable_clusters() const;
+
+  // Prometheus text: atrium_slurm_rpcs_total{cluster,call}, atrium_slurm_unreachable{cluster},
+  // atrium_slurm_nodes{cluster,condition} (up, drained, down; while known).
   std::string render_metrics() const;
   // Tests and benchmarks: one tracker poll / hand-over run of every cluster now.
   void poll_now();

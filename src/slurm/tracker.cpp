@@ -92,13 +92,21 @@ Status Cluster::poll(bool full) {
     reconcile(list.jobs, started, full);
   }
   std::optional<std::vector<PartitionState>> parts;
+  std::vector<NodeState> nodes;
   if (full)
-    if (auto p = call("partitions", [&] { return rest_.partitions(); }); p) parts = std::move(*p);
+    if (auto p = call("partitions", [&] { return rest_.partitions(&nodes); }); p) parts = std::move(*p);
   std::lock_guard lk(mu_);
   last_poll_ = started;
   if (parts) {
     partitions_.clear();
     for (auto& p : *parts) partitions_[p.name] = p;
+    NodeCounts counts{.total = static_cast<std::int64_t>(nodes.size())};
+    for (auto& n : nodes) {
+      auto c = condition_of(n);
+      counts.down += c == NodeCondition::kDown;
+      counts.drained += c == NodeCondition::kDrained;
+    }
+    nodes_ = counts;
   }
   if (full) {
     last_full_ = started;
@@ -147,6 +155,12 @@ void Cluster::apply(const JobRow& row, const JobInfo& info) {
   if (ended) {
     seen_.erase(row.job_id);
     if (!row.control_sent) kick_handover();
+  }
+  if (o->state == compute::JobState::kNodeFail) {
+    // A node failed: the next poll is a full listing, so the node counts (and an alert on them)
+    // follow now rather than within 30 s.
+    std::lock_guard lk(mu_);
+    need_full_ = true;
   }
 }
 

@@ -7,6 +7,8 @@ guessed, nothing is submitted twice, nothing is left behind.
   never FAILED), a cancel is kept and sent later, and after the restart the state is SLURM's again;
 - kill -9 of a node (its slurmd and everything on it): the job ends NODE_FAIL with a reason;
 - a drained node gets no job; with both drained a job waits with SLURM's reason;
+- the health figures follow: slurm_unreachable while slurmctld is down (the node counts then
+  unknown, not guessed), slurm_nodes_down for the killed node, slurm_nodes_drained for drained ones;
 - kill -9 of `atrium server` with jobs pending, running and ending in SLURM meanwhile: every one is
   found again, the end is recorded, nothing is submitted again; with environments on nodes: the
   running one is reached again through its tunnel, one stopped just before leaves no SLURM job.
@@ -16,9 +18,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import wait_until
-from slurm_site import (ACTIVE, PARTITION, TERMINAL, WAIT_FOR, by_comment, events_to, kill, no_leftovers, node_of_pid,
-                        node_usable, queued_ids, release_file, set_node, site_fixture, slurm_job, slurm_of,
-                        supervisor_pid)
+from slurm_site import (ACTIVE, CLUSTER, PARTITION, TERMINAL, WAIT_FOR, by_comment, events_to, kill, no_leftovers,
+                        node_of_pid, node_usable, queued_ids, release_file, set_node, site_fixture, slurm_job,
+                        slurm_of, supervisor_pid)
 from test_envs import bearer, env_ws, launch, terminal_run, wait_state
 from test_jobs import marker, processes_with
 from wsclient import HandshakeRefused
@@ -28,7 +30,26 @@ _ = no_leftovers
 GUESSES = {"FAILED", "NODE_FAIL"}  # what a job must never become because SLURM could not be asked
 
 
-site = site_fixture("slurm-faults", "sf")
+# Health samples twice a second: the SLURM figures are asserted as the admin's Health page shows them.
+site = site_fixture("slurm-faults", "sf", lambda c: "[health]\nperiod_ms = 500\n")
+
+
+def health_figure(site, name: str, pred, timeout: float = 45):
+    """The newest health sample once pred(its value of `name`, None when missing) holds. A node's
+    change reaches the counts with the tracker's next full listing (every 30 s)."""
+    seen: list = []
+
+    def check():
+        r = site.srv.call("GET", "/api/v1/admin/health", site.admin)
+        assert r.status == 200, r
+        samples = r.json["samples"]
+        seen[:] = [samples[-1]["values"].get(name)] if samples else []
+        return bool(seen) and pred(seen[0])
+    try:
+        wait_until(check, timeout, 0.2, f"health figure {name}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: last value {seen}") from None
+    return seen[0]
 
 
 @pytest.fixture
@@ -58,6 +79,8 @@ def test_submissions_while_slurmctld_is_down_are_handed_over_exactly_once(site, 
     ctld.stop_ctld()
     stamp = marked_unknown(js, before["id"])
     assert stamp.endswith("Z"), stamp
+    health_figure(site, "slurm_unreachable", lambda v: v == 1, 15)
+    health_figure(site, "slurm_nodes_down", lambda v: v is None, 5)  # unknown, not 0 and not a guess
     ids = []
     for i in range(4):
         r = js.post({"partition": PARTITION, "command": ["sh", "-c", f"echo queued-{i}"], "mem_mb": 128,
@@ -79,6 +102,8 @@ def test_submissions_while_slurmctld_is_down_are_handed_over_exactly_once(site, 
     known_again(js, before["id"])
     assert len(by_comment(ctld, before["id"])) == 1
     assert not GUESSES & set(events_to(js.get(before["id"])))
+    health_figure(site, "slurm_unreachable", lambda v: v == 0, 15)
+    health_figure(site, "slurm_nodes_down", lambda v: v == 0)  # known again after the reconnect's full listing
 
 
 def test_kill9_of_slurmctld_keeps_the_last_known_state_and_recovers(site, ctld):
@@ -128,6 +153,7 @@ def test_a_node_killed_under_a_running_job_ends_it_node_fail(site):
         last = js.get(j["id"])["events"][-1]
         assert last["to"] == "NODE_FAIL" and last["cause"], last
         assert done["reason"] or done["slurm"]["reason"], done
+        health_figure(site, "slurm_nodes_down", lambda v: v is not None and v >= 1)
     finally:
         c.start_node(node)
         set_node(c, node, "RESUME", check=False)  # ReturnToService=2 may have done it
@@ -161,6 +187,10 @@ def test_a_drained_node_gets_no_job_and_a_job_waits_with_slurms_reason(site):
             wait_until(same_reason, 40, 0.2, "the waiting job to show SLURM's pending reason")
         except AssertionError as e:
             raise AssertionError(f"{e}: SLURM, Atrium: {seen}") from None
+        health_figure(site, "slurm_nodes_drained", lambda v: v == 2)
+        text = site.srv.call("GET", "/metrics").body.decode()  # Prometheus: per cluster and condition
+        assert f'atrium_slurm_nodes{{cluster="{CLUSTER}",condition="drained"}} 2\n' in text, text
+        assert "\natrium_health_slurm_nodes_drained 2\n" in text, text
         set_node(c, second, "RESUME")
         d = js.wait_state(waiting["id"], TERMINAL, 30)
         assert d["state"] == "COMPLETED" and d["slurm"]["nodes"] == second, d
