@@ -495,11 +495,17 @@ std::optional<InvitationToken> parse_invitation_token(const std::string& secret,
   if (d1 == std::string::npos) return std::nullopt;
   return InvitationToken{body.substr(0, d1), body.substr(d1 + 1)};
 }
+// The open invitation the token names (nullopt: none, or a wrong nonce). An invitation to a
+// disabled org is refused outright: accepting it would make a member with no role there.
 Result<std::optional<db::Row>> open_invitation(db::Tx& tx, const InvitationToken& t, Millis now) {
-  auto row = TRY(tx.query_one("SELECT org_id, role_id, nonce_hash FROM invitations WHERE id = ? AND used_ms IS NULL AND "
-                              "revoked_ms IS NULL AND expires_ms > ?",
+  auto row = TRY(tx.query_one("SELECT i.org_id, i.role_id, i.nonce_hash, o.disabled FROM invitations i "
+                              "JOIN orgs o ON o.id = i.org_id WHERE i.id = ? AND i.used_ms IS NULL AND "
+                              "i.revoked_ms IS NULL AND i.expires_ms > ?",
                               {t.id, now}));
   if (!row || !crypto::constant_time_equal(row->str(2), crypto::sha256_hex(t.nonce))) return std::optional<db::Row>{};
+  if (row->i64(3) != 0)
+    return fail(ErrorCode::kFailedPrecondition, "org-disabled",
+                "this invitation's organisation is disabled; ask its administrators or the instance's");
   return row;
 }
 }  // namespace

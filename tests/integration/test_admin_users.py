@@ -79,6 +79,34 @@ def test_a_disabled_orgs_members_cannot_act_in_it(server, admin, lab):
     assert len(server.call("GET", f"/api/v1/audit/events?org={oid}&action=org.enable", admin).json["items"]) == 1
 
 
+def test_an_invitation_to_a_disabled_org_is_refused_and_changes_nothing(server, admin):
+    inviting = Lab(server, admin)
+    oid = inviting.org["id"]
+    r = server.call("POST", f"/api/v1/orgs/{oid}/invitations", inviting.users["org-admin"]["token"],
+                    json={"role": "member", "expires_in_hours": 2})
+    assert r.status == 201, r
+    inv = r.json
+    r = server.call("PATCH", f"/api/v1/orgs/{oid}", admin, json={"disabled": True}, if_match=org_etag(server, admin, oid))
+    assert r.status == 200, r
+    name = uniq("invited")
+    body = {"token": inv["token"], "username": name, "password": USER_PASSWORD}
+    try:
+        r = server.call("POST", "/api/v1/invitations/accept", json=body)
+        assert is_problem(r, 409, "org-disabled"), r
+        # No account was made and the invitation is still open for when the org is back.
+        assert not [u for u in list_all(server, f"/api/v1/users?q={name}", admin) if u["username"] == name]
+    finally:
+        r = server.call("PATCH", f"/api/v1/orgs/{oid}", admin, json={"disabled": False},
+                        if_match=org_etag(server, admin, oid))
+        assert r.status == 200, r
+    listed = {i["id"]: i for i in list_all(server, f"/api/v1/orgs/{oid}/invitations", admin)}
+    assert listed[inv["id"]]["state"] == "open", listed
+    r = server.call("POST", "/api/v1/invitations/accept", json=body)
+    assert r.status == 201 and r.json["org"]["id"] == oid, r
+    mine = server.call("GET", "/api/v1/me", server.login_token(name, USER_PASSWORD)).json["orgs"]
+    assert oid in {o["id"] for o in mine}, mine
+
+
 def test_org_patch_still_renames_and_needs_a_field(server, admin, lab):
     oid = lab.org["id"]
     r = server.call("PATCH", f"/api/v1/orgs/{oid}", admin, json={}, if_match=org_etag(server, admin, oid))
