@@ -166,8 +166,14 @@ Result<User> get_user(db::Tx& tx, std::string_view id) {
   return *u;
 }
 
+bool reserved_username(std::string_view username) { return username == "system"; }
+
 Result<User> create_user(db::Tx& tx, const Actor& actor, const std::string& username, const std::string& password_hash,
                          const std::string& email, const std::string& display_name, Millis now) {
+  if (reserved_username(username))
+    return fail(Error(ErrorCode::kInvalidArgument, "reserved-username",
+                      "the username '" + username + "' is reserved for the server itself; choose another")
+                    .with("field", "username"));
   User u;
   u.id = new_id("usr", now);
   u.username = username;

@@ -55,6 +55,10 @@ Result<std::optional<User>> find_user(db::Tx& tx, std::string_view id_or_name);
 Result<User> get_user(db::Tx& tx, std::string_view id);  // not_found
 // Users whose email is `email` (case-insensitive), at most `limit` of them (sign-in linking, sso/).
 Result<std::vector<User>> find_users_by_email(db::Tx& tx, std::string_view email, int limit);
+// Names no account may take: "system" is the server's own actor in the audit log (alerts, bootstrap),
+// and an account of that name could pass its actions off as the server's there.
+bool reserved_username(std::string_view username);
+// 409 username-taken; 400 reserved-username (both with field "username").
 Result<User> create_user(db::Tx& tx, const Actor& actor, const std::string& username, const std::string& password_hash,
                          const std::string& email, const std::string& display_name, Millis now);
 Result<bool> any_user(db::Tx& tx);

@@ -35,7 +35,7 @@ Result<std::string> unique_username(db::Tx& tx, const ExternalIdentity& who) {
   if (base.empty()) base = "user";
   for (int i = 1; i <= 50; ++i) {
     std::string name = i == 1 ? base : base + "-" + std::to_string(i);
-    if (!TRY(identity::find_user(tx, name))) return name;
+    if (!identity::reserved_username(name) && !TRY(identity::find_user(tx, name))) return name;
   }
   return base + "-" + crypto::hex(crypto::random_bytes(3));
 }

@@ -69,6 +69,16 @@ TEST_F(FederationTest, CreatesOnceAndKeepsTheSubject) {
   EXPECT_EQ(none.error().type, "sso-no-account");
 }
 
+TEST_F(FederationTest, NeverTakesTheServersOwnName) {
+  // "system" is the server's actor in the audit log: a provider's "System" becomes system-2.
+  auto s = fed(person("System", "sys@uni.example", true), {});
+  ASSERT_TRUE(s) << s.error().detail;
+  EXPECT_EQ(s->username, "system-2");
+  auto direct = db_->write([&](db::Tx& tx) { return identity::create_user(tx, admin_, "system", "", "", "", now_); });
+  ASSERT_FALSE(direct);
+  EXPECT_EQ(direct.error().type, "reserved-username");
+}
+
 TEST_F(FederationTest, LinksOnlyByVerifiedEmail) {
   std::string existing;
   ASSERT_TRUE(db_->write_tx([&](db::Tx& tx) -> Status {

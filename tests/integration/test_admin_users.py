@@ -107,6 +107,25 @@ def test_an_invitation_to_a_disabled_org_is_refused_and_changes_nothing(server, 
     assert oid in {o["id"] for o in mine}, mine
 
 
+def test_no_account_may_be_named_system(server, admin):
+    """"system" is the server's own actor in the audit log; an account of that name could pass its
+    actions off as the server's. Refused when an admin creates it and when an invitation is taken."""
+    r = server.call("POST", "/api/v1/users", admin, json={"username": "system", "password": USER_PASSWORD})
+    assert is_problem(r, 400, "reserved-username") and r.json.get("field") == "username", r
+    inviting = Lab(server, admin)
+    r = server.call("POST", f"/api/v1/orgs/{inviting.org['id']}/invitations", admin, json={"role": "member"})
+    assert r.status == 201, r
+    token = r.json["token"]
+    r = server.call("POST", "/api/v1/invitations/accept",
+                    json={"token": token, "username": "system", "password": USER_PASSWORD})
+    assert is_problem(r, 400, "reserved-username"), r
+    assert not [u for u in list_all(server, "/api/v1/users?q=system", admin) if u["username"] == "system"]
+    # Nothing consumed: the same link still makes an account under another name.
+    r = server.call("POST", "/api/v1/invitations/accept",
+                    json={"token": token, "username": uniq("not-system"), "password": USER_PASSWORD})
+    assert r.status == 201, r
+
+
 def test_org_patch_still_renames_and_needs_a_field(server, admin, lab):
     oid = lab.org["id"]
     r = server.call("PATCH", f"/api/v1/orgs/{oid}", admin, json={}, if_match=org_etag(server, admin, oid))
