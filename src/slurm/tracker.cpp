@@ -134,12 +134,8 @@ void Cluster::apply(const JobRow& row, const JobInfo& info) {
   // A requeue may have given the row a new SLURM job since the index was made.
   auto now_row = svc_.remembered(row.job_id);
   if (!now_row || now_row->slurm_job_id != row.slurm_job_id || !now_row->active()) return;
-  if (auto st = svc_.jobs_.observe(row.job_id, *o); !st) {
-    spdlog::warn("slurm cluster {}: job {} ({} {}): {}", name_, row.job_id, info.job_id, info.state, st.error().detail);
-    return;  // told again at the next poll
-  }
-  seen_[row.job_id] = fp;
-  bool ended = compute::is_terminal(o->state);
+  // SLURM's fields (its state, reason and nodes) first, then the job's state: a reader never sees
+  // a job RUNNING (or ended) on SLURM without the node SLURM gave it.
   Millis now = svc_.clock_.now_ms();
   auto st = svc_.mutate(row.job_id, [&](JobRow& x) -> Status {
     if (x.slurm_job_id != row.slurm_job_id) return {};
@@ -148,11 +144,22 @@ void Cluster::apply(const JobRow& row, const JobInfo& info) {
     x.nodes = info.nodes;
     x.last_seen_ms = now;
     if (info.array_task_id) x.task_job_id = info.job_id;
-    if (ended) x.state = kEnded;
     return {};
   });
   if (!st) spdlog::warn("slurm cluster {}: job {}: {}", name_, row.job_id, st.error().detail);
+  if (auto obs = svc_.jobs_.observe(row.job_id, *o); !obs) {
+    spdlog::warn("slurm cluster {}: job {} ({} {}): {}", name_, row.job_id, info.job_id, info.state, obs.error().detail);
+    return;  // told again at the next poll
+  }
+  seen_[row.job_id] = fp;
+  bool ended = compute::is_terminal(o->state);
   if (ended) {
+    // Only once jobs has the end: a row ended before that would no longer be followed.
+    auto done = svc_.mutate(row.job_id, [&](JobRow& x) -> Status {
+      if (x.slurm_job_id == row.slurm_job_id) x.state = kEnded;
+      return {};
+    });
+    if (!done) spdlog::warn("slurm cluster {}: job {}: {}", name_, row.job_id, done.error().detail);
     seen_.erase(row.job_id);
     if (!row.control_sent) kick_handover();
   }
