@@ -1,5 +1,6 @@
 // Response shapes and calls of the instance administration pages (orgs, users).
 import { ApiError, fetchJson } from "./client";
+import { orgPath } from "./orgadmin";
 import type { User } from "./types";
 
 export interface AdminOrg {
@@ -34,9 +35,6 @@ export interface ResetLink {
 export const ORGS_KEY = ["admin", "orgs"] as const;
 export const USERS_KEY = ["admin", "users"] as const;
 export const userKey = (id: string) => ["admin", "user", id] as const;
-
-import { orgPath } from "./orgadmin";
-export { orgPath };
 
 export function userPath(id: string): string {
   return `/api/v1/users/${encodeURIComponent(id)}`;

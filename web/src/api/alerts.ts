@@ -72,6 +72,7 @@ export const alertKeys = {
   rules: ["alerts", "rules"] as const,
   current: ["alerts", "current"] as const,
   figures: ["alerts", "figures"] as const,
+  allEvents: ["alerts", "events"] as const,
   events: (kind: string) => ["alerts", "events", kind] as const,
 };
 

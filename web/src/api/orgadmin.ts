@@ -1,6 +1,8 @@
 // An organisation's people: members, invitations, groups and roles (/api/v1/orgs/{org}/...,
 // /api/v1/groups/{id}, /api/v1/roles/{id}, /api/v1/invitations/{id}), and which grants the caller
 // may hand out (a role editor offers only those; the API refuses the rest on its own).
+import { useQuery } from "@tanstack/react-query";
+import { fetchJson } from "./client";
 import type { Me } from "./types";
 
 export interface OrgMember {
@@ -62,6 +64,13 @@ export const membersKey = (org: string) => ["orgadmin", org, "members"] as const
 export const invitationsKey = (org: string) => ["orgadmin", org, "invitations"] as const;
 export const groupsKey = (org: string) => ["orgadmin", org, "groups"] as const;
 export const rolesKey = (org: string) => ["orgadmin", org, "roles"] as const;
+export const orgKey = (org: string) => ["orgadmin", org, "org"] as const;
+
+// The org itself, by the slug in the page's address: its id (the audit API filters by it) and name
+// (the heading, for an instance admin who is no member). One query for the layout and its pages.
+export function useOrg(org: string, enabled = true) {
+  return useQuery({ queryKey: orgKey(org), queryFn: () => fetchJson<{ id: string; name: string }>(orgPath(org)), enabled });
+}
 
 // identity/policy.hpp kResources and kVerbs; an org's role reaches at most scope "org".
 export const RESOURCES = [

@@ -231,7 +231,7 @@ export default function Alerts() {
   // A state that changed made an event: the history is read again.
   const states = (current.data?.items ?? []).map((c) => `${c.rule_id}:${c.state}`).join(",");
   useEffect(() => {
-    void qc.invalidateQueries({ queryKey: ["alerts", "events"] });
+    void qc.invalidateQueries({ queryKey: alertKeys.allEvents });
   }, [states, qc]);
   return (
     <Stack gap="lg">

@@ -3,11 +3,10 @@
 // chain's verification: the org's events and their links for its administrators, the whole chain
 // as well for instance administrators.
 import { Button, Code, Group, Stack, Table, Text, TextInput, Title } from "@mantine/core";
-import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router";
 import { auditQuery, exportUrl, FILTER_KEYS, summaryText, type AuditEvent, type AuditFilters } from "../../api/audit";
-import { fetchJson } from "../../api/client";
+import { useOrg } from "../../api/orgadmin";
 import { useMe } from "../../auth/session";
 import { LoadMore, useCursorList, withQuery } from "../../components/CursorList";
 import { EmptyState } from "../../components/EmptyState";
@@ -122,10 +121,7 @@ function AuditBody() {
   const [params, setParams] = useSearchParams();
   const filters = filtersOf(params);
   // The API filters by the org's id; the page's address has its slug.
-  const o = useQuery({
-    queryKey: ["orgs", org],
-    queryFn: () => fetchJson<{ id: string; name: string }>(`/api/v1/orgs/${encodeURIComponent(org)}`),
-  });
+  const o = useOrg(org);
   const apply = (f: AuditFilters) => {
     const next = new URLSearchParams();
     for (const k of FILTER_KEYS) if (f[k]) next.set(k, f[k]);

@@ -1,14 +1,12 @@
 // /orgs/{org}/*: an org's administration under one heading, with the tabs the caller may use. A page
 // the caller may not use shows "Not allowed" (and is not among the tabs).
 import { Stack, Title } from "@mantine/core";
-import { useQuery } from "@tanstack/react-query";
 import { Outlet, useParams } from "react-router";
 import { useMe } from "../../auth/session";
 import { canInOrg, ORG_ADMIN_PAGES } from "../../auth/can";
 import { TabNav } from "../../components/TabNav";
 import { Forbidden } from "../../components/Forbidden";
-import { fetchJson } from "../../api/client";
-import { orgPath } from "../../api/orgadmin";
+import { useOrg } from "../../api/orgadmin";
 
 export function useOrgSlug(): string {
   return useParams().org ?? "";
@@ -23,11 +21,7 @@ export default function OrgAdminLayout() {
   }));
   const mine = me.orgs.find((o) => o.slug === org);
   // An instance admin who is no member of the org: its name from the API.
-  const other = useQuery({
-    queryKey: ["org", org],
-    queryFn: () => fetchJson<{ name: string }>(orgPath(org)),
-    enabled: !mine && tabs.length > 0,
-  });
+  const other = useOrg(org, !mine && tabs.length > 0);
   const name = mine?.name ?? other.data?.name ?? org;
   return (
     <Stack gap="md" maw={1200}>
