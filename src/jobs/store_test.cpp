@@ -161,12 +161,6 @@ TEST_F(StoreTest, UidsAreStablePerUserAndDistinct) {
   EXPECT_EQ(*a2, *a);
 }
 
-}  // namespace
-}  // namespace atrium::jobs
-
-namespace atrium::jobs {
-namespace {
-
 // The health gauges' figures: stuck running (past the limit plus grace), stuck pending (not held,
 // longer than 10x the last day's mean wait and at least an hour), pending.
 TEST_F(StoreTest, QueueFiguresFindStuckJobs) {
